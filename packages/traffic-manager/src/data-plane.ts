@@ -1,0 +1,61 @@
+// The seam between the control plane (live table, schedulers) and whatever
+// forwards the bytes: the in-process userspace proxy, or the kernel
+// (nftables DNAT + conntrack). Both are driven the same way: the control
+// plane pushes the eligible backends and their weights on every membership
+// or weight change, and reads per-backend counters back for status/metrics.
+
+import type { Logger } from '@has/daemon-kit'
+
+export interface Backend {
+  /** Stable id: the node address as configured (IPv4 or IPv6). */
+  readonly id: string
+  readonly host: string
+  readonly port: number
+  /** Current weight; 0 quiesces (no new connections, open ones continue). */
+  readonly weight: number
+}
+
+export interface VirtualServiceSpec {
+  /** Service name as written in the config (`<vip>:<port>` by default). */
+  readonly name: string
+  readonly address: string
+  readonly port: number
+  readonly family: 4 | 6
+}
+
+export interface BackendCounters {
+  /** Connections open now. */
+  readonly active: number
+  /** Connections since start. */
+  readonly total: number
+  readonly bytesIn: number
+  readonly bytesOut: number
+  /** Packets, where the data plane counts them (kernel). */
+  readonly packets?: number
+}
+
+export interface DataPlane {
+  readonly kind: 'proxy' | 'nftables'
+  /** Applies a new backend set; must not disturb established connections. */
+  update(backends: readonly Backend[]): Promise<void>
+  /** Per-backend counters keyed by Backend.id. */
+  counters(): Promise<ReadonlyMap<string, BackendCounters>>
+  /** Graceful stop: stop accepting, let open connections finish or time out. */
+  close(): Promise<void>
+}
+
+export interface DataPlaneContext {
+  readonly logger: Logger
+  /**
+   * Scheduler decision for one new connection (userspace proxy only; the
+   * kernel data plane uses weights). `exclude` holds backends that already
+   * failed for this connection.
+   */
+  pick(client: string, exclude: ReadonlySet<string>): Backend | undefined
+}
+
+export type DataPlaneFactory = (
+  spec: VirtualServiceSpec,
+  ctx: DataPlaneContext,
+  options: Readonly<Record<string, string>>,
+) => Promise<DataPlane>

@@ -1,0 +1,67 @@
+import t from 'tap'
+import { Command } from 'commander'
+import {
+  addDaemonOptions,
+  runProgram,
+  checkConfig,
+  reportError,
+  formatTable,
+  type CliIo,
+} from '../src/cli-kit.js'
+import { ConfigError } from '../src/config-source.js'
+import { HasError } from '../src/errors.js'
+
+function io() {
+  const out: string[] = []
+  const err: string[] = []
+  const io: CliIo = { out: s => void out.push(s), err: s => void err.push(s) }
+  return { io, out, err }
+}
+
+t.test('exit statuses: ok, usage, config, coded, unexpected', async t => {
+  const run = async (argv: string[], action: () => Promise<void> | void) => {
+    const state = { exitCode: 0 }
+    const p = new Command('x')
+    addDaemonOptions(p, { config: '/etc/x.conf', control: '/tmp/x.sock' })
+    p.action(action)
+    const c = io()
+    return { code: await runProgram(p, ['node', 'x', ...argv], c.io, state), ...c }
+  }
+  t.equal((await run([], () => {})).code, 0)
+  t.equal((await run(['--bogus'], () => {})).code, 2)
+  t.equal((await run(['--log-level', 'loud'], () => {})).code, 2)
+  const cfg = await run([], () => {
+    throw new ConfigError([{ file: 'x.conf', line: 3, message: 'bad', value: 'v' }])
+  })
+  t.equal(cfg.code, 3)
+  t.match(cfg.err.join(''), 'x.conf:3: bad (got "v")')
+  const coded = await run([], () => {
+    throw new HasError('X_ERR_Y', 'nope', { exitCode: 1 })
+  })
+  t.equal(coded.code, 1)
+  t.match(coded.err.join(''), 'X_ERR_Y: nope')
+  t.equal((await run([], () => { throw new Error('boom') })).code, 1)
+})
+
+t.test('checkConfig prints OK or the issues', async t => {
+  const a = io()
+  t.equal(await checkConfig(async () => ({}), 'a.conf', a.io), 0)
+  t.match(a.out.join(''), 'a.conf: configuration OK')
+  const b = io()
+  t.equal(
+    await checkConfig(async () => {
+      throw new ConfigError([{ file: 'b.conf', line: 9, message: 'unknown directive "foo"' }])
+    }, 'b.conf', b.io),
+    3,
+  )
+  t.match(b.err.join(''), 'b.conf:9: unknown directive "foo"')
+  const c = io()
+  t.equal(reportError(Object.assign(new Error('x'), { code: 'ENOENT' }), c.io), 1)
+})
+
+t.test('formatTable aligns columns', async t => {
+  t.equal(
+    formatTable(['A', 'Bee'], [['1', 'x'], ['long', 'y']]),
+    'A     Bee\n1     x\nlong  y\n',
+  )
+})

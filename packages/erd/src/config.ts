@@ -1,0 +1,183 @@
+// erd.conf: one `directive value` per line, `#` comments. DEFAULTS holds
+// bonding-like values (times in ms). parseConfig is pure and names every
+// problem with file:line and the bad value; loadConfig is the only I/O.
+
+import { existsSync } from 'node:fs'
+import {
+  IssueList,
+  deepFreeze,
+  parseBool,
+  parseDuration,
+  parseIntRange,
+  readConfigFile,
+  splitWords,
+  sourceLines,
+  type ConfigIssue,
+} from '@has/daemon-kit'
+
+export const PRIMARY_RESELECT = ['always', 'better', 'failure'] as const
+export type PrimaryReselect = (typeof PRIMARY_RESELECT)[number]
+
+export interface ErdConfig {
+  readonly primary: string
+  readonly secondary: string
+  /** Carrier poll period, ms (the backstop to link events; bonding miimon). */
+  readonly poll_interval: number
+  /** Watch `ip monitor link` events (off: poll only, like bonding miimon). */
+  readonly link_events: boolean
+  /** A link must stay up this long before it is used again, ms. */
+  readonly updelay: number
+  /** A link must stay down this long before it is given up, ms. */
+  readonly downdelay: number
+  readonly primary_reselect: PrimaryReselect
+  /** Carrier losses within flap_window that mark a link as flapping; 0 = off. */
+  readonly flap_limit: number
+  readonly flap_window: number
+  /** Up-delay for a flapping link (replaces updelay when longer), ms. */
+  readonly hold_time: number
+  readonly ipv4: boolean
+  readonly ipv6: boolean
+  /** Added to a primary route's metric for its copy on the secondary. */
+  readonly metric_offset: number
+  /** Announcements (gratuitous ARP, NS with our link-layer address). */
+  readonly announce_count: number
+  readonly announce_interval: number
+}
+
+export const DEFAULTS: ErdConfig = deepFreeze({
+  primary: 'eth0',
+  secondary: 'eth1',
+  poll_interval: 100, // ms, bonding's "good starting point" for miimon
+  link_events: true,
+  updelay: 2000, // ms
+  downdelay: 0, // ms
+  primary_reselect: 'always',
+  flap_limit: 3,
+  flap_window: 30_000, // ms
+  hold_time: 10_000, // ms
+  ipv4: true,
+  ipv6: true,
+  metric_offset: 100,
+  announce_count: 3,
+  announce_interval: 200, // ms
+})
+
+/** Directives a reload cannot change (the monitor and routes depend on them). */
+export const RESTART_DIRECTIVES = [
+  'primary',
+  'secondary',
+  'ipv4',
+  'ipv6',
+  'metric_offset',
+  'link_events',
+] as const
+
+type Parser = (v: string) => unknown
+const ms = (min: number, max: number): Parser => v => {
+  const n = parseDuration(v, 'ms')
+  return n !== undefined && n >= min && n <= max ? n : undefined
+}
+const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/
+
+const DIRECTIVES: Record<keyof ErdConfig, { parse: Parser; range: string }> = {
+  primary: { parse: v => (IFNAME.test(v) ? v : undefined), range: 'an interface name (1-15 chars)' },
+  secondary: { parse: v => (IFNAME.test(v) ? v : undefined), range: 'an interface name (1-15 chars)' },
+  poll_interval: { parse: ms(10, 60_000), range: 'a duration 10ms..60s' },
+  link_events: { parse: parseBool, range: 'on or off' },
+  updelay: { parse: ms(0, 3_600_000), range: 'a duration 0..1h' },
+  downdelay: { parse: ms(0, 3_600_000), range: 'a duration 0..1h' },
+  primary_reselect: {
+    parse: v => ((PRIMARY_RESELECT as readonly string[]).includes(v) ? v : undefined),
+    range: 'always, better or failure',
+  },
+  flap_limit: { parse: v => parseIntRange(v, 0, 1000), range: 'an integer 0..1000' },
+  flap_window: { parse: ms(0, 86_400_000), range: 'a duration 0..24h' },
+  hold_time: { parse: ms(0, 86_400_000), range: 'a duration 0..24h' },
+  ipv4: { parse: parseBool, range: 'on or off' },
+  ipv6: { parse: parseBool, range: 'on or off' },
+  metric_offset: { parse: v => parseIntRange(v, 1, 1_000_000), range: 'an integer 1..1000000' },
+  announce_count: { parse: v => parseIntRange(v, 0, 255), range: 'an integer 0..255' },
+  announce_interval: { parse: ms(1, 60_000), range: 'a duration 1ms..60s' },
+}
+
+export interface ParseResult {
+  readonly config?: ErdConfig
+  readonly errors: readonly ConfigIssue[]
+  readonly warnings: readonly ConfigIssue[]
+}
+
+/** Command-line interfaces override the file (`erd eth2 eth3`). */
+export interface Overrides {
+  readonly primary?: string
+  readonly secondary?: string
+}
+
+export function parseConfig(text: string, file: string, over: Overrides = {}): ParseResult {
+  const issues = new IssueList()
+  const out: Record<string, unknown> = { ...DEFAULTS }
+  const seen = new Map<string, number>()
+  for (const line of sourceLines(text, file)) {
+    const [key = '', ...rest] = splitWords(line.text)
+    const spec = (DIRECTIVES as Record<string, { parse: Parser; range: string }>)[key]
+    if (!spec) {
+      issues.error(line, `unknown directive "${key}"`)
+      continue
+    }
+    if (rest.length !== 1) {
+      issues.error(line, `${key} takes exactly one value`, rest.join(' '))
+      continue
+    }
+    const raw = rest[0] as string
+    const value = spec.parse(raw)
+    if (value === undefined) {
+      issues.error(line, `${key} must be ${spec.range}`, raw)
+      continue
+    }
+    if (seen.has(key)) issues.warn(line, `${key} repeated (line ${seen.get(key)}); the last one wins`)
+    seen.set(key, line.line)
+    out[key] = value
+  }
+  const at = { file, line: 0 }
+  for (const k of ['primary', 'secondary'] as const) {
+    const v = over[k]
+    if (v === undefined) continue
+    if (IFNAME.test(v)) out[k] = v
+    else issues.error(at, `${k} interface from the command line must be an interface name`, v)
+  }
+  if (issues.ok && out.primary === out.secondary) {
+    issues.error({ file, line: seen.get('secondary') ?? 0 }, 'secondary must differ from primary', String(out.secondary))
+  }
+  if (!issues.ok) return { errors: issues.errors, warnings: issues.warnings }
+  return {
+    config: deepFreeze(out as unknown as ErdConfig),
+    errors: [],
+    warnings: issues.warnings,
+  }
+}
+
+/**
+ * Reads and validates; a missing file is not an error (erd runs on
+ * defaults, as the thesis's `erd eth0 eth1` did), but an unreadable one is.
+ */
+export async function loadConfig(
+  path: string | undefined,
+  over: Overrides = {},
+  optional = false,
+): Promise<{ config: ErdConfig; warnings: readonly ConfigIssue[] }> {
+  let text = ''
+  if (path !== undefined && !(optional && !existsSync(path))) {
+    text = await readConfigFile(path)
+  }
+  const r = parseConfig(text, path ?? '(defaults)', over)
+  if (!r.config) {
+    const issues = new IssueList()
+    issues.errors.push(...r.errors)
+    issues.throwIfAny()
+  }
+  return { config: r.config as ErdConfig, warnings: r.warnings }
+}
+
+/** Names of restart-only directives whose value differs between a and b. */
+export function restartOnlyChanges(a: ErdConfig, b: ErdConfig): string[] {
+  return RESTART_DIRECTIVES.filter(k => a[k] !== b[k])
+}

@@ -1,0 +1,347 @@
+// The daemon: feeds carrier changes (ip monitor events, sysfs poll as the
+// backstop) to the LinkSelector and turns its switches into route changes
+// and peer announcements. All kernel access goes through `Kernel`; all
+// time through `Clock`. Route work runs one job at a time, in order.
+
+import { silentLogger, type Logger, type Registry, type Service } from '@has/daemon-kit'
+import { restartOnlyChanges, type ErdConfig } from './config.js'
+import { erdErrors } from './errors.js'
+import { systemKernel, type Kernel, type Watcher } from './kernel.js'
+import { systemClock, type Clock, type Timer } from './clock.js'
+import { createMetrics, type ErdMetrics } from './metrics.js'
+import { LinkSelector, ROLES, type Role, type SelectorEvent } from './selector.js'
+import {
+  describeRoute,
+  planRoutes,
+  primaryRoutes,
+  restorePrimary,
+  routesFromCopies,
+  withdrawPrimary,
+  type Family,
+  type Route,
+  type RouteOp,
+} from './routes.js'
+import { announceCommands } from './announce.js'
+import type { Address } from './netlink-text.js'
+
+export interface ErdOptions {
+  readonly config: ErdConfig
+  readonly logger?: Logger
+  readonly kernel?: Kernel
+  readonly clock?: Clock
+  readonly registry?: Registry
+}
+
+export interface Transition {
+  readonly at: string
+  readonly from: Role | null
+  readonly to: Role | null
+  readonly reason: string
+  /** From the link event to the routes changed, ms. */
+  readonly applyMs?: number
+}
+
+export interface ErdStatus {
+  readonly active: Role | null
+  readonly links: Record<Role, {
+    readonly ifname: string
+    readonly phase: string
+    readonly carrier: boolean
+    readonly since: string
+    readonly until?: string
+    readonly flapping: boolean
+    readonly recentLosses: number
+  }>
+  readonly transitions: readonly Transition[]
+  readonly savedRoutes: readonly string[]
+  readonly ipv6Targets: readonly string[]
+}
+
+export interface Erd extends Service<ErdConfig> {
+  status(): ErdStatus
+  /** Resolves once queued route work is done (tests, benchmarks). */
+  idle(): Promise<void>
+}
+
+const MAX_TRANSITIONS = 50
+const MAX_NEIGHBOURS = 64
+
+/** Starts erd on the running kernel; throws coded errors it cannot start with. */
+export async function createErd(opts: ErdOptions): Promise<Erd> {
+  let cfg = opts.config
+  const log = (opts.logger ?? silentLogger()).child({ component: 'erd' })
+  const own = opts.kernel ? undefined : systemKernel()
+  const kernel: Kernel = opts.kernel ?? (own as Kernel)
+  const clock = opts.clock ?? systemClock
+  const m: ErdMetrics = createMetrics(opts.registry)
+  const ifname = (r: Role): string => (r === 'primary' ? cfg.primary : cfg.secondary)
+  const families = (): Family[] => [...(cfg.ipv4 ? [4 as const] : []), ...(cfg.ipv6 ? [6 as const] : [])]
+
+  if (!(await kernel.canAdminNetwork())) throw erdErrors('ERD_ERR_PRIVILEGE')
+  const carrier = { primary: false, secondary: false }
+  for (const r of ROLES) {
+    const c = await kernel.carrier(ifname(r))
+    if (c === undefined) throw erdErrors('ERD_ERR_NO_INTERFACE', ifname(r), r)
+    carrier[r] = c
+  }
+
+  // The primary's routes as found at start (thesis: read once, after the
+  // boot scripts configured them). After a restart in failover they are
+  // rebuilt from erd's own copies on the secondary.
+  const first = await kernel.routes(families())
+  let saved: Route[] = primaryRoutes(first.routes, cfg.primary)
+  if (saved.length === 0) {
+    saved = routesFromCopies(first.routes, cfg.primary, cfg.secondary, cfg.metric_offset)
+    if (saved.length) log.warn({ routes: saved.map(describeRoute) }, 'primary routes rebuilt from erd copies')
+  }
+  if (first.skipped.length) log.warn({ skipped: first.skipped }, 'routes erd cannot copy (not single-path unicast)')
+  if (saved.length === 0) log.warn({ primary: cfg.primary }, 'the primary has no routes to protect')
+
+  const neighbours = new Set<string>(saved.filter(r => r.family === 6 && r.gateway).map(r => r.gateway as string))
+  const rememberNeighbour = (a: string): void => {
+    neighbours.delete(a)
+    neighbours.add(a)
+    if (neighbours.size > MAX_NEIGHBOURS) neighbours.delete(neighbours.values().next().value as string)
+  }
+  if (cfg.ipv6) {
+    for (const n of await kernel.neighbours6(cfg.primary).catch(() => [])) rememberNeighbour(n)
+  }
+
+  const sel = new LinkSelector(cfg, clock.now(), carrier)
+  for (const r of ROLES) sel.setSpeed(r, await kernel.speed(ifname(r)))
+  const transitions: Transition[] = []
+
+  // ---- serial route work ----
+  let queue: Promise<void> = Promise.resolve()
+  const enqueue = (job: () => Promise<void>): void => {
+    queue = queue.then(job).catch((err: unknown) => log.error({ err }, 'route work failed'))
+  }
+
+  const apply = async (ops: RouteOp[], quietMissing: boolean): Promise<void> => {
+    if (!ops.length) return
+    const r = await kernel.apply(ops)
+    m.routeChanges.inc({ result: 'ok' }, ops.length - r.failed)
+    if (r.failed) m.routeChanges.inc({ result: 'failed' }, r.failed)
+    if (r.failed && !quietMissing) {
+      log.warn({ code: 'ERD_ERR_ROUTE_APPLY', failed: r.failed, of: ops.length, errors: r.errors }, 'some route changes failed')
+    }
+  }
+
+  // Addresses to announce, refreshed off the switchover path.
+  let addresses: Record<Role, Address[]> = { primary: [], secondary: [] }
+  const readAddresses = async (): Promise<void> => {
+    const [p, s] = await Promise.all(ROLES.map(r => kernel.addresses(ifname(r)).catch(() => [] as Address[])))
+    addresses = { primary: p ?? [], secondary: s ?? [] }
+  }
+
+  const reconcile = async (): Promise<void> => {
+    void readAddresses()
+    const { routes } = await kernel.routes(families())
+    const ops = planRoutes({
+      current: routes,
+      saved,
+      primary: cfg.primary,
+      secondary: cfg.secondary,
+      offset: cfg.metric_offset,
+      active: sel.active,
+    })
+    if (!ops.length) return
+    await apply(ops, false)
+    log.info(
+      { event: 'routes', changes: ops.map(o => `${o.op} ${describeRoute(o.route)} (${o.why})`) },
+      'routes reconciled',
+    )
+  }
+
+  // ---- announcements ----
+  let announceTimer: Timer | undefined
+  const announce = async (role: Role, round = 1): Promise<void> => {
+    announceTimer = undefined
+    if (cfg.announce_count === 0 || sel.active !== role) return
+    const dev = ifname(role)
+    const addrs = [...addresses.primary, ...(role === 'secondary' ? addresses.secondary : [])]
+    const cmds = announceCommands({
+      dev,
+      addresses: addrs,
+      ipv6Targets: [...neighbours],
+      ipv4: cfg.ipv4,
+      ipv6: cfg.ipv6,
+    })
+    const { failed } = await kernel.run(cmds)
+    m.announcements.inc({ result: 'ok' }, cmds.length - failed.length)
+    if (failed.length) {
+      m.announcements.inc({ result: 'failed' }, failed.length)
+      log.warn({ failed }, 'announcements failed')
+    }
+    log.info({ event: 'announced', dev, round, sent: cmds.length - failed.length }, 'peers notified')
+    if (round < cfg.announce_count && sel.active === role) {
+      announceTimer = clock.after(cfg.announce_interval, () => void announce(role, round + 1))
+    }
+  }
+
+  // ---- state machine glue ----
+  const setGauges = (): void => {
+    for (const l of ['primary', 'secondary', 'none'] as const) m.active.set({ link: l }, (sel.active ?? 'none') === l ? 1 : 0)
+    for (const r of ROLES) m.usable.set({ link: r }, ['up', 'going-down'].includes(sel.phase(r)) ? 1 : 0)
+  }
+
+  const onSwitch = (e: Extract<SelectorEvent, { type: 'switch' }>): void => {
+    announceTimer?.cancel()
+    announceTimer = undefined
+    enqueue(async () => {
+      if (sel.active !== e.to) return // superseded by a later switch
+      if (e.to === 'secondary') await apply(withdrawPrimary(saved), true)
+      else if (e.to === 'primary') await apply(restorePrimary(saved), true)
+      const applyMs = Math.round((clock.now() - e.at) * 10) / 10
+      const t: Transition = { at: new Date(e.at).toISOString(), from: e.from, to: e.to, reason: e.reason, ...(e.to ? { applyMs } : {}) }
+      transitions.push(t)
+      if (transitions.length > MAX_TRANSITIONS) transitions.shift()
+      m.switches.inc({ to: e.to ?? 'none' })
+      if (e.to) m.switchSeconds.observe(applyMs / 1000)
+      if (e.to === null) log.warn({ event: 'switch', ...t }, 'no usable link; routes left as they are')
+      else log.info({ event: 'switch', ...t, ifname: ifname(e.to) }, `switched to ${e.to}`)
+      if (e.to) void announce(e.to).catch((err: unknown) => log.warn({ err }, 'announce failed'))
+      await reconcile()
+    })
+  }
+
+  let deadlineTimer: Timer | undefined
+  const handle = (events: SelectorEvent[]): void => {
+    let linkChanged = false
+    for (const e of events) {
+      if (e.type === 'switch') onSwitch(e)
+      else {
+        linkChanged = true
+        const extra = { ...(e.delay === undefined ? {} : { delay: e.delay }), ...(e.flapping ? { flapping: true } : {}) }
+        log.info({ event: 'link', link: e.role, ifname: ifname(e.role), phase: e.phase, ...extra }, `${e.role} link ${e.phase}`)
+      }
+    }
+    // The kernel re-adds connected routes when a link comes back up
+    // administratively: put the table straight after any link change.
+    if (linkChanged && !events.some(e => e.type === 'switch')) enqueue(reconcile)
+    setGauges()
+    deadlineTimer?.cancel()
+    const d = sel.nextDeadline()
+    deadlineTimer = d === undefined ? undefined : clock.after(Math.max(0, d - clock.now()), () => handle(sel.tick(clock.now())))
+  }
+
+  const feed = (role: Role, up: boolean, source: 'monitor' | 'poll'): void => {
+    const before = sel.snapshot(clock.now())[role].carrier
+    if (before !== up) m.linkEvents.inc({ source })
+    handle(sel.observe(role, up, clock.now()))
+  }
+
+  // ---- event sources ----
+  let watcher: Watcher | undefined
+  let restartTimer: Timer | undefined
+  let closed = false
+  const roleOf = (name: string): Role | undefined =>
+    name === cfg.primary ? 'primary' : name === cfg.secondary ? 'secondary' : undefined
+  const startWatch = (): void => {
+    watcher = kernel.watch(
+      ev => {
+        if (ev.kind === 'link') {
+          const r = roleOf(ev.ifname)
+          if (r) feed(r, ev.carrier, 'monitor')
+        } else if (ev.ifname === cfg.primary && cfg.ipv6 && !ev.address.startsWith('fe80')) {
+          rememberNeighbour(ev.address)
+        }
+      },
+      why => {
+        if (closed) return
+        m.monitorRestarts.inc()
+        log.warn({ why }, 'link monitor stopped; polling until it restarts')
+        restartTimer = clock.after(1000, startWatch)
+      },
+    )
+  }
+  if (cfg.link_events) startWatch()
+
+  let polling = false
+  const poll = async (): Promise<void> => {
+    if (polling) return
+    polling = true
+    try {
+      const [p, s] = await Promise.all(ROLES.map(r => kernel.carrier(ifname(r))))
+      feed('primary', p === true, 'poll')
+      feed('secondary', s === true, 'poll')
+    } finally {
+      polling = false
+    }
+  }
+  let pollTimer = clock.every(cfg.poll_interval, () => void poll())
+
+  setGauges()
+  await readAddresses()
+  enqueue(reconcile)
+  await queue
+  log.info(
+    { event: 'ready', active: sel.active, primary: cfg.primary, secondary: cfg.secondary, saved: saved.length },
+    `erd ready; active link ${sel.active ?? 'none'}`,
+  )
+
+  const status = (): ErdStatus => {
+    const now = clock.now()
+    const snap = sel.snapshot(now)
+    const link = (r: Role) => ({
+      ifname: ifname(r),
+      phase: snap[r].phase,
+      carrier: snap[r].carrier,
+      since: new Date(snap[r].since).toISOString(),
+      ...(snap[r].deadline === undefined ? {} : { until: new Date(snap[r].deadline).toISOString() }),
+      flapping: snap[r].flapping,
+      recentLosses: snap[r].recentLosses,
+    })
+    return {
+      active: sel.active,
+      links: { primary: link('primary'), secondary: link('secondary') },
+      transitions: [...transitions],
+      savedRoutes: saved.map(describeRoute),
+      ipv6Targets: [...neighbours],
+    }
+  }
+
+  return {
+    registry: m.registry,
+    status,
+    idle: async () => {
+      let q: Promise<void>
+      do {
+        q = queue
+        await q
+      } while (q !== queue)
+    },
+    commands: {
+      switch: args => {
+        const to = args[0]
+        if (to !== 'primary' && to !== 'secondary') throw erdErrors('ERD_ERR_SWITCH', to ?? '', 'expected primary or secondary')
+        const ev = sel.force(to, clock.now())
+        if (ev === false) throw erdErrors('ERD_ERR_SWITCH', to, 'the link is not usable')
+        handle(ev)
+        return { active: sel.active }
+      },
+    },
+    reload(next) {
+      const changed = restartOnlyChanges(cfg, next)
+      if (changed.length) throw erdErrors('ERD_ERR_RESTART_NEEDED', changed.join(', '))
+      const pollChanged = next.poll_interval !== cfg.poll_interval
+      cfg = next
+      if (pollChanged) {
+        pollTimer.cancel()
+        pollTimer = clock.every(cfg.poll_interval, () => void poll())
+      }
+      handle(sel.reconfigure(cfg, clock.now()))
+    },
+    async close() {
+      closed = true
+      pollTimer.cancel()
+      deadlineTimer?.cancel()
+      announceTimer?.cancel()
+      restartTimer?.cancel()
+      watcher?.close()
+      await queue
+      own?.close()
+      log.info({ active: sel.active }, 'routes left as they are')
+    },
+  }
+}

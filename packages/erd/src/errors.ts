@@ -1,0 +1,29 @@
+// erd's error codes (prefix ERD_). The README's Errors table mirrors this
+// table; test/errors.ts fails when the two disagree.
+
+import { defineErrors, EXIT } from '@has/daemon-kit'
+
+export const erdErrors = defineErrors({
+  ERD_ERR_NO_INTERFACE: {
+    message: 'interface "%s" (%s) does not exist',
+    exit: EXIT.RUNTIME,
+  },
+  ERD_ERR_SAME_INTERFACE: {
+    message: 'primary and secondary are both "%s"',
+    exit: EXIT.USAGE,
+  },
+  ERD_ERR_PRIVILEGE: {
+    message: 'erd needs CAP_NET_ADMIN to change routes (run as root or grant the capability)',
+    exit: EXIT.RUNTIME,
+  },
+  ERD_ERR_IP_TOOL: { message: 'cannot run "ip": %s', exit: EXIT.RUNTIME },
+  ERD_ERR_IP_OUTPUT: { message: 'unexpected output from "ip %s": %s' },
+  ERD_ERR_ROUTE_APPLY: { message: '%s of %s route changes failed: %s' },
+  ERD_ERR_SWITCH: { message: 'cannot switch to "%s": %s' },
+  ERD_ERR_RESTART_NEEDED: {
+    message: 'directive "%s" changed; it needs a restart, not a reload',
+  },
+})
+
+/** Every code, for the README table test. */
+export const errorCodes = Object.freeze(Object.keys(erdErrors.codes))

@@ -1,0 +1,233 @@
+// The kernel adapter: every `ip` command, sysfs read and helper process
+// erd runs. The daemon talks to the Kernel interface only, so its logic is
+// tested with a fake; this file is exercised by the namespace tests.
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { readFile, access } from 'node:fs/promises'
+import { LineSplitter } from '@has/daemon-kit'
+import { erdErrors } from './errors.js'
+import { parseRoutes, formatOp, type Family, type Route, type RouteOp } from './routes.js'
+import {
+  parseAddresses,
+  parseMonitorLine,
+  parseNeighbours,
+  hasNetAdmin,
+  type Address,
+  type MonitorEvent,
+} from './netlink-text.js'
+
+export interface ApplyResult {
+  readonly failed: number
+  readonly errors: string
+}
+
+export interface Watcher {
+  close(): void
+}
+
+export interface Kernel {
+  /** true/false: carrier; undefined: no such interface. */
+  carrier(ifname: string): Promise<boolean | undefined>
+  speed(ifname: string): Promise<number>
+  routes(families: readonly Family[]): Promise<{ routes: Route[]; skipped: string[] }>
+  apply(ops: readonly RouteOp[]): Promise<ApplyResult>
+  addresses(ifname: string): Promise<Address[]>
+  neighbours6(ifname: string): Promise<string[]>
+  /** Link and neighbour events; restarted by the caller through onExit. */
+  watch(onEvent: (e: MonitorEvent) => void, onExit: (why: string) => void): Watcher
+  /** Runs helper commands (announcements); resolves once all have ended. */
+  run(cmds: readonly (readonly string[])[]): Promise<{ failed: string[] }>
+  canAdminNetwork(): Promise<boolean>
+}
+
+function ip(args: readonly string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('ip', [...args], { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const e = err as (NodeJS.ErrnoException & { code?: string | number }) | null
+      if (e && typeof e.code === 'string') {
+        reject(erdErrors('ERD_ERR_IP_TOOL', e.message, e))
+        return
+      }
+      resolve({ code: e ? Number(e.code ?? 1) : 0, stdout, stderr })
+    })
+    if (input !== undefined) child.stdin?.end(input)
+  })
+}
+
+async function ipJson(args: readonly string[]): Promise<string> {
+  const r = await ip(['-j', ...args])
+  if (r.code !== 0) throw erdErrors('ERD_ERR_IP_OUTPUT', args.join(' '), r.stderr.trim())
+  return r.stdout
+}
+
+async function sysfs(ifname: string, file: string): Promise<string | undefined> {
+  try {
+    return (await readFile(`/sys/class/net/${ifname}/${file}`, 'utf8')).trim()
+  } catch (e) {
+    // EINVAL: carrier of an administratively down link.
+    if ((e as NodeJS.ErrnoException).code === 'EINVAL') return ''
+    return undefined
+  }
+}
+
+export function systemKernel(): Kernel & { close(): void } {
+  const batch = new IpBatch()
+  return {
+    close: () => batch.close(),
+    async carrier(ifname) {
+      try {
+        await access(`/sys/class/net/${ifname}`)
+      } catch {
+        return undefined
+      }
+      return (await sysfs(ifname, 'carrier')) === '1'
+    },
+    async speed(ifname) {
+      const n = Number(await sysfs(ifname, 'speed'))
+      return Number.isFinite(n) ? n : -1
+    },
+    async routes(families) {
+      const out: Route[] = []
+      const skipped: string[] = []
+      await Promise.all(
+        families.map(async f => {
+          const args = [f === 4 ? '-4' : '-6', 'route', 'show', 'table', 'main']
+          const text = await ipJson(args)
+          try {
+            const r = parseRoutes(text, f)
+            out.push(...r.routes)
+            skipped.push(...r.skipped)
+          } catch (e) {
+            throw erdErrors('ERD_ERR_IP_OUTPUT', args.join(' '), (e as Error).message)
+          }
+        }),
+      )
+      return { routes: out, skipped }
+    },
+    async apply(ops) {
+      if (ops.length === 0) return { failed: 0, errors: '' }
+      return batch.run(ops.map(formatOp))
+    },
+    async addresses(ifname) {
+      return parseAddresses(await ipJson(['addr', 'show', 'dev', ifname])).addresses
+    },
+    async neighbours6(ifname) {
+      return parseNeighbours(await ipJson(['-6', 'neigh', 'show', 'dev', ifname]))
+    },
+    watch(onEvent, onExit) {
+      const child: ChildProcess = spawn('ip', ['-o', 'monitor', 'link', 'neigh'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let closed = false
+      const splitter = new LineSplitter(
+        64 * 1024,
+        line => {
+          const e = parseMonitorLine(line)
+          if (e) onEvent(e)
+        },
+        () => {},
+      )
+      child.stdout?.on('data', (c: Buffer) => splitter.push(c))
+      let stderr = ''
+      child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-500)))
+      child.once('error', e => {
+        if (!closed) onExit(e.message)
+        closed = true
+      })
+      child.once('exit', (code, sig) => {
+        if (!closed) onExit(`ip monitor exited (${code ?? sig}) ${stderr.trim()}`)
+        closed = true
+      })
+      return {
+        close() {
+          closed = true
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+        },
+      }
+    },
+    async run(cmds) {
+      const failed: string[] = []
+      await Promise.all(
+        cmds.map(
+          argv =>
+            new Promise<void>(resolve => {
+              execFile(argv[0] as string, argv.slice(1), { timeout: 5000 }, (err, _o, stderr) => {
+                // arping exits 1 and ndisc6 2 when nobody answers: expected.
+                const code = (err as { code?: unknown } | null)?.code
+                if (err && (typeof code !== 'number' || code > 2 || stderr.trim())) {
+                  failed.push(`${argv.join(' ')}: ${stderr.trim() || err.message}`)
+                }
+                resolve()
+              })
+            }),
+        ),
+      )
+      return { failed }
+    },
+    async canAdminNetwork() {
+      try {
+        return hasNetAdmin(await readFile('/proc/self/status', 'utf8'))
+      } catch {
+        return false
+      }
+    },
+  }
+}
+
+const SENTINEL = /^\d+: lo[:@]/
+
+/**
+ * One long-lived `ip -o -force -batch -`: a route change costs a pipe
+ * write instead of a process start (tens of ms on a loaded host, most of
+ * the switchover budget). Each run ends with `link show dev lo`; its
+ * output line marks the end, and stderr (merged into stdout by the shell,
+ * to keep the order) tells which lines failed.
+ */
+class IpBatch {
+  #child: ChildProcess | undefined
+  #waiter: ((line: string) => void) | undefined
+
+  constructor() {
+    // Started at once so the first switchover does not pay for it.
+    this.#start()
+  }
+
+  #start(): ChildProcess {
+    const child = spawn('sh', ['-c', 'exec ip -o -force -batch - 2>&1'], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    })
+    const splitter = new LineSplitter(1 << 20, line => this.#waiter?.(line), () => {})
+    child.stdout?.on('data', (c: Buffer) => splitter.push(c))
+    child.once('exit', () => {
+      if (this.#child === child) this.#child = undefined
+      this.#waiter?.('\0exit')
+    })
+    child.stdin?.on('error', () => {})
+    this.#child = child
+    return child
+  }
+
+  run(lines: readonly string[]): Promise<ApplyResult> {
+    const child = this.#child ?? this.#start()
+    return new Promise(resolve => {
+      const errors: string[] = []
+      this.#waiter = line => {
+        if (SENTINEL.test(line) || line === '\0exit') {
+          this.#waiter = undefined
+          const failed = errors.filter(e => e.startsWith('Command failed')).length
+          resolve({
+            failed: line === '\0exit' ? lines.length : failed,
+            errors: line === '\0exit' ? 'ip -batch exited' : errors.join('; '),
+          })
+        } else errors.push(line)
+      }
+      child.stdin?.write(`${lines.join('\n')}\nlink show dev lo\n`)
+    })
+  }
+
+  close(): void {
+    const c = this.#child
+    this.#child = undefined
+    if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGTERM')
+  }
+}

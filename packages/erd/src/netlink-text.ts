@@ -1,0 +1,77 @@
+// Pure parsers for what iproute2 prints: `ip -o monitor link neigh` event
+// lines, `ip -j addr` and `ip -j neigh` JSON, and /proc/self/status for
+// capabilities. Kept apart from the process handling in kernel.ts.
+
+export type MonitorEvent =
+  | { kind: 'link'; ifname: string; carrier: boolean; deleted: boolean }
+  | { kind: 'neigh'; ifname: string; address: string; deleted: boolean }
+
+/**
+ * One line of `ip -o monitor link neigh`:
+ *   `3: eth0@if2: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 ... state DOWN ...`
+ *   `[Deleted ]2001:db8::1 dev eth0 lladdr 02:00:00:00:00:01 REACHABLE`
+ * Anything else (address, other objects, garbage) gives undefined.
+ */
+export function parseMonitorLine(line: string): MonitorEvent | undefined {
+  const deleted = line.startsWith('Deleted ')
+  const body = deleted ? line.slice(8) : line
+  const link = /^(?:\[LINK\]\s*)?\d+: ([^:@\s]+)(?:@[^:\s]+)?: <([^>]*)>/.exec(body)
+  if (link) {
+    const flags = (link[2] as string).split(',')
+    // Usable = administratively up with carrier (LOWER_UP); deletion = gone.
+    const carrier = !deleted && flags.includes('UP') && flags.includes('LOWER_UP')
+    return { kind: 'link', ifname: link[1] as string, carrier, deleted }
+  }
+  const neigh = /^(?:\[NEIGH\]\s*)?([0-9a-fA-F:.]+) dev (\S+)/.exec(body)
+  if (neigh && (neigh[1] as string).includes(':')) {
+    return { kind: 'neigh', ifname: neigh[2] as string, address: neigh[1] as string, deleted }
+  }
+  return undefined
+}
+
+export interface Address {
+  readonly family: 4 | 6
+  readonly address: string
+  readonly prefixlen: number
+  readonly scope: string
+}
+
+/** `ip -j addr show dev X` → its addresses (tentative/dadfailed included). */
+export function parseAddresses(json: string): { mac?: string; addresses: Address[] } {
+  const data = JSON.parse(json === '' ? '[]' : json) as {
+    address?: string
+    addr_info?: { family?: string; local?: string; prefixlen?: number; scope?: string }[]
+  }[]
+  const out: Address[] = []
+  let mac: string | undefined
+  for (const link of Array.isArray(data) ? data : []) {
+    mac ??= link.address
+    for (const a of link.addr_info ?? []) {
+      if (!a.local || (a.family !== 'inet' && a.family !== 'inet6')) continue
+      out.push({
+        family: a.family === 'inet' ? 4 : 6,
+        address: a.local,
+        prefixlen: a.prefixlen ?? 0,
+        scope: a.scope ?? 'global',
+      })
+    }
+  }
+  return mac === undefined ? { addresses: out } : { mac, addresses: out }
+}
+
+/** `ip -j -6 neigh show dev X` → neighbour addresses worth telling. */
+export function parseNeighbours(json: string): string[] {
+  const data = JSON.parse(json === '' ? '[]' : json) as { dst?: string; state?: string[] }[]
+  return (Array.isArray(data) ? data : [])
+    .filter(n => typeof n.dst === 'string' && !(n.state ?? []).includes('FAILED'))
+    .map(n => n.dst as string)
+}
+
+const CAP_NET_ADMIN = 12
+
+/** True when the CapEff line of /proc/<pid>/status holds CAP_NET_ADMIN. */
+export function hasNetAdmin(procStatus: string): boolean {
+  const m = /^CapEff:\s*([0-9a-f]+)$/im.exec(procStatus)
+  if (!m) return false
+  return ((BigInt(`0x${m[1]}`) >> BigInt(CAP_NET_ADMIN)) & 1n) === 1n
+}

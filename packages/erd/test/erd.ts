@@ -1,0 +1,240 @@
+// The daemon logic against a fake kernel and a hand-driven clock: no
+// namespaces, no real time. The kernel adapter itself is exercised by the
+// namespace tests in test/integration.
+
+import t from 'tap'
+import { Writable } from 'node:stream'
+import { createLogger } from '@has/daemon-kit'
+import { createErd } from '../src/erd.js'
+import { DEFAULTS, type ErdConfig } from '../src/config.js'
+import { sameRoute, type Route, type RouteOp } from '../src/routes.js'
+import type { Kernel } from '../src/kernel.js'
+import type { MonitorEvent } from '../src/netlink-text.js'
+import type { Clock } from '../src/clock.js'
+
+class ManualClock implements Clock {
+  t = 1_000_000
+  timers: { at: number; fn: () => void; every?: number; dead?: boolean }[] = []
+  now = () => this.t
+  after(ms: number, fn: () => void) {
+    const x = { at: this.t + ms, fn }
+    this.timers.push(x)
+    return { cancel: () => void ((x as { dead?: boolean }).dead = true) }
+  }
+  every(ms: number, fn: () => void) {
+    const x = { at: this.t + ms, fn, every: ms }
+    this.timers.push(x)
+    return { cancel: () => void ((x as { dead?: boolean }).dead = true) }
+  }
+  advance(ms: number) {
+    const end = this.t + ms
+    for (;;) {
+      const due = this.timers.filter(x => !x.dead && x.at <= end).sort((a, b) => a.at - b.at)[0]
+      if (!due) break
+      this.t = due.at
+      if (due.every) due.at += due.every
+      else due.dead = true
+      due.fn()
+    }
+    this.t = end
+  }
+}
+
+function fakeKernel(routes: Route[]) {
+  const state = {
+    routes,
+    carrier: { eth0: true, eth1: true } as Record<string, boolean | undefined>,
+    applied: [] as RouteOp[],
+    ran: [] as string[][],
+    emit: (_e: MonitorEvent) => {},
+    exit: (_why: string) => {},
+    admin: true,
+    watching: 0,
+  }
+  const kernel: Kernel = {
+    carrier: async i => state.carrier[i],
+    speed: async () => 1000,
+    routes: async () => ({ routes: [...state.routes], skipped: ['blackhole 192.0.2.0/24'] }),
+    apply: async ops => {
+      let failed = 0
+      for (const o of ops) {
+        state.applied.push(o)
+        const had = state.routes.some(r => sameRoute(r, o.route))
+        state.routes = state.routes.filter(r => !sameRoute(r, o.route))
+        if (o.op === 'replace') state.routes.push(o.route)
+        else if (!had) failed++
+      }
+      return { failed, errors: failed ? 'RTNETLINK answers: No such process' : '' }
+    },
+    addresses: async dev => [{ family: 4, address: dev === 'eth0' ? '10.0.0.2' : '10.0.0.3', prefixlen: 24, scope: 'global' }],
+    neighbours6: async () => ['2001:db8::9'],
+    watch: (onEvent, onExit) => {
+      state.emit = onEvent
+      state.exit = onExit
+      state.watching++
+      return { close: () => void state.watching-- }
+    },
+    run: async cmds => {
+      state.ran.push(...cmds.map(c => [...c]))
+      return { failed: cmds.length > 1 ? ['x: boom'] : [] }
+    },
+    canAdminNetwork: async () => state.admin,
+  }
+  return { kernel, state }
+}
+
+const ROUTES: Route[] = [
+  { family: 4, dst: '10.0.0.0/24', dev: 'eth0', metric: 0, protocol: 'kernel', scope: 'link', prefsrc: '10.0.0.2' },
+  { family: 4, dst: '10.0.0.0/24', dev: 'eth1', metric: 0, protocol: 'kernel', scope: 'link', prefsrc: '10.0.0.2' },
+  { family: 6, dst: '::/0', dev: 'eth0', metric: 1024, gateway: '2001:db8::1' },
+]
+
+function sink() {
+  const lines: Record<string, unknown>[] = []
+  const stream = new Writable({
+    write(c: Buffer, _e, cb) {
+      for (const l of c.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>)
+      cb()
+    },
+  })
+  return { lines, logger: createLogger({ name: 'erd', destination: stream }) }
+}
+
+async function start(cfg: Partial<ErdConfig> = {}, routes = ROUTES) {
+  const clock = new ManualClock()
+  const { kernel, state } = fakeKernel(routes.map(r => ({ ...r })))
+  const { lines, logger } = sink()
+  const erd = await createErd({ config: { ...DEFAULTS, updelay: 1000, announce_interval: 100, ...cfg }, kernel, clock, logger })
+  return { erd, clock, state, lines }
+}
+const devs = (rs: Route[], dev: string) => rs.filter(r => r.dev === dev).map(r => `${r.dst}@${r.metric}`).sort()
+
+t.test('start: copies installed, competing secondary route removed', async t => {
+  const { erd, state, lines } = await start()
+  t.same(devs(state.routes, 'eth1'), ['10.0.0.0/24@100', '::/0@1124'])
+  t.same(devs(state.routes, 'eth0'), ['10.0.0.0/24@0', '::/0@1024'])
+  t.match(lines.find(l => l.event === 'ready'), { active: 'primary', saved: 2 })
+  t.ok(lines.some(l => /cannot copy/.test(String(l.msg))))
+  t.equal(erd.status().active, 'primary')
+  t.same(erd.status().ipv6Targets, ['2001:db8::1', '2001:db8::9'])
+  await erd.close()
+  t.equal(state.watching, 0)
+})
+
+t.test('failover on a monitor event, failback after updelay, announcements', async t => {
+  const { erd, clock, state, lines } = await start()
+  state.applied.length = 0
+  state.carrier.eth0 = false // the poll agrees with the monitor
+  state.emit({ kind: 'link', ifname: 'eth0', carrier: false, deleted: false })
+  await erd.idle()
+  t.same(devs(state.routes, 'eth0'), [], 'primary routes withdrawn')
+  t.match(lines.find(l => l.event === 'switch'), { from: 'primary', to: 'secondary', ifname: 'eth1' })
+  t.same(state.ran[0], ['arping', '-q', '-U', '-c', '1', '-w', '0.02', '-i', 'eth1', '-S', '10.0.0.2', '10.0.0.2'])
+  const flush = () => new Promise(r => setImmediate(r))
+  await flush()
+  clock.advance(100)
+  await flush()
+  clock.advance(100)
+  await flush()
+  t.equal(lines.filter(l => l.event === 'announced').length, 3, 'announce_count rounds')
+
+  state.carrier.eth0 = true
+  state.emit({ kind: 'link', ifname: 'eth0', carrier: true, deleted: false })
+  state.emit({ kind: 'link', ifname: 'eth9', carrier: true, deleted: false })
+  await erd.idle()
+  t.equal(erd.status().links.primary.phase, 'coming-up')
+  t.ok(erd.status().links.primary.until)
+  clock.advance(999)
+  await erd.idle()
+  t.equal(erd.status().active, 'secondary')
+  clock.advance(1)
+  await erd.idle()
+  t.equal(erd.status().active, 'primary')
+  t.same(devs(state.routes, 'eth0'), ['10.0.0.0/24@0', '::/0@1024'])
+  t.same(erd.status().transitions.map(x => x.to), ['secondary', 'primary'])
+  const metrics = await erd.registry!.metrics()
+  t.match(metrics, /erd_switches_total\{to="primary"\} 1/)
+  t.match(metrics, /erd_active_link\{link="primary"\} 1/)
+  await erd.close()
+})
+
+t.test('poll backstop finds a loss the monitor missed; monitor restarts', async t => {
+  const { erd, clock, state, lines } = await start({ poll_interval: 100 })
+  state.carrier.eth0 = false
+  clock.advance(100)
+  await new Promise(r => setImmediate(r))
+  await erd.idle()
+  t.equal(erd.status().active, 'secondary')
+  t.match(await erd.registry!.metrics(), /erd_link_events_total\{source="poll"\} 1/)
+  state.exit('killed')
+  t.ok(lines.some(l => /link monitor stopped/.test(String(l.msg))))
+  clock.advance(1000)
+  t.equal(state.watching, 2, 'restarted')
+  await erd.close()
+})
+
+t.test('a link change without a switch re-reads the table (kernel re-adds routes)', async t => {
+  const { erd, state } = await start()
+  state.emit({ kind: 'link', ifname: 'eth0', carrier: false, deleted: false })
+  await erd.idle()
+  // The admin bounces eth0: the kernel puts its prefix route back.
+  state.routes.push({ ...ROUTES[0]! })
+  state.emit({ kind: 'link', ifname: 'eth0', carrier: true, deleted: false })
+  await erd.idle()
+  t.same(devs(state.routes, 'eth0'), [], 'removed again while the secondary is active')
+  await erd.close()
+})
+
+t.test('both links down: routes left alone; neighbours remembered', async t => {
+  const { erd, state, lines } = await start()
+  state.emit({ kind: 'neigh', ifname: 'eth0', address: '2001:db8::77', deleted: false })
+  state.emit({ kind: 'neigh', ifname: 'eth0', address: 'fe80::5', deleted: false })
+  state.emit({ kind: 'link', ifname: 'eth0', carrier: false, deleted: false })
+  state.emit({ kind: 'link', ifname: 'eth1', carrier: false, deleted: false })
+  await erd.idle()
+  t.equal(erd.status().active, null)
+  t.ok(lines.some(l => l.event === 'switch' && l.to === null))
+  t.ok(erd.status().ipv6Targets.includes('2001:db8::77'))
+  t.notOk(erd.status().ipv6Targets.includes('fe80::5'))
+  await erd.close()
+})
+
+t.test('reload: timings apply, interfaces need a restart', async t => {
+  const { erd } = await start()
+  await erd.reload({ ...DEFAULTS, updelay: 5000, poll_interval: 50 })
+  t.throws(() => erd.reload({ ...DEFAULTS, primary: 'eth5' }), { code: 'ERD_ERR_RESTART_NEEDED' })
+  await erd.close()
+})
+
+t.test('operator switch command', async t => {
+  const { erd, state } = await start()
+  const sw = erd.commands!.switch!
+  t.throws(() => sw(['sideways']), { code: 'ERD_ERR_SWITCH' })
+  t.same(sw(['secondary']), { active: 'secondary' })
+  await erd.idle()
+  t.same(devs(state.routes, 'eth0'), [])
+  state.emit({ kind: 'link', ifname: 'eth0', carrier: false, deleted: false })
+  t.throws(() => sw(['primary']), { code: 'ERD_ERR_SWITCH' })
+  await erd.close()
+})
+
+t.test('refuses to start without privilege or interfaces', async t => {
+  const clock = new ManualClock()
+  const a = fakeKernel(ROUTES)
+  a.state.admin = false
+  await t.rejects(createErd({ config: DEFAULTS, kernel: a.kernel, clock }), { code: 'ERD_ERR_PRIVILEGE' })
+  const b = fakeKernel(ROUTES)
+  b.state.carrier.eth1 = undefined
+  await t.rejects(createErd({ config: DEFAULTS, kernel: b.kernel, clock }), { code: 'ERD_ERR_NO_INTERFACE', message: /"eth1" \(secondary\)/ })
+})
+
+t.test('restart in failover rebuilds the primary routes from the copies', async t => {
+  const copies: Route[] = [{ family: 4, dst: '10.0.0.0/24', dev: 'eth1', metric: 100, protocol: '190', scope: 'link' }]
+  const { erd, state, lines } = await start({ link_events: false }, copies)
+  t.ok(lines.some(l => /rebuilt/.test(String(l.msg))))
+  t.same(devs(state.routes, 'eth0'), ['10.0.0.0/24@0'])
+  await erd.close()
+  const none = await start({}, [])
+  t.ok(none.lines.some(l => /no routes to protect/.test(String(l.msg))))
+  await none.erd.close()
+})

@@ -1,0 +1,371 @@
+// ha-nfs-mount.conf: global directives (`name value`), fstab-like mount
+// lines (`server1,server2:/export /mnt/point [options]`) and `sync` lines.
+// parseConfig is pure and names every problem with file:line and the bad
+// value; loadConfig is the only part that reads a file.
+
+import {
+  deepFreeze,
+  IssueList,
+  parseDuration,
+  parseIntRange,
+  readConfigFile,
+  sourceLines,
+  splitWords,
+  type SourceLine,
+} from '@has/daemon-kit'
+
+export type MounterKind = 'nfs' | 'bind'
+
+export interface MountSpec {
+  /** `server1,server2:/export`, as written. */
+  readonly source: string
+  readonly servers: readonly string[]
+  readonly exportPath: string
+  readonly mountPoint: string
+  /** Options handed to `mount -t nfs -o` (ha-* options removed). */
+  readonly nfsOptions: readonly string[]
+  readonly failures: number
+  readonly failbackHoldMs: number | null
+  readonly rpcVersions: readonly number[]
+  readonly rpcPort: number
+  readonly line: number
+}
+
+export interface SyncSpec {
+  readonly source: string
+  /** Local directory, `host:/path` (rsync over ssh) or `rsync://host[:port]/module/path`. */
+  readonly target: string
+  readonly line: number
+}
+
+export interface HnmConfig {
+  readonly file: string
+  readonly interval: number // ms between RPC probe rounds
+  readonly probeTimeout: number // ms per RPC probe
+  readonly failures: number
+  readonly failbackHold: number | null // ms; null = never
+  readonly statInterval: number // ms between stat probes of a mounted replica
+  readonly statTimeout: number // ms before a stat counts as hung
+  readonly mountTimeout: number // ms for one mount/umount command
+  readonly stagingDir: string
+  readonly mounter: MounterKind
+  readonly rpcVersions: readonly number[]
+  readonly rpcPort: number
+  /** bind mounter only: `server:/export` → local directory (the test seam). */
+  readonly bindMap: Readonly<Record<string, string>>
+  readonly mounts: readonly MountSpec[]
+  readonly syncs: readonly SyncSpec[]
+  readonly syncDelay: number // ms to batch changes before rsync
+  readonly syncRetryMin: number // ms, first back-off after a failure
+  readonly syncRetryMax: number // ms, back-off ceiling
+  readonly rsyncPath: string
+  readonly rsyncArgs: readonly string[]
+}
+
+export const DEFAULTS = Object.freeze({
+  interval: 200, // ms
+  probeTimeout: 150, // ms
+  failures: 2,
+  failbackHold: 30_000 as number | null, // ms
+  statInterval: 1000, // ms
+  statTimeout: 2000, // ms
+  mountTimeout: 15_000, // ms
+  stagingDir: '/run/ha-nfs-mount',
+  mounter: 'nfs' as MounterKind,
+  rpcVersions: [3, 4] as readonly number[],
+  rpcPort: 2049,
+  syncDelay: 200, // ms
+  syncRetryMin: 1000, // ms
+  syncRetryMax: 30_000, // ms
+  rsyncPath: 'rsync',
+  rsyncArgs: [] as readonly string[],
+})
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+interface RawMount {
+  readonly at: SourceLine
+  readonly words: string[]
+}
+
+const MAX_DURATION = 24 * 3_600_000
+
+export function parseConfig(text: string, file: string): HnmConfig {
+  const issues = new IssueList()
+  const c: Mutable<Omit<HnmConfig, 'mounts' | 'syncs' | 'bindMap'>> = {
+    file,
+    ...DEFAULTS,
+  }
+  const bindMap: Record<string, string> = {}
+  const rawMounts: RawMount[] = []
+  const syncs: SyncSpec[] = []
+  const seen = new Map<string, number>()
+
+  const duration = (at: SourceLine, key: string, v: string, min = 1): number | undefined => {
+    const ms = parseDuration(v, 'ms')
+    if (ms === undefined || ms < min || ms > MAX_DURATION) {
+      issues.error(at, `${key}: expected a duration from ${min}ms to 24h (200ms, 2s)`, v)
+      return undefined
+    }
+    return ms
+  }
+
+  for (const at of sourceLines(text, file)) {
+    const words = splitWords(at.text)
+    const [key, ...args] = words as [string, ...string[]]
+    if (key.includes(':/') || /^[^\s]+:\//.test(key)) {
+      rawMounts.push({ at, words })
+      continue
+    }
+    if (key === 'sync') {
+      if (args.length !== 2) {
+        issues.error(at, 'sync: expected `sync <source dir> <target>`', at.text)
+      } else {
+        const [source, target] = args as [string, string]
+        if (!source.startsWith('/')) issues.error(at, 'sync: source must be an absolute path', source)
+        else if (!/^(\/|rsync:\/\/[^/]|([A-Za-z0-9._@-]+|\[[0-9A-Fa-f:.]+\]):\/(?!\/))/.test(target)) {
+          issues.error(at, 'sync: target must be /dir, host:/dir or rsync://host/module/dir', target)
+        } else syncs.push({ source, target, line: at.line })
+      }
+      continue
+    }
+    if (key === 'bind-map') {
+      if (args.length !== 2 || !args[1]?.startsWith('/')) {
+        issues.error(at, 'bind-map: expected `bind-map <server>:/<export> /<local dir>`', at.text)
+      } else bindMap[args[0] as string] = args[1]
+      continue
+    }
+    const single = (): string | undefined => {
+      if (args.length !== 1) {
+        issues.error(at, `${key}: expected exactly one value`, args.join(' '))
+        return undefined
+      }
+      const prev = seen.get(key)
+      if (prev !== undefined) issues.warn(at, `${key} repeated (first at line ${prev}); the last one wins`)
+      seen.set(key, at.line)
+      return args[0] as string
+    }
+    switch (key) {
+      case 'interval':
+      case 'probe-timeout':
+      case 'stat-interval':
+      case 'stat-timeout':
+      case 'mount-timeout':
+      case 'sync-delay':
+      case 'sync-retry-min':
+      case 'sync-retry-max': {
+        const v = single()
+        if (v === undefined) break
+        const ms = duration(at, key, v, key === 'sync-delay' ? 0 : 1)
+        if (ms === undefined) break
+        const field = ({
+          interval: 'interval',
+          'probe-timeout': 'probeTimeout',
+          'stat-interval': 'statInterval',
+          'stat-timeout': 'statTimeout',
+          'mount-timeout': 'mountTimeout',
+          'sync-delay': 'syncDelay',
+          'sync-retry-min': 'syncRetryMin',
+          'sync-retry-max': 'syncRetryMax',
+        } as const)[key]
+        c[field] = ms
+        break
+      }
+      case 'failures': {
+        const v = single()
+        if (v === undefined) break
+        const n = parseIntRange(v, 1, 100)
+        if (n === undefined) issues.error(at, 'failures: expected an integer from 1 to 100', v)
+        else c.failures = n
+        break
+      }
+      case 'failback-hold': {
+        const v = single()
+        if (v === undefined) break
+        const hold = parseFailback(v)
+        if (hold === undefined) issues.error(at, 'failback-hold: expected a duration or `never`', v)
+        else c.failbackHold = hold
+        break
+      }
+      case 'staging-dir': {
+        const v = single()
+        if (v === undefined) break
+        if (!v.startsWith('/')) issues.error(at, 'staging-dir: expected an absolute path', v)
+        else c.stagingDir = v
+        break
+      }
+      case 'mounter': {
+        const v = single()
+        if (v === undefined) break
+        if (v !== 'nfs' && v !== 'bind') issues.error(at, 'mounter: expected nfs or bind', v)
+        else c.mounter = v
+        break
+      }
+      case 'rpc-versions': {
+        const v = single()
+        if (v === undefined) break
+        const vs = parseVersions(v)
+        if (!vs) issues.error(at, 'rpc-versions: expected a list of 2, 3 or 4 (e.g. 3,4)', v)
+        else c.rpcVersions = vs
+        break
+      }
+      case 'rpc-port': {
+        const v = single()
+        if (v === undefined) break
+        const n = parseIntRange(v, 1, 65535)
+        if (n === undefined) issues.error(at, 'rpc-port: expected a port from 1 to 65535', v)
+        else c.rpcPort = n
+        break
+      }
+      case 'rsync-path': {
+        const v = single()
+        if (v !== undefined) c.rsyncPath = v
+        break
+      }
+      case 'rsync-args':
+        c.rsyncArgs = args
+        break
+      default:
+        issues.error(at, 'unknown directive', key)
+    }
+  }
+
+  // Unset, the probe timeout follows a short interval down.
+  if (!seen.has('probe-timeout')) c.probeTimeout = Math.min(DEFAULTS.probeTimeout, c.interval)
+  if (c.probeTimeout > c.interval) {
+    issues.error({ file, line: seen.get('probe-timeout') ?? seen.get('interval') ?? 0 },
+      'probe-timeout must not exceed interval', String(c.probeTimeout))
+  }
+  if (c.syncRetryMax < c.syncRetryMin) {
+    issues.error({ file, line: seen.get('sync-retry-max') ?? 0 },
+      'sync-retry-max must not be below sync-retry-min', String(c.syncRetryMax))
+  }
+
+  const mounts: MountSpec[] = []
+  const points = new Map<string, number>()
+  for (const { at, words } of rawMounts) {
+    const m = parseMountLine(words, at, c, issues)
+    if (!m) continue
+    const dup = points.get(m.mountPoint)
+    if (dup !== undefined) {
+      issues.error(at, `mount point already used at line ${dup}`, m.mountPoint)
+      continue
+    }
+    points.set(m.mountPoint, at.line)
+    if (c.mounter === 'bind') {
+      for (const s of m.servers) {
+        const key = `${s}:${m.exportPath}`
+        if (!bindMap[key]) issues.error(at, `mounter bind: no bind-map for ${key}`, key)
+      }
+    }
+    mounts.push(m)
+  }
+  if (!mounts.length && !syncs.length) {
+    issues.error({ file, line: 0 }, 'nothing to do: no mount line and no sync line')
+  }
+  issues.throwIfAny()
+  return deepFreeze({ ...c, bindMap, mounts, syncs })
+}
+
+function parseFailback(v: string): number | null | undefined {
+  if (v === 'never') return null
+  const ms = parseDuration(v, 'ms')
+  return ms === undefined || ms > MAX_DURATION ? undefined : ms
+}
+
+function parseVersions(v: string): number[] | undefined {
+  const parts = v.split(',')
+  const out: number[] = []
+  for (const p of parts) {
+    const n = parseIntRange(p, 2, 4)
+    if (n === undefined || out.includes(n)) return undefined
+    out.push(n)
+  }
+  return out.length ? out : undefined
+}
+
+/** `a,b:/export` → servers and export; undefined when malformed (pure). */
+export function parseSource(
+  source: string,
+): { servers: string[]; exportPath: string } | undefined {
+  const i = source.indexOf(':/')
+  if (i <= 0) return undefined
+  const servers = source.slice(0, i).split(',')
+  const exportPath = source.slice(i + 1)
+  const host = /^([A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])$/
+  if (!servers.every(s => host.test(s))) return undefined
+  if (new Set(servers).size !== servers.length) return undefined
+  return { servers, exportPath }
+}
+
+function parseMountLine(
+  words: string[],
+  at: SourceLine,
+  c: Omit<HnmConfig, 'mounts' | 'syncs' | 'bindMap'>,
+  issues: IssueList,
+): MountSpec | undefined {
+  if (words.length < 2 || words.length > 3) {
+    issues.error(at, 'mount line: expected `server1,server2:/export /mount/point [options]`', at.text)
+    return undefined
+  }
+  const [source, mountPoint, opts] = words as [string, string, string?]
+  const parsed = parseSource(source)
+  if (!parsed) {
+    issues.error(at, 'mount source: expected server1[,server2...]:/export', source)
+    return undefined
+  }
+  if (!mountPoint.startsWith('/') || mountPoint === '/') {
+    issues.error(at, 'mount point: expected an absolute path other than /', mountPoint)
+    return undefined
+  }
+  let failures = c.failures
+  let failbackHoldMs = c.failbackHold
+  let rpcVersions = c.rpcVersions
+  let rpcPort = c.rpcPort
+  const nfsOptions: string[] = []
+  for (const o of (opts ?? '').split(',').filter(Boolean)) {
+    const [k, v = ''] = o.split('=', 2) as [string, string?]
+    if (k === 'ha-failures') {
+      const n = parseIntRange(v, 1, 100)
+      if (n === undefined) issues.error(at, 'ha-failures: expected an integer from 1 to 100', v)
+      else failures = n
+    } else if (k === 'ha-failback') {
+      const hold = parseFailback(v)
+      if (hold === undefined) issues.error(at, 'ha-failback: expected a duration or `never`', v)
+      else failbackHoldMs = hold
+    } else if (k === 'ha-versions') {
+      const vs = parseVersions(v)
+      if (!vs) issues.error(at, 'ha-versions: expected a list of 2, 3 or 4', v)
+      else rpcVersions = vs
+    } else if (k.startsWith('ha-')) {
+      issues.error(at, 'unknown ha- option', o)
+    } else {
+      if (k === 'port') {
+        const n = parseIntRange(v, 1, 65535)
+        if (n === undefined) issues.error(at, 'port: expected a port from 1 to 65535', v)
+        else rpcPort = n
+      }
+      if (k === 'vers' || k === 'nfsvers') {
+        const n = parseIntRange(v.split('.')[0] ?? '', 2, 4)
+        if (n !== undefined) rpcVersions = [n]
+      }
+      nfsOptions.push(o)
+    }
+  }
+  return {
+    source,
+    servers: parsed.servers,
+    exportPath: parsed.exportPath,
+    mountPoint: mountPoint.replace(/\/+$/, ''),
+    nfsOptions,
+    failures,
+    failbackHoldMs,
+    rpcVersions,
+    rpcPort,
+    line: at.line,
+  }
+}
+
+export async function loadConfig(path: string): Promise<HnmConfig> {
+  return parseConfig(await readConfigFile(path), path)
+}

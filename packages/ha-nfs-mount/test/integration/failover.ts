@@ -1,0 +1,80 @@
+// Kill the active nfs-ganesha while a reader loops over files at the
+// presented mount point: reads go on, and switch to the other replica.
+// Seam: this kernel has no NFS client, so the daemon runs with
+// `mounter bind` (bind mounts of the exported directories); the NFS
+// servers, their RPC NULL probes and the mount-point swap are all real.
+
+import t from 'tap'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { needsRoot } from '../../../../test/helpers/netns.js'
+import { runBin } from '../../../../test/helpers/daemon.js'
+import { makeNfsLab } from '../helpers/lab.js'
+
+t.test('failover when the active ganesha dies', async t => {
+  if (!needsRoot(t)) return
+  const lab = await makeNfsLab('fo')
+  t.teardown(() => lab.cleanup())
+  for (let i = 0; i < 2; i++) {
+    for (let f = 0; f < 5; f++) {
+      await writeFile(join(lab.exports[i] as string, `file${f}`), `content ${f}\n`)
+    }
+    await writeFile(join(lab.exports[i] as string, 'server-id'), `server${i + 1}\n`)
+  }
+  const conf = join(lab.dir, 'hnm.conf')
+  await writeFile(conf, lab.configText())
+  const control = join(lab.dir, 'ctl.sock')
+  const d = lab.spawnDaemon(['--config', conf, '--control', control])
+  await d.waitLog(l => l.event === 'present' && l.to === '10.77.1.2')
+  t.equal((await readFile(join(lab.mountPoint, 'server-id'), 'utf8')).trim(), 'server1')
+
+  const st = await runBin('ha-nfs-mount', ['status', '--control', control])
+  t.equal(st.code, 0, 'status exits 0')
+  t.match(st.stdout, /10\.77\.1\.2\s+up\s+\*/, 'status shows server1 up and active')
+  t.match(st.stdout, /10\.77\.2\.2\s+up/, 'status shows server2 up')
+
+  // Reader: loops over every file, counts failed reads, notes when it
+  // first sees server2's id.
+  let reading = true
+  let failedReads = 0
+  let reads = 0
+  let sawServer2At = 0
+  const reader = (async () => {
+    const stopAt = Date.now() + 20_000
+    while (reading && Date.now() < stopAt) {
+      for (const f of ['file0', 'file1', 'file2', 'file3', 'file4', 'server-id']) {
+        try {
+          const text = await readFile(join(lab.mountPoint, f), 'utf8')
+          reads++
+          if (f === 'server-id' && text.trim() === 'server2' && !sawServer2At) {
+            sawServer2At = performance.now()
+          }
+        } catch {
+          failedReads++
+        }
+      }
+    }
+  })()
+  const killedAt = performance.now()
+  await lab.servers[0]?.kill()
+  const ev = await d.waitLog(l => l.event === 'failover')
+  t.equal(ev.to, '10.77.2.2', 'switched to server2')
+  while (!sawServer2At && performance.now() - killedAt < 15_000) {
+    await new Promise(r => setTimeout(r, 5))
+  }
+  reading = false
+  await reader
+  t.ok(sawServer2At, 'the reader sees server2 after the kill')
+  t.equal(failedReads, 0, `no failed read out of ${reads}`)
+  t.comment(`kill -> first read from server2: ${(sawServer2At - killedAt).toFixed(1)} ms (swap ${Number(ev.swapMs).toFixed(1)} ms)`)
+
+  const json = JSON.parse((await runBin('ha-nfs-mount', ['status', '--json', '--control', control])).stdout)
+  t.equal(json.mounts[0].active, '10.77.2.2')
+  t.equal(json.mounts[0].servers[0].healthy, false)
+  t.match(json.mounts[0].servers[0].lastError, /ECONNREFUSED|timeout/)
+
+  t.equal(await d.stop('SIGTERM'), 0, 'clean exit on SIGTERM')
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8')
+  t.notOk(mounts.includes(` ${lab.mountPoint} `), 'mount point unmounted on exit')
+  t.notOk(mounts.includes(lab.staging), 'staging mounts gone on exit')
+})

@@ -1,0 +1,61 @@
+// In-process: the library factory running one sync to a local directory,
+// with status and metrics; and an rsync that always fails (a missing
+// target parent) retrying with back-off.
+
+import t from 'tap'
+import { mkdtemp, mkdir, writeFile, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createHaNfsMount, parseConfig } from '../src/index.js'
+
+t.test('sync to a local directory, metrics and status', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'hnm-sync-unit-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const src = join(dir, 'a')
+  const dst = join(dir, 'b')
+  await mkdir(src)
+  await mkdir(dst)
+  await writeFile(join(src, 'f'), 'one\n')
+  const config = parseConfig(`sync-delay 20ms\nsync ${src} ${dst}\n`, 'mem')
+  const svc = await createHaNfsMount({ config })
+  t.teardown(() => svc.close())
+  t.equal(await readFile(join(dst, 'f'), 'utf8'), 'one\n', 'initial full pass done before start resolves')
+  await writeFile(join(src, 'g'), 'two\n')
+  for (let i = 0; i < 200 && svc.status().syncs[0]?.passes === 1; i++) {
+    await new Promise(r => setTimeout(r, 25))
+  }
+  for (let i = 0; i < 200 && svc.status().syncs[0]?.state !== 'idle'; i++) {
+    await new Promise(r => setTimeout(r, 25))
+  }
+  t.equal(await readFile(join(dst, 'g'), 'utf8'), 'two\n')
+  const s = svc.status().syncs[0]
+  t.match(s, { state: 'idle', consecutiveFailures: 0, lastError: null })
+  t.type(s?.lastLagMs, 'number')
+  const text = await svc.registry?.metrics()
+  t.match(text, /hnm_sync_runs_total\{[^}]*result="ok"\} [2-9]/)
+  t.match(text, /hnm_sync_lag_seconds\{/)
+})
+
+t.test('failing target: counted, retried with back-off', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'hnm-sync-unit-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const config = parseConfig(
+    `sync-retry-min 10ms\nsync-retry-max 40ms\nsync ${dir} ${join(dir, 'missing/parent/dst')}\n`,
+    'mem',
+  )
+  const svc = await createHaNfsMount({ config })
+  t.teardown(() => svc.close())
+  for (let i = 0; i < 200 && (svc.status().syncs[0]?.consecutiveFailures ?? 0) < 3; i++) {
+    await new Promise(r => setTimeout(r, 20))
+  }
+  const s = svc.status().syncs[0]
+  t.ok((s?.consecutiveFailures ?? 0) >= 3, 'retried')
+  t.match(s?.lastError, /exit \d+/)
+  t.not(s?.pendingMs, null, 'the changes stay pending')
+  t.match(await svc.registry?.metrics(), /hnm_sync_runs_total\{[^}]*result="failed"\} \d/)
+})
+
+t.test('missing rsync binary: HNM_ERR_RSYNC_MISSING', async t => {
+  const config = parseConfig('rsync-path /nonexistent/rsync\nsync /a /b\n', 'mem')
+  await t.rejects(createHaNfsMount({ config }), { code: 'HNM_ERR_RSYNC_MISSING' })
+})

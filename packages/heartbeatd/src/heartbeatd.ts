@@ -1,0 +1,333 @@
+// Wires the pure parts to the world: UDP paths, ping processes, resource
+// agents, the event server, timers and metrics. createHeartbeatd is the
+// library entry; runDaemon (cli.ts) adds signals, control socket, /metrics.
+
+import { networkInterfaces } from 'node:os'
+import { mkdirSync } from 'node:fs'
+import {
+  Counter,
+  Gauge,
+  Registry,
+  ReplayGuard,
+  silentLogger,
+  type Logger,
+  type Service,
+} from '@has/daemon-kit'
+import { restartOnlyChanges, type Config } from './config.js'
+import { hbError } from './errors.js'
+import { decodeHeartbeat, encodeHeartbeat, type Via } from './packet.js'
+import { classify, resolvePaths, type Interfaces, type PathSpec } from './paths.js'
+import { Membership, type Action, type MemberEvent } from './membership.js'
+import { openTransport, type Transport } from './transport.js'
+import { startPinger, type Pinger } from './pinger.js'
+import { startEventServer, type EventServer } from './event-server.js'
+import type { ServerLine } from './event-protocol.js'
+import { createAgentRunner, startGroup, stopGroup, type AgentRunner } from './resources.js'
+
+export interface Clock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+const realClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: h => clearTimeout(h as NodeJS.Timeout),
+}
+
+export interface HeartbeatdOptions {
+  readonly config: Config
+  readonly logger?: Logger
+  readonly registry?: Registry
+  readonly clock?: Clock
+  /** Interface table (tests); default os.networkInterfaces(). */
+  readonly interfaces?: Interfaces
+}
+
+export type DropReason = 'malformed' | 'forged' | 'replay' | 'stale' | 'unknown-node' | 'unknown-path'
+
+export interface Heartbeatd extends Service<Config> {
+  readonly eventAddress: { host: string; port: number }
+  readonly paths: readonly PathSpec[]
+}
+
+export async function createHeartbeatd(opts: HeartbeatdOptions): Promise<Heartbeatd> {
+  let config = opts.config
+  const log = (opts.logger ?? silentLogger()).child({ component: 'heartbeatd' })
+  const clock = opts.clock ?? realClock
+  const registry = opts.registry ?? new Registry()
+  const ifaces = opts.interfaces ?? networkInterfaces()
+  const { paths, missing } = resolvePaths(config.media, config.udpport, ifaces)
+  if (missing[0]) throw hbError('HB_ERR_INTERFACE', missing[0].iface, missing[0].where)
+
+  const m = {
+    dropped: new Counter({ name: 'hb_packets_dropped_total', help: 'Heartbeat datagrams dropped, by reason', labelNames: ['reason'] as const, registers: [registry] }),
+    sent: new Counter({ name: 'hb_packets_sent_total', help: 'Heartbeat datagrams sent, by path', labelNames: ['path'] as const, registers: [registry] }),
+    sendErrors: new Counter({ name: 'hb_send_errors_total', help: 'Heartbeat sends that failed, by path', labelNames: ['path'] as const, registers: [registry] }),
+    late: new Counter({ name: 'hb_late_heartbeats_total', help: 'Times the peer was silent past warntime', registers: [registry] }),
+    ops: new Counter({ name: 'hb_resource_ops_total', help: 'Resource group operations, by group, op and result', labelNames: ['group', 'op', 'result'] as const, registers: [registry] }),
+    pathDown: new Counter({ name: 'hb_path_down_total', help: 'Times a path went silent past deadtime', labelNames: ['path'] as const, registers: [registry] }),
+  }
+  for (const r of ['malformed', 'forged', 'replay', 'stale', 'unknown-node', 'unknown-path']) m.dropped.inc({ reason: r }, 0)
+  const drops: Record<string, number> = {}
+  const drop = (reason: DropReason, source: string): void => {
+    m.dropped.inc({ reason })
+    drops[reason] = (drops[reason] ?? 0) + 1
+    log.debug({ reason, source }, 'heartbeat dropped')
+  }
+
+  // Leftovers of a crashed run (a VIP still configured) must go before we
+  // decide anything: stop every group, as heartbeat does at start.
+  mkdirSync(config.stateDir, { recursive: true })
+  let runner: AgentRunner = createAgentRunner({
+    agents: config.agents,
+    env: { HA_RSCTMP: config.stateDir, HA_NODE: config.localNode },
+  })
+  for (const g of [...config.groups].reverse()) await stopGroup(g, runner, log)
+
+  const gen = Date.now()
+  let seq = 0
+  const membership = new Membership({
+    self: config.localNode,
+    peer: config.peerNode,
+    groups: config.groups.map(g => ({ name: g.name, home: g.home })),
+    paths: paths.map(p => p.name),
+    deadtime: config.deadtime,
+    warntime: config.warntime,
+    initdead: config.initdead,
+    autoFailback: config.autoFailback,
+    pingTotal: config.ping.length,
+    now: clock.now(),
+  })
+  const guard = new ReplayGuard()
+  // Gauges read the machine's view when scraped, so /metrics and status agree.
+  const view = () => membership.view(clock.now())
+  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge) => void): void => {
+    new Gauge({ name, help, labelNames, registers: [registry], collect() { this.reset(); fill(this) } })
+  }
+  gauge('hb_peer_alive', '1 while the peer is alive', ['node'], g => g.set({ node: config.peerNode }, view().peerAlive ? 1 : 0))
+  gauge('hb_path_up', '1 while heartbeats arrive on the path', ['path'], g => { for (const p of view().paths) g.set({ path: p.name }, p.up ? 1 : 0) })
+  gauge('hb_path_last_seen_seconds', 'Seconds since the last heartbeat on the path (-1: never)', ['path'], g => { for (const p of view().paths) g.set({ path: p.name }, p.lastSeenMsAgo === null ? -1 : p.lastSeenMsAgo / 1000) })
+  gauge('hb_path_received', 'Heartbeats accepted on the path', ['path'], g => { for (const p of view().paths) g.set({ path: p.name }, p.received) })
+  gauge('hb_path_lost', 'Heartbeats missing on the path (sequence gaps)', ['path'], g => { for (const p of view().paths) g.set({ path: p.name }, p.lost) })
+  gauge('hb_group_held', '1 while this node runs the resource group', ['group'], g => { for (const x of view().groups) g.set({ group: x.name }, x.state === 'running' ? 1 : 0) })
+  gauge('hb_standby', '1 while this node is in standby', [], g => g.set(view().standby ? 1 : 0))
+  gauge('hb_ping_reachable', 'Ping nodes answering', [], g => g.set(view().ping.ok))
+  gauge('hb_event_clients', 'Connected membership event clients', [], g => g.set(events?.clients ?? 0))
+  let closed = false
+  let transport: Transport | undefined
+  let pingTimer: unknown
+  let pinger: Pinger | undefined
+  let events: EventServer | undefined
+  let wakeTimer: unknown
+  let sendTimer: unknown
+  const busy = new Map<string, Promise<void>>()
+
+  const snapshot = (): ServerLine[] => {
+    const v = membership.view(clock.now())
+    return [
+      { type: 'hello', node: v.self },
+      { type: 'node', node: v.self, alive: true },
+      { type: 'node', node: v.peer, alive: v.peerAlive },
+      ...v.groups.map(g => ({ type: 'resource' as const, group: g.name, holder: g.holder })),
+      { type: 'active', node: v.active },
+    ]
+  }
+
+  const onEvent = (e: MemberEvent): ServerLine | undefined => {
+    switch (e.type) {
+      case 'node':
+        log[e.alive ? 'info' : 'warn']({ node: e.node }, e.alive ? 'peer alive' : 'peer dead')
+        return { type: 'node', node: e.node, alive: e.alive }
+      case 'resource':
+        log.info({ group: e.group, holder: e.holder }, 'resource holder')
+        return { type: 'resource', group: e.group, holder: e.holder }
+      case 'active':
+        log.info({ active: e.node }, 'active node')
+        return { type: 'active', node: e.node }
+      case 'path':
+        if (!e.up) m.pathDown.inc({ path: e.path })
+        log[e.up ? 'info' : 'warn']({ path: e.path }, e.up ? 'path up' : 'path down')
+        return undefined
+      case 'late':
+        m.late.inc()
+        log.warn({ silentMs: e.silentMs }, 'late heartbeat')
+        return undefined
+      case 'standby':
+        log.info({ on: e.on, reason: e.reason }, 'standby')
+        return undefined
+      case 'split-brain':
+        log.warn({ group: e.group, keep: e.keep }, 'both nodes hold the group')
+        return undefined
+      case 'peer-restart':
+        log.info({ gen: e.gen }, 'peer restarted')
+        return undefined
+      case 'start-failed':
+      case 'stop-failed':
+        log.error({ group: e.group }, e.type)
+        return undefined
+    }
+  }
+
+  const runAction = (a: Action): void => {
+    const g = config.groups.find(x => x.name === a.group)
+    if (!g) return
+    const prev = busy.get(g.name) ?? Promise.resolve()
+    const next = prev.then(async () => {
+      const op = a.type === 'stop' ? 'stop' : 'start'
+      const ok = op === 'stop' ? await stopGroup(g, runner, log) : await startGroup(g, runner, log)
+      m.ops.inc({ group: g.name, op: a.type, result: ok ? 'ok' : 'failed' })
+      if (a.type === 'announce') return
+      if (!closed) {
+        membership.resourceDone(g.name, op, ok, clock.now())
+        pump()
+        void sendNow()
+      }
+    })
+    busy.set(g.name, next)
+  }
+
+  // Drains the machine's outbox and re-arms the single wake-up timer.
+  const pump = (): void => {
+    for (;;) {
+      const acts = membership.takeActions()
+      const evs = membership.takeEvents()
+      if (!acts.length && !evs.length) break
+      const lines = evs.map(onEvent).filter((l): l is ServerLine => l !== undefined)
+      events?.broadcast(lines)
+      for (const a of acts) runAction(a)
+      if (acts.length) void sendNow()
+    }
+    if (closed) return
+    clock.clearTimeout(wakeTimer)
+    const now = clock.now()
+    const at = membership.nextWake(now)
+    if (Number.isFinite(at)) {
+      wakeTimer = clock.setTimeout(() => {
+        membership.tick(clock.now())
+        pump()
+      }, Math.max(0, at - now))
+    }
+  }
+
+  const advertFor = (via: Via, now: number, leaving: boolean): Buffer => {
+    const a = membership.advert(now)
+    const fields = leaving ? { ...a, standby: true, takeover: false, held: [], failed: [] } : a
+    return encodeHeartbeat({ from: config.localNode, gen, seq, via, ...fields }, config.auth)
+  }
+
+  // One round: the same sequence on every path; the medium is signed too.
+  const sendNow = async (leaving = false): Promise<void> => {
+    if ((!leaving && closed) || !transport) return
+    seq++
+    const now = clock.now()
+    const bufs = new Map<Via, Buffer>()
+    const bufFor = (p: PathSpec): Buffer => {
+      let b = bufs.get(p.via)
+      if (!b) bufs.set(p.via, (b = advertFor(p.via, now, leaving)))
+      return b
+    }
+    const failed = await transport.sendAll(bufFor)
+    for (const p of paths) {
+      if (failed.some(f => f.path === p)) m.sendErrors.inc({ path: p.name })
+      else m.sent.inc({ path: p.name })
+    }
+  }
+
+  const onDatagram = (msg: Buffer, source: string): void => {
+    if (closed) return
+    const d = decodeHeartbeat(msg, config.auth)
+    if (!d.ok) return drop(d.reason, source)
+    const hb = d.hb
+    if (hb.from === config.localNode) return // our own broadcast/multicast
+    if (hb.from !== config.peerNode) return drop('unknown-node', source)
+    const path = classify(paths, hb.via, source)
+    if (!path) return drop('unknown-path', source)
+    // The same sequence arrives once per path: guard each path apart.
+    const v = guard.check(`${hb.from}|${path.name}`, hb.gen, hb.seq)
+    if (v === 'replay' || v === 'stale') return drop(v, source)
+    membership.heartbeat(path.name, hb, clock.now())
+    pump()
+  }
+
+  try {
+    events = await startEventServer({ listen: config.eventListen, snapshot, logger: log })
+    transport = await openTransport({ paths, onDatagram, logger: log })
+    if (config.ping.length) {
+      let lastOk = config.ping.length
+      const check = (): void => {
+        const ok = pinger?.reachable(clock.now()) ?? lastOk
+        if (ok !== lastOk) {
+          log[ok < lastOk ? 'warn' : 'info']({ reachable: ok, total: config.ping.length }, 'ping nodes')
+          lastOk = ok
+          membership.pingState(ok, clock.now())
+          pump()
+        }
+      }
+      const interval = Math.min(1000, Math.max(200, Math.round(config.deadping / 5)))
+      pinger = startPinger({ hosts: config.ping, intervalMs: interval, deadpingMs: config.deadping, now: () => clock.now(), onReply: check, logger: log })
+      const poll = (): void => {
+        check()
+        if (!closed) pingTimer = clock.setTimeout(poll, interval)
+      }
+      pingTimer = clock.setTimeout(poll, interval)
+    }
+  } catch (e) {
+    await events?.close()
+    await transport?.close()
+    throw e
+  }
+
+  const beat = (): void => {
+    void sendNow()
+    if (!closed) sendTimer = clock.setTimeout(beat, config.keepalive)
+  }
+  beat()
+  pump()
+  log.info({ node: config.localNode, peer: config.peerNode, paths: paths.map(p => p.name), keepalive: config.keepalive, deadtime: config.deadtime, events: events.address }, 'heartbeat running')
+
+  return {
+    registry,
+    eventAddress: events.address,
+    paths,
+    status() {
+      const v = membership.view(clock.now())
+      return { ...v, generation: gen, seq, dropped: { ...drops }, eventClients: events?.clients ?? 0, keepalive: config.keepalive, deadtime: config.deadtime }
+    },
+    commands: {
+      standby: () => {
+        membership.requestStandby(clock.now())
+        pump()
+        return { standby: true }
+      },
+      takeover: () => {
+        membership.requestTakeover(clock.now())
+        pump()
+        return { takeover: true }
+      },
+    },
+    reload(next: Config) {
+      const blocked = restartOnlyChanges(config, next)
+      if (blocked.length) throw new Error(`changed directives need a restart: ${blocked.join(', ')}`)
+      config = next
+      runner = createAgentRunner({ agents: next.agents, env: { HA_RSCTMP: next.stateDir, HA_NODE: next.localNode } })
+      membership.reconfigure({ deadtime: next.deadtime, warntime: next.warntime, initdead: next.initdead, autoFailback: next.autoFailback }, clock.now())
+      pump()
+    },
+    async close() {
+      // Graceful: release the resources (the VIP goes) first, then tell the
+      // peer we are leaving so it takes over now rather than after deadtime.
+      closed = true
+      clock.clearTimeout(sendTimer)
+      clock.clearTimeout(wakeTimer)
+      clock.clearTimeout(pingTimer)
+      pinger?.close()
+      await Promise.allSettled(busy.values())
+      for (const g of [...config.groups].reverse()) await stopGroup(g, runner, log)
+      for (let i = 0; i < 3; i++) await sendNow(true)
+      await events?.close()
+      await transport?.close()
+    },
+  }
+}

@@ -1,0 +1,371 @@
+// The pure heart of heartbeatd: peer liveness per path, roles and who holds
+// which resource group. No sockets, no timers, no clock: every input carries
+// `now` (ms) and outputs are drained from an outbox, so unit tests can walk
+// through deadtime, initdead, failback and split brain without sleeping.
+
+import type { Heartbeat } from './packet.js'
+import { hbError } from './errors.js'
+
+export type GroupState = 'stopped' | 'starting' | 'running' | 'stopping'
+
+export interface MembershipOptions {
+  readonly self: string
+  readonly peer: string
+  /** In haresources order; the first is the "ACTIVE" group. */
+  readonly groups: readonly { readonly name: string; readonly home: string }[]
+  readonly paths: readonly string[]
+  readonly deadtime: number
+  readonly warntime: number
+  readonly initdead: number
+  readonly autoFailback: boolean
+  /** Number of ping nodes configured (0: no connectivity rule). */
+  readonly pingTotal: number
+  /** Cool-down after a failed start before trying that group again (ms). */
+  readonly retryMs?: number
+  readonly now: number
+}
+
+export type Action =
+  | { readonly type: 'start'; readonly group: string }
+  | { readonly type: 'stop'; readonly group: string }
+  /** Re-run start (idempotent) so the VIP is re-announced (GARP/NA). */
+  | { readonly type: 'announce'; readonly group: string }
+
+export type MemberEvent =
+  | { readonly type: 'node'; readonly node: string; readonly alive: boolean }
+  | { readonly type: 'resource'; readonly group: string; readonly holder: string | null }
+  | { readonly type: 'active'; readonly node: string | null }
+  | { readonly type: 'path'; readonly path: string; readonly up: boolean }
+  | { readonly type: 'late'; readonly silentMs: number }
+  | { readonly type: 'standby'; readonly on: boolean; readonly reason: string }
+  | { readonly type: 'split-brain'; readonly group: string; readonly keep: boolean }
+  | { readonly type: 'peer-restart'; readonly gen: number }
+  | { readonly type: 'start-failed' | 'stop-failed'; readonly group: string }
+
+interface PathState {
+  lastSeen: number | undefined
+  up: boolean
+  received: number
+  lost: number
+  gen: number
+  seq: number
+}
+
+interface Group {
+  readonly name: string
+  readonly home: string
+  state: GroupState
+  since: number
+  failedUntil: number
+  conflict: boolean
+  holder: string | null
+}
+
+export interface Advert {
+  readonly standby: boolean
+  readonly takeover: boolean
+  readonly pingOk: number
+  readonly pingTotal: number
+  readonly held: readonly { group: string; heldMs: number }[]
+  readonly failed: readonly string[]
+}
+
+export class Membership {
+  readonly self: string
+  readonly peer: string
+  #o: MembershipOptions
+  readonly #started: number
+  readonly #paths = new Map<string, PathState>()
+  readonly #groups: Group[]
+  #peerAlive = false
+  #peerEverSeen = false
+  #peerLastSeen = 0
+  #peerLast: Heartbeat | undefined
+  #lateWarned = false
+  #standby = false
+  #takeover = false
+  #pingOk: number
+  #active: string | null = null
+  #actions: Action[] = []
+  #events: MemberEvent[] = []
+
+  constructor(o: MembershipOptions) {
+    this.#o = o
+    this.self = o.self
+    this.peer = o.peer
+    this.#started = o.now
+    this.#pingOk = o.pingTotal // optimistic until the pinger has had a chance
+    for (const p of o.paths) {
+      this.#paths.set(p, { lastSeen: undefined, up: false, received: 0, lost: 0, gen: -1, seq: -1 })
+    }
+    this.#groups = o.groups.map(g => ({
+      name: g.name, home: g.home, state: 'stopped', since: 0, failedUntil: 0, conflict: false, holder: null,
+    }))
+  }
+
+  get peerAlive(): boolean {
+    return this.#peerAlive
+  }
+
+  get standby(): boolean {
+    return this.#standby
+  }
+
+  /** An authenticated, fresh heartbeat from the peer arrived on `path`. */
+  heartbeat(path: string, hb: Heartbeat, now: number): void {
+    const p = this.#paths.get(path)
+    if (!p || hb.from !== this.peer) return
+    if (p.gen === hb.gen && hb.seq > p.seq + 1) p.lost += hb.seq - p.seq - 1
+    if (p.gen !== hb.gen || hb.seq > p.seq) {
+      p.gen = hb.gen
+      p.seq = hb.seq
+    }
+    p.received++
+    p.lastSeen = now
+    if (!p.up) {
+      p.up = true
+      this.#events.push({ type: 'path', path, up: true })
+    }
+    if (this.#peerLast && hb.gen > this.#peerLast.gen) {
+      this.#events.push({ type: 'peer-restart', gen: hb.gen })
+    }
+    this.#peerLast = hb
+    this.#peerLastSeen = now
+    this.#peerEverSeen = true
+    this.#lateWarned = false
+    if (!this.#peerAlive) {
+      this.#peerAlive = true
+      this.#events.push({ type: 'node', node: this.peer, alive: true })
+    }
+    if (hb.takeover && !this.#standby) this.#setStandby(true, `${this.peer} asked to take over`)
+    if (hb.standby && this.#takeover) this.#takeover = false
+    this.#evaluate(now)
+  }
+
+  /** Time passes: expire paths, warn on late heartbeats, declare death. */
+  tick(now: number): void {
+    const o = this.#o
+    for (const [path, p] of this.#paths) {
+      if (p.up && p.lastSeen !== undefined && now - p.lastSeen > o.deadtime) {
+        p.up = false
+        this.#events.push({ type: 'path', path, up: false })
+      }
+    }
+    if (this.#peerAlive) {
+      const silent = now - this.#peerLastSeen
+      if (silent > o.warntime && !this.#lateWarned) {
+        this.#lateWarned = true
+        this.#events.push({ type: 'late', silentMs: silent })
+      }
+      if (silent > o.deadtime) {
+        this.#peerAlive = false
+        this.#takeover = false
+        this.#events.push({ type: 'node', node: this.peer, alive: false })
+        if (this.#standby) this.#setStandby(false, `${this.peer} is dead`)
+      }
+    }
+    this.#evaluate(now)
+  }
+
+  /** How many ping nodes answer now. */
+  pingState(ok: number, now: number): void {
+    this.#pingOk = ok
+    this.#evaluate(now)
+  }
+
+  /** The runtime reports the end of a start/stop it was asked to run. */
+  resourceDone(group: string, op: 'start' | 'stop', ok: boolean, now: number): void {
+    const g = this.#groups.find(x => x.name === group)
+    if (!g) return
+    if (op === 'start') {
+      if (ok) {
+        g.state = 'running'
+        g.since = now
+      } else {
+        // The runtime has already stopped what did start; let the peer try.
+        g.state = 'stopped'
+        g.failedUntil = now + (this.#o.retryMs ?? Math.max(2000, 10 * this.#o.deadtime))
+        this.#events.push({ type: 'start-failed', group })
+      }
+    } else {
+      g.state = 'stopped'
+      if (!ok) {
+        g.failedUntil = now + (this.#o.retryMs ?? Math.max(2000, 10 * this.#o.deadtime))
+        this.#events.push({ type: 'stop-failed', group })
+      }
+    }
+    this.#evaluate(now)
+  }
+
+  /** `heartbeatd standby`: hand everything to the peer and stay passive. */
+  requestStandby(now: number): void {
+    if (!this.#peerAlive) throw hbError('HB_ERR_PEER_DEAD', this.peer)
+    this.#takeover = false
+    this.#setStandby(true, 'standby requested')
+    this.#evaluate(now)
+  }
+
+  /** `heartbeatd takeover`: leave standby and ask the peer for everything. */
+  requestTakeover(now: number): void {
+    if (this.#standby) this.#setStandby(false, 'takeover requested')
+    this.#takeover = this.#peerAlive && !this.#peerLast?.standby
+    this.#evaluate(now)
+  }
+
+  /** SIGHUP: new timings or failback policy, same nodes and groups. */
+  reconfigure(
+    o: Pick<MembershipOptions, 'deadtime' | 'warntime' | 'initdead' | 'autoFailback'>,
+    now: number,
+  ): void {
+    this.#o = { ...this.#o, ...o }
+    this.#evaluate(now)
+  }
+
+  /** Fields for our next heartbeat. */
+  advert(now: number): Advert {
+    return {
+      standby: this.#standby,
+      takeover: this.#takeover,
+      pingOk: this.#pingOk,
+      pingTotal: this.#o.pingTotal,
+      held: this.#groups
+        .filter(g => g.state !== 'stopped')
+        .map(g => ({ group: g.name, heldMs: g.state === 'starting' ? 0 : now - g.since })),
+      failed: this.#groups.filter(g => g.failedUntil > now).map(g => g.name),
+    }
+  }
+
+  /** Earliest time at which tick() could change something. */
+  nextWake(now: number): number {
+    const o = this.#o
+    let t = Infinity
+    for (const p of this.#paths.values()) {
+      if (p.up && p.lastSeen !== undefined) t = Math.min(t, p.lastSeen + o.deadtime + 1)
+    }
+    if (this.#peerAlive) {
+      if (!this.#lateWarned) t = Math.min(t, this.#peerLastSeen + o.warntime + 1)
+      t = Math.min(t, this.#peerLastSeen + o.deadtime + 1)
+    }
+    if (!this.#peerEverSeen) t = Math.min(t, this.#started + o.initdead)
+    for (const g of this.#groups) if (g.failedUntil > now) t = Math.min(t, g.failedUntil)
+    return t
+  }
+
+  takeActions(): Action[] {
+    return this.#actions.splice(0)
+  }
+
+  takeEvents(): MemberEvent[] {
+    return this.#events.splice(0)
+  }
+
+  /** Current membership for the event protocol snapshot and status. */
+  view(now: number) {
+    return {
+      self: this.self,
+      peer: this.peer,
+      peerAlive: this.#peerAlive,
+      standby: this.#standby,
+      takeoverRequested: this.#takeover,
+      waitingForPeer: this.#waiting(now),
+      ping: { ok: this.#pingOk, total: this.#o.pingTotal, peerOk: this.#peerAlive ? (this.#peerLast?.pingOk ?? null) : null },
+      active: this.#active,
+      groups: this.#groups.map(g => ({
+        name: g.name,
+        home: g.home,
+        state: g.state,
+        holder: g.holder,
+        heldMs: g.state === 'running' ? now - g.since : 0,
+        failed: g.failedUntil > now,
+      })),
+      paths: [...this.#paths].map(([name, p]) => ({
+        name,
+        up: p.up,
+        lastSeenMsAgo: p.lastSeen === undefined ? null : now - p.lastSeen,
+        received: p.received,
+        lost: p.lost,
+        loss: p.received + p.lost ? p.lost / (p.received + p.lost) : 0,
+      })),
+    }
+  }
+
+  #waiting(now: number): boolean {
+    return !this.#peerEverSeen && now < this.#started + this.#o.initdead
+  }
+
+  #setStandby(on: boolean, reason: string): void {
+    if (this.#standby === on) return
+    this.#standby = on
+    this.#events.push({ type: 'standby', on, reason })
+  }
+
+  #peerHolds(name: string): boolean {
+    return this.#peerAlive && !!this.#peerLast?.held.some(h => h.group === name)
+  }
+
+  #wantHold(g: Group, now: number): boolean {
+    if (g.failedUntil > now) return false
+    const o = this.#o
+    const pingLost = o.pingTotal > 0 && this.#pingOk === 0
+    // Alone: hold everything, unless we are the one cut off (WS2003 rule).
+    if (!this.#peerAlive) return !pingLost
+    if (this.#standby) return false
+    const p = this.#peerLast as Heartbeat
+    if (p.standby) return true
+    // Public connectivity decides before preferences do.
+    if (this.#pingOk < p.pingOk) return false
+    if (this.#pingOk > p.pingOk) return true
+    if (p.failed.includes(g.name)) return true
+    const mine = g.state === 'running' || g.state === 'starting'
+    const theirs = this.#peerHolds(g.name)
+    if (mine && theirs) return this.#winsConflict(g, p, now)
+    if (o.autoFailback) return g.home === this.self
+    if (mine) return true
+    if (theirs) return false
+    return g.home === this.self
+  }
+
+  /** Both hold the group (healed partition): exactly one keeps it. */
+  #winsConflict(g: Group, p: Heartbeat, now: number): boolean {
+    if (this.#o.autoFailback) return g.home === this.self
+    const mine = g.state === 'running' ? now - g.since : 0
+    const theirs = p.held.find(h => h.group === g.name)?.heldMs ?? 0
+    // Held times come from two clocks a packet apart: near-ties go by name.
+    if (Math.abs(mine - theirs) > 2 * this.#o.deadtime) return mine > theirs
+    return this.self < this.peer
+  }
+
+  #evaluate(now: number): void {
+    const waiting = this.#waiting(now)
+    for (const g of this.#groups) {
+      const want = this.#wantHold(g, now)
+      const theirs = this.#peerHolds(g.name)
+      if (g.state === 'stopped' && want && !waiting && !theirs) {
+        g.state = 'starting'
+        g.since = now
+        this.#actions.push({ type: 'start', group: g.name })
+      } else if (g.state === 'running' && !want) {
+        g.state = 'stopping'
+        this.#actions.push({ type: 'stop', group: g.name })
+      }
+      if (g.state === 'running' && theirs && !g.conflict) {
+        g.conflict = true
+        this.#events.push({ type: 'split-brain', group: g.name, keep: want })
+      } else if (g.conflict && (!theirs || g.state !== 'running')) {
+        g.conflict = false
+        // We won: neighbours may still point at the loser's MAC.
+        if (g.state === 'running') this.#actions.push({ type: 'announce', group: g.name })
+      }
+      const holder = g.state === 'running' ? this.self : theirs ? this.peer : null
+      if (holder !== g.holder) {
+        g.holder = holder
+        this.#events.push({ type: 'resource', group: g.name, holder })
+      }
+    }
+    const active = this.#groups[0]?.holder ?? null
+    if (active !== this.#active) {
+      this.#active = active
+      this.#events.push({ type: 'active', node: active })
+    }
+  }
+}

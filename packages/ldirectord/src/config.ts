@@ -1,0 +1,664 @@
+// ldirectord.cf: the classic grammar (global directives, then `virtual=`
+// sections whose directives are indented) plus a few directives of our own
+// for the HAS peers. Pure parseConfig(text, file) names every problem with
+// file:line and the bad value; loadConfig(path) is the only I/O.
+//
+// Two leniencies make the thesis's sample (section 3.19.1) load as printed:
+// directive names are case-insensitive, and a directive that only makes
+// sense inside a virtual section (real, service, request...) belongs to the
+// last `virtual=` even when it is not indented.
+
+import { isIP } from 'node:net'
+import { readFile } from 'node:fs/promises'
+import {
+  ConfigError,
+  IssueList,
+  deepFreeze,
+  parseBool,
+  parseDuration,
+  parseHostPort,
+  parseIntRange,
+  readConfigFile,
+  sourceLines,
+  splitWords,
+  type ConfigIssue,
+  type HostPort,
+  type SourceLine,
+} from '@has/daemon-kit'
+import { ldErrors } from './errors.js'
+
+/** ldirectord's defaults (times in ms; ldirectord.cf takes seconds). */
+export const DEFAULTS = Object.freeze({
+  checktimeout: 5_000,
+  negotiatetimeout: 30_000,
+  checkinterval: 10_000,
+  failurecount: 1,
+  autoreload: false,
+  quiescent: true,
+  checktype: 'negotiate' as CheckType,
+  scheduler: 'wrr',
+  protocol: 'tcp',
+  httpmethod: 'GET' as HttpMethod,
+  checkcommand: '/bin/true',
+  weight: 1,
+  hasmode: false,
+  /** Restart a failed application at most this often while it stays down. */
+  restartinterval: 60_000,
+})
+
+export type CheckType =
+  | 'connect'
+  | 'negotiate'
+  | 'ping'
+  | 'external'
+  | 'on'
+  | 'off'
+  | number
+export type HttpMethod = 'GET' | 'HEAD'
+export type ServiceKind = 'http' | 'https' | 'none'
+export type Forwarding = 'gate' | 'masq' | 'ipip'
+
+export interface RealServer {
+  readonly host: string
+  readonly port: number
+  readonly forwarding: Forwarding
+  readonly weight: number
+  /** Per-real request/receive override ("req", "recv" on the real line). */
+  readonly request?: string
+  readonly receive?: string
+  readonly line: number
+}
+
+export interface VirtualService {
+  /** `<vip>:<port>`: also the traffic-manager service name. */
+  readonly name: string
+  readonly host: string
+  readonly port: number
+  readonly line: number
+  readonly reals: readonly RealServer[]
+  readonly fallback?: HostPort
+  readonly checktype: CheckType
+  readonly service: ServiceKind
+  readonly checkport?: number
+  readonly request: string
+  readonly receive?: string
+  readonly httpmethod: HttpMethod
+  readonly virtualhost?: string
+  readonly checkcommand: string
+  readonly scheduler: string
+  readonly protocol: string
+  readonly checktimeout: number
+  readonly negotiatetimeout: number
+  readonly checkinterval: number
+  readonly failurecount: number
+  readonly quiescent: boolean
+  readonly restartcommand?: string
+  readonly comment?: string
+}
+
+export interface LdConfig {
+  readonly file: string
+  readonly autoreload: boolean
+  readonly logfile?: string
+  readonly maintenancedir?: string
+  readonly hasmode: boolean
+  /** UDP load-report targets (HAS mode). */
+  readonly trafficmanagers: readonly HostPort[]
+  /** traffic-manager control socket (director mode weights). */
+  readonly trafficmanagercontrol?: string
+  /** local traffic-client control socket (HAS mode pause/resume). */
+  readonly trafficclientcontrol?: string
+  readonly reportkey?: string
+  readonly reportkeyfile?: string
+  /** This node's address as the traffic-managers know it (HAS mode). */
+  readonly nodeaddress?: string
+  readonly restartinterval: number
+  readonly virtuals: readonly VirtualService[]
+}
+
+export interface ParseResult {
+  readonly config?: LdConfig
+  readonly errors: readonly ConfigIssue[]
+  readonly warnings: readonly ConfigIssue[]
+}
+
+type Scope = 'global' | 'virtual' | 'both'
+
+const DIRECTIVES: Readonly<Record<string, Scope>> = {
+  checktimeout: 'both',
+  negotiatetimeout: 'both',
+  connecttimeout: 'both',
+  checkinterval: 'both',
+  failurecount: 'both',
+  quiescent: 'both',
+  fallback: 'both',
+  restartcommand: 'both',
+  autoreload: 'global',
+  logfile: 'global',
+  maintenancedir: 'global',
+  fork: 'global',
+  supervised: 'global',
+  hasmode: 'global',
+  trafficmanager: 'global',
+  trafficmanagercontrol: 'global',
+  trafficclientcontrol: 'global',
+  reportkey: 'global',
+  reportkeyfile: 'global',
+  nodeaddress: 'global',
+  restartinterval: 'global',
+  real: 'virtual',
+  real6: 'virtual',
+  checktype: 'virtual',
+  service: 'virtual',
+  checkport: 'virtual',
+  request: 'virtual',
+  receive: 'virtual',
+  httpmethod: 'virtual',
+  virtualhost: 'virtual',
+  checkcommand: 'virtual',
+  scheduler: 'virtual',
+  protocol: 'virtual',
+  comment: 'virtual',
+}
+
+/** ldirectord directives this implementation knows and refuses (why). */
+const UNSUPPORTED: Readonly<Record<string, string>> = {
+  callback: 'use SIGHUP/autoreload',
+  fallbackcommand: 'the fallback is a traffic-manager node',
+  emailalert: 'alert from the metrics instead',
+  emailalertfreq: 'alert from the metrics instead',
+  emailalertstatus: 'alert from the metrics instead',
+  emailalertfrom: 'alert from the metrics instead',
+  smtp: 'alert from the metrics instead',
+  execute: 'run one ldirectord per file',
+  cleanstop: 'weights stay as they are on exit',
+  readdquiescent: 'no IPVS table to re-add to',
+  checkcount: 'deprecated in ldirectord',
+  persistent: 'persistence is the traffic-manager scheduler',
+  netmask: 'persistence is the traffic-manager scheduler',
+  ops: 'one-packet scheduling needs IPVS',
+  login: 'only http/https negotiate checks',
+  passwd: 'only http/https negotiate checks',
+  database: 'only http/https negotiate checks',
+  secret: 'only http/https negotiate checks',
+  monitorfile: 'use status and /metrics',
+  servicename: 'the service name is <vip>:<port>',
+  cookie: 'only http/https negotiate checks',
+  fallback6: 'write fallback=[v6]:port',
+  virtual6: 'write virtual=[v6]:port',
+}
+
+const CHECKTYPES = ['connect', 'negotiate', 'ping', 'external', 'on', 'off']
+const SCHEDULERS = [
+  'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'mh',
+  'fo', 'ovf', 'twos', 'has', 'p2c',
+]
+const DEFAULT_SERVICE: Readonly<Record<number, ServiceKind>> = {
+  80: 'http',
+  443: 'https',
+}
+
+interface Raw {
+  readonly value: string
+  readonly at: SourceLine
+}
+
+interface VirtualDraft {
+  readonly at: SourceLine
+  readonly hp: HostPort
+  readonly reals: RealServer[]
+  readonly set: Map<string, Raw>
+}
+
+/** Parses ldirectord.cf text; never throws. */
+export function parseConfig(text: string, file: string): ParseResult {
+  const issues = new IssueList()
+  const globals = new Map<string, Raw>()
+  const trafficmanagers: HostPort[] = []
+  const virtuals: VirtualDraft[] = []
+  let current: VirtualDraft | undefined
+
+  for (const l of sourceLines(text, file)) {
+    const m = /^([A-Za-z][A-Za-z0-9_]*)\s*(?:=\s*|\s+)(.*)$/.exec(l.text)
+    if (!m) {
+      issues.error(l, 'expected "directive = value"', l.text)
+      continue
+    }
+    const name = (m[1] as string).toLowerCase()
+    const value = (m[2] as string).trim()
+    if (name === 'virtual') {
+      current = startVirtual(l, value, issues)
+      if (current) virtuals.push(current)
+      continue
+    }
+    const why = UNSUPPORTED[name]
+    if (why !== undefined) {
+      issues.error(l, `directive "${name}" is not supported (${why})`, value)
+      continue
+    }
+    const scope = DIRECTIVES[name]
+    if (scope === undefined) {
+      issues.error(l, `unknown directive "${m[1]}"`, value)
+      continue
+    }
+    // Indented lines belong to the open virtual section; so do virtual-only
+    // directives written flush left (the thesis's layout).
+    const inVirtual =
+      current !== undefined && (l.indent > 0 || scope === 'virtual')
+    if (inVirtual && current) {
+      if (scope === 'global') {
+        issues.error(l, `"${name}" is a global directive; write it before the first virtual=`, value)
+      } else if (name === 'real' || name === 'real6') {
+        current.reals.push(...parseReal(l, value, current.hp.port, issues))
+      } else {
+        setOnce(current.set, name, { value, at: l }, issues)
+      }
+      continue
+    }
+    if (scope === 'virtual') {
+      issues.error(l, `"${name}" must follow a virtual= line`, value)
+    } else if (name === 'trafficmanager') {
+      const hp = parseHostPort(unquote(value))
+      if (!hp || hp.port === 0) issues.error(l, 'trafficmanager must be host:port', value)
+      else trafficmanagers.push(hp)
+    } else {
+      setOnce(globals, name, { value, at: l }, issues)
+    }
+  }
+
+  const g = resolveGlobals(globals, issues)
+  const shared = resolveShared(globals, 0, issues)
+  const vs: VirtualService[] = []
+  for (const v of virtuals) {
+    const r = resolveVirtual(v, globals, shared, issues)
+    if (r) vs.push(r)
+  }
+  const names = new Set<string>()
+  for (const v of vs) {
+    if (names.has(v.name)) issues.error({ file, line: v.line }, 'duplicate virtual service', v.name)
+    names.add(v.name)
+  }
+  if (g.hasmode && trafficmanagers.length === 0 && !g.trafficclientcontrol) {
+    issues.error({ file, line: globals.get('hasmode')?.at.line ?? 0 },
+      'hasmode=yes needs at least one trafficmanager= or trafficclientcontrol=')
+  }
+  if (g.hasmode && !g.nodeaddress && vs[0]?.reals[0] === undefined) {
+    issues.error({ file, line: globals.get('hasmode')?.at.line ?? 0 },
+      'hasmode=yes needs nodeaddress= or a real server')
+  }
+  if (!issues.ok) return { errors: issues.errors, warnings: issues.warnings }
+  const config: LdConfig = deepFreeze({
+    file,
+    ...g,
+    trafficmanagers,
+    virtuals: vs,
+  })
+  return { config, errors: [], warnings: issues.warnings }
+}
+
+function setOnce(map: Map<string, Raw>, name: string, raw: Raw, issues: IssueList): void {
+  const prev = map.get(name)
+  if (prev) {
+    issues.error(raw.at, `"${name}" given twice (first at line ${prev.at.line})`, raw.value)
+    return
+  }
+  map.set(name, raw)
+}
+
+function unquote(v: string): string {
+  const m = /^"((?:[^"\\]|\\.)*)"$/.exec(v.trim())
+  return m ? (m[1] as string).replace(/\\(.)/g, '$1') : v.trim()
+}
+
+/** `ip:port`, `[v6]:port`, `host:port`; firewall marks are refused. */
+function startVirtual(l: SourceLine, value: string, issues: IssueList): VirtualDraft | undefined {
+  const v = unquote(value)
+  if (/^\d+$/.test(v)) {
+    issues.error(l, 'firewall-mark virtual services are not supported', v)
+    return undefined
+  }
+  const hp = parseHostPort(v)
+  if (!hp || hp.port === 0) {
+    issues.error(l, 'virtual must be ip:port or [ipv6]:port', v)
+    return undefined
+  }
+  return { at: l, hp, reals: [], set: new Map() }
+}
+
+/**
+ * `real = ip[->ip][:port] gate|masq|ipip [weight] ["request", "receive"]`.
+ * An IPv4 range (`10.0.0.1->10.0.0.3`) expands to one real per address.
+ */
+function parseReal(l: SourceLine, value: string, vport: number, issues: IssueList): RealServer[] {
+  const words = splitWords(value.replace(/"\s*,\s*"/g, '" "'))
+  const [addr = '', fwd = '', ...rest] = words
+  const range = /^(\d+\.\d+\.\d+\.)(\d+)->(\d+\.\d+\.\d+\.)(\d+)(?::(\d+))?$/.exec(addr)
+  let hosts: string[]
+  let port: number | undefined
+  if (range) {
+    const [, p1, a, p2, b, pt] = range as unknown as string[]
+    if (p1 !== p2 || Number(a) > Number(b) || isIP(`${p1}${b}`) !== 4 || isIP(`${p1}${a}`) !== 4) {
+      issues.error(l, 'bad real server range', addr)
+      return []
+    }
+    hosts = []
+    for (let i = Number(a); i <= Number(b); i++) hosts.push(`${p1}${i}`)
+    port = pt === undefined ? vport : parseIntRange(pt, 1, 65535)
+  } else {
+    const hp = parseHostPort(addr, vport)
+    hosts = hp ? [hp.host] : []
+    port = hp?.port
+  }
+  if (hosts.length === 0 || port === undefined || port === 0) {
+    issues.error(l, 'real must be ip[:port] followed by gate, masq or ipip', addr)
+    return []
+  }
+  const forwarding = fwd.toLowerCase()
+  if (forwarding !== 'gate' && forwarding !== 'masq' && forwarding !== 'ipip') {
+    issues.error(l, 'forwarding method must be gate, masq or ipip', fwd || value)
+    return []
+  }
+  let weight: number = DEFAULTS.weight
+  if (rest[0] !== undefined && /^\d+$/.test(rest[0])) {
+    const w = parseIntRange(rest.shift() as string, 0, 65535)
+    if (w === undefined) {
+      issues.error(l, 'weight must be 0..65535', value)
+      return []
+    }
+    weight = w
+  }
+  const extra = rest.filter(w => !/^<[lu]:\d+>$/.test(w))
+  if (rest.length !== extra.length) {
+    issues.error(l, 'connection thresholds (<l:N> <u:N>) are not supported', value)
+    return []
+  }
+  if (extra.length !== 0 && extra.length !== 2) {
+    issues.error(l, 'expected "request", "receive" after the weight', extra.join(' '))
+    return []
+  }
+  if (extra[1] !== undefined && !validRegex(extra[1])) {
+    issues.error(l, 'receive is not a valid regular expression', extra[1])
+    return []
+  }
+  return hosts.map(host => ({
+    host,
+    port: port as number,
+    forwarding: forwarding as Forwarding,
+    weight,
+    line: l.line,
+    ...(extra[0] !== undefined ? { request: extra[0], receive: extra[1] as string } : {}),
+  }))
+}
+
+function validRegex(s: string): boolean {
+  try {
+    new RegExp(s)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function duration(raw: Raw | undefined, issues: IssueList): number | undefined {
+  if (!raw) return undefined
+  const ms = parseDuration(unquote(raw.value), 's')
+  if (ms === undefined || ms <= 0 || ms > 86_400_000) {
+    issues.error(raw.at, 'expected a duration in seconds (> 0, e.g. 5 or 500ms)', raw.value)
+    return undefined
+  }
+  return ms
+}
+
+function bool(raw: Raw | undefined, issues: IssueList): boolean | undefined {
+  if (!raw) return undefined
+  const b = parseBool(unquote(raw.value))
+  if (b === undefined) issues.error(raw.at, 'expected yes or no', raw.value)
+  return b
+}
+
+function controlAddress(raw: Raw | undefined, issues: IssueList): string | undefined {
+  if (!raw) return undefined
+  const v = unquote(raw.value)
+  if (v.startsWith('/') || (parseHostPort(v) !== undefined && v.includes(':'))) return v
+  issues.error(raw.at, 'expected an absolute socket path or host:port', raw.value)
+  return undefined
+}
+
+function resolveGlobals(g: Map<string, Raw>, issues: IssueList) {
+  const hasmode = bool(g.get('hasmode'), issues) ?? DEFAULTS.hasmode
+  const autoreload = bool(g.get('autoreload'), issues) ?? DEFAULTS.autoreload
+  bool(g.get('fork'), issues)
+  bool(g.get('supervised'), issues)
+  const out: {
+    autoreload: boolean
+    hasmode: boolean
+    restartinterval: number
+    logfile?: string
+    maintenancedir?: string
+    trafficmanagercontrol?: string
+    trafficclientcontrol?: string
+    reportkey?: string
+    reportkeyfile?: string
+    nodeaddress?: string
+  } = {
+    autoreload,
+    hasmode,
+    restartinterval: duration(g.get('restartinterval'), issues) ?? DEFAULTS.restartinterval,
+  }
+  const logfile = g.get('logfile')
+  if (logfile) out.logfile = unquote(logfile.value)
+  const md = g.get('maintenancedir')
+  if (md) {
+    const v = unquote(md.value)
+    if (!v.startsWith('/')) issues.error(md.at, 'maintenancedir must be an absolute path', md.value)
+    else out.maintenancedir = v
+  }
+  const tmc = controlAddress(g.get('trafficmanagercontrol'), issues)
+  if (tmc) out.trafficmanagercontrol = tmc
+  const tcc = controlAddress(g.get('trafficclientcontrol'), issues)
+  if (tcc) out.trafficclientcontrol = tcc
+  const key = g.get('reportkey')
+  const keyfile = g.get('reportkeyfile')
+  if (key && keyfile) issues.error(keyfile.at, 'give reportkey or reportkeyfile, not both', keyfile.value)
+  if (key) {
+    const k = unquote(key.value)
+    if (k.length < 8) issues.error(key.at, 'reportkey must be at least 8 characters', '***')
+    else out.reportkey = k
+  }
+  if (keyfile) {
+    const v = unquote(keyfile.value)
+    if (!v.startsWith('/')) issues.error(keyfile.at, 'reportkeyfile must be an absolute path', keyfile.value)
+    else out.reportkeyfile = v
+  }
+  const node = g.get('nodeaddress')
+  if (node) {
+    const v = unquote(node.value)
+    if (isIP(v) === 0) issues.error(node.at, 'nodeaddress must be an IP address', node.value)
+    else out.nodeaddress = v
+  }
+  return out
+}
+
+interface Shared {
+  checktimeout?: number
+  negotiatetimeout?: number
+  checkinterval?: number
+  failurecount?: number
+  quiescent?: boolean
+  fallback?: HostPort
+  /** The port as written on the fallback line (undefined: none given). */
+  fallbackPort?: number
+  restartcommand?: string
+}
+
+/** Directives allowed globally and per virtual, validated once where written. */
+function resolveShared(set: Map<string, Raw>, vport: number, issues: IssueList): Shared {
+  const out: Shared = {}
+  const ct = duration(set.get('checktimeout') ?? set.get('connecttimeout'), issues)
+  if (ct !== undefined) out.checktimeout = ct
+  const nt = duration(set.get('negotiatetimeout'), issues)
+  if (nt !== undefined) out.negotiatetimeout = nt
+  const ci = duration(set.get('checkinterval'), issues)
+  if (ci !== undefined) out.checkinterval = ci
+  const fc = set.get('failurecount')
+  if (fc) {
+    const n = parseIntRange(unquote(fc.value), 1, 1000)
+    if (n === undefined) issues.error(fc.at, 'failurecount must be 1..1000', fc.value)
+    else out.failurecount = n
+  }
+  const q = bool(set.get('quiescent'), issues)
+  if (q !== undefined) out.quiescent = q
+  const fb = set.get('fallback')
+  if (fb) {
+    const [addr = '', fwd] = splitWords(fb.value)
+    const hp = parseHostPort(addr, vport)
+    if (!hp || hp.port === 0) issues.error(fb.at, 'fallback must be ip[:port] [gate|masq|ipip]', fb.value)
+    else if (fwd !== undefined && !['gate', 'masq', 'ipip'].includes(fwd.toLowerCase())) {
+      issues.error(fb.at, 'fallback forwarding must be gate, masq or ipip', fb.value)
+    } else {
+      out.fallback = hp
+      const explicit = parseHostPort(addr)
+      if (explicit) out.fallbackPort = explicit.port
+    }
+  }
+  const rc = set.get('restartcommand')
+  if (rc) out.restartcommand = unquote(rc.value)
+  return out
+}
+
+function resolveVirtual(
+  v: VirtualDraft,
+  globals: Map<string, Raw>,
+  shared: Shared,
+  issues: IssueList,
+): VirtualService | undefined {
+  const before = issues.errors.length
+  const pick = (name: string): Raw | undefined => v.set.get(name) ?? globals.get(name)
+  const s = (name: string): string | undefined => {
+    const r = pick(name)
+    return r ? unquote(r.value) : undefined
+  }
+  const own = resolveShared(v.set, v.hp.port, issues)
+  const sh = { ...shared, ...own }
+  const checktimeout = sh.checktimeout ?? sh.negotiatetimeout ?? DEFAULTS.checktimeout
+  const negotiatetimeout = sh.negotiatetimeout ?? sh.checktimeout ?? DEFAULTS.negotiatetimeout
+  const checkinterval = sh.checkinterval ?? DEFAULTS.checkinterval
+  const failurecount = sh.failurecount ?? DEFAULTS.failurecount
+  const quiescent = sh.quiescent ?? DEFAULTS.quiescent
+  // A global fallback without a port takes each virtual's port.
+  const fallback = own.fallback ?? (shared.fallback && shared.fallbackPort === undefined
+    ? { host: shared.fallback.host, port: v.hp.port } : shared.fallback)
+
+  let checktype: CheckType = DEFAULTS.checktype
+  const ct = pick('checktype')
+  if (ct) {
+    const t = unquote(ct.value).toLowerCase()
+    const n = /^\d+$/.test(t) ? parseIntRange(t, 1, 1000) : undefined
+    if (n !== undefined) checktype = n
+    else if (CHECKTYPES.includes(t)) checktype = t as CheckType
+    else issues.error(ct.at, `checktype must be one of ${CHECKTYPES.join(', ')} or a number`, ct.value)
+  }
+
+  let service: ServiceKind = DEFAULT_SERVICE[v.hp.port] ?? 'none'
+  const sv = pick('service')
+  if (sv) {
+    const t = unquote(sv.value).toLowerCase()
+    if (t === 'http' || t === 'https' || t === 'none') service = t
+    else issues.error(sv.at, 'service must be http, https or none (other negotiate protocols are not supported)', sv.value)
+  }
+
+  let checkport: number | undefined
+  const cp = pick('checkport')
+  if (cp) {
+    checkport = parseIntRange(unquote(cp.value), 1, 65535)
+    if (checkport === undefined) issues.error(cp.at, 'checkport must be 1..65535', cp.value)
+  }
+
+  let httpmethod: HttpMethod = DEFAULTS.httpmethod
+  const hm = pick('httpmethod')
+  if (hm) {
+    const t = unquote(hm.value).toUpperCase()
+    if (t === 'GET' || t === 'HEAD') httpmethod = t
+    else issues.error(hm.at, 'httpmethod must be GET or HEAD', hm.value)
+  }
+
+  const receive = s('receive')
+  const rc = pick('receive')
+  if (receive !== undefined && rc && !validRegex(receive)) {
+    issues.error(rc.at, 'receive is not a valid regular expression', rc.value)
+  }
+
+  const scheduler = s('scheduler') ?? DEFAULTS.scheduler
+  const sc = pick('scheduler')
+  if (sc && !SCHEDULERS.includes(scheduler)) {
+    issues.error(sc.at, `scheduler must be one of ${SCHEDULERS.join(', ')}`, sc.value)
+  }
+  const protocol = (s('protocol') ?? DEFAULTS.protocol).toLowerCase()
+  const pr = pick('protocol')
+  if (pr && protocol !== 'tcp') {
+    issues.error(pr.at, 'only protocol=tcp is supported (udp and fwm need IPVS)', pr.value)
+  }
+
+  if (v.reals.length === 0) issues.error(v.at, 'virtual service has no real= server', v.at.text)
+  const seen = new Set<string>()
+  for (const r of v.reals) {
+    if (seen.has(r.host)) {
+      // The traffic-manager names nodes by address: two ports on one
+      // address would be one node there.
+      issues.error({ file: v.at.file, line: r.line }, 'real server address listed twice in this virtual', r.host)
+    }
+    seen.add(r.host)
+  }
+  if (issues.errors.length !== before) return undefined
+
+  const hp = v.hp
+  const name = isIP(hp.host) === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`
+  const opt = <K extends string, T>(k: K, val: T | undefined) =>
+    (val === undefined ? {} : { [k]: val }) as { [P in K]?: T }
+  return {
+    name,
+    host: hp.host,
+    port: hp.port,
+    line: v.at.line,
+    reals: v.reals,
+    checktype,
+    service,
+    request: s('request') ?? '/',
+    httpmethod,
+    checkcommand: s('checkcommand') ?? DEFAULTS.checkcommand,
+    scheduler,
+    protocol,
+    checktimeout,
+    negotiatetimeout,
+    checkinterval,
+    failurecount,
+    quiescent,
+    ...opt('fallback', fallback),
+    ...opt('checkport', checkport),
+    ...opt('receive', receive),
+    ...opt('virtualhost', s('virtualhost')),
+    ...opt('restartcommand', sh.restartcommand),
+    ...opt('comment', s('comment')),
+  }
+}
+
+/** Reads and validates a file; throws ConfigError (exit 3) when invalid. */
+export async function loadConfig(path: string): Promise<LdConfig> {
+  const text = await readConfigFile(path)
+  const r = parseConfig(text, path)
+  if (!r.config) throw new ConfigError(r.errors)
+  return r.config
+}
+
+/** The report key, from reportkey or reportkeyfile (first line). */
+export async function loadReportKey(config: LdConfig): Promise<string | undefined> {
+  if (config.reportkey !== undefined) return config.reportkey
+  if (config.reportkeyfile === undefined) return undefined
+  try {
+    const key = (await readFile(config.reportkeyfile, 'utf8')).split(/\r?\n/)[0]?.trim() ?? ''
+    if (key.length < 8) throw new Error('key shorter than 8 characters')
+    return key
+  } catch (e) {
+    throw ldErrors('LD_ERR_KEYFILE_UNREADABLE', config.reportkeyfile, (e as Error).message)
+  }
+}

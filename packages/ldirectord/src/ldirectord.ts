@@ -1,0 +1,276 @@
+// The service: one RealMonitor per (virtual, real), the mode's Actions fed
+// with every result, metrics and status. createLdirectord() is the library
+// entry point; the CLI wraps it in the kit's runDaemon.
+
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  controlRequest,
+  formatHostPort,
+  type Logger,
+  type Service,
+} from '@has/daemon-kit'
+import { loadReportKey, type LdConfig, type RealServer, type VirtualService } from './config.js'
+import { runWithTimeout } from './checks.js'
+import { DirectorActions, HasActions, type Actions, type ControlSender } from './actions.js'
+import { RealMonitor, realClock, type CheckEvent, type CheckRunner, type Clock } from './monitor.js'
+import type { HealthState, RealStatus } from './health.js'
+import { Reporter } from './reporter.js'
+
+export interface LdirectordOptions {
+  readonly config: LdConfig
+  readonly logger: Logger
+  readonly clock?: Clock
+  /** Replaces the real checks (tests). */
+  readonly runCheck?: CheckRunner
+  /** Replaces controlRequest for traffic-manager/traffic-client (tests). */
+  readonly controlSend?: ControlSender
+  readonly registry?: Registry
+}
+
+export interface Ldirectord extends Service<LdConfig> {
+  readonly registry: Registry
+  status(): LdStatus
+}
+
+export interface RealStatusView {
+  readonly real: string
+  readonly status: RealStatus
+  readonly failures: number
+  readonly result: 'ok' | 'fail' | null
+  readonly reason: string | null
+  readonly lastCheck: string | null
+  readonly since: string | null
+}
+
+export interface LdStatus {
+  readonly mode: 'director' | 'has'
+  readonly virtuals: readonly {
+    readonly name: string
+    readonly checktype: string
+    readonly service: string
+    readonly scheduler: string
+    readonly reals: readonly RealStatusView[]
+  }[]
+  readonly actions: unknown
+}
+
+/** Directives a reload cannot change (they shape sockets and peers). */
+const RESTART_ONLY = [
+  'hasmode', 'autoreload', 'trafficmanagers', 'trafficmanagercontrol',
+  'trafficclientcontrol', 'reportkey', 'reportkeyfile', 'nodeaddress',
+] as const
+
+const realKey = (v: VirtualService, r: RealServer): string => `${v.name} ${formatHostPort(r)}`
+const iso = (ms: number | undefined): string | null =>
+  ms === undefined ? null : new Date(ms).toISOString()
+
+export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirectord> {
+  const logger = opts.logger.child({ component: 'ldirectord' })
+  const clock = opts.clock ?? realClock
+  const send: ControlSender = opts.controlSend ?? ((a, c, args) => controlRequest(a, c, args, 3000))
+  const registry = opts.registry ?? new Registry()
+  const first = opts.config
+  let config = first
+
+  const checks = new Counter({
+    name: 'ld_checks_total',
+    help: 'Health checks by virtual service, real server and result',
+    labelNames: ['virtual', 'real', 'result'] as const,
+    registers: [registry],
+  })
+  const durations = new Histogram({
+    name: 'ld_check_duration_seconds',
+    help: 'Duration of health checks',
+    labelNames: ['virtual', 'real', 'check'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30],
+    registers: [registry],
+  })
+  const up = new Gauge({
+    name: 'ld_real_up',
+    help: 'Real server health: 1 up, 0 down, -1 not yet known',
+    labelNames: ['virtual', 'real'] as const,
+    registers: [registry],
+  })
+  const transitions = new Counter({
+    name: 'ld_real_transitions_total',
+    help: 'Real server status changes',
+    labelNames: ['virtual', 'real', 'to'] as const,
+    registers: [registry],
+  })
+  const actionsTotal = new Counter({
+    name: 'ld_actions_total',
+    help: 'Commands and reports sent to peers, by action and result',
+    labelNames: ['action', 'result'] as const,
+    registers: [registry],
+  })
+  const restarts = new Counter({
+    name: 'ld_restarts_total',
+    help: 'restartcommand runs by result',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  })
+  const onAction = (action: string, ok: boolean): void =>
+    actionsTotal.inc({ action, result: ok ? 'ok' : 'error' })
+
+  let actions: Actions
+  if (first.hasmode) {
+    const key = await loadReportKey(first)
+    const node = first.nodeaddress ?? first.virtuals[0]?.reals[0]?.host ?? '127.0.0.1'
+    const reporter = first.trafficmanagers.length
+      ? new Reporter({
+          node,
+          targets: first.trafficmanagers,
+          ...(key !== undefined ? { key } : {}),
+          logger,
+          epoch: Date.now(),
+        })
+      : undefined
+    actions = new HasActions(first, reporter, send, logger, onAction)
+  } else {
+    actions = new DirectorActions(first.trafficmanagercontrol, send, logger, onAction)
+  }
+
+  const monitors = new Map<string, RealMonitor>()
+  const lastRestart = new Map<string, number>()
+  const restarting = new Set<string>()
+
+  const view = (): Map<VirtualService, Map<string, RealStatus>> => {
+    const out = new Map<VirtualService, Map<string, RealStatus>>()
+    for (const v of config.virtuals) {
+      const reals = new Map<string, RealStatus>()
+      for (const r of v.reals) reals.set(r.host, monitors.get(realKey(v, r))?.state.status ?? 'unknown')
+      out.set(v, reals)
+    }
+    return out
+  }
+
+  const maybeRestart = (e: CheckEvent): void => {
+    const cmd = e.virtual.restartcommand
+    const key = realKey(e.virtual, e.real)
+    if (!cmd || e.state.status !== 'down' || restarting.has(key)) return
+    const last = lastRestart.get(key)
+    const now = clock.now()
+    if (!e.changed && last !== undefined && now - last < config.restartinterval) return
+    lastRestart.set(key, now)
+    restarting.add(key)
+    logger.warn({ virtual: e.virtual.name, real: formatHostPort(e.real), command: cmd }, 'running restartcommand')
+    void runWithTimeout(['/bin/sh', '-c', cmd], config.restartinterval, {
+      LD_VIRTUAL: e.virtual.name,
+      LD_REAL_HOST: e.real.host,
+      LD_REAL_PORT: String(e.real.port),
+    }).then(r => {
+      restarting.delete(key)
+      restarts.inc({ result: r.ok ? 'ok' : 'error' })
+      if (!r.ok) logger.warn({ command: cmd, reason: r.reason }, 'restartcommand failed')
+    })
+  }
+
+  const onResult = (e: CheckEvent): void => {
+    const labels = { virtual: e.virtual.name, real: formatHostPort(e.real) }
+    checks.inc({ ...labels, result: e.result.ok ? 'ok' : 'fail' })
+    durations.observe({ ...labels, check: e.kind }, e.durationMs / 1000)
+    up.set(labels, e.state.status === 'up' ? 1 : e.state.status === 'down' ? 0 : -1)
+    if (!e.result.ok) logger.debug({ ...labels, reason: e.result.reason, failures: e.state.failures }, 'check failed')
+    if (e.changed) {
+      transitions.inc({ ...labels, to: e.changed })
+      if (e.changed === 'down') logger.warn({ ...labels, reason: e.result.reason, code: e.result.code }, 'real server down')
+      else logger.info(labels, 'real server up')
+      void actions.update(view())
+    }
+    maybeRestart(e)
+  }
+
+  const startMonitors = (cfg: LdConfig, carry: Map<string, HealthState>): void => {
+    for (const v of cfg.virtuals) {
+      for (const r of v.reals) {
+        const key = realKey(v, r)
+        const initial = carry.get(key)
+        const m = new RealMonitor({
+          virtual: v,
+          real: r,
+          ...(cfg.maintenancedir ? { maintenancedir: cfg.maintenancedir } : {}),
+          clock,
+          ...(opts.runCheck ? { run: opts.runCheck } : {}),
+          onResult,
+          ...(initial ? { initial } : {}),
+        })
+        monitors.set(key, m)
+        up.set({ virtual: v.name, real: formatHostPort(r) }, -1)
+        m.start()
+      }
+    }
+  }
+
+  let tickTimer: unknown
+  let closed = false
+  const tickEvery = (): number => Math.min(...config.virtuals.map(v => v.checkinterval), 60_000)
+  const scheduleTick = (): void => {
+    if (closed) return
+    tickTimer = clock.setTimeout(() => {
+      void actions.tick().finally(scheduleTick)
+    }, tickEvery())
+  }
+
+  startMonitors(first, new Map())
+  scheduleTick()
+  logger.info(
+    { mode: first.hasmode ? 'has' : 'director', virtuals: first.virtuals.map(v => v.name) },
+    'checking real servers',
+  )
+
+  const service: Ldirectord = {
+    registry,
+    reload(next: LdConfig) {
+      for (const k of RESTART_ONLY) {
+        if (JSON.stringify(next[k]) !== JSON.stringify(config[k])) {
+          logger.warn({ directive: k }, 'directive changed; it takes effect only after a restart')
+        }
+      }
+      const carry = new Map<string, HealthState>()
+      for (const [k, m] of monitors) {
+        carry.set(k, m.state)
+        m.stop()
+      }
+      monitors.clear()
+      up.reset()
+      // Keep the restart-only values of the running config.
+      config = { ...next, ...Object.fromEntries(RESTART_ONLY.map(k => [k, first[k]])) } as LdConfig
+      startMonitors(config, carry)
+      void actions.update(view())
+    },
+    async close() {
+      closed = true
+      clock.clearTimeout(tickTimer)
+      for (const m of monitors.values()) m.stop()
+      await actions.close()
+    },
+    status(): LdStatus {
+      return {
+        mode: config.hasmode ? 'has' : 'director',
+        virtuals: config.virtuals.map(v => ({
+          name: v.name,
+          checktype: String(v.checktype),
+          service: v.service,
+          scheduler: v.scheduler,
+          reals: v.reals.map(r => {
+            const s = monitors.get(realKey(v, r))?.state
+            return {
+              real: formatHostPort(r),
+              status: s?.status ?? 'unknown',
+              failures: s?.failures ?? 0,
+              result: s?.last ? (s.last.ok ? 'ok' : 'fail') : null,
+              reason: s?.last?.reason ?? null,
+              lastCheck: iso(s?.lastCheckAt),
+              since: iso(s?.since),
+            }
+          }),
+        })),
+        actions: actions.status(),
+      }
+    },
+  }
+  return service
+}

@@ -1,0 +1,116 @@
+// RealMonitor with an injected clock and check runner: the schedule and the
+// failurecount decisions are tested without real time passing.
+
+import t from 'tap'
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseConfig } from '../src/config.js'
+import { RealMonitor, maintenanceNames, type CheckEvent, type Clock } from '../src/monitor.js'
+import type { CheckResult } from '../src/checks.js'
+
+class FakeClock implements Clock {
+  t = 0
+  timers: { at: number; fn: () => void; id: number }[] = []
+  private n = 0
+  now = () => this.t
+  setTimeout = (fn: () => void, ms: number) => {
+    const id = ++this.n
+    this.timers.push({ at: this.t + ms, fn, id })
+    return id
+  }
+  clearTimeout = (id: unknown) => {
+    this.timers = this.timers.filter(x => x.id !== id)
+  }
+  /** Runs the next timer, advancing time to it. */
+  next(): number {
+    this.timers.sort((a, b) => a.at - b.at)
+    const x = this.timers.shift()
+    if (!x) throw new Error('no timer')
+    this.t = Math.max(this.t, x.at)
+    x.fn()
+    return this.t
+  }
+}
+
+const cfg = parseConfig(
+  'checkinterval = 2\nfailurecount = 3\nvirtual = 10.0.0.1:80\n  real = 10.0.0.2 gate\n  checktype = connect\n',
+  'x.cf',
+).config!
+const v = cfg.virtuals[0]!
+const r = v.reals[0]!
+
+function harness(results: CheckResult[], opts: { took?: number; maintenancedir?: string } = {}) {
+  const clock = new FakeClock()
+  const events: CheckEvent[] = []
+  let waiter: (() => void) | undefined
+  const m = new RealMonitor({
+    virtual: v,
+    real: r,
+    clock,
+    ...(opts.maintenancedir ? { maintenancedir: opts.maintenancedir } : {}),
+    run: async (_v, _r, round) => {
+      clock.t += opts.took ?? 100
+      return { kind: `round${round}`, result: results[round] ?? results[results.length - 1]! }
+    },
+    onResult: e => {
+      events.push(e)
+      waiter?.()
+    },
+  })
+  const step = async () => {
+    const seen = new Promise<void>(res => (waiter = res))
+    clock.next()
+    await seen
+  }
+  return { clock, events, m, step }
+}
+
+const ok = { ok: true, reason: 'ok' }
+const bad = { ok: false, reason: 'refused', code: 'LD_ERR_CHECK_CONNECT' }
+
+t.test('checks every checkinterval; down after failurecount failures', async t => {
+  const h = harness([ok, bad, bad, bad, ok])
+  h.m.start()
+  for (let i = 0; i < 5; i++) await h.step()
+  h.m.stop()
+  t.same(h.events.map(e => e.changed ?? '-'), ['up', '-', '-', 'down', 'up'])
+  // Check n starts at n * checkinterval: the interval counts from start.
+  t.same(h.events.map(e => e.state.lastCheckAt), [100, 2100, 4100, 6100, 8100])
+  t.same(h.events.map(e => e.durationMs), [100, 100, 100, 100, 100])
+  t.equal(h.clock.timers.length, 0, 'stopped: no timer left')
+})
+
+t.test('a check longer than the interval delays only its own next check', async t => {
+  const h = harness([bad], { took: 5000 })
+  h.m.start()
+  await h.step()
+  await h.step()
+  h.m.stop()
+  t.same(h.events.map(e => e.state.lastCheckAt), [5000, 10000], 'next starts when the slow one ends')
+})
+
+t.test('a maintenance file forces the real down at once', async t => {
+  const dir = t.testdir({})
+  const maint = join(dir, 'maint')
+  mkdirSync(maint)
+  t.same(maintenanceNames(r), ['10.0.0.2', '10.0.0.2:80'])
+  const h = harness([ok], { maintenancedir: maint })
+  h.m.start()
+  await h.step()
+  writeFileSync(join(maint, '10.0.0.2:80'), '')
+  await h.step()
+  t.match(h.events[1], { changed: 'down', kind: 'maintenance', result: { code: 'LD_ERR_MAINTENANCE' } })
+  rmSync(join(maint, '10.0.0.2:80'))
+  await h.step()
+  t.equal(h.events[2]?.changed, 'up')
+  h.m.stop()
+})
+
+t.test('checktype=N runs N connects then one negotiate', async t => {
+  const { runCheck } = await import('../src/monitor.js')
+  const c = parseConfig('virtual = 127.0.0.1:80\n  real = 127.0.0.1:1 gate\n  checktype = 2\n  service = http\n', 'x.cf').config!
+  const vv = c.virtuals[0]!
+  const kinds = []
+  for (let i = 0; i < 6; i++) kinds.push((await runCheck(vv, vv.reals[0]!, i)).kind)
+  t.same(kinds, ['connect', 'connect', 'http', 'connect', 'connect', 'http'])
+})

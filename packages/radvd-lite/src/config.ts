@@ -1,0 +1,593 @@
+// radvd.conf, the common subset: interface blocks with their options and
+// prefix / route / RDNSS / DNSSL blocks. Defaults and range checks follow
+// radvd (defaults.h) and RFC 4861/4191/8106/8319. The grammar is free-form
+// (braces and semicolons, `#` comments), so this file has its own small
+// tokenizer that keeps line numbers for file:line errors.
+
+import { isIP } from 'node:net'
+import {
+  IssueList,
+  deepFreeze,
+  parseBool,
+  readConfigFile,
+  type ConfigIssue,
+  type Position,
+} from '@has/daemon-kit'
+
+/** 0xffffffff: the wire value of "infinity" for lifetimes. */
+export const INFINITY = 0xffffffff
+
+export type Preference = 'low' | 'medium' | 'high'
+
+export interface PrefixConfig {
+  readonly line: number
+  /** Canonical text form of the prefix, host bits cleared. */
+  readonly prefix: string
+  readonly length: number
+  readonly AdvOnLink: boolean
+  readonly AdvAutonomous: boolean
+  readonly AdvRouterAddr: boolean
+  /** seconds; INFINITY for "infinity" */
+  readonly AdvValidLifetime: number
+  readonly AdvPreferredLifetime: number
+  readonly DeprecatePrefix: boolean
+}
+
+export interface RouteConfig {
+  readonly line: number
+  readonly prefix: string
+  readonly length: number
+  readonly AdvRoutePreference: Preference
+  /** seconds */
+  readonly AdvRouteLifetime: number
+  readonly RemoveRoute: boolean
+}
+
+export interface RdnssConfig {
+  readonly line: number
+  readonly servers: readonly string[]
+  /** seconds */
+  readonly AdvRDNSSLifetime: number
+  readonly FlushRDNSS: boolean
+}
+
+export interface DnsslConfig {
+  readonly line: number
+  readonly domains: readonly string[]
+  /** seconds */
+  readonly AdvDNSSLLifetime: number
+  readonly FlushDNSSL: boolean
+}
+
+export interface InterfaceConfig {
+  readonly name: string
+  readonly line: number
+  readonly AdvSendAdvert: boolean
+  /** seconds (may be fractional) */
+  readonly MinRtrAdvInterval: number
+  readonly MaxRtrAdvInterval: number
+  /** seconds; 0: not a default router */
+  readonly AdvDefaultLifetime: number
+  readonly AdvDefaultPreference: Preference
+  readonly AdvManagedFlag: boolean
+  readonly AdvOtherConfigFlag: boolean
+  /** bytes; 0: no MTU option */
+  readonly AdvLinkMTU: number
+  /** 0: unspecified */
+  readonly AdvCurHopLimit: number
+  /** milliseconds; 0: unspecified */
+  readonly AdvReachableTime: number
+  readonly AdvRetransTimer: number
+  readonly AdvSourceLLAddress: boolean
+  readonly IgnoreIfMissing: boolean
+  readonly AdvRASolicitedUnicast: boolean
+  readonly RemoveAdvOnExit: boolean
+  readonly prefixes: readonly PrefixConfig[]
+  readonly routes: readonly RouteConfig[]
+  readonly rdnss: readonly RdnssConfig[]
+  readonly dnssl: readonly DnsslConfig[]
+}
+
+export interface RadvdConfig {
+  readonly file: string
+  readonly interfaces: readonly InterfaceConfig[]
+}
+
+/** radvd's defaults (defaults.h); those that depend on Max are functions. */
+export const DEFAULTS = deepFreeze({
+  AdvSendAdvert: false,
+  MaxRtrAdvInterval: 600, // s
+  MinRtrAdvInterval: (max: number): number => Math.max(3, 0.33 * max), // s
+  AdvDefaultLifetime: (max: number): number => Math.min(65535, Math.round(3 * max)), // s
+  AdvDefaultPreference: 'medium' as Preference,
+  AdvManagedFlag: false,
+  AdvOtherConfigFlag: false,
+  AdvLinkMTU: 0, // bytes, 0 = omit the option
+  AdvCurHopLimit: 64,
+  AdvReachableTime: 0, // ms
+  AdvRetransTimer: 0, // ms
+  AdvSourceLLAddress: true,
+  IgnoreIfMissing: true,
+  AdvRASolicitedUnicast: true,
+  RemoveAdvOnExit: true,
+  AdvOnLink: true,
+  AdvAutonomous: true,
+  AdvRouterAddr: false,
+  AdvValidLifetime: 86400, // s
+  AdvPreferredLifetime: 14400, // s
+  DeprecatePrefix: false,
+  AdvRoutePreference: 'medium' as Preference,
+  AdvRouteLifetime: (max: number): number => Math.min(INFINITY, Math.round(3 * max)), // s
+  RemoveRoute: true,
+  // radvd 2.19 sends MaxRtrAdvInterval here (measured against the real
+  // daemon in test/integration/radvd-compare.ts), not 3 * Max.
+  AdvRDNSSLifetime: (max: number): number => Math.round(max), // s
+  FlushRDNSS: true,
+  AdvDNSSLLifetime: (max: number): number => Math.round(max), // s
+  FlushDNSSL: true,
+})
+
+/** Limits (RFC 4861 6.2.1 as amended by RFC 8319; radvd's checks). */
+export const LIMITS = deepFreeze({
+  MaxRtrAdvInterval: [4, 65535],
+  MinRtrAdvIntervalFloor: 3,
+  AdvDefaultLifetime: [0, 65535],
+  AdvLinkMTU: [1280, 131072],
+  AdvCurHopLimit: [0, 255],
+  AdvReachableTime: [0, 3_600_000],
+  AdvRetransTimer: [0, INFINITY],
+})
+
+// ---- tokenizer -------------------------------------------------------
+
+interface Token {
+  readonly text: string
+  readonly line: number
+}
+
+export function tokenize(text: string): Token[] {
+  const out: Token[] = []
+  const lines = text.split(/\r?\n/)
+  lines.forEach((raw, i) => {
+    const body = raw.replace(/#.*$/, '')
+    for (const m of body.matchAll(/[{};]|[^\s{};]+/g)) {
+      out.push({ text: m[0], line: i + 1 })
+    }
+  })
+  return out
+}
+
+// ---- parser -----------------------------------------------------------
+
+type Values = Map<string, { value: string; line: number }>
+
+interface RawBlock {
+  readonly kind: string
+  readonly args: Token[]
+  readonly line: number
+  readonly options: Values
+}
+
+interface RawInterface {
+  readonly name: string
+  readonly line: number
+  readonly options: Values
+  readonly blocks: RawBlock[]
+}
+
+const IFACE_OPTIONS = [
+  'AdvSendAdvert', 'MinRtrAdvInterval', 'MaxRtrAdvInterval',
+  'AdvDefaultLifetime', 'AdvDefaultPreference', 'AdvManagedFlag',
+  'AdvOtherConfigFlag', 'AdvLinkMTU', 'AdvCurHopLimit', 'AdvReachableTime',
+  'AdvRetransTimer', 'AdvSourceLLAddress', 'IgnoreIfMissing',
+  'AdvRASolicitedUnicast', 'RemoveAdvOnExit',
+]
+const BLOCK_OPTIONS: Record<string, string[]> = {
+  prefix: [
+    'AdvOnLink', 'AdvAutonomous', 'AdvRouterAddr', 'AdvValidLifetime',
+    'AdvPreferredLifetime', 'DeprecatePrefix',
+  ],
+  route: ['AdvRoutePreference', 'AdvRouteLifetime', 'RemoveRoute'],
+  RDNSS: ['AdvRDNSSLifetime', 'FlushRDNSS'],
+  DNSSL: ['AdvDNSSLLifetime', 'FlushDNSSL'],
+}
+
+/** Canonical spelling of a keyword, matched case-insensitively. */
+function canonical(word: string, names: readonly string[]): string | undefined {
+  const w = word.toLowerCase()
+  return names.find(n => n.toLowerCase() === w)
+}
+
+class Cursor {
+  i = 0
+  constructor(
+    readonly toks: Token[],
+    readonly file: string,
+  ) {}
+  peek(): Token | undefined {
+    return this.toks[this.i]
+  }
+  next(): Token | undefined {
+    return this.toks[this.i++]
+  }
+  at(t?: Token): Position {
+    const line = t?.line ?? this.toks[this.toks.length - 1]?.line ?? 0
+    return { file: this.file, line }
+  }
+}
+
+class Stop extends Error {}
+
+function expect(c: Cursor, issues: IssueList, want: string, what: string): Token {
+  const t = c.next()
+  if (t?.text !== want) {
+    issues.error(c.at(t), `expected "${want}" ${what}`, t?.text ?? 'end of file')
+    throw new Stop()
+  }
+  return t
+}
+
+/** Reads `Name value ;` pairs until `}`; unknown names are errors. */
+function readOptions(
+  c: Cursor,
+  issues: IssueList,
+  allowed: readonly string[],
+  where: string,
+  onBlock?: (kw: Token) => void,
+): Values {
+  const values: Values = new Map()
+  for (;;) {
+    const t = c.next()
+    if (!t) {
+      issues.error(c.at(), `missing "}" closing ${where}`)
+      throw new Stop()
+    }
+    if (t.text === '}') return values
+    if (t.text === ';') continue
+    if (onBlock && canonical(t.text, Object.keys(BLOCK_OPTIONS))) {
+      onBlock(t)
+      continue
+    }
+    const name = canonical(t.text, allowed)
+    const words: Token[] = []
+    while (c.peek() && !['{', '}', ';'].includes(c.peek()!.text)) words.push(c.next()!)
+    const end = c.next()
+    if (!name) {
+      issues.error(c.at(t), `unknown directive in ${where}`, t.text)
+      if (end?.text === '{') throw new Stop()
+      if (end?.text === '}') return values
+      continue
+    }
+    if (end?.text !== ';') {
+      issues.error(c.at(t), `expected "${name} <value>;"`, end?.text ?? 'end of file')
+      throw new Stop()
+    }
+    if (words.length !== 1) {
+      issues.error(c.at(t), `${name} takes exactly one value`, words.map(w => w.text).join(' '))
+      continue
+    }
+    if (values.has(name)) issues.warn(c.at(t), `${name} given twice; the last one wins`)
+    values.set(name, { value: words[0]!.text, line: t.line })
+  }
+}
+
+function readInterface(c: Cursor, issues: IssueList, kw: Token): RawInterface {
+  const nameTok = c.next()
+  if (!nameTok || ['{', '}', ';'].includes(nameTok.text)) {
+    issues.error(c.at(kw), 'interface needs a name', nameTok?.text ?? 'end of file')
+    throw new Stop()
+  }
+  if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(nameTok.text)) {
+    issues.error(c.at(nameTok), 'invalid interface name (1..15 characters)', nameTok.text)
+  }
+  expect(c, issues, '{', `after "interface ${nameTok.text}"`)
+  const blocks: RawBlock[] = []
+  const options = readOptions(c, issues, IFACE_OPTIONS, `interface ${nameTok.text}`, bk => {
+    const kind = canonical(bk.text, Object.keys(BLOCK_OPTIONS))!
+    const args: Token[] = []
+    while (c.peek() && c.peek()!.text !== '{' && c.peek()!.text !== ';' && c.peek()!.text !== '}') {
+      args.push(c.next()!)
+    }
+    expect(c, issues, '{', `after "${kind} ${args.map(a => a.text).join(' ')}"`)
+    const opts = readOptions(c, issues, BLOCK_OPTIONS[kind]!, `${kind} block`)
+    if (c.peek()?.text === ';') c.next()
+    blocks.push({ kind, args, line: bk.line, options: opts })
+  })
+  if (c.peek()?.text === ';') c.next()
+  else issues.error(c.at(c.peek()), `expected ";" after the closing "}" of interface ${nameTok.text}`, c.peek()?.text ?? 'end of file')
+  return { name: nameTok.text, line: kw.line, options, blocks }
+}
+
+// ---- value checks -------------------------------------------------------
+
+class Checker {
+  constructor(
+    readonly file: string,
+    readonly issues: IssueList,
+    readonly values: Values,
+  ) {}
+  pos(name: string): Position {
+    return { file: this.file, line: this.values.get(name)?.line ?? 0 }
+  }
+  has(name: string): boolean {
+    return this.values.has(name)
+  }
+  bool(name: string, dflt: boolean): boolean {
+    const v = this.values.get(name)
+    if (!v) return dflt
+    const b = parseBool(v.value)
+    if (b === undefined) {
+      this.issues.error(this.pos(name), `${name} must be on or off`, v.value)
+      return dflt
+    }
+    return b
+  }
+  number(name: string, dflt: number, min: number, max: number, opts: { fraction?: boolean; infinity?: boolean } = {}): number {
+    const v = this.values.get(name)
+    if (!v) return dflt
+    if (opts.infinity && v.value.toLowerCase() === 'infinity') return INFINITY
+    const re = opts.fraction ? /^\d+(\.\d+)?$/ : /^\d+$/
+    const n = Number(v.value)
+    if (!re.test(v.value) || n < min || n > max) {
+      const kind = opts.fraction ? 'a number' : 'an integer'
+      const inf = opts.infinity ? ' or infinity' : ''
+      this.issues.error(this.pos(name), `${name} must be ${kind} in ${min}..${max}${inf}`, v.value)
+      return dflt
+    }
+    return n
+  }
+  pref(name: string, dflt: Preference): Preference {
+    const v = this.values.get(name)
+    if (!v) return dflt
+    const p = v.value.toLowerCase()
+    if (p === 'low' || p === 'medium' || p === 'high') return p
+    this.issues.error(this.pos(name), `${name} must be low, medium or high`, v.value)
+    return dflt
+  }
+}
+
+/** Parses `addr/len`; clears host bits (with a warning) like a netmask would. */
+export function parsePrefix(text: string): { prefix: string; length: number; hostBits: boolean } | undefined {
+  const m = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(text)
+  if (!m || isIP(m[1]!) !== 6) return undefined
+  const length = Number(m[2])
+  if (length > 128) return undefined
+  const bytes = ipv6Bytes(m[1]!)
+  let hostBits = false
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.max(0, Math.min(8, length - i * 8))
+    const mask = keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff
+    if ((bytes[i]! & ~mask & 0xff) !== 0) hostBits = true
+    bytes[i] = bytes[i]! & mask
+  }
+  return { prefix: formatIpv6(bytes), length, hostBits }
+}
+
+/** 16 bytes of an IPv6 address (text assumed valid, e.g. via isIP). */
+export function ipv6Bytes(addr: string): Buffer {
+  let text = addr.replace(/%.*$/, '')
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
+  if (v4) {
+    const p = v4[1]!.split('.').map(Number)
+    text = text.slice(0, -v4[1]!.length) + `${((p[0]! << 8) | p[1]!).toString(16)}:${((p[2]! << 8) | p[3]!).toString(16)}`
+  }
+  const [head = '', tail] = text.split('::')
+  const h = head ? head.split(':') : []
+  const t = tail ? tail.split(':') : []
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t]
+  const out = Buffer.alloc(16)
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16) || 0, i * 2))
+  return out
+}
+
+/** RFC 5952 text form of 16 bytes. */
+export function formatIpv6(b: Uint8Array): string {
+  const g: number[] = []
+  for (let i = 0; i < 16; i += 2) g.push((b[i]! << 8) | b[i + 1]!)
+  let best = -1
+  let bestLen = 1
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && g[j] === 0) j++
+    if (j - i > bestLen) {
+      best = i
+      bestLen = j - i
+    }
+    i = j
+  }
+  const hex = g.map(x => x.toString(16))
+  if (best < 0) return hex.join(':')
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`
+}
+
+function validDomain(d: string): boolean {
+  const name = d.replace(/\.$/, '')
+  return (
+    name.length > 0 &&
+    name.length <= 253 &&
+    name.split('.').every(l => /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(l))
+  )
+}
+
+function buildInterface(raw: RawInterface, file: string, issues: IssueList): InterfaceConfig {
+  const c = new Checker(file, issues, raw.options)
+  const max = c.number('MaxRtrAdvInterval', DEFAULTS.MaxRtrAdvInterval, LIMITS.MaxRtrAdvInterval[0]!, LIMITS.MaxRtrAdvInterval[1]!, { fraction: true })
+  if (max > 1800) {
+    issues.warn(c.pos('MaxRtrAdvInterval'), 'MaxRtrAdvInterval above 1800 s needs RFC 8319 hosts', String(max))
+  }
+  const min = c.number('MinRtrAdvInterval', DEFAULTS.MinRtrAdvInterval(max), 0, 65535, { fraction: true })
+  if (c.has('MinRtrAdvInterval') && (min < LIMITS.MinRtrAdvIntervalFloor || min > 0.75 * max)) {
+    issues.error(
+      c.pos('MinRtrAdvInterval'),
+      `MinRtrAdvInterval must be in ${LIMITS.MinRtrAdvIntervalFloor}..${0.75 * max} (0.75 * MaxRtrAdvInterval)`,
+      String(raw.options.get('MinRtrAdvInterval')?.value),
+    )
+  }
+  const lifetime = c.number('AdvDefaultLifetime', DEFAULTS.AdvDefaultLifetime(max), 0, 65535)
+  if (lifetime !== 0 && lifetime < max) {
+    issues.error(c.pos('AdvDefaultLifetime'), `AdvDefaultLifetime must be 0 or in ${Math.ceil(max)}..65535 (at least MaxRtrAdvInterval)`, String(lifetime))
+  }
+  const mtu = c.number('AdvLinkMTU', DEFAULTS.AdvLinkMTU, 0, LIMITS.AdvLinkMTU[1]!)
+  if (mtu !== 0 && mtu < LIMITS.AdvLinkMTU[0]!) {
+    issues.error(c.pos('AdvLinkMTU'), `AdvLinkMTU must be 0 or in ${LIMITS.AdvLinkMTU[0]}..${LIMITS.AdvLinkMTU[1]}`, String(mtu))
+  }
+  const prefixes: PrefixConfig[] = []
+  const routes: RouteConfig[] = []
+  const rdnss: RdnssConfig[] = []
+  const dnssl: DnsslConfig[] = []
+  for (const b of raw.blocks) {
+    const bc = new Checker(file, issues, b.options)
+    const at = { file, line: b.line }
+    const args = b.args.map(a => a.text)
+    if (b.kind === 'prefix' || b.kind === 'route') {
+      const p = args.length === 1 ? parsePrefix(args[0]!) : undefined
+      if (!p) {
+        issues.error(at, `${b.kind} needs one IPv6 prefix like 2001:db8:1::/64`, args.join(' '))
+        continue
+      }
+      if (p.hostBits) issues.warn(at, `${b.kind} has host bits set; advertising ${p.prefix}/${p.length}`, args[0])
+      if (b.kind === 'prefix') {
+        const valid = bc.number('AdvValidLifetime', DEFAULTS.AdvValidLifetime, 0, INFINITY, { infinity: true })
+        const preferred = bc.number('AdvPreferredLifetime', DEFAULTS.AdvPreferredLifetime, 0, INFINITY, { infinity: true })
+        if (preferred > valid) {
+          issues.error(bc.pos('AdvPreferredLifetime'), 'AdvPreferredLifetime must not exceed AdvValidLifetime', String(preferred))
+        }
+        const auto = bc.bool('AdvAutonomous', DEFAULTS.AdvAutonomous)
+        if (auto && p.length !== 64) issues.warn(at, 'SLAAC (AdvAutonomous) only works with /64 prefixes on Ethernet', args[0])
+        if (prefixes.some(x => x.prefix === p.prefix && x.length === p.length)) {
+          issues.error(at, 'prefix listed twice', args[0])
+        }
+        prefixes.push({
+          line: b.line,
+          prefix: p.prefix,
+          length: p.length,
+          AdvOnLink: bc.bool('AdvOnLink', DEFAULTS.AdvOnLink),
+          AdvAutonomous: auto,
+          AdvRouterAddr: bc.bool('AdvRouterAddr', DEFAULTS.AdvRouterAddr),
+          AdvValidLifetime: valid,
+          AdvPreferredLifetime: preferred,
+          DeprecatePrefix: bc.bool('DeprecatePrefix', DEFAULTS.DeprecatePrefix),
+        })
+      } else {
+        routes.push({
+          line: b.line,
+          prefix: p.prefix,
+          length: p.length,
+          AdvRoutePreference: bc.pref('AdvRoutePreference', DEFAULTS.AdvRoutePreference),
+          AdvRouteLifetime: bc.number('AdvRouteLifetime', DEFAULTS.AdvRouteLifetime(max), 0, INFINITY, { infinity: true }),
+          RemoveRoute: bc.bool('RemoveRoute', DEFAULTS.RemoveRoute),
+        })
+      }
+    } else if (b.kind === 'RDNSS') {
+      const bad = args.filter(a => isIP(a) !== 6)
+      if (args.length === 0 || bad.length) {
+        issues.error(at, 'RDNSS needs one or more IPv6 addresses', bad.join(' ') || 'nothing')
+        continue
+      }
+      const lt = bc.number('AdvRDNSSLifetime', DEFAULTS.AdvRDNSSLifetime(max), 0, INFINITY, { infinity: true })
+      if (lt !== 0 && lt < max) {
+        issues.error(bc.pos('AdvRDNSSLifetime'), `AdvRDNSSLifetime must be 0 or at least MaxRtrAdvInterval (${max})`, String(lt))
+      } else if (bc.has('AdvRDNSSLifetime') && lt !== 0 && lt <= 2 * max) {
+        issues.warn(bc.pos('AdvRDNSSLifetime'), 'AdvRDNSSLifetime should exceed 2 * MaxRtrAdvInterval (RFC 8106 5.1)', String(lt))
+      }
+      rdnss.push({
+        line: b.line,
+        servers: args.map(a => formatIpv6(ipv6Bytes(a))),
+        AdvRDNSSLifetime: lt,
+        FlushRDNSS: bc.bool('FlushRDNSS', DEFAULTS.FlushRDNSS),
+      })
+    } else {
+      const bad = args.filter(a => !validDomain(a))
+      if (args.length === 0 || bad.length) {
+        issues.error(at, 'DNSSL needs one or more domain names', bad.join(' ') || 'nothing')
+        continue
+      }
+      const lt = bc.number('AdvDNSSLLifetime', DEFAULTS.AdvDNSSLLifetime(max), 0, INFINITY, { infinity: true })
+      if (lt !== 0 && lt < max) {
+        issues.error(bc.pos('AdvDNSSLLifetime'), `AdvDNSSLLifetime must be 0 or at least MaxRtrAdvInterval (${max})`, String(lt))
+      }
+      dnssl.push({
+        line: b.line,
+        domains: args.map(a => a.replace(/\.$/, '').toLowerCase()),
+        AdvDNSSLLifetime: lt,
+        FlushDNSSL: bc.bool('FlushDNSSL', DEFAULTS.FlushDNSSL),
+      })
+    }
+  }
+  return {
+    name: raw.name,
+    line: raw.line,
+    AdvSendAdvert: c.bool('AdvSendAdvert', DEFAULTS.AdvSendAdvert),
+    MinRtrAdvInterval: min,
+    MaxRtrAdvInterval: max,
+    AdvDefaultLifetime: lifetime,
+    AdvDefaultPreference: c.pref('AdvDefaultPreference', DEFAULTS.AdvDefaultPreference),
+    AdvManagedFlag: c.bool('AdvManagedFlag', DEFAULTS.AdvManagedFlag),
+    AdvOtherConfigFlag: c.bool('AdvOtherConfigFlag', DEFAULTS.AdvOtherConfigFlag),
+    AdvLinkMTU: mtu,
+    AdvCurHopLimit: c.number('AdvCurHopLimit', DEFAULTS.AdvCurHopLimit, LIMITS.AdvCurHopLimit[0]!, LIMITS.AdvCurHopLimit[1]!),
+    AdvReachableTime: c.number('AdvReachableTime', DEFAULTS.AdvReachableTime, LIMITS.AdvReachableTime[0]!, LIMITS.AdvReachableTime[1]!),
+    AdvRetransTimer: c.number('AdvRetransTimer', DEFAULTS.AdvRetransTimer, LIMITS.AdvRetransTimer[0]!, LIMITS.AdvRetransTimer[1]!),
+    AdvSourceLLAddress: c.bool('AdvSourceLLAddress', DEFAULTS.AdvSourceLLAddress),
+    IgnoreIfMissing: c.bool('IgnoreIfMissing', DEFAULTS.IgnoreIfMissing),
+    AdvRASolicitedUnicast: c.bool('AdvRASolicitedUnicast', DEFAULTS.AdvRASolicitedUnicast),
+    RemoveAdvOnExit: c.bool('RemoveAdvOnExit', DEFAULTS.RemoveAdvOnExit),
+    prefixes,
+    routes,
+    rdnss,
+    dnssl,
+  }
+}
+
+export interface ParseResult {
+  readonly config?: RadvdConfig
+  readonly errors: readonly ConfigIssue[]
+  readonly warnings: readonly ConfigIssue[]
+}
+
+/** Pure: text in, a frozen config or the list of problems out. */
+export function parseConfig(text: string, file = 'radvd.conf'): ParseResult {
+  const issues = new IssueList()
+  const c = new Cursor(tokenize(text), file)
+  const raws: RawInterface[] = []
+  try {
+    while (c.peek()) {
+      const t = c.next()!
+      if (t.text.toLowerCase() !== 'interface') {
+        issues.error(c.at(t), 'expected "interface <name> { ... };"', t.text)
+        throw new Stop()
+      }
+      raws.push(readInterface(c, issues, t))
+    }
+  } catch (e) {
+    if (!(e instanceof Stop)) throw e
+  }
+  const interfaces: InterfaceConfig[] = []
+  for (const raw of raws) {
+    if (interfaces.some(i => i.name === raw.name)) {
+      issues.error({ file, line: raw.line }, 'interface configured twice', raw.name)
+      continue
+    }
+    interfaces.push(buildInterface(raw, file, issues))
+  }
+  if (issues.ok && interfaces.length === 0) {
+    issues.error({ file, line: 0 }, 'no interface block: nothing to advertise')
+  }
+  if (!issues.ok) return { errors: issues.errors, warnings: issues.warnings }
+  return { config: deepFreeze({ file, interfaces }), errors: [], warnings: issues.warnings }
+}
+
+/** Reads and validates a file; throws ConfigError naming file:line. */
+export async function loadConfig(path: string): Promise<{ config: RadvdConfig; warnings: readonly ConfigIssue[] }> {
+  const r = parseConfig(await readConfigFile(path), path)
+  if (!r.config) {
+    const list = new IssueList()
+    list.errors.push(...r.errors)
+    list.throwIfAny()
+  }
+  return { config: r.config!, warnings: r.warnings }
+}

@@ -1,0 +1,42 @@
+// The daemon's Prometheus metrics. Labels are bounded: interface names
+// come from the config, kinds and reasons are fixed sets.
+
+import { Counter, Registry } from '@has/daemon-kit'
+
+export interface Metrics {
+  readonly registry: Registry
+  readonly raSent: Counter<'interface' | 'kind'>
+  readonly rsReceived: Counter<'interface'>
+  readonly rsDropped: Counter<'interface' | 'reason'>
+  readonly sendErrors: Counter<'interface'>
+}
+
+export function createMetrics(registry = new Registry()): Metrics {
+  return {
+    registry,
+    raSent: new Counter({
+      name: 'radvd_lite_ra_sent_total',
+      help: 'Router Advertisements sent, by kind (unsolicited, solicited, unicast, final)',
+      labelNames: ['interface', 'kind'] as const,
+      registers: [registry],
+    }),
+    rsReceived: new Counter({
+      name: 'radvd_lite_rs_received_total',
+      help: 'Valid Router Solicitations received',
+      labelNames: ['interface'] as const,
+      registers: [registry],
+    }),
+    rsDropped: new Counter({
+      name: 'radvd_lite_rs_dropped_total',
+      help: 'Router Solicitations dropped, by reason (hoplimit, malformed)',
+      labelNames: ['interface', 'reason'] as const,
+      registers: [registry],
+    }),
+    sendErrors: new Counter({
+      name: 'radvd_lite_send_errors_total',
+      help: 'RA sends the kernel refused',
+      labelNames: ['interface'] as const,
+      registers: [registry],
+    }),
+  }
+}

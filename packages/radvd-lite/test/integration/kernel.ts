@@ -1,0 +1,132 @@
+// radvd-lite against the Linux kernel as a host, in namespaces made here:
+// SLAAC address and default route appear, rdisc6 reads the configured
+// values, a reload deprecates a removed prefix, bad solicitations are
+// dropped and counted, and the final RAs remove the default route.
+
+import t from 'tap'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { needsRoot } from '../../../../test/helpers/netns.js'
+import { run, spawnDaemon } from '../../../../test/helpers/daemon.js'
+import { controlRequest } from '@has/daemon-kit'
+import { makeLab, startProbe, until } from '../helpers/lab.js'
+
+const conf = (ifname: string, withSecond: boolean): string => `
+# cluster LAN of a master node
+interface ${ifname} {
+  AdvSendAdvert on;
+  MinRtrAdvInterval 30;
+  MaxRtrAdvInterval 60;
+  AdvDefaultLifetime 180;
+  AdvManagedFlag off;
+  AdvOtherConfigFlag on;
+  AdvLinkMTU 1400;
+  AdvReachableTime 30000;
+  AdvRetransTimer 1000;
+  AdvCurHopLimit 64;
+  prefix 2001:db8:10::/64 {
+    AdvOnLink on;
+    AdvAutonomous on;
+    AdvValidLifetime 86400;
+    AdvPreferredLifetime 14400;
+  };
+${withSecond ? `  prefix 2001:db8:20::/64 { AdvValidLifetime 3600; AdvPreferredLifetime 1800; };` : ''}
+  RDNSS 2001:db8:10::53 { AdvRDNSSLifetime 600; };
+  DNSSL cluster.example { };
+};
+`
+
+t.test('SLAAC, rdisc6, reload deprecation, bad RS, final RAs', async t => {
+  if (!needsRoot(t)) return
+  const { lab, r, h, rif, hif } = await makeLab('k')
+  t.teardown(() => lab.cleanup())
+  const dir = t.testdir({})
+  const file = join(dir, 'radvd.conf')
+  writeFileSync(file, conf(rif, true))
+  // Unix socket paths are limited to 107 bytes: keep this one short.
+  const ctl = join(mkdtempSync(join(tmpdir(), 'ra-')), 'c.sock')
+  const d = spawnDaemon('radvd-lite', ['-C', file, '--control', ctl, '--log-level', 'debug'], { netns: r })
+  t.teardown(() => d.stop('SIGKILL'))
+  await d.waitLog(l => l.msg === 'started')
+  const rll = (await lab.ip(r, ['-6', 'addr', 'show', 'dev', rif, 'scope', 'link'])).match(/inet6 (fe80::[0-9a-f:]+)/)![1]!
+
+  // The host's kernel configures an address and a default route.
+  const addr = await until('SLAAC address', async () => {
+    const out = await lab.ip(h, ['-6', 'addr', 'show', 'dev', hif])
+    return /inet6 (2001:db8:10:0:[0-9a-f:]+)\/64/.exec(out)?.[1]
+  })
+  t.ok(addr, `host autoconfigured ${addr}`)
+  const route = await until('default route', async () => {
+    const out = await lab.ip(h, ['-6', 'route', 'show', 'default'])
+    return out.includes(`via ${rll}`) ? out : undefined
+  })
+  t.match(route, /proto ra/, 'default route learned from the RA')
+  t.match(route, /mtu 1400/, 'MTU option applied')
+
+  // rdisc6 solicits (hop limit 255) and prints what was configured.
+  const rd = await run('ip', ['netns', 'exec', h, 'rdisc6', '-1', '-w', '3000', hif])
+  t.equal(rd.code, 0, 'rdisc6 got an answer')
+  const out = rd.stdout
+  t.match(out, /Hop limit\s+:\s+64/)
+  t.match(out, /Stateful address conf\.\s+:\s+No/)
+  t.match(out, /Stateful other conf\.\s+:\s+Yes/)
+  t.match(out, /Router lifetime\s+:\s+180 /)
+  t.match(out, /Reachable time\s+:\s+30000 /)
+  t.match(out, /Retransmit time\s+:\s+1000 /)
+  t.match(out, /Prefix\s+:\s+2001:db8:10::\/64\s+On-link\s+:\s+Yes\s+Autonomous address conf\.:\s+Yes\s+Valid time\s+:\s+86400 .*\s+Pref\. time\s+:\s+14400 /)
+  t.match(out, /Prefix\s+:\s+2001:db8:20::\/64/)
+  t.match(out, /MTU\s+:\s+1400 bytes/)
+  t.match(out, /Recursive DNS server\s+:\s+2001:db8:10::53\s+DNS servers? lifetime\s+:\s+600 /)
+  t.match(out, /DNS search list\s+:\s+cluster\.example/)
+  t.match(out, new RegExp(`from ${rll}`))
+
+  // Solicitations with hop limit < 255 are ignored; malformed ones counted.
+  const probe = await startProbe(h, hif)
+  t.teardown(() => probe.stop('SIGKILL'))
+  const before = d.logs.length
+  await probe.send('8500000000000000', 'ff02::2', 64)
+  await d.waitLog(l => l.msg === 'RS dropped' && l.reason === 'hoplimit' && d.logs.indexOf(l) >= before)
+  await probe.send('8501000000000000', 'ff02::2', 255) // code 1
+  await probe.send('85000000000000000100000000000000', 'ff02::2', 255) // option length 0
+  await probe.send('850000000000000001', 'ff02::2', 255) // truncated option
+  await until('malformed RS counted', async () => {
+    const s = (await controlRequest(ctl, 'status')) as { interfaces: { rsDropped: { malformed: number; hoplimit: number } }[] }
+    return s.interfaces[0]!.rsDropped.malformed >= 3 ? s : undefined
+  })
+  const st = (await controlRequest(ctl, 'status')) as { interfaces: { rsDropped: unknown; state: string }[] }
+  t.same(st.interfaces[0]!.rsDropped, { hoplimit: 1, malformed: 3 }, 'each bad RS counted once')
+  t.equal(st.interfaces[0]!.state, 'advertising', 'daemon still advertising')
+  t.notOk(
+    d.logs.slice(before).some(l => l.msg === 'RA sent' && l.kind !== 'unsolicited'),
+    'no answer to the bad solicitations',
+  )
+  // The same RS with hop limit 255 is answered (unicast, radvd's default).
+  const mark = probe.logs.length
+  await probe.send('8500000000000000', 'ff02::2', 255)
+  const ans = await probe.packetAfter(mark, l => String(l.hex).startsWith('86'))
+  t.equal(ans.hop, 255, 'RA arrives with hop limit 255')
+  t.equal(ans.src, rll, 'from the router link-local address')
+  t.not(ans.dst, 'ff02::1', 'solicited RA unicast to the soliciting host')
+
+  // Reload without the second prefix: hosts see it deprecated, not dropped.
+  writeFileSync(file, conf(rif, false))
+  process.kill(d.pid, 'SIGHUP')
+  await d.waitLog(l => l.msg === 'configuration reloaded')
+  const rd2 = await run('ip', ['netns', 'exec', h, 'rdisc6', '-1', '-w', '3000', hif])
+  t.match(rd2.stdout, /Prefix\s+:\s+2001:db8:20::\/64[\s\S]*?Valid time\s+:\s+3[56]\d\d [\s\S]*?Pref\. time\s+:\s+0 /, 'removed prefix advertised with preferred 0')
+  await until('deprecated address', async () => {
+    const o = await lab.ip(h, ['-6', 'addr', 'show', 'dev', hif])
+    return /2001:db8:20:[0-9a-f:]+\/64 scope global deprecated/.test(o) ? o : undefined
+  })
+  t.pass('host marked the address in the removed prefix deprecated')
+
+  // The default route disappears after the final RAs.
+  t.equal(await d.stop('SIGTERM'), 0, 'clean exit')
+  t.ok(d.logs.some(l => l.msg === 'RA sent' && l.kind === 'final'), 'final RA sent')
+  await until('default route gone', async () => {
+    const o = await lab.ip(h, ['-6', 'route', 'show', 'default'])
+    return o.trim() === '' ? true : undefined
+  })
+  t.pass('host dropped the default route after the final RAs')
+})

@@ -1,0 +1,347 @@
+// The traffic client (thesis 3.22.5, 3.24.2): every `updates` ms it samples
+// /proc, computes the load index and sends one LOAD datagram to each
+// master over UDP; the load-report flag (pause/resume/drain) decides what
+// it says; an optional agent-check port answers HAProxy. On close it sends
+// a final `down` report so managers drop the node at once instead of
+// waiting for their timeout. Owns sockets and timers; the logger is injected.
+
+import DgramAsPromised, { type SocketAsPromised } from 'dgram-as-promised'
+import { Counter, Gauge, Registry, formatHostPort, silentLogger, type Logger, type ControlHandlers } from '@has/daemon-kit'
+import { formatReport, type ReportState } from '@has/traffic-manager/protocol'
+import type { Master, TrafficClientConfig } from './config.js'
+import { LoadSampler, type LoadOptions, type LoadSample } from './load-index.js'
+import { procfsReaders, type ProcfsReaders } from './procfs.js'
+import { FLAGS, nextFlag, reportFor, type Flag, type FlagCommand } from './flag.js'
+import { agentReply } from './agent-check.js'
+import { startAgentServer, type AgentServer } from './agent-server.js'
+import { tcError } from './errors.js'
+import type { ErrorLogStream } from './error-log.js'
+
+export const SENDER = 'tc'
+
+export interface TrafficClientOptions {
+  readonly config: TrafficClientConfig
+  readonly logger?: Logger
+  /** Seam for tests: how a procfs directory is read. */
+  readonly readers?: (procfs: string) => ProcfsReaders
+  /** Reopened on start and on every reload with config.errorLog. */
+  readonly errorLog?: ErrorLogStream
+  readonly registry?: Registry
+  readonly now?: () => number
+}
+
+interface MasterState {
+  sent: number
+  errors: number
+  lastError?: string
+  lastSentAt?: number
+}
+
+export interface SentReport {
+  readonly at: number
+  readonly seq: number
+  readonly load: number
+  readonly state: ReportState
+}
+
+export interface TrafficClientStatus {
+  readonly node: string
+  readonly formula: string
+  readonly flag: Flag
+  readonly epoch: number
+  readonly seq: number
+  /** Sampling rounds run (sent or not). */
+  readonly rounds: number
+  readonly updatesMs: number
+  readonly signed: boolean
+  readonly load: LoadSample | null
+  readonly lastSent: (SentReport & { atIso: string }) | null
+  readonly lastError: string | null
+  readonly masters: readonly {
+    name: string
+    address: string
+    sent: number
+    errors: number
+    lastError: string | null
+    lastSent: string | null
+  }[]
+  readonly agent: string | null
+}
+
+export interface TrafficClient {
+  start(): Promise<void>
+  reload(config: TrafficClientConfig): Promise<void>
+  /** Sends the final `down` report, closes sockets; idempotent. */
+  close(): Promise<void>
+  status(): TrafficClientStatus
+  /** pause | resume | drain; returns the flag before and after. */
+  setFlag(command: FlagCommand): Promise<{ previous: Flag; flag: Flag }>
+  /** One sampling-and-report round now (also what the timer runs). */
+  round(): Promise<void>
+  readonly commands: ControlHandlers
+  readonly registry: Registry
+  readonly flag: Flag
+  readonly agentAddress: { host: string; port: number } | undefined
+}
+
+export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
+  const log = (opts.logger ?? silentLogger()).child({ component: 'traffic-client' })
+  const now = opts.now ?? Date.now
+  const makeReaders = opts.readers ?? procfsReaders
+  const registry = opts.registry ?? new Registry()
+  const epoch = now()
+
+  const sent = new Counter({ name: 'tc_reports_sent_total', help: 'LOAD datagrams sent, by master', labelNames: ['master'] as const, registers: [registry] })
+  const sendErrors = new Counter({ name: 'tc_report_send_errors_total', help: 'LOAD datagrams that failed to send, by master', labelNames: ['master'] as const, registers: [registry] })
+  const procErrors = new Counter({ name: 'tc_procfs_errors_total', help: 'Rounds skipped because /proc could not be read or parsed', registers: [registry] })
+  const agentAnswers = new Counter({ name: 'tc_agent_checks_total', help: 'HAProxy agent-check connections answered', registers: [registry] })
+  const loadGauge = new Gauge({ name: 'tc_load_index', help: 'Last computed load index', registers: [registry] })
+  const percentGauge = new Gauge({ name: 'tc_load_percent', help: 'Last computed spare share of this node, 0..100', registers: [registry] })
+  const flagGauge = new Gauge({ name: 'tc_flag', help: '1 for the current load-report flag', labelNames: ['flag'] as const, registers: [registry] })
+
+  let config = opts.config
+  let sampler = new LoadSampler(makeReaders(config.procfs), loadOptions(config))
+  let flag: Flag = 'report'
+  let seq = 0
+  let rounds = 0
+  let sample: LoadSample | undefined
+  let lastSent: SentReport | undefined
+  let lastError: string | undefined
+  const masterState = new Map<string, MasterState>()
+  const sockets = new Map<4 | 6, SocketAsPromised>()
+  let timer: NodeJS.Timeout | undefined
+  let inFlight: Promise<void> | undefined
+  let agent: AgentServer | undefined
+  let closing: Promise<void> | undefined
+
+  const setFlagGauge = (): void => {
+    for (const f of FLAGS) flagGauge.set({ flag: f }, f === flag ? 1 : 0)
+  }
+  setFlagGauge()
+
+  function socketFor(family: 4 | 6): SocketAsPromised {
+    let s = sockets.get(family)
+    if (!s) {
+      s = DgramAsPromised.createSocket(family === 4 ? 'udp4' : 'udp6')
+      // Errors surface on the next send; an 'error' event must not crash us.
+      s.socket.on('error', () => {})
+      sockets.set(family, s)
+    }
+    return s
+  }
+
+  const key = (m: Master): string => formatHostPort(m)
+
+  async function sendAll(load: number, state: ReportState): Promise<void> {
+    await Promise.all(
+      config.masters.map(async m => {
+        const addr = key(m)
+        const st = masterState.get(addr) ?? { sent: 0, errors: 0 }
+        masterState.set(addr, st)
+        const s = ++seq
+        const line = formatReport({ node: config.node, load, state, sender: SENDER, epoch, seq: s }, config.key)
+        try {
+          await socketFor(m.family).send(Buffer.from(line), m.port, m.host)
+          st.sent++
+          st.lastSentAt = now()
+          sent.inc({ master: addr })
+          if (st.lastError) log.info({ master: addr }, 'sending to master works again')
+          delete st.lastError
+          lastSent = { at: st.lastSentAt, seq: s, load, state }
+        } catch (e) {
+          st.errors++
+          sendErrors.inc({ master: addr })
+          const msg = (e as Error).message
+          if (st.lastError !== msg) log.warn({ master: addr, code: 'TC_ERR_SEND', err: e }, tcError('TC_ERR_SEND', addr, msg).message)
+          st.lastError = msg
+        }
+      }),
+    )
+  }
+
+  async function doRound(): Promise<void> {
+    rounds++
+    try {
+      sample = await sampler.sample()
+      loadGauge.set(sample.load)
+      percentGauge.set(sample.percent)
+      if (lastError) log.info('reading procfs works again')
+      lastError = undefined
+    } catch (e) {
+      procErrors.inc()
+      const msg = (e as Error).message
+      if (msg !== lastError) log.error({ err: e, code: (e as { code?: string }).code }, 'cannot compute the load index; round skipped')
+      lastError = msg
+      return
+    }
+    const r = reportFor(flag, sample.load)
+    if (r) await sendAll(r.load, r.state)
+  }
+
+  function round(): Promise<void> {
+    // One round at a time: a slow /proc read must not stack rounds up.
+    inFlight ??= doRound().finally(() => (inFlight = undefined))
+    return inFlight
+  }
+
+  function schedule(): void {
+    clearInterval(timer)
+    timer = setInterval(() => void round(), config.updatesMs)
+  }
+
+  async function startAgent(c: TrafficClientConfig): Promise<void> {
+    if (!c.agent) return
+    agent = await startAgentServer({
+      addr: c.agent.addr,
+      port: c.agent.port,
+      reply: () => agentReply(flag, sample?.percent ?? 0),
+      onAnswer: () => agentAnswers.inc(),
+    })
+    log.info({ agent: formatHostPort(agent.address) }, 'agent-check responder listening')
+  }
+
+  function openErrorLog(path: string | undefined): void {
+    if (!opts.errorLog) return
+    try {
+      opts.errorLog.reopen(path)
+    } catch (e) {
+      throw tcError('TC_ERR_ERRORLOG', path, (e as NodeJS.ErrnoException).code ?? String(e), e)
+    }
+  }
+
+  async function setFlag(command: FlagCommand): Promise<{ previous: Flag; flag: Flag }> {
+    const previous = flag
+    flag = nextFlag(flag, command)
+    setFlagGauge()
+    if (previous !== flag) log.info({ from: previous, to: flag, command }, 'load-report flag changed')
+    // A round already past its flag check finishes first, so once this
+    // returns nothing more goes out under the old flag.
+    await inFlight
+    // Tell the managers now rather than one interval later.
+    if (flag !== 'paused' && !closing) {
+      await round()
+      schedule()
+    }
+    return { previous, flag }
+  }
+
+  const flagCommand = (command: FlagCommand) => async (args: string[]) => {
+    if (args.length) throw tcError('TC_ERR_FLAG_ARGS', command)
+    return setFlag(command)
+  }
+
+  const client: TrafficClient = {
+    async start() {
+      openErrorLog(config.errorLog)
+      await sampler.init()
+      try {
+        await startAgent(config)
+      } catch (e) {
+        opts.errorLog?.close()
+        throw e
+      }
+      log.info(
+        { node: config.node, masters: config.masters.map(key), updatesMs: config.updatesMs, formula: config.formula, procfs: config.procfs, signed: config.key !== undefined },
+        'reporting load',
+      )
+      await round()
+      schedule()
+    },
+
+    async reload(next) {
+      // Prepare everything that can fail before changing anything.
+      let nextSampler = sampler
+      if (next.procfs !== config.procfs) {
+        nextSampler = new LoadSampler(makeReaders(next.procfs), loadOptions(next))
+        await nextSampler.init()
+      } else {
+        sampler.setOptions(loadOptions(next))
+      }
+      openErrorLog(next.errorLog)
+      const agentChanged = JSON.stringify(next.agent) !== JSON.stringify(config.agent)
+      if (agentChanged) {
+        const old = config
+        await agent?.close()
+        agent = undefined
+        try {
+          await startAgent(next)
+        } catch (e) {
+          await startAgent(old).catch(() => {})
+          throw e
+        }
+      }
+      const intervalChanged = next.updatesMs !== config.updatesMs
+      sampler = nextSampler
+      config = next
+      for (const a of [...masterState.keys()]) {
+        if (!config.masters.some(m => key(m) === a)) masterState.delete(a)
+      }
+      if (intervalChanged) schedule()
+    },
+
+    close() {
+      closing ??= (async () => {
+        clearInterval(timer)
+        await inFlight
+        // The final word: managers remove the node now, not after timeout.
+        await sendAll(0, 'down')
+        log.info({ seq }, 'sent final down report')
+        await agent?.close()
+        await Promise.all([...sockets.values()].map(s => s.close().catch(() => {})))
+        sockets.clear()
+        opts.errorLog?.close()
+      })()
+      return closing
+    },
+
+    status() {
+      return {
+        node: config.node,
+        formula: config.formula,
+        flag,
+        epoch,
+        seq,
+        rounds,
+        updatesMs: config.updatesMs,
+        signed: config.key !== undefined,
+        load: sample ?? null,
+        lastSent: lastSent ? { ...lastSent, atIso: new Date(lastSent.at).toISOString() } : null,
+        lastError: lastError ?? null,
+        masters: config.masters.map(m => {
+          const st = masterState.get(key(m))
+          return {
+            name: m.name,
+            address: key(m),
+            sent: st?.sent ?? 0,
+            errors: st?.errors ?? 0,
+            lastError: st?.lastError ?? null,
+            lastSent: st?.lastSentAt ? new Date(st.lastSentAt).toISOString() : null,
+          }
+        }),
+        agent: agent ? formatHostPort(agent.address) : null,
+      }
+    },
+
+    setFlag,
+    round,
+    commands: { pause: flagCommand('pause'), resume: flagCommand('resume'), drain: flagCommand('drain') },
+    registry,
+    get flag() {
+      return flag
+    },
+    get agentAddress() {
+      return agent?.address
+    },
+  }
+  return client
+}
+
+function loadOptions(c: TrafficClientConfig): LoadOptions {
+  return {
+    formula: c.formula,
+    capacity: c.capacity,
+    scale: c.scale,
+    memHeadroom: c.memHeadroom,
+    ...(c.ramMB !== undefined ? { ramMB: c.ramMB } : {}),
+  }
+}

@@ -1,0 +1,313 @@
+// tcd.conf: the thesis's traffic-client configuration (3.22.5.1) plus what
+// a real deployment needs (shared key, node address, formula, procfs,
+// agent-check port). One directive per line, `#` comments, names matched
+// case-insensitively (the thesis writes `ErrorLog` and `RAM`). parseConfig
+// is pure; loadConfig does the I/O (file, key file) and throws one
+// ConfigError naming every problem as file:line with the bad value.
+
+import { isIP } from 'node:net'
+import { stat, readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import {
+  ConfigError,
+  IssueList,
+  deepFreeze,
+  parseDuration,
+  parseIntRange,
+  parseNumberRange,
+  readConfigFile,
+  sourceLines,
+  splitWords,
+  type ConfigIssue,
+  type Position,
+} from '@has/daemon-kit'
+
+export const FORMULAS = ['live', 'thesis'] as const
+export type Formula = (typeof FORMULAS)[number]
+
+/** Defaults; names match the directives. */
+export const DEFAULTS = Object.freeze({
+  port: 7070, // UDP port of the traffic-managers (traffic-manager's default)
+  updates: 1000, // ms between two reports
+  formula: 'live' as Formula,
+  capacity: 'auto' as const, // live: sum of BogoMIPS over all CPUs
+  scale: 1, // multiplies the load index (both formulas)
+  mem_headroom: 20, // % of MemTotal available below which live load falls
+  procfs: '/proc',
+  agent_addr: '0.0.0.0',
+})
+
+export const UPDATES_MIN_MS = 10
+export const UPDATES_MAX_MS = 3_600_000
+export const KEY_MIN_LENGTH = 16
+
+export interface Master {
+  /** The directive that named it, e.g. `master2`. */
+  readonly name: string
+  readonly host: string
+  readonly port: number
+  readonly family: 4 | 6
+}
+
+export interface TrafficClientConfig {
+  readonly file: string
+  /** Ordered by the number in `masterN`. */
+  readonly masters: readonly Master[]
+  readonly port: number
+  readonly updatesMs: number
+  readonly errorLog?: string
+  /** RAM_x of the thesis formula, MB. */
+  readonly ramMB?: number
+  /** The shared secret (inline `key`, or the contents of `keyfile`). */
+  readonly key?: string
+  readonly keyfile?: string
+  readonly node: string
+  readonly formula: Formula
+  /** Live formula capacity; `auto` = sum of BogoMIPS. */
+  readonly capacity: number | 'auto'
+  readonly scale: number
+  /** Fraction 0..1 of MemTotal; 0 disables the memory factor. */
+  readonly memHeadroom: number
+  readonly procfs: string
+  readonly agent?: { readonly addr: string; readonly port: number }
+}
+
+/** What parseConfig produces before the key file is read. */
+export interface ParsedConfig extends Omit<TrafficClientConfig, 'key'> {
+  readonly key?: string
+  /** Where `keyfile` was given, to name it in key-file errors. */
+  readonly keyfileAt?: Position
+}
+
+export interface ParseResult {
+  readonly config?: ParsedConfig
+  readonly errors: readonly ConfigIssue[]
+  readonly warnings: readonly ConfigIssue[]
+}
+
+const SINGLE = [
+  'port',
+  'updates',
+  'errorlog',
+  'ram',
+  'key',
+  'keyfile',
+  'node',
+  'formula',
+  'capacity',
+  'scale',
+  'mem_headroom',
+  'procfs',
+  'agent_port',
+  'agent_addr',
+] as const
+type Single = (typeof SINGLE)[number]
+
+/** Pure: text in, config or every problem out. Paths resolve against the file's directory. */
+export function parseConfig(text: string, file: string): ParseResult {
+  const issues = new IssueList()
+  const seen = new Map<string, Position>()
+  const masters = new Map<number, { m: Master; at: Position }>()
+  let masterLines = 0
+  const v: Partial<Record<Single, { value: string; at: Position }>> = {}
+  const base = dirname(resolve(file))
+
+  for (const line of sourceLines(text, file)) {
+    const words = splitWords(line.text)
+    const [name = '', ...rest] = words
+    // `key-file` is traffic-manager's spelling; accept both.
+    const key = name.toLowerCase() === 'key-file' ? 'keyfile' : name.toLowerCase()
+    const mm = /^master(\d+)$/.exec(key)
+    const known = mm !== null || (SINGLE as readonly string[]).includes(key)
+    if (!known) {
+      issues.error(line, `unknown directive "${name}"`, line.text)
+      continue
+    }
+    if (rest.length !== 1) {
+      issues.error(line, `${name} takes exactly one value`, line.text)
+      continue
+    }
+    const value = rest[0] as string
+    const first = seen.get(key)
+    if (first) {
+      issues.error(line, `${name} given twice (first at ${first.file}:${first.line})`, value)
+      continue
+    }
+    seen.set(key, line)
+    if (mm) {
+      masterLines++
+      const n = parseIntRange(mm[1] as string, 1, 999)
+      if (n === undefined) {
+        issues.error(line, 'master number must be 1..999', name)
+        continue
+      }
+      const m = parseMaster(name, value)
+      if (!m) {
+        issues.error(line, `${name} must be an IPv4 or IPv6 address, optionally with :port ([v6]:port)`, value)
+        continue
+      }
+      masters.set(n, { m, at: line })
+      continue
+    }
+    v[key as Single] = { value, at: line }
+  }
+
+  const num = <T>(k: Single, parse: (s: string) => T | undefined, msg: string, dflt: T): T => {
+    const e = v[k]
+    if (!e) return dflt
+    const r = parse(e.value)
+    if (r === undefined) issues.error(e.at, msg, e.value)
+    return r ?? dflt
+  }
+  const path = (k: Single): string | undefined => {
+    const e = v[k]
+    if (!e) return undefined
+    if (e.value === '') issues.error(e.at, `${k} needs a path`, e.value)
+    return resolve(base, e.value)
+  }
+
+  const port = num('port', s => parseIntRange(s, 1, 65535), 'port must be 1..65535', DEFAULTS.port)
+  const updatesMs = num(
+    'updates',
+    s => {
+      const ms = parseDuration(s, 'ms')
+      return ms !== undefined && ms >= UPDATES_MIN_MS && ms <= UPDATES_MAX_MS ? ms : undefined
+    },
+    `updates must be ${UPDATES_MIN_MS}..${UPDATES_MAX_MS} ms (bare number = ms, or 2s)`,
+    DEFAULTS.updates,
+  )
+  const ramMB = num('ram', s => parseIntRange(s, 1, 1 << 24), 'RAM must be a whole number of MB, 1..16777216', undefined)
+  const formula = num(
+    'formula',
+    s => ((FORMULAS as readonly string[]).includes(s) ? (s as Formula) : undefined),
+    'formula must be live or thesis',
+    DEFAULTS.formula,
+  )
+  const capacity = num<number | 'auto'>(
+    'capacity',
+    s => (s === 'auto' ? 'auto' : positive(s)),
+    'capacity must be auto or a positive number',
+    DEFAULTS.capacity,
+  )
+  const scale = num('scale', s => positive(s, 1e6), 'scale must be a number > 0 and <= 1000000', DEFAULTS.scale)
+  const headroom = num(
+    'mem_headroom',
+    s => parseNumberRange(s.replace(/%$/, ''), 0, 100),
+    'mem_headroom must be a percentage 0..100',
+    DEFAULTS.mem_headroom,
+  )
+  const agentPort = num('agent_port', s => parseIntRange(s, 0, 65535), 'agent_port must be 0..65535', undefined)
+  const agentAddr = num('agent_addr', s => (isIP(s) ? s : undefined), 'agent_addr must be an IP address', DEFAULTS.agent_addr)
+  if (v.agent_addr && agentPort === undefined) {
+    issues.warn(v.agent_addr.at, 'agent_addr without agent_port: no agent-check responder', v.agent_addr.value)
+  }
+
+  const nodeE = v.node
+  if (!nodeE) issues.error({ file, line: 0 }, 'node <address> is required (the address the managers know this node by)')
+  else if (isIP(nodeE.value) === 0) issues.error(nodeE.at, 'node must be an IPv4 or IPv6 address', nodeE.value)
+
+  if (masterLines === 0) issues.error({ file, line: 0 }, 'at least one masterN <address> is required')
+  const byAddr = new Map<string, Position>()
+  for (const { m, at } of masters.values()) {
+    const k = `${m.host}|${m.port || port}`
+    const prev = byAddr.get(k)
+    if (prev) issues.warn(at, `same master as line ${prev.line}; it gets every report twice`, m.host)
+    else byAddr.set(k, at)
+  }
+
+  if (formula === 'thesis' && ramMB === undefined) {
+    issues.error(v.formula?.at ?? { file, line: 0 }, 'formula thesis needs RAM <MB> (RAM_x, the smallest node\'s RAM)', 'thesis')
+  }
+  if (v.key && v.keyfile) issues.error(v.keyfile.at, 'give key or keyfile, not both', v.keyfile.value)
+  if (v.key && v.key.value.length < KEY_MIN_LENGTH) {
+    issues.error(v.key.at, `key must be at least ${KEY_MIN_LENGTH} characters`, '*'.repeat(v.key.value.length))
+  }
+
+  const errorLog = path('errorlog')
+  const keyfile = path('keyfile')
+  const procfs = path('procfs') ?? DEFAULTS.procfs
+  if (!issues.ok) return { errors: issues.errors, warnings: issues.warnings }
+
+  const ordered = [...masters.entries()].sort((a, b) => a[0] - b[0])
+  const config: ParsedConfig = {
+    file,
+    masters: ordered.map(([, { m }]) => ({ ...m, port: m.port || port })),
+    port,
+    updatesMs,
+    node: (nodeE as { value: string }).value,
+    formula,
+    capacity,
+    scale,
+    memHeadroom: headroom / 100,
+    procfs,
+    ...(errorLog ? { errorLog } : {}),
+    ...(ramMB !== undefined ? { ramMB } : {}),
+    ...(v.key ? { key: v.key.value } : {}),
+    ...(keyfile ? { keyfile, keyfileAt: (v.keyfile as { at: Position }).at } : {}),
+    ...(agentPort !== undefined ? { agent: { addr: agentAddr, port: agentPort } } : {}),
+  }
+  return { config, errors: [], warnings: issues.warnings }
+}
+
+function positive(s: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const n = parseNumberRange(s, 0, max)
+  return n !== undefined && n > 0 ? n : undefined
+}
+
+/** `10.0.0.1`, `10.0.0.1:7000`, `fd00::1`, `[fd00::1]:7000`; port 0 = use `port`. */
+export function parseMaster(name: string, text: string): Master | undefined {
+  const fam = isIP(text)
+  if (fam === 4 || fam === 6) return { name, host: text, port: 0, family: fam }
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(text)
+  const m = v6 ?? /^([0-9.]+):(\d+)$/.exec(text)
+  if (!m) return undefined
+  const host = m[1] as string
+  const f = isIP(host)
+  if (v6 && f !== 6) return undefined
+  const port = parseIntRange(m[2] as string, 1, 65535)
+  if ((f !== 4 && f !== 6) || port === undefined) return undefined
+  return { name, host, port, family: f }
+}
+
+export interface LoadOptions {
+  /** --procfs: overrides the file's `procfs`. */
+  readonly procfs?: string
+  /** Called with each warning of a valid file. */
+  readonly warn?: (issue: ConfigIssue) => void
+}
+
+/** Reads, validates, reads the key file; throws ConfigError (exit 3). */
+export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<TrafficClientConfig> {
+  const text = await readConfigFile(file)
+  const r = parseConfig(text, file)
+  if (!r.config) throw new ConfigError(r.errors)
+  for (const w of r.warnings) opts.warn?.(w)
+  const { keyfileAt, ...config } = r.config
+  let key = config.key
+  if (config.keyfile && keyfileAt) key = await readKeyFile(config.keyfile, keyfileAt)
+  return deepFreeze({
+    ...config,
+    ...(key !== undefined ? { key } : {}),
+    ...(opts.procfs ? { procfs: resolve(opts.procfs) } : {}),
+  })
+}
+
+/** Secret files must not be readable by group or others, like ssh keys. */
+async function readKeyFile(path: string, at: Position): Promise<string> {
+  const fail = (message: string, value = path): never => {
+    throw new ConfigError([{ file: at.file, line: at.line, message, value }])
+  }
+  let mode: number
+  try {
+    mode = (await stat(path)).mode
+  } catch (e) {
+    return fail(`keyfile cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
+  }
+  if ((mode & 0o077) !== 0) {
+    fail(`keyfile is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`)
+  }
+  const key = (await readFile(path, 'utf8')).trim()
+  if (key.length < KEY_MIN_LENGTH) fail(`keyfile holds fewer than ${KEY_MIN_LENGTH} characters`)
+  if (/\s/.test(key)) fail('keyfile must hold one line without white space')
+  return key
+}

@@ -1,0 +1,21 @@
+// Every error code traffic-client can raise, in one table so the README's
+// Errors section and the code cannot drift (test/errors.ts compares them).
+
+import { defineErrors, EXIT } from '@has/daemon-kit'
+
+export const errorCodes = Object.freeze({
+  TC_ERR_PROCFS_READ: { message: 'cannot read %s: %s' },
+  TC_ERR_PROCFS_CPUINFO: {
+    message: '%s has no bogomips line; set "capacity" (live) or use another procfs',
+  },
+  TC_ERR_PROCFS_MEMINFO: { message: '%s lacks %s' },
+  TC_ERR_PROCFS_STAT: { message: '%s has no aggregate "cpu" line' },
+  TC_ERR_SEND: { message: 'sending to %s failed: %s' },
+  TC_ERR_AGENT_LISTEN: { message: 'agent-check port %s: %s' },
+  TC_ERR_FLAG_ARGS: { message: '%s takes no arguments', exit: EXIT.USAGE },
+  TC_ERR_ERRORLOG: { message: 'cannot open ErrorLog %s: %s', exit: EXIT.CONFIG },
+})
+
+export type TrafficClientErrorCode = keyof typeof errorCodes
+
+export const tcError = defineErrors(errorCodes)

@@ -1,0 +1,120 @@
+// The real binary over loopback: reports, the flag through the CLI, SIGHUP
+// with a bad file, the final `down` on SIGTERM, --check-config.
+import t from 'tap'
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { controlRequest } from '@has/daemon-kit'
+import { spawnDaemon, runBin } from '../../../../test/helpers/daemon.js'
+import { writeProcfsFixture } from '../../src/procfs-fixture.js'
+import { Receiver } from '../helpers/receiver.js'
+
+const KEY = 'integration-test-key-0123456789'
+
+function workdir(t: { teardown: (f: () => void) => void }): string {
+  // Unix socket paths are limited to 107 bytes: a short dir under /tmp.
+  const dir = mkdtempSync(join(tmpdir(), 'tc-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function waitStatus(ctl: string, pred: (s: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 400; i++) {
+    const s = (await controlRequest(ctl, 'status')) as Record<string, unknown>
+    if (pred(s)) return s
+    await new Promise(r => setTimeout(r, 25))
+  }
+  throw new Error('status condition not reached')
+}
+
+t.test('reports, flag, reload, final down', async t => {
+  const dir = workdir(t)
+  writeProcfsFixture(join(dir, 'proc'), { bogomips: 2000, cpus: 2, memTotalMB: 2048, memFreeMB: 1024, idleShare: 0.5 })
+  writeFileSync(join(dir, 'tc.key'), `${KEY}\n`, { mode: 0o600 })
+  const rx = await Receiver.open('127.0.0.1', KEY)
+  t.teardown(() => rx.close())
+  const conf = join(dir, 'tcd.conf')
+  const good = `master1 127.0.0.1\nport ${rx.port}\nupdates 100\nErrorLog tcd.err\nnode 127.0.0.21\nkeyfile tc.key\n`
+  writeFileSync(conf, good)
+  const ctl = join(dir, 'ctl.sock')
+  const tc = spawnDaemon('traffic-client', ['-c', conf, '--control', ctl, '--procfs', join(dir, 'proc')])
+  t.teardown(() => tc.stop('SIGKILL'))
+  await tc.waitLog(l => l.msg === 'started')
+
+  // Several reports with valid MACs and strictly increasing seq.
+  const seen = [await rx.next(), await rx.next(), await rx.next()]
+  for (const r of seen) {
+    t.equal(r.macOk, true)
+    t.match(r.report, { node: '127.0.0.21', load: 2000, state: 'up', sender: 'tc' })
+  }
+  t.ok(seen[0]!.report.seq < seen[1]!.report.seq && seen[1]!.report.seq < seen[2]!.report.seq, 'seq increases')
+
+  // pause via the CLI: nothing goes out, however many rounds pass.
+  const p = await runBin('traffic-client', ['pause', '--control', ctl])
+  t.equal(p.code, 0, p.stderr)
+  t.equal(p.stdout, 'flag: report -> paused\n')
+  const paused = await controlRequest(ctl, 'status') as { seq: number; rounds: number }
+  await waitStatus(ctl, s => (s.rounds as number) >= paused.rounds + 3)
+  const d = await runBin('traffic-client', ['drain', '--control', ctl])
+  t.equal(d.stdout, 'flag: paused -> drain\n')
+  const drained = await rx.until(r => r.report.state === 'drain')
+  t.equal(drained.report.seq, paused.seq + 1, 'no datagram while paused')
+  t.equal(drained.report.load, 0, 'drain reports load 0')
+  t.equal((await runBin('traffic-client', ['resume', '--control', ctl])).code, 0)
+  t.match((await rx.until(r => r.report.state === 'up')).report, { load: 2000 })
+
+  const st = await runBin('traffic-client', ['status', '--control', ctl])
+  t.match(st.stdout, /node 127\.0\.0\.21 {2}flag report {2}formula live {2}load 2000 \(50% spare\)/)
+  t.match(st.stdout, /master1 +127\.0\.0\.1:\d+/)
+  const js = JSON.parse((await runBin('traffic-client', ['status', '--json', '--control', ctl])).stdout) as { flag: string }
+  t.equal(js.flag, 'report')
+
+  // SIGHUP with a bad file: refused, old config keeps reporting, ErrorLog has it.
+  writeFileSync(conf, good.replace('node 127.0.0.21', 'node 127.0.0.x'))
+  tc.child.kill('SIGHUP')
+  const rej = await tc.waitLog(l => l.msg === 'reload rejected; keeping the last good configuration')
+  t.match(rej, { issues: [{ line: 5, value: '127.0.0.x' }] })
+  const after = (await controlRequest(ctl, 'status')) as { seq: number }
+  t.equal((await rx.until(r => r.report.seq > after.seq)).report.node, '127.0.0.21')
+  t.match(readFileSync(join(dir, 'tcd.err'), 'utf8'), /reload rejected/)
+
+  // SIGHUP with a good file: applied.
+  writeFileSync(conf, good.replace('node 127.0.0.21', 'node 127.0.0.22'))
+  tc.child.kill('SIGHUP')
+  await tc.waitLog(l => l.msg === 'configuration reloaded')
+  t.equal((await rx.until(r => r.report.node === '127.0.0.22')).macOk, true)
+
+  // SIGTERM: a final down report, exit 0.
+  t.equal(await tc.stop('SIGTERM'), 0)
+  const last = await rx.until(r => r.report.state === 'down')
+  t.match(last.report, { node: '127.0.0.22', state: 'down', load: 0 })
+  t.equal(last.macOk, true)
+})
+
+t.test('--check-config and usage', async t => {
+  const dir = workdir(t)
+  writeFileSync(join(dir, 'bad.conf'), 'master1 127.0.0.1\nnode 127.0.0.1\nupdates soon\n')
+  const r = await runBin('traffic-client', ['--check-config', '-c', join(dir, 'bad.conf')])
+  t.equal(r.code, 3)
+  t.match(r.stderr, `${join(dir, 'bad.conf')}:3: updates must be`)
+  t.match(r.stderr, '(got "soon")')
+  writeFileSync(join(dir, 'ok.conf'), 'master1 127.0.0.1\nnode 127.0.0.1\nmaster2 127.0.0.1\n')
+  const ok = await runBin('traffic-client', ['-t', '-c', join(dir, 'ok.conf')])
+  t.equal(ok.code, 0)
+  t.match(ok.stderr, /warning: .*ok\.conf:3: same master/)
+  t.equal((await runBin('traffic-client', ['--bogus'])).code, 2)
+  t.match((await runBin('traffic-client', ['--version'])).stdout, /^\d+\.\d+\.\d+/)
+  const none = await runBin('traffic-client', ['status', '--control', join(dir, 'none.sock')])
+  t.equal(none.code, 1)
+  t.match(none.stderr, /KIT_ERR_CONTROL_UNREACHABLE/)
+  const missing = await runBin('traffic-client', ['-c', join(dir, 'nope.conf')])
+  t.equal(missing.code, 3)
+})
+
+t.test('a missing procfs fails the start with exit 1', async t => {
+  const dir = workdir(t)
+  writeFileSync(join(dir, 'tcd.conf'), 'master1 127.0.0.1\nnode 127.0.0.1\nprocfs nowhere\n')
+  const r = await runBin('traffic-client', ['-c', join(dir, 'tcd.conf'), '--control', join(dir, 'c.sock')])
+  t.equal(r.code, 1)
+  t.match(r.stderr, /TC_ERR_PROCFS_READ: cannot read .*nowhere\/cpuinfo: ENOENT/)
+})

@@ -1,0 +1,449 @@
+// tmd.conf: the thesis's traffic-manager file (3.22.3.1) plus the virtual
+// services this implementation forwards for. Global directives sit at
+// column 0; a `virtual <vip>:<port>` line opens a block whose directives are
+// indented beneath it (as in ldirectord.cf). parseConfig is pure and names
+// every problem with file:line and the bad value; loadConfig does the I/O.
+
+import { isIP } from 'node:net'
+import { readFile } from 'node:fs/promises'
+import {
+  IssueList,
+  deepFreeze,
+  formatHostPort,
+  parseDuration,
+  parseHostPort,
+  parseIntRange,
+  readConfigFile,
+  sourceLines,
+  splitWords,
+  type Position,
+} from '@has/daemon-kit'
+import { SCHEDULERS, type SchedulerName } from './schedulers.js'
+
+export const DEFAULTS = Object.freeze({
+  /** UDP port for load reports. */
+  port: 7070,
+  /** Report listen address. */
+  listen: '0.0.0.0',
+  /** ms without a report before a node leaves. */
+  timeout: 3000,
+  /** Proxy worker processes; `auto` = one per core. */
+  workers: 'auto' as const,
+  /** ms SIGTERM waits for open connections. */
+  shutdownDeadline: 30_000,
+  scheduler: 'p2c' as SchedulerName,
+  dataplane: 'proxy',
+  /** s; 0 = no client affinity. */
+  persistent: 0,
+  /** ms per connect attempt to a node. */
+  connectTimeout: 2000,
+  /** ms without bytes in either direction before a connection closes. */
+  idleTimeout: 300_000,
+})
+
+export type NodeRole = 'active' | 'standby'
+
+export interface NodeConfig {
+  readonly address: string
+  readonly role: NodeRole
+  /** The directive that declared it (`traffic2`, `standby1`, or `standby`). */
+  readonly label: string
+}
+
+export interface ServiceNode {
+  readonly address: string
+  readonly port: number
+}
+
+export interface ServiceConfig {
+  /** `<vip>:<port>` (IPv6 bracketed): the name control commands use. */
+  readonly name: string
+  readonly address: string
+  readonly port: number
+  readonly family: 4 | 6
+  readonly scheduler: SchedulerName
+  readonly dataplane: string
+  readonly nodes: readonly ServiceNode[]
+  readonly persistentMs: number
+  readonly connectTimeoutMs: number
+  readonly idleTimeoutMs: number
+  /** `option <key> <value>` lines, handed to the data plane. */
+  readonly options: Readonly<Record<string, string>>
+  /** Where the block starts (for errors found after parsing). */
+  readonly at: Position
+}
+
+export interface TmConfig {
+  readonly file: string
+  readonly masters: readonly string[]
+  readonly nodes: readonly NodeConfig[]
+  readonly port: number
+  readonly listen: string
+  readonly errorLog?: string
+  readonly timeoutMs: number
+  /** Shared report key (inline, or read from key-file by loadConfig). */
+  readonly key?: string
+  readonly keyFile?: { readonly path: string; readonly at: Position }
+  readonly workers: number | 'auto'
+  readonly shutdownDeadlineMs: number
+  readonly services: readonly ServiceConfig[]
+}
+
+export interface ParseResult {
+  readonly config?: TmConfig
+  readonly issues: IssueList
+}
+
+/** Data planes a virtual service may select (data-plane-registry.ts). */
+export const DATA_PLANES = ['proxy', 'nftables'] as const
+
+interface ServiceDraft {
+  at: Position
+  name: string
+  address: string
+  port: number
+  family: 4 | 6
+  scheduler?: SchedulerName
+  dataplane?: string
+  nodes: (ServiceNode & { at: Position })[]
+  persistentMs?: number
+  connectTimeoutMs?: number
+  idleTimeoutMs?: number
+  options: Record<string, string>
+}
+
+/** Parses tmd.conf text; never throws. */
+export function parseConfig(text: string, file: string): ParseResult {
+  const issues = new IssueList()
+  const masters: string[] = []
+  const nodes: NodeConfig[] = []
+  const seenLabels = new Map<string, number>()
+  const seenGlobal = new Map<string, number>()
+  const services: ServiceDraft[] = []
+  let current: ServiceDraft | undefined
+  const g: {
+    port?: number
+    listen?: string
+    errorLog?: string
+    timeoutMs?: number
+    key?: string
+    keyFile?: { path: string; at: Position }
+    workers?: number | 'auto'
+    shutdownDeadlineMs?: number
+  } = {}
+
+  const once = (at: Position, key: string): boolean => {
+    const prev = seenGlobal.get(key)
+    if (prev !== undefined) {
+      issues.error(at, `"${key}" given twice (first on line ${prev})`)
+      return false
+    }
+    seenGlobal.set(key, at.line)
+    return true
+  }
+
+  for (const line of sourceLines(text, file)) {
+    const words = splitWords(line.text)
+    const [rawKey = '', ...args] = words
+    const key = rawKey.toLowerCase()
+    if (line.indent > 0) {
+      if (!current) {
+        issues.error(line, 'indented directive outside a "virtual" block', rawKey)
+        continue
+      }
+      serviceDirective(current, line, key, rawKey, args, issues)
+      continue
+    }
+    current = undefined
+    // The thesis lists standby nodes as bare addresses under a comment.
+    if (isIP(rawKey) !== 0 && args.length === 0) {
+      addNode(line, 'standby', 'standby', rawKey)
+      continue
+    }
+    const numbered = /^(master|traffic|standby)(\d+)$/.exec(key)
+    if (numbered) {
+      const [, kind = '', n = ''] = numbered
+      const label = `${kind}${Number(n)}`
+      const prev = seenLabels.get(label)
+      if (prev !== undefined) {
+        issues.error(line, `"${label}" given twice (first on line ${prev})`)
+        continue
+      }
+      seenLabels.set(label, line.line)
+      const addr = oneArg(line, rawKey, args, issues)
+      if (addr === undefined) continue
+      if (isIP(addr) === 0) {
+        issues.error(line, `${rawKey} needs an IPv4 or IPv6 address`, addr)
+        continue
+      }
+      if (kind === 'master') masters.push(addr)
+      else addNode(line, kind === 'traffic' ? 'active' : 'standby', label, addr)
+      continue
+    }
+    switch (key) {
+      case 'port': {
+        const v = oneArg(line, rawKey, args, issues)
+        if (v === undefined || !once(line, 'port')) break
+        const p = parseIntRange(v, 1, 65535)
+        if (p === undefined) issues.error(line, 'port must be 1..65535', v)
+        else g.port = p
+        break
+      }
+      case 'listen': {
+        const v = oneArg(line, rawKey, args, issues)
+        if (v === undefined || !once(line, 'listen')) break
+        const a = v.replace(/^\[(.*)\]$/, '$1')
+        if (isIP(a) === 0) issues.error(line, 'listen needs an IPv4 or IPv6 address', v)
+        else g.listen = a
+        break
+      }
+      case 'errorlog': {
+        const v = oneArg(line, rawKey, args, issues)
+        if (v === undefined || !once(line, 'ErrorLog')) break
+        if (!v.startsWith('/')) issues.error(line, 'ErrorLog needs an absolute path', v)
+        else g.errorLog = v
+        break
+      }
+      case 'timeout': {
+        const v = oneArg(line, rawKey, args, issues)
+        if (v === undefined || !once(line, 'timeout')) break
+        const ms = parseDuration(v, 'ms')
+        if (ms === undefined || ms < 10 || ms > 3_600_000) {
+          issues.error(line, 'timeout must be a duration from 10ms to 1h (bare number: ms)', v)
+        } else g.timeoutMs = ms
+        break
+      }
+      case 'key': {
+        const v = oneArg(line, rawKey, args, issues)
+        if (v === undefined || !once(line, 'key')) break
+        if (v.length < 16) issues.error(line, 'key must be at least 16 characters', '<hidden>')
+        else g.key = v
+        break
+      }
+      case 'key-file': {
+        const v = oneArg(line, rawKey, args, issues)
+        if (v === undefined || !once(line, 'key-file')) break
+        if (!v.startsWith('/') && !v.startsWith('.')) {
+          issues.error(line, 'key-file needs a path', v)
+        } else g.keyFile = { path: v, at: { file: line.file, line: line.line } }
+        break
+      }
+      case 'workers': {
+        const v = oneArg(line, rawKey, args, issues)
+        if (v === undefined || !once(line, 'workers')) break
+        if (v === 'auto') g.workers = 'auto'
+        else {
+          const n = parseIntRange(v, 0, 64)
+          if (n === undefined) issues.error(line, 'workers must be auto or 0..64', v)
+          else g.workers = n
+        }
+        break
+      }
+      case 'shutdown-deadline': {
+        const v = oneArg(line, rawKey, args, issues)
+        if (v === undefined || !once(line, 'shutdown-deadline')) break
+        const ms = parseDuration(v, 's')
+        if (ms === undefined || ms > 86_400_000) {
+          issues.error(line, 'shutdown-deadline must be a duration up to 24h (bare number: s)', v)
+        } else g.shutdownDeadlineMs = ms
+        break
+      }
+      case 'virtual': {
+        const v = oneArg(line, rawKey, args, issues)
+        if (v === undefined) break
+        const hp = parseHostPort(v)
+        const family = hp ? isIP(hp.host) : 0
+        if (!hp || family === 0 || hp.port === 0) {
+          issues.error(line, 'virtual needs <ip>:<port> (IPv6 as [addr]:port)', v)
+          // Still open a block so its indented lines are not misreported.
+          current = draft(line, v, '', 0, 4)
+          break
+        }
+        const name = formatHostPort(hp)
+        const dup = services.find(s => s.name === name)
+        if (dup) issues.error(line, `virtual ${name} given twice (first on line ${dup.at.line})`, v)
+        current = draft(line, name, hp.host, hp.port, family as 4 | 6)
+        if (!dup) services.push(current)
+        break
+      }
+      default:
+        issues.error(line, 'unknown directive', rawKey)
+    }
+  }
+
+  function addNode(at: Position, role: NodeRole, label: string, address: string): void {
+    const dup = nodes.find(n => n.address === address)
+    if (dup) {
+      issues.error(at, `node ${address} already declared as ${dup.label}`, address)
+      return
+    }
+    nodes.push({ address, role, label })
+  }
+
+  if (g.key !== undefined && g.keyFile) {
+    issues.error(g.keyFile.at, 'give either key or key-file, not both')
+  }
+  const timeoutMs = g.timeoutMs ?? DEFAULTS.timeout
+  const built: ServiceConfig[] = []
+  for (const s of services) {
+    if (s.nodes.length === 0) issues.error(s.at, `virtual ${s.name} has no node lines`)
+    for (const n of s.nodes) {
+      if (!nodes.some(d => d.address === n.address)) {
+        issues.error(
+          n.at,
+          'node is not declared as a traffic<N> or standby<N> node',
+          n.address,
+        )
+      }
+    }
+    built.push({
+      name: s.name,
+      address: s.address,
+      port: s.port,
+      family: s.family,
+      scheduler: s.scheduler ?? DEFAULTS.scheduler,
+      dataplane: s.dataplane ?? DEFAULTS.dataplane,
+      nodes: s.nodes.map(n => ({ address: n.address, port: n.port })),
+      persistentMs: s.persistentMs ?? DEFAULTS.persistent,
+      connectTimeoutMs: s.connectTimeoutMs ?? DEFAULTS.connectTimeout,
+      idleTimeoutMs: s.idleTimeoutMs ?? DEFAULTS.idleTimeout,
+      options: s.options,
+      at: s.at,
+    })
+  }
+  if (!issues.ok) return { issues }
+  const config: TmConfig = {
+    file,
+    masters,
+    nodes,
+    port: g.port ?? DEFAULTS.port,
+    listen: g.listen ?? DEFAULTS.listen,
+    ...(g.errorLog !== undefined ? { errorLog: g.errorLog } : {}),
+    timeoutMs,
+    ...(g.key !== undefined ? { key: g.key } : {}),
+    ...(g.keyFile ? { keyFile: g.keyFile } : {}),
+    workers: g.workers ?? DEFAULTS.workers,
+    shutdownDeadlineMs: g.shutdownDeadlineMs ?? DEFAULTS.shutdownDeadline,
+    services: built,
+  }
+  return { config, issues }
+}
+
+function draft(at: Position, name: string, address: string, port: number, family: 4 | 6): ServiceDraft {
+  return { at: { file: at.file, line: at.line }, name, address, port, family, nodes: [], options: {} }
+}
+
+function oneArg(at: Position, key: string, args: string[], issues: IssueList): string | undefined {
+  if (args.length !== 1) {
+    issues.error(at, `${key} takes exactly one value`, args.join(' '))
+    return undefined
+  }
+  return args[0]
+}
+
+function serviceDirective(
+  s: ServiceDraft,
+  line: Position,
+  key: string,
+  rawKey: string,
+  args: string[],
+  issues: IssueList,
+): void {
+  const seen = (name: string, has: boolean): boolean => {
+    if (has) issues.error(line, `"${name}" given twice in virtual ${s.name}`)
+    return has
+  }
+  if (key === 'option') {
+    const [k = '', v, ...extra] = args
+    if (v === undefined || extra.length || !/^[a-z][a-z0-9_-]{0,31}$/.test(k)) {
+      issues.error(line, 'option takes <key> <value>', args.join(' '))
+    } else s.options[k] = v
+    return
+  }
+  const v = oneArg(line, rawKey, args, issues)
+  if (v === undefined) return
+  switch (key) {
+    case 'scheduler': {
+      if (seen('scheduler', s.scheduler !== undefined)) return
+      const name = v === 'twos' ? 'p2c' : v
+      if (!(SCHEDULERS as readonly string[]).includes(name)) {
+        issues.error(line, `scheduler must be one of ${SCHEDULERS.join(', ')}`, v)
+      } else s.scheduler = name as SchedulerName
+      return
+    }
+    case 'node':
+    case 'real': {
+      const hp = parseHostPort(v, s.port)
+      if (!hp || isIP(hp.host) === 0 || hp.port === 0) {
+        issues.error(line, 'node needs <ip>[:port] (IPv6 as [addr]:port)', v)
+        return
+      }
+      if (s.nodes.some(n => n.address === hp.host)) {
+        issues.error(line, `node ${hp.host} listed twice in virtual ${s.name}`, v)
+        return
+      }
+      s.nodes.push({ address: hp.host, port: hp.port, at: { file: line.file, line: line.line } })
+      return
+    }
+    case 'dataplane':
+      if (seen('dataplane', s.dataplane !== undefined)) return
+      if (!(DATA_PLANES as readonly string[]).includes(v)) {
+        issues.error(line, `dataplane must be one of ${DATA_PLANES.join(', ')}`, v)
+      }
+      else s.dataplane = v
+      return
+    case 'persistent':
+    case 'persistence': {
+      if (seen('persistent', s.persistentMs !== undefined)) return
+      const ms = parseDuration(v, 's')
+      if (ms === undefined || ms > 86_400_000) {
+        issues.error(line, 'persistent must be a duration up to 24h (bare number: s; 0 = off)', v)
+      } else s.persistentMs = ms
+      return
+    }
+    case 'connect-timeout': {
+      if (seen('connect-timeout', s.connectTimeoutMs !== undefined)) return
+      const ms = parseDuration(v, 'ms')
+      if (ms === undefined || ms < 1 || ms > 600_000) {
+        issues.error(line, 'connect-timeout must be a duration from 1ms to 10m (bare number: ms)', v)
+      } else s.connectTimeoutMs = ms
+      return
+    }
+    case 'idle-timeout': {
+      if (seen('idle-timeout', s.idleTimeoutMs !== undefined)) return
+      const ms = parseDuration(v, 's')
+      if (ms === undefined || ms > 86_400_000) {
+        issues.error(line, 'idle-timeout must be a duration up to 24h (bare number: s; 0 = none)', v)
+      } else s.idleTimeoutMs = ms
+      return
+    }
+    default:
+      issues.error(line, `unknown directive in virtual ${s.name}`, rawKey)
+  }
+}
+
+/** Reads, parses, resolves the key file; throws ConfigError (exit 3). */
+export async function loadConfig(path: string): Promise<TmConfig> {
+  const text = await readConfigFile(path)
+  const { config, issues } = parseConfig(text, path)
+  issues.throwIfAny()
+  let out = config as TmConfig
+  if (out.keyFile) {
+    let key: string | undefined
+    try {
+      key = (await readFile(out.keyFile.path, 'utf8')).trim()
+    } catch (e) {
+      issues.error(
+        out.keyFile.at,
+        `cannot read key-file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        out.keyFile.path,
+      )
+    }
+    if (key !== undefined && key.length < 16) {
+      issues.error(out.keyFile.at, 'key in key-file must be at least 16 characters', out.keyFile.path)
+    }
+    issues.throwIfAny()
+    out = { ...out, key: key as string }
+  }
+  return deepFreeze(out)
+}

@@ -1,0 +1,30 @@
+// Every error code traffic-manager can raise or count, in one table. The
+// README's "Errors" table mirrors it (test/errors.ts keeps them in sync).
+// Codes for dropped datagrams are never thrown: they label the drop counter.
+
+import { defineErrors } from '@has/daemon-kit'
+
+export const errorCodes = {
+  TM_ERR_CONFIG: { message: 'invalid configuration: %s', exit: 3 },
+  TM_ERR_KEY_FILE: { message: 'cannot read key file %s: %s', exit: 3 },
+  TM_ERR_DATAPLANE_UNAVAILABLE: {
+    message: 'data plane "%s" is not available in this build: %s',
+    exit: 3,
+  },
+  TM_ERR_LISTEN: { message: 'cannot listen on %s: %s' },
+  TM_ERR_UNKNOWN_SERVICE: { message: 'no virtual service "%s"' },
+  TM_ERR_UNKNOWN_NODE: { message: 'node "%s" is not in virtual service "%s"' },
+  TM_ERR_BAD_ARGUMENT: { message: 'bad argument: %s' },
+  TM_ERR_NOT_SUPPORTED: { message: '%s' },
+  TM_ERR_WORKER: { message: 'proxy worker failed: %s' },
+  TM_ERR_REPORT_SYNTAX: { message: 'report dropped: malformed line' },
+  TM_ERR_REPORT_VERSION: { message: 'report dropped: unknown version' },
+  TM_ERR_REPORT_FIELD: { message: 'report dropped: bad field' },
+  TM_ERR_REPORT_TOO_LONG: { message: 'report dropped: datagram too long' },
+  TM_ERR_REPORT_UNKNOWN_NODE: { message: 'report dropped: node not configured' },
+  TM_ERR_REPORT_MAC: { message: 'report dropped: missing or bad MAC' },
+  TM_ERR_REPORT_REPLAY: { message: 'report dropped: replayed or stale' },
+} as const
+
+export const tmError = defineErrors(errorCodes)
+export type TmErrorCode = keyof typeof errorCodes

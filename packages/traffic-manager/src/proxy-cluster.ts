@@ -1,0 +1,259 @@
+// The proxy's worker pool: N processes accept on the same listening sockets
+// (node:cluster; Node 20's net has no SO_REUSEPORT) so the relay uses every
+// core, while this process keeps the control plane. Workers get every
+// service and backend change by IPC and answer counter queries; affinity
+// entries a worker creates are relayed to its siblings. A worker that dies
+// is replaced and replayed the current state.
+
+import cluster, { type Worker } from 'node:cluster'
+import { fileURLToPath } from 'node:url'
+import type { Logger } from '@has/daemon-kit'
+import type { Backend, BackendCounters } from './data-plane.js'
+import type { PersistEntry } from './balancer.js'
+import type { ProxySpec } from './proxy-service.js'
+import type { ProxyHost } from './proxy-host.js'
+import type { FromWorker, ToWorker } from './proxy-ipc.js'
+import { tmError } from './errors.js'
+
+interface Pending {
+  waiting: Set<Worker>
+  resolve: () => void
+  errors: string[]
+  counters?: Map<string, Map<string, BackendCounters>>
+}
+
+export interface ClusterHostOptions {
+  workers: number
+  logger: Logger
+  logLevel?: string
+  /** Reply budget for counter queries (ms). */
+  queryTimeoutMs?: number
+}
+
+export class ClusterHost implements ProxyHost {
+  readonly #log: Logger
+  readonly #workers = new Set<Worker>()
+  readonly #specs = new Map<string, ProxySpec>()
+  readonly #backends = new Map<string, readonly Backend[]>()
+  readonly #persist = new Map<string, Map<string, PersistEntry>>()
+  readonly #pending = new Map<number, Pending>()
+  readonly #opts: ClusterHostOptions
+  #nextId = 1
+  #stopping = false
+
+  private constructor(opts: ClusterHostOptions) {
+    this.#opts = opts
+    this.#log = opts.logger
+  }
+
+  static async start(opts: ClusterHostOptions): Promise<ClusterHost> {
+    const host = new ClusterHost(opts)
+    // Kernel-balanced accept (workers share the socket): the primary does
+    // not touch each connection, unlike cluster's round-robin handoff.
+    if (process.env.TM_CLUSTER_SCHED !== 'rr') cluster.schedulingPolicy = cluster.SCHED_NONE
+    cluster.setupPrimary({
+      exec: fileURLToPath(new URL('./proxy-worker.js', import.meta.url)),
+      args: [],
+      silent: false,
+    })
+    await Promise.all(Array.from({ length: opts.workers }, () => host.#fork()))
+    return host
+  }
+
+  #fork(): Promise<Worker> {
+    const w = cluster.fork({
+      TM_LOG_LEVEL: this.#opts.logLevel ?? 'info',
+      TM_WORKER_ID: String(this.#nextId++),
+    })
+    this.#workers.add(w)
+    w.on('message', (m: FromWorker) => this.#onMessage(w, m))
+    w.on('exit', (code, signal) => {
+      this.#workers.delete(w)
+      for (const [id, p] of this.#pending) if (p.waiting.delete(w)) this.#settle(id, p)
+      if (this.#stopping) return
+      this.#log.error({ worker: w.process.pid, code, signal }, 'proxy worker died; starting another')
+      void this.#fork().then(
+        nw => this.#replay(nw),
+        (err: unknown) => this.#log.error({ err }, 'cannot replace proxy worker'),
+      )
+    })
+    return new Promise((resolve, reject) => {
+      w.once('error', reject)
+      const onReady = (m: FromWorker): void => {
+        if (m.t === 'ready') {
+          w.off('message', onReady)
+          resolve(w)
+        }
+      }
+      w.on('message', onReady)
+    })
+  }
+
+  async #replay(w: Worker): Promise<void> {
+    for (const spec of this.#specs.values()) {
+      await this.#request([w], id => ({ t: 'add', id, spec }))
+      const b = this.#backends.get(spec.name)
+      if (b) this.#send(w, { t: 'update', name: spec.name, backends: b })
+      for (const entry of this.persistList(spec.name)) this.#send(w, { t: 'persist', name: spec.name, entry })
+    }
+  }
+
+  #send(w: Worker, m: ToWorker): void {
+    if (w.isConnected()) w.send(m)
+  }
+
+  #onMessage(w: Worker, m: FromWorker): void {
+    switch (m.t) {
+      case 'reply': {
+        const p = this.#pending.get(m.id)
+        if (!p) return
+        if (m.error) p.errors.push(m.error)
+        p.waiting.delete(w)
+        this.#settle(m.id, p)
+        return
+      }
+      case 'counters': {
+        const p = this.#pending.get(m.id)
+        if (!p) return
+        for (const [name, rows] of Object.entries(m.data)) {
+          let acc = p.counters?.get(name)
+          if (!acc) {
+            acc = new Map()
+            p.counters?.set(name, acc)
+          }
+          for (const [id, c] of rows) acc.set(id, sum(acc.get(id), c))
+        }
+        p.waiting.delete(w)
+        this.#settle(m.id, p)
+        return
+      }
+      case 'persist':
+        this.#remember(m.name, m.entry)
+        for (const other of this.#workers) if (other !== w) this.#send(other, m)
+        return
+      case 'ready':
+        return
+    }
+  }
+
+  #settle(id: number, p: Pending): void {
+    if (p.waiting.size > 0) return
+    this.#pending.delete(id)
+    p.resolve()
+  }
+
+  /** Sends a request to each worker and waits for all replies. */
+  #request(
+    to: Iterable<Worker>,
+    make: (id: number) => ToWorker,
+    timeoutMs?: number,
+    counters?: Map<string, Map<string, BackendCounters>>,
+  ): Promise<string[]> {
+    const id = this.#nextId++
+    const waiting = new Set(to)
+    return new Promise(resolve => {
+      let timer: NodeJS.Timeout | undefined
+      const p: Pending = {
+        waiting,
+        errors: [],
+        resolve: () => {
+          clearTimeout(timer)
+          resolve(p.errors)
+        },
+        ...(counters ? { counters } : {}),
+      }
+      this.#pending.set(id, p)
+      for (const w of waiting) this.#send(w, make(id))
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          p.waiting.clear()
+          this.#settle(id, p)
+        }, timeoutMs)
+      }
+      this.#settle(id, p)
+    })
+  }
+
+  async add(spec: ProxySpec): Promise<void> {
+    const errors = await this.#request(this.#workers, id => ({ t: 'add', id, spec }))
+    if (errors.length) {
+      await this.#request(this.#workers, id => ({ t: 'remove', id, name: spec.name }))
+      throw tmError('TM_ERR_LISTEN', spec.name, errors[0])
+    }
+    this.#specs.set(spec.name, spec)
+  }
+
+  update(name: string, backends: readonly Backend[]): void {
+    this.#backends.set(name, backends)
+    for (const w of this.#workers) this.#send(w, { t: 'update', name, backends })
+  }
+
+  async counters(name: string): Promise<Map<string, BackendCounters>> {
+    const acc = new Map<string, Map<string, BackendCounters>>()
+    await this.#request(this.#workers, id => ({ t: 'counters', id }), this.#opts.queryTimeoutMs ?? 1000, acc)
+    return acc.get(name) ?? new Map()
+  }
+
+  #remember(name: string, e: PersistEntry): void {
+    let m = this.#persist.get(name)
+    if (!m) {
+      m = new Map()
+      this.#persist.set(name, m)
+    }
+    const cur = m.get(e.client)
+    if (!cur || cur.expiresAt <= e.expiresAt) m.set(e.client, e)
+  }
+
+  persistList(name: string): PersistEntry[] {
+    const m = this.#persist.get(name)
+    if (!m) return []
+    const now = Date.now()
+    for (const [c, e] of m) if (e.expiresAt <= now) m.delete(c)
+    return [...m.values()]
+  }
+
+  persistSet(name: string, entry: PersistEntry): void {
+    this.#remember(name, entry)
+    for (const w of this.#workers) this.#send(w, { t: 'persist', name, entry })
+  }
+
+  async remove(name: string): Promise<void> {
+    this.#specs.delete(name)
+    this.#backends.delete(name)
+    this.#persist.delete(name)
+    await this.#request(this.#workers, id => ({ t: 'remove', id, name }))
+  }
+
+  destroyAll(): void {
+    for (const w of this.#workers) this.#send(w, { t: 'destroy' })
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#specs.keys()].map(n => this.remove(n)))
+    this.#stopping = true
+    await Promise.all(
+      [...this.#workers].map(
+        w =>
+          new Promise<void>(resolve => {
+            if (w.isDead()) return resolve()
+            w.once('exit', () => resolve())
+            w.disconnect()
+          }),
+      ),
+    )
+  }
+
+  get size(): number {
+    return this.#workers.size
+  }
+}
+
+function sum(a: BackendCounters | undefined, b: BackendCounters): BackendCounters {
+  if (!a) return b
+  return {
+    active: a.active + b.active,
+    total: a.total + b.total,
+    bytesIn: a.bytesIn + b.bytesIn,
+    bytesOut: a.bytesOut + b.bytesOut,
+  }
+}

@@ -1,0 +1,194 @@
+// One virtual service of the userspace proxy inside one process: accept,
+// pick a node, connect with a timeout (another node on failure, so a dead
+// node costs the client nothing), then relay both ways with backpressure
+// and half-close. This is the hot path: no per-chunk allocation of our
+// own, one idle timer per connection (on the client socket, which sees
+// traffic in both directions), byte counts read once at close.
+
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import type { Logger } from '@has/daemon-kit'
+import type { Backend, BackendCounters } from './data-plane.js'
+import { Balancer, type PersistEntry, type Slot } from './balancer.js'
+import type { SchedulerName } from './schedulers.js'
+import { tmError } from './errors.js'
+
+export interface ProxySpec {
+  readonly name: string
+  readonly address: string
+  readonly port: number
+  readonly scheduler: SchedulerName
+  readonly persistentMs: number
+  readonly connectTimeoutMs: number
+  readonly idleTimeoutMs: number
+}
+
+const noop = (): void => {}
+
+export class ProxyService {
+  readonly spec: ProxySpec
+  readonly balancer: Balancer
+  readonly #server: Server
+  readonly #log: Logger
+  readonly #open = new Set<Socket>()
+  #closing = false
+  #idleWaiters: (() => void)[] = []
+  refused = 0
+
+  constructor(spec: ProxySpec, logger: Logger, onPersist?: (e: PersistEntry) => void) {
+    this.spec = spec
+    this.#log = logger
+    this.balancer = new Balancer({
+      scheduler: spec.scheduler,
+      persistentMs: spec.persistentMs,
+      ...(onPersist ? { onPersist } : {}),
+    })
+    this.#server = createServer(
+      { pauseOnConnect: true, allowHalfOpen: true, noDelay: true },
+      client => this.#accept(client),
+    )
+    this.#server.on('error', err => this.#log.error({ err, service: spec.name }, 'listener error'))
+  }
+
+  listen(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error): void =>
+        reject(tmError('TM_ERR_LISTEN', this.spec.name, e.message, e))
+      this.#server.once('error', onError)
+      this.#server.listen({ host: this.spec.address, port: this.spec.port, backlog: 1024 }, () => {
+        this.#server.off('error', onError)
+        const a = this.#server.address()
+        resolve(a && typeof a === 'object' ? `${a.address}:${a.port}` : String(a))
+      })
+    })
+  }
+
+  /** Bound port (tests listen on port 0). */
+  get port(): number {
+    const a = this.#server.address()
+    return a && typeof a === 'object' ? a.port : 0
+  }
+
+  update(backends: readonly Backend[]): void {
+    this.balancer.update(backends)
+  }
+
+  counters(): Map<string, BackendCounters> {
+    return this.balancer.counters()
+  }
+
+  get openConnections(): number {
+    return this.#open.size
+  }
+
+  #accept(client: Socket): void {
+    if (this.#closing) {
+      client.destroy()
+      return
+    }
+    this.#open.add(client)
+    client.on('error', noop)
+    client.once('close', () => {
+      this.#open.delete(client)
+      if (this.#closing && this.#open.size === 0) this.#wake()
+    })
+    this.#attempt(client, client.remoteAddress ?? '', undefined)
+  }
+
+  #attempt(client: Socket, ip: string, exclude: Set<string> | undefined): void {
+    const slot = this.balancer.acquire(ip, exclude)
+    if (!slot) {
+      this.refused++
+      client.destroy()
+      return
+    }
+    const up = connect({ host: slot.host, port: slot.port, allowHalfOpen: true, noDelay: true })
+    let settled = false
+    const fail = (reason: string): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      client.off('close', onEarlyClose)
+      up.destroy()
+      this.balancer.abandon(slot)
+      if (client.destroyed) return
+      this.#log.debug({ service: this.spec.name, node: slot.id, reason }, 'connect failed; trying another node')
+      const ex = exclude ?? new Set<string>()
+      ex.add(slot.id)
+      this.#attempt(client, ip, ex)
+    }
+    const timer = setTimeout(fail, this.spec.connectTimeoutMs, 'timeout')
+    up.once('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message))
+    const onEarlyClose = (): void => {
+      if (!settled) {
+        settled = true
+        clearTimeout(timer)
+        up.destroy()
+        this.balancer.abandon(slot)
+      }
+    }
+    client.once('close', onEarlyClose)
+    up.once('connect', () => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      client.off('close', onEarlyClose)
+      this.#relay(client, up, slot)
+    })
+  }
+
+  #relay(client: Socket, up: Socket, slot: Slot): void {
+    up.removeAllListeners('error')
+    up.on('error', noop)
+    let released = false
+    const done = (): void => {
+      if (released) return
+      released = true
+      this.balancer.release(slot, client.bytesRead, client.bytesWritten)
+    }
+    client.on('data', d => {
+      if (!up.write(d)) client.pause()
+    })
+    up.on('data', d => {
+      if (!client.write(d)) up.pause()
+    })
+    up.on('drain', () => client.resume())
+    client.on('drain', () => up.resume())
+    // Half-close: a FIN from one side becomes a FIN to the other; the
+    // sockets close by themselves once both directions have ended.
+    client.on('end', () => up.end())
+    up.on('end', () => client.end())
+    client.on('close', hadError => {
+      if (hadError) up.destroy()
+      else up.end()
+    })
+    up.on('close', hadError => {
+      if (hadError) client.destroy()
+      done()
+    })
+    if (this.spec.idleTimeoutMs > 0) {
+      client.setTimeout(this.spec.idleTimeoutMs, () => {
+        client.destroy()
+        up.destroy()
+      })
+    }
+    client.resume()
+  }
+
+  /** Stops accepting; resolves once every open connection has ended. */
+  async close(): Promise<void> {
+    this.#closing = true
+    await new Promise<void>(resolve => this.#server.close(() => resolve()))
+    if (this.#open.size > 0) await new Promise<void>(r => this.#idleWaiters.push(r))
+  }
+
+  /** Cuts every open connection (after the shutdown deadline). */
+  destroyAll(): void {
+    for (const s of this.#open) s.destroy()
+  }
+
+  #wake(): void {
+    const w = this.#idleWaiters
+    this.#idleWaiters = []
+    for (const r of w) r()
+  }
+}

@@ -10,7 +10,7 @@ t.test('imports match dependencies', async t => {
   const used = new Set<string>()
   for (const f of readdirSync(src)) {
     const text = readFileSync(new URL(f, src), 'utf8')
-    for (const m of text.matchAll(/(?:from|import\()\s*'([^'.][^']*)'/g)) {
+    for (const m of text.matchAll(/(?:^(?:import|export)[^'\n]*?from\s*|^\}\s*from\s*|import\(\s*)'([^'.][^']*)'/gm)) {
       const spec = m[1] as string
       if (spec.startsWith('node:') || builtinModules.includes(spec)) continue
       used.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] as string))

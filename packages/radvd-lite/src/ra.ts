@@ -227,7 +227,11 @@ export function parseRa(buf: Buffer): DecodedRa {
         })
         break
       case OPT_ROUTE: {
-        if (b.length < 6) throw new NdpParseError('route option too short')
+        // RFC 4191 2.3: 1, 2 or 3 units, enough for the prefix length.
+        const units = (b.length + 2) / 8
+        if (units > 3 || b[0]! > 128 || (b[0]! > 64 && units < 3) || (b[0]! > 0 && units < 2)) {
+          throw new NdpParseError('route option length does not fit its prefix length')
+        }
         const p = Buffer.alloc(16)
         b.subarray(6, 22).copy(p)
         ra.routes.push({

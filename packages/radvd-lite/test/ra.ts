@@ -78,7 +78,8 @@ t.test('malformed RAs are rejected with a reason', async t => {
     ['bad rdnss', Buffer.concat([good.subarray(0, 16), Buffer.from([25, 1]), Buffer.alloc(6)]), /RDNSS/],
     ['bad dnssl', Buffer.concat([good.subarray(0, 16), Buffer.from([31, 2, 0, 0, 0, 0, 0, 0, 70]), Buffer.alloc(7)]), /DNSSL/],
     ['short dnssl', Buffer.concat([good.subarray(0, 16), Buffer.from([31, 1]), Buffer.alloc(6)]), /DNSSL/],
-    ['short route', Buffer.concat([good.subarray(0, 16), Buffer.from([24, 1, 0, 0, 0, 0, 0, 0])]), /route/],
+    ['short route', Buffer.concat([good.subarray(0, 16), Buffer.from([24, 1, 64, 0, 0, 0, 0, 0])]), /route/],
+    ['long route', Buffer.concat([good.subarray(0, 16), Buffer.from([24, 2, 65]), Buffer.alloc(13)]), /route/],
   ]
   for (const [what, buf, re] of cases) {
     let err: unknown
@@ -93,6 +94,9 @@ t.test('malformed RAs are rejected with a reason', async t => {
   const unk = Buffer.concat([good.subarray(0, 16), Buffer.from([200, 1, 0, 0, 0, 0, 0, 0])])
   t.same(parseRa(unk).optionOrder, [200])
   t.same(splitOptions(Buffer.alloc(8), 8), [])
+  // A default route in a 1-unit option is valid (RFC 4191 2.3).
+  const r0 = Buffer.concat([good.subarray(0, 16), Buffer.from([24, 1, 0, 0, 0, 0, 0, 9])])
+  t.same(parseRa(r0).routes, [{ length: 0, preference: 'medium', lifetime: 9, prefix: '::' }])
 })
 
 t.test('short route prefixes and empty lists encode like radvd', async t => {

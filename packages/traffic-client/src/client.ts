@@ -233,8 +233,8 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
   const client: TrafficClient = {
     async start() {
       openErrorLog(config.errorLog)
-      await sampler.init()
       try {
+        await sampler.init()
         await startAgent(config)
       } catch (e) {
         opts.errorLog?.close()

@@ -37,6 +37,22 @@ t.test('control commands without a daemon: exit 1 with the kit code', async t =>
   t.match(r.o.err, /KIT_ERR_CONTROL_UNREACHABLE/)
 })
 
+t.test('a missing procfs fails the start with exit 1; warnings on --check-config', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'tcc-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const { writeFileSync } = await import('node:fs')
+  writeFileSync(join(dir, 'tcd.conf'), 'master1 127.0.0.1\nnode 127.0.0.1\nprocfs nowhere\nmaster2 127.0.0.1\n')
+  const r = io()
+  t.equal(await main(['node', 'tc', '-c', join(dir, 'tcd.conf'), '--control', join(dir, 'c.sock'), '--log-level', 'silent'], r.io), 1)
+  t.match(r.o.err, /TC_ERR_PROCFS_READ: cannot read .*nowhere\/cpuinfo: ENOENT/)
+  const w = io()
+  t.equal(await main(['node', 'tc', '-t', '-c', join(dir, 'tcd.conf')], w.io), 0)
+  t.match(w.o.err, /warning: .*tcd\.conf:4: same master as line 1/)
+  const m = io()
+  t.equal(await main(['node', 'tc', '-t', '-c', join(dir, 'none.conf')], m.io), 3)
+  t.match(m.o.err, /cannot read .*none\.conf: ENOENT/)
+})
+
 t.test('status text', async t => {
   const s: TrafficClientStatus = {
     node: '10.0.0.5',

@@ -1,0 +1,44 @@
+// Packs records into as few datagrams as the size limit allows (many
+// entries per datagram, never above the MTU-derived limit).
+
+import type { HmacAlgorithm } from '@has/daemon-kit'
+import { encodeHeader, encodeRecord, MAC_LENGTH, sign, type Message, type SyncRecord } from './protocol.js'
+
+export interface BatchHeader {
+  readonly type: Message['type']
+  readonly flags: number
+  readonly epoch: number
+  readonly sender: string
+}
+
+/**
+ * Splits records into signed datagrams of at most `maxBytes`; `nextSeq`
+ * stamps each one. A resync request with no records is one datagram.
+ */
+export function packDatagrams(
+  header: BatchHeader,
+  records: readonly SyncRecord[],
+  maxBytes: number,
+  alg: HmacAlgorithm,
+  key: string | Buffer,
+  nextSeq: () => number,
+): Buffer[] {
+  const fixed = encodeHeader({ ...header, seq: 0 }, 0).length + MAC_LENGTH[alg]
+  const out: Buffer[] = []
+  let parts: Buffer[] = []
+  let size = fixed
+  const flush = (): void => {
+    const body = Buffer.concat([encodeHeader({ ...header, seq: nextSeq() }, parts.length), ...parts])
+    out.push(sign(body, alg, key))
+    parts = []
+    size = fixed
+  }
+  for (const r of records) {
+    const enc = encodeRecord(r)
+    if (parts.length > 0 && (size + enc.length > maxBytes || parts.length === 0xffff)) flush()
+    parts.push(enc)
+    size += enc.length
+  }
+  if (parts.length > 0 || records.length === 0) flush()
+  return out
+}

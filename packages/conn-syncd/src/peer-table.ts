@@ -1,0 +1,69 @@
+// Entries held for each peer (the external cache, in conntrackd's words):
+// what the peer last told us, with the time it did, so entries that stop
+// being refreshed expire and status can show counts per peer.
+
+import { flowKey, type Flow, type FlowKey } from './flow.js'
+
+export interface HeldFlow {
+  readonly flow: Flow
+  readonly peer: string
+  /** ms timestamp of the last update from the peer. */
+  seenAt: number
+  /** ms timestamp of the last kernel insert/refresh, 0 if none yet. */
+  kernelAt: number
+}
+
+export class PeerTable {
+  readonly #byKey = new Map<FlowKey, HeldFlow>()
+
+  /** Returns the entry and whether it is new or its NAT mapping changed. */
+  upsert(peer: string, flow: Flow, now: number): { held: HeldFlow; changed: boolean } {
+    const key = flowKey(flow)
+    const old = this.#byKey.get(key)
+    const changed =
+      !old ||
+      old.flow.natDst !== flow.natDst ||
+      old.flow.natDport !== flow.natDport ||
+      old.flow.natSrc !== flow.natSrc ||
+      old.flow.natSport !== flow.natSport
+    const held: HeldFlow = { flow, peer, seenAt: now, kernelAt: changed ? 0 : (old?.kernelAt ?? 0) }
+    this.#byKey.set(key, held)
+    return { held, changed }
+  }
+
+  remove(key: FlowKey): HeldFlow | undefined {
+    const h = this.#byKey.get(key)
+    this.#byKey.delete(key)
+    return h
+  }
+
+  get(key: FlowKey): HeldFlow | undefined {
+    return this.#byKey.get(key)
+  }
+
+  /** Drops entries not refreshed within their timeout; returns them. */
+  expire(now: number): HeldFlow[] {
+    const gone: HeldFlow[] = []
+    for (const [k, h] of this.#byKey) {
+      if (now - h.seenAt > h.flow.timeout * 1000) {
+        this.#byKey.delete(k)
+        gone.push(h)
+      }
+    }
+    return gone
+  }
+
+  countByPeer(): Map<string, number> {
+    const m = new Map<string, number>()
+    for (const h of this.#byKey.values()) m.set(h.peer, (m.get(h.peer) ?? 0) + 1)
+    return m
+  }
+
+  get size(): number {
+    return this.#byKey.size
+  }
+
+  values(): IterableIterator<HeldFlow> {
+    return this.#byKey.values()
+  }
+}

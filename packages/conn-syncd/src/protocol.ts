@@ -1,0 +1,209 @@
+// The sync datagram codec (PROTOCOL.md). Pure: bytes in, records out.
+//
+//   header  magic "HCS1" | type u8 | flags u8 | epoch u64 | seq u32 |
+//           sender-len u8 | sender | count u16
+//   records count x (kind u8 | body)
+//   trailer HMAC over everything before it (length by algorithm)
+
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import { isIP } from 'node:net'
+import type { HmacAlgorithm } from '@has/daemon-kit'
+import type { Flow, PersistEntry } from './flow.js'
+
+export const MAGIC = Buffer.from('HCS1', 'ascii')
+export const MSG_DATA = 1
+export const MSG_RESYNC_REQUEST = 2
+export const FLAG_RESYNC = 1
+
+export const REC_FLOW = 1
+export const REC_REMOVE = 2
+export const REC_PERSIST = 3
+
+export const MAC_LENGTH: Readonly<Record<HmacAlgorithm, number>> = { sha256: 32, sha1: 20, sha512: 64 }
+/** Smallest datagram limit accepted (one IPv6 flow record must fit). */
+export const MIN_DATAGRAM = 256
+export const MAX_DATAGRAM = 65000
+
+export type SyncRecord =
+  | { readonly kind: 'flow'; readonly flow: Flow }
+  | { readonly kind: 'remove'; readonly flow: Pick<Flow, 'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport'> }
+  | { readonly kind: 'persist'; readonly entry: PersistEntry }
+
+export interface Message {
+  readonly type: typeof MSG_DATA | typeof MSG_RESYNC_REQUEST
+  readonly flags: number
+  /** Sender start time in ms; a larger epoch means the sender restarted. */
+  readonly epoch: number
+  readonly seq: number
+  readonly sender: string
+  readonly records: readonly SyncRecord[]
+}
+
+export class ProtocolError extends Error {
+  constructor(readonly reason: 'short' | 'magic' | 'auth' | 'type' | 'record', message: string) {
+    super(message)
+    this.name = 'ProtocolError'
+  }
+}
+
+function ipBytes(family: 4 | 6, addr: string): Buffer {
+  if (family === 4) {
+    const parts = addr.split('.').map(Number)
+    return Buffer.from(parts)
+  }
+  // Expand :: then write 8 groups.
+  const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined]
+  const h = head ? head.split(':') : []
+  const tl = tail !== undefined && tail !== '' ? tail.split(':') : []
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - tl.length).fill('0'), ...tl]
+  const b = Buffer.alloc(16)
+  groups.forEach((g, i) => b.writeUInt16BE(parseInt(g || '0', 16), i * 2))
+  return b
+}
+
+function ipText(family: 4 | 6, b: Buffer): string {
+  if (family === 4) return [...b].join('.')
+  const g: string[] = []
+  for (let i = 0; i < 16; i += 2) g.push(b.readUInt16BE(i).toString(16))
+  // Compress the longest run of zero groups (RFC 5952 style).
+  let best = -1
+  let bestLen = 0
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== '0') { i++; continue }
+    let j = i
+    while (j < 8 && g[j] === '0') j++
+    if (j - i > bestLen && j - i > 1) { best = i; bestLen = j - i }
+    i = j
+  }
+  if (best < 0) return g.join(':')
+  return `${g.slice(0, best).join(':')}::${g.slice(best + bestLen).join(':')}`
+}
+
+function str(s: string): Buffer {
+  const b = Buffer.from(s, 'utf8')
+  if (b.length > 255) throw new RangeError(`string longer than 255 bytes: ${s.slice(0, 40)}`)
+  return Buffer.concat([Buffer.from([b.length]), b])
+}
+
+/** Encodes one record (no header). */
+export function encodeRecord(r: SyncRecord): Buffer {
+  if (r.kind === 'persist') {
+    const ttl = Buffer.alloc(4)
+    ttl.writeUInt32BE(Math.max(0, Math.min(0xffffffff, Math.round(r.entry.ttl))))
+    return Buffer.concat([Buffer.from([REC_PERSIST]), str(r.entry.service), str(r.entry.client), str(r.entry.node), ttl])
+  }
+  const f = r.flow
+  const ports = Buffer.alloc(4)
+  ports.writeUInt16BE(f.sport, 0)
+  ports.writeUInt16BE(f.dport, 2)
+  const head = Buffer.concat([
+    Buffer.from([r.kind === 'flow' ? REC_FLOW : REC_REMOVE, f.family, f.proto]),
+    ipBytes(f.family, f.src),
+    ipBytes(f.family, f.dst),
+    ports,
+  ])
+  if (r.kind === 'remove') return head
+  const fl = r.flow
+  const nat = Buffer.alloc(8)
+  nat.writeUInt16BE(fl.natDport, 0)
+  nat.writeUInt16BE(fl.natSport, 2)
+  nat.writeUInt32BE(Math.max(0, Math.min(0xffffffff, Math.round(fl.timeout))), 4)
+  return Buffer.concat([head, ipBytes(fl.family, fl.natDst), ipBytes(fl.family, fl.natSrc), nat])
+}
+
+export function encodeHeader(m: Omit<Message, 'records'>, count: number): Buffer {
+  const fixed = Buffer.alloc(4 + 1 + 1 + 8 + 4)
+  MAGIC.copy(fixed, 0)
+  fixed.writeUInt8(m.type, 4)
+  fixed.writeUInt8(m.flags, 5)
+  fixed.writeBigUInt64BE(BigInt(m.epoch), 6)
+  fixed.writeUInt32BE(m.seq >>> 0, 14)
+  const c = Buffer.alloc(2)
+  c.writeUInt16BE(count)
+  return Buffer.concat([fixed, str(m.sender), c])
+}
+
+export function sign(body: Buffer, alg: HmacAlgorithm, key: string | Buffer): Buffer {
+  return Buffer.concat([body, createHmac(alg, key).update(body).digest()])
+}
+
+/** Encodes a whole message (callers batch records so it fits; see batch.ts). */
+export function encodeMessage(m: Message, alg: HmacAlgorithm, key: string | Buffer): Buffer {
+  const recs = m.records.map(encodeRecord)
+  return sign(Buffer.concat([encodeHeader(m, recs.length), ...recs]), alg, key)
+}
+
+class Reader {
+  off = 0
+  constructor(readonly b: Buffer) {}
+  need(n: number): void {
+    if (this.off + n > this.b.length) throw new ProtocolError('short', 'datagram truncated')
+  }
+  u8(): number { this.need(1); return this.b.readUInt8(this.off++) }
+  u16(): number { this.need(2); const v = this.b.readUInt16BE(this.off); this.off += 2; return v }
+  u32(): number { this.need(4); const v = this.b.readUInt32BE(this.off); this.off += 4; return v }
+  u64(): number { this.need(8); const v = this.b.readBigUInt64BE(this.off); this.off += 8; return Number(v) }
+  bytes(n: number): Buffer { this.need(n); const v = this.b.subarray(this.off, this.off + n); this.off += n; return v }
+  str(): string { return this.bytes(this.u8()).toString('utf8') }
+}
+
+function family(n: number): 4 | 6 {
+  if (n !== 4 && n !== 6) throw new ProtocolError('record', `bad family ${n}`)
+  return n
+}
+
+/** Verifies the MAC and decodes; throws ProtocolError on anything wrong. */
+export function decodeMessage(buf: Buffer, alg: HmacAlgorithm, key: string | Buffer): Message {
+  const macLen = MAC_LENGTH[alg]
+  if (buf.length < MAGIC.length + 21 + macLen) throw new ProtocolError('short', 'datagram too short')
+  if (!buf.subarray(0, 4).equals(MAGIC)) throw new ProtocolError('magic', 'bad magic')
+  const body = buf.subarray(0, buf.length - macLen)
+  const mac = buf.subarray(buf.length - macLen)
+  const want = createHmac(alg, key).update(body).digest()
+  if (!timingSafeEqual(want, mac)) throw new ProtocolError('auth', 'bad HMAC')
+  const r = new Reader(body)
+  r.off = 4
+  const type = r.u8()
+  if (type !== MSG_DATA && type !== MSG_RESYNC_REQUEST) throw new ProtocolError('type', `unknown type ${type}`)
+  const flags = r.u8()
+  const epoch = r.u64()
+  const seq = r.u32()
+  const sender = r.str()
+  const count = r.u16()
+  const records: SyncRecord[] = []
+  for (let i = 0; i < count; i++) {
+    const kind = r.u8()
+    if (kind === REC_PERSIST) {
+      records.push({ kind: 'persist', entry: { service: r.str(), client: r.str(), node: r.str(), ttl: r.u32() } })
+      continue
+    }
+    if (kind !== REC_FLOW && kind !== REC_REMOVE) throw new ProtocolError('record', `unknown record kind ${kind}`)
+    const fam = family(r.u8())
+    const n = fam === 4 ? 4 : 16
+    const proto = r.u8()
+    const src = ipText(fam, r.bytes(n))
+    const dst = ipText(fam, r.bytes(n))
+    const sport = r.u16()
+    const dport = r.u16()
+    if (kind === REC_REMOVE) {
+      records.push({ kind: 'remove', flow: { family: fam, proto, src, dst, sport, dport } })
+      continue
+    }
+    const natDst = ipText(fam, r.bytes(n))
+    const natSrc = ipText(fam, r.bytes(n))
+    const natDport = r.u16()
+    const natSport = r.u16()
+    const timeout = r.u32()
+    records.push({
+      kind: 'flow',
+      flow: { family: fam, proto, src, dst, sport, dport, natDst, natDport, natSrc, natSport, timeout },
+    })
+  }
+  if (r.off !== body.length) throw new ProtocolError('record', 'trailing bytes after the last record')
+  return { type: type as Message['type'], flags, epoch, seq, sender, records }
+}
+
+/** True when every address of a flow parses for its family. */
+export function validFlowAddresses(f: Pick<Flow, 'family' | 'src' | 'dst'> & Partial<Pick<Flow, 'natDst' | 'natSrc'>>): boolean {
+  return [f.src, f.dst, f.natDst, f.natSrc].every(a => a === undefined || isIP(a) === f.family)
+}

@@ -1,0 +1,151 @@
+// End to end with the real traffic-manager: two nginx nodes behind one of
+// its virtual services, continuous requests through it, ldirectord in
+// director mode on its control socket. The test itself stands in for the
+// two traffic-clients (LOAD `up` reports every 300 ms, their documented
+// protocol) so the nodes are live in the manager's table.
+
+import t from 'tap'
+import { existsSync, writeFileSync } from 'node:fs'
+import { createSocket } from 'node:dgram'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { formatReport } from '@has/traffic-manager/protocol'
+import { binPath, spawnDaemon } from '../../../../test/helpers/daemon.js'
+import { freePort, makeNginx } from '../helpers/nginx.js'
+import { socketDir } from '../helpers/peers.js'
+
+/** One GET on a fresh connection (no keep-alive: each request is new). */
+function get(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/index.html', agent: false, headers: { Connection: 'close' } }, res => {
+      let body = ''
+      res.on('data', (c: Buffer) => (body += c.toString()))
+      res.on('end', () => resolve(res.statusCode === 200 ? body.trim() : `status ${res.statusCode}`))
+    })
+    req.setTimeout(3000, () => req.destroy(new Error('timeout')))
+    req.once('error', reject)
+    req.end()
+  })
+}
+
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4')
+  await new Promise<void>(r => s.bind(0, '127.0.0.1', r))
+  const p = s.address().port
+  await new Promise<void>(r => s.close(r))
+  return p
+}
+
+t.test('a stopped nginx gets no new request through the traffic-manager; it returns when restarted', async t => {
+  if (!existsSync(binPath('traffic-manager'))) {
+    t.skip('traffic-manager is not built')
+    return
+  }
+  const dir = t.testdir({})
+  const sd = socketDir(t)
+  const a = await makeNginx(join(dir, 'a'), '127.0.0.21', 'node A')
+  const b = await makeNginx(join(dir, 'b'), '127.0.0.22', 'node B')
+  t.teardown(() => a.stop())
+  t.teardown(() => b.stop())
+  await a.start()
+  await b.start()
+
+  const reportPort = await freeUdpPort()
+  const vport = await freePort()
+  const tmConf = join(dir, 'tmd.conf')
+  writeFileSync(
+    tmConf,
+    `traffic1 127.0.0.21
+traffic2 127.0.0.22
+port ${reportPort}
+listen 127.0.0.1
+timeout 3000
+workers 0
+virtual 127.0.0.1:${vport}
+    scheduler rr
+    dataplane proxy
+    node 127.0.0.21:${a.port}
+    node 127.0.0.22:${b.port}
+    connect-timeout 1s
+`,
+  )
+  const tmCtl = join(sd, 'tm.sock')
+  const tm = spawnDaemon('traffic-manager', ['-c', tmConf, '--control', tmCtl])
+  t.teardown(() => tm.stop())
+  await tm.waitLog(l => l.msg === 'traffic-manager ready')
+
+  // Stand-in traffic-clients: `up` reports for both nodes.
+  const udp = createSocket('udp4')
+  t.teardown(() => udp.close())
+  const epoch = Date.now()
+  let seq = 0
+  const report = () => {
+    for (const node of ['127.0.0.21', '127.0.0.22']) {
+      udp.send(formatReport({ node, load: 100, state: 'up', sender: 'tc', epoch, seq: ++seq }), reportPort, '127.0.0.1')
+    }
+  }
+  report()
+  const reporting = setInterval(report, 300)
+  t.teardown(() => clearInterval(reporting))
+
+  const cf = join(dir, 'ldirectord.cf')
+  writeFileSync(
+    cf,
+    `checkinterval = 0.5
+checktimeout = 2
+failurecount = 2
+trafficmanagercontrol = ${tmCtl}
+virtual = 127.0.0.1:${vport}
+    real = 127.0.0.21:${a.port} masq
+    real = 127.0.0.22:${b.port} masq
+    service = http
+    request = "index.html"
+    receive = "^node [AB]$"
+`,
+  )
+  const ld = spawnDaemon('ldirectord', ['-c', cf, '--control', join(sd, 'ld.sock')])
+  t.teardown(() => ld.stop())
+  await ld.waitLog(l => l.msg === 'weight set' && l.node === '127.0.0.22' && l.weight === 'auto')
+
+  // Continuous requests, bounded in count and time.
+  const served: { start: number; body: string }[] = []
+  let running = true
+  const loop = (async () => {
+    for (let i = 0; running && i < 5000; i++) {
+      const start = Date.now()
+      const body = await get(vport).catch((e: Error) => `error ${e.message}`)
+      served.push({ start, body })
+    }
+  })()
+  t.teardown(() => void (running = false))
+  const seen = async (want: string, after: number) => {
+    for (let i = 0; i < 400; i++) {
+      if (served.some(s => s.start >= after && s.body === want)) return true
+      await new Promise(r => setTimeout(r, 25)) // lets the request loop run
+    }
+    return false
+  }
+  t.ok(await seen('node A', 0), 'node A serves before the failure')
+  t.ok(await seen('node B', 0), 'node B serves before the failure')
+
+  await a.stop()
+  const stoppedAt = Date.now()
+  const drained = await ld.waitLog(l => l.msg === 'weight set' && l.node === '127.0.0.21' && l.weight === '0')
+  const drainedAt = Date.parse(drained.time as string)
+  const bound = (0.5 * 2 + 2) * 1000
+  t.ok(drainedAt - stoppedAt <= bound, `weight 0 after ${drainedAt - stoppedAt} ms (bound ${bound} ms)`)
+  await tm.waitLog(l => l.msg === 'weight override' && l.node === '127.0.0.21' && l.weight === '0')
+  // Let at least 40 requests run after the drain.
+  const mark = served.length
+  for (let i = 0; i < 400 && served.length < mark + 40; i++) await new Promise(r => setTimeout(r, 25))
+  const after = served.filter(s => s.start > drainedAt)
+  t.ok(after.length >= 40, `${after.length} requests after the drain`)
+  t.same([...new Set(after.map(s => s.body))], ['node B'], 'every new request goes to node B and succeeds')
+
+  await a.start()
+  const back = await ld.waitLog(l => l.msg === 'weight set' && l.node === '127.0.0.21' && l.weight === 'auto' && Date.parse(l.time as string) > drainedAt)
+  t.ok(await seen('node A', Date.parse(back.time as string)), 'node A serves again')
+  running = false
+  await loop
+  t.equal(await ld.stop(), 0)
+})

@@ -55,9 +55,9 @@ function hostPort(family: 4 | 6, addr: string, port: number): string {
   return family === 6 ? `[${addr}]:${port}` : `${addr}:${port}`
 }
 
+// No `-f`: conntrack refuses it with -I and infers the family from -s/-d.
 function tuple(f: Pick<Flow, 'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'family'>): string[] {
   return [
-    '-f', f.family === 6 ? 'ipv6' : 'ipv4',
     '-p', PROTO_NAMES[f.proto] ?? String(f.proto),
     '-s', f.src, '-d', f.dst, '--sport', String(f.sport), '--dport', String(f.dport),
   ]

@@ -92,7 +92,8 @@ export function formatStatus(s: ErdStatus): string {
         s.transitions.map(t => [t.at, t.from ?? 'none', t.to ?? 'none', t.applyMs ?? '', t.reason]),
       )
     : 'no transitions\n'
-  return `active: ${s.active ?? 'none'}\n\n${links}\n${trans}`
+  const pin = s.pinned ? ` (pinned by operator)` : ''
+  return `active: ${s.active ?? 'none'}${pin}\n\n${links}\n${trans}`
 }
 
 export async function main(argv: readonly string[], io: CliIo = stdio): Promise<number> {

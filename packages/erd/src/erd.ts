@@ -43,6 +43,8 @@ export interface Transition {
 
 export interface ErdStatus {
   readonly active: Role | null
+  /** Set by the `switch` command until that link fails or `switch auto`. */
+  readonly pinned: Role | null
   readonly links: Record<Role, {
     readonly ifname: string
     readonly phase: string
@@ -294,6 +296,7 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
     })
     return {
       active: sel.active,
+      pinned: sel.pinned,
       links: { primary: link('primary'), secondary: link('secondary') },
       transitions: [...transitions],
       savedRoutes: saved.map(describeRoute),
@@ -314,11 +317,13 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
     commands: {
       switch: args => {
         const to = args[0]
-        if (to !== 'primary' && to !== 'secondary') throw erdErrors('ERD_ERR_SWITCH', to ?? '', 'expected primary or secondary')
-        const ev = sel.force(to, clock.now())
+        if (to !== 'primary' && to !== 'secondary' && to !== 'auto') {
+          throw erdErrors('ERD_ERR_SWITCH', to ?? '', 'expected primary, secondary or auto')
+        }
+        const ev = sel.force(to === 'auto' ? null : to, clock.now())
         if (ev === false) throw erdErrors('ERD_ERR_SWITCH', to, 'the link is not usable')
         handle(ev)
-        return { active: sel.active }
+        return { active: sel.active, pinned: sel.pinned }
       },
     },
     reload(next) {

@@ -8,10 +8,6 @@ export const erdErrors = defineErrors({
     message: 'interface "%s" (%s) does not exist',
     exit: EXIT.RUNTIME,
   },
-  ERD_ERR_SAME_INTERFACE: {
-    message: 'primary and secondary are both "%s"',
-    exit: EXIT.USAGE,
-  },
   ERD_ERR_PRIVILEGE: {
     message: 'erd needs CAP_NET_ADMIN to change routes (run as root or grant the capability)',
     exit: EXIT.RUNTIME,

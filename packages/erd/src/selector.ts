@@ -47,6 +47,8 @@ export class LinkSelector {
   #opts: SelectorOptions
   #links: Record<Role, LinkState>
   #active: Role | null = null
+  /** Operator's choice; holds until that link stops being usable. */
+  #pinned: Role | null = null
 
   constructor(opts: SelectorOptions, now: number, carrier: Record<Role, boolean>) {
     this.#opts = opts
@@ -130,10 +132,22 @@ export class LinkSelector {
     return ds.length ? Math.min(...ds) : undefined
   }
 
-  /** Forces the active link (operator command); false if it is not usable. */
-  force(role: Role, now: number): SelectorEvent[] | false {
+  /**
+   * Operator command: makes `role` active and keeps it there while it is
+   * usable; null returns to automatic selection. False if not usable.
+   */
+  force(role: Role | null, now: number): SelectorEvent[] | false {
+    if (role === null) {
+      this.#pinned = null
+      return this.#select(now, 'operator released the link')
+    }
     if (!this.#usable(role)) return false
+    this.#pinned = role
     return this.#switch(role, 'operator request', now)
+  }
+
+  get pinned(): Role | null {
+    return this.#pinned
   }
 
   snapshot(now: number): Record<Role, LinkSnapshot> {
@@ -181,9 +195,12 @@ export class LinkSelector {
         reason = 'no other link up; updelay cut short'
       }
     }
+    if (this.#pinned && !this.#usable(this.#pinned)) this.#pinned = null
     const cur = this.#active
     let next: Role | null
-    if (cur !== null && this.#usable(cur)) {
+    if (this.#pinned) {
+      next = this.#pinned
+    } else if (cur !== null && this.#usable(cur)) {
       next = cur === 'secondary' && this.#usable('primary') && this.#reselect() ? 'primary' : cur
       if (next !== cur) reason = `primary_reselect ${this.#opts.primary_reselect}`
     } else {

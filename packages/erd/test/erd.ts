@@ -210,9 +210,12 @@ t.test('operator switch command', async t => {
   const { erd, state } = await start()
   const sw = erd.commands!.switch!
   t.throws(() => sw(['sideways']), { code: 'ERD_ERR_SWITCH' })
-  t.same(sw(['secondary']), { active: 'secondary' })
+  t.same(sw(['secondary']), { active: 'secondary', pinned: 'secondary' })
   await erd.idle()
   t.same(devs(state.routes, 'eth0'), [])
+  state.emit({ kind: 'link', ifname: 'eth1', carrier: true, deleted: false })
+  t.equal(erd.status().active, 'secondary', 'pinned: primary_reselect does not undo it')
+  t.same(sw(['auto']), { active: 'primary', pinned: null })
   state.emit({ kind: 'link', ifname: 'eth0', carrier: false, deleted: false })
   t.throws(() => sw(['primary']), { code: 'ERD_ERR_SWITCH' })
   await erd.close()

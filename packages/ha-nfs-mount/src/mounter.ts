@@ -5,6 +5,7 @@
 // probes, the presented mount and its swap) is the same code either way.
 
 import { access, constants } from 'node:fs/promises'
+import { join } from 'node:path'
 import { execCommand, type ExecResult } from './exec.js'
 import { hnmError } from './errors.js'
 import type { HnmConfig, MounterKind } from './config.js'
@@ -47,27 +48,44 @@ export async function checkRoot(): Promise<void> {
   if (uid !== 0) throw hnmError('HNM_ERR_NOT_ROOT', uid)
 }
 
-const MOUNT_NFS_HELPERS = ['/sbin/mount.nfs', '/usr/sbin/mount.nfs']
+async function executable(p: string): Promise<boolean> {
+  return access(p, constants.X_OK).then(
+    () => true,
+    () => false,
+  )
+}
+
+/** Finds `name` in PATH (plus extra dirs); undefined when absent. */
+export async function findHelper(name: string, extraDirs: readonly string[] = []): Promise<string | undefined> {
+  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...extraDirs]
+  for (const d of dirs) {
+    if (await executable(join(d, name))) return join(d, name)
+  }
+  return undefined
+}
+
+/** Root, and the mount/umount binaries: what every mounter needs. */
+async function basePreflight(): Promise<void> {
+  await checkRoot()
+  for (const helper of ['mount', 'umount']) {
+    if (!(await findHelper(helper))) {
+      throw hnmError('HNM_ERR_MOUNT_HELPER', helper, `not in PATH (${process.env.PATH ?? ''})`)
+    }
+  }
+}
+
+// mount(8) looks for its helpers in /sbin and /usr/sbin whatever PATH says.
+const MOUNT_NFS_DIRS = ['/sbin', '/usr/sbin']
 
 export class NfsMounter implements Mounter {
   readonly kind = 'nfs' as const
   constructor(readonly ops: MountOps) {}
 
   async preflight(): Promise<void> {
-    await checkRoot()
-    for (const p of MOUNT_NFS_HELPERS) {
-      try {
-        await access(p, constants.X_OK)
-        return
-      } catch {
-        /* try the next */
-      }
+    await basePreflight()
+    if (!(await findHelper('mount.nfs', MOUNT_NFS_DIRS))) {
+      throw hnmError('HNM_ERR_MOUNT_HELPER', 'mount.nfs', 'install nfs-common (Debian) or nfs-utils')
     }
-    throw hnmError(
-      'HNM_ERR_MOUNT_HELPER',
-      'mount.nfs',
-      `none of ${MOUNT_NFS_HELPERS.join(', ')} (install nfs-common or nfs-utils)`,
-    )
   }
 
   async mountReplica(server: string, exportPath: string, staging: string, options: readonly string[]): Promise<void> {
@@ -85,7 +103,7 @@ export class BindMounter implements Mounter {
   ) {}
 
   async preflight(): Promise<void> {
-    await checkRoot()
+    await basePreflight()
   }
 
   async mountReplica(server: string, exportPath: string, staging: string): Promise<void> {

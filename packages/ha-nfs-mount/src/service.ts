@@ -4,7 +4,7 @@
 // sync lines, the mounter and the staging dir are fixed for the life of
 // the process; probe and sync timings reload.
 
-import { HasError, silentLogger, type Logger, type Service } from '@has/daemon-kit'
+import { silentLogger, type Logger, type Service } from '@has/daemon-kit'
 import type { HnmConfig } from './config.js'
 import { HaMount, type Clock, type HaMountStatus } from './ha-mount.js'
 import { createMetrics, type HnmMetrics } from './metrics.js'
@@ -85,9 +85,9 @@ export async function createHaNfsMount(opts: HaNfsMountOptions): Promise<HaNfsMo
     status: () => ({ mounts: mounts.map(m => m.status()), syncs: syncs.map(s => s.status()) }),
     reload(next: HnmConfig) {
       if (topology(next) !== topology(current)) {
-        throw new HasError(
-          'HNM_ERR_USAGE',
-          'mount lines, sync lines, mounter, bind-map and staging-dir need a restart',
+        throw hnmError(
+          'HNM_ERR_RELOAD_RESTART',
+          'mount lines, sync lines, failures, failback-hold, mounter, bind-map and staging-dir',
         )
       }
       current = next

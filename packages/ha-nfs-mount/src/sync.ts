@@ -10,6 +10,7 @@ import type { Logger } from '@has/daemon-kit'
 import type { HnmConfig, SyncSpec } from './config.js'
 import type { HnmMetrics } from './metrics.js'
 import { execCommand } from './exec.js'
+import { hnmError } from './errors.js'
 import { backoffMs, rsyncArgs, rsyncSucceeded } from './rsync-args.js'
 
 export interface SyncStatus {
@@ -136,7 +137,11 @@ export class Syncer {
     const wait = backoffMs(this.#consecutive, this.#config.syncRetryMin, this.#config.syncRetryMax)
     this.#retryAt = performance.now() + wait
     this.#log.warn(
-      { event: 'sync-failed', err: why, consecutiveFailures: this.#consecutive, retryInMs: wait },
+      {
+        event: 'sync-failed',
+        err: hnmError('HNM_ERR_SYNC_FAILED', this.spec.source, this.spec.target, r.code ?? 'none', why), consecutiveFailures: this.#consecutive,
+        retryInMs: wait,
+      },
       'sync pass failed; retrying with a full pass',
     )
   }

@@ -73,3 +73,14 @@ t.test('formatStatus', async t => {
   t.match(text, /b\s+up\s+\*\s+0\s+v3:SUCCESS,v4:SUCCESS/)
   t.match(text, /\/srv\/export\s+rsync:\/\/b\/export\/\s+idle\s+4\s+0\s+120\s+-/)
 })
+
+t.test('the example configs are valid', async t => {
+  for (const f of [
+    '../../../examples/traffic-node/ha-nfs-mount/ha-nfs-mount.conf',
+    '../../../examples/master-node/ha-nfs-mount/ha-nfs-mount-sync.conf',
+  ]) {
+    const path = new URL(f, import.meta.url).pathname
+    const c = io()
+    t.equal(await main(['node', 'hnm', '--config', path, '--check-config'], c.io), 0, path)
+  }
+})

@@ -35,6 +35,7 @@ export const DEFAULTS = Object.freeze({
   deadping: 1000, // ms without a reply before a ping node is unreachable
   udpport: 694, // heartbeat's registered port (ha-cluster)
   auto_failback: false,
+  realtime: true, // SCHED_RR as heartbeat does
   event_listen: '127.0.0.1:6941',
   resource_dir: ['/etc/ha.d/resource.d'],
   state_dir: '/run/has/heartbeatd',
@@ -69,6 +70,7 @@ export interface HaCf {
   readonly deadping: number
   readonly udpport: number
   readonly autoFailback: boolean
+  readonly realtime: boolean
   readonly media: readonly Medium[]
   readonly nodes: readonly string[]
   readonly nodesAt: Position
@@ -102,7 +104,7 @@ const TIME_RANGE = { keepalive: [5, 60_000], deadtime: [15, 3_600_000] } as cons
 const UNSUPPORTED = new Set([
   'serial', 'baud', 'stonith', 'stonith_host', 'watchdog', 'respawn', 'apiauth',
   'crm', 'pacemaker', 'logfile', 'debugfile', 'logfacility', 'use_logd',
-  'ping_group', 'hopfudge', 'realtime', 'debug', 'msgfmt', 'compression',
+  'ping_group', 'hopfudge', 'debug', 'msgfmt', 'compression',
   'compression_threshold', 'traditional_compression', 'max_rexmit_delay',
   'conn_logd_time', 'autojoin', 'coredumps', 'uuidfrom', 'hbgenmethod',
   'deadtime_warn', 'rtprio', 'generation_file', 'nice_failback',
@@ -114,6 +116,7 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
   const times: Partial<Record<'keepalive' | 'deadtime' | 'warntime' | 'initdead' | 'deadping', { ms: number; at: Position }>> = {}
   let udpport: number = DEFAULTS.udpport
   let autoFailback: boolean = DEFAULTS.auto_failback
+  let realtime: boolean = DEFAULTS.realtime
   const media: Medium[] = []
   const nodes: string[] = []
   let nodesAt: Position = { file, line: 0 }
@@ -218,6 +221,13 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
         }
         break
       }
+      case 'realtime': {
+        const v = one()
+        const b = v === undefined ? undefined : parseBool(v)
+        if (v !== undefined && b === undefined) issues.error(l, 'realtime must be on or off', v)
+        else if (b !== undefined) realtime = b
+        break
+      }
       case 'ping':
         if (args.length === 0) issues.error(l, 'ping needs at least one address')
         for (const a of args) {
@@ -290,7 +300,7 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
   return {
     issues,
     config: {
-      file, keepalive, deadtime, warntime, initdead, deadping, udpport, autoFailback,
+      file, keepalive, deadtime, warntime, initdead, deadping, udpport, autoFailback, realtime,
       media, nodes, nodesAt, ping, eventListen, authkeysFile, haresourcesFile,
       resourceDirs: [...(resourceDirs ?? DEFAULTS.resource_dir), BUILTIN_RESOURCE_DIR],
       stateDir,
@@ -366,6 +376,7 @@ export function restartOnlyChanges(a: Config, b: Config): string[] {
   if (!same(a.eventListen, b.eventListen)) out.push('event_listen')
   if (!same(a.ping, b.ping)) out.push('ping')
   if (a.stateDir !== b.stateDir) out.push('state_dir')
+  if (a.realtime !== b.realtime) out.push('realtime')
   const g = (c: Config) => c.groups.map(x => ({ home: x.home, r: x.resources.map(r => r.spec) }))
   if (!same(g(a), g(b))) out.push('haresources')
   return out

@@ -22,6 +22,7 @@ import { openTransport, type Transport } from './transport.js'
 import { startPinger, type Pinger } from './pinger.js'
 import { startEventServer, type EventServer } from './event-server.js'
 import type { ServerLine } from './event-protocol.js'
+import { applyRealtime } from './realtime.js'
 import { createAgentRunner, startGroup, stopGroup, type AgentRunner } from './resources.js'
 
 export interface Clock {
@@ -76,6 +77,8 @@ export async function createHeartbeatd(opts: HeartbeatdOptions): Promise<Heartbe
     drops[reason] = (drops[reason] ?? 0) + 1
     log.debug({ reason, source }, 'heartbeat dropped')
   }
+
+  if (config.realtime) await applyRealtime(log)
 
   // Leftovers of a crashed run (a VIP still configured) must go before we
   // decide anything: stop every group, as heartbeat does at start.

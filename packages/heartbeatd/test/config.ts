@@ -108,3 +108,14 @@ t.test('loadConfig: authkeys mode, local node, agents', async t => {
   t.match(c.agents.IPaddr, /resource\.d\/IPaddr$/)
   t.ok(Object.isFrozen(c))
 })
+
+t.test('the shipped example passes --check-config (authkeys copied 0600)', async t => {
+  const { readFileSync } = await import('node:fs')
+  const ex = new URL('../../../examples/master-node/heartbeatd/', import.meta.url)
+  const files = Object.fromEntries(['ha.cf', 'authkeys', 'haresources'].map(f => [f, readFileSync(new URL(f, ex), 'utf8')]))
+  const dir = t.testdir(files)
+  chmodSync(join(dir, 'authkeys'), 0o600)
+  const c = await loadConfig(join(dir, 'ha.cf'), { node: 'master1' })
+  t.equal(c.deadtime, 100)
+  t.same(c.groups.map(g => g.resources.map(r => r.agent)), [['IPaddr', 'hadaemon']])
+})

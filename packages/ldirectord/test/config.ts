@@ -162,3 +162,13 @@ t.test('broken files name file:line and quote the value', async t => {
     message: /bad\.cf:3: directive "login" is not supported/,
   })
 })
+
+t.test('the example configs are valid', async t => {
+  const root = join(import.meta.dirname, '..', '..', '..', 'examples')
+  const director = await loadConfig(join(root, 'master-node', 'ldirectord', 'ldirectord.cf'))
+  t.equal(director.hasmode, false)
+  t.ok(director.trafficmanagercontrol)
+  const has = await loadConfig(join(root, 'traffic-node', 'ldirectord', 'ldirectord.cf'))
+  t.equal(has.hasmode, true)
+  t.equal(has.trafficmanagers.length, 2)
+})

@@ -450,6 +450,11 @@ function buildInterface(raw: RawInterface, file: string, issues: IssueList): Int
         continue
       }
       if (p.hostBits) issues.warn(at, `${b.kind} has host bits set; advertising ${p.prefix}/${p.length}`, args[0])
+      if (b.kind === 'prefix' && p.prefix === '::') {
+        // radvd reads ::/64 as "every prefix on the interface"; not here.
+        issues.error(at, 'the special prefix ::/N (all interface prefixes) is not supported; list prefixes', args[0])
+        continue
+      }
       if (b.kind === 'prefix') {
         const valid = bc.number('AdvValidLifetime', DEFAULTS.AdvValidLifetime, 0, INFINITY, { infinity: true })
         const preferred = bc.number('AdvPreferredLifetime', DEFAULTS.AdvPreferredLifetime, 0, INFINITY, { infinity: true })

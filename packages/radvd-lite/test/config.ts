@@ -83,6 +83,7 @@ t.test('errors name file:line and quote the value', async t => {
     ['  prefix 2001:db8::/64 { AdvValidLifetime 10; AdvPreferredLifetime 20; };', /AdvPreferredLifetime must not exceed/, 2, '20'],
     ['  prefix 2001:db8::/64 { AdvValidLifetime forever; };', /integer in 0\.\.4294967295 or infinity/, 2, 'forever'],
     ['  prefix 2001:db8::/64 { };\n  prefix 2001:db8::/64 { };', /prefix listed twice/, 3],
+    ['  prefix ::/64 { };', /special prefix ::\/N/, 2, '::/64'],
     ['  route nope { };', /route needs one IPv6 prefix/, 2, 'nope'],
     ['  RDNSS 1.2.3.4 { };', /RDNSS needs one or more IPv6/, 2, '1.2.3.4'],
     ['  RDNSS { };', /RDNSS needs/, 2, 'nothing'],

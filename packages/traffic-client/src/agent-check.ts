@@ -14,6 +14,9 @@ import type { Flag } from './flag.js'
 export function agentReply(flag: Flag, percent: number): string {
   if (flag === 'drain') return '0% drain\n'
   if (flag === 'paused') return '0% down #paused\n'
-  const p = Math.min(100, Math.max(1, Math.round(Number.isFinite(percent) ? percent : 0)))
+  const p = Math.min(
+    100,
+    Math.max(1, Math.round(Number.isFinite(percent) ? percent : 0)),
+  )
   return `${p}% ready up\n`
 }

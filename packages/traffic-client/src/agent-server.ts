@@ -33,10 +33,18 @@ export async function startAgentServer(opts: {
     server.listen(opts.port, opts.addr)
     await once(server, 'listening')
   } catch (e) {
-    throw tcError('TC_ERR_AGENT_LISTEN', formatHostPort({ host: opts.addr, port: opts.port }), (e as Error).message, e)
+    throw tcError(
+      'TC_ERR_AGENT_LISTEN',
+      formatHostPort({ host: opts.addr, port: opts.port }),
+      (e as Error).message,
+      e,
+    )
   }
   const a = server.address()
-  const address = a && typeof a === 'object' ? { host: a.address, port: a.port } : { host: opts.addr, port: opts.port }
+  const address =
+    a && typeof a === 'object'
+      ? { host: a.address, port: a.port }
+      : { host: opts.addr, port: opts.port }
   return {
     address,
     close: () =>

@@ -28,23 +28,38 @@ import { FLAG_COMMANDS } from './flag.js'
 export const NAME = 'traffic-client'
 export const DEFAULT_CONFIG = '/etc/has/tcd.conf'
 
-export function createProgram(io: CliIo = stdio, state = { exitCode: 0 }): Command {
+export function createProgram(
+  io: CliIo = stdio,
+  state = { exitCode: 0 },
+): Command {
   const version = packageVersion(import.meta.url)
   const control = defaultControlPath(NAME)
   const program = new Command(NAME)
-    .description('report this traffic node\'s load index to the traffic-managers (HAS thesis 3.22.5)')
+    .description(
+      "report this traffic node's load index to the traffic-managers (HAS thesis 3.22.5)",
+    )
     .version(version, '-V, --version')
     .enablePositionalOptions()
   addDaemonOptions(program, { config: DEFAULT_CONFIG, control })
-    .option('--procfs <dir>', 'read cpuinfo, meminfo and stat from this /proc tree')
+    .option(
+      '--procfs <dir>',
+      'read cpuinfo, meminfo and stat from this /proc tree',
+    )
     .action(async (flags: DaemonFlags & { procfs?: string }) => {
       const load = () =>
         loadConfig(flags.config, {
           ...(flags.procfs ? { procfs: flags.procfs } : {}),
-          warn: w => (flags.checkConfig ? io.err(`warning: ${formatIssue(w)}\n`) : logger.warn({ issue: w }, formatIssue(w))),
+          warn: w =>
+            flags.checkConfig
+              ? io.err(`warning: ${formatIssue(w)}\n`)
+              : logger.warn({ issue: w }, formatIssue(w)),
         })
       const errorLog = createErrorLogStream()
-      const logger = createLogger({ name: NAME, level: flags.logLevel, destination: errorLog })
+      const logger = createLogger({
+        name: NAME,
+        level: flags.logLevel,
+        destination: errorLog,
+      })
       if (flags.checkConfig) {
         state.exitCode = await checkConfig(load, flags.config, io)
         return
@@ -65,27 +80,45 @@ export function createProgram(io: CliIo = stdio, state = { exitCode: 0 }): Comma
       state.exitCode = await daemon.done
     })
 
-  addControlOption(program.command('status').description('show the running client\'s flag, load and masters'), control)
+  addControlOption(
+    program
+      .command('status')
+      .description("show the running client's flag, load and masters"),
+    control,
+  )
     .option('--json', 'print the raw JSON')
     .action(async (o: { control: string; json?: boolean }) => {
-      const s = (await controlRequest(o.control, 'status')) as TrafficClientStatus
+      const s = (await controlRequest(
+        o.control,
+        'status',
+      )) as TrafficClientStatus
       io.out(o.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s))
     })
 
   for (const cmd of FLAG_COMMANDS) {
-    const what = { pause: 'stop reporting', resume: 'report again', drain: 'report load 0, state drain' }[cmd]
-    addControlOption(program.command(cmd).description(`load-report flag: ${what}`), control).action(
-      async (o: { control: string }) => {
-        const r = (await controlRequest(o.control, cmd)) as { previous: string; flag: string }
-        io.out(`flag: ${r.previous} -> ${r.flag}\n`)
-      },
-    )
+    const what = {
+      pause: 'stop reporting',
+      resume: 'report again',
+      drain: 'report load 0, state drain',
+    }[cmd]
+    addControlOption(
+      program.command(cmd).description(`load-report flag: ${what}`),
+      control,
+    ).action(async (o: { control: string }) => {
+      const r = (await controlRequest(o.control, cmd)) as {
+        previous: string
+        flag: string
+      }
+      io.out(`flag: ${r.previous} -> ${r.flag}\n`)
+    })
   }
   return program
 }
 
 export function formatStatus(s: TrafficClientStatus): string {
-  const load = s.load ? `${s.load.load} (${s.load.percent}% spare)` : 'not computed yet'
+  const load = s.load
+    ? `${s.load.load} (${s.load.percent}% spare)`
+    : 'not computed yet'
   const head =
     `node ${s.node}  flag ${s.flag}  formula ${s.formula}  load ${load}\n` +
     `seq ${s.seq}  epoch ${s.epoch}  every ${s.updatesMs} ms  ${s.signed ? 'signed' : 'UNSIGNED'}` +
@@ -95,12 +128,22 @@ export function formatStatus(s: TrafficClientStatus): string {
     head +
     formatTable(
       ['master', 'address', 'sent', 'errors', 'last sent', 'last error'],
-      s.masters.map(m => [m.name, m.address, m.sent, m.errors, m.lastSent ?? '-', m.lastError ?? '']),
+      s.masters.map(m => [
+        m.name,
+        m.address,
+        m.sent,
+        m.errors,
+        m.lastSent ?? '-',
+        m.lastError ?? '',
+      ]),
     )
   )
 }
 
-export async function main(argv: readonly string[], io: CliIo = stdio): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CliIo = stdio,
+): Promise<number> {
   const state = { exitCode: EXIT.OK as number }
   return runProgram(createProgram(io, state), argv, io, state)
 }

@@ -6,12 +6,26 @@
 // waiting for their timeout. Owns sockets and timers; the logger is injected.
 
 import DgramAsPromised, { type SocketAsPromised } from 'dgram-as-promised'
-import { Counter, Gauge, Registry, formatHostPort, silentLogger, type Logger, type ControlHandlers } from '@has/daemon-kit'
+import {
+  Counter,
+  Gauge,
+  Registry,
+  formatHostPort,
+  silentLogger,
+  type Logger,
+  type ControlHandlers,
+} from '@has/daemon-kit'
 import { formatReport, type ReportState } from '@has/traffic-manager/protocol'
 import type { Master, TrafficClientConfig } from './config.js'
 import { LoadSampler, type LoadOptions, type LoadSample } from './load-index.js'
 import { procfsReaders, type ProcfsReaders } from './procfs.js'
-import { FLAGS, nextFlag, reportFor, type Flag, type FlagCommand } from './flag.js'
+import {
+  FLAGS,
+  nextFlag,
+  reportFor,
+  type Flag,
+  type FlagCommand,
+} from './flag.js'
 import { agentReply } from './agent-check.js'
 import { startAgentServer, type AgentServer } from './agent-server.js'
 import { tcError } from './errors.js'
@@ -85,19 +99,52 @@ export interface TrafficClient {
 }
 
 export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
-  const log = (opts.logger ?? silentLogger()).child({ component: 'traffic-client' })
+  const log = (opts.logger ?? silentLogger()).child({
+    component: 'traffic-client',
+  })
   const now = opts.now ?? Date.now
   const makeReaders = opts.readers ?? procfsReaders
   const registry = opts.registry ?? new Registry()
   const epoch = now()
 
-  const sent = new Counter({ name: 'tc_reports_sent_total', help: 'LOAD datagrams sent, by master', labelNames: ['master'] as const, registers: [registry] })
-  const sendErrors = new Counter({ name: 'tc_report_send_errors_total', help: 'LOAD datagrams that failed to send, by master', labelNames: ['master'] as const, registers: [registry] })
-  const procErrors = new Counter({ name: 'tc_procfs_errors_total', help: 'Rounds skipped because /proc could not be read or parsed', registers: [registry] })
-  const agentAnswers = new Counter({ name: 'tc_agent_checks_total', help: 'HAProxy agent-check connections answered', registers: [registry] })
-  const loadGauge = new Gauge({ name: 'tc_load_index', help: 'Last computed load index', registers: [registry] })
-  const percentGauge = new Gauge({ name: 'tc_load_percent', help: 'Last computed spare share of this node, 0..100', registers: [registry] })
-  const flagGauge = new Gauge({ name: 'tc_flag', help: '1 for the current load-report flag', labelNames: ['flag'] as const, registers: [registry] })
+  const sent = new Counter({
+    name: 'tc_reports_sent_total',
+    help: 'LOAD datagrams sent, by master',
+    labelNames: ['master'] as const,
+    registers: [registry],
+  })
+  const sendErrors = new Counter({
+    name: 'tc_report_send_errors_total',
+    help: 'LOAD datagrams that failed to send, by master',
+    labelNames: ['master'] as const,
+    registers: [registry],
+  })
+  const procErrors = new Counter({
+    name: 'tc_procfs_errors_total',
+    help: 'Rounds skipped because /proc could not be read or parsed',
+    registers: [registry],
+  })
+  const agentAnswers = new Counter({
+    name: 'tc_agent_checks_total',
+    help: 'HAProxy agent-check connections answered',
+    registers: [registry],
+  })
+  const loadGauge = new Gauge({
+    name: 'tc_load_index',
+    help: 'Last computed load index',
+    registers: [registry],
+  })
+  const percentGauge = new Gauge({
+    name: 'tc_load_percent',
+    help: 'Last computed spare share of this node, 0..100',
+    registers: [registry],
+  })
+  const flagGauge = new Gauge({
+    name: 'tc_flag',
+    help: '1 for the current load-report flag',
+    labelNames: ['flag'] as const,
+    registers: [registry],
+  })
 
   let config = opts.config
   let sampler = new LoadSampler(makeReaders(config.procfs), loadOptions(config))
@@ -139,20 +186,28 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
         const st = masterState.get(addr) ?? { sent: 0, errors: 0 }
         masterState.set(addr, st)
         const s = ++seq
-        const line = formatReport({ node: config.node, load, state, sender: SENDER, epoch, seq: s }, config.key)
+        const line = formatReport(
+          { node: config.node, load, state, sender: SENDER, epoch, seq: s },
+          config.key,
+        )
         try {
           await socketFor(m.family).send(Buffer.from(line), m.port, m.host)
           st.sent++
           st.lastSentAt = now()
           sent.inc({ master: addr })
-          if (st.lastError) log.info({ master: addr }, 'sending to master works again')
+          if (st.lastError)
+            log.info({ master: addr }, 'sending to master works again')
           delete st.lastError
           lastSent = { at: st.lastSentAt, seq: s, load, state }
         } catch (e) {
           st.errors++
           sendErrors.inc({ master: addr })
           const msg = (e as Error).message
-          if (st.lastError !== msg) log.warn({ master: addr, code: 'TC_ERR_SEND', err: e }, tcError('TC_ERR_SEND', addr, msg).message)
+          if (st.lastError !== msg)
+            log.warn(
+              { master: addr, code: 'TC_ERR_SEND', err: e },
+              tcError('TC_ERR_SEND', addr, msg).message,
+            )
           st.lastError = msg
         }
       }),
@@ -170,7 +225,11 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
     } catch (e) {
       procErrors.inc()
       const msg = (e as Error).message
-      if (msg !== lastError) log.error({ err: e, code: (e as { code?: string }).code }, 'cannot compute the load index; round skipped')
+      if (msg !== lastError)
+        log.error(
+          { err: e, code: (e as { code?: string }).code },
+          'cannot compute the load index; round skipped',
+        )
       lastError = msg
       return
     }
@@ -197,7 +256,10 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
       reply: () => agentReply(flag, sample?.percent ?? 0),
       onAnswer: () => agentAnswers.inc(),
     })
-    log.info({ agent: formatHostPort(agent.address) }, 'agent-check responder listening')
+    log.info(
+      { agent: formatHostPort(agent.address) },
+      'agent-check responder listening',
+    )
   }
 
   function openErrorLog(path: string | undefined): void {
@@ -205,15 +267,26 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
     try {
       opts.errorLog.reopen(path)
     } catch (e) {
-      throw tcError('TC_ERR_ERRORLOG', path, (e as NodeJS.ErrnoException).code ?? String(e), e)
+      throw tcError(
+        'TC_ERR_ERRORLOG',
+        path,
+        (e as NodeJS.ErrnoException).code ?? String(e),
+        e,
+      )
     }
   }
 
-  async function setFlag(command: FlagCommand): Promise<{ previous: Flag; flag: Flag }> {
+  async function setFlag(
+    command: FlagCommand,
+  ): Promise<{ previous: Flag; flag: Flag }> {
     const previous = flag
     flag = nextFlag(flag, command)
     setFlagGauge()
-    if (previous !== flag) log.info({ from: previous, to: flag, command }, 'load-report flag changed')
+    if (previous !== flag)
+      log.info(
+        { from: previous, to: flag, command },
+        'load-report flag changed',
+      )
     // A round already past its flag check finishes first, so once this
     // returns nothing more goes out under the old flag.
     await inFlight
@@ -241,7 +314,14 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
         throw e
       }
       log.info(
-        { node: config.node, masters: config.masters.map(key), updatesMs: config.updatesMs, formula: config.formula, procfs: config.procfs, signed: config.key !== undefined },
+        {
+          node: config.node,
+          masters: config.masters.map(key),
+          updatesMs: config.updatesMs,
+          formula: config.formula,
+          procfs: config.procfs,
+          signed: config.key !== undefined,
+        },
         'reporting load',
       )
       await round()
@@ -252,24 +332,44 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
       // Prepare everything that can fail before changing anything.
       let nextSampler = sampler
       if (next.procfs !== config.procfs) {
-        nextSampler = new LoadSampler(makeReaders(next.procfs), loadOptions(next))
+        nextSampler = new LoadSampler(
+          makeReaders(next.procfs),
+          loadOptions(next),
+        )
         await nextSampler.init()
       } else {
-        sampler.setOptions(loadOptions(next))
+        sampler.check(loadOptions(next))
       }
       openErrorLog(next.errorLog)
-      const agentChanged = JSON.stringify(next.agent) !== JSON.stringify(config.agent)
+      const agentChanged =
+        JSON.stringify(next.agent) !== JSON.stringify(config.agent)
       if (agentChanged) {
         const old = config
+        // Rebind the port actually held (agent_port 0 picked one at start).
+        const held =
+          agent && old.agent
+            ? {
+                ...old,
+                agent: { addr: old.agent.addr, port: agent.address.port },
+              }
+            : old
         await agent?.close()
         agent = undefined
         try {
           await startAgent(next)
         } catch (e) {
-          await startAgent(old).catch(() => {})
+          // Back to the old listener and log file: the reload is refused whole.
+          await startAgent(held).catch(() => {})
+          try {
+            openErrorLog(old.errorLog)
+          } catch {
+            // The old file went away meanwhile; stdout still has every line.
+          }
           throw e
         }
       }
+      // Nothing below can fail.
+      if (nextSampler === sampler) sampler.setOptions(loadOptions(next))
       const intervalChanged = next.updatesMs !== config.updatesMs
       sampler = nextSampler
       config = next
@@ -287,7 +387,9 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
         await sendAll(0, 'down')
         log.info({ seq }, 'sent final down report')
         await agent?.close()
-        await Promise.all([...sockets.values()].map(s => s.close().catch(() => {})))
+        await Promise.all(
+          [...sockets.values()].map(s => s.close().catch(() => {})),
+        )
         sockets.clear()
         opts.errorLog?.close()
       })()
@@ -305,7 +407,9 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
         updatesMs: config.updatesMs,
         signed: config.key !== undefined,
         load: sample ?? null,
-        lastSent: lastSent ? { ...lastSent, atIso: new Date(lastSent.at).toISOString() } : null,
+        lastSent: lastSent
+          ? { ...lastSent, atIso: new Date(lastSent.at).toISOString() }
+          : null,
         lastError: lastError ?? null,
         masters: config.masters.map(m => {
           const st = masterState.get(key(m))
@@ -315,7 +419,9 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
             sent: st?.sent ?? 0,
             errors: st?.errors ?? 0,
             lastError: st?.lastError ?? null,
-            lastSent: st?.lastSentAt ? new Date(st.lastSentAt).toISOString() : null,
+            lastSent: st?.lastSentAt
+              ? new Date(st.lastSentAt).toISOString()
+              : null,
           }
         }),
         agent: agent ? formatHostPort(agent.address) : null,
@@ -324,7 +430,11 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
 
     setFlag,
     round,
-    commands: { pause: flagCommand('pause'), resume: flagCommand('resume'), drain: flagCommand('drain') },
+    commands: {
+      pause: flagCommand('pause'),
+      resume: flagCommand('resume'),
+      drain: flagCommand('drain'),
+    },
     registry,
     get flag() {
       return flag

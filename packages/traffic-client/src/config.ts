@@ -116,7 +116,8 @@ export function parseConfig(text: string, file: string): ParseResult {
     const words = splitWords(line.text)
     const [name = '', ...rest] = words
     // `key-file` is traffic-manager's spelling; accept both.
-    const key = name.toLowerCase() === 'key-file' ? 'keyfile' : name.toLowerCase()
+    const key =
+      name.toLowerCase() === 'key-file' ? 'keyfile' : name.toLowerCase()
     const mm = /^master(\d+)$/.exec(key)
     const known = mm !== null || (SINGLE as readonly string[]).includes(key)
     if (!known) {
@@ -130,7 +131,11 @@ export function parseConfig(text: string, file: string): ParseResult {
     const value = rest[0] as string
     const first = seen.get(key)
     if (first) {
-      issues.error(line, `${name} given twice (first at ${first.file}:${first.line})`, value)
+      issues.error(
+        line,
+        `${name} given twice (first at ${first.file}:${first.line})`,
+        value,
+      )
       continue
     }
     seen.set(key, line)
@@ -143,7 +148,11 @@ export function parseConfig(text: string, file: string): ParseResult {
       }
       const m = parseMaster(name, value)
       if (!m) {
-        issues.error(line, `${name} must be an IPv4 or IPv6 address, optionally with :port ([v6]:port)`, value)
+        issues.error(
+          line,
+          `${name} must be an IPv4 or IPv6 address, optionally with :port ([v6]:port)`,
+          value,
+        )
         continue
       }
       masters.set(n, { m, at: line })
@@ -152,7 +161,12 @@ export function parseConfig(text: string, file: string): ParseResult {
     v[key as Single] = { value, at: line }
   }
 
-  const num = <T>(k: Single, parse: (s: string) => T | undefined, msg: string, dflt: T): T => {
+  const num = <T>(
+    k: Single,
+    parse: (s: string) => T | undefined,
+    msg: string,
+    dflt: T,
+  ): T => {
     const e = v[k]
     if (!e) return dflt
     const r = parse(e.value)
@@ -166,20 +180,33 @@ export function parseConfig(text: string, file: string): ParseResult {
     return resolve(base, e.value)
   }
 
-  const port = num('port', s => parseIntRange(s, 1, 65535), 'port must be 1..65535', DEFAULTS.port)
+  const port = num(
+    'port',
+    s => parseIntRange(s, 1, 65535),
+    'port must be 1..65535',
+    DEFAULTS.port,
+  )
   const updatesMs = num(
     'updates',
     s => {
       const ms = parseDuration(s, 'ms')
-      return ms !== undefined && ms >= UPDATES_MIN_MS && ms <= UPDATES_MAX_MS ? ms : undefined
+      return ms !== undefined && ms >= UPDATES_MIN_MS && ms <= UPDATES_MAX_MS
+        ? ms
+        : undefined
     },
     `updates must be ${UPDATES_MIN_MS}..${UPDATES_MAX_MS} ms (bare number = ms, or 2s)`,
     DEFAULTS.updates,
   )
-  const ramMB = num('ram', s => parseIntRange(s, 1, 1 << 24), 'RAM must be a whole number of MB, 1..16777216', undefined)
+  const ramMB = num(
+    'ram',
+    s => parseIntRange(s, 1, 1 << 24),
+    'RAM must be a whole number of MB, 1..16777216',
+    undefined,
+  )
   const formula = num(
     'formula',
-    s => ((FORMULAS as readonly string[]).includes(s) ? (s as Formula) : undefined),
+    s =>
+      (FORMULAS as readonly string[]).includes(s) ? (s as Formula) : undefined,
     'formula must be live or thesis',
     DEFAULTS.formula,
   )
@@ -189,38 +216,80 @@ export function parseConfig(text: string, file: string): ParseResult {
     'capacity must be auto or a positive number',
     DEFAULTS.capacity,
   )
-  const scale = num('scale', s => positive(s, 1e6), 'scale must be a number > 0 and <= 1000000', DEFAULTS.scale)
+  const scale = num(
+    'scale',
+    s => positive(s, 1e6),
+    'scale must be a number > 0 and <= 1000000',
+    DEFAULTS.scale,
+  )
   const headroom = num(
     'mem_headroom',
     s => parseNumberRange(s.replace(/%$/, ''), 0, 100),
     'mem_headroom must be a percentage 0..100',
     DEFAULTS.mem_headroom,
   )
-  const agentPort = num('agent_port', s => parseIntRange(s, 0, 65535), 'agent_port must be 0..65535', undefined)
-  const agentAddr = num('agent_addr', s => (isIP(s) ? s : undefined), 'agent_addr must be an IP address', DEFAULTS.agent_addr)
+  const agentPort = num(
+    'agent_port',
+    s => parseIntRange(s, 0, 65535),
+    'agent_port must be 0..65535',
+    undefined,
+  )
+  const agentAddr = num(
+    'agent_addr',
+    s => (isIP(s) ? s : undefined),
+    'agent_addr must be an IP address',
+    DEFAULTS.agent_addr,
+  )
   if (v.agent_addr && agentPort === undefined) {
-    issues.warn(v.agent_addr.at, 'agent_addr without agent_port: no agent-check responder', v.agent_addr.value)
+    issues.warn(
+      v.agent_addr.at,
+      'agent_addr without agent_port: no agent-check responder',
+      v.agent_addr.value,
+    )
   }
 
   const nodeE = v.node
-  if (!nodeE) issues.error({ file, line: 0 }, 'node <address> is required (the address the managers know this node by)')
-  else if (isIP(nodeE.value) === 0) issues.error(nodeE.at, 'node must be an IPv4 or IPv6 address', nodeE.value)
+  if (!nodeE)
+    issues.error(
+      { file, line: 0 },
+      'node <address> is required (the address the managers know this node by)',
+    )
+  else if (isIP(nodeE.value) === 0)
+    issues.error(nodeE.at, 'node must be an IPv4 or IPv6 address', nodeE.value)
 
-  if (masterLines === 0) issues.error({ file, line: 0 }, 'at least one masterN <address> is required')
+  if (masterLines === 0)
+    issues.error(
+      { file, line: 0 },
+      'at least one masterN <address> is required',
+    )
   const byAddr = new Map<string, Position>()
   for (const { m, at } of masters.values()) {
     const k = `${m.host}|${m.port || port}`
     const prev = byAddr.get(k)
-    if (prev) issues.warn(at, `same master as line ${prev.line}; it gets every report twice`, m.host)
+    if (prev)
+      issues.warn(
+        at,
+        `same master as line ${prev.line}; it gets every report twice`,
+        m.host,
+      )
     else byAddr.set(k, at)
   }
 
   if (formula === 'thesis' && ramMB === undefined) {
-    issues.error(v.formula?.at ?? { file, line: 0 }, 'formula thesis needs RAM <MB> (RAM_x, the smallest node\'s RAM)', 'thesis')
+    issues.error(
+      v.formula?.at ?? { file, line: 0 },
+      "formula thesis needs RAM <MB> (RAM_x, the smallest node's RAM)",
+      'thesis',
+    )
   }
-  if (v.key && v.keyfile) issues.error(v.keyfile.at, 'give key or keyfile, not both', v.keyfile.value)
+  if (v.key && v.keyfile)
+    issues.error(v.keyfile.at, 'give key or keyfile, not both', v.keyfile.value)
   if (v.key && v.key.value.length < KEY_MIN_LENGTH) {
-    issues.error(v.key.at, `key must be at least ${KEY_MIN_LENGTH} characters`, '*'.repeat(v.key.value.length))
+    issues.error(
+      v.key.at,
+      `key must be at least ${KEY_MIN_LENGTH} characters`,
+      '*'.repeat(v.key.value.length),
+    )
   }
 
   const errorLog = path('errorlog')
@@ -243,13 +312,20 @@ export function parseConfig(text: string, file: string): ParseResult {
     ...(errorLog ? { errorLog } : {}),
     ...(ramMB !== undefined ? { ramMB } : {}),
     ...(v.key ? { key: v.key.value } : {}),
-    ...(keyfile ? { keyfile, keyfileAt: (v.keyfile as { at: Position }).at } : {}),
-    ...(agentPort !== undefined ? { agent: { addr: agentAddr, port: agentPort } } : {}),
+    ...(keyfile
+      ? { keyfile, keyfileAt: (v.keyfile as { at: Position }).at }
+      : {}),
+    ...(agentPort !== undefined
+      ? { agent: { addr: agentAddr, port: agentPort } }
+      : {}),
   }
   return { config, errors: [], warnings: issues.warnings }
 }
 
-function positive(s: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+function positive(
+  s: string,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   const n = parseNumberRange(s, 0, max)
   return n !== undefined && n > 0 ? n : undefined
 }
@@ -277,14 +353,18 @@ export interface LoadOptions {
 }
 
 /** Reads, validates, reads the key file; throws ConfigError (exit 3). */
-export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<TrafficClientConfig> {
+export async function loadConfig(
+  file: string,
+  opts: LoadOptions = {},
+): Promise<TrafficClientConfig> {
   const text = await readConfigFile(file)
   const r = parseConfig(text, file)
   if (!r.config) throw new ConfigError(r.errors)
   for (const w of r.warnings) opts.warn?.(w)
   const { keyfileAt, ...config } = r.config
   let key = config.key
-  if (config.keyfile && keyfileAt) key = await readKeyFile(config.keyfile, keyfileAt)
+  if (config.keyfile && keyfileAt)
+    key = await readKeyFile(config.keyfile, keyfileAt)
   return deepFreeze({
     ...config,
     ...(key !== undefined ? { key } : {}),
@@ -301,13 +381,18 @@ async function readKeyFile(path: string, at: Position): Promise<string> {
   try {
     mode = (await stat(path)).mode
   } catch (e) {
-    return fail(`keyfile cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
+    return fail(
+      `keyfile cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    )
   }
   if ((mode & 0o077) !== 0) {
-    fail(`keyfile is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`)
+    fail(
+      `keyfile is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`,
+    )
   }
   const key = (await readFile(path, 'utf8')).trim()
-  if (key.length < KEY_MIN_LENGTH) fail(`keyfile holds fewer than ${KEY_MIN_LENGTH} characters`)
+  if (key.length < KEY_MIN_LENGTH)
+    fail(`keyfile holds fewer than ${KEY_MIN_LENGTH} characters`)
   if (/\s/.test(key)) fail('keyfile must hold one line without white space')
   return key
 }

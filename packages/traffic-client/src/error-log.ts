@@ -17,7 +17,9 @@ export interface ErrorLogStream {
   close(): void
 }
 
-export function createErrorLogStream(out: (line: string) => void = l => process.stdout.write(l)): ErrorLogStream {
+export function createErrorLogStream(
+  out: (line: string) => void = l => process.stdout.write(l),
+): ErrorLogStream {
   let fd: number | undefined
   let current: string | undefined
   return {

@@ -6,14 +6,18 @@ import { defineErrors, EXIT } from '@has/daemon-kit'
 export const errorCodes = Object.freeze({
   TC_ERR_PROCFS_READ: { message: 'cannot read %s: %s' },
   TC_ERR_PROCFS_CPUINFO: {
-    message: '%s has no bogomips line; set "capacity" (live) or use another procfs',
+    message:
+      '%s has no bogomips line; set "capacity" (live) or use another procfs',
   },
   TC_ERR_PROCFS_MEMINFO: { message: '%s lacks %s' },
   TC_ERR_PROCFS_STAT: { message: '%s has no aggregate "cpu" line' },
   TC_ERR_SEND: { message: 'sending to %s failed: %s' },
   TC_ERR_AGENT_LISTEN: { message: 'agent-check port %s: %s' },
   TC_ERR_FLAG_ARGS: { message: '%s takes no arguments', exit: EXIT.USAGE },
-  TC_ERR_ERRORLOG: { message: 'cannot open ErrorLog %s: %s', exit: EXIT.CONFIG },
+  TC_ERR_ERRORLOG: {
+    message: 'cannot open ErrorLog %s: %s',
+    exit: EXIT.CONFIG,
+  },
 })
 
 export type TrafficClientErrorCode = keyof typeof errorCodes

@@ -14,14 +14,21 @@ export type Flag = (typeof FLAGS)[number]
 export const FLAG_COMMANDS = ['pause', 'resume', 'drain'] as const
 export type FlagCommand = (typeof FLAG_COMMANDS)[number]
 
-const NEXT: Readonly<Record<FlagCommand, Flag>> = { pause: 'paused', resume: 'report', drain: 'drain' }
+const NEXT: Readonly<Record<FlagCommand, Flag>> = {
+  pause: 'paused',
+  resume: 'report',
+  drain: 'drain',
+}
 
 export function nextFlag(_current: Flag, command: FlagCommand): Flag {
   return NEXT[command]
 }
 
 /** What the flag makes a report say; undefined: send nothing. */
-export function reportFor(flag: Flag, load: number): { load: number; state: ReportState } | undefined {
+export function reportFor(
+  flag: Flag,
+  load: number,
+): { load: number; state: ReportState } | undefined {
   if (flag === 'paused') return undefined
   if (flag === 'drain') return { load: 0, state: 'drain' }
   return { load, state: 'up' }

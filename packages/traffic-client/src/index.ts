@@ -1,11 +1,38 @@
 // Library entry: re-exports only.
 export { createTrafficClient, SENDER } from './client.js'
-export type { TrafficClient, TrafficClientOptions, TrafficClientStatus, SentReport } from './client.js'
-export { parseConfig, loadConfig, parseMaster, DEFAULTS, FORMULAS } from './config.js'
-export type { TrafficClientConfig, Master, Formula, ParseResult } from './config.js'
-export { thesisLoad, liveLoad, idleShare, memFactor, LoadSampler } from './load-index.js'
+export type {
+  TrafficClient,
+  TrafficClientOptions,
+  TrafficClientStatus,
+  SentReport,
+} from './client.js'
+export {
+  parseConfig,
+  loadConfig,
+  parseMaster,
+  DEFAULTS,
+  FORMULAS,
+} from './config.js'
+export type {
+  TrafficClientConfig,
+  Master,
+  Formula,
+  ParseResult,
+} from './config.js'
+export {
+  thesisLoad,
+  liveLoad,
+  idleShare,
+  memFactor,
+  LoadSampler,
+} from './load-index.js'
 export type { LoadSample, LoadOptions } from './load-index.js'
-export { parseCpuinfo, parseMeminfo, parseStat, procfsReaders } from './procfs.js'
+export {
+  parseCpuinfo,
+  parseMeminfo,
+  parseStat,
+  procfsReaders,
+} from './procfs.js'
 export type { ProcfsReaders, CpuInfo, MemInfo, CpuTimes } from './procfs.js'
 export { writeProcfsFixture } from './procfs-fixture.js'
 export type { ProcfsFixture } from './procfs-fixture.js'

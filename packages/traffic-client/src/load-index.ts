@@ -12,12 +12,25 @@
 // extra free RAM does not make a web node faster but swapping makes it slow.
 // Formulas are pure; LoadSampler owns the readers and the previous sample.
 
-import { parseCpuinfo, parseMeminfo, parseStat, type CpuInfo, type CpuTimes, type MemInfo, type ProcfsReaders } from './procfs.js'
+import {
+  parseCpuinfo,
+  parseMeminfo,
+  parseStat,
+  type CpuInfo,
+  type CpuTimes,
+  type MemInfo,
+  type ProcfsReaders,
+} from './procfs.js'
 import { tcError } from './errors.js'
 import type { Formula } from './config.js'
 
 /** Thesis 3.22.6: CPU_a x RAM_a / RAM_x (MB), times scale. */
-export function thesisLoad(bogomips: number, freeMB: number, ramMB: number, scale = 1): number {
+export function thesisLoad(
+  bogomips: number,
+  freeMB: number,
+  ramMB: number,
+  scale = 1,
+): number {
   return (bogomips * freeMB * scale) / ramMB
 }
 
@@ -35,7 +48,12 @@ export function memFactor(mem: MemInfo, headroom: number): number {
   return clamp01(mem.availableKB / mem.totalKB / headroom)
 }
 
-export function liveLoad(capacity: number, idle: number, memF: number, scale = 1): number {
+export function liveLoad(
+  capacity: number,
+  idle: number,
+  memF: number,
+  scale = 1,
+): number {
   return capacity * clamp01(idle) * clamp01(memF) * scale
 }
 
@@ -83,9 +101,14 @@ export class LoadSampler {
     this.#cpu = cpu
   }
 
+  /** Throws if the cpuinfo read at init cannot serve these options. */
+  check(opts: LoadOptions): void {
+    if (this.#cpu) this.#check(this.#cpu, opts)
+  }
+
   /** Swaps options (reload); throws, keeping the old ones, if cpuinfo cannot serve them. */
   setOptions(opts: LoadOptions): void {
-    if (this.#cpu) this.#check(this.#cpu, opts)
+    this.check(opts)
     this.#opts = opts
   }
 
@@ -100,11 +123,20 @@ export class LoadSampler {
     if (!this.#cpu) await this.init()
     const cpu = this.#cpu as CpuInfo
     const o = this.#opts
-    const [memText, statText] = await Promise.all([this.#readers.meminfo(), this.#readers.stat()])
+    const [memText, statText] = await Promise.all([
+      this.#readers.meminfo(),
+      this.#readers.stat(),
+    ])
     const mem = parseMeminfo(memText)
-    if ('missing' in mem) throw tcError('TC_ERR_PROCFS_MEMINFO', `${this.#readers.where}/meminfo`, mem.missing)
+    if ('missing' in mem)
+      throw tcError(
+        'TC_ERR_PROCFS_MEMINFO',
+        `${this.#readers.where}/meminfo`,
+        mem.missing,
+      )
     const times = parseStat(statText)
-    if (!times) throw tcError('TC_ERR_PROCFS_STAT', `${this.#readers.where}/stat`)
+    if (!times)
+      throw tcError('TC_ERR_PROCFS_STAT', `${this.#readers.where}/stat`)
     const idle = idleShare(times, this.#prev)
     this.#prev = times
     const first = cpu.bogomips[0] ?? 0

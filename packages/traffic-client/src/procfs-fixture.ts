@@ -22,8 +22,14 @@ export interface ProcfsFixture {
 const TICKS = 1_000_000
 
 export function writeProcfsFixture(dir: string, f: ProcfsFixture): string {
-  if (!(f.cpus >= 1) || !(f.idleShare >= 0 && f.idleShare <= 1) || !(f.memFreeMB <= f.memTotalMB)) {
-    throw new RangeError('writeProcfsFixture: need cpus >= 1, 0 <= idleShare <= 1, memFreeMB <= memTotalMB')
+  if (
+    !(f.cpus >= 1) ||
+    !(f.idleShare >= 0 && f.idleShare <= 1) ||
+    !(f.memFreeMB <= f.memTotalMB)
+  ) {
+    throw new RangeError(
+      'writeProcfsFixture: need cpus >= 1, 0 <= idleShare <= 1, memFreeMB <= memTotalMB',
+    )
   }
   mkdirSync(dir, { recursive: true })
   const cpuinfo = Array.from({ length: f.cpus }, (_, i) =>
@@ -35,7 +41,8 @@ export function writeProcfsFixture(dir: string, f: ProcfsFixture): string {
       '',
     ].join('\n'),
   ).join('\n')
-  const kb = (mb: number): string => `${String(Math.round(mb * 1024)).padStart(8)} kB`
+  const kb = (mb: number): string =>
+    `${String(Math.round(mb * 1024)).padStart(8)} kB`
   const meminfo = [
     `MemTotal:       ${kb(f.memTotalMB)}`,
     `MemFree:        ${kb(f.memFreeMB)}`,
@@ -48,11 +55,19 @@ export function writeProcfsFixture(dir: string, f: ProcfsFixture): string {
   // and it falls back to the since-boot share: exactly idleShare.
   const idle = Math.round(TICKS * f.cpus * f.idleShare)
   const busy = TICKS * f.cpus - idle
-  const stat = [`cpu  ${busy} 0 0 ${idle} 0 0 0 0 0 0`, ...Array.from({ length: f.cpus }, (_, i) => {
-    const ci = Math.round(TICKS * f.idleShare)
-    return `cpu${i} ${TICKS - ci} 0 0 ${ci} 0 0 0 0 0 0`
-  }), ''].join('\n')
-  for (const [name, text] of [['cpuinfo', cpuinfo], ['meminfo', meminfo], ['stat', stat]] as const) {
+  const stat = [
+    `cpu  ${busy} 0 0 ${idle} 0 0 0 0 0 0`,
+    ...Array.from({ length: f.cpus }, (_, i) => {
+      const ci = Math.round(TICKS * f.idleShare)
+      return `cpu${i} ${TICKS - ci} 0 0 ${ci} 0 0 0 0 0 0`
+    }),
+    '',
+  ].join('\n')
+  for (const [name, text] of [
+    ['cpuinfo', cpuinfo],
+    ['meminfo', meminfo],
+    ['stat', stat],
+  ] as const) {
     const tmp = join(dir, `.${name}.${process.pid}.tmp`)
     writeFileSync(tmp, text)
     renameSync(tmp, join(dir, name))

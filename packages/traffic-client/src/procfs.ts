@@ -22,10 +22,19 @@ export function procfsReaders(dir: string): ProcfsReaders {
     try {
       return await readFile(path, 'utf8')
     } catch (e) {
-      throw tcError('TC_ERR_PROCFS_READ', path, (e as NodeJS.ErrnoException).code ?? String(e))
+      throw tcError(
+        'TC_ERR_PROCFS_READ',
+        path,
+        (e as NodeJS.ErrnoException).code ?? String(e),
+      )
     }
   }
-  return { cpuinfo: read('cpuinfo'), meminfo: read('meminfo'), stat: read('stat'), where: dir }
+  return {
+    cpuinfo: read('cpuinfo'),
+    meminfo: read('meminfo'),
+    stat: read('stat'),
+    where: dir,
+  }
 }
 
 export interface CpuInfo {
@@ -67,15 +76,23 @@ export interface MemInfo {
 /** Parses /proc/meminfo; undefined names the first missing field. */
 export function parseMeminfo(text: string): MemInfo | { missing: string } {
   const f = new Map<string, number>()
-  for (const m of text.matchAll(/^(\w+(?:\(\w+\))?):\s+(\d+)(?:\s*kB)?\s*$/gm)) {
+  for (const m of text.matchAll(
+    /^(\w+(?:\(\w+\))?):\s+(\d+)(?:\s*kB)?\s*$/gm,
+  )) {
     f.set(m[1] as string, Number(m[2]))
   }
   const total = f.get('MemTotal')
   const free = f.get('MemFree')
   if (total === undefined) return { missing: 'MemTotal' }
   if (free === undefined) return { missing: 'MemFree' }
-  const available = f.get('MemAvailable') ?? free + (f.get('Buffers') ?? 0) + (f.get('Cached') ?? 0)
-  return { totalKB: total, freeKB: free, availableKB: Math.min(available, total) }
+  const available =
+    f.get('MemAvailable') ??
+    free + (f.get('Buffers') ?? 0) + (f.get('Cached') ?? 0)
+  return {
+    totalKB: total,
+    freeKB: free,
+    availableKB: Math.min(available, total),
+  }
 }
 
 export interface CpuTimes {
@@ -91,6 +108,18 @@ export function parseStat(text: string): CpuTimes | undefined {
   if (!m) return undefined
   const n = (m[1] as string).trim().split(/\s+/).map(Number)
   if (n.length < 4) return undefined
-  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = n
-  return { idle: idle + iowait, total: user + nice + system + idle + iowait + irq + softirq + steal }
+  const [
+    user = 0,
+    nice = 0,
+    system = 0,
+    idle = 0,
+    iowait = 0,
+    irq = 0,
+    softirq = 0,
+    steal = 0,
+  ] = n
+  return {
+    idle: idle + iowait,
+    total: user + nice + system + idle + iowait + irq + softirq + steal,
+  }
 }

@@ -5,7 +5,11 @@ import { startAgentServer } from '../src/agent-server.js'
 
 t.test('replies per flag', async t => {
   t.equal(agentReply('report', 73.4), '73% ready up\n')
-  t.equal(agentReply('report', 0), '1% ready up\n', 'a busy ready node stays eligible')
+  t.equal(
+    agentReply('report', 0),
+    '1% ready up\n',
+    'a busy ready node stays eligible',
+  )
   t.equal(agentReply('report', 250), '100% ready up\n')
   t.equal(agentReply('report', NaN), '1% ready up\n')
   t.equal(agentReply('drain', 80), '0% drain\n')
@@ -26,11 +30,23 @@ function ask(port: number, send?: string): Promise<string> {
 t.test('server: one line, then close; agent-send text is ignored', async t => {
   let reply = '50% ready up\n'
   let answered = 0
-  const srv = await startAgentServer({ addr: '127.0.0.1', port: 0, reply: () => reply, onAnswer: () => answered++ })
+  const srv = await startAgentServer({
+    addr: '127.0.0.1',
+    port: 0,
+    reply: () => reply,
+    onAnswer: () => answered++,
+  })
   t.teardown(() => srv.close())
   t.equal(await ask(srv.address.port), '50% ready up\n')
   reply = '0% drain\n'
   t.equal(await ask(srv.address.port, 'state\n'), '0% drain\n')
   t.equal(answered, 2)
-  await t.rejects(startAgentServer({ addr: '127.0.0.1', port: srv.address.port, reply: () => '' }), { code: 'TC_ERR_AGENT_LISTEN' })
+  await t.rejects(
+    startAgentServer({
+      addr: '127.0.0.1',
+      port: srv.address.port,
+      reply: () => '',
+    }),
+    { code: 'TC_ERR_AGENT_LISTEN' },
+  )
 })

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
-import { connect } from 'node:net'
+import { connect, createServer } from 'node:net'
+import { once } from 'node:events'
 import { createTrafficClient } from '../src/client.js'
 import { parseConfig, type TrafficClientConfig } from '../src/config.js'
 import { writeProcfsFixture } from '../src/procfs-fixture.js'
@@ -16,74 +17,128 @@ function config(text: string, file: string): TrafficClientConfig {
 
 async function setup(t: Test, extra = '') {
   const dir = t.testdir({})
-  writeProcfsFixture(join(dir, 'proc'), { bogomips: 1000, cpus: 2, memTotalMB: 1024, memFreeMB: 512, idleShare: 0.5 })
+  writeProcfsFixture(join(dir, 'proc'), {
+    bogomips: 1000,
+    cpus: 2,
+    memTotalMB: 1024,
+    memFreeMB: 512,
+    idleShare: 0.5,
+  })
   const v4 = await Receiver.open('127.0.0.1', KEY)
   const v6 = await Receiver.open('::1', KEY)
   t.teardown(() => (v4.close(), v6.close()))
   // updates 1h: the timer never fires here; rounds are driven explicitly.
   const text = `node 192.0.2.10\nmaster1 127.0.0.1:${v4.port}\nmaster2 [::1]:${v6.port}\nupdates 3600000\nprocfs proc\nkey ${KEY}\n${extra}`
   const c = config(text, join(dir, 'tcd.conf'))
-  const client = createTrafficClient({ config: c, now: () => 1_700_000_000_000 })
+  const client = createTrafficClient({
+    config: c,
+    now: () => 1_700_000_000_000,
+  })
   t.teardown(() => client.close())
   return { dir, v4, v6, client, c }
 }
 
-t.test('start sends one signed report to every master, IPv4 and IPv6', async t => {
-  const { v4, v6, client } = await setup(t)
-  await client.start()
-  const a = await v4.next()
-  const b = await v6.next()
-  for (const r of [a, b]) {
-    t.equal(r.macOk, true, 'MAC verifies with the shared key')
-    t.match(r.report, { node: '192.0.2.10', load: 1000, state: 'up', sender: 'tc', epoch: 1_700_000_000_000 })
-  }
-  t.same([a.report.seq, b.report.seq].sort(), [1, 2], 'seq +1 per datagram')
-  await client.round()
-  t.equal((await v4.next()).report.seq, 3)
-  t.equal((await v6.next()).report.seq, 4)
-  const s = client.status()
-  t.equal(s.seq, 4)
-  t.equal(s.flag, 'report')
-  t.equal(s.load?.load, 1000)
-  t.match(s.masters, [{ name: 'master1', sent: 2, errors: 0 }, { name: 'master2', sent: 2, errors: 0 }])
-  t.match(await client.registry.metrics(), /tc_reports_sent_total\{master="127\.0\.0\.1:\d+"\} 2/)
-})
+t.test(
+  'start sends one signed report to every master, IPv4 and IPv6',
+  async t => {
+    const { v4, v6, client } = await setup(t)
+    await client.start()
+    const a = await v4.next()
+    const b = await v6.next()
+    for (const r of [a, b]) {
+      t.equal(r.macOk, true, 'MAC verifies with the shared key')
+      t.match(r.report, {
+        node: '192.0.2.10',
+        load: 1000,
+        state: 'up',
+        sender: 'tc',
+        epoch: 1_700_000_000_000,
+      })
+    }
+    t.same([a.report.seq, b.report.seq].sort(), [1, 2], 'seq +1 per datagram')
+    await client.round()
+    t.equal((await v4.next()).report.seq, 3)
+    t.equal((await v6.next()).report.seq, 4)
+    const s = client.status()
+    t.equal(s.seq, 4)
+    t.equal(s.flag, 'report')
+    t.equal(s.load?.load, 1000)
+    t.match(s.masters, [
+      { name: 'master1', sent: 2, errors: 0 },
+      { name: 'master2', sent: 2, errors: 0 },
+    ])
+    t.match(
+      await client.registry.metrics(),
+      /tc_reports_sent_total\{master="127\.0\.0\.1:\d+"\} 2/,
+    )
+  },
+)
 
-t.test('flag: pause sends nothing, drain reports 0, resume reports load; close says down', async t => {
-  const { v4, client } = await setup(t)
-  await client.start()
-  const first = await v4.next()
-  t.same(await client.setFlag('pause'), { previous: 'report', flag: 'paused' })
-  await client.round()
-  await client.round()
-  t.same(await client.commands.drain!([]), { previous: 'paused', flag: 'drain' })
-  // master1 gets odd numbers: the next one is first + 2, so nothing went out while paused.
-  const d = await v4.next()
-  t.match(d.report, { load: 0, state: 'drain', seq: first.report.seq + 2 })
-  await client.setFlag('resume')
-  t.match((await v4.next()).report, { load: 1000, state: 'up', seq: first.report.seq + 4 })
-  await t.rejects(Promise.resolve().then(() => client.commands.pause!(['now'])), { code: 'TC_ERR_FLAG_ARGS' })
-  await client.close()
-  t.match((await v4.next()).report, { load: 0, state: 'down' })
-  await client.close()
-  t.equal(v4.got.length, 4, 'close is idempotent: one down report')
-})
+t.test(
+  'flag: pause sends nothing, drain reports 0, resume reports load; close says down',
+  async t => {
+    const { v4, client } = await setup(t)
+    await client.start()
+    const first = await v4.next()
+    t.same(await client.setFlag('pause'), {
+      previous: 'report',
+      flag: 'paused',
+    })
+    await client.round()
+    await client.round()
+    t.same(await client.commands.drain!([]), {
+      previous: 'paused',
+      flag: 'drain',
+    })
+    // master1 gets odd numbers: the next one is first + 2, so nothing went out while paused.
+    const d = await v4.next()
+    t.match(d.report, { load: 0, state: 'drain', seq: first.report.seq + 2 })
+    await client.setFlag('resume')
+    t.match((await v4.next()).report, {
+      load: 1000,
+      state: 'up',
+      seq: first.report.seq + 4,
+    })
+    await t.rejects(
+      Promise.resolve().then(() => client.commands.pause!(['now'])),
+      { code: 'TC_ERR_FLAG_ARGS' },
+    )
+    await client.close()
+    t.match((await v4.next()).report, { load: 0, state: 'down' })
+    await client.close()
+    t.equal(v4.got.length, 4, 'close is idempotent: one down report')
+  },
+)
 
 t.test('unsigned without a key; procfs errors skip the round', async t => {
   const dir = t.testdir({})
   const rx = await Receiver.open('127.0.0.1')
   t.teardown(() => rx.close())
-  writeProcfsFixture(join(dir, 'p'), { bogomips: 100, cpus: 1, memTotalMB: 100, memFreeMB: 50, idleShare: 1 })
-  const c = config(`node ::1\nmaster1 127.0.0.1:${rx.port}\nupdates 3600000\nprocfs p\n`, join(dir, 't.conf'))
+  writeProcfsFixture(join(dir, 'p'), {
+    bogomips: 100,
+    cpus: 1,
+    memTotalMB: 100,
+    memFreeMB: 50,
+    idleShare: 1,
+  })
+  const c = config(
+    `node ::1\nmaster1 127.0.0.1:${rx.port}\nupdates 3600000\nprocfs p\n`,
+    join(dir, 't.conf'),
+  )
   let broken = false
   const client = createTrafficClient({
     config: c,
     readers: dir => {
-      const real = { cpuinfo: () => Promise.resolve('processor : 0\nbogomips : 100\n') }
+      const real = {
+        cpuinfo: () => Promise.resolve('processor : 0\nbogomips : 100\n'),
+      }
       return {
         where: dir,
         cpuinfo: real.cpuinfo,
-        meminfo: () => (broken ? Promise.reject(new Error('gone')) : Promise.resolve('MemTotal: 100 kB\nMemFree: 50 kB\n')),
+        meminfo: () =>
+          broken
+            ? Promise.reject(new Error('gone'))
+            : Promise.resolve('MemTotal: 100 kB\nMemFree: 50 kB\n'),
         stat: () => Promise.resolve('cpu  0 0 0 10\n'),
       }
     },
@@ -103,24 +158,62 @@ t.test('unsigned without a key; procfs errors skip the round', async t => {
   t.equal(client.status().lastError, null)
 })
 
-t.test('reload: new node and masters apply; a bad procfs is refused and changes nothing', async t => {
-  const { dir, v4, v6, client, c } = await setup(t, 'agent_port 0\nagent_addr 127.0.0.1\n')
-  await client.start()
-  await v4.next()
-  const port = client.agentAddress!.port
-  const ask = () =>
-    new Promise<string>(resolve => {
-      let got = ''
-      connect(port, '127.0.0.1').on('data', d => (got += d.toString())).on('end', () => resolve(got))
+t.test(
+  'reload: new node and masters apply; a bad procfs is refused and changes nothing',
+  async t => {
+    const { dir, v4, v6, client, c } = await setup(
+      t,
+      'agent_port 0\nagent_addr 127.0.0.1\n',
+    )
+    await client.start()
+    await v4.next()
+    const port = client.agentAddress!.port
+    const ask = () =>
+      new Promise<string>(resolve => {
+        let got = ''
+        connect(port, '127.0.0.1')
+          .on('data', d => (got += d.toString()))
+          .on('end', () => resolve(got))
+      })
+    t.equal(await ask(), '50% ready up\n')
+    await t.rejects(client.reload({ ...c, procfs: join(dir, 'nowhere') }), {
+      code: 'TC_ERR_PROCFS_READ',
     })
-  t.equal(await ask(), '50% ready up\n')
-  await t.rejects(client.reload({ ...c, procfs: join(dir, 'nowhere') }), { code: 'TC_ERR_PROCFS_READ' })
-  t.equal(client.status().node, '192.0.2.10', 'old config kept')
-  await client.reload({ ...c, node: '192.0.2.11', masters: c.masters.slice(1) })
-  await client.round()
-  t.match((await v6.until(r => r.report.node === '192.0.2.11')).report, { state: 'up' })
-  t.equal(client.status().masters.length, 1)
-  await client.setFlag('drain')
-  t.equal(await ask(), '0% drain\n')
-  t.equal(client.agentAddress!.port, port, 'agent kept when its directives did not change')
-})
+    t.equal(client.status().node, '192.0.2.10', 'old config kept')
+    await client.reload({
+      ...c,
+      node: '192.0.2.11',
+      masters: c.masters.slice(1),
+    })
+    await client.round()
+    t.match((await v6.until(r => r.report.node === '192.0.2.11')).report, {
+      state: 'up',
+    })
+    t.equal(client.status().masters.length, 1)
+    await client.setFlag('drain')
+    t.equal(await ask(), '0% drain\n')
+    t.equal(
+      client.agentAddress!.port,
+      port,
+      'agent kept when its directives did not change',
+    )
+
+    // Moving the agent to a port in use is refused whole; the old one answers.
+    const blocker = createServer()
+    blocker.listen(0, '127.0.0.1')
+    await once(blocker, 'listening')
+    t.teardown(() => blocker.close())
+    const busy = (blocker.address() as { port: number }).port
+    const cur = { ...c, node: '192.0.2.11', masters: c.masters.slice(1) }
+    await t.rejects(
+      client.reload({
+        ...cur,
+        node: '192.0.2.99',
+        agent: { addr: '127.0.0.1', port: busy },
+      }),
+      { code: 'TC_ERR_AGENT_LISTEN' },
+    )
+    t.equal(client.status().node, '192.0.2.11')
+    t.equal(await ask(), '0% drain\n', 'old agent port back')
+  },
+)

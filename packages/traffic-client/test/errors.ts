@@ -6,7 +6,9 @@ import { tcError } from '../src/errors.js'
 t.test('README Errors table and the code table match both ways', async t => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
   const section = readme.split('\n## Errors')[1]?.split('\n## ')[0] ?? ''
-  const documented = [...section.matchAll(/^\| `(TC_ERR_[A-Z_]+)` \|/gm)].map(m => m[1]).sort()
+  const documented = [...section.matchAll(/^\| `(TC_ERR_[A-Z_]+)` \|/gm)]
+    .map(m => m[1])
+    .sort()
   t.same(documented, Object.keys(errorCodes).sort())
 })
 

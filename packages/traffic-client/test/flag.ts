@@ -2,7 +2,12 @@ import t from 'tap'
 import { nextFlag, reportFor, FLAGS, FLAG_COMMANDS } from '../src/flag.js'
 
 t.test('every command from every flag', async t => {
-  const table = Object.fromEntries(FLAGS.map(f => [f, Object.fromEntries(FLAG_COMMANDS.map(c => [c, nextFlag(f, c)]))]))
+  const table = Object.fromEntries(
+    FLAGS.map(f => [
+      f,
+      Object.fromEntries(FLAG_COMMANDS.map(c => [c, nextFlag(f, c)])),
+    ]),
+  )
   t.same(table, {
     report: { pause: 'paused', resume: 'report', drain: 'drain' },
     paused: { pause: 'paused', resume: 'report', drain: 'drain' },

@@ -51,6 +51,8 @@ export function createProgram(io: CliIo = stdio, state = { exitCode: 0 }): Comma
   const program = new Command(NAME)
     .description('HAS traffic manager: live node table from load reports, and the virtual services that use it')
     .version(packageVersion(import.meta.url), '-V, --version')
+    // `status --control x` must reach the subcommand, not the daemon's flag.
+    .enablePositionalOptions()
   addDaemonOptions(program, { config: DEFAULT_CONFIG, control })
   program.action(async (flags: DaemonFlags) => {
     if (flags.checkConfig) {
@@ -96,7 +98,7 @@ export function createProgram(io: CliIo = stdio, state = { exitCode: 0 }): Comma
   program.addCommand(status)
 
   const passthrough = (name: string, args: string, description: string): void => {
-    const c = new Command(name).description(description).argument(args === '' ? '[args...]' : args)
+    const c = new Command(name).description(description).arguments(args)
     addControlOption(c, control)
     c.action(async (...a: unknown[]) => {
       const opts = a[a.length - 2] as { control: string }

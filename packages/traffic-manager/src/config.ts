@@ -184,8 +184,9 @@ export function parseConfig(text: string, file: string): ParseResult {
       case 'port': {
         const v = oneArg(line, rawKey, args, issues)
         if (v === undefined || !once(line, 'port')) break
-        const p = parseIntRange(v, 1, 65535)
-        if (p === undefined) issues.error(line, 'port must be 1..65535', v)
+        // 0 picks a free port (tests); the bound one is logged.
+        const p = parseIntRange(v, 0, 65535)
+        if (p === undefined) issues.error(line, 'port must be 0..65535', v)
         else g.port = p
         break
       }
@@ -253,7 +254,7 @@ export function parseConfig(text: string, file: string): ParseResult {
         if (v === undefined) break
         const hp = parseHostPort(v)
         const family = hp ? isIP(hp.host) : 0
-        if (!hp || family === 0 || hp.port === 0) {
+        if (!hp || family === 0 || !/:\d+$/.test(v)) {
           issues.error(line, 'virtual needs <ip>:<port> (IPv6 as [addr]:port)', v)
           // Still open a block so its indented lines are not misreported.
           current = draft(line, v, '', 0, 4)

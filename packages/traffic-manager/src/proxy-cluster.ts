@@ -19,6 +19,7 @@ interface Pending {
   waiting: Set<Worker>
   resolve: () => void
   errors: string[]
+  address?: string
   counters?: Map<string, Map<string, BackendCounters>>
 }
 
@@ -108,6 +109,7 @@ export class ClusterHost implements ProxyHost {
         const p = this.#pending.get(m.id)
         if (!p) return
         if (m.error) p.errors.push(m.error)
+        if (m.address) p.address = m.address
         p.waiting.delete(w)
         this.#settle(m.id, p)
         return
@@ -148,7 +150,7 @@ export class ClusterHost implements ProxyHost {
     make: (id: number) => ToWorker,
     timeoutMs?: number,
     counters?: Map<string, Map<string, BackendCounters>>,
-  ): Promise<string[]> {
+  ): Promise<{ errors: string[]; address?: string }> {
     const id = this.#nextId++
     const waiting = new Set(to)
     return new Promise(resolve => {
@@ -158,7 +160,7 @@ export class ClusterHost implements ProxyHost {
         errors: [],
         resolve: () => {
           clearTimeout(timer)
-          resolve(p.errors)
+          resolve(p.address === undefined ? { errors: p.errors } : { errors: p.errors, address: p.address })
         },
         ...(counters ? { counters } : {}),
       }
@@ -174,13 +176,17 @@ export class ClusterHost implements ProxyHost {
     })
   }
 
-  async add(spec: ProxySpec): Promise<void> {
-    const errors = await this.#request(this.#workers, id => ({ t: 'add', id, spec }))
+  async add(spec: ProxySpec): Promise<string> {
+    const { errors, address } = await this.#request(this.#workers, id => ({ t: 'add', id, spec }))
     if (errors.length) {
       await this.#request(this.#workers, id => ({ t: 'remove', id, name: spec.name }))
       throw tmError('TM_ERR_LISTEN', spec.name, errors[0])
     }
-    this.#specs.set(spec.name, spec)
+    // Port 0: every worker shares the one socket, so all got the same port;
+    // a replacement worker must ask for that port, not a new one.
+    const port = Number(/:(\d+)$/.exec(address ?? '')?.[1] ?? spec.port)
+    this.#specs.set(spec.name, { ...spec, port })
+    return address ?? `${spec.address}:${spec.port}`
   }
 
   update(name: string, backends: readonly Backend[]): void {

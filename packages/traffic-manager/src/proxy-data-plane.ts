@@ -16,7 +16,11 @@ export interface PersistenceCapable {
   persistSet(e: PersistEntry): void
 }
 
-export type ProxyDataPlane = DataPlane & PersistenceCapable
+export type ProxyDataPlane = DataPlane &
+  PersistenceCapable & {
+    /** The bound listening address (`port 0` in tests picks one). */
+    readonly address: string
+  }
 
 /** Builds the factory over a host (in-process or worker pool). */
 export function proxyDataPlaneFactory(host: ProxyHost): DataPlaneFactory {
@@ -32,7 +36,7 @@ export function proxyDataPlaneFactory(host: ProxyHost): DataPlaneFactory {
     if (!(SCHEDULERS as readonly string[]).includes(scheduler)) {
       throw tmError('TM_ERR_BAD_ARGUMENT', `scheduler "${scheduler}"`)
     }
-    await host.add({
+    const address = await host.add({
       name: spec.name,
       address: spec.address,
       port: spec.port,
@@ -41,9 +45,10 @@ export function proxyDataPlaneFactory(host: ProxyHost): DataPlaneFactory {
       connectTimeoutMs: num('connect-timeout-ms', DEFAULTS.connectTimeout),
       idleTimeoutMs: num('idle-timeout-ms', DEFAULTS.idleTimeout),
     })
-    ctx.logger.debug({ service: spec.name }, 'proxy data plane listening')
+    ctx.logger.debug({ service: spec.name, address }, 'proxy data plane listening')
     return {
       kind: 'proxy',
+      address,
       update: async backends => host.update(spec.name, backends),
       counters: (): Promise<ReadonlyMap<string, BackendCounters>> => host.counters(spec.name),
       close: () => host.remove(spec.name),

@@ -9,7 +9,8 @@ import { ProxyService, type ProxySpec } from './proxy-service.js'
 import { tmError } from './errors.js'
 
 export interface ProxyHost {
-  add(spec: ProxySpec): Promise<void>
+  /** Starts listening; resolves to the bound address. */
+  add(spec: ProxySpec): Promise<string>
   update(name: string, backends: readonly Backend[]): void
   counters(name: string): Promise<Map<string, BackendCounters>>
   persistList(name: string): PersistEntry[]
@@ -31,10 +32,11 @@ export class InProcessHost implements ProxyHost {
     this.#log = logger
   }
 
-  async add(spec: ProxySpec): Promise<void> {
+  async add(spec: ProxySpec): Promise<string> {
     const s = new ProxyService(spec, this.#log)
-    await s.listen()
+    const bound = await s.listen()
     this.#services.set(spec.name, s)
+    return bound
   }
 
   #get(name: string): ProxyService {

@@ -16,6 +16,6 @@ export type ToWorker =
 
 export type FromWorker =
   | { t: 'ready' }
-  | { t: 'reply'; id: number; error?: string }
+  | { t: 'reply'; id: number; error?: string; address?: string }
   | { t: 'counters'; id: number; data: Record<string, [string, BackendCounters][]> }
   | { t: 'persist'; name: string; entry: PersistEntry }

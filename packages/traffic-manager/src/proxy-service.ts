@@ -86,6 +86,7 @@ export class ProxyService {
       return
     }
     this.#open.add(client)
+    client.setNoDelay(true)
     client.on('error', noop)
     client.once('close', () => {
       this.#open.delete(client)

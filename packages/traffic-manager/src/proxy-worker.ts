@@ -25,9 +25,9 @@ process.on('message', (m: ToWorker) => {
     case 'add': {
       const s = new ProxyService(m.spec, logger, entry => send({ t: 'persist', name: m.spec.name, entry }))
       s.listen().then(
-        () => {
+        address => {
           services.set(m.spec.name, s)
-          send({ t: 'reply', id: m.id })
+          send({ t: 'reply', id: m.id, address })
         },
         (e: Error) => send({ t: 'reply', id: m.id, error: e.message }),
       )

@@ -152,7 +152,7 @@ function highestLoad(): Scheduler {
 
 // Weighted power of two choices (IPVS `twos`, Envoy least-request): draw
 // two distinct nodes with probability proportional to weight, keep the one
-// with fewer (active + 1) / weight. Randomness spreads new connections
+// with fewer active / weight. Randomness spreads new connections
 // between reports; the live connection count steers away from a node that
 // is slow right now, whatever its last report said.
 function powerOfTwo(random: () => number): Scheduler {
@@ -172,7 +172,9 @@ function powerOfTwo(random: () => number): Scheduler {
       if (count === 1 || a === undefined) return a
       const b = draw(list, exclude, total - a.weight, random, a)
       if (b === undefined) return a
-      return (b.active + 1) * a.weight < (a.active + 1) * b.weight ? b : a
+      // Strictly fewer connections per weight wins; on a tie (both idle)
+      // the first draw stands, so light load still follows the weights.
+      return b.active * a.weight < a.active * b.weight ? b : a
     },
   }
 }

@@ -232,7 +232,11 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
         },
         optionsFor(s),
       )
-      log.info({ service: s.name, dataplane: s.dataplane, scheduler: s.scheduler }, 'virtual service up')
+      const bound = (r.dp as { address?: unknown }).address
+      log.info(
+        { service: s.name, dataplane: s.dataplane, scheduler: s.scheduler, ...(typeof bound === 'string' ? { listening: bound } : {}) },
+        'virtual service up',
+      )
       push(r)
     } catch (err) {
       log.error({ err, service: s.name }, 'virtual service failed to start')

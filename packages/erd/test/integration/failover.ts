@@ -3,7 +3,7 @@
 // primary's link, returns to the primary after updelay, and a primary
 // flapping faster than updelay never moves the routes back.
 
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
@@ -14,10 +14,13 @@ import { buildLab, nsNode, routeDev, txPackets, type Lab } from './lab.js'
 const UPDELAY = 1500
 const HOLD = 3000
 const isSwitch = (to: string) => (l: LogLine) => l.event === 'switch' && l.to === to
-const nth = (p: Proc, pred: (l: LogLine) => boolean, n: number, timeoutMs = 15_000) =>
-  p.waitLog(() => p.logs.filter(pred).length >= n, timeoutMs)
+/** The n-th (1-based) log line matching pred, waiting for it. */
+async function nth(p: Proc, pred: (l: LogLine) => boolean, n: number, timeoutMs = 15_000): Promise<LogLine> {
+  await p.waitLog(() => p.logs.filter(pred).length >= n, timeoutMs)
+  return p.logs.filter(pred)[n - 1] as LogLine
+}
 
-async function setUp(t: Tap.Test, tag: string, same: boolean) {
+async function setUp(t: Test, tag: string, same: boolean) {
   const lab = await buildLab(tag, same)
   const procs: Proc[] = []
   t.teardown(async () => {

@@ -6,7 +6,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createSocket } from 'node:dgram'
 import { connect } from 'node:net'
-import { runBin, spawnDaemon } from '../../../../test/helpers/daemon.js'
+import { spawnDaemon } from '../../../../test/helpers/daemon.js'
+import { main } from '../../src/cli.js'
+
+/** Runs the CLI in-process (no node start-up per call). */
+async function cli(args: string[]) {
+  let stdout = ''
+  let stderr = ''
+  const code = await main(['node', 'heartbeatd', ...args], { out: s => void (stdout += s), err: s => void (stderr += s) })
+  return { code, stdout, stderr }
+}
 
 async function freeUdpPort(): Promise<number> {
   const s = createSocket('udp4')
@@ -34,16 +43,16 @@ function setup(port: number) {
 
 t.test('--check-config and --version', async t => {
   const { cf, dir } = setup(await freeUdpPort())
-  const ok = await runBin('heartbeatd', ['--check-config', '--config', cf, '--node', 'alpha'])
+  const ok = await cli(['--check-config', '--config', cf, '--node', 'alpha'])
   t.equal(ok.code, 0, ok.stderr)
   t.match(ok.stdout, /configuration OK/)
   writeFileSync(cf, 'keepalive fast\nbcast eth0\nnode alpha beta\n')
-  const bad = await runBin('heartbeatd', ['--check-config', '--config', cf, '--node', 'alpha'])
+  const bad = await cli(['--check-config', '--config', cf, '--node', 'alpha'])
   t.equal(bad.code, 3)
   t.match(bad.stderr, new RegExp(`${dir}/ha.cf:1: keepalive must be a time.*"fast"`))
-  const v = await runBin('heartbeatd', ['--version'])
+  const v = await cli(['--version'])
   t.match(v.stdout, /^\d+\.\d+\.\d+/)
-  const u = await runBin('heartbeatd', ['--bogus'])
+  const u = await cli(['--bogus'])
   t.equal(u.code, 2)
 })
 
@@ -67,11 +76,11 @@ t.test('alone on loopback: takes its group, serves events and status', async t =
     'PONG', 'ERR HB_ERR_EVENT_UNKNOWN unknown command "WHAT"',
   ])
 
-  const st = await runBin('heartbeatd', ['status', '--control', sock])
+  const st = await cli(['status', '--control', sock])
   t.equal(st.code, 0)
   t.match(st.stdout, /node alpha: active; peer beta: dead/)
   t.match(st.stdout, /ucast lo\s+down\s+never/)
-  const sb = await runBin('heartbeatd', ['standby', '--control', sock])
+  const sb = await cli(['standby', '--control', sock])
   t.equal(sb.code, 1)
   t.match(sb.stderr, /HB_ERR_PEER_DEAD/)
 

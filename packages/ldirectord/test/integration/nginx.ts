@@ -202,3 +202,32 @@ t.test('SIGHUP with a bad file keeps the last good config', async t => {
   const st = await runBin('ldirectord', ['status', '--json', '--control', join(sd, 'ld.sock')])
   t.match(JSON.parse(st.stdout), { virtuals: [{ name: '127.0.0.1:84', reals: [{ status: 'up' }] }] })
 })
+
+t.test('autoreload: an edit is applied, a bad edit is refused', async t => {
+  const dir = t.testdir({})
+  const sd = socketDir(t)
+  const cf = join(dir, 'ldirectord.cf')
+  const good = 'autoreload = yes\ncheckinterval = 0.5\nvirtual = 127.0.0.1:85\n    real = 127.0.0.8:9 gate\n    checktype = on\n'
+  writeFileSync(cf, good)
+  const ld = spawnDaemon('ldirectord', ['-c', cf, '--control', join(sd, 'ld.sock')])
+  t.teardown(() => ld.stop())
+  await ld.waitLog(l => l.msg === 'real server up')
+  // The kit's watcher is ready a moment after "started" and says nothing:
+  // touch the file until a reload shows it is watching.
+  for (let i = 0; ; i++) {
+    writeFileSync(cf, `${good}# touch ${i}\n`)
+    const seen = await ld.waitLog(l => l.msg === 'configuration reloaded', 1000).catch(() => undefined)
+    if (seen) break
+    if (i === 20) throw new Error('autoreload never fired')
+  }
+  const reloads = () => ld.logs.filter(l => l.msg === 'configuration reloaded').length
+  const before = reloads()
+  writeFileSync(cf, `${good}    real = 127.0.0.9:9 gate\n`)
+  await ld.waitLog(l => l.msg === 'configuration reloaded' && reloads() > before)
+  await ld.waitLog(l => l.msg === 'real server up' && l.real === '127.0.0.9:9')
+  writeFileSync(cf, `${good}    real = 127.0.0.9:9 tunnel\n`)
+  const rej = await ld.waitLog(l => l.msg === 'reload rejected; keeping the last good configuration')
+  t.match(rej, { issues: [{ line: 6, value: 'tunnel' }] })
+  const st = await runBin('ldirectord', ['status', '--json', '--control', join(sd, 'ld.sock')])
+  t.equal(JSON.parse(st.stdout).virtuals[0].reals.length, 2, 'still the last good config')
+})

@@ -4,11 +4,11 @@
 // dropped and counted, and the final RAs remove the default route.
 
 import t from 'tap'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { needsRoot } from '../../../../test/helpers/netns.js'
-import { run, spawnDaemon } from '../../../../test/helpers/daemon.js'
+import { binPath, run, runBin, spawnDaemon } from '../../../../test/helpers/daemon.js'
 import { controlRequest } from '@has/daemon-kit'
 import { makeLab, startProbe, until } from '../helpers/lab.js'
 
@@ -121,6 +121,16 @@ t.test('SLAAC, rdisc6, reload deprecation, bad RS, final RAs', async t => {
   })
   t.pass('host marked the address in the removed prefix deprecated')
 
+  // A bad edit is refused and the last good config keeps running.
+  writeFileSync(file, conf(rif, false).replace('MaxRtrAdvInterval 60;', 'MaxRtrAdvInterval 2;'))
+  process.kill(d.pid, 'SIGHUP')
+  const rej = await d.waitLog(l => l.msg === 'reload rejected; keeping the last good configuration')
+  t.match(rej, { issues: [{ message: /MaxRtrAdvInterval/, value: '2' }] })
+  const stat = await runBin('radvd-lite', ['status', '--control', ctl])
+  t.equal(stat.code, 0)
+  t.match(stat.stdout, new RegExp(`${rif}\\s+advertising\\s+${rll}`), 'status: interface advertising')
+  t.match(stat.stdout, /2001:db8:20::\/64\s+\d+\s+0\s+deprecated/, 'status: deprecated prefix')
+
   // The default route disappears after the final RAs.
   t.equal(await d.stop('SIGTERM'), 0, 'clean exit')
   t.ok(d.logs.some(l => l.msg === 'RA sent' && l.kind === 'final'), 'final RA sent')
@@ -129,4 +139,27 @@ t.test('SLAAC, rdisc6, reload deprecation, bad RS, final RAs', async t => {
     return o.trim() === '' ? true : undefined
   })
   t.pass('host dropped the default route after the final RAs')
+})
+
+t.test('clear errors: missing interface, missing privilege', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'ra-'))
+  const strict = join(dir, 'strict.conf')
+  writeFileSync(strict, 'interface nosuchif0 { AdvSendAdvert on; IgnoreIfMissing off; };\n', { mode: 0o644 })
+  const r1 = await runBin('radvd-lite', ['-C', strict, '--control', join(dir, 'a.sock')])
+  t.equal(r1.code, 1)
+  t.match(r1.stderr, /RA_ERR_IFACE_MISSING: interface nosuchif0 does not exist/)
+
+  if (!needsRoot(t)) return
+  // Without CAP_NET_RAW (uid nobody, no capabilities) the socket is refused.
+  const conf = join(dir, 'lo.conf')
+  writeFileSync(conf, 'interface lo { AdvSendAdvert on; };\n', { mode: 0o644 })
+  chmodSync(dir, 0o755)
+  const r2 = await run('setpriv', [
+    '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all',
+    // env -i: tap's process-info loader (injected into children) would
+    // try to write its records as nobody.
+    'env', '-i', process.execPath, binPath('radvd-lite'), '-C', conf, '--control', join(dir, 'b.sock'),
+  ])
+  t.equal(r2.code, 1, r2.stderr)
+  t.match(r2.stderr, /RA_ERR_PRIVILEGE: opening a raw ICMPv6 socket on lo needs CAP_NET_RAW/)
 })

@@ -2,7 +2,11 @@
 // and hands out parsed datagrams in arrival order, waiting on events.
 import { createSocket, type Socket } from 'node:dgram'
 import { once } from 'node:events'
-import { parseReport, verifyReport, type LoadReport } from '@has/traffic-manager/protocol'
+import {
+  parseReport,
+  verifyReport,
+  type LoadReport,
+} from '@has/traffic-manager/protocol'
 
 export interface Received {
   readonly report: LoadReport
@@ -23,7 +27,11 @@ export class Receiver {
     socket.on('message', msg => {
       const p = parseReport(msg)
       if (!p.ok) throw new Error(`malformed report: ${msg.toString()}`)
-      this.got.push({ report: p.report, macOk: this.#key ? verifyReport(p, this.#key) : p.mac === undefined, line: msg.toString() })
+      this.got.push({
+        report: p.report,
+        macOk: this.#key ? verifyReport(p, this.#key) : p.mac === undefined,
+        line: msg.toString(),
+      })
       for (const w of this.#waiters.splice(0)) w()
     })
   }
@@ -54,7 +62,10 @@ export class Receiver {
   }
 
   /** Skips to the first future datagram matching pred. */
-  async until(pred: (r: Received) => boolean, timeoutMs = 10_000): Promise<Received> {
+  async until(
+    pred: (r: Received) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<Received> {
     for (;;) {
       const r = await this.next(timeoutMs)
       if (pred(r)) return r

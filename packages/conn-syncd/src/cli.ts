@@ -1,0 +1,91 @@
+// The only commander importer: the daemon (default command) and `status`.
+
+import { Command } from 'commander'
+import {
+  EXIT,
+  addControlOption,
+  addDaemonOptions,
+  checkConfig,
+  controlRequest,
+  createLogger,
+  defaultControlPath,
+  formatTable,
+  packageVersion,
+  runDaemon,
+  runProgram,
+  stdio,
+  type CliIo,
+  type DaemonFlags,
+} from '@has/daemon-kit'
+
+const NAME = 'conn-syncd'
+const DEFAULT_CONFIG = '/etc/has/conn-syncd.conf'
+
+interface StatusView {
+  node: string
+  listen: string
+  localFlows: number
+  heldEntries: number
+  sent: number
+  received: number
+  lost: number
+  dropped: number
+  resyncRequested: number
+  resyncServed: number
+  inserted: number
+  insertFailed: number
+  peers: { name: string; address: string; lastSeenMsAgo: number; entries: number; received: number; lost: number; resyncsServed: number; resyncsReceived: number }[]
+}
+
+export function formatStatus(s: StatusView): string {
+  const head =
+    `node ${s.node} listen ${s.listen}: local flows ${s.localFlows}, held ${s.heldEntries}\n` +
+    `sent ${s.sent} received ${s.received} lost ${s.lost} dropped ${s.dropped} ` +
+    `resync requested ${s.resyncRequested} served ${s.resyncServed} inserted ${s.inserted} insert-failed ${s.insertFailed}\n`
+  return head + formatTable(
+    ['PEER', 'ADDRESS', 'ENTRIES', 'RECEIVED', 'LOST', 'RESYNCED', 'SEEN'],
+    s.peers.map(p => [p.name, p.address, p.entries, p.received, p.lost, p.resyncsReceived, `${Math.round(p.lastSeenMsAgo / 1000)}s ago`]),
+  )
+}
+
+export function createProgram(io: CliIo, state: { exitCode: number }): Command {
+  const program = new Command(NAME)
+    .description('peer-to-peer connection-table sync for HA masters (conntrack + nftables)')
+    .version(packageVersion(import.meta.url), '-V, --version')
+    // `status --control x` must reach the subcommand, not the daemon flags.
+    .enablePositionalOptions()
+  addDaemonOptions(program, { config: DEFAULT_CONFIG, control: defaultControlPath(NAME) })
+  program.action(async (flags: DaemonFlags) => {
+    const { loadConfig } = await import('./config.js')
+    if (flags.checkConfig) {
+      state.exitCode = await checkConfig(() => loadConfig(flags.config), flags.config, io)
+      return
+    }
+    const { createConnSyncd } = await import('./conn-syncd.js')
+    const logger = createLogger({ name: NAME, level: flags.logLevel })
+    const handle = await runDaemon({
+      name: NAME,
+      version: packageVersion(import.meta.url),
+      logger,
+      load: () => loadConfig(flags.config),
+      start: config => createConnSyncd({ config, logger }),
+      controlAddress: flags.control ?? false,
+      ...(flags.metrics ? { metricsListen: flags.metrics } : {}),
+    })
+    state.exitCode = await handle.done
+  })
+  const status = new Command('status').description('show peers, entries and counters of the running daemon').option('--json', 'print JSON')
+  addControlOption(status, defaultControlPath(NAME))
+  status.action(async (opts: { control: string; json?: boolean }) => {
+    const s = (await controlRequest(opts.control, 'status')) as StatusView
+    io.out(opts.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s))
+    state.exitCode = EXIT.OK
+  })
+  program.addCommand(status)
+  return program
+}
+
+export async function main(argv: readonly string[], io: CliIo = stdio): Promise<number> {
+  const state = { exitCode: EXIT.OK }
+  return runProgram(createProgram(io, state), argv, io, state)
+}

@@ -1,0 +1,35 @@
+// Clear errors before anything is mounted or probed: not root, and no
+// mount helper. The servers are loopback addresses; nothing is contacted
+// because the checks come first.
+
+import t from 'tap'
+import { isRoot } from '../../../../test/helpers/netns.js'
+import { binPath, run } from '../../../../test/helpers/daemon.js'
+
+const args = ['127.0.0.2,127.0.0.3:/export', '/nonexistent/hnm-mnt', '--control', '/nonexistent/hnm.sock']
+
+t.test('not root: HNM_ERR_NOT_ROOT, exit 1', async t => {
+  if (!isRoot) {
+    const r = await run(process.execPath, [binPath('ha-nfs-mount'), ...args])
+    t.equal(r.code, 1)
+    t.match(r.stderr, /HNM_ERR_NOT_ROOT/)
+    return
+  }
+  // Root here: drop to nobody for this one run.
+  const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups',
+    process.execPath, binPath('ha-nfs-mount'), ...args])
+  t.equal(r.code, 1, 'exit 1')
+  t.match(r.stderr, /HNM_ERR_NOT_ROOT: mounting needs root \(CAP_SYS_ADMIN\); running as uid 65534/)
+})
+
+t.test('no mount helper in PATH: HNM_ERR_MOUNT_HELPER, exit 1', async t => {
+  if (!isRoot) {
+    t.skip('needs root to get past the privilege check')
+    return
+  }
+  const r = await run(process.execPath, [binPath('ha-nfs-mount'), ...args], {
+    env: { ...process.env, PATH: '/nonexistent' },
+  })
+  t.equal(r.code, 1, 'exit 1')
+  t.match(r.stderr, /HNM_ERR_MOUNT_HELPER: mount helper mount not found/)
+})

@@ -1,0 +1,121 @@
+import t from 'tap'
+import { LiveTable } from '../src/live-table.js'
+import { formatReport, type LoadReport } from '../src/report-protocol.js'
+import type { NodeConfig } from '../src/config.js'
+
+const KEY = 'a-shared-report-key'
+const nodes: NodeConfig[] = [
+  { address: '10.0.0.11', role: 'active', label: 'traffic1' },
+  { address: '10.0.0.12', role: 'active', label: 'traffic2' },
+]
+
+function setup(key: string | null = KEY) {
+  let clock = 1_000_000
+  const table = new LiveTable({ nodes, key: key ?? undefined, timeoutMs: 3000, now: () => clock })
+  return { table, tick: (ms: number) => (clock += ms) }
+}
+
+const rep = (over: Partial<LoadReport> = {}): LoadReport => ({
+  node: '10.0.0.11',
+  load: 6717,
+  state: 'up',
+  sender: 'tc',
+  epoch: 1700000000000,
+  seq: 1,
+  ...over,
+})
+
+t.test('a signed report brings a node in; silence past timeout takes it out; the next report brings it back', t => {
+  const { table, tick } = setup()
+  t.equal(table.get('10.0.0.11')?.status, 'unknown')
+  t.match(table.receive(formatReport(rep(), KEY)), { accepted: true, changed: true, statusChanged: true })
+  t.equal(table.get('10.0.0.11')?.load, 6717)
+  t.equal(table.nextExpiry(), 1_003_000)
+  tick(2999)
+  t.same(table.expire(), [], 'not yet')
+  tick(1)
+  t.same(table.expire(), ['10.0.0.11'], 'leaves at timeout')
+  t.equal(table.get('10.0.0.11')?.status, 'timeout')
+  t.same(table.expire(), [], 'only once')
+  t.equal(table.nextExpiry(), undefined)
+  t.match(table.receive(formatReport(rep({ seq: 2 }), KEY)), { accepted: true, statusChanged: true })
+  t.equal(table.get('10.0.0.11')?.status, 'up', 'back')
+  t.end()
+})
+
+t.test('forged, replayed, unknown and malformed reports are dropped and counted', t => {
+  const { table } = setup()
+  const good = formatReport(rep(), KEY)
+  t.match(table.receive(good), { accepted: true })
+  t.match(table.receive(good), { accepted: false, reason: 'TM_ERR_REPORT_REPLAY' }, 'exact replay')
+  t.match(table.receive(formatReport(rep({ seq: 2, load: 1 }), 'wrong-key-wrong-key')), {
+    accepted: false,
+    reason: 'TM_ERR_REPORT_MAC',
+  })
+  t.match(table.receive(formatReport(rep({ seq: 3, load: 1 }))), { accepted: false, reason: 'TM_ERR_REPORT_MAC' }, 'unsigned')
+  const tampered = good.replace(' 6717 ', ' 9999 ')
+  t.match(table.receive(tampered), { accepted: false, reason: 'TM_ERR_REPORT_MAC' }, 'tampered')
+  t.match(table.receive(formatReport(rep({ node: '10.0.0.99', seq: 4 }), KEY)), {
+    accepted: false,
+    reason: 'TM_ERR_REPORT_UNKNOWN_NODE',
+  })
+  t.match(table.receive('hello'), { accepted: false, reason: 'TM_ERR_REPORT_SYNTAX' })
+  t.match(table.receive('LOAD 2 10.0.0.11 1 up tc 1 1'), { accepted: false, reason: 'TM_ERR_REPORT_VERSION' })
+  t.match(table.receive('LOAD 1 10.0.0.11 x up tc 1 1'), { accepted: false, reason: 'TM_ERR_REPORT_FIELD' })
+  t.match(table.receive(Buffer.alloc(2000, 0x41)), { accepted: false, reason: 'TM_ERR_REPORT_TOO_LONG' })
+  t.match(table.receive(formatReport(rep({ epoch: 1, seq: 50 }), KEY)), { accepted: false, reason: 'TM_ERR_REPORT_REPLAY' }, 'older epoch')
+  t.equal(table.get('10.0.0.11')?.load, 6717, 'nothing changed the node')
+  t.same(table.drops, {
+    TM_ERR_REPORT_SYNTAX: 1,
+    TM_ERR_REPORT_VERSION: 1,
+    TM_ERR_REPORT_FIELD: 1,
+    TM_ERR_REPORT_TOO_LONG: 1,
+    TM_ERR_REPORT_UNKNOWN_NODE: 1,
+    TM_ERR_REPORT_MAC: 3,
+    TM_ERR_REPORT_REPLAY: 2,
+  })
+  t.equal(table.accepted, 1)
+  t.end()
+})
+
+t.test('a forged report does not advance the replay window', t => {
+  const { table } = setup()
+  t.match(table.receive(formatReport(rep({ seq: 1000 }), 'forger-forger-forger')), { accepted: false })
+  t.match(table.receive(formatReport(rep({ seq: 1 }), KEY)), { accepted: true })
+  t.end()
+})
+
+t.test('replay state is per (sender, node); the latest report wins across senders', t => {
+  const { table } = setup()
+  t.match(table.receive(formatReport(rep({ seq: 5 }), KEY)), { accepted: true })
+  t.match(table.receive(formatReport(rep({ sender: 'ld', seq: 1, state: 'down', load: 0 }), KEY)), { accepted: true })
+  t.equal(table.get('10.0.0.11')?.status, 'down')
+  t.match(table.receive(formatReport(rep({ node: '10.0.0.12', seq: 1 }), KEY)), { accepted: true }, 'same sender, other node')
+  t.match(table.receive(formatReport(rep({ seq: 6 }), KEY)), { accepted: true })
+  t.equal(table.get('10.0.0.11')?.status, 'up')
+  t.equal(table.get('10.0.0.11')?.sender, 'tc')
+  t.end()
+})
+
+t.test('a restarted sender (new epoch) is accepted from seq 1', t => {
+  const { table } = setup()
+  t.match(table.receive(formatReport(rep({ seq: 900 }), KEY)), { accepted: true })
+  t.match(table.receive(formatReport(rep({ epoch: 1700000009999, seq: 1 }), KEY)), { accepted: true })
+  t.end()
+})
+
+t.test('without a key, unsigned reports are accepted', t => {
+  const { table } = setup(null)
+  t.match(table.receive(formatReport(rep())), { accepted: true })
+  t.end()
+})
+
+t.test('reconfigure keeps the state of nodes that stay', t => {
+  const { table } = setup()
+  table.receive(formatReport(rep(), KEY))
+  table.reconfigure({ nodes: [nodes[0] as NodeConfig], key: KEY, timeoutMs: 500 })
+  t.equal(table.get('10.0.0.11')?.status, 'up')
+  t.equal(table.get('10.0.0.12'), undefined)
+  t.equal(table.timeoutMs, 500)
+  t.end()
+})

@@ -1,0 +1,78 @@
+import t from 'tap'
+import { planBackends } from '../src/plan.js'
+import { weightFromLoad } from '../src/weights.js'
+import type { NodeEntry } from '../src/live-table.js'
+import type { ServiceConfig } from '../src/config.js'
+
+const svc = (nodes: string[]): ServiceConfig => ({
+  name: '10.0.0.100:80',
+  address: '10.0.0.100',
+  port: 80,
+  family: 4,
+  scheduler: 'wrr',
+  dataplane: 'proxy',
+  nodes: nodes.map(address => ({ address, port: 8080 })),
+  persistentMs: 0,
+  connectTimeoutMs: 1000,
+  idleTimeoutMs: 1000,
+  options: {},
+  at: { file: 'x', line: 1 },
+})
+
+const entry = (address: string, status: NodeEntry['status'], load: number, role: NodeEntry['role'] = 'active'): NodeEntry => ({
+  address,
+  role,
+  label: address,
+  status,
+  load,
+  reports: 1,
+})
+
+const lookupOf = (...e: NodeEntry[]) => (a: string) => e.find(x => x.address === a)
+
+t.test('weights are relative to the largest load index in the service', t => {
+  t.equal(weightFromLoad(6717, 6717), 256)
+  t.equal(weightFromLoad(3358, 6717), 128)
+  t.equal(weightFromLoad(1, 100000), 1, 'never 0 while load > 0')
+  t.equal(weightFromLoad(0, 100), 0)
+  t.end()
+})
+
+t.test('up nodes get derived weights; drain is in with weight 0; down, timeout and unknown are out', t => {
+  const plan = planBackends(
+    svc(['a', 'b', 'c', 'd', 'e', 'f']),
+    lookupOf(entry('a', 'up', 200), entry('b', 'up', 100), entry('c', 'drain', 300), entry('d', 'down', 300), entry('e', 'timeout', 300), entry('f', 'unknown', 0)),
+    undefined,
+  )
+  t.same(plan.map(p => [p.id, p.weight]), [
+    ['a', 256],
+    ['b', 128],
+    ['c', 0],
+  ])
+  t.end()
+})
+
+t.test('load 0 quiesces; overrides replace derived weights but do not revive drained nodes', t => {
+  const lookup = lookupOf(entry('a', 'up', 200), entry('b', 'up', 0), entry('c', 'drain', 50))
+  const plan = planBackends(svc(['a', 'b', 'c']), lookup, new Map([['a', 7], ['c', 99]]))
+  t.same(plan.map(p => [p.id, p.weight, p.weightSource]), [
+    ['a', 7, 'manual'],
+    ['b', 0, 'auto'],
+    ['c', 0, 'auto'],
+  ])
+  t.end()
+})
+
+t.test('N+M: standbys join only while fewer actives serve', t => {
+  const s = svc(['a1', 'a2', 's1', 's2'])
+  const full = lookupOf(entry('a1', 'up', 10), entry('a2', 'up', 10), entry('s1', 'up', 10, 'standby'), entry('s2', 'up', 10, 'standby'))
+  t.same(planBackends(s, full, undefined).map(p => p.id), ['a1', 'a2'])
+  const oneDown = lookupOf(entry('a1', 'up', 10), entry('a2', 'timeout', 10), entry('s1', 'up', 10, 'standby'), entry('s2', 'up', 10, 'standby'))
+  t.same(planBackends(s, oneDown, undefined).map(p => p.id), ['a1', 's1'])
+  const bothDown = lookupOf(entry('a1', 'drain', 10), entry('a2', 'down', 10), entry('s1', 'timeout', 10, 'standby'), entry('s2', 'up', 10, 'standby'))
+  t.same(planBackends(s, bothDown, undefined).map(p => [p.id, p.weight]), [
+    ['a1', 0],
+    ['s2', 256],
+  ])
+  t.end()
+})

@@ -24,6 +24,9 @@ if (mode === 'send') {
   sock.on('message', () => {
     const t = now()
     if (last && t - last > gap.ms) gap = { ms: t - last, from: last, to: t }
+    if (last && t - last > 20 && process.env.ERD_PROBE_GAPS) {
+      process.stdout.write(JSON.stringify({ event: 'gap', ms: t - last, at: new Date().toISOString() }) + '\n')
+    }
     last = t
     count++
   })

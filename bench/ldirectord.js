@@ -10,7 +10,8 @@
 //     protocol) and until HAProxy's stats socket shows the server DOWN.
 //     Same kill for both, R runs.
 //   node bench/ldirectord.js [--quick]
-import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, rmSync, existsSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, rmSync, existsSync, chmodSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,6 +23,7 @@ const N = quick ? 50 : 200
 const D = quick ? 8 : 20
 const RUNS = quick ? 5 : 15
 const dir = mkdtempSync(join(tmpdir(), 'ld-bench-'))
+chmodSync(dir, 0o755) // nginx workers (nobody) must read the docroot
 const sleep = ms => new Promise(r => setTimeout(r, ms))
 
 async function listening(port) {
@@ -59,7 +61,8 @@ http {
 }
 const accessLines = () => {
   const p = join(dir, 'nginx', 'access.log')
-  return existsSync(p) ? readFileSync(p, 'utf8').split('\n').length - 1 : 0
+  // Only successful checks count (a 403 from a bad docroot would not).
+  return existsSync(p) ? readFileSync(p, 'utf8').split('\n').filter(l => l.includes('" 200 ')).length : 0
 }
 
 function ldConfig(port, n, extra) {
@@ -118,14 +121,18 @@ function haproxyDown() {
 async function main() {
   const port = await freePort()
   let nginx = await startNginx(port)
-  const results = { machine: machine(), quick, cost: [], detection: [] }
+  const nginxVersion = /nginx\/(\S+)/.exec(execFileSync('nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) || '')?.[1]
+    ?? /nginx\/(\S+)/.exec(String(execFileSync('sh', ['-c', 'nginx -v 2>&1'])))?.[1]
+  const results = { machine: { ...machine(), nginx: nginxVersion }, quick, cost: [], detection: [] }
 
+  console.error('ldirectord bench: cost')
   // 1. cost
   const ldCost = start(process.execPath, [bin('ldirectord'), '-c', ldConfig(port, N, ''), '--control', join(dir, 'ld.sock'), '--log-level', 'warn'])
   results.cost.push(await cost('ldirectord', ldCost))
   const haCost = start('haproxy', ['-db', '-f', haproxyConfig(port, N)])
   results.cost.push(await cost('haproxy', haCost))
 
+  console.error('ldirectord bench: detection', JSON.stringify(results.cost))
   // 2. detection: a stand-in traffic-manager control socket records weights.
   const weights = []
   const tm = createServer(s => {
@@ -143,7 +150,10 @@ async function main() {
   const ha = start('haproxy', ['-db', '-f', haproxyConfig(port, 1)])
   for (let run = 0; run < RUNS; run++) {
     // Both see the server up, then stop it.
-    while (!weights.some(w => w.line.endsWith(' auto') && w.at > (results.detection.at(-1)?.killedAt ?? -1))) await sleep(20)
+    for (let i = 0; !weights.some(w => w.line.endsWith(' auto') && w.at > (results.detection.at(-1)?.killedAt ?? -1)); i++) {
+      if (i === 1000) throw new Error(`ldirectord never saw nginx up: ${ld.output.slice(-300)}`)
+      await sleep(20)
+    }
     while (await haproxyDown()) await sleep(20)
     await sleep(Math.random() * 1000) // a random phase against the check interval
     const n0 = weights.length
@@ -157,6 +167,7 @@ async function main() {
       await sleep(5)
     }
     results.detection.push({ run, killedAt, ldirectordMs: ldAt - killedAt, haproxyMs: haAt - killedAt })
+    console.error('run', JSON.stringify(results.detection.at(-1)))
     nginx = await startNginx(port)
   }
   await stop(ld)

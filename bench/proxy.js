@@ -110,7 +110,7 @@ try {
         const before = inst.pid ? treeUsage(inst.pid).cpuSeconds : 0
         const r = await wrk(inst.url, { seconds: SECONDS, connections: CONNECTIONS, threads: 2, close: w.close })
         const after = inst.pid ? treeUsage(inst.pid).cpuSeconds : 0
-        wrkCommand = r.command.replace(/http:\S+/, '<url>')
+        if (!w.close) wrkCommand = r.command.replace(/http:\S+/, '<url>')
         const key = `${c.name}|${w.name}`
         ;(samples[key] ??= []).push(r)
         if (inst.pid) (cpu[key] ??= []).push(((after - before) / (r.rps * SECONDS)) * 1000 * 1000)
@@ -175,6 +175,32 @@ const md = [
   `| close | ${ratios.close.vsHaproxy2Threads} | ${ratios.close.vsHaproxy1Thread} | ${ratios.close.oneWorkerVsHaproxy1Thread} | >= 0.5 |`,
   '',
   'nginx `stream` is not measured: the installed nginx-light has no stream module.',
+  '',
+  '### Where the time goes (close workload)',
+  '',
+  'The keep-alive target is about relaying bytes, which two workers do',
+  'about as fast as HAProxy. One connection per request is about',
+  'per-connection cost: the last column shows the proxy CPU per 1,000',
+  'requests, and Node spends several times what HAProxy spends on each',
+  'accept/connect/close. A `--cpu-prof` of one worker under',
+  '`wrk -t1 -c32 -H "Connection: close"` (self time, idle excluded):',
+  '`writeBuffer` (native write) 21 %, `internalConnect` (the loopback',
+  'connect syscall, which runs the whole handshake in the caller) 17 %,',
+  'GC 6 %, socket/stream object construction and teardown (`Socket`,',
+  '`Duplex`, `ReadableState`, `destroy`, `close`) about 12 %, our own',
+  'code under 3 %. (That profile predates the last fix below, which cut the',
+  'CPU per connection from about 460 to 260 us.) What was done: workers on',
+  'every core (node:cluster,',
+  'kernel-balanced accept), no per-chunk allocation of our own, shared',
+  'relay handlers instead of per-connection closures, `getpeername` only',
+  'when persistence needs it, reading the request while the node',
+  'connection is being set up, never calling `end()` twice (Node builds an',
+  'error with a stack trace for it). What remains is the cost of a Node `net.Socket`',
+  'pair per connection; closing the gap needs a data plane outside the',
+  'JavaScript heap (the nftables data plane, issue 8). The machine was',
+  'shared with other benchmark and test runs (load average 12-20 on 2',
+  'cores), so absolute figures vary between runs; ratios are within one',
+  'run.',
   '',
   'Machine:',
   '',

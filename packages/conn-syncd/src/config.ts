@@ -57,7 +57,7 @@ export const DEFAULTS = Object.freeze({
 })
 
 /** Directives that only take effect on restart (README says so too). */
-export const RESTART_DIRECTIVES = ['node', 'listen', 'multicast', 'conntrack'] as const
+export const RESTART_DIRECTIVES = ['node', 'listen', 'multicast', 'conntrack', 'entry-timeout', 'heartbeat'] as const
 
 export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
   const issues = new IssueList()

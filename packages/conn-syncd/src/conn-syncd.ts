@@ -177,24 +177,37 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
     send([], to, MSG_RESYNC_REQUEST)
   }
 
+  // One kernel operation per flow at a time: a resync and a refresh can
+  // carry the same flow back to back.
+  const inflight = new Set<string>()
   const applyFlow = async (peer: string, f: Flow): Promise<void> => {
     if (!matches(f) || isLocal(f.dst)) return
     const { held: h, changed } = held.upsert(peer, f, now())
-    if (!changed && now() - h.kernelAt < (f.timeout * 1000) / 3) return
-    let ok = false
-    if (!changed) ok = await kernel.refresh(f)
-    if (!ok) {
-      ok = await kernel.insert(f)
-      if (!ok && changed) {
-        // A stale entry with another mapping is in the way: replace it.
+    const key = flowKey(f)
+    if (inflight.has(key)) return
+    if (!changed && h.kernelAt > 0 && now() - h.kernelAt < (f.timeout * 1000) / 3) return
+    inflight.add(key)
+    try {
+      let ok = false
+      if (!changed && h.kernelAt > 0) {
+        ok = await kernel.refresh(f)
+        metrics.kernelOps.inc({ op: 'refresh', result: ok ? 'ok' : 'failed' })
+      }
+      if (!ok) {
+        // Replace whatever the kernel holds for this tuple: an entry left
+        // from when this master was active has stale TCP window data and
+        // would mark the returning packets invalid after a fail back.
         await kernel.remove(f)
         ok = await kernel.insert(f)
+        if (ok) counts.inserted++
+        else counts.insertFailed++
+        metrics.kernelOps.inc({ op: 'insert', result: ok ? 'ok' : 'failed' })
       }
-      if (ok) counts.inserted++
-      else counts.insertFailed++
-      metrics.kernelOps.inc({ op: 'insert', result: ok ? 'ok' : 'failed' })
-    } else metrics.kernelOps.inc({ op: 'refresh', result: 'ok' })
-    if (ok) h.kernelAt = now()
+      const cur = held.get(key)
+      if (ok && cur) cur.kernelAt = now()
+    } finally {
+      inflight.delete(key)
+    }
   }
 
   const onDatagram = (buf: Buffer, rinfo: RemoteInfo): void => {
@@ -305,6 +318,8 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
       listen: `${bound.address}:${bound.port}`,
       localFlows: local.size,
       heldEntries: held.size,
+      /** Held entries not yet in the kernel. */
+      kernelPending: [...held.values()].filter(h => h.kernelAt === 0).length,
       ...counts,
       peers: [...peers.values()].map(p => ({
         name: p.name,
@@ -332,10 +347,20 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
       flows: () => [...held.values()].map(h => ({ peer: h.peer, ...h.flow })),
     },
     reload(next) {
-      for (const k of ['node', 'listen', 'multicast', 'conntrack'] as const) {
+      for (const k of ['node', 'listen', 'multicast', 'conntrack', 'entryTimeoutS', 'heartbeat'] as const) {
         if (JSON.stringify(next[k]) !== JSON.stringify(cfg[k])) log.warn({ directive: k }, 'directive changes only on restart')
       }
-      cfg = { ...next, node: cfg.node, listen: cfg.listen, conntrack: cfg.conntrack, ...(cfg.multicast ? { multicast: cfg.multicast } : {}) }
+      const { multicast: _m, heartbeat: _h, ...rest } = next
+      cfg = {
+        ...rest,
+        node: cfg.node,
+        listen: cfg.listen,
+        conntrack: cfg.conntrack,
+        entryTimeoutS: cfg.entryTimeoutS,
+        ...(cfg.multicast ? { multicast: cfg.multicast } : {}),
+        ...(cfg.heartbeat ? { heartbeat: cfg.heartbeat } : {}),
+      }
+      local.thresholdMs = cfg.syncThresholdMs
       clearInterval(refreshTimer)
       refreshTimer = setInterval(() => void refresh(), cfg.refreshIntervalMs)
       if (persistTimer) clearInterval(persistTimer)

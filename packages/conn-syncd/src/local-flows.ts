@@ -12,7 +12,8 @@ interface Local {
 
 export class LocalFlows {
   readonly #flows = new Map<FlowKey, Local>()
-  constructor(readonly thresholdMs: number) {}
+  /** Mutable so a reload can change sync-threshold. */
+  constructor(public thresholdMs: number) {}
 
   seen(flow: Flow, now: number): void {
     const key = flowKey(flow)

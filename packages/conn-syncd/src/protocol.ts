@@ -155,7 +155,7 @@ function family(n: number): 4 | 6 {
 /** Verifies the MAC and decodes; throws ProtocolError on anything wrong. */
 export function decodeMessage(buf: Buffer, alg: HmacAlgorithm, key: string | Buffer): Message {
   const macLen = MAC_LENGTH[alg]
-  if (buf.length < MAGIC.length + 21 + macLen) throw new ProtocolError('short', 'datagram too short')
+  if (buf.length < 22 + macLen) throw new ProtocolError('short', 'datagram too short')
   if (!buf.subarray(0, 4).equals(MAGIC)) throw new ProtocolError('magic', 'bad magic')
   const body = buf.subarray(0, buf.length - macLen)
   const mac = buf.subarray(buf.length - macLen)

@@ -22,6 +22,7 @@ import {
   type RouteOp,
 } from './routes.js'
 import { announceCommands } from './announce.js'
+import { NeighbourCache, neighbourLines } from './neighbours.js'
 import type { Address } from './netlink-text.js'
 
 export interface ErdOptions {
@@ -66,7 +67,6 @@ export interface Erd extends Service<ErdConfig> {
 }
 
 const MAX_TRANSITIONS = 50
-const MAX_NEIGHBOURS = 64
 
 /** Starts erd on the running kernel; throws coded errors it cannot start with. */
 export async function createErd(opts: ErdOptions): Promise<Erd> {
@@ -99,14 +99,10 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
   if (first.skipped.length) log.warn({ skipped: first.skipped }, 'routes erd cannot copy (not single-path unicast)')
   if (saved.length === 0) log.warn({ primary: cfg.primary }, 'the primary has no routes to protect')
 
-  const neighbours = new Set<string>(saved.filter(r => r.family === 6 && r.gateway).map(r => r.gateway as string))
-  const rememberNeighbour = (a: string): void => {
-    neighbours.delete(a)
-    neighbours.add(a)
-    if (neighbours.size > MAX_NEIGHBOURS) neighbours.delete(neighbours.values().next().value as string)
-  }
-  if (cfg.ipv6) {
-    for (const n of await kernel.neighbours6(cfg.primary).catch(() => [])) rememberNeighbour(n)
+  const neighbours = new NeighbourCache()
+  for (const r of saved) if (r.gateway) neighbours.remember({ address: r.gateway })
+  for (const r of ROLES) {
+    for (const n of await kernel.neighbours(ifname(r)).catch(() => [])) neighbours.remember(n)
   }
 
   const sel = new LinkSelector(cfg, clock.now(), carrier)
@@ -119,9 +115,9 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
     queue = queue.then(job).catch((err: unknown) => log.error({ err }, 'route work failed'))
   }
 
-  const apply = async (ops: RouteOp[], quietMissing: boolean): Promise<void> => {
-    if (!ops.length) return
-    const r = await kernel.apply(ops)
+  const apply = async (ops: RouteOp[], quietMissing: boolean, pre: string[] = []): Promise<void> => {
+    if (!ops.length && !pre.length) return
+    const r = await kernel.apply(ops, pre)
     m.routeChanges.inc({ result: 'ok' }, ops.length - r.failed)
     if (r.failed) m.routeChanges.inc({ result: 'failed' }, r.failed)
     if (r.failed && !quietMissing) {
@@ -136,9 +132,13 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
     addresses = { primary: p ?? [], secondary: s ?? [] }
   }
 
+  // Bumped by every switch: a reconcile planned before it is stale.
+  let generation = 0
   const reconcile = async (): Promise<void> => {
     void readAddresses()
+    const gen = generation
     const { routes } = await kernel.routes(families())
+    if (gen !== generation) return // the switch's own reconcile follows
     const ops = planRoutes({
       current: routes,
       saved,
@@ -165,7 +165,7 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
     const cmds = announceCommands({
       dev,
       addresses: addrs,
-      ipv6Targets: [...neighbours],
+      ipv6Targets: neighbours.ipv6(),
       ipv4: cfg.ipv4,
       ipv6: cfg.ipv6,
     })
@@ -187,13 +187,19 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
     for (const r of ROLES) m.usable.set({ link: r }, ['up', 'going-down'].includes(sel.phase(r)) ? 1 : 0)
   }
 
+  // A switch does not wait for queued route work (a reconcile reading the
+  // table can take tens of ms on a busy host): its few changes go straight
+  // to the ip batch, which runs them in call order; stale reconciles are
+  // dropped through `generation`, and a fresh one follows.
   const onSwitch = (e: Extract<SelectorEvent, { type: 'switch' }>): void => {
+    generation++
     announceTimer?.cancel()
     announceTimer = undefined
-    enqueue(async () => {
+    const job = async (): Promise<void> => {
       if (sel.active !== e.to) return // superseded by a later switch
-      if (e.to === 'secondary') await apply(withdrawPrimary(saved), true)
-      else if (e.to === 'primary') await apply(restorePrimary(saved), true)
+      const pre = e.to ? neighbourLines(neighbours.all(), ifname(e.to), cfg) : []
+      if (e.to === 'secondary') await apply(withdrawPrimary(saved), true, pre)
+      else if (e.to === 'primary') await apply(restorePrimary(saved), true, pre)
       const applyMs = Math.round((clock.now() - e.at) * 10) / 10
       const t: Transition = { at: new Date(e.at).toISOString(), from: e.from, to: e.to, reason: e.reason, ...(e.to ? { applyMs } : {}) }
       transitions.push(t)
@@ -203,6 +209,10 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
       if (e.to === null) log.warn({ event: 'switch', ...t }, 'no usable link; routes left as they are')
       else log.info({ event: 'switch', ...t, ifname: ifname(e.to) }, `switched to ${e.to}`)
       if (e.to) void announce(e.to).catch((err: unknown) => log.warn({ err }, 'announce failed'))
+    }
+    const done = job().catch((err: unknown) => log.error({ err }, 'switch failed'))
+    enqueue(async () => {
+      await done
       await reconcile()
     })
   }
@@ -245,8 +255,8 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
         if (ev.kind === 'link') {
           const r = roleOf(ev.ifname)
           if (r) feed(r, ev.carrier, 'monitor')
-        } else if (ev.ifname === cfg.primary && cfg.ipv6 && !ev.address.startsWith('fe80')) {
-          rememberNeighbour(ev.address)
+        } else if (roleOf(ev.ifname) && ev.lladdr && !ev.deleted) {
+          neighbours.remember({ address: ev.address, lladdr: ev.lladdr })
         }
       },
       why => {
@@ -300,7 +310,7 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
       links: { primary: link('primary'), secondary: link('secondary') },
       transitions: [...transitions],
       savedRoutes: saved.map(describeRoute),
-      ipv6Targets: [...neighbours],
+      ipv6Targets: neighbours.ipv6(),
     }
   }
 

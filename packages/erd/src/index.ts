@@ -30,3 +30,4 @@ export { parseMonitorLine, parseAddresses, parseNeighbours, hasNetAdmin, type Mo
 export { systemKernel, type Kernel, type Watcher, type ApplyResult } from './kernel.js'
 export { systemClock, type Clock, type Timer } from './clock.js'
 export { erdErrors, errorCodes } from './errors.js'
+export { NeighbourCache, neighbourLines, type Neighbour } from './neighbours.js'

@@ -7,6 +7,7 @@ import { readFile, access } from 'node:fs/promises'
 import { LineSplitter } from '@has/daemon-kit'
 import { erdErrors } from './errors.js'
 import { parseRoutes, formatOp, type Family, type Route, type RouteOp } from './routes.js'
+import type { Neighbour } from './neighbours.js'
 import {
   parseAddresses,
   parseMonitorLine,
@@ -30,9 +31,10 @@ export interface Kernel {
   carrier(ifname: string): Promise<boolean | undefined>
   speed(ifname: string): Promise<number>
   routes(families: readonly Family[]): Promise<{ routes: Route[]; skipped: string[] }>
-  apply(ops: readonly RouteOp[]): Promise<ApplyResult>
+  /** Route changes, after `pre` (raw `ip -batch` lines, e.g. neighbours). */
+  apply(ops: readonly RouteOp[], pre?: readonly string[]): Promise<ApplyResult>
   addresses(ifname: string): Promise<Address[]>
-  neighbours6(ifname: string): Promise<string[]>
+  neighbours(ifname: string): Promise<Neighbour[]>
   /** Link and neighbour events; restarted by the caller through onExit. */
   watch(onEvent: (e: MonitorEvent) => void, onExit: (why: string) => void): Watcher
   /** Runs helper commands (announcements); resolves once all have ended. */
@@ -80,7 +82,11 @@ export function systemKernel(): Kernel & { close(): void } {
       } catch {
         return undefined
       }
-      return (await sysfs(ifname, 'carrier')) === '1'
+      // Carrier alone is not enough on the way up: the kernel activates the
+      // device's queue later (linkwatch, up to a second), and operstate
+      // turns "up" only then. Traffic sent before that is dropped.
+      const [carrier, oper] = await Promise.all([sysfs(ifname, 'carrier'), sysfs(ifname, 'operstate')])
+      return carrier === '1' && (oper === 'up' || oper === 'unknown')
     },
     async speed(ifname) {
       const n = Number(await sysfs(ifname, 'speed'))
@@ -104,15 +110,15 @@ export function systemKernel(): Kernel & { close(): void } {
       )
       return { routes: out, skipped }
     },
-    async apply(ops) {
-      if (ops.length === 0) return { failed: 0, errors: '' }
-      return batch.run(ops.map(formatOp))
+    async apply(ops, pre = []) {
+      if (ops.length + pre.length === 0) return { failed: 0, errors: '' }
+      return batch.run([...pre, ...ops.map(formatOp)])
     },
     async addresses(ifname) {
       return parseAddresses(await ipJson(['addr', 'show', 'dev', ifname])).addresses
     },
-    async neighbours6(ifname) {
-      return parseNeighbours(await ipJson(['-6', 'neigh', 'show', 'dev', ifname]))
+    async neighbours(ifname) {
+      return parseNeighbours(await ipJson(['neigh', 'show', 'dev', ifname]))
     },
     watch(onEvent, onExit) {
       const child: ChildProcess = spawn('ip', ['-o', 'monitor', 'link', 'neigh'], {
@@ -186,6 +192,8 @@ const SENTINEL = /^\d+: lo[:@]/
 class IpBatch {
   #child: ChildProcess | undefined
   #waiter: ((line: string) => void) | undefined
+  /** Runs one at a time, in call order: the end marker is per run. */
+  #tail: Promise<unknown> = Promise.resolve()
 
   constructor() {
     // Started at once so the first switchover does not pay for it.
@@ -208,6 +216,12 @@ class IpBatch {
   }
 
   run(lines: readonly string[]): Promise<ApplyResult> {
+    const next = this.#tail.then(() => this.#run(lines))
+    this.#tail = next
+    return next
+  }
+
+  #run(lines: readonly string[]): Promise<ApplyResult> {
     const child = this.#child ?? this.#start()
     return new Promise(resolve => {
       const errors: string[] = []

@@ -2,9 +2,11 @@
 // lines, `ip -j addr` and `ip -j neigh` JSON, and /proc/self/status for
 // capabilities. Kept apart from the process handling in kernel.ts.
 
+import type { Neighbour } from './neighbours.js'
+
 export type MonitorEvent =
   | { kind: 'link'; ifname: string; carrier: boolean; deleted: boolean }
-  | { kind: 'neigh'; ifname: string; address: string; deleted: boolean }
+  | { kind: 'neigh'; ifname: string; address: string; lladdr?: string; deleted: boolean }
 
 /**
  * One line of `ip -o monitor link neigh`:
@@ -18,13 +20,17 @@ export function parseMonitorLine(line: string): MonitorEvent | undefined {
   const link = /^(?:\[LINK\]\s*)?\d+: ([^:@\s]+)(?:@[^:\s]+)?: <([^>]*)>/.exec(body)
   if (link) {
     const flags = (link[2] as string).split(',')
-    // Usable = administratively up with carrier (LOWER_UP); deletion = gone.
-    const carrier = !deleted && flags.includes('UP') && flags.includes('LOWER_UP')
+    // Usable = administratively up, carrier (LOWER_UP) and operstate up
+    // (the kernel has activated the queue); deletion = gone.
+    const state = /\bstate (\S+)/.exec(body)?.[1] ?? 'UNKNOWN'
+    const carrier =
+      !deleted && flags.includes('UP') && flags.includes('LOWER_UP') && (state === 'UP' || state === 'UNKNOWN')
     return { kind: 'link', ifname: link[1] as string, carrier, deleted }
   }
-  const neigh = /^(?:\[NEIGH\]\s*)?([0-9a-fA-F:.]+) dev (\S+)/.exec(body)
-  if (neigh && (neigh[1] as string).includes(':')) {
-    return { kind: 'neigh', ifname: neigh[2] as string, address: neigh[1] as string, deleted }
+  const neigh = /^(?:\[NEIGH\]\s*)?([0-9a-fA-F:.]+) dev (\S+)(?:.* lladdr ([0-9a-fA-F:]+))?/.exec(body)
+  if (neigh && (neigh[1] as string).length > 1) {
+    const e = { kind: 'neigh' as const, ifname: neigh[2] as string, address: neigh[1] as string, deleted }
+    return neigh[3] && !/\bFAILED\b/.test(body) ? { ...e, lladdr: neigh[3] } : e
   }
   return undefined
 }
@@ -59,12 +65,12 @@ export function parseAddresses(json: string): { mac?: string; addresses: Address
   return mac === undefined ? { addresses: out } : { mac, addresses: out }
 }
 
-/** `ip -j -6 neigh show dev X` → neighbour addresses worth telling. */
-export function parseNeighbours(json: string): string[] {
-  const data = JSON.parse(json === '' ? '[]' : json) as { dst?: string; state?: string[] }[]
+/** `ip -j neigh show dev X` → resolved neighbours (address and MAC). */
+export function parseNeighbours(json: string): Neighbour[] {
+  const data = JSON.parse(json === '' ? '[]' : json) as { dst?: string; lladdr?: string; state?: string[] }[]
   return (Array.isArray(data) ? data : [])
-    .filter(n => typeof n.dst === 'string' && !(n.state ?? []).includes('FAILED'))
-    .map(n => n.dst as string)
+    .filter(n => typeof n.dst === 'string' && typeof n.lladdr === 'string' && !(n.state ?? []).includes('FAILED'))
+    .map(n => ({ address: n.dst as string, lladdr: n.lladdr as string }))
 }
 
 const CAP_NET_ADMIN = 12

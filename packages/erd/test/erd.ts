@@ -45,6 +45,7 @@ function fakeKernel(routes: Route[]) {
     routes,
     carrier: { eth0: true, eth1: true } as Record<string, boolean | undefined>,
     applied: [] as RouteOp[],
+    pre: [] as string[],
     ran: [] as string[][],
     emit: (_e: MonitorEvent) => {},
     exit: (_why: string) => {},
@@ -55,7 +56,8 @@ function fakeKernel(routes: Route[]) {
     carrier: async i => state.carrier[i],
     speed: async () => 1000,
     routes: async () => ({ routes: [...state.routes], skipped: ['blackhole 192.0.2.0/24'] }),
-    apply: async ops => {
+    apply: async (ops, pre = []) => {
+      state.pre.push(...pre)
       let failed = 0
       for (const o of ops) {
         state.applied.push(o)
@@ -67,7 +69,7 @@ function fakeKernel(routes: Route[]) {
       return { failed, errors: failed ? 'RTNETLINK answers: No such process' : '' }
     },
     addresses: async dev => [{ family: 4, address: dev === 'eth0' ? '10.0.0.2' : '10.0.0.3', prefixlen: 24, scope: 'global' }],
-    neighbours6: async () => ['2001:db8::9'],
+    neighbours: async dev => (dev === 'eth0' ? [{ address: '2001:db8::9', lladdr: '02:00:00:00:00:09' }, { address: '10.0.0.1', lladdr: '02:00:00:00:00:01' }] : []),
     watch: (onEvent, onExit) => {
       state.emit = onEvent
       state.exit = onExit
@@ -129,6 +131,10 @@ t.test('failover on a monitor event, failback after updelay, announcements', asy
   await erd.idle()
   t.same(devs(state.routes, 'eth0'), [], 'primary routes withdrawn')
   t.match(lines.find(l => l.event === 'switch'), { from: 'primary', to: 'secondary', ifname: 'eth1' })
+  t.same(state.pre, [
+    'neigh replace 2001:db8::9 lladdr 02:00:00:00:00:09 dev eth1 nud reachable',
+    'neigh replace 10.0.0.1 lladdr 02:00:00:00:00:01 dev eth1 nud reachable',
+  ], 'known neighbours installed on the new port first')
   t.same(state.ran[0], ['arping', '-q', '-U', '-c', '1', '-w', '0.02', '-i', 'eth1', '-S', '10.0.0.2', '10.0.0.2'])
   const flush = () => new Promise(r => setImmediate(r))
   await flush()
@@ -187,15 +193,17 @@ t.test('a link change without a switch re-reads the table (kernel re-adds routes
 
 t.test('both links down: routes left alone; neighbours remembered', async t => {
   const { erd, state, lines } = await start()
-  state.emit({ kind: 'neigh', ifname: 'eth0', address: '2001:db8::77', deleted: false })
+  state.emit({ kind: 'neigh', ifname: 'eth0', address: '2001:db8::77', lladdr: '02:00:00:00:00:77', deleted: false })
   state.emit({ kind: 'neigh', ifname: 'eth0', address: 'fe80::5', deleted: false })
+  state.emit({ kind: 'neigh', ifname: 'eth3', address: '2001:db8::78', lladdr: '02:00:00:00:00:78', deleted: false })
   state.emit({ kind: 'link', ifname: 'eth0', carrier: false, deleted: false })
   state.emit({ kind: 'link', ifname: 'eth1', carrier: false, deleted: false })
   await erd.idle()
   t.equal(erd.status().active, null)
   t.ok(lines.some(l => l.event === 'switch' && l.to === null))
   t.ok(erd.status().ipv6Targets.includes('2001:db8::77'))
-  t.notOk(erd.status().ipv6Targets.includes('fe80::5'))
+  t.notOk(erd.status().ipv6Targets.includes('fe80::5'), 'unresolved link-local: nothing to tell')
+  t.notOk(erd.status().ipv6Targets.includes('2001:db8::78'), 'other interfaces ignored')
   await erd.close()
 })
 

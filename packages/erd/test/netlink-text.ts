@@ -15,6 +15,7 @@ t.test('ip -o monitor link lines', async t => {
   t.match(parseMonitorLine('3: eth1: <BROADCAST,MULTICAST,LOWER_UP> mtu 1500 state DOWN'), { carrier: false }, 'admin down')
   t.match(parseMonitorLine('Deleted 3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500'), { carrier: false, deleted: true })
   t.match(parseMonitorLine('[LINK]4: ens3: <UP,LOWER_UP> mtu 1500'), { ifname: 'ens3', carrier: true })
+  t.match(parseMonitorLine('4: ens3: <UP,LOWER_UP> mtu 1500 state DORMANT'), { carrier: false }, 'operstate must be up')
 })
 
 t.test('neighbour lines and garbage', async t => {
@@ -22,10 +23,18 @@ t.test('neighbour lines and garbage', async t => {
     kind: 'neigh',
     ifname: 'eth0',
     address: '2001:db8::1',
+    lladdr: '02:00:00:00:00:01',
     deleted: false,
   })
   t.match(parseMonitorLine('Deleted fe80::1 dev eth0 lladdr 02:00:00:00:00:01 STALE'), { deleted: true })
-  t.equal(parseMonitorLine('10.0.0.1 dev eth0 lladdr 02:00:00:00:00:01 REACHABLE'), undefined, 'IPv4 neighbours need no memory')
+  t.same(parseMonitorLine('10.0.0.1 dev eth0 lladdr 02:00:00:00:00:01 REACHABLE'), {
+    kind: 'neigh',
+    ifname: 'eth0',
+    address: '10.0.0.1',
+    lladdr: '02:00:00:00:00:01',
+    deleted: false,
+  })
+  t.same(parseMonitorLine('10.0.0.9 dev eth0  FAILED'), { kind: 'neigh', ifname: 'eth0', address: '10.0.0.9', deleted: false })
   t.equal(parseMonitorLine(''), undefined)
   t.equal(parseMonitorLine('nonsense: <'), undefined)
 })
@@ -54,7 +63,10 @@ t.test('ip -j addr and neigh', async t => {
   })
   t.same(parseAddresses(''), { addresses: [] })
   t.same(parseAddresses('[{}]'), { addresses: [] })
-  t.same(parseNeighbours('[{"dst":"2001:db8::1","state":["REACHABLE"]},{"dst":"2001:db8::9","state":["FAILED"]},{}]'), ['2001:db8::1'])
+  t.same(
+    parseNeighbours('[{"dst":"2001:db8::1","lladdr":"02:00:00:00:00:01","state":["REACHABLE"]},{"dst":"2001:db8::9","lladdr":"02:00:00:00:00:09","state":["FAILED"]},{"dst":"10.0.0.5","state":["INCOMPLETE"]},{}]'),
+    [{ address: '2001:db8::1', lladdr: '02:00:00:00:00:01' }],
+  )
   t.same(parseNeighbours(''), [])
   t.same(parseNeighbours('{}'), [])
 })

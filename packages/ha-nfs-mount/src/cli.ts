@@ -35,7 +35,12 @@ export function createProgram(io: CliIo = stdio, state = { exitCode: 0 }): Comma
     .argument('[mountpoint]', 'where the healthy server is presented')
     .option('-o, --options <opts>', 'mount options (nfs options, plus ha-failures=, ha-failback=, ha-versions=)')
     .option('--mounter <kind>', 'nfs (default) or bind (the test seam: bind-mount --bind-map dirs)')
-    .option('--bind-map <server:/export=dir...>', 'bind mounter: local directory of a server export')
+    .option(
+      '--bind-map <server:/export=dir>',
+      'bind mounter: local directory of a server export (repeat per server)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .option('--staging-dir <dir>', 'where each server export is mounted privately')
     .option('--failures <n>', 'consecutive failed probes before failover')
     .option('--failback-hold <duration|never>', 'how long the preferred server must be healthy before failback')
@@ -102,7 +107,9 @@ async function runMode(
     start: config => createHaNfsMount({ config, logger }),
     controlAddress: flags.control,
     ...(flags.metrics ? { metricsListen: flags.metrics } : {}),
-    ...(watchConfig ? {} : { watchPaths: [] }),
+    // A config file is also watched (the kit debounces, validates, keeps
+    // the last good one); command-line forms have nothing to watch.
+    ...(watchConfig ? { watchPaths: [label] } : {}),
   })
   return handle.done
 }

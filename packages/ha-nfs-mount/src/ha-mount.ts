@@ -5,7 +5,7 @@
 // processes with timeouts, so nothing here can block the event loop.
 
 import { mkdir, rmdir } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { Logger } from '@has/daemon-kit'
 import type { HnmConfig, MountSpec } from './config.js'
 import type { HnmMetrics } from './metrics.js'
@@ -164,11 +164,17 @@ export class HaMount {
 
   #schedule(): void {
     if (this.#closed) return
+    // The active server just failed a probe but is not down yet: confirm
+    // (or clear) it sooner, which cuts detection time without probing a
+    // healthy pair any faster.
+    const active = this.#policy.health().find(h => h.name === this.#policy.active)
+    const suspect = active !== undefined && active.healthy && active.consecutiveFailures > 0
+    const delay = suspect ? Math.max(10, Math.round(this.#config.interval / 4)) : this.#config.interval
     this.#timer = setTimeout(() => {
       this.#round = this.#probeRound()
         .catch(err => this.#log.error({ err }, 'probe round failed'))
         .finally(() => this.#schedule())
-    }, this.#config.interval)
+    }, delay)
   }
 
   #scheduleStat(): void {
@@ -278,6 +284,7 @@ export class HaMount {
       r.staged = false
       await rmdir(r.staging).catch(() => undefined)
     }
+    await rmdir(dirname(this.#replicas[0]?.staging ?? '/')).catch(() => undefined)
     this.#log.info('unmounted')
   }
 }

@@ -89,6 +89,15 @@ export class FailoverPolicy {
     if (from === null || !healthy(from)) {
       const to = servers.find(healthy)
       if (!to || to === from) return { kind: 'stay' }
+      // At start, a more preferred server gets its `failures` chances
+      // before a less preferred one is presented (a slow first probe
+      // must not pin the mount to server2 when failback is off).
+      if (from === null) {
+        const undecided = servers
+          .slice(0, servers.indexOf(to))
+          .some(s => (this.#health.get(s)?.consecutiveFailures ?? 0) < this.#opts.failures)
+        if (undecided) return { kind: 'stay' }
+      }
       this.#active = to
       return {
         kind: 'switch',

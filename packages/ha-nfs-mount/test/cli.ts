@@ -30,6 +30,13 @@ t.test('--check-config: 0 when valid, 3 with file:line when not', async t => {
   t.equal(await main(['node', 'hnm', 'sync', '/src', '/dst', '--check-config'], c.io), 0)
 })
 
+t.test('--bind-map repeats and leaves the positionals alone', async t => {
+  const c = io()
+  const code = await main(['node', 'hnm', '--mounter', 'bind', '--bind-map', 's1:/e=/srv/1',
+    '--bind-map', 's2:/e=/srv/2', 's1,s2:/e', '/mnt/p', '--check-config'], c.io)
+  t.equal(code, 0, c.err.join(''))
+})
+
 t.test('usage errors exit 2', async t => {
   let c = io()
   t.equal(await main(['node', 'hnm', 'a,b:/e'], c.io), 2, 'source without mount point')

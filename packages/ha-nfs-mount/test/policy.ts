@@ -18,9 +18,18 @@ t.test('nothing presented until a server answers; prefers the first', async t =>
   t.match(round(p, 100, true, true), { kind: 'switch', to: 'a', from: null, reason: 'initial' })
 })
 
-t.test('second server at start when the first is down', async t => {
-  const p = mk()
-  t.match(round(p, 0, false, true), { kind: 'switch', to: 'b' })
+t.test('second server at start only once the first failed N times', async t => {
+  const p = mk(null, 3)
+  t.same(round(p, 0, false, true), { kind: 'stay' })
+  t.same(round(p, 1, false, true), { kind: 'stay' })
+  t.equal(p.active, null)
+  t.match(round(p, 2, false, true), { kind: 'switch', to: 'b', reason: 'initial' })
+})
+
+t.test('a slow first probe of the preferred server does not pin the second', async t => {
+  const p = mk(null, 3)
+  t.same(round(p, 0, false, true), { kind: 'stay' })
+  t.match(round(p, 1, true, true), { kind: 'switch', to: 'a' })
 })
 
 t.test('fails over after N consecutive failures, not before', async t => {

@@ -21,13 +21,15 @@ t.test('sync to a local directory, metrics and status', async t => {
   t.teardown(() => svc.close())
   t.equal(await readFile(join(dst, 'f'), 'utf8'), 'one\n', 'initial full pass done before start resolves')
   await writeFile(join(src, 'g'), 'two\n')
-  for (let i = 0; i < 200 && svc.status().syncs[0]?.passes === 1; i++) {
+  // Bounded wait for the change to arrive and the syncer to settle.
+  const deadline = Date.now() + 20_000
+  let copied = ''
+  while (Date.now() < deadline) {
+    copied = await readFile(join(dst, 'g'), 'utf8').catch(() => '')
+    if (copied && svc.status().syncs[0]?.state === 'idle') break
     await new Promise(r => setTimeout(r, 25))
   }
-  for (let i = 0; i < 200 && svc.status().syncs[0]?.state !== 'idle'; i++) {
-    await new Promise(r => setTimeout(r, 25))
-  }
-  t.equal(await readFile(join(dst, 'g'), 'utf8'), 'two\n')
+  t.equal(copied, 'two\n', `copied (status ${JSON.stringify(svc.status().syncs[0])})`)
   const s = svc.status().syncs[0]
   t.match(s, { state: 'idle', consecutiveFailures: 0, lastError: null })
   t.type(s?.lastLagMs, 'number')
@@ -58,4 +60,19 @@ t.test('failing target: counted, retried with back-off', async t => {
 t.test('missing rsync binary: HNM_ERR_RSYNC_MISSING', async t => {
   const config = parseConfig('rsync-path /nonexistent/rsync\nsync /a /b\n', 'mem')
   await t.rejects(createHaNfsMount({ config }), { code: 'HNM_ERR_RSYNC_MISSING' })
+})
+
+t.test('reload: timings apply, topology changes are refused', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'hnm-sync-unit-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await mkdir(join(dir, 'a'))
+  await mkdir(join(dir, 'b'))
+  const text = `sync ${join(dir, 'a')} ${join(dir, 'b')}\n`
+  const svc = await createHaNfsMount({ config: parseConfig(text, 'mem') })
+  t.teardown(() => svc.close())
+  await svc.reload(parseConfig(`sync-delay 1s\n${text}`, 'mem'))
+  t.throws(
+    () => svc.reload(parseConfig(`sync ${join(dir, 'a')} ${join(dir, 'c')}\n`, 'mem')),
+    { code: 'HNM_ERR_RELOAD_RESTART' },
+  )
 })

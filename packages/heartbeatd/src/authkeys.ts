@@ -3,7 +3,12 @@
 // accepted on receive so keys can be rolled over one node at a time.
 // `crc` is refused: it authenticates nothing.
 
-import { IssueList, sourceLines, splitWords, parseIntRange } from '@has/daemon-kit'
+import {
+  IssueList,
+  sourceLines,
+  splitWords,
+  parseIntRange,
+} from '@has/daemon-kit'
 
 export const AUTH_ALGORITHMS = ['sha1', 'md5', 'sha256'] as const
 export type AuthAlgorithm = (typeof AUTH_ALGORITHMS)[number]
@@ -47,7 +52,11 @@ export function parseAuthkeys(
     }
     const alg = (rest[0] ?? '').toLowerCase()
     if (alg === 'crc') {
-      issues.error(l, 'crc authenticates nothing (anyone can forge it); use sha1 with a secret', rest[0])
+      issues.error(
+        l,
+        'crc authenticates nothing (anyone can forge it); use sha1 with a secret',
+        rest[0],
+      )
       continue
     }
     if (!(AUTH_ALGORITHMS as readonly string[]).includes(alg)) {
@@ -67,7 +76,11 @@ export function parseAuthkeys(
     return undefined
   }
   if (!keys.has(active)) {
-    issues.error(activeAt, 'auth names a key index that is not defined', String(active))
+    issues.error(
+      activeAt,
+      'auth names a key index that is not defined',
+      String(active),
+    )
     return undefined
   }
   return { active, keys: [...keys.values()] }

@@ -30,24 +30,50 @@ interface StatusView {
   active: string | null
   ping: { ok: number; total: number; peerOk: number | null }
   groups: { name: string; home: string; state: string; holder: string | null }[]
-  paths: { name: string; up: boolean; lastSeenMsAgo: number | null; received: number; lost: number; loss: number }[]
+  paths: {
+    name: string
+    up: boolean
+    lastSeenMsAgo: number | null
+    received: number
+    lost: number
+    loss: number
+  }[]
   dropped: Record<string, number>
 }
 
 function formatStatus(s: StatusView): string {
-  const role = s.standby ? 'standby (requested)' : s.active === s.self ? 'active' : 'standby'
+  const role = s.standby
+    ? 'standby (requested)'
+    : s.active === s.self
+      ? 'active'
+      : 'standby'
   let out = `node ${s.self}: ${role}; peer ${s.peer}: ${s.peerAlive ? 'alive' : 'dead'}; active: ${s.active ?? 'none'}\n`
-  if (s.ping.total) out += `ping nodes: ${s.ping.ok}/${s.ping.total} (peer: ${s.ping.peerOk ?? '?'})\n`
-  out += '\n' + formatTable(
-    ['PATH', 'STATE', 'LAST SEEN', 'RECEIVED', 'LOST', 'LOSS'],
-    s.paths.map(p => [p.name, p.up ? 'up' : 'down', p.lastSeenMsAgo === null ? 'never' : `${p.lastSeenMsAgo.toFixed(0)} ms ago`, p.received, p.lost, `${(p.loss * 100).toFixed(2)}%`]),
-  )
-  out += '\n' + formatTable(
-    ['GROUP', 'HOME', 'LOCAL STATE', 'HOLDER'],
-    s.groups.map(g => [g.name, g.home, g.state, g.holder ?? 'none']),
-  )
+  if (s.ping.total)
+    out += `ping nodes: ${s.ping.ok}/${s.ping.total} (peer: ${s.ping.peerOk ?? '?'})\n`
+  out +=
+    '\n' +
+    formatTable(
+      ['PATH', 'STATE', 'LAST SEEN', 'RECEIVED', 'LOST', 'LOSS'],
+      s.paths.map(p => [
+        p.name,
+        p.up ? 'up' : 'down',
+        p.lastSeenMsAgo === null
+          ? 'never'
+          : `${p.lastSeenMsAgo.toFixed(0)} ms ago`,
+        p.received,
+        p.lost,
+        `${(p.loss * 100).toFixed(2)}%`,
+      ]),
+    )
+  out +=
+    '\n' +
+    formatTable(
+      ['GROUP', 'HOME', 'LOCAL STATE', 'HOLDER'],
+      s.groups.map(g => [g.name, g.home, g.state, g.holder ?? 'none']),
+    )
   const d = Object.entries(s.dropped)
-  if (d.length) out += `\ndropped: ${d.map(([k, v]) => `${k}=${v}`).join(' ')}\n`
+  if (d.length)
+    out += `\ndropped: ${d.map(([k, v]) => `${k}=${v}`).join(' ')}\n`
   return out
 }
 
@@ -63,7 +89,11 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
     .option('--node <name>', 'local node name (default: uname -n)')
     .action(async (flags: DaemonFlags & { node?: string }) => {
       const { loadConfig } = await import('./config.js')
-      const load = () => loadConfig(flags.config, flags.node === undefined ? {} : { node: flags.node })
+      const load = () =>
+        loadConfig(
+          flags.config,
+          flags.node === undefined ? {} : { node: flags.node },
+        )
       if (flags.checkConfig) {
         state.exitCode = await checkConfig(load, flags.config, io)
         return
@@ -81,23 +111,43 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
       })
       state.exitCode = await d.done
     })
-  const query = (name: string, description: string, show: (v: unknown, json: boolean) => string) => {
-    const c = new Command(name).description(description).option('--json', 'print JSON')
-    addControlOption(c, control).action(async (f: { control: string; json?: boolean }) => {
-      const v = await controlRequest(f.control, name)
-      io.out(show(v, !!f.json))
-      state.exitCode = EXIT.OK
-    })
+  const query = (
+    name: string,
+    description: string,
+    show: (v: unknown, json: boolean) => string,
+  ) => {
+    const c = new Command(name)
+      .description(description)
+      .option('--json', 'print JSON')
+    addControlOption(c, control).action(
+      async (f: { control: string; json?: boolean }) => {
+        const v = await controlRequest(f.control, name)
+        io.out(show(v, !!f.json))
+        state.exitCode = EXIT.OK
+      },
+    )
     program.addCommand(c)
   }
   query('status', 'show nodes, paths, role and resources', (v, json) =>
-    json ? JSON.stringify(v, null, 2) + '\n' : formatStatus(v as StatusView))
-  query('standby', 'hand all resources to the peer and stay standby', v => JSON.stringify(v) + '\n')
-  query('takeover', 'take all resources from the peer', v => JSON.stringify(v) + '\n')
+    json ? JSON.stringify(v, null, 2) + '\n' : formatStatus(v as StatusView),
+  )
+  query(
+    'standby',
+    'hand all resources to the peer and stay standby',
+    v => JSON.stringify(v) + '\n',
+  )
+  query(
+    'takeover',
+    'take all resources from the peer',
+    v => JSON.stringify(v) + '\n',
+  )
   return program
 }
 
-export async function main(argv: readonly string[], io: CliIo = stdio): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CliIo = stdio,
+): Promise<number> {
   const state = { exitCode: EXIT.OK }
   return runProgram(createProgram(io, state), argv, io, state)
 }

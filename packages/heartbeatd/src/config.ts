@@ -50,7 +50,12 @@ export const BUILTIN_RESOURCE_DIR = resolve(
 
 export type Medium =
   | { readonly kind: 'bcast'; readonly iface: string; readonly at: Position }
-  | { readonly kind: 'ucast'; readonly iface: string; readonly peer: string; readonly at: Position }
+  | {
+      readonly kind: 'ucast'
+      readonly iface: string
+      readonly peer: string
+      readonly at: Position
+    }
   | {
       readonly kind: 'mcast'
       readonly iface: string
@@ -98,22 +103,54 @@ export interface ParseResult<T> {
 
 const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/
 const IFACE = /^[A-Za-z0-9_.:@-]{1,15}$/
-const TIME_RANGE = { keepalive: [5, 60_000], deadtime: [15, 3_600_000] } as const
+const TIME_RANGE = {
+  keepalive: [5, 60_000],
+  deadtime: [15, 3_600_000],
+} as const
 
 /** heartbeat directives we know but do not implement: named in the error. */
 const UNSUPPORTED = new Set([
-  'serial', 'baud', 'stonith', 'stonith_host', 'watchdog', 'respawn', 'apiauth',
-  'crm', 'pacemaker', 'logfile', 'debugfile', 'logfacility', 'use_logd',
-  'ping_group', 'hopfudge', 'debug', 'msgfmt', 'compression',
-  'compression_threshold', 'traditional_compression', 'max_rexmit_delay',
-  'conn_logd_time', 'autojoin', 'coredumps', 'uuidfrom', 'hbgenmethod',
-  'deadtime_warn', 'rtprio', 'generation_file', 'nice_failback',
+  'serial',
+  'baud',
+  'stonith',
+  'stonith_host',
+  'watchdog',
+  'respawn',
+  'apiauth',
+  'crm',
+  'pacemaker',
+  'logfile',
+  'debugfile',
+  'logfacility',
+  'use_logd',
+  'ping_group',
+  'hopfudge',
+  'debug',
+  'msgfmt',
+  'compression',
+  'compression_threshold',
+  'traditional_compression',
+  'max_rexmit_delay',
+  'conn_logd_time',
+  'autojoin',
+  'coredumps',
+  'uuidfrom',
+  'hbgenmethod',
+  'deadtime_warn',
+  'rtprio',
+  'generation_file',
+  'nice_failback',
 ])
 
 export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
   const issues = new IssueList()
   const base = dirname(file)
-  const times: Partial<Record<'keepalive' | 'deadtime' | 'warntime' | 'initdead' | 'deadping', { ms: number; at: Position }>> = {}
+  const times: Partial<
+    Record<
+      'keepalive' | 'deadtime' | 'warntime' | 'initdead' | 'deadping',
+      { ms: number; at: Position }
+    >
+  > = {}
   let udpport: number = DEFAULTS.udpport
   let autoFailback: boolean = DEFAULTS.auto_failback
   let realtime: boolean = DEFAULTS.realtime
@@ -147,24 +184,34 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
         if (v === undefined) break
         const ms = parseDuration(v, 's')
         if (ms === undefined || ms <= 0) {
-          issues.error(l, `${name} must be a time: seconds, or with an ms suffix (500ms)`, v)
+          issues.error(
+            l,
+            `${name} must be a time: seconds, or with an ms suffix (500ms)`,
+            v,
+          )
         } else times[name] = { ms, at: l }
         break
       }
       case 'udpport': {
         const v = one()
         const p = v === undefined ? undefined : parseIntRange(v, 1, 65535)
-        if (v !== undefined && p === undefined) issues.error(l, 'udpport must be 1..65535', v)
+        if (v !== undefined && p === undefined)
+          issues.error(l, 'udpport must be 1..65535', v)
         else if (p !== undefined) {
           if (media.some(m => m.kind !== 'mcast')) {
-            issues.error(l, 'udpport must come before the bcast/ucast lines that use it', v)
+            issues.error(
+              l,
+              'udpport must come before the bcast/ucast lines that use it',
+              v,
+            )
           }
           udpport = p
         }
         break
       }
       case 'bcast':
-        if (args.length === 0) issues.error(l, 'bcast needs at least one interface')
+        if (args.length === 0)
+          issues.error(l, 'bcast needs at least one interface')
         for (const a of args) {
           if (!IFACE.test(a)) issues.error(l, 'bad interface name', a)
           else media.push({ kind: 'bcast', iface: a, at: l })
@@ -172,16 +219,33 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
         break
       case 'ucast': {
         const [iface = '', peer = ''] = args
-        if (args.length !== 2) issues.error(l, 'ucast takes an interface and a peer IPv4 address', args.join(' '))
-        else if (!IFACE.test(iface)) issues.error(l, 'bad interface name', iface)
-        else if (!isIPv4(peer)) issues.error(l, 'ucast peer must be an IPv4 address', peer)
+        if (args.length !== 2)
+          issues.error(
+            l,
+            'ucast takes an interface and a peer IPv4 address',
+            args.join(' '),
+          )
+        else if (!IFACE.test(iface))
+          issues.error(l, 'bad interface name', iface)
+        else if (!isIPv4(peer))
+          issues.error(l, 'ucast peer must be an IPv4 address', peer)
         else media.push({ kind: 'ucast', iface, peer, at: l })
         break
       }
       case 'mcast': {
-        const [iface = '', group = '', portText = '', ttlText = '', loopText = ''] = args
+        const [
+          iface = '',
+          group = '',
+          portText = '',
+          ttlText = '',
+          loopText = '',
+        ] = args
         if (args.length !== 5) {
-          issues.error(l, 'mcast takes: interface group port ttl loop', args.join(' '))
+          issues.error(
+            l,
+            'mcast takes: interface group port ttl loop',
+            args.join(' '),
+          )
           break
         }
         const port = parseIntRange(portText, 1, 65535)
@@ -190,11 +254,27 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
         const first = Number(group.split('.')[0])
         if (!IFACE.test(iface)) issues.error(l, 'bad interface name', iface)
         else if (!isIPv4(group) || first < 224 || first > 239) {
-          issues.error(l, 'mcast group must be an IPv4 multicast address (224.0.0.0/4)', group)
-        } else if (port === undefined) issues.error(l, 'mcast port must be 1..65535', portText)
-        else if (ttl === undefined) issues.error(l, 'mcast ttl must be 1..255', ttlText)
-        else if (loop === undefined) issues.error(l, 'mcast loop must be 0 or 1', loopText)
-        else media.push({ kind: 'mcast', iface, group, port, ttl, loop: loop === 1, at: l })
+          issues.error(
+            l,
+            'mcast group must be an IPv4 multicast address (224.0.0.0/4)',
+            group,
+          )
+        } else if (port === undefined)
+          issues.error(l, 'mcast port must be 1..65535', portText)
+        else if (ttl === undefined)
+          issues.error(l, 'mcast ttl must be 1..255', ttlText)
+        else if (loop === undefined)
+          issues.error(l, 'mcast loop must be 0 or 1', loopText)
+        else
+          media.push({
+            kind: 'mcast',
+            iface,
+            group,
+            port,
+            ttl,
+            loop: loop === 1,
+            at: l,
+          })
         break
       }
       case 'node':
@@ -216,7 +296,8 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
           autoFailback = true
         } else {
           const b = parseBool(v)
-          if (b === undefined) issues.error(l, 'auto_failback must be on or off', v)
+          if (b === undefined)
+            issues.error(l, 'auto_failback must be on or off', v)
           else autoFailback = b
         }
         break
@@ -224,21 +305,25 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
       case 'realtime': {
         const v = one()
         const b = v === undefined ? undefined : parseBool(v)
-        if (v !== undefined && b === undefined) issues.error(l, 'realtime must be on or off', v)
+        if (v !== undefined && b === undefined)
+          issues.error(l, 'realtime must be on or off', v)
         else if (b !== undefined) realtime = b
         break
       }
       case 'ping':
-        if (args.length === 0) issues.error(l, 'ping needs at least one address')
+        if (args.length === 0)
+          issues.error(l, 'ping needs at least one address')
         for (const a of args) {
-          if (!isIPv4(a)) issues.error(l, 'ping node must be an IPv4 address', a)
+          if (!isIPv4(a))
+            issues.error(l, 'ping node must be an IPv4 address', a)
           else ping.push(a)
         }
         break
       case 'event_listen': {
         const v = one()
         const hp = v === undefined ? undefined : parseHostPort(v)
-        if (v !== undefined && !hp) issues.error(l, 'event_listen must be host:port', v)
+        if (v !== undefined && !hp)
+          issues.error(l, 'event_listen must be host:port', v)
         else if (hp) eventListen = hp
         break
       }
@@ -272,37 +357,96 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
     }
   }
 
-  const ms = (k: keyof typeof times, dflt: number): number => times[k]?.ms ?? dflt
-  const at = (k: keyof typeof times): Position => times[k]?.at ?? { file, line: 0 }
+  const ms = (k: keyof typeof times, dflt: number): number =>
+    times[k]?.ms ?? dflt
+  const at = (k: keyof typeof times): Position =>
+    times[k]?.at ?? { file, line: 0 }
   const keepalive = ms('keepalive', DEFAULTS.keepalive)
-  const deadtime = ms('deadtime', times.keepalive ? Math.max(DEFAULTS.deadtime, 3 * keepalive + 10) : DEFAULTS.deadtime)
-  const warntime = ms('warntime', Math.max(keepalive + 1, Math.round(deadtime * 0.6)))
+  const deadtime = ms(
+    'deadtime',
+    times.keepalive
+      ? Math.max(DEFAULTS.deadtime, 3 * keepalive + 10)
+      : DEFAULTS.deadtime,
+  )
+  const warntime = ms(
+    'warntime',
+    Math.max(keepalive + 1, Math.round(deadtime * 0.6)),
+  )
   const initdead = ms('initdead', Math.max(DEFAULTS.initdead, 2 * deadtime))
   const deadping = ms('deadping', Math.max(DEFAULTS.deadping, deadtime))
-  if (keepalive < TIME_RANGE.keepalive[0] || keepalive > TIME_RANGE.keepalive[1]) {
-    issues.error(at('keepalive'), 'keepalive must be 5ms..60s', `${keepalive}ms`)
+  if (
+    keepalive < TIME_RANGE.keepalive[0] ||
+    keepalive > TIME_RANGE.keepalive[1]
+  ) {
+    issues.error(
+      at('keepalive'),
+      'keepalive must be 5ms..60s',
+      `${keepalive}ms`,
+    )
   }
   if (deadtime <= 2 * keepalive) {
-    issues.error(at('deadtime'), `deadtime must be more than 2*keepalive (${2 * keepalive}ms)`, `${deadtime}ms`)
+    issues.error(
+      at('deadtime'),
+      `deadtime must be more than 2*keepalive (${2 * keepalive}ms)`,
+      `${deadtime}ms`,
+    )
   }
   if (warntime <= keepalive || warntime >= deadtime) {
-    issues.error(at('warntime'), 'warntime must be between keepalive and deadtime', `${warntime}ms`)
+    issues.error(
+      at('warntime'),
+      'warntime must be between keepalive and deadtime',
+      `${warntime}ms`,
+    )
   }
-  if (initdead < deadtime) issues.error(at('initdead'), 'initdead must be at least deadtime', `${initdead}ms`)
+  if (initdead < deadtime)
+    issues.error(
+      at('initdead'),
+      'initdead must be at least deadtime',
+      `${initdead}ms`,
+    )
   if (deadping <= 2 * keepalive) {
-    issues.error(at('deadping'), 'deadping must be more than 2*keepalive', `${deadping}ms`)
+    issues.error(
+      at('deadping'),
+      'deadping must be more than 2*keepalive',
+      `${deadping}ms`,
+    )
   }
   if (nodes.length !== 2) {
-    issues.error(nodesAt, 'exactly two node names are needed (1+1 redundancy)', nodes.join(' '))
+    issues.error(
+      nodesAt,
+      'exactly two node names are needed (1+1 redundancy)',
+      nodes.join(' '),
+    )
   }
-  if (media.length === 0) issues.error({ file, line: 0 }, 'no heartbeat media: add bcast, mcast or ucast lines')
+  if (media.length === 0)
+    issues.error(
+      { file, line: 0 },
+      'no heartbeat media: add bcast, mcast or ucast lines',
+    )
   if (!issues.ok) return { issues }
   return {
     issues,
     config: {
-      file, keepalive, deadtime, warntime, initdead, deadping, udpport, autoFailback, realtime,
-      media, nodes, nodesAt, ping, eventListen, authkeysFile, haresourcesFile,
-      resourceDirs: [...(resourceDirs ?? DEFAULTS.resource_dir), BUILTIN_RESOURCE_DIR],
+      file,
+      keepalive,
+      deadtime,
+      warntime,
+      initdead,
+      deadping,
+      udpport,
+      autoFailback,
+      realtime,
+      media,
+      nodes,
+      nodesAt,
+      ping,
+      eventListen,
+      authkeysFile,
+      haresourcesFile,
+      resourceDirs: [
+        ...(resourceDirs ?? DEFAULTS.resource_dir),
+        BUILTIN_RESOURCE_DIR,
+      ],
       stateDir,
     },
   }
@@ -314,12 +458,16 @@ export interface LoadOptions {
 }
 
 /** Reads ha.cf, authkeys and haresources; throws ConfigError (exit 3). */
-export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<Config> {
+export async function loadConfig(
+  file: string,
+  opts: LoadOptions = {},
+): Promise<Config> {
   const { config: cf, issues } = parseHaCf(await readConfigFile(file), file)
   issues.throwIfAny()
   if (!cf) throw new ConfigError(issues.errors)
   const localNode = opts.node ?? hostname()
-  if (!cf.nodes.includes(localNode)) throw hbError('HB_ERR_CONFIG_LOCAL_NODE', localNode, file)
+  if (!cf.nodes.includes(localNode))
+    throw hbError('HB_ERR_CONFIG_LOCAL_NODE', localNode, file)
   const peerNode = cf.nodes.find(n => n !== localNode) as string
 
   const more = new IssueList()
@@ -337,7 +485,12 @@ export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<
   }
   const auth = parseAuthkeys(authText, cf.authkeysFile, more)
   const groups = existsSync(cf.haresourcesFile)
-    ? parseHaresources(await readConfigFile(cf.haresourcesFile), cf.haresourcesFile, cf.nodes, more)
+    ? parseHaresources(
+        await readConfigFile(cf.haresourcesFile),
+        cf.haresourcesFile,
+        cf.nodes,
+        more,
+      )
     : []
   const agents: Record<string, string> = {}
   for (const g of groups) {
@@ -345,14 +498,29 @@ export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<
       if (agents[r.agent]) continue
       const found = findAgent(r.agent, cf.resourceDirs)
       if (found) agents[r.agent] = found
-      else more.error(g.at, `no executable resource agent "${r.agent}" in ${cf.resourceDirs.join(', ')}`, r.spec)
+      else
+        more.error(
+          g.at,
+          `no executable resource agent "${r.agent}" in ${cf.resourceDirs.join(', ')}`,
+          r.spec,
+        )
     }
   }
   more.throwIfAny()
-  return deepFreeze({ ...cf, localNode, peerNode, auth: auth as AuthKeys, groups, agents })
+  return deepFreeze({
+    ...cf,
+    localNode,
+    peerNode,
+    auth: auth as AuthKeys,
+    groups,
+    agents,
+  })
 }
 
-export function findAgent(name: string, dirs: readonly string[]): string | undefined {
+export function findAgent(
+  name: string,
+  dirs: readonly string[],
+): string | undefined {
   for (const d of dirs) {
     const p = join(d, name)
     try {
@@ -368,7 +536,8 @@ export function findAgent(name: string, dirs: readonly string[]): string | undef
 /** Directives a SIGHUP cannot change (they own sockets or resources). */
 export function restartOnlyChanges(a: Config, b: Config): string[] {
   const out: string[] = []
-  const same = (x: unknown, y: unknown): boolean => JSON.stringify(x) === JSON.stringify(y)
+  const same = (x: unknown, y: unknown): boolean =>
+    JSON.stringify(x) === JSON.stringify(y)
   const strip = (m: readonly Medium[]) => m.map(({ at: _at, ...rest }) => rest)
   if (!same(strip(a.media), strip(b.media))) out.push('bcast/mcast/ucast')
   if (a.udpport !== b.udpport) out.push('udpport')
@@ -377,7 +546,8 @@ export function restartOnlyChanges(a: Config, b: Config): string[] {
   if (!same(a.ping, b.ping)) out.push('ping')
   if (a.stateDir !== b.stateDir) out.push('state_dir')
   if (a.realtime !== b.realtime) out.push('realtime')
-  const g = (c: Config) => c.groups.map(x => ({ home: x.home, r: x.resources.map(r => r.spec) }))
+  const g = (c: Config) =>
+    c.groups.map(x => ({ home: x.home, r: x.resources.map(r => r.spec) }))
   if (!same(g(a), g(b))) out.push('haresources')
   return out
 }

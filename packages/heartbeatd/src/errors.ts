@@ -17,7 +17,9 @@ export const errorCodes = {
     exit: 3,
   },
   HB_ERR_BIND: { message: 'cannot bind UDP %s: %s' },
-  HB_ERR_PEER_DEAD: { message: 'refused: the peer %s is dead, nobody would hold the resources' },
+  HB_ERR_PEER_DEAD: {
+    message: 'refused: the peer %s is dead, nobody would hold the resources',
+  },
   HB_ERR_EVENT_SYNTAX: { message: 'bad client line' },
   HB_ERR_EVENT_UNKNOWN: { message: 'unknown command "%s"' },
   HB_ERR_EVENT_TOO_LONG: { message: 'line longer than %s bytes' },

@@ -2,8 +2,18 @@
 // Slow clients are cut off rather than buffered without bound.
 
 import { createServer, type Server, type Socket } from 'node:net'
-import { LineSplitter, kitErrors, type HostPort, type Logger } from '@has/daemon-kit'
-import { EVENT_MAX_LINE, formatServerLine, parseClientLine, type ServerLine } from './event-protocol.js'
+import {
+  LineSplitter,
+  kitErrors,
+  type HostPort,
+  type Logger,
+} from '@has/daemon-kit'
+import {
+  EVENT_MAX_LINE,
+  formatServerLine,
+  parseClientLine,
+  type ServerLine,
+} from './event-protocol.js'
 
 /** Bytes queued for one client before it is disconnected. */
 export const EVENT_MAX_BACKLOG = 1024 * 1024
@@ -24,7 +34,10 @@ export async function startEventServer(opts: {
   const send = (s: Socket, lines: readonly ServerLine[]): void => {
     if (s.destroyed) return
     if (s.writableLength > EVENT_MAX_BACKLOG) {
-      opts.logger.warn({ remote: s.remoteAddress }, 'event client too slow; disconnecting')
+      opts.logger.warn(
+        { remote: s.remoteAddress },
+        'event client too slow; disconnecting',
+      )
       s.destroy()
       return
     }
@@ -39,10 +52,20 @@ export async function startEventServer(opts: {
       EVENT_MAX_LINE,
       line => {
         const m = parseClientLine(line)
-        send(s, [m.type === 'ping' ? { type: 'pong' } : { type: 'err', code: m.code, text: m.text }])
+        send(s, [
+          m.type === 'ping'
+            ? { type: 'pong' }
+            : { type: 'err', code: m.code, text: m.text },
+        ])
       },
       () => {
-        send(s, [{ type: 'err', code: 'HB_ERR_EVENT_TOO_LONG', text: `line longer than ${EVENT_MAX_LINE} bytes` }])
+        send(s, [
+          {
+            type: 'err',
+            code: 'HB_ERR_EVENT_TOO_LONG',
+            text: `line longer than ${EVENT_MAX_LINE} bytes`,
+          },
+        ])
         s.end()
       },
     )
@@ -50,7 +73,16 @@ export async function startEventServer(opts: {
     send(s, [...opts.snapshot(), { type: 'sync' }])
   })
   await new Promise<void>((resolve, reject) => {
-    server.once('error', e => reject(kitErrors('KIT_ERR_LISTEN', `${opts.listen.host}:${opts.listen.port}`, e.message, e)))
+    server.once('error', e =>
+      reject(
+        kitErrors(
+          'KIT_ERR_LISTEN',
+          `${opts.listen.host}:${opts.listen.port}`,
+          e.message,
+          e,
+        ),
+      ),
+    )
     server.listen(opts.listen.port, opts.listen.host, resolve)
   })
   const a = server.address() as { address: string; port: number }

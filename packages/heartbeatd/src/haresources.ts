@@ -4,7 +4,12 @@
 // as in heartbeat.
 
 import { isIP } from 'node:net'
-import { IssueList, sourceLines, splitWords, type Position } from '@has/daemon-kit'
+import {
+  IssueList,
+  sourceLines,
+  splitWords,
+  type Position,
+} from '@has/daemon-kit'
 
 export interface Resource {
   readonly agent: string
@@ -41,11 +46,19 @@ export function parseHaresources(
   for (const l of sourceLines(text, file)) {
     const [home = '', ...specs] = splitWords(l.text)
     if (!nodes.includes(home)) {
-      issues.error(l, `first word must be a node from ha.cf (${nodes.join(', ')})`, home)
+      issues.error(
+        l,
+        `first word must be a node from ha.cf (${nodes.join(', ')})`,
+        home,
+      )
       continue
     }
     if (groups.some(g => g.home === home)) {
-      issues.error(l, 'a node may be home of one group only (merge the lines)', home)
+      issues.error(
+        l,
+        'a node may be home of one group only (merge the lines)',
+        home,
+      )
       continue
     }
     if (specs.length === 0) {
@@ -55,10 +68,20 @@ export function parseHaresources(
     const resources: Resource[] = []
     for (const s of specs) {
       const r = parseResource(s)
-      if (!r) issues.error(l, 'bad resource; expected agent[::arg...] or an IP address', s)
+      if (!r)
+        issues.error(
+          l,
+          'bad resource; expected agent[::arg...] or an IP address',
+          s,
+        )
       else resources.push(r)
     }
-    groups.push({ name: home, home, resources, at: { file: l.file, line: l.line } })
+    groups.push({
+      name: home,
+      home,
+      resources,
+      at: { file: l.file, line: l.line },
+    })
   }
   return groups
 }

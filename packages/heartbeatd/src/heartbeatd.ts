@@ -5,8 +5,6 @@
 import { networkInterfaces } from 'node:os'
 import { mkdirSync } from 'node:fs'
 import {
-  Counter,
-  Gauge,
   Registry,
   ReplayGuard,
   silentLogger,
@@ -16,14 +14,25 @@ import {
 import { restartOnlyChanges, type Config } from './config.js'
 import { hbError } from './errors.js'
 import { decodeHeartbeat, encodeHeartbeat, type Via } from './packet.js'
-import { classify, resolvePaths, type Interfaces, type PathSpec } from './paths.js'
+import {
+  classify,
+  resolvePaths,
+  type Interfaces,
+  type PathSpec,
+} from './paths.js'
 import { Membership, type Action, type MemberEvent } from './membership.js'
 import { openTransport, type Transport } from './transport.js'
 import { startPinger, type Pinger } from './pinger.js'
 import { startEventServer, type EventServer } from './event-server.js'
 import type { ServerLine } from './event-protocol.js'
 import { applyRealtime } from './realtime.js'
-import { createAgentRunner, startGroup, stopGroup, type AgentRunner } from './resources.js'
+import { createCounters, registerGauges } from './metrics.js'
+import {
+  createAgentRunner,
+  startGroup,
+  stopGroup,
+  type AgentRunner,
+} from './resources.js'
 
 export interface Clock {
   now(): number
@@ -46,31 +55,27 @@ export interface HeartbeatdOptions {
   readonly interfaces?: Interfaces
 }
 
-export type DropReason = 'malformed' | 'forged' | 'replay' | 'stale' | 'unknown-node' | 'unknown-path'
+export type DropReason =
+  'malformed' | 'forged' | 'replay' | 'stale' | 'unknown-node' | 'unknown-path'
 
 export interface Heartbeatd extends Service<Config> {
   readonly eventAddress: { host: string; port: number }
   readonly paths: readonly PathSpec[]
 }
 
-export async function createHeartbeatd(opts: HeartbeatdOptions): Promise<Heartbeatd> {
+export async function createHeartbeatd(
+  opts: HeartbeatdOptions,
+): Promise<Heartbeatd> {
   let config = opts.config
   const log = (opts.logger ?? silentLogger()).child({ component: 'heartbeatd' })
   const clock = opts.clock ?? realClock
   const registry = opts.registry ?? new Registry()
   const ifaces = opts.interfaces ?? networkInterfaces()
   const { paths, missing } = resolvePaths(config.media, config.udpport, ifaces)
-  if (missing[0]) throw hbError('HB_ERR_INTERFACE', missing[0].iface, missing[0].where)
+  if (missing[0])
+    throw hbError('HB_ERR_INTERFACE', missing[0].iface, missing[0].where)
 
-  const m = {
-    dropped: new Counter({ name: 'hb_packets_dropped_total', help: 'Heartbeat datagrams dropped, by reason', labelNames: ['reason'] as const, registers: [registry] }),
-    sent: new Counter({ name: 'hb_packets_sent_total', help: 'Heartbeat datagrams sent, by path', labelNames: ['path'] as const, registers: [registry] }),
-    sendErrors: new Counter({ name: 'hb_send_errors_total', help: 'Heartbeat sends that failed, by path', labelNames: ['path'] as const, registers: [registry] }),
-    late: new Counter({ name: 'hb_late_heartbeats_total', help: 'Times the peer was silent past warntime', registers: [registry] }),
-    ops: new Counter({ name: 'hb_resource_ops_total', help: 'Resource group operations, by group, op and result', labelNames: ['group', 'op', 'result'] as const, registers: [registry] }),
-    pathDown: new Counter({ name: 'hb_path_down_total', help: 'Times a path went silent past deadtime', labelNames: ['path'] as const, registers: [registry] }),
-  }
-  for (const r of ['malformed', 'forged', 'replay', 'stale', 'unknown-node', 'unknown-path']) m.dropped.inc({ reason: r }, 0)
+  const m = createCounters(registry)
   const drops: Record<string, number> = {}
   const drop = (reason: DropReason, source: string): void => {
     m.dropped.inc({ reason })
@@ -104,20 +109,12 @@ export async function createHeartbeatd(opts: HeartbeatdOptions): Promise<Heartbe
     now: clock.now(),
   })
   const guard = new ReplayGuard()
-  // Gauges read the machine's view when scraped, so /metrics and status agree.
-  const view = () => membership.view(clock.now())
-  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge) => void): void => {
-    new Gauge({ name, help, labelNames, registers: [registry], collect() { this.reset(); fill(this) } })
-  }
-  gauge('hb_peer_alive', '1 while the peer is alive', ['node'], g => g.set({ node: config.peerNode }, view().peerAlive ? 1 : 0))
-  gauge('hb_path_up', '1 while heartbeats arrive on the path', ['path'], g => { for (const p of view().paths) g.set({ path: p.name }, p.up ? 1 : 0) })
-  gauge('hb_path_last_seen_seconds', 'Seconds since the last heartbeat on the path (-1: never)', ['path'], g => { for (const p of view().paths) g.set({ path: p.name }, p.lastSeenMsAgo === null ? -1 : p.lastSeenMsAgo / 1000) })
-  gauge('hb_path_received', 'Heartbeats accepted on the path', ['path'], g => { for (const p of view().paths) g.set({ path: p.name }, p.received) })
-  gauge('hb_path_lost', 'Heartbeats missing on the path (sequence gaps)', ['path'], g => { for (const p of view().paths) g.set({ path: p.name }, p.lost) })
-  gauge('hb_group_held', '1 while this node runs the resource group', ['group'], g => { for (const x of view().groups) g.set({ group: x.name }, x.state === 'running' ? 1 : 0) })
-  gauge('hb_standby', '1 while this node is in standby', [], g => g.set(view().standby ? 1 : 0))
-  gauge('hb_ping_reachable', 'Ping nodes answering', [], g => g.set(view().ping.ok))
-  gauge('hb_event_clients', 'Connected membership event clients', [], g => g.set(events?.clients ?? 0))
+  registerGauges(
+    registry,
+    () => membership.view(clock.now()),
+    config.peerNode,
+    () => events?.clients ?? 0,
+  )
   let closed = false
   let transport: Transport | undefined
   let pingTimer: unknown
@@ -133,7 +130,11 @@ export async function createHeartbeatd(opts: HeartbeatdOptions): Promise<Heartbe
       { type: 'hello', node: v.self },
       { type: 'node', node: v.self, alive: true },
       { type: 'node', node: v.peer, alive: v.peerAlive },
-      ...v.groups.map(g => ({ type: 'resource' as const, group: g.name, holder: g.holder })),
+      ...v.groups.map(g => ({
+        type: 'resource' as const,
+        group: g.name,
+        holder: g.holder,
+      })),
       { type: 'active', node: v.active },
     ]
   }
@@ -141,7 +142,10 @@ export async function createHeartbeatd(opts: HeartbeatdOptions): Promise<Heartbe
   const onEvent = (e: MemberEvent): ServerLine | undefined => {
     switch (e.type) {
       case 'node':
-        log[e.alive ? 'info' : 'warn']({ node: e.node }, e.alive ? 'peer alive' : 'peer dead')
+        log[e.alive ? 'info' : 'warn'](
+          { node: e.node },
+          e.alive ? 'peer alive' : 'peer dead',
+        )
         return { type: 'node', node: e.node, alive: e.alive }
       case 'resource':
         log.info({ group: e.group, holder: e.holder }, 'resource holder')
@@ -151,7 +155,10 @@ export async function createHeartbeatd(opts: HeartbeatdOptions): Promise<Heartbe
         return { type: 'active', node: e.node }
       case 'path':
         if (!e.up) m.pathDown.inc({ path: e.path })
-        log[e.up ? 'info' : 'warn']({ path: e.path }, e.up ? 'path up' : 'path down')
+        log[e.up ? 'info' : 'warn'](
+          { path: e.path },
+          e.up ? 'path up' : 'path down',
+        )
         return undefined
       case 'late':
         m.late.inc()
@@ -179,7 +186,10 @@ export async function createHeartbeatd(opts: HeartbeatdOptions): Promise<Heartbe
     const prev = busy.get(g.name) ?? Promise.resolve()
     const next = prev.then(async () => {
       const op = a.type === 'stop' ? 'stop' : 'start'
-      const ok = op === 'stop' ? await stopGroup(g, runner, log) : await startGroup(g, runner, log)
+      const ok =
+        op === 'stop'
+          ? await stopGroup(g, runner, log)
+          : await startGroup(g, runner, log)
       m.ops.inc({ group: g.name, op: a.type, result: ok ? 'ok' : 'failed' })
       if (a.type === 'announce') return
       if (!closed) {
@@ -197,7 +207,9 @@ export async function createHeartbeatd(opts: HeartbeatdOptions): Promise<Heartbe
       const acts = membership.takeActions()
       const evs = membership.takeEvents()
       if (!acts.length && !evs.length) break
-      const lines = evs.map(onEvent).filter((l): l is ServerLine => l !== undefined)
+      const lines = evs
+        .map(onEvent)
+        .filter((l): l is ServerLine => l !== undefined)
       events?.broadcast(lines)
       for (const a of acts) runAction(a)
       if (acts.length) void sendNow()
@@ -207,17 +219,25 @@ export async function createHeartbeatd(opts: HeartbeatdOptions): Promise<Heartbe
     const now = clock.now()
     const at = membership.nextWake(now)
     if (Number.isFinite(at)) {
-      wakeTimer = clock.setTimeout(() => {
-        membership.tick(clock.now())
-        pump()
-      }, Math.max(0, at - now))
+      wakeTimer = clock.setTimeout(
+        () => {
+          membership.tick(clock.now())
+          pump()
+        },
+        Math.max(0, at - now),
+      )
     }
   }
 
   const advertFor = (via: Via, now: number, leaving: boolean): Buffer => {
     const a = membership.advert(now)
-    const fields = leaving ? { ...a, standby: true, takeover: false, held: [], failed: [] } : a
-    return encodeHeartbeat({ from: config.localNode, gen, seq, via, ...fields }, config.auth)
+    const fields = leaving
+      ? { ...a, standby: true, takeover: false, held: [], failed: [] }
+      : a
+    return encodeHeartbeat(
+      { from: config.localNode, gen, seq, via, ...fields },
+      config.auth,
+    )
   }
 
   // One round: the same sequence on every path; the medium is signed too.
@@ -255,21 +275,38 @@ export async function createHeartbeatd(opts: HeartbeatdOptions): Promise<Heartbe
   }
 
   try {
-    events = await startEventServer({ listen: config.eventListen, snapshot, logger: log })
+    events = await startEventServer({
+      listen: config.eventListen,
+      snapshot,
+      logger: log,
+    })
     transport = await openTransport({ paths, onDatagram, logger: log })
     if (config.ping.length) {
       let lastOk = config.ping.length
       const check = (): void => {
         const ok = pinger?.reachable(clock.now()) ?? lastOk
         if (ok !== lastOk) {
-          log[ok < lastOk ? 'warn' : 'info']({ reachable: ok, total: config.ping.length }, 'ping nodes')
+          log[ok < lastOk ? 'warn' : 'info'](
+            { reachable: ok, total: config.ping.length },
+            'ping nodes',
+          )
           lastOk = ok
           membership.pingState(ok, clock.now())
           pump()
         }
       }
-      const interval = Math.min(1000, Math.max(200, Math.round(config.deadping / 5)))
-      pinger = startPinger({ hosts: config.ping, intervalMs: interval, deadpingMs: config.deadping, now: () => clock.now(), onReply: check, logger: log })
+      const interval = Math.min(
+        1000,
+        Math.max(200, Math.round(config.deadping / 5)),
+      )
+      pinger = startPinger({
+        hosts: config.ping,
+        intervalMs: interval,
+        deadpingMs: config.deadping,
+        now: () => clock.now(),
+        onReply: check,
+        logger: log,
+      })
       const poll = (): void => {
         check()
         if (!closed) pingTimer = clock.setTimeout(poll, interval)
@@ -288,7 +325,17 @@ export async function createHeartbeatd(opts: HeartbeatdOptions): Promise<Heartbe
   }
   beat()
   pump()
-  log.info({ node: config.localNode, peer: config.peerNode, paths: paths.map(p => p.name), keepalive: config.keepalive, deadtime: config.deadtime, events: events.address }, 'heartbeat running')
+  log.info(
+    {
+      node: config.localNode,
+      peer: config.peerNode,
+      paths: paths.map(p => p.name),
+      keepalive: config.keepalive,
+      deadtime: config.deadtime,
+      events: events.address,
+    },
+    'heartbeat running',
+  )
 
   return {
     registry,
@@ -296,7 +343,15 @@ export async function createHeartbeatd(opts: HeartbeatdOptions): Promise<Heartbe
     paths,
     status() {
       const v = membership.view(clock.now())
-      return { ...v, generation: gen, seq, dropped: { ...drops }, eventClients: events?.clients ?? 0, keepalive: config.keepalive, deadtime: config.deadtime }
+      return {
+        ...v,
+        generation: gen,
+        seq,
+        dropped: { ...drops },
+        eventClients: events?.clients ?? 0,
+        keepalive: config.keepalive,
+        deadtime: config.deadtime,
+      }
     },
     commands: {
       standby: () => {
@@ -312,10 +367,24 @@ export async function createHeartbeatd(opts: HeartbeatdOptions): Promise<Heartbe
     },
     reload(next: Config) {
       const blocked = restartOnlyChanges(config, next)
-      if (blocked.length) throw new Error(`changed directives need a restart: ${blocked.join(', ')}`)
+      if (blocked.length)
+        throw new Error(
+          `changed directives need a restart: ${blocked.join(', ')}`,
+        )
       config = next
-      runner = createAgentRunner({ agents: next.agents, env: { HA_RSCTMP: next.stateDir, HA_NODE: next.localNode } })
-      membership.reconfigure({ deadtime: next.deadtime, warntime: next.warntime, initdead: next.initdead, autoFailback: next.autoFailback }, clock.now())
+      runner = createAgentRunner({
+        agents: next.agents,
+        env: { HA_RSCTMP: next.stateDir, HA_NODE: next.localNode },
+      })
+      membership.reconfigure(
+        {
+          deadtime: next.deadtime,
+          warntime: next.warntime,
+          initdead: next.initdead,
+          autoFailback: next.autoFailback,
+        },
+        clock.now(),
+      )
       pump()
     },
     async close() {
@@ -327,7 +396,8 @@ export async function createHeartbeatd(opts: HeartbeatdOptions): Promise<Heartbe
       clock.clearTimeout(pingTimer)
       pinger?.close()
       await Promise.allSettled(busy.values())
-      for (const g of [...config.groups].reverse()) await stopGroup(g, runner, log)
+      for (const g of [...config.groups].reverse())
+        await stopGroup(g, runner, log)
       for (let i = 0; i < 3; i++) await sendNow(true)
       await events?.close()
       await transport?.close()

@@ -1,6 +1,16 @@
 export { createHeartbeatd } from './heartbeatd.js'
-export type { Heartbeatd, HeartbeatdOptions, Clock, DropReason } from './heartbeatd.js'
-export { DEFAULTS, parseHaCf, loadConfig, BUILTIN_RESOURCE_DIR } from './config.js'
+export type {
+  Heartbeatd,
+  HeartbeatdOptions,
+  Clock,
+  DropReason,
+} from './heartbeatd.js'
+export {
+  DEFAULTS,
+  parseHaCf,
+  loadConfig,
+  BUILTIN_RESOURCE_DIR,
+} from './config.js'
 export type { Config, HaCf, Medium, LoadOptions } from './config.js'
 export { parseAuthkeys } from './authkeys.js'
 export type { AuthKeys, AuthKey, AuthAlgorithm } from './authkeys.js'
@@ -9,7 +19,19 @@ export type { ResourceGroup, Resource } from './haresources.js'
 export { encodeHeartbeat, decodeHeartbeat, MAX_DATAGRAM } from './packet.js'
 export type { Heartbeat, HeldGroup, Via, DecodeResult } from './packet.js'
 export { Membership } from './membership.js'
-export type { MembershipOptions, Action, MemberEvent, Advert, GroupState } from './membership.js'
-export { formatServerLine, parseServerLine, parseClientLine, EVENT_MAX_LINE, EVENT_PROTOCOL_VERSION } from './event-protocol.js'
+export type {
+  MembershipOptions,
+  Action,
+  MemberEvent,
+  Advert,
+  GroupState,
+} from './membership.js'
+export {
+  formatServerLine,
+  parseServerLine,
+  parseClientLine,
+  EVENT_MAX_LINE,
+  EVENT_PROTOCOL_VERSION,
+} from './event-protocol.js'
 export type { ServerLine, ClientLine } from './event-protocol.js'
 export { errorCodes, hbError } from './errors.js'

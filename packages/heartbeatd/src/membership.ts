@@ -33,12 +33,20 @@ export type Action =
 
 export type MemberEvent =
   | { readonly type: 'node'; readonly node: string; readonly alive: boolean }
-  | { readonly type: 'resource'; readonly group: string; readonly holder: string | null }
+  | {
+      readonly type: 'resource'
+      readonly group: string
+      readonly holder: string | null
+    }
   | { readonly type: 'active'; readonly node: string | null }
   | { readonly type: 'path'; readonly path: string; readonly up: boolean }
   | { readonly type: 'late'; readonly silentMs: number }
   | { readonly type: 'standby'; readonly on: boolean; readonly reason: string }
-  | { readonly type: 'split-brain'; readonly group: string; readonly keep: boolean }
+  | {
+      readonly type: 'split-brain'
+      readonly group: string
+      readonly keep: boolean
+    }
   | { readonly type: 'peer-restart'; readonly gen: number }
   | { readonly type: 'start-failed' | 'stop-failed'; readonly group: string }
 
@@ -96,10 +104,23 @@ export class Membership {
     this.#started = o.now
     this.#pingOk = o.pingTotal // optimistic until the pinger has had a chance
     for (const p of o.paths) {
-      this.#paths.set(p, { lastSeen: undefined, up: false, received: 0, lost: 0, gen: -1, seq: -1 })
+      this.#paths.set(p, {
+        lastSeen: undefined,
+        up: false,
+        received: 0,
+        lost: 0,
+        gen: -1,
+        seq: -1,
+      })
     }
     this.#groups = o.groups.map(g => ({
-      name: g.name, home: g.home, state: 'stopped', since: 0, failedUntil: 0, conflict: false, holder: null,
+      name: g.name,
+      home: g.home,
+      state: 'stopped',
+      since: 0,
+      failedUntil: 0,
+      conflict: false,
+      holder: null,
     }))
   }
 
@@ -137,7 +158,8 @@ export class Membership {
       this.#peerAlive = true
       this.#events.push({ type: 'node', node: this.peer, alive: true })
     }
-    if (hb.takeover && !this.#standby) this.#setStandby(true, `${this.peer} asked to take over`)
+    if (hb.takeover && !this.#standby)
+      this.#setStandby(true, `${this.peer} asked to take over`)
     if (hb.standby && this.#takeover) this.#takeover = false
     this.#evaluate(now)
   }
@@ -174,7 +196,12 @@ export class Membership {
   }
 
   /** The runtime reports the end of a start/stop it was asked to run. */
-  resourceDone(group: string, op: 'start' | 'stop', ok: boolean, now: number): void {
+  resourceDone(
+    group: string,
+    op: 'start' | 'stop',
+    ok: boolean,
+    now: number,
+  ): void {
     const g = this.#groups.find(x => x.name === group)
     if (!g) return
     if (op === 'start') {
@@ -184,13 +211,15 @@ export class Membership {
       } else {
         // The runtime has already stopped what did start; let the peer try.
         g.state = 'stopped'
-        g.failedUntil = now + (this.#o.retryMs ?? Math.max(2000, 10 * this.#o.deadtime))
+        g.failedUntil =
+          now + (this.#o.retryMs ?? Math.max(2000, 10 * this.#o.deadtime))
         this.#events.push({ type: 'start-failed', group })
       }
     } else {
       g.state = 'stopped'
       if (!ok) {
-        g.failedUntil = now + (this.#o.retryMs ?? Math.max(2000, 10 * this.#o.deadtime))
+        g.failedUntil =
+          now + (this.#o.retryMs ?? Math.max(2000, 10 * this.#o.deadtime))
         this.#events.push({ type: 'stop-failed', group })
       }
     }
@@ -214,7 +243,10 @@ export class Membership {
 
   /** SIGHUP: new timings or failback policy, same nodes and groups. */
   reconfigure(
-    o: Pick<MembershipOptions, 'deadtime' | 'warntime' | 'initdead' | 'autoFailback'>,
+    o: Pick<
+      MembershipOptions,
+      'deadtime' | 'warntime' | 'initdead' | 'autoFailback'
+    >,
     now: number,
   ): void {
     this.#o = { ...this.#o, ...o }
@@ -230,7 +262,10 @@ export class Membership {
       pingTotal: this.#o.pingTotal,
       held: this.#groups
         .filter(g => g.state !== 'stopped')
-        .map(g => ({ group: g.name, heldMs: g.state === 'starting' ? 0 : now - g.since })),
+        .map(g => ({
+          group: g.name,
+          heldMs: g.state === 'starting' ? 0 : now - g.since,
+        })),
       failed: this.#groups.filter(g => g.failedUntil > now).map(g => g.name),
     }
   }
@@ -240,14 +275,17 @@ export class Membership {
     const o = this.#o
     let t = Infinity
     for (const p of this.#paths.values()) {
-      if (p.up && p.lastSeen !== undefined) t = Math.min(t, p.lastSeen + o.deadtime + 1)
+      if (p.up && p.lastSeen !== undefined)
+        t = Math.min(t, p.lastSeen + o.deadtime + 1)
     }
     if (this.#peerAlive) {
-      if (!this.#lateWarned) t = Math.min(t, this.#peerLastSeen + o.warntime + 1)
+      if (!this.#lateWarned)
+        t = Math.min(t, this.#peerLastSeen + o.warntime + 1)
       t = Math.min(t, this.#peerLastSeen + o.deadtime + 1)
     }
     if (!this.#peerEverSeen) t = Math.min(t, this.#started + o.initdead)
-    for (const g of this.#groups) if (g.failedUntil > now) t = Math.min(t, g.failedUntil)
+    for (const g of this.#groups)
+      if (g.failedUntil > now) t = Math.min(t, g.failedUntil)
     return t
   }
 
@@ -268,7 +306,11 @@ export class Membership {
       standby: this.#standby,
       takeoverRequested: this.#takeover,
       waitingForPeer: this.#waiting(now),
-      ping: { ok: this.#pingOk, total: this.#o.pingTotal, peerOk: this.#peerAlive ? (this.#peerLast?.pingOk ?? null) : null },
+      ping: {
+        ok: this.#pingOk,
+        total: this.#o.pingTotal,
+        peerOk: this.#peerAlive ? (this.#peerLast?.pingOk ?? null) : null,
+      },
       active: this.#active,
       groups: this.#groups.map(g => ({
         name: g.name,
@@ -354,9 +396,11 @@ export class Membership {
       } else if (g.conflict && (!theirs || g.state !== 'running')) {
         g.conflict = false
         // We won: neighbours may still point at the loser's MAC.
-        if (g.state === 'running') this.#actions.push({ type: 'announce', group: g.name })
+        if (g.state === 'running')
+          this.#actions.push({ type: 'announce', group: g.name })
       }
-      const holder = g.state === 'running' ? this.self : theirs ? this.peer : null
+      const holder =
+        g.state === 'running' ? this.self : theirs ? this.peer : null
       if (holder !== g.holder) {
         g.holder = holder
         this.#events.push({ type: 'resource', group: g.name, holder })

@@ -49,9 +49,16 @@ export function mac(alg: string, secret: string, body: string): string {
 export function encodeHeartbeat(hb: Heartbeat, auth: AuthKeys): Buffer {
   const key = auth.keys.find(k => k.index === auth.active)
   if (!key) throw new Error('active key missing')
-  const flags = [hb.standby ? 'standby' : '', hb.takeover ? 'takeover' : ''].filter(Boolean)
+  const flags = [
+    hb.standby ? 'standby' : '',
+    hb.takeover ? 'takeover' : '',
+  ].filter(Boolean)
   const body = [
-    MAGIC, hb.from, hb.gen, hb.seq, hb.via,
+    MAGIC,
+    hb.from,
+    hb.gen,
+    hb.seq,
+    hb.via,
     list(flags, f => f),
     `${hb.pingOk}/${hb.pingTotal}`,
     list(hb.held, h => `${h.group}@${Math.max(0, Math.floor(h.heldMs))}`),
@@ -72,17 +79,34 @@ export function decodeHeartbeat(buf: Buffer, auth: AuthKeys): DecodeResult {
   const body = text.slice(0, cut)
   const got = text.slice(cut + 1)
   const f = body.split(' ')
-  if (f.length !== 10 || f[0] !== MAGIC) return { ok: false, reason: 'malformed' }
-  const [, from = '', gen = '', seq = '', via = '', flags = '', ping = '', held = '', failed = '', idx = ''] = f
+  if (f.length !== 10 || f[0] !== MAGIC)
+    return { ok: false, reason: 'malformed' }
+  const [
+    ,
+    from = '',
+    gen = '',
+    seq = '',
+    via = '',
+    flags = '',
+    ping = '',
+    held = '',
+    failed = '',
+    idx = '',
+  ] = f
   const key = auth.keys.find(k => String(k.index) === idx)
   if (!key) return { ok: false, reason: 'forged' }
   const want = Buffer.from(mac(key.algorithm, key.secret, body), 'hex')
-  if (!/^[0-9a-f]+$/.test(got) || got.length !== want.length * 2) return { ok: false, reason: 'forged' }
-  if (!timingSafeEqual(want, Buffer.from(got, 'hex'))) return { ok: false, reason: 'forged' }
+  if (!/^[0-9a-f]+$/.test(got) || got.length !== want.length * 2)
+    return { ok: false, reason: 'forged' }
+  if (!timingSafeEqual(want, Buffer.from(got, 'hex')))
+    return { ok: false, reason: 'forged' }
   const pm = /^(\d{1,3})\/(\d{1,3})$/.exec(ping)
   if (
-    !NAME.test(from) || !INT.test(gen) || !INT.test(seq) ||
-    !(VIAS as readonly string[]).includes(via) || !pm
+    !NAME.test(from) ||
+    !INT.test(gen) ||
+    !INT.test(seq) ||
+    !(VIAS as readonly string[]).includes(via) ||
+    !pm
   ) {
     return { ok: false, reason: 'malformed' }
   }
@@ -96,7 +120,8 @@ export function decodeHeartbeat(buf: Buffer, auth: AuthKeys): DecodeResult {
     }
   }
   const failedList = failed === '-' ? [] : failed.split(',')
-  if (failedList.some(x => !NAME.test(x))) return { ok: false, reason: 'malformed' }
+  if (failedList.some(x => !NAME.test(x)))
+    return { ok: false, reason: 'malformed' }
   return {
     ok: true,
     hb: {

@@ -33,14 +33,17 @@ const toIp = (n: number): string =>
 
 export function inSubnet(addr: string, net: string, mask: string): boolean {
   const m = toInt(mask)
-  return ((toInt(addr) & m) >>> 0) === ((toInt(net) & m) >>> 0)
+  return (toInt(addr) & m) >>> 0 === (toInt(net) & m) >>> 0
 }
 
 export function broadcastOf(addr: string, mask: string): string {
   return toIp(((toInt(addr) & toInt(mask)) | (~toInt(mask) >>> 0)) >>> 0)
 }
 
-function v4(ifaces: Interfaces, name: string): NetworkInterfaceInfo | undefined {
+function v4(
+  ifaces: Interfaces,
+  name: string,
+): NetworkInterfaceInfo | undefined {
   const list = ifaces[name]?.filter(a => a.family === 'IPv4') ?? []
   return list.find(a => !a.internal) ?? list[0]
 }
@@ -51,7 +54,11 @@ export interface ResolvedPaths {
   readonly missing: { iface: string; where: string }[]
 }
 
-export function resolvePaths(media: readonly Medium[], udpport: number, ifaces: Interfaces): ResolvedPaths {
+export function resolvePaths(
+  media: readonly Medium[],
+  udpport: number,
+  ifaces: Interfaces,
+): ResolvedPaths {
   const local = new Set(
     Object.values(ifaces).flatMap(l => (l ?? []).map(a => a.address)),
   )
@@ -68,19 +75,53 @@ export function resolvePaths(media: readonly Medium[], udpport: number, ifaces: 
     }
     const name = `${m.kind} ${m.iface}`
     if (paths.some(p => p.name === name)) continue
-    const common = { name, kind: m.kind, iface: m.iface, localAddr: a.address, netmask: a.netmask }
+    const common = {
+      name,
+      kind: m.kind,
+      iface: m.iface,
+      localAddr: a.address,
+      netmask: a.netmask,
+    }
     if (m.kind === 'ucast') {
-      paths.push({ ...common, via: 'u', dest: m.peer, port: udpport, ttl: 1, loop: false })
+      paths.push({
+        ...common,
+        via: 'u',
+        dest: m.peer,
+        port: udpport,
+        ttl: 1,
+        loop: false,
+      })
     } else if (m.kind === 'bcast') {
-      paths.push({ ...common, via: 'b', dest: broadcastOf(a.address, a.netmask), port: udpport, ttl: 1, loop: false })
+      paths.push({
+        ...common,
+        via: 'b',
+        dest: broadcastOf(a.address, a.netmask),
+        port: udpport,
+        ttl: 1,
+        loop: false,
+      })
     } else {
-      paths.push({ ...common, via: 'm', dest: m.group, port: m.port, ttl: m.ttl, loop: m.loop, group: m.group })
+      paths.push({
+        ...common,
+        via: 'm',
+        dest: m.group,
+        port: m.port,
+        ttl: m.ttl,
+        loop: m.loop,
+        group: m.group,
+      })
     }
   }
   return { paths, missing }
 }
 
 /** The path a datagram from `source` with medium `via` arrived on. */
-export function classify(paths: readonly PathSpec[], via: Via, source: string): PathSpec | undefined {
-  return paths.find(p => p.via === via && inSubnet(source, p.localAddr, p.netmask))
+export function classify(
+  paths: readonly PathSpec[],
+  via: Via,
+  source: string,
+): PathSpec | undefined {
+  return paths.find(
+    p => p.via === via && inSubnet(source, p.localAddr, p.netmask),
+  )
 }

@@ -49,7 +49,9 @@ export function startPinger(opts: {
       }
     })
     child.stderr?.resume()
-    child.on('error', err => opts.logger.error({ err, host }, 'cannot run ping'))
+    child.on('error', err =>
+      opts.logger.error({ err, host }, 'cannot run ping'),
+    )
     child.on('exit', code => {
       children.delete(child)
       if (closed) return
@@ -63,7 +65,9 @@ export function startPinger(opts: {
     reachable(now) {
       // Grace at start: nobody is unreachable before deadping has passed.
       if (now - started < opts.deadpingMs) return opts.hosts.length
-      return opts.hosts.filter(h => now - (last.get(h) ?? -Infinity) <= opts.deadpingMs).length
+      return opts.hosts.filter(
+        h => now - (last.get(h) ?? -Infinity) <= opts.deadpingMs,
+      ).length
     },
     close() {
       closed = true

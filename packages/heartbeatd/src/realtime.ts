@@ -11,20 +11,33 @@ export const REALTIME_PRIORITY = 50
 
 export function applyRealtime(log: Logger): Promise<'rr' | 'nice' | 'none'> {
   return new Promise(resolve => {
-    execFile('chrt', ['-a', '-r', '-p', String(REALTIME_PRIORITY), String(process.pid)], err => {
-      if (!err) {
-        log.info({ policy: 'SCHED_RR', priority: REALTIME_PRIORITY }, 'realtime scheduling')
-        resolve('rr')
-        return
-      }
-      try {
-        setPriority(-10)
-        log.warn({ err: err.message }, 'no realtime scheduling (needs root or CAP_SYS_NICE); nice -10 instead')
-        resolve('nice')
-      } catch {
-        log.warn({ err: err.message }, 'no realtime scheduling and no nice: heartbeats may be late under load')
-        resolve('none')
-      }
-    })
+    execFile(
+      'chrt',
+      ['-a', '-r', '-p', String(REALTIME_PRIORITY), String(process.pid)],
+      err => {
+        if (!err) {
+          log.info(
+            { policy: 'SCHED_RR', priority: REALTIME_PRIORITY },
+            'realtime scheduling',
+          )
+          resolve('rr')
+          return
+        }
+        try {
+          setPriority(-10)
+          log.warn(
+            { err: err.message },
+            'no realtime scheduling (needs root or CAP_SYS_NICE); nice -10 instead',
+          )
+          resolve('nice')
+        } catch {
+          log.warn(
+            { err: err.message },
+            'no realtime scheduling and no nice: heartbeats may be late under load',
+          )
+          resolve('none')
+        }
+      },
+    )
   })
 }

@@ -33,7 +33,12 @@ export function createAgentRunner(opts: {
       return new Promise(resolve => {
         const path = opts.agents[r.agent]
         if (!path) {
-          resolve({ ok: false, code: null, ms: 0, output: `no agent ${r.agent}` })
+          resolve({
+            ok: false,
+            code: null,
+            ms: 0,
+            output: `no agent ${r.agent}`,
+          })
           return
         }
         const child = spawn(path, [...r.args, op], {
@@ -50,18 +55,37 @@ export function createAgentRunner(opts: {
         child.on('error', err => (output += String(err)))
         child.on('close', code => {
           clearTimeout(timer)
-          resolve({ ok: code === 0, code, ms: Math.round(performance.now() - t0), output: output.trim() })
+          resolve({
+            ok: code === 0,
+            code,
+            ms: Math.round(performance.now() - t0),
+            output: output.trim(),
+          })
         })
       })
     },
   }
 }
 
-export async function startGroup(g: ResourceGroup, runner: AgentRunner, log: Logger): Promise<boolean> {
+export async function startGroup(
+  g: ResourceGroup,
+  runner: AgentRunner,
+  log: Logger,
+): Promise<boolean> {
   const done: Resource[] = []
   for (const r of g.resources) {
     const res = await runner.run(r, 'start')
-    log.info({ group: g.name, resource: r.spec, op: 'start', ok: res.ok, ms: res.ms, output: res.output || undefined }, 'resource agent')
+    log.info(
+      {
+        group: g.name,
+        resource: r.spec,
+        op: 'start',
+        ok: res.ok,
+        ms: res.ms,
+        output: res.output || undefined,
+      },
+      'resource agent',
+    )
     if (!res.ok) {
       for (const d of [r, ...done.reverse()]) await runner.run(d, 'stop')
       return false
@@ -71,11 +95,25 @@ export async function startGroup(g: ResourceGroup, runner: AgentRunner, log: Log
   return true
 }
 
-export async function stopGroup(g: ResourceGroup, runner: AgentRunner, log: Logger): Promise<boolean> {
+export async function stopGroup(
+  g: ResourceGroup,
+  runner: AgentRunner,
+  log: Logger,
+): Promise<boolean> {
   let ok = true
   for (const r of [...g.resources].reverse()) {
     const res = await runner.run(r, 'stop')
-    log.info({ group: g.name, resource: r.spec, op: 'stop', ok: res.ok, ms: res.ms, output: res.output || undefined }, 'resource agent')
+    log.info(
+      {
+        group: g.name,
+        resource: r.spec,
+        op: 'stop',
+        ok: res.ok,
+        ms: res.ms,
+        output: res.output || undefined,
+      },
+      'resource agent',
+    )
     ok &&= res.ok
   }
   return ok

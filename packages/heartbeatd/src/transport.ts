@@ -10,7 +10,9 @@ import type { PathSpec } from './paths.js'
 
 export interface Transport {
   /** Sends on every path the datagram `bufFor(path)` gives; resolves to the paths that failed. */
-  sendAll(bufFor: (p: PathSpec) => Buffer): Promise<{ path: PathSpec; err: Error }[]>
+  sendAll(
+    bufFor: (p: PathSpec) => Buffer,
+  ): Promise<{ path: PathSpec; err: Error }[]>
   close(): Promise<void>
 }
 
@@ -21,14 +23,21 @@ export async function openTransport(opts: {
 }): Promise<Transport> {
   const receivers = new Map<number, SocketAsPromised>()
   const senders: { path: PathSpec; sock: SocketAsPromised }[] = []
-  const all = (): SocketAsPromised[] => [...receivers.values(), ...senders.map(s => s.sock)]
+  const all = (): SocketAsPromised[] => [
+    ...receivers.values(),
+    ...senders.map(s => s.sock),
+  ]
   try {
     for (const p of opts.paths) {
       let r = receivers.get(p.port)
       if (!r) {
         r = DgramAsPromised.createSocket({ type: 'udp4', reuseAddr: true })
-        r.socket.on('message', (msg, rinfo) => opts.onDatagram(msg, rinfo.address))
-        r.socket.on('error', err => opts.logger.warn({ err }, 'receive socket error'))
+        r.socket.on('message', (msg, rinfo) =>
+          opts.onDatagram(msg, rinfo.address),
+        )
+        r.socket.on('error', err =>
+          opts.logger.warn({ err }, 'receive socket error'),
+        )
         await r.bind(p.port).catch((e: Error) => {
           throw hbError('HB_ERR_BIND', `0.0.0.0:${p.port}`, e.message, e)
         })
@@ -39,7 +48,9 @@ export async function openTransport(opts: {
         r.setMulticastLoopback(p.loop)
       }
       const s = DgramAsPromised.createSocket({ type: 'udp4' })
-      s.socket.on('error', err => opts.logger.debug({ err, path: p.name }, 'send socket error'))
+      s.socket.on('error', err =>
+        opts.logger.debug({ err, path: p.name }, 'send socket error'),
+      )
       await s.bind(0, p.localAddr).catch((e: Error) => {
         throw hbError('HB_ERR_BIND', `${p.localAddr}:0`, e.message, e)
       })
@@ -60,7 +71,9 @@ export async function openTransport(opts: {
       const failed: { path: PathSpec; err: Error }[] = []
       await Promise.all(
         senders.map(({ path, sock }) =>
-          sock.send(bufFor(path), path.port, path.dest).catch((err: Error) => void failed.push({ path, err })),
+          sock
+            .send(bufFor(path), path.port, path.dest)
+            .catch((err: Error) => void failed.push({ path, err })),
         ),
       )
       return failed

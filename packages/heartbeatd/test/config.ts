@@ -29,7 +29,10 @@ t.test('ha.cf: directives and their meaning', async t => {
   t.equal(config?.warntime, 100)
   t.equal(config?.initdead, 2000)
   t.equal(config?.autoFailback, true)
-  t.same(config?.media.map(m => m.kind), ['bcast', 'mcast', 'ucast'])
+  t.same(
+    config?.media.map(m => m.kind),
+    ['bcast', 'mcast', 'ucast'],
+  )
   t.same(config?.nodes, ['alpha', 'beta'])
   t.same(config?.eventListen, { host: '127.0.0.1', port: 7000 })
   t.equal(config?.authkeysFile, '/etc/ha.d/authkeys')
@@ -43,51 +46,117 @@ t.test('ha.cf: defaults are the documented fast-failover ones', async t => {
   t.equal(config?.initdead, DEFAULTS.initdead)
   t.equal(config?.autoFailback, false)
   t.equal(config?.udpport, 694)
+  t.equal(config?.realtime, true)
 })
 
 t.test('ha.cf: errors name file:line and quote the value', async t => {
   const cases: [string, RegExp][] = [
-    ['keepalive 2x\nbcast eth0\nnode a b\n', /x\.cf:1: keepalive must be a time.*"2x"/],
-    ['keepalive 100ms\ndeadtime 150ms\nbcast eth0\nnode a b\n', /x\.cf:2: deadtime must be more than 2\*keepalive/],
-    ['bcast eth0\nnode a b\nserial /dev/ttyS0\n', /x\.cf:3: heartbeat directive "serial" is not supported/],
-    ['bcast eth0\nnode a b\nfrobnicate 1\n', /x\.cf:3: unknown directive "frobnicate"/],
+    [
+      'keepalive 2x\nbcast eth0\nnode a b\n',
+      /x\.cf:1: keepalive must be a time.*"2x"/,
+    ],
+    [
+      'keepalive 100ms\ndeadtime 150ms\nbcast eth0\nnode a b\n',
+      /x\.cf:2: deadtime must be more than 2\*keepalive/,
+    ],
+    [
+      'bcast eth0\nnode a b\nserial /dev/ttyS0\n',
+      /x\.cf:3: heartbeat directive "serial" is not supported/,
+    ],
+    [
+      'bcast eth0\nnode a b\nfrobnicate 1\n',
+      /x\.cf:3: unknown directive "frobnicate"/,
+    ],
     ['bcast eth0\nnode a b c\n', /x\.cf:2: exactly two node names/],
-    ['bcast eth0\nudpport 700\nnode a b\n', /x\.cf:2: udpport must come before/],
-    ['mcast eth0 10.0.0.1 694 1 0\nnode a b\n', /x\.cf:1: mcast group must be an IPv4 multicast/],
-    ['ucast eth0 nothere\nnode a b\n', /x\.cf:1: ucast peer must be an IPv4 address \(got "nothere"\)/],
-    ['bcast eth0\nnode a b\nauto_failback maybe\n', /x\.cf:3: auto_failback must be on or off/],
+    [
+      'bcast eth0\nudpport 700\nnode a b\n',
+      /x\.cf:2: udpport must come before/,
+    ],
+    [
+      'mcast eth0 10.0.0.1 694 1 0\nnode a b\n',
+      /x\.cf:1: mcast group must be an IPv4 multicast/,
+    ],
+    [
+      'ucast eth0 nothere\nnode a b\n',
+      /x\.cf:1: ucast peer must be an IPv4 address \(got "nothere"\)/,
+    ],
+    [
+      'bcast eth0\nnode a b\nauto_failback maybe\n',
+      /x\.cf:3: auto_failback must be on or off/,
+    ],
     ['node a b\n', /no heartbeat media/],
-    ['bcast eth0\nnode a b\ninitdead 50ms\n', /x\.cf:3: initdead must be at least deadtime/],
+    [
+      'bcast eth0\nnode a b\ninitdead 50ms\n',
+      /x\.cf:3: initdead must be at least deadtime/,
+    ],
+    [
+      'bcast eth0\nnode a b\nrealtime sometimes\n',
+      /x\.cf:3: realtime must be on or off \(got "sometimes"\)/,
+    ],
   ]
   for (const [text, re] of cases) {
     const { issues } = parseHaCf(text, 'x.cf')
-    t.match(issues.errors.map(formatIssue).join('\n'), re, text.split('\n')[0] as string)
+    t.match(
+      issues.errors.map(formatIssue).join('\n'),
+      re,
+      text.split('\n')[0] as string,
+    )
   }
 })
 
-t.test('authkeys: sha1/md5 accepted, crc refused, auth must name a key', async t => {
-  const i = new IssueList()
-  const k = parseAuthkeys('auth 2\n1 md5 oldsecret1\n2 sha1 newsecret2\n', 'authkeys', i)
-  t.same(i.errors, [])
-  t.equal(k?.active, 2)
-  t.equal(k?.keys.length, 2)
-  const bad = new IssueList()
-  parseAuthkeys('auth 1\n1 crc\n', 'authkeys', bad)
-  t.match(formatIssue(bad.errors[0]!), /authkeys:2: crc authenticates nothing/)
-  const miss = new IssueList()
-  parseAuthkeys('auth 3\n1 sha1 secret123\n', 'authkeys', miss)
-  t.match(formatIssue(miss.errors[0]!), /authkeys:1: auth names a key index that is not defined/)
-})
+t.test(
+  'authkeys: sha1/md5 accepted, crc refused, auth must name a key',
+  async t => {
+    const i = new IssueList()
+    const k = parseAuthkeys(
+      'auth 2\n1 md5 oldsecret1\n2 sha1 newsecret2\n',
+      'authkeys',
+      i,
+    )
+    t.same(i.errors, [])
+    t.equal(k?.active, 2)
+    t.equal(k?.keys.length, 2)
+    const bad = new IssueList()
+    parseAuthkeys('auth 1\n1 crc\n', 'authkeys', bad)
+    t.match(
+      formatIssue(bad.errors[0]!),
+      /authkeys:2: crc authenticates nothing/,
+    )
+    const miss = new IssueList()
+    parseAuthkeys('auth 3\n1 sha1 secret123\n', 'authkeys', miss)
+    t.match(
+      formatIssue(miss.errors[0]!),
+      /authkeys:1: auth names a key index that is not defined/,
+    )
+  },
+)
 
 t.test('haresources: groups, bare IPs, agent args', async t => {
   const i = new IssueList()
-  const g = parseHaresources('alpha 10.0.0.50/24/eth0 hadaemon::tm::traffic-manager\nbeta 10.0.0.51\n', 'haresources', ['alpha', 'beta'], i)
+  const g = parseHaresources(
+    'alpha 10.0.0.50/24/eth0 hadaemon::tm::traffic-manager\nbeta 10.0.0.51\n',
+    'haresources',
+    ['alpha', 'beta'],
+    i,
+  )
   t.same(i.errors, [])
-  t.same(g.map(x => x.name), ['alpha', 'beta'])
-  t.same(g[0]?.resources.map(r => [r.agent, r.args]), [['IPaddr', ['10.0.0.50/24/eth0']], ['hadaemon', ['tm', 'traffic-manager']]])
+  t.same(
+    g.map(x => x.name),
+    ['alpha', 'beta'],
+  )
+  t.same(
+    g[0]?.resources.map(r => [r.agent, r.args]),
+    [
+      ['IPaddr', ['10.0.0.50/24/eth0']],
+      ['hadaemon', ['tm', 'traffic-manager']],
+    ],
+  )
   const bad = new IssueList()
   parseHaresources('gamma 10.0.0.1\n', 'haresources', ['alpha', 'beta'], bad)
-  t.match(formatIssue(bad.errors[0]!), /haresources:1: first word must be a node/)
+  t.match(
+    formatIssue(bad.errors[0]!),
+    /haresources:1: first word must be a node/,
+  )
 })
 
 t.test('loadConfig: authkeys mode, local node, agents', async t => {
@@ -98,10 +167,17 @@ t.test('loadConfig: authkeys mode, local node, agents', async t => {
   })
   const cf = join(dir, 'ha.cf')
   chmodSync(join(dir, 'authkeys'), 0o644)
-  await t.rejects(loadConfig(cf, { node: 'alpha' }), { code: 'HB_ERR_AUTHKEYS_MODE', exitCode: 3 })
+  await t.rejects(loadConfig(cf, { node: 'alpha' }), {
+    code: 'HB_ERR_AUTHKEYS_MODE',
+    exitCode: 3,
+  })
   chmodSync(join(dir, 'authkeys'), 0o600)
-  await t.rejects(loadConfig(cf, { node: 'gamma' }), { code: 'HB_ERR_CONFIG_LOCAL_NODE' })
-  await t.rejects(loadConfig(cf, { node: 'alpha' }), { message: /haresources:1: no executable resource agent "nosuchagent"/ })
+  await t.rejects(loadConfig(cf, { node: 'gamma' }), {
+    code: 'HB_ERR_CONFIG_LOCAL_NODE',
+  })
+  await t.rejects(loadConfig(cf, { node: 'alpha' }), {
+    message: /haresources:1: no executable resource agent "nosuchagent"/,
+  })
   writeFileSync(join(dir, 'haresources'), 'alpha 10.0.0.50 hadaemon::x::true\n')
   const c = await loadConfig(cf, { node: 'alpha' })
   t.equal(c.peerNode, 'beta')
@@ -109,13 +185,27 @@ t.test('loadConfig: authkeys mode, local node, agents', async t => {
   t.ok(Object.isFrozen(c))
 })
 
-t.test('the shipped example passes --check-config (authkeys copied 0600)', async t => {
-  const { readFileSync } = await import('node:fs')
-  const ex = new URL('../../../examples/master-node/heartbeatd/', import.meta.url)
-  const files = Object.fromEntries(['ha.cf', 'authkeys', 'haresources'].map(f => [f, readFileSync(new URL(f, ex), 'utf8')]))
-  const dir = t.testdir(files)
-  chmodSync(join(dir, 'authkeys'), 0o600)
-  const c = await loadConfig(join(dir, 'ha.cf'), { node: 'master1' })
-  t.equal(c.deadtime, 100)
-  t.same(c.groups.map(g => g.resources.map(r => r.agent)), [['IPaddr', 'hadaemon']])
-})
+t.test(
+  'the shipped example passes --check-config (authkeys copied 0600)',
+  async t => {
+    const { readFileSync } = await import('node:fs')
+    const ex = new URL(
+      '../../../examples/master-node/heartbeatd/',
+      import.meta.url,
+    )
+    const files = Object.fromEntries(
+      ['ha.cf', 'authkeys', 'haresources'].map(f => [
+        f,
+        readFileSync(new URL(f, ex), 'utf8'),
+      ]),
+    )
+    const dir = t.testdir(files)
+    chmodSync(join(dir, 'authkeys'), 0o600)
+    const c = await loadConfig(join(dir, 'ha.cf'), { node: 'master1' })
+    t.equal(c.deadtime, 100)
+    t.same(
+      c.groups.map(g => g.resources.map(r => r.agent)),
+      [['IPaddr', 'hadaemon']],
+    )
+  },
+)

@@ -1,5 +1,10 @@
 import t from 'tap'
-import { formatServerLine, parseServerLine, parseClientLine, type ServerLine } from '../src/event-protocol.js'
+import {
+  formatServerLine,
+  parseServerLine,
+  parseClientLine,
+  type ServerLine,
+} from '../src/event-protocol.js'
 
 t.test('server lines round-trip', async t => {
   const lines: ServerLine[] = [
@@ -24,6 +29,9 @@ t.test('server lines round-trip', async t => {
 
 t.test('client lines', async t => {
   t.same(parseClientLine('PING'), { type: 'ping' })
-  t.match(parseClientLine('HELLO'), { type: 'error', code: 'HB_ERR_EVENT_UNKNOWN' })
+  t.match(parseClientLine('HELLO'), {
+    type: 'error',
+    code: 'HB_ERR_EVENT_UNKNOWN',
+  })
   t.match(parseClientLine('??'), { type: 'error', code: 'HB_ERR_EVENT_SYNTAX' })
 })

@@ -18,12 +18,26 @@ const base: MembershipOptions = {
 
 let seq = 0
 const hb = (f: Partial<Heartbeat> = {}): Heartbeat => ({
-  from: 'b', gen: 1, seq: ++seq, via: 'u', standby: false, takeover: false,
-  pingOk: 0, pingTotal: 0, held: [], failed: [], ...f,
+  from: 'b',
+  gen: 1,
+  seq: ++seq,
+  via: 'u',
+  standby: false,
+  takeover: false,
+  pingOk: 0,
+  pingTotal: 0,
+  held: [],
+  failed: [],
+  ...f,
 })
 
 /** Feeds one heartbeat round on every path at `now`. */
-function round(m: Membership, now: number, f: Partial<Heartbeat> = {}, paths = base.paths): void {
+function round(
+  m: Membership,
+  now: number,
+  f: Partial<Heartbeat> = {},
+  paths = base.paths,
+): void {
   const h = hb(f)
   for (const p of paths) m.heartbeat(p, h, now)
 }
@@ -48,30 +62,45 @@ t.test('alone: waits initdead, then takes its group', async t => {
   t.same(m.view(1000).active, 'a')
 })
 
-t.test('active/standby: the standby takes over after deadtime, not before', async t => {
-  const m = new Membership({ ...base, self: 'b', peer: 'a' })
-  const peer = (now: number) => round(m, now, { from: 'a', held: [{ group: 'a', heldMs: 5000 }] })
-  peer(10)
-  t.same(m.takeActions(), [], 'the home node holds it')
-  peer(40)
-  m.tick(100)
-  t.notOk(m.takeEvents().some(e => e.type === 'late'))
-  m.tick(101)
-  t.ok(m.takeEvents().some(e => e.type === 'late'), 'late heartbeat warning after warntime')
-  m.tick(140)
-  t.same(m.takeActions(), [])
-  t.equal(m.nextWake(140), 141)
-  m.tick(141)
-  const ev = m.takeEvents()
-  t.ok(ev.some(e => e.type === 'node' && e.node === 'a' && !e.alive), 'peer declared dead')
-  t.same(settle(m, 150), ['start a'], 'standby starts the group')
-  t.equal(m.view(150).active, 'b')
-})
+t.test(
+  'active/standby: the standby takes over after deadtime, not before',
+  async t => {
+    const m = new Membership({ ...base, self: 'b', peer: 'a' })
+    const peer = (now: number) =>
+      round(m, now, { from: 'a', held: [{ group: 'a', heldMs: 5000 }] })
+    peer(10)
+    t.same(m.takeActions(), [], 'the home node holds it')
+    peer(40)
+    m.tick(100)
+    t.notOk(m.takeEvents().some(e => e.type === 'late'))
+    m.tick(101)
+    t.ok(
+      m.takeEvents().some(e => e.type === 'late'),
+      'late heartbeat warning after warntime',
+    )
+    m.tick(140)
+    t.same(m.takeActions(), [])
+    t.equal(m.nextWake(140), 141)
+    m.tick(141)
+    const ev = m.takeEvents()
+    t.ok(
+      ev.some(e => e.type === 'node' && e.node === 'a' && !e.alive),
+      'peer declared dead',
+    )
+    t.same(settle(m, 150), ['start a'], 'standby starts the group')
+    t.equal(m.view(150).active, 'b')
+  },
+)
 
 t.test('one path silent: a warning, no failover', async t => {
   const m = new Membership({ ...base, self: 'b', peer: 'a' })
   for (let now = 0; now <= 400; now += 30) {
-    round(m, now, { from: 'a', held: [{ group: 'a', heldMs: now }] }, now < 50 ? base.paths : ['bcast eth0'])
+    round(
+      m,
+      now,
+      { from: 'a', held: [{ group: 'a', heldMs: now }] },
+      now < 50 ? base.paths : ['bcast eth0'],
+    )
     m.tick(now + 1)
   }
   const ev = m.takeEvents()
@@ -89,16 +118,24 @@ t.test('sequence gaps count as loss per path', async t => {
   t.equal(m.view(30).paths[0]?.received, 2)
 })
 
-t.test('auto_failback on: the home node gets its group back, without overlap', async t => {
-  const m = new Membership({ ...base, self: 'b', peer: 'a', autoFailback: true })
-  m.tick(1000)
-  t.same(settle(m, 1000), ['start a'], 'alone after initdead')
-  round(m, 1100, { from: 'a', gen: 2 })
-  t.same(settle(m, 1110), ['stop a'], 'home is back: release first')
-  round(m, 1130, { from: 'a', gen: 2, held: [{ group: 'a', heldMs: 0 }] })
-  t.same(m.takeActions(), [])
-  t.equal(m.view(1130).active, 'a')
-})
+t.test(
+  'auto_failback on: the home node gets its group back, without overlap',
+  async t => {
+    const m = new Membership({
+      ...base,
+      self: 'b',
+      peer: 'a',
+      autoFailback: true,
+    })
+    m.tick(1000)
+    t.same(settle(m, 1000), ['start a'], 'alone after initdead')
+    round(m, 1100, { from: 'a', gen: 2 })
+    t.same(settle(m, 1110), ['stop a'], 'home is back: release first')
+    round(m, 1130, { from: 'a', gen: 2, held: [{ group: 'a', heldMs: 0 }] })
+    t.same(m.takeActions(), [])
+    t.equal(m.view(1130).active, 'a')
+  },
+)
 
 t.test('auto_failback off: the group stays where it is', async t => {
   const m = new Membership({ ...base, self: 'b', peer: 'a' })
@@ -114,53 +151,94 @@ t.test('auto_failback off: the group stays where it is', async t => {
   t.same(home.takeActions(), [])
 })
 
-t.test('split brain heals: exactly one keeps the group and re-announces', async t => {
-  for (const autoFailback of [true, false]) {
-    // a is home and held the group longer; b took it during the partition.
-    const a = new Membership({ ...base, autoFailback })
-    const b = new Membership({ ...base, self: 'b', peer: 'a', autoFailback })
-    a.tick(1000); settle(a, 1000)
-    b.tick(1000); settle(b, 1000)
-    // Partition heals at 5000: b has held it 4000 ms, a 4000 ms too; give a a head start.
-    a.heartbeat('ucast eth1', hb({ from: 'b', gen: 9, held: [{ group: 'a', heldMs: 1000 }] }), 5000)
-    b.heartbeat('ucast eth1', hb({ from: 'a', gen: 9, held: [{ group: 'a', heldMs: 4000 }] }), 5000)
-    t.same(a.takeActions(), [], `a keeps (auto_failback ${autoFailback})`)
-    t.same(settle(b, 5010), ['stop a'], 'b releases')
-    a.heartbeat('ucast eth1', hb({ from: 'b', gen: 9 }), 5020)
-    t.same(a.takeActions().map(x => x.type), ['announce'], 'the winner re-announces')
-  }
-})
+t.test(
+  'split brain heals: exactly one keeps the group and re-announces',
+  async t => {
+    for (const autoFailback of [true, false]) {
+      // a is home and held the group longer; b took it during the partition.
+      const a = new Membership({ ...base, autoFailback })
+      const b = new Membership({ ...base, self: 'b', peer: 'a', autoFailback })
+      a.tick(1000)
+      settle(a, 1000)
+      b.tick(1000)
+      settle(b, 1000)
+      // Partition heals at 5000: b has held it 4000 ms, a 4000 ms too; give a a head start.
+      a.heartbeat(
+        'ucast eth1',
+        hb({ from: 'b', gen: 9, held: [{ group: 'a', heldMs: 1000 }] }),
+        5000,
+      )
+      b.heartbeat(
+        'ucast eth1',
+        hb({ from: 'a', gen: 9, held: [{ group: 'a', heldMs: 4000 }] }),
+        5000,
+      )
+      t.same(a.takeActions(), [], `a keeps (auto_failback ${autoFailback})`)
+      t.same(settle(b, 5010), ['stop a'], 'b releases')
+      a.heartbeat('ucast eth1', hb({ from: 'b', gen: 9 }), 5020)
+      t.same(
+        a.takeActions().map(x => x.type),
+        ['announce'],
+        'the winner re-announces',
+      )
+    }
+  },
+)
 
-t.test('near-equal hold times: the node names decide, the same on both sides', async t => {
-  const a = new Membership(base)
-  const b = new Membership({ ...base, self: 'b', peer: 'a' })
-  a.tick(1000); settle(a, 1000)
-  b.tick(1000); settle(b, 1000)
-  a.heartbeat('ucast eth1', hb({ from: 'b', gen: 9, held: [{ group: 'a', heldMs: 1990 }] }), 3000)
-  b.heartbeat('ucast eth1', hb({ from: 'a', gen: 9, held: [{ group: 'a', heldMs: 2010 }] }), 3000)
-  t.same(a.takeActions(), [])
-  t.same(settle(b, 3000), ['stop a'])
-})
+t.test(
+  'near-equal hold times: the node names decide, the same on both sides',
+  async t => {
+    const a = new Membership(base)
+    const b = new Membership({ ...base, self: 'b', peer: 'a' })
+    a.tick(1000)
+    settle(a, 1000)
+    b.tick(1000)
+    settle(b, 1000)
+    a.heartbeat(
+      'ucast eth1',
+      hb({ from: 'b', gen: 9, held: [{ group: 'a', heldMs: 1990 }] }),
+      3000,
+    )
+    b.heartbeat(
+      'ucast eth1',
+      hb({ from: 'a', gen: 9, held: [{ group: 'a', heldMs: 2010 }] }),
+      3000,
+    )
+    t.same(a.takeActions(), [])
+    t.same(settle(b, 3000), ['stop a'])
+  },
+)
 
-t.test('ping nodes: the node with less connectivity yields; an isolated node holds nothing', async t => {
-  const m = new Membership({ ...base, pingTotal: 1 })
-  m.tick(1000)
-  settle(m, 1000)
-  round(m, 1010, { pingOk: 1, pingTotal: 1 })
-  m.pingState(0, 1020)
-  t.same(settle(m, 1020), ['stop a'], 'lost its ping node while the peer has it')
-  t.equal(m.advert(1020).pingOk, 0)
-  round(m, 1030, { pingOk: 1, pingTotal: 1, held: [{ group: 'a', heldMs: 0 }] })
-  m.pingState(1, 1040)
-  t.same(m.takeActions(), [], 'peer holds it now (auto_failback off)')
-  // Alone and cut off: hold nothing.
-  const lone = new Membership({ ...base, pingTotal: 2 })
-  lone.pingState(0, 10)
-  lone.tick(2000)
-  t.same(lone.takeActions(), [])
-  lone.pingState(1, 2100)
-  t.same(settle(lone, 2100), ['start a'])
-})
+t.test(
+  'ping nodes: the node with less connectivity yields; an isolated node holds nothing',
+  async t => {
+    const m = new Membership({ ...base, pingTotal: 1 })
+    m.tick(1000)
+    settle(m, 1000)
+    round(m, 1010, { pingOk: 1, pingTotal: 1 })
+    m.pingState(0, 1020)
+    t.same(
+      settle(m, 1020),
+      ['stop a'],
+      'lost its ping node while the peer has it',
+    )
+    t.equal(m.advert(1020).pingOk, 0)
+    round(m, 1030, {
+      pingOk: 1,
+      pingTotal: 1,
+      held: [{ group: 'a', heldMs: 0 }],
+    })
+    m.pingState(1, 1040)
+    t.same(m.takeActions(), [], 'peer holds it now (auto_failback off)')
+    // Alone and cut off: hold nothing.
+    const lone = new Membership({ ...base, pingTotal: 2 })
+    lone.pingState(0, 10)
+    lone.tick(2000)
+    t.same(lone.takeActions(), [])
+    lone.pingState(1, 2100)
+    t.same(settle(lone, 2100), ['start a'])
+  },
+)
 
 t.test('standby and takeover hand over gracefully', async t => {
   const a = new Membership(base)
@@ -175,12 +253,22 @@ t.test('standby and takeover hand over gracefully', async t => {
   a.requestTakeover(50)
   t.equal(a.advert(50).takeover, true, 'asks the peer')
   round(a, 60, { standby: true, held: [] })
-  t.equal(a.advert(60).takeover, false, 'request cleared once the peer is standby')
+  t.equal(
+    a.advert(60).takeover,
+    false,
+    'request cleared once the peer is standby',
+  )
   t.same(settle(a, 60), ['start a'])
   // The other side of a takeover request.
-  const b = new Membership({ ...base, self: 'b', peer: 'a', groups: [{ name: 'a', home: 'b' }] })
+  const b = new Membership({
+    ...base,
+    self: 'b',
+    peer: 'a',
+    groups: [{ name: 'a', home: 'b' }],
+  })
   round(b, 10, { from: 'a' })
-  b.tick(20); settle(b, 20)
+  b.tick(20)
+  settle(b, 20)
   round(b, 30, { from: 'a', takeover: true })
   t.same(settle(b, 30), ['stop a'])
   t.equal(b.standby, true)
@@ -195,40 +283,55 @@ t.test('standby is refused while the peer is dead', async t => {
   t.throws(() => m.requestStandby(0), { code: 'HB_ERR_PEER_DEAD' })
 })
 
-t.test('failed start: roll back, let the peer take it, retry later', async t => {
-  const m = new Membership({ ...base, retryMs: 500 })
-  m.tick(1000)
-  t.same(settle(m, 1000, false), ['start a'])
-  t.same(m.advert(1000).failed, ['a'])
-  t.ok(m.takeEvents().some(e => e.type === 'start-failed'))
-  m.tick(1499)
-  t.same(m.takeActions(), [])
-  m.tick(1500)
-  t.same(settle(m, 1500), ['start a'], 'retried after the cool-down')
-  // The peer takes a group its home has failed.
-  const p = new Membership({ ...base, self: 'b', peer: 'a' })
-  round(p, 10, { from: 'a', failed: ['a'] })
-  t.same(settle(p, 10), ['start a'])
-})
+t.test(
+  'failed start: roll back, let the peer take it, retry later',
+  async t => {
+    const m = new Membership({ ...base, retryMs: 500 })
+    m.tick(1000)
+    t.same(settle(m, 1000, false), ['start a'])
+    t.same(m.advert(1000).failed, ['a'])
+    t.ok(m.takeEvents().some(e => e.type === 'start-failed'))
+    m.tick(1499)
+    t.same(m.takeActions(), [])
+    m.tick(1500)
+    t.same(settle(m, 1500), ['start a'], 'retried after the cool-down')
+    // The peer takes a group its home has failed.
+    const p = new Membership({ ...base, self: 'b', peer: 'a' })
+    round(p, 10, { from: 'a', failed: ['a'] })
+    t.same(settle(p, 10), ['start a'])
+  },
+)
 
-t.test('active/active: each holds its own, takes the other on failure', async t => {
-  const groups = [{ name: 'a', home: 'a' }, { name: 'b', home: 'b' }]
-  const m = new Membership({ ...base, groups })
-  round(m, 10, { held: [{ group: 'b', heldMs: 0 }] })
-  t.same(settle(m, 10), ['start a'])
-  round(m, 40, { held: [{ group: 'b', heldMs: 30 }] })
-  m.tick(141)
-  t.same(settle(m, 141), ['start b'])
-  const v = m.view(141)
-  t.same(v.groups.map(g => g.holder), ['a', 'a'])
-})
+t.test(
+  'active/active: each holds its own, takes the other on failure',
+  async t => {
+    const groups = [
+      { name: 'a', home: 'a' },
+      { name: 'b', home: 'b' },
+    ]
+    const m = new Membership({ ...base, groups })
+    round(m, 10, { held: [{ group: 'b', heldMs: 0 }] })
+    t.same(settle(m, 10), ['start a'])
+    round(m, 40, { held: [{ group: 'b', heldMs: 30 }] })
+    m.tick(141)
+    t.same(settle(m, 141), ['start b'])
+    const v = m.view(141)
+    t.same(
+      v.groups.map(g => g.holder),
+      ['a', 'a'],
+    )
+  },
+)
 
 t.test('a peer restart is reported; reconfigure changes timings', async t => {
   const m = new Membership(base)
   round(m, 10, { gen: 1 })
   round(m, 20, { gen: 2 })
   t.ok(m.takeEvents().some(e => e.type === 'peer-restart'))
-  m.reconfigure({ deadtime: 500, warntime: 200, initdead: 1000, autoFailback: true }, 20)
+  m.reconfigure(
+    { deadtime: 500, warntime: 200, initdead: 1000, autoFailback: true },
+    20,
+  )
   m.tick(200)
   t.ok(m.peerAlive, 'new deadtime applies')
 })

@@ -18,6 +18,12 @@ import type { LdConfig, VirtualService } from './config.js'
 import type { RealStatus } from './health.js'
 import type { Reporter } from './reporter.js'
 
+/** How long a drain waits for the traffic-client's pause to be answered. */
+export const PAUSE_HEAD_START_MS = 250
+
+const delay = (ms: number): Promise<void> =>
+  new Promise(r => setTimeout(r, ms).unref())
+
 export type ControlSender = (address: string, cmd: string, args: string[]) => Promise<unknown>
 
 export interface ActionsStatus {
@@ -159,16 +165,21 @@ export class HasActions implements Actions {
       if (anyDown) {
         this.logger.warn('application failed: draining this node')
         this.tcWant = 'pause'
+        // Pause first, so a traffic-client report sent after our drain
+        // cannot put the node back; but a hung traffic-client must not
+        // hold the drain back for long.
+        const paused = this.syncClient()
+        await Promise.race([paused, delay(PAUSE_HEAD_START_MS)])
         await this.drain()
-      } else {
-        // A first "healthy" needs no announcement: nothing was drained.
-        if (!first) {
-          this.logger.info('application recovered: node back in service')
-          await this.reporter?.send('up', 1)
-          this.onAction('report-up', true)
-        }
-        this.tcWant = first ? undefined : 'resume'
+        await paused
+        return
       }
+      // A first "healthy" needs no announcement: nothing was drained.
+      if (first) return
+      this.logger.info('application recovered: node back in service')
+      await this.reporter?.send('up', 1)
+      this.onAction('report-up', true)
+      this.tcWant = 'resume'
       await this.syncClient()
     })
   }

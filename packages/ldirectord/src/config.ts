@@ -26,6 +26,7 @@ import {
   type SourceLine,
 } from '@has/daemon-kit'
 import { ldErrors } from './errors.js'
+import { parseReal, validRegex } from './real-line.js'
 
 /** ldirectord's defaults (times in ms; ldirectord.cf takes seconds). */
 export const DEFAULTS = Object.freeze({
@@ -147,7 +148,6 @@ const DIRECTIVES: Readonly<Record<string, Scope>> = {
   nodeaddress: 'global',
   restartinterval: 'global',
   real: 'virtual',
-  real6: 'virtual',
   checktype: 'virtual',
   service: 'virtual',
   checkport: 'virtual',
@@ -186,6 +186,7 @@ const UNSUPPORTED: Readonly<Record<string, string>> = {
   cookie: 'only http/https negotiate checks',
   fallback6: 'write fallback=[v6]:port',
   virtual6: 'write virtual=[v6]:port',
+  real6: 'write real=[v6]:port',
 }
 
 const CHECKTYPES = ['connect', 'negotiate', 'ping', 'external', 'on', 'off']
@@ -248,7 +249,7 @@ export function parseConfig(text: string, file: string): ParseResult {
     if (inVirtual && current) {
       if (scope === 'global') {
         issues.error(l, `"${name}" is a global directive; write it before the first virtual=`, value)
-      } else if (name === 'real' || name === 'real6') {
+      } else if (name === 'real') {
         current.reals.push(...parseReal(l, value, current.hp.port, issues))
       } else {
         setOnce(current.set, name, { value, at: l }, issues)
@@ -323,80 +324,6 @@ function startVirtual(l: SourceLine, value: string, issues: IssueList): VirtualD
     return undefined
   }
   return { at: l, hp, reals: [], set: new Map() }
-}
-
-/**
- * `real = ip[->ip][:port] gate|masq|ipip [weight] ["request", "receive"]`.
- * An IPv4 range (`10.0.0.1->10.0.0.3`) expands to one real per address.
- */
-function parseReal(l: SourceLine, value: string, vport: number, issues: IssueList): RealServer[] {
-  const words = splitWords(value.replace(/"\s*,\s*"/g, '" "'))
-  const [addr = '', fwd = '', ...rest] = words
-  const range = /^(\d+\.\d+\.\d+\.)(\d+)->(\d+\.\d+\.\d+\.)(\d+)(?::(\d+))?$/.exec(addr)
-  let hosts: string[]
-  let port: number | undefined
-  if (range) {
-    const [, p1, a, p2, b, pt] = range as unknown as string[]
-    if (p1 !== p2 || Number(a) > Number(b) || isIP(`${p1}${b}`) !== 4 || isIP(`${p1}${a}`) !== 4) {
-      issues.error(l, 'bad real server range', addr)
-      return []
-    }
-    hosts = []
-    for (let i = Number(a); i <= Number(b); i++) hosts.push(`${p1}${i}`)
-    port = pt === undefined ? vport : parseIntRange(pt, 1, 65535)
-  } else {
-    const hp = parseHostPort(addr, vport)
-    hosts = hp ? [hp.host] : []
-    port = hp?.port
-  }
-  if (hosts.length === 0 || port === undefined || port === 0) {
-    issues.error(l, 'real must be ip[:port] followed by gate, masq or ipip', addr)
-    return []
-  }
-  const forwarding = fwd.toLowerCase()
-  if (forwarding !== 'gate' && forwarding !== 'masq' && forwarding !== 'ipip') {
-    issues.error(l, 'forwarding method must be gate, masq or ipip', fwd || value)
-    return []
-  }
-  let weight: number = DEFAULTS.weight
-  if (rest[0] !== undefined && /^\d+$/.test(rest[0])) {
-    const w = parseIntRange(rest.shift() as string, 0, 65535)
-    if (w === undefined) {
-      issues.error(l, 'weight must be 0..65535', value)
-      return []
-    }
-    weight = w
-  }
-  const extra = rest.filter(w => !/^<[lu]:\d+>$/.test(w))
-  if (rest.length !== extra.length) {
-    issues.error(l, 'connection thresholds (<l:N> <u:N>) are not supported', value)
-    return []
-  }
-  if (extra.length !== 0 && extra.length !== 2) {
-    issues.error(l, 'expected "request", "receive" after the weight', extra.join(' '))
-    return []
-  }
-  if (extra[1] !== undefined && !validRegex(extra[1])) {
-    issues.error(l, 'receive is not a valid regular expression', extra[1])
-    return []
-  }
-  return hosts.map(host => ({
-    host,
-    port: port as number,
-    forwarding: forwarding as Forwarding,
-    weight,
-    line: l.line,
-    ...(extra[0] !== undefined ? { request: extra[0], receive: extra[1] as string } : {}),
-  }))
-}
-
-function validRegex(s: string): boolean {
-  try {
-    new RegExp(s)
-    return true
-  } catch {
-    return false
-  }
 }
 
 function duration(raw: Raw | undefined, issues: IssueList): number | undefined {
@@ -512,7 +439,10 @@ function resolveShared(set: Map<string, Raw>, vport: number, issues: IssueList):
   if (fb) {
     const [addr = '', fwd] = splitWords(fb.value)
     const hp = parseHostPort(addr, vport)
-    if (!hp || hp.port === 0) issues.error(fb.at, 'fallback must be ip[:port] [gate|masq|ipip]', fb.value)
+    // Globally (vport 0) the port may be left out: each virtual's applies.
+    if (!hp || (hp.port === 0 && vport !== 0)) {
+      issues.error(fb.at, 'fallback must be ip[:port] [gate|masq|ipip]', fb.value)
+    }
     else if (fwd !== undefined && !['gate', 'masq', 'ipip'].includes(fwd.toLowerCase())) {
       issues.error(fb.at, 'fallback forwarding must be gate, masq or ipip', fb.value)
     } else {

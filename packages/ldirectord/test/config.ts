@@ -84,6 +84,13 @@ virtual=10.0.0.1:25
   })
 })
 
+t.test('a global fallback without a port takes each virtual\'s', async t => {
+  const r = parseConfig('fallback = 127.0.0.1 gate\nvirtual = 10.0.0.1:80\n  real = 10.0.0.2 gate\nvirtual = 10.0.0.1:443\n  real = 10.0.0.2 gate\n  fallback = 127.0.0.2:8443\n', 'x.cf')
+  t.same(r.errors, [])
+  t.same(r.config!.virtuals.map(v => v.fallback), [{ host: '127.0.0.1', port: 80 }, { host: '127.0.0.2', port: 8443 }])
+  t.match(errs('virtual = 10.0.0.1:80\n  real6 = [::1]:80 gate\n'), [{ line: 2, message: /not supported/ }])
+})
+
 t.test('HAS directives', async t => {
   const r = parseConfig(
     `hasmode = yes

@@ -8,7 +8,8 @@ import type { InterfaceConfig } from './config.js'
 import { errors } from './errors.js'
 import type { Metrics } from './metrics.js'
 import type { IcmpSocket, IcmpSocketOptions, Received } from './native.js'
-import { buildRa, ICMP6_RS } from './ra.js'
+import { buildRa, parseRa, ICMP6_RA, ICMP6_RS, NdpParseError } from './ra.js'
+import { compareRa } from './consistency.js'
 import {
   diffPrefixes,
   pruneDeprecated,
@@ -92,7 +93,7 @@ export class Advertiser {
     try {
       this.#socket = this.#deps.openSocket({
         ifname: this.#cfg.name,
-        types: [ICMP6_RS],
+        types: [ICMP6_RS, ICMP6_RA],
         groups: [ALL_ROUTERS],
         onPacket: p => this.#onPacket(p),
       })
@@ -189,8 +190,29 @@ export class Advertiser {
     this.#arm(RECHECK_MS, () => void this.#attach(false))
   }
 
+  /** RFC 4861 6.2.7: another router's RA; log what contradicts ours. */
+  #onRa(p: Received): void {
+    if (p.hopLimit !== 255 || !p.src.startsWith('fe80:') || p.src === this.#link.linkLocal) return
+    let theirs
+    try {
+      theirs = parseRa(p.data)
+    } catch (e) {
+      if (!(e instanceof NdpParseError)) throw e
+      this.#deps.metrics.raForeign.inc({ interface: this.#cfg.name, result: 'malformed' })
+      return
+    }
+    const ours = raContent(this.#cfg, { now: this.#now(), deprecated: this.#deprecated })
+    const diffs = compareRa(ours, theirs)
+    this.#deps.metrics.raForeign.inc({ interface: this.#cfg.name, result: diffs.length ? 'inconsistent' : 'consistent' })
+    if (diffs.length) this.#log.warn({ router: p.src, diffs }, 'another router advertises inconsistent values')
+  }
+
   #onPacket(p: Received): void {
     const name = this.#cfg.name
+    if (p.data[0] === ICMP6_RA) {
+      this.#onRa(p)
+      return
+    }
     const v = checkRs(p.data, p.src, p.hopLimit)
     if (!v.ok) {
       if (v.reason === 'hoplimit') this.#counts.hoplimit++

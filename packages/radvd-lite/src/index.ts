@@ -17,6 +17,7 @@ export {
 } from './config.js'
 export { buildRa, parseRa, NdpParseError, type RaContent, type DecodedRa } from './ra.js'
 export { checkRs, type RsVerdict } from './rs.js'
+export { compareRa, type Inconsistency } from './consistency.js'
 export { raContent, diffPrefixes, type DeprecatedPrefix } from './ra-content.js'
 export * from './scheduler.js'
 export { openIcmpSocket, type IcmpSocket, type IcmpSocketOptions, type Received } from './native.js'

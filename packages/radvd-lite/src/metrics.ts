@@ -9,6 +9,7 @@ export interface Metrics {
   readonly rsReceived: Counter<'interface'>
   readonly rsDropped: Counter<'interface' | 'reason'>
   readonly sendErrors: Counter<'interface'>
+  readonly raForeign: Counter<'interface' | 'result'>
 }
 
 export function createMetrics(registry = new Registry()): Metrics {
@@ -36,6 +37,12 @@ export function createMetrics(registry = new Registry()): Metrics {
       name: 'radvd_lite_send_errors_total',
       help: 'RA sends the kernel refused',
       labelNames: ['interface'] as const,
+      registers: [registry],
+    }),
+    raForeign: new Counter({
+      name: 'radvd_lite_foreign_ra_total',
+      help: 'RAs from other routers on the link, by result (consistent, inconsistent, malformed)',
+      labelNames: ['interface', 'result'] as const,
       registers: [registry],
     }),
   }

@@ -6,7 +6,8 @@ import t from 'tap'
 import { EventEmitter, once } from 'node:events'
 import { createRadvdLite } from '../src/service.js'
 import { parseConfig } from '../src/config.js'
-import { parseRa } from '../src/ra.js'
+import { buildRa, parseRa } from '../src/ra.js'
+import { raContent } from '../src/ra-content.js'
 import type { IcmpSocketOptions, IcmpSocket } from '../src/native.js'
 import type { LinkInfo } from '../src/link.js'
 
@@ -60,7 +61,7 @@ t.test('advertises, answers RS, counts bad ones, deprecates on reload, final RAs
   const net = fakeNet({ eth0: ETH0 })
   const first = net.nextSend()
   const svc = await createRadvdLite({ config: conf(), openSocket: net.openSocket, readLink: net.readLink, random: () => 0 })
-  t.same(net.sockets[0]!.types, [133], 'only RS pass the filter')
+  t.same(net.sockets[0]!.types, [133, 134], 'only RS and RA pass the filter')
   t.same(net.sockets[0]!.groups, ['ff02::2'], 'joins all-routers')
   const ra = await first
   t.match(ra, { dst: 'ff02::1', src: 'fe80::1', hop: 255 })
@@ -88,6 +89,18 @@ t.test('advertises, answers RS, counts bad ones, deprecates on reload, final RAs
     lastRs: { src: 'fe80::99' }, lastRa: { kind: 'unicast', dst: 'fe80::99' },
   })
   t.equal(net.sent.length, before, 'nothing sent for bad solicitations')
+
+  // Another router's RA: compared with ours (RFC 4861 6.2.7), counted.
+  const foreign = buildRa({ ...raContent(conf().interfaces[0]!, { now: 0 }), curHopLimit: 10 })
+  net.receive(foreign.toString('hex'), 'fe80::77', 255)
+  net.receive(buildRa(raContent(conf().interfaces[0]!, { now: 0 })).toString('hex'), 'fe80::78', 255)
+  net.receive('86000000', 'fe80::79', 255)
+  net.receive(foreign.toString('hex'), 'fe80::77', 64) // off-link: ignored
+  net.receive(foreign.toString('hex'), 'fe80::1', 255) // our own address: ignored
+  const fm = await svc.registry.metrics()
+  t.match(fm, /radvd_lite_foreign_ra_total\{interface="eth0",result="inconsistent"\} 1/)
+  t.match(fm, /radvd_lite_foreign_ra_total\{interface="eth0",result="consistent"\} 1/)
+  t.match(fm, /radvd_lite_foreign_ra_total\{interface="eth0",result="malformed"\} 1/)
 
   // Reload without 2001:db8:2::/64: still advertised, preferred 0.
   await svc.reload(conf('', 'prefix 2001:db8:1::/64 { };'))

@@ -110,10 +110,13 @@ export class Balancer {
     slot.bytesOut += bytesOut
   }
 
-  /** Learns an affinity entry from a peer (another worker, or conn-syncd). */
-  setPersist(client: string, node: string, expiresAt: number): void {
+  /**
+   * Learns an affinity entry. From a sibling worker the later expiry wins
+   * (merging two views); `replace` (persist-set) overwrites.
+   */
+  setPersist(client: string, node: string, expiresAt: number, replace = false): void {
     const cur = this.#persist.get(client)
-    if (!cur || cur.expiresAt <= expiresAt) this.#persist.set(client, { node, expiresAt })
+    if (replace || !cur || cur.expiresAt <= expiresAt) this.#persist.set(client, { node, expiresAt })
   }
 
   persistList(): PersistEntry[] {

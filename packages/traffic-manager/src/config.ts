@@ -221,6 +221,7 @@ export function parseConfig(text: string, file: string): ParseResult {
         else g.key = v
         break
       }
+      case 'keyfile':
       case 'key-file': {
         const v = oneArg(line, rawKey, args, issues)
         if (v === undefined || !once(line, 'key-file')) break

@@ -5,8 +5,6 @@
 import { defineErrors } from '@has/daemon-kit'
 
 export const errorCodes = {
-  TM_ERR_CONFIG: { message: 'invalid configuration: %s', exit: 3 },
-  TM_ERR_KEY_FILE: { message: 'cannot read key file %s: %s', exit: 3 },
   TM_ERR_DATAPLANE_UNAVAILABLE: {
     message: 'data plane "%s" is not available in this build: %s',
     exit: 3,

@@ -27,34 +27,33 @@ export function planBackends(
     const e = lookup(n.address)
     if (e && (e.status === 'up' || e.status === 'drain')) present.push({ n, e })
   }
-  let maxLoad = 0
-  for (const { e } of present) if (e.status === 'up' && e.load > maxLoad) maxLoad = e.load
-  const weightOf = (e: NodeEntry): { weight: number; source: 'auto' | 'manual' } => {
-    if (e.status !== 'up') return { weight: 0, source: 'auto' }
-    const o = overrides?.get(e.address)
-    if (o !== undefined) return { weight: o, source: 'manual' }
-    return { weight: weightFromLoad(e.load, maxLoad), source: 'auto' }
-  }
+  // Serving: up, and neither load 0 nor a manual weight 0.
+  const serves = (e: NodeEntry): boolean =>
+    e.status === 'up' && (overrides?.get(e.address) ?? e.load) > 0
   const activesConfigured = service.nodes.filter(n => lookup(n.address)?.role === 'active').length
-  let serving = 0
-  for (const { e } of present) if (e.role === 'active' && weightOf(e).weight > 0) serving++
-  let standbySlots = Math.max(0, activesConfigured - serving)
-  const out: PlannedBackend[] = []
-  for (const { n, e } of present) {
-    const w = weightOf(e)
-    if (e.role === 'standby') {
-      if (w.weight === 0 || standbySlots === 0) continue
-      standbySlots--
-    }
-    out.push({
+  let standbySlots = activesConfigured
+  for (const { e } of present) if (e.role === 'active' && serves(e)) standbySlots--
+  const members = present.filter(({ e }) => {
+    if (e.role === 'active') return true
+    if (!serves(e) || standbySlots <= 0) return false
+    standbySlots--
+    return true
+  })
+  // Weights are relative to the members only: an idle standby's index must
+  // not shrink the actives' weights.
+  let maxLoad = 0
+  for (const { e } of members) if (e.status === 'up' && e.load > maxLoad) maxLoad = e.load
+  return members.map(({ n, e }) => {
+    const o = e.status === 'up' ? overrides?.get(e.address) : undefined
+    const weight = e.status !== 'up' ? 0 : (o ?? weightFromLoad(e.load, maxLoad))
+    return {
       id: e.address,
       host: n.address,
       port: n.port,
-      weight: w.weight,
+      weight,
       load: e.load,
       role: e.role,
-      weightSource: w.source,
-    })
-  }
-  return out
+      weightSource: o !== undefined ? ('manual' as const) : ('auto' as const),
+    }
+  })
 }

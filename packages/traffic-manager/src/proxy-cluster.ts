@@ -72,7 +72,8 @@ export class ClusterHost implements ProxyHost {
       this.#workers.delete(w)
       for (const [id, p] of this.#pending) if (p.waiting.delete(w)) this.#settle(id, p)
       if (this.#stopping) return
-      this.#log.error({ worker: w.process.pid, code, signal }, 'proxy worker died; starting another')
+      const err = tmError('TM_ERR_WORKER', `pid ${w.process.pid} exited (${signal ?? code})`)
+      this.#log.error({ err, code: err.code }, 'proxy worker died; starting another')
       void this.#fork().then(
         nw => this.#replay(nw),
         (err: unknown) => this.#log.error({ err }, 'cannot replace proxy worker'),
@@ -200,14 +201,14 @@ export class ClusterHost implements ProxyHost {
     return acc.get(name) ?? new Map()
   }
 
-  #remember(name: string, e: PersistEntry): void {
+  #remember(name: string, e: PersistEntry, replace = false): void {
     let m = this.#persist.get(name)
     if (!m) {
       m = new Map()
       this.#persist.set(name, m)
     }
     const cur = m.get(e.client)
-    if (!cur || cur.expiresAt <= e.expiresAt) m.set(e.client, e)
+    if (replace || !cur || cur.expiresAt <= e.expiresAt) m.set(e.client, e)
   }
 
   persistList(name: string): PersistEntry[] {
@@ -219,8 +220,8 @@ export class ClusterHost implements ProxyHost {
   }
 
   persistSet(name: string, entry: PersistEntry): void {
-    this.#remember(name, entry)
-    for (const w of this.#workers) this.#send(w, { t: 'persist', name, entry })
+    this.#remember(name, entry, true)
+    for (const w of this.#workers) this.#send(w, { t: 'persist', name, entry, replace: true })
   }
 
   async remove(name: string): Promise<void> {

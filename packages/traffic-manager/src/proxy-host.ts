@@ -63,7 +63,7 @@ export class InProcessHost implements ProxyHost {
   }
 
   persistSet(name: string, e: PersistEntry): void {
-    this.#get(name).balancer.setPersist(e.client, e.node, e.expiresAt)
+    this.#get(name).balancer.setPersist(e.client, e.node, e.expiresAt, true)
   }
 
   async remove(name: string): Promise<void> {

@@ -10,7 +10,7 @@ export type ToWorker =
   | { t: 'add'; id: number; spec: ProxySpec }
   | { t: 'update'; name: string; backends: readonly Backend[] }
   | { t: 'remove'; id: number; name: string }
-  | { t: 'persist'; name: string; entry: PersistEntry }
+  | { t: 'persist'; name: string; entry: PersistEntry; replace?: boolean }
   | { t: 'counters'; id: number }
   | { t: 'destroy' }
 

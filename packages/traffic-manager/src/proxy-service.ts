@@ -24,6 +24,42 @@ export interface ProxySpec {
 
 const noop = (): void => {}
 
+/** Bytes read from a client before its node connection is up. */
+const EARLY_MAX = 64 * 1024
+interface Early {
+  chunks: Buffer[]
+  bytes: number
+  ended: boolean
+  onData: (d: Buffer) => void
+  onEnd: () => void
+}
+
+const PEER = Symbol('peer')
+type Piped = Socket & { [PEER]: Socket }
+
+function onData(this: Piped, d: Buffer): void {
+  if (!this[PEER].write(d)) this.pause()
+}
+function onDrain(this: Piped): void {
+  this[PEER].resume()
+}
+// Half-close: a FIN from one side becomes a FIN to the other; the sockets
+// close by themselves once both directions have ended.
+// end() on an ended socket builds an error object (with a stack): skip it.
+function onEnd(this: Piped): void {
+  const peer = this[PEER]
+  if (!peer.writableEnded) peer.end()
+}
+function onClientClose(this: Piped, hadError: boolean): void {
+  const peer = this[PEER]
+  if (hadError) peer.destroy()
+  else if (!peer.writableEnded) peer.end()
+}
+function onIdle(this: Piped): void {
+  this.destroy()
+  this[PEER].destroy()
+}
+
 export class ProxyService {
   readonly spec: ProxySpec
   readonly balancer: Balancer
@@ -43,7 +79,7 @@ export class ProxyService {
       ...(onPersist ? { onPersist } : {}),
     })
     this.#server = createServer(
-      { pauseOnConnect: true, allowHalfOpen: true, noDelay: true },
+      { allowHalfOpen: true, noDelay: true },
       client => this.#accept(client),
     )
     this.#server.on('error', err => this.#log.error({ err, service: spec.name }, 'listener error'))
@@ -86,16 +122,30 @@ export class ProxyService {
       return
     }
     this.#open.add(client)
-    client.setNoDelay(true)
     client.on('error', noop)
     client.once('close', () => {
       this.#open.delete(client)
       if (this.#closing && this.#open.size === 0) this.#wake()
     })
-    this.#attempt(client, client.remoteAddress ?? '', undefined)
+    // Read the request while the node connection is being set up (one
+    // event-loop turn less than pausing); held bytes are bounded.
+    const early: Early = { chunks: [], bytes: 0, ended: false, onData: noop, onEnd: noop }
+    early.onData = (d: Buffer): void => {
+      early.chunks.push(d)
+      early.bytes += d.length
+      if (early.bytes >= EARLY_MAX) client.pause()
+    }
+    early.onEnd = (): void => {
+      early.ended = true
+    }
+    client.on('data', early.onData)
+    client.on('end', early.onEnd)
+    // getpeername costs a syscall: only persistence needs the client IP.
+    const ip = this.spec.persistentMs > 0 ? (client.remoteAddress ?? '') : ''
+    this.#attempt(client, ip, undefined, early)
   }
 
-  #attempt(client: Socket, ip: string, exclude: Set<string> | undefined): void {
+  #attempt(client: Socket, ip: string, exclude: Set<string> | undefined, early: Early): void {
     const slot = this.balancer.acquire(ip, exclude)
     if (!slot) {
       this.refused++
@@ -115,10 +165,11 @@ export class ProxyService {
       this.#log.debug({ service: this.spec.name, node: slot.id, reason }, 'connect failed; trying another node')
       const ex = exclude ?? new Set<string>()
       ex.add(slot.id)
-      this.#attempt(client, ip, ex)
+      this.#attempt(client, ip, ex, early)
     }
     const timer = setTimeout(fail, this.spec.connectTimeoutMs, 'timeout')
-    up.once('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message))
+    const onConnectError = (e: NodeJS.ErrnoException): void => fail(e.code ?? e.message)
+    up.once('error', onConnectError)
     const onEarlyClose = (): void => {
       if (!settled) {
         settled = true
@@ -133,45 +184,34 @@ export class ProxyService {
       settled = true
       clearTimeout(timer)
       client.off('close', onEarlyClose)
-      this.#relay(client, up, slot)
+      up.off('error', onConnectError)
+      this.#relay(client, up, slot, early)
     })
   }
 
-  #relay(client: Socket, up: Socket, slot: Slot): void {
-    up.removeAllListeners('error')
+  #relay(client: Socket, up: Socket, slot: Slot, early: Early): void {
     up.on('error', noop)
-    let released = false
-    const done = (): void => {
-      if (released) return
-      released = true
-      this.balancer.release(slot, client.bytesRead, client.bytesWritten)
-    }
-    client.on('data', d => {
-      if (!up.write(d)) client.pause()
-    })
-    up.on('data', d => {
-      if (!client.write(d)) up.pause()
-    })
-    up.on('drain', () => client.resume())
-    client.on('drain', () => up.resume())
-    // Half-close: a FIN from one side becomes a FIN to the other; the
-    // sockets close by themselves once both directions have ended.
-    client.on('end', () => up.end())
-    up.on('end', () => client.end())
-    client.on('close', hadError => {
-      if (hadError) up.destroy()
-      else up.end()
-    })
+    client.off('data', early.onData)
+    client.off('end', early.onEnd)
+    for (const c of early.chunks) up.write(c)
+    early.chunks.length = 0
+    if (early.ended) up.end()
+    ;(client as Piped)[PEER] = up
+    ;(up as Piped)[PEER] = client
+    // Shared handlers bound through `this` keep per-connection allocation
+    // to the one closure that must know the slot.
+    client.on('data', onData)
+    up.on('data', onData)
+    client.on('drain', onDrain)
+    up.on('drain', onDrain)
+    client.on('end', onEnd)
+    up.on('end', onEnd)
+    client.on('close', onClientClose)
     up.on('close', hadError => {
       if (hadError) client.destroy()
-      done()
+      this.balancer.release(slot, client.bytesRead, client.bytesWritten)
     })
-    if (this.spec.idleTimeoutMs > 0) {
-      client.setTimeout(this.spec.idleTimeoutMs, () => {
-        client.destroy()
-        up.destroy()
-      })
-    }
+    if (this.spec.idleTimeoutMs > 0) client.setTimeout(this.spec.idleTimeoutMs, onIdle)
     client.resume()
   }
 

@@ -51,7 +51,7 @@ process.on('message', (m: ToWorker) => {
       break
     }
     case 'persist':
-      services.get(m.name)?.balancer.setPersist(m.entry.client, m.entry.node, m.entry.expiresAt)
+      services.get(m.name)?.balancer.setPersist(m.entry.client, m.entry.node, m.entry.expiresAt, m.replace)
       break
     case 'counters': {
       const data: Record<string, [string, BackendCounters][]> = {}

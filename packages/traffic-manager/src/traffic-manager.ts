@@ -445,8 +445,10 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
 
   const close = async (): Promise<void> => {
     clearTimeout(expiryTimer)
+    // Listeners first, so no new connection arrives while reports stop.
+    const draining = Promise.all([...services.values()].map(stopService))
     await reports.close()
-    await Promise.all([...services.values()].map(stopService))
+    await draining
     await host?.close()
   }
 

@@ -58,10 +58,8 @@ t.test('established streams survive a master failover and a fail back', async t 
   }
   const waitMsg = (p: Proc, pred: (l: LogLine) => boolean, ms = 20_000) => p.waitLog(pred, ms)
 
-  for (const n of NODES) {
-    const p = inNs(H(n.name), process.execPath, [fixture('stream-server.mjs'), n.name])
-    await waitMsg(p, l => l.msg === 'listening')
-  }
+  // Processes start in parallel: startup dominates this test's time.
+  await Promise.all(NODES.map(n => waitMsg(inNs(H(n.name), process.execPath, [fixture('stream-server.mjs'), n.name]), l => l.msg === 'listening')))
   const spec = JSON.stringify({ name: `${VIP}:80`, address: VIP, port: 80, family: 4 })
   const planes: Record<string, Proc> = {}
   const update = async (m: string, w: number[]) => {
@@ -70,12 +68,12 @@ t.test('established streams survive a master failover and a fail back', async t 
     p.child.stdin?.write(JSON.stringify(backends(w)) + '\n')
     await waitMsg(p, () => p.logs.filter(l => l.msg === 'updated').length > before)
   }
-  for (const m of ['m1', 'm2']) {
+  await Promise.all(['m1', 'm2'].map(async m => {
     await lab.exec(H(m), 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
     planes[m] = inNs(H(m), process.execPath, [fixture('nft-harness.mjs'), spec], true)
     await waitMsg(planes[m] as Proc, l => l.msg === 'ready')
     await update(m, [1, 1, 1])
-  }
+  }))
   const confDir = `/tmp/${lab.prefix}`
   await sh('mkdir', ['-p', confDir])
   t.teardown(() => sh('rm', ['-rf', confDir]))
@@ -92,13 +90,13 @@ t.test('established streams survive a master failover and a fail back', async t 
     )
     const p = spawnDaemon('conn-syncd', ['--config', conf, '--control', `${confDir}/${m}.sock`, '--log-level', 'debug'], { netns: H(m), echo: process.env.CS_ECHO === '1' })
     procs.push(p)
-    await p.waitLog(l => l.msg === 'conn-syncd running')
+    await p.waitLog(l => l.msg === 'conn-syncd running', 40_000)
     syncd[m] = p
   }
   const status = async (m: string) => {
     const r = await runBin('conn-syncd', ['status', '--json', '--control', `${confDir}/${m}.sock`])
-    if (r.code !== 0) throw new Error(`status ${m}: ${await sh('sh', ['-c', 'ps -eo pid,stat,pcpu,args | grep -E "conn-syncd|conntrack" | grep -v grep | head -20; cat /proc/' + syncd[m]?.pid + '/wchan'])} ${r.stderr} ${JSON.stringify(syncd[m]?.logs.slice(-8))} ${syncd[m]?.stderr.join('')}`)
-    return JSON.parse(r.stdout) as { heldEntries: number; localFlows: number; resyncServed: number; peers: { resyncsReceived: number }[] }
+    if (r.code !== 0) throw new Error(`status ${m} failed: ${r.stderr}`)
+    return JSON.parse(r.stdout) as { heldEntries: number; kernelPending: number; localFlows: number; resyncServed: number; peers: { resyncsReceived: number }[] }
   }
   const until = async (what: string, pred: () => Promise<boolean>, ms = 20_000) => {
     const end = Date.now() + ms
@@ -116,17 +114,15 @@ t.test('established streams survive a master failover and a fail back', async t 
   const dropVip = (m: string) => lab.ip(H(m), ['addr', 'del', `${VIP}/32`, 'dev', `e${m}`]).catch(() => undefined)
 
   const client = inNs(H('c'), process.execPath, [fixture('stream-client.mjs'), VIP, '80'], true)
-  await waitMsg(client, l => l.msg === 'client ready')
   let seen = 0
   const ask = async (cmd: string, msg: string): Promise<LogLine> => {
     client.child.stdin?.write(cmd + '\n')
     const mine = ++seen
-    let k = 0
-    return waitMsg(client, l => l.msg === msg && ++k >= 1 && client.logs.filter(x => x.msg === 'opened' || x.msg === 'checked' || x.msg === 'short').indexOf(l) === mine - 1)
+    // Answers come in request order: wait for the mine-th answer line.
+    return waitMsg(client, l => l.msg === msg && client.logs.filter(x => x.msg === 'opened' || x.msg === 'checked' || x.msg === 'short').indexOf(l) === mine - 1)
   }
 
-  await startSync('m1')
-  await startSync('m2')
+  await Promise.all([startSync('m1'), startSync('m2'), waitMsg(client, l => l.msg === 'client ready')])
   await takeVip('m1')
 
   // 1. 50 long-lived streams through m1, half client-talk, half server-push.
@@ -144,7 +140,10 @@ t.test('established streams survive a master failover and a fail back', async t 
   t.equal(c0.ok, 50, 'every stream (n3 included) still flows after quiescing')
 
   // 3. The standby holds all 50 entries; kill m1 (link down), move the VIP.
-  await until('m2 to hold 50 entries', async () => (await status('m2')).heldEntries >= 50)
+  await until('m2 to hold 50 entries', async () => {
+    const s = await status('m2')
+    return s.heldEntries >= 50 && s.kernelPending === 0
+  }, 40_000)
   await lab.ip(H('m1'), ['link', 'set', 'em1', 'down'])
   await takeVip('m2')
   const c1 = await ask('check A', 'checked')
@@ -158,13 +157,16 @@ t.test('established streams survive a master failover and a fail back', async t 
   await dropVip('m1')
   await lab.ip(H('m1'), ['link', 'set', 'em1', 'up'])
   await startSync('m1')
-  await until('m1 resynced 70 entries', async () => (await status('m1')).heldEntries >= 70)
+  await until('m1 resynced 70 entries', async () => {
+    const s = await status('m1')
+    return s.heldEntries >= 70 && s.kernelPending === 0
+  }, 40_000)
   await dropVip('m2')
   await lab.ip(H('m2'), ['link', 'set', 'em2', 'down'])
   await takeVip('m1')
   const c2 = await ask('check A', 'checked')
   const c3 = await ask('check B', 'checked')
-  t.equal(c2.ok, 50, 'first streams survive the fail back too')
+  t.equal(c2.ok, 50, `first streams survive the fail back too (${JSON.stringify(c2)})`)
   t.equal(c3.ok, 20, 'streams opened on the second master survive the fail back')
 
   // 5. Control: no conn-syncd. Fresh streams through m1, fail over to an m2

@@ -8,7 +8,15 @@ import { writeFileSync, readFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { run, track, type Proc } from '../../../../test/helpers/daemon.js'
 
+export interface GaneshaOptions {
+  readonly ns: string
+  readonly addr: string
+  readonly dir: string
+  readonly exportDir: string
+}
+
 export interface Ganesha {
+  readonly opts: GaneshaOptions
   readonly proc: Proc
   readonly pid: number
   readonly addr: string
@@ -40,12 +48,7 @@ EXPORT {
 `
 }
 
-export async function startGanesha(opts: {
-  ns: string
-  addr: string
-  dir: string
-  exportDir: string
-}): Promise<Ganesha> {
+export async function startGanesha(opts: GaneshaOptions): Promise<Ganesha> {
   const { ns, dir, exportDir } = opts
   mkdirSync(join(dir, 'recovery'), { recursive: true })
   const conf = join(dir, 'ganesha.conf')
@@ -91,6 +94,7 @@ export async function startGanesha(opts: {
     await new Promise(res => setTimeout(res, 100))
   }
   return {
+    opts,
     proc,
     pid: child.pid as number,
     addr: opts.addr,

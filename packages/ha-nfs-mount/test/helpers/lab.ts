@@ -19,8 +19,10 @@ export interface NfsLab {
   readonly exports: string[]
   readonly mountPoint: string
   readonly staging: string
+  /** Stops server i (with its rpcbind) and starts a fresh one. */
+  restartServer(i: number): Promise<Ganesha>
   spawnDaemon(args: readonly string[]): Proc
-  configText(extra?: string): string
+  configText(extra?: string, failbackHold?: string): string
   cleanup(): Promise<void>
 }
 
@@ -37,7 +39,6 @@ export async function makeNfsLab(tag: string): Promise<NfsLab> {
     for (const s of servers) await s.stop()
     // Whatever the daemon left (it should leave nothing): lazily, ours only.
     for (let i = 0; i < 4; i++) await run('umount', ['-l', mountPoint])
-    for (const s of ['10.77.1.2', '10.77.2.2']) await run('umount', ['-l', join(staging, 'mnt', s)])
     for (const s of ['10.77.1.2', '10.77.2.2']) {
       await run('umount', ['-l', join(staging, dir.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]/g, '_') + '_mnt', s)])
     }
@@ -47,6 +48,7 @@ export async function makeNfsLab(tag: string): Promise<NfsLab> {
   try {
     const client = await lab.add('c')
     const addrs = ['10.77.1.2', '10.77.2.2']
+    const starts: Promise<Ganesha>[] = []
     for (let i = 0; i < 2; i++) {
       const ns = await lab.add(`s${i + 1}`)
       await lab.veth(
@@ -57,8 +59,13 @@ export async function makeNfsLab(tag: string): Promise<NfsLab> {
       mkdirSync(exportDir)
       const sdir = join(dir, `server${i + 1}`)
       mkdirSync(sdir)
-      servers.push(await startGanesha({ ns, addr: addrs[i] as string, dir: sdir, exportDir }))
+      starts.push(startGanesha({ ns, addr: addrs[i] as string, dir: sdir, exportDir }))
     }
+    // Both servers start in parallel; every one that started is stopped
+    // in cleanup even if the other failed.
+    const settled = await Promise.allSettled(starts)
+    for (const r of settled) if (r.status === 'fulfilled') servers.push(r.value)
+    for (const r of settled) if (r.status === 'rejected') throw r.reason
     mkdirSync(mountPoint)
     return {
       dir,
@@ -67,6 +74,13 @@ export async function makeNfsLab(tag: string): Promise<NfsLab> {
       exports,
       mountPoint,
       staging,
+      async restartServer(i) {
+        const old = servers[i] as Ganesha
+        await old.stop()
+        const fresh = await startGanesha(old.opts)
+        servers[i] = fresh
+        return fresh
+      },
       spawnDaemon(args) {
         const child = spawn(
           'nsenter',
@@ -77,14 +91,15 @@ export async function makeNfsLab(tag: string): Promise<NfsLab> {
         procs.push(p)
         return p
       },
-      configText(extra = '') {
+      configText(extra = '', failbackHold = 'never') {
         return [
           'mounter bind',
           `staging-dir ${staging}`,
-          'interval 50ms',
-          'probe-timeout 40ms',
-          'failures 2',
-          'failback-hold never',
+          // Generous for a loaded CI box; the figure is logged, not asserted.
+          'interval 150ms',
+          'probe-timeout 150ms',
+          'failures 3',
+          `failback-hold ${failbackHold}`,
           `bind-map 10.77.1.2:/export ${exports[0]}`,
           `bind-map 10.77.2.2:/export ${exports[1]}`,
           `10.77.1.2,10.77.2.2:/export ${mountPoint}`,

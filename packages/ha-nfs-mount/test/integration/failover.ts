@@ -1,5 +1,6 @@
 // Kill the active nfs-ganesha while a reader loops over files at the
-// presented mount point: reads go on, and switch to the other replica.
+// presented mount point: reads go on, and switch to the other replica;
+// bring it back: after the hold time the mount fails back.
 // Seam: this kernel has no NFS client, so the daemon runs with
 // `mounter bind` (bind mounts of the exported directories); the NFS
 // servers, their RPC NULL probes and the mount-point swap are all real.
@@ -22,13 +23,19 @@ t.test('failover when the active ganesha dies', async t => {
     await writeFile(join(lab.exports[i] as string, 'server-id'), `server${i + 1}\n`)
   }
   const conf = join(lab.dir, 'hnm.conf')
-  await writeFile(conf, lab.configText())
+  await writeFile(conf, lab.configText('', '500ms'))
   const control = join(lab.dir, 'ctl.sock')
   const d = lab.spawnDaemon(['--config', conf, '--control', control])
   await d.waitLog(l => l.event === 'present' && l.to === '10.77.1.2')
   t.equal((await readFile(join(lab.mountPoint, 'server-id'), 'utf8')).trim(), 'server1')
 
-  const st = await runBin('ha-nfs-mount', ['status', '--control', control])
+  // Both servers up (server2's first probe may lose a race on a busy box:
+  // ask again, bounded).
+  let st = await runBin('ha-nfs-mount', ['status', '--control', control])
+  for (let i = 0; i < 50 && !/10\.77\.2\.2\s+up/.test(st.stdout); i++) {
+    await new Promise(r => setTimeout(r, 100))
+    st = await runBin('ha-nfs-mount', ['status', '--control', control])
+  }
   t.equal(st.code, 0, 'status exits 0')
   t.match(st.stdout, /10\.77\.1\.2\s+up\s+\*/, 'status shows server1 up and active')
   t.match(st.stdout, /10\.77\.2\.2\s+up/, 'status shows server2 up')
@@ -55,9 +62,10 @@ t.test('failover when the active ganesha dies', async t => {
       }
     }
   })()
+  const killFrom = d.logs.length
   const killedAt = performance.now()
   await lab.servers[0]?.kill()
-  const ev = await d.waitLog(l => l.event === 'failover')
+  const ev = await d.waitLog(l => d.logs.indexOf(l) >= killFrom && l.event === 'failover')
   t.equal(ev.to, '10.77.2.2', 'switched to server2')
   while (!sawServer2At && performance.now() - killedAt < 15_000) {
     await new Promise(r => setTimeout(r, 5))
@@ -72,6 +80,17 @@ t.test('failover when the active ganesha dies', async t => {
   t.equal(json.mounts[0].active, '10.77.2.2')
   t.equal(json.mounts[0].servers[0].healthy, false)
   t.match(json.mounts[0].servers[0].lastError, /ECONNREFUSED|timeout/)
+
+  // Failback: server1 comes back, is healthy for the hold time, and the
+  // top layer (server2) is lazily unmounted: server1 shows again.
+  const backFrom = d.logs.length
+  await lab.restartServer(0)
+  const back = await d.waitLog(l => d.logs.indexOf(l) >= backFrom && l.event === 'failover', 20_000)
+  t.match(back, { to: '10.77.1.2', how: 'pop', reason: /failback/ }, 'failed back by popping the top layer')
+  t.equal((await readFile(join(lab.mountPoint, 'server-id'), 'utf8')).trim(), 'server1')
+  const after = JSON.parse((await runBin('ha-nfs-mount', ['status', '--json', '--control', control])).stdout)
+  t.same(after.mounts[0].layers, ['10.77.1.2'], 'one layer left')
+  t.equal(after.mounts[0].failovers, 2)
 
   t.equal(await d.stop('SIGTERM'), 0, 'clean exit on SIGTERM')
   const mounts = await readFile('/proc/self/mountinfo', 'utf8')

@@ -59,8 +59,15 @@ t.test('sync converges through changes and a target outage', async t => {
   await symlink('docs/deep/a.txt', join(source, 'link'))
 
   const control = join(dir, 'ctl.sock')
+  const conf = join(dir, 'sync.conf')
+  await writeFile(conf, [
+    'sync-delay 50ms',
+    'sync-retry-min 100ms',
+    'sync-retry-max 400ms',
+    `sync ${source} rsync://127.0.0.1/export/`,
+  ].join('\n') + '\n')
   const child = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, binPath('ha-nfs-mount'),
-    'sync', source, 'rsync://127.0.0.1/export/', '--delay', '50ms', '--control', control],
+    '--config', conf, '--control', control],
   { stdio: ['ignore', 'pipe', 'pipe'] })
   const d = track(child)
   procs.push(d)

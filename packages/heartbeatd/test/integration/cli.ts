@@ -1,7 +1,13 @@
 // The binary on loopback, no root needed: config checks, status, the event
 // protocol, reload keeping the last good config, standby refused alone.
 import t from 'tap'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createSocket } from 'node:dgram'
@@ -13,7 +19,10 @@ import { main } from '../../src/cli.js'
 async function cli(args: string[]) {
   let stdout = ''
   let stderr = ''
-  const code = await main(['node', 'heartbeatd', ...args], { out: s => void (stdout += s), err: s => void (stderr += s) })
+  const code = await main(['node', 'heartbeatd', ...args], {
+    out: s => void (stdout += s),
+    err: s => void (stderr += s),
+  })
   return { code, stdout, stderr }
 }
 
@@ -40,7 +49,6 @@ function setup(port: number) {
   return { dir, cf: join(dir, 'ha.cf'), sock: join(dir, 'ctl.sock'), haCf }
 }
 
-
 t.test('--check-config and --version', async t => {
   const { cf, dir } = setup(await freeUdpPort())
   const ok = await cli(['--check-config', '--config', cf, '--node', 'alpha'])
@@ -49,52 +57,91 @@ t.test('--check-config and --version', async t => {
   writeFileSync(cf, 'keepalive fast\nbcast eth0\nnode alpha beta\n')
   const bad = await cli(['--check-config', '--config', cf, '--node', 'alpha'])
   t.equal(bad.code, 3)
-  t.match(bad.stderr, new RegExp(`${dir}/ha.cf:1: keepalive must be a time.*"fast"`))
+  t.match(
+    bad.stderr,
+    new RegExp(`${dir}/ha.cf:1: keepalive must be a time.*"fast"`),
+  )
   const v = await cli(['--version'])
   t.match(v.stdout, /^\d+\.\d+\.\d+/)
   const u = await cli(['--bogus'])
   t.equal(u.code, 2)
 })
 
-t.test('alone on loopback: takes its group, serves events and status', async t => {
-  const { cf, sock, dir, haCf } = setup(await freeUdpPort())
-  const d = spawnDaemon('heartbeatd', ['--config', cf, '--node', 'alpha', '--control', sock])
-  t.teardown(() => d.stop('SIGKILL'))
-  const running = await d.waitLog(l => l.msg === 'heartbeat running')
-  const port = (running.events as { port: number }).port
-  await d.waitLog(l => l.msg === 'active node' && l.active === 'alpha')
+t.test(
+  'alone on loopback: takes its group, serves events and status',
+  async t => {
+    const { cf, sock, dir, haCf } = setup(await freeUdpPort())
+    const d = spawnDaemon('heartbeatd', [
+      '--config',
+      cf,
+      '--node',
+      'alpha',
+      '--control',
+      sock,
+      '--metrics',
+      '127.0.0.1:0',
+    ])
+    t.teardown(() => d.stop('SIGKILL'))
+    const running = await d.waitLog(l => l.msg === 'heartbeat running')
+    const port = (running.events as { port: number }).port
+    await d.waitLog(l => l.msg === 'active node' && l.active === 'alpha')
 
-  const s = connect(port, '127.0.0.1')
-  let text = ''
-  s.on('data', c => (text += c))
-  await new Promise(r => s.once('connect', r))
-  s.write('PING\nWHAT\n')
-  while (!text.includes('ERR ')) await new Promise(r => s.once('data', r))
-  s.destroy()
-  t.same(text.trim().split('\n'), [
-    'HELLO 1 alpha', 'NODE alpha alive', 'NODE beta dead', 'RESOURCE alpha alpha', 'ACTIVE alpha', 'SYNC',
-    'PONG', 'ERR HB_ERR_EVENT_UNKNOWN unknown command "WHAT"',
-  ])
+    const s = connect(port, '127.0.0.1')
+    let text = ''
+    s.on('data', c => (text += c))
+    await new Promise(r => s.once('connect', r))
+    s.write('PING\nWHAT\n')
+    while (!text.includes('ERR ')) await new Promise(r => s.once('data', r))
+    s.destroy()
+    t.same(text.trim().split('\n'), [
+      'HELLO 1 alpha',
+      'NODE alpha alive',
+      'NODE beta dead',
+      'RESOURCE alpha alpha',
+      'ACTIVE alpha',
+      'SYNC',
+      'PONG',
+      'ERR HB_ERR_EVENT_UNKNOWN unknown command "WHAT"',
+    ])
 
-  const st = await cli(['status', '--control', sock])
-  t.equal(st.code, 0)
-  t.match(st.stdout, /node alpha: active; peer beta: dead/)
-  t.match(st.stdout, /ucast lo\s+down\s+never/)
-  const sb = await cli(['standby', '--control', sock])
-  t.equal(sb.code, 1)
-  t.match(sb.stderr, /HB_ERR_PEER_DEAD/)
+    const mline = await d.waitLog(l => l.msg === 'metrics listener up')
+    const metrics = await (
+      await fetch(`http://${mline.listen as string}/metrics`)
+    ).text()
+    t.match(metrics, /hb_peer_alive\{node="beta"\} 0/)
+    t.match(metrics, /hb_group_held\{group="alpha"\} 1/)
+    t.match(metrics, /hb_packets_dropped_total\{reason="forged"\} 0/)
 
-  // A bad reload keeps the running config; a restart-only change is refused.
-  writeFileSync(cf, 'keepalive nope\n')
-  d.child.kill('SIGHUP')
-  await d.waitLog(l => l.msg === 'reload rejected; keeping the last good configuration')
-  writeFileSync(cf, haCf('ping 127.0.0.1\n'))
-  d.child.kill('SIGHUP')
-  await d.waitLog(l => l.msg === 'reload rejected; keeping the last good configuration' && JSON.stringify(l).includes('restart'))
-  writeFileSync(cf, haCf('auto_failback on\n'))
-  d.child.kill('SIGHUP')
-  await d.waitLog(l => l.msg === 'configuration reloaded')
+    const st = await cli(['status', '--control', sock])
+    t.equal(st.code, 0)
+    t.match(st.stdout, /node alpha: active; peer beta: dead/)
+    t.match(st.stdout, /ucast lo\s+down\s+never/)
+    const sb = await cli(['standby', '--control', sock])
+    t.equal(sb.code, 1)
+    t.match(sb.stderr, /HB_ERR_PEER_DEAD/)
 
-  t.equal(await d.stop('SIGTERM'), 0)
-  t.same(readFileSync(join(dir, 'ops'), 'utf8').trim().split('\n'), ['x stop', 'x start', 'x stop'], 'cleanup stop, start, stop on exit')
-})
+    // A bad reload keeps the running config; a restart-only change is refused.
+    writeFileSync(cf, 'keepalive nope\n')
+    d.child.kill('SIGHUP')
+    await d.waitLog(
+      l => l.msg === 'reload rejected; keeping the last good configuration',
+    )
+    writeFileSync(cf, haCf('ping 127.0.0.1\n'))
+    d.child.kill('SIGHUP')
+    await d.waitLog(
+      l =>
+        l.msg === 'reload rejected; keeping the last good configuration' &&
+        JSON.stringify(l).includes('restart'),
+    )
+    writeFileSync(cf, haCf('auto_failback on\n'))
+    d.child.kill('SIGHUP')
+    await d.waitLog(l => l.msg === 'configuration reloaded')
+
+    t.equal(await d.stop('SIGTERM'), 0)
+    t.same(
+      readFileSync(join(dir, 'ops'), 'utf8').trim().split('\n'),
+      ['x stop', 'x start', 'x stop'],
+      'cleanup stop, start, stop on exit',
+    )
+  },
+)

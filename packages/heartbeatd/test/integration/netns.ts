@@ -11,11 +11,19 @@ import { fileURLToPath } from 'node:url'
 import { spawn } from 'node:child_process'
 import { NetnsLab, needsRoot } from '../../../../test/helpers/netns.js'
 import { controlRequest } from '@has/daemon-kit'
-import { spawnDaemon, track, type Proc, type LogLine } from '../../../../test/helpers/daemon.js'
+import {
+  spawnDaemon,
+  track,
+  type Proc,
+  type LogLine,
+} from '../../../../test/helpers/daemon.js'
 
 const FIX = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures')
 const VIP = '10.77.0.50'
-const NODES = { master1: { pub: '10.77.0.1', hb: '10.77.1.1' }, master2: { pub: '10.77.0.2', hb: '10.77.1.2' } }
+const NODES = {
+  master1: { pub: '10.77.0.1', hb: '10.77.1.1' },
+  master2: { pub: '10.77.0.2', hb: '10.77.1.2' },
+}
 type Name = keyof typeof NODES
 
 t.test('failover between two master namespaces', async t => {
@@ -30,65 +38,121 @@ t.test('failover between two master namespaces', async t => {
   await lab.bridge(br)
   const ns: Record<string, string> = {}
   let port = 1
-  for (const [name, addr] of [['master1', '10.77.0.1/24'], ['master2', '10.77.0.2/24'], ['client', '10.77.0.100/24']] as const) {
+  for (const [name, addr] of [
+    ['master1', '10.77.0.1/24'],
+    ['master2', '10.77.0.2/24'],
+    ['client', '10.77.0.100/24'],
+  ] as const) {
     ns[name] = await lab.add(name.slice(0, 2) + name.slice(-1))
-    await lab.veth({ ns: ns[name], ifname: 'eth0', addr }, { ns: br, ifname: `p${port}` })
+    await lab.veth(
+      { ns: ns[name], ifname: 'eth0', addr },
+      { ns: br, ifname: `p${port}` },
+    )
     await lab.ip(br, ['link', 'set', `p${port++}`, 'master', 'br0'])
   }
   const m1 = ns.master1 as string
   const m2 = ns.master2 as string
   const cl = ns.client as string
-  await lab.veth({ ns: m1, ifname: 'eth1', addr: '10.77.1.1/24' }, { ns: m2, ifname: 'eth1', addr: '10.77.1.2/24' })
+  await lab.veth(
+    { ns: m1, ifname: 'eth1', addr: '10.77.1.1/24' },
+    { ns: m2, ifname: 'eth1', addr: '10.77.1.2/24' },
+  )
 
   const dir = mkdtempSync(join(tmpdir(), 'hb-'))
   const conf = (name: Name): string => {
     const d = join(dir, name)
     const files = {
       'ha.cf': [
-        'keepalive 100ms', 'deadtime 1', 'warntime 500ms', 'initdead 3', 'deadping 1',
-        'udpport 694', 'bcast eth0', `ucast eth1 ${NODES.master1.hb}`, `ucast eth1 ${NODES.master2.hb}`,
-        'node master1 master2', 'auto_failback on', 'ping 10.77.0.100', `state_dir ${d}/state`, '',
+        'keepalive 100ms',
+        'deadtime 1',
+        'warntime 500ms',
+        'initdead 3',
+        'deadping 1',
+        'udpport 694',
+        'bcast eth0',
+        `ucast eth1 ${NODES.master1.hb}`,
+        `ucast eth1 ${NODES.master2.hb}`,
+        'node master1 master2',
+        'auto_failback on',
+        'ping 10.77.0.100',
+        `state_dir ${d}/state`,
+        '',
       ].join('\n'),
       authkeys: 'auth 1\n1 sha1 not-a-real-secret-but-long\n',
       haresources: `master1 ${VIP}/24/eth0\n`,
     }
     mkdirSync(d, { recursive: true })
-    for (const [f, text] of Object.entries(files)) writeFileSync(join(d, f), text)
+    for (const [f, text] of Object.entries(files))
+      writeFileSync(join(d, f), text)
     chmodSync(join(d, 'authkeys'), 0o600)
     return join(d, 'ha.cf')
   }
   const hb: Partial<Record<Name, Proc>> = {}
   const start = (name: Name): Proc => {
-    const p = spawnDaemon('heartbeatd', ['--config', conf(name), '--node', name, '--control', join(dir, `${name}.sock`)], { netns: ns[name] as string })
+    const p = spawnDaemon(
+      'heartbeatd',
+      [
+        '--config',
+        conf(name),
+        '--node',
+        name,
+        '--control',
+        join(dir, `${name}.sock`),
+      ],
+      { netns: ns[name] as string },
+    )
     procs.push(p)
     hb[name] = p
     return p
   }
   const status = async (name: Name) => {
-    return (await controlRequest(join(dir, `${name}.sock`), 'status')) as { active: string | null; dropped: Record<string, number>; paths: { name: string; up: boolean }[] }
+    return (await controlRequest(join(dir, `${name}.sock`), 'status')) as {
+      active: string | null
+      dropped: Record<string, number>
+      paths: { name: string; up: boolean }[]
+    }
   }
   const owners = async (): Promise<string[]> => {
     const out: string[] = []
     for (const n of ['master1', 'master2'] as const) {
-      const a = await lab.ip(ns[n] as string, ['-4', 'addr', 'show', 'dev', 'eth0'])
+      const a = await lab.ip(ns[n] as string, [
+        '-4',
+        'addr',
+        'show',
+        'dev',
+        'eth0',
+      ])
       if (a.includes(` ${VIP}/`)) out.push(n)
     }
     return out
   }
-  const holder = (who: string) => (l: LogLine) => l.msg === 'resource holder' && l.holder === who
+  const holder = (who: string) => (l: LogLine) =>
+    l.msg === 'resource holder' && l.holder === who
   const since = (p: Proc) => {
     const n = p.logs.length
-    return (pred: (l: LogLine) => boolean, ms = 15_000) => p.waitLog(l => p.logs.indexOf(l) >= n && pred(l), ms)
+    return (pred: (l: LogLine) => boolean, ms = 15_000) =>
+      p.waitLog(l => p.logs.indexOf(l) >= n && pred(l), ms)
   }
   const child = (netns: string, script: string, args: string[]): Proc => {
-    const p = track(spawn('ip', ['netns', 'exec', netns, process.execPath, join(FIX, script), ...args], { stdio: ['pipe', 'pipe', 'pipe'] }))
+    const p = track(
+      spawn(
+        'ip',
+        ['netns', 'exec', netns, process.execPath, join(FIX, script), ...args],
+        { stdio: ['pipe', 'pipe', 'pipe'] },
+      ),
+    )
     procs.push(p)
     return p
   }
 
   for (const n of ['master1', 'master2'] as const) {
-    await lab.exec(ns[n] as string, 'sysctl', ['-qw', 'net.ipv4.ip_nonlocal_bind=1'])
-    await child(ns[n] as string, 'service.mjs', [VIP, '8080', n]).waitLog(l => l.msg === 'listening')
+    await lab.exec(ns[n] as string, 'sysctl', [
+      '-qw',
+      'net.ipv4.ip_nonlocal_bind=1',
+    ])
+    await child(ns[n] as string, 'service.mjs', [VIP, '8080', n]).waitLog(
+      l => l.msg === 'listening',
+    )
   }
   const a = start('master1')
   const b = start('master2')
@@ -103,84 +167,170 @@ t.test('failover between two master namespaces', async t => {
   await t.test('membership events on master2', async t => {
     const ev = child(m2, 'listen.mjs', ['127.0.0.1', '6941'])
     await ev.waitLog(l => l.msg === 'SYNC')
-    t.same(ev.logs.map(l => l.msg), ['HELLO 1 master2', 'NODE master2 alive', 'NODE master1 alive', 'RESOURCE master1 master1', 'ACTIVE master1', 'SYNC'])
+    t.same(
+      ev.logs.map(l => l.msg),
+      [
+        'HELLO 1 master2',
+        'NODE master2 alive',
+        'NODE master1 alive',
+        'RESOURCE master1 master1',
+        'ACTIVE master1',
+        'SYNC',
+      ],
+    )
     ev.child.stdin?.write('PING\nbogus line\n')
     await ev.waitLog(l => l.msg === 'PONG')
-    await ev.waitLog(l => typeof l.msg === 'string' && l.msg.startsWith('ERR HB_ERR_EVENT_'))
+    await ev.waitLog(
+      l => typeof l.msg === 'string' && l.msg.startsWith('ERR HB_ERR_EVENT_'),
+    )
     ev.child.stdin?.end()
   })
 
-  await t.test('one path down: no failover; all down: failover; restore: one owner', async t => {
-    const wb = since(b)
-    await lab.ip(m1, ['link', 'set', 'eth1', 'down'])
-    await wb(l => l.msg === 'path down' && l.path === 'ucast eth1')
-    t.notOk(b.logs.slice(-50).some(l => l.msg === 'peer dead'), 'no failover with one path left')
-    t.equal((await status('master2')).active, 'master1')
-    // Cut the remaining path (broadcast on eth0) for heartbeats only.
-    const w2 = since(b)
-    await lab.exec(m1, 'nft', ['add table inet hbt; add chain inet hbt in { type filter hook input priority 0; }; add chain inet hbt out { type filter hook output priority 0; }; add rule inet hbt in udp dport 694 drop; add rule inet hbt out udp dport 694 drop'])
-    await w2(l => l.msg === 'peer dead')
-    await w2(holder('master2'))
-    t.same(await owners(), ['master1', 'master2'], 'partition: both hold (each has its ping node)')
-    const w3a = since(a)
-    const w3b = since(b)
-    await lab.exec(m1, 'nft', ['delete table inet hbt'])
-    await lab.ip(m1, ['link', 'set', 'eth1', 'up'])
-    await w3b(l => l.msg === 'peer alive')
-    await w3b(holder('master1'))
-    await w3a(l => l.msg === 'resource agent' && l.op === 'start' && l.ok === true) // re-announce
-    t.same(await owners(), ['master1'], 'healed: exactly one owner, the home node (auto_failback on)')
-    await probe.waitLog(l => l.ok === true && l.body === 'master1' && probe.logs.indexOf(l) > 0)
-  })
+  await t.test(
+    'one path down: no failover; all down: failover; restore: one owner',
+    async t => {
+      const wb = since(b)
+      await lab.ip(m1, ['link', 'set', 'eth1', 'down'])
+      await wb(l => l.msg === 'path down' && l.path === 'ucast eth1')
+      t.notOk(
+        b.logs.slice(-50).some(l => l.msg === 'peer dead'),
+        'no failover with one path left',
+      )
+      t.equal((await status('master2')).active, 'master1')
+      // Cut the remaining path (broadcast on eth0) for heartbeats only.
+      const w2 = since(b)
+      await lab.exec(m1, 'nft', [
+        'add table inet hbt; add chain inet hbt in { type filter hook input priority 0; }; add chain inet hbt out { type filter hook output priority 0; }; add rule inet hbt in udp dport 694 drop; add rule inet hbt out udp dport 694 drop',
+      ])
+      await w2(l => l.msg === 'peer dead')
+      await w2(holder('master2'))
+      t.same(
+        await owners(),
+        ['master1', 'master2'],
+        'partition: both hold (each has its ping node)',
+      )
+      const w3a = since(a)
+      const w3b = since(b)
+      await lab.exec(m1, 'nft', ['delete table inet hbt'])
+      await lab.ip(m1, ['link', 'set', 'eth1', 'up'])
+      await w3b(l => l.msg === 'peer alive')
+      await w3b(holder('master1'))
+      await w3a(
+        l => l.msg === 'resource agent' && l.op === 'start' && l.ok === true,
+      ) // re-announce
+      t.same(
+        await owners(),
+        ['master1'],
+        'healed: exactly one owner, the home node (auto_failback on)',
+      )
+      await probe.waitLog(
+        l => l.ok === true && l.body === 'master1' && probe.logs.indexOf(l) > 0,
+      )
+    },
+  )
 
   await t.test('forged and replayed heartbeats are dropped', async t => {
     const cap = child(cl, 'capture.mjs', ['694', 'HB1 master2 '])
-    const got = await cap.waitLog(l => typeof l.msg === 'string' && /^[0-9a-f]+$/.test(l.msg))
+    const got = await cap.waitLog(
+      l => typeof l.msg === 'string' && /^[0-9a-f]+$/.test(l.msg),
+    )
     const hex = got.msg as string
     const forged = Buffer.from(hex, 'hex')
     forged[10] = forged[10] === 0x31 ? 0x32 : 0x31 // a digit of the generation
     const before = (await status('master1')).dropped
-    await lab.exec(cl, process.execPath, [join(FIX, 'send.mjs'), NODES.master1.pub, '694', hex, hex, forged.toString('hex')])
+    await lab.exec(cl, process.execPath, [
+      join(FIX, 'send.mjs'),
+      NODES.master1.pub,
+      '694',
+      hex,
+      hex,
+      forged.toString('hex'),
+    ])
     let after = before
-    const stale = (x: Record<string, number>) => (x.replay ?? 0) + (x.stale ?? 0)
+    const stale = (x: Record<string, number>) =>
+      (x.replay ?? 0) + (x.stale ?? 0)
     // Datagrams are in flight: poll the counters until all three are in.
     for (let i = 0; i < 200; i++) {
       after = (await status('master1')).dropped
-      if ((after.forged ?? 0) > (before.forged ?? 0) && stale(after) - stale(before) >= 2) break
+      if (
+        (after.forged ?? 0) > (before.forged ?? 0) &&
+        stale(after) - stale(before) >= 2
+      )
+        break
       await new Promise(r => setTimeout(r, 20))
     }
-    t.equal((after.forged ?? 0) - (before.forged ?? 0), 1, 'forged packet dropped')
+    t.equal(
+      (after.forged ?? 0) - (before.forged ?? 0),
+      1,
+      'forged packet dropped',
+    )
     t.equal(stale(after) - stale(before), 2, 'both replays dropped')
     t.equal((await status('master2')).active, 'master1', 'membership unchanged')
   })
 
   await t.test('a node that loses its ping nodes yields', async t => {
     const wb = since(b)
-    await lab.exec(m1, 'nft', ['add table inet png; add chain inet png out { type filter hook output priority 0; }; add rule inet png out ip daddr 10.77.0.100 icmp type echo-request drop'])
+    await lab.exec(m1, 'nft', [
+      'add table inet png; add chain inet png out { type filter hook output priority 0; }; add rule inet png out ip daddr 10.77.0.100 icmp type echo-request drop',
+    ])
     await wb(holder('master2'))
-    t.same(await owners(), ['master2'], 'master2 owns the VIP; master1 released it')
+    t.same(
+      await owners(),
+      ['master2'],
+      'master2 owns the VIP; master1 released it',
+    )
     const wa = since(a)
     await lab.exec(m1, 'nft', ['delete table inet png'])
     await wa(holder('master1'), 20_000)
-    t.same(await owners(), ['master1'], 'connectivity back: home again (auto_failback on)')
+    t.same(
+      await owners(),
+      ['master1'],
+      'connectivity back: home again (auto_failback on)',
+    )
   })
 
-  await t.test('kill -9 of the active heartbeatd: the standby takes the VIP', async t => {
+  await t.test(
+    'kill -9 of the active heartbeatd: the standby takes the VIP',
+    async t => {
+      const wb = since(b)
+      const n0 = probe.logs.length
+      const killedAt = Date.now()
+      await a.stop('SIGKILL')
+      await wb(holder('master2'))
+      const ok = await probe.waitLog(
+        l =>
+          probe.logs.indexOf(l) >= n0 && l.ok === true && l.body === 'master2',
+      )
+      const ms = (ok.t as number) - killedAt
+      t.comment(
+        `kill -9 -> first answer from master2 through the VIP: ${ms} ms (deadtime 1 s)`,
+      )
+      t.ok(ms >= 0)
+      // master1's kernel still has the VIP (its heartbeatd died, not its
+      // network); the client follows master2's gratuitous ARP.
+      const wa = start('master1')
+      await wa.waitLog(l => l.msg === 'peer alive')
+      await wa.waitLog(holder('master1'), 20_000)
+      t.same(
+        await owners(),
+        ['master1'],
+        'restarted home node cleans up and takes the VIP back',
+      )
+    },
+  )
+
+  await t.test('standby and takeover move the VIP on request', async t => {
+    const sock = (n: Name) => join(dir, `${n}.sock`)
     const wb = since(b)
-    const n0 = probe.logs.length
-    const killedAt = Date.now()
-    await a.stop('SIGKILL')
+    t.same(await controlRequest(sock('master1'), 'standby'), { standby: true })
     await wb(holder('master2'))
-    const ok = await probe.waitLog(l => probe.logs.indexOf(l) >= n0 && l.ok === true && l.body === 'master2')
-    const ms = (ok.t as number) - killedAt
-    t.comment(`kill -9 -> first answer from master2 through the VIP: ${ms} ms (deadtime 1 s)`)
-    t.ok(ms >= 0)
-    // master1's kernel still has the VIP (its heartbeatd died, not its
-    // network); the client follows master2's gratuitous ARP.
-    const wa = start('master1')
-    await wa.waitLog(l => l.msg === 'peer alive')
-    await wa.waitLog(holder('master1'), 20_000)
-    t.same(await owners(), ['master1'], 'restarted home node cleans up and takes the VIP back')
+    t.same(await owners(), ['master2'], 'master1 released, master2 took it')
+    const wa = since(hb.master1 as Proc)
+    t.same(await controlRequest(sock('master1'), 'takeover'), {
+      takeover: true,
+    })
+    await wa(holder('master1'))
+    t.same(await owners(), ['master1'], 'back on master1')
   })
 
   await t.test('graceful stop hands over at once', async t => {

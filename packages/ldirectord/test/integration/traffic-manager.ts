@@ -4,14 +4,15 @@
 // two traffic-clients (LOAD `up` reports every 300 ms, their documented
 // protocol) so the nodes are live in the manager's table.
 
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { existsSync, writeFileSync } from 'node:fs'
 import { createSocket } from 'node:dgram'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { formatReport } from '@has/traffic-manager/protocol'
-import { binPath, spawnDaemon } from '../../../../test/helpers/daemon.js'
-import { freePort, makeNginx } from '../helpers/nginx.js'
+import { binPath, spawnDaemon, type Proc } from '../../../../test/helpers/daemon.js'
+import { freePort, makeNginx, type Nginx } from '../helpers/nginx.js'
+import { startControlServer } from '@has/daemon-kit'
 import { socketDir } from '../helpers/peers.js'
 
 /** One GET on a fresh connection (no keep-alive: each request is new). */
@@ -36,11 +37,24 @@ async function freeUdpPort(): Promise<number> {
   return p
 }
 
-t.test('a stopped nginx gets no new request through the traffic-manager; it returns when restarted', async t => {
-  if (!existsSync(binPath('traffic-manager'))) {
-    t.skip('traffic-manager is not built')
-    return
-  }
+interface Cluster {
+  readonly a: Nginx
+  readonly b: Nginx
+  readonly vport: number
+  readonly reportPort: number
+  readonly tmCtl: string
+  readonly tm: Proc
+  readonly dir: string
+  readonly sd: string
+  /** Nodes the stand-in traffic-clients report for (delete one = paused). */
+  readonly reporting: Set<string>
+  readonly served: { start: number; body: string }[]
+  seen(want: string, after: number): Promise<boolean>
+  stopLoad(): Promise<void>
+  startLoad(): void
+}
+
+async function cluster(t: Test, key?: string): Promise<Cluster> {
   const dir = t.testdir({})
   const sd = socketDir(t)
   const a = await makeNginx(join(dir, 'a'), '127.0.0.21', 'node A')
@@ -55,7 +69,7 @@ t.test('a stopped nginx gets no new request through the traffic-manager; it retu
   const tmConf = join(dir, 'tmd.conf')
   writeFileSync(
     tmConf,
-    `traffic1 127.0.0.21
+    `${key === undefined ? '' : `key ${key}\n`}traffic1 127.0.0.21
 traffic2 127.0.0.22
 port ${reportPort}
 listen 127.0.0.1
@@ -79,14 +93,53 @@ virtual 127.0.0.1:${vport}
   t.teardown(() => udp.close())
   const epoch = Date.now()
   let seq = 0
+  const reporting = new Set(['127.0.0.21', '127.0.0.22'])
   const report = () => {
-    for (const node of ['127.0.0.21', '127.0.0.22']) {
-      udp.send(formatReport({ node, load: 100, state: 'up', sender: 'tc', epoch, seq: ++seq }), reportPort, '127.0.0.1')
+    for (const node of reporting) {
+      udp.send(formatReport({ node, load: 100, state: 'up', sender: 'tc', epoch, seq: ++seq }, key), reportPort, '127.0.0.1')
     }
   }
   report()
-  const reporting = setInterval(report, 300)
-  t.teardown(() => clearInterval(reporting))
+  const timer = setInterval(report, 300)
+  t.teardown(() => clearInterval(timer))
+
+  const served: { start: number; body: string }[] = []
+  let running = false
+  let loop: Promise<void> = Promise.resolve()
+  t.teardown(() => void (running = false))
+  const seen = async (want: string, after: number) => {
+    for (let i = 0; i < 400; i++) {
+      if (served.some(s => s.start >= after && s.body === want)) return true
+      await new Promise(r => setTimeout(r, 25)) // lets the request loop run
+    }
+    return false
+  }
+  return {
+    a, b, vport, reportPort, tmCtl, tm, dir, sd, reporting, served, seen,
+    startLoad() {
+      running = true
+      // Continuous requests, bounded in count and time.
+      loop = (async () => {
+        for (let i = 0; running && i < 5000; i++) {
+          const start = Date.now()
+          const body = await get(vport).catch((e: Error) => `error ${e.message}`)
+          served.push({ start, body })
+        }
+      })()
+    },
+    async stopLoad() {
+      running = false
+      await loop
+    },
+  }
+}
+
+t.test('director mode: a stopped nginx gets no new request through the traffic-manager; it returns', async t => {
+  if (!existsSync(binPath('traffic-manager'))) {
+    t.skip('traffic-manager is not built')
+    return
+  }
+  const { a, b, vport, tmCtl, tm, sd, dir, served, seen, startLoad, stopLoad } = await cluster(t)
 
   const cf = join(dir, 'ldirectord.cf')
   writeFileSync(
@@ -107,24 +160,7 @@ virtual = 127.0.0.1:${vport}
   t.teardown(() => ld.stop())
   await ld.waitLog(l => l.msg === 'weight set' && l.node === '127.0.0.22' && l.weight === 'auto')
 
-  // Continuous requests, bounded in count and time.
-  const served: { start: number; body: string }[] = []
-  let running = true
-  const loop = (async () => {
-    for (let i = 0; running && i < 5000; i++) {
-      const start = Date.now()
-      const body = await get(vport).catch((e: Error) => `error ${e.message}`)
-      served.push({ start, body })
-    }
-  })()
-  t.teardown(() => void (running = false))
-  const seen = async (want: string, after: number) => {
-    for (let i = 0; i < 400; i++) {
-      if (served.some(s => s.start >= after && s.body === want)) return true
-      await new Promise(r => setTimeout(r, 25)) // lets the request loop run
-    }
-    return false
-  }
+  startLoad()
   t.ok(await seen('node A', 0), 'node A serves before the failure')
   t.ok(await seen('node B', 0), 'node B serves before the failure')
 
@@ -135,17 +171,81 @@ virtual = 127.0.0.1:${vport}
   const bound = (0.5 * 2 + 2) * 1000
   t.ok(drainedAt - stoppedAt <= bound, `weight 0 after ${drainedAt - stoppedAt} ms (bound ${bound} ms)`)
   await tm.waitLog(l => l.msg === 'weight override' && l.node === '127.0.0.21' && l.weight === '0')
-  // Let at least 40 requests run after the drain.
-  const mark = served.length
-  for (let i = 0; i < 400 && served.length < mark + 40; i++) await new Promise(r => setTimeout(r, 25))
-  const after = served.filter(s => s.start > drainedAt)
+  const afterDrain = () => served.filter(s => s.start > drainedAt)
+  for (let i = 0; i < 400 && afterDrain().length < 40; i++) await new Promise(r => setTimeout(r, 25))
+  const after = afterDrain()
   t.ok(after.length >= 40, `${after.length} requests after the drain`)
   t.same([...new Set(after.map(s => s.body))], ['node B'], 'every new request goes to node B and succeeds')
 
   await a.start()
   const back = await ld.waitLog(l => l.msg === 'weight set' && l.node === '127.0.0.21' && l.weight === 'auto' && Date.parse(l.time as string) > drainedAt)
   t.ok(await seen('node A', Date.parse(back.time as string)), 'node A serves again')
-  running = false
-  await loop
+  await stopLoad()
+  t.equal(await ld.stop(), 0)
+})
+
+t.test('HAS mode: the node drains itself through the traffic-manager and comes back', async t => {
+  if (!existsSync(binPath('traffic-manager'))) {
+    t.skip('traffic-manager is not built')
+    return
+  }
+  const key = 'e2e-shared-key-0123'
+  const { a, vport, reportPort, sd, dir, reporting, served, seen, startLoad, stopLoad, tm } = await cluster(t, key)
+  // Node A's traffic-client control socket: pause stops its reports, as
+  // traffic-client's documented `pause` does.
+  const tcCtl = join(sd, 'tc.sock')
+  let pausedAt = 0
+  const tc = await startControlServer({
+    address: tcCtl,
+    handlers: {
+      pause: () => (reporting.delete('127.0.0.21'), (pausedAt = Date.now()), { reporting: false }),
+      resume: () => (reporting.add('127.0.0.21'), { reporting: true }),
+    },
+  })
+  t.teardown(() => tc.close())
+  writeFileSync(join(dir, 'key'), `${key}\n`)
+  const cf = join(dir, 'ld-has.cf')
+  writeFileSync(
+    cf,
+    `checkinterval = 0.5
+checktimeout = 2
+failurecount = 2
+hasmode = yes
+nodeaddress = 127.0.0.21
+trafficmanager = 127.0.0.1:${reportPort}
+trafficclientcontrol = ${tcCtl}
+reportkeyfile = ${join(dir, 'key')}
+virtual = 127.0.0.1:${vport}
+    real = 127.0.0.21:${a.port} gate
+    service = http
+    receive = "^node A$"
+`,
+  )
+  const ld = spawnDaemon('ldirectord', ['-c', cf, '--control', join(sd, 'ld-has.sock')])
+  t.teardown(() => ld.stop())
+  await ld.waitLog(l => l.msg === 'real server up')
+  startLoad()
+  t.ok(await seen('node A', 0), 'node A serves before the failure')
+  t.ok(await seen('node B', 0), 'node B serves before the failure')
+
+  await a.stop()
+  const stoppedAt = Date.now()
+  const changed = await tm.waitLog(l => l.msg === 'node state changed' && l.node === '127.0.0.21' && l.state === 'drain')
+  const drainedAt = Date.parse(changed.time as string)
+  const bound = (0.5 * 2 + 2) * 1000
+  t.ok(drainedAt - stoppedAt <= bound, `drained after ${drainedAt - stoppedAt} ms (bound ${bound} ms)`)
+  t.match(changed, { sender: 'ld', load: 0 })
+  t.ok(pausedAt > 0 && pausedAt <= drainedAt, 'the traffic-client was paused before the drain')
+  const afterDrain = () => served.filter(s => s.start > drainedAt)
+  for (let i = 0; i < 400 && afterDrain().length < 40; i++) await new Promise(r => setTimeout(r, 25))
+  const after = afterDrain()
+  t.ok(after.length >= 40, `${after.length} requests after the drain`)
+  t.same([...new Set(after.map(s => s.body))], ['node B'], 'every new request goes to node B')
+
+  await a.start()
+  const upAgain = await tm.waitLog(l => l.msg === 'node state changed' && l.node === '127.0.0.21' && l.state === 'up' && Date.parse(l.time as string) > drainedAt)
+  t.ok(await seen('node A', Date.parse(upAgain.time as string)), 'node A serves again')
+  t.ok(reporting.has('127.0.0.21'), 'the traffic-client was resumed')
+  await stopLoad()
   t.equal(await ld.stop(), 0)
 })

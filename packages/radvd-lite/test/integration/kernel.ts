@@ -11,6 +11,7 @@ import { needsRoot } from '../../../../test/helpers/netns.js'
 import { binPath, run, runBin, spawnDaemon } from '../../../../test/helpers/daemon.js'
 import { controlRequest } from '@has/daemon-kit'
 import { makeLab, startProbe, until } from '../helpers/lab.js'
+import { buildRa, parseRa } from '../../src/ra.js'
 
 const conf = (ifname: string, withSecond: boolean): string => `
 # cluster LAN of a master node
@@ -46,8 +47,9 @@ t.test('SLAAC, rdisc6, reload deprecation, bad RS, final RAs', async t => {
   writeFileSync(file, conf(rif, true))
   // Unix socket paths are limited to 107 bytes: keep this one short.
   const ctl = join(mkdtempSync(join(tmpdir(), 'ra-')), 'c.sock')
-  const d = spawnDaemon('radvd-lite', ['-C', file, '--control', ctl, '--log-level', 'debug'], { netns: r })
+  const d = spawnDaemon('radvd-lite', ['-C', file, '--control', ctl, '--log-level', 'debug', '--metrics', '127.0.0.1:0'], { netns: r })
   t.teardown(() => d.stop('SIGKILL'))
+  const metricsAt = String((await d.waitLog(l => l.msg === 'metrics listener up')).listen)
   await d.waitLog(l => l.msg === 'started')
   const rll = (await lab.ip(r, ['-6', 'addr', 'show', 'dev', rif, 'scope', 'link'])).match(/inet6 (fe80::[0-9a-f:]+)/)![1]!
 
@@ -96,6 +98,10 @@ t.test('SLAAC, rdisc6, reload deprecation, bad RS, final RAs', async t => {
   })
   const st = (await controlRequest(ctl, 'status')) as { interfaces: { rsDropped: unknown; state: string }[] }
   t.same(st.interfaces[0]!.rsDropped, { hoplimit: 1, malformed: 3 }, 'each bad RS counted once')
+  // /metrics listens on the router namespace's loopback: fetch it there.
+  const metrics = await lab.exec(r, process.execPath, ['-e', `fetch('http://${metricsAt}/metrics').then(r => r.text()).then(t => process.stdout.write(t))`])
+  t.match(metrics, new RegExp(`radvd_lite_rs_dropped_total\\{interface="${rif}",reason="hoplimit"\\} 1`))
+  t.match(metrics, new RegExp(`radvd_lite_rs_dropped_total\\{interface="${rif}",reason="malformed"\\} 3`))
   t.equal(st.interfaces[0]!.state, 'advertising', 'daemon still advertising')
   t.notOk(
     d.logs.slice(before).some(l => l.msg === 'RA sent' && l.kind !== 'unsolicited'),
@@ -104,10 +110,17 @@ t.test('SLAAC, rdisc6, reload deprecation, bad RS, final RAs', async t => {
   // The same RS with hop limit 255 is answered (unicast, radvd's default).
   const mark = probe.logs.length
   await probe.send('8500000000000000', 'ff02::2', 255)
-  const ans = await probe.packetAfter(mark, l => String(l.hex).startsWith('86'))
+  // (An unsolicited multicast RA of the initial burst may come first.)
+  const ans = await probe.packetAfter(mark, l => String(l.hex).startsWith('86') && l.dst !== 'ff02::1')
   t.equal(ans.hop, 255, 'RA arrives with hop limit 255')
   t.equal(ans.src, rll, 'from the router link-local address')
-  t.not(ans.dst, 'ff02::1', 'solicited RA unicast to the soliciting host')
+  t.match(ans.dst, /^fe80::/, 'solicited RA unicast to the soliciting host')
+
+  // Another router on the link with a contradicting MTU is reported.
+  const other = buildRa({ ...parseRa(Buffer.from(String(ans.hex), 'hex')), mtu: 1280 })
+  await probe.send(other.toString('hex'), 'ff02::1', 255)
+  const inc = await d.waitLog(l => l.msg === 'another router advertises inconsistent values')
+  t.match(inc, { diffs: [{ field: 'mtu', ours: 1400, theirs: 1280 }] }, 'inconsistent foreign RA logged')
 
   // Reload without the second prefix: hosts see it deprecated, not dropped.
   writeFileSync(file, conf(rif, false))

@@ -34,7 +34,8 @@ async function capture(probe: Probe, start: () => Proc): Promise<{ solicited: Bu
     await probe.packetAfter(mark, isRa)
     mark = probe.logs.length
     await probe.send('8500000000000000', 'ff02::2', 255)
-    const sol = await probe.packetAfter(mark, isRa)
+    // Both answer by unicast (AdvRASolicitedUnicast): skip multicast ones.
+    const sol = await probe.packetAfter(mark, l => isRa(l) && l.dst !== 'ff02::1')
     mark = probe.logs.length
     await d.stop('SIGTERM')
     const fin = await probe.packetAfter(mark, l => isRa(l) && String(l.hex).slice(12, 16) === '0000')

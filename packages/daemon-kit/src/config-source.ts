@@ -37,7 +37,7 @@ export function sourceLines(
     const start = i
     let physical = raw[i] ?? ''
     while (continuation && /\\\s*$/.test(physical) && i + 1 < raw.length) {
-      physical = physical.replace(/\\\s*$/, ' ') + (raw[++i] ?? '').trimStart()
+      physical = physical.replace(/\s*\\\s*$/, ' ') + (raw[++i] ?? '').trimStart()
     }
     const body = stripComment(physical, comment)
     const text = body.trim()

@@ -100,12 +100,18 @@ function startSync(m) {
   const conf = join(dir, `${m}.conf`)
   writeFileSync(conf, `node ${m}\nlisten ${addrs[m]}:6950\npeer ${other}:6950\nauth-key bench-secret-1\nservice ${VIP}:80 tcp\nsync-threshold 300ms\nrefresh-interval 2s\nentry-timeout 60s\n`)
   const p = proc(H[m], [bin, '--config', conf, '--control', join(dir, `${m}.sock`)])
-  return p.wait(o => o.msg === 'conn-syncd running').then(() => p)
+  // 'started' comes once the control socket listens.
+  return p.wait(o => o.msg === 'started').then(() => p)
 }
-async function held(m) {
+const { controlRequest } = await import('@has/daemon-kit')
+// True once m has every stream's flow in its kernel (the event a planned
+// cut must wait for; a count of held entries can include queued inserts).
+async function holdsAll(m, ports) {
   try {
-    return JSON.parse(execFileSync(process.execPath, [bin, 'status', '--json', '--control', join(dir, `${m}.sock`)], { encoding: 'utf8' }))
-  } catch { return { heldEntries: 0, kernelPending: 1 } }
+    const flows = await controlRequest(join(dir, `${m}.sock`), 'flows')
+    const ready = new Set(flows.filter(f => f.src === addrs.c && f.inKernel).map(f => f.sport))
+    return ports.every(p => ready.has(p))
+  } catch { return false }
 }
 const takeVip = m => {
   ip(H[m], 'addr', 'add', `${VIP}/32`, 'dev', `e${m}`)
@@ -123,10 +129,8 @@ async function run(sync) {
   const opened = await client.wait(o => o.msg === 'opened')
   const t0 = Date.now()
   if (sync) {
-    while (true) {
-      const s = await held('m2')
-      if (s.heldEntries >= opened.ok && s.kernelPending === 0) break
-      if (Date.now() - t0 > 30_000) break
+    while (!(await holdsAll('m2', opened.ports))) {
+      if (Date.now() - t0 > 30_000) { console.log('warning: m2 did not hold every stream within 30 s; cutting anyway'); break }
       await sleep(200)
     }
   } else await sleep(1000)

@@ -93,6 +93,14 @@ function killChild(c) {
   return new Promise(r => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', r)))
 }
 
+function killPidFile(file) {
+  let pid = 0
+  try { pid = Number(readFileSync(file, 'utf8').trim()) } catch { /* never written */ }
+  // An empty file reads as 0, and kill(0) would hit our own process group.
+  if (!Number.isInteger(pid) || pid <= 1) return
+  try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+}
+
 function startDaemon(args, ns) {
   const child = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(child)
@@ -170,7 +178,9 @@ async function failoverSeries(label, timing, runs, lab) {
     detect.push(evAt - killedAt.t)
     swap.push(ev.swapMs)
     if (failed) console.error(`run ${i}: ${failed} failed reads`)
-    // Bring the victim back for the next run and wait until it answers.
+    // Bring the victim back for the next run (with a fresh rpcbind: the
+    // old one would otherwise linger until the end) and wait until it answers.
+    killPidFile(join(servers[victim].dir, 'rpcbind.pid'))
     servers[victim].child = startGanesha(servers[victim].ns, servers[victim].addr, servers[victim].dir, exports[victim])
     await waitNfs(servers[victim].ns)
     // Wait until the daemon sees it healthy again (bounded).
@@ -247,9 +257,7 @@ async function main() {
 
 function cleanup() {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-  for (const s of ['server1', 'server2']) {
-    try { process.kill(Number(spawnSync('cat', [join(dir, s, 'rpcbind.pid')], { encoding: 'utf8' }).stdout.trim()), 'SIGKILL') } catch { /* gone */ }
-  }
+  for (const s of ['server1', 'server2']) killPidFile(join(dir, s, 'rpcbind.pid'))
   // Anything still mounted under our directory (only after a crash).
   const ours = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
     .map(l => l.split(' ')[4]).filter(p => p && p.startsWith(dir)).reverse()
@@ -261,6 +269,16 @@ function cleanup() {
     tryRun('ip', ['netns', 'del', ns])
   }
   rmSync(dir, { recursive: true, force: true })
+}
+
+// Ctrl-C or a kill of the bench must not leave namespaces, servers or
+// mounts behind.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    console.error(`ha-nfs-mount bench: ${sig}; cleaning up`)
+    cleanup()
+    process.exit(1)
+  })
 }
 
 let result

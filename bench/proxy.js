@@ -2,9 +2,12 @@
 // Benchmark 1 of issue 9: throughput and latency through one virtual
 // service with four nginx nodes on loopback. Same run, same backends, same
 // wrk command for every configuration: direct to one node, traffic-manager
-// (userspace proxy, 1 and 2 workers), HAProxy mode tcp (1 and 2 threads).
-// Keep-alive and one connection per request. Writes docs/bench/proxy.md and
-// docs/bench/proxy.json. `--quick`: 1 run of 5 s per cell.
+// (userspace proxy, 1 and 2 workers), HAProxy mode tcp (1 and 2 threads),
+// nginx `stream` (2 workers; the module is installed for the bench when
+// missing, see lib/nginx-stream.js). Keep-alive and one connection per
+// request. Writes docs/bench/proxy.{md,json} and the two charts
+// docs/bench/proxy-*.svg. `--quick`: 1 run of 5 s per cell. The nftables
+// data plane needs namespaces and is measured by bench/nftables.js.
 import { mkdtempSync, writeFileSync, rmSync, mkdirSync, chmodSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,12 +16,17 @@ import { connect } from 'node:net'
 import { formatReport } from '@has/traffic-manager/protocol'
 import { start, stop, stopAll, waitOutput, freePort, bin, ROOT, wrk, median, treeUsage } from './lib/procs.js'
 import { machine, machineMarkdown } from './lib/machine.js'
+import { haproxyMaxconn } from './lib/cluster.js'
+import { ensureStreamModule } from './lib/nginx-stream.js'
+import { barChart } from './lib/svg.js'
+import { check, verdict } from './lib/targets.js'
 
 const quick = process.argv.includes('--quick')
 const RUNS = quick ? 1 : 3
 const SECONDS = quick ? 5 : 10
 const CONNECTIONS = 64
 const NODES = ['127.0.2.1', '127.0.2.2', '127.0.2.3', '127.0.2.4']
+const PAGE = `<html><body>${'has '.repeat(150)}</body></html>\n`
 const dir = mkdtempSync(join(tmpdir(), 'has-bench-proxy-'))
 // nginx workers run as nobody when started by root: let them read the page.
 chmodSync(dir, 0o755)
@@ -38,7 +46,7 @@ async function waitPort(port, host = '127.0.0.1') {
 async function startNginx() {
   const port = await freePort('tcp', NODES[0])
   mkdirSync(join(dir, 'www'))
-  writeFileSync(join(dir, 'www', 'index.html'), `<html><body>${'has '.repeat(150)}</body></html>\n`)
+  writeFileSync(join(dir, 'www', 'index.html'), PAGE)
   const conf = join(dir, 'nginx.conf')
   writeFileSync(conf, [
     'daemon off;', 'worker_processes 2;', `pid ${dir}/nginx.pid;`, `error_log ${dir}/nginx-error.log warn;`,
@@ -77,7 +85,7 @@ async function startHaproxy(nodePort, threads) {
   const port = await freePort('tcp')
   const conf = join(dir, `haproxy-${threads}.cfg`)
   writeFileSync(conf, [
-    'global', `    nbthread ${threads}`, '    maxconn 8000',
+    'global', `    nbthread ${threads}`, `    maxconn ${haproxyMaxconn()}`,
     'defaults', '    mode tcp', '    timeout connect 2s', '    timeout client 30s', '    timeout server 30s',
     'listen bench', `    bind 127.0.0.1:${port}`, '    balance roundrobin',
     ...NODES.map((n, i) => `    server n${i} ${n}:${nodePort}`), '',
@@ -87,11 +95,29 @@ async function startHaproxy(nodePort, threads) {
   return { child, url: `http://127.0.0.1:${port}/index.html`, close: () => stop(child), command: `haproxy -db -f (mode tcp, roundrobin, nbthread ${threads})`, pid: child.pid }
 }
 
+async function startNginxStream(nodePort, workers, loadModule) {
+  const port = await freePort('tcp')
+  const conf = join(dir, `nginx-stream-${workers}.conf`)
+  writeFileSync(conf, [
+    ...(loadModule ? [`load_module ${loadModule};`] : []),
+    'daemon off;', `worker_processes ${workers};`, `pid ${dir}/nginx-stream-${workers}.pid;`,
+    `error_log ${dir}/nginx-stream-error.log warn;`, 'events { worker_connections 8192; }',
+    'stream {', '  upstream nodes {', ...NODES.map(n => `    server ${n}:${nodePort};`), '  }',
+    '  server {', `    listen 127.0.0.1:${port};`, '    proxy_pass nodes;', '    proxy_connect_timeout 2s;', '  }', '}', '',
+  ].join('\n'))
+  const child = start('nginx', ['-c', conf, '-p', dir])
+  await waitPort(port)
+  return { child, url: `http://127.0.0.1:${port}/index.html`, close: () => stop(child), command: `nginx stream (round robin, ${workers} workers)`, pid: child.pid }
+}
+
+const stream = ensureStreamModule()
+if (!stream.ok) console.log(`proxy: nginx stream not measured: ${stream.reason}`)
 const nginx = await startNginx()
 const configs = [
   { name: 'direct (one nginx node)', make: async () => ({ url: `http://${NODES[0]}:${nginx.port}/index.html`, close: async () => {}, command: 'nginx, no proxy' }) },
   { name: 'haproxy 1 thread', make: () => startHaproxy(nginx.port, 1) },
   { name: 'haproxy 2 threads', make: () => startHaproxy(nginx.port, 2) },
+  ...(stream.ok ? [{ name: 'nginx stream 2 workers', make: () => startNginxStream(nginx.port, 2, stream.loadModule) }] : []),
   { name: 'traffic-manager 1 worker', make: () => startTm(nginx.port, 1) },
   { name: 'traffic-manager 2 workers', make: () => startTm(nginx.port, 2) },
 ]
@@ -144,14 +170,27 @@ for (const w of workloads) {
     vsHaproxy2Threads: +(tm / get('haproxy 2 threads', w.name)).toFixed(2),
     vsHaproxy1Thread: +(tm / get('haproxy 1 thread', w.name)).toFixed(2),
     oneWorkerVsHaproxy1Thread: +(get('traffic-manager 1 worker', w.name) / get('haproxy 1 thread', w.name)).toFixed(2),
+    vsNginxStream: stream.ok ? +(tm / get('nginx stream 2 workers', w.name)).toFixed(2) : null,
   }
 }
+// Same number of cores: 2 workers against 2 threads.
+const targets = [
+  check('userspace proxy, keep-alive: >= 0.8 x HAProxy (2 workers vs 2 threads)', ratios['keep-alive'].vsHaproxy2Threads, 0.8),
+  check('userspace proxy, one connection per request: >= 0.5 x HAProxy (2 workers vs 2 threads)', ratios.close.vsHaproxy2Threads, 0.5),
+]
+for (const w of workloads) {
+  writeFileSync(join(ROOT, 'docs', 'bench', `proxy-${w.name}.svg`), barChart({
+    title: `requests/s, ${w.name === 'close' ? 'one connection per request' : 'keep-alive'} (median of ${RUNS})`,
+    yLabel: 'requests/s',
+    bars: rows.filter(r => r.workload === w.name).map(r => ({ name: r.config, value: r.rps })),
+  }))
+}
 const m = machine()
-writeFileSync(join(ROOT, 'docs', 'bench', 'proxy.json'), JSON.stringify({ machine: m, runs: RUNS, seconds: SECONDS, connections: CONNECTIONS, wrk: wrkCommand, rows, ratios }, null, 2) + '\n')
+writeFileSync(join(ROOT, 'docs', 'bench', 'proxy.json'), JSON.stringify({ machine: m, quick, runs: RUNS, seconds: SECONDS, connections: CONNECTIONS, wrk: wrkCommand, nginxStream: stream, rows, ratios, targets }, null, 2) + '\n')
 const md = [
   '## traffic-manager userspace proxy vs HAProxy (issue 9, benchmark 1)',
   '',
-  `What: HTTP GET of a ${Math.round(4 + 600 / 1024)} KB static page through one virtual service with four`,
+  `What: HTTP GET of a ${Buffer.byteLength(PAGE)}-byte static page through one virtual service with four`,
   'nginx nodes (one nginx, 2 workers, listening on 127.0.2.1-4), every',
   'configuration measured in the same run against the same backends.',
   `wrk runs on the same 2 cores as the proxies and nginx. Median of ${RUNS} run(s)`,
@@ -167,14 +206,18 @@ const md = [
   '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map(r => `| ${r.config} | ${r.workload} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.cpuMsPer1000 ?? '-'} |`),
   '',
-  'Ratios (same run): traffic-manager with 2 workers against HAProxy.',
+  '![proxy, keep-alive](bench/proxy-keep-alive.svg)',
+  '![proxy, one connection per request](bench/proxy-close.svg)',
   '',
-  '| workload | vs HAProxy 2 threads | vs HAProxy 1 thread | 1 worker vs 1 thread | target |',
-  '| --- | ---: | ---: | ---: | --- |',
-  `| keep-alive | ${ratios['keep-alive'].vsHaproxy2Threads} | ${ratios['keep-alive'].vsHaproxy1Thread} | ${ratios['keep-alive'].oneWorkerVsHaproxy1Thread} | >= 0.8 |`,
-  `| close | ${ratios.close.vsHaproxy2Threads} | ${ratios.close.vsHaproxy1Thread} | ${ratios.close.oneWorkerVsHaproxy1Thread} | >= 0.5 |`,
+  'Ratios (same run): traffic-manager with 2 workers against HAProxy and nginx `stream`.',
   '',
-  'nginx `stream` is not measured: the installed nginx-light has no stream module.',
+  '| workload | vs HAProxy 2 threads | vs HAProxy 1 thread | 1 worker vs 1 thread | vs nginx stream 2 workers | target (vs 2 threads) |',
+  '| --- | ---: | ---: | ---: | ---: | --- |',
+  ...workloads.map((w, i) => `| ${w.name} | ${ratios[w.name].vsHaproxy2Threads} | ${ratios[w.name].vsHaproxy1Thread} | ${ratios[w.name].oneWorkerVsHaproxy1Thread} | ${ratios[w.name].vsNginxStream ?? '-'} | ${verdict(targets[i])} |`),
+  '',
+  stream.ok
+    ? `nginx \`stream\`: Debian's nginx-light has no stream module; the bench loads the matching dynamic module (package libnginx-mod-stream, installed by the bench when missing) with \`load_module ${stream.loadModule ?? '(built in)'}\`.`
+    : `nginx \`stream\` is not measured: ${stream.reason}.`,
   '',
   '### Where the time goes (close workload)',
   '',
@@ -197,10 +240,9 @@ const md = [
   'connection is being set up, never calling `end()` twice (Node builds an',
   'error with a stack trace for it). What remains is the cost of a Node `net.Socket`',
   'pair per connection; closing the gap needs a data plane outside the',
-  'JavaScript heap (the nftables data plane, issue 8). The machine was',
-  'shared with other benchmark and test runs (load average 12-20 on 2',
-  'cores), so absolute figures vary between runs; ratios are within one',
-  'run.',
+  'JavaScript heap (the nftables data plane, issue 8; see its section).',
+  `Load average when the results were written: ${m.loadAverage} (on ${m.cores} cores); absolute`,
+  'figures vary with other work on the machine; ratios are within one run.',
   '',
   'Machine:',
   '',

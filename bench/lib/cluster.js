@@ -3,6 +3,7 @@
 // and a traffic-manager with one virtual service. Also the same nodes
 // behind HAProxy for comparison.
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@has/daemon-kit'
@@ -62,12 +63,26 @@ export async function startCluster({ nodes, serviceMs = 10, scheduler = 'p2c', w
   }
 }
 
+/**
+ * HAProxy's maxconn for this shell: it needs about two descriptors per
+ * connection and refuses to start when `ulimit -n` cannot hold them (20000
+ * did not fit a 20000 limit). At most 8000: far above any load here.
+ */
+export function haproxyMaxconn() {
+  let limit = 1024
+  try {
+    const out = execFileSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim()
+    limit = out === 'unlimited' ? 1 << 20 : Number(out) || 1024
+  } catch { /* keep the POSIX minimum */ }
+  return Math.max(256, Math.min(8000, Math.floor((limit - 100) / 2)))
+}
+
 /** HAProxy (mode tcp) in front of the cluster's nodes. */
 export async function startHaproxy(cluster, { balance = 'leastconn', threads = 2 } = {}) {
   const port = await freePort('tcp')
   const conf = join(cluster.dir, `haproxy-${balance.replace(/\W/g, '')}-${threads}.cfg`)
   writeFileSync(conf, [
-    'global', `    nbthread ${threads}`, '    maxconn 20000',
+    'global', `    nbthread ${threads}`, `    maxconn ${haproxyMaxconn()}`,
     'defaults', '    mode tcp', '    timeout connect 2s', '    timeout client 30s', '    timeout server 30s',
     `listen bench`, `    bind 127.0.0.1:${port}`, `    balance ${balance}`,
     ...cluster.list.map((n, i) => `    server n${i} ${n.ip}:${cluster.nodePort}`), '',
@@ -75,12 +90,16 @@ export async function startHaproxy(cluster, { balance = 'leastconn', threads = 2
   const child = start('haproxy', ['-db', '-f', conf])
   // Ready when it accepts: poll the port briefly.
   const { connect } = await import('node:net')
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; ; i++) {
     const ok = await new Promise(r => {
       const s = connect(port, '127.0.0.1', () => { s.destroy(); r(true) })
       s.once('error', () => r(false))
     })
     if (ok) break
+    if (i >= 200 || child.exitCode !== null) {
+      await stop(child)
+      throw new Error(`haproxy did not listen on 127.0.0.1:${port}: ${child.output.slice(-500)}`)
+    }
     await new Promise(r => setTimeout(r, 50))
   }
   return { child, url: `http://127.0.0.1:${port}/`, close: () => stop(child), command: `haproxy -db -f (mode tcp, balance ${balance}, nbthread ${threads})` }

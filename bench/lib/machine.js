@@ -1,16 +1,15 @@
 // What a benchmark ran on: recorded with every result so figures from
 // different machines are never compared by accident.
-import { cpus, release, totalmem } from 'node:os'
-import { execFileSync } from 'node:child_process'
+import { cpus, release, totalmem, loadavg } from 'node:os'
+import { spawnSync } from 'node:child_process'
 
-function version(cmd, args, re) {
-  try {
-    const out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-    return (re.exec(out) ?? [])[1] ?? out.split('\n')[0].trim()
-  } catch (e) {
-    const text = String(e.stderr ?? '')
-    return (re.exec(text) ?? [])[1] ?? 'not found'
-  }
+// nginx and keepalived print their version on stderr and wrk exits 1 after
+// `-v`, so read both streams whatever the exit code.
+export function version(cmd, args, re) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 })
+  if (r.error?.code === 'ENOENT') return 'not found'
+  const out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`
+  return re.exec(out)?.[1] ?? (out.trim().split('\n')[0] || 'unknown')
 }
 
 export function machine() {
@@ -22,8 +21,10 @@ export function machine() {
     node: process.version,
     nginx: version('nginx', ['-v'], /nginx\/(\S+)/),
     haproxy: version('haproxy', ['-v'], /version (\S+)/),
-    wrk: version('wrk', ['-v'], /wrk (\S+)/),
+    // "wrk debian/4.1.0-3+b2 [epoll]": keep the upstream version.
+    wrk: version('wrk', ['-v'], /wrk (?:\S*\/)?(\d\S*)/),
     keepalived: version('keepalived', ['-v'], /Keepalived v(\S+)/),
+    loadAverage: loadavg().map(x => x.toFixed(2)).join(' '),
     date: new Date().toISOString(),
   }
 }

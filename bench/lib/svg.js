@@ -4,14 +4,16 @@ const esc = s => String(s).replace(/[<&>]/g, c => ({ '<': '&lt;', '&': '&amp;', 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf']
 
 /** series: [{ name, points: [[x, y], ...] }] */
-export function lineChart({ title, xLabel, yLabel, series, yMin = 0, yMax, width = 640, height = 360 }) {
+/** xLog: log2 x axis (node counts 1, 2, 4, 8, 16 evenly spaced). */
+export function lineChart({ title, xLabel, yLabel, series, yMin = 0, yMax, xLog = false, width = 640, height = 360 }) {
   const pad = { l: 64, r: 150, t: 36, b: 48 }
-  const xs = series.flatMap(s => s.points.map(p => p[0]))
+  const fx = x => (xLog ? Math.log2(x) : x)
+  const xs = series.flatMap(s => s.points.map(p => fx(p[0])))
   const ys = series.flatMap(s => s.points.map(p => p[1]))
   const x0 = Math.min(...xs), x1 = Math.max(...xs)
   const y0 = yMin, y1 = yMax ?? Math.max(...ys) * 1.1
   const W = width - pad.l - pad.r, H = height - pad.t - pad.b
-  const sx = x => pad.l + ((x - x0) / (x1 - x0 || 1)) * W
+  const sx = x => pad.l + ((fx(x) - x0) / (x1 - x0 || 1)) * W
   const sy = y => pad.t + H - ((y - y0) / (y1 - y0 || 1)) * H
   const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
@@ -25,7 +27,7 @@ export function lineChart({ title, xLabel, yLabel, series, yMin = 0, yMax, width
     out.push(`<line x1="${pad.l - 4}" y1="${sy(y)}" x2="${pad.l + W}" y2="${sy(y)}" stroke="#ddd"/>`,
       `<text x="${pad.l - 8}" y="${sy(y) + 4}" text-anchor="end">${+y.toPrecision(3)}</text>`)
   }
-  for (const x of [...new Set(xs)]) out.push(`<text x="${sx(x)}" y="${pad.t + H + 16}" text-anchor="middle">${x}</text>`)
+  for (const x of [...new Set(series.flatMap(s => s.points.map(p => p[0])))]) out.push(`<text x="${sx(x)}" y="${pad.t + H + 16}" text-anchor="middle">${x}</text>`)
   series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length]
     out.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${s.points.map(p => `${sx(p[0])},${sy(p[1])}`).join(' ')}"/>`)

@@ -178,16 +178,16 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
   }
 
   // One kernel operation per flow at a time: a resync and a refresh can
-  // carry the same flow back to back.
-  const inflight = new Set<string>()
+  // carry the same flow back to back, and a removal must not overtake the
+  // insert it cancels (that would leave an ESTABLISHED entry behind).
+  const inflight = new Map<string, Promise<void>>()
   const applyFlow = async (peer: string, f: Flow): Promise<void> => {
     if (!matches(f) || isLocal(f.dst)) return
     const { held: h, changed } = held.upsert(peer, f, now())
     const key = flowKey(f)
     if (inflight.has(key)) return
     if (!changed && h.kernelAt > 0 && now() - h.kernelAt < (f.timeout * 1000) / 3) return
-    inflight.add(key)
-    try {
+    const op = (async () => {
       let ok = false
       if (!changed && h.kernelAt > 0) {
         ok = await kernel.refresh(f)
@@ -205,9 +205,18 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
       }
       const cur = held.get(key)
       if (ok && cur) cur.kernelAt = now()
+    })()
+    inflight.set(key, op)
+    try {
+      await op
     } finally {
       inflight.delete(key)
     }
+  }
+  const removeFlow = async (f: Flow): Promise<void> => {
+    await inflight.get(flowKey(f))
+    const ok = await kernel.remove(f)
+    metrics.kernelOps.inc({ op: 'delete', result: ok ? 'ok' : 'failed' })
   }
 
   const onDatagram = (buf: Buffer, rinfo: RemoteInfo): void => {
@@ -261,9 +270,7 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
       else if (r.kind === 'remove') {
         const key = flowKey(r.flow)
         const h = held.remove(key)
-        if (h && !isLocal(r.flow.dst)) {
-          void kernel.remove(h.flow).then(ok => metrics.kernelOps.inc({ op: 'delete', result: ok ? 'ok' : 'failed' }))
-        }
+        if (h && !isLocal(r.flow.dst)) void removeFlow(h.flow)
       } else if (cfg.proxyControl) {
         const hp = parseHostPort(r.entry.service)
         if (hp && !isLocal(hp.host) && r.entry.ttl > 0) {
@@ -344,7 +351,7 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
         askResync(targets())
         return { requested: true }
       },
-      flows: () => [...held.values()].map(h => ({ peer: h.peer, ...h.flow })),
+      flows: () => [...held.values()].map(h => ({ peer: h.peer, inKernel: h.kernelAt > 0, ...h.flow })),
     },
     reload(next) {
       for (const k of ['node', 'listen', 'multicast', 'conntrack', 'entryTimeoutS', 'heartbeat'] as const) {

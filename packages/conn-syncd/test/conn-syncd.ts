@@ -22,10 +22,10 @@ class FakeKernel implements Kernel {
   #waiters: (() => void)[] = []
   follow(onRow: (r: ConntrackRow) => void) { this.onRow = onRow }
   async dump() { return this.table.map(flow => ({ event: 'LIST' as const, state: 'ESTABLISHED', flow })) }
-  #note(op: string) { this.ops.push(op); for (const w of this.#waiters.splice(0)) w() }
-  async insert(f: Flow) { this.#note(`insert ${f.sport}`); return true }
-  async refresh(f: Flow) { this.#note(`refresh ${f.sport}`); return true }
-  async remove(f: Flow) { this.#note(`remove ${f.sport}`); return true }
+  note(op: string) { this.ops.push(op); for (const w of this.#waiters.splice(0)) w() }
+  async insert(f: Flow) { this.note(`insert ${f.sport}`); return true }
+  async refresh(f: Flow) { this.note(`refresh ${f.sport}`); return true }
+  async remove(f: Flow) { this.note(`remove ${f.sport}`); return true }
   close() {}
   async until(pred: (ops: string[]) => boolean) {
     while (!pred(this.ops)) await new Promise<void>(r => this.#waiters.push(r))
@@ -78,4 +78,69 @@ t.test('flows go from the VIP holder to the peer kernel; resync on start', async
   t.match(text, /conn_syncd_datagrams_dropped_total\{reason="auth"\} 1/)
   const st = b.status() as { peers: { name: string; entries: number }[] }
   t.same(st.peers.map(p => p.name), ['a'])
+})
+
+t.test('a removal waits for the insert it cancels (no ESTABLISHED entry left behind)', async t => {
+  const ka = new FakeKernel()
+  let release: () => void = () => undefined
+  const gate = new Promise<void>(r => (release = r))
+  class SlowKernel extends FakeKernel {
+    override async insert(f: Flow) {
+      this.note(`insert ${f.sport}`)
+      await gate
+      this.note(`inserted ${f.sport}`)
+      return true
+    }
+  }
+  const kb = new SlowKernel()
+  const a = await createConnSyncd({ config: conf('a', 9), logger: silentLogger(), kernel: ka, isLocal: ip => ip === VIP })
+  t.teardown(() => a.close())
+  const b = await createConnSyncd({ config: conf('b', a.address.port), logger: silentLogger(), kernel: kb, isLocal: () => false })
+  t.teardown(() => b.close())
+  await a.reload(conf('a', b.address.port))
+  const flows = b.commands?.flows as () => { sport: number; inKernel: boolean }[]
+
+  ka.table = [flow(3000)]
+  ka.onRow({ event: 'NEW', state: 'ESTABLISHED', flow: flow(3000) })
+  await kb.until(ops => ops.includes('insert 3000'))
+  t.same(flows().map(f => [f.sport, f.inKernel]), [[3000, false]], 'held, not yet in the kernel')
+  ka.table = []
+  ka.onRow({ event: 'DESTROY', flow: flow(3000) })
+  // The removal is applied to the held table at once...
+  while (flows().length > 0) await new Promise(r => setTimeout(r, 10))
+  t.equal(kb.ops.filter(o => o === 'remove 3000').length, 1, '...but not to the kernel while the insert runs')
+  release()
+  await kb.until(ops => ops.lastIndexOf('remove 3000') > ops.indexOf('inserted 3000') && ops.includes('inserted 3000'))
+  t.pass('the kernel entry is deleted after the insert completes')
+})
+
+t.test('userspace proxy: persistence entries go from the VIP holder to the peer proxy', async t => {
+  const { startControlServer } = await import('@has/daemon-kit')
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const dir = mkdtempSync(`${tmpdir()}/cs-persist-`)
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const svc = `${VIP}:80`
+  // traffic-manager on a (VIP holder) lists one client; on b it records persist-set.
+  const pa = await startControlServer({
+    address: `${dir}/a.sock`,
+    handlers: { 'persist-list': () => [{ service: svc, client: '10.0.0.1', node: '10.0.0.22', expiresInMs: 30_500 }] },
+  })
+  t.teardown(() => pa.close())
+  const sets: string[][] = []
+  let got: () => void = () => undefined
+  const gotOne = new Promise<void>(r => (got = r))
+  const pb = await startControlServer({
+    address: `${dir}/b.sock`,
+    handlers: { 'persist-set': args => (sets.push(args), got(), { ok: true }) },
+  })
+  t.teardown(() => pb.close())
+  const withProxy = (c: ResolvedConfig, sock: string): ResolvedConfig => ({ ...c, proxyControl: sock, proxyPollMs: 200 })
+  const a = await createConnSyncd({ config: withProxy(conf('a', 9), pa.address), logger: silentLogger(), kernel: new FakeKernel(), isLocal: ip => ip === VIP })
+  t.teardown(() => a.close())
+  const b = await createConnSyncd({ config: withProxy(conf('b', a.address.port), pb.address), logger: silentLogger(), kernel: new FakeKernel(), isLocal: () => false })
+  t.teardown(() => b.close())
+  await a.reload(withProxy(conf('a', b.address.port), pa.address))
+  await gotOne
+  t.same(sets[0], [svc, '10.0.0.1', '10.0.0.22', '31'], 'the peer proxy learns client -> node with the remaining TTL')
 })

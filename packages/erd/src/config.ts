@@ -21,7 +21,13 @@ export type PrimaryReselect = (typeof PRIMARY_RESELECT)[number]
 export interface ErdConfig {
   readonly primary: string
   readonly secondary: string
-  /** Carrier poll period, ms (the backstop to link events; bonding miimon). */
+  /**
+   * Period of the active link's carrier sample, ms (bonding miimon). Link
+   * events alone can lag: the kernel rate-limits most carrier-loss events
+   * to one a second (linkwatch). Both links are fully checked every
+   * FULL_POLL_INTERVAL (or poll_interval if longer, or always with
+   * link_events off).
+   */
   readonly poll_interval: number
   /** Watch `ip monitor link` events (off: poll only, like bonding miimon). */
   readonly link_events: boolean
@@ -61,6 +67,9 @@ export const DEFAULTS: ErdConfig = deepFreeze({
   announce_count: 3,
   announce_interval: 200, // ms
 })
+
+/** Period of the full check of both links (carrier, operstate) next to link events, ms. */
+export const FULL_POLL_INTERVAL = 1000
 
 /** Directives a reload cannot change (the monitor and routes depend on them). */
 export const RESTART_DIRECTIVES = [

@@ -2,6 +2,7 @@
 export { createErd, type Erd, type ErdOptions, type ErdStatus, type Transition } from './erd.js'
 export {
   DEFAULTS,
+  FULL_POLL_INTERVAL,
   PRIMARY_RESELECT,
   RESTART_DIRECTIVES,
   parseConfig,

@@ -3,9 +3,10 @@
 // tested with a fake; this file is exercised by the namespace tests.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { readFile, access } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { LineSplitter } from '@has/daemon-kit'
 import { erdErrors } from './errors.js'
+import { SysfsReader } from './sysfs.js'
 import { parseRoutes, formatOp, type Family, type Route, type RouteOp } from './routes.js'
 import type { Neighbour } from './neighbours.js'
 import {
@@ -27,8 +28,13 @@ export interface Watcher {
 }
 
 export interface Kernel {
-  /** true/false: carrier; undefined: no such interface. */
+  /** true/false: usable (carrier and operstate up); undefined: no such interface. */
   carrier(ifname: string): Promise<boolean | undefined>
+  /**
+   * The carrier bit alone, synchronously (false also for a missing
+   * interface): the cheap sample of the active link every poll_interval.
+   */
+  carrierBit(ifname: string): boolean
   speed(ifname: string): Promise<number>
   routes(families: readonly Family[]): Promise<{ routes: Route[]; skipped: string[] }>
   /** Route changes, after `pre` (raw `ip -batch` lines, e.g. neighbours). */
@@ -62,34 +68,29 @@ async function ipJson(args: readonly string[]): Promise<string> {
   return r.stdout
 }
 
-async function sysfs(ifname: string, file: string): Promise<string | undefined> {
-  try {
-    return (await readFile(`/sys/class/net/${ifname}/${file}`, 'utf8')).trim()
-  } catch (e) {
-    // EINVAL: carrier of an administratively down link.
-    if ((e as NodeJS.ErrnoException).code === 'EINVAL') return ''
-    return undefined
-  }
-}
-
 export function systemKernel(): Kernel & { close(): void } {
   const batch = new IpBatch()
+  const sysfs = new SysfsReader()
   return {
-    close: () => batch.close(),
+    close: () => {
+      batch.close()
+      sysfs.forget()
+    },
     async carrier(ifname) {
-      try {
-        await access(`/sys/class/net/${ifname}`)
-      } catch {
-        return undefined
-      }
+      const carrier = sysfs.read(ifname, 'carrier')
+      if (carrier === undefined) return undefined // no such interface
       // Carrier alone is not enough on the way up: the kernel activates the
       // device's queue later (linkwatch, up to a second), and operstate
       // turns "up" only then. Traffic sent before that is dropped.
-      const [carrier, oper] = await Promise.all([sysfs(ifname, 'carrier'), sysfs(ifname, 'operstate')])
-      return carrier === '1' && (oper === 'up' || oper === 'unknown')
+      if (carrier !== '1') return false
+      const oper = sysfs.read(ifname, 'operstate')
+      return oper === 'up' || oper === 'unknown'
+    },
+    carrierBit(ifname) {
+      return sysfs.read(ifname, 'carrier') === '1'
     },
     async speed(ifname) {
-      const n = Number(await sysfs(ifname, 'speed'))
+      const n = Number(sysfs.read(ifname, 'speed'))
       return Number.isFinite(n) ? n : -1
     },
     async routes(families) {
@@ -129,6 +130,7 @@ export function systemKernel(): Kernel & { close(): void } {
         64 * 1024,
         line => {
           const e = parseMonitorLine(line)
+          if (e?.kind === 'link') sysfs.forget() // a rename keeps the held files
           if (e) onEvent(e)
         },
         () => {},

@@ -71,6 +71,11 @@ export class LinkSelector {
     return this.#links[role].phase
   }
 
+  /** The last carrier observed on `role`. */
+  carrier(role: Role): boolean {
+    return this.#links[role].carrier
+  }
+
   /** Link speed in Mb/s (-1 unknown), for primary_reselect better. */
   setSpeed(role: Role, speed: number): void {
     this.#links[role].speed = speed

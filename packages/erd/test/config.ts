@@ -12,7 +12,8 @@ t.test('defaults: erd eth0 eth1 with bonding-like timings', async t => {
   t.ok(Object.isFrozen(r.config))
 })
 
-t.test('every directive parses with units', async t => {
+t.test('every directive parses with units'
+, async t => {
   const text = [
     'primary ens3',
     'secondary ens4   # the backup',

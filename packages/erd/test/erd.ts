@@ -51,9 +51,14 @@ function fakeKernel(routes: Route[]) {
     exit: (_why: string) => {},
     admin: true,
     watching: 0,
+    bitReads: 0,
   }
   const kernel: Kernel = {
     carrier: async i => state.carrier[i],
+    carrierBit: i => {
+      state.bitReads++
+      return state.carrier[i] === true
+    },
     speed: async () => 1000,
     routes: async () => ({ routes: [...state.routes], skipped: ['blackhole 192.0.2.0/24'] }),
     apply: async (ops, pre = []) => {
@@ -176,6 +181,53 @@ t.test('poll backstop finds a loss the monitor missed; monitor restarts', async 
   t.ok(lines.some(l => /link monitor stopped/.test(String(l.msg))))
   clock.advance(1000)
   t.equal(state.watching, 2, 'restarted')
+  await erd.close()
+})
+
+t.test('polls: the active link every poll_interval, both links every second', async t => {
+  const { erd, clock, state, lines } = await start()
+  const tick = async (ms: number) => {
+    clock.advance(ms)
+    await new Promise(r => setImmediate(r))
+    await erd.idle()
+  }
+  const before = lines.length
+  await tick(1000)
+  t.equal(state.bitReads, 10, 'one carrier-bit read of the active link per 100 ms')
+  t.equal(lines.length, before, 'steady samples do nothing')
+  // The standby's loss is found by the full check, within a second.
+  state.carrier.eth1 = false
+  await tick(900)
+  t.equal(erd.status().links.secondary.phase, 'up', 'the fast poll reads only the active link')
+  await tick(100)
+  t.equal(erd.status().links.secondary.phase, 'down')
+  state.carrier.eth1 = true
+  await tick(1000)
+  t.equal(erd.status().links.secondary.phase, 'coming-up')
+  await tick(1000)
+  t.equal(erd.status().links.secondary.phase, 'up')
+  // The active link's loss with no event (kernel holding it back): 100 ms.
+  state.carrier.eth0 = false
+  await tick(100)
+  t.equal(erd.status().active, 'secondary')
+  // Its return seen only by the full check, then updelay (1 s here).
+  state.carrier.eth0 = true
+  await tick(1000)
+  t.equal(erd.status().links.primary.phase, 'coming-up')
+  await tick(1000)
+  t.equal(erd.status().active, 'primary', 'back after updelay')
+  t.match(await erd.registry!.metrics(), /erd_link_events_total\{source="poll"\} 4/)
+  await erd.close()
+})
+
+t.test('link_events off: the full check every poll_interval, as bonding', async t => {
+  const { erd, clock, state } = await start({ link_events: false })
+  state.carrier.eth1 = false
+  clock.advance(100)
+  await new Promise(r => setImmediate(r))
+  t.equal(erd.status().links.secondary.phase, 'down')
+  t.equal(state.bitReads, 0)
+  t.equal(state.watching, 0, 'no monitor')
   await erd.close()
 })
 

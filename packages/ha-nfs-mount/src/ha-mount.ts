@@ -14,6 +14,12 @@ import { FailoverPolicy } from './policy.js'
 import { Presenter } from './presenter.js'
 import { rpcNullProbe, type NullProbeResult } from './rpc-client.js'
 import { StatProbe, type StatResult } from './stat-probe.js'
+import { backoffMs } from './rsync-args.js'
+
+// A server that answers RPC but whose export will not mount (wrong path,
+// bad options, ACLs) is retried with back-off, not on every probe round.
+const MOUNT_RETRY_MIN = 1000 // ms
+const MOUNT_RETRY_MAX = 30_000 // ms
 
 export interface Clock {
   now(): number
@@ -28,6 +34,9 @@ interface Replica {
   lastRpc: NullProbeResult | null
   lastStat: StatResult | null
   mountError: string | null
+  mountFailures: number
+  /** Clock value before which a failed mount is not retried. */
+  nextMountAt: number
 }
 
 export interface FailoverEvent {
@@ -105,6 +114,8 @@ export class HaMount {
         lastRpc: null,
         lastStat: null,
         mountError: null,
+        mountFailures: 0,
+        nextMountAt: 0,
       }
     })
     this.#presenter = new Presenter(spec.mountPoint, ops)
@@ -144,11 +155,21 @@ export class HaMount {
       await this.mounter.mountReplica(r.server, this.spec.exportPath, r.staging, this.spec.nfsOptions)
       r.staged = true
       r.mountError = null
+      r.mountFailures = 0
       this.#log.info({ server: r.server, staging: r.staging }, 'replica mounted')
     } catch (err) {
-      r.mountError = (err as Error).message
+      const message = (err as Error).message
+      const repeated = message === r.mountError
+      r.mountError = message
+      r.mountFailures++
+      const retryInMs = backoffMs(r.mountFailures, MOUNT_RETRY_MIN, MOUNT_RETRY_MAX)
+      r.nextMountAt = this.clock.now() + retryInMs
       this.metrics.probeFailures.inc({ mount: this.spec.mountPoint, server: r.server, probe: 'mount' })
-      this.#log.warn({ server: r.server, err }, 'cannot mount replica; will retry when it answers')
+      // The same error again is not news: keep the log readable.
+      this.#log[repeated ? 'debug' : 'warn'](
+        { event: 'mount-failed', server: r.server, err, retryInMs, mountFailures: r.mountFailures },
+        'cannot mount replica; will retry while it answers',
+      )
     } finally {
       r.mounting = false
     }
@@ -205,7 +226,7 @@ export class HaMount {
       if (!rpc.ok) this.metrics.probeFailures.inc({ mount, server: r.server, probe: 'rpc' })
       // A server that answers but is not mounted yet gets (re)mounted in
       // the background; until then it cannot be presented.
-      if (rpc.ok && !r.staged) void this.#stage(r)
+      if (rpc.ok && !r.staged && now >= r.nextMountAt) void this.#stage(r)
       const statFailed = r.lastStat !== null && !r.lastStat.ok
       const ok = rpc.ok && r.staged && !statFailed
       const error = !rpc.ok

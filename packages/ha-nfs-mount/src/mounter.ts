@@ -20,7 +20,12 @@ export interface Mounter {
 
 /** Shared mount-table operations (used by both mounters and the presenter). */
 export class MountOps {
-  constructor(readonly timeoutMs: number) {}
+  /** Budget of one mount/umount command; a reload may change it. */
+  timeoutMs: number
+
+  constructor(timeoutMs: number) {
+    this.timeoutMs = timeoutMs
+  }
 
   async run(cmd: string, args: readonly string[]): Promise<ExecResult> {
     const r = await execCommand(cmd, args, this.timeoutMs)
@@ -64,10 +69,12 @@ export async function findHelper(name: string, extraDirs: readonly string[] = []
   return undefined
 }
 
-/** Root, and the mount/umount binaries: what every mounter needs. */
+/** Root, and the mount/umount/stat binaries: what every mounter needs. */
 async function basePreflight(): Promise<void> {
   await checkRoot()
-  for (const helper of ['mount', 'umount']) {
+  // Without stat every stat probe fails: better a clear error at start
+  // than every replica reported down.
+  for (const helper of ['mount', 'umount', 'stat']) {
     if (!(await findHelper(helper))) {
       throw hnmError('HNM_ERR_MOUNT_HELPER', helper, `not in PATH (${process.env.PATH ?? ''})`)
     }

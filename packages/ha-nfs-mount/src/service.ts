@@ -18,6 +18,8 @@ export interface HaNfsMountOptions {
   readonly logger?: Logger
   /** Replace the mounter chosen by the config (library users, tests). */
   readonly mounter?: Mounter
+  /** Replace the mount-table commands (tests without root). */
+  readonly ops?: MountOps
   readonly metrics?: HnmMetrics
   readonly clock?: Clock
 }
@@ -46,7 +48,7 @@ export async function createHaNfsMount(opts: HaNfsMountOptions): Promise<HaNfsMo
   const config = opts.config
   const logger = opts.logger ?? silentLogger()
   const metrics = opts.metrics ?? createMetrics()
-  const ops = new MountOps(config.mountTimeout)
+  const ops = opts.ops ?? new MountOps(config.mountTimeout)
   const mounter = opts.mounter ?? createMounter(config, ops)
 
   if (config.mounts.length) await mounter.preflight()
@@ -87,10 +89,11 @@ export async function createHaNfsMount(opts: HaNfsMountOptions): Promise<HaNfsMo
       if (topology(next) !== topology(current)) {
         throw hnmError(
           'HNM_ERR_RELOAD_RESTART',
-          'mount lines, sync lines, failures, failback-hold, mounter, bind-map and staging-dir',
+          'mount lines, sync lines, failures, failback-hold, rpc-versions, rpc-port, mounter, bind-map and staging-dir',
         )
       }
       current = next
+      ops.timeoutMs = next.mountTimeout
       for (const m of mounts) m.update(next)
       for (const s of syncs) s.update(next)
     },

@@ -183,8 +183,7 @@ export async function createHeartbeatd(
   const runAction = (a: Action): void => {
     const g = config.groups.find(x => x.name === a.group)
     if (!g) return
-    const prev = busy.get(g.name) ?? Promise.resolve()
-    const next = prev.then(async () => {
+    const run = async (): Promise<void> => {
       const op = a.type === 'stop' ? 'stop' : 'start'
       const ok =
         op === 'stop'
@@ -197,6 +196,13 @@ export async function createHeartbeatd(
         pump()
         void sendNow()
       }
+    }
+    // Operations on one group run one after another. With none pending the
+    // agent is spawned right now, before this turn's logging and sends: on
+    // failover the VIP waits for nothing else.
+    const prev = busy.get(g.name)
+    const next: Promise<void> = (prev ? prev.then(run) : run()).finally(() => {
+      if (busy.get(g.name) === next) busy.delete(g.name)
     })
     busy.set(g.name, next)
   }
@@ -207,11 +213,11 @@ export async function createHeartbeatd(
       const acts = membership.takeActions()
       const evs = membership.takeEvents()
       if (!acts.length && !evs.length) break
+      for (const a of acts) runAction(a)
       const lines = evs
         .map(onEvent)
         .filter((l): l is ServerLine => l !== undefined)
       events?.broadcast(lines)
-      for (const a of acts) runAction(a)
       if (acts.length) void sendNow()
     }
     if (closed) return

@@ -270,7 +270,11 @@ export class Membership {
     }
   }
 
-  /** Earliest time at which tick() could change something. */
+  /**
+   * Earliest time at which tick() could change something. After tick(now)
+   * the result is always later than `now` (or Infinity): a deadline already
+   * handled must not come back, or the runtime re-arms a 0 ms timer forever.
+   */
   nextWake(now: number): number {
     const o = this.#o
     let t = Infinity
@@ -283,7 +287,9 @@ export class Membership {
         t = Math.min(t, this.#peerLastSeen + o.warntime + 1)
       t = Math.min(t, this.#peerLastSeen + o.deadtime + 1)
     }
-    if (!this.#peerEverSeen) t = Math.min(t, this.#started + o.initdead)
+    // initdead is a deadline only while it lies ahead; once it has passed
+    // with the peer never seen, nothing waits on it any more.
+    if (this.#waiting(now)) t = Math.min(t, this.#started + o.initdead)
     for (const g of this.#groups)
       if (g.failedUntil > now) t = Math.min(t, g.failedUntil)
     return t

@@ -335,3 +335,55 @@ t.test('a peer restart is reported; reconfigure changes timings', async t => {
   m.tick(200)
   t.ok(m.peerAlive, 'new deadtime applies')
 })
+
+t.test(
+  'nextWake: after tick(now) the next wake is later than now (no 0 ms spin)',
+  async t => {
+    // Every state the runtime can idle in: walk time past each deadline
+    // (initdead, warntime, deadtime, a retry cool-down) and check that a
+    // deadline already handled is never offered again.
+    const walk = (
+      name: string,
+      m: Membership,
+      until: number,
+      step: (now: number) => void = () => {},
+    ): void => {
+      const bad: number[] = []
+      for (let now = 0; now <= until; now += 7) {
+        step(now)
+        m.tick(now)
+        settle(m, now)
+        m.tick(now)
+        if (m.nextWake(now) <= now) bad.push(now)
+      }
+      t.same(bad.slice(0, 3), [], `${name}: nothing due, no wake in the past`)
+    }
+    // Alone, the peer never seen: the old code returned started+initdead
+    // for ever once initdead had passed.
+    walk('alone past initdead', new Membership(base), 3000)
+    const m2 = new Membership({ ...base, pingTotal: 1 })
+    walk('alone, own ping nodes lost', m2, 3000, now => {
+      if (now === 1400) m2.pingState(0, now)
+    })
+    // The peer holds the group and beats until 500 ms, then dies; the
+    // first start fails and cools down before the retry.
+    const m3 = new Membership({ ...base, self: 'b', peer: 'a', retryMs: 300 })
+    let failed = 0
+    walk('peer alive, then dead, then a retry', m3, 3000, now => {
+      if (now < 500 && now % 28 === 0)
+        round(m3, now, { from: 'a', held: [{ group: 'a', heldMs: now }] })
+      m3.tick(now)
+      for (const a of m3.takeActions()) {
+        if (a.type === 'start' && !failed++)
+          m3.resourceDone(a.group, 'start', false, now)
+        else if (a.type !== 'announce')
+          m3.resourceDone(a.group, a.type, true, now)
+      }
+    })
+    t.equal(failed, 2, 'one failed start, one retry')
+    t.equal(m3.view(3000).active, 'b', 'and ends holding the group')
+    const alone = new Membership(base)
+    alone.tick(1500)
+    t.equal(alone.nextWake(1500), Infinity, 'idle alone: no timer at all')
+  },
+)

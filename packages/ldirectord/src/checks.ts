@@ -3,8 +3,8 @@
 // blocks other checks; child processes are killed when the deadline hits.
 
 import { connect } from 'node:net'
-import { request as httpRequest, type IncomingMessage } from 'node:http'
-import { request as httpsRequest } from 'node:https'
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { spawn } from 'node:child_process'
 import { isIP } from 'node:net'
 import { splitWords } from '@has/daemon-kit'
@@ -22,6 +22,27 @@ const OK: CheckResult = Object.freeze({ ok: true, reason: 'ok' })
 const fail = (code: string, reason: string): CheckResult => ({ ok: false, code, reason })
 /** Bytes of body read for the receive regex; the rest is ignored. */
 export const MAX_BODY = 1024 * 1024
+
+// One agent per scheme for every check: `agent: false` would build a new
+// Agent per request, and a shared https agent resumes TLS sessions, which
+// makes a repeated https check far cheaper. No keep-alive: each check must
+// open a fresh connection, as ldirectord's does.
+const httpAgent = new HttpAgent({ keepAlive: false })
+// ldirectord does not verify certificates either: this is a liveness
+// check of a real server by address, not a trust decision.
+const httpsAgent = new HttpsAgent({ keepAlive: false, rejectUnauthorized: false })
+
+/** receive regexes compiled once; the set is bounded by the configs loaded. */
+const regexCache = new Map<string, RegExp>()
+function receiveRegex(source: string): RegExp {
+  let re = regexCache.get(source)
+  if (!re) {
+    if (regexCache.size >= 1000) regexCache.clear()
+    re = new RegExp(source)
+    regexCache.set(source, re)
+  }
+  return re
+}
 
 function hostForUrl(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host
@@ -88,17 +109,15 @@ export function checkHttp(c: HttpCheck): Promise<CheckResult> {
       req.destroy()
       resolve(r)
     }
-    const make = c.service === 'https' ? httpsRequest : httpRequest
-    const req = make({
+    const https = c.service === 'https'
+    const req = (https ? httpsRequest : httpRequest)({
       host: c.host,
       port: c.port,
       method: c.method,
       path,
       headers: { Host: hostHeader, 'User-Agent': 'has-ldirectord', Connection: 'close' },
-      // ldirectord does not verify certificates either: this is a liveness
-      // check of a real server by address, not a trust decision.
       rejectUnauthorized: false,
-      agent: false,
+      agent: https ? httpsAgent : httpAgent,
     })
     const timer = setTimeout(
       () => done(fail('LD_ERR_CHECK_TIMEOUT', `no answer within ${c.timeoutMs} ms`)),
@@ -115,7 +134,7 @@ export function checkHttp(c: HttpCheck): Promise<CheckResult> {
         done(OK)
         return
       }
-      const re = new RegExp(c.receive)
+      const re = receiveRegex(c.receive)
       const chunks: Buffer[] = []
       let size = 0
       const judge = (): void => {

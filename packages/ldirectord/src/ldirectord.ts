@@ -168,26 +168,64 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
     })
   }
 
+  // Label objects built once per real server: a check then costs no label
+  // allocation, and the up gauge is written only when the status changes.
+  interface RealLabels {
+    readonly base: { virtual: string; real: string }
+    readonly ok: { virtual: string; real: string; result: 'ok' }
+    readonly fail: { virtual: string; real: string; result: 'fail' }
+    readonly kinds: Map<string, { virtual: string; real: string; check: string }>
+  }
+  const labelsOf = new Map<string, RealLabels>()
+  const upValue = (s: RealStatus): number => (s === 'up' ? 1 : s === 'down' ? 0 : -1)
+
+  // Several reals often change in the same turn (a node with many services
+  // fails): the mode's actions get one view of them all, computed once.
+  let updatePending = false
+  let closed = false
+  const scheduleUpdate = (): void => {
+    if (updatePending) return
+    updatePending = true
+    setImmediate(() => {
+      updatePending = false
+      if (!closed) void actions.update(view())
+    })
+  }
+
   const onResult = (e: CheckEvent): void => {
-    const labels = { virtual: e.virtual.name, real: formatHostPort(e.real) }
-    checks.inc({ ...labels, result: e.result.ok ? 'ok' : 'fail' })
-    durations.observe({ ...labels, check: e.kind }, e.durationMs / 1000)
-    up.set(labels, e.state.status === 'up' ? 1 : e.state.status === 'down' ? 0 : -1)
-    if (!e.result.ok) logger.debug({ ...labels, reason: e.result.reason, failures: e.state.failures }, 'check failed')
+    const key = realKey(e.virtual, e.real)
+    const l = labelsOf.get(key)
+    if (!l) return // a loop stopped by a reload; its result is stale
+    checks.inc(e.result.ok ? l.ok : l.fail)
+    let kl = l.kinds.get(e.kind)
+    if (!kl) l.kinds.set(e.kind, (kl = { ...l.base, check: e.kind }))
+    durations.observe(kl, e.durationMs / 1000)
+    if (!e.result.ok && logger.isLevelEnabled('debug')) {
+      logger.debug({ ...l.base, reason: e.result.reason, failures: e.state.failures }, 'check failed')
+    }
     if (e.changed) {
-      transitions.inc({ ...labels, to: e.changed })
-      if (e.changed === 'down') logger.warn({ ...labels, reason: e.result.reason, code: e.result.code }, 'real server down')
-      else logger.info(labels, 'real server up')
-      void actions.update(view())
+      up.set(l.base, upValue(e.state.status))
+      transitions.inc({ ...l.base, to: e.changed })
+      if (e.changed === 'down') logger.warn({ ...l.base, reason: e.result.reason, code: e.result.code }, 'real server down')
+      else logger.info(l.base, 'real server up')
+      scheduleUpdate()
     }
     maybeRestart(e)
   }
 
   const startMonitors = (cfg: LdConfig, carry: Map<string, HealthState>): void => {
+    labelsOf.clear()
     for (const v of cfg.virtuals) {
       for (const r of v.reals) {
         const key = realKey(v, r)
         const initial = carry.get(key)
+        const base = { virtual: v.name, real: formatHostPort(r) }
+        labelsOf.set(key, {
+          base,
+          ok: { ...base, result: 'ok' },
+          fail: { ...base, result: 'fail' },
+          kinds: new Map(),
+        })
         const m = new RealMonitor({
           virtual: v,
           real: r,
@@ -198,14 +236,13 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
           ...(initial ? { initial } : {}),
         })
         monitors.set(key, m)
-        up.set({ virtual: v.name, real: formatHostPort(r) }, -1)
+        up.set(base, upValue(initial?.status ?? 'unknown'))
         m.start()
       }
     }
   }
 
   let tickTimer: unknown
-  let closed = false
   const tickEvery = (): number => Math.min(...config.virtuals.map(v => v.checkinterval), 60_000)
   const scheduleTick = (): void => {
     if (closed) return

@@ -91,9 +91,13 @@ export const runCheck: CheckRunner = async (v, r, round) => {
   }
 }
 
-/** Names a maintenance file may have for this real: ip, ip:port. */
+/**
+ * Names a maintenance file may have for this real: ip, ip:port; an IPv6
+ * address in brackets as ldirectord writes it ([v6], [v6]:port), or bare.
+ */
 export function maintenanceNames(r: RealServer): string[] {
-  return [r.host, `${r.host}:${r.port}`]
+  if (!r.host.includes(':')) return [r.host, `${r.host}:${r.port}`]
+  return [r.host, `[${r.host}]`, `[${r.host}]:${r.port}`]
 }
 
 async function inMaintenance(dir: string | undefined, r: RealServer): Promise<string | undefined> {
@@ -125,6 +129,8 @@ export class RealMonitor {
   private timer: unknown
   private stopped = false
   private round = 0
+  /** When the pending check is due: the next is due one interval later. */
+  private due = 0
   private readonly clock: Clock
   private readonly run: CheckRunner
 
@@ -141,6 +147,7 @@ export class RealMonitor {
 
   private schedule(ms: number): void {
     if (this.stopped) return
+    this.due = this.clock.now() + ms
     this.timer = this.clock.setTimeout(() => {
       void this.once()
     }, ms)
@@ -173,7 +180,11 @@ export class RealMonitor {
       state: step.state,
       ...(step.changed ? { changed: step.changed } : {}),
     })
-    this.schedule(Math.max(0, v.checkinterval - (now - started)))
+    // Counted from when this check was due, not from when its timer fired,
+    // so a busy event loop does not stretch the interval check after check
+    // (unless it fell a whole interval behind: then from now on).
+    const base = this.due > started - v.checkinterval ? this.due : started
+    this.schedule(Math.max(0, base + v.checkinterval - now))
   }
 
   /** Stops the loop; a check in flight ends by its own deadline, unheard. */

@@ -67,14 +67,19 @@ t.test('https negotiate with a self-signed certificate', async t => {
   ], { stdio: 'ignore' })
   const srv = createHttpsServer(
     { key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) },
-    (req, res) => res.end(req.url === '/ok' ? 'secure Home Page' : 'nope'),
+    (req, res) => {
+      reused.push(req.socket.isSessionReused())
+      res.end(req.url === '/ok' ? 'secure Home Page' : 'nope')
+    },
   )
+  const reused: boolean[] = []
   await new Promise<void>(r => srv.listen(0, '127.0.0.1', r))
   t.teardown(() => srv.close())
   const port = (srv.address() as { port: number }).port
   const base = { service: 'https' as const, host: '127.0.0.1', port, method: 'GET' as const, timeoutMs: 3000 }
   t.match(await checkHttp({ ...base, request: 'ok', receive: 'Home Page' }), { ok: true })
   t.match(await checkHttp({ ...base, request: 'other', receive: 'Home Page' }), { ok: false, code: 'LD_ERR_CHECK_RECEIVE' })
+  t.equal(reused.at(-1), true, 'a repeated check resumes the TLS session (cheaper handshake)')
 })
 
 t.test('ping through the system ping', async t => {

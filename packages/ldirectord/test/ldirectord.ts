@@ -62,6 +62,7 @@ virtual = 10.0.0.1:80
   const n = events.items.length
   await ld.reload(parseConfig(text('0.1'), 'x.cf').config!)
   t.equal(ld.status().virtuals[0]?.reals[1]?.status, 'down', 'state survives a reload')
+  t.match(await ld.registry.metrics(), /ld_real_up\{virtual="10.0.0.1:80",real="10.0.0.3:8080"\} 0\n/, 'and so does its gauge')
   healthy = true
   await sent.wait(() => sent.items.filter(s => s.endsWith('10.0.0.3 auto')).length >= 2)
   t.ok(events.items.length > n)

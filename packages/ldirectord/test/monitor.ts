@@ -89,11 +89,23 @@ t.test('a check longer than the interval delays only its own next check', async 
   t.same(h.events.map(e => e.state.lastCheckAt), [5000, 10000], 'next starts when the slow one ends')
 })
 
+t.test('a late timer does not push the following checks back', async t => {
+  const h = harness([ok])
+  h.m.start()
+  await h.step()
+  h.clock.timers[0]!.at += 400 // a busy event loop: the timer due at 2000 fires at 2400
+  await h.step()
+  await h.step()
+  h.m.stop()
+  t.same(h.events.map(e => e.state.lastCheckAt), [100, 2500, 4100], 'the third is due at 4000, not 4400')
+})
+
 t.test('a maintenance file forces the real down at once', async t => {
   const dir = t.testdir({})
   const maint = join(dir, 'maint')
   mkdirSync(maint)
   t.same(maintenanceNames(r), ['10.0.0.2', '10.0.0.2:80'])
+  t.same(maintenanceNames({ ...r, host: '2001:db8::2', port: 8080 }), ['2001:db8::2', '[2001:db8::2]', '[2001:db8::2]:8080'], 'IPv6 in brackets, as ldirectord writes it')
   const h = harness([ok], { maintenancedir: maint })
   h.m.start()
   await h.step()

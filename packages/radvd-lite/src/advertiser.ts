@@ -99,6 +99,8 @@ export class Advertiser {
       })
     } catch (e) {
       const code = (e as { code?: string }).code
+      // Already one of ours (RA_ERR_NATIVE): its message is the clear one.
+      if (code?.startsWith('RA_ERR_')) throw e
       if (code === 'EPERM' || code === 'EACCES') {
         throw errors('RA_ERR_PRIVILEGE', this.#cfg.name, (e as Error).message, e)
       }

@@ -12,7 +12,9 @@ export const errors = defineErrors({
   },
   RA_ERR_SOCKET: { message: 'cannot open a raw ICMPv6 socket on %s: %s' },
   RA_ERR_NATIVE: {
-    message: 'the native addon is not built (%s); run `npm rebuild @has/radvd-lite`',
+    message:
+      'the native addon build/Release/icmp6.node is missing or will not load (%s); ' +
+      'install make, g++ and python3, then run `npm rebuild @has/radvd-lite`',
   },
 })
 

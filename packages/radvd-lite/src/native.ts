@@ -3,6 +3,7 @@
 // scheduler) work on a machine where the addon was not built.
 
 import { createRequire } from 'node:module'
+import { errors } from './errors.js'
 
 export interface Received {
   readonly data: Buffer
@@ -25,9 +26,28 @@ interface Addon {
 
 let addon: Addon | undefined
 
+/** dist/native.js -> ../build/Release/icmp6.node (built by `npm ci`). */
+export const ADDON_PATH = '../build/Release/icmp6.node'
+
+/**
+ * Loads the addon. A missing build (no toolchain at install) or a file
+ * that will not load is RA_ERR_NATIVE, whose message says how to fix it,
+ * rather than a bare MODULE_NOT_FOUND from deep inside the daemon.
+ */
+export function loadAddon(path = ADDON_PATH): Addon {
+  try {
+    return createRequire(import.meta.url)(path) as Addon
+  } catch (e) {
+    const code = (e as { code?: string }).code
+    if (code === 'MODULE_NOT_FOUND' || code === 'ERR_DLOPEN_FAILED') {
+      throw errors('RA_ERR_NATIVE', (e as Error).message.split('\n')[0], e)
+    }
+    throw e
+  }
+}
+
 function load(): Addon {
-  // dist/native.js -> ../build/Release/icmp6.node (built by `npm ci`).
-  addon ??= createRequire(import.meta.url)('../build/Release/icmp6.node') as Addon
+  addon ??= loadAddon()
   return addon
 }
 

@@ -9,7 +9,6 @@ import type { InterfaceConfig, RadvdConfig } from './config.js'
 import { readLink, type LinkInfo } from './link.js'
 import { createMetrics } from './metrics.js'
 import { openIcmpSocket, type IcmpSocket, type IcmpSocketOptions } from './native.js'
-import { errors } from './errors.js'
 
 export interface RadvdLiteOptions {
   readonly config: RadvdConfig
@@ -26,24 +25,13 @@ export interface RadvdLite extends Service<RadvdConfig> {
   readonly registry: Registry
 }
 
-function loadingSocket(o: IcmpSocketOptions): IcmpSocket {
-  try {
-    return openIcmpSocket(o)
-  } catch (e) {
-    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND') {
-      throw errors('RA_ERR_NATIVE', (e as Error).message.split('\n')[0], e)
-    }
-    throw e
-  }
-}
-
 export async function createRadvdLite(opts: RadvdLiteOptions): Promise<RadvdLite> {
   const logger = opts.logger ?? silentLogger()
   const metrics = createMetrics(opts.registry)
   const deps = {
     logger,
     metrics,
-    openSocket: opts.openSocket ?? loadingSocket,
+    openSocket: opts.openSocket ?? openIcmpSocket,
     readLink: opts.readLink ?? readLink,
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.random ? { random: opts.random } : {}),

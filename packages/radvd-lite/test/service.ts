@@ -131,6 +131,9 @@ t.test('missing interface, privilege and socket errors', async t => {
   await t.rejects(createRadvdLite({ config: conf(), openSocket: eperm.openSocket, readLink: eperm.readLink }), { code: 'RA_ERR_PRIVILEGE', message: /CAP_NET_RAW/ })
   const eio = fakeNet({ eth0: ETH0 }, { failOpen: 'EIO' })
   await t.rejects(createRadvdLite({ config: conf(), openSocket: eio.openSocket, readLink: eio.readLink }), { code: 'RA_ERR_SOCKET' })
+  // The addon loader's own error reaches the user as it is, not as RA_ERR_SOCKET.
+  const unbuilt = fakeNet({ eth0: ETH0 }, { failOpen: 'RA_ERR_NATIVE' })
+  await t.rejects(createRadvdLite({ config: conf(), openSocket: unbuilt.openSocket, readLink: unbuilt.readLink }), { code: 'RA_ERR_NATIVE' })
 })
 
 t.test('waits for a missing interface and for a usable link-local', async t => {

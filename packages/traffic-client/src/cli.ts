@@ -40,6 +40,13 @@ export function createProgram(
     )
     .version(version, '-V, --version')
     .enablePositionalOptions()
+  // `traffic-client --control X pause` puts X on the program, not on the
+  // subcommand: honour it instead of silently asking the default socket.
+  const controlOf = (sub: Command): string =>
+    sub.getOptionValueSource('control') !== 'cli' &&
+    program.getOptionValueSource('control') === 'cli'
+      ? (program.opts() as { control: string }).control
+      : (sub.opts() as { control: string }).control
   addDaemonOptions(program, { config: DEFAULT_CONFIG, control })
     .option(
       '--procfs <dir>',
@@ -87,9 +94,9 @@ export function createProgram(
     control,
   )
     .option('--json', 'print the raw JSON')
-    .action(async (o: { control: string; json?: boolean }) => {
+    .action(async (o: { json?: boolean }, cmd: Command) => {
       const s = (await controlRequest(
-        o.control,
+        controlOf(cmd),
         'status',
       )) as TrafficClientStatus
       io.out(o.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s))
@@ -104,8 +111,8 @@ export function createProgram(
     addControlOption(
       program.command(cmd).description(`load-report flag: ${what}`),
       control,
-    ).action(async (o: { control: string }) => {
-      const r = (await controlRequest(o.control, cmd)) as {
+    ).action(async (_o: unknown, sub: Command) => {
+      const r = (await controlRequest(controlOf(sub), cmd)) as {
         previous: string
         flag: string
       }

@@ -180,18 +180,23 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
   const key = (m: Master): string => formatHostPort(m)
 
   async function sendAll(load: number, state: ReportState): Promise<void> {
+    // One seq per round, the same datagram to every master: the MAC does not
+    // name the master, so a copy sent to master B must be a replay at A,
+    // not a newer report (PROTOCOL.md, seq).
+    const s = ++seq
+    const datagram = Buffer.from(
+      formatReport(
+        { node: config.node, load, state, sender: SENDER, epoch, seq: s },
+        config.key,
+      ),
+    )
     await Promise.all(
       config.masters.map(async m => {
         const addr = key(m)
         const st = masterState.get(addr) ?? { sent: 0, errors: 0 }
         masterState.set(addr, st)
-        const s = ++seq
-        const line = formatReport(
-          { node: config.node, load, state, sender: SENDER, epoch, seq: s },
-          config.key,
-        )
         try {
-          await socketFor(m.family).send(Buffer.from(line), m.port, m.host)
+          await socketFor(m.family).send(datagram, m.port, m.host)
           st.sent++
           st.lastSentAt = now()
           sent.inc({ master: addr })

@@ -67,6 +67,16 @@ t.test(
       1,
     )
     t.match(r.o.err, /KIT_ERR_CONTROL_UNREACHABLE/)
+    // --control before the subcommand is honoured, not silently replaced
+    // by the default socket.
+    for (const argv of [
+      ['--control', join(dir, 'y.sock'), 'pause'],
+      ['--control', join(dir, 'y.sock'), 'status', '--json'],
+    ]) {
+      const b = io()
+      t.equal(await main(['node', 'tc', ...argv], b.io), 1)
+      t.match(b.o.err, /KIT_ERR_CONTROL_UNREACHABLE: .*y\.sock/, argv.join(' '))
+    }
   },
 )
 

@@ -54,6 +54,12 @@ export function createProgram(io: CliIo = stdio, state = { exitCode: 0 }): Comma
     // `status --control x` must reach the subcommand, not the daemon's flag.
     .enablePositionalOptions()
   addDaemonOptions(program, { config: DEFAULT_CONFIG, control })
+  // `traffic-manager --control X status` puts X on the program, not on the
+  // subcommand: honour it instead of silently asking the default socket.
+  const controlOf = (sub: Command): string =>
+    sub.getOptionValueSource('control') !== 'cli' && program.getOptionValueSource('control') === 'cli'
+      ? (program.opts() as { control: string }).control
+      : (sub.opts() as { control: string }).control
   program.action(async (flags: DaemonFlags) => {
     if (flags.checkConfig) {
       state.exitCode = await checkConfig(() => loadAndCheck(flags.config), flags.config, io)
@@ -91,8 +97,8 @@ export function createProgram(io: CliIo = stdio, state = { exitCode: 0 }): Comma
     .description('print the live table like ipvsadm -L -n (--json for raw)')
     .option('--json', 'print the raw JSON status')
   addControlOption(status, control)
-  status.action(async (o: { json?: boolean; control: string }) => {
-    const s = (await controlRequest(o.control, 'status')) as StatusSnapshot
+  status.action(async (o: { json?: boolean }) => {
+    const s = (await controlRequest(controlOf(status), 'status')) as StatusSnapshot
     io.out(o.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s))
   })
   program.addCommand(status)
@@ -101,9 +107,8 @@ export function createProgram(io: CliIo = stdio, state = { exitCode: 0 }): Comma
     const c = new Command(name).description(description).arguments(args)
     addControlOption(c, control)
     c.action(async (...a: unknown[]) => {
-      const opts = a[a.length - 2] as { control: string }
       const words = (a.slice(0, -2) as (string | string[] | undefined)[]).flat().filter((w): w is string => w !== undefined)
-      io.out(`${JSON.stringify(await controlRequest(opts.control, name, words), null, 2)}\n`)
+      io.out(`${JSON.stringify(await controlRequest(controlOf(c), name, words), null, 2)}\n`)
     })
     program.addCommand(c)
   }

@@ -22,6 +22,7 @@ export const errorCodes = {
   TM_ERR_REPORT_UNKNOWN_NODE: { message: 'report dropped: node not configured' },
   TM_ERR_REPORT_MAC: { message: 'report dropped: missing or bad MAC' },
   TM_ERR_REPORT_REPLAY: { message: 'report dropped: replayed or stale' },
+  TM_ERR_REPORT_LATE: { message: 'report dropped: older than the newest applied from its sender' },
 } as const
 
 export const tmError = defineErrors(errorCodes)

@@ -178,13 +178,16 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
       scheduleExpiry()
     }, Math.max(0, at - now()))
   }
+  // Reports arrive in bursts: one recompute per event-loop turn.
+  const recompute = (): void => {
+    if (!recomputeQueued) return
+    recomputeQueued = false
+    for (const r of services.values()) push(r)
+  }
   const queueRecompute = (): void => {
     if (recomputeQueued) return
     recomputeQueued = true
-    setImmediate(() => {
-      recomputeQueued = false
-      for (const r of services.values()) push(r)
-    })
+    setImmediate(recompute)
   }
   const push = (r: Running): void => {
     r.plan = planBackends(r.cfg, a => table.get(a), overrides.get(r.cfg.name))
@@ -296,7 +299,13 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     })())
 
   // Status -------------------------------------------------------------
-  const status = (): StatusSnapshot => ({
+  const status = (): StatusSnapshot => {
+    // A control request can land between a table change and its queued
+    // recompute: apply it now so a node never shows `timeout` and eligible.
+    recompute()
+    return view()
+  }
+  const view = (): StatusSnapshot => ({
     reports: {
       listen: formatHostPort(reports.address),
       accepted: table.accepted,

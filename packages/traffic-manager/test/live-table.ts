@@ -73,6 +73,7 @@ t.test('forged, replayed, unknown and malformed reports are dropped and counted'
     TM_ERR_REPORT_UNKNOWN_NODE: 1,
     TM_ERR_REPORT_MAC: 3,
     TM_ERR_REPORT_REPLAY: 2,
+    TM_ERR_REPORT_LATE: 0,
   })
   t.equal(table.accepted, 1)
   t.end()
@@ -94,6 +95,39 @@ t.test('replay state is per (sender, node); the latest report wins across sender
   t.match(table.receive(formatReport(rep({ seq: 6 }), KEY)), { accepted: true })
   t.equal(table.get('10.0.0.11')?.status, 'up')
   t.equal(table.get('10.0.0.11')?.sender, 'tc')
+  t.end()
+})
+
+t.test('a late report older than the newest applied one is dropped as LATE, not applied', t => {
+  const { table } = setup()
+  const up = formatReport(rep({ seq: 7, state: 'up', load: 5000 }), KEY)
+  t.match(table.receive(formatReport(rep({ seq: 8, state: 'drain', load: 0 }), KEY)), { accepted: true })
+  t.match(table.receive(up), { accepted: false, reason: 'TM_ERR_REPORT_LATE' }, 'seq 7 after seq 8')
+  t.equal(table.get('10.0.0.11')?.status, 'drain', 'the older up does not undo the drain')
+  t.equal(table.get('10.0.0.11')?.load, 0)
+  t.match(table.receive(up), { accepted: false, reason: 'TM_ERR_REPORT_REPLAY' }, 'the same late datagram again is a replay')
+  t.match(table.receive(formatReport(rep({ seq: 3 }), KEY)), { accepted: false, reason: 'TM_ERR_REPORT_LATE' }, 'any older seq')
+  t.match(table.receive(formatReport(rep({ seq: 10, load: 42 }), KEY)), { accepted: true }, 'newer ones, gaps allowed')
+  t.equal(table.get('10.0.0.11')?.load, 42)
+  t.match(table.receive(formatReport(rep({ seq: 9 }), KEY)), { accepted: false, reason: 'TM_ERR_REPORT_LATE' }, 'a skipped seq arriving late')
+  t.match(table.receive(formatReport(rep({ sender: 'ld', seq: 1, state: 'down', load: 0 }), KEY)), { accepted: true }, 'another sender keeps its own order')
+  t.match(table.receive(formatReport(rep({ node: '10.0.0.12', seq: 2 }), KEY)), { accepted: true }, 'so does another node')
+  t.match(table.receive(formatReport(rep({ epoch: 1700000009999, seq: 1 }), KEY)), { accepted: true }, 'a new epoch starts over')
+  t.match(table.receive(formatReport(rep({ seq: 11 }), KEY)), { accepted: false, reason: 'TM_ERR_REPORT_REPLAY' }, 'the old epoch is gone')
+  t.equal(table.drops.TM_ERR_REPORT_LATE, 3)
+  t.equal(table.drops.TM_ERR_REPORT_REPLAY, 2)
+  t.end()
+})
+
+t.test('the copy of one round sent to another master is a replay here; a missed one is late', t => {
+  // A sender sends one seq per round to every master (PROTOCOL.md).
+  const { table } = setup()
+  const round = (seq: number) => formatReport(rep({ seq, state: seq === 2 ? 'drain' : 'up' }), KEY)
+  t.match(table.receive(round(1)), { accepted: true })
+  t.match(table.receive(round(2)), { accepted: true })
+  t.match(table.receive(round(2)), { accepted: false, reason: 'TM_ERR_REPORT_REPLAY' }, "master B's copy of round 2")
+  t.match(table.receive(round(1)), { accepted: false, reason: 'TM_ERR_REPORT_REPLAY' }, "master B's copy of round 1")
+  t.equal(table.get('10.0.0.11')?.status, 'drain')
   t.end()
 })
 

@@ -4,9 +4,7 @@ import { join } from 'node:path'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { needsRoot } from '../../../../test/helpers/netns.js'
-import { runBin } from '../../../../test/helpers/daemon.js'
-import { routeDev, txPackets } from '../helpers/lab.js'
-import { HOLD, bringDown, bringUp, flows, isSwitch, nth, setUp, WAIT } from '../helpers/scenario.js'
+import { binPath, run, runBin } from '../../../../test/helpers/daemon.js'
 
 t.test('clear errors: missing interface', async t => {
   if (!needsRoot(t)) return
@@ -17,4 +15,16 @@ t.test('clear errors: missing interface', async t => {
   const r2 = await runBin('erd', ['nosuch0', 'nosuch1', '-c', join(dir, 'erd.conf'), '--control', join(dir, 's')])
   t.equal(r2.code, 1)
   t.match(r2.stderr, /ERD_ERR_NO_INTERFACE: interface "nosuch0" \(primary\) does not exist/)
+})
+
+t.test('clear errors: missing privileges', async t => {
+  if (!needsRoot(t)) return
+  const dir = mkdtempSync(join(tmpdir(), 'erd-'))
+  writeFileSync(join(dir, 'erd.conf'), '')
+  // Root without CAP_NET_ADMIN (dropped from the bounding set, so the exec'd
+  // node never gets it): refused before any interface is looked at.
+  const r = await run('setpriv', ['--bounding-set', '-net_admin', process.execPath, binPath('erd'), 'nosuch0', 'nosuch1',
+    '-c', join(dir, 'erd.conf'), '--control', join(dir, 's')])
+  t.equal(r.code, 1)
+  t.match(r.stderr, /ERD_ERR_PRIVILEGE: erd needs CAP_NET_ADMIN/)
 })

@@ -1,12 +1,8 @@
 // Ports with their own IP and MAC: the announcements move the server.
 import t from 'tap'
-import { join } from 'node:path'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { needsRoot } from '../../../../test/helpers/netns.js'
-import { runBin } from '../../../../test/helpers/daemon.js'
-import { routeDev, txPackets } from '../helpers/lab.js'
-import { HOLD, bringDown, bringUp, flows, isSwitch, nth, setUp, WAIT } from '../helpers/scenario.js'
+import { routeDev } from '../helpers/lab.js'
+import { UPDELAY, bringDown, bringUp, flows, isSwitch, setUp, WAIT } from '../helpers/scenario.js'
 
 t.test('different IP and MAC per port: announcements redirect the server', async t => {
   if (!needsRoot(t)) return
@@ -21,7 +17,10 @@ t.test('different IP and MAC per port: announcements redirect the server', async
   const neigh = JSON.parse(await lab.lab.ip(lab.srv, ['-j', 'neigh', 'show', lab.ip4[0]])) as { lladdr?: string }[]
   t.equal(neigh[0]?.lladdr, mac1, 'server neighbour entry points at eth1')
   await bringUp(lab)
-  await erd.waitLog(isSwitch('primary'), WAIT)
+  const coming = await erd.waitLog(l => l.event === 'link' && l.link === 'primary' && l.phase === 'coming-up', WAIT)
+  t.equal(coming.delay, UPDELAY)
+  const back = await erd.waitLog(isSwitch('primary'), WAIT)
+  t.ok(Date.parse(String(back.time)) - Date.parse(String(coming.time)) >= UPDELAY - 5, 'waited for updelay')
   t.equal(await routeDev(lab, lab.server4), 'eth0')
   await flows(sink)
   t.notOk(source.logs.some(l => l.event === 'error' || l.event === 'closed'), 'the TCP stream was never reset')

@@ -2,8 +2,6 @@
 // failover without reset, no route flapping, failback after the delay.
 import t from 'tap'
 import { join } from 'node:path'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { needsRoot } from '../../../../test/helpers/netns.js'
 import { runBin } from '../../../../test/helpers/daemon.js'
 import { routeDev, txPackets } from '../helpers/lab.js'

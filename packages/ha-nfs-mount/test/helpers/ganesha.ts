@@ -71,10 +71,18 @@ export async function startGanesha(opts: GaneshaOptions): Promise<Ganesha> {
   )
   const proc = track(child)
   const stopRpcbind = (): void => {
+    let pid = 0
     try {
-      process.kill(Number(readFileSync(rpcbindPid, 'utf8').trim()), 'SIGKILL')
+      pid = Number(readFileSync(rpcbindPid, 'utf8').trim())
     } catch {
-      /* not started or gone */
+      /* not started */
+    }
+    // An empty file reads as 0, and kill(0) would hit our own process group.
+    if (!Number.isInteger(pid) || pid <= 1) return
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      /* gone */
     }
   }
   // Ready when the NFS program answers a NULL call (rpcinfo, from inside

@@ -9,7 +9,8 @@ import t from 'tap'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { needsRoot } from '../../../../test/helpers/netns.js'
-import { runBin } from '../../../../test/helpers/daemon.js'
+import { run, runBin } from '../../../../test/helpers/daemon.js'
+import { controlRequest } from '@has/daemon-kit'
 import { makeNfsLab } from '../helpers/lab.js'
 
 t.test('failover when the active ganesha dies', async t => {
@@ -25,7 +26,8 @@ t.test('failover when the active ganesha dies', async t => {
   const conf = join(lab.dir, 'hnm.conf')
   await writeFile(conf, lab.configText('', '500ms'))
   const control = join(lab.dir, 'ctl.sock')
-  const d = lab.spawnDaemon(['--config', conf, '--control', control])
+  // /metrics on the client namespace's own loopback (read from inside it).
+  const d = lab.spawnDaemon(['--config', conf, '--control', control, '--metrics', '127.0.0.1:9520'])
   await d.waitLog(l => l.event === 'present' && l.to === '10.77.1.2')
   t.equal((await readFile(join(lab.mountPoint, 'server-id'), 'utf8')).trim(), 'server1')
 
@@ -91,6 +93,35 @@ t.test('failover when the active ganesha dies', async t => {
   const after = JSON.parse((await runBin('ha-nfs-mount', ['status', '--json', '--control', control])).stdout)
   t.same(after.mounts[0].layers, ['10.77.1.2'], 'one layer left')
   t.equal(after.mounts[0].failovers, 2)
+
+  const metrics = await run('ip', ['netns', 'exec', lab.client, 'curl', '-sf', 'http://127.0.0.1:9520/metrics'])
+  t.equal(metrics.code, 0, 'metrics served')
+  t.match(metrics.stdout, /hnm_failovers_total\{[^}]*from="10\.77\.1\.2"[^}]*to="10\.77\.2\.2"[^}]*\} 1/)
+  t.match(metrics.stdout, /hnm_active_server\{[^}]*server="10\.77\.1\.2"[^}]*\} 1/)
+  t.match(metrics.stdout, /hnm_probe_failures_total\{[^}]*server="10\.77\.1\.2"[^}]*probe="rpc"[^}]*\} [1-9]/)
+
+  // A bad edit is rejected with file:line and the daemon keeps going; a
+  // change that needs a restart is refused the same way.
+  const good = await readFile(conf, 'utf8')
+  const logFrom = d.logs.length
+  await writeFile(conf, `failures lots\n${good}`)
+  t.same(await controlRequest(control, 'reload'), { applied: false }, 'bad config not applied')
+  const rejected = await d.waitLog(l => d.logs.indexOf(l) >= logFrom && /reload rejected/.test(String(l.msg)))
+  t.match(rejected.issues, [{ file: conf, line: 1, value: 'lots' }], 'the log names file:line and the value')
+  await writeFile(conf, good.replace('failures 3', 'failures 4'))
+  t.same(await controlRequest(control, 'reload'), { applied: false }, 'restart-only change refused')
+  await d.waitLog(l => d.logs.indexOf(l) >= logFrom && l.code === 'HNM_ERR_RELOAD_RESTART')
+  await writeFile(conf, good)
+  // The file watcher reloads too; a request that joins its in-flight
+  // reload of the previous content answers false: ask again, bounded.
+  let applied = false
+  for (let i = 0; i < 50 && !applied; i++) {
+    applied = ((await controlRequest(control, 'reload')) as { applied: boolean }).applied
+    if (!applied) await new Promise(r => setTimeout(r, 100))
+  }
+  t.ok(applied, 'the good config reloads')
+  const still = JSON.parse((await runBin('ha-nfs-mount', ['status', '--json', '--control', control])).stdout)
+  t.equal(still.mounts[0].active, '10.77.1.2', 'still serving after the rejected reloads')
 
   t.equal(await d.stop('SIGTERM'), 0, 'clean exit on SIGTERM')
   const mounts = await readFile('/proc/self/mountinfo', 'utf8')

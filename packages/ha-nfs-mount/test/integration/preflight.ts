@@ -3,6 +3,9 @@
 // because the checks come first.
 
 import t from 'tap'
+import { mkdtemp, rm, symlink } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { isRoot } from '../../../../test/helpers/netns.js'
 import { binPath, run } from '../../../../test/helpers/daemon.js'
 
@@ -32,4 +35,22 @@ t.test('no mount helper in PATH: HNM_ERR_MOUNT_HELPER, exit 1', async t => {
   })
   t.equal(r.code, 1, 'exit 1')
   t.match(r.stderr, /HNM_ERR_MOUNT_HELPER: mount helper mount not found/)
+})
+
+t.test('no stat in PATH: HNM_ERR_MOUNT_HELPER before any probe', async t => {
+  if (!isRoot) {
+    t.skip('needs root to get past the privilege check')
+    return
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'hnm-path-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  for (const helper of ['mount', 'umount']) {
+    const found = (await run('sh', ['-c', `command -v ${helper}`])).stdout.trim()
+    await symlink(found, join(dir, helper))
+  }
+  const r = await run(process.execPath, [binPath('ha-nfs-mount'), ...args], {
+    env: { ...process.env, PATH: dir },
+  })
+  t.equal(r.code, 1, 'exit 1')
+  t.match(r.stderr, /HNM_ERR_MOUNT_HELPER: mount helper stat not found/)
 })

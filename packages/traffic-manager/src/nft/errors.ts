@@ -11,6 +11,9 @@ export const nftErrors = defineErrors({
   TM_ERR_NFT_MISSING: { message: 'cannot run "%s": %s (install the nftables and conntrack packages)' },
   TM_ERR_NFT_APPLY: { message: 'nft refused the ruleset for %s: %s' },
   TM_ERR_NFT_OPTION: { message: 'bad nftables option for %s: %s' },
+  TM_ERR_NFT_FORWARDING: {
+    message: 'service %s: %s is 0 in this network namespace, so DNATed packets to the nodes would be dropped; set it to 1 (sysctl -w %s=1, and a file in /etc/sysctl.d)',
+  },
 })
 
 export type NftErrorCode = keyof typeof nftErrors.codes

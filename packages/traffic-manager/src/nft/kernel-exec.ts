@@ -42,3 +42,17 @@ export function hasNetAdmin(statusText?: string): boolean {
   if (!m) return false
   return ((BigInt(`0x${m[1]}`) >> CAP_NET_ADMIN) & 1n) === 1n
 }
+
+/** The sysctl that lets this namespace forward the service's family. */
+export function forwardingSysctl(family: 4 | 6): string {
+  return family === 6 ? 'net.ipv6.conf.all.forwarding' : 'net.ipv4.ip_forward'
+}
+
+/**
+ * Reads a sysctl through `exec`, so it is read in the namespace nft runs in
+ * (the tests aim exec at a namespace). Undefined when it cannot be read.
+ */
+export async function readSysctl(exec: Exec, name: string): Promise<string | undefined> {
+  const r = await exec('sysctl', ['-n', name]).catch(() => undefined)
+  return r?.code === 0 ? r.stdout.trim() : undefined
+}

@@ -14,7 +14,7 @@ import type {
 } from '../data-plane.js'
 import { nftErrors } from './errors.js'
 import { activeByBackend, parseNftCounters } from './kernel-counters.js'
-import { execProgram, hasNetAdmin, type Exec } from './kernel-exec.js'
+import { execProgram, forwardingSysctl, hasNetAdmin, readSysctl, type Exec } from './kernel-exec.js'
 import {
   buildDeleteTable,
   buildRuleset,
@@ -50,6 +50,12 @@ export async function openNftDataPlane(
     throw nftErrors('TM_ERR_NFT_OPTION', spec.name, (e as Error).message)
   }
   const table = `${nftFamily(spec)} ${tableName(spec, opts)}`
+  // Without forwarding the DNATed packets die silently in the kernel: refuse
+  // at start rather than run a balancer that drops everything.
+  const sysctl = forwardingSysctl(spec.family)
+  const forwarding = await readSysctl(exec, sysctl)
+  if (forwarding === '0') throw nftErrors('TM_ERR_NFT_FORWARDING', spec.name, sysctl, sysctl)
+  if (forwarding === undefined) log.warn({ sysctl }, 'cannot read the forwarding sysctl; the nodes are reachable only if it is 1')
 
   const nft = async (script: string): Promise<void> => {
     let r

@@ -22,6 +22,31 @@ t.test('bad options are refused with the service named', async t => {
   })
 })
 
+t.test('refuses clearly when the namespace does not forward (v4, and v6 for v6 services)', async t => {
+  const asked: string[] = []
+  const off: Exec = async (cmd, args) => {
+    if (cmd === 'sysctl') asked.push(String(args[1]))
+    return { code: 0, stdout: cmd === 'sysctl' ? '0\n' : '', stderr: '' }
+  }
+  await t.rejects(openNftDataPlane(spec, ctx, {}, { exec: off, hasNetAdmin: () => true }), {
+    code: 'TM_ERR_NFT_FORWARDING',
+    message: /10\.9\.0\.100:80.*net\.ipv4\.ip_forward is 0/,
+  })
+  const v6 = { name: '[fd00::100]:80', address: 'fd00::100', port: 80, family: 6 as const }
+  await t.rejects(openNftDataPlane(v6, ctx, {}, { exec: off, hasNetAdmin: () => true }), {
+    code: 'TM_ERR_NFT_FORWARDING',
+    message: /net\.ipv6\.conf\.all\.forwarding is 0/,
+  })
+  t.same(asked, ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'])
+  // Unreadable (no sysctl program): a warning, not a refusal.
+  const none: Exec = async cmd => {
+    if (cmd === 'sysctl') throw new Error('spawn sysctl ENOENT')
+    return { code: 0, stdout: '', stderr: '' }
+  }
+  const dp = await openNftDataPlane(spec, ctx, {}, { exec: none, hasNetAdmin: () => true })
+  await dp.close()
+})
+
 t.test('every update is one transaction; stale counters go; close deletes the table', async t => {
   const scripts: string[] = []
   const exec: Exec = async (cmd, args, stdin) => {
@@ -62,6 +87,9 @@ t.test('kernel: programs, rewrites and removes its table in a namespace', async 
     const { execProgram } = await import('../../src/nft/kernel-exec.js')
     return execProgram('ip', ['netns', 'exec', ns, cmd, ...args], stdin)
   }
+  // A fresh namespace does not forward: the data plane refuses to start.
+  await t.rejects(openNftDataPlane(spec, ctx, {}, { exec }), { code: 'TM_ERR_NFT_FORWARDING' })
+  await lab.exec(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
   const dp = await openNftDataPlane(spec, ctx, {}, { exec })
   await dp.update([be('10.9.0.21', 3), be('10.9.0.22', 1)])
   let text = await sh('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'ip', 'has_tm_10_9_0_100_80'])

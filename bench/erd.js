@@ -253,10 +253,15 @@ ${row(r.plain)}
 - The noise floor is the longest silence in one second without any
   failover: what the loaded host adds to every figure above.
 - "erd apply" is erd's own figure (log \`applyMs\`): from the link event it
-  saw to the routes changed in the kernel. The rest is the kernel's event
-  reaching erd through \`ip monitor\` and the CPU wait on this loaded host
-  (the neighbour entries are installed on the secondary with the routes, so
-  no ARP exchange is needed). The load changed during the run, so the
+  saw to the routes changed in the kernel. The rest is detection and the
+  CPU wait on this loaded host (the neighbour entries are installed on the
+  secondary with the routes, so no ARP exchange is needed). Detection is
+  the link event through \`ip monitor\` or, whichever comes first, erd's
+  read of the active NIC's carrier bit every \`poll_interval\` (100 ms): the
+  kernel's linkwatch holds a non-urgent carrier-loss event (a physical
+  NIC's, or a veth whose index equals its peer's, as here) until a second
+  after the previous link event, and these runs come less than a second
+  apart. The load changed during the run, so the
   nice -10 and nice 0 rows differ by more than priority alone.
 - Without erd the kernel keeps the primary's IPv4 routes on a link without
   carrier: traffic stops until the link returns.

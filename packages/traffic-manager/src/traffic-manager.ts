@@ -51,6 +51,8 @@ export interface ServiceNodeStatus {
   total: number
   bytesIn: number
   bytesOut: number
+  /** Packets matched, where the data plane counts them (nftables); else omitted. */
+  packets?: number
   lastReportAgeMs: number | null
 }
 
@@ -347,6 +349,7 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
           total: c?.total ?? 0,
           bytesIn: c?.bytesIn ?? 0,
           bytesOut: c?.bytesOut ?? 0,
+          ...(c?.packets !== undefined ? { packets: c.packets } : {}),
           lastReportAgeMs: e ? table.ageMs(e) : null,
         }
       }),

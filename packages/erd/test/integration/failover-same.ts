@@ -36,7 +36,7 @@ t.test('same IP and MAC on both ports (the thesis setup)', async t => {
     await bringDown(lab)
     await nth(erd, l => l.event === 'link' && l.link === 'primary' && l.phase === 'down', i + 2)
   }
-  t.equal(erd.logs.filter(isSwitch('primary'), WAIT).length, 0, 'no switch back while flapping')
+  t.equal(erd.logs.filter(isSwitch('primary')).length, 0, 'no switch back while flapping')
   t.equal(await routeDev(lab, lab.server4), 'eth1')
   await flows(sink)
 

@@ -13,6 +13,7 @@ export const errorCodes = {
   HNM_ERR_MOUNT_TIMEOUT: { message: '%s did not finish within %s ms' },
   HNM_ERR_RSYNC_MISSING: { message: 'rsync not found at %s: %s' },
   HNM_ERR_SYNC_FAILED: { message: 'rsync %s -> %s exited %s: %s' },
+  HNM_ERR_SYNC_SOURCE_EMPTY: { message: 'sync source %s is empty but target %s is not (or is remote): refusing a pass that would delete the target; is the source mounted?' },
 } as const
 
 export const hnmError = defineErrors(errorCodes)

@@ -12,6 +12,7 @@ import type { HnmMetrics } from './metrics.js'
 import { execCommand } from './exec.js'
 import { hnmError } from './errors.js'
 import { backoffMs, rsyncArgs, rsyncSucceeded } from './rsync-args.js'
+import { checkSource } from './source-guard.js'
 
 export interface SyncStatus {
   readonly source: string
@@ -108,8 +109,12 @@ export class Syncer {
       ioTimeoutS: 30,
       extra: this.#config.rsyncArgs,
     })
-    const r = await execCommand(this.#config.rsyncPath, args, 10 * 60_000)
-    if (!r.timedOut && rsyncSucceeded(r.code)) {
+    const verdict = await checkSource(this.spec.source, this.spec.target)
+    const r =
+      verdict === 'sync'
+        ? await execCommand(this.#config.rsyncPath, args, 10 * 60_000)
+        : { code: null, timedOut: false, ms: 0, stderr: '', spawnError: undefined }
+    if (verdict !== 'refuse' && !r.timedOut && rsyncSucceeded(r.code)) {
       const lag = performance.now() - batchStart
       this.#lastLagMs = lag
       this.#consecutive = 0
@@ -126,7 +131,10 @@ export class Syncer {
     this.#pendingSince = Math.min(batchStart, this.#pendingSince ?? Infinity)
     this.#consecutive++
     this.#failures++
-    const why = r.spawnError
+    const refused = verdict === 'refuse'
+    const why = refused
+      ? 'source is empty, target is not: refused (is the source mounted?)'
+      : r.spawnError
       ? `cannot run ${this.#config.rsyncPath}: ${r.spawnError}`
       : r.timedOut
         ? 'rsync timed out'
@@ -139,7 +147,10 @@ export class Syncer {
     this.#log.warn(
       {
         event: 'sync-failed',
-        err: hnmError('HNM_ERR_SYNC_FAILED', this.spec.source, this.spec.target, r.code ?? 'none', why), consecutiveFailures: this.#consecutive,
+        err: refused
+          ? hnmError('HNM_ERR_SYNC_SOURCE_EMPTY', this.spec.source, this.spec.target)
+          : hnmError('HNM_ERR_SYNC_FAILED', this.spec.source, this.spec.target, r.code ?? 'none', why),
+        consecutiveFailures: this.#consecutive,
         retryInMs: wait,
       },
       'sync pass failed; retrying with a full pass',

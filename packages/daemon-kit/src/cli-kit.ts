@@ -46,7 +46,21 @@ export function addDaemonOptions(
 
 /** Adds --control to a query subcommand (status and friends). */
 export function addControlOption(cmd: Command, defaultControl: string): Command {
-  return cmd.option('--control <path>', 'control socket of the running daemon', defaultControl)
+  return cmd
+    .option('--control <path>', 'control socket of the running daemon', defaultControl)
+    .hook('preAction', inheritControl)
+}
+
+/**
+ * `daemon --control X status` puts X on the program, not the subcommand;
+ * without this the subcommand would silently ask its default socket.
+ * A --control given after the subcommand still wins.
+ */
+export function inheritControl(sub: Command): void {
+  const parent = sub.parent
+  if (parent && sub.getOptionValueSource('control') !== 'cli' && parent.getOptionValueSource('control') === 'cli') {
+    sub.setOptionValueWithSource('control', parent.getOptionValue('control'), 'cli')
+  }
 }
 
 /** Reads `version` from the package.json next to dist/. */

@@ -2,6 +2,7 @@ import t from 'tap'
 import { Command } from 'commander'
 import {
   addDaemonOptions,
+  addControlOption,
   runProgram,
   checkConfig,
   reportError,
@@ -64,4 +65,24 @@ t.test('formatTable aligns columns', async t => {
     formatTable(['A', 'Bee'], [['1', 'x'], ['long', 'y']]),
     'A     Bee\n1     x\nlong  y\n',
   )
+})
+
+t.test('a subcommand asks the socket given before or after it, else its default', async t => {
+  const asked = async (argv: string[]): Promise<string> => {
+    let control = ''
+    const p = new Command('x').enablePositionalOptions()
+    addDaemonOptions(p, { config: '/etc/x.conf', control: '/run/x.sock' })
+    p.action(() => {})
+    const status = new Command('status')
+    addControlOption(status, '/run/x.sock').action((o: { control: string }) => {
+      control = o.control
+    })
+    p.addCommand(status)
+    await runProgram(p, ['node', 'x', ...argv], io().io, { exitCode: 0 })
+    return control
+  }
+  t.equal(await asked(['status']), '/run/x.sock', 'default')
+  t.equal(await asked(['status', '--control', '/a.sock']), '/a.sock', 'after')
+  t.equal(await asked(['--control', '/b.sock', 'status']), '/b.sock', 'before')
+  t.equal(await asked(['--control', '/b.sock', 'status', '--control', '/a.sock']), '/a.sock', 'after wins')
 })

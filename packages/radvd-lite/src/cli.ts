@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander'
 import {
   EXIT,
+  addControlOption,
   LOG_LEVELS,
   checkConfig,
   controlRequest,
@@ -105,10 +106,10 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
       state.exitCode = await d.done
     })
 
-  program
+  const status = program
     .command('status')
     .description('show interfaces, prefixes, last RA sent and RS received')
-    .option('--control <path>', 'control socket of the running daemon', defaultControlPath(NAME))
+  addControlOption(status, defaultControlPath(NAME))
     .option('--json', 'print the raw JSON')
     .action(async (o: { control: string; json?: boolean }) => {
       const s = (await controlRequest(o.control, 'status')) as { interfaces: IfaceStatus[] }

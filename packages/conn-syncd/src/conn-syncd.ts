@@ -305,6 +305,9 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
 
   let stopHeartbeat: (() => void) | undefined
   const onMembership = (e: MembershipEvent): void => {
+    // Logged so an operator (and the full-stack test) can see conn-syncd
+    // acted on heartbeatd's view, not only on its own peer traffic.
+    log.info({ event: e.kind, node: e.node ?? 'none', ...(e.kind === 'node' ? { alive: e.alive } : {}) }, 'heartbeatd membership event')
     if (e.kind === 'node' && e.alive && e.node !== cfg.node) void fullRecords().then(r => send(r, targets(), MSG_DATA, FLAG_RESYNC))
     if (e.kind === 'active' && e.node === cfg.node) void refresh()
   }

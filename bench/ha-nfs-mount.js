@@ -209,12 +209,16 @@ async function syncLag() {
   }
   const writeMs = performance.now() - t0
   let allAt = 0
+  let allAtWall = 0
   for (let k = 0; k < 3000; k++) {
     let n = 0
     try { for (const sub of readdirSync(dst)) n += readdirSync(join(dst, sub)).length } catch { /* racing */ }
-    if (n >= FILES) { allAt = performance.now(); break }
+    if (n >= FILES) { allAt = performance.now(); allAtWall = Date.now(); break }
     await sleep(10)
   }
+  // The pass that copied the last file logs `synced` only once rsync has
+  // exited, a little after the file appears: wait for it before counting.
+  if (allAt) await d.waitLog(l => l.event === 'synced' && Number(l.time) >= allAtWall - 5, 30000, from).catch(() => {})
   const passes = d.logs.slice(from).filter(l => l.event === 'synced')
   await stopDaemon(d.child)
   if (!allAt) throw new Error(`sync: target incomplete; last logs ${JSON.stringify(d.logs.slice(-3))}`)

@@ -2,7 +2,6 @@
 // agents, the event server, timers and metrics. createHeartbeatd is the
 // library entry; runDaemon (cli.ts) adds signals, control socket, /metrics.
 
-import { networkInterfaces } from 'node:os'
 import { mkdirSync } from 'node:fs'
 import {
   Registry,
@@ -22,6 +21,7 @@ import {
 } from './paths.js'
 import { Membership, type Action, type MemberEvent } from './membership.js'
 import { openTransport, type Transport } from './transport.js'
+import { hostInterfaces } from './interfaces.js'
 import { startPinger, type Pinger } from './pinger.js'
 import { startEventServer, type EventServer } from './event-server.js'
 import type { ServerLine } from './event-protocol.js'
@@ -51,7 +51,7 @@ export interface HeartbeatdOptions {
   readonly logger?: Logger
   readonly registry?: Registry
   readonly clock?: Clock
-  /** Interface table (tests); default os.networkInterfaces(). */
+  /** Interface table (tests); default: the host's, no-carrier links too. */
   readonly interfaces?: Interfaces
 }
 
@@ -70,7 +70,7 @@ export async function createHeartbeatd(
   const log = (opts.logger ?? silentLogger()).child({ component: 'heartbeatd' })
   const clock = opts.clock ?? realClock
   const registry = opts.registry ?? new Registry()
-  const ifaces = opts.interfaces ?? networkInterfaces()
+  const ifaces = opts.interfaces ?? (await hostInterfaces())
   const { paths, missing } = resolvePaths(config.media, config.udpport, ifaces)
   if (missing[0])
     throw hbError('HB_ERR_INTERFACE', missing[0].iface, missing[0].where)

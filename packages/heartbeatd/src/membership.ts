@@ -88,6 +88,8 @@ export class Membership {
   #peerAlive = false
   #peerEverSeen = false
   #peerLastSeen = 0
+  #peerAliveSince = 0
+  #evaluatedAt = -Infinity
   #peerLast: Heartbeat | undefined
   #lateWarned = false
   #standby = false
@@ -147,15 +149,21 @@ export class Membership {
       p.up = true
       this.#events.push({ type: 'path', path, up: true })
     }
-    if (this.#peerLast && hb.gen > this.#peerLast.gen) {
+    const last = this.#peerLast
+    if (last && hb.gen > last.gen) {
       this.#events.push({ type: 'peer-restart', gen: hb.gen })
     }
-    this.#peerLast = hb
+    // The peer's state is its newest round, not the last datagram in: a
+    // path may deliver old rounds late (see #settling).
+    const newer =
+      !last || hb.gen > last.gen || (hb.gen === last.gen && hb.seq > last.seq)
+    if (newer) this.#peerLast = hb
     this.#peerLastSeen = now
     this.#peerEverSeen = true
     this.#lateWarned = false
     if (!this.#peerAlive) {
       this.#peerAlive = true
+      this.#peerAliveSince = now
       this.#events.push({ type: 'node', node: this.peer, alive: true })
     }
     if (hb.takeover && !this.#standby)
@@ -274,8 +282,9 @@ export class Membership {
    * Earliest time at which tick() could change something. After tick(now)
    * the result is always later than `now` (or Infinity): a deadline already
    * handled must not come back, or the runtime re-arms a 0 ms timer forever.
+   * A deadline not yet handled stays, even if `now` is past it.
    */
-  nextWake(now: number): number {
+  nextWake(_now: number): number {
     const o = this.#o
     let t = Infinity
     for (const p of this.#paths.values()) {
@@ -287,11 +296,16 @@ export class Membership {
         t = Math.min(t, this.#peerLastSeen + o.warntime + 1)
       t = Math.min(t, this.#peerLastSeen + o.deadtime + 1)
     }
-    // initdead is a deadline only while it lies ahead; once it has passed
-    // with the peer never seen, nothing waits on it any more.
-    if (this.#waiting(now)) t = Math.min(t, this.#started + o.initdead)
-    for (const g of this.#groups)
-      if (g.failedUntil > now) t = Math.min(t, g.failedUntil)
+    // Time-based deadlines count until a decision has been taken after
+    // them, not until the clock passes them: the runtime reads the clock
+    // again after tick(), and a deadline falling in between was dropped,
+    // leaving a lone node waiting for ever after initdead.
+    const due = (at: number): void => {
+      if (at > this.#evaluatedAt) t = Math.min(t, at)
+    }
+    if (this.#peerAlive) due(this.#peerAliveSince + o.warntime)
+    if (!this.#peerEverSeen) due(this.#started + o.initdead)
+    for (const g of this.#groups) if (g.failedUntil) due(g.failedUntil)
     return t
   }
 
@@ -341,6 +355,16 @@ export class Membership {
     return !this.#peerEverSeen && now < this.#started + this.#o.initdead
   }
 
+  /**
+   * A peer just heard (again) may first show us old rounds: a path that
+   * comes up delivers what the kernel queued while ARP failed, seconds old.
+   * For warntime (more than one keepalive) nothing is started on its word,
+   * so its newest round, on whichever path, is what we judge by.
+   */
+  #settling(now: number): boolean {
+    return this.#peerAlive && now < this.#peerAliveSince + this.#o.warntime
+  }
+
   #setStandby(on: boolean, reason: string): void {
     if (this.#standby === on) return
     this.#standby = on
@@ -384,7 +408,8 @@ export class Membership {
   }
 
   #evaluate(now: number): void {
-    const waiting = this.#waiting(now)
+    this.#evaluatedAt = now
+    const waiting = this.#waiting(now) || this.#settling(now)
     for (const g of this.#groups) {
       const want = this.#wantHold(g, now)
       const theirs = this.#peerHolds(g.name)

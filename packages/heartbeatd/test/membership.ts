@@ -243,22 +243,23 @@ t.test(
 t.test('standby and takeover hand over gracefully', async t => {
   const a = new Membership(base)
   round(a, 10, { held: [] })
-  a.tick(20)
-  t.same(settle(a, 20), ['start a'])
-  a.requestStandby(30)
-  t.same(settle(a, 30), ['stop a'], 'standby releases')
-  t.equal(a.advert(30).standby, true)
-  round(a, 40, { held: [{ group: 'a', heldMs: 0 }] })
+  round(a, 50, { held: [] })
+  a.tick(71) // warntime after the peer was first heard
+  t.same(settle(a, 71), ['start a'])
+  a.requestStandby(80)
+  t.same(settle(a, 80), ['stop a'], 'standby releases')
+  t.equal(a.advert(80).standby, true)
+  round(a, 90, { held: [{ group: 'a', heldMs: 0 }] })
   t.same(a.takeActions(), [], 'stays standby')
-  a.requestTakeover(50)
-  t.equal(a.advert(50).takeover, true, 'asks the peer')
-  round(a, 60, { standby: true, held: [] })
+  a.requestTakeover(100)
+  t.equal(a.advert(100).takeover, true, 'asks the peer')
+  round(a, 110, { standby: true, held: [] })
   t.equal(
-    a.advert(60).takeover,
+    a.advert(110).takeover,
     false,
     'request cleared once the peer is standby',
   )
-  t.same(settle(a, 60), ['start a'])
+  t.same(settle(a, 110), ['start a'])
   // The other side of a takeover request.
   const b = new Membership({
     ...base,
@@ -267,10 +268,11 @@ t.test('standby and takeover hand over gracefully', async t => {
     groups: [{ name: 'a', home: 'b' }],
   })
   round(b, 10, { from: 'a' })
-  b.tick(20)
-  settle(b, 20)
-  round(b, 30, { from: 'a', takeover: true })
-  t.same(settle(b, 30), ['stop a'])
+  round(b, 50, { from: 'a' })
+  b.tick(71)
+  settle(b, 71)
+  round(b, 80, { from: 'a', takeover: true })
+  t.same(settle(b, 80), ['stop a'])
   t.equal(b.standby, true)
   // Standby ends when the peer dies: never leave the group unheld.
   b.tick(200)
@@ -298,7 +300,8 @@ t.test(
     // The peer takes a group its home has failed.
     const p = new Membership({ ...base, self: 'b', peer: 'a' })
     round(p, 10, { from: 'a', failed: ['a'] })
-    t.same(settle(p, 10), ['start a'])
+    p.tick(70)
+    t.same(settle(p, 70), ['start a'])
   },
 )
 
@@ -311,8 +314,10 @@ t.test(
     ]
     const m = new Membership({ ...base, groups })
     round(m, 10, { held: [{ group: 'b', heldMs: 0 }] })
-    t.same(settle(m, 10), ['start a'])
+    t.same(settle(m, 10), [], 'the peer was just heard: settle first')
     round(m, 40, { held: [{ group: 'b', heldMs: 30 }] })
+    m.tick(70)
+    t.same(settle(m, 70), ['start a'])
     m.tick(141)
     t.same(settle(m, 141), ['start b'])
     const v = m.view(141)
@@ -320,6 +325,51 @@ t.test(
       v.groups.map(g => g.holder),
       ['a', 'a'],
     )
+  },
+)
+
+t.test(
+  'old rounds delivered late on one path do not start a held group',
+  async t => {
+    // a comes back (auto_failback on) while b still holds a's group. The
+    // heartbeat link comes up and flushes rounds b queued while ARP
+    // failed, from before b took the group; bcast brings the current one.
+    const m = new Membership({ ...base, autoFailback: true })
+    const held = [{ group: 'a', heldMs: 5000 }]
+    m.heartbeat('ucast eth1', hb({ seq: 100, held: [] }), 10)
+    m.heartbeat('ucast eth1', hb({ seq: 101, held: [] }), 10)
+    m.heartbeat('bcast eth0', hb({ seq: 140, held }), 12)
+    m.heartbeat('ucast eth1', hb({ seq: 102, held: [] }), 13)
+    t.same(m.takeActions(), [], 'nothing started on an old round')
+    m.tick(71)
+    t.same(m.takeActions(), [], 'newest round says b holds it: wait')
+    t.equal(m.view(71).groups[0]?.holder, 'b')
+    // b releases (a newer round without the group): now a starts it.
+    m.heartbeat('ucast eth1', hb({ seq: 141, held: [] }), 80)
+    t.same(settle(m, 80), ['start a'])
+  },
+)
+
+t.test(
+  'a deadline passing between tick() and nextWake() is not lost',
+  async t => {
+    // The runtime ticks, then reads the clock again for the next wake.
+    // initdead ending in between left a lone node waiting for ever.
+    const m = new Membership(base)
+    m.tick(999.9)
+    t.same(m.takeActions(), [], 'initdead not over at the tick')
+    t.ok(m.nextWake(1000.1) <= 1000.1, 'initdead still due')
+    m.tick(1000.1)
+    t.same(settle(m, 1000.1), ['start a'], 'alone after initdead')
+    t.ok(m.nextWake(1000.1) > 1000.1, 'and then no longer due')
+    // The same for the retry after a failed start.
+    const r = new Membership({ ...base, retryMs: 500 })
+    r.tick(1000)
+    settle(r, 1000, false)
+    r.tick(1499.9)
+    t.ok(r.nextWake(1500.1) <= 1500.1, 'retry still due')
+    r.tick(1500.1)
+    t.same(settle(r, 1500.1), ['start a'], 'retried')
   },
 )
 

@@ -97,7 +97,11 @@ for (const s of selected) {
   const seconds = Math.round((Date.now() - started) / 1000)
   const status = r.error ? `timeout (${r.error.code})` : r.signal ? `signal ${r.signal}` : r.status
   results.push({ suite: s.name, status, seconds, estimate: estimate(s) })
-  if (status === 0) (measured[s.name] ??= {})[quick ? 'quick' : 'full'] = seconds
+  if (status === 0) {
+    const m = (measured[s.name] ??= {})
+    m[quick ? 'quick' : 'full'] = seconds
+    m[quick ? 'quickAt' : 'fullAt'] = new Date(started).toISOString()
+  }
   console.log(`bench: ${s.name} exit ${status} after ${fmt(seconds)}`)
 }
 mkdirSync(docs, { recursive: true })
@@ -177,8 +181,23 @@ const doc = [
   '',
   machineMarkdown(machine()),
   '',
+  [
+    '## When each section was measured',
+    '',
+    'Sections are rewritten only by their own suite, so one document can hold runs of different days; a quick run is marked.',
+    '',
+    '| suite | figures from (UTC) | run | seconds |',
+    '| --- | --- | --- | ---: |',
+    ...SUITES.map(([name]) => {
+      const m = measured[name] ?? {}
+      const useQuick = m.quickAt && (!m.fullAt || m.quickAt > m.fullAt)
+      const at = useQuick ? m.quickAt : m.fullAt
+      return `| ${name} | ${at ? at.replace('T', ' ').slice(0, 16) : 'unknown'} | ${at ? (useQuick ? 'quick' : 'full') : '-'} | ${(useQuick ? m.quick : m.full) ?? '-'} |`
+    }),
+    '',
+  ].join('\n'),
   results.length ? [
-    `## Last run${quick ? ' (--quick)' : ''}`,
+    `## This invocation${quick ? ' (--quick)' : ''}`,
     '',
     '| suite | exit | seconds | estimate |',
     '| --- | --- | ---: | ---: |',

@@ -93,7 +93,9 @@ export function formatStatus(s: ErdStatus): string {
       )
     : 'no transitions\n'
   const pin = s.pinned ? ` (pinned by operator)` : ''
-  return `active: ${s.active ?? 'none'}${pin}\n\n${links}\n${trans}`
+  // Only the degraded mode is worth a line: peers erd never saw keep the old MAC.
+  const ns = s.ipv6Announce === 'ns' ? 'ipv6 announcements: solicitations to known neighbours only (no perl, ERD_ERR_NO_PERL)\n' : ''
+  return `active: ${s.active ?? 'none'}${pin}\n${ns}\n${links}\n${trans}`
 }
 
 export async function main(argv: readonly string[], io: CliIo = stdio): Promise<number> {

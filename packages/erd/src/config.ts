@@ -45,7 +45,7 @@ export interface ErdConfig {
   readonly ipv6: boolean
   /** Added to a primary route's metric for its copy on the secondary. */
   readonly metric_offset: number
-  /** Announcements (gratuitous ARP, NS with our link-layer address). */
+  /** Announcements (gratuitous ARP, unsolicited NA). */
   readonly announce_count: number
   readonly announce_interval: number
 }

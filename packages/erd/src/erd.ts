@@ -21,7 +21,7 @@ import {
   type Route,
   type RouteOp,
 } from './routes.js'
-import { announceCommands } from './announce.js'
+import { announceCommands, type Ipv6Announce } from './announce.js'
 import { NeighbourCache, neighbourLines } from './neighbours.js'
 import type { Address } from './netlink-text.js'
 
@@ -58,6 +58,8 @@ export interface ErdStatus {
   readonly transitions: readonly Transition[]
   readonly savedRoutes: readonly string[]
   readonly ipv6Targets: readonly string[]
+  /** `na`: unsolicited advertisements; `ns`: the solicitation fallback (no perl). */
+  readonly ipv6Announce: Ipv6Announce
 }
 
 export interface Erd extends Service<ErdConfig> {
@@ -103,6 +105,15 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
   for (const r of saved) if (r.gateway) neighbours.remember({ address: r.gateway })
   for (const r of ROLES) {
     for (const n of await kernel.neighbours(ifname(r)).catch(() => [])) neighbours.remember(n)
+  }
+
+  // IPv6 peers get unsolicited NAs from the perl helper; checked once here
+  // so a missing perl is one clear warning, not a failure every switch.
+  let ipv6Announce: Ipv6Announce = 'na'
+  if (cfg.ipv6 && !(await kernel.hasProgram('perl'))) {
+    ipv6Announce = 'ns'
+    const w = erdErrors('ERD_ERR_NO_PERL')
+    log.warn({ code: w.code }, w.message)
   }
 
   const sel = new LinkSelector(cfg, clock.now(), carrier)
@@ -168,6 +179,7 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
       ipv6Targets: neighbours.ipv6(),
       ipv4: cfg.ipv4,
       ipv6: cfg.ipv6,
+      ipv6Announce,
     })
     const { failed } = await kernel.run(cmds)
     m.announcements.inc({ result: 'ok' }, cmds.length - failed.length)
@@ -311,7 +323,7 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
   enqueue(reconcile)
   await queue
   log.info(
-    { event: 'ready', active: sel.active, primary: cfg.primary, secondary: cfg.secondary, saved: saved.length },
+    { event: 'ready', active: sel.active, primary: cfg.primary, secondary: cfg.secondary, saved: saved.length, ipv6Announce },
     `erd ready; active link ${sel.active ?? 'none'}`,
   )
 
@@ -334,6 +346,7 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
       transitions: [...transitions],
       savedRoutes: saved.map(describeRoute),
       ipv6Targets: neighbours.ipv6(),
+      ipv6Announce,
     }
   }
 

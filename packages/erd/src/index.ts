@@ -26,7 +26,7 @@ export {
   type PlanInput,
   type Family,
 } from './routes.js'
-export { announceCommands, type AnnounceInput } from './announce.js'
+export { announceCommands, NA_SENDER, type AnnounceInput, type Ipv6Announce } from './announce.js'
 export { parseMonitorLine, parseAddresses, parseNeighbours, hasNetAdmin, type MonitorEvent, type Address } from './netlink-text.js'
 export { systemKernel, type Kernel, type Watcher, type ApplyResult } from './kernel.js'
 export { systemClock, type Clock, type Timer } from './clock.js'

@@ -3,7 +3,8 @@
 // tested with a fake; this file is exercised by the namespace tests.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { access, constants, readFile } from 'node:fs/promises'
+import { delimiter, join } from 'node:path'
 import { LineSplitter } from '@has/daemon-kit'
 import { erdErrors } from './errors.js'
 import { SysfsReader } from './sysfs.js'
@@ -46,6 +47,8 @@ export interface Kernel {
   /** Runs helper commands (announcements); resolves once all have ended. */
   run(cmds: readonly (readonly string[])[]): Promise<{ failed: string[] }>
   canAdminNetwork(): Promise<boolean>
+  /** True when `name` is an executable file on PATH (helper programs). */
+  hasProgram(name: string): Promise<boolean>
 }
 
 function ip(args: readonly string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -160,7 +163,8 @@ export function systemKernel(): Kernel & { close(): void } {
           argv =>
             new Promise<void>(resolve => {
               execFile(argv[0] as string, argv.slice(1), { timeout: 5000 }, (err, _o, stderr) => {
-                // arping exits 1 and ndisc6 2 when nobody answers: expected.
+                // arping exits 1 and ndisc6 2 when nobody answers: expected;
+                // erd-na says why on stderr when it fails.
                 const code = (err as { code?: unknown } | null)?.code
                 if (err && (typeof code !== 'number' || code > 2 || stderr.trim())) {
                   failed.push(`${argv.join(' ')}: ${stderr.trim() || err.message}`)
@@ -178,6 +182,18 @@ export function systemKernel(): Kernel & { close(): void } {
       } catch {
         return false
       }
+    },
+    async hasProgram(name) {
+      for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
+        if (!dir) continue
+        try {
+          await access(join(dir, name), constants.X_OK)
+          return true
+        } catch {
+          // next directory
+        }
+      }
+      return false
     },
   }
 }

@@ -43,7 +43,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     announcements: new Counter({
       name: 'erd_announcements_total',
-      help: 'Gratuitous ARP / neighbour solicitations sent, by result',
+      help: 'Announcement commands run (gratuitous ARP per IPv4 address, one unsolicited-NA round for the IPv6 addresses, or NS per neighbour without perl), by result',
       labelNames: ['result'] as const,
       registers: [registry],
     }),

@@ -40,13 +40,15 @@ export interface Address {
   readonly address: string
   readonly prefixlen: number
   readonly scope: string
+  /** Duplicate address detection found another owner: never announced. */
+  readonly dadfailed?: true
 }
 
-/** `ip -j addr show dev X` → its addresses (tentative/dadfailed included). */
+/** `ip -j addr show dev X` → its addresses (tentative and dadfailed ones included, the latter flagged). */
 export function parseAddresses(json: string): { mac?: string; addresses: Address[] } {
   const data = JSON.parse(json === '' ? '[]' : json) as {
     address?: string
-    addr_info?: { family?: string; local?: string; prefixlen?: number; scope?: string }[]
+    addr_info?: { family?: string; local?: string; prefixlen?: number; scope?: string; dadfailed?: boolean }[]
   }[]
   const out: Address[] = []
   let mac: string | undefined
@@ -59,6 +61,7 @@ export function parseAddresses(json: string): { mac?: string; addresses: Address
         address: a.local,
         prefixlen: a.prefixlen ?? 0,
         scope: a.scope ?? 'global',
+        ...(a.dadfailed === true ? { dadfailed: true as const } : {}),
       })
     }
   }

@@ -54,6 +54,7 @@ t.test('status text', async t => {
     transitions: [{ at: 'T1', from: 'primary', to: 'secondary', reason: 'primary link down', applyMs: 2.5 }],
     savedRoutes: [],
     ipv6Targets: [],
+    ipv6Announce: 'na',
   }
   const text = formatStatus(s)
   t.match(text, /^active: secondary/)
@@ -62,4 +63,6 @@ t.test('status text', async t => {
   t.match(text, /T1\s+primary\s+secondary\s+2\.5\s+primary link down/)
   t.match(formatStatus({ ...s, active: null, transitions: [] }), /no transitions/)
   t.match(formatStatus({ ...s, pinned: 'secondary' }), /pinned by operator/)
+  t.notMatch(text, /ipv6 announcements/)
+  t.match(formatStatus({ ...s, ipv6Announce: 'ns' }), /^active: secondary\nipv6 announcements: solicitations to known neighbours only \(no perl/)
 })

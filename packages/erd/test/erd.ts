@@ -6,6 +6,7 @@ import t from 'tap'
 import { Writable } from 'node:stream'
 import { createLogger } from '@has/daemon-kit'
 import { createErd } from '../src/erd.js'
+import { NA_SENDER } from '../src/announce.js'
 import { DEFAULTS, type ErdConfig } from '../src/config.js'
 import { sameRoute, type Route, type RouteOp } from '../src/routes.js'
 import type { Kernel } from '../src/kernel.js'
@@ -52,6 +53,7 @@ function fakeKernel(routes: Route[]) {
     admin: true,
     watching: 0,
     bitReads: 0,
+    programs: ['perl'] as string[],
   }
   const kernel: Kernel = {
     carrier: async i => state.carrier[i],
@@ -73,7 +75,11 @@ function fakeKernel(routes: Route[]) {
       }
       return { failed, errors: failed ? 'RTNETLINK answers: No such process' : '' }
     },
-    addresses: async dev => [{ family: 4, address: dev === 'eth0' ? '10.0.0.2' : '10.0.0.3', prefixlen: 24, scope: 'global' }],
+    addresses: async dev => [
+      { family: 4, address: dev === 'eth0' ? '10.0.0.2' : '10.0.0.3', prefixlen: 24, scope: 'global' },
+      { family: 6, address: dev === 'eth0' ? 'fe80::2' : 'fe80::3', prefixlen: 64, scope: 'link' },
+      { family: 6, address: dev === 'eth0' ? '2001:db8::2' : '2001:db8::3', prefixlen: 64, scope: 'global' },
+    ],
     neighbours: async dev => (dev === 'eth0' ? [{ address: '2001:db8::9', lladdr: '02:00:00:00:00:09' }, { address: '10.0.0.1', lladdr: '02:00:00:00:00:01' }] : []),
     watch: (onEvent, onExit) => {
       state.emit = onEvent
@@ -86,6 +92,7 @@ function fakeKernel(routes: Route[]) {
       return { failed: cmds.length > 1 ? ['x: boom'] : [] }
     },
     canAdminNetwork: async () => state.admin,
+    hasProgram: async name => state.programs.includes(name),
   }
   return { kernel, state }
 }
@@ -107,9 +114,10 @@ function sink() {
   return { lines, logger: createLogger({ name: 'erd', destination: stream }) }
 }
 
-async function start(cfg: Partial<ErdConfig> = {}, routes = ROUTES) {
+async function start(cfg: Partial<ErdConfig> = {}, routes = ROUTES, programs = ['perl']) {
   const clock = new ManualClock()
   const { kernel, state } = fakeKernel(routes.map(r => ({ ...r })))
+  state.programs = programs
   const { lines, logger } = sink()
   const erd = await createErd({ config: { ...DEFAULTS, updelay: 1000, announce_interval: 100, ...cfg }, kernel, clock, logger })
   return { erd, clock, state, lines }
@@ -140,7 +148,12 @@ t.test('failover on a monitor event, failback after updelay, announcements', asy
     'neigh replace 2001:db8::9 lladdr 02:00:00:00:00:09 dev eth1 nud reachable',
     'neigh replace 10.0.0.1 lladdr 02:00:00:00:00:01 dev eth1 nud reachable',
   ], 'known neighbours installed on the new port first')
-  t.same(state.ran[0], ['arping', '-q', '-U', '-c', '1', '-w', '0.02', '-i', 'eth1', '-S', '10.0.0.2', '10.0.0.2'])
+  t.same(state.ran.slice(0, 3), [
+    ['arping', '-q', '-U', '-c', '1', '-w', '0.02', '-i', 'eth1', '-S', '10.0.0.2', '10.0.0.2'],
+    ['arping', '-q', '-U', '-c', '1', '-w', '0.02', '-i', 'eth1', '-S', '10.0.0.3', '10.0.0.3'],
+    ['perl', NA_SENDER, 'eth1', '2001:db8::2', '2001:db8::3'],
+  ], 'gratuitous ARP per IPv4 address, one unsolicited-NA run for the global IPv6 ones')
+  t.equal(erd.status().ipv6Announce, 'na')
   const flush = () => new Promise(r => setImmediate(r))
   await flush()
   clock.advance(100)
@@ -167,6 +180,26 @@ t.test('failover on a monitor event, failback after updelay, announcements', asy
   t.match(metrics, /erd_switches_total\{to="primary"\} 1/)
   t.match(metrics, /erd_active_link\{link="primary"\} 1/)
   await erd.close()
+})
+
+t.test('no perl: one clear warning, IPv6 falls back to solicitations', async t => {
+  const { erd, state, lines } = await start({}, ROUTES, [])
+  const warn = lines.filter(l => l.code === 'ERD_ERR_NO_PERL')
+  t.equal(warn.length, 1)
+  t.match(warn[0]?.msg, /perl not found.*neighbour solicitations/)
+  t.equal(erd.status().ipv6Announce, 'ns')
+  t.match(lines.find(l => l.event === 'ready'), { ipv6Announce: 'ns' })
+  state.carrier.eth0 = false
+  state.emit({ kind: 'link', ifname: 'eth0', carrier: false, deleted: false })
+  await erd.idle()
+  await new Promise(r => setImmediate(r))
+  t.notOk(state.ran.some(c => c[0] === 'perl'))
+  t.same(state.ran.filter(c => c[0] === 'ndisc6' && c[7] === '2001:db8::2').map(c => c[8]), ['2001:db8::1', '2001:db8::9'])
+  await erd.close()
+
+  const off = await start({ ipv6: false }, ROUTES, [])
+  t.notOk(off.lines.some(l => l.code === 'ERD_ERR_NO_PERL'), 'no warning when IPv6 is off')
+  await off.erd.close()
 })
 
 t.test('poll backstop finds a loss the monitor missed; monitor restarts', async t => {

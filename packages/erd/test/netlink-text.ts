@@ -48,6 +48,7 @@ t.test('ip -j addr and neigh', async t => {
         { family: 'inet', local: '10.0.0.2', prefixlen: 24, scope: 'global' },
         { family: 'inet6', local: 'fe80::1', prefixlen: 64, scope: 'link' },
         { family: 'inet6', local: '2001:db8::2', prefixlen: 64 },
+        { family: 'inet6', local: 'fd00::2', prefixlen: 64, scope: 'global', dadfailed: true, tentative: true },
         { family: 'bogus', local: 'x' },
         { family: 'inet' },
       ],
@@ -59,6 +60,7 @@ t.test('ip -j addr and neigh', async t => {
       { family: 4, address: '10.0.0.2', prefixlen: 24, scope: 'global' },
       { family: 6, address: 'fe80::1', prefixlen: 64, scope: 'link' },
       { family: 6, address: '2001:db8::2', prefixlen: 64, scope: 'global' },
+      { family: 6, address: 'fd00::2', prefixlen: 64, scope: 'global', dadfailed: true },
     ],
   })
   t.same(parseAddresses(''), { addresses: [] })

@@ -71,3 +71,31 @@ export async function routeDev(lab: Lab, dst: string): Promise<string> {
   const out = await lab.lab.ip(lab.node, ['-j', 'route', 'get', dst])
   return (JSON.parse(out) as { dev: string }[])[0]?.dev ?? ''
 }
+
+export async function macOf(lab: Lab, ns: string, dev: string): Promise<string> {
+  return (JSON.parse(await lab.lab.ip(ns, ['-j', 'link', 'show', dev])) as { address: string }[])[0]?.address ?? ''
+}
+
+export interface NeighEntry {
+  readonly lladdr?: string
+  readonly state: readonly string[]
+}
+
+/** `ip -6 neigh show <addr>` in `ns`: the entry, if any. */
+export async function neigh6(lab: Lab, ns: string, addr: string): Promise<NeighEntry | undefined> {
+  const e = (JSON.parse(await lab.lab.ip(ns, ['-j', '-6', 'neigh', 'show', addr])) as { lladdr?: string; state?: string[] }[])[0]
+  return e && { ...(e.lladdr ? { lladdr: e.lladdr } : {}), state: e.state ?? [] }
+}
+
+/**
+ * Reads `get` until `ok` holds or `ms` pass (a bound on a hang, not a
+ * timing claim); returns the last value read, for the assertion.
+ */
+export async function pollUntil<T>(get: () => Promise<T>, ok: (v: T) => boolean, ms: number, every = 50): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await get()
+    if (ok(v) || Date.now() >= end) return v
+    await new Promise(r => setTimeout(r, every))
+  }
+}

@@ -35,6 +35,8 @@ export class Syncer {
   #watcher: FSWatcher | undefined
   #timer: NodeJS.Timeout | undefined
   #pendingSince: number | null = null
+  /** Start of the batch a running pass is copying: still not on the target. */
+  #inFlightSince: number | null = null
   #running: Promise<void> | null = null
   #state: SyncStatus['state'] = 'starting'
   #passes = 0
@@ -101,6 +103,7 @@ export class Syncer {
   async #runOnce(): Promise<void> {
     const batchStart = this.#pendingSince ?? performance.now()
     this.#pendingSince = null
+    this.#inFlightSince = batchStart
     this.#state = 'running'
     this.#passes++
     const args = rsyncArgs({
@@ -114,6 +117,7 @@ export class Syncer {
       verdict === 'sync'
         ? await execCommand(this.#config.rsyncPath, args, 10 * 60_000)
         : { code: null, timedOut: false, ms: 0, stderr: '', spawnError: undefined }
+    this.#inFlightSince = null
     if (verdict !== 'refuse' && !r.timedOut && rsyncSucceeded(r.code)) {
       const lag = performance.now() - batchStart
       this.#lastLagMs = lag
@@ -171,8 +175,16 @@ export class Syncer {
     this.metrics.syncPendingAge.set(this.#labels, this.#pendingAge() / 1000)
   }
 
+  /** Oldest change not yet on the target, whether waiting or being copied. */
+  #oldestPending(): number | null {
+    if (this.#pendingSince === null) return this.#inFlightSince
+    if (this.#inFlightSince === null) return this.#pendingSince
+    return Math.min(this.#pendingSince, this.#inFlightSince)
+  }
+
   #pendingAge(): number {
-    return this.#pendingSince === null ? 0 : performance.now() - this.#pendingSince
+    const since = this.#oldestPending()
+    return since === null ? 0 : performance.now() - since
   }
 
   status(): SyncStatus {
@@ -187,7 +199,7 @@ export class Syncer {
       lastError: this.#lastError,
       lastSuccess: this.#lastSuccess,
       lastLagMs: this.#lastLagMs === null ? null : Math.round(this.#lastLagMs),
-      pendingMs: this.#pendingSince === null ? null : Math.round(this.#pendingAge()),
+      pendingMs: this.#oldestPending() === null ? null : Math.round(this.#pendingAge()),
       nextRetryMs: this.#retryAt === null ? null : Math.max(0, Math.round(this.#retryAt - performance.now())),
     }
   }

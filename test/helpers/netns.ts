@@ -79,6 +79,26 @@ export class NetnsLab {
     return name
   }
 
+  /**
+   * A LAN: a bridge in a namespace of its own, and one namespace per host
+   * plugged into it by its `eth0` with the given address (CIDR; IPv6 ones
+   * skip duplicate address detection). Returns the hosts' namespace names.
+   */
+  async lan<N extends string>(hosts: readonly (readonly [N, string])[]): Promise<Record<N, string>> {
+    const br = await this.add('br')
+    await this.bridge(br)
+    const ns = {} as Record<N, string>
+    let port = 1
+    for (const [name, addr] of hosts) {
+      const n = await this.add(name.length > 3 ? name.slice(0, 2) + name.slice(-1) : name)
+      ns[name] = n
+      await this.veth({ ns: n, ifname: 'eth0' }, { ns: br, ifname: `p${port}` })
+      await this.ip(n, addr.includes(':') ? ['-6', 'addr', 'add', addr, 'dev', 'eth0', 'nodad'] : ['addr', 'add', addr, 'dev', 'eth0'])
+      await this.ip(br, ['link', 'set', `p${port++}`, 'master', 'br0'])
+    }
+    return ns
+  }
+
   async cleanup(): Promise<void> {
     for (const ns of this.#made.splice(0).reverse()) {
       await run('ip', ['netns', 'pids', ns]).then(async r => {

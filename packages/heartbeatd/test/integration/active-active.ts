@@ -56,22 +56,11 @@ t.test('active/active: failover and failback per auto_failback', async t => {
     await lab.cleanup()
   })
 
-  const br = await lab.add('br')
-  await lab.bridge(br)
-  const ns = {} as Record<Name | 'client', string>
-  let port = 1
-  for (const [name, addr] of [
+  const ns: Record<Name | 'client', string> = await lab.lan([
     ['master1', '10.78.0.1/24'],
     ['master2', '10.78.0.2/24'],
     ['client', '10.78.0.100/24'],
-  ] as const) {
-    ns[name] = await lab.add(name.slice(0, 2) + name.slice(-1))
-    await lab.veth(
-      { ns: ns[name], ifname: 'eth0', addr },
-      { ns: br, ifname: `p${port}` },
-    )
-    await lab.ip(br, ['link', 'set', `p${port++}`, 'master', 'br0'])
-  }
+  ] as const)
   await lab.veth(
     { ns: ns.master1, ifname: 'eth1', addr: `${HB.master1}/24` },
     { ns: ns.master2, ifname: 'eth1', addr: `${HB.master2}/24` },

@@ -16,22 +16,11 @@ t.test('IPv6 VIP takeover: the client learns the new MAC', async t => {
   t.teardown(() => lab.cleanup())
   const ipaddr = findAgent('IPaddr', [BUILTIN_RESOURCE_DIR]) as string
   t.ok(ipaddr, 'IPaddr agent shipped')
-  const br = await lab.add('br')
-  await lab.bridge(br)
-  const ns: Record<string, string> = {}
-  let port = 1
-  for (const [name, addr] of [
+  const { m1, m2, cl } = await lab.lan([
     ['m1', 'fd77:3::1/64'],
     ['m2', 'fd77:3::2/64'],
     ['cl', 'fd77:3::100/64'],
-  ] as const) {
-    const n = await lab.add(name)
-    ns[name] = n
-    await lab.veth({ ns: n, ifname: 'eth0' }, { ns: br, ifname: `p${port}` })
-    await lab.ip(n, ['-6', 'addr', 'add', addr, 'dev', 'eth0', 'nodad'])
-    await lab.ip(br, ['link', 'set', `p${port++}`, 'master', 'br0'])
-  }
-  const [m1, m2, cl] = [ns.m1, ns.m2, ns.cl] as string[]
+  ] as const)
   const mac = async (n: string): Promise<string> =>
     (await lab.exec(n, 'cat', ['/sys/class/net/eth0/address'])).trim()
   const agent = (n: string, op: string): Promise<string> =>

@@ -34,22 +34,11 @@ t.test('failover between two master namespaces', async t => {
     for (const p of procs) await p.stop('SIGKILL')
     await lab.cleanup()
   })
-  const br = await lab.add('br')
-  await lab.bridge(br)
-  const ns: Record<string, string> = {}
-  let port = 1
-  for (const [name, addr] of [
+  const ns: Record<string, string> = await lab.lan([
     ['master1', '10.77.0.1/24'],
     ['master2', '10.77.0.2/24'],
     ['client', '10.77.0.100/24'],
-  ] as const) {
-    ns[name] = await lab.add(name.slice(0, 2) + name.slice(-1))
-    await lab.veth(
-      { ns: ns[name], ifname: 'eth0', addr },
-      { ns: br, ifname: `p${port}` },
-    )
-    await lab.ip(br, ['link', 'set', `p${port++}`, 'master', 'br0'])
-  }
+  ] as const)
   const m1 = ns.master1 as string
   const m2 = ns.master2 as string
   const cl = ns.client as string

@@ -40,7 +40,16 @@ export function spawnDaemon(
   args: readonly string[],
   opts: SpawnDaemonOptions = {},
 ): Proc {
-  const argv = [binPath(pkg), ...args]
+  return spawnScript(binPath(pkg), args, opts)
+}
+
+/** Any Node script (a daemon or a test fixture), optionally in a namespace. */
+export function spawnScript(
+  script: string,
+  args: readonly string[],
+  opts: SpawnDaemonOptions = {},
+): Proc {
+  const argv = [script, ...args]
   const child = opts.netns
     ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...argv], {
         stdio: ['ignore', 'pipe', 'pipe'],

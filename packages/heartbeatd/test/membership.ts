@@ -52,6 +52,17 @@ function settle(m: Membership, now: number, ok = true): string[] {
   return done
 }
 
+/** A partition: a and b each came up alone at initdead and took group a. */
+function partitioned(opts: Partial<MembershipOptions> = {}): { a: Membership; b: Membership } {
+  const a = new Membership({ ...base, ...opts })
+  const b = new Membership({ ...base, self: 'b', peer: 'a', ...opts })
+  for (const m of [a, b]) {
+    m.tick(1000)
+    settle(m, 1000)
+  }
+  return { a, b }
+}
+
 t.test('alone: waits initdead, then takes its group', async t => {
   const m = new Membership(base)
   m.tick(500)
@@ -156,12 +167,7 @@ t.test(
   async t => {
     for (const autoFailback of [true, false]) {
       // a is home and held the group longer; b took it during the partition.
-      const a = new Membership({ ...base, autoFailback })
-      const b = new Membership({ ...base, self: 'b', peer: 'a', autoFailback })
-      a.tick(1000)
-      settle(a, 1000)
-      b.tick(1000)
-      settle(b, 1000)
+      const { a, b } = partitioned({ autoFailback })
       // Partition heals at 5000: b has held it 4000 ms, a 4000 ms too; give a a head start.
       a.heartbeat(
         'ucast eth1',
@@ -188,12 +194,7 @@ t.test(
 t.test(
   'near-equal hold times: the node names decide, the same on both sides',
   async t => {
-    const a = new Membership(base)
-    const b = new Membership({ ...base, self: 'b', peer: 'a' })
-    a.tick(1000)
-    settle(a, 1000)
-    b.tick(1000)
-    settle(b, 1000)
+    const { a, b } = partitioned()
     a.heartbeat(
       'ucast eth1',
       hb({ from: 'b', gen: 9, held: [{ group: 'a', heldMs: 1990 }] }),

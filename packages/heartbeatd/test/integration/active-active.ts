@@ -16,12 +16,11 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { spawn } from 'node:child_process'
 import { NetnsLab, needsRoot } from '../../../../test/helpers/netns.js'
 import {
   runBin,
   spawnDaemon,
-  track,
+  spawnScript,
   type LogLine,
   type Proc,
 } from '../../../../test/helpers/daemon.js'
@@ -67,13 +66,7 @@ t.test('active/active: failover and failback per auto_failback', async t => {
   )
 
   const child = (netns: string, script: string, args: string[]): Proc => {
-    const p = track(
-      spawn(
-        'ip',
-        ['netns', 'exec', netns, process.execPath, join(FIX, script), ...args],
-        { stdio: ['pipe', 'pipe', 'pipe'] },
-      ),
-    )
+    const p = spawnScript(join(FIX, script), args, { netns, stdio: 'pipe' })
     procs.push(p)
     return p
   }

@@ -8,12 +8,11 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { spawn } from 'node:child_process'
 import { NetnsLab, needsRoot } from '../../../../test/helpers/netns.js'
 import { controlRequest } from '@has/daemon-kit'
 import {
   spawnDaemon,
-  track,
+  spawnScript,
   type Proc,
   type LogLine,
 } from '../../../../test/helpers/daemon.js'
@@ -123,13 +122,7 @@ t.test('failover between two master namespaces', async t => {
       p.waitLog(l => p.logs.indexOf(l) >= n && pred(l), ms)
   }
   const child = (netns: string, script: string, args: string[]): Proc => {
-    const p = track(
-      spawn(
-        'ip',
-        ['netns', 'exec', netns, process.execPath, join(FIX, script), ...args],
-        { stdio: ['pipe', 'pipe', 'pipe'] },
-      ),
-    )
+    const p = spawnScript(join(FIX, script), args, { netns, stdio: 'pipe' })
     procs.push(p)
     return p
   }

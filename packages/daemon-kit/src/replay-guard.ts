@@ -2,9 +2,11 @@
 // epoch (fixed per process start, increasing across restarts, e.g. the
 // start time in ms) and a sequence number that grows by one per datagram.
 // A sliding window, as IPsec uses, accepts late arrivals once and rejects
-// duplicates and anything older than the window.
+// duplicates and anything older than the window. A late arrival is told
+// apart (`late`): a datagram that carries a snapshot (a load report) must
+// not roll back a newer one, while one that carries an event may apply.
 
-export type ReplayVerdict = 'ok' | 'replay' | 'stale' | 'restart'
+export type ReplayVerdict = 'ok' | 'late' | 'replay' | 'stale' | 'restart'
 
 const WINDOW = 64n
 
@@ -18,9 +20,10 @@ export class ReplayGuard {
   readonly #senders = new Map<string, SenderState>()
 
   /**
-   * `ok` accept; `restart` accept, the sender has a new epoch; `replay` a
-   * number seen before; `stale` an older epoch or behind the window.
-   * Only `ok` and `restart` update state.
+   * `ok` the newest yet; `late` unseen but older than the newest (within
+   * the window; marked seen); `restart` the sender has a new epoch;
+   * `replay` a number seen before; `stale` an older epoch or behind the
+   * window. `replay` and `stale` change nothing.
    */
   check(sender: string, epoch: number, seq: number): ReplayVerdict {
     const s = BigInt(seq)
@@ -41,7 +44,7 @@ export class ReplayGuard {
     const bit = 1n << back
     if (st.mask & bit) return 'replay'
     st.mask |= bit
-    return 'ok'
+    return 'late'
   }
 
   forget(sender: string): void {

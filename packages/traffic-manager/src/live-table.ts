@@ -48,8 +48,6 @@ export interface LiveTableOptions {
 export class LiveTable {
   readonly #nodes = new Map<string, NodeEntry>()
   readonly #guard = new ReplayGuard()
-  /** Newest applied (epoch, seq) per `sender|node`: reports are snapshots. */
-  readonly #newest = new Map<string, { epoch: number; seq: number }>()
   #key: string | undefined
   #timeoutMs: number
   readonly #now: () => number
@@ -108,20 +106,15 @@ export class LiveTable {
     if (this.#key !== undefined && !verifyReport(p, this.#key)) {
       return this.#drop('TM_ERR_REPORT_MAC', p.mac === undefined ? 'no mac' : 'mac mismatch')
     }
-    const stream = `${r.sender}|${r.node}`
-    const verdict = this.#guard.check(stream, r.epoch, r.seq)
+    const verdict = this.#guard.check(`${r.sender}|${r.node}`, r.epoch, r.seq)
     if (verdict === 'replay' || verdict === 'stale') {
       return this.#drop('TM_ERR_REPORT_REPLAY', `${verdict} ${r.sender} ${r.epoch}/${r.seq}`)
     }
-    // The window accepts each number once, even a late one; but a report is
-    // a snapshot, and one older than the newest applied would roll the node
-    // back (an `up` overtaken by a `drain`). The window above only decides
-    // whether such a datagram is a replay or merely late.
-    const newest = this.#newest.get(stream)
-    if (newest !== undefined && r.epoch === newest.epoch && r.seq < newest.seq) {
-      return this.#drop('TM_ERR_REPORT_LATE', `${r.sender} ${r.epoch}/${r.seq} < ${newest.seq}`)
+    // A report is a snapshot: one older than the newest applied would roll
+    // the node back (an `up` overtaken by a `drain`).
+    if (verdict === 'late') {
+      return this.#drop('TM_ERR_REPORT_LATE', `${r.sender} ${r.epoch}/${r.seq} arrived after a newer one`)
     }
-    this.#newest.set(stream, { epoch: r.epoch, seq: r.seq })
     this.accepted++
     const prevStatus = entry.status
     const prevLoad = entry.load

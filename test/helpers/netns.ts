@@ -4,6 +4,7 @@
 // goes only to addresses inside these namespaces.
 
 import type { Test } from 'tap'
+import { spawnSync } from 'node:child_process'
 import { run } from './daemon.js'
 
 export const isRoot = process.getuid?.() === 0
@@ -19,6 +20,25 @@ export function needsRoot(t: Pick<Test, 'skip'>): boolean {
   // A skipped (never run) subtest: the report shows "# SKIP" with the reason.
   t.skip(msg, () => {})
   return false
+}
+
+/**
+ * As root, the argv that runs `node script ...` as uid nobody with no
+ * capabilities (`env -i`: tap's loader, injected through NODE_OPTIONS,
+ * would fail as nobody), or undefined, after a printed skip, when nobody
+ * cannot read the checkout (a clone under a 0700 directory, as mktemp -d
+ * makes): the test would only measure the file modes.
+ */
+export function asNobody(t: Pick<Test, 'skip'>, script: string, args: readonly string[]): string[] | undefined {
+  const argv = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', 'env', '-i', process.execPath]
+  const probe = spawnSync(argv[0] as string, [...argv.slice(1), script, '--version'], { stdio: 'ignore' })
+  if (probe.status !== 0) {
+    const msg = `skipped: uid nobody cannot read ${script} (checkout under a private directory)`
+    console.log(`# ${msg}`)
+    t.skip(msg, () => {})
+    return undefined
+  }
+  return [...argv, script, ...args]
 }
 
 export async function sh(cmd: string, args: readonly string[]): Promise<string> {

@@ -6,7 +6,7 @@ import t from 'tap'
 import { mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { isRoot } from '../../../../test/helpers/netns.js'
+import { asNobody, isRoot } from '../../../../test/helpers/netns.js'
 import { binPath, run } from '../../../../test/helpers/daemon.js'
 
 const args = ['127.0.0.2,127.0.0.3:/export', '/nonexistent/hnm-mnt', '--control', '/nonexistent/hnm.sock']
@@ -19,8 +19,9 @@ t.test('not root: HNM_ERR_NOT_ROOT, exit 1', async t => {
     return
   }
   // Root here: drop to nobody for this one run.
-  const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups',
-    process.execPath, binPath('ha-nfs-mount'), ...args])
+  const argv = asNobody(t, binPath('ha-nfs-mount'), args)
+  if (!argv) return
+  const r = await run(argv[0] as string, argv.slice(1))
   t.equal(r.code, 1, 'exit 1')
   t.match(r.stderr, /HNM_ERR_NOT_ROOT: mounting needs root \(CAP_SYS_ADMIN\); running as uid 65534/)
 })

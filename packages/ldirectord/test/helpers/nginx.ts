@@ -46,7 +46,9 @@ export async function makeNginx(dir: string, host: string, body: string): Promis
   const conf = join(dir, 'nginx.conf')
   writeFileSync(
     conf,
-    `worker_processes 1;
+    // As root, workers would drop to nobody and could not read a docroot
+    // inside a checkout under a 0700 directory (mktemp -d): keep them root.
+    `${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log;
 events { worker_connections 64; }

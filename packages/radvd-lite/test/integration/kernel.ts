@@ -7,7 +7,7 @@ import t from 'tap'
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { needsRoot } from '../../../../test/helpers/netns.js'
+import { asNobody, needsRoot } from '../../../../test/helpers/netns.js'
 import { binPath, run, runBin, spawnDaemon } from '../../../../test/helpers/daemon.js'
 import { controlRequest } from '@has/daemon-kit'
 import { makeLab, startProbe, until } from '../helpers/lab.js'
@@ -167,12 +167,9 @@ t.test('clear errors: missing interface, missing privilege', async t => {
   const conf = join(dir, 'lo.conf')
   writeFileSync(conf, 'interface lo { AdvSendAdvert on; };\n', { mode: 0o644 })
   chmodSync(dir, 0o755)
-  const r2 = await run('setpriv', [
-    '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all',
-    // env -i: tap's process-info loader (injected into children) would
-    // try to write its records as nobody.
-    'env', '-i', process.execPath, binPath('radvd-lite'), '-C', conf, '--control', join(dir, 'b.sock'),
-  ])
+  const argv = asNobody(t, binPath('radvd-lite'), ['-C', conf, '--control', join(dir, 'b.sock')])
+  if (!argv) return
+  const r2 = await run(argv[0] as string, argv.slice(1))
   t.equal(r2.code, 1, r2.stderr)
   t.match(r2.stderr, /RA_ERR_PRIVILEGE: opening a raw ICMPv6 socket on lo needs CAP_NET_RAW/)
 })

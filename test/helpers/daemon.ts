@@ -6,8 +6,13 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
+import { tmpdir } from 'node:os'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+// Daemons persist their sender epoch (daemon-kit senderEpoch) under
+// HAS_STATE_DIR; tests keep it out of /var/lib/has. Children inherit it.
+process.env.HAS_STATE_DIR ??= join(tmpdir(), 'has-test-state')
 
 /** Path of a package's built binary (npm test builds before running tap). */
 export function binPath(pkg: string): string {

@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { EXIT, hasCode, HasError } from './errors.js'
 import { ConfigError, formatIssue } from './config-source.js'
 import { LOG_LEVELS } from './logger.js'
+import { permitRemoteListen } from './listen-policy.js'
 
 export interface CliIo {
   out(text: string): void
@@ -25,6 +26,8 @@ export interface DaemonFlags {
   logLevel: (typeof LOG_LEVELS)[number]
   metrics?: string
   control?: string
+  controlAllowRemote?: boolean
+  metricsAllowRemote?: boolean
 }
 
 /** Adds --config, --check-config, --log-level, --metrics, --control. */
@@ -42,6 +45,37 @@ export function addDaemonOptions(
     )
     .option('--metrics <host:port>', 'serve Prometheus /metrics (and /status) here')
     .option('--control <path>', 'control socket (path, or host:port)', defaults.control)
+    .addOption(remoteOption('control'))
+    .addOption(remoteOption('metrics'))
+    .hook('preAction', () => permitRemoteFlags(cmd))
+}
+
+function remoteOption(what: 'control' | 'metrics'): Option {
+  return new Option(
+    `--${what}-allow-remote`,
+    `allow a non-loopback --${what} address (it has no authentication)`,
+  )
+}
+
+/**
+ * Adds --control-allow-remote and --metrics-allow-remote to a program that
+ * builds its own --control/--metrics (addDaemonOptions already has them).
+ */
+export function addRemoteListenOptions(cmd: Command): Command {
+  return cmd
+    .addOption(remoteOption('control'))
+    .addOption(remoteOption('metrics'))
+    .hook('preAction', () => permitRemoteFlags(cmd))
+}
+
+/**
+ * Records the operator's explicit consent for the addresses given with
+ * --control/--metrics, so runDaemon's listeners accept them.
+ */
+function permitRemoteFlags(cmd: Command): void {
+  const o = cmd.opts<{ control?: unknown; metrics?: unknown; controlAllowRemote?: boolean; metricsAllowRemote?: boolean }>()
+  if (o.controlAllowRemote && typeof o.control === 'string') permitRemoteListen('control', o.control)
+  if (o.metricsAllowRemote && typeof o.metrics === 'string') permitRemoteListen('metrics', o.metrics)
 }
 
 /** Adds --control to a query subcommand (status and friends). */

@@ -21,9 +21,24 @@ export interface SourceOptions {
   readonly comment?: string
   /** Join lines ending in a backslash (default true). */
   readonly continuation?: boolean
+  /**
+   * Longest logical line (after joining continuations), in characters;
+   * default SOURCE_MAX_LINE. A longer line is a config error at its
+   * file:line, so no parser ever sees unbounded input.
+   */
+  readonly maxLineLength?: number
+  /** Report over-long lines here and skip them; without it they throw. */
+  readonly issues?: IssueList
 }
 
-/** Splits config text into meaningful lines; blank and comment-only lines go. */
+/** Default line length limit of sourceLines (characters). */
+export const SOURCE_MAX_LINE = 8192
+
+/**
+ * Splits config text into meaningful lines; blank and comment-only lines go.
+ * Linear in the input: one pass, no regular expression that can backtrack,
+ * continuation parts joined once at the end (not re-copied per line).
+ */
 export function sourceLines(
   text: string,
   file: string,
@@ -31,20 +46,71 @@ export function sourceLines(
 ): SourceLine[] {
   const comment = opts.comment ?? '#'
   const continuation = opts.continuation ?? true
+  const max = opts.maxLineLength ?? SOURCE_MAX_LINE
   const out: SourceLine[] = []
-  const raw = text.split(/\r?\n/)
+  const tooLong: ConfigIssue[] = []
+  const raw = text.split('\n')
   for (let i = 0; i < raw.length; i++) {
     const start = i
-    let physical = raw[i] ?? ''
-    while (continuation && /\\\s*$/.test(physical) && i + 1 < raw.length) {
-      physical = physical.replace(/\s*\\\s*$/, ' ') + (raw[++i] ?? '').trimStart()
+    let physical = dropCr(raw[i] ?? '')
+    let length = physical.length
+    let over = length > max
+    if (continuation) {
+      const parts: string[] = []
+      let cut = continuedAt(physical)
+      while (cut >= 0 && i + 1 < raw.length) {
+        parts.push(physical.slice(0, cut), ' ')
+        physical = trimStartLinear(dropCr(raw[++i] ?? ''))
+        length += physical.length
+        // Stop growing a line that is already refused; keep walking its
+        // continuations so the next line number stays right.
+        if (length > max) over = true
+        cut = continuedAt(physical)
+      }
+      if (!over && parts.length) physical = parts.join('') + physical
+    }
+    if (over) {
+      tooLong.push({ file, line: start + 1, message: `line longer than ${max} characters` })
+      continue
     }
     const body = stripComment(physical, comment)
     const text = body.trim()
     if (text === '') continue
     out.push({ file, line: start + 1, text, indent: indentWidth(body) })
   }
+  if (tooLong.length) {
+    if (!opts.issues) throw new ConfigError(tooLong)
+    for (const t of tooLong) opts.issues.error(t, t.message)
+  }
   return out
+}
+
+function dropCr(line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 11 || c === 12 || c === 13 || c === 0xa0 || c === 0xfeff
+}
+
+/**
+ * When the line ends in a backslash (white space after it allowed), the
+ * index where the kept text ends (white space before the backslash
+ * dropped); otherwise -1.
+ */
+function continuedAt(line: string): number {
+  let j = line.length - 1
+  while (j >= 0 && isSpace(line.charCodeAt(j))) j--
+  if (j < 0 || line.charCodeAt(j) !== 92) return -1
+  j--
+  while (j >= 0 && isSpace(line.charCodeAt(j))) j--
+  return j + 1
+}
+
+function trimStartLinear(line: string): string {
+  let j = 0
+  while (j < line.length && isSpace(line.charCodeAt(j))) j++
+  return j === 0 ? line : line.slice(j)
 }
 
 function stripComment(line: string, comment: string): string {

@@ -1,17 +1,25 @@
 // The local control channel every daemon serves (status, pause, weights...).
-// One line per request, one line per answer, over a Unix socket (or TCP on
-// loopback when given host:port):
+// One request line per connection, one answer line, over a Unix socket (or
+// TCP on loopback when given host:port):
 //   request:  <command> [arg ...]\n
 //   answer:   OK <json>\n   |   ERR <CODE> <text>\n
-// Commands are the daemon's own and are documented in its PROTOCOL.md.
+// Only the first line of a connection is executed: a value that smuggles a
+// newline into a request can never become a second command. Commands are
+// the daemon's own and are documented in its PROTOCOL.md.
 
 import { createServer, connect, type Server, type Socket } from 'node:net'
-import { mkdirSync, unlinkSync, existsSync, chmodSync } from 'node:fs'
-import { dirname } from 'node:path'
 import { tmpdir } from 'node:os'
 import { LineSplitter } from './line-splitter.js'
 import { HasError, hasCode, kitErrors } from './errors.js'
 import { parseHostPort } from './units.js'
+import { checkListenHost } from './listen-policy.js'
+import {
+  clearSocketPath,
+  prepareSocketDir,
+  privateRuntimeDir,
+  verifySocket,
+  withSocketUmask,
+} from './socket-path.js'
 import type { Logger } from './logger.js'
 
 export const CONTROL_MAX_LINE = 4096
@@ -19,13 +27,20 @@ export const CONTROL_MAX_LINE = 4096
 export type ControlHandler = (args: string[]) => unknown | Promise<unknown>
 export type ControlHandlers = Readonly<Record<string, ControlHandler>>
 
-/** Where a daemon listens when --control is not given. */
-export function defaultControlPath(name: string): string {
-  const root =
-    process.getuid?.() === 0
-      ? '/run/has'
-      : (process.env.XDG_RUNTIME_DIR ?? tmpdir())
-  return `${root}/${name}.sock`
+/**
+ * Where a daemon listens when --control is not given: /run/has as root;
+ * else $XDG_RUNTIME_DIR (private to the user), else a private 0700
+ * directory `<tmp>/has-<uid>` (checked when the socket is created).
+ */
+export function defaultControlPath(
+  name: string,
+  ctx: { uid?: number; env?: NodeJS.ProcessEnv; tmp?: string } = {},
+): string {
+  const uid = ctx.uid ?? process.getuid?.() ?? -1
+  const env = ctx.env ?? process.env
+  if (uid === 0) return `/run/has/${name}.sock`
+  if (env.XDG_RUNTIME_DIR) return `${env.XDG_RUNTIME_DIR}/${name}.sock`
+  return `${privateRuntimeDir(uid, ctx.tmp ?? tmpdir())}/${name}.sock`
 }
 
 export interface ControlServer {
@@ -37,10 +52,29 @@ function isTcp(address: string): boolean {
   return !address.includes('/') && parseHostPort(address) !== undefined
 }
 
+/** C0 and C1 control characters and DEL. */
+const CONTROL_CHAR = /[\u0000-\u001f\u007f-\u009f]/
+/** White space or a control character: never part of one argument. */
+const NOT_IN_WORD = /[\s\u0000-\u001f\u007f-\u009f]/
+
+/**
+ * Throws KIT_ERR_CONTROL_ARGUMENT unless the command and every argument
+ * is one non-empty word without white space or control characters (the
+ * wire has no quoting, so anything else would change the request).
+ */
+export function checkControlWords(command: string, args: readonly string[]): void {
+  for (const w of [command, ...args]) {
+    if (typeof w !== 'string' || w === '' || NOT_IN_WORD.test(w)) {
+      throw kitErrors('KIT_ERR_CONTROL_ARGUMENT', JSON.stringify(w))
+    }
+  }
+}
+
 /** Parses one request line into command and arguments (pure). */
 export function parseControlLine(
   line: string,
 ): { command: string; args: string[] } | undefined {
+  if (CONTROL_CHAR.test(line)) return undefined
   const words = line.trim().split(/\s+/).filter(Boolean)
   const [command, ...args] = words
   if (!command || !/^[a-z][a-z0-9_-]*$/.test(command)) return undefined
@@ -60,6 +94,8 @@ export async function startControlServer(opts: {
   address: string
   handlers: ControlHandlers
   logger?: Logger
+  /** Allow a TCP address that is not loopback (no authentication!). */
+  allowRemote?: boolean
 }): Promise<ControlServer> {
   const { address, handlers, logger } = opts
   const sockets = new Set<Socket>()
@@ -67,17 +103,21 @@ export async function startControlServer(opts: {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
     socket.on('error', () => socket.destroy())
-    let chain = Promise.resolve()
+    let answered = false
     const splitter = new LineSplitter(
       CONTROL_MAX_LINE,
       line => {
-        // Answers keep request order even when handlers are async.
-        chain = chain.then(async () => {
-          const answer = await dispatch(line, handlers)
-          if (!socket.destroyed) socket.write(answer)
+        // One request per connection: whatever follows the first line
+        // (a second command hidden behind a newline) is never executed.
+        if (answered) return
+        answered = true
+        void dispatch(line, handlers).then(answer => {
+          if (!socket.destroyed) socket.end(answer)
         })
       },
       () => {
+        if (answered) return
+        answered = true
         socket.end(
           formatControlAnswer({
             ok: false,
@@ -87,31 +127,36 @@ export async function startControlServer(opts: {
         )
       },
     )
-    socket.on('data', chunk => splitter.push(chunk))
+    socket.on('data', chunk => {
+      if (!answered) splitter.push(chunk)
+    })
   })
-  if (!isTcp(address)) {
-    mkdirSync(dirname(address), { recursive: true })
+  const hp = isTcp(address) ? parseHostPort(address) : undefined
+  if (hp) checkListenHost('control', address, hp.host, opts.allowRemote)
+  else {
+    const dir = prepareSocketDir(address)
+    if (dir.warning) logger?.warn({ control: address }, dir.warning)
     // A stale socket from a crashed run would make listen fail; a live
     // daemon still answering there is a real conflict.
-    if (existsSync(address)) {
-      const alive = await probe(address)
-      if (alive) {
-        throw kitErrors('KIT_ERR_LISTEN', address, 'another daemon is running there')
-      }
-      unlinkSync(address)
-    }
+    await clearSocketPath(address)
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', e =>
       reject(kitErrors('KIT_ERR_LISTEN', address, e.message, e)),
     )
-    const hp = isTcp(address) ? parseHostPort(address) : undefined
     if (hp) server.listen(hp.port, hp.host, resolve)
-    else server.listen(address, resolve)
+    // exclusive: bind here, now, under our umask (not via a cluster primary).
+    else withSocketUmask(() => server.listen({ path: address, exclusive: true }, resolve))
   })
   let bound = address
-  if (!isTcp(address)) chmodSync(address, 0o660)
-  else {
+  if (!hp) {
+    try {
+      verifySocket(address)
+    } catch (e) {
+      await new Promise<void>(r => server.close(() => r()))
+      throw e
+    }
+  } else {
     const a = server.address()
     if (a && typeof a === 'object') bound = `${a.address}:${a.port}`
   }
@@ -150,24 +195,18 @@ async function dispatch(line: string, handlers: ControlHandlers): Promise<string
   }
 }
 
-function probe(path: string): Promise<boolean> {
-  return new Promise(resolve => {
-    const s = connect(path)
-    s.once('connect', () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once('error', () => resolve(false))
-  })
-}
-
-/** Sends one command and returns the decoded OK value, or throws the ERR. */
+/**
+ * Sends one command and returns the decoded OK value, or throws the ERR.
+ * Refuses (KIT_ERR_CONTROL_ARGUMENT) words with white space or control
+ * characters before connecting.
+ */
 export async function controlRequest(
   address: string,
   command: string,
   args: readonly string[] = [],
   timeoutMs = 5000,
 ): Promise<unknown> {
+  checkControlWords(command, args)
   const hp = isTcp(address) ? parseHostPort(address) : undefined
   return new Promise((resolve, reject) => {
     const socket = hp ? connect(hp.port, hp.host) : connect(address)

@@ -42,6 +42,10 @@ export interface DaemonOptions<C> {
   readonly controlAddress?: string | false
   /** `host:port` for /metrics; absent: no listener. */
   readonly metricsListen?: string
+  /** Allow a non-loopback TCP control address (default: refused). */
+  readonly allowRemoteControl?: boolean
+  /** Allow a non-loopback /metrics address (default: refused). */
+  readonly allowRemoteMetrics?: boolean
   /** Graceful stop budget before forcing (ms). Default 10000. */
   readonly shutdownDeadlineMs?: number
   /** Install process signal handlers (default true; tests say false). */
@@ -123,6 +127,7 @@ export async function runDaemon<C>(
         address: opts.controlAddress,
         handlers,
         logger: log,
+        ...(opts.allowRemoteControl ? { allowRemote: true } : {}),
       })
     }
     if (opts.metricsListen) {
@@ -131,6 +136,7 @@ export async function runDaemon<C>(
         registry,
         status: () => service.status(),
         logger: log,
+        ...(opts.allowRemoteMetrics ? { allowRemote: true } : {}),
       })
     }
   } catch (e) {

@@ -66,6 +66,17 @@ export const kitErrors = defineErrors({
   KIT_ERR_CONTROL_REMOTE: { message: '%s' },
   KIT_ERR_LISTEN: { message: 'cannot listen on %s: %s' },
   KIT_ERR_BAD_ADDRESS: { message: 'bad address "%s": expected %s' },
+  KIT_ERR_LISTEN_REMOTE: {
+    message: 'refusing a %s listener on non-loopback %s: it has no authentication; pass --%s-allow-remote to allow it',
+    exit: 2,
+  },
+  KIT_ERR_SOCKET_PATH: { message: 'unsafe control socket path %s: %s' },
+  KIT_ERR_CONTROL_ARGUMENT: {
+    message: 'control argument %s contains white space or a control character',
+    exit: 2,
+  },
+  KIT_ERR_KEY_FILE: { message: 'key file %s: %s', exit: 3 },
+  KIT_ERR_STATE_FILE: { message: 'state file %s: %s' },
 })
 
 /** True when `e` carries a string `code` (any copy of HasError, or Node). */

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { Registry } from 'prom-client'
 import { kitErrors } from './errors.js'
 import { parseHostPort, formatHostPort } from './units.js'
+import { checkListenHost } from './listen-policy.js'
 import type { Logger } from './logger.js'
 
 export { Registry, Counter, Gauge, Histogram, Summary } from 'prom-client'
@@ -17,6 +18,8 @@ export interface MetricsServerOptions {
   readonly registry: Registry
   readonly status?: () => unknown
   readonly logger?: Logger
+  /** Allow a non-loopback address (/metrics and /status are unauthenticated). */
+  readonly allowRemote?: boolean
 }
 
 export interface MetricsServer {
@@ -29,6 +32,7 @@ export async function startMetricsServer(
 ): Promise<MetricsServer> {
   const hp = parseHostPort(opts.listen)
   if (!hp) throw kitErrors('KIT_ERR_BAD_ADDRESS', opts.listen, 'host:port')
+  checkListenHost('metrics', opts.listen, hp.host, opts.allowRemote)
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -8,7 +8,10 @@ import {
   reportError,
   formatTable,
   type CliIo,
+  type DaemonFlags,
 } from '../src/cli-kit.js'
+import { startControlServer } from '../src/control.js'
+import { startMetricsServer, Registry } from '../src/metrics.js'
 import { ConfigError } from '../src/config-source.js'
 import { HasError } from '../src/errors.js'
 
@@ -85,4 +88,26 @@ t.test('a subcommand asks the socket given before or after it, else its default'
   t.equal(await asked(['status', '--control', '/a.sock']), '/a.sock', 'after')
   t.equal(await asked(['--control', '/b.sock', 'status']), '/b.sock', 'before')
   t.equal(await asked(['--control', '/b.sock', 'status', '--control', '/a.sock']), '/a.sock', 'after wins')
+})
+
+t.test('--control-allow-remote / --metrics-allow-remote permit exactly the given address', async t => {
+  const run = async (argv: string[]) => {
+    const state = { exitCode: 0 }
+    const p = new Command('x')
+    addDaemonOptions(p, { config: '/etc/x.conf', control: '/tmp/x.sock' })
+    p.action(async (flags: DaemonFlags) => {
+      const c = await startControlServer({ address: flags.control ?? '', handlers: {} })
+      await c.close()
+      if (flags.metrics) await (await startMetricsServer({ listen: flags.metrics, registry: new Registry() })).close()
+    })
+    const c = io()
+    return { code: await runProgram(p, ['node', 'x', ...argv], c.io, state), ...c }
+  }
+  const refused = await run(['--control', '0.0.0.0:0'])
+  t.equal(refused.code, 2)
+  t.match(refused.err.join(''), /KIT_ERR_LISTEN_REMOTE: refusing a control listener on non-loopback 0\.0\.0\.0:0/)
+  t.equal((await run(['--control', '0.0.0.0:0', '--control-allow-remote'])).code, 0)
+  const m = await run(['--control', '127.0.0.1:0', '--metrics', '0.0.0.0:0', '--control-allow-remote'])
+  t.equal(m.code, 2, 'the control flag does not open /metrics')
+  t.equal((await run(['--control', '127.0.0.1:0', '--metrics', '0.0.0.0:0', '--metrics-allow-remote'])).code, 0)
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ReplayGuard } from '../src/replay-guard.js'
+import { ReplayGuard, REPLAY_WINDOW } from '../src/replay-guard.js'
 
 t.test('sequence window', async t => {
   const g = new ReplayGuard()
@@ -15,4 +15,18 @@ t.test('sequence window', async t => {
   t.equal(g.check('b', 1, 1), 'ok', 'senders are independent')
   g.forget('a')
   t.equal(g.check('a', 1, 1), 'ok')
+})
+
+// Issue 19.13: the window is 64 numbers wide (the newest and the 63 before
+// it); docs and code now both say a seq 64 or more behind is stale.
+t.test('window boundary: 63 behind is late, 64 behind is stale', async t => {
+  const g = new ReplayGuard()
+  t.equal(REPLAY_WINDOW, 64)
+  t.equal(g.check('a', 1, 1000), 'ok')
+  t.equal(g.check('a', 1, 1000 - 63), 'late', '63 behind: inside the window')
+  t.equal(g.check('a', 1, 1000 - 64), 'stale', '64 behind: outside the window')
+  t.equal(g.check('a', 1, 1000 - 65), 'stale')
+  t.equal(g.check('a', 1, 1064), 'ok', 'the window slides by 64')
+  t.equal(g.check('a', 1, 1001), 'late', '63 behind the new top')
+  t.equal(g.check('a', 1, 1000), 'stale', '64 behind the new top')
 })

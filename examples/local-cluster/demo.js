@@ -44,6 +44,7 @@ const NODES = [
   { name: 'node4', ip: '127.0.0.14', bogomips: 3000, cpus: 1, memMB: 1024, idle: 0.9 },
 ]
 
+const LEASH = new URL('./leash.mjs', import.meta.url).href
 const dir = mkdtempSync(join(tmpdir(), 'has-demo-'))
 const children = new Set()
 let stopping = false
@@ -58,7 +59,9 @@ function fail(err) {
 }
 
 function start(name, file, args) {
-  const child = spawn(process.execPath, [file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // stdin is a pipe the demo never writes: leash.mjs in the child stops it
+  // when the pipe closes, that is when the demo is gone (even by SIGKILL).
+  const child = spawn(process.execPath, ['--import', LEASH, file, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
   children.add(child)
   child.once('exit', () => children.delete(child))
   let err = ''
@@ -276,9 +279,9 @@ async function render() {
   }
   lines.push('', ...events.slice(-4))
   window = new Map()
-  return st
   if (PLAIN) console.log(lines.join('\n') + '\n')
   else process.stdout.write('\x1b[H\x1b[2J' + lines.join('\n') + '\n')
+  return st
 }
 
 const victim = nodes[2]
@@ -324,5 +327,11 @@ async function shutdown(reason) {
 }
 process.on('SIGINT', () => void shutdown('Ctrl-C'))
 process.on('SIGTERM', () => void shutdown('SIGTERM'))
+// Closing the terminal (or the multiplexer session) sends SIGHUP: stop
+// everything as for Ctrl-C. The terminal may be gone, so output errors
+// must not stop the shutdown.
+process.on('SIGHUP', () => void shutdown('SIGHUP'))
+process.stdout.on('error', () => {})
+process.stderr.on('error', () => {})
 await Promise.allSettled(loops)
 await shutdown('end of run')

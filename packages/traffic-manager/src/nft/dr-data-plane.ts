@@ -1,0 +1,193 @@
+// The direct-routing data plane (`dataplane nftables-dr`): the kernel
+// rewrites the destination MAC of the client's packets at netdev ingress and
+// sends them back out to the chosen node; the node holds the VIP on lo and
+// replies to the client itself. New flows are placed by Maglev hashing
+// (same table on both masters, so a failover needs no connection sync);
+// established flows stay pinned in per-node sets (dr-ruleset.ts).
+
+import type {
+  Backend,
+  BackendCounters,
+  DataPlane,
+  DataPlaneContext,
+  DataPlaneFactory,
+  VirtualServiceSpec,
+} from '../data-plane.js'
+import { buildMaglevTable, maglevSize } from '../maglev.js'
+import { drErrors } from './dr-errors.js'
+import { parseDrListing } from './dr-counters.js'
+import { linkMac, resolveNode } from './dr-neighbours.js'
+import {
+  buildDrDeleteTable,
+  buildDrRuleset,
+  drNames,
+  drTableName,
+  maglevId,
+  parseDrOptions,
+  type DrNode,
+  type DrOptions,
+} from './dr-ruleset.js'
+import { execProgram, hasNetAdmin, type Exec } from './kernel-exec.js'
+import { normalizeBackends } from './ruleset.js'
+
+export interface DrDataPlaneDeps {
+  readonly exec?: Exec
+  readonly hasNetAdmin?: () => boolean
+  /** Clock for the MAC cache (tests). */
+  readonly now?: () => number
+}
+
+/** A resolved MAC is trusted this long before it is looked up again. */
+const MAC_TTL_MS = 60_000
+
+export async function openDrDataPlane(
+  spec: VirtualServiceSpec,
+  ctx: Pick<DataPlaneContext, 'logger'>,
+  options: Readonly<Record<string, string>>,
+  deps: DrDataPlaneDeps = {},
+): Promise<DataPlane> {
+  const exec = deps.exec ?? execProgram
+  const now = deps.now ?? Date.now
+  const log = ctx.logger.child({ component: 'nft-dr', service: spec.name })
+  if (!(deps.hasNetAdmin ?? hasNetAdmin)()) throw drErrors('TM_ERR_DR_NO_CAP', `service ${spec.name}`)
+  let opts: DrOptions
+  try {
+    opts = parseDrOptions(options)
+  } catch (e) {
+    throw drErrors('TM_ERR_DR_OPTION', spec.name, (e as Error).message)
+  }
+  const table = `netdev ${drTableName(spec, opts)}`
+
+  const nft = async (script: string): Promise<void> => {
+    let r
+    try {
+      r = await exec('nft', ['-f', '-'], script)
+    } catch (e) {
+      throw drErrors('TM_ERR_DR_MISSING', 'nft', (e as Error).message, e)
+    }
+    if (r.code !== 0) {
+      const text = r.stderr.trim()
+      if (/Operation not permitted/i.test(text)) throw drErrors('TM_ERR_DR_NO_CAP', text)
+      throw drErrors('TM_ERR_DR_APPLY', spec.name, text.split('\n').slice(0, 3).join(' | '))
+    }
+  }
+
+  let iface = opts.iface
+  let ifaceMac: string | undefined
+  let current: DrNode[] = []
+  let lastScript = ''
+  let lastProblems = ''
+  let closed = false
+  const macs = new Map<string, { mac: string; at: number }>()
+  let chain: Promise<unknown> = Promise.resolve()
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = chain.then(fn)
+    chain = p.catch(() => undefined)
+    return p
+  }
+
+  // Nodes that cannot be reached by MAC rewrite are left out (the others
+  // keep serving) and logged once per change of the problem list.
+  const resolveAll = async (backends: readonly Backend[]): Promise<DrNode[]> => {
+    const out: DrNode[] = []
+    const problems: { node: string; code: string; detail: string }[] = []
+    for (const b of backends) {
+      if (b.port !== spec.port) {
+        problems.push({ node: b.id, code: 'TM_ERR_DR_NOT_ON_LINK', detail: `node port ${b.port} differs from the VIP port ${spec.port}; direct routing cannot rewrite ports` })
+        continue
+      }
+      const cached = macs.get(b.host)
+      if (cached && iface && now() - cached.at < MAC_TTL_MS) {
+        out.push({ id: b.id, host: b.host, port: b.port, weight: b.weight, mac: cached.mac })
+        continue
+      }
+      const r = await resolveNode(exec, b.host, iface)
+      if (!r.ok) {
+        const err = r.reason === 'not-on-link' ? drErrors('TM_ERR_DR_NOT_ON_LINK', spec.name, b.host, r.detail) : undefined
+        problems.push({ node: b.id, code: err ? 'TM_ERR_DR_NOT_ON_LINK' : r.reason, detail: err ? err.message : r.detail })
+        continue
+      }
+      iface ??= r.dev
+      macs.set(b.host, { mac: r.mac, at: now() })
+      out.push({ id: b.id, host: b.host, port: b.port, weight: b.weight, mac: r.mac })
+    }
+    for (const h of [...macs.keys()]) if (!backends.some(b => b.host === h)) macs.delete(h)
+    const key = JSON.stringify(problems)
+    if (key !== lastProblems) {
+      lastProblems = key
+      for (const p of problems) log.error({ node: p.node, code: p.code }, `node left out of direct routing: ${p.detail}`)
+    }
+    return out
+  }
+
+  const apply = async (backends: readonly Backend[]): Promise<void> => {
+    const nodes = await resolveAll(normalizeBackends(backends))
+    if (!iface) {
+      log.warn('no node resolved yet, so no interface to hook: nothing programmed (give option interface to hook at start)')
+      return
+    }
+    ifaceMac ??= await linkMac(exec, iface)
+    if (!ifaceMac) throw drErrors('TM_ERR_DR_APPLY', spec.name, `cannot read the MAC address of interface ${iface}`)
+    const live = nodes.filter(n => n.weight > 0)
+    const maglev = buildMaglevTable(
+      live.map(n => ({ id: maglevId(n), weight: n.weight })),
+      maglevSize(nodes.length, opts.tableSize),
+    )
+    const kept = new Set(nodes.map(n => drNames(n).set))
+    const gone = current.filter(n => !kept.has(drNames(n).set))
+    const script = buildDrRuleset({ spec, opts, iface, ifaceMac, nodes, maglev, gone })
+    if (script === lastScript) return
+    await nft(script)
+    lastScript = script
+    current = nodes
+    log.info(
+      { table, iface, size: maglev.size, nodes: nodes.map(n => `${n.host}/${n.weight}@${n.mac}`) },
+      'direct-routing table programmed',
+    )
+  }
+
+  await serial(async () => {
+    // A leftover from a crashed run is replaced; pinned flows of the old
+    // table are lost, but Maglev puts them back on the same nodes.
+    await exec('nft', ['-f', '-'], buildDrDeleteTable(spec, opts)).catch(() => undefined)
+    await apply([])
+  })
+
+  return {
+    kind: 'nftables-dr',
+    update: backends =>
+      serial(async () => {
+        if (!closed) await apply(backends)
+      }),
+    counters: () =>
+      serial(async () => {
+        const out = new Map<string, BackendCounters>()
+        const list = await exec('nft', ['-j', 'list', 'table', ...table.split(' ')])
+        const k = list.code === 0 ? parseDrListing(list.stdout) : { counters: new Map(), setSizes: new Map() }
+        for (const n of current) {
+          const names = drNames(n)
+          const c = k.counters.get(names.counter)
+          const fresh = k.counters.get(names.newCounter)
+          out.set(n.id, {
+            active: k.setSizes.get(names.set) ?? 0,
+            total: fresh?.packets ?? 0,
+            bytesIn: c?.bytes ?? 0,
+            // Replies go from the node to the client directly.
+            bytesOut: 0,
+            packets: c?.packets ?? 0,
+          })
+        }
+        return out
+      }),
+    close: () =>
+      serial(async () => {
+        if (closed) return
+        closed = true
+        const r = await exec('nft', ['-f', '-'], buildDrDeleteTable(spec, opts)).catch(() => undefined)
+        log.info({ table, ok: r?.code === 0 }, 'direct-routing table removed')
+      }),
+  }
+}
+
+/** The factory traffic-manager loads for `dataplane nftables-dr` services. */
+export const createDrDataPlane: DataPlaneFactory = (spec, ctx, options) => openDrDataPlane(spec, ctx, options)

@@ -16,6 +16,8 @@ import {
   packageVersion,
   runDaemon,
   runProgram,
+  senderEpoch,
+  defaultEpochFile,
   stdio,
   type CliIo,
   type DaemonFlags,
@@ -24,6 +26,7 @@ import { loadConfig } from './config.js'
 import { createTrafficClient, type TrafficClientStatus } from './client.js'
 import { createErrorLogStream } from './error-log.js'
 import { FLAG_COMMANDS } from './flag.js'
+import { addDrNodeCommand } from './dr-node-cli.js'
 
 export const NAME = 'traffic-client'
 export const DEFAULT_CONFIG = '/etc/has/tcd.conf'
@@ -77,7 +80,10 @@ export function createProgram(
         logger,
         load,
         start: async config => {
-          const client = createTrafficClient({ config, logger, errorLog })
+          // Never backwards across restarts, even after a clock step (issue 19.9).
+          const e = senderEpoch(defaultEpochFile(NAME))
+          if (e.warning) logger.warn({ epoch: e.epoch }, e.warning)
+          const client = createTrafficClient({ config, logger, errorLog, epoch: e.epoch })
           await client.start()
           return client
         },
@@ -119,6 +125,7 @@ export function createProgram(
       io.out(`flag: ${r.previous} -> ${r.flag}\n`)
     })
   }
+  addDrNodeCommand(program, io, state)
   return program
 }
 

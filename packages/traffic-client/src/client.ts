@@ -36,6 +36,8 @@ export const SENDER = 'tc'
 export interface TrafficClientOptions {
   readonly config: TrafficClientConfig
   readonly logger?: Logger
+  /** Report epoch for this start (the CLI passes daemon-kit senderEpoch()); default now(). */
+  readonly epoch?: number
   /** Seam for tests: how a procfs directory is read. */
   readonly readers?: (procfs: string) => ProcfsReaders
   /** Reopened on start and on every reload with config.errorLog. */
@@ -105,7 +107,7 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
   const now = opts.now ?? Date.now
   const makeReaders = opts.readers ?? procfsReaders
   const registry = opts.registry ?? new Registry()
-  const epoch = now()
+  const epoch = opts.epoch ?? now()
 
   const sent = new Counter({
     name: 'tc_reports_sent_total',

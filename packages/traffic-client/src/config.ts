@@ -6,16 +6,17 @@
 // ConfigError naming every problem as file:line with the bad value.
 
 import { isIP } from 'node:net'
-import { stat, readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import {
   ConfigError,
   IssueList,
+  KeyFileError,
   deepFreeze,
   parseDuration,
   parseIntRange,
   parseNumberRange,
   readConfigFile,
+  readKeyFile as readKitKeyFile,
   sourceLines,
   splitWords,
   type ConfigIssue,
@@ -372,27 +373,17 @@ export async function loadConfig(
   })
 }
 
-/** Secret files must not be readable by group or others, like ssh keys. */
+/** daemon-kit's key-file rule: 0600, at least 16 bytes, content trimmed. */
 async function readKeyFile(path: string, at: Position): Promise<string> {
   const fail = (message: string, value = path): never => {
     throw new ConfigError([{ file: at.file, line: at.line, message, value }])
   }
-  let mode: number
+  let key = ''
   try {
-    mode = (await stat(path)).mode
+    key = await readKitKeyFile(path, { text: 'trim' })
   } catch (e) {
-    return fail(
-      `keyfile cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-    )
+    fail(`keyfile ${e instanceof KeyFileError ? e.reason : String(e)}`)
   }
-  if ((mode & 0o077) !== 0) {
-    fail(
-      `keyfile is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`,
-    )
-  }
-  const key = (await readFile(path, 'utf8')).trim()
-  if (key.length < KEY_MIN_LENGTH)
-    fail(`keyfile holds fewer than ${KEY_MIN_LENGTH} characters`)
   if (/\s/.test(key)) fail('keyfile must hold one line without white space')
   return key
 }

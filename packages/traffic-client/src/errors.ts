@@ -14,6 +14,7 @@ export const errorCodes = Object.freeze({
   TC_ERR_SEND: { message: 'sending to %s failed: %s' },
   TC_ERR_AGENT_LISTEN: { message: 'agent-check port %s: %s' },
   TC_ERR_FLAG_ARGS: { message: '%s takes no arguments', exit: EXIT.USAGE },
+  TC_ERR_DR_NODE: { message: 'not set up for direct routing: %s' },
   TC_ERR_ERRORLOG: {
     message: 'cannot open ErrorLog %s: %s',
     exit: EXIT.CONFIG,

@@ -5,6 +5,7 @@
 
 import type { Backend, BackendCounters } from './data-plane.js'
 import { createScheduler, type SchedulerName, type Scheduler } from './schedulers.js'
+import { affinityKey, type AffinityGranularity } from './affinity-key.js'
 
 export interface Slot {
   readonly id: string
@@ -24,10 +25,17 @@ export interface PersistEntry {
   readonly expiresAt: number
 }
 
+/** Affinity entries per service and process unless configured. */
+export const PERSIST_MAX_DEFAULT = 16_384
+
 export interface BalancerOptions {
   scheduler: SchedulerName
   /** Client affinity lifetime after the last new connection; 0 = off. */
   persistentMs: number
+  /** Affinity table cap; the least recently used entry goes first. */
+  persistMax?: number
+  /** Which clients share an entry (default: one per address). */
+  granularity?: AffinityGranularity
   now?: () => number
   random?: () => number
   /** Called when an affinity entry is created or moved (for syncing). */
@@ -37,18 +45,54 @@ export interface BalancerOptions {
 export class Balancer {
   readonly #slots = new Map<string, Slot>()
   #live: Slot[] = []
-  readonly #scheduler: Scheduler
+  #scheduler: Scheduler
+  // Insertion order is recency order (a hit re-inserts): the first key is
+  // the least recently used, evicted when the table is full.
   readonly #persist = new Map<string, { node: string; expiresAt: number }>()
-  readonly #persistentMs: number
+  #persistentMs: number
+  #persistMax: number
+  #granularity: AffinityGranularity
   readonly #now: () => number
+  readonly #random: (() => number) | undefined
   readonly #onPersist: ((e: PersistEntry) => void) | undefined
   #sweepAt = 0
+  /** Affinity entries dropped because the table was full. */
+  persistEvictions = 0
 
   constructor(opts: BalancerOptions) {
+    this.#random = opts.random
     this.#scheduler = createScheduler(opts.scheduler, opts.random)
     this.#persistentMs = opts.persistentMs
+    this.#persistMax = opts.persistMax ?? PERSIST_MAX_DEFAULT
+    this.#granularity = opts.granularity ?? { v4Prefix: 32, v6Prefix: 128 }
     this.#now = opts.now ?? Date.now
     this.#onPersist = opts.onPersist
+  }
+
+  /**
+   * Applies changed service settings in place (a reload that keeps the
+   * listener): counts of open connections stay; the scheduler starts
+   * fresh; the affinity table is kept unless its keys change meaning.
+   */
+  reconfigure(opts: Pick<BalancerOptions, 'scheduler' | 'persistentMs' | 'persistMax' | 'granularity'>): void {
+    this.#scheduler = createScheduler(opts.scheduler, this.#random)
+    this.#persistentMs = opts.persistentMs
+    this.#persistMax = opts.persistMax ?? PERSIST_MAX_DEFAULT
+    const g = opts.granularity ?? { v4Prefix: 32, v6Prefix: 128 }
+    if (opts.persistentMs === 0 || g.v4Prefix !== this.#granularity.v4Prefix || g.v6Prefix !== this.#granularity.v6Prefix) {
+      this.#persist.clear()
+    }
+    this.#granularity = g
+    while (this.#persist.size > this.#persistMax) this.#evictOne()
+  }
+
+  /** The affinity key of a client address (granularity applied). */
+  keyOf(client: string): string {
+    return affinityKey(client, this.#granularity)
+  }
+
+  get persistSize(): number {
+    return this.#persist.size
   }
 
   /** Replaces the backend set; counts of nodes that stay are kept. */
@@ -70,10 +114,11 @@ export class Balancer {
   }
 
   /** Picks a node for a new connection from `client` and counts it active. */
-  acquire(client: string, exclude?: ReadonlySet<string>): Slot | undefined {
+  acquire(ip: string, exclude?: ReadonlySet<string>): Slot | undefined {
     let slot: Slot | undefined
     const ttl = this.#persistentMs
     if (ttl > 0) {
+      const client = this.keyOf(ip)
       const now = this.#now()
       if (now >= this.#sweepAt) this.#sweep(now)
       const p = this.#persist.get(client)
@@ -87,7 +132,7 @@ export class Balancer {
         // Tell peers only when something they hold would change much.
         const notify = moved || !p || p.expiresAt - now < ttl / 2
         const entry = { node: slot.id, expiresAt: now + ttl }
-        this.#persist.set(client, entry)
+        this.#put(client, entry)
         if (notify) this.#onPersist?.({ client, ...entry })
       }
     } else {
@@ -114,9 +159,25 @@ export class Balancer {
    * Learns an affinity entry. From a sibling worker the later expiry wins
    * (merging two views); `replace` (persist-set) overwrites.
    */
-  setPersist(client: string, node: string, expiresAt: number, replace = false): void {
+  setPersist(ip: string, node: string, expiresAt: number, replace = false): void {
+    const client = this.keyOf(ip)
     const cur = this.#persist.get(client)
-    if (replace || !cur || cur.expiresAt <= expiresAt) this.#persist.set(client, { node, expiresAt })
+    if (replace || !cur || cur.expiresAt <= expiresAt) this.#put(client, { node, expiresAt })
+  }
+
+  #put(client: string, entry: { node: string; expiresAt: number }): void {
+    // Re-insert so the entry becomes the most recently used.
+    if (!this.#persist.delete(client)) {
+      while (this.#persist.size >= this.#persistMax && this.#persist.size > 0) this.#evictOne()
+    }
+    if (this.#persistMax > 0) this.#persist.set(client, entry)
+  }
+
+  #evictOne(): void {
+    const oldest = this.#persist.keys().next()
+    if (oldest.done) return
+    this.#persist.delete(oldest.value)
+    this.persistEvictions++
   }
 
   persistList(): PersistEntry[] {

@@ -21,9 +21,10 @@ import {
 } from '@has/daemon-kit'
 import { loadConfig, parseConfig, type TmConfig } from './config.js'
 import { loadDataPlaneFactory } from './data-plane-registry.js'
-import { createTrafficManager, type StatusSnapshot } from './traffic-manager.js'
+import { createTrafficManager, type StatusSnapshot, type TrafficManager } from './traffic-manager.js'
 import { formatStatus } from './status-table.js'
 import { createDaemonLogger } from './logging.js'
+import { startStatusPage } from './status-page.js'
 
 export const DEFAULT_CONFIG = '/etc/has/tmd.conf'
 const NAME = 'traffic-manager'
@@ -54,13 +55,15 @@ export function createProgram(io: CliIo = stdio, state = { exitCode: 0 }): Comma
     // `status --control x` must reach the subcommand, not the daemon's flag.
     .enablePositionalOptions()
   addDaemonOptions(program, { config: DEFAULT_CONFIG, control })
+    .option('--status-page <[host:]port>', 'serve a read-only HTML status page (a bare port binds 127.0.0.1)')
+    .option('--status-page-allow-remote', 'allow a non-loopback --status-page address (it has no authentication)')
   // `traffic-manager --control X status` puts X on the program, not on the
   // subcommand: honour it instead of silently asking the default socket.
   const controlOf = (sub: Command): string =>
     sub.getOptionValueSource('control') !== 'cli' && program.getOptionValueSource('control') === 'cli'
       ? (program.opts() as { control: string }).control
       : (sub.opts() as { control: string }).control
-  program.action(async (flags: DaemonFlags) => {
+  program.action(async (flags: DaemonFlags & { statusPage?: string; statusPageAllowRemote?: boolean }) => {
     if (flags.checkConfig) {
       state.exitCode = await checkConfig(() => loadAndCheck(flags.config), flags.config, io)
       return
@@ -90,7 +93,20 @@ export function createProgram(io: CliIo = stdio, state = { exitCode: 0 }): Comma
         return deadline
       },
     })
+    // The status page reads the running service; it stops with the daemon.
+    const page = flags.statusPage
+      ? await startStatusPage({
+          listen: flags.statusPage,
+          allowRemote: flags.statusPageAllowRemote === true,
+          snapshot: () => (d.service as TrafficManager).snapshot(),
+          logger,
+        }).catch(async (e: unknown) => {
+          await d.stop('status page failed')
+          throw e
+        })
+      : undefined
     state.exitCode = await d.done
+    await page?.close()
   })
 
   const status = new Command('status')

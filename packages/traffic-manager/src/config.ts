@@ -5,15 +5,16 @@
 // every problem with file:line and the bad value; loadConfig does the I/O.
 
 import { isIP } from 'node:net'
-import { readFile } from 'node:fs/promises'
 import {
   IssueList,
+  KeyFileError,
   deepFreeze,
   formatHostPort,
   parseDuration,
   parseHostPort,
   parseIntRange,
   readConfigFile,
+  readKeyFile,
   sourceLines,
   splitWords,
   type Position,
@@ -39,6 +40,12 @@ export const DEFAULTS = Object.freeze({
   connectTimeout: 2000,
   /** ms without bytes in either direction before a connection closes. */
   idleTimeout: 300_000,
+  /** Affinity entries per service (and per proxy process); LRU beyond. */
+  persistentMax: 16_384,
+  /** Affinity granularity: IPv4 netmask length (IPVS's default /32). */
+  persistentNetmask: 32,
+  /** Affinity granularity: IPv6 prefix length (one host's privacy addresses share its /64). */
+  persistentPrefix6: 64,
 })
 
 export type NodeRole = 'active' | 'standby'
@@ -65,6 +72,10 @@ export interface ServiceConfig {
   readonly dataplane: string
   readonly nodes: readonly ServiceNode[]
   readonly persistentMs: number
+  /** Affinity table cap, and the prefix lengths that group clients. */
+  readonly persistentMax: number
+  readonly persistentNetmask: number
+  readonly persistentPrefix6: number
   readonly connectTimeoutMs: number
   readonly idleTimeoutMs: number
   /** `option <key> <value>` lines, handed to the data plane. */
@@ -87,6 +98,8 @@ export interface TmConfig {
   readonly workers: number | 'auto'
   readonly shutdownDeadlineMs: number
   readonly services: readonly ServiceConfig[]
+  /** `report-from` lines: extra addresses or ranges reports may come from. */
+  readonly reportFrom: readonly string[]
 }
 
 export interface ParseResult {
@@ -95,7 +108,7 @@ export interface ParseResult {
 }
 
 /** Data planes a virtual service may select (data-plane-registry.ts). */
-export const DATA_PLANES = ['proxy', 'nftables'] as const
+export const DATA_PLANES = ['proxy', 'nftables', 'nftables-dr'] as const
 
 interface ServiceDraft {
   at: Position
@@ -107,6 +120,9 @@ interface ServiceDraft {
   dataplane?: string
   nodes: (ServiceNode & { at: Position })[]
   persistentMs?: number
+  persistentMax?: number
+  persistentNetmask?: number
+  persistentPrefix6?: number
   connectTimeoutMs?: number
   idleTimeoutMs?: number
   options: Record<string, string>
@@ -116,6 +132,7 @@ interface ServiceDraft {
 export function parseConfig(text: string, file: string): ParseResult {
   const issues = new IssueList()
   const masters: string[] = []
+  const reportFrom: string[] = []
   const nodes: NodeConfig[] = []
   const seenLabels = new Map<string, number>()
   const seenGlobal = new Map<string, number>()
@@ -250,6 +267,17 @@ export function parseConfig(text: string, file: string): ParseResult {
         } else g.shutdownDeadlineMs = ms
         break
       }
+      case 'report-from': {
+        for (const v of args.length ? args : ['']) {
+          const [a = '', len, extra] = v.split('/')
+          const fam = isIP(a)
+          const n = len === undefined ? 0 : parseIntRange(len, 0, fam === 6 ? 128 : 32)
+          if (fam === 0 || n === undefined || extra !== undefined) {
+            issues.error(line, 'report-from needs an address or <address>/<prefix>', v)
+          } else reportFrom.push(v)
+        }
+        break
+      }
       case 'virtual': {
         const v = oneArg(line, rawKey, args, issues)
         if (v === undefined) break
@@ -307,6 +335,9 @@ export function parseConfig(text: string, file: string): ParseResult {
       dataplane: s.dataplane ?? DEFAULTS.dataplane,
       nodes: s.nodes.map(n => ({ address: n.address, port: n.port })),
       persistentMs: s.persistentMs ?? DEFAULTS.persistent,
+      persistentMax: s.persistentMax ?? DEFAULTS.persistentMax,
+      persistentNetmask: s.persistentNetmask ?? DEFAULTS.persistentNetmask,
+      persistentPrefix6: s.persistentPrefix6 ?? DEFAULTS.persistentPrefix6,
       connectTimeoutMs: s.connectTimeoutMs ?? DEFAULTS.connectTimeout,
       idleTimeoutMs: s.idleTimeoutMs ?? DEFAULTS.idleTimeout,
       options: s.options,
@@ -327,6 +358,7 @@ export function parseConfig(text: string, file: string): ParseResult {
     workers: g.workers ?? DEFAULTS.workers,
     shutdownDeadlineMs: g.shutdownDeadlineMs ?? DEFAULTS.shutdownDeadline,
     services: built,
+    reportFrom,
   }
   return { config, issues }
 }
@@ -403,6 +435,28 @@ function serviceDirective(
       } else s.persistentMs = ms
       return
     }
+    case 'persistent-max': {
+      if (seen('persistent-max', s.persistentMax !== undefined)) return
+      const n = parseIntRange(v, 1, 10_000_000)
+      if (n === undefined) issues.error(line, 'persistent-max must be 1..10000000 entries', v)
+      else s.persistentMax = n
+      return
+    }
+    case 'persistent-netmask':
+    case 'netmask': {
+      if (seen('persistent-netmask', s.persistentNetmask !== undefined)) return
+      const n = netmaskLength(v)
+      if (n === undefined) issues.error(line, 'persistent-netmask must be a dotted IPv4 netmask or a length 0..32', v)
+      else s.persistentNetmask = n
+      return
+    }
+    case 'persistent-prefix6': {
+      if (seen('persistent-prefix6', s.persistentPrefix6 !== undefined)) return
+      const n = parseIntRange(v.replace(/^\//, ''), 0, 128)
+      if (n === undefined) issues.error(line, 'persistent-prefix6 must be an IPv6 prefix length 0..128', v)
+      else s.persistentPrefix6 = n
+      return
+    }
     case 'connect-timeout': {
       if (seen('connect-timeout', s.connectTimeoutMs !== undefined)) return
       const ms = parseDuration(v, 'ms')
@@ -424,6 +478,16 @@ function serviceDirective(
   }
 }
 
+/** `255.255.255.0`, `24` or `/24` to a prefix length; contiguous masks only. */
+function netmaskLength(v: string): number | undefined {
+  if (!v.includes('.')) return parseIntRange(v.replace(/^\//, ''), 0, 32)
+  const o = v.split('.')
+  if (o.length !== 4 || o.some(x => !/^\d{1,3}$/.test(x) || Number(x) > 255)) return undefined
+  const bits = o.map(x => Number(x).toString(2).padStart(8, '0')).join('')
+  const len = bits.indexOf('0') < 0 ? 32 : bits.indexOf('0')
+  return bits.slice(len).includes('1') ? undefined : len
+}
+
 /** Reads, parses, resolves the key file; throws ConfigError (exit 3). */
 export async function loadConfig(path: string): Promise<TmConfig> {
   const text = await readConfigFile(path)
@@ -433,16 +497,10 @@ export async function loadConfig(path: string): Promise<TmConfig> {
   if (out.keyFile) {
     let key: string | undefined
     try {
-      key = (await readFile(out.keyFile.path, 'utf8')).trim()
+      // daemon-kit's key-file rule: 0600, >= 16 bytes, content trimmed.
+      key = await readKeyFile(out.keyFile.path, { text: 'trim' })
     } catch (e) {
-      issues.error(
-        out.keyFile.at,
-        `cannot read key-file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-        out.keyFile.path,
-      )
-    }
-    if (key !== undefined && key.length < 16) {
-      issues.error(out.keyFile.at, 'key in key-file must be at least 16 characters', out.keyFile.path)
+      issues.error(out.keyFile.at, `key-file ${e instanceof KeyFileError ? e.reason : String(e)}`, out.keyFile.path)
     }
     issues.throwIfAny()
     out = { ...out, key: key as string }

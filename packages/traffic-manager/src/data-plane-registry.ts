@@ -49,6 +49,9 @@ export async function loadDataPlaneFactory(
       }
       return mod.createNftDataPlane
     }
+    case 'nftables-dr':
+      // Direct routing (MAC rewrite + Maglev): docs/direct-routing.md.
+      return (await import('./nft/dr-data-plane.js')).createDrDataPlane
     default:
       throw tmError('TM_ERR_DATAPLANE_UNAVAILABLE', kind, `known: ${DATA_PLANES.join(', ')}`)
   }

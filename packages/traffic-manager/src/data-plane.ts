@@ -35,13 +35,19 @@ export interface BackendCounters {
 }
 
 export interface DataPlane {
-  readonly kind: 'proxy' | 'nftables'
+  readonly kind: 'proxy' | 'nftables' | 'nftables-dr'
   /** Applies a new backend set; must not disturb established connections. */
   update(backends: readonly Backend[]): Promise<void>
   /** Per-backend counters keyed by Backend.id. */
   counters(): Promise<ReadonlyMap<string, BackendCounters>>
   /** Graceful stop: stop accepting, let open connections finish or time out. */
   close(): Promise<void>
+  /**
+   * Optional: applies changed options (scheduler, timeouts, persistence)
+   * without closing the listener. Without it, a changed service is closed
+   * and started again.
+   */
+  reconfigure?(options: Readonly<Record<string, string>>): Promise<void>
 }
 
 export interface DataPlaneContext {

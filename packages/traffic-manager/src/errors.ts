@@ -20,6 +20,7 @@ export const errorCodes = {
   TM_ERR_REPORT_FIELD: { message: 'report dropped: bad field' },
   TM_ERR_REPORT_TOO_LONG: { message: 'report dropped: datagram too long' },
   TM_ERR_REPORT_UNKNOWN_NODE: { message: 'report dropped: node not configured' },
+  TM_ERR_REPORT_SOURCE: { message: 'report dropped: sent from an address not allowed for its node' },
   TM_ERR_REPORT_MAC: { message: 'report dropped: missing or bad MAC' },
   TM_ERR_REPORT_REPLAY: { message: 'report dropped: replayed or stale' },
   TM_ERR_REPORT_LATE: { message: 'report dropped: older than the newest applied from its sender' },

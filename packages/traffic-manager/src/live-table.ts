@@ -7,6 +7,14 @@ import { ReplayGuard } from '@has/daemon-kit'
 import { parseReport, verifyReport, type ReportState } from './report-protocol.js'
 import type { NodeConfig, NodeRole } from './config.js'
 import type { TmErrorCode } from './errors.js'
+import type { ReportSources } from './report-sources.js'
+
+/**
+ * Replay state entries kept, one per (sender, node): a datagram names its
+ * sender, so without a cap a keyless flood of invented names grows memory
+ * without bound. Least recently used goes first (counted).
+ */
+export const REPLAY_STATE_MAX = 4096
 
 /** unknown: never reported; timeout: silent past `timeout`. */
 export type NodeStatus = ReportState | 'unknown' | 'timeout'
@@ -28,6 +36,7 @@ export const DROP_REASONS = [
   'TM_ERR_REPORT_FIELD',
   'TM_ERR_REPORT_TOO_LONG',
   'TM_ERR_REPORT_UNKNOWN_NODE',
+  'TM_ERR_REPORT_SOURCE',
   'TM_ERR_REPORT_MAC',
   'TM_ERR_REPORT_REPLAY',
   'TM_ERR_REPORT_LATE',
@@ -42,20 +51,31 @@ export interface LiveTableOptions {
   nodes: readonly NodeConfig[]
   key?: string | undefined
   timeoutMs: number
+  /** Who may report about which node; absent: anyone (library use). */
+  sources?: ReportSources | undefined
   now?: () => number
+  /** Cap on replay state entries (default REPLAY_STATE_MAX). */
+  replayMax?: number
 }
 
 export class LiveTable {
   readonly #nodes = new Map<string, NodeEntry>()
   readonly #guard = new ReplayGuard()
+  /** Replay-state keys in recency order (first = least recently used). */
+  readonly #guardKeys = new Set<string>()
+  readonly #replayMax: number
   #key: string | undefined
+  #sources: ReportSources | undefined
   #timeoutMs: number
   readonly #now: () => number
   readonly drops: Record<DropReason, number>
   accepted = 0
+  /** Replay state entries dropped to stay under the cap. */
+  replayEvictions = 0
 
   constructor(opts: LiveTableOptions) {
     this.#now = opts.now ?? Date.now
+    this.#replayMax = opts.replayMax ?? REPLAY_STATE_MAX
     this.#key = opts.key
     this.#timeoutMs = opts.timeoutMs
     this.drops = Object.fromEntries(DROP_REASONS.map(r => [r, 0])) as Record<DropReason, number>
@@ -63,11 +83,19 @@ export class LiveTable {
   }
 
   /** Applies a new node list and key; nodes that stay keep their state. */
-  reconfigure(opts: Omit<LiveTableOptions, 'now'>): void {
+  reconfigure(opts: Omit<LiveTableOptions, 'now' | 'replayMax'>): void {
     this.#key = opts.key
+    this.#sources = opts.sources
     this.#timeoutMs = opts.timeoutMs
     const keep = new Set(opts.nodes.map(n => n.address))
     for (const a of this.#nodes.keys()) if (!keep.has(a)) this.#nodes.delete(a)
+    // Replay state of nodes that left goes with them.
+    for (const k of this.#guardKeys) {
+      if (!keep.has(k.slice(k.lastIndexOf('|') + 1))) {
+        this.#guardKeys.delete(k)
+        this.#guard.forget(k)
+      }
+    }
     for (const n of opts.nodes) {
       const old = this.#nodes.get(n.address)
       this.#nodes.set(n.address, {
@@ -83,6 +111,11 @@ export class LiveTable {
     }
   }
 
+  /** Replay state entries held now. */
+  get replayStateSize(): number {
+    return this.#guardKeys.size
+  }
+
   get timeoutMs(): number {
     return this.#timeoutMs
   }
@@ -95,18 +128,25 @@ export class LiveTable {
     return this.#nodes.values()
   }
 
-  /** Handles one datagram. Order matters: parse, node known, MAC, replay, late. */
-  receive(data: Buffer | string): ReceiveResult {
+  /**
+   * Handles one datagram from `source` (its sender's address; omitted:
+   * not checked). Order matters: parse, node known, source, MAC, replay,
+   * late.
+   */
+  receive(data: Buffer | string, source?: string): ReceiveResult {
     const p = parseReport(data)
     if (!p.ok) return this.#drop(p.error, p.detail)
     const r = p.report
     const entry = this.#nodes.get(r.node)
     if (!entry) return this.#drop('TM_ERR_REPORT_UNKNOWN_NODE', r.node)
+    if (source !== undefined && this.#sources && !this.#sources.allowed(r.node, source)) {
+      return this.#drop('TM_ERR_REPORT_SOURCE', `report for ${r.node} from ${source}`)
+    }
     // Check the MAC before the replay window so forgeries cannot move it.
     if (this.#key !== undefined && !verifyReport(p, this.#key)) {
       return this.#drop('TM_ERR_REPORT_MAC', p.mac === undefined ? 'no mac' : 'mac mismatch')
     }
-    const verdict = this.#guard.check(`${r.sender}|${r.node}`, r.epoch, r.seq)
+    const verdict = this.#guard.check(this.#touch(`${r.sender}|${r.node}`), r.epoch, r.seq)
     if (verdict === 'replay' || verdict === 'stale') {
       return this.#drop('TM_ERR_REPORT_REPLAY', `${verdict} ${r.sender} ${r.epoch}/${r.seq}`)
     }
@@ -129,6 +169,22 @@ export class LiveTable {
       statusChanged: prevStatus !== r.state,
       changed: prevStatus !== r.state || prevLoad !== r.load,
     }
+  }
+
+  /** Marks a replay-state key most recently used; evicts beyond the cap. */
+  #touch(k: string): string {
+    if (this.#guardKeys.delete(k)) {
+      this.#guardKeys.add(k)
+      return k
+    }
+    this.#guardKeys.add(k)
+    for (const old of this.#guardKeys) {
+      if (this.#guardKeys.size <= this.#replayMax) break
+      this.#guardKeys.delete(old)
+      this.#guard.forget(old)
+      this.replayEvictions++
+    }
+    return k
   }
 
   #drop(reason: DropReason, detail: string): ReceiveResult {

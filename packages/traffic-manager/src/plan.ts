@@ -27,9 +27,9 @@ export function planBackends(
     const e = lookup(n.address)
     if (e && (e.status === 'up' || e.status === 'drain')) present.push({ n, e })
   }
-  // Serving: up, and neither load 0 nor a manual weight 0.
-  const serves = (e: NodeEntry): boolean =>
-    e.status === 'up' && (overrides?.get(e.address) ?? e.load) > 0
+  // Serving: up and not quiesced by a manual weight 0. A load index of 0
+  // (busy) still serves: it is not a drain (weights.ts).
+  const serves = (e: NodeEntry): boolean => e.status === 'up' && overrides?.get(e.address) !== 0
   const activesConfigured = service.nodes.filter(n => lookup(n.address)?.role === 'active').length
   let standbySlots = activesConfigured
   for (const { e } of present) if (e.role === 'active' && serves(e)) standbySlots--

@@ -11,8 +11,10 @@ import type { Logger } from '@has/daemon-kit'
 import type { Backend, BackendCounters } from './data-plane.js'
 import type { PersistEntry } from './balancer.js'
 import type { ProxySpec } from './proxy-service.js'
-import type { ProxyHost } from './proxy-host.js'
+import type { ProxyHost, PersistStats } from './proxy-host.js'
 import type { FromWorker, ToWorker } from './proxy-ipc.js'
+import { PERSIST_MAX_DEFAULT } from './balancer.js'
+import { affinityKey } from './affinity-key.js'
 import { tmError } from './errors.js'
 
 interface Pending {
@@ -33,10 +35,17 @@ export interface ClusterHostOptions {
 
 export class ClusterHost implements ProxyHost {
   readonly #log: Logger
+  /** Workers that have every service: requests and updates go to these. */
   readonly #workers = new Set<Worker>()
+  /** Every forked worker, joined or still starting (for close). */
+  readonly #all = new Set<Worker>()
+  /** add/remove/reconfigure and a worker's join run one at a time. */
+  #serial: Promise<unknown> = Promise.resolve()
   readonly #specs = new Map<string, ProxySpec>()
   readonly #backends = new Map<string, readonly Backend[]>()
+  // Per service, in recency order (LRU first), capped like the workers' tables.
   readonly #persist = new Map<string, Map<string, PersistEntry>>()
+  readonly #evictions = new Map<string, number>()
   readonly #pending = new Map<number, Pending>()
   readonly #opts: ClusterHostOptions
   #nextId = 1
@@ -57,8 +66,45 @@ export class ClusterHost implements ProxyHost {
       args: [],
       silent: false,
     })
-    await Promise.all(Array.from({ length: opts.workers }, () => host.#fork()))
+    // Serve as soon as one worker is up (issue 18.12: on a loaded machine
+    // waiting for all of them delayed the VIP by seconds); the others join
+    // when ready and are given every service then.
+    const joins = Array.from({ length: opts.workers }, () => host.#fork().then(w => host.#join(w)))
+    await Promise.any(joins).catch(async (e: AggregateError) => {
+      await host.close()
+      throw e.errors[0]
+    })
+    for (const j of joins) j.catch((err: unknown) => host.#log.error({ err }, 'proxy worker failed to start'))
     return host
+  }
+
+  #queue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#serial.then(fn, fn)
+    this.#serial = run.catch(() => {})
+    return run
+  }
+
+  /** A ready worker gets every service and backend set, then requests. */
+  #join(w: Worker): Promise<void> {
+    return this.#queue(async () => {
+      if (this.#stopping || !w.isConnected()) return
+      for (const spec of this.#specs.values()) {
+        const { errors } = await this.#request([w], id => ({ t: 'add', id, spec }))
+        if (errors.length) {
+          // Left out of the pool: the other workers serve.
+          const err = tmError('TM_ERR_WORKER', `pid ${w.process.pid} cannot listen for ${spec.name}: ${errors[0]}`)
+          this.#log.error({ err, code: err.code }, 'proxy worker left out of the pool')
+          return
+        }
+      }
+      // No await from here on: no update can slip between.
+      for (const spec of this.#specs.values()) {
+        const b = this.#backends.get(spec.name)
+        if (b) this.#send(w, { t: 'update', name: spec.name, backends: b })
+        for (const entry of this.persistList(spec.name)) this.#send(w, { t: 'persist', name: spec.name, entry })
+      }
+      this.#workers.add(w)
+    })
   }
 
   #fork(): Promise<Worker> {
@@ -66,16 +112,17 @@ export class ClusterHost implements ProxyHost {
       TM_LOG_LEVEL: this.#opts.logLevel ?? 'info',
       TM_WORKER_ID: String(this.#nextId++),
     })
-    this.#workers.add(w)
+    this.#all.add(w)
     w.on('message', (m: FromWorker) => this.#onMessage(w, m))
     w.on('exit', (code, signal) => {
       this.#workers.delete(w)
+      this.#all.delete(w)
       for (const [id, p] of this.#pending) if (p.waiting.delete(w)) this.#settle(id, p)
       if (this.#stopping) return
       const err = tmError('TM_ERR_WORKER', `pid ${w.process.pid} exited (${signal ?? code})`)
       this.#log.error({ err, code: err.code }, 'proxy worker died; starting another')
       void this.#fork().then(
-        nw => this.#replay(nw),
+        nw => this.#join(nw),
         (err: unknown) => this.#log.error({ err }, 'cannot replace proxy worker'),
       )
     })
@@ -89,15 +136,6 @@ export class ClusterHost implements ProxyHost {
       }
       w.on('message', onReady)
     })
-  }
-
-  async #replay(w: Worker): Promise<void> {
-    for (const spec of this.#specs.values()) {
-      await this.#request([w], id => ({ t: 'add', id, spec }))
-      const b = this.#backends.get(spec.name)
-      if (b) this.#send(w, { t: 'update', name: spec.name, backends: b })
-      for (const entry of this.persistList(spec.name)) this.#send(w, { t: 'persist', name: spec.name, entry })
-    }
   }
 
   #send(w: Worker, m: ToWorker): void {
@@ -177,17 +215,38 @@ export class ClusterHost implements ProxyHost {
     })
   }
 
-  async add(spec: ProxySpec): Promise<string> {
+  add(spec: ProxySpec): Promise<string> {
+    return this.#queue(() => this.#add(spec))
+  }
+
+  async #add(spec: ProxySpec): Promise<string> {
     const { errors, address } = await this.#request(this.#workers, id => ({ t: 'add', id, spec }))
     if (errors.length) {
       await this.#request(this.#workers, id => ({ t: 'remove', id, name: spec.name }))
       throw tmError('TM_ERR_LISTEN', spec.name, errors[0])
     }
-    // Port 0: every worker shares the one socket, so all got the same port;
-    // a replacement worker must ask for that port, not a new one.
-    const port = Number(/:(\d+)$/.exec(address ?? '')?.[1] ?? spec.port)
-    this.#specs.set(spec.name, { ...spec, port })
+    // Keep the port as asked (0 too): cluster shares one listening handle
+    // per asked address, so a joining worker that asks for the same gets
+    // the same socket; asking for the bound port would try a second bind
+    // (EADDRINUSE).
+    this.#specs.set(spec.name, spec)
     return address ?? `${spec.address}:${spec.port}`
+  }
+
+  reconfigure(spec: ProxySpec): Promise<void> {
+    return this.#queue(() => this.#reconfigure(spec))
+  }
+
+  async #reconfigure(spec: ProxySpec): Promise<void> {
+    const cur = this.#specs.get(spec.name)
+    if (!cur) throw tmError('TM_ERR_UNKNOWN_SERVICE', spec.name)
+    const next = { ...spec, port: cur.port }
+    const { errors } = await this.#request(this.#workers, id => ({ t: 'reconfigure', id, spec: next }))
+    if (errors.length) throw tmError('TM_ERR_WORKER', `reconfigure ${spec.name}: ${errors[0]}`)
+    this.#specs.set(spec.name, next)
+    const g = (s: ProxySpec): string => `${s.persistentMs > 0} ${s.persistV4Prefix ?? 32} ${s.persistV6Prefix ?? 128}`
+    if (g(cur) !== g(next)) this.#persist.delete(spec.name)
+    else this.#trim(spec.name)
   }
 
   update(name: string, backends: readonly Backend[]): void {
@@ -208,7 +267,26 @@ export class ClusterHost implements ProxyHost {
       this.#persist.set(name, m)
     }
     const cur = m.get(e.client)
-    if (replace || !cur || cur.expiresAt <= e.expiresAt) m.set(e.client, e)
+    if (replace || !cur || cur.expiresAt <= e.expiresAt) {
+      m.delete(e.client)
+      m.set(e.client, e)
+      this.#trim(name)
+    }
+  }
+
+  #trim(name: string): void {
+    const m = this.#persist.get(name)
+    if (!m) return
+    const max = this.#specs.get(name)?.persistMax ?? PERSIST_MAX_DEFAULT
+    for (const k of m.keys()) {
+      if (m.size <= max) break
+      m.delete(k)
+      this.#evictions.set(name, (this.#evictions.get(name) ?? 0) + 1)
+    }
+  }
+
+  persistStats(name: string): PersistStats {
+    return { entries: this.#persist.get(name)?.size ?? 0, evictions: this.#evictions.get(name) ?? 0 }
   }
 
   persistList(name: string): PersistEntry[] {
@@ -219,32 +297,41 @@ export class ClusterHost implements ProxyHost {
     return [...m.values()]
   }
 
-  persistSet(name: string, entry: PersistEntry): void {
+  persistSet(name: string, raw: PersistEntry): void {
+    const spec = this.#specs.get(name)
+    const client = spec ? affinityKey(raw.client, { v4Prefix: spec.persistV4Prefix ?? 32, v6Prefix: spec.persistV6Prefix ?? 128 }) : raw.client
+    const entry = { ...raw, client }
     this.#remember(name, entry, true)
     for (const w of this.#workers) this.#send(w, { t: 'persist', name, entry, replace: true })
   }
 
-  async remove(name: string): Promise<void> {
+  remove(name: string): Promise<void> {
+    return this.#queue(() => this.#remove(name))
+  }
+
+  async #remove(name: string): Promise<void> {
     this.#specs.delete(name)
     this.#backends.delete(name)
     this.#persist.delete(name)
+    this.#evictions.delete(name)
     await this.#request(this.#workers, id => ({ t: 'remove', id, name }))
   }
 
   destroyAll(): void {
-    for (const w of this.#workers) this.#send(w, { t: 'destroy' })
+    for (const w of this.#all) this.#send(w, { t: 'destroy' })
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.#specs.keys()].map(n => this.remove(n)))
     this.#stopping = true
     await Promise.all(
-      [...this.#workers].map(
+      [...this.#all].map(
         w =>
           new Promise<void>(resolve => {
             if (w.isDead()) return resolve()
             w.once('exit', () => resolve())
-            w.disconnect()
+            if (w.isConnected()) w.disconnect()
+            else w.process.kill()
           }),
       ),
     )

@@ -11,15 +11,24 @@ import { tmError } from './errors.js'
 export interface ProxyHost {
   /** Starts listening; resolves to the bound address. */
   add(spec: ProxySpec): Promise<string>
+  /** Changes a running service's settings; its listener stays open. */
+  reconfigure(spec: ProxySpec): Promise<void>
   update(name: string, backends: readonly Backend[]): void
   counters(name: string): Promise<Map<string, BackendCounters>>
   persistList(name: string): PersistEntry[]
   persistSet(name: string, e: PersistEntry): void
+  /** The affinity table's size and its LRU evictions (persist-list's view). */
+  persistStats(name: string): PersistStats
   /** Stops the service: no new connections, open ones finish. */
   remove(name: string): Promise<void>
   /** Cuts connections still open (shutdown deadline passed). */
   destroyAll(): void
   close(): Promise<void>
+}
+
+export interface PersistStats {
+  readonly entries: number
+  readonly evictions: number
 }
 
 export class InProcessHost implements ProxyHost {
@@ -37,6 +46,15 @@ export class InProcessHost implements ProxyHost {
     const bound = await s.listen()
     this.#services.set(spec.name, s)
     return bound
+  }
+
+  async reconfigure(spec: ProxySpec): Promise<void> {
+    this.#get(spec.name).reconfigure(spec)
+  }
+
+  persistStats(name: string): PersistStats {
+    const b = this.#get(name).balancer
+    return { entries: b.persistSize, evictions: b.persistEvictions }
   }
 
   #get(name: string): ProxyService {

@@ -8,6 +8,7 @@ import type { ProxySpec } from './proxy-service.js'
 
 export type ToWorker =
   | { t: 'add'; id: number; spec: ProxySpec }
+  | { t: 'reconfigure'; id: number; spec: ProxySpec }
   | { t: 'update'; name: string; backends: readonly Backend[] }
   | { t: 'remove'; id: number; name: string }
   | { t: 'persist'; name: string; entry: PersistEntry; replace?: boolean }

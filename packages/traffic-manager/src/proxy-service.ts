@@ -20,6 +20,23 @@ export interface ProxySpec {
   readonly persistentMs: number
   readonly connectTimeoutMs: number
   readonly idleTimeoutMs: number
+  /** Affinity table cap (default PERSIST_MAX_DEFAULT). */
+  readonly persistMax?: number
+  /** Affinity granularity: IPv4 / IPv6 prefix lengths (default 32 / 128). */
+  readonly persistV4Prefix?: number
+  readonly persistV6Prefix?: number
+}
+
+/** Connections held at once while the service has no backend (the rest are refused). */
+export const HOLD_MAX = 4096
+
+function balancerSettings(spec: ProxySpec) {
+  return {
+    scheduler: spec.scheduler,
+    persistentMs: spec.persistentMs,
+    ...(spec.persistMax !== undefined ? { persistMax: spec.persistMax } : {}),
+    granularity: { v4Prefix: spec.persistV4Prefix ?? 32, v6Prefix: spec.persistV6Prefix ?? 128 },
+  }
 }
 
 const noop = (): void => {}
@@ -32,6 +49,18 @@ interface Early {
   ended: boolean
   onData: (d: Buffer) => void
   onEnd: () => void
+  /** Clock ms after which a connection with no backend is closed (set when first held). */
+  holdUntil?: number
+}
+
+/** A connection waiting for the service's first backend. */
+interface Held {
+  client: Socket
+  ip: string
+  exclude: Set<string> | undefined
+  early: Early
+  timer: NodeJS.Timeout
+  onClose: () => void
 }
 
 const PEER = Symbol('peer')
@@ -61,21 +90,24 @@ function onIdle(this: Piped): void {
 }
 
 export class ProxyService {
-  readonly spec: ProxySpec
+  #spec: ProxySpec
   readonly balancer: Balancer
   readonly #server: Server
   readonly #log: Logger
   readonly #open = new Set<Socket>()
+  readonly #held = new Set<Held>()
   #closing = false
   #idleWaiters: (() => void)[] = []
+  /** Connections closed without a node: none eligible within connect-timeout, or too many held. */
   refused = 0
+  /** Connections that had to wait for a first backend (then served or refused). */
+  heldTotal = 0
 
   constructor(spec: ProxySpec, logger: Logger, onPersist?: (e: PersistEntry) => void) {
-    this.spec = spec
+    this.#spec = spec
     this.#log = logger
     this.balancer = new Balancer({
-      scheduler: spec.scheduler,
-      persistentMs: spec.persistentMs,
+      ...balancerSettings(spec),
       ...(onPersist ? { onPersist } : {}),
     })
     this.#server = createServer(
@@ -83,6 +115,24 @@ export class ProxyService {
       client => this.#accept(client),
     )
     this.#server.on('error', err => this.#log.error({ err, service: spec.name }, 'listener error'))
+  }
+
+  get spec(): ProxySpec {
+    return this.#spec
+  }
+
+  /**
+   * Applies changed settings (scheduler, persistence, timeouts) without
+   * touching the listener: open and new connections carry on. The address
+   * must not change (that is another listener).
+   */
+  reconfigure(spec: ProxySpec): void {
+    // Port 0 in the config: the spec may carry 0 or the port bound for it.
+    if (spec.address !== this.#spec.address || ![0, this.#spec.port, this.port].includes(spec.port)) {
+      throw tmError('TM_ERR_LISTEN', spec.name, 'reconfigure cannot move a listener')
+    }
+    this.#spec = { ...spec, port: this.#spec.port }
+    this.balancer.reconfigure(balancerSettings(spec))
   }
 
   listen(): Promise<string> {
@@ -106,6 +156,55 @@ export class ProxyService {
 
   update(backends: readonly Backend[]): void {
     this.balancer.update(backends)
+    if (this.#held.size > 0 && backends.some(b => b.weight > 0)) {
+      const waiting = [...this.#held]
+      for (const h of waiting) {
+        this.#unhold(h)
+        this.#attempt(h.client, h.ip, h.exclude, h.early)
+      }
+    }
+  }
+
+  get heldNow(): number {
+    return this.#held.size
+  }
+
+  // No eligible node (right after a restart, before the first reports, or
+  // every node failed): hold the connection, its early bytes buffered, until
+  // a backend appears, for at most connect-timeout; then close it. Clients
+  // wait a moment instead of being reset. Bounded by HOLD_MAX.
+  #hold(client: Socket, ip: string, exclude: Set<string> | undefined, early: Early): void {
+    const now = Date.now()
+    if (early.holdUntil === undefined) {
+      early.holdUntil = now + this.#spec.connectTimeoutMs
+      this.heldTotal++
+    }
+    if (this.#closing || this.#held.size >= HOLD_MAX || early.holdUntil <= now) {
+      this.refused++
+      client.destroy()
+      return
+    }
+    const h: Held = {
+      client,
+      ip,
+      exclude,
+      early,
+      timer: setTimeout(() => {
+        this.#unhold(h)
+        this.refused++
+        this.#log.debug({ service: this.#spec.name }, 'no backend within connect-timeout; closing the held connection')
+        client.destroy()
+      }, early.holdUntil - now),
+      onClose: () => this.#unhold(h),
+    }
+    client.once('close', h.onClose)
+    this.#held.add(h)
+  }
+
+  #unhold(h: Held): void {
+    clearTimeout(h.timer)
+    h.client.off('close', h.onClose)
+    this.#held.delete(h)
   }
 
   counters(): Map<string, BackendCounters> {
@@ -141,15 +240,14 @@ export class ProxyService {
     client.on('data', early.onData)
     client.on('end', early.onEnd)
     // getpeername costs a syscall: only persistence needs the client IP.
-    const ip = this.spec.persistentMs > 0 ? (client.remoteAddress ?? '') : ''
+    const ip = this.#spec.persistentMs > 0 ? (client.remoteAddress ?? '') : ''
     this.#attempt(client, ip, undefined, early)
   }
 
   #attempt(client: Socket, ip: string, exclude: Set<string> | undefined, early: Early): void {
     const slot = this.balancer.acquire(ip, exclude)
     if (!slot) {
-      this.refused++
-      client.destroy()
+      this.#hold(client, ip, exclude, early)
       return
     }
     const up = connect({ host: slot.host, port: slot.port, allowHalfOpen: true, noDelay: true })
@@ -162,12 +260,12 @@ export class ProxyService {
       up.destroy()
       this.balancer.abandon(slot)
       if (client.destroyed) return
-      this.#log.debug({ service: this.spec.name, node: slot.id, reason }, 'connect failed; trying another node')
+      this.#log.debug({ service: this.#spec.name, node: slot.id, reason }, 'connect failed; trying another node')
       const ex = exclude ?? new Set<string>()
       ex.add(slot.id)
       this.#attempt(client, ip, ex, early)
     }
-    const timer = setTimeout(fail, this.spec.connectTimeoutMs, 'timeout')
+    const timer = setTimeout(fail, this.#spec.connectTimeoutMs, 'timeout')
     const onConnectError = (e: NodeJS.ErrnoException): void => fail(e.code ?? e.message)
     up.once('error', onConnectError)
     const onEarlyClose = (): void => {
@@ -211,13 +309,19 @@ export class ProxyService {
       if (hadError) client.destroy()
       this.balancer.release(slot, client.bytesRead, client.bytesWritten)
     })
-    if (this.spec.idleTimeoutMs > 0) client.setTimeout(this.spec.idleTimeoutMs, onIdle)
+    if (this.#spec.idleTimeoutMs > 0) client.setTimeout(this.#spec.idleTimeoutMs, onIdle)
     client.resume()
   }
 
   /** Stops accepting; resolves once every open connection has ended. */
   async close(): Promise<void> {
     this.#closing = true
+    // Held connections have no node to wait for once the service goes.
+    for (const h of [...this.#held]) {
+      this.#unhold(h)
+      this.refused++
+      h.client.destroy()
+    }
     await new Promise<void>(resolve => this.#server.close(() => resolve()))
     if (this.#open.size > 0) await new Promise<void>(r => this.#idleWaiters.push(r))
   }

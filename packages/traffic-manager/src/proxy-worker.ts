@@ -33,6 +33,17 @@ process.on('message', (m: ToWorker) => {
       )
       break
     }
+    case 'reconfigure': {
+      const s = services.get(m.spec.name)
+      try {
+        if (!s) throw new Error(`no service ${m.spec.name}`)
+        s.reconfigure(m.spec)
+        send({ t: 'reply', id: m.id })
+      } catch (e) {
+        send({ t: 'reply', id: m.id, error: (e as Error).message })
+      }
+      break
+    }
     case 'update':
       services.get(m.name)?.update(m.backends)
       break

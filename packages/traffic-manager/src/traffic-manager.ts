@@ -8,6 +8,7 @@ import {
   Counter,
   Gauge,
   Registry,
+  createDropLog,
   formatHostPort,
   parseIntRange,
   type ControlHandlers,
@@ -17,11 +18,12 @@ import {
 import type { TmConfig, ServiceConfig } from './config.js'
 import type { DataPlane, DataPlaneFactory, BackendCounters } from './data-plane.js'
 import { LiveTable, DROP_REASONS, type NodeEntry } from './live-table.js'
+import { ReportSources, hostAddresses } from './report-sources.js'
 import { planBackends, type PlannedBackend } from './plan.js'
 import { startReportServer, type ReportServer } from './report-server.js'
 import { loadDataPlaneFactory } from './data-plane-registry.js'
 import { isPersistenceCapable } from './proxy-data-plane.js'
-import { InProcessHost, type ProxyHost } from './proxy-host.js'
+import { InProcessHost, type ProxyHost, type PersistStats } from './proxy-host.js'
 import { ClusterHost } from './proxy-cluster.js'
 import { Balancer } from './balancer.js'
 import { MAX_WEIGHT } from './weights.js'
@@ -97,7 +99,9 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
   const log = opts.logger
   const now = opts.now ?? Date.now
   let config = opts.config
-  const table = new LiveTable({ nodes: config.nodes, key: config.key, timeoutMs: config.timeoutMs, now })
+  const sourcesOf = (c: TmConfig): ReportSources =>
+    new ReportSources({ masters: c.masters, allow: c.reportFrom, isLocal: isLocalAddress })
+  const table = new LiveTable({ nodes: config.nodes, key: config.key, timeoutMs: config.timeoutMs, sources: sourcesOf(config), now })
   const services = new Map<string, Running>()
   const overrides = new Map<string, Map<string, number>>()
   const workerCount = config.workers === 'auto' ? availableParallelism() : config.workers
@@ -126,6 +130,32 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     registers: [registry],
   })
   for (const r of DROP_REASONS) dropped.inc({ reason: r }, 0)
+  new Counter({
+    name: 'tm_replay_state_evictions_total',
+    help: 'Replay-window entries (one per sender and node) dropped to stay under the cap',
+    registers: [registry],
+    collect() {
+      this.reset()
+      this.inc(table.replayEvictions)
+    },
+  })
+  const perService = (name: string, help: string, pick: (s: PersistStats) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['service'] as const,
+      registers: [registry],
+      collect() {
+        this.reset()
+        for (const r of services.values()) {
+          if (r.dp && isPersistenceCapable(r.dp) && r.cfg.persistentMs > 0) this.set({ service: r.cfg.name }, pick(r.dp.persistStats()))
+        }
+      },
+    })
+  }
+  perService('tm_persist_entries', 'Client affinity entries held', p => p.entries)
+  // A gauge that only grows: prom-client counters cannot be set from a total.
+  perService('tm_persist_evictions_total', 'Client affinity entries evicted (least recently used) because the table was full', p => p.evictions)
   new Gauge({
     name: 'tm_node_up',
     help: '1 while the node reports up or drain within timeout',
@@ -198,10 +228,12 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     r.pushed = key
     r.dp.update(r.plan).catch((err: unknown) => log.error({ err, service: r.cfg.name }, 'data plane update failed'))
   }
+  const dropLog = createDropLog(log, { what: 'load reports' })
   const onDatagram = (msg: Buffer, from: { address: string; port: number }): void => {
-    const res = table.receive(msg)
+    const res = table.receive(msg, from.address)
     if (!res.accepted) {
       dropped.inc({ reason: res.reason })
+      dropLog.drop(res.reason, from.address)
       log.debug({ reason: res.reason, detail: res.detail, from: from.address }, 'report dropped')
       return
     }
@@ -214,6 +246,7 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     scheduleExpiry()
   }
   let reports: ReportServer = await startReportServer(config.listen, config.port, onDatagram)
+  warnIfOpen(log, config)
 
   // Services -----------------------------------------------------------
   const optionsFor = (s: ServiceConfig): Record<string, string> => ({
@@ -222,12 +255,24 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     'persistent-ms': String(s.persistentMs),
     'connect-timeout-ms': String(s.connectTimeoutMs),
     'idle-timeout-ms': String(s.idleTimeoutMs),
+    'persistent-max': String(s.persistentMax),
+    'persistent-v4-prefix': String(s.persistentNetmask),
+    'persistent-v6-prefix': String(s.persistentPrefix6),
   })
   const sameService = (a: ServiceConfig, b: ServiceConfig): boolean =>
     a.dataplane === b.dataplane && JSON.stringify(optionsFor(a)) === JSON.stringify(optionsFor(b))
-  const startService = async (s: ServiceConfig, factory: DataPlaneFactory): Promise<void> => {
+  /** Starts a service's data plane; registers it only once it runs. */
+  const startService = async (s: ServiceConfig, factory: DataPlaneFactory): Promise<Running> => {
     const r: Running = { cfg: s, plan: [], pushed: '', counters: new Map() }
-    services.set(s.name, r)
+    // A kernel data plane must be in place before the VIP arrives: packets
+    // for a VIP that is local with no NAT rules are delivered here and reset.
+    const early = s.dataplane !== 'proxy' && isLocalAddress(s.address)
+    if (early) {
+      log.warn(
+        { service: s.name, dataplane: s.dataplane, vip: s.address },
+        'VIP is already local while its kernel data plane is not ready: connections to it are reset until it is; start traffic-manager before the VIP moves here (heartbeatd haresources order)',
+      )
+    }
     try {
       r.dp = await factory(
         { name: s.name, address: s.address, port: s.port, family: s.family },
@@ -242,9 +287,14 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
         { service: s.name, dataplane: s.dataplane, scheduler: s.scheduler, ...(typeof bound === 'string' ? { listening: bound } : {}) },
         'virtual service up',
       )
+      services.set(s.name, r)
       push(r)
+      return r
     } catch (err) {
-      log.error({ err, service: s.name }, 'virtual service failed to start')
+      log.error(
+        { err, service: s.name, ...(early ? { vip: s.address, vipLocal: true } : {}) },
+        early ? 'virtual service failed to start while its VIP is local: connections to the VIP are reset' : 'virtual service failed to start',
+      )
       throw err
     }
   }
@@ -273,13 +323,14 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     return out
   }
   const stopService = (r: Running): Promise<void> => {
-    services.delete(r.cfg.name)
+    if (services.get(r.cfg.name) === r) services.delete(r.cfg.name)
     return r.dp?.close() ?? Promise.resolve()
   }
   try {
     const f = await factories(config)
     for (const s of config.services) await startService(s, f.get(s.dataplane) as DataPlaneFactory)
   } catch (e) {
+    dropLog.close()
     await Promise.allSettled([...services.values()].map(stopService))
     await reports.close()
     await host?.close()
@@ -417,36 +468,101 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
   }
 
   // Reload ---------------------------------------------------------------
+  // All or nothing (README "Reload"): every step that can fail runs before
+  // anything running is taken down, and is undone if a later one fails; the
+  // error then reaches the kit, which logs the reload as rejected. A service
+  // whose address stays keeps its listener (reconfigured in place).
   const reload = async (next: TmConfig): Promise<void> => {
-    // Resolve every data plane first: an unavailable one refuses the whole
-    // reload before anything changes.
+    // An unavailable data plane refuses the whole reload before any change.
     const f = await factories(next)
-    if (next.listen !== config.listen || next.port !== config.port) {
-      const fresh = await startReportServer(next.listen, next.port, onDatagram)
-      await reports.close()
-      reports = fresh
+    const factoryOf = (s: ServiceConfig): DataPlaneFactory => f.get(s.dataplane) as DataPlaneFactory
+    const undo: (() => Promise<unknown>)[] = []
+    const commit: (() => Promise<unknown>)[] = []
+    try {
+      if (next.listen !== config.listen || next.port !== config.port) {
+        const old = reports
+        const fresh = await startReportServer(next.listen, next.port, onDatagram)
+        reports = fresh
+        undo.push(async () => {
+          reports = old
+          await fresh.close()
+        })
+        commit.push(() => old.close())
+      }
+      const wanted = new Map(next.services.map(s => [s.name, s]))
+      const before = new Map(services)
+      // New addresses first: a port held by another process fails here,
+      // with nothing running touched yet.
+      for (const s of next.services) {
+        if (before.has(s.name)) continue
+        const r = await startService(s, factoryOf(s))
+        undo.push(() => stopService(r))
+      }
+      for (const r of before.values()) {
+        const s = wanted.get(r.cfg.name)
+        const old = r.cfg
+        if (!s) {
+          commit.push(() => {
+            log.info({ service: old.name }, 'virtual service removed; its open connections finish')
+            return stopService(r)
+          })
+        } else if (sameService(old, s)) {
+          r.cfg = s
+          undo.push(async () => void (r.cfg = old))
+        } else if (r.dp?.reconfigure && old.dataplane === s.dataplane) {
+          await r.dp.reconfigure(optionsFor(s))
+          r.cfg = s
+          const dp = r.dp
+          undo.push(async () => {
+            r.cfg = old
+            await dp.reconfigure?.(optionsFor(old))
+          })
+          log.info({ service: s.name, scheduler: s.scheduler }, 'virtual service reconfigured; listener kept')
+        } else if (old.dataplane !== s.dataplane) {
+          // Another data plane: start it beside the old one (they do not
+          // share a socket), then let the old one drain.
+          const fresh = await startService(s, factoryOf(s))
+          undo.push(async () => {
+            services.set(old.name, r)
+            await stopService(fresh)
+          })
+          commit.push(() => stopService(r))
+        } else {
+          // Same data plane without in-place changes (kernel rules named
+          // after the service): replace it, and put it back on failure.
+          await stopService(r)
+          try {
+            const fresh = await startService(s, factoryOf(s))
+            undo.push(async () => {
+              await stopService(fresh)
+              await startService(old, factoryOf(old))
+            })
+          } catch (e) {
+            await startService(old, factoryOf(old)).catch((err: unknown) =>
+              log.error({ err, service: old.name }, 'could not restore the previous virtual service'),
+            )
+            throw e
+          }
+        }
+      }
+    } catch (e) {
+      for (const u of undo.reverse()) {
+        await u().catch((err: unknown) => log.error({ err }, 'reload rollback step failed'))
+      }
+      throw e
     }
-    if (next.workers !== config.workers) log.warn('workers changes need a restart; keeping the running pool')
-    table.reconfigure({ nodes: next.nodes, key: next.key, timeoutMs: next.timeoutMs })
-    const wanted = new Map(next.services.map(s => [s.name, s]))
-    for (const r of [...services.values()]) {
-      const s = wanted.get(r.cfg.name)
-      if (!s || !sameService(r.cfg, s)) {
-        log.info({ service: r.cfg.name }, 'virtual service removed or changed; draining it')
-        void stopService(r).catch((err: unknown) => log.error({ err }, 'drain failed'))
-      } else r.cfg = s
-    }
+    // Committed: nothing below can fail the reload.
+    for (const c of commit) void c().catch((err: unknown) => log.error({ err }, 'closing a replaced listener failed'))
+    table.reconfigure({ nodes: next.nodes, key: next.key, timeoutMs: next.timeoutMs, sources: sourcesOf(next) })
     for (const [name, m] of overrides) {
-      const s = wanted.get(name)
+      const s = next.services.find(x => x.name === name)
       if (!s) overrides.delete(name)
       else for (const n of m.keys()) if (!s.nodes.some(x => x.address === n)) m.delete(n)
     }
+    if (next.workers !== config.workers) log.warn('workers changes need a restart; keeping the running pool')
+    const wasOpen = config.key === undefined && !isLoopback(config.listen)
     config = next
-    for (const s of next.services) {
-      if (!services.has(s.name)) {
-        await startService(s, f.get(s.dataplane) as DataPlaneFactory).catch(() => services.delete(s.name))
-      }
-    }
+    if (!wasOpen) warnIfOpen(log, config)
     if (expiryTimer) {
       clearTimeout(expiryTimer)
       expiryTimer = undefined
@@ -457,6 +573,7 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
 
   const close = async (): Promise<void> => {
     clearTimeout(expiryTimer)
+    dropLog.flush()
     // Listeners first, so no new connection arrives while reports stop.
     const draining = Promise.all([...services.values()].map(stopService))
     await reports.close()
@@ -477,4 +594,19 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     reload,
     close,
   }
+}
+
+const isLocalAddress = hostAddresses()
+
+function isLoopback(a: string): boolean {
+  return a === '::1' || a.startsWith('127.')
+}
+
+/** Issue 19.3: a keyless daemon reachable from the network is steerable by anyone. */
+function warnIfOpen(log: Logger, c: TmConfig): void {
+  if (c.key !== undefined || isLoopback(c.listen)) return
+  log.warn(
+    { listen: c.listen, port: c.port },
+    'no report key: anyone who can send UDP to this address can steer traffic; set key-file (and the same key on every traffic-client)',
+  )
 }

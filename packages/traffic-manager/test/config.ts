@@ -9,14 +9,37 @@ const example = join(fileURLToPath(new URL('.', import.meta.url)), '../../../exa
 t.test('the example tmd.conf parses', t => {
   const { config, issues } = parseConfig(readFileSync(example, 'utf8'), example)
   t.same(issues.errors, [])
-  t.equal(config?.nodes.length, 5)
-  t.same(config?.masters, ['127.0.0.1', '127.0.0.2'])
-  t.equal(config?.services.length, 2)
-  const v6 = config?.services[1]
-  t.equal(v6?.name, '[::1]:8443')
-  t.equal(v6?.family, 6)
-  t.equal(v6?.persistentMs, 300_000)
-  t.equal(config?.services[0]?.nodes[0]?.port, 8081)
+  t.ok((config?.nodes.length ?? 0) > 0, 'declares nodes')
+  t.equal(config?.masters.length, 2, 'two masters')
+  t.ok((config?.services.length ?? 0) > 0, 'declares services')
+  t.ok(config?.services.some(s => s.family === 6), 'and an IPv6 one')
+  t.ok(config?.key !== undefined || config?.keyFile !== undefined, 'with a report key (19.3)')
+  t.end()
+})
+
+t.test('persistence granularity and cap, report-from', t => {
+  const ok = parseConfig(
+    ['traffic1 10.0.0.11', 'report-from 192.0.2.0/24 2001:db8::/48', 'report-from 198.51.100.7',
+      'virtual 10.0.0.100:80', '  node 10.0.0.11', '  persistent 60', '  persistent-max 500', '  netmask 255.255.255.0', '  persistent-prefix6 56',
+      'virtual 10.0.0.100:81', '  node 10.0.0.11', ''].join('\n'),
+    'p.conf',
+  )
+  t.same(ok.issues.errors, [])
+  t.same(ok.config?.reportFrom, ['192.0.2.0/24', '2001:db8::/48', '198.51.100.7'])
+  t.match(ok.config?.services[0], { persistentMax: 500, persistentNetmask: 24, persistentPrefix6: 56 })
+  t.match(ok.config?.services[1], { persistentMax: DEFAULTS.persistentMax, persistentNetmask: 32, persistentPrefix6: 64 }, 'documented defaults')
+  const bad = parseConfig(
+    ['traffic1 10.0.0.11', 'report-from 10.0.0.0/33', 'report-from nope',
+      'virtual 10.0.0.100:80', '  node 10.0.0.11', '  persistent-max 0', '  persistent-netmask 255.0.255.0', '  persistent-prefix6 129', ''].join('\n'),
+    'b.conf',
+  )
+  t.same(bad.issues.errors.map(e => [e.line, e.value]), [
+    [2, '10.0.0.0/33'],
+    [3, 'nope'],
+    [6, '0'],
+    [7, '255.0.255.0'],
+    [8, '129'],
+  ])
   t.end()
 })
 
@@ -111,12 +134,16 @@ t.test('loadConfig reads the key file and reports it by line', async t => {
     require_write(p, `traffic1 127.0.0.11\n\nkey-file ${join(dir, k)}\n`)
     return p
   }
+  // daemon-kit's key-file rule (issue 19.8): 0600 or refused, >= 16 bytes.
+  await t.rejects(loadConfig(write('key')), { issues: [{ line: 3, message: /readable by group or others \(mode 644\)/ }] })
+  chmodSync(join(dir, 'key'), 0o600)
+  chmodSync(join(dir, 'short'), 0o600)
   const c = await loadConfig(write('key'))
   t.equal(c.key, 'secret-secret-secret')
   t.ok(Object.isFrozen(c), 'validated config is frozen')
-  await t.rejects(loadConfig(write('short')), { issues: [{ line: 3, message: /16 characters/ }] })
+  await t.rejects(loadConfig(write('short')), { issues: [{ line: 3, message: /fewer than 16 bytes/ }] })
   await t.rejects(loadConfig(write('missing')), { issues: [{ line: 3, message: /ENOENT/ }] })
   await t.rejects(loadConfig(join(dir, 'nope.conf')), { code: 'KIT_ERR_CONFIG_UNREADABLE' })
 })
 
-import { writeFileSync as require_write } from 'node:fs'
+import { writeFileSync as require_write, chmodSync } from 'node:fs'

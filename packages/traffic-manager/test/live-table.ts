@@ -1,5 +1,6 @@
 import t from 'tap'
 import { LiveTable } from '../src/live-table.js'
+import { ReportSources } from '../src/report-sources.js'
 import { formatReport, type LoadReport } from '../src/report-protocol.js'
 import type { NodeConfig } from '../src/config.js'
 
@@ -71,6 +72,7 @@ t.test('forged, replayed, unknown and malformed reports are dropped and counted'
     TM_ERR_REPORT_FIELD: 1,
     TM_ERR_REPORT_TOO_LONG: 1,
     TM_ERR_REPORT_UNKNOWN_NODE: 1,
+    TM_ERR_REPORT_SOURCE: 0,
     TM_ERR_REPORT_MAC: 3,
     TM_ERR_REPORT_REPLAY: 2,
     TM_ERR_REPORT_LATE: 0,
@@ -151,5 +153,41 @@ t.test('reconfigure keeps the state of nodes that stay', t => {
   t.equal(table.get('10.0.0.11')?.status, 'up')
   t.equal(table.get('10.0.0.12'), undefined)
   t.equal(table.timeoutMs, 500)
+  t.end()
+})
+
+// Issue 19.3: keyless replay state grew per invented sender name (RSS
+// 59 -> 204 MB after 600k datagrams). Before the cap the map had 600k keys.
+t.test('replay state is capped: least recently used senders go first, evictions counted', t => {
+  let clock = 0
+  const table = new LiveTable({ nodes, timeoutMs: 3000, now: () => clock, replayMax: 100 })
+  for (let i = 0; i < 1000; i++) {
+    clock++
+    t.equal(table.receive(formatReport(rep({ sender: `s${i}`, seq: 1 }))).accepted, true)
+    // The real sender keeps reporting, so it stays recently used.
+    if (i % 10 === 0) table.receive(formatReport(rep({ sender: 'tc', seq: i + 1 })))
+  }
+  t.equal(table.replayStateSize, 100, 'never more than the cap')
+  t.ok(table.replayEvictions >= 900, `evictions counted (${table.replayEvictions})`)
+  t.match(table.receive(formatReport(rep({ sender: 'tc', seq: 991 }))), { accepted: false, reason: 'TM_ERR_REPORT_REPLAY' }, 'an active sender kept its window')
+  t.end()
+})
+
+t.test('reports are taken only from the node itself, a master, this host or report-from', t => {
+  const sources = new ReportSources({ masters: ['10.0.0.1'], allow: ['192.0.2.0/24', '2001:db8::7'], isLocal: a => a === '10.0.0.254' })
+  const table = new LiveTable({ nodes, timeoutMs: 3000, sources })
+  let seq = 0
+  const from = (src: string, node = '10.0.0.11') => table.receive(formatReport(rep({ node, seq: ++seq })), src)
+  t.match(from('10.0.0.11'), { accepted: true }, 'the node itself')
+  t.match(from('::ffff:10.0.0.11'), { accepted: true }, 'the node, via a dual-stack socket')
+  t.match(from('10.0.0.1'), { accepted: true }, 'a master (ldirectord in director mode)')
+  t.match(from('10.0.0.254'), { accepted: true }, 'this host')
+  t.match(from('192.0.2.77'), { accepted: true }, 'a report-from range')
+  t.match(from('2001:db8:0::7'), { accepted: true }, 'a report-from address, other spelling')
+  t.match(from('10.0.0.12'), { accepted: false, reason: 'TM_ERR_REPORT_SOURCE' }, 'another node may not speak for it')
+  t.match(from('198.51.100.9'), { accepted: false, reason: 'TM_ERR_REPORT_SOURCE' }, 'a stranger')
+  t.equal(table.drops.TM_ERR_REPORT_SOURCE, 2)
+  t.equal(table.replayStateSize, 1, 'dropped sources create no replay state')
+  t.match(table.receive(formatReport(rep({ seq: ++seq }))), { accepted: true }, 'no source given (library use): not checked')
   t.end()
 })

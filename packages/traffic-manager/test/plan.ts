@@ -34,7 +34,8 @@ t.test('weights are relative to the largest load index in the service', t => {
   t.equal(weightFromLoad(6717, 6717), 256)
   t.equal(weightFromLoad(3358, 6717), 128)
   t.equal(weightFromLoad(1, 100000), 1, 'never 0 while load > 0')
-  t.equal(weightFromLoad(0, 100), 0)
+  t.equal(weightFromLoad(0, 100), 1, 'load 0 (busy) keeps the floor weight')
+  t.equal(weightFromLoad(0, 0), 1, 'all busy: equal floor weights')
   t.end()
 })
 
@@ -52,14 +53,41 @@ t.test('up nodes get derived weights; drain is in with weight 0; down, timeout a
   t.end()
 })
 
-t.test('load 0 quiesces; overrides replace derived weights but do not revive drained nodes', t => {
+t.test('load 0 is busy, not drained; overrides replace derived weights but do not revive drained nodes', t => {
   const lookup = lookupOf(entry('a', 'up', 200), entry('b', 'up', 0), entry('c', 'drain', 50))
   const plan = planBackends(svc(['a', 'b', 'c']), lookup, new Map([['a', 7], ['c', 99]]))
   t.same(plan.map(p => [p.id, p.weight, p.weightSource]), [
     ['a', 7, 'manual'],
-    ['b', 0, 'auto'],
+    ['b', 1, 'auto'],
     ['c', 0, 'auto'],
   ])
+  t.end()
+})
+
+// Issue 18.2: every node at load index 0 (a cluster at capacity) made every
+// node ineligible and the proxy reset every connection.
+t.test('every node at load 0 still shares the traffic equally; drain and manual 0 stay drains', t => {
+  const s = svc(['a', 'b', 'c'])
+  const busy = lookupOf(entry('a', 'up', 0), entry('b', 'up', 0), entry('c', 'up', 0))
+  t.same(planBackends(s, busy, undefined).map(p => [p.id, p.weight]), [
+    ['a', 1],
+    ['b', 1],
+    ['c', 1],
+  ])
+  const mixed = lookupOf(entry('a', 'up', 0), entry('b', 'drain', 0), entry('c', 'up', 0))
+  t.same(planBackends(s, mixed, new Map([['c', 0]])).map(p => [p.id, p.weight]), [
+    ['a', 1],
+    ['b', 0],
+    ['c', 0],
+  ])
+  t.end()
+})
+
+t.test('N+M: a busy active (load 0) still counts as serving; a manual 0 does not', t => {
+  const s = svc(['a1', 's1'])
+  const busy = lookupOf(entry('a1', 'up', 0), entry('s1', 'up', 10, 'standby'))
+  t.same(planBackends(s, busy, undefined).map(p => p.id), ['a1'])
+  t.same(planBackends(s, busy, new Map([['a1', 0]])).map(p => p.id), ['a1', 's1'])
   t.end()
 })
 

@@ -7,7 +7,7 @@
 // 2 ms, 100 ms connect timeout). The killed daemon is restarted and the
 // next run kills the new holder. Needs root (namespaces).
 //   node bench/heartbeatd.js [--quick] [--runs N] [--soak SECONDS]
-//                            [--soak-plan timing:SECONDS,...] [--soak-only]
+//                            [--soak-plan timing:SECONDS,...] [--soak-only] [--mix]
 // --soak runs both heartbeatd nodes for SECONDS per timing with both CPUs
 // saturated by busy loops and counts false failovers (peer declared dead).
 // --soak-plan picks timings and durations (relaxed, default, fast,
@@ -39,6 +39,10 @@ const opt = (name, dflt) => {
 const RUNS = opt('--runs', quick ? 5 : 20)
 const SOAK = opt('--soak', 0)
 const SOAK_ONLY = args.includes('--soak-only')
+// --mix: besides the busy loops, load of the kinds a busy master has:
+// HTTP through the VIP (network and softirq on the same links), many
+// short-lived processes, and memory pressure (issue 15).
+const MIX = args.includes('--mix')
 const planArg = args.includes('--soak-plan') ? String(args[args.indexOf('--soak-plan') + 1]) : ''
 const VIP = '10.78.0.50'
 const P = `hbb${process.pid % 100000}`
@@ -270,6 +274,7 @@ const heartbeatd = t => ({
   soakReady: l =>
     l.includes('"active":"master1"') && l.includes('"msg":"active node"'),
   falseFailover: /"msg":"peer dead"/,
+  stages: hbStages,
 })
 
 function kaConfig(name, advertS) {
@@ -358,11 +363,13 @@ async function failovers(impl, runs) {
   await sleep(300)
   let owner = 'master1'
   const times = []
+  const stages = []
   let aborted
   for (let i = 0; i < runs && !aborted; i++) {
     try {
       const other = owner === 'master1' ? 'master2' : 'master1'
       const from = probe.lines.length
+      const survivorFrom = d[other].p.lines.length
       const killedAt = Date.now()
       d[owner].kill()
       const line = await probe.wait(
@@ -372,8 +379,11 @@ async function failovers(impl, runs) {
       )
       const ms = JSON.parse(line).t - killedAt
       times.push(ms)
+      const st = impl.stages?.(d[other].p.lines.slice(survivorFrom), killedAt, ms)
+      if (st) stages.push(st)
       console.log(
-        `  ${impl.label}: run ${i + 1}/${runs} ${owner} -> ${other}: ${ms} ms`,
+        `  ${impl.label}: run ${i + 1}/${runs} ${owner} -> ${other}: ${ms} ms` +
+          (st ? ` (${Object.entries(st).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''),
       )
       if (process.env.HB_BENCH_DEBUG) {
         for (const l of d[other].p.lines.slice(-8)) {
@@ -420,6 +430,13 @@ async function failovers(impl, runs) {
     sorted.length % 2
       ? sorted[(sorted.length - 1) / 2]
       : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2
+  const med = xs => {
+    const v = [...xs].sort((a, b) => a - b)
+    return v.length ? v[Math.floor((v.length - 1) / 2)] : NaN
+  }
+  const stageMedians = stages.length
+    ? Object.fromEntries(Object.keys(stages[0]).map(k => [k, med(stages.map(x => x[k]))]))
+    : undefined
   return {
     label: impl.label,
     runs: times.length,
@@ -427,8 +444,38 @@ async function failovers(impl, runs) {
     max: sorted.at(-1),
     min: sorted[0],
     times,
+    ...(stageMedians ? { stages: stageMedians } : {}),
     ...(aborted ? { aborted } : {}),
   }
+}
+
+/**
+ * Where one takeover's milliseconds went, from the survivor's "group start
+ * timing" log line (monotonic stage lengths) and the client's answer time:
+ * kill -> declared dead, decision, address added, first announcement sent,
+ * rest of the group, and first announcement -> the client's first answer.
+ */
+function hbStages(lines, killedAt, total) {
+  for (const l of lines) {
+    if (!l.includes('"msg":"group start timing"')) continue
+    const j = JSON.parse(l)
+    if (j.cause !== 'peer-dead') continue
+    const done = Date.parse(j.time)
+    const dead = done - (j.totalMs - j.detectionMs)
+    const r = x => Math.round(x * 10) / 10
+    const killToDead = r(dead - killedAt)
+    const toAnnounce = killToDead + j.decisionMs + j.queuedMs + j.addressMs + j.announceMs
+    return {
+      killToDead,
+      silence: j.detectionMs,
+      decision: r(j.decisionMs + j.queuedMs),
+      address: j.addressMs,
+      announce: j.announceMs,
+      resources: j.resourcesMs,
+      toClient: r(total - toAnnounce),
+    }
+  }
+  return undefined
 }
 
 async function soak(impl, seconds) {
@@ -451,6 +498,25 @@ async function soak(impl, seconds) {
     children.add(h)
     hogs.push(h)
   }
+  if (MIX) {
+    const end = `const end = Date.now() + ${seconds * 1000};`
+    const mix = [
+      // Connections through the VIP as fast as they go, 16 at a time.
+      run(NS.client, process.execPath, ['--input-type=module', '-e', `import { connect } from 'node:net'
+${end}
+const one = () => new Promise(r => { const s = connect({ host: '${VIP}', port: 8080, timeout: 200 }); s.on('connect', () => s.end('GET / HTTP/1.0\\r\\n\\r\\n')); s.on('close', r); s.on('error', r); s.on('timeout', () => s.destroy()); s.resume() })
+await Promise.all(Array.from({ length: 16 }, async () => { while (Date.now() < end) await one() }))`]),
+      // Short-lived processes, one after another.
+      spawn('sh', ['-c', `end=$(($(date +%s) + ${seconds})); while [ $(date +%s) -lt $end ]; do /bin/true; done`], { stdio: 'ignore' }),
+      // 1 GiB touched again and again.
+      spawn(process.execPath, ['-e', `${end} const b = Buffer.alloc(1 << 30); let i = 0; while (Date.now() < end) { b[i] = 1; i = (i + 4096) % b.length }`], { stdio: 'ignore' }),
+    ]
+    for (const c of mix) {
+      const ch = c.child ?? c
+      children.add(ch)
+      hogs.push(ch)
+    }
+  }
   const from = [d1.p.lines.length, d2.p.lines.length]
   await sleep(seconds * 1000)
   const count = re =>
@@ -460,7 +526,12 @@ async function soak(impl, seconds) {
     label: impl.label,
     seconds,
     hogs: hogs.length,
+    mix: MIX,
     falseFailovers: count(impl.falseFailover),
+    // heartbeatd says how long the peer had been silent when declared dead.
+    silencesMs: [...d1.p.lines.slice(from[0]), ...d2.p.lines.slice(from[1])]
+      .filter(l => impl.falseFailover.test(l) && l.includes('"silentMs"'))
+      .map(l => JSON.parse(l).silentMs),
     loadAfter: loadavg()[0],
   }
   for (const h of hogs) h.kill('SIGKILL')
@@ -475,7 +546,8 @@ async function soak(impl, seconds) {
     }
   }
   console.log(
-    `  soak ${r.label}: ${r.falseFailovers} false failovers in ${seconds} s`,
+    `  soak ${r.label}: ${r.falseFailovers} false failovers in ${seconds} s` +
+      (r.silencesMs.length ? ` (silence when declared dead: ${r.silencesMs.join(', ')} ms)` : ''),
   )
   return r
 }
@@ -566,7 +638,7 @@ try {
 }
 
 const ratio = (a, b) => (b.median ? (a.median / b.median).toFixed(2) : 'n/a')
-const cmd = `node bench/heartbeatd.js${quick ? ' --quick' : ''}${args.includes('--runs') ? ` --runs ${RUNS}` : ''}${SOAK ? ` --soak ${SOAK}` : ''}${planArg ? ` --soak-plan ${planArg}` : ''}${SOAK_ONLY ? ' --soak-only' : ''}`
+const cmd = `node bench/heartbeatd.js${quick ? ' --quick' : ''}${MIX ? ' --mix' : ''}${args.includes('--runs') ? ` --runs ${RUNS}` : ''}${SOAK ? ` --soak ${SOAK}` : ''}${planArg ? ` --soak-plan ${planArg}` : ''}${SOAK_ONLY ? ' --soak-only' : ''}`
 const md = [
   '## heartbeatd: failover time',
   '',
@@ -588,6 +660,26 @@ const md = [
       `| ${r.label} | ${r.runs}${r.aborted ? ' (aborted)' : ''} | ${r.median} | ${r.max} | ${r.min} | ${i % 2 ? '1.00' : ratio(r, results[i + 1])} |`,
   ),
   '',
+  ...(results.some(r => r.stages)
+    ? [
+        "Where heartbeatd's milliseconds go (median of each stage over the runs, ms). kill -> dead:",
+        'from SIGKILL to the survivor declaring the peer dead (silence is how long the peer had been',
+        'silent then); decision: from that to the agent call; address: `ip address add` through the',
+        'long-lived `ip -batch`; announce: until the first gratuitous ARP has left the long-lived',
+        'announcer; rest: the other resources of the group; to client: from the first announcement',
+        "to the client's first answer (ARP update, 2 ms connect poll).",
+        '',
+        '| daemon and timing | kill -> dead | silence | decision | address | announce | rest | to client |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+        ...results
+          .filter(r => r.stages)
+          .map(
+            r =>
+              `| ${r.label} | ${r.stages.killToDead} | ${r.stages.silence} | ${r.stages.decision} | ${r.stages.address} | ${r.stages.announce} | ${r.stages.resources} | ${r.stages.toClient} |`,
+          ),
+        '',
+      ]
+    : []),
   ...results
     .filter(r => r.aborted)
     .map(
@@ -600,7 +692,7 @@ const md = [
   '',
   ...(soaks.length
     ? [
-        `False failovers with both CPUs saturated (${soaks[0].hogs} busy loops at normal priority; heartbeatd with its`,
+        `False failovers with both CPUs saturated (${cpus().length * 2} busy loops at normal priority${soaks[0].mix ? '; plus, with `--mix`, 16 parallel HTTP connection loops through the VIP from the client namespace, a loop of short-lived processes and 1 GiB of memory touched continuously' : ''}; heartbeatd with its`,
         'default `realtime on`; keepalived with its defaults). heartbeatd counts "peer dead" on either node,',
         'keepalived "Entering MASTER STATE" on either node after both were settled:',
         '',

@@ -30,6 +30,7 @@ import { hbError } from './errors.js'
 export const DEFAULTS = Object.freeze({
   keepalive: 30, // ms between heartbeats on each path
   deadtime: 100, // ms of silence on every path before the peer is dead
+  deadtime_max_factor: 4, // adaptive deadline up to 4 x deadtime under jitter
   warntime: 60, // ms of silence before a "late heartbeat" warning
   initdead: 2000, // ms to wait for the peer after start before acting alone
   deadping: 1000, // ms without a reply before a ping node is unreachable
@@ -70,6 +71,8 @@ export interface HaCf {
   readonly file: string
   readonly keepalive: number
   readonly deadtime: number
+  /** Upper bound of the adaptive deadline (ms), at least deadtime. */
+  readonly deadtimeMax: number
   readonly warntime: number
   readonly initdead: number
   readonly deadping: number
@@ -147,7 +150,12 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
   const base = dirname(file)
   const times: Partial<
     Record<
-      'keepalive' | 'deadtime' | 'warntime' | 'initdead' | 'deadping',
+      | 'keepalive'
+      | 'deadtime'
+      | 'deadtime_max'
+      | 'warntime'
+      | 'initdead'
+      | 'deadping',
       { ms: number; at: Position }
     >
   > = {}
@@ -177,6 +185,7 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
     switch (name) {
       case 'keepalive':
       case 'deadtime':
+      case 'deadtime_max':
       case 'warntime':
       case 'initdead':
       case 'deadping': {
@@ -368,6 +377,7 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
       ? Math.max(DEFAULTS.deadtime, 3 * keepalive + 10)
       : DEFAULTS.deadtime,
   )
+  const deadtimeMax = ms('deadtime_max', DEFAULTS.deadtime_max_factor * deadtime)
   const warntime = ms(
     'warntime',
     Math.max(keepalive + 1, Math.round(deadtime * 0.6)),
@@ -389,6 +399,13 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
       at('deadtime'),
       `deadtime must be more than 2*keepalive (${2 * keepalive}ms)`,
       `${deadtime}ms`,
+    )
+  }
+  if (deadtimeMax < deadtime) {
+    issues.error(
+      at('deadtime_max'),
+      `deadtime_max must be at least deadtime (${deadtime}ms)`,
+      `${deadtimeMax}ms`,
     )
   }
   if (warntime <= keepalive || warntime >= deadtime) {
@@ -430,6 +447,7 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
       file,
       keepalive,
       deadtime,
+      deadtimeMax,
       warntime,
       initdead,
       deadping,

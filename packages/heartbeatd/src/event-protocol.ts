@@ -17,29 +17,58 @@ export type ServerLine =
   | { readonly type: 'pong' }
   | { readonly type: 'err'; readonly code: string; readonly text: string }
 
+// Field grammars (PROTOCOL.md "Server lines"). Both directions check them:
+// a field with a space or a line break in it would split one event into
+// two on the wire, so the encoder refuses it rather than escape it.
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/
+const CODE = /^[A-Z][A-Z0-9_]{0,62}$/
+/** Printable ASCII, no control characters (so no CR or LF). */
+const TEXT = /^[\x20-\x7e]{0,200}$/
+/** A whole server line: the longest is an ERR with a 200-character text. */
+const LINE = /^[\x20-\x7e]{1,300}$/
+
+function need(ok: boolean, what: string, value: string): void {
+  if (!ok)
+    throw new RangeError(
+      `event line: ${what} ${JSON.stringify(value)} does not match its grammar`,
+    )
+}
+
+/**
+ * One server line, LF-terminated. Throws RangeError when a field does not
+ * match its grammar (a name with a space or line break, an empty code):
+ * never emits a second line.
+ */
 export function formatServerLine(m: ServerLine): string {
+  const name = (s: string): string => (need(NAME.test(s), 'name', s), s)
+  const orNone = (s: string | null): string => (s === null ? 'none' : name(s))
   switch (m.type) {
     case 'hello':
-      return `HELLO ${EVENT_PROTOCOL_VERSION} ${m.node}\n`
+      return `HELLO ${EVENT_PROTOCOL_VERSION} ${name(m.node)}\n`
     case 'node':
-      return `NODE ${m.node} ${m.alive ? 'alive' : 'dead'}\n`
+      return `NODE ${name(m.node)} ${m.alive ? 'alive' : 'dead'}\n`
     case 'resource':
-      return `RESOURCE ${m.group} ${m.holder ?? 'none'}\n`
+      return `RESOURCE ${name(m.group)} ${orNone(m.holder)}\n`
     case 'active':
-      return `ACTIVE ${m.node ?? 'none'}\n`
+      return `ACTIVE ${orNone(m.node)}\n`
     case 'sync':
       return 'SYNC\n'
     case 'pong':
       return 'PONG\n'
     case 'err':
-      return `ERR ${m.code} ${m.text.replace(/[\r\n]+/g, ' ')}\n`
+      need(CODE.test(m.code), 'code', m.code)
+      need(TEXT.test(m.text), 'text', m.text)
+      return m.text ? `ERR ${m.code} ${m.text}\n` : `ERR ${m.code}\n`
   }
 }
 
-/** Parses a server line (for clients and tests); undefined if malformed. */
+/**
+ * Parses one server line without its LF (for clients and tests);
+ * undefined if any field breaks its grammar, including a stray CR or LF.
+ */
 export function parseServerLine(line: string): ServerLine | undefined {
+  if (line.length > 300 || !LINE.test(line)) return undefined
   const w = line.split(' ')
-  const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/
   const name = (s: string | undefined): s is string =>
     s !== undefined && NAME.test(s)
   switch (w[0]) {
@@ -70,8 +99,8 @@ export function parseServerLine(line: string): ServerLine | undefined {
     case 'PONG':
       return w.length === 1 ? { type: 'pong' } : undefined
     case 'ERR':
-      return w.length >= 2 && w[1]
-        ? { type: 'err', code: w[1], text: w.slice(2).join(' ') }
+      return w.length >= 2 && CODE.test(w[1] ?? '')
+        ? { type: 'err', code: w[1] as string, text: w.slice(2).join(' ') }
         : undefined
     default:
       return undefined

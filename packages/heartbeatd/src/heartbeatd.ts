@@ -6,11 +6,17 @@ import { mkdirSync } from 'node:fs'
 import {
   Registry,
   ReplayGuard,
+  createDropLog,
   silentLogger,
   type Logger,
   type Service,
 } from '@has/daemon-kit'
-import { restartOnlyChanges, type Config } from './config.js'
+import { join } from 'node:path'
+import {
+  BUILTIN_RESOURCE_DIR,
+  restartOnlyChanges,
+  type Config,
+} from './config.js'
 import { hbError } from './errors.js'
 import { decodeHeartbeat, encodeHeartbeat, type Via } from './packet.js'
 import {
@@ -31,19 +37,26 @@ import {
   createAgentRunner,
   startGroup,
   stopGroup,
+  type AgentResult,
   type AgentRunner,
 } from './resources.js'
+import { createNativeIpaddr, type NativeIpaddr } from './ipaddr-native.js'
 
 export interface Clock {
   now(): number
   setTimeout(fn: () => void, ms: number): unknown
   clearTimeout(handle: unknown): void
+  /** Runs fn after the datagrams already received have been handled. */
+  afterIo?(fn: () => void): void
 }
 
 const realClock: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: h => clearTimeout(h as NodeJS.Timeout),
+  // setImmediate runs after this loop turn's poll phase, which reads every
+  // datagram the kernel already holds.
+  afterIo: fn => void setImmediate(fn),
 }
 
 export interface HeartbeatdOptions {
@@ -53,6 +66,8 @@ export interface HeartbeatdOptions {
   readonly clock?: Clock
   /** Interface table (tests); default: the host's, no-carrier links too. */
   readonly interfaces?: Interfaces
+  /** Run the shipped IPaddr in-process (long-lived helpers); default true. */
+  readonly nativeIpaddr?: boolean
 }
 
 export type DropReason =
@@ -77,21 +92,48 @@ export async function createHeartbeatd(
 
   const m = createCounters(registry)
   const drops: Record<string, number> = {}
+  // Metrics alone leave a flood of forged or replayed heartbeats invisible
+  // in the logs: a warning at once, then one summary per 10 s.
+  const dropLog = createDropLog(log, { what: 'heartbeats' })
   const drop = (reason: DropReason, source: string): void => {
     m.dropped.inc({ reason })
     drops[reason] = (drops[reason] ?? 0) + 1
-    log.debug({ reason, source }, 'heartbeat dropped')
+    dropLog.drop(reason, source)
   }
 
   if (config.realtime) await applyRealtime(log)
 
+  // The shipped IPaddr runs in-process through two helpers started now
+  // (after realtime: they inherit it), so a takeover forks nothing.
+  const agentEnv = (c: Config) => ({
+    HA_RSCTMP: c.stateDir,
+    HA_NODE: c.localNode,
+  })
+  const native: NativeIpaddr | undefined =
+    opts.nativeIpaddr === false
+      ? undefined
+      : createNativeIpaddr({ env: agentEnv(config) })
+  native?.warm()
+  const makeRunner = (c: Config): AgentRunner =>
+    createAgentRunner({
+      agents: c.agents,
+      env: agentEnv(c),
+      ...(native
+        ? {
+            native: {
+              IPaddr: {
+                script: join(BUILTIN_RESOURCE_DIR, 'IPaddr'),
+                agent: native,
+              },
+            },
+          }
+        : {}),
+    })
+
   // Leftovers of a crashed run (a VIP still configured) must go before we
   // decide anything: stop every group, as heartbeat does at start.
   mkdirSync(config.stateDir, { recursive: true })
-  let runner: AgentRunner = createAgentRunner({
-    agents: config.agents,
-    env: { HA_RSCTMP: config.stateDir, HA_NODE: config.localNode },
-  })
+  let runner: AgentRunner = makeRunner(config)
   for (const g of [...config.groups].reverse()) await stopGroup(g, runner, log)
 
   const gen = Date.now()
@@ -102,6 +144,7 @@ export async function createHeartbeatd(
     groups: config.groups.map(g => ({ name: g.name, home: g.home })),
     paths: paths.map(p => p.name),
     deadtime: config.deadtime,
+    deadtimeMax: config.deadtimeMax,
     warntime: config.warntime,
     initdead: config.initdead,
     autoFailback: config.autoFailback,
@@ -142,8 +185,10 @@ export async function createHeartbeatd(
   const onEvent = (e: MemberEvent): ServerLine | undefined => {
     switch (e.type) {
       case 'node':
+        if (!e.alive)
+          lastDeath = { heardAt: membership.peerLastSeen, deadAt: tickAt }
         log[e.alive ? 'info' : 'warn'](
-          { node: e.node },
+          { node: e.node, ...(e.alive ? {} : { silentMs: e.silentMs }) },
           e.alive ? 'peer alive' : 'peer dead',
         )
         return { type: 'node', node: e.node, alive: e.alive }
@@ -183,12 +228,17 @@ export async function createHeartbeatd(
   const runAction = (a: Action): void => {
     const g = config.groups.find(x => x.name === a.group)
     if (!g) return
+    const decidedAt = clock.now()
     const run = async (): Promise<void> => {
       const op = a.type === 'stop' ? 'stop' : 'start'
+      const actionAt = clock.now()
+      let first: AgentResult | undefined
       const ok =
         op === 'stop'
           ? await stopGroup(g, runner, log)
-          : await startGroup(g, runner, log)
+          : await startGroup(g, runner, log, (_r, res) => (first ??= res))
+      if (a.type === 'start' && ok)
+        logStartTiming(g.name, decidedAt, actionAt, first, clock.now())
       m.ops.inc({ group: g.name, op: a.type, result: ok ? 'ok' : 'failed' })
       if (a.type === 'announce') return
       if (!closed) {
@@ -205,6 +255,45 @@ export async function createHeartbeatd(
       if (busy.get(g.name) === next) busy.delete(g.name)
     })
     busy.set(g.name, next)
+  }
+
+  // Where a takeover's milliseconds go (docs/heartbeatd.md): silence until
+  // the peer was declared dead, the decision, the address, the first
+  // announcement, the rest of the group.
+  let lastDeath: { heardAt: number; deadAt: number } | undefined
+  // When the last tick ran: the peer is declared dead only in a tick.
+  let tickAt = clock.now()
+  const logStartTiming = (
+    group: string,
+    decidedAt: number,
+    actionAt: number,
+    first: AgentResult | undefined,
+    doneAt: number,
+  ): void => {
+    const r1 = (x: number): number => Math.round(x * 10) / 10
+    const d = lastDeath && decidedAt - lastDeath.deadAt < 1000 ? lastDeath : undefined
+    const added = first?.marks?.added ?? actionAt + (first?.ms ?? 0)
+    const announced = first?.marks?.announced ?? added
+    log.info(
+      {
+        group,
+        cause: d ? 'peer-dead' : 'decision',
+        ...(d
+          ? {
+              detectionMs: r1(d.deadAt - d.heardAt),
+              decisionMs: r1(decidedAt - d.deadAt),
+            }
+          : {}),
+        queuedMs: r1(actionAt - decidedAt),
+        addressMs: r1(added - actionAt),
+        announceMs: r1(announced - added),
+        resourcesMs: r1(doneAt - announced),
+        totalMs: r1(doneAt - (d ? d.heardAt : decidedAt)),
+        native: first?.marks !== undefined,
+      },
+      'group start timing',
+    )
+    if (d) lastDeath = undefined
   }
 
   // Drains the machine's outbox and re-arms the single wake-up timer.
@@ -225,11 +314,18 @@ export async function createHeartbeatd(
     const now = clock.now()
     const at = membership.nextWake(now)
     if (Number.isFinite(at)) {
+      // A deadline is judged only after the datagrams already in the
+      // kernel are read: when this process was stalled (CPU starvation,
+      // SIGSTOP, swap) its timers fire before the poll phase, and the
+      // peer's heartbeats that arrived meanwhile would be read too late.
+      const due = (): void => {
+        if (closed) return
+        tickAt = clock.now()
+        membership.tick(tickAt)
+        pump()
+      }
       wakeTimer = clock.setTimeout(
-        () => {
-          membership.tick(clock.now())
-          pump()
-        },
+        () => (clock.afterIo ? clock.afterIo(due) : due()),
         Math.max(0, at - now),
       )
     }
@@ -322,6 +418,7 @@ export async function createHeartbeatd(
   } catch (e) {
     await events?.close()
     await transport?.close()
+    native?.close()
     throw e
   }
 
@@ -357,6 +454,7 @@ export async function createHeartbeatd(
         eventClients: events?.clients ?? 0,
         keepalive: config.keepalive,
         deadtime: config.deadtime,
+        deadtimeMax: config.deadtimeMax,
       }
     },
     commands: {
@@ -378,13 +476,11 @@ export async function createHeartbeatd(
           `changed directives need a restart: ${blocked.join(', ')}`,
         )
       config = next
-      runner = createAgentRunner({
-        agents: next.agents,
-        env: { HA_RSCTMP: next.stateDir, HA_NODE: next.localNode },
-      })
+      runner = makeRunner(next)
       membership.reconfigure(
         {
           deadtime: next.deadtime,
+          deadtimeMax: next.deadtimeMax,
           warntime: next.warntime,
           initdead: next.initdead,
           autoFailback: next.autoFailback,
@@ -407,6 +503,8 @@ export async function createHeartbeatd(
       for (let i = 0; i < 3; i++) await sendNow(true)
       await events?.close()
       await transport?.close()
+      native?.close()
+      dropLog.flush()
     },
   }
 }

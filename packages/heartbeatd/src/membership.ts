@@ -6,6 +6,10 @@
 import type { Heartbeat } from './packet.js'
 import { hbError } from './errors.js'
 
+/** Gaps measured before the deadline may adapt, and the deviation factor. */
+const ADAPT_AFTER = 16
+const ADAPT_K = 8
+
 export type GroupState = 'stopped' | 'starting' | 'running' | 'stopping'
 
 export interface MembershipOptions {
@@ -15,6 +19,11 @@ export interface MembershipOptions {
   readonly groups: readonly { readonly name: string; readonly home: string }[]
   readonly paths: readonly string[]
   readonly deadtime: number
+  /**
+   * Upper bound of the adaptive deadline (ms); default deadtime (no
+   * adaptation). See #deadline().
+   */
+  readonly deadtimeMax?: number
   readonly warntime: number
   readonly initdead: number
   readonly autoFailback: boolean
@@ -32,7 +41,13 @@ export type Action =
   | { readonly type: 'announce'; readonly group: string }
 
 export type MemberEvent =
-  | { readonly type: 'node'; readonly node: string; readonly alive: boolean }
+  | {
+      readonly type: 'node'
+      readonly node: string
+      readonly alive: boolean
+      /** Dead: how long the peer had been silent (ms). */
+      readonly silentMs?: number
+    }
   | {
       readonly type: 'resource'
       readonly group: string
@@ -89,6 +104,12 @@ export class Membership {
   #peerEverSeen = false
   #peerLastSeen = 0
   #peerAliveSince = 0
+  // Inter-arrival gaps of the peer's rounds (ms): smoothed mean and mean
+  // deviation, as TCP estimates round-trip times (Jacobson 1988).
+  #roundAt: number | undefined
+  #gapMean: number | undefined
+  #gapDev = 0
+  #gaps = 0
   #evaluatedAt = -Infinity
   #peerLast: Heartbeat | undefined
   #lateWarned = false
@@ -134,6 +155,42 @@ export class Membership {
     return this.#standby
   }
 
+  /** When the peer was last heard on any path (ms, `now` scale). */
+  get peerLastSeen(): number {
+    return this.#peerLastSeen
+  }
+
+  /**
+   * Silence (ms) after which the peer is dead, now. deadtime is the floor:
+   * a true death on a quiet network is detected as fast as configured. On
+   * a loaded machine heartbeats arrive with jitter, and a fixed deadline
+   * fires on a peer that is only late; so the deadline follows the measured
+   * gaps between the peer's rounds, mean + 8 x mean deviation (TCP's
+   * retransmission timer uses 4; a heartbeat deadline must be surer), up to
+   * deadtimeMax. A cheap form of the adaptive detectors of Chen et al.
+   * (2002) and Hayashibara et al. (phi accrual, 2004).
+   */
+  deadline(): number {
+    const o = this.#o
+    const max = Math.max(o.deadtime, o.deadtimeMax ?? o.deadtime)
+    if (this.#gapMean === undefined || this.#gaps < ADAPT_AFTER)
+      return o.deadtime
+    const want = this.#gapMean + ADAPT_K * this.#gapDev
+    return Math.min(max, Math.max(o.deadtime, Math.round(want)))
+  }
+
+  #sampleGap(gap: number): void {
+    this.#gaps++
+    if (this.#gapMean === undefined) {
+      this.#gapMean = gap
+      this.#gapDev = gap / 2
+      return
+    }
+    const err = gap - this.#gapMean
+    this.#gapMean += err / 8
+    this.#gapDev += (Math.abs(err) - this.#gapDev) / 4
+  }
+
   /** An authenticated, fresh heartbeat from the peer arrived on `path`. */
   heartbeat(path: string, hb: Heartbeat, now: number): void {
     const p = this.#paths.get(path)
@@ -157,7 +214,17 @@ export class Membership {
     // path may deliver old rounds late (see #settling).
     const newer =
       !last || hb.gen > last.gen || (hb.gen === last.gen && hb.seq > last.seq)
-    if (newer) this.#peerLast = hb
+    if (newer) {
+      // Gaps within one generation while alive; not the outage itself.
+      if (
+        this.#peerAlive &&
+        last?.gen === hb.gen &&
+        this.#roundAt !== undefined
+      )
+        this.#sampleGap(now - this.#roundAt)
+      this.#roundAt = now
+      this.#peerLast = hb
+    }
     this.#peerLastSeen = now
     this.#peerEverSeen = true
     this.#lateWarned = false
@@ -175,8 +242,9 @@ export class Membership {
   /** Time passes: expire paths, warn on late heartbeats, declare death. */
   tick(now: number): void {
     const o = this.#o
+    const deadline = this.deadline()
     for (const [path, p] of this.#paths) {
-      if (p.up && p.lastSeen !== undefined && now - p.lastSeen > o.deadtime) {
+      if (p.up && p.lastSeen !== undefined && now - p.lastSeen > deadline) {
         p.up = false
         this.#events.push({ type: 'path', path, up: false })
       }
@@ -187,10 +255,16 @@ export class Membership {
         this.#lateWarned = true
         this.#events.push({ type: 'late', silentMs: silent })
       }
-      if (silent > o.deadtime) {
+      if (silent > deadline) {
         this.#peerAlive = false
         this.#takeover = false
-        this.#events.push({ type: 'node', node: this.peer, alive: false })
+        this.#roundAt = undefined
+        this.#events.push({
+          type: 'node',
+          node: this.peer,
+          alive: false,
+          silentMs: silent,
+        })
         if (this.#standby) this.#setStandby(false, `${this.peer} is dead`)
       }
     }
@@ -253,7 +327,7 @@ export class Membership {
   reconfigure(
     o: Pick<
       MembershipOptions,
-      'deadtime' | 'warntime' | 'initdead' | 'autoFailback'
+      'deadtime' | 'deadtimeMax' | 'warntime' | 'initdead' | 'autoFailback'
     >,
     now: number,
   ): void {
@@ -286,15 +360,16 @@ export class Membership {
    */
   nextWake(_now: number): number {
     const o = this.#o
+    const deadline = this.deadline()
     let t = Infinity
     for (const p of this.#paths.values()) {
       if (p.up && p.lastSeen !== undefined)
-        t = Math.min(t, p.lastSeen + o.deadtime + 1)
+        t = Math.min(t, p.lastSeen + deadline + 1)
     }
     if (this.#peerAlive) {
       if (!this.#lateWarned)
         t = Math.min(t, this.#peerLastSeen + o.warntime + 1)
-      t = Math.min(t, this.#peerLastSeen + o.deadtime + 1)
+      t = Math.min(t, this.#peerLastSeen + deadline + 1)
     }
     // Time-based deadlines count until a decision has been taken after
     // them, not until the clock passes them: the runtime reads the clock
@@ -332,6 +407,7 @@ export class Membership {
         peerOk: this.#peerAlive ? (this.#peerLast?.pingOk ?? null) : null,
       },
       active: this.#active,
+      deadlineMs: this.deadline(),
       groups: this.#groups.map(g => ({
         name: g.name,
         home: g.home,

@@ -15,6 +15,13 @@ export interface AgentResult {
   readonly code: number | null
   readonly ms: number
   readonly output: string
+  /** performance.now() when the address was up and first announced (native IPaddr). */
+  readonly marks?: { readonly added: number; readonly announced: number }
+}
+
+/** Runs an operation in-process, or resolves undefined to run the script. */
+export interface NativeAgent {
+  run(r: Resource, op: AgentOp): Promise<AgentResult | undefined>
 }
 
 export interface AgentRunner {
@@ -25,8 +32,30 @@ export function createAgentRunner(opts: {
   agents: Readonly<Record<string, string>>
   env: NodeJS.ProcessEnv
   timeoutMs?: number
+  /** In-process agents by name, used while `agents` names the given script. */
+  native?: Readonly<Record<string, { script: string; agent: NativeAgent }>>
 }): AgentRunner {
   const timeoutMs = opts.timeoutMs ?? 30_000
+  const script = createScriptRunner(opts.agents, opts.env, timeoutMs)
+  return {
+    async run(r, op) {
+      const n = opts.native?.[r.agent]
+      // An operator's own agent of the same name (resource_dir) wins.
+      if (n && opts.agents[r.agent] === n.script) {
+        const res = await n.agent.run(r, op)
+        if (res) return res
+      }
+      return script.run(r, op)
+    },
+  }
+}
+
+function createScriptRunner(
+  agents: Readonly<Record<string, string>>,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): AgentRunner {
+  const opts = { agents, env }
   return {
     run(r, op) {
       const t0 = performance.now()
@@ -71,10 +100,12 @@ export async function startGroup(
   g: ResourceGroup,
   runner: AgentRunner,
   log: Logger,
+  onResult?: (r: Resource, res: AgentResult) => void,
 ): Promise<boolean> {
   const done: Resource[] = []
   for (const r of g.resources) {
     const res = await runner.run(r, 'start')
+    onResult?.(r, res)
     log.info(
       {
         group: g.name,

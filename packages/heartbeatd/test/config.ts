@@ -205,7 +205,23 @@ t.test(
     t.equal(c.deadtime, 100)
     t.same(
       c.groups.map(g => g.resources.map(r => r.agent)),
-      [['IPaddr', 'hadaemon']],
+      // Only the VIPs: traffic-manager and conn-syncd run on both masters
+      // from their own units (issue 18 item 3).
+      [['IPaddr', 'IPaddr']],
     )
   },
 )
+
+t.test('ha.cf: deadtime_max bounds the adaptive deadline', async t => {
+  const d = parseHaCf('bcast eth0\nnode a b\n', 'x.cf').config
+  t.equal(d?.deadtimeMax, 4 * DEFAULTS.deadtime, 'default: 4 x deadtime')
+  const c = parseHaCf('deadtime 200ms\ndeadtime_max 1\nbcast eth0\nnode a b\n', 'x.cf').config
+  t.equal(c?.deadtimeMax, 1000)
+  const off = parseHaCf('deadtime_max 100ms\nbcast eth0\nnode a b\n', 'x.cf').config
+  t.equal(off?.deadtimeMax, 100, 'equal to deadtime: no adaptation')
+  const bad = parseHaCf('deadtime_max 50ms\nbcast eth0\nnode a b\n', 'x.cf')
+  t.match(
+    bad.issues.errors.map(formatIssue).join('\n'),
+    /x\.cf:1: deadtime_max must be at least deadtime \(100ms\).*"50ms"/,
+  )
+})

@@ -27,6 +27,39 @@ t.test('server lines round-trip', async t => {
   t.equal(parseServerLine('NODE x maybe'), undefined)
 })
 
+// Issue 19 item 12: "ERR \n" parsed as an error with code "\n", and the
+// encoder then wrote it out as two lines.
+t.test('fields are checked against their grammar both ways', async t => {
+  t.equal(parseServerLine('ERR \n'), undefined, 'ERR with a line break for a code')
+  t.equal(parseServerLine('ERR '), undefined, 'ERR with an empty code')
+  t.equal(parseServerLine('ERR HB_ERR_X a\rb'), undefined, 'CR in the text')
+  t.equal(parseServerLine('NODE m\u00e9 alive'), undefined, 'non-ASCII name')
+  t.equal(parseServerLine('SYNC\n'), undefined, 'a line keeps no LF')
+  t.same(parseServerLine('ERR HB_ERR_EVENT_SYNTAX'), {
+    type: 'err',
+    code: 'HB_ERR_EVENT_SYNTAX',
+    text: '',
+  })
+  const bad: ServerLine[] = [
+    { type: 'err', code: '\n', text: '' },
+    { type: 'err', code: 'HB_ERR_X', text: 'one\nNODE master1 dead' },
+    { type: 'node', node: 'master1 dead\nNODE master2', alive: true },
+    { type: 'resource', group: 'g', holder: 'a\r\nACTIVE none' },
+    { type: 'active', node: '' },
+    { type: 'hello', node: 'x'.repeat(64) },
+  ]
+  for (const l of bad)
+    t.throws(() => formatServerLine(l), RangeError, JSON.stringify(l))
+  // Whatever the encoder does emit is exactly one line that parses back.
+  const ok = formatServerLine({ type: 'err', code: 'HB_ERR_X', text: 'a  b' })
+  t.equal(ok.indexOf('\n'), ok.length - 1, 'one line')
+  t.same(parseServerLine(ok.slice(0, -1)), {
+    type: 'err',
+    code: 'HB_ERR_X',
+    text: 'a  b',
+  })
+})
+
 t.test('client lines', async t => {
   t.same(parseClientLine('PING'), { type: 'ping' })
   t.match(parseClientLine('HELLO'), {

@@ -438,3 +438,50 @@ t.test(
     t.equal(alone.nextWake(1500), Infinity, 'idle alone: no timer at all')
   },
 )
+
+// Issue 15: a fixed deadline declares a live but late peer dead on a loaded
+// machine. The deadline follows the measured jitter of the peer's rounds,
+// with deadtime as the floor (true deaths stay fast) and deadtimeMax as the
+// ceiling.
+t.test('adaptive deadline: steady peer, deadtime is the deadline', async t => {
+  const m = new Membership({ ...base, self: 'b', peer: 'a', deadtimeMax: 400 })
+  const peer: Partial<Heartbeat> = { from: 'a', held: [{ group: 'a', heldMs: 1 }] }
+  let now = 0
+  for (let i = 0; i < 100; i++) round(m, (now += 30), peer)
+  t.equal(m.deadline(), 100, 'quiet network: the floor')
+  m.tick(now + 100)
+  t.equal(m.peerAlive, true, 'alive at exactly deadtime of silence')
+  m.tick(now + 101)
+  t.equal(m.peerAlive, false, 'a true death: dead just after deadtime')
+  t.match(
+    m.takeEvents().filter(e => e.type === 'node'),
+    [{ alive: true }, { alive: false, silentMs: 101 }],
+  )
+})
+
+t.test('adaptive deadline: a jittery peer is late, not dead', async t => {
+  const m = new Membership({ ...base, self: 'b', peer: 'a', deadtimeMax: 400 })
+  const peer: Partial<Heartbeat> = { from: 'a', held: [{ group: 'a', heldMs: 1 }] }
+  // A loaded sender: rounds 30 ms apart on average, some 5 ms, some 90.
+  const gaps = [5, 30, 90, 10, 30, 45, 5, 60, 20, 35]
+  let now = 0
+  for (let i = 0; i < 100; i++) round(m, (now += gaps[i % gaps.length] as number), peer)
+  const d = m.deadline()
+  t.ok(d > 150 && d <= 400, `deadline grew with the jitter (${d} ms)`)
+  // The next round comes 150 ms late: a fixed 100 ms deadline fired here.
+  m.tick(now + 150)
+  t.equal(m.peerAlive, true, 'still alive after 150 ms of silence')
+  round(m, now + 150, peer)
+  t.same(settle(m, now + 150), [], 'nothing started')
+  // A real death is still found, by the ceiling at the latest.
+  now += 150
+  m.tick(now + 401)
+  t.equal(m.peerAlive, false, 'dead after deadtimeMax at the latest')
+})
+
+t.test('adaptive deadline: without deadtimeMax it stays deadtime', async t => {
+  const m = new Membership({ ...base, self: 'b', peer: 'a' })
+  let now = 0
+  for (let i = 0; i < 100; i++) round(m, (now += i % 2 ? 5 : 90), { from: 'a' })
+  t.equal(m.deadline(), 100)
+})

@@ -23,6 +23,7 @@ const NODES = {
   master1: { pub: '10.77.0.1', hb: '10.77.1.1' },
   master2: { pub: '10.77.0.2', hb: '10.77.1.2' },
 }
+const CLIENT = '10.77.0.100'
 type Name = keyof typeof NODES
 
 t.test('failover between two master namespaces', async t => {
@@ -247,6 +248,14 @@ t.test('failover between two master namespaces', async t => {
       'forged packet dropped',
     )
     t.equal(stale(after) - stale(before), 2, 'both replays dropped')
+    // Issue 18 item 11: not only in metrics, in the log too (rate-limited).
+    const warned = await a.waitLog(
+      l =>
+        l.level === 40 &&
+        typeof l.msg === 'string' &&
+        l.msg.startsWith('heartbeats: dropped'),
+    )
+    t.match(warned, { source: CLIENT }, 'the warning names the source')
     t.equal((await status('master2')).active, 'master1', 'membership unchanged')
   })
 

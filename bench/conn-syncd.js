@@ -6,6 +6,7 @@
 // VIP to m2 with gratuitous ARP, check every stream.
 //
 //   node bench/conn-syncd.js [--quick]      (root)
+//   node bench/conn-syncd.js --resync [--flows 10000]   (root; see below)
 //
 // Writes docs/bench/conn-syncd.md and docs/bench/conn-syncd.json.
 import { spawn, execFileSync } from 'node:child_process'
@@ -40,6 +41,7 @@ function cleanup() {
 }
 process.on('exit', cleanup)
 process.on('SIGINT', () => process.exit(130))
+process.on('SIGTERM', () => process.exit(143))
 
 /** A child in a namespace whose JSON stdout lines can be awaited. */
 function proc(ns, args, stdin = false) {
@@ -68,6 +70,38 @@ const addNs = name => {
   const ns = `${P}-${name}`
   sh('ip', ['netns', 'add', ns]); made.push(ns); ip(ns, 'link', 'set', 'lo', 'up')
   return ns
+}
+// --resync [--flows N]: time for a returning master to get N synced flows
+// into its kernel (18.4). One namespace: conn-syncd (real conntrack) and a
+// peer (test/fixtures/resync-peer.mjs) on its loopback; the peer answers the
+// daemon's start-up RESYNC-REQUEST with N flows; the clock runs from the
+// peer's first send until `conntrack -C` in the namespace reaches N.
+if (process.argv.includes('--resync')) {
+  const fi = process.argv.indexOf('--flows')
+  const N = fi > 0 ? Number(process.argv[fi + 1]) : 10_000
+  const ns = addNs('rs')
+  const conf = join(dir, 'rs.conf')
+  writeFileSync(conf, 'node m1\nlisten 127.0.0.1:6950\npeer 127.0.0.1:6951\nauth-key bench-secret-1\nservice 10.0.0.100:80 tcp\nentry-timeout 300s\n')
+  const peer = proc(ns, [join(FIX, 'resync-peer.mjs'), '6951', '6950', 'bench-secret-1', String(N), '10.0.0.100'])
+  await peer.wait(o => o.msg === 'listening')
+  const sock = join(dir, 'rs.sock')
+  const d = proc(ns, [join(ROOT, 'packages/conn-syncd/dist/bin.js'), '--config', conf, '--control', sock])
+  const sent = await peer.wait(o => o.msg === 'sent')
+  let n = 0
+  const limitMs = 240_000
+  for (let last = 0; Date.now() - sent.at < limitMs; ) {
+    n = Number(nsx(ns, 'conntrack', '-C').trim())
+    if (n >= N) break
+    if (Date.now() - last > 5000) { console.log(`${n}/${N} in the kernel after ${Date.now() - sent.at} ms`); last = Date.now() }
+    await sleep(10)
+  }
+  const ms = Date.now() - sent.at
+  const { controlRequest } = await import('@has/daemon-kit')
+  const st = await controlRequest(sock, 'status').catch(e => ({ error: String(e) }))
+  console.log(JSON.stringify({ flows: N, inKernel: n, ms, datagrams: sent.datagrams, status: st }))
+  d.kill()
+  peer.kill()
+  process.exit(n >= N ? 0 : 1)
 }
 const br = addNs('br')
 ip(br, 'link', 'add', 'br0', 'type', 'bridge'); ip(br, 'link', 'set', 'br0', 'up')

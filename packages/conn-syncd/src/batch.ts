@@ -7,13 +7,15 @@ import { encodeHeader, encodeRecord, MAC_LENGTH, sign, type Message, type SyncRe
 export interface BatchHeader {
   readonly type: Message['type']
   readonly flags: number
-  readonly epoch: number
+  readonly epoch: bigint | number
   readonly sender: string
 }
 
 /**
  * Splits records into signed datagrams of at most `maxBytes`; `nextSeq`
- * stamps each one. A resync request with no records is one datagram.
+ * stamps each one. No records is one datagram (a resync request, or the
+ * answer of an empty table). `lastFlags` are added to the last datagram
+ * only (FLAG_RESYNC_END: the receiver knows the table is complete).
  */
 export function packDatagrams(
   header: BatchHeader,
@@ -22,23 +24,25 @@ export function packDatagrams(
   alg: HmacAlgorithm,
   key: string | Buffer,
   nextSeq: () => number,
+  lastFlags = 0,
 ): Buffer[] {
   const fixed = encodeHeader({ ...header, seq: 0 }, 0).length + MAC_LENGTH[alg]
   const out: Buffer[] = []
   let parts: Buffer[] = []
   let size = fixed
-  const flush = (): void => {
-    const body = Buffer.concat([encodeHeader({ ...header, seq: nextSeq() }, parts.length), ...parts])
+  const flush = (last: boolean): void => {
+    const flags = last ? header.flags | lastFlags : header.flags
+    const body = Buffer.concat([encodeHeader({ ...header, flags, seq: nextSeq() }, parts.length), ...parts])
     out.push(sign(body, alg, key))
     parts = []
     size = fixed
   }
   for (const r of records) {
     const enc = encodeRecord(r)
-    if (parts.length > 0 && (size + enc.length > maxBytes || parts.length === 0xffff)) flush()
+    if (parts.length > 0 && (size + enc.length > maxBytes || parts.length === 0xffff)) flush(false)
     parts.push(enc)
     size += enc.length
   }
-  if (parts.length > 0 || records.length === 0) flush()
+  flush(true)
   return out
 }

@@ -24,6 +24,9 @@ const DEFAULT_CONFIG = '/etc/has/conn-syncd.conf'
 interface StatusView {
   node: string
   listen: string
+  ready?: boolean
+  waitingFor?: string[]
+  kernelPending?: number
   localFlows: number
   heldEntries: number
   sent: number
@@ -39,12 +42,22 @@ interface StatusView {
 
 export function formatStatus(s: StatusView): string {
   const head =
-    `node ${s.node} listen ${s.listen}: local flows ${s.localFlows}, held ${s.heldEntries}\n` +
+    `node ${s.node} listen ${s.listen}: local flows ${s.localFlows}, held ${s.heldEntries}` +
+    (s.ready === undefined ? '\n' : `, ready ${s.ready ? 'yes' : `no (waiting for ${s.waitingFor?.join(' ') || 'the kernel'}, ${s.kernelPending ?? 0} pending)`}\n`) +
     `sent ${s.sent} received ${s.received} lost ${s.lost} dropped ${s.dropped} ` +
     `resync requested ${s.resyncRequested} served ${s.resyncServed} inserted ${s.inserted} insert-failed ${s.insertFailed}\n`
   return head + formatTable(
     ['PEER', 'ADDRESS', 'ENTRIES', 'RECEIVED', 'LOST', 'RESYNCED', 'SEEN'],
     s.peers.map(p => [p.name, p.address, p.entries, p.received, p.lost, p.resyncsReceived, `${Math.round(p.lastSeenMsAgo / 1000)}s ago`]),
+  )
+}
+
+interface FlowView { peer: string; inKernel: boolean; proto: number; src: string; sport: number; dst: string; dport: number; natDst: string; natDport: number }
+
+export function formatFlows(list: readonly FlowView[]): string {
+  return formatTable(
+    ['PEER', 'PROTO', 'CLIENT', 'SERVICE', 'NODE', 'IN-KERNEL'],
+    list.map(f => [f.peer, f.proto === 6 ? 'tcp' : 'udp', `${f.src}:${f.sport}`, `${f.dst}:${f.dport}`, `${f.natDst}:${f.natDport}`, f.inKernel ? 'yes' : 'no']),
   )
 }
 
@@ -82,6 +95,29 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
     state.exitCode = EXIT.OK
   })
   program.addCommand(status)
+
+  // The entries held from peers; `inKernel` is what a planned switch-over waits for.
+  const flows = new Command('flows').description('list the entries held from peers (JSON lines with --json)').option('--json', 'print JSON')
+  addControlOption(flows, defaultControlPath(NAME))
+  flows.action(async (opts: { control: string; json?: boolean }) => {
+    const list = (await controlRequest(opts.control, 'flows')) as FlowView[]
+    io.out(opts.json ? `${JSON.stringify(list, null, 2)}\n` : formatFlows(list))
+    state.exitCode = EXIT.OK
+  })
+  program.addCommand(flows)
+
+  // For a resource agent or an operator: exit 0 once every peer table is in the kernel.
+  const waitReady = new Command('wait-ready')
+    .description('wait until every peer table has arrived and is in the kernel; exit 0 ready, 1 not ready in time')
+    .option('--timeout <ms>', 'how long to wait, in ms', '10000')
+  addControlOption(waitReady, defaultControlPath(NAME))
+  waitReady.action(async (opts: { control: string; timeout: string }) => {
+    const ms = Number(opts.timeout)
+    const r = (await controlRequest(opts.control, 'wait-ready', [String(ms)], ms + 5000)) as { ready: boolean; waitingFor: string[] }
+    io.out(`${JSON.stringify(r)}\n`)
+    state.exitCode = r.ready ? EXIT.OK : 1
+  })
+  program.addCommand(waitReady)
   return program
 }
 

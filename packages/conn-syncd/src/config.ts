@@ -3,15 +3,17 @@
 
 import { hostname } from 'node:os'
 import { isIP } from 'node:net'
-import { readFile } from 'node:fs/promises'
 import {
   HMAC_ALGORITHMS,
   IssueList,
+  KEY_MIN_BYTES,
+  KeyFileError,
   deepFreeze,
   parseDuration,
   parseHostPort,
   parseIntRange,
   readConfigFile,
+  readKeyFile,
   sourceLines,
   splitWords,
   type HmacAlgorithm,
@@ -30,6 +32,8 @@ export interface Config {
   readonly node: string
   readonly listen: HostPort
   readonly peers: readonly HostPort[]
+  /** Extra source addresses accepted (multicast senders that are not peers). */
+  readonly accept: readonly string[]
   readonly multicast?: { readonly group: string; readonly port: number; readonly interface?: string }
   readonly hmac: HmacAlgorithm
   readonly authKey?: string
@@ -38,6 +42,7 @@ export interface Config {
   readonly syncThresholdMs: number
   readonly refreshIntervalMs: number
   readonly entryTimeoutS: number
+  readonly maxInsertRate: number
   readonly maxDatagram: number
   readonly conntrack: string
   readonly heartbeat?: HostPort
@@ -52,6 +57,7 @@ export const DEFAULTS = Object.freeze({
   'refresh-interval': 10_000, // ms
   'entry-timeout': 120, // s
   'max-datagram': 1400, // bytes
+  'max-insert-rate': 20_000, // flows per second into the kernel
   conntrack: 'conntrack',
   'proxy-poll': 2000, // ms
 })
@@ -64,6 +70,7 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
   let node: string | undefined
   let listen: HostPort | undefined
   const peers: HostPort[] = []
+  const accept: string[] = []
   let multicast: Config['multicast']
   let hmac: HmacAlgorithm | undefined
   let authKey: string | undefined
@@ -73,6 +80,7 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
   let refresh: number | undefined
   let timeout: number | undefined
   let maxDatagram: number | undefined
+  let maxInsertRate: number | undefined
   let conntrack: string | undefined
   let heartbeat: HostPort | undefined
   let proxyControl: string | undefined
@@ -117,6 +125,19 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
         const hp = v === undefined ? undefined : parseHostPort(v, 6950)
         if (v !== undefined && (!hp || !isIP(hp.host) || hp.port === 0)) issues.error(line, 'peer must be address[:port]', v)
         else if (hp) peers.push(hp)
+        break
+      }
+      case 'accept': {
+        const v = one()
+        if (v !== undefined && !isIP(v)) issues.error(line, 'accept must be an IP address', v)
+        else if (v !== undefined) accept.push(v)
+        break
+      }
+      case 'max-insert-rate': {
+        const v = one()
+        const n = v === undefined ? undefined : parseIntRange(v, 100, 1_000_000)
+        if (n === undefined) issues.error(line, 'max-insert-rate must be 100..1000000 flows per second', v)
+        else maxInsertRate = n
         break
       }
       case 'multicast': {
@@ -195,6 +216,10 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
   if (!authKey && !authKeyFile) issues.error(at, 'auth-key or auth-key-file is required (datagrams are always authenticated)')
   if (authKey && authKeyFile) issues.error(at, 'give auth-key or auth-key-file, not both')
   if (peers.length === 0 && !multicast) issues.error(at, 'at least one peer or a multicast group is required')
+  // Datagrams are accepted only from peer and accept addresses.
+  if (peers.length === 0 && accept.length === 0 && multicast) {
+    issues.error(at, 'multicast without peer needs an `accept <address>` line per sending master (datagrams from other sources are dropped)')
+  }
   if (services.length === 0) issues.error(at, 'at least one service <vip>:<port> is required')
   issues.throwIfAny()
   const refreshIntervalMs = refresh ?? DEFAULTS['refresh-interval']
@@ -207,6 +232,7 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
     node: node ?? hostname(),
     listen: listen ?? (parseHostPort(DEFAULTS.listen) as HostPort),
     peers,
+    accept,
     ...(multicast ? { multicast } : {}),
     hmac: hmac ?? DEFAULTS.hmac,
     ...(authKey ? { authKey } : {}),
@@ -215,6 +241,7 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
     syncThresholdMs: threshold ?? DEFAULTS['sync-threshold'],
     refreshIntervalMs,
     entryTimeoutS,
+    maxInsertRate: maxInsertRate ?? DEFAULTS['max-insert-rate'],
     maxDatagram: maxDatagram ?? DEFAULTS['max-datagram'],
     conntrack: conntrack ?? DEFAULTS.conntrack,
     ...(heartbeat ? { heartbeat } : {}),
@@ -224,15 +251,29 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
   return deepFreeze(cfg)
 }
 
+/**
+ * The HMAC key from auth-key-file: the file's text (UTF-8) without leading
+ * and trailing white space, so the newline an editor or `echo` adds is not
+ * part of the key (PROTOCOL.md "Authentication" says the same).
+ */
+export function keyFromFileText(text: string): string {
+  return text.trim()
+}
+
 /** Reads and validates the file; resolves auth-key-file into the key. */
 export async function loadConfig(path: string): Promise<Config & { readonly key: string }> {
   const cfg = parseConfig(await readConfigFile(path), path)
   let key = cfg.authKey ?? ''
   if (cfg.authKeyFile) {
+    // daemon-kit's key-file rule: 0600 (checked on the opened file) and
+    // at least KEY_MIN_BYTES of key after keyFromFileText.
     try {
-      key = (await readFile(cfg.authKeyFile, 'utf8')).trim()
+      key = keyFromFileText(await readKeyFile(cfg.authKeyFile, { text: 'exact', minBytes: 0 }))
     } catch (e) {
-      throw csErrors('CS_ERR_KEY_FILE', cfg.authKeyFile, (e as NodeJS.ErrnoException).code ?? String(e))
+      throw csErrors('CS_ERR_KEY_FILE', cfg.authKeyFile, e instanceof KeyFileError ? e.reason : (e as NodeJS.ErrnoException).code ?? String(e))
+    }
+    if (Buffer.byteLength(key, 'utf8') < KEY_MIN_BYTES) {
+      throw csErrors('CS_ERR_KEY_FILE', cfg.authKeyFile, `holds fewer than ${KEY_MIN_BYTES} bytes of key (at least ${KEY_MIN_BYTES} bytes required)`)
     }
   }
   return deepFreeze({ ...cfg, key })

@@ -4,19 +4,22 @@
 
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import { isIP } from 'node:net'
-import { controlRequest, parseHostPort, type HostPort, type Logger, type Service } from '@has/daemon-kit'
+import { controlRequest, createDropLog, parseIntRange, type HostPort, type Logger, type Service } from '@has/daemon-kit'
 import { packDatagrams } from './batch.js'
 import type { Config } from './config.js'
 import { csErrors } from './errors.js'
 import { flowKey, type Flow, type PersistEntry } from './flow.js'
-import { isNatted, type ConntrackRow } from './conntrack.js'
+import { isNatted, isSyncable, type ConntrackRow, type KernelOp } from './conntrack.js'
+import { isAddress, isServiceName, serviceAddress } from './grammar.js'
 import { followHeartbeat, type MembershipEvent } from './heartbeat-client.js'
 import { conntrackKernel, type Kernel } from './kernel.js'
+import { KernelQueue } from './kernel-queue.js'
 import { LocalFlows } from './local-flows.js'
 import { localAddressProbe } from './local-address.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { PeerTable } from './peer-table.js'
-import { decodeMessage, FLAG_RESYNC, MSG_DATA, MSG_RESYNC_REQUEST, ProtocolError, type SyncRecord } from './protocol.js'
+import { decodeMessage, FLAG_RESYNC, FLAG_RESYNC_END, MAX_PERSIST_TTL, MSG_DATA, MSG_RESYNC_REQUEST, ProtocolError, type SyncRecord } from './protocol.js'
+import { Readiness } from './readiness.js'
 import { SequenceTracker } from './sequence.js'
 
 export type ResolvedConfig = Config & { readonly key: string }
@@ -30,8 +33,11 @@ export interface ConnSyncdOptions {
   readonly now?: () => number
 }
 
+const CLOSING = new Set(['FIN_WAIT', 'TIME_WAIT', 'CLOSE', 'CLOSE_WAIT', 'LAST_ACK'])
+
 interface PeerState {
   name: string
+  /** Source address:port of its last accepted datagram (always a configured peer's address). */
   address: string
   lastSeen: number
   received: number
@@ -41,12 +47,22 @@ interface PeerState {
   lastResyncAsk: number
 }
 
-const CLOSING = new Set(['FIN_WAIT', 'TIME_WAIT', 'CLOSE', 'CLOSE_WAIT', 'LAST_ACK'])
+/** Largest batch one `conntrack -R` process gets (progress stays visible). */
+const MAX_BATCH = 2500
+/** How long a silent configured peer is waited for before `ready`. */
+const READY_GRACE_MS = 3000
+/** Bound on a `wait-ready` request. */
+const MAX_WAIT_READY_MS = 600_000
 
 export interface ConnSyncd extends Service<ResolvedConfig> {
   readonly metrics: Metrics
   /** Address the sync socket is bound to. */
   readonly address: HostPort
+}
+
+/** IPv4 sources on a dual-stack socket arrive as ::ffff:a.b.c.d. */
+function plainAddress(a: string): string {
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a
 }
 
 export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd> {
@@ -56,13 +72,18 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
   const isLocal = opts.isLocal ?? localAddressProbe()
   const kernel = opts.kernel ?? conntrackKernel(cfg.conntrack, cfg.entryTimeoutS, log)
   const metrics = createMetrics()
-  const epoch = now()
+  const drops = createDropLog(log, { what: 'sync datagrams' })
+  const startedAt = now()
+  const epoch = BigInt(startedAt)
   let seq = 0
   const local = new LocalFlows(cfg.syncThresholdMs)
   const held = new PeerTable()
   const seqs = new SequenceTracker()
   const peers = new Map<string, PeerState>()
-  const counts = { sent: 0, received: 0, lost: 0, dropped: 0, resyncRequested: 0, resyncServed: 0, inserted: 0, insertFailed: 0 }
+  const counts = { sent: 0, received: 0, lost: 0, dropped: 0, resyncRequested: 0, resyncServed: 0, inserted: 0, insertFailed: 0, refused: 0 }
+  const sources = (c: Config): Set<string> => new Set([...c.peers.map(p => p.host), ...c.accept].map(plainAddress))
+  let allowed = sources(cfg)
+  const readiness = new Readiness([...sources(cfg)], startedAt, READY_GRACE_MS)
 
   const family = isIP(cfg.listen.host) === 6 ? 'udp6' : 'udp4'
   const socket: Socket = createSocket({ type: family, reuseAddr: Boolean(cfg.multicast) })
@@ -76,22 +97,32 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
     socket.setMulticastTTL(1)
     if (cfg.multicast.interface) socket.setMulticastInterface(cfg.multicast.interface)
   }
+  // A full table from a peer arrives as a burst of datagrams; the kernel's
+  // default buffer (about 200 kB) holds only a few thousand flows.
+  try {
+    socket.setRecvBufferSize(4 * 1024 * 1024)
+  } catch {
+    // capped by net.core.rmem_max; loss is still repaired by a resync
+  }
   const bound = socket.address()
 
   const targets = (): HostPort[] =>
     cfg.multicast ? [...cfg.peers, { host: cfg.multicast.group, port: cfg.multicast.port }] : [...cfg.peers]
+  const targetText = (): string[] => targets().map(t => `${t.host}:${t.port}`)
 
   const matches = (f: Flow): boolean =>
     cfg.services.some(s => s.address === f.dst && s.port === f.dport && (s.proto === 'tcp' ? 6 : 17) === f.proto)
 
-  const send = (records: readonly SyncRecord[], to: readonly HostPort[], type: 1 | 2 = MSG_DATA, flags = 0): void => {
-    if (to.length === 0 || (records.length === 0 && type === MSG_DATA)) return
-    const grams = packDatagrams({ type, flags, epoch, sender: cfg.node }, records, cfg.maxDatagram, cfg.hmac, cfg.key, () => ++seq)
-    for (const r of records) metrics.records.inc({ direction: 'sent', kind: r.kind })
-    // One sequence space per sender: every target sees every datagram, so
-    // a point-to-point answer would look like loss to the others; resync
-    // requests and answers go to everyone (entries are idempotent).
+  /**
+   * Sends to every target, always: one sequence space per sender, and every
+   * target sees every datagram, so a point-to-point answer would look like
+   * loss to the others (resync answers are idempotent for everyone).
+   */
+  const broadcast = (records: readonly SyncRecord[], type: 1 | 2 = MSG_DATA, flags = 0, lastFlags = 0): void => {
     const all = targets()
+    if (all.length === 0 || (records.length === 0 && type === MSG_DATA && lastFlags === 0)) return
+    const grams = packDatagrams({ type, flags, epoch, sender: cfg.node }, records, cfg.maxDatagram, cfg.hmac, cfg.key, () => ++seq, lastFlags)
+    for (const r of records) metrics.records.inc({ direction: 'sent', kind: r.kind })
     for (const g of grams) {
       for (const t of all) {
         socket.send(g, t.port, t.host)
@@ -112,7 +143,7 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
         flushQueued = false
         const out = pending
         pending = []
-        send(out, targets())
+        broadcast(out)
       })
     }
   }
@@ -126,14 +157,16 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
       if (gone) queue({ kind: 'remove', flow: gone })
       return
     }
-    local.seen(f, now())
+    // Only flows past their handshake are synced: a half-open one would
+    // become an un-evictable ESTABLISHED entry on the peers.
+    if (isSyncable(row)) local.seen(f, now())
   }
 
   /** Flows this master holds the VIP for, from a fresh kernel dump. */
   const localFull = async (): Promise<Flow[]> => {
     const rows = await kernel.dump()
     const flows = rows
-      .filter(r => matches(r.flow) && isNatted(r.flow) && isLocal(r.flow.dst) && !(r.state && CLOSING.has(r.state)))
+      .filter(r => matches(r.flow) && isNatted(r.flow) && isLocal(r.flow.dst) && isSyncable(r))
       .map(r => r.flow)
     return local.reconcile(flows, now())
   }
@@ -146,11 +179,9 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
         service: string; client: string; node: string; expiresInMs: number
       }[]
       persistLocal = list
-        .filter(e => {
-          const hp = parseHostPort(e.service)
-          return hp !== undefined && isLocal(hp.host)
-        })
-        .map(e => ({ service: e.service, client: e.client, node: e.node, ttl: Math.ceil(e.expiresInMs / 1000) }))
+        // What goes on the wire is what a peer's decoder accepts.
+        .filter(e => isServiceName(e.service) && isAddress(e.client) && isAddress(e.node) && isLocal(serviceAddress(e.service)))
+        .map(e => ({ service: e.service, client: e.client, node: e.node, ttl: Math.min(MAX_PERSIST_TTL, Math.ceil(e.expiresInMs / 1000)) }))
       for (const entry of persistLocal) queue({ kind: 'persist', entry })
     } catch (err) {
       log.debug({ err }, 'persist-list failed')
@@ -162,123 +193,153 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
     ...persistLocal.map(entry => ({ kind: 'persist' as const, entry })),
   ]
 
-  const serveResync = async (peer: PeerState | undefined, to: HostPort): Promise<void> => {
+  /** The full table to every target; the last datagram says it is complete (even when empty). */
+  const sendFullTable = async (why: Record<string, unknown>): Promise<void> => {
     const recs = await fullRecords()
+    broadcast(recs, MSG_DATA, FLAG_RESYNC, FLAG_RESYNC_END)
+    log.info({ ...why, to: targetText(), entries: recs.length }, 'full table sent to every peer')
+  }
+
+  const serveResync = async (peer: PeerState, from: string): Promise<void> => {
     counts.resyncServed++
     metrics.resyncs.inc({ direction: 'served' })
-    if (peer) peer.resyncsServed++
-    log.info({ peer: peer?.name, to: `${to.host}:${to.port}`, entries: recs.length }, 'full resync sent')
-    send(recs, [to], MSG_DATA, FLAG_RESYNC)
+    peer.resyncsServed++
+    await sendFullTable({ reason: 'resync request', askedBy: peer.name, from })
   }
 
-  const askResync = (to: readonly HostPort[]): void => {
+  let lastAskAll = -Infinity
+  const askResync = (): void => {
+    lastAskAll = now()
     counts.resyncRequested++
     metrics.resyncs.inc({ direction: 'requested' })
-    send([], to, MSG_RESYNC_REQUEST)
+    broadcast([], MSG_RESYNC_REQUEST)
   }
 
-  // One kernel operation per flow at a time: a resync and a refresh can
-  // carry the same flow back to back, and a removal must not overtake the
-  // insert it cancels (that would leave an ESTABLISHED entry behind).
-  const inflight = new Map<string, Promise<void>>()
-  const applyFlow = async (peer: string, f: Flow): Promise<void> => {
+  // Kernel changes: batched, one `conntrack -R` at a time, rate-bounded.
+  const kq = new KernelQueue({
+    apply: ops => kernel.apply(ops),
+    maxBatch: MAX_BATCH,
+    ratePerS: cfg.maxInsertRate,
+    now,
+    onResult: (op: KernelOp, ok: boolean) => {
+      if (op.op === 'delete') {
+        metrics.kernelOps.inc({ op: 'delete', result: ok ? 'ok' : 'failed' })
+        return
+      }
+      metrics.kernelOps.inc({ op: 'insert', result: ok ? 'ok' : 'failed' })
+      if (ok) counts.inserted++
+      else counts.insertFailed++
+      const cur = held.get(flowKey(op.flow))
+      // Only if the held entry still has the mapping this op inserted.
+      if (!cur || cur.flow.natDst !== op.flow.natDst || cur.flow.natDport !== op.flow.natDport || cur.flow.natSrc !== op.flow.natSrc || cur.flow.natSport !== op.flow.natSport) return
+      if (ok) {
+        cur.kernelAt = now()
+        cur.failedAt = 0
+      } else cur.failedAt = now()
+    },
+    onProgress: () => checkReady(),
+  })
+
+  const applyFlow = (peer: string, f: Flow): void => {
     if (!matches(f) || isLocal(f.dst)) return
-    const { held: h, changed } = held.upsert(peer, f, now())
-    const key = flowKey(f)
-    if (inflight.has(key)) return
-    if (!changed && h.kernelAt > 0 && now() - h.kernelAt < (f.timeout * 1000) / 3) return
-    const op = (async () => {
-      let ok = false
-      if (!changed && h.kernelAt > 0) {
-        ok = await kernel.refresh(f)
-        metrics.kernelOps.inc({ op: 'refresh', result: ok ? 'ok' : 'failed' })
-      }
-      if (!ok) {
-        // Replace whatever the kernel holds for this tuple: an entry left
-        // from when this master was active has stale TCP window data and
-        // would mark the returning packets invalid after a fail back.
-        await kernel.remove(f)
-        ok = await kernel.insert(f)
-        if (ok) counts.inserted++
-        else counts.insertFailed++
-        metrics.kernelOps.inc({ op: 'insert', result: ok ? 'ok' : 'failed' })
-      }
-      const cur = held.get(key)
-      if (ok && cur) cur.kernelAt = now()
-    })()
-    inflight.set(key, op)
-    try {
-      await op
-    } finally {
-      inflight.delete(key)
+    const up = held.upsert(peer, f, now())
+    if (!up) {
+      counts.refused++
+      metrics.records.inc({ direction: 'refused', kind: 'flow' })
+      return
     }
+    const { held: h, changed } = up
+    if (!changed) {
+      if (kq.has(flowKey(f))) return
+      const third = (f.timeout * 1000) / 3
+      // In the kernel: refresh (delete + insert) once a third of the timeout has passed.
+      if (h.kernelAt > 0 && now() - h.kernelAt < third) return
+      // Failed: retried at the same pace, not on every refresh.
+      if (h.failedAt > 0 && now() - h.failedAt < third) return
+    }
+    kq.push({ op: 'replace', flow: f })
   }
-  const removeFlow = async (f: Flow): Promise<void> => {
-    await inflight.get(flowKey(f))
-    const ok = await kernel.remove(f)
-    metrics.kernelOps.inc({ op: 'delete', result: ok ? 'ok' : 'failed' })
+
+  // Readiness: every peer's full table is here and in the kernel.
+  const ready = (): boolean => kq.idle && readiness.waitingFor(now()).length === 0
+  let wasReady = false
+  const waiters = new Set<{ done: (r: boolean) => void }>()
+  const checkReady = (): void => {
+    const r = ready()
+    metrics.ready.set(r ? 1 : 0)
+    if (r && !wasReady) {
+      log.info({ heldEntries: held.size, msSinceStart: now() - startedAt, kernel: kq.stats() }, 'ready: every peer table is in the kernel')
+    }
+    wasReady = r
+    if (r) for (const w of [...waiters]) w.done(true)
   }
 
   const onDatagram = (buf: Buffer, rinfo: RemoteInfo): void => {
+    const host = plainAddress(rinfo.address)
+    const drop = (reason: string): void => {
+      counts.dropped++
+      metrics.dropped.inc({ reason })
+      drops.drop(reason, host)
+    }
+    // Only configured peers (and accept addresses) may talk to us, signed or not.
+    if (!allowed.has(host)) return drop('source')
     let msg
     try {
       msg = decodeMessage(buf, cfg.hmac, cfg.key)
     } catch (e) {
-      counts.dropped++
-      metrics.dropped.inc({ reason: e instanceof ProtocolError ? e.reason : 'malformed' })
-      return
+      return drop(e instanceof ProtocolError ? e.reason : 'record')
     }
     if (msg.sender === cfg.node) return // our own multicast
-    const from = { host: rinfo.address, port: rinfo.port }
+    const v = seqs.observe(msg.sender, msg.epoch, msg.seq)
+    if (v.kind === 'full') return drop('sender')
+    if (v.kind === 'old') return drop('replay')
+    const from = `${host}:${rinfo.port}`
     let peer = peers.get(msg.sender)
     if (!peer) {
-      peer = { name: msg.sender, address: `${rinfo.address}:${rinfo.port}`, lastSeen: 0, received: 0, lost: 0, resyncsServed: 0, resyncsReceived: 0, lastResyncAsk: 0 }
+      peer = { name: msg.sender, address: from, lastSeen: 0, received: 0, lost: 0, resyncsServed: 0, resyncsReceived: 0, lastResyncAsk: 0 }
       peers.set(msg.sender, peer)
     }
-    const v = seqs.observe(msg.sender, msg.epoch, msg.seq)
-    if (v.kind === 'old') {
-      counts.dropped++
-      metrics.dropped.inc({ reason: 'replay' })
-      return
-    }
     peer.lastSeen = now()
-    peer.address = `${rinfo.address}:${rinfo.port}`
+    peer.address = from
     peer.received++
     counts.received++
     metrics.datagramsReceived.inc({ peer: msg.sender })
+    readiness.heard(host)
+    if (v.kind === 'restart') {
+      log.info({ peer: msg.sender, from }, 'peer restarted')
+      readiness.restarted(host)
+    }
     if (v.kind === 'next' && v.lost > 0) {
       peer.lost += v.lost
       counts.lost += v.lost
       metrics.lost.inc({ peer: msg.sender }, v.lost)
-      // Loss is repaired by asking that peer for its full table (rate-limited).
+      // Loss is repaired by asking for full tables (rate-limited per peer).
       if (now() - peer.lastResyncAsk > 1000) {
         peer.lastResyncAsk = now()
-        askResync([from])
+        askResync()
       }
     }
-    if (v.kind === 'restart') log.info({ peer: msg.sender }, 'peer restarted')
     if (msg.type === MSG_RESYNC_REQUEST) {
       void serveResync(peer, from)
       return
     }
-    if (msg.flags & FLAG_RESYNC) {
-      peer.resyncsReceived++
-    }
+    if (msg.flags & FLAG_RESYNC) peer.resyncsReceived++
     for (const r of msg.records) {
       metrics.records.inc({ direction: 'received', kind: r.kind })
-      if (r.kind === 'flow') void applyFlow(msg.sender, r.flow)
+      if (r.kind === 'flow') applyFlow(msg.sender, r.flow)
       else if (r.kind === 'remove') {
-        const key = flowKey(r.flow)
-        const h = held.remove(key)
-        if (h && !isLocal(r.flow.dst)) void removeFlow(h.flow)
+        const h = held.remove(flowKey(r.flow))
+        if (h && !isLocal(r.flow.dst)) kq.push({ op: 'delete', flow: h.flow })
       } else if (cfg.proxyControl) {
-        const hp = parseHostPort(r.entry.service)
-        if (hp && !isLocal(hp.host) && r.entry.ttl > 0) {
+        // Every field was checked against its grammar by the decoder.
+        if (!isLocal(serviceAddress(r.entry.service)) && r.entry.ttl > 0) {
           void controlRequest(cfg.proxyControl, 'persist-set', [r.entry.service, r.entry.client, r.entry.node, String(r.entry.ttl)], 2000)
             .catch(err => log.debug({ err }, 'persist-set failed'))
         }
       }
     }
+    if (msg.flags & FLAG_RESYNC_END) readiness.answered(host)
+    checkReady()
   }
   socket.on('message', onDatagram)
 
@@ -288,6 +349,10 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
   const tick = setInterval(() => {
     for (const flow of local.due(now())) queue({ kind: 'flow', flow })
     held.expire(now())
+    // A peer heard from whose full table has not come (its answer lost):
+    // ask again, at most once a second, after the start-up asks.
+    if (now() - startedAt > 2500 && now() - lastAskAll > 1000 && readiness.waitingFor(now()).length > 0) askResync()
+    checkReady()
   }, Math.max(50, Math.min(250, Math.floor(cfg.syncThresholdMs / 2) || 50)))
   let refreshing = false
   const refresh = async (): Promise<void> => {
@@ -308,28 +373,49 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
     // Logged so an operator (and the full-stack test) can see conn-syncd
     // acted on heartbeatd's view, not only on its own peer traffic.
     log.info({ event: e.kind, node: e.node ?? 'none', ...(e.kind === 'node' ? { alive: e.alive } : {}) }, 'heartbeatd membership event')
-    if (e.kind === 'node' && e.alive && e.node !== cfg.node) void fullRecords().then(r => send(r, targets(), MSG_DATA, FLAG_RESYNC))
+    if (e.kind === 'node' && e.alive && e.node !== cfg.node) void sendFullTable({ reason: 'heartbeatd: node alive', node: e.node })
     if (e.kind === 'active' && e.node === cfg.node) void refresh()
   }
   if (cfg.heartbeat) stopHeartbeat = followHeartbeat(cfg.heartbeat, onMembership, log)
 
   // A (re)joining master asks for everything; repeated because UDP.
   const askTimers: NodeJS.Timeout[] = []
-  askResync(targets())
-  for (const ms of [500, 2000]) askTimers.push(setTimeout(() => askResync(targets()), ms))
-  log.info({ listen: `${bound.address}:${bound.port}`, peers: targets().map(t => `${t.host}:${t.port}`), node: cfg.node }, 'conn-syncd running')
+  askResync()
+  for (const ms of [500, 2000]) askTimers.push(setTimeout(askResync, ms))
+  log.info({ listen: `${bound.address}:${bound.port}`, peers: targetText(), accept: [...allowed], node: cfg.node }, 'conn-syncd running')
+
+  const kernelPending = (): { pending: number; failed: number } => {
+    let p = 0
+    let f = 0
+    for (const h of held.values()) {
+      if (h.kernelAt === 0 && h.failedAt === 0) p++
+      else if (h.kernelAt === 0) f++
+    }
+    return { pending: p, failed: f }
+  }
 
   const status = () => {
     const byPeer = held.countByPeer()
     metrics.local.set(local.size)
     for (const [p, n] of byPeer) metrics.held.set({ peer: p }, n)
+    const k = kq.stats()
+    metrics.kernelPending.set(k.pending + k.inflight)
+    const kp = kernelPending()
     return {
       node: cfg.node,
       listen: `${bound.address}:${bound.port}`,
+      /** Every peer's full table has arrived and is in the kernel (see README "Readiness"). */
+      ready: ready(),
+      /** Peers whose full table has not arrived yet. */
+      waitingFor: readiness.waitingFor(now()),
       localFlows: local.size,
       heldEntries: held.size,
-      /** Held entries not yet in the kernel. */
-      kernelPending: [...held.values()].filter(h => h.kernelAt === 0).length,
+      /** Held entries not yet in the kernel (queued or being inserted). */
+      kernelPending: kp.pending,
+      /** Held entries whose last kernel insert failed (retried). */
+      kernelFailed: kp.failed,
+      /** The batched kernel path: queued and running changes, totals, the last batch. */
+      kernel: k,
       ...counts,
       peers: [...peers.values()].map(p => ({
         name: p.name,
@@ -344,6 +430,24 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
     }
   }
 
+  const waitReady = (args: string[]): Promise<unknown> => {
+    const ms = args[0] === undefined ? 10_000 : parseIntRange(args[0], 0, MAX_WAIT_READY_MS)
+    if (ms === undefined || args.length > 1) throw new Error(`usage: wait-ready [ms 0..${MAX_WAIT_READY_MS}]`)
+    const answer = (r: boolean) => ({ ready: r, waitingFor: readiness.waitingFor(now()), heldEntries: held.size, kernel: kq.stats() })
+    if (ready()) return Promise.resolve(answer(true))
+    return new Promise(resolve => {
+      const w = {
+        done: (r: boolean) => {
+          clearTimeout(timer)
+          waiters.delete(w)
+          resolve(answer(r))
+        },
+      }
+      const timer = setTimeout(() => w.done(false), ms)
+      waiters.add(w)
+    })
+  }
+
   return {
     metrics,
     registry: metrics.registry,
@@ -351,10 +455,11 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
     status,
     commands: {
       resync: () => {
-        askResync(targets())
-        return { requested: true }
+        askResync()
+        return { requested: true, to: targetText() }
       },
       flows: () => [...held.values()].map(h => ({ peer: h.peer, inKernel: h.kernelAt > 0, ...h.flow })),
+      'wait-ready': waitReady,
     },
     reload(next) {
       for (const k of ['node', 'listen', 'multicast', 'conntrack', 'entryTimeoutS', 'heartbeat'] as const) {
@@ -370,6 +475,8 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
         ...(cfg.multicast ? { multicast: cfg.multicast } : {}),
         ...(cfg.heartbeat ? { heartbeat: cfg.heartbeat } : {}),
       }
+      allowed = sources(cfg)
+      kq.ratePerS = cfg.maxInsertRate
       local.thresholdMs = cfg.syncThresholdMs
       clearInterval(refreshTimer)
       refreshTimer = setInterval(() => void refresh(), cfg.refreshIntervalMs)
@@ -381,8 +488,12 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
       clearInterval(refreshTimer)
       if (persistTimer) clearInterval(persistTimer)
       for (const t of askTimers) clearTimeout(t)
+      for (const w of [...waiters]) w.done(false)
       stopHeartbeat?.()
+      kq.close()
       kernel.close()
+      drops.flush()
+      drops.close()
       await new Promise<void>(r => socket.close(() => r()))
     },
   }

@@ -2,48 +2,89 @@
 // flows and building the `-I`/`-U`/`-D` argument lists. Pure.
 
 import { isIP } from 'node:net'
-import { PROTO_NAMES, PROTO_NUMBERS, type Flow } from './flow.js'
+import { PROTO_NAMES, type Flow } from './flow.js'
 
 export type EventKind = 'NEW' | 'UPDATE' | 'DESTROY' | 'LIST'
 
 export interface ConntrackRow {
   readonly event: EventKind
   readonly state?: string
+  /** The kernel's remaining timeout in seconds, when the line shows it. */
+  readonly ttl?: number
+  /** `[UNREPLIED]`: no packet seen in the reply direction yet. */
+  readonly unreplied: boolean
   readonly flow: Flow
 }
 
-/** Parses one line; undefined for anything that is not a tcp/udp flow. */
-export function parseConntrackRow(line: string, timeout = 120): ConntrackRow | undefined {
+/**
+ * Parses one line; undefined for anything that is not a tcp/udp flow.
+ * `maxTimeout` caps the flow's timeout: the entry's own remaining timeout
+ * when the line shows it (an ESTABLISHED TCP entry has days), else this.
+ */
+export function parseConntrackRow(line: string, maxTimeout = 120): ConntrackRow | undefined {
   const words = line.trim().split(/\s+/)
   const ev = /^\[(NEW|UPDATE|DESTROY)\]$/.exec(words[0] ?? '')
   const event: EventKind = ev ? (ev[1] as EventKind) : 'LIST'
-  const protoName = words.find(w => w === 'tcp' || w === 'udp')
-  if (!protoName) return undefined
-  const proto = PROTO_NUMBERS[protoName] as number
-  const v: Record<string, string[]> = { src: [], dst: [], sport: [], dport: [] }
+  const at = words.findIndex(w => w === 'tcp' || w === 'udp')
+  if (at < 0) return undefined
+  const proto = words[at] === 'tcp' ? 6 : 17
+  // `tcp 6 431999 ESTABLISHED`: protocol number, then the remaining timeout
+  // (absent on DESTROY events).
+  const ttlWord = /^\d{1,10}$/.test(words[at + 1] ?? '') ? words[at + 2] : undefined
+  const ttl = ttlWord !== undefined && /^\d{1,10}$/.test(ttlWord) ? Number(ttlWord) : undefined
+  // A Map: keys come from the line (`constructor=`, `valueOf=` are plain keys).
+  const v = new Map<string, string[]>([['src', []], ['dst', []], ['sport', []], ['dport', []]])
   let state: string | undefined
+  let unreplied = false
   for (const w of words) {
+    if (w === '[UNREPLIED]') unreplied = true
     const eq = w.indexOf('=')
     if (eq < 0) {
-      if (/^[A-Z_]{4,}$/.test(w) && state === undefined && (v.src?.length ?? 0) === 0) state = w
+      if (/^[A-Z_]{4,}$/.test(w) && state === undefined && (v.get('src')?.length ?? 0) === 0) state = w
       continue
     }
-    v[w.slice(0, eq)]?.push(w.slice(eq + 1))
+    v.get(w.slice(0, eq))?.push(w.slice(eq + 1))
   }
-  const [src, rsrc] = v.src as string[]
-  const [dst, rdst] = v.dst as string[]
-  const [sport, rsport] = (v.sport as string[]).map(Number)
-  const [dport, rdport] = (v.dport as string[]).map(Number)
+  const [src, rsrc] = v.get('src') ?? []
+  const [dst, rdst] = v.get('dst') ?? []
+  const [sport, rsport] = (v.get('sport') ?? []).map(port)
+  const [dport, rdport] = (v.get('dport') ?? []).map(port)
   if (!src || !dst || !rsrc || !rdst || sport === undefined || dport === undefined || rsport === undefined || rdport === undefined) {
     return undefined
   }
   const family = isIP(src)
   if (family !== 4 && family !== 6) return undefined
+  if (isIP(dst) !== family || isIP(rsrc) !== family || isIP(rdst) !== family) return undefined
+  const timeout = Math.max(1, Math.min(maxTimeout, ttl ?? maxTimeout))
   const flow: Flow = {
     family, proto, src, dst, sport, dport,
     natDst: rsrc, natDport: rsport, natSrc: rdst, natSport: rdport, timeout,
   }
-  return state === undefined ? { event, flow } : { event, state, flow }
+  return {
+    event,
+    ...(state === undefined ? {} : { state }),
+    ...(ttl === undefined ? {} : { ttl }),
+    unreplied,
+    flow,
+  }
+}
+
+/** A port number 1..65535, or undefined (a non-port never becomes NaN). */
+function port(text: string): number | undefined {
+  if (!/^\d{1,5}$/.test(text)) return undefined
+  const n = Number(text)
+  return n >= 1 && n <= 65535 ? n : undefined
+}
+
+/**
+ * Whether a flow has completed its handshake and may be synced: TCP in
+ * ESTABLISHED (SYN_SENT/SYN_RECV are half-open; the closing states end the
+ * flow), UDP once a reply was seen. A half-open flow inserted as
+ * ESTABLISHED on a peer would be an un-evictable entry there.
+ */
+export function isSyncable(row: Pick<ConntrackRow, 'state' | 'unreplied' | 'flow'>): boolean {
+  if (row.flow.proto === 6) return row.state === 'ESTABLISHED'
+  return !row.unreplied
 }
 
 /** True when the flow was translated (DNAT to a backend) on this master. */
@@ -82,6 +123,24 @@ export function refreshArgs(f: Flow): string[] {
   return ['-U', ...tuple(f), '--timeout', String(f.timeout)]
 }
 
-export function deleteArgs(f: Pick<Flow, 'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'family'>): string[] {
+export type FlowTuple = Pick<Flow, 'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'family'>
+
+/** One kernel change: put a flow in (replacing what the kernel holds for its tuple) or take it out. */
+export type KernelOp = { readonly op: 'replace'; readonly flow: Flow } | { readonly op: 'delete'; readonly flow: FlowTuple }
+
+/**
+ * The `conntrack -R` (load-file) line of one op. In conntrack 1.4.7 an
+ * insert costs microseconds and a delete (or update) a table walk, so a
+ * replace is a bare insert; the rare insert that meets an existing entry
+ * (stale, from when this master held the VIP) fails and is redone alone
+ * as delete + insert (kernel.ts). A delete of a missing entry does not
+ * fail a batch. Every token is a validated address or a number, so a line
+ * can never carry a second command.
+ */
+export function batchLine(k: KernelOp): string {
+  return (k.op === 'delete' ? deleteArgs(k.flow) : insertArgs(k.flow)).join(' ')
+}
+
+export function deleteArgs(f: FlowTuple): string[] {
   return ['-D', ...tuple(f)]
 }

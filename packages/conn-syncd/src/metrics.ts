@@ -13,6 +13,8 @@ export function createMetrics(registry = new Registry()) {
     resyncs: new Counter({ name: 'conn_syncd_resyncs_total', help: 'Full resyncs requested and served', labelNames: ['direction'] as const, registers: [registry] }),
     kernelOps: new Counter({ name: 'conn_syncd_kernel_ops_total', help: 'conntrack insert/refresh/delete by result', labelNames: ['op', 'result'] as const, registers: [registry] }),
     held: new Gauge({ name: 'conn_syncd_entries', help: 'Entries held per peer', labelNames: ['peer'] as const, registers: [registry] }),
+    kernelPending: new Gauge({ name: 'conn_syncd_kernel_pending', help: 'Kernel changes queued or running (batched conntrack -R)', registers: [registry] }),
+    ready: new Gauge({ name: 'conn_syncd_ready', help: '1 when every peer table has arrived and is in the kernel', registers: [registry] }),
     local: new Gauge({ name: 'conn_syncd_local_flows', help: 'Flows this master handles and sends', registers: [registry] }),
   }
 }

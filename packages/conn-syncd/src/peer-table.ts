@@ -11,22 +11,33 @@ export interface HeldFlow {
   seenAt: number
   /** ms timestamp of the last kernel insert/refresh, 0 if none yet. */
   kernelAt: number
+  /** ms timestamp of the last failed kernel change, 0 if none since. */
+  failedAt: number
 }
+
+/** Default bound on held entries (all peers together). */
+export const MAX_HELD = 262_144
 
 export class PeerTable {
   readonly #byKey = new Map<FlowKey, HeldFlow>()
+  constructor(readonly maxEntries = MAX_HELD) {}
 
-  /** Returns the entry and whether it is new or its NAT mapping changed. */
-  upsert(peer: string, flow: Flow, now: number): { held: HeldFlow; changed: boolean } {
+  /**
+   * Returns the entry and whether it is new or its NAT mapping changed;
+   * undefined when the flow is new and the table is full (a peer cannot
+   * grow our memory without bound).
+   */
+  upsert(peer: string, flow: Flow, now: number): { held: HeldFlow; changed: boolean } | undefined {
     const key = flowKey(flow)
     const old = this.#byKey.get(key)
+    if (!old && this.#byKey.size >= this.maxEntries) return undefined
     const changed =
       !old ||
       old.flow.natDst !== flow.natDst ||
       old.flow.natDport !== flow.natDport ||
       old.flow.natSrc !== flow.natSrc ||
       old.flow.natSport !== flow.natSport
-    const held: HeldFlow = { flow, peer, seenAt: now, kernelAt: changed ? 0 : (old?.kernelAt ?? 0) }
+    const held: HeldFlow = { flow, peer, seenAt: now, kernelAt: changed ? 0 : (old?.kernelAt ?? 0), failedAt: changed ? 0 : (old?.failedAt ?? 0) }
     this.#byKey.set(key, held)
     return { held, changed }
   }

@@ -9,11 +9,15 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import { isIP } from 'node:net'
 import type { HmacAlgorithm } from '@has/daemon-kit'
 import type { Flow, PersistEntry } from './flow.js'
+import { isAddress, isNodeName, isPort, isServiceName } from './grammar.js'
 
 export const MAGIC = Buffer.from('HCS1', 'ascii')
 export const MSG_DATA = 1
 export const MSG_RESYNC_REQUEST = 2
 export const FLAG_RESYNC = 1
+/** With FLAG_RESYNC: the last datagram of a full table (the table is complete). */
+export const FLAG_RESYNC_END = 2
+const KNOWN_FLAGS = FLAG_RESYNC | FLAG_RESYNC_END
 
 export const REC_FLOW = 1
 export const REC_REMOVE = 2
@@ -23,6 +27,10 @@ export const MAC_LENGTH: Readonly<Record<HmacAlgorithm, number>> = { sha256: 32,
 /** Smallest datagram limit accepted (one IPv6 flow record must fit). */
 export const MIN_DATAGRAM = 256
 export const MAX_DATAGRAM = 65000
+/** Largest FLOW timeout (seconds) a receiver accepts: entry-timeout's maximum. */
+export const MAX_FLOW_TIMEOUT = 432_000
+/** Largest PERSIST ttl (seconds): traffic-manager's persist-set maximum. */
+export const MAX_PERSIST_TTL = 86_400
 
 export type SyncRecord =
   | { readonly kind: 'flow'; readonly flow: Flow }
@@ -32,15 +40,15 @@ export type SyncRecord =
 export interface Message {
   readonly type: typeof MSG_DATA | typeof MSG_RESYNC_REQUEST
   readonly flags: number
-  /** Sender start time in ms; a larger epoch means the sender restarted. */
-  readonly epoch: number
+  /** Sender start time in ms; a larger epoch means the sender restarted. u64 on the wire, so a bigint. */
+  readonly epoch: bigint
   readonly seq: number
   readonly sender: string
   readonly records: readonly SyncRecord[]
 }
 
 export class ProtocolError extends Error {
-  constructor(readonly reason: 'short' | 'magic' | 'auth' | 'type' | 'record', message: string) {
+  constructor(readonly reason: 'short' | 'magic' | 'auth' | 'type' | 'header' | 'record', message: string) {
     super(message)
     this.name = 'ProtocolError'
   }
@@ -111,7 +119,10 @@ export function encodeRecord(r: SyncRecord): Buffer {
   return Buffer.concat([head, ipBytes(fl.family, fl.natDst), ipBytes(fl.family, fl.natSrc), nat])
 }
 
-export function encodeHeader(m: Omit<Message, 'records'>, count: number): Buffer {
+/** The header of a message to encode: the epoch may be given as a number. */
+export type HeaderFields = Omit<Message, 'records' | 'epoch'> & { readonly epoch: bigint | number }
+
+export function encodeHeader(m: HeaderFields, count: number): Buffer {
   const fixed = Buffer.alloc(4 + 1 + 1 + 8 + 4)
   MAGIC.copy(fixed, 0)
   fixed.writeUInt8(m.type, 4)
@@ -128,21 +139,23 @@ export function sign(body: Buffer, alg: HmacAlgorithm, key: string | Buffer): Bu
 }
 
 /** Encodes a whole message (callers batch records so it fits; see batch.ts). */
-export function encodeMessage(m: Message, alg: HmacAlgorithm, key: string | Buffer): Buffer {
+export function encodeMessage(m: HeaderFields & { readonly records: readonly SyncRecord[] }, alg: HmacAlgorithm, key: string | Buffer): Buffer {
   const recs = m.records.map(encodeRecord)
   return sign(Buffer.concat([encodeHeader(m, recs.length), ...recs]), alg, key)
 }
 
 class Reader {
   off = 0
+  /** What a truncation is: the header is `short`, a record is a bad `record`. */
+  reason: 'short' | 'record' = 'short'
   constructor(readonly b: Buffer) {}
   need(n: number): void {
-    if (this.off + n > this.b.length) throw new ProtocolError('short', 'datagram truncated')
+    if (this.off + n > this.b.length) throw new ProtocolError(this.reason, this.reason === 'short' ? 'header truncated' : 'record truncated')
   }
   u8(): number { this.need(1); return this.b.readUInt8(this.off++) }
   u16(): number { this.need(2); const v = this.b.readUInt16BE(this.off); this.off += 2; return v }
   u32(): number { this.need(4); const v = this.b.readUInt32BE(this.off); this.off += 4; return v }
-  u64(): number { this.need(8); const v = this.b.readBigUInt64BE(this.off); this.off += 8; return Number(v) }
+  u64(): bigint { this.need(8); const v = this.b.readBigUInt64BE(this.off); this.off += 8; return v }
   bytes(n: number): Buffer { this.need(n); const v = this.b.subarray(this.off, this.off + n); this.off += n; return v }
   str(): string { return this.bytes(this.u8()).toString('utf8') }
 }
@@ -166,41 +179,59 @@ export function decodeMessage(buf: Buffer, alg: HmacAlgorithm, key: string | Buf
   const type = r.u8()
   if (type !== MSG_DATA && type !== MSG_RESYNC_REQUEST) throw new ProtocolError('type', `unknown type ${type}`)
   const flags = r.u8()
+  if ((flags & ~KNOWN_FLAGS) !== 0 || (flags & FLAG_RESYNC_END && !(flags & FLAG_RESYNC))) throw new ProtocolError('header', `bad flags ${flags}`)
   const epoch = r.u64()
+  if (epoch === 0n) throw new ProtocolError('header', 'epoch 0')
   const seq = r.u32()
+  if (seq === 0) throw new ProtocolError('header', 'seq 0')
   const sender = r.str()
+  if (!isNodeName(sender)) throw new ProtocolError('header', 'sender is not a node name')
   const count = r.u16()
+  if (type === MSG_RESYNC_REQUEST && (count !== 0 || flags !== 0)) throw new ProtocolError('header', 'a resync request carries no records or flags')
+  r.reason = 'record'
   const records: SyncRecord[] = []
-  for (let i = 0; i < count; i++) {
-    const kind = r.u8()
-    if (kind === REC_PERSIST) {
-      records.push({ kind: 'persist', entry: { service: r.str(), client: r.str(), node: r.str(), ttl: r.u32() } })
-      continue
-    }
-    if (kind !== REC_FLOW && kind !== REC_REMOVE) throw new ProtocolError('record', `unknown record kind ${kind}`)
-    const fam = family(r.u8())
-    const n = fam === 4 ? 4 : 16
-    const proto = r.u8()
-    const src = ipText(fam, r.bytes(n))
-    const dst = ipText(fam, r.bytes(n))
-    const sport = r.u16()
-    const dport = r.u16()
-    if (kind === REC_REMOVE) {
-      records.push({ kind: 'remove', flow: { family: fam, proto, src, dst, sport, dport } })
-      continue
-    }
-    const natDst = ipText(fam, r.bytes(n))
-    const natSrc = ipText(fam, r.bytes(n))
-    const natDport = r.u16()
-    const natSport = r.u16()
-    const timeout = r.u32()
-    records.push({
-      kind: 'flow',
-      flow: { family: fam, proto, src, dst, sport, dport, natDst, natDport, natSrc, natSport, timeout },
-    })
-  }
+  for (let i = 0; i < count; i++) records.push(readRecord(r))
   if (r.off !== body.length) throw new ProtocolError('record', 'trailing bytes after the last record')
   return { type: type as Message['type'], flags, epoch, seq, sender, records }
+}
+
+function bad(what: string): never {
+  throw new ProtocolError('record', what)
+}
+
+/** One record, every field checked against its grammar. */
+function readRecord(r: Reader): SyncRecord {
+  const kind = r.u8()
+  if (kind === REC_PERSIST) {
+    const service = r.str()
+    const client = r.str()
+    const node = r.str()
+    const ttl = r.u32()
+    if (!isServiceName(service)) bad('PERSIST service is not <address>:<port>')
+    if (!isAddress(client)) bad('PERSIST client is not an address')
+    if (!isAddress(node)) bad('PERSIST node is not an address')
+    if (ttl > MAX_PERSIST_TTL) bad(`PERSIST ttl above ${MAX_PERSIST_TTL}`)
+    return { kind: 'persist', entry: { service, client, node, ttl } }
+  }
+  if (kind !== REC_FLOW && kind !== REC_REMOVE) bad(`unknown record kind ${kind}`)
+  const fam = family(r.u8())
+  const n = fam === 4 ? 4 : 16
+  const proto = r.u8()
+  if (proto !== 6 && proto !== 17) bad(`protocol ${proto} is not tcp or udp`)
+  const src = ipText(fam, r.bytes(n))
+  const dst = ipText(fam, r.bytes(n))
+  const sport = r.u16()
+  const dport = r.u16()
+  if (!isPort(sport) || !isPort(dport)) bad('port 0')
+  if (kind === REC_REMOVE) return { kind: 'remove', flow: { family: fam, proto, src, dst, sport, dport } }
+  const natDst = ipText(fam, r.bytes(n))
+  const natSrc = ipText(fam, r.bytes(n))
+  const natDport = r.u16()
+  const natSport = r.u16()
+  const timeout = r.u32()
+  if (!isPort(natDport) || !isPort(natSport)) bad('port 0')
+  if (timeout < 1 || timeout > MAX_FLOW_TIMEOUT) bad(`timeout outside 1..${MAX_FLOW_TIMEOUT}`)
+  return { kind: 'flow', flow: { family: fam, proto, src, dst, sport, dport, natDst, natDport, natSrc, natSport, timeout } }
 }
 
 /** True when every address of a flow parses for its family. */

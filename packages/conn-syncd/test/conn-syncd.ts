@@ -7,7 +7,7 @@ import { silentLogger } from '@has/daemon-kit'
 import { createConnSyncd, type ResolvedConfig } from '../src/conn-syncd.js'
 import { parseConfig } from '../src/config.js'
 import type { Kernel } from '../src/kernel.js'
-import type { ConntrackRow } from '../src/conntrack.js'
+import type { ConntrackRow, KernelOp } from '../src/conntrack.js'
 import type { Flow } from '../src/flow.js'
 
 const VIP = '10.0.0.100'
@@ -21,11 +21,15 @@ class FakeKernel implements Kernel {
   ops: string[] = []
   #waiters: (() => void)[] = []
   follow(onRow: (r: ConntrackRow) => void) { this.onRow = onRow }
-  async dump() { return this.table.map(flow => ({ event: 'LIST' as const, state: 'ESTABLISHED', flow })) }
+  async dump() { return this.table.map(flow => ({ event: 'LIST' as const, state: 'ESTABLISHED', unreplied: false, flow })) }
   note(op: string) { this.ops.push(op); for (const w of this.#waiters.splice(0)) w() }
   async insert(f: Flow) { this.note(`insert ${f.sport}`); return true }
-  async refresh(f: Flow) { this.note(`refresh ${f.sport}`); return true }
-  async remove(f: Flow) { this.note(`remove ${f.sport}`); return true }
+  async remove(f: Pick<Flow, 'sport'>) { this.note(`remove ${f.sport}`); return true }
+  async apply(ops: readonly KernelOp[]) {
+    const out: boolean[] = []
+    for (const k of ops) out.push(k.op === 'replace' ? await this.insert(k.flow) : await this.remove(k.flow))
+    return out
+  }
   close() {}
   async until(pred: (ops: string[]) => boolean) {
     while (!pred(this.ops)) await new Promise<void>(r => this.#waiters.push(r))
@@ -48,13 +52,12 @@ t.test('flows go from the VIP holder to the peer kernel; resync on start', async
 
   // A new connection on a, past the threshold: b inserts it.
   ka.table = [flow(1000)]
-  ka.onRow({ event: 'NEW', state: 'SYN_SENT', flow: flow(1000) })
+  ka.onRow({ event: 'NEW', state: 'ESTABLISHED', unreplied: false, flow: flow(1000) })
   await kb.until(ops => ops.includes('insert 1000'))
-  t.ok(kb.ops.indexOf('remove 1000') < kb.ops.indexOf('insert 1000'), 'a stale entry is cleared before the insert')
 
   // The connection ends: b removes it.
-  ka.onRow({ event: 'DESTROY', flow: flow(1000) })
-  await kb.until(ops => ops.filter(o => o === 'remove 1000').length >= 2)
+  ka.onRow({ event: 'DESTROY', unreplied: false, flow: flow(1000) })
+  await kb.until(ops => ops.includes('remove 1000'))
   ka.table = [flow(2000), flow(2001)]
 
   // A third master starts empty and asks for a resync: it gets a's table.
@@ -101,14 +104,14 @@ t.test('a removal waits for the insert it cancels (no ESTABLISHED entry left beh
   const flows = b.commands?.flows as () => { sport: number; inKernel: boolean }[]
 
   ka.table = [flow(3000)]
-  ka.onRow({ event: 'NEW', state: 'ESTABLISHED', flow: flow(3000) })
+  ka.onRow({ event: 'NEW', state: 'ESTABLISHED', unreplied: false, flow: flow(3000) })
   await kb.until(ops => ops.includes('insert 3000'))
   t.same(flows().map(f => [f.sport, f.inKernel]), [[3000, false]], 'held, not yet in the kernel')
   ka.table = []
-  ka.onRow({ event: 'DESTROY', flow: flow(3000) })
+  ka.onRow({ event: 'DESTROY', unreplied: false, flow: flow(3000) })
   // The removal is applied to the held table at once...
   while (flows().length > 0) await new Promise(r => setTimeout(r, 10))
-  t.equal(kb.ops.filter(o => o === 'remove 3000').length, 1, '...but not to the kernel while the insert runs')
+  t.equal(kb.ops.filter(o => o === 'remove 3000').length, 0, '...but not to the kernel while the insert runs')
   release()
   await kb.until(ops => ops.lastIndexOf('remove 3000') > ops.indexOf('inserted 3000') && ops.includes('inserted 3000'))
   t.pass('the kernel entry is deleted after the insert completes')
@@ -144,3 +147,41 @@ t.test('userspace proxy: persistence entries go from the VIP holder to the peer 
   await gotOne
   t.same(sets[0], [svc, '10.0.0.1', '10.0.0.22', '31'], 'the peer proxy learns client -> node with the remaining TTL')
 })
+
+/** Waits for a condition on in-process state, bounded, naming what was awaited. */
+async function until(what: string, pred: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(r => setTimeout(r, 10))
+  }
+}
+
+type St = { ready: boolean; dropped: number; peers: { name: string; address: string; resyncsReceived: number }[] }
+
+t.test('an empty table answers a resync; only configured peer addresses are heard (18.9, 19.5, 19.13)', async t => {
+  const { encodeMessage, MSG_RESYNC_REQUEST } = await import('../src/protocol.js')
+  const a = await createConnSyncd({ config: conf('a', 9), logger: silentLogger(), kernel: new FakeKernel(), isLocal: () => false })
+  t.teardown(() => a.close())
+  const b = await createConnSyncd({ config: conf('b', a.address.port), logger: silentLogger(), kernel: new FakeKernel(), isLocal: () => false })
+  t.teardown(() => b.close())
+  await a.reload(conf('a', b.address.port))
+  ;(b.commands?.resync as () => unknown)()
+  // a holds nothing, and still answers with a (empty) DATA, flag RESYNC.
+  await until('b to receive a resync answer from a', () => (b.status() as St).peers.some(p => p.name === 'a' && p.resyncsReceived > 0))
+  await until('b to be ready', () => (b.status() as St).ready)
+
+  // A correctly signed datagram from an address that is no configured peer.
+  const s = createSocket('udp4')
+  t.teardown(() => s.close())
+  await new Promise<void>(r => s.bind(0, '127.0.0.2', () => r()))
+  const before = (b.status() as St).dropped
+  const forged = encodeMessage({ type: MSG_RESYNC_REQUEST, flags: 0, epoch: 1n, seq: 1, sender: 'x', records: [] }, 'sha256', 'secret-key-1')
+  await new Promise<void>(r => s.send(forged, b.address.port, '127.0.0.1', () => r()))
+  await until('b to drop the datagram from 127.0.0.2', () => (b.status() as St).dropped > before)
+  const st = b.status() as St
+  t.same(st.peers.map(p => p.name), ['a'], 'the stranger is not a peer')
+  t.ok(st.peers.every(p => p.address.startsWith('127.0.0.1:')), 'peer addresses are the real sources')
+  t.match(await b.metrics.registry.metrics(), /conn_syncd_datagrams_dropped_total\{reason="source"\} 1/)
+})
+

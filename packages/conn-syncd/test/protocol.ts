@@ -14,12 +14,12 @@ t.test('round trip of every record kind, IPv4 and IPv6', async t => {
     { kind: 'flow', flow: flow(1000) },
     { kind: 'flow', flow: flow(1001, 6) },
     { kind: 'remove', flow: { family: 4, proto: 17, src: '10.0.0.1', dst: '10.0.0.100', sport: 5, dport: 53 } },
-    { kind: 'persist', entry: { service: '10.0.0.100:80', client: '10.0.0.1', node: 'web-1', ttl: 300 } },
+    { kind: 'persist', entry: { service: '10.0.0.100:80', client: '10.0.0.1', node: '10.0.0.22', ttl: 300 } },
   ]
-  const msg = { type: MSG_DATA, flags: FLAG_RESYNC, epoch: 1_700_000_000_000, seq: 7, sender: 'm1', records } as const
+  const msg = { type: MSG_DATA, flags: FLAG_RESYNC, epoch: 1_700_000_000_000n, seq: 7, sender: 'm1', records } as const
   const buf = encodeMessage(msg, 'sha256', key)
   t.same(decodeMessage(buf, 'sha256', key), msg)
-  const req = { type: MSG_RESYNC_REQUEST, flags: 0, epoch: 5, seq: 1, sender: 'm2', records: [] } as const
+  const req = { type: MSG_RESYNC_REQUEST, flags: 0, epoch: 5n, seq: 1, sender: 'm2', records: [] } as const
   t.same(decodeMessage(encodeMessage(req, 'sha1', key), 'sha1', key), req)
 })
 

@@ -10,21 +10,33 @@ const flow = (sport: number, natDst = '10.0.0.21'): Flow => ({
 
 t.test('sequence: loss counted, restarts and replays told apart', async t => {
   const s = new SequenceTracker()
-  t.same(s.observe('a', 1, 1), { kind: 'first' })
-  t.same(s.observe('a', 1, 2), { kind: 'next', lost: 0 })
-  t.same(s.observe('a', 1, 5), { kind: 'next', lost: 2 })
-  t.same(s.observe('a', 1, 5), { kind: 'old' })
-  t.same(s.observe('a', 1, 3), { kind: 'old' })
-  t.same(s.observe('a', 2, 1), { kind: 'restart' })
-  t.same(s.observe('a', 1, 9), { kind: 'old' })
+  t.same(s.observe('a', 1n, 1), { kind: 'first' })
+  t.same(s.observe('a', 1n, 2), { kind: 'next', lost: 0 })
+  t.same(s.observe('a', 1n, 5), { kind: 'next', lost: 2 })
+  t.same(s.observe('a', 1n, 5), { kind: 'old' })
+  t.same(s.observe('a', 1n, 3), { kind: 'old' })
+  t.same(s.observe('a', 2n, 1), { kind: 'restart' })
+  t.same(s.observe('a', 1n, 9), { kind: 'old' })
+  // u64 epochs above 2^53 stay distinct (a number would round them together).
+  const big = 2n ** 60n
+  t.same(s.observe('b', big, 1), { kind: 'first' })
+  t.same(s.observe('b', big + 1n, 1), { kind: 'restart' })
+})
+
+t.test('sequence: per-sender state is bounded', async t => {
+  const s = new SequenceTracker(2)
+  t.same(s.observe('a', 1n, 1), { kind: 'first' })
+  t.same(s.observe('b', 1n, 1), { kind: 'first' })
+  t.same(s.observe('c', 1n, 1), { kind: 'full' })
+  t.same(s.observe('a', 1n, 2), { kind: 'next', lost: 0 })
 })
 
 t.test('peer table: upsert tells mapping changes, expiry by timeout', async t => {
   const p = new PeerTable()
-  t.equal(p.upsert('m1', flow(1), 0).changed, true)
+  t.equal(p.upsert('m1', flow(1), 0)?.changed, true)
   const again = p.upsert('m1', flow(1), 1000)
-  t.equal(again.changed, false)
-  t.equal(p.upsert('m1', flow(1, '10.0.0.22'), 2000).changed, true)
+  t.equal(again?.changed, false)
+  t.equal(p.upsert('m1', flow(1, '10.0.0.22'), 2000)?.changed, true)
   p.upsert('m2', flow(2), 5000)
   t.same([...p.countByPeer()], [['m1', 1], ['m2', 1]])
   t.same(p.expire(12_500).map(h => h.flow.sport), [1])

@@ -127,7 +127,10 @@ export function parseConfig(text: string, file: string, over: Overrides = {}): P
   const seen = new Map<string, number>()
   for (const line of sourceLines(text, file)) {
     const [key = '', ...rest] = splitWords(line.text)
-    const spec = (DIRECTIVES as Record<string, { parse: Parser; range: string }>)[key]
+    // Own keys only: `constructor` or `toString` must not find Object's.
+    const spec = Object.hasOwn(DIRECTIVES, key)
+      ? DIRECTIVES[key as keyof ErdConfig]
+      : undefined
     if (!spec) {
       issues.error(line, `unknown directive "${key}"`)
       continue

@@ -25,6 +25,19 @@ t.test('--check-config: 0 on a good file, 3 with file:line on a bad one', async 
   t.match(c.err.join(''), /secondary must differ/)
 })
 
+t.test('--check-config on Object.prototype names: exit 3 naming the line, no stack', async t => {
+  // Before: `constructor 1` found Object's constructor in the directive
+  // table and crashed with "spec.parse is not a function".
+  const dir = t.testdir({ 'proto.conf': 'constructor 1\ntoString x\nhasOwnProperty 1\n__proto__ 1\n' })
+  const a = io()
+  t.equal(await main(argv('--check-config', '-c', join(dir, 'proto.conf')), a.io), 3)
+  const text = a.err.join('')
+  for (const [line, name] of [[1, 'constructor'], [2, 'toString'], [3, 'hasOwnProperty'], [4, '__proto__']] as const) {
+    t.match(text, `proto.conf:${line}: unknown directive "${name}"`)
+  }
+  t.notMatch(text, /TypeError|at /)
+})
+
 t.test('usage errors exit 2; --version exits 0', async t => {
   const a = io()
   t.equal(await main(argv('eth0'), a.io), 2)

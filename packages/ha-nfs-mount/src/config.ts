@@ -58,6 +58,7 @@ export interface HnmConfig {
   readonly syncDelay: number // ms to batch changes before rsync
   readonly syncRetryMin: number // ms, first back-off after a failure
   readonly syncRetryMax: number // ms, back-off ceiling
+  readonly syncConnectTimeout: number // ms, reachability of a remote target
   readonly rsyncPath: string
   readonly rsyncArgs: readonly string[]
 }
@@ -77,6 +78,9 @@ export const DEFAULTS = Object.freeze({
   syncDelay: 200, // ms
   syncRetryMin: 1000, // ms
   syncRetryMax: 30_000, // ms
+  // rsync's own connect timeout is 30 s: an unreachable target would look
+  // like a running pass that long.
+  syncConnectTimeout: 3000, // ms
   rsyncPath: 'rsync',
   rsyncArgs: [] as readonly string[],
 })
@@ -96,7 +100,8 @@ export function parseConfig(text: string, file: string): HnmConfig {
     file,
     ...DEFAULTS,
   }
-  const bindMap: Record<string, string> = {}
+  // Keyed by the file's words: no prototype, so `__proto__` is a plain key.
+  const bindMap: Record<string, string> = Object.create(null) as Record<string, string>
   const rawMounts: RawMount[] = []
   const syncs: SyncSpec[] = []
   const seen = new Map<string, number>()
@@ -110,7 +115,7 @@ export function parseConfig(text: string, file: string): HnmConfig {
     return ms
   }
 
-  for (const at of sourceLines(text, file)) {
+  for (const at of sourceLines(text, file, { issues })) {
     const words = splitWords(at.text)
     const [key, ...args] = words as [string, ...string[]]
     if (key.includes(':/') || /^[^\s]+:\//.test(key)) {
@@ -153,7 +158,8 @@ export function parseConfig(text: string, file: string): HnmConfig {
       case 'mount-timeout':
       case 'sync-delay':
       case 'sync-retry-min':
-      case 'sync-retry-max': {
+      case 'sync-retry-max':
+      case 'sync-connect-timeout': {
         const v = single()
         if (v === undefined) break
         const ms = duration(at, key, v, key === 'sync-delay' ? 0 : 1)
@@ -167,6 +173,7 @@ export function parseConfig(text: string, file: string): HnmConfig {
           'sync-delay': 'syncDelay',
           'sync-retry-min': 'syncRetryMin',
           'sync-retry-max': 'syncRetryMax',
+          'sync-connect-timeout': 'syncConnectTimeout',
         } as const)[key]
         c[field] = ms
         break
@@ -255,7 +262,7 @@ export function parseConfig(text: string, file: string): HnmConfig {
     if (c.mounter === 'bind') {
       for (const s of m.servers) {
         const key = `${s}:${m.exportPath}`
-        if (!bindMap[key]) issues.error(at, `mounter bind: no bind-map for ${key}`, key)
+        if (!Object.hasOwn(bindMap, key)) issues.error(at, `mounter bind: no bind-map for ${key}`, key)
       }
     }
     mounts.push(m)
@@ -356,7 +363,7 @@ function parseMountLine(
     source,
     servers: parsed.servers,
     exportPath: parsed.exportPath,
-    mountPoint: mountPoint.replace(/\/+$/, ''),
+    mountPoint: trimSlashes(mountPoint),
     nfsOptions,
     failures,
     failbackHoldMs,
@@ -364,6 +371,16 @@ function parseMountLine(
     rpcPort,
     line: at.line,
   }
+}
+
+/**
+ * Drops trailing slashes by scanning back once: /\/+$/ retried from every
+ * slash of a long run (quadratic).
+ */
+function trimSlashes(path: string): string {
+  let end = path.length
+  while (end > 0 && path.charCodeAt(end - 1) === 47) end--
+  return path.slice(0, end)
 }
 
 export async function loadConfig(path: string): Promise<HnmConfig> {

@@ -7,6 +7,8 @@ export interface RsyncArgsOptions {
   readonly target: string
   /** I/O timeout (s) so a dead peer fails the pass instead of hanging it. */
   readonly ioTimeoutS: number
+  /** rsync daemon connect timeout (s); rsync's own default is 30 s. */
+  readonly connectTimeoutS?: number
   readonly extra?: readonly string[]
 }
 
@@ -18,7 +20,7 @@ export function rsyncArgs(o: RsyncArgsOptions): string[] {
     '--hard-links',
     `--timeout=${o.ioTimeoutS}`,
   ]
-  if (o.target.startsWith('rsync://')) args.push(`--contimeout=${o.ioTimeoutS}`)
+  if (o.target.startsWith('rsync://')) args.push(`--contimeout=${o.connectTimeoutS ?? o.ioTimeoutS}`)
   return [...args, ...(o.extra ?? []), withSlash(o.source), withSlash(o.target)]
 }
 

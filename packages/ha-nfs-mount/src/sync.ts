@@ -13,6 +13,7 @@ import { execCommand } from './exec.js'
 import { hnmError } from './errors.js'
 import { backoffMs, rsyncArgs, rsyncSucceeded } from './rsync-args.js'
 import { checkSource } from './source-guard.js'
+import { probeTarget, targetEndpoint } from './target-probe.js'
 
 export interface SyncStatus {
   readonly source: string
@@ -110,15 +111,18 @@ export class Syncer {
       source: this.spec.source,
       target: this.spec.target,
       ioTimeoutS: 30,
+      connectTimeoutS: Math.max(1, Math.ceil(this.#config.syncConnectTimeout / 1000)),
       extra: this.#config.rsyncArgs,
     })
     const verdict = await checkSource(this.spec.source, this.spec.target)
+    const ep = verdict === 'sync' ? targetEndpoint(this.spec.target) : undefined
+    const unreachable = ep && (await probeTarget(ep, this.#config.syncConnectTimeout))
     const r =
-      verdict === 'sync'
+      verdict === 'sync' && !unreachable
         ? await execCommand(this.#config.rsyncPath, args, 10 * 60_000)
         : { code: null, timedOut: false, ms: 0, stderr: '', spawnError: undefined }
     this.#inFlightSince = null
-    if (verdict !== 'refuse' && !r.timedOut && rsyncSucceeded(r.code)) {
+    if (verdict !== 'refuse' && !unreachable && !r.timedOut && rsyncSucceeded(r.code)) {
       const lag = performance.now() - batchStart
       this.#lastLagMs = lag
       this.#consecutive = 0
@@ -138,6 +142,8 @@ export class Syncer {
     const refused = verdict === 'refuse'
     const why = refused
       ? 'source is empty, target is not: refused (is the source mounted?)'
+      : unreachable && ep
+      ? `target unreachable: ${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.port}: ${unreachable}`
       : r.spawnError
       ? `cannot run ${this.#config.rsyncPath}: ${r.spawnError}`
       : r.timedOut

@@ -116,3 +116,17 @@ t.test('command-line forms go through the same parser', async t => {
 t.test('loadConfig: a missing file is a config error', async t => {
   await t.rejects(loadConfig('/nonexistent/hnm.conf'), { code: 'KIT_ERR_CONFIG_UNREADABLE', exitCode: 3 })
 })
+
+t.test('parsing stays linear on long slash runs (issue 19.10)', async t => {
+  // The mount point's trailing slashes were cut with /\/+$/, retried from
+  // every slash of a run: 300 such lines took ~20 s. Generous bound.
+  const line = `a,b:/export /${'/'.repeat(8000)}x ro\n`
+  const start = process.hrtime.bigint()
+  const issues = issuesOf(line.repeat(300))
+  const ms = Number(process.hrtime.bigint() - start) / 1e6
+  t.equal(issues.length, 299, 'the 299 repeats are refused as "already used", each at its line')
+  t.match(issues[0], /hnm\.conf:2: mount point already used/)
+  t.ok(ms < 2000, `300 lines of 8,000 slashes parsed in ${ms.toFixed(1)} ms (was ~20 s)`)
+  t.same(parseConfig('a,b:/export /mnt/x//// ro\n', 'hnm.conf').mounts[0]?.mountPoint, '/mnt/x')
+  t.match(issuesOf(`a,b:/export /mnt/${'x'.repeat(9000)} ro\n`), [/hnm\.conf:1: line longer than/])
+})

@@ -6,6 +6,7 @@ t.test('rsync command line', async t => {
     '-a', '--delete', '--numeric-ids', '--hard-links', '--timeout=30', '/srv/export/', '/backup/export/',
   ])
   const d = rsyncArgs({ source: '/a/', target: 'rsync://h/m/', ioTimeoutS: 5, extra: ['--exclude=*.tmp'] })
+  t.ok(rsyncArgs({ source: '/a', target: 'rsync://h/m', ioTimeoutS: 30, connectTimeoutS: 3 }).includes('--contimeout=3'), 'connect timeout apart from the I/O one')
   t.ok(d.includes('--contimeout=5'), 'daemon targets get a connect timeout')
   t.same(d.slice(-3), ['--exclude=*.tmp', '/a/', 'rsync://h/m/'])
 })

@@ -72,7 +72,8 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
 export function formatStatus(s: LdStatus): string {
   let out = `mode: ${s.mode}\n`
   for (const v of s.virtuals) {
-    out += `\n${v.name}  checktype=${v.checktype} service=${v.service} scheduler=${v.scheduler}\n`
+    const affinity = v.persistent === undefined ? '' : ` persistent=${v.persistent / 1000}s${v.netmask === undefined ? '' : `/${v.netmask}`}`
+    out += `\n${v.name}  checktype=${v.checktype} service=${v.service} scheduler=${v.scheduler}${affinity}\n`
     out += formatTable(
       ['REAL', 'STATUS', 'FAILURES', 'LAST', 'CHECKED', 'REASON'],
       v.reals.map(r => [r.real, r.status, r.failures, r.result ?? '-', r.lastCheck ?? '-', r.reason ?? '-']),

@@ -9,16 +9,18 @@
 // last `virtual=` even when it is not indented.
 
 import { isIP } from 'node:net'
-import { readFile } from 'node:fs/promises'
 import {
   ConfigError,
   IssueList,
+  KEY_MIN_BYTES,
+  KeyFileError,
   deepFreeze,
   parseBool,
   parseDuration,
   parseHostPort,
   parseIntRange,
   readConfigFile,
+  readKeyFile,
   sourceLines,
   splitWords,
   type ConfigIssue,
@@ -27,6 +29,7 @@ import {
 } from '@has/daemon-kit'
 import { ldErrors } from './errors.js'
 import { parseReal, validRegex } from './real-line.js'
+import { splitDirective } from './directive-line.js'
 
 /** ldirectord's defaults (times in ms; ldirectord.cf takes seconds). */
 export const DEFAULTS = Object.freeze({
@@ -45,6 +48,8 @@ export const DEFAULTS = Object.freeze({
   hasmode: false,
   /** Restart a failed application at most this often while it stays down. */
   restartinterval: 60_000,
+  /** Attempts per check before it counts as failed (ldirectord's checkcount). */
+  checkcount: 1,
 })
 
 export type CheckType =
@@ -95,6 +100,14 @@ export interface VirtualService {
   readonly quiescent: boolean
   readonly restartcommand?: string
   readonly comment?: string
+  /** Attempts per check: a check fails only when all of them fail. */
+  readonly checkcount: number
+  /**
+   * Client affinity (ms) and its granularity (prefix length), as written:
+   * the traffic-manager's `persistent` applies them, not ldirectord.
+   */
+  readonly persistent?: number
+  readonly netmask?: number
 }
 
 export interface LdConfig {
@@ -125,7 +138,9 @@ export interface ParseResult {
 
 type Scope = 'global' | 'virtual' | 'both'
 
-const DIRECTIVES: Readonly<Record<string, Scope>> = {
+// Lookup tables keyed by what the file says are Maps: a plain object would
+// answer `constructor` or `__proto__` from its prototype.
+const DIRECTIVES: ReadonlyMap<string, Scope> = new Map(Object.entries({
   checktimeout: 'both',
   negotiatetimeout: 'both',
   connecttimeout: 'both',
@@ -133,6 +148,8 @@ const DIRECTIVES: Readonly<Record<string, Scope>> = {
   failurecount: 'both',
   quiescent: 'both',
   fallback: 'both',
+  fallback6: 'both',
+  checkcount: 'both',
   restartcommand: 'both',
   autoreload: 'global',
   logfile: 'global',
@@ -148,6 +165,9 @@ const DIRECTIVES: Readonly<Record<string, Scope>> = {
   nodeaddress: 'global',
   restartinterval: 'global',
   real: 'virtual',
+  real6: 'virtual',
+  persistent: 'virtual',
+  netmask: 'virtual',
   checktype: 'virtual',
   service: 'virtual',
   checkport: 'virtual',
@@ -159,10 +179,10 @@ const DIRECTIVES: Readonly<Record<string, Scope>> = {
   scheduler: 'virtual',
   protocol: 'virtual',
   comment: 'virtual',
-}
+} satisfies Record<string, Scope>))
 
 /** ldirectord directives this implementation knows and refuses (why). */
-const UNSUPPORTED: Readonly<Record<string, string>> = {
+const UNSUPPORTED: ReadonlyMap<string, string> = new Map(Object.entries({
   callback: 'use SIGHUP/autoreload',
   fallbackcommand: 'the fallback is a traffic-manager node',
   emailalert: 'alert from the metrics instead',
@@ -173,9 +193,6 @@ const UNSUPPORTED: Readonly<Record<string, string>> = {
   execute: 'run one ldirectord per file',
   cleanstop: 'weights stay as they are on exit',
   readdquiescent: 'no IPVS table to re-add to',
-  checkcount: 'deprecated in ldirectord',
-  persistent: 'persistence is the traffic-manager scheduler',
-  netmask: 'persistence is the traffic-manager scheduler',
   ops: 'one-packet scheduling needs IPVS',
   login: 'only http/https negotiate checks',
   passwd: 'only http/https negotiate checks',
@@ -184,20 +201,17 @@ const UNSUPPORTED: Readonly<Record<string, string>> = {
   monitorfile: 'use status and /metrics',
   servicename: 'the service name is <vip>:<port>',
   cookie: 'only http/https negotiate checks',
-  fallback6: 'write fallback=[v6]:port',
-  virtual6: 'write virtual=[v6]:port',
-  real6: 'write real=[v6]:port',
-}
+}))
 
 const CHECKTYPES = ['connect', 'negotiate', 'ping', 'external', 'on', 'off']
 const SCHEDULERS = [
   'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'mh',
   'fo', 'ovf', 'twos', 'has', 'p2c',
 ]
-const DEFAULT_SERVICE: Readonly<Record<number, ServiceKind>> = {
-  80: 'http',
-  443: 'https',
-}
+const DEFAULT_SERVICE: ReadonlyMap<number, ServiceKind> = new Map([
+  [80, 'http'],
+  [443, 'https'],
+])
 
 interface Raw {
   readonly value: string
@@ -207,7 +221,14 @@ interface Raw {
 interface VirtualDraft {
   readonly at: SourceLine
   readonly hp: HostPort
+  /**
+   * The header was refused (reported at its line): the lines under it
+   * still belong to it and are checked, but it yields no service.
+   */
+  readonly rejected: boolean
   readonly reals: RealServer[]
+  /** real= lines written, refused ones included (no second error for them). */
+  realLines: number
   readonly set: Map<string, Raw>
 }
 
@@ -219,27 +240,29 @@ export function parseConfig(text: string, file: string): ParseResult {
   const virtuals: VirtualDraft[] = []
   let current: VirtualDraft | undefined
 
-  for (const l of sourceLines(text, file)) {
-    const m = /^([A-Za-z][A-Za-z0-9_]*)\s*(?:=\s*|\s+)(.*)$/.exec(l.text)
-    if (!m) {
+  for (const l of sourceLines(text, file, { issues })) {
+    const d = splitDirective(l.text)
+    if (!d) {
       issues.error(l, 'expected "directive = value"', l.text)
       continue
     }
-    const name = (m[1] as string).toLowerCase()
-    const value = (m[2] as string).trim()
-    if (name === 'virtual') {
-      current = startVirtual(l, value, issues)
-      if (current) virtuals.push(current)
+    const name = d.name.toLowerCase()
+    const value = d.value
+    if (name === 'virtual' || name === 'virtual6') {
+      // A refused header still opens its section, so the lines under it
+      // are not applied to the previous one.
+      current = startVirtual(l, name, value, issues)
+      virtuals.push(current)
       continue
     }
-    const why = UNSUPPORTED[name]
+    const why = UNSUPPORTED.get(name)
     if (why !== undefined) {
       issues.error(l, `directive "${name}" is not supported (${why})`, value)
       continue
     }
-    const scope = DIRECTIVES[name]
+    const scope = DIRECTIVES.get(name)
     if (scope === undefined) {
-      issues.error(l, `unknown directive "${m[1]}"`, value)
+      issues.error(l, `unknown directive "${d.name}"`, value)
       continue
     }
     // Indented lines belong to the open virtual section; so do virtual-only
@@ -249,8 +272,9 @@ export function parseConfig(text: string, file: string): ParseResult {
     if (inVirtual && current) {
       if (scope === 'global') {
         issues.error(l, `"${name}" is a global directive; write it before the first virtual=`, value)
-      } else if (name === 'real') {
-        current.reals.push(...parseReal(l, value, current.hp.port, issues))
+      } else if (name === 'real' || name === 'real6') {
+        current.realLines++
+        current.reals.push(...parseReal(l, value, current.hp.port, issues, name === 'real6'))
       } else {
         setOnce(current.set, name, { value, at: l }, issues)
       }
@@ -272,7 +296,7 @@ export function parseConfig(text: string, file: string): ParseResult {
   const vs: VirtualService[] = []
   for (const v of virtuals) {
     const r = resolveVirtual(v, globals, shared, issues)
-    if (r) vs.push(r)
+    if (r && !v.rejected) vs.push(r)
   }
   const names = new Set<string>()
   for (const v of vs) {
@@ -287,14 +311,23 @@ export function parseConfig(text: string, file: string): ParseResult {
     issues.error({ file, line: globals.get('hasmode')?.at.line ?? 0 },
       'hasmode=yes needs nodeaddress= or a real server')
   }
-  if (!issues.ok) return { errors: issues.errors, warnings: issues.warnings }
+  // Section checks run after the walk; the report is in line order.
+  const errors = byLine(issues.errors)
+  const warnings = byLine(issues.warnings)
+  if (errors.length) return { errors, warnings }
   const config: LdConfig = deepFreeze({
     file,
     ...g,
     trafficmanagers,
     virtuals: vs,
   })
-  return { config, errors: [], warnings: issues.warnings }
+  return { config, errors: [], warnings }
+}
+
+function byLine(list: readonly ConfigIssue[]): ConfigIssue[] {
+  return list.map((x, i) => [x, i] as const)
+    .sort((a, b) => a[0].line - b[0].line || a[1] - b[1])
+    .map(([x]) => x)
 }
 
 function setOnce(map: Map<string, Raw>, name: string, raw: Raw, issues: IssueList): void {
@@ -311,19 +344,32 @@ function unquote(v: string): string {
   return m ? (m[1] as string).replace(/\\(.)/g, '$1') : v.trim()
 }
 
-/** `ip:port`, `[v6]:port`, `host:port`; firewall marks are refused. */
-function startVirtual(l: SourceLine, value: string, issues: IssueList): VirtualDraft | undefined {
+/**
+ * `ip:port`, `[v6]:port`, `host:port` (`virtual6`: `[v6]:port` only);
+ * firewall marks are refused. Always returns the section: a refused one
+ * is marked so that its lines are checked but yield nothing.
+ */
+function startVirtual(l: SourceLine, name: string, value: string, issues: IssueList): VirtualDraft {
   const v = unquote(value)
+  const draft = (hp: HostPort | undefined): VirtualDraft =>
+    // A refused header's port stands in (or 1) so its lines parse alike.
+    ({ at: l, hp: hp ?? { host: '', port: 1 }, rejected: hp === undefined, reals: [], realLines: 0, set: new Map() })
   if (/^\d+$/.test(v)) {
     issues.error(l, 'firewall-mark virtual services are not supported', v)
-    return undefined
+    return draft(undefined)
   }
   const hp = parseHostPort(v)
   if (!hp || hp.port === 0) {
-    issues.error(l, 'virtual must be ip:port or [ipv6]:port', v)
-    return undefined
+    issues.error(l, name === 'virtual6'
+      ? 'virtual6 must be [ipv6]:port'
+      : 'virtual must be ip:port or [ipv6]:port', v)
+    return draft(undefined)
   }
-  return { at: l, hp, reals: [], set: new Map() }
+  if (name === 'virtual6' && isIP(hp.host) !== 6) {
+    issues.error(l, 'virtual6 must be [ipv6]:port', v)
+    return { ...draft(undefined), hp }
+  }
+  return draft(hp)
 }
 
 function duration(raw: Raw | undefined, issues: IssueList): number | undefined {
@@ -389,8 +435,10 @@ function resolveGlobals(g: Map<string, Raw>, issues: IssueList) {
   if (key && keyfile) issues.error(keyfile.at, 'give reportkey or reportkeyfile, not both', keyfile.value)
   if (key) {
     const k = unquote(key.value)
-    if (k.length < 8) issues.error(key.at, 'reportkey must be at least 8 characters', '***')
-    else out.reportkey = k
+    // The same minimum as a key file (daemon-kit's one rule for keys).
+    if (Buffer.byteLength(k, 'utf8') < KEY_MIN_BYTES) {
+      issues.error(key.at, `reportkey must be at least ${KEY_MIN_BYTES} bytes`, '***')
+    } else out.reportkey = k
   }
   if (keyfile) {
     const v = unquote(keyfile.value)
@@ -412,10 +460,36 @@ interface Shared {
   checkinterval?: number
   failurecount?: number
   quiescent?: boolean
-  fallback?: HostPort
-  /** The port as written on the fallback line (undefined: none given). */
-  fallbackPort?: number
+  /** `fallback` and `fallback6` (v6 address only), kept apart globally. */
+  fallback?: Fallback
+  fallback6?: Fallback
+  checkcount?: number
   restartcommand?: string
+}
+
+interface Fallback {
+  readonly hp: HostPort
+  /** The port as written on the fallback line (undefined: none given). */
+  readonly port?: number
+}
+
+/** `fallback[6] = ip[:port] [gate|masq|ipip]`; globally (vport 0) the port may be left out. */
+function fallback(raw: Raw | undefined, vport: number, v6: boolean, issues: IssueList): Fallback | undefined {
+  if (!raw) return undefined
+  const name = v6 ? 'fallback6' : 'fallback'
+  const [addr = '', fwd] = splitWords(raw.value)
+  const hp = parseHostPort(addr, vport)
+  if (!hp || (hp.port === 0 && vport !== 0)) {
+    issues.error(raw.at, `${name} must be ${v6 ? '[ipv6]' : 'ip'}[:port] [gate|masq|ipip]`, raw.value)
+  } else if (v6 && isIP(hp.host) !== 6) {
+    issues.error(raw.at, 'fallback6 must be an IPv6 address, [ipv6][:port]', raw.value)
+  } else if (fwd !== undefined && !['gate', 'masq', 'ipip'].includes(fwd.toLowerCase())) {
+    issues.error(raw.at, `${name} forwarding must be gate, masq or ipip`, raw.value)
+  } else {
+    const explicit = parseHostPort(addr)
+    return explicit ? { hp, port: explicit.port } : { hp }
+  }
+  return undefined
 }
 
 /** Directives allowed globally and per virtual, validated once where written. */
@@ -435,21 +509,15 @@ function resolveShared(set: Map<string, Raw>, vport: number, issues: IssueList):
   }
   const q = bool(set.get('quiescent'), issues)
   if (q !== undefined) out.quiescent = q
-  const fb = set.get('fallback')
-  if (fb) {
-    const [addr = '', fwd] = splitWords(fb.value)
-    const hp = parseHostPort(addr, vport)
-    // Globally (vport 0) the port may be left out: each virtual's applies.
-    if (!hp || (hp.port === 0 && vport !== 0)) {
-      issues.error(fb.at, 'fallback must be ip[:port] [gate|masq|ipip]', fb.value)
-    }
-    else if (fwd !== undefined && !['gate', 'masq', 'ipip'].includes(fwd.toLowerCase())) {
-      issues.error(fb.at, 'fallback forwarding must be gate, masq or ipip', fb.value)
-    } else {
-      out.fallback = hp
-      const explicit = parseHostPort(addr)
-      if (explicit) out.fallbackPort = explicit.port
-    }
+  const fb = fallback(set.get('fallback'), vport, false, issues)
+  if (fb) out.fallback = fb
+  const fb6 = fallback(set.get('fallback6'), vport, true, issues)
+  if (fb6) out.fallback6 = fb6
+  const cc = set.get('checkcount')
+  if (cc) {
+    const n = parseIntRange(unquote(cc.value), 1, 100)
+    if (n === undefined) issues.error(cc.at, 'checkcount must be 1..100', cc.value)
+    else out.checkcount = n
   }
   const rc = set.get('restartcommand')
   if (rc) out.restartcommand = unquote(rc.value)
@@ -470,14 +538,24 @@ function resolveVirtual(
   }
   const own = resolveShared(v.set, v.hp.port, issues)
   const sh = { ...shared, ...own }
+  const rf = v.set.get('fallback6') && v.set.get('fallback')
+  if (rf) issues.error(rf.at, 'give fallback or fallback6 in a virtual, not both', rf.value)
   const checktimeout = sh.checktimeout ?? sh.negotiatetimeout ?? DEFAULTS.checktimeout
   const negotiatetimeout = sh.negotiatetimeout ?? sh.checktimeout ?? DEFAULTS.negotiatetimeout
   const checkinterval = sh.checkinterval ?? DEFAULTS.checkinterval
   const failurecount = sh.failurecount ?? DEFAULTS.failurecount
   const quiescent = sh.quiescent ?? DEFAULTS.quiescent
-  // A global fallback without a port takes each virtual's port.
-  const fallback = own.fallback ?? (shared.fallback && shared.fallbackPort === undefined
-    ? { host: shared.fallback.host, port: v.hp.port } : shared.fallback)
+  // The virtual's own fallback, else the global one of its address family
+  // (fallback6 for an IPv6 virtual), else the other; a global fallback
+  // without a port takes each virtual's port.
+  const g = isIP(v.hp.host) === 6
+    ? shared.fallback6 ?? shared.fallback
+    : shared.fallback ?? shared.fallback6
+  const fb = own.fallback ?? own.fallback6
+  const fallback = fb ? fb.hp
+    : g && g.port === undefined ? { host: g.hp.host, port: v.hp.port } : g?.hp
+  const checkcount = sh.checkcount ?? DEFAULTS.checkcount
+  const { persistent, netmask } = persistence(v, issues)
 
   let checktype: CheckType = DEFAULTS.checktype
   const ct = pick('checktype')
@@ -489,7 +567,7 @@ function resolveVirtual(
     else issues.error(ct.at, `checktype must be one of ${CHECKTYPES.join(', ')} or a number`, ct.value)
   }
 
-  let service: ServiceKind = DEFAULT_SERVICE[v.hp.port] ?? 'none'
+  let service: ServiceKind = DEFAULT_SERVICE.get(v.hp.port) ?? 'none'
   const sv = pick('service')
   if (sv) {
     const t = unquote(sv.value).toLowerCase()
@@ -529,7 +607,9 @@ function resolveVirtual(
     issues.error(pr.at, 'only protocol=tcp is supported (udp and fwm need IPVS)', pr.value)
   }
 
-  if (v.reals.length === 0) issues.error(v.at, 'virtual service has no real= server', v.at.text)
+  // A refused header was reported already; its lines were checked above.
+  if (v.rejected) return undefined
+  if (v.realLines === 0) issues.error(v.at, 'virtual service has no real= server', v.at.text)
   const seen = new Set<string>()
   for (const r of v.reals) {
     if (seen.has(r.host)) {
@@ -563,6 +643,9 @@ function resolveVirtual(
     checkinterval,
     failurecount,
     quiescent,
+    checkcount,
+    ...opt('persistent', persistent),
+    ...opt('netmask', netmask),
     ...opt('fallback', fallback),
     ...opt('checkport', checkport),
     ...opt('receive', receive),
@@ -570,6 +653,42 @@ function resolveVirtual(
     ...opt('restartcommand', sh.restartcommand),
     ...opt('comment', s('comment')),
   }
+}
+
+/**
+ * `persistent = <time>` and `netmask = <mask>`: a dotted IPv4 mask
+ * (contiguous) or a prefix length, /32 or /128 by default as in IPVS.
+ */
+function persistence(v: VirtualDraft, issues: IssueList): { persistent?: number; netmask?: number } {
+  const out: { persistent?: number; netmask?: number } = {}
+  const p = v.set.get('persistent')
+  const ms = duration(p, issues)
+  if (ms !== undefined) out.persistent = ms
+  const nm = v.set.get('netmask')
+  if (!nm) return out
+  const v6 = isIP(v.hp.host) === 6
+  const bits = prefixLength(unquote(nm.value), v6)
+  if (bits === undefined) {
+    issues.error(nm.at, v6
+      ? 'netmask must be a prefix length 1..128'
+      : 'netmask must be a dotted IPv4 mask (e.g. 255.255.255.0) or a prefix length 1..32', nm.value)
+  } else {
+    out.netmask = bits
+    if (!p) issues.warn(nm.at, 'netmask has no effect without persistent', nm.value)
+  }
+  return out
+}
+
+function prefixLength(text: string, v6: boolean): number | undefined {
+  const t = text.startsWith('/') ? text.slice(1) : text
+  if (/^\d{1,3}$/.test(t)) return parseIntRange(t, 1, v6 ? 128 : 32)
+  if (v6 || isIP(t) !== 4) return undefined
+  let mask = 0
+  for (const o of t.split('.')) mask = mask * 256 + Number(o)
+  // Contiguous: the inverted mask plus one is a power of two.
+  const inv = 0xffffffff - mask
+  if (mask === 0 || (inv & (inv + 1)) !== 0) return undefined
+  return 32 - Math.log2(inv + 1)
 }
 
 /** Reads and validates a file; throws ConfigError (exit 3) when invalid. */
@@ -584,11 +703,11 @@ export async function loadConfig(path: string): Promise<LdConfig> {
 export async function loadReportKey(config: LdConfig): Promise<string | undefined> {
   if (config.reportkey !== undefined) return config.reportkey
   if (config.reportkeyfile === undefined) return undefined
+  // daemon-kit's key-file rule: 0600, at least 16 bytes of key.
   try {
-    const key = (await readFile(config.reportkeyfile, 'utf8')).split(/\r?\n/)[0]?.trim() ?? ''
-    if (key.length < 8) throw new Error('key shorter than 8 characters')
-    return key
+    return await readKeyFile(config.reportkeyfile, { text: 'first-line' })
   } catch (e) {
-    throw ldErrors('LD_ERR_KEYFILE_UNREADABLE', config.reportkeyfile, (e as Error).message)
+    const why = e instanceof KeyFileError ? (e.errno ?? e.reason) : (e as Error).message
+    throw ldErrors('LD_ERR_KEYFILE_UNREADABLE', config.reportkeyfile, why)
   }
 }

@@ -15,6 +15,7 @@ import {
 import { loadReportKey, type LdConfig, type RealServer, type VirtualService } from './config.js'
 import { runWithTimeout } from './checks.js'
 import { DirectorActions, HasActions, type Actions, type ControlSender } from './actions.js'
+import { checkPersistence } from './persistence-check.js'
 import { RealMonitor, realClock, type CheckEvent, type CheckRunner, type Clock } from './monitor.js'
 import type { HealthState, RealStatus } from './health.js'
 import { Reporter } from './reporter.js'
@@ -52,6 +53,9 @@ export interface LdStatus {
     readonly checktype: string
     readonly service: string
     readonly scheduler: string
+    /** Affinity as configured (ms, prefix length): the traffic-manager applies it. */
+    readonly persistent?: number
+    readonly netmask?: number
     readonly reals: readonly RealStatusView[]
   }[]
   readonly actions: unknown
@@ -131,6 +135,9 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
     actions = new HasActions(first, reporter, send, logger, onAction)
   } else {
     actions = new DirectorActions(first.trafficmanagercontrol, send, logger, onAction)
+  }
+  const comparePersistence = (c: LdConfig): void => {
+    if (!c.hasmode && c.trafficmanagercontrol) void checkPersistence(c.trafficmanagercontrol, send, c.virtuals, logger)
   }
 
   const monitors = new Map<string, RealMonitor>()
@@ -253,6 +260,7 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
 
   startMonitors(first, new Map())
   scheduleTick()
+  comparePersistence(first)
   logger.info(
     { mode: first.hasmode ? 'has' : 'director', virtuals: first.virtuals.map(v => v.name) },
     'checking real servers',
@@ -277,6 +285,7 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
       config = { ...next, ...Object.fromEntries(RESTART_ONLY.map(k => [k, first[k]])) } as LdConfig
       startMonitors(config, carry)
       void actions.update(view())
+      comparePersistence(config)
     },
     async close() {
       closed = true
@@ -292,6 +301,8 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
           checktype: String(v.checktype),
           service: v.service,
           scheduler: v.scheduler,
+          ...(v.persistent !== undefined ? { persistent: v.persistent } : {}),
+          ...(v.netmask !== undefined ? { netmask: v.netmask } : {}),
           reals: v.reals.map(r => {
             const s = monitors.get(realKey(v, r))?.state
             return {

@@ -163,9 +163,14 @@ export class RealMonitor {
     if (maint !== undefined) {
       result = { ok: false, code: 'LD_ERR_MAINTENANCE', reason: `maintenance file ${maint} present` }
     } else {
-      const out = await this.run(v, r, this.round++)
-      kind = out.kind
-      result = out.result
+      // checkcount: a check fails only when every attempt of it fails.
+      const round = this.round++
+      let attempts = 0
+      do {
+        const out = await this.run(v, r, round)
+        kind = out.kind
+        result = out.result
+      } while (!result.ok && ++attempts < v.checkcount && !this.stopped)
     }
     if (this.stopped) return
     const now = this.clock.now()

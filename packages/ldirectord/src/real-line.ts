@@ -11,8 +11,9 @@ const DEFAULT_WEIGHT = 1
 /**
  * `real = ip[->ip][:port] gate|masq|ipip [weight] ["request", "receive"]`.
  * An IPv4 range (`10.0.0.1->10.0.0.3`) expands to one real per address.
+ * `real6` (v6 true) takes an IPv6 address, `[v6][:port]` or bare `v6`.
  */
-export function parseReal(l: SourceLine, value: string, vport: number, issues: IssueList): RealServer[] {
+export function parseReal(l: SourceLine, value: string, vport: number, issues: IssueList, v6 = false): RealServer[] {
   const words = splitWords(value.replace(/"\s*,\s*"/g, '" "'))
   const [addr = '', fwd = '', ...rest] = words
   const range = /^(\d+\.\d+\.\d+\.)(\d+)->(\d+\.\d+\.\d+\.)(\d+)(?::(\d+))?$/.exec(addr)
@@ -33,7 +34,11 @@ export function parseReal(l: SourceLine, value: string, vport: number, issues: I
     port = hp?.port
   }
   if (hosts.length === 0 || port === undefined || port === 0) {
-    issues.error(l, 'real must be ip[:port] followed by gate, masq or ipip', addr)
+    issues.error(l, `${v6 ? 'real6 must be [ipv6]' : 'real must be ip'}[:port] followed by gate, masq or ipip`, addr)
+    return []
+  }
+  if (v6 && (range || isIP(hosts[0] as string) !== 6)) {
+    issues.error(l, 'real6 must be an IPv6 address, [ipv6][:port]', addr)
     return []
   }
   const forwarding = fwd.toLowerCase()

@@ -43,10 +43,13 @@ virtual = 10.0.0.1:80
     mode: 'director',
     virtuals: [{ name: '10.0.0.1:80', reals: [
       { real: '10.0.0.2:8080', status: 'up', result: 'ok' },
-      { real: '10.0.0.3:8080', status: 'down', result: 'fail', reason: 'stubbed failure', failures: 1 },
+      { real: '10.0.0.3:8080', status: 'down', result: 'fail', reason: 'stubbed failure' },
     ] }],
     actions: { mode: 'director', trafficmanagercontrol: '/nonexistent/tm.sock' },
   })
+  // At least the one failure that took it down; on a busy machine the next
+  // 50 ms check may already have run too.
+  t.ok((ld.status().virtuals[0]?.reals[1]?.failures ?? 0) >= 1, 'failures counted')
   const metrics = await ld.registry.metrics()
   t.match(metrics, /ld_real_up\{virtual="10.0.0.1:80",real="10.0.0.3:8080"\} 0/)
   t.match(metrics, /ld_check_duration_seconds_count\{virtual="10.0.0.1:80",real="10.0.0.2:8080",check="stub"\} [1-9]/)
@@ -70,10 +73,59 @@ virtual = 10.0.0.1:80
 
 t.test('HAS mode builds its reporter from the config', async t => {
   const config = parseConfig(
-    'hasmode = yes\ntrafficmanager = 127.0.0.1:9\nreportkey = abcdefgh1\nvirtual = 10.0.0.1:80\n  real = 10.0.0.2 gate\n  checktype = on\n',
+    'hasmode = yes\ntrafficmanager = 127.0.0.1:9\nreportkey = abcdefgh12345678\nvirtual = 10.0.0.1:80\n  real = 10.0.0.2 gate\n  checktype = on\n',
     'x.cf',
   ).config!
   const ld = await createLdirectord({ config, logger: silentLogger() })
   t.match(ld.status(), { mode: 'has', actions: { mode: 'has' } })
   await ld.close()
+})
+
+t.test('status shows persistent and netmask as configured', async t => {
+  const config = parseConfig(
+    'virtual = [2001:db8::1]:80\n  real6 = [2001:db8::2]:80 gate\n  checktype = on\n  persistent = 300\n  netmask = 64\nvirtual = 10.0.0.1:80\n  real = 10.0.0.2 gate\n  checktype = on\n',
+    'x.cf',
+  ).config!
+  const ld = await createLdirectord({ config, logger: silentLogger(), controlSend: async () => undefined })
+  t.teardown(() => ld.close())
+  const [a, b] = ld.status().virtuals
+  t.match(a, { name: '[2001:db8::1]:80', persistent: 300_000, netmask: 64 })
+  t.equal(b?.persistent, undefined)
+  t.notOk(b && 'netmask' in b)
+})
+
+t.test('director mode warns when persistent differs from the traffic-manager\'s', async t => {
+  const { Writable } = await import('node:stream')
+  const { createLogger } = await import('@has/daemon-kit')
+  const lines: { level: number; msg: string; virtual?: string; persistentMs?: number; trafficManagerPersistentMs?: number | null }[] = []
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l))
+      cb()
+    },
+  })
+  const config = parseConfig(
+    'trafficmanagercontrol = /nonexistent/tm.sock\nvirtual = 10.0.0.1:80\n  real = 10.0.0.2 gate\n  checktype = on\n  persistent = 600\nvirtual = 10.0.0.1:443\n  real = 10.0.0.2 gate\n  checktype = on\n  persistent = 300\nvirtual = 10.0.0.1:8080\n  real = 10.0.0.2 gate\n  checktype = on\n  persistent = 60\n',
+    'x.cf',
+  ).config!
+  const asked = recorder<string>()
+  const ld = await createLdirectord({
+    config,
+    logger: createLogger({ name: 'ldirectord', destination }),
+    runCheck: async () => ({ kind: 'on', result: { ok: true, reason: 'ok' } }),
+    controlSend: async (_a, cmd) => {
+      asked.push(cmd)
+      return cmd === 'status'
+        ? { services: [{ name: '10.0.0.1:80', persistentMs: 600_000 }, { name: '10.0.0.1:443', persistentMs: 0 }] }
+        : {}
+    },
+  })
+  t.teardown(() => ld.close())
+  await asked.wait(c => c === 'status')
+  for (let i = 0; i < 100 && lines.filter(l => /persistent/.test(l.msg)).length < 2; i++) await new Promise(r => setImmediate(r))
+  const warns = lines.filter(l => l.level === 40 && /persistent/.test(l.msg))
+  t.same(warns.map(w => [w.virtual, w.persistentMs, w.trafficManagerPersistentMs]), [
+    ['10.0.0.1:443', 300_000, 0],
+    ['10.0.0.1:8080', 60_000, null],
+  ], 'the matching service is quiet; a differing and a missing one are named')
 })

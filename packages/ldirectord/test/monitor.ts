@@ -126,3 +126,29 @@ t.test('checktype=N runs N connects then one negotiate', async t => {
   for (let i = 0; i < 6; i++) kinds.push((await runCheck(vv, vv.reals[0]!, i)).kind)
   t.same(kinds, ['connect', 'connect', 'http', 'connect', 'connect', 'http'])
 })
+
+t.test('checkcount: a check fails only when every attempt fails', async t => {
+  const c = parseConfig('checkcount = 3\nvirtual = 10.0.0.1:80\n  real = 10.0.0.2 gate\n  checktype = connect\n', 'x.cf').config!
+  const vv = c.virtuals[0]!
+  // Per call: fail, fail, ok (one check passes on its third attempt), then
+  // three failures in a row (the next check fails).
+  const script = [bad, bad, ok, bad, bad, bad]
+  const calls: number[] = []
+  const events: CheckEvent[] = []
+  const m = new RealMonitor({
+    virtual: vv,
+    real: vv.reals[0]!,
+    clock: new FakeClock(),
+    run: async (_v, _r, round) => {
+      calls.push(round)
+      return { kind: 'connect', result: script[calls.length - 1] ?? ok }
+    },
+    onResult: e => void events.push(e),
+  })
+  await m.once()
+  await m.once()
+  m.stop()
+  t.same(calls, [0, 0, 0, 1, 1, 1], 'three attempts per check, one round each')
+  t.same(events.map(e => e.result.ok), [true, false])
+  t.same(events.map(e => e.changed), ['up', 'down'])
+})

@@ -3,7 +3,7 @@
 // *when* lives in pure modules (ra-content, scheduler, rs); this file only
 // wires them to the socket and the clock.
 
-import type { Logger } from '@has/daemon-kit'
+import { createDropLog, type DropLog, type Logger } from '@has/daemon-kit'
 import type { InterfaceConfig } from './config.js'
 import { errors } from './errors.js'
 import type { Metrics } from './metrics.js'
@@ -42,6 +42,8 @@ export class Advertiser {
   #cfg: InterfaceConfig
   readonly #deps: AdvertiserDeps
   readonly #log: Logger
+  /** Rate-limited warnings for dropped RSs and malformed RAs (next to the metrics). */
+  readonly #drops: DropLog
   readonly #now: () => number
   readonly #sched: RaScheduler
   #deprecated: DeprecatedPrefix[] = []
@@ -58,6 +60,7 @@ export class Advertiser {
     this.#cfg = cfg
     this.#deps = deps
     this.#log = deps.logger.child({ interface: cfg.name })
+    this.#drops = createDropLog(this.#log, { what: 'ICMPv6 router messages' })
     this.#now = deps.now ?? Date.now
     this.#sched = new RaScheduler({
       min: cfg.MinRtrAdvInterval,
@@ -201,6 +204,7 @@ export class Advertiser {
     } catch (e) {
       if (!(e instanceof NdpParseError)) throw e
       this.#deps.metrics.raForeign.inc({ interface: this.#cfg.name, result: 'malformed' })
+      this.#drops.drop('malformed-ra', p.src)
       return
     }
     const ours = raContent(this.#cfg, { now: this.#now(), deprecated: this.#deprecated })
@@ -221,6 +225,7 @@ export class Advertiser {
       else this.#counts.malformed++
       this.#deps.metrics.rsDropped.inc({ interface: name, reason: v.reason })
       this.#log.debug({ src: p.src, reason: v.reason, detail: v.detail }, 'RS dropped')
+      this.#drops.drop(`rs-${v.reason}`, p.src)
       return
     }
     this.#counts.rs++
@@ -260,6 +265,8 @@ export class Advertiser {
     }
     this.#socket?.close()
     this.#socket = undefined
+    this.#drops.flush()
+    this.#drops.close()
     this.#state = 'stopped'
   }
 

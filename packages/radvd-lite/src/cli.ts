@@ -6,6 +6,7 @@ import { Command, Option } from 'commander'
 import {
   EXIT,
   addControlOption,
+  addRemoteListenOptions,
   LOG_LEVELS,
   checkConfig,
   controlRequest,
@@ -116,6 +117,7 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
       io.out(o.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s))
       state.exitCode = EXIT.OK
     })
+  addRemoteListenOptions(program)
   return program
 }
 

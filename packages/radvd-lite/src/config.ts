@@ -7,6 +7,7 @@
 import { isIP } from 'node:net'
 import {
   IssueList,
+  SOURCE_MAX_LINE,
   deepFreeze,
   parseBool,
   readConfigFile,
@@ -98,7 +99,8 @@ export const DEFAULTS = deepFreeze({
   AdvSendAdvert: false,
   MaxRtrAdvInterval: 600, // s
   MinRtrAdvInterval: (max: number): number => Math.max(3, 0.33 * max), // s
-  AdvDefaultLifetime: (max: number): number => Math.min(65535, Math.round(3 * max)), // s
+  // radvd casts these to integers: truncation, not rounding (25.5 -> 76).
+  AdvDefaultLifetime: (max: number): number => Math.min(65535, Math.max(1, Math.trunc(3 * max))), // s
   AdvDefaultPreference: 'medium' as Preference,
   AdvManagedFlag: false,
   AdvOtherConfigFlag: false,
@@ -117,13 +119,13 @@ export const DEFAULTS = deepFreeze({
   AdvPreferredLifetime: 14400, // s
   DeprecatePrefix: false,
   AdvRoutePreference: 'medium' as Preference,
-  AdvRouteLifetime: (max: number): number => Math.min(INFINITY, Math.round(3 * max)), // s
+  AdvRouteLifetime: (max: number): number => Math.min(INFINITY, Math.trunc(3 * max)), // s
   RemoveRoute: true,
   // radvd 2.19 sends MaxRtrAdvInterval here (measured against the real
   // daemon in test/integration/radvd-compare.ts), not 3 * Max.
-  AdvRDNSSLifetime: (max: number): number => Math.round(max), // s
+  AdvRDNSSLifetime: (max: number): number => Math.trunc(max), // s
   FlushRDNSS: true,
-  AdvDNSSLLifetime: (max: number): number => Math.round(max), // s
+  AdvDNSSLLifetime: (max: number): number => Math.trunc(max), // s
   FlushDNSSL: true,
 })
 
@@ -145,11 +147,21 @@ interface Token {
   readonly line: number
 }
 
-export function tokenize(text: string): Token[] {
+/**
+ * Linear in the input: the comment is cut at the first `#` by indexOf (the
+ * regex /#.*$/ it replaces was quadratic on long `#` runs). A line longer
+ * than SOURCE_MAX_LINE is reported (when `refuse` is given) and skipped.
+ */
+export function tokenize(text: string, refuse?: (line: number) => void): Token[] {
   const out: Token[] = []
-  const lines = text.split(/\r?\n/)
+  const lines = text.split('\n')
   lines.forEach((raw, i) => {
-    const body = raw.replace(/#.*$/, '')
+    if (raw.length > SOURCE_MAX_LINE) {
+      refuse?.(i + 1)
+      return
+    }
+    const hash = raw.indexOf('#')
+    const body = hash < 0 ? raw : raw.slice(0, hash)
     for (const m of body.matchAll(/[{};]|[^\s{};]+/g)) {
       out.push({ text: m[0], line: i + 1 })
     }
@@ -166,6 +178,12 @@ interface RawBlock {
   readonly args: Token[]
   readonly line: number
   readonly options: Values
+  /**
+   * MaxRtrAdvInterval as written before this block (undefined: none yet):
+   * radvd derives a block's default lifetimes from the value in force when
+   * it parses the block, not from a later one.
+   */
+  readonly maxBefore?: string
 }
 
 interface RawInterface {
@@ -233,7 +251,7 @@ function readOptions(
   issues: IssueList,
   allowed: readonly string[],
   where: string,
-  onBlock?: (kw: Token) => void,
+  onBlock?: (kw: Token, values: Values) => void,
 ): Values {
   const values: Values = new Map()
   for (;;) {
@@ -245,7 +263,7 @@ function readOptions(
     if (t.text === '}') return values
     if (t.text === ';') continue
     if (onBlock && canonical(t.text, Object.keys(BLOCK_OPTIONS))) {
-      onBlock(t)
+      onBlock(t, values)
       continue
     }
     const name = canonical(t.text, allowed)
@@ -282,7 +300,8 @@ function readInterface(c: Cursor, issues: IssueList, kw: Token): RawInterface {
   }
   expect(c, issues, '{', `after "interface ${nameTok.text}"`)
   const blocks: RawBlock[] = []
-  const options = readOptions(c, issues, IFACE_OPTIONS, `interface ${nameTok.text}`, bk => {
+  const options = readOptions(c, issues, IFACE_OPTIONS, `interface ${nameTok.text}`, (bk, sofar) => {
+    const maxBefore = sofar.get('MaxRtrAdvInterval')?.value
     const kind = canonical(bk.text, Object.keys(BLOCK_OPTIONS))!
     const args: Token[] = []
     while (c.peek() && c.peek()!.text !== '{' && c.peek()!.text !== ';' && c.peek()!.text !== '}') {
@@ -291,7 +310,7 @@ function readInterface(c: Cursor, issues: IssueList, kw: Token): RawInterface {
     expect(c, issues, '{', `after "${kind} ${args.map(a => a.text).join(' ')}"`)
     const opts = readOptions(c, issues, BLOCK_OPTIONS[kind]!, `${kind} block`)
     if (c.peek()?.text === ';') c.next()
-    blocks.push({ kind, args, line: bk.line, options: opts })
+    blocks.push({ kind, args, line: bk.line, options: opts, ...(maxBefore !== undefined ? { maxBefore } : {}) })
   })
   if (c.peek()?.text === ';') c.next()
   else issues.error(c.at(c.peek()), `expected ";" after the closing "}" of interface ${nameTok.text}`, c.peek()?.text ?? 'end of file')
@@ -413,6 +432,14 @@ function validDomain(d: string): boolean {
   )
 }
 
+/** The MaxRtrAdvInterval in force when the block was parsed (see RawBlock). */
+function blockMax(b: RawBlock, last: number): number {
+  if (b.maxBefore === undefined) return DEFAULTS.MaxRtrAdvInterval
+  const n = Number(b.maxBefore)
+  // An invalid earlier value was reported if it was the last; else take the last.
+  return Number.isFinite(n) && n >= LIMITS.MaxRtrAdvInterval[0]! && n <= LIMITS.MaxRtrAdvInterval[1]! ? n : last
+}
+
 function buildInterface(raw: RawInterface, file: string, issues: IssueList): InterfaceConfig {
   const c = new Checker(file, issues, raw.options)
   const max = c.number('MaxRtrAdvInterval', DEFAULTS.MaxRtrAdvInterval, LIMITS.MaxRtrAdvInterval[0]!, LIMITS.MaxRtrAdvInterval[1]!, { fraction: true })
@@ -443,6 +470,7 @@ function buildInterface(raw: RawInterface, file: string, issues: IssueList): Int
     const bc = new Checker(file, issues, b.options)
     const at = { file, line: b.line }
     const args = b.args.map(a => a.text)
+    const bmax = blockMax(b, max)
     if (b.kind === 'prefix' || b.kind === 'route') {
       const p = args.length === 1 ? parsePrefix(args[0]!) : undefined
       if (!p) {
@@ -483,7 +511,7 @@ function buildInterface(raw: RawInterface, file: string, issues: IssueList): Int
           prefix: p.prefix,
           length: p.length,
           AdvRoutePreference: bc.pref('AdvRoutePreference', DEFAULTS.AdvRoutePreference),
-          AdvRouteLifetime: bc.number('AdvRouteLifetime', DEFAULTS.AdvRouteLifetime(max), 0, INFINITY, { infinity: true }),
+          AdvRouteLifetime: bc.number('AdvRouteLifetime', DEFAULTS.AdvRouteLifetime(bmax), 0, INFINITY, { infinity: true }),
           RemoveRoute: bc.bool('RemoveRoute', DEFAULTS.RemoveRoute),
         })
       }
@@ -493,10 +521,12 @@ function buildInterface(raw: RawInterface, file: string, issues: IssueList): Int
         issues.error(at, 'RDNSS needs one or more IPv6 addresses', bad.join(' ') || 'nothing')
         continue
       }
-      const lt = bc.number('AdvRDNSSLifetime', DEFAULTS.AdvRDNSSLifetime(max), 0, INFINITY, { infinity: true })
-      if (lt !== 0 && lt < max) {
-        issues.error(bc.pos('AdvRDNSSLifetime'), `AdvRDNSSLifetime must be 0 or at least MaxRtrAdvInterval (${max})`, String(lt))
-      } else if (bc.has('AdvRDNSSLifetime') && lt !== 0 && lt <= 2 * max) {
+      const lt = bc.number('AdvRDNSSLifetime', DEFAULTS.AdvRDNSSLifetime(bmax), 0, INFINITY, { infinity: true })
+      // Only a written value is checked: the default is trunc(Max), which
+      // radvd itself sends (25 for Max 25.5).
+      if (bc.has('AdvRDNSSLifetime') && lt !== 0 && lt < bmax) {
+        issues.error(bc.pos('AdvRDNSSLifetime'), `AdvRDNSSLifetime must be 0 or at least MaxRtrAdvInterval (${bmax})`, String(lt))
+      } else if (bc.has('AdvRDNSSLifetime') && lt !== 0 && lt <= 2 * bmax) {
         issues.warn(bc.pos('AdvRDNSSLifetime'), 'AdvRDNSSLifetime should exceed 2 * MaxRtrAdvInterval (RFC 8106 5.1)', String(lt))
       }
       rdnss.push({
@@ -511,13 +541,14 @@ function buildInterface(raw: RawInterface, file: string, issues: IssueList): Int
         issues.error(at, 'DNSSL needs one or more domain names', bad.join(' ') || 'nothing')
         continue
       }
-      const lt = bc.number('AdvDNSSLLifetime', DEFAULTS.AdvDNSSLLifetime(max), 0, INFINITY, { infinity: true })
-      if (lt !== 0 && lt < max) {
-        issues.error(bc.pos('AdvDNSSLLifetime'), `AdvDNSSLLifetime must be 0 or at least MaxRtrAdvInterval (${max})`, String(lt))
+      const lt = bc.number('AdvDNSSLLifetime', DEFAULTS.AdvDNSSLLifetime(bmax), 0, INFINITY, { infinity: true })
+      if (bc.has('AdvDNSSLLifetime') && lt !== 0 && lt < bmax) {
+        issues.error(bc.pos('AdvDNSSLLifetime'), `AdvDNSSLLifetime must be 0 or at least MaxRtrAdvInterval (${bmax})`, String(lt))
       }
       dnssl.push({
         line: b.line,
-        domains: args.map(a => a.replace(/\.$/, '').toLowerCase()),
+        // Case kept, as radvd sends it (DNS compares names case-blind).
+        domains: args.map(a => (a.endsWith('.') ? a.slice(0, -1) : a)),
         AdvDNSSLLifetime: lt,
         FlushDNSSL: bc.bool('FlushDNSSL', DEFAULTS.FlushDNSSL),
       })
@@ -557,7 +588,8 @@ export interface ParseResult {
 /** Pure: text in, a frozen config or the list of problems out. */
 export function parseConfig(text: string, file = 'radvd.conf'): ParseResult {
   const issues = new IssueList()
-  const c = new Cursor(tokenize(text), file)
+  const c = new Cursor(tokenize(text, line =>
+    issues.error({ file, line }, `line longer than ${SOURCE_MAX_LINE} characters`)), file)
   const raws: RawInterface[] = []
   try {
     while (c.peek()) {

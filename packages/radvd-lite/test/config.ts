@@ -59,7 +59,7 @@ interface eth1 { AdvSendAdvert on; MaxRtrAdvInterval 100; MinRtrAdvInterval 10.5
   t.match(i.prefixes[0], { AdvOnLink: false, AdvAutonomous: false, AdvRouterAddr: true, AdvValidLifetime: INFINITY, AdvPreferredLifetime: 100, DeprecatePrefix: true })
   t.match(i.routes[0], { prefix: '2001:db8:9::', length: 48, AdvRoutePreference: 'high', AdvRouteLifetime: INFINITY, RemoveRoute: false })
   t.match(i.rdnss[0], { servers: ['2001:db8::53', '2001:db8::54'], AdvRDNSSLifetime: 1000, FlushRDNSS: false })
-  t.match(i.dnssl[0], { domains: ['example.com', 'b.example'], AdvDNSSLLifetime: INFINITY, FlushDNSSL: false })
+  t.match(i.dnssl[0], { domains: ['Example.COM', 'b.example'], AdvDNSSLLifetime: INFINITY, FlushDNSSL: false })
   t.equal(i.routes[0]!.line, 9)
 })
 
@@ -161,4 +161,40 @@ t.test('address helpers', async t => {
   t.same(parsePrefix('2001:db8::/0'), { prefix: '::', length: 0, hostBits: true })
   t.equal(parsePrefix('2001:db8::'), undefined)
   t.same(tokenize('a{b;}# c\nd').map(x => `${x.line}:${x.text}`), ['1:a', '1:{', '1:b', '1:;', '1:}', '2:d'])
+})
+
+t.test('as radvd: truncated defaults, blocks keep the Max in force, DNSSL case kept', async t => {
+  const { FRACTIONAL, LATE } = await import('./fixtures/configs.js')
+  // Before: rounding gave 77/26 for Max 25.5 (radvd sends 76/25).
+  const f = parseConfig(FRACTIONAL('eth0'), 'r.conf')
+  t.same(f.errors, [])
+  t.match(f.config!.interfaces[0], {
+    AdvDefaultLifetime: 76,
+    routes: [{ AdvRouteLifetime: 76 }],
+    rdnss: [{ AdvRDNSSLifetime: 25 }],
+    dnssl: [{ AdvDNSSLLifetime: 25, domains: ['Cluster.Example', 'Svc.EXAMPLE.org'] }],
+  })
+  // Before: the later MaxRtrAdvInterval 30 changed every block's defaults.
+  const l = parseConfig(LATE('eth0'), 'r.conf')
+  t.same(l.errors, [])
+  t.match(l.config!.interfaces[0], {
+    MaxRtrAdvInterval: 30,
+    AdvDefaultLifetime: 90,
+    routes: [{ AdvRouteLifetime: 1800 }, { AdvRouteLifetime: 90 }],
+    rdnss: [{ AdvRDNSSLifetime: 600 }],
+    dnssl: [{ AdvDNSSLLifetime: 600 }],
+  })
+})
+
+t.test('the tokenizer is linear; over-long lines are refused with file:line', async t => {
+  // /#.*$/ was quadratic on a long run of `#` ending in a lone CR (no
+  // match at any start): 300 lines of 8,000 took ~10 s. Generous bound, no timing
+  // detail asserted.
+  const start = process.hrtime.bigint()
+  const toks = tokenize(`interface eth0 { ${'#'.repeat(8000)}\rx\n`.repeat(300))
+  const ms = Number(process.hrtime.bigint() - start) / 1e6
+  t.equal(toks.length, 900)
+  t.ok(ms < 2000, `300 lines of 8,000 # (old code: ~10 s) in ${ms.toFixed(1)} ms`)
+  const r = parseConfig(`interface eth0 {\n  AdvSendAdvert on; ${' '.repeat(9000)}\n};\n`, 'r.conf')
+  t.match(r.errors, [{ file: 'r.conf', line: 2, message: /line longer than/ }])
 })

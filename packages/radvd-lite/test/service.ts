@@ -178,3 +178,27 @@ t.test('AdvSendAdvert off opens nothing; reload turns it on; send errors are cou
   t.match(await svc2.registry.metrics(), /radvd_lite_send_errors_total\{interface="eth0"\} 1/)
   await svc2.close()
 })
+
+t.test('dropped solicitations leave a rate-limited warning in the log', async t => {
+  const { Writable } = await import('node:stream')
+  const { createLogger } = await import('@has/daemon-kit')
+  const lines: { level: number; msg: string; reason?: string; source?: string; dropped?: Record<string, number>; topSource?: string }[] = []
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l))
+      cb()
+    },
+  })
+  const net = fakeNet({ eth0: ETH0 })
+  const first = net.nextSend()
+  const svc = await createRadvdLite({ config: conf(), openSocket: net.openSocket, readLink: net.readLink, random: () => 0, logger: createLogger({ name: 'radvd-lite', destination }) })
+  await first
+  for (let i = 0; i < 5; i++) net.receive('8500000000000000', 'fe80::98', 64)
+  net.receive('85000000', 'fe80::97', 255)
+  await svc.close()
+  await new Promise(r => setImmediate(r))
+  const warns = lines.filter(l => l.level === 40)
+  t.match(warns[0], { reason: 'rs-hoplimit', source: 'fe80::98' }, 'the first drop at once')
+  t.match(warns.at(-1), { dropped: { 'rs-hoplimit': 4, 'rs-malformed': 1 }, topSource: 'fe80::98' }, 'the rest summed at stop')
+  t.equal(warns.length, 2, 'two lines for six drops')
+})

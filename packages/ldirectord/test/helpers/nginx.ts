@@ -60,7 +60,7 @@ http {
   uwsgi_temp_path ${dir}/tmp/uwsgi;
   scgi_temp_path ${dir}/tmp/scgi;
   server {
-    listen ${host}:${port};
+    listen ${host.includes(':') ? `[${host}]` : host}:${port};
     root ${dir}/html;
     location = /health503 { return 503; }
     location = /host { return 200 "host=$http_host"; }

@@ -89,7 +89,7 @@ t.test('HAS mode: drain reports and traffic-client pause, then up and resume', a
   t.teardown(() => sink.close())
   const tc = await controlPeer(['pause', 'resume', 'drain', 'status'])
   t.teardown(() => tc.close())
-  writeFileSync(join(dir, 'key'), `${key}\n`)
+  writeFileSync(join(dir, 'key'), `${key}\n`, { mode: 0o600 })
   const cf = join(dir, 'ldirectord.cf')
   writeFileSync(
     cf,

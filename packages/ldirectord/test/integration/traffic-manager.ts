@@ -203,7 +203,7 @@ t.test('HAS mode: the node drains itself through the traffic-manager and comes b
     },
   })
   t.teardown(() => tc.close())
-  writeFileSync(join(dir, 'key'), `${key}\n`)
+  writeFileSync(join(dir, 'key'), `${key}\n`, { mode: 0o600 })
   const cf = join(dir, 'ld-has.cf')
   writeFileSync(
     cf,
@@ -247,5 +247,53 @@ virtual = 127.0.0.1:${vport}
   t.ok(await seen('node A', Date.parse(upAgain.time as string)), 'node A serves again')
   t.ok(reporting.has('127.0.0.21'), 'the traffic-client was resumed')
   await stopLoad()
+  t.equal(await ld.stop(), 0)
+})
+
+t.test('director mode over IPv6: virtual6/real6 as ldirectord writes them reach the traffic-manager', async t => {
+  if (!existsSync(binPath('traffic-manager'))) {
+    t.skip('traffic-manager is not built')
+    return
+  }
+  const dir = t.testdir({})
+  const sd = socketDir(t)
+  const a = await makeNginx(join(dir, 'a6'), '::1', 'node A6')
+  t.teardown(() => a.stop())
+  await a.start()
+  const vport = await freePort('::1')
+  const reportPort = await freeUdpPort()
+  const tmConf = join(dir, 'tmd6.conf')
+  writeFileSync(tmConf, `traffic1 ::1
+port ${reportPort}
+listen 127.0.0.1
+timeout 3000
+workers 0
+virtual [::1]:${vport}
+    scheduler rr
+    dataplane proxy
+    node [::1]:${a.port}
+`)
+  const tmCtl = join(sd, 'tm6.sock')
+  const tm = spawnDaemon('traffic-manager', ['-c', tmConf, '--control', tmCtl])
+  t.teardown(() => tm.stop())
+  await tm.waitLog(l => l.msg === 'traffic-manager ready')
+
+  // ldirectord's sample layout: virtual6 bracketed, real6 bracketed.
+  const cf = join(dir, 'ld6.cf')
+  writeFileSync(cf, `checkinterval = 0.5
+checktimeout = 2
+trafficmanagercontrol = ${tmCtl}
+virtual6 = [::1]:${vport}
+\treal6 = [::1]:${a.port} masq
+\tservice = http
+\treceive = "^node A6$"
+`)
+  const ld = spawnDaemon('ldirectord', ['-c', cf, '--control', join(sd, 'ld6.sock')])
+  t.teardown(() => ld.stop())
+  await ld.waitLog(l => l.msg === 'weight set' && l.node === '::1' && l.weight === 'auto')
+  await a.stop()
+  await ld.waitLog(l => l.msg === 'weight set' && l.node === '::1' && l.weight === '0')
+  const o = await tm.waitLog(l => l.msg === 'weight override' && l.node === '::1' && l.weight === '0')
+  t.match(o, { service: `[::1]:${vport}` }, 'the traffic-manager took the IPv6 service and node names')
   t.equal(await ld.stop(), 0)
 })

@@ -13,7 +13,7 @@ import { needsRoot } from '../../../../test/helpers/netns.js'
 import { spawnDaemon, track, type Proc } from '../../../../test/helpers/daemon.js'
 import { parseRa } from '../../src/ra.js'
 import { makeLab, startProbe, type Probe } from '../helpers/lab.js'
-import { FULL, DEFAULTS } from '../fixtures/configs.js'
+import { FULL, DEFAULTS, FRACTIONAL, LATE } from '../fixtures/configs.js'
 
 function startRadvd(ns: string, conf: string, dir: string): Proc {
   const child = spawn(
@@ -51,10 +51,10 @@ const noChecksum = (b: Buffer): string => {
   return c.toString('hex')
 }
 
-for (const [name, make] of [['full', FULL], ['defaults', DEFAULTS]] as const) {
+for (const [name, make] of [['full', FULL], ['defaults', DEFAULTS], ['fractional', FRACTIONAL], ['late', LATE]] as const) {
   t.test(`RA bytes match radvd (${name} config)`, async t => {
     if (!needsRoot(t)) return
-    const { lab, r, h, rif, hif } = await makeLab(name.slice(0, 1) + 'c')
+    const { lab, r, h, rif, hif } = await makeLab(name.slice(0, 2) + 'c')
     t.teardown(() => lab.cleanup())
     const dir = t.testdir({ 'radvd.conf': make(rif) })
     const conf = join(dir, 'radvd.conf')

@@ -23,6 +23,7 @@ const SUITES = [
   ['scaling', 'thesis Table 13: 1-16 capacity-limited nodes', 210, 70],
   ['heterogeneous', 'mixed-capacity nodes: schedulers vs HAProxy leastconn/random(2)', 190, 70],
   ['nftables', 'nftables data plane vs routing without NAT (root)', 120, 60],
+  ['dr', 'direct routing vs NAT plane, routed and direct; 627 B and 1 MB (root)', 330, 70],
   ['footprint', 'RSS and idle CPU of every daemon; CPU per 1,000 requests', 130, 50],
   ['traffic-client', 'reporting cost, agent-check, drain latency', 40, 15],
   ['heartbeatd', 'failover time vs keepalived (root)', 180, 60],
@@ -129,6 +130,9 @@ function targetRows() {
   const dp = nft?.results?.find(r => /^nftables data plane, 1 node/.test(r.name))
   const routed = nft?.results?.find(r => /no NAT/.test(r.name))
   out.push({ suite: 'nftables', quick: nft?.quick, checks: [check('nftables data plane (1 node) >= 0.9 x routed without NAT', dp && routed ? dp.rps / routed.rps : NaN, 0.9)] })
+  // dr.js (issue 12) writes its own target checks.
+  const dr = readJson('dr')
+  out.push({ suite: 'dr', quick: dr?.quick, checks: dr?.targets ?? [{ target: 'dr: no results', met: false, text: 'not measured' }] })
   // Footprint has two checks per daemon: list the misses, fold the rest.
   const fp = readJson('footprint')
   const fpChecks = fp?.checks ?? [{ target: 'footprint: no results', met: false, text: 'not measured' }]

@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// The clients (run inside the client namespace by bench/chaos.js): a bounded
+// mix of keep-alive requests, one connection per request and long-lived
+// streams (one TCP connection, a request every second, for 20-60 s), over
+// IPv4 and IPv6, every response checked byte for byte. One JSON line per
+// second on stdout: counts per kind, failure reasons, streams opened, ended
+// and lost (with their ages). Stops by itself after --seconds.
+//   node load.js '<json options>'
+import { connect } from 'node:net'
+
+const opt = JSON.parse(process.argv[2])
+const { v4, v6, page, seconds, gapMs = 20 } = opt
+const workers = opt.workers ?? { ka4: 3, ka6: 1, conn4: 2, conn6: 1 }
+const STREAMS = opt.streams ?? 20
+const REQ_TIMEOUT = opt.timeoutMs ?? 2000
+const expectBody = Buffer.from(page)
+const request = close => Buffer.from(`GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n${close ? 'Connection: close\r\n' : ''}\r\n`)
+const endAt = Date.now() + seconds * 1000
+let stopping = false
+
+let bucket = fresh()
+function fresh() { return { ok: {}, fail: {}, reasons: {}, streamsLost: [], streamsOpened: 0, streamsEnded: 0 } }
+const count = (kind, ok, reason) => {
+  const m = ok ? bucket.ok : bucket.fail
+  m[kind] = (m[kind] ?? 0) + 1
+  if (!ok) bucket.reasons[reason] = (bucket.reasons[reason] ?? 0) + 1
+}
+
+/** One HTTP exchange on a socket; resolves ok or a failure reason. */
+function exchange(sock, close) {
+  return new Promise(resolve => {
+    let buf = Buffer.alloc(0)
+    let done = false
+    const finish = r => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      sock.off('data', onData); sock.off('error', onErr); sock.off('close', onClose)
+      resolve(r)
+    }
+    const timer = setTimeout(() => finish('timeout'), REQ_TIMEOUT)
+    const onData = c => {
+      buf = Buffer.concat([buf, c])
+      const h = buf.indexOf('\r\n\r\n')
+      if (h < 0) return
+      const head = buf.subarray(0, h).toString()
+      const len = Number(/content-length:\s*(\d+)/i.exec(head)?.[1] ?? -1)
+      if (len < 0) return finish('no-length')
+      if (buf.length < h + 4 + len) return
+      if (!/^HTTP\/1\.1 200 /.test(head)) return finish(`status-${head.slice(9, 12)}`)
+      finish(buf.subarray(h + 4, h + 4 + len).equals(expectBody) ? 'ok' : 'bad-content')
+    }
+    const onErr = e => finish(e.code ?? 'error')
+    const onClose = () => finish('closed')
+    sock.on('data', onData); sock.on('error', onErr); sock.on('close', onClose)
+    sock.write(request(close))
+  })
+}
+
+function open(host) {
+  return new Promise(resolve => {
+    const s = connect({ host, port: 80 })
+    const timer = setTimeout(() => { s.destroy(); resolve({ err: 'connect-timeout' }) }, REQ_TIMEOUT)
+    s.once('connect', () => { clearTimeout(timer); resolve({ s }) })
+    s.once('error', e => { clearTimeout(timer); resolve({ err: e.code ?? 'error' }) })
+  })
+}
+const sleep = ms => new Promise(r => setTimeout(r, ms))
+
+async function keepAlive(kind, host) {
+  let s
+  while (!stopping) {
+    if (!s) {
+      const r = await open(host)
+      if (r.err) { count(kind, false, r.err); await sleep(gapMs); continue }
+      s = r.s
+      s.on('error', () => {})
+    }
+    const r = await exchange(s, false)
+    count(kind, r === 'ok', r)
+    if (r !== 'ok') { s.destroy(); s = undefined }
+    await sleep(gapMs)
+  }
+  s?.destroy()
+}
+
+async function perConnection(kind, host) {
+  while (!stopping) {
+    const r = await open(host)
+    if (r.err) count(kind, false, r.err)
+    else {
+      r.s.on('error', () => {})
+      const x = await exchange(r.s, true)
+      count(kind, x === 'ok', x)
+      r.s.destroy()
+    }
+    await sleep(gapMs)
+  }
+}
+
+let seed = 1
+const rnd = () => ((seed = (seed * 48271) % 2147483647) / 2147483647)
+async function stream(host) {
+  while (!stopping) {
+    const r = await open(host)
+    if (r.err) { count('stream', false, r.err); await sleep(1000); continue }
+    const s = r.s
+    s.on('error', () => {})
+    const born = Date.now()
+    const life = 20_000 + rnd() * 40_000
+    bucket.streamsOpened++
+    let lost = false
+    while (!stopping && Date.now() - born < life) {
+      const x = await exchange(s, false)
+      count('stream', x === 'ok', x)
+      if (x !== 'ok') { lost = true; bucket.streamsLost.push({ ageMs: Date.now() - born, reason: x }); break }
+      await sleep(1000)
+    }
+    if (!lost) bucket.streamsEnded++
+    s.destroy()
+  }
+}
+
+const tasks = []
+for (let i = 0; i < workers.ka4; i++) tasks.push(keepAlive('ka4', v4))
+for (let i = 0; i < workers.ka6; i++) tasks.push(keepAlive('ka6', v6))
+for (let i = 0; i < workers.conn4; i++) tasks.push(perConnection('conn4', v4))
+for (let i = 0; i < workers.conn6; i++) tasks.push(perConnection('conn6', v6))
+for (let i = 0; i < STREAMS; i++) tasks.push(sleep(i * 100).then(() => stream(v4)))
+const tick = setInterval(() => {
+  process.stdout.write(JSON.stringify({ t: Date.now(), ...bucket }) + '\n')
+  bucket = fresh()
+  if (Date.now() >= endAt) stopping = true
+}, 1000)
+await Promise.all(tasks)
+clearInterval(tick)
+process.stdout.write(JSON.stringify({ t: Date.now(), ...bucket, final: true }) + '\n')

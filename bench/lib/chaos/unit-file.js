@@ -1,0 +1,71 @@
+// Reads the parts of a systemd unit the harness honours: the ExecStart
+// command line (run exactly, /usr/bin/<daemon> mapped to the built binary),
+// Restart=, RestartSec= and RestartPreventExitStatus=. Everything else
+// (users, capabilities, sandboxing) is not emulated: the harness runs as
+// root inside per-host namespaces.
+import { readFileSync } from 'node:fs'
+
+/** Splits a systemd command line: whitespace, double and single quotes. */
+export function splitCommand(line) {
+  const out = []
+  let cur = ''
+  let quote = ''
+  let any = false
+  for (const ch of line) {
+    if (quote) {
+      if (ch === quote) quote = ''
+      else cur += ch
+    } else if (ch === '"' || ch === "'") {
+      quote = ch
+      any = true
+    } else if (/\s/.test(ch)) {
+      if (cur || any) out.push(cur)
+      cur = ''
+      any = false
+    } else cur += ch
+  }
+  if (quote) throw new Error(`unterminated quote in: ${line}`)
+  if (cur || any) out.push(cur)
+  return out
+}
+
+function seconds(v) {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|min)?$/.exec(v.trim())
+  if (!m) throw new Error(`RestartSec=${v}: not a duration`)
+  const n = Number(m[1])
+  return m[2] === 'ms' ? n : m[2] === 'min' ? n * 60_000 : n * 1000
+}
+
+export function parseUnit(text, file = '<unit>') {
+  const unit = { file, execStart: undefined, restart: 'no', restartMs: 100, preventExit: [] }
+  for (const raw of text.split('\n')) {
+    const line = raw.trim()
+    const m = /^(\w+)=(.*)$/.exec(line)
+    if (!m) continue
+    const [, key, value] = m
+    if (key === 'ExecStart') unit.execStart = splitCommand(value)
+    else if (key === 'Restart') unit.restart = value.trim()
+    else if (key === 'RestartSec') unit.restartMs = seconds(value)
+    else if (key === 'RestartPreventExitStatus') unit.preventExit = value.trim().split(/\s+/).map(Number)
+  }
+  if (!unit.execStart) throw new Error(`${file}: no ExecStart=`)
+  return unit
+}
+
+export function readUnit(file) {
+  return parseUnit(readFileSync(file, 'utf8'), file)
+}
+
+/**
+ * Whether systemd would restart after this exit (systemd.service(5), the
+ * Restart= table): clean = exit 0 or SIGHUP/SIGINT/SIGTERM/SIGPIPE.
+ */
+export function wouldRestart(unit, code, signal) {
+  if (unit.restart === 'no') return false
+  if (code !== null && unit.preventExit.includes(code)) return false
+  const clean = signal ? ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGPIPE'].includes(signal) : code === 0
+  if (unit.restart === 'always') return true
+  if (unit.restart === 'on-failure') return !clean
+  if (unit.restart === 'on-abnormal') return !!signal && !clean
+  return false
+}

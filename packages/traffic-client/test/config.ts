@@ -272,5 +272,5 @@ t.test('the example tcd.conf is valid', async t => {
   const r = parseConfig(readFileSync(file, 'utf8'), 'tcd.conf')
   t.same(r.errors, [])
   t.same(r.warnings, [])
-  t.equal(r.config?.keyfile, '/etc/has/tcd.key')
+  t.equal(r.config?.keyfile, '/etc/has/report.key')
 })

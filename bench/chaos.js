@@ -198,7 +198,7 @@ try {
     writeFileSync(join(ROOT, 'docs/availability.md'), availabilityMarkdown(summary))
   }
   // The machine-readable line the CI test reads.
-  console.log(JSON.stringify({ chaos: 'done', dir: D, availability: a.totals.availability, ok: a.totals.ok, fail: a.totals.fail, falseFailovers: a.falseFailovers, crashes: a.crashes.length, streamsLost: a.totals.streamsLost, streamsLostOld: a.totals.streamsLostOld, faults: faults.length }))
+  console.log(JSON.stringify({ chaos: 'done', dir: D, availability: a.totals.availability, ok: a.totals.ok, fail: a.totals.fail, falseFailovers: a.falseFailovers, crashes: a.crashes.length, streamsLost: a.totals.streamsLost, streamsLostOld: a.totals.streamsLostOld, lostOldByType: Object.fromEntries(a.byType.map(b => [b.type, b.streamsLostOld])), faults: faults.length }))
   say(`availability ${(a.totals.availability * 100).toFixed(4)} % (${a.totals.ok} ok, ${a.totals.fail} failed); false failovers ${a.falseFailovers}; unprovoked daemon exits ${a.crashes.length}`)
 } catch (e) {
   exitCode = 1

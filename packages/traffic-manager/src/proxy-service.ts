@@ -1,9 +1,11 @@
 // One virtual service of the userspace proxy inside one process: accept,
 // pick a node, connect with a timeout (another node on failure, so a dead
 // node costs the client nothing), then relay both ways with backpressure
-// and half-close. This is the hot path: no per-chunk allocation of our
-// own, one idle timer per connection (on the client socket, which sees
-// traffic in both directions), byte counts read once at close.
+// and half-close. This is the hot path (issue 20): per connection one
+// state object and no closures (shared handlers find it on the socket),
+// every listener added once and never removed, no timer of its own (one
+// connect-timeout queue and one idle sweep per service), no per-chunk
+// allocation of our own, byte counts read once at close.
 
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import type { Logger } from '@has/daemon-kit'
@@ -11,6 +13,7 @@ import type { Backend, BackendCounters } from './data-plane.js'
 import { Balancer, type PersistEntry, type Slot } from './balancer.js'
 import type { SchedulerName } from './schedulers.js'
 import { tmError } from './errors.js'
+import { listenOnFd } from './inherited-listener.js'
 
 export interface ProxySpec {
   readonly name: string
@@ -25,6 +28,8 @@ export interface ProxySpec {
   /** Affinity granularity: IPv4 / IPv6 prefix lengths (default 32 / 128). */
   readonly persistV4Prefix?: number
   readonly persistV6Prefix?: number
+  /** A listening socket inherited from the service manager (socket-activation.ts): used instead of binding. */
+  readonly fd?: number
 }
 
 /** Connections held at once while the service has no backend (the rest are refused). */
@@ -43,50 +48,113 @@ const noop = (): void => {}
 
 /** Bytes read from a client before its node connection is up. */
 const EARLY_MAX = 64 * 1024
-interface Early {
-  chunks: Buffer[]
-  bytes: number
-  ended: boolean
-  onData: (d: Buffer) => void
-  onEnd: () => void
+
+/**
+ * Idle sweeps per idle-timeout: a connection quiet for this many whole
+ * sweeps is closed, so after between idle-timeout and 1.25 x idle-timeout.
+ */
+export const IDLE_SWEEPS = 4
+
+const enum State {
+  /** Accepted, reading early bytes, no node yet (or between attempts). */
+  Early,
+  /** Waiting for the service's first backend. */
+  Held,
+  /** Connecting to a node. */
+  Connecting,
+  /** Relaying; `up` and `slot` are final. */
+  Relay,
+  Closed,
+}
+
+/** One client connection: what the shared handlers need, in one object. */
+class Conn {
+  state = State.Early
+  up: Socket | undefined = undefined
+  slot: Slot | undefined = undefined
+  /** Early bytes (allocated on the first one) and whether the client sent FIN. */
+  chunks: Buffer[] | undefined = undefined
+  bytes = 0
+  ended = false
+  exclude: Set<string> | undefined = undefined
   /** Clock ms after which a connection with no backend is closed (set when first held). */
-  holdUntil?: number
+  holdUntil = 0
+  holdTimer: NodeJS.Timeout | undefined = undefined
+  /** Connect deadline (clock ms) of the attempt in progress. */
+  deadline = 0
+  /** Bytes moved since the last idle sweep; whole sweeps without any. */
+  busy = true
+  quiet = 0
+  /** 'drain' listener added: 1 on the client, 2 on the node socket. */
+  drainHooked = 0
+  constructor(
+    readonly svc: ProxyService,
+    readonly client: Socket,
+    readonly ip: string,
+  ) {}
 }
 
-/** A connection waiting for the service's first backend. */
-interface Held {
-  client: Socket
-  ip: string
-  exclude: Set<string> | undefined
-  early: Early
-  timer: NodeJS.Timeout
-  onClose: () => void
-}
+const CONN = Symbol('conn')
+type Tagged = Socket & { [CONN]: Conn }
 
-const PEER = Symbol('peer')
-type Piped = Socket & { [PEER]: Socket }
+// Shared relay handlers, bound through `this` (the socket that emitted).
 
-function onData(this: Piped, d: Buffer): void {
-  if (!this[PEER].write(d)) this.pause()
+/**
+ * `to` is full: stop reading `from` until it drains. The 'drain' listener
+ * is added on first need: most connections never fill a socket.
+ */
+function backpressure(c: Conn, from: Socket, to: Socket, onDrain: (this: Tagged) => void): void {
+  from.pause()
+  const bit = to === c.client ? 1 : 2
+  if ((c.drainHooked & bit) === 0) {
+    c.drainHooked |= bit
+    to.on('drain', onDrain)
+  }
 }
-function onDrain(this: Piped): void {
-  this[PEER].resume()
+function onClientData(this: Tagged, d: Buffer): void {
+  const c = this[CONN]
+  if (c.state === State.Relay) {
+    c.busy = true
+    if (!(c.up as Socket).write(d)) backpressure(c, this, c.up as Socket, onUpDrain)
+    return
+  }
+  ;(c.chunks ??= []).push(d)
+  c.bytes += d.length
+  if (c.bytes >= EARLY_MAX) this.pause()
 }
-// Half-close: a FIN from one side becomes a FIN to the other; the sockets
-// close by themselves once both directions have ended.
+function onClientDrain(this: Tagged): void {
+  const c = this[CONN]
+  c.busy = true
+  c.up?.resume()
+}
+// Half-close: a FIN from one side becomes a FIN to the other. When the
+// other socket has already read its peer's FIN and flushed what we gave
+// it, close it instead: close() sends the FIN after the queued bytes, and
+// skips a shutdown request, its event-loop turn and two epoll changes.
 // end() on an ended socket builds an error object (with a stack): skip it.
-function onEnd(this: Piped): void {
-  const peer = this[PEER]
-  if (!peer.writableEnded) peer.end()
+/** @internal Exported for its test (bytes still queued must not be lost). */
+export function relayFin(to: Socket): void {
+  if (to.writableEnded || to.destroyed) return
+  if (to.readableEnded && to.writableLength === 0) to.destroy()
+  else to.end()
 }
-function onClientClose(this: Piped, hadError: boolean): void {
-  const peer = this[PEER]
-  if (hadError) peer.destroy()
-  else if (!peer.writableEnded) peer.end()
+function onClientEnd(this: Tagged): void {
+  const c = this[CONN]
+  if (c.state !== State.Relay) c.ended = true
+  else relayFin(c.up as Socket)
 }
-function onIdle(this: Piped): void {
-  this.destroy()
-  this[PEER].destroy()
+function onUpData(this: Tagged, d: Buffer): void {
+  const c = this[CONN]
+  c.busy = true
+  if (!c.client.write(d)) backpressure(c, this, c.client, onClientDrain)
+}
+function onUpDrain(this: Tagged): void {
+  const c = this[CONN]
+  c.busy = true
+  c.client.resume()
+}
+function onUpEnd(this: Tagged): void {
+  relayFin(this[CONN].client)
 }
 
 export class ProxyService {
@@ -94,8 +162,14 @@ export class ProxyService {
   readonly balancer: Balancer
   readonly #server: Server
   readonly #log: Logger
-  readonly #open = new Set<Socket>()
-  readonly #held = new Set<Held>()
+  readonly #open = new Set<Conn>()
+  readonly #held = new Set<Conn>()
+  /** Connect attempts in progress, oldest first, under one timer. */
+  readonly #connecting = new Set<Conn>()
+  #connectTimer: NodeJS.Timeout | undefined
+  /** The deadline #connectTimer is armed for. */
+  #connectAt = 0
+  #idleTimer: NodeJS.Timeout | undefined
   #closing = false
   #idleWaiters: (() => void)[] = []
   /** Connections closed without a node: none eligible within connect-timeout, or too many held. */
@@ -115,6 +189,7 @@ export class ProxyService {
       client => this.#accept(client),
     )
     this.#server.on('error', err => this.#log.error({ err, service: spec.name }, 'listener error'))
+    this.#armIdle()
   }
 
   get spec(): ProxySpec {
@@ -131,8 +206,10 @@ export class ProxyService {
     if (spec.address !== this.#spec.address || ![0, this.#spec.port, this.port].includes(spec.port)) {
       throw tmError('TM_ERR_LISTEN', spec.name, 'reconfigure cannot move a listener')
     }
+    const idleChanged = spec.idleTimeoutMs !== this.#spec.idleTimeoutMs
     this.#spec = { ...spec, port: this.#spec.port }
     this.balancer.reconfigure(balancerSettings(spec))
+    if (idleChanged) this.#armIdle()
   }
 
   listen(): Promise<string> {
@@ -140,10 +217,21 @@ export class ProxyService {
       const onError = (e: Error): void =>
         reject(tmError('TM_ERR_LISTEN', this.spec.name, e.message, e))
       this.#server.once('error', onError)
-      this.#server.listen({ host: this.spec.address, port: this.spec.port, backlog: 1024 }, () => {
+      const ready = (): void => {
         this.#server.off('error', onError)
         const a = this.#server.address()
         resolve(a && typeof a === 'object' ? `${a.address}:${a.port}` : String(a))
+      }
+      if (this.spec.fd !== undefined) {
+        try {
+          listenOnFd(this.#server, this.spec.fd, 1024, ready)
+        } catch (e) {
+          onError(e as Error)
+        }
+        return
+      }
+      this.#server.listen({ host: this.spec.address, port: this.spec.port, backlog: 1024 }, () => {
+        ready()
       })
     })
   }
@@ -158,9 +246,9 @@ export class ProxyService {
     this.balancer.update(backends)
     if (this.#held.size > 0 && backends.some(b => b.weight > 0)) {
       const waiting = [...this.#held]
-      for (const h of waiting) {
-        this.#unhold(h)
-        this.#attempt(h.client, h.ip, h.exclude, h.early)
+      for (const c of waiting) {
+        this.#unhold(c)
+        this.#attempt(c)
       }
     }
   }
@@ -172,39 +260,34 @@ export class ProxyService {
   // No eligible node (right after a restart, before the first reports, or
   // every node failed): hold the connection, its early bytes buffered, until
   // a backend appears, for at most connect-timeout; then close it. Clients
-  // wait a moment instead of being reset. Bounded by HOLD_MAX.
-  #hold(client: Socket, ip: string, exclude: Set<string> | undefined, early: Early): void {
+  // wait a moment instead of being reset. Bounded by HOLD_MAX. Rare, so a
+  // timer each.
+  #hold(c: Conn): void {
     const now = Date.now()
-    if (early.holdUntil === undefined) {
-      early.holdUntil = now + this.#spec.connectTimeoutMs
+    if (c.holdUntil === 0) {
+      c.holdUntil = now + this.#spec.connectTimeoutMs
       this.heldTotal++
     }
-    if (this.#closing || this.#held.size >= HOLD_MAX || early.holdUntil <= now) {
+    if (this.#closing || this.#held.size >= HOLD_MAX || c.holdUntil <= now) {
       this.refused++
-      client.destroy()
+      c.client.destroy()
       return
     }
-    const h: Held = {
-      client,
-      ip,
-      exclude,
-      early,
-      timer: setTimeout(() => {
-        this.#unhold(h)
-        this.refused++
-        this.#log.debug({ service: this.#spec.name }, 'no backend within connect-timeout; closing the held connection')
-        client.destroy()
-      }, early.holdUntil - now),
-      onClose: () => this.#unhold(h),
-    }
-    client.once('close', h.onClose)
-    this.#held.add(h)
+    c.state = State.Held
+    c.holdTimer = setTimeout(() => {
+      this.#unhold(c)
+      this.refused++
+      this.#log.debug({ service: this.#spec.name }, 'no backend within connect-timeout; closing the held connection')
+      c.client.destroy()
+    }, c.holdUntil - now)
+    this.#held.add(c)
   }
 
-  #unhold(h: Held): void {
-    clearTimeout(h.timer)
-    h.client.off('close', h.onClose)
-    this.#held.delete(h)
+  #unhold(c: Conn): void {
+    clearTimeout(c.holdTimer)
+    c.holdTimer = undefined
+    c.state = State.Early
+    this.#held.delete(c)
   }
 
   counters(): Map<string, BackendCounters> {
@@ -220,115 +303,172 @@ export class ProxyService {
       client.destroy()
       return
     }
-    this.#open.add(client)
-    client.on('error', noop)
-    client.once('close', () => {
-      this.#open.delete(client)
-      if (this.#closing && this.#open.size === 0) this.#wake()
-    })
-    // Read the request while the node connection is being set up (one
-    // event-loop turn less than pausing); held bytes are bounded.
-    const early: Early = { chunks: [], bytes: 0, ended: false, onData: noop, onEnd: noop }
-    early.onData = (d: Buffer): void => {
-      early.chunks.push(d)
-      early.bytes += d.length
-      if (early.bytes >= EARLY_MAX) client.pause()
-    }
-    early.onEnd = (): void => {
-      early.ended = true
-    }
-    client.on('data', early.onData)
-    client.on('end', early.onEnd)
     // getpeername costs a syscall: only persistence needs the client IP.
-    const ip = this.#spec.persistentMs > 0 ? (client.remoteAddress ?? '') : ''
-    this.#attempt(client, ip, undefined, early)
+    const c = new Conn(this, client, this.#spec.persistentMs > 0 ? (client.remoteAddress ?? '') : '')
+    ;(client as Tagged)[CONN] = c
+    this.#open.add(c)
+    client.on('error', noop)
+    client.on('close', ProxyService.#onClientClose)
+    // Read the request while the node connection is being set up (one
+    // event-loop turn less than pausing); early bytes are bounded.
+    client.on('data', onClientData)
+    client.on('end', onClientEnd)
+    this.#attempt(c)
   }
 
-  #attempt(client: Socket, ip: string, exclude: Set<string> | undefined, early: Early): void {
-    const slot = this.balancer.acquire(ip, exclude)
+  static #onClientClose(this: Tagged, hadError: boolean): void {
+    const c = this[CONN]
+    const svc = c.svc
+    const state = c.state
+    c.state = State.Closed
+    svc.#open.delete(c)
+    if (state === State.Relay) {
+      const up = c.up as Socket
+      if (hadError) up.destroy()
+      else if (!up.writableEnded) up.end()
+    } else if (state === State.Connecting) {
+      svc.#connecting.delete(c)
+      c.up?.destroy()
+      svc.balancer.abandon(c.slot as Slot)
+    } else if (state === State.Held) {
+      svc.#unhold(c)
+      c.state = State.Closed
+    }
+    if (svc.#closing && svc.#open.size === 0) svc.#wake()
+  }
+
+  #attempt(c: Conn): void {
+    const slot = this.balancer.acquire(c.ip, c.exclude)
     if (!slot) {
-      this.#hold(client, ip, exclude, early)
+      this.#hold(c)
       return
     }
     const up = connect({ host: slot.host, port: slot.port, allowHalfOpen: true, noDelay: true })
-    let settled = false
-    const fail = (reason: string): void => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      client.off('close', onEarlyClose)
-      up.destroy()
-      this.balancer.abandon(slot)
-      if (client.destroyed) return
-      this.#log.debug({ service: this.#spec.name, node: slot.id, reason }, 'connect failed; trying another node')
-      const ex = exclude ?? new Set<string>()
-      ex.add(slot.id)
-      this.#attempt(client, ip, ex, early)
-    }
-    const timer = setTimeout(fail, this.#spec.connectTimeoutMs, 'timeout')
-    const onConnectError = (e: NodeJS.ErrnoException): void => fail(e.code ?? e.message)
-    up.once('error', onConnectError)
-    const onEarlyClose = (): void => {
-      if (!settled) {
-        settled = true
-        clearTimeout(timer)
-        up.destroy()
-        this.balancer.abandon(slot)
-      }
-    }
-    client.once('close', onEarlyClose)
-    up.once('connect', () => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      client.off('close', onEarlyClose)
-      up.off('error', onConnectError)
-      this.#relay(client, up, slot, early)
-    })
+    ;(up as Tagged)[CONN] = c
+    c.state = State.Connecting
+    c.up = up
+    c.slot = slot
+    const now = Date.now()
+    c.deadline = now + this.#spec.connectTimeoutMs
+    this.#connecting.add(c)
+    if (this.#connectTimer === undefined || c.deadline < this.#connectAt) this.#armConnect(c.deadline, now)
+    up.on('error', ProxyService.#onUpError)
+    up.on('connect', ProxyService.#onUpConnect)
   }
 
-  #relay(client: Socket, up: Socket, slot: Slot, early: Early): void {
-    up.on('error', noop)
-    client.off('data', early.onData)
-    client.off('end', early.onEnd)
-    for (const c of early.chunks) up.write(c)
-    early.chunks.length = 0
-    if (early.ended) up.end()
-    ;(client as Piped)[PEER] = up
-    ;(up as Piped)[PEER] = client
-    // Shared handlers bound through `this` keep per-connection allocation
-    // to the one closure that must know the slot.
-    client.on('data', onData)
-    up.on('data', onData)
-    client.on('drain', onDrain)
-    up.on('drain', onDrain)
-    client.on('end', onEnd)
-    up.on('end', onEnd)
-    client.on('close', onClientClose)
-    up.on('close', hadError => {
-      if (hadError) client.destroy()
-      this.balancer.release(slot, client.bytesRead, client.bytesWritten)
-    })
-    if (this.#spec.idleTimeoutMs > 0) client.setTimeout(this.#spec.idleTimeoutMs, onIdle)
-    client.resume()
+  // Connect timeouts: one timer for the service, armed for the earliest
+  // deadline; attempts that connected are gone from the queue by then, so
+  // it wakes about once per connect-timeout, not once per connection.
+  #armConnect(deadline: number, now: number): void {
+    clearTimeout(this.#connectTimer)
+    this.#connectAt = deadline
+    this.#connectTimer = setTimeout(() => this.#sweepConnect(), Math.max(1, deadline - now))
+    this.#connectTimer.unref()
+  }
+
+  #sweepConnect(): void {
+    this.#connectTimer = undefined
+    const now = Date.now()
+    // A reload may change connect-timeout, so the queue is not strictly in
+    // deadline order: check every entry. A failed attempt re-queues with a
+    // new deadline (not in this snapshot).
+    for (const c of [...this.#connecting]) if (c.deadline <= now) this.#fail(c, 'timeout')
+    let next = Infinity
+    for (const c of this.#connecting) if (c.deadline < next) next = c.deadline
+    if (next !== Infinity) this.#armConnect(next, now)
+    else {
+      clearTimeout(this.#connectTimer)
+      this.#connectTimer = undefined
+    }
+  }
+
+  static #onUpError(this: Tagged, e: NodeJS.ErrnoException): void {
+    const c = this[CONN]
+    // After the connect, errors show as 'close' with hadError.
+    if (c.state === State.Connecting && c.up === this) c.svc.#fail(c, e.code ?? e.message)
+  }
+
+  #fail(c: Conn, reason: string): void {
+    const slot = c.slot as Slot
+    this.#connecting.delete(c)
+    c.state = State.Early
+    c.up?.destroy()
+    c.up = undefined
+    c.slot = undefined
+    this.balancer.abandon(slot)
+    if (c.client.destroyed) return
+    this.#log.debug({ service: this.#spec.name, node: slot.id, reason }, 'connect failed; trying another node')
+    ;(c.exclude ??= new Set<string>()).add(slot.id)
+    this.#attempt(c)
+  }
+
+  static #onUpConnect(this: Tagged): void {
+    const c = this[CONN]
+    if (c.state !== State.Connecting || c.up !== this) return
+    c.svc.#connecting.delete(c)
+    c.state = State.Relay
+    const up = this
+    const client = c.client
+    if (c.chunks) {
+      for (const d of c.chunks) up.write(d)
+      c.chunks = undefined
+    }
+    if (c.ended) up.end()
+    up.on('data', onUpData)
+    up.on('end', onUpEnd)
+    up.on('close', ProxyService.#onUpClose)
+    if (c.bytes >= EARLY_MAX) client.resume()
+  }
+
+  static #onUpClose(this: Tagged, hadError: boolean): void {
+    const c = this[CONN]
+    if (hadError) c.client.destroy()
+    c.svc.balancer.release(c.slot as Slot, c.client.bytesRead, c.client.bytesWritten)
+  }
+
+  // Idle timeout: one sweep every idle-timeout / IDLE_SWEEPS over the
+  // relayed connections instead of a timer per connection refreshed on
+  // every chunk; the handlers only set a flag.
+  #armIdle(): void {
+    clearInterval(this.#idleTimer)
+    this.#idleTimer = undefined
+    const ms = this.#spec.idleTimeoutMs
+    if (ms <= 0) return
+    this.#idleTimer = setInterval(() => this.#sweepIdle(), Math.max(1, Math.floor(ms / IDLE_SWEEPS)))
+    this.#idleTimer.unref()
+  }
+
+  #sweepIdle(): void {
+    for (const c of this.#open) {
+      if (c.state !== State.Relay) continue
+      if (c.busy) {
+        c.busy = false
+        c.quiet = 0
+      } else if (++c.quiet >= IDLE_SWEEPS) {
+        c.client.destroy()
+        c.up?.destroy()
+      }
+    }
   }
 
   /** Stops accepting; resolves once every open connection has ended. */
   async close(): Promise<void> {
     this.#closing = true
     // Held connections have no node to wait for once the service goes.
-    for (const h of [...this.#held]) {
-      this.#unhold(h)
+    for (const c of [...this.#held]) {
+      this.#unhold(c)
       this.refused++
-      h.client.destroy()
+      c.client.destroy()
     }
     await new Promise<void>(resolve => this.#server.close(() => resolve()))
     if (this.#open.size > 0) await new Promise<void>(r => this.#idleWaiters.push(r))
+    clearInterval(this.#idleTimer)
+    this.#idleTimer = undefined
   }
 
   /** Cuts every open connection (after the shutdown deadline). */
   destroyAll(): void {
-    for (const s of this.#open) s.destroy()
+    for (const c of this.#open) c.client.destroy()
   }
 
   #wake(): void {

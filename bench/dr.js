@@ -1,15 +1,25 @@
 // Direct routing (traffic-manager `dataplane nftables-dr`) against the NAT
 // plane (`dataplane nftables`), routing through the master without NAT and
 // direct access to a node, in one run in the same namespaces, for small
-// (627 B) and large (1 MB) responses; with the machine's CPU per 1,000
-// requests, from which the director's share is derived (see the notes in
-// the written section). Root only; bounded (--quick: 2 s per case, 1 round).
+// (627 B) and large (1 MB) responses; with the director's CPU per 1,000
+// requests. Root only; bounded: the default is 1 round of 3 s per case
+// (about 1.5 min), --full 3 interleaved rounds of 4 s (about 4 min),
+// --quick 1 round of 2 s. --profile adds a perf profile of the director's
+// receive threads on the paced direct-routing and NAT runs.
 //
-//   node bench/dr.js [--quick]
+//   node bench/dr.js [--quick | --full] [--profile]
+//
+// The director's CPU is read apart from everything else on the machine:
+// every veth runs NAPI in its own kernel thread (GRO on, `threaded` = 1,
+// TSO off so that a sender hands packets to its peer's NAPI instead of the
+// shared backlog), so all the packet work the master does (netdev ingress,
+// routing, conntrack, NAT, transmit) runs in the threads of the master's
+// interfaces, whose CPU time /proc/<pid>/schedstat gives to the
+// nanosecond, whatever else loads the machine.
 //
 // Writes docs/bench/dr.md and docs/bench/dr.json.
 import { spawn, execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs'
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync, mkdirSync } from 'node:fs'
 import { tmpdir, cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,8 +27,11 @@ import { check } from './lib/targets.js'
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..')
 const quick = process.argv.includes('--quick')
-const DURATION = quick ? 2 : 4
-const REPS = quick ? 1 : 3
+const full = process.argv.includes('--full')
+const profile = process.argv.includes('--profile')
+const DURATION = full ? 4 : quick ? 2 : 3
+const REPS = full ? 3 : 1
+const mode = full ? ' --full' : quick ? ' --quick' : ''
 const CONNS = 16
 const P = `hdr${process.pid % 10000}`
 const sh = (cmd, args, input) => execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] })
@@ -79,6 +92,36 @@ ip(c2, 'addr', 'add', '10.79.1.1/24', 'dev', 'ec'); ip(c2, 'link', 'set', 'ec', 
 ip(c2, 'route', 'add', 'default', 'via', '10.79.1.254')
 ip(m, 'addr', 'add', '10.79.1.254/24', 'dev', 'e2'); ip(m, 'link', 'set', 'e2', 'up')
 
+// NAPI in a kernel thread per veth, for the CPU cases (see the header).
+// The threads that appear when the master's interfaces go threaded (last)
+// are the director's. Off again (the veth default: GRO off, TSO on) for
+// the throughput cases, where packets are handled inline by their sender.
+const napiPids = () =>
+  new Set(readdirSync('/proc').filter(d => /^\d+$/.test(d)).filter(d => {
+    try { return readFileSync(`/proc/${d}/comm`, 'utf8').startsWith('napi/') } catch { return false }
+  }))
+const vethsOf = ns => JSON.parse(ip(ns, '-j', 'link', 'show', 'type', 'veth') || '[]').map(l => l.ifname)
+const napiMode = (ns, dev, on) => {
+  if (!on) nsx(ns, 'sh', '-c', `echo 0 > /sys/class/net/${dev}/threaded`)
+  try { nsx(ns, 'ethtool', '-K', dev, 'gro', on ? 'on' : 'off', 'tso', on ? 'off' : 'on') } catch (e) {
+    throw new Error(`ethtool -K ${dev} failed (apt-get install ethtool): ${e.stderr ?? e.message}`)
+  }
+  if (on) nsx(ns, 'sh', '-c', `echo 1 > /sys/class/net/${dev}/threaded`)
+}
+let directorPids = []
+let napiOn = false
+const setNapi = on => {
+  if (on === napiOn) return
+  for (const ns of made) if (ns !== m) for (const dev of vethsOf(ns)) napiMode(ns, dev, on)
+  const others = napiPids()
+  for (const dev of vethsOf(m)) napiMode(m, dev, on)
+  directorPids = on ? [...napiPids()].filter(p => !others.has(p)) : []
+  if (on && directorPids.length < 2) throw new Error(`expected a NAPI thread for each of the master's 2 interfaces, found ${directorPids.length}`)
+  napiOn = on
+}
+// CPU time of the master's packet work so far, in ns (NAPI threads only).
+const directorNs = () => directorPids.reduce((a, p) => a + Number(readFileSync(`/proc/${p}/schedstat`, 'utf8').split(' ')[0]), 0)
+
 // Nodes: nginx (1 worker) with a 627 B and a 1 MB file; the VIP on lo,
 // set up by traffic-client's dr-node helper (arp_ignore, arp_announce).
 const www = join(dir, 'www')
@@ -117,11 +160,6 @@ async function ready(ns, url) {
   }
   throw new Error(`not reachable: ${url}`)
 }
-// Busy jiffies of the whole machine (user+nice+system+irq+softirq), in ms.
-const busyMs = () => {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
-  return (f[0] + f[1] + f[2] + f[5] + f[6]) * 10
-}
 const ms = s => {
   const v = /^([\d.]+)(us|ms|s)$/.exec(s ?? '')
   return v ? Number(v[1]) * { us: 0.001, ms: 1, s: 1000 }[v[2]] : NaN
@@ -133,25 +171,21 @@ const pace = ms => {
   writeFileSync(f, `function delay()\n  return ${ms}\nend\n`)
   return f
 }
-function wrk(ns, url, conns = CONNS, delayMs = 0) {
-  // Paced runs first read the machine's busy time with no traffic for as
-  // long, and subtract it: other processes' steady load cancels out.
-  let idle = 0
-  if (delayMs) {
-    const i0 = busyMs()
-    sh('sleep', [String(DURATION)])
-    idle = busyMs() - i0
-  }
-  const b0 = busyMs()
+function wrk(ns, url, conns = CONNS, delayMs = 0, perfOut) {
+  const d0 = directorNs()
+  const rec = perfOut
+    ? spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-g', '-t', directorPids.join(','), '-o', perfOut], { stdio: 'ignore' })
+    : undefined
   const script = delayMs ? ['-s', pace(delayMs)] : []
   const out = nsx(ns, 'wrk', '-t', '2', '-c', String(conns), '-d', `${DURATION}s`, '--latency', ...script, url)
-  const busy = busyMs() - b0 - idle
+  rec?.kill('SIGINT')
+  const director = directorNs() - d0
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0)
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0)
   const p99 = /\n\s+99%\s+(\S+)/.exec(out)?.[1] ?? '?'
   const transfer = /Transfer\/sec:\s+(\S+)/.exec(out)?.[1] ?? '?'
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(out)?.[0] ?? ''
-  return { rps, requests, p99, p99ms: ms(p99), transfer, errors, cpuMsPer1000: requests ? (busy / requests) * 1000 : NaN }
+  return { rps, requests, p99, p99ms: ms(p99), transfer, errors, cpuMsPer1000: requests && napiOn ? (director / 1e6 / requests) * 1000 : NaN, rec }
 }
 
 const cases = []
@@ -165,63 +199,89 @@ for (const [size, path] of [['627 B', '/small.html'], ['1 MB', '/large.bin']]) {
     { size, kind: 'nat2', name: `NAT plane (nftables), 2 nodes (${size})`, ns: hosts.c, url: `http://${VIP}:8080${path}`, two: true },
   )
 }
-// CPU per request is read at a bounded rate: with both cores saturated,
-// busy time per request is only 2 cores / throughput, whatever the path.
+// The targets read the director's CPU per request at a bounded rate (as a
+// director runs in production, not saturated); the throughput rows give it
+// too, at full load, where batching (GRO, NAPI) makes it smaller.
 const CPU_CONNS = 8
 const PACE = { '627 B': 1, '1 MB': 20 }
 for (const [size, path] of [['627 B', '/small.html'], ['1 MB', '/large.bin']]) {
   const at = `${size}, ${CPU_CONNS} conns paced ${PACE[size]} ms`
+  const full = `${size}, ${CONNS} conns, unpaced`
   cases.push(
-    { size, kind: 'cpu-direct', cpu: true, name: `CPU: direct (${at})`, ns: hosts.c, url: `http://${lan.n1}${path}` },
-    { size, kind: 'cpu-nat', cpu: true, name: `CPU: NAT plane (${at})`, ns: hosts.c, url: `http://${VIP}:8080${path}` },
-    { size, kind: 'cpu-dr', cpu: true, name: `CPU: direct routing (${at})`, ns: hosts.c, url: `http://${VIP}${path}` },
+    { size, kind: 'cpu-direct', cpu: true, pace: true, name: `CPU: direct (${at})`, ns: hosts.c, url: `http://${lan.n1}${path}` },
+    { size, kind: 'cpu-nat', cpu: true, pace: true, name: `CPU: NAT plane (${at})`, ns: hosts.c, url: `http://${VIP}:8080${path}` },
+    { size, kind: 'cpu-dr', cpu: true, pace: true, name: `CPU: direct routing (${at})`, ns: hosts.c, url: `http://${VIP}${path}` },
+    { size, kind: 'sat-nat', cpu: true, name: `CPU: NAT plane (${full})`, ns: hosts.c, url: `http://${VIP}:8080${path}` },
+    { size, kind: 'sat-dr', cpu: true, name: `CPU: direct routing (${full})`, ns: hosts.c, url: `http://${VIP}${path}` },
   )
 }
-const samples = cases.map(() => [])
-const loadBefore = loadavg()[0]
-for (let rep = 0; rep < REPS; rep++) {
-  for (const [i, cs] of cases.entries()) {
-    await nat.update(set(80, 1, cs.two ? 1 : 0))
-    await dr.update(set(80, 1, cs.two ? 1 : 0))
-    await ready(cs.ns, cs.url)
-    samples[i].push(cs.cpu ? wrk(cs.ns, cs.url, CPU_CONNS, PACE[cs.size]) : wrk(cs.ns, cs.url))
+// perf report of a profile: functions by inclusive share of the samples.
+const topSymbols = file => {
+  try {
+    const out = sh('perf', ['report', '-i', file, '--stdio', '--children', '--sort', 'sym', '-g', 'none', '--percent-limit', '4'])
+    return out.split('\n').filter(l => /^\s+[\d.]+%/.test(l)).map(l => l.trim().replace(/\s+/g, ' ')).slice(0, 24)
+  } catch (e) {
+    return [`perf report failed: ${e.message.split('\n')[0]}`]
   }
 }
-const loadAfter = loadavg()[0]
+const run = async (cs, perfOut) => {
+  setNapi(!!cs.cpu)
+  await nat.update(set(80, 1, cs.two ? 1 : 0))
+  await dr.update(set(80, 1, cs.two ? 1 : 0))
+  await ready(cs.ns, cs.url)
+  const { rec, ...r } = cs.pace ? wrk(cs.ns, cs.url, CPU_CONNS, PACE[cs.size], perfOut) : wrk(cs.ns, cs.url, CONNS, 0, perfOut)
+  if (rec) await new Promise(resolve => (rec.exitCode !== null ? resolve() : rec.once('exit', resolve)))
+  return r
+}
+const samples = cases.map(() => [])
+const loadBefore = loadavg()
+for (let rep = 0; rep < REPS; rep++) {
+  for (const [i, cs] of cases.entries()) samples[i].push(await run(cs))
+}
+// Profiles in extra runs: sampling costs CPU in the threads it samples.
+const profiles = {}
+if (profile) {
+  for (const cs of cases.filter(c => c.size === '627 B' && (c.kind === 'cpu-dr' || c.kind === 'cpu-nat'))) {
+    const f = join(dir, `${cs.kind}.perf`)
+    await run(cs, f)
+    profiles[cs.name] = topSymbols(f)
+  }
+}
+setNapi(false)
+const loadAfter = loadavg()
 const results = cases.map((cs, i) => {
   const sorted = [...samples[i]].sort((a, b) => a.rps - b.rps)
-  const med = sorted[Math.floor(sorted.length / 2)]
-  console.log(`${cs.name}: ${med.rps.toFixed(0)} req/s, p99 ${med.p99}, ${med.cpuMsPer1000.toFixed(1)} CPU ms / 1000 req (rounds: ${samples[i].map(s => s.rps.toFixed(0)).join(', ')})`)
-  return { name: cs.name, size: cs.size, kind: cs.kind, url: cs.url, ...med, rounds: samples[i].map(s => s.rps) }
+  const cpuSorted = samples[i].map(s => s.cpuMsPer1000).sort((a, b) => a - b)
+  // Throughput and p99 from the median round by req/s; director CPU is
+  // its own median over the rounds.
+  const med = { ...sorted[Math.floor(sorted.length / 2)], cpuMsPer1000: cpuSorted[Math.floor(cpuSorted.length / 2)] }
+  console.log(`${cs.name}: ${med.rps.toFixed(0)} req/s, p99 ${med.p99}, director ${Number.isFinite(med.cpuMsPer1000) ? med.cpuMsPer1000.toFixed(2) : '-'} CPU ms / 1000 req (rounds: ${samples[i].map(s => s.rps.toFixed(0)).join(', ')})`)
+  return { name: cs.name, size: cs.size, kind: cs.kind, url: cs.url, ...med, rounds: samples[i].map(s => s.rps), cpuRounds: samples[i].map(s => s.cpuMsPer1000) }
 })
 const drCounters = Object.fromEntries(await dr.counters())
 await dr.close()
 await nat.close()
 
 const pick = (size, kind) => results.find(r => r.size === size && r.kind === kind)
-// The director's CPU per 1,000 requests: the machine's busy time per 1,000
-// requests on that path minus the same on the direct path (client and node
-// work are the same; what is left is the master's).
-const director = (size, kind) => {
-  const d = pick(size, 'cpu-direct')?.cpuMsPer1000
-  const x = pick(size, `cpu-${kind}`)?.cpuMsPer1000
-  return Number.isFinite(d) && Number.isFinite(x) ? Math.max(0, x - d) : NaN
-}
+const director = (size, kind) => pick(size, kind)?.cpuMsPer1000 ?? NaN
 const checks = []
 const summary = []
 for (const size of ['627 B', '1 MB']) {
   const ratio = (pick(size, 'dr')?.rps ?? NaN) / (pick(size, 'direct')?.rps ?? NaN)
   checks.push(check(`direct routing (1 node) >= 0.97 x direct-to-node throughput, ${size}`, ratio, 0.97))
-  const dDr = director(size, 'dr')
-  const dNat = director(size, 'nat')
+  const dDr = director(size, 'cpu-dr')
+  const dNat = director(size, 'cpu-nat')
   const cpuRatio = dNat > 0 ? dDr / dNat : NaN
   checks.push(check(`director CPU per request, direct routing <= 0.3 x NAT plane, ${size}`, cpuRatio, 0.3, { atLeast: false }))
-  summary.push({ size, throughputRatio: ratio, directorCpuMsPer1000: { dr: dDr, nat: dNat }, cpuRatio })
+  const sDr = director(size, 'sat-dr')
+  const sNat = director(size, 'sat-nat')
+  summary.push({ size, throughputRatio: ratio, directorCpuMsPer1000: { dr: dDr, nat: dNat, drUnpaced: sDr, natUnpaced: sNat }, cpuRatio, cpuRatioUnpaced: sNat > 0 ? sDr / sNat : NaN })
 }
 for (const c of checks) console.log(`${c.target}: ${c.text}`)
 
-const busy = Math.max(loadBefore, loadAfter) > cpus().length
-const f1 = x => (Number.isFinite(x) ? x.toFixed(1) : 'n/a')
+const la = l => l.map(x => x.toFixed(1)).join(' / ')
+const busy = Math.max(loadBefore[0], loadAfter[0]) > cpus().length
+const f2 = x => (Number.isFinite(x) ? x.toFixed(2) : 'n/a')
 const md = `## Direct routing (traffic-manager \`dataplane nftables-dr\`)
 
 What: HTTP requests per second and p99 through the direct-routing data
@@ -230,40 +290,61 @@ plane (the master rewrites the destination MAC of the client's packets at
 plane (\`dataplane nftables\`, DNAT + masquerade), routing through the
 master without NAT (a client on a second subnet) and direct access to the
 node, all in one run in the same namespaces, for a 627 B page and a 1 MB
-file. Load average (1 min) ${loadBefore.toFixed(1)} before and ${loadAfter.toFixed(1)} after on ${cpus().length} cores${busy ? ': the machine was busy,\nso single rounds vary; compare within a round' : ''}.
-wrk (2 threads, ${CONNS} connections, ${DURATION} s per case, ${REPS} round${REPS > 1 ? 's' : ''} interleaved, median
-shown) in the client namespace; nginx-light (1 worker, sendfile) in two
-node namespaces set up by \`traffic-client dr-node --setup\`.
+file; and the director's CPU per 1,000 requests.
+wrk (2 threads, ${CONNS} connections, ${DURATION} s per case, ${REPS} round${REPS > 1 ? 's' : ''}${REPS > 1 ? ' interleaved, median shown' : ''})
+in the client namespace; nginx-light (1 worker, sendfile) in two node
+namespaces set up by \`traffic-client dr-node --setup\`.
 
-Command: \`node bench/dr.js${quick ? ' --quick' : ''}\` (root)
+Command: \`node bench/dr.js${mode}${profile ? ' --profile' : ''}\` (root; needs wrk, nginx, ethtool${profile ? ', perf' : ''})
 
-Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${new Date().toISOString().slice(0, 10)}.
+Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.
+Load average (1 / 5 / 15 min) ${la(loadBefore)} before and ${la(loadAfter)} after${busy ? `: more runnable
+tasks than the ${cpus().length} cores, from other work on the machine, so throughput
+and p99 vary from run to run. The director's CPU per request is read from
+its own threads, so other work does not add to it, but it still moves with
+the load: a thread that waits longer for a core finds more packets per
+wake-up` : ''}.
 
-| Path | req/s (median) | p99 | transfer/s | vs direct | machine CPU ms / 1000 req | rounds (req/s) |
-|---|---:|---:|---:|---:|---:|---|
-${results.map(r => `| ${r.name} | ${r.rps.toFixed(0)} | ${r.p99} | ${r.transfer} | ${(r.rps / (pick(r.size, 'direct')?.rps || 1)).toFixed(2)} | ${f1(r.cpuMsPer1000)} | ${r.rounds.map(x => x.toFixed(0)).join(', ')} |`).join('\n')}
+**Throughput rows** (no \`CPU:\` prefix) use the veth default: each
+packet is handled inline by whatever sent it, so no path pays a thread
+hop. All namespaces share the same ${cpus().length} cores, so at saturation a path is
+slower by whatever CPU its director adds; on separate machines that share
+would not limit the node.
 
-Director CPU per 1,000 requests: the machine's busy time per 1,000
-requests on the path minus the same on the direct path, both at a bounded
-rate (${CPU_CONNS} connections, each waiting a fixed time between requests, so the
-cores are not saturated: the \`CPU:\` rows above), each less the machine's
-busy time in an equally long idle interval just before it.
-Every namespace shares one kernel, so the master's packet work cannot be
-read apart, only as this difference; other processes on the machine add
-noise to both terms.
+**Director CPU** (the \`CPU:\` rows) is the CPU time of the master's packet
+work alone: for these rows every veth runs NAPI in its own kernel thread
+(\`ethtool -K <dev> gro on tso off\`, \`/sys/class/net/<dev>/threaded\` = 1),
+so everything the master does with a packet (netdev ingress and \`fwd\` for
+direct routing; routing, conntrack, DNAT, masquerade and transmit for NAT)
+runs in the threads of the master's two interfaces, read from
+\`/proc/<pid>/schedstat\` (ns) before and after each case. The nodes, the
+client and the bridge work in their own threads. The target uses the paced
+rows (${CPU_CONNS} connections, each waiting a fixed time between requests: a director
+that is not saturated); the unpaced rows show the same at full load, where
+NAPI handles several packets per wake-up.
 
-| Response | direct routing | NAT plane | DR / NAT |
-|---|---:|---:|---:|
-${summary.map(s => `| ${s.size} | ${f1(s.directorCpuMsPer1000.dr)} ms | ${f1(s.directorCpuMsPer1000.nat)} ms | ${Number.isFinite(s.cpuRatio) ? s.cpuRatio.toFixed(2) : 'n/a'} |`).join('\n')}
+| Path | req/s | p99 | transfer/s | vs direct | director CPU ms / 1000 req | rounds (req/s) | rounds (director CPU ms / 1000 req) |
+|---|---:|---:|---:|---:|---:|---|---|
+${results.map(r => `| ${r.name} | ${r.rps.toFixed(0)} | ${r.p99} | ${r.transfer} | ${(r.rps / (pick(r.size, 'direct')?.rps || 1)).toFixed(2)} | ${Number.isFinite(r.cpuMsPer1000) ? f2(r.cpuMsPer1000) : '-'} | ${r.rounds.map(x => x.toFixed(0)).join(', ')} | ${r.cpuRounds.every(Number.isFinite) ? r.cpuRounds.map(f2).join(', ') : '-'} |`).join('\n')}
+
+Director CPU per 1,000 requests, median of the rounds:
+
+| Response | direct routing | NAT plane | DR / NAT | unpaced: direct routing | NAT plane | DR / NAT |
+|---|---:|---:|---:|---:|---:|---:|
+${summary.map(s => `| ${s.size} | ${f2(s.directorCpuMsPer1000.dr)} ms | ${f2(s.directorCpuMsPer1000.nat)} ms | ${f2(s.cpuRatio)} | ${f2(s.directorCpuMsPer1000.drUnpaced)} ms | ${f2(s.directorCpuMsPer1000.natUnpaced)} ms | ${f2(s.cpuRatioUnpaced)} |`).join('\n')}
 
 Targets (issue 12):
 
 ${checks.map(c => `- ${c.target}: ${c.text}`).join('\n')}
+${Object.keys(profiles).length ? `
+Profile of the director's threads in an extra paced run each (\`perf record -e cpu-clock -g -t <napi threads>\`; \`perf report --children\`: share of samples in the function and what it calls, >= 4%):
 
+${Object.entries(profiles).map(([name, lines]) => `${name}:\n\n\`\`\`\n${lines.join('\n')}\n\`\`\``).join('\n\n')}
+` : ''}
 Kernel counters of the direct-routing table after the run (client to node
 only: replies never cross the master): ${Object.entries(drCounters).map(([id, c]) => `${id}: ${c.total} flows, ${c.packets} packets, ${c.bytesIn} bytes in, ${c.bytesOut} bytes out`).join('; ')}.
 `
 writeFileSync(join(ROOT, 'docs/bench/dr.md'), md)
-writeFileSync(join(ROOT, 'docs/bench/dr.json'), JSON.stringify({ quick, durationS: DURATION, rounds: REPS, connections: CONNS, loadavg: [loadBefore, loadAfter], results, summary, targets: checks, drCounters }, null, 2) + '\n')
+writeFileSync(join(ROOT, 'docs/bench/dr.json'), JSON.stringify({ quick, full, durationS: DURATION, rounds: REPS, connections: CONNS, loadavg: [loadBefore, loadAfter], results, summary, targets: checks, profiles, drCounters }, null, 2) + '\n')
 console.log('wrote docs/bench/dr.md')
 process.exit(0)

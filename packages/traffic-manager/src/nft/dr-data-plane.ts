@@ -78,7 +78,19 @@ export async function openDrDataPlane(
   let lastScript = ''
   let lastProblems = ''
   let closed = false
-  const macs = new Map<string, { mac: string; at: number }>()
+  const macs = new Map<string, { mac: string; dev: string; at: number }>()
+  // MACs of this host's interfaces nodes sit behind (node-interfaces any).
+  const devMacs = new Map<string, string>()
+  const viaOf = async (dev: string): Promise<DrNode['via']> => {
+    if (dev === iface) return undefined
+    let mac = devMacs.get(dev)
+    if (!mac) {
+      mac = await linkMac(exec, dev)
+      if (!mac) throw drErrors('TM_ERR_DR_APPLY', spec.name, `cannot read the MAC address of interface ${dev}`)
+      devMacs.set(dev, mac)
+    }
+    return { dev, mac }
+  }
   let chain: Promise<unknown> = Promise.resolve()
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const p = chain.then(fn)
@@ -98,18 +110,20 @@ export async function openDrDataPlane(
       }
       const cached = macs.get(b.host)
       if (cached && iface && now() - cached.at < MAC_TTL_MS) {
-        out.push({ id: b.id, host: b.host, port: b.port, weight: b.weight, mac: cached.mac })
+        const via = await viaOf(cached.dev)
+        out.push({ id: b.id, host: b.host, port: b.port, weight: b.weight, mac: cached.mac, ...(via ? { via } : {}) })
         continue
       }
-      const r = await resolveNode(exec, b.host, iface)
+      const r = await resolveNode(exec, b.host, opts.nodeInterfaces === 'any' ? undefined : iface)
       if (!r.ok) {
         const err = r.reason === 'not-on-link' ? drErrors('TM_ERR_DR_NOT_ON_LINK', spec.name, b.host, r.detail) : undefined
         problems.push({ node: b.id, code: err ? 'TM_ERR_DR_NOT_ON_LINK' : r.reason, detail: err ? err.message : r.detail })
         continue
       }
       iface ??= r.dev
-      macs.set(b.host, { mac: r.mac, at: now() })
-      out.push({ id: b.id, host: b.host, port: b.port, weight: b.weight, mac: r.mac })
+      macs.set(b.host, { mac: r.mac, dev: r.dev, at: now() })
+      const via = await viaOf(r.dev)
+      out.push({ id: b.id, host: b.host, port: b.port, weight: b.weight, mac: r.mac, ...(via ? { via } : {}) })
     }
     for (const h of [...macs.keys()]) if (!backends.some(b => b.host === h)) macs.delete(h)
     const key = JSON.stringify(problems)
@@ -141,7 +155,7 @@ export async function openDrDataPlane(
     lastScript = script
     current = nodes
     log.info(
-      { table, iface, size: maglev.size, nodes: nodes.map(n => `${n.host}/${n.weight}@${n.mac}`) },
+      { table, iface, size: maglev.size, nodes: nodes.map(n => `${n.host}/${n.weight}@${n.mac}${n.via ? ` via ${n.via.dev}` : ''}`) },
       'direct-routing table programmed',
     )
   }

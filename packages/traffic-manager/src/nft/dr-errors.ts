@@ -9,7 +9,7 @@ export const drErrors = defineErrors({
   },
   TM_ERR_DR_OPTION: { message: 'bad nftables-dr option for %s: %s', exit: 3 },
   TM_ERR_DR_NOT_ON_LINK: {
-    message: 'service %s: node %s is not on the director\'s L2 segment (%s); direct routing only rewrites the destination MAC, so every node must be on-link on one interface',
+    message: 'service %s: node %s is not on the director\'s L2 segment (%s); direct routing only rewrites the destination MAC, so every node must be on-link (on the hooked interface, or on any interface of this host with option node-interfaces any)',
   },
   TM_ERR_DR_APPLY: { message: 'nft refused the direct-routing ruleset for %s: %s' },
   TM_ERR_DR_MISSING: { message: 'cannot run "%s": %s (install the nftables and iproute2 packages)' },

@@ -63,7 +63,11 @@ export async function resolveNode(exec: Exec, host: string, wantDev?: string): P
     return { ok: false, reason: 'not-on-link', detail: 'it is an address of this host' }
   }
   if (wantDev && route.dev !== wantDev) {
-    return { ok: false, reason: 'not-on-link', detail: `it is reached by ${route.dev}, not by interface ${wantDev}` }
+    return {
+      ok: false,
+      reason: 'not-on-link',
+      detail: `it is reached by ${route.dev}, not by interface ${wantDev}; option node-interfaces any forwards to it through ${route.dev}`,
+    }
   }
   const dev = route.dev
   const look = async (): Promise<string | undefined> => {

@@ -11,7 +11,8 @@
 //   to_<n>  : adds or refreshes the flow in the node's set (timeout = idle
 //             time after which an unseen flow is forgotten), counts it, sets
 //             the destination MAC to the node's and `fwd`s it out the same
-//             interface. The node holds the VIP on lo and answers the client
+//             interface (or the one the node is on-link through, with
+//             node-interfaces any). The node holds the VIP on lo and answers the client
 //             itself: replies never cross this host.
 // Rewrites flush only the chains: the per-node flow sets survive, so a node
 // joining or a weight change (a new Maglev table) moves no pinned flow; a
@@ -35,6 +36,13 @@ export interface DrOptions {
   /** jhash seed; both masters must use the same one. */
   readonly seed: number
   readonly table?: string
+  /**
+   * Which interfaces nodes may be on-link through: `hooked` (default) only
+   * the hooked one; `any` also others of this host, e.g. a VXLAN overlay
+   * that extends a node's remote segment to the director (docs: "A node on
+   * another L2 segment"). Needs `iface`: the hook must face the clients.
+   */
+  readonly nodeInterfaces: 'hooked' | 'any'
 }
 
 export const DEFAULT_DR_OPTIONS: DrOptions = Object.freeze({
@@ -42,6 +50,7 @@ export const DEFAULT_DR_OPTIONS: DrOptions = Object.freeze({
   flowTimeoutS: 900,
   flowMax: 262_144,
   seed: 0x4841_5331,
+  nodeInterfaces: 'hooked' as const,
 })
 
 /** A node the plane forwards to: resolved link-layer address included. */
@@ -52,6 +61,8 @@ export interface DrNode {
   readonly port: number
   readonly weight: number
   readonly mac: string
+  /** Interface the node is on-link through, when not the hooked one, and its MAC. */
+  readonly via?: { readonly dev: string; readonly mac: string }
 }
 
 export function drTableName(spec: VirtualServiceSpec, opts: Pick<DrOptions, 'table'> = {}): string {
@@ -135,7 +146,7 @@ export function buildDrRuleset(input: DrRulesetInput): string {
       `flush chain ${T} ${c.chain}`,
       // Two rules: a full set fails only the update, never the forwarding.
       `add rule ${T} ${c.chain} update @${c.set} { ${key} }`,
-      `add rule ${T} ${c.chain} counter name ${c.counter} ether saddr set ${input.ifaceMac} ether daddr set ${n.mac} fwd to ${JSON.stringify(iface)}`,
+      `add rule ${T} ${c.chain} counter name ${c.counter} ether saddr set ${n.via?.mac ?? input.ifaceMac} ether daddr set ${n.mac} fwd to ${JSON.stringify(n.via?.dev ?? iface)}`,
       // New flows enter here (from the Maglev map), so c_ counts flows.
       `add chain ${T} ${c.newChain}`,
       `flush chain ${T} ${c.newChain}`,
@@ -178,7 +189,7 @@ export function buildDrDeleteTable(spec: VirtualServiceSpec, opts: Pick<DrOption
   return `delete table netdev ${drTableName(spec, opts)}\n`
 }
 
-/** Parses `option` lines: protocol, interface, flow-timeout, flow-max, table-size, hash-seed, table. */
+/** Parses `option` lines: protocol, interface, node-interfaces, flow-timeout, flow-max, table-size, hash-seed, table. */
 export function parseDrOptions(options: Readonly<Record<string, string>>): DrOptions {
   let o: { -readonly [K in keyof DrOptions]: DrOptions[K] } = { ...DEFAULT_DR_OPTIONS }
   for (const [k, v] of Object.entries(options)) {
@@ -219,9 +230,15 @@ export function parseDrOptions(options: Readonly<Record<string, string>>): DrOpt
         if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(v)) throw new Error(`table: not an nft identifier: "${v}"`)
         o = { ...o, table: v }
         break
+      case 'node-interfaces':
+        if (v !== 'hooked' && v !== 'any') throw new Error(`node-interfaces: expected hooked or any, got "${v}"`)
+        o.nodeInterfaces = v
+        break
       default:
       // Other keys belong to the control plane or the NAT plane.
     }
   }
+  // The hook must face the clients: it cannot be guessed from a node's route.
+  if (o.nodeInterfaces === 'any' && !o.iface) throw new Error('node-interfaces any: needs option interface (the interface the clients\' packets arrive on)')
   return o
 }

@@ -63,7 +63,7 @@ t.test('heartbeatd failover, node join, weight change and node death with the re
   const hb = {} as Record<'a' | 'b', Proc>
   const tm = {} as Record<'a' | 'b', Proc>
   for (const m of ['a', 'b'] as const) {
-    tm[m] = keep(spawnDaemon('traffic-manager', ['--config', tmConf, '--control', tmSock(m)], { netns: ns[m] }))
+    tm[m] = keep(spawnDaemon('traffic-manager', ['--config', tmConf, '--control', tmSock(m), '--metrics', '127.0.0.1:0'], { netns: ns[m] }))
     hb[m] = keep(spawnDaemon('heartbeatd', ['--config', hbConf(m), '--node', m, '--control', join(dir, `hb-${m}.sock`)], { netns: ns[m] }))
   }
   for (const m of ['a', 'b'] as const) await tm[m].waitLog(l => l.msg === 'traffic-manager ready', 30_000)
@@ -113,6 +113,20 @@ t.test('heartbeatd failover, node join, weight change and node death with the re
   t.ok(flows >= 200, `status on the active master: ${flows} pinned flows from the kernel`)
   t.ok(rows.every(n => n.eligible ? (n.packets ?? 0) > 0 && n.bytesIn > 0 && n.total > 0 : true), 'packets, bytes and new flows per node from kernel counters')
   t.equal(rows.reduce((a, n) => a + n.bytesOut, 0), 0, 'no reply byte counted on the master')
+  // The same kernel counters in /metrics (scraped inside the master's namespace).
+  const listen = String(tm.a.logs.find(l => l.msg === 'metrics listener up')?.listen)
+  const metrics = (await run('ip', ['netns', 'exec', ns.a, 'curl', '-s', '--max-time', '5', `http://${listen}/metrics`])).stdout
+  const series = (name: string, node: string): number => {
+    const m = new RegExp(`^${name}\\{service="[^"]*",node="${node.replace(/\./g, '\\.')}"\\} (\\S+)$`, 'm').exec(metrics)
+    return m ? Number(m[1]) : NaN
+  }
+  for (const row of rows.filter(n => n.eligible)) {
+    t.ok(series('tm_backend_packets_total', row.address) > 0, `/metrics: packets of ${row.address}`)
+    t.ok(series('tm_backend_bytes_in_total', row.address) > 0, `/metrics: bytes in of ${row.address}`)
+    t.ok(series('tm_backend_connections_total', row.address) > 0, `/metrics: new flows of ${row.address}`)
+    t.ok(series('tm_backend_active_connections', row.address) > 0, `/metrics: pinned flows of ${row.address}`)
+    t.equal(series('tm_backend_bytes_out_total', row.address), 0, `/metrics: no reply bytes of ${row.address} on the master`)
+  }
 
   // Failover by heartbeatd: master a stops (graceful), b takes the VIP.
   await hb.a.stop('SIGTERM')

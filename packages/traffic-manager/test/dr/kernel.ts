@@ -105,12 +105,12 @@ t.test('IPv4: HTTP through the VIP, replies never cross the master; 200 streams 
   s.p.child.stdin?.end()
 })
 
-t.test('IPv6: HTTP and streams through the same path, replies straight from the node', async t => {
+t.test('IPv6: HTTP and 200 streams through the same path; they survive failover, a join and a weight change; only a dead node\'s streams are lost', async t => {
   if (!needsRoot(t)) return
   const lab = new DrLab(V6, 'dr6')
   t.teardown(() => lab.cleanup())
   await lab.setUp()
-  for (const n of ['n1', 'n2'] as const) await lab.server(n)
+  for (const n of ['n1', 'n2', 'n3'] as const) await lab.server(n)
   await lab.vipTo('a')
   const dpA = await lab.dataPlane('a')
   const dpB = await lab.dataPlane('b')
@@ -124,10 +124,34 @@ t.test('IPv6: HTTP and streams through the same path, replies straight from the 
   const answers = new Set<string>()
   for (let i = 0; i < 20; i++) answers.add(await lab.curl())
   t.same([...answers].sort(), ['n1', 'n2'])
-  const s = await streams(lab, 50)
+  const s = await streams(lab, 200)
   const first = await s.round()
-  t.equal(first.filter(n => n === null).length, 0)
+  t.equal(first.filter(n => n === null).length, 0, 'all 200 IPv6 streams answer')
+  t.same(Object.keys(tally(first)).sort(), ['n1', 'n2'])
   await lab.vipTo('b', 'a')
   t.same(await s.round(), first, 'IPv6 streams survive the failover without sync')
+
+  // A node joins, then a weight changes: pinned IPv6 flows stay put, new
+  // flows reach the new node.
+  const three = [lab.backend(0), lab.backend(1), lab.backend(2)]
+  await dpA.update(three)
+  await dpB.update(three)
+  t.same(await s.round(), first, 'a node joining moved no IPv6 stream')
+  const weighted = [lab.backend(0, 3), lab.backend(1), lab.backend(2)]
+  await dpA.update(weighted)
+  await dpB.update(weighted)
+  t.same(await s.round(), first, 'a weight change moved no IPv6 stream')
+  const fresh = new Set<string>()
+  for (let i = 0; i < 30 && !fresh.has('n3'); i++) fresh.add(await lab.curl())
+  t.ok(fresh.has('n3'), 'new IPv6 connections reach the joined node')
+
+  // Node 2 dies: only its streams are lost.
+  const n2 = lab.procs.find(p => p.child.spawnargs.includes('n2')) as Proc
+  await n2.stop('SIGKILL')
+  await dpB.update([lab.backend(0, 3), lab.backend(2)])
+  const afterDeath = await s.round()
+  const lost = afterDeath.map((n, i) => (n === null ? i : -1)).filter(i => i >= 0)
+  t.same(lost, first.map((n, i) => (n === 'n2' ? i : -1)).filter(i => i >= 0), `lost exactly n2's IPv6 streams (${tally(first).n2})`)
+  t.same(afterDeath.filter(n => n !== null), first.filter(n => n !== 'n2'), 'the other IPv6 streams are untouched')
   s.p.child.stdin?.end()
 })

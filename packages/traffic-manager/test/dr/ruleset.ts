@@ -77,6 +77,20 @@ t.test('options: each bad value named', async t => {
   t.throws(() => parseDrOptions({ 'flow-timeout': '0' }), /flow-timeout/)
   t.throws(() => parseDrOptions({ 'hash-seed': '-1' }), /hash-seed/)
   t.throws(() => parseDrOptions({ protocol: 'sctp' }), /protocol/)
+  t.match(parseDrOptions({ interface: 'eth0', 'node-interfaces': 'any' }), { iface: 'eth0', nodeInterfaces: 'any' })
+  t.throws(() => parseDrOptions({ interface: 'eth0', 'node-interfaces': 'all' }), /node-interfaces: expected hooked or any, got "all"/)
+  t.throws(() => parseDrOptions({ 'node-interfaces': 'any' }), /node-interfaces any: needs option interface/)
+})
+
+t.test('a node on-link through another interface (node-interfaces any) is sent out of it, with its MAC as source', async t => {
+  const far: DrNode = { ...node(4), via: { dev: 'vx4', mac: '02:00:00:00:00:44' } }
+  const maglev = buildMaglevTable([node(1), far].map(n => ({ id: maglevId(n), weight: 1 })), 7)
+  const opts = parseDrOptions({ interface: 'eth0', 'node-interfaces': 'any' })
+  const text = buildDrRuleset({ spec, opts, iface: 'eth0', ifaceMac: '02:00:00:00:00:02', nodes: [node(1), far], maglev, gone: [] })
+  t.match(text, 'ether saddr set 02:00:00:00:00:02 ether daddr set 02:00:00:00:00:21 fwd to "eth0"')
+  t.match(text, 'ether saddr set 02:00:00:00:00:44 ether daddr set 02:00:00:00:00:24 fwd to "vx4"')
+  // The hook stays on the clients' interface.
+  t.match(text, 'hook ingress device "eth0"')
 })
 
 t.test('parsers: route, neighbour, link, listing', async t => {

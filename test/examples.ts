@@ -13,7 +13,7 @@ import { promisify } from 'node:util'
 import { ROOT, binPath } from './helpers/daemon.js'
 
 const run = promisify(execFile)
-const NOT_CONFIG = /\.service$|^README|^authkeys$|^haresources$/
+const NOT_CONFIG = /\.service$|\.socket$|^README|^authkeys$|^haresources$/
 const ROLES = ['master-node', 'traffic-node']
 
 const scratch = await mkdtemp(join(tmpdir(), 'has-examples-'))
@@ -43,6 +43,8 @@ for (const role of ROLES) {
         // create any missing key with owner-only mode, as an operator would.
         const text = (await readFile(join(dir, f), 'utf8')).replace(/\/etc\/(?:has|ha\.d)\//g, `${dir}/`)
         await writeFile(join(dir, f), text)
+        // The install step haresources asks for: conn-syncd's agent where heartbeatd looks.
+        if (pkg === 'heartbeatd' && f === 'ha.cf') await writeFile(join(dir, f), `${text}\nresource_dir ${join(ROOT, 'packages/conn-syncd/resource.d')}\n`)
         for (const m of text.matchAll(new RegExp(`${dir}/([\\w.-]+\\.key)`, 'g'))) {
           await writeFile(join(dir, m[1] as string), 'example-secret-0123456789abcdef\n')
           await chmod(join(dir, m[1] as string), 0o600)

@@ -17,7 +17,7 @@
 // namespace in which /etc (an overlay), /run, /var/log, /srv and /mnt are
 // that host's directories; heartbeatd finds its node name in the host's
 // own UTS namespace (hostname master1), as with `uname -n` on a machine.
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { readUnit } from './unit-file.js'
@@ -70,6 +70,9 @@ export function deploy(ROOT, D) {
     const etc = (...p) => join(d.etc, ...p)
     write(etc('ha.d', 'ha.cf'), read('master-node', 'heartbeatd', 'ha.cf'))
     write(etc('ha.d', 'haresources'), read('master-node', 'heartbeatd', 'haresources'))
+    // The haresources comment's install step: conn-syncd's agent in resource.d.
+    mkdirSync(etc('ha.d', 'resource.d'), { recursive: true })
+    symlinkSync(join(ROOT, 'packages', 'conn-syncd', 'resource.d', 'conn-syncd-ready'), etc('ha.d', 'resource.d', 'conn-syncd-ready'))
     write(etc('ha.d', 'authkeys'), read('master-node', 'heartbeatd', 'authkeys').replace('replace-with-the-output-of-openssl-rand-hex-32', hbSecret), 0o600)
     write(etc('ha.d', 'ldirectord.cf'), read('master-node', 'ldirectord', 'ldirectord.cf'))
     mkdirSync(etc('ha.d', 'maintenance'), { recursive: true })

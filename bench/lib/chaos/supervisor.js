@@ -5,8 +5,12 @@
 import { spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { argvOf } from './deploy.js'
 import { wouldRestart } from './unit-file.js'
+
+// systemd's socket units, emulated (traffic-manager's test fixture).
+const HOLDER = fileURLToPath(new URL('../../../packages/traffic-manager/test/fixtures/sd-socket-holder.py', import.meta.url))
 
 export class Supervisor {
   constructor({ ROOT, topo, logDir, t0 }) {
@@ -24,7 +28,7 @@ export class Supervisor {
 
   start(host, unit) {
     const k = this.key(host, unit)
-    const argv = [...this.topo.enter(host.id), ...argvOf(this.ROOT, unit)]
+    const argv = [...this.topo.enter(host.id), ...this.sockets(host, unit), ...argvOf(this.ROOT, unit)]
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     const log = createWriteStream(join(this.logDir, `${host.id}-${unit.name}.log`), { flags: 'a' })
     log.write(`--- ${new Date().toISOString()} start ${argv.join(' ')}\n`)
@@ -49,14 +53,67 @@ export class Supervisor {
       if (this.procs.get(k) === rec) this.procs.delete(k)
       const restart = !rec.expected && !this.stopping && wouldRestart(unit, code, signal)
       this.exits.push({ t: this.now(), host: host.id, unit: unit.name, code, signal, expected: rec.expected, provoked: rec.provoked ?? null, restarted: restart })
+      // As systemd: ExecStopPost= after every exit (not on power-off), then
+      // RestartSec=, then the restart.
+      const post = this.down.has(host.id) || this.stopping ? Promise.resolve() : this.stopPost(host, unit)
       if (restart) {
-        rec.restartTimer = setTimeout(() => {
-          if (!this.stopping && !this.procs.has(k) && !this.down.has(host.id)) this.start(host, unit)
-        }, unit.restartMs)
+        void post.then(() => {
+          rec.restartTimer = setTimeout(() => {
+            if (!this.stopping && !this.procs.has(k) && !this.down.has(host.id)) this.start(host, unit)
+          }, unit.restartMs)
+        })
       }
     })
     this.procs.set(k, rec)
     return rec
+  }
+
+  /**
+   * Socket activation, as systemd does for a unit with a .socket: the
+   * host's listening sockets are held by one process per host and unit
+   * (started at the first start, gone with the host's power), and every
+   * start gets copies at fds 3.. with LISTEN_*. Returns the argv prefix.
+   */
+  sockets(host, unit) {
+    if (!unit.sockets?.length) return []
+    const k = this.key(host, unit)
+    const path = `/run/has-chaos-${unit.name}.fds`
+    if (!this.holders.has(k)) {
+      const argv = [...this.topo.enter(host.id), 'python3', HOLDER, 'hold', path, ...unit.sockets.map(s => `${s.name}=${s.listen}`)]
+      // stdin stays open: the holder ends when this harness does.
+      const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true })
+      const log = createWriteStream(join(this.logDir, `${host.id}-${unit.name}.socket.log`), { flags: 'a' })
+      child.stdout.pipe(log)
+      child.stderr.pipe(log)
+      this.holders.set(k, child)
+      child.once('exit', () => { if (this.holders.get(k) === child) this.holders.delete(k) })
+    }
+    return ['python3', HOLDER, 'exec', path, '--']
+  }
+
+  killHolders(host) {
+    for (const [k, child] of [...this.holders]) {
+      if (host && !k.startsWith(`${host.id}/`)) continue
+      this.holders.delete(k)
+      try { process.kill(-child.pid, 'SIGKILL') } catch {}
+    }
+  }
+
+  /** Runs the unit's ExecStopPost= commands in order (bounded, 30 s each). */
+  async stopPost(host, unit) {
+    for (const cmd of unit.execStopPost ?? []) {
+      const argv = [...this.topo.enter(host.id), ...argvOf(this.ROOT, { execStart: cmd })]
+      const log = createWriteStream(join(this.logDir, `${host.id}-${unit.name}.log`), { flags: 'a' })
+      log.write(`--- ${new Date().toISOString()} stop-post ${argv.join(' ')}\n`)
+      await new Promise(resolve => {
+        const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+        child.stdout.pipe(log, { end: false })
+        child.stderr.pipe(log, { end: false })
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+        child.once('error', () => { clearTimeout(timer); resolve() })
+        child.once('close', code => { clearTimeout(timer); log.end(`--- stop-post exit ${code}\n`); resolve() })
+      })
+    }
   }
 
   /** Resolves with the first output line matching re (bounded). */
@@ -83,6 +140,7 @@ export class Supervisor {
   /** Power-off: every process of the host dies at once, nothing restarts. */
   powerOff(host) {
     this.down.add(host.id)
+    this.killHolders(host)
     for (const rec of [...this.procs.values()].filter(r => r.host === host)) {
       rec.expected = true
       try { process.kill(-rec.child.pid, 'SIGKILL') } catch {}
@@ -91,6 +149,7 @@ export class Supervisor {
 
   stopAll() {
     this.stopping = true
+    this.killHolders()
     for (const rec of this.procs.values()) {
       rec.expected = true
       try { process.kill(-rec.child.pid, 'SIGKILL') } catch {}
@@ -101,5 +160,6 @@ Supervisor.prototype.down = undefined
 export function makeSupervisor(opts) {
   const s = new Supervisor(opts)
   s.down = new Set()
+  s.holders = new Map() // host/unit -> socket holder process
   return s
 }

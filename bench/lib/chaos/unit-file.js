@@ -1,9 +1,10 @@
 // Reads the parts of a systemd unit the harness honours: the ExecStart
 // command line (run exactly, /usr/bin/<daemon> mapped to the built binary),
-// Restart=, RestartSec= and RestartPreventExitStatus=. Everything else
+// ExecStopPost= (same mapping), Restart=, RestartSec= and
+// RestartPreventExitStatus=. Everything else
 // (users, capabilities, sandboxing) is not emulated: the harness runs as
 // root inside per-host namespaces.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 
 /** Splits a systemd command line: whitespace, double and single quotes. */
 export function splitCommand(line) {
@@ -37,13 +38,15 @@ function seconds(v) {
 }
 
 export function parseUnit(text, file = '<unit>') {
-  const unit = { file, execStart: undefined, restart: 'no', restartMs: 100, preventExit: [] }
+  const unit = { file, execStart: undefined, execStopPost: [], restart: 'no', restartMs: 100, preventExit: [] }
   for (const raw of text.split('\n')) {
     const line = raw.trim()
     const m = /^(\w+)=(.*)$/.exec(line)
     if (!m) continue
     const [, key, value] = m
     if (key === 'ExecStart') unit.execStart = splitCommand(value)
+    // Run after every exit, a crash too; a leading '-' ignores its failure.
+    else if (key === 'ExecStopPost') unit.execStopPost.push(splitCommand(value.replace(/^-/, '')))
     else if (key === 'Restart') unit.restart = value.trim()
     else if (key === 'RestartSec') unit.restartMs = seconds(value)
     else if (key === 'RestartPreventExitStatus') unit.preventExit = value.trim().split(/\s+/).map(Number)
@@ -53,7 +56,25 @@ export function parseUnit(text, file = '<unit>') {
 }
 
 export function readUnit(file) {
-  return parseUnit(readFileSync(file, 'utf8'), file)
+  const unit = parseUnit(readFileSync(file, 'utf8'), file)
+  // A sibling .socket unit (socket activation): its ListenStream= sockets are
+  // held across restarts and passed to every start (supervisor.js).
+  const sock = file.replace(/\.service$/, '.socket')
+  if (sock !== file && existsSync(sock)) unit.sockets = parseSocketUnit(readFileSync(sock, 'utf8'))
+  return unit
+}
+
+/** ListenStream= lines of a .socket unit, each with its FileDescriptorName=. */
+export function parseSocketUnit(text) {
+  const listen = []
+  let name = 'unknown'
+  for (const raw of text.split('\n')) {
+    const m = /^(\w+)=(.*)$/.exec(raw.trim())
+    if (!m) continue
+    if (m[1] === 'ListenStream') listen.push(m[2].trim())
+    else if (m[1] === 'FileDescriptorName') name = m[2].trim()
+  }
+  return listen.map(l => ({ name, listen: l }))
 }
 
 /**

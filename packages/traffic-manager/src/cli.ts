@@ -24,7 +24,7 @@ import { loadDataPlaneFactory } from './data-plane-registry.js'
 import { createTrafficManager, type StatusSnapshot, type TrafficManager } from './traffic-manager.js'
 import { formatStatus } from './status-table.js'
 import { createDaemonLogger } from './logging.js'
-import { startStatusPage } from './status-page.js'
+import { inheritedSockets } from './socket-activation.js'
 
 export const DEFAULT_CONFIG = '/etc/has/tmd.conf'
 const NAME = 'traffic-manager'
@@ -76,6 +76,10 @@ export function createProgram(io: CliIo = stdio, state = { exitCode: 0 }): Comma
       errorLog = undefined
     }
     const logger = createDaemonLogger(flags.logLevel, errorLog)
+    // Sockets systemd (traffic-manager.socket) holds across restarts.
+    const inherited = inheritedSockets()
+    for (const l of inherited.skipped) logger.warn({ fd: l.fd, name: l.name }, 'inherited fd is not a listening TCP socket; ignored')
+    if (inherited.sockets.length) logger.info({ sockets: inherited.sockets }, 'listening sockets inherited from the service manager')
     let deadline = 30_000
     const d = await runDaemon<TmConfig>({
       name: NAME,
@@ -86,7 +90,7 @@ export function createProgram(io: CliIo = stdio, state = { exitCode: 0 }): Comma
         deadline = c.shutdownDeadlineMs
         return c
       },
-      start: config => createTrafficManager({ config, logger, logLevel: flags.logLevel }),
+      start: config => createTrafficManager({ config, logger, logLevel: flags.logLevel, inherited: inherited.sockets }),
       controlAddress: flags.control ?? control,
       ...(flags.metrics ? { metricsListen: flags.metrics } : {}),
       get shutdownDeadlineMs() {
@@ -94,8 +98,9 @@ export function createProgram(io: CliIo = stdio, state = { exitCode: 0 }): Comma
       },
     })
     // The status page reads the running service; it stops with the daemon.
+    // Loaded only when asked for: the start path does not need it.
     const page = flags.statusPage
-      ? await startStatusPage({
+      ? await (await import('./status-page.js')).startStatusPage({
           listen: flags.statusPage,
           allowRemote: flags.statusPageAllowRemote === true,
           snapshot: () => (d.service as TrafficManager).snapshot(),

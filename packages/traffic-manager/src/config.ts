@@ -42,6 +42,8 @@ export const DEFAULTS = Object.freeze({
   idleTimeout: 300_000,
   /** Affinity entries per service (and per proxy process); LRU beyond. */
   persistentMax: 16_384,
+  /** Auto-joined nodes held at once, over all services (`autojoin-max`). */
+  autojoinMax: 64,
   /** Affinity granularity: IPv4 netmask length (IPVS's default /32). */
   persistentNetmask: 32,
   /** Affinity granularity: IPv6 prefix length (one host's privacy addresses share its /64). */
@@ -80,6 +82,11 @@ export interface ServiceConfig {
   readonly idleTimeoutMs: number
   /** `option <key> <value>` lines, handed to the data plane. */
   readonly options: Readonly<Record<string, string>>
+  /**
+   * `autojoin <address>/<prefix>` lines: unlisted nodes in these ranges
+   * whose keyed reports verify join this service (issue 17.6).
+   */
+  readonly autojoin: readonly string[]
   /** Where the block starts (for errors found after parsing). */
   readonly at: Position
 }
@@ -100,6 +107,8 @@ export interface TmConfig {
   readonly services: readonly ServiceConfig[]
   /** `report-from` lines: extra addresses or ranges reports may come from. */
   readonly reportFrom: readonly string[]
+  /** Cap on auto-joined nodes held at once (all services). */
+  readonly autojoinMax: number
 }
 
 export interface ParseResult {
@@ -126,6 +135,7 @@ interface ServiceDraft {
   connectTimeoutMs?: number
   idleTimeoutMs?: number
   options: Record<string, string>
+  autojoin: { cidr: string; at: Position }[]
 }
 
 /** Parses tmd.conf text; never throws. */
@@ -147,6 +157,7 @@ export function parseConfig(text: string, file: string): ParseResult {
     keyFile?: { path: string; at: Position }
     workers?: number | 'auto'
     shutdownDeadlineMs?: number
+    autojoinMax?: number
   } = {}
 
   const once = (at: Position, key: string): boolean => {
@@ -267,6 +278,14 @@ export function parseConfig(text: string, file: string): ParseResult {
         } else g.shutdownDeadlineMs = ms
         break
       }
+      case 'autojoin-max': {
+        const v = oneArg(line, rawKey, args, issues)
+        if (v === undefined || !once(line, 'autojoin-max')) break
+        const n = parseIntRange(v, 1, 65536)
+        if (n === undefined) issues.error(line, 'autojoin-max must be 1..65536 nodes', v)
+        else g.autojoinMax = n
+        break
+      }
       case 'report-from': {
         for (const v of args.length ? args : ['']) {
           const [a = '', len, extra] = v.split('/')
@@ -316,7 +335,12 @@ export function parseConfig(text: string, file: string): ParseResult {
   const timeoutMs = g.timeoutMs ?? DEFAULTS.timeout
   const built: ServiceConfig[] = []
   for (const s of services) {
-    if (s.nodes.length === 0) issues.error(s.at, `virtual ${s.name} has no node lines`)
+    if (s.nodes.length === 0 && s.autojoin.length === 0) issues.error(s.at, `virtual ${s.name} has no node lines`)
+    // Without a key anyone who can send UDP here could add a node.
+    const aj = s.autojoin[0]
+    if (aj && g.key === undefined && !g.keyFile) {
+      issues.error(aj.at, 'autojoin needs a report key (key or key-file): only keyed reports may add a node', aj.cidr)
+    }
     for (const n of s.nodes) {
       if (!nodes.some(d => d.address === n.address)) {
         issues.error(
@@ -341,6 +365,7 @@ export function parseConfig(text: string, file: string): ParseResult {
       connectTimeoutMs: s.connectTimeoutMs ?? DEFAULTS.connectTimeout,
       idleTimeoutMs: s.idleTimeoutMs ?? DEFAULTS.idleTimeout,
       options: s.options,
+      autojoin: s.autojoin.map(a => a.cidr),
       at: s.at,
     })
   }
@@ -359,12 +384,13 @@ export function parseConfig(text: string, file: string): ParseResult {
     shutdownDeadlineMs: g.shutdownDeadlineMs ?? DEFAULTS.shutdownDeadline,
     services: built,
     reportFrom,
+    autojoinMax: g.autojoinMax ?? DEFAULTS.autojoinMax,
   }
   return { config, issues }
 }
 
 function draft(at: Position, name: string, address: string, port: number, family: 4 | 6): ServiceDraft {
-  return { at: { file: at.file, line: at.line }, name, address, port, family, nodes: [], options: {} }
+  return { at: { file: at.file, line: at.line }, name, address, port, family, nodes: [], options: {}, autojoin: [] }
 }
 
 function oneArg(at: Position, key: string, args: string[], issues: IssueList): string | undefined {
@@ -417,6 +443,15 @@ function serviceDirective(
         return
       }
       s.nodes.push({ address: hp.host, port: hp.port, at: { file: line.file, line: line.line } })
+      return
+    }
+    case 'autojoin': {
+      const [a = '', len, extra] = v.split('/')
+      const fam = isIP(a)
+      const n = len === undefined ? (fam === 6 ? 128 : 32) : parseIntRange(len, 0, fam === 6 ? 128 : 32)
+      if (fam === 0 || n === undefined || extra !== undefined) {
+        issues.error(line, 'autojoin needs <address>/<prefix> (IPv4 or IPv6)', v)
+      } else s.autojoin.push({ cidr: `${a}/${n}`, at: { file: line.file, line: line.line } })
       return
     }
     case 'dataplane':

@@ -43,6 +43,14 @@ export interface DataPlane {
   /** Graceful stop: stop accepting, let open connections finish or time out. */
   close(): Promise<void>
   /**
+   * Optional: the process stops (SIGTERM) but the service is not removed.
+   * Kernel data planes leave their state for the next instance to adopt
+   * (a restart must not reset flows). Without it, close() is used.
+   */
+  detach?(): Promise<void>
+  /** True when it took over state a previous instance left (kernel table). */
+  readonly adopted?: boolean
+  /**
    * Optional: applies changed options (scheduler, timeouts, persistence)
    * without closing the listener. Without it, a changed service is closed
    * and started again.
@@ -58,6 +66,11 @@ export interface DataPlaneContext {
    * failed for this connection.
    */
   pick(client: string, exclude: ReadonlySet<string>): Backend | undefined
+  /**
+   * How long kernel state adopted from a previous instance is kept while no
+   * backend is known yet (the report timeout: nodes silent that long left).
+   */
+  readonly holdMs?: number
 }
 
 export type DataPlaneFactory = (

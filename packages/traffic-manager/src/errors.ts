@@ -2,7 +2,9 @@
 // README's "Errors" table mirrors it (test/errors.ts keeps them in sync).
 // Codes for dropped datagrams are never thrown: they label the drop counter.
 
-import { defineErrors } from '@has/daemon-kit'
+// The subpath keeps proxy workers from loading the whole kit (metrics,
+// file watching): issue 18.12, start cost per worker.
+import { defineErrors } from '@has/daemon-kit/errors'
 
 export const errorCodes = {
   TM_ERR_DATAPLANE_UNAVAILABLE: {
@@ -15,6 +17,9 @@ export const errorCodes = {
   TM_ERR_BAD_ARGUMENT: { message: 'bad argument: %s' },
   TM_ERR_NOT_SUPPORTED: { message: '%s' },
   TM_ERR_WORKER: { message: 'proxy worker failed: %s' },
+  TM_ERR_INHERITED: {
+    message: 'reload refused: virtual service %s listens on a socket inherited from the service manager (%s), which a reload never closes; restart to remove or move it',
+  },
   TM_ERR_REPORT_SYNTAX: { message: 'report dropped: malformed line' },
   TM_ERR_REPORT_VERSION: { message: 'report dropped: unknown version' },
   TM_ERR_REPORT_FIELD: { message: 'report dropped: bad field' },
@@ -24,6 +29,7 @@ export const errorCodes = {
   TM_ERR_REPORT_MAC: { message: 'report dropped: missing or bad MAC' },
   TM_ERR_REPORT_REPLAY: { message: 'report dropped: replayed or stale' },
   TM_ERR_REPORT_LATE: { message: 'report dropped: older than the newest applied from its sender' },
+  TM_ERR_REPORT_AUTOJOIN_FULL: { message: 'report dropped: an unlisted node may not join, autojoin-max nodes already joined' },
 } as const
 
 export const tmError = defineErrors(errorCodes)

@@ -28,6 +28,15 @@ export interface NodeEntry {
   lastReportAt?: number
   sender?: string
   reports: number
+  /** Joined by itself (autojoin), not listed in the file. */
+  auto?: boolean
+}
+
+/** Issue 17.6: which unlisted nodes may join, and how many at once. */
+export interface AutojoinPolicy {
+  /** True when the address is in some service's `autojoin` range. */
+  allowed(node: string): boolean
+  readonly max: number
 }
 
 export const DROP_REASONS = [
@@ -40,11 +49,12 @@ export const DROP_REASONS = [
   'TM_ERR_REPORT_MAC',
   'TM_ERR_REPORT_REPLAY',
   'TM_ERR_REPORT_LATE',
+  'TM_ERR_REPORT_AUTOJOIN_FULL',
 ] as const satisfies readonly TmErrorCode[]
 export type DropReason = (typeof DROP_REASONS)[number]
 
 export type ReceiveResult =
-  | { accepted: true; node: string; changed: boolean; statusChanged: boolean }
+  | { accepted: true; node: string; changed: boolean; statusChanged: boolean; joined?: boolean }
   | { accepted: false; reason: DropReason; detail: string }
 
 export interface LiveTableOptions {
@@ -56,6 +66,8 @@ export interface LiveTableOptions {
   now?: () => number
   /** Cap on replay state entries (default REPLAY_STATE_MAX). */
   replayMax?: number
+  /** Unlisted nodes that may join (needs `key`); absent: none. */
+  autojoin?: AutojoinPolicy | undefined
 }
 
 export class LiveTable {
@@ -67,7 +79,10 @@ export class LiveTable {
   #key: string | undefined
   #sources: ReportSources | undefined
   #timeoutMs: number
+  #autojoin: AutojoinPolicy | undefined
   readonly #now: () => number
+  /** Auto-joined nodes: joins, leaves (timeout) and refusals since start. */
+  readonly autojoinEvents = { join: 0, leave: 0, refused: 0 }
   readonly drops: Record<DropReason, number>
   accepted = 0
   /** Replay state entries dropped to stay under the cap. */
@@ -87,7 +102,10 @@ export class LiveTable {
     this.#key = opts.key
     this.#sources = opts.sources
     this.#timeoutMs = opts.timeoutMs
+    this.#autojoin = opts.key !== undefined ? opts.autojoin : undefined
     const keep = new Set(opts.nodes.map(n => n.address))
+    // Auto-joined nodes stay while the new policy still admits them.
+    for (const e of this.#nodes.values()) if (e.auto && !keep.has(e.address) && this.#autojoin?.allowed(e.address)) keep.add(e.address)
     for (const a of this.#nodes.keys()) if (!keep.has(a)) this.#nodes.delete(a)
     // Replay state of nodes that left goes with them.
     for (const k of this.#guardKeys) {
@@ -98,6 +116,7 @@ export class LiveTable {
     }
     for (const n of opts.nodes) {
       const old = this.#nodes.get(n.address)
+      // Now listed: no longer auto (it stops counting against the cap).
       this.#nodes.set(n.address, {
         address: n.address,
         role: n.role,
@@ -137,14 +156,28 @@ export class LiveTable {
     const p = parseReport(data)
     if (!p.ok) return this.#drop(p.error, p.detail)
     const r = p.report
-    const entry = this.#nodes.get(r.node)
-    if (!entry) return this.#drop('TM_ERR_REPORT_UNKNOWN_NODE', r.node)
+    let entry = this.#nodes.get(r.node)
+    // An unlisted node may join only in an autojoin range, from an address
+    // allowed to speak for it, with a verified MAC (checked below, before
+    // anything is created).
+    const joining = !entry && this.#autojoin?.allowed(r.node) === true
+    if (!entry && !joining) return this.#drop('TM_ERR_REPORT_UNKNOWN_NODE', r.node)
     if (source !== undefined && this.#sources && !this.#sources.allowed(r.node, source)) {
+      if (joining) this.autojoinEvents.refused++
       return this.#drop('TM_ERR_REPORT_SOURCE', `report for ${r.node} from ${source}`)
     }
     // Check the MAC before the replay window so forgeries cannot move it.
     if (this.#key !== undefined && !verifyReport(p, this.#key)) {
+      if (joining) this.autojoinEvents.refused++
       return this.#drop('TM_ERR_REPORT_MAC', p.mac === undefined ? 'no mac' : 'mac mismatch')
+    }
+    if (joining) {
+      let auto = 0
+      for (const e of this.#nodes.values()) if (e.auto) auto++
+      if (auto >= (this.#autojoin?.max ?? 0)) {
+        this.autojoinEvents.refused++
+        return this.#drop('TM_ERR_REPORT_AUTOJOIN_FULL', `${r.node}: ${auto} auto-joined nodes held (autojoin-max)`)
+      }
     }
     const verdict = this.#guard.check(this.#touch(`${r.sender}|${r.node}`), r.epoch, r.seq)
     if (verdict === 'replay' || verdict === 'stale') {
@@ -156,6 +189,11 @@ export class LiveTable {
       return this.#drop('TM_ERR_REPORT_LATE', `${r.sender} ${r.epoch}/${r.seq} arrived after a newer one`)
     }
     this.accepted++
+    if (!entry) {
+      entry = { address: r.node, role: 'active', label: 'auto', status: 'unknown', load: 0, reports: 0, auto: true }
+      this.#nodes.set(r.node, entry)
+      this.autojoinEvents.join++
+    }
     const prevStatus = entry.status
     const prevLoad = entry.load
     entry.status = r.state
@@ -168,6 +206,7 @@ export class LiveTable {
       node: r.node,
       statusChanged: prevStatus !== r.state,
       changed: prevStatus !== r.state || prevLoad !== r.load,
+      ...(entry.reports === 1 && entry.auto ? { joined: true } : {}),
     }
   }
 
@@ -205,6 +244,12 @@ export class LiveTable {
       ) {
         e.status = 'timeout'
         gone.push(e.address)
+        // An auto-joined node leaves the table (its replay state stays, so
+        // an old report of it cannot be replayed to bring it back).
+        if (e.auto) {
+          this.#nodes.delete(e.address)
+          this.autojoinEvents.leave++
+        }
       }
     }
     return gone

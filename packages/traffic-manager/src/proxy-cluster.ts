@@ -29,6 +29,8 @@ export interface ClusterHostOptions {
   workers: number
   logger: Logger
   logLevel?: string
+  /** Inherited listening fds (socket activation): each worker gets its own copy at the same number. */
+  inheritedFds?: readonly number[]
   /** Reply budget for counter queries (ms). */
   queryTimeoutMs?: number
 }
@@ -65,6 +67,7 @@ export class ClusterHost implements ProxyHost {
       exec: fileURLToPath(new URL('./proxy-worker.js', import.meta.url)),
       args: [],
       silent: false,
+      ...(opts.inheritedFds?.length ? { stdio: workerStdio(opts.inheritedFds) } : {}),
     })
     // Serve as soon as one worker is up (issue 18.12: on a loaded machine
     // waiting for all of them delayed the VIP by seconds); the others join
@@ -350,4 +353,13 @@ function sum(a: BackendCounters | undefined, b: BackendCounters): BackendCounter
     bytesIn: a.bytesIn + b.bytesIn,
     bytesOut: a.bytesOut + b.bytesOut,
   }
+}
+
+/** stdio for fork: fds 0-2 shared, each inherited fd at its own number, then IPC. */
+function workerStdio(fds: readonly number[]): ('inherit' | 'ignore' | 'ipc' | number)[] {
+  const out: ('inherit' | 'ignore' | 'ipc' | number)[] = ['inherit', 'inherit', 'inherit']
+  const top = Math.max(...fds)
+  for (let fd = 3; fd <= top; fd++) out.push(fds.includes(fd) ? fd : 'ignore')
+  out.push('ipc')
+  return out
 }

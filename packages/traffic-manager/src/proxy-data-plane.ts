@@ -68,6 +68,8 @@ function proxySpec(spec: VirtualServiceSpec, options: Readonly<Record<string, st
     persistMax: num('persistent-max', PERSIST_MAX_DEFAULT),
     persistV4Prefix: num('persistent-v4-prefix', 32),
     persistV6Prefix: num('persistent-v6-prefix', 128),
+    // Set by the control plane when the service manager passed a socket for this address.
+    ...(options['inherited-fd'] !== undefined ? { fd: num('inherited-fd', -1) } : {}),
   }
 }
 

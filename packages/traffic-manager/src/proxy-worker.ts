@@ -2,7 +2,7 @@
 // runs the same ProxyService objects as `workers 0`, fed by the primary:
 // backend sets in, counters and new affinity entries out.
 
-import { createLogger, isLogLevel } from '@has/daemon-kit'
+import { createLogger, isLogLevel } from '@has/daemon-kit/logger'
 import { ProxyService } from './proxy-service.js'
 import type { FromWorker, ToWorker } from './proxy-ipc.js'
 import type { BackendCounters } from './data-plane.js'

@@ -17,7 +17,7 @@ export function formatStatus(s: StatusSnapshot): string {
       rows.push([
         '',
         `  -> ${host}:${n.port}`,
-        n.state + (n.role === 'standby' ? ' (standby)' : ''),
+        n.state + (n.role === 'standby' ? ' (standby)' : '') + (n.auto ? ' (auto)' : ''),
         String(n.load),
         n.weightSource === 'manual' ? `${n.weight}*` : String(n.weight),
         String(n.active),

@@ -2,7 +2,7 @@
 // out to the data planes, and the control commands. createTrafficManager is
 // the library entry; the CLI wraps it in the kit's runDaemon.
 
-import { isIP } from 'node:net'
+import { BlockList, isIP, isIPv4 } from 'node:net'
 import { availableParallelism } from 'node:os'
 import {
   Counter,
@@ -17,7 +17,7 @@ import {
 } from '@has/daemon-kit'
 import type { TmConfig, ServiceConfig } from './config.js'
 import type { DataPlane, DataPlaneFactory, BackendCounters } from './data-plane.js'
-import { LiveTable, DROP_REASONS, type NodeEntry } from './live-table.js'
+import { LiveTable, DROP_REASONS, type AutojoinPolicy, type NodeEntry } from './live-table.js'
 import { ReportSources, hostAddresses } from './report-sources.js'
 import { planBackends, type PlannedBackend } from './plan.js'
 import { startReportServer, type ReportServer } from './report-server.js'
@@ -28,6 +28,7 @@ import { ClusterHost } from './proxy-cluster.js'
 import { Balancer } from './balancer.js'
 import { MAX_WEIGHT } from './weights.js'
 import { tmError } from './errors.js'
+import { matchInherited, type InheritedSocket } from './socket-activation.js'
 
 export interface TrafficManagerOptions {
   readonly config: TmConfig
@@ -38,6 +39,8 @@ export interface TrafficManagerOptions {
   readonly dataPlanes?: Readonly<Record<string, DataPlaneFactory>>
   /** Log level handed to proxy worker processes. */
   readonly logLevel?: string
+  /** Listening sockets passed by the service manager (socket-activation.ts). */
+  readonly inherited?: readonly InheritedSocket[]
 }
 
 export interface ServiceNodeStatus {
@@ -56,6 +59,8 @@ export interface ServiceNodeStatus {
   /** Packets matched, where the data plane counts them (nftables); else omitted. */
   packets?: number
   lastReportAgeMs: number | null
+  /** Joined by itself (autojoin), not listed in the file. */
+  auto?: boolean
 }
 
 export interface ServiceStatus {
@@ -101,10 +106,38 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
   let config = opts.config
   const sourcesOf = (c: TmConfig): ReportSources =>
     new ReportSources({ masters: c.masters, allow: c.reportFrom, isLocal: isLocalAddress })
-  const table = new LiveTable({ nodes: config.nodes, key: config.key, timeoutMs: config.timeoutMs, sources: sourcesOf(config), now })
+  let autojoinRanges = new Map<string, BlockList>()
+  const autojoinOf = (c: TmConfig): AutojoinPolicy | undefined => {
+    const ranges = new Map(c.services.filter(s => s.autojoin.length).map(s => [s.name, cidrList(s.autojoin)]))
+    autojoinRanges = ranges
+    if (ranges.size === 0) return undefined
+    return { max: c.autojoinMax, allowed: a => [...ranges.values()].some(b => inList(b, a)) }
+  }
+  const table = new LiveTable({
+    nodes: config.nodes,
+    key: config.key,
+    timeoutMs: config.timeoutMs,
+    sources: sourcesOf(config),
+    autojoin: autojoinOf(config),
+    now,
+  })
+  /** A service's nodes: those listed, then auto-joined ones in its ranges (port: the VIP's). */
+  const nodesOf = (s: ServiceConfig): { address: string; port: number; auto?: boolean }[] => {
+    const out: { address: string; port: number; auto?: boolean }[] = [...s.nodes]
+    const ranges = autojoinRanges.get(s.name)
+    if (!ranges) return out
+    for (const e of table.entries()) {
+      if (e.auto && inList(ranges, e.address) && !s.nodes.some(n => n.address === e.address)) out.push({ address: e.address, port: s.port, auto: true })
+    }
+    return out
+  }
   const services = new Map<string, Running>()
   const overrides = new Map<string, Map<string, number>>()
   const workerCount = config.workers === 'auto' ? availableParallelism() : config.workers
+  const inherited = opts.inherited ?? []
+  /** The inherited socket a proxy service listens on instead of binding. */
+  const inheritedFor = (s: ServiceConfig): InheritedSocket | undefined =>
+    s.dataplane === 'proxy' ? matchInherited(inherited, s.address, s.port) : undefined
   let host: ProxyHost | undefined
   let hostStarting: Promise<ProxyHost> | undefined
   const proxyHost = (): Promise<ProxyHost> =>
@@ -116,6 +149,7 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
               workers: workerCount,
               logger: log.child({ component: 'proxy' }),
               ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
+              ...(inherited.length ? { inheritedFds: inherited.map(i => i.fd) } : {}),
             })
       return host
     })())
@@ -130,6 +164,16 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     registers: [registry],
   })
   for (const r of DROP_REASONS) dropped.inc({ reason: r }, 0)
+  new Counter({
+    name: 'tm_autojoin_total',
+    help: 'Unlisted nodes that joined by themselves (autojoin), left on timeout, or were refused (source, MAC, autojoin-max)',
+    labelNames: ['event'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [event, n] of Object.entries(table.autojoinEvents)) this.inc({ event }, n)
+    },
+  })
   new Counter({
     name: 'tm_replay_state_evictions_total',
     help: 'Replay-window entries (one per sender and node) dropped to stay under the cap',
@@ -154,8 +198,20 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     })
   }
   perService('tm_persist_entries', 'Client affinity entries held', p => p.entries)
-  // A gauge that only grows: prom-client counters cannot be set from a total.
-  perService('tm_persist_evictions_total', 'Client affinity entries evicted (least recently used) because the table was full', p => p.evictions)
+  // A counter (it only grows), set from the data plane's running total at
+  // each scrape, as tm_replay_state_evictions_total is.
+  new Counter({
+    name: 'tm_persist_evictions_total',
+    help: 'Client affinity entries evicted (least recently used) because the table was full',
+    labelNames: ['service'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const r of services.values()) {
+        if (r.dp && isPersistenceCapable(r.dp) && r.cfg.persistentMs > 0) this.inc({ service: r.cfg.name }, r.dp.persistStats().evictions)
+      }
+    },
+  })
   new Gauge({
     name: 'tm_node_up',
     help: '1 while the node reports up or drain within timeout',
@@ -176,7 +232,8 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
       for (const e of table.entries()) this.set({ node: e.address }, e.load)
     },
   })
-  const perBackend = (name: string, help: string, pick: (r: Running, b: string) => number): void => {
+  // `pick` returns undefined where the data plane does not count it (no series).
+  const perBackend = (name: string, help: string, pick: (r: Running, b: string) => number | undefined): void => {
     new Gauge({
       name,
       help,
@@ -186,7 +243,10 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
         await refreshCounters()
         this.reset()
         for (const r of services.values()) {
-          for (const n of r.cfg.nodes) this.set({ service: r.cfg.name, node: n.address }, pick(r, n.address))
+          for (const n of nodesOf(r.cfg)) {
+            const v = pick(r, n.address)
+            if (v !== undefined) this.set({ service: r.cfg.name, node: n.address }, v)
+          }
         }
       },
     })
@@ -194,6 +254,10 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
   perBackend('tm_backend_weight', 'Current scheduler weight (0 = quiesced or out)', (r, b) => r.plan.find(p => p.id === b)?.weight ?? 0)
   perBackend('tm_backend_active_connections', 'Connections open now', (r, b) => r.counters.get(b)?.active ?? 0)
   perBackend('tm_backend_connections_total', 'Connections since start (monotonic)', (r, b) => r.counters.get(b)?.total ?? 0)
+  perBackend('tm_backend_bytes_in_total', 'Bytes from clients to the node since start (monotonic)', (r, b) => r.counters.get(b)?.bytesIn ?? 0)
+  perBackend('tm_backend_bytes_out_total', 'Bytes from the node to clients through this host since start (0 for direct routing: replies bypass it)', (r, b) => r.counters.get(b)?.bytesOut ?? 0)
+  // Kernel data planes only: the proxy counts no packets.
+  perBackend('tm_backend_packets_total', 'Packets of the node\'s connections through this host since start, from kernel counters (monotonic; both directions for nftables, client to node only for nftables-dr)', (r, b) => r.counters.get(b)?.packets)
 
   // Reports ------------------------------------------------------------
   let expiryTimer: NodeJS.Timeout | undefined
@@ -205,7 +269,10 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     expiryTimer = setTimeout(() => {
       expiryTimer = undefined
       const gone = table.expire()
-      for (const node of gone) log.warn({ node, timeoutMs: table.timeoutMs }, 'node silent past timeout; removed')
+      for (const node of gone) {
+        const auto = table.get(node) === undefined
+        log.warn({ node, timeoutMs: table.timeoutMs, ...(auto ? { auto } : {}) }, auto ? 'auto-joined node silent past timeout; left' : 'node silent past timeout; removed')
+      }
       if (gone.length) queueRecompute()
       scheduleExpiry()
     }, Math.max(0, at - now()))
@@ -222,7 +289,7 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     setImmediate(recompute)
   }
   const push = (r: Running): void => {
-    r.plan = planBackends(r.cfg, a => table.get(a), overrides.get(r.cfg.name))
+    r.plan = planBackends(autojoinRanges.has(r.cfg.name) ? { ...r.cfg, nodes: nodesOf(r.cfg) } : r.cfg, a => table.get(a), overrides.get(r.cfg.name))
     const key = JSON.stringify(r.plan.map(p => [p.id, p.weight, p.port]))
     if (!r.dp || key === r.pushed) return
     r.pushed = key
@@ -238,6 +305,10 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
       return
     }
     accepted.inc()
+    if (res.joined) {
+      const svc = [...autojoinRanges].filter(([, b]) => inList(b, res.node)).map(([n]) => n)
+      log.info({ node: res.node, from: from.address, services: svc }, 'node joined by itself (autojoin)')
+    }
     if (res.statusChanged) {
       const e = table.get(res.node)
       log.info({ node: res.node, state: e?.status, load: e?.load, sender: e?.sender }, 'node state changed')
@@ -258,6 +329,7 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     'persistent-max': String(s.persistentMax),
     'persistent-v4-prefix': String(s.persistentNetmask),
     'persistent-v6-prefix': String(s.persistentPrefix6),
+    ...(inheritedFor(s) ? { 'inherited-fd': String(inheritedFor(s)?.fd) } : {}),
   })
   const sameService = (a: ServiceConfig, b: ServiceConfig): boolean =>
     a.dataplane === b.dataplane && JSON.stringify(optionsFor(a)) === JSON.stringify(optionsFor(b))
@@ -266,25 +338,34 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     const r: Running = { cfg: s, plan: [], pushed: '', counters: new Map() }
     // A kernel data plane must be in place before the VIP arrives: packets
     // for a VIP that is local with no NAT rules are delivered here and reset.
+    // A table adopted from the previous instance (restart) is in place.
     const early = s.dataplane !== 'proxy' && isLocalAddress(s.address)
-    if (early) {
-      log.warn(
-        { service: s.name, dataplane: s.dataplane, vip: s.address },
-        'VIP is already local while its kernel data plane is not ready: connections to it are reset until it is; start traffic-manager before the VIP moves here (heartbeatd haresources order)',
-      )
-    }
     try {
       r.dp = await factory(
         { name: s.name, address: s.address, port: s.port, family: s.family },
         {
           logger: log.child({ service: s.name }),
           pick: pickFor(r),
+          holdMs: config.timeoutMs,
         },
         optionsFor(s),
       )
+      if (early && !r.dp.adopted) {
+        log.warn(
+          { service: s.name, dataplane: s.dataplane, vip: s.address },
+          'VIP is already local while its kernel data plane was not ready: connections to it were reset until now; start traffic-manager before the VIP moves here (heartbeatd haresources order)',
+        )
+      }
       const bound = (r.dp as { address?: unknown }).address
+      const from = inheritedFor(s)
       log.info(
-        { service: s.name, dataplane: s.dataplane, scheduler: s.scheduler, ...(typeof bound === 'string' ? { listening: bound } : {}) },
+        {
+          service: s.name,
+          dataplane: s.dataplane,
+          scheduler: s.scheduler,
+          ...(typeof bound === 'string' ? { listening: bound } : {}),
+          ...(from ? { inherited: { fd: from.fd, name: from.name } } : {}),
+        },
         'virtual service up',
       )
       services.set(s.name, r)
@@ -315,25 +396,37 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     }
   }
   const factories = async (cfg: TmConfig): Promise<Map<string, DataPlaneFactory>> => {
-    const out = new Map<string, DataPlaneFactory>()
-    for (const s of cfg.services) {
-      if (out.has(s.dataplane)) continue
-      out.set(s.dataplane, await loadDataPlaneFactory(s.dataplane, { proxyHost, ...(opts.dataPlanes ? { extra: opts.dataPlanes } : {}) }))
-    }
-    return out
+    // Loaded side by side: the proxy's first worker and the nft module.
+    const kinds = [...new Set(cfg.services.map(s => s.dataplane))]
+    const loaded = await Promise.all(
+      kinds.map(k => loadDataPlaneFactory(k, { proxyHost, ...(opts.dataPlanes ? { extra: opts.dataPlanes } : {}) })),
+    )
+    return new Map(kinds.map((k, i) => [k, loaded[i] as DataPlaneFactory]))
   }
   const stopService = (r: Running): Promise<void> => {
     if (services.get(r.cfg.name) === r) services.delete(r.cfg.name)
     return r.dp?.close() ?? Promise.resolve()
   }
   try {
+    // Services start side by side (issue 18.12): a proxied VIP does not wait
+    // for the kernel plane's programs, nor the reverse.
     const f = await factories(config)
-    for (const s of config.services) await startService(s, f.get(s.dataplane) as DataPlaneFactory)
+    const results = await Promise.allSettled(config.services.map(s => startService(s, f.get(s.dataplane) as DataPlaneFactory)))
+    const failed = results.find((x): x is PromiseRejectedResult => x.status === 'rejected')
+    if (failed) throw failed.reason
+    // Status lists them in config order, whichever came up first.
+    const started = new Map(services)
+    services.clear()
+    for (const s of config.services) {
+      const r = started.get(s.name)
+      if (r) services.set(s.name, r)
+    }
   } catch (e) {
     dropLog.close()
     await Promise.allSettled([...services.values()].map(stopService))
     await reports.close()
-    await host?.close()
+    // The worker pool may still be starting (factories load side by side).
+    await hostStarting?.then(h => h.close(), () => undefined)
     throw e
   }
 
@@ -383,7 +476,7 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
       dataplane: r.cfg.dataplane,
       persistentMs: r.cfg.persistentMs,
       running: r.dp !== undefined,
-      nodes: r.cfg.nodes.map(n => {
+      nodes: nodesOf(r.cfg).map(n => {
         const e = table.get(n.address)
         const p = r.plan.find(b => b.id === n.address)
         const c = r.counters.get(n.address)
@@ -402,6 +495,7 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
           bytesOut: c?.bytesOut ?? 0,
           ...(c?.packets !== undefined ? { packets: c.packets } : {}),
           lastReportAgeMs: e ? table.ageMs(e) : null,
+          ...(n.auto ? { auto: true } : {}),
         }
       }),
     })),
@@ -419,11 +513,17 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
   }
   const commands: ControlHandlers = {
     status: () => snapshot(),
+    // Cheap liveness for vip-announcer's frequent polls: no data-plane counter read.
+    health: () => ({
+      services: status().services.map(s => ({
+        name: s.name, dataplane: s.dataplane, running: s.running, eligible: s.nodes.filter(n => n.eligible).length,
+      })),
+    }),
     weight: args => {
       if (args.length !== 3) throw tmError('TM_ERR_BAD_ARGUMENT', 'usage: weight <service> <node> <0..256|auto>')
       const [name, node = '', value = ''] = args
       const r = serviceArg(name)
-      if (!r.cfg.nodes.some(n => n.address === node)) throw tmError('TM_ERR_UNKNOWN_NODE', node, r.cfg.name)
+      if (!nodesOf(r.cfg).some(n => n.address === node)) throw tmError('TM_ERR_UNKNOWN_NODE', node, r.cfg.name)
       let m = overrides.get(r.cfg.name)
       if (value === 'auto') m?.delete(node)
       else {
@@ -458,7 +558,7 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
       const [name, client = '', node = '', ttl = ''] = args
       const r = serviceArg(name)
       if (isIP(client) === 0) throw tmError('TM_ERR_BAD_ARGUMENT', `client "${client}" is not an IP address`)
-      if (!r.cfg.nodes.some(n => n.address === node)) throw tmError('TM_ERR_UNKNOWN_NODE', node, r.cfg.name)
+      if (!nodesOf(r.cfg).some(n => n.address === node)) throw tmError('TM_ERR_UNKNOWN_NODE', node, r.cfg.name)
       const secs = parseIntRange(ttl, 0, 86_400)
       if (secs === undefined) throw tmError('TM_ERR_BAD_ARGUMENT', `ttl "${ttl}": expected 0..86400 seconds`)
       if (!r.dp || !isPersistenceCapable(r.dp)) throw tmError('TM_ERR_NOT_SUPPORTED', `data plane ${r.cfg.dataplane} keeps no affinity table`)
@@ -475,6 +575,16 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
   const reload = async (next: TmConfig): Promise<void> => {
     // An unavailable data plane refuses the whole reload before any change.
     const f = await factories(next)
+    // An inherited socket is never closed by a reload: this process could
+    // not get it back (the service manager passes it only at start).
+    for (const r of services.values()) {
+      const from = inheritedFor(r.cfg)
+      if (!from) continue
+      const s = next.services.find(x => x.name === r.cfg.name)
+      if (!s || inheritedFor(s)?.fd !== from.fd) {
+        throw tmError('TM_ERR_INHERITED', r.cfg.name, `fd ${from.fd}, ${from.name}`)
+      }
+    }
     const factoryOf = (s: ServiceConfig): DataPlaneFactory => f.get(s.dataplane) as DataPlaneFactory
     const undo: (() => Promise<unknown>)[] = []
     const commit: (() => Promise<unknown>)[] = []
@@ -553,11 +663,11 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     }
     // Committed: nothing below can fail the reload.
     for (const c of commit) void c().catch((err: unknown) => log.error({ err }, 'closing a replaced listener failed'))
-    table.reconfigure({ nodes: next.nodes, key: next.key, timeoutMs: next.timeoutMs, sources: sourcesOf(next) })
+    table.reconfigure({ nodes: next.nodes, key: next.key, timeoutMs: next.timeoutMs, sources: sourcesOf(next), autojoin: autojoinOf(next) })
     for (const [name, m] of overrides) {
       const s = next.services.find(x => x.name === name)
       if (!s) overrides.delete(name)
-      else for (const n of m.keys()) if (!s.nodes.some(x => x.address === n)) m.delete(n)
+      else for (const n of m.keys()) if (!nodesOf(s).some(x => x.address === n)) m.delete(n)
     }
     if (next.workers !== config.workers) log.warn('workers changes need a restart; keeping the running pool')
     const wasOpen = config.key === undefined && !isLoopback(config.listen)
@@ -575,12 +685,22 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     clearTimeout(expiryTimer)
     dropLog.flush()
     // Listeners first, so no new connection arrives while reports stop.
-    const draining = Promise.all([...services.values()].map(stopService))
+    // Kernel tables stay for the next instance (detach): a restart must not
+    // reset the flows they translate.
+    const draining = Promise.all([...services.values()].map(r => r.dp?.detach?.() ?? stopService(r)))
     await reports.close()
     await draining
     await host?.close()
   }
 
+  for (const i of inherited) {
+    if (!config.services.some(s => inheritedFor(s) === i)) {
+      log.warn(
+        { fd: i.fd, name: i.name, address: formatHostPort({ host: i.address, port: i.port }) },
+        'inherited socket matches no proxy virtual service: connections to it wait unanswered; fix the socket unit or the config',
+      )
+    }
+  }
   log.info({ reports: formatHostPort(reports.address), services: services.size, workers: workerCount }, 'traffic-manager ready')
   return {
     registry,
@@ -609,4 +729,22 @@ function warnIfOpen(log: Logger, c: TmConfig): void {
     { listen: c.listen, port: c.port },
     'no report key: anyone who can send UDP to this address can steer traffic; set key-file (and the same key on every traffic-client)',
   )
+}
+
+/** `autojoin` ranges (`<address>/<prefix>`, validated by the config parser). */
+function cidrList(cidrs: readonly string[]): BlockList {
+  const b = new BlockList()
+  for (const c of cidrs) {
+    const [net = '', len = ''] = c.split('/')
+    b.addSubnet(net, Number(len), isIPv4(net) ? 'ipv4' : 'ipv6')
+  }
+  return b
+}
+
+function inList(b: BlockList, address: string): boolean {
+  try {
+    return b.check(address, isIPv4(address) ? 'ipv4' : 'ipv6')
+  } catch {
+    return false
+  }
 }

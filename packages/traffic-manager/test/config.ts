@@ -147,3 +147,23 @@ t.test('loadConfig reads the key file and reports it by line', async t => {
 })
 
 import { writeFileSync as require_write, chmodSync } from 'node:fs'
+
+// Issue 17.6: autojoin ranges per service, a cap, and never without a key.
+t.test('autojoin: ranges, cap, and refused without a report key', t => {
+  const ok = parseConfig(
+    ['key a-shared-report-key-123', 'autojoin-max 8', 'virtual 10.0.0.100:80', '  autojoin 10.0.0.0/24', '  autojoin 2001:db8:1::/64',
+      'virtual 10.0.0.100:81', '  autojoin 10.0.1.5', ''].join('\n'),
+    'a.conf',
+  )
+  t.same(ok.issues.errors, [], 'a service may list no node when it has autojoin')
+  t.same(ok.config?.services[0]?.autojoin, ['10.0.0.0/24', '2001:db8:1::/64'])
+  t.same(ok.config?.services[1]?.autojoin, ['10.0.1.5/32'], 'a bare address is a /32')
+  t.equal(ok.config?.autojoinMax, 8)
+  t.equal(parseConfig('traffic1 10.0.0.11\n', 'd.conf').config?.autojoinMax, DEFAULTS.autojoinMax, 'documented default')
+  const keyless = parseConfig(['virtual 10.0.0.100:80', '  autojoin 10.0.0.0/24', ''].join('\n'), 'k.conf')
+  t.same(keyless.issues.errors.map(e => [e.file, e.line, e.value]), [['k.conf', 2, '10.0.0.0/24']])
+  t.match(keyless.issues.errors[0]?.message, /autojoin needs a report key/)
+  const bad = parseConfig(['key a-shared-report-key-123', 'autojoin-max 0', 'virtual 10.0.0.100:80', '  autojoin 10.0.0.0/33', '  autojoin nope', ''].join('\n'), 'b.conf')
+  t.same(bad.issues.errors.map(e => [e.line, e.value]), [[2, '0'], [4, '10.0.0.0/33'], [5, 'nope'], [3, undefined]], 'and the block has no valid node source')
+  t.end()
+})

@@ -76,6 +76,7 @@ t.test('forged, replayed, unknown and malformed reports are dropped and counted'
     TM_ERR_REPORT_MAC: 3,
     TM_ERR_REPORT_REPLAY: 2,
     TM_ERR_REPORT_LATE: 0,
+    TM_ERR_REPORT_AUTOJOIN_FULL: 0,
   })
   t.equal(table.accepted, 1)
   t.end()
@@ -189,5 +190,36 @@ t.test('reports are taken only from the node itself, a master, this host or repo
   t.equal(table.drops.TM_ERR_REPORT_SOURCE, 2)
   t.equal(table.replayStateSize, 1, 'dropped sources create no replay state')
   t.match(table.receive(formatReport(rep({ seq: ++seq }))), { accepted: true }, 'no source given (library use): not checked')
+  t.end()
+})
+
+// Issue 17.6: an unlisted node in an autojoin range joins with a verified
+// report, leaves on timeout, and cannot come back with a replayed one.
+t.test('autojoin: join with a valid MAC in range, refusals, cap, leave on timeout', t => {
+  let clock = 1_000_000
+  const inRange = (a: string): boolean => a.startsWith('10.0.9.')
+  const table = new LiveTable({ nodes, key: KEY, timeoutMs: 3000, now: () => clock, autojoin: { allowed: inRange, max: 2 } })
+  const auto = (node: string, seq = 1, key = KEY): string => formatReport(rep({ node, seq }), key)
+  t.match(table.receive(auto('10.0.8.1')), { accepted: false, reason: 'TM_ERR_REPORT_UNKNOWN_NODE' }, 'outside every range')
+  t.match(table.receive(auto('10.0.9.1', 1, 'another-report-key-xyz')), { accepted: false, reason: 'TM_ERR_REPORT_MAC' }, 'bad MAC')
+  t.equal(table.get('10.0.9.1'), undefined, 'nothing created by a forged report')
+  t.match(table.receive(formatReport(rep({ node: '10.0.9.1' }))), { accepted: false, reason: 'TM_ERR_REPORT_MAC' }, 'unsigned')
+  const joined = table.receive(auto('10.0.9.1'))
+  t.match(joined, { accepted: true, joined: true, statusChanged: true })
+  t.match(table.get('10.0.9.1'), { auto: true, role: 'active', status: 'up', load: 6717 })
+  t.match(table.receive(auto('10.0.9.1', 2)), { accepted: true }, 'its next report is an update')
+  t.notOk((table.receive(auto('10.0.9.1', 3)) as { joined?: boolean }).joined)
+  t.match(table.receive(auto('10.0.9.2')), { accepted: true, joined: true })
+  t.match(table.receive(auto('10.0.9.3')), { accepted: false, reason: 'TM_ERR_REPORT_AUTOJOIN_FULL' }, 'the cap')
+  t.same(table.autojoinEvents, { join: 2, leave: 0, refused: 3 })
+  clock += 3000
+  t.same(table.expire().sort(), ['10.0.9.1', '10.0.9.2'])
+  t.equal(table.get('10.0.9.1'), undefined, 'an auto node leaves the table')
+  t.equal(table.autojoinEvents.leave, 2)
+  t.match(table.receive(auto('10.0.9.1', 3)), { accepted: false, reason: 'TM_ERR_REPORT_REPLAY' }, 'a replayed report does not bring it back')
+  t.match(table.receive(auto('10.0.9.1', 4)), { accepted: true, joined: true }, 'a fresh one does')
+  // Without a key there is no autojoin at all.
+  const keyless = new LiveTable({ nodes, timeoutMs: 3000, now: () => clock, autojoin: { allowed: inRange, max: 2 } })
+  t.match(keyless.receive(formatReport(rep({ node: '10.0.9.1' }))), { accepted: false, reason: 'TM_ERR_REPORT_UNKNOWN_NODE' })
   t.end()
 })

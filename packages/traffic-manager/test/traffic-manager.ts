@@ -166,4 +166,15 @@ t.test('a kernel data plane that starts after its VIP is local warns loudly', as
     const w = lines.find(l => l.level === 40 && /VIP is already local/.test(String(l.msg)))
     t.equal(w !== undefined, warns, `VIP ${vip}: ${warns ? 'warns' : 'quiet'}`)
   }
+  // Chaos finding A: a restart adopts the table the killed instance left;
+  // the VIP was served throughout, so no warning.
+  const adopted = async () => ({ ...(await fake()), adopted: true })
+  const { config } = parseConfig(
+    ['traffic1 127.0.0.31', 'listen 127.0.0.1', 'port 0', 'workers 0', 'virtual 127.0.0.1:80', '  dataplane nftables', '  node 127.0.0.31', ''].join('\n'),
+    'mem.conf',
+  )
+  const { logger, lines } = captureLogger()
+  const tm = await createTrafficManager({ config: config as TmConfig, logger, dataPlanes: { nftables: adopted } })
+  await tm.close()
+  t.notOk(lines.find(l => /VIP is already local/.test(String(l.msg))), 'adopted table: no warning')
 })

@@ -1,8 +1,11 @@
 // The kernel data plane: one nftables table per virtual service, rewritten
 // in one `nft -f -` transaction on every membership or weight change.
 // Established connections keep their translation in conntrack, so updates
-// only steer new connections; close() deletes the table (open flows keep
-// their conntrack entries until they end or time out).
+// only steer new connections. A table left by a previous instance (kill -9,
+// crash, restart) is adopted, never deleted and re-created: it keeps
+// forwarding until this instance knows a backend (or `holdMs` passes), then
+// one transaction replaces it. close() (service removed by a reload) deletes
+// the table; detach() (process stop) keeps it while anything may use it.
 
 import type {
   Backend,
@@ -28,6 +31,8 @@ import {
 
 export interface NftDataPlaneDeps {
   readonly exec?: Exec
+  /** How long an adopted table is kept without a live backend (default 3 s). */
+  readonly holdMs?: number
   /** Overrides the CAP_NET_ADMIN probe (tests). */
   readonly hasNetAdmin?: () => boolean
 }
@@ -95,17 +100,45 @@ export async function openNftDataPlane(
     )
   }
 
-  // Start from a clean table: a leftover from a crashed run is replaced.
-  await serial(async () => {
-    await exec('nft', ['-f', '-'], buildDeleteTable(spec, opts)).catch(() => undefined)
-    await apply([])
-  })
+  // A table left by the previous instance is adopted as it is: deleting it
+  // (or emptying it) would send the VIP's packets to local delivery, which
+  // resets them, and without any nat chain the kernel stops translating the
+  // established flows too. The first backend set replaces it atomically.
+  const left = await exec('nft', ['-j', 'list', 'table', ...table.split(' ')]).catch(() => undefined)
+  let holding = left?.code === 0
+  let holdTimer: NodeJS.Timeout | undefined
+  let wanted: readonly Backend[] = []
+  if (holding) {
+    counters = new Set([...parseNftCounters(left?.stdout ?? '').keys()].filter(n => n !== 'vip_new'))
+    const holdMs = deps.holdMs ?? DEFAULT_HOLD_MS
+    log.info({ table, holdMs }, 'adopted the nftables table left by a previous instance; it forwards until the first backend set')
+    // Bounded: nodes that have not reported by then are really gone.
+    holdTimer = setTimeout(() => {
+      if (!holding) return
+      holding = false
+      log.warn({ table, holdMs }, 'no backend within the adoption hold; replacing the adopted table')
+      void serial(() => (closed ? Promise.resolve() : apply(wanted))).catch((err: unknown) =>
+        log.error({ err, table }, 'replacing the adopted table failed'),
+      )
+    }, holdMs)
+    holdTimer.unref()
+  } else {
+    await serial(() => apply([]))
+  }
+  const stopHolding = (): void => {
+    holding = false
+    clearTimeout(holdTimer)
+  }
 
   return {
     kind: 'nftables',
+    adopted: holding,
     update: backends =>
       serial(async () => {
         if (closed) return
+        wanted = backends
+        if (holding && !backends.some(b => b.weight > 0)) return
+        stopHolding()
         await apply(backends)
       }),
     counters: () =>
@@ -136,12 +169,42 @@ export async function openNftDataPlane(
       serial(async () => {
         if (closed) return
         closed = true
+        stopHolding()
         const r = await exec('nft', ['-f', '-'], buildDeleteTable(spec, opts)).catch(() => undefined)
         log.info({ table, ok: r?.code === 0 }, 'nftables table removed')
+      }),
+    // Process stop (SIGTERM, `systemctl restart`): the next instance adopts
+    // the table. It goes only when nothing can use it: the VIP is not here
+    // and no flow to it is tracked (on a standby, conn-syncd's synced flows
+    // need the nat chains at takeover).
+    detach: () =>
+      serial(async () => {
+        if (closed) return
+        closed = true
+        stopHolding()
+        const local = await vipIsLocal(exec, spec.address)
+        const ct = await exec('conntrack', ['-L', '-p', opts.protocol, '--orig-dst', spec.address, '--orig-port-dst', String(spec.port)])
+          .catch(() => undefined)
+        const flows = ct?.code === 0 ? ct.stdout.split('\n').filter(l => l.trim()).length : undefined
+        if (local || flows === undefined || flows > 0) {
+          log.info({ table, vipLocal: local, flows: flows ?? 'unknown' }, 'nftables table kept for the next instance')
+          return
+        }
+        const r = await exec('nft', ['-f', '-'], buildDeleteTable(spec, opts)).catch(() => undefined)
+        log.info({ table, ok: r?.code === 0 }, 'nftables table removed (VIP not here, no flows)')
       }),
   }
 }
 
+const DEFAULT_HOLD_MS = 3000
+
+/** Whether `address` is configured on an interface of exec's namespace. */
+async function vipIsLocal(exec: Exec, address: string): Promise<boolean> {
+  const r = await exec('ip', ['-o', 'addr', 'show']).catch(() => undefined)
+  if (r?.code !== 0) return true // unknown: keep the table
+  return r.stdout.split('\n').some(l => new RegExp(`\\sinet6? ${address.replace(/[.]/g, '\\.')}/`).test(l))
+}
+
 /** The factory traffic-manager loads for `dataplane nftables` services. */
 export const createNftDataPlane: DataPlaneFactory = (spec, ctx, options) =>
-  openNftDataPlane(spec, ctx, options)
+  openNftDataPlane(spec, ctx, options, ctx.holdMs !== undefined ? { holdMs: ctx.holdMs } : {})

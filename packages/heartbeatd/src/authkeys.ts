@@ -5,6 +5,7 @@
 
 import {
   IssueList,
+  KEY_MIN_BYTES,
   sourceLines,
   splitWords,
   parseIntRange,
@@ -64,8 +65,15 @@ export function parseAuthkeys(
       continue
     }
     const secret = rest.slice(1).join(' ')
-    if (secret.length < 8) {
-      issues.error(l, 'secret missing or shorter than 8 characters', secret)
+    // The one key rule of every has daemon (daemon-kit key-file). The
+    // error gives the length, never the secret itself.
+    const bytes = Buffer.byteLength(secret, 'utf8')
+    if (bytes < KEY_MIN_BYTES) {
+      issues.error(
+        l,
+        `secret missing or shorter than ${KEY_MIN_BYTES} bytes`,
+        `${bytes} bytes`,
+      )
       continue
     }
     if (keys.has(index)) issues.error(l, 'key index defined twice', head)

@@ -10,10 +10,12 @@ import {
   controlRequest,
   createLogger,
   defaultControlPath,
+  defaultEpochFile,
   formatTable,
   packageVersion,
   runDaemon,
   runProgram,
+  senderEpoch,
   stdio,
   type CliIo,
   type DaemonFlags,
@@ -87,7 +89,14 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
     .enablePositionalOptions()
   addDaemonOptions(program, { config: DEFAULT_CONFIG, control })
     .option('--node <name>', 'local node name (default: uname -n)')
-    .action(async (flags: DaemonFlags & { node?: string }) => {
+    .option(
+      '--release-resources',
+      'stop every haresources group on this node (the VIPs go) and exit; for ExecStopPost=',
+    )
+    .action(
+      async (
+        flags: DaemonFlags & { node?: string; releaseResources?: boolean },
+      ) => {
       const { loadConfig } = await import('./config.js')
       const load = () =>
         loadConfig(
@@ -98,6 +107,13 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
         state.exitCode = await checkConfig(load, flags.config, io)
         return
       }
+      if (flags.releaseResources) {
+        const { releaseResources } = await import('./release.js')
+        const logger = createLogger({ name: NAME, level: flags.logLevel })
+        const ok = await releaseResources(await load(), logger)
+        state.exitCode = ok ? EXIT.OK : EXIT.RUNTIME
+        return
+      }
       const { createHeartbeatd } = await import('./heartbeatd.js')
       const logger = createLogger({ name: NAME, level: flags.logLevel })
       const d = await runDaemon({
@@ -105,12 +121,19 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
         version,
         logger,
         load,
-        start: config => createHeartbeatd({ config, logger }),
+        start: config => {
+          // `gen` never goes backwards across restarts, even after the
+          // clock stepped back (issue 19.9; PROTOCOL.md "Restarts").
+          const e = senderEpoch(defaultEpochFile(NAME))
+          if (e.warning) logger.warn({ generation: e.epoch }, e.warning)
+          return createHeartbeatd({ config, logger, generation: e.epoch })
+        },
         controlAddress: flags.control ?? control,
         ...(flags.metrics ? { metricsListen: flags.metrics } : {}),
       })
       state.exitCode = await d.done
-    })
+      },
+    )
   const query = (
     name: string,
     description: string,

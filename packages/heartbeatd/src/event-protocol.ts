@@ -98,10 +98,14 @@ export function parseServerLine(line: string): ServerLine | undefined {
       return w.length === 1 ? { type: 'sync' } : undefined
     case 'PONG':
       return w.length === 1 ? { type: 'pong' } : undefined
-    case 'ERR':
-      return w.length >= 2 && CODE.test(w[1] ?? '')
-        ? { type: 'err', code: w[1] as string, text: w.slice(2).join(' ') }
+    case 'ERR': {
+      // The same grammar as formatServerLine: a text longer than 200
+      // characters is a protocol error here too, not a line to pass on.
+      const text = w.slice(2).join(' ')
+      return w.length >= 2 && CODE.test(w[1] ?? '') && TEXT.test(text)
+        ? { type: 'err', code: w[1] as string, text }
         : undefined
+    }
     default:
       return undefined
   }

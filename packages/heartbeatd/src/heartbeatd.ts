@@ -40,7 +40,12 @@ import {
   type AgentResult,
   type AgentRunner,
 } from './resources.js'
-import { createNativeIpaddr, type NativeIpaddr } from './ipaddr-native.js'
+import {
+  createNativeIpaddr,
+  parseVipSpec,
+  type NativeIpaddr,
+} from './ipaddr-native.js'
+import { routeDevice, startArpArbiter, type ArpArbiter } from './arp-arbiter.js'
 
 export interface Clock {
   now(): number
@@ -68,7 +73,17 @@ export interface HeartbeatdOptions {
   readonly interfaces?: Interfaces
   /** Run the shipped IPaddr in-process (long-lived helpers); default true. */
   readonly nativeIpaddr?: boolean
+  /**
+   * Sender generation for this start (PROTOCOL.md `gen`); the CLI passes
+   * daemon-kit senderEpoch(), which never goes backwards. Default: now.
+   */
+  readonly generation?: number
+  /** Watch the IPv4 VIPs on the LAN (libexec/hb-arpwatch); default true. */
+  readonly arbiter?: boolean
 }
+
+/** Largest `gen` the wire allows (1-15 decimal digits). */
+export const MAX_GENERATION = 999_999_999_999_999
 
 export type DropReason =
   'malformed' | 'forged' | 'replay' | 'stale' | 'unknown-node' | 'unknown-path'
@@ -136,7 +151,11 @@ export async function createHeartbeatd(
   let runner: AgentRunner = makeRunner(config)
   for (const g of [...config.groups].reverse()) await stopGroup(g, runner, log)
 
-  const gen = Date.now()
+  let gen = opts.generation ?? Date.now()
+  if (!Number.isSafeInteger(gen) || gen < 1 || gen > MAX_GENERATION) {
+    log.warn({ generation: gen }, 'generation outside 1-15 digits; using the clock')
+    gen = Date.now()
+  }
   let seq = 0
   const membership = new Membership({
     self: config.localNode,
@@ -152,6 +171,37 @@ export async function createHeartbeatd(
     now: clock.now(),
   })
   const guard = new ReplayGuard()
+
+  // The LAN arbiter watches every IPv4 address of an IPaddr resource.
+  const vipGroups = new Map<string, string[]>()
+  const watch = new Map<string, string>()
+  if (opts.arbiter !== false) {
+    for (const g of config.groups) {
+      for (const r of g.resources) {
+        const v =
+          r.agent === 'IPaddr' && r.args.length === 1
+            ? parseVipSpec(r.args[0] as string)
+            : undefined
+        if (!v || v.v6) continue
+        const dev = v.dev ?? (await routeDevice(v.addr))
+        if (!dev) continue
+        watch.set(v.addr, dev)
+        vipGroups.set(v.addr, [...(vipGroups.get(v.addr) ?? []), g.name])
+      }
+    }
+  }
+  const arbiter: ArpArbiter | undefined = watch.size
+    ? startArpArbiter({
+        watch,
+        log,
+        onClaim: addr => {
+          if (closed) return
+          const now = clock.now()
+          for (const g of vipGroups.get(addr) ?? []) membership.claim(g, now)
+          pump()
+        },
+      })
+    : undefined
   registerGauges(
     registry,
     () => membership.view(clock.now()),
@@ -217,6 +267,17 @@ export async function createHeartbeatd(
         return undefined
       case 'peer-restart':
         log.info({ gen: e.gen }, 'peer restarted')
+        return undefined
+      case 'claim':
+        m.claims.inc({ group: e.group, action: e.action })
+        log.warn(
+          { group: e.group, action: e.action },
+          e.action === 'wait'
+            ? 'VIP answered by another MAC while the peer is silent: not taking over'
+            : e.action === 'yield'
+              ? 'VIP answered by another MAC: giving back a takeover'
+              : 'VIP answered by another MAC: keeping it (held before the silence), re-announcing',
+        )
         return undefined
       case 'start-failed':
       case 'stop-failed':
@@ -312,6 +373,8 @@ export async function createHeartbeatd(
     if (closed) return
     clock.clearTimeout(wakeTimer)
     const now = clock.now()
+    if (arbiter && probeTimer === undefined && membership.probing(now))
+      probeLoop()
     const at = membership.nextWake(now)
     if (Number.isFinite(at)) {
       // A deadline is judged only after the datagrams already in the
@@ -329,6 +392,31 @@ export async function createHeartbeatd(
         Math.max(0, at - now),
       )
     }
+  }
+
+  // While the peer is silent: an ARP probe for every watched VIP each
+  // keepalive (a held one once a second), so a peer cut off from the
+  // heartbeats but holding the VIP answers before its deadline runs out.
+  let probeTimer: unknown
+  let probeTicks = 0
+  const probeLoop = (): void => {
+    probeTimer = undefined
+    if (closed || !arbiter) return
+    const now = clock.now()
+    if (!membership.probing(now)) return
+    const every = Math.max(1, Math.round(1000 / config.keepalive))
+    const held = new Set(
+      membership
+        .view(now)
+        .groups.filter(g => g.state !== 'stopped')
+        .map(g => g.name),
+    )
+    for (const [addr, groups] of vipGroups) {
+      if (!groups.every(g => held.has(g)) || probeTicks % every === 0)
+        arbiter.probe(addr)
+    }
+    probeTicks++
+    probeTimer = clock.setTimeout(probeLoop, config.keepalive)
   }
 
   const advertFor = (via: Via, now: number, leaving: boolean): Buffer => {
@@ -419,6 +507,7 @@ export async function createHeartbeatd(
     await events?.close()
     await transport?.close()
     native?.close()
+    arbiter?.close()
     throw e
   }
 
@@ -496,6 +585,8 @@ export async function createHeartbeatd(
       clock.clearTimeout(sendTimer)
       clock.clearTimeout(wakeTimer)
       clock.clearTimeout(pingTimer)
+      clock.clearTimeout(probeTimer)
+      arbiter?.close()
       pinger?.close()
       await Promise.allSettled(busy.values())
       for (const g of [...config.groups].reverse())

@@ -1,4 +1,5 @@
-export { createHeartbeatd } from './heartbeatd.js'
+export { createHeartbeatd, MAX_GENERATION } from './heartbeatd.js'
+export { releaseResources } from './release.js'
 export type {
   Heartbeatd,
   HeartbeatdOptions,

@@ -64,6 +64,15 @@ export type MemberEvent =
     }
   | { readonly type: 'peer-restart'; readonly gen: number }
   | { readonly type: 'start-failed' | 'stop-failed'; readonly group: string }
+  /**
+   * Another MAC answers or announces the group's address on the LAN while
+   * the peer's heartbeats are silent: `action` is what we do about it.
+   */
+  | {
+      readonly type: 'claim'
+      readonly group: string
+      readonly action: 'wait' | 'yield' | 'keep'
+    }
 
 interface PathState {
   lastSeen: number | undefined
@@ -82,6 +91,10 @@ interface Group {
   failedUntil: number
   conflict: boolean
   holder: string | null
+  /** Last time another MAC claimed one of the group's addresses (ms). */
+  claimAt: number | undefined
+  /** The current claim episode was reported (one event per episode). */
+  claimReported: boolean
 }
 
 export interface Advert {
@@ -144,6 +157,8 @@ export class Membership {
       failedUntil: 0,
       conflict: false,
       holder: null,
+      claimAt: undefined,
+      claimReported: false,
     }))
   }
 
@@ -231,6 +246,10 @@ export class Membership {
     if (!this.#peerAlive) {
       this.#peerAlive = true
       this.#peerAliveSince = now
+      for (const g of this.#groups) {
+        g.claimAt = undefined
+        g.claimReported = false
+      }
       this.#events.push({ type: 'node', node: this.peer, alive: true })
     }
     if (hb.takeover && !this.#standby)
@@ -269,6 +288,54 @@ export class Membership {
       }
     }
     this.#evaluate(now)
+  }
+
+  /**
+   * The LAN arbiter heard another MAC answer (or announce) one of the
+   * group's addresses. While the peer's heartbeats are silent this is the
+   * tie-break of a heartbeat partition with the LAN up: the address is
+   * alive elsewhere, so the peer (or at least its kernel) still holds it.
+   * A group we do not hold is not started while claims keep coming
+   * (#claimed); one we started during this silence is given back at once;
+   * one we held before the silence is kept and re-announced. While the
+   * peer is heard, heartbeats decide and claims are ignored.
+   */
+  claim(group: string, now: number): void {
+    const g = this.#groups.find(x => x.name === group)
+    if (!g) return
+    // Recorded while the peer is only late too: the probe sent at warntime
+    // must count when the deadline runs out.
+    g.claimAt = now
+    this.#evaluate(now)
+  }
+
+  /**
+   * Whether the runtime should probe the groups' addresses on the LAN now:
+   * while the peer is silent past warntime, dead, or not yet heard. Never
+   * while its heartbeats arrive on time (no traffic, no cost when healthy).
+   */
+  probing(now: number): boolean {
+    if (!this.#peerAlive) return true
+    return now - this.#peerLastSeen > this.#o.warntime
+  }
+
+  /** Claims count for one deadtime (the node whose name sorts last: two). */
+  #claimWindow(): number {
+    return this.#o.deadtime * (this.self < this.peer ? 1 : 2)
+  }
+
+  #claimed(g: Group, now: number): boolean {
+    return g.claimAt !== undefined && now - g.claimAt < this.#claimWindow()
+  }
+
+  /**
+   * Started after the peer was last heard (or never heard), and recently:
+   * a takeover whose announcements may have crossed the other holder's.
+   * After max(2 s, 10 x deadtime) a takeover is an established hold.
+   */
+  #freshHold(g: Group, now: number): boolean {
+    const recent = now - g.since < Math.max(2000, 10 * this.#o.deadtime)
+    return recent && (!this.#peerEverSeen || g.since >= this.#peerLastSeen)
   }
 
   /** How many ping nodes answer now. */
@@ -380,7 +447,11 @@ export class Membership {
     }
     if (this.#peerAlive) due(this.#peerAliveSince + o.warntime)
     if (!this.#peerEverSeen) due(this.#started + o.initdead)
-    for (const g of this.#groups) if (g.failedUntil) due(g.failedUntil)
+    for (const g of this.#groups) {
+      if (g.failedUntil) due(g.failedUntil)
+      if (g.claimAt !== undefined && !this.#peerAlive)
+        due(g.claimAt + this.#claimWindow())
+    }
     return t
   }
 
@@ -455,8 +526,16 @@ export class Membership {
     if (g.failedUntil > now) return false
     const o = this.#o
     const pingLost = o.pingTotal > 0 && this.#pingOk === 0
-    // Alone: hold everything, unless we are the one cut off (WS2003 rule).
-    if (!this.#peerAlive) return !pingLost
+    // Alone: hold everything, unless we are the one cut off (WS2003 rule),
+    // or the address still answers from another MAC on the LAN (a
+    // heartbeat partition, not a death): a fresh takeover is given back,
+    // a hold from before the silence is kept (see claim()).
+    if (!this.#peerAlive) {
+      if (pingLost) return false
+      if (!this.#claimed(g, now)) return true
+      const held = g.state === 'running' || g.state === 'starting'
+      return held && !this.#freshHold(g, now)
+    }
     if (this.#standby) return false
     const p = this.#peerLast as Heartbeat
     if (p.standby) return true
@@ -473,6 +552,21 @@ export class Membership {
     return g.home === this.self
   }
 
+  /** One event (and one re-announcement) per claim episode, not per ARP. */
+  #reportClaim(g: Group, now: number): void {
+    if (this.#peerAlive || !this.#claimed(g, now)) {
+      g.claimReported = false
+      return
+    }
+    if (g.claimReported) return
+    g.claimReported = true
+    const held = g.state === 'running' || g.state === 'starting'
+    const action = !held ? 'wait' : this.#freshHold(g, now) ? 'yield' : 'keep'
+    this.#events.push({ type: 'claim', group: g.name, action })
+    if (action === 'keep' && g.state === 'running')
+      this.#actions.push({ type: 'announce', group: g.name })
+  }
+
   /** Both hold the group (healed partition): exactly one keeps it. */
   #winsConflict(g: Group, p: Heartbeat, now: number): boolean {
     if (this.#o.autoFailback) return g.home === this.self
@@ -487,6 +581,7 @@ export class Membership {
     this.#evaluatedAt = now
     const waiting = this.#waiting(now) || this.#settling(now)
     for (const g of this.#groups) {
+      this.#reportClaim(g, now)
       const want = this.#wantHold(g, now)
       const theirs = this.#peerHolds(g.name)
       if (g.state === 'stopped' && want && !waiting && !theirs) {

@@ -44,6 +44,12 @@ export function createCounters(registry: Registry) {
       labelNames: ['group', 'op', 'result'] as const,
       registers: [registry],
     }),
+    claims: new Counter({
+      name: 'hb_vip_claims_total',
+      help: 'Episodes of another MAC answering a VIP while the peer was silent, by group and action (wait, yield, keep)',
+      labelNames: ['group', 'action'] as const,
+      registers: [registry],
+    }),
     pathDown: new Counter({
       name: 'hb_path_down_total',
       help: 'Times a path went silent past deadtime',

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { fileURLToPath } from 'node:url'
 import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseHaCf, loadConfig, DEFAULTS } from '../src/config.js'
@@ -109,7 +110,7 @@ t.test(
   async t => {
     const i = new IssueList()
     const k = parseAuthkeys(
-      'auth 2\n1 md5 oldsecret1\n2 sha1 newsecret2\n',
+      'auth 2\n1 md5 old-secret-0123456\n2 sha1 new-secret-0123456\n',
       'authkeys',
       i,
     )
@@ -123,13 +124,31 @@ t.test(
       /authkeys:2: crc authenticates nothing/,
     )
     const miss = new IssueList()
-    parseAuthkeys('auth 3\n1 sha1 secret123\n', 'authkeys', miss)
+    parseAuthkeys('auth 3\n1 sha1 secret-0123456789\n', 'authkeys', miss)
     t.match(
       formatIssue(miss.errors[0]!),
       /authkeys:1: auth names a key index that is not defined/,
     )
   },
 )
+
+// Issue 19 item 8: one key rule (daemon-kit KEY_MIN_BYTES, 16 bytes) for
+// authkeys too; heartbeatd accepted 8-character secrets.
+t.test('authkeys: a secret shorter than 16 bytes is refused at file:line', async t => {
+  const short = new IssueList()
+  parseAuthkeys('auth 1\n# keys\n1 sha1 fifteen-chars!!\n', 'authkeys', short)
+  t.match(
+    formatIssue(short.errors[0]!),
+    /^authkeys:3: secret missing or shorter than 16 bytes \(got "15 bytes"\)$/,
+  )
+  const ok = new IssueList()
+  parseAuthkeys('auth 1\n1 sha1 sixteen-chars!!!\n', 'authkeys', ok)
+  t.same(ok.errors, [], '16 bytes is enough')
+  // Bytes, not characters: 8 two-byte characters are 16 bytes.
+  const utf = new IssueList()
+  parseAuthkeys('auth 1\n1 sha1 \u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\n', 'authkeys', utf)
+  t.same(utf.errors, [])
+})
 
 t.test('haresources: groups, bare IPs, agent args', async t => {
   const i = new IssueList()
@@ -162,7 +181,7 @@ t.test('haresources: groups, bare IPs, agent args', async t => {
 t.test('loadConfig: authkeys mode, local node, agents', async t => {
   const dir = t.testdir({
     'ha.cf': 'bcast eth0\nnode alpha beta\n',
-    authkeys: 'auth 1\n1 sha1 secret-secret\n',
+    authkeys: 'auth 1\n1 sha1 secret-secret-secret\n',
     haresources: 'alpha 10.0.0.50 nosuchagent::x\n',
   })
   const cf = join(dir, 'ha.cf')
@@ -201,13 +220,22 @@ t.test(
     )
     const dir = t.testdir(files)
     chmodSync(join(dir, 'authkeys'), 0o600)
+    // The install step haresources names: conn-syncd's readiness agent
+    // linked into a resource_dir.
+    const { mkdirSync, symlinkSync, appendFileSync } = await import('node:fs')
+    mkdirSync(join(dir, 'rd'))
+    symlinkSync(
+      fileURLToPath(new URL('../../conn-syncd/resource.d/conn-syncd-ready', import.meta.url)),
+      join(dir, 'rd', 'conn-syncd-ready'),
+    )
+    appendFileSync(join(dir, 'ha.cf'), `resource_dir ${join(dir, 'rd')}\n`)
     const c = await loadConfig(join(dir, 'ha.cf'), { node: 'master1' })
     t.equal(c.deadtime, 100)
     t.same(
       c.groups.map(g => g.resources.map(r => r.agent)),
-      // Only the VIPs: traffic-manager and conn-syncd run on both masters
-      // from their own units (issue 18 item 3).
-      [['IPaddr', 'IPaddr']],
+      // The VIPs behind conn-syncd's readiness check: traffic-manager and
+      // conn-syncd run on both masters from their own units (issue 18.3).
+      [['conn-syncd-ready', 'IPaddr', 'IPaddr']],
     )
   },
 )

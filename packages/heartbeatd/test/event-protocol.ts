@@ -60,6 +60,21 @@ t.test('fields are checked against their grammar both ways', async t => {
   })
 })
 
+// Issue 19, fuzz finding: parseServerLine took a 250-character ERR text
+// that formatServerLine then refused. Whatever parses must format again.
+t.test('parse accepts exactly what format emits', async t => {
+  for (const n of [199, 200, 201, 250]) {
+    const line = `ERR HB_ERR_X ${'a'.repeat(n)}`
+    const l = parseServerLine(line)
+    if (n <= 200) t.equal(l && formatServerLine(l), `${line}\n`, `text of ${n}`)
+    else t.equal(l, undefined, `text of ${n} characters is refused`)
+  }
+  for (const line of ['ERR HB_ERR_X ', 'ERR HB_ERR_X  x ', `ERR HB_ERR_X ${'b '.repeat(100)}`]) {
+    const l = parseServerLine(line)
+    t.doesNotThrow(() => l && formatServerLine(l), JSON.stringify(line))
+  }
+})
+
 t.test('client lines', async t => {
   t.same(parseClientLine('PING'), { type: 'ping' })
   t.match(parseClientLine('HELLO'), {

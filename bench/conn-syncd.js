@@ -44,8 +44,9 @@ process.on('SIGINT', () => process.exit(130))
 process.on('SIGTERM', () => process.exit(143))
 
 /** A child in a namespace whose JSON stdout lines can be awaited. */
-function proc(ns, args, stdin = false) {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'ignore'] })
+function proc(ns, args, stdin = false, nice = undefined) {
+  const pre = nice === undefined ? [] : ['nice', '-n', String(nice)]
+  const child = spawn('ip', ['netns', 'exec', ns, ...pre, process.execPath, ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'ignore'] })
   children.add(child)
   const lines = []
   const waiters = []
@@ -57,6 +58,7 @@ function proc(ns, args, stdin = false) {
   })
   return {
     child,
+    lines,
     send: s => child.stdin.write(s + '\n'),
     wait: (pred, ms = 30_000) => new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('timeout waiting for output')), ms)
@@ -71,11 +73,14 @@ const addNs = name => {
   sh('ip', ['netns', 'add', ns]); made.push(ns); ip(ns, 'link', 'set', 'lo', 'up')
   return ns
 }
-// --resync [--flows N]: time for a returning master to get N synced flows
-// into its kernel (18.4). One namespace: conn-syncd (real conntrack) and a
-// peer (test/fixtures/resync-peer.mjs) on its loopback; the peer answers the
-// daemon's start-up RESYNC-REQUEST with N flows; the clock runs from the
-// peer's first send until `conntrack -C` in the namespace reaches N.
+// --resync [--flows N] [--nice N]: time for a returning master to get N
+// synced flows into its kernel (18.4). One namespace: conn-syncd (real
+// conntrack) and a peer (test/fixtures/resync-peer.mjs) on its loopback; the
+// peer answers the daemon's start-up RESYNC-REQUEST with N flows; the clock
+// runs from the peer's first send until `conntrack -C` in the namespace
+// reaches N. --nice runs the daemon (and its conntrack children) at that
+// niceness, as the example unit's Nice= does. Prints the daemon's CPU time
+// (its own and its conntrack children's) for the whole run.
 if (process.argv.includes('--resync')) {
   const fi = process.argv.indexOf('--flows')
   const N = fi > 0 ? Number(process.argv[fi + 1]) : 10_000
@@ -85,7 +90,8 @@ if (process.argv.includes('--resync')) {
   const peer = proc(ns, [join(FIX, 'resync-peer.mjs'), '6951', '6950', 'bench-secret-1', String(N), '10.0.0.100'])
   await peer.wait(o => o.msg === 'listening')
   const sock = join(dir, 'rs.sock')
-  const d = proc(ns, [join(ROOT, 'packages/conn-syncd/dist/bin.js'), '--config', conf, '--control', sock])
+  const ni = process.argv.indexOf('--nice')
+  const d = proc(ns, [join(ROOT, 'packages/conn-syncd/dist/bin.js'), '--config', conf, '--control', sock, ...(process.env.CS_DEBUG ? ['--log-level', 'debug'] : [])], false, ni > 0 ? Number(process.argv[ni + 1]) : undefined)
   const sent = await peer.wait(o => o.msg === 'sent')
   let n = 0
   const limitMs = 240_000
@@ -98,7 +104,11 @@ if (process.argv.includes('--resync')) {
   const ms = Date.now() - sent.at
   const { controlRequest } = await import('@has/daemon-kit')
   const st = await controlRequest(sock, 'status').catch(e => ({ error: String(e) }))
-  console.log(JSON.stringify({ flows: N, inKernel: n, ms, datagrams: sent.datagrams, status: st }))
+  // utime, stime, cutime, cstime (fields 14-17) in clock ticks (100 Hz).
+  const stat = (await import('node:fs')).readFileSync(`/proc/${d.child.pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  const cpuMs = [11, 12, 13, 14].map(i => Number(stat[i]) * 10)
+  console.log(JSON.stringify({ flows: N, inKernel: n, ms, datagrams: sent.datagrams, load1: (await import('node:os')).loadavg()[0], cpuMs: { daemon: cpuMs[0] + cpuMs[1], conntrack: cpuMs[2] + cpuMs[3] }, status: st }))
+  if (process.env.CS_DEBUG) for (const l of d.lines) if (/asking|ready|stale/.test(l.msg)) console.log(JSON.stringify({ time: l.time, msg: l.msg, why: l.why, waitingFor: l.waitingFor }))
   d.kill()
   peer.kill()
   process.exit(n >= N ? 0 : 1)

@@ -13,6 +13,8 @@ import {
   packageVersion,
   runDaemon,
   runProgram,
+  defaultEpochFile,
+  senderEpoch,
   stdio,
   type CliIo,
   type DaemonFlags,
@@ -81,7 +83,12 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
       version: packageVersion(import.meta.url),
       logger,
       load: () => loadConfig(flags.config),
-      start: config => createConnSyncd({ config, logger }),
+      start: config => {
+        // Never backwards across restarts, even after a clock step (issue 19.9).
+        const e = senderEpoch(defaultEpochFile(NAME))
+        if (e.warning) logger.warn({ epoch: e.epoch }, e.warning)
+        return createConnSyncd({ config, logger, epoch: e.epoch })
+      },
       controlAddress: flags.control ?? false,
       ...(flags.metrics ? { metricsListen: flags.metrics } : {}),
     })

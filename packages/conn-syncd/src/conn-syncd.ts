@@ -31,6 +31,11 @@ export interface ConnSyncdOptions {
   /** Whether an address is on this host now (default: interface scan). */
   readonly isLocal?: (addr: string) => boolean
   readonly now?: () => number
+  /**
+   * This start's epoch (the CLI passes daemon-kit senderEpoch(): never
+   * backwards across restarts, even after a clock step). Default: now().
+   */
+  readonly epoch?: number | bigint
 }
 
 const CLOSING = new Set(['FIN_WAIT', 'TIME_WAIT', 'CLOSE', 'CLOSE_WAIT', 'LAST_ACK'])
@@ -74,13 +79,13 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
   const metrics = createMetrics()
   const drops = createDropLog(log, { what: 'sync datagrams' })
   const startedAt = now()
-  const epoch = BigInt(startedAt)
+  const epoch = BigInt(opts.epoch ?? startedAt)
   let seq = 0
   const local = new LocalFlows(cfg.syncThresholdMs)
   const held = new PeerTable()
   const seqs = new SequenceTracker()
   const peers = new Map<string, PeerState>()
-  const counts = { sent: 0, received: 0, lost: 0, dropped: 0, resyncRequested: 0, resyncServed: 0, inserted: 0, insertFailed: 0, refused: 0 }
+  const counts = { sent: 0, received: 0, lost: 0, dropped: 0, resyncRequested: 0, resyncServed: 0, inserted: 0, insertFailed: 0, refused: 0, staleRemoved: 0 }
   const sources = (c: Config): Set<string> => new Set([...c.peers.map(p => p.host), ...c.accept].map(plainAddress))
   let allowed = sources(cfg)
   const readiness = new Readiness([...sources(cfg)], startedAt, READY_GRACE_MS)
@@ -207,8 +212,30 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
     await sendFullTable({ reason: 'resync request', askedBy: peer.name, from })
   }
 
+  /**
+   * A missing table is asked for again only from a peer never heard from
+   * (the request or the answer's start was lost) or silent for 3 s. A
+   * table still arriving is not: on a loaded host a 10,000-flow answer
+   * takes seconds, timers fire before the datagrams waiting in the socket
+   * are read, and each extra answer is as much work again (a datagram lost
+   * in the middle shows as a sequence gap, which asks anyway).
+   */
+  const lastHeard = new Map<string, number>()
+  const stalled = (): boolean => readiness.waitingFor(now()).some(h => {
+    const at = lastHeard.get(h)
+    return at === undefined || now() - at > 3000
+  })
+  /** Judged after the event loop's next I/O poll: timers run before datagrams already waiting are read. */
+  const askIfStalled = (): void => {
+    setImmediate(() => {
+      if (!closed && now() - lastAskAll > 400 && stalled()) askResync('a table is missing')
+    })
+  }
+
   let lastAskAll = -Infinity
-  const askResync = (): void => {
+  let closed = false
+  const askResync = (why: string): void => {
+    log.debug({ why, waitingFor: readiness.waitingFor(now()) }, 'asking every peer for its full table')
     lastAskAll = now()
     counts.resyncRequested++
     metrics.resyncs.inc({ direction: 'requested' })
@@ -226,7 +253,7 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
         metrics.kernelOps.inc({ op: 'delete', result: ok ? 'ok' : 'failed' })
         return
       }
-      metrics.kernelOps.inc({ op: 'insert', result: ok ? 'ok' : 'failed' })
+      metrics.kernelOps.inc({ op: op.op === 'refresh' ? 'refresh' : 'insert', result: ok ? 'ok' : 'failed' })
       if (ok) counts.inserted++
       else counts.insertFailed++
       const cur = held.get(flowKey(op.flow))
@@ -252,23 +279,58 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
     if (!changed) {
       if (kq.has(flowKey(f))) return
       const third = (f.timeout * 1000) / 3
-      // In the kernel: refresh (delete + insert) once a third of the timeout has passed.
-      if (h.kernelAt > 0 && now() - h.kernelAt < third) return
+      // In the kernel: its timeout is extended (conntrack -U) once a third
+      // of it has passed; the entry and its window state stay.
+      if (h.kernelAt > 0) {
+        if (now() - h.kernelAt >= third) kq.push({ op: 'refresh', flow: f })
+        return
+      }
       // Failed: retried at the same pace, not on every refresh.
       if (h.failedAt > 0 && now() - h.failedAt < third) return
     }
     kq.push({ op: 'replace', flow: f })
   }
 
-  // Readiness: every peer's full table is here and in the kernel.
-  const ready = (): boolean => kq.idle && readiness.waitingFor(now()).length === 0
+  /**
+   * Entries a previous instance left in the kernel for the services whose
+   * VIP is elsewhere: flows that ended while this master was away, old
+   * mappings, entries with the stale TCP window state of a time this host
+   * held the VIP. One table walk per service removes them all before the
+   * first insert (the queue waits), so the peers' tables then go in as
+   * pure inserts: no per-flow delete, which costs a walk each. A VIP this
+   * host holds is left alone: its entries are live connections.
+   */
+  let purge: 'running' | 'done' = 'running'
+  const purgeAtStart = async (): Promise<void> => {
+    kq.pause()
+    try {
+      const away = cfg.services.filter(sv => !isLocal(sv.address)).map(sv => ({ proto: sv.proto === 'tcp' ? 6 : 17, dst: sv.address, dport: sv.port }))
+      const n = away.length > 0 ? await kernel.purge(away) : 0
+      counts.staleRemoved += n
+      if (n > 0) log.info({ entries: n, services: away.map(sv => `${sv.dst}:${sv.dport}`) }, 'stale kernel entries from a previous instance removed')
+    } catch (err) {
+      log.warn({ err }, 'cannot purge stale kernel entries; they are replaced as peers send their flows')
+    } finally {
+      purge = 'done'
+      kq.resume()
+      checkReady()
+    }
+  }
+
+  // Readiness: stale entries gone, every peer's full table here and in the kernel.
+  const ready = (): boolean => purge === 'done' && kq.idle && readiness.waitingFor(now()).length === 0
   let wasReady = false
+  let announced = false
   const waiters = new Set<{ done: (r: boolean) => void }>()
   const checkReady = (): void => {
     const r = ready()
     metrics.ready.set(r ? 1 : 0)
     if (r && !wasReady) {
-      log.info({ heldEntries: held.size, msSinceStart: now() - startedAt, kernel: kq.stats() }, 'ready: every peer table is in the kernel')
+      // Info once per start (and after a peer restart); a batch of new
+      // flows makes it false for a moment, which is only debug news.
+      const at = announced ? 'debug' : 'info'
+      announced = true
+      log[at]({ heldEntries: held.size, msSinceStart: now() - startedAt, kernel: kq.stats() }, 'ready: every peer table is in the kernel')
     }
     wasReady = r
     if (r) for (const w of [...waiters]) w.done(true)
@@ -305,9 +367,14 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
     counts.received++
     metrics.datagramsReceived.inc({ peer: msg.sender })
     readiness.heard(host)
+    lastHeard.set(host, now())
     if (v.kind === 'restart') {
       log.info({ peer: msg.sender, from }, 'peer restarted')
       readiness.restarted(host)
+      announced = false
+      // Its table may have changed while it was away: ask for it now (it
+      // keeps sending, so the silence rule below would never ask).
+      askResync('peer restarted')
     }
     if (v.kind === 'next' && v.lost > 0) {
       peer.lost += v.lost
@@ -316,7 +383,7 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
       // Loss is repaired by asking for full tables (rate-limited per peer).
       if (now() - peer.lastResyncAsk > 1000) {
         peer.lastResyncAsk = now()
-        askResync()
+        askResync('sequence gap')
       }
     }
     if (msg.type === MSG_RESYNC_REQUEST) {
@@ -344,6 +411,7 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
   socket.on('message', onDatagram)
 
   kernel.follow(onRow)
+  void purgeAtStart()
 
   // Timers: threshold sends, periodic refresh, persistence polling.
   const tick = setInterval(() => {
@@ -351,9 +419,11 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
     held.expire(now())
     // A peer heard from whose full table has not come (its answer lost):
     // ask again, at most once a second, after the start-up asks.
-    if (now() - startedAt > 2500 && now() - lastAskAll > 1000 && readiness.waitingFor(now()).length > 0) askResync()
+    if (now() - startedAt > 2500 && now() - lastAskAll > 1000) askIfStalled()
     checkReady()
-  }, Math.max(50, Math.min(250, Math.floor(cfg.syncThresholdMs / 2) || 50)))
+  // At most 100 ms: a flow goes out at most that long after its threshold
+  // (a flow still on its way to the peer at a failover is lost).
+  }, Math.max(20, Math.min(100, Math.floor(cfg.syncThresholdMs / 4) || 20)))
   let refreshing = false
   const refresh = async (): Promise<void> => {
     if (refreshing) return
@@ -380,8 +450,10 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
 
   // A (re)joining master asks for everything; repeated because UDP.
   const askTimers: NodeJS.Timeout[] = []
-  askResync()
-  for (const ms of [500, 2000]) askTimers.push(setTimeout(askResync, ms))
+  askResync('start')
+  // Again only while a table is missing: a second full answer is wasted
+  // work on both sides (at 10,000 flows, as much as the first).
+  for (const ms of [500, 2000]) askTimers.push(setTimeout(askIfStalled, ms))
   log.info({ listen: `${bound.address}:${bound.port}`, peers: targetText(), accept: [...allowed], node: cfg.node }, 'conn-syncd running')
 
   const kernelPending = (): { pending: number; failed: number } => {
@@ -455,7 +527,7 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
     status,
     commands: {
       resync: () => {
-        askResync()
+        askResync('control command')
         return { requested: true, to: targetText() }
       },
       flows: () => [...held.values()].map(h => ({ peer: h.peer, inKernel: h.kernelAt > 0, ...h.flow })),
@@ -484,6 +556,7 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
       persistTimer = cfg.proxyControl ? setInterval(() => void pollPersistence(), cfg.proxyPollMs) : undefined
     },
     async close() {
+      closed = true
       clearInterval(tick)
       clearInterval(refreshTimer)
       if (persistTimer) clearInterval(persistTimer)

@@ -125,20 +125,26 @@ export function refreshArgs(f: Flow): string[] {
 
 export type FlowTuple = Pick<Flow, 'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'family'>
 
-/** One kernel change: put a flow in (replacing what the kernel holds for its tuple) or take it out. */
-export type KernelOp = { readonly op: 'replace'; readonly flow: Flow } | { readonly op: 'delete'; readonly flow: FlowTuple }
+/**
+ * One kernel change: put a flow in (replacing what the kernel holds for
+ * its tuple), extend the timeout of one that is in, or take one out.
+ */
+export type KernelOp =
+  | { readonly op: 'replace'; readonly flow: Flow }
+  | { readonly op: 'refresh'; readonly flow: Flow }
+  | { readonly op: 'delete'; readonly flow: FlowTuple }
 
 /**
  * The `conntrack -R` (load-file) line of one op. In conntrack 1.4.7 an
  * insert costs microseconds and a delete (or update) a table walk, so a
  * replace is a bare insert; the rare insert that meets an existing entry
  * (stale, from when this master held the VIP) fails and is redone alone
- * as delete + insert (kernel.ts). A delete of a missing entry does not
- * fail a batch. Every token is a validated address or a number, so a line
+ * as delete + insert (kernel.ts). A delete or refresh (-U) of a missing
+ * entry does not fail a batch; both walk the table, so they stay rare. Every token is a validated address or a number, so a line
  * can never carry a second command.
  */
 export function batchLine(k: KernelOp): string {
-  return (k.op === 'delete' ? deleteArgs(k.flow) : insertArgs(k.flow)).join(' ')
+  return (k.op === 'delete' ? deleteArgs(k.flow) : k.op === 'refresh' ? refreshArgs(k.flow) : insertArgs(k.flow)).join(' ')
 }
 
 export function deleteArgs(f: FlowTuple): string[] {

@@ -37,6 +37,7 @@ export class KernelQueue {
   #tokens: number
   #tokensAt: number
   #closed = false
+  #paused = false
   #soon = false
   #applied = 0
   #failed = 0
@@ -70,13 +71,23 @@ export class KernelQueue {
     }
   }
 
+  /** Holds changes back (they keep queueing) until resume(), e.g. while stale entries are purged. */
+  pause(): void {
+    this.#paused = true
+  }
+
+  resume(): void {
+    this.#paused = false
+    this.#kick()
+  }
+
   /** Whether a change for this flow is queued or being applied. */
   has(key: FlowKey): boolean {
     return this.#pending.has(key) || this.#inflight.has(key)
   }
 
   get idle(): boolean {
-    return !this.#running && this.#pending.size === 0
+    return !this.#running && !this.#paused && this.#pending.size === 0
   }
 
   stats(): KernelQueueStats {
@@ -97,7 +108,7 @@ export class KernelQueue {
   }
 
   #kick(): void {
-    if (this.#running || this.#timer || this.#closed || this.#pending.size === 0) return
+    if (this.#running || this.#paused || this.#timer || this.#closed || this.#pending.size === 0) return
     // Token bucket: `ratePerS` flows a second, bursts up to one second's worth.
     const now = this.#o.now()
     const rate = this.#rate

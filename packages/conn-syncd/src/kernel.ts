@@ -13,12 +13,15 @@ import { join } from 'node:path'
 import { LineSplitter } from '@has/daemon-kit'
 import type { Logger } from '@has/daemon-kit'
 import { batchLine, deleteArgs, parseConntrackRow, type ConntrackRow, type KernelOp } from './conntrack.js'
+import { flowKey, PROTO_NAMES, type Flow, type FlowKey } from './flow.js'
 
 export interface Kernel {
   follow(onRow: (row: ConntrackRow) => void): void
   dump(): Promise<ConntrackRow[]>
   /** Applies the ops in order; one result per op (true: applied). */
   apply(ops: readonly KernelOp[]): Promise<boolean[]>
+  /** Deletes every entry of these services (one table walk each); the number deleted. */
+  purge(services: readonly ServiceTuple[]): Promise<number>
   close(): void
 }
 
@@ -34,27 +37,58 @@ function runConntrack(bin: string, args: readonly string[]): Promise<{ code: num
   })
 }
 
+/** Whether the kernel table already shows what an op wants (a flow with its mapping; a deleted flow gone). */
+export function opDone(op: KernelOp, table: ReadonlyMap<FlowKey, Flow>): boolean {
+  const k = table.get(flowKey(op.flow))
+  if (op.op === 'delete') return k === undefined
+  const f = op.flow
+  // A refresh of a missing entry does not fail a run: present is enough.
+  return k !== undefined && k.natDst === f.natDst && k.natDport === f.natDport && k.natSrc === f.natSrc && k.natSport === f.natSport
+}
+
 /**
- * `conntrack -R` stops at the first line that fails (an insert whose reply
- * tuple another entry holds, say) and does not say which: a failed batch is
- * split in halves and retried (every op is idempotent), so one bad flow
- * costs log2(n) extra processes and never the rest of the batch.
+ * `conntrack -R` applies lines in order and stops at the first that fails
+ * (an insert meeting an entry with its tuple), without saying which. So
+ * after a failed run one dump tells which ops are in (those before the
+ * failure, and any the kernel already had); the rest run again. When the
+ * first line of a run is still not in after it, that line is the one that
+ * fails: it is reported and the others go on. Every round removes at least
+ * one op, so at most ops.length rounds; usually one dump per failing op.
+ * (Halving a failed batch instead would re-insert what the first run
+ * applied, fail on it, and cost a process per op.)
  */
-export async function applyBisecting(
+export async function applyInOrder(
   ops: readonly KernelOp[],
   run: (ops: readonly KernelOp[]) => Promise<{ ok: boolean; detail: string }>,
+  table: () => Promise<ReadonlyMap<FlowKey, Flow>>,
   onFail: (op: KernelOp, detail: string) => void,
 ): Promise<boolean[]> {
-  if (ops.length === 0) return []
-  const r = await run(ops)
-  if (r.ok) return ops.map(() => true)
-  if (ops.length === 1) {
-    onFail(ops[0] as KernelOp, r.detail)
-    return [false]
+  const res = ops.map(() => false)
+  let todo = ops.map((_, i) => i)
+  for (let round = 0; todo.length > 0 && round <= ops.length; round++) {
+    const r = await run(todo.map(i => ops[i] as KernelOp))
+    if (r.ok) {
+      for (const i of todo) res[i] = true
+      break
+    }
+    const now = await table()
+    const first = todo[0]
+    const next: number[] = []
+    for (const i of todo) {
+      if (opDone(ops[i] as KernelOp, now)) res[i] = true
+      else next.push(i)
+    }
+    if (next[0] === first && first !== undefined) {
+      onFail(ops[first] as KernelOp, r.detail)
+      next.shift()
+    }
+    todo = next
   }
-  const mid = ops.length >> 1
-  return [...(await applyBisecting(ops.slice(0, mid), run, onFail)), ...(await applyBisecting(ops.slice(mid), run, onFail))]
+  return res
 }
+
+/** The services whose entries a purge removes (one table walk each). */
+export type ServiceTuple = Pick<Flow, 'proto' | 'dst' | 'dport'>
 
 export function conntrackKernel(bin: string, timeoutS: number, logger: Logger): Kernel {
   let follower: ChildProcess | undefined
@@ -72,6 +106,13 @@ export function conntrackKernel(bin: string, timeoutS: number, logger: Logger): 
     })
     chain = next.catch(() => undefined)
     return next
+  }
+  const dump = async (): Promise<ConntrackRow[]> => {
+    const r = await runConntrack(bin, ['-L', '-o', 'extended'])
+    return r.stdout.split('\n').flatMap(l => {
+      const row = parseConntrackRow(l, timeoutS)
+      return row ? [row] : []
+    })
   }
   return {
     follow(onRow) {
@@ -94,17 +135,14 @@ export function conntrackKernel(bin: string, timeoutS: number, logger: Logger): 
       }
       start()
     },
-    async dump() {
-      const r = await runConntrack(bin, ['-L', '-o', 'extended'])
-      return r.stdout.split('\n').flatMap(l => {
-        const row = parseConntrackRow(l, timeoutS)
-        return row ? [row] : []
-      })
-    },
+    dump,
     async apply(ops) {
       const failed: KernelOp[] = []
-      const res = await applyBisecting(ops, run, op => failed.push(op))
-      // An insert that met an entry (stale window state): delete it and insert again, alone.
+      const table = async (): Promise<Map<FlowKey, Flow>> => new Map((await dump()).map(r => [flowKey(r.flow), r.flow]))
+      const res = await applyInOrder(ops, run, table, op => failed.push(op))
+      // An insert that met an entry (stale window state, an old mapping):
+      // delete it and insert again, alone. A delete walks the whole table
+      // in conntrack 1.4.7, so this stays the exception.
       for (const op of failed) {
         const i = ops.indexOf(op)
         if (op.op !== 'replace') continue
@@ -114,6 +152,20 @@ export function conntrackKernel(bin: string, timeoutS: number, logger: Logger): 
         else logger.debug({ line: batchLine(op), delete: del.code, stderr: again.detail }, 'conntrack insert failed')
       }
       return res
+    },
+    async purge(services) {
+      let n = 0
+      for (const s of services) {
+        const args = ['-D', '-p', PROTO_NAMES[s.proto] ?? String(s.proto), '-d', s.dst, '--dport', String(s.dport)]
+        const p = chain.then(() => runConntrack(bin, args))
+        chain = p.catch(() => undefined)
+        const r = await p
+        // Exit 1 with "0 flow entries have been deleted" is not an error.
+        const m = /(\d+) flow entries have been deleted/.exec(r.stderr)
+        if (m) n += Number(m[1])
+        else logger.warn({ args, stderr: r.stderr.trim() }, 'conntrack purge failed')
+      }
+      return n
     },
     close() {
       closed = true

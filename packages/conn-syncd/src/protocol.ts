@@ -70,7 +70,8 @@ function ipBytes(family: 4 | 6, addr: string): Buffer {
 }
 
 function ipText(family: 4 | 6, b: Buffer): string {
-  if (family === 4) return [...b].join('.')
+  // No intermediate array: a 10,000-flow resync decodes 40,000 of these.
+  if (family === 4) return `${b[0] ?? 0}.${b[1] ?? 0}.${b[2] ?? 0}.${b[3] ?? 0}`
   const g: string[] = []
   for (let i = 0; i < 16; i += 2) g.push(b.readUInt16BE(i).toString(16))
   // Compress the longest run of zero groups (RFC 5952 style).

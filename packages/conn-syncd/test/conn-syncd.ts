@@ -30,6 +30,7 @@ class FakeKernel implements Kernel {
     for (const k of ops) out.push(k.op === 'replace' ? await this.insert(k.flow) : await this.remove(k.flow))
     return out
   }
+  async purge() { return 0 }
   close() {}
   async until(pred: (ops: string[]) => boolean) {
     while (!pred(this.ops)) await new Promise<void>(r => this.#waiters.push(r))

@@ -82,7 +82,7 @@ t.test('full stack: heartbeatd moves the VIP, nftables + conn-syncd keep every s
     ])
     const tc = daemon('traffic-client', n, ['-c', conf, '--procfs', proc, '--control', sock('tc', n)])
     await Promise.all([
-      inNs(n, [fixture('stream-server.mjs'), n]).waitLog(l => l.msg === 'listening'),
+      inNs(n, [fixture('stream-server.mjs'), n]).waitLog(l => l.msg === 'listening', 40_000),
       tc.waitLog(l => l.msg === 'started', 40_000),
     ])
   })
@@ -174,7 +174,7 @@ t.test('full stack: heartbeatd moves the VIP, nftables + conn-syncd keep every s
   }
 
   // 1. Start everything (in parallel: start-up dominates the run time).
-  await Promise.all([...nodeReady, startMaster('m1'), startMaster('m2'), client.waitLog(l => l.msg === 'client ready')])
+  await Promise.all([...nodeReady, startMaster('m1'), startMaster('m2'), client.waitLog(l => l.msg === 'client ready', 40_000)])
   const home = (l: LogLine) => l.msg === 'resource holder' && l.holder === 'm1'
   await Promise.all([hb.m1!.waitLog(home), hb.m2!.waitLog(home)])
   await hb.m1!.waitLog(l => l.msg === 'resource agent' && l.op === 'start' && l.ok === true)

@@ -85,7 +85,8 @@ const HANG_MAX_INPUT = 64 * 1024
 
 /**
  * Runs `count` mutated inputs through `target`; returns the findings (at
- * most `maxFindings`, each with a reproducer) and how many inputs ran.
+ * most `maxFindings` distinct ones, each with a reproducer), how many
+ * inputs ran and how many of them crashed or were slow.
  */
 export function fuzzTarget(target, { seed = 1, count = 1000, maxFindings = 5, deadlineMs = Infinity, onInput } = {}) {
   const rand = rng(seed)
@@ -94,6 +95,8 @@ export function fuzzTarget(target, { seed = 1, count = 1000, maxFindings = 5, de
   const seen = new Set()
   const end = Date.now() + deadlineMs
   let ran = 0
+  let crashes = 0
+  let hangs = 0
   const run = input => {
     ran++
     onInput?.(input, ran)
@@ -103,8 +106,10 @@ export function fuzzTarget(target, { seed = 1, count = 1000, maxFindings = 5, de
     } catch (e) {
       if (!documented(target, e)) {
         const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e)
-        const sig = `throw ${msg.slice(0, 80)}`
-        if (!seen.has(sig)) {
+        // One finding per kind of failure: quoted input and numbers vary.
+        const sig = `throw ${msg.replace(/"[^"]*"/g, '"…"').replace(/\d+/g, 'N').slice(0, 80)}`
+        crashes++
+        if (!seen.has(sig) && findings.length < maxFindings) {
           seen.add(sig)
           findings.push({ kind: 'crash', message: msg, input: input.toString('base64'), stack: e?.stack?.split('\n').slice(0, 4).join(' | ') })
         }
@@ -118,31 +123,36 @@ export function fuzzTarget(target, { seed = 1, count = 1000, maxFindings = 5, de
       try { target.run(input) } catch { /* reported above */ }
       ms = Math.min(ms, performance.now() - t1)
     }
-    if (ms > HANG_MS && input.length < HANG_MAX_INPUT && !seen.has('hang')) {
+    if (ms > HANG_MS) hangs++
+    if (ms > HANG_MS && input.length < HANG_MAX_INPUT && !seen.has('hang') && findings.length < maxFindings) {
       seen.add('hang')
       findings.push({ kind: 'hang', message: `${ms.toFixed(0)} ms on ${input.length} bytes`, input: input.toString('base64') })
     }
   }
   for (const c of pool) run(c)
   let cur = pool[0]
-  for (let i = 0; i < count && findings.length < maxFindings && Date.now() < end; i++) {
+  // All `count` inputs run even after findings (the count is the claim);
+  // only the first `maxFindings` distinct ones are kept.
+  for (let i = 0; i < count && Date.now() < end; i++) {
     // Mostly mutate a corpus entry; sometimes keep mutating the last input.
     cur = mutate(rand() < 0.7 ? pool[Math.floor(rand() * pool.length)] : cur, rand, pool)
-    if (cur.length > HANG_MAX_INPUT) cur = cur.subarray(0, HANG_MAX_INPUT)
+    if (cur.length >= HANG_MAX_INPUT) cur = cur.subarray(0, HANG_MAX_INPUT - 1)
     run(cur)
   }
-  return { ran, findings }
+  return { ran, findings, crashes, hangs }
 }
 
 /**
  * Growth check: times `target` on prefix + piece×n + suffix for n and 8n.
  * Linear work grows ×8; flags a ratio over 32 (quadratic would be ×64).
+ * `onInput` sees each input before it runs (the bench's watchdog).
  */
-export function growth(target, { piece, prefix = '', suffix = '', n = 2000 }) {
+export function growth(target, { piece, prefix = '', suffix = '', n = 2000 }, onInput) {
   const time = k => {
     const input = Buffer.from(prefix + piece.repeat(k) + suffix)
     let best = Infinity
     for (let r = 0; r < 5; r++) {
+      onInput?.(input)
       const t0 = performance.now()
       try { target.run(input) } catch { /* errors are not the point here */ }
       best = Math.min(best, performance.now() - t0)

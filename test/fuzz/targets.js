@@ -1,7 +1,10 @@
 // One fuzz target per parser and codec, each with a corpus of valid
 // samples, the error type its package documents, and inputs for the growth
 // check. Everything comes from the built packages' public exports, except
-// ha-nfs-mount's RPC reply decoder, which its index does not export (named).
+// what an index does not export (named where imported from dist/):
+// ha-nfs-mount's RPC reply decoder, traffic-manager's nft/ip output
+// parsers, heartbeatd's `ip -j addr` and VIP spec parsers, and hasctl
+// (not linked under node_modules/@has).
 
 import * as kit from '@has/daemon-kit'
 import * as tm from '@has/traffic-manager'
@@ -13,6 +16,12 @@ import * as hnm from '@has/ha-nfs-mount'
 import * as cs from '@has/conn-syncd'
 import * as ra from '@has/radvd-lite'
 import { parseReply } from '../../packages/ha-nfs-mount/dist/rpc.js'
+import { parseNftCounters, parseConntrackLine } from '../../packages/traffic-manager/dist/nft/kernel-counters.js'
+import { parseDrListing } from '../../packages/traffic-manager/dist/nft/dr-counters.js'
+import { parseRouteGet, parseNeighMac, parseLinkMac } from '../../packages/traffic-manager/dist/nft/dr-neighbours.js'
+import { parseIpAddrJson } from '../../packages/heartbeatd/dist/interfaces.js'
+import { parseVipSpec } from '../../packages/heartbeatd/dist/ipaddr-native.js'
+import * as hasctl from '../../packages/hasctl/dist/index.js'
 
 const text = b => b.toString('utf8')
 const KEY = 'fuzz-shared-key-0123456789'
@@ -125,6 +134,32 @@ export const TARGETS = [
     'interface eth0 {\n  AdvSendAdvert on;\n  MaxRtrAdvInterval 25.5;\n  prefix 2001:db8:1::/64 {\n    AdvOnLink on;\n  };\n  RDNSS 2001:db8::53 { };\n  DNSSL Example.org { };\n};\n',
   ]),
   { name: 'radvd-lite RA', errorNames: ['NdpParseError'], corpus: raSample(), run: b => ra.parseRa(b), growth: [] },
+  { name: 'daemon-kit number/bool/epoch-state parsers', corpus: ['42', '-7', '1.5', 'on', 'No', '1732390000000\n'], growth: [{ piece: '0' }, { piece: ' ' }],
+    run: b => { const t = text(b); kit.parseIntRange(t, 0, 65535); kit.parseNumberRange(t, 0, 1); kit.parseBool(t); kit.parseEpochState(t) } },
+  configTarget('hasctl hasctl.conf (dist/)', t => hasctl.parseConfig(t, 'hasctl.conf'), [
+    'remote 10.0.0.2:7999\ncontrol traffic-manager /run/has/traffic-manager/control.sock\ntimeout 2s\n']),
+  { name: 'traffic-client procfs (stat, meminfo, cpuinfo)', growth: [{ piece: 'cpu 1 2 3 4\n' }, { piece: ' ' }],
+    corpus: ['cpu  4705 356 584 3699 23 23 0 0 0 0\ncpu0 1393280 32966 572056 13343292 6130 0 17875 0 0 0\nintr 1\n',
+      'MemTotal:       16333344 kB\nMemFree:         1211960 kB\nMemAvailable:    9321236 kB\n',
+      'processor\t: 0\nmodel name\t: x\ncpu MHz\t\t: 2400.000\nbogomips\t: 4800.00\n\nprocessor\t: 1\n'],
+    run: b => { const t = text(b); tc.parseStat(t); tc.parseMeminfo(t); tc.parseCpuinfo(t) } },
+  configTarget('traffic-client master address', t => tc.parseMaster('master1', t), ['10.0.0.1', '10.0.0.1:7000', '[fd00::1]:7000', 'fd00::1']),
+  configTarget('ha-nfs-mount source', t => hnm.parseSource(t), ['nfs1,nfs2:/export/www', '[fd00::1]:/x']),
+  configTarget('heartbeatd VIP spec and resource (dist/)', t => { parseVipSpec(t); hb.parseResource(t) }, ['10.0.0.100/24/eth0', 'IPaddr::10.0.0.100/24/eth0', 'fd00::64/64']),
+  { name: 'heartbeatd ip -j addr (dist/)', errorNames: ['SyntaxError'], growth: [],
+    corpus: ['[{"ifname":"eth0","addr_info":[{"family":"inet","local":"10.0.0.2","prefixlen":24,"label":"eth0"}]}]', '[null,1,"x"]', '{}'],
+    run: b => parseIpAddrJson(text(b)) },
+  { name: 'traffic-manager nft/ip/conntrack output (dist/)', growth: [{ piece: ' src=1' , prefix: 'tcp 6 1 ESTABLISHED' }],
+    corpus: ['{"nftables":[{"counter":{"family":"ip","table":"has","name":"b1","packets":3,"bytes":180}}]}',
+      '{"nftables":[{"set":{"name":"flows","elem":[1,2]}}]}', '[{"dst":"10.0.0.11","dev":"eth0","gateway":"10.0.0.1","type":"unicast"}]',
+      '[{"dst":"10.0.0.11","lladdr":"02:00:00:00:00:01","state":["REACHABLE"]}]', '[{"address":"02:00:00:00:00:01"}]',
+      'ipv4     2 tcp      6 431999 ESTABLISHED src=10.77.0.1 dst=10.77.0.100 sport=40000 dport=80 src=10.77.0.21 dst=10.77.0.1 sport=80 dport=40000 [ASSURED] mark=0 use=1'],
+    run: b => { const t = text(b); parseNftCounters(t); parseDrListing(t); parseRouteGet(t); parseNeighMac(t, '10.0.0.11'); parseLinkMac(t); parseConntrackLine(t) } },
+  // parseRoutes refuses JSON that is not an array (the caller logs it).
+  { name: 'erd ip -j routes', errorNames: ['SyntaxError'], growth: [],
+    corpus: ['[{"dst":"default","gateway":"10.0.0.1","dev":"eth0","protocol":"static","flags":[]},{"dst":"10.0.0.0/24","dev":"eth0","protocol":"kernel","scope":"link","prefsrc":"10.0.0.2"}]',
+      '[{"type":"blackhole","dst":"10.9.0.0/16"},{"dst":"10.8.0.0/16","nexthops":[{}]},null]'],
+    run: b => { try { erd.parseRoutes(text(b), 4) } catch (e) { if (!(e instanceof TypeError && e.message === 'expected a JSON array')) throw e } } },
   { name: 'radvd-lite RS', errorNames: ['NdpParseError'], corpus: [Buffer.from('85000000000000000101020000000001', 'hex')],
     run: b => ra.checkRs(b, 'fe80::1', 255), growth: [] },
 ]

@@ -9,6 +9,7 @@ import { EXIT, hasCode, HasError } from './errors.js'
 import { ConfigError, formatIssue } from './config-source.js'
 import { LOG_LEVELS } from './logger.js'
 import { permitRemoteListen } from './listen-policy.js'
+import { allowUnsafeControlPaths } from './control-peer.js'
 
 export interface CliIo {
   out(text: string): void
@@ -82,7 +83,13 @@ function permitRemoteFlags(cmd: Command): void {
 export function addControlOption(cmd: Command, defaultControl: string): Command {
   return cmd
     .option('--control <path>', 'control socket of the running daemon', defaultControl)
+    .option('--control-allow-unsafe', 'talk to a control socket whose directory others may write, or that another user owns')
     .hook('preAction', inheritControl)
+    .hook('preAction', (sub: Command) => {
+      if (sub.getOptionValue('controlAllowUnsafe') === true || sub.parent?.getOptionValue('controlAllowUnsafe') === true) {
+        allowUnsafeControlPaths()
+      }
+    })
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   verifySocket,
   withSocketUmask,
 } from './socket-path.js'
+import { checkControlPeerPath, unsafeControlPathAllowed } from './control-peer.js'
 import type { Logger } from './logger.js'
 
 export const CONTROL_MAX_LINE = 4096
@@ -195,19 +196,28 @@ async function dispatch(line: string, handlers: ControlHandlers): Promise<string
   }
 }
 
+export interface ControlRequestOptions {
+  /** Talk to a Unix socket that fails checkControlPeerPath (issue 19.7). */
+  readonly allowUnsafePath?: boolean
+}
+
 /**
  * Sends one command and returns the decoded OK value, or throws the ERR.
  * Refuses (KIT_ERR_CONTROL_ARGUMENT) words with white space or control
- * characters before connecting.
+ * characters before connecting, and (KIT_ERR_CONTROL_UNSAFE) a Unix
+ * socket someone other than root, the caller or its directory's owner
+ * could have put there, unless overridden.
  */
 export async function controlRequest(
   address: string,
   command: string,
   args: readonly string[] = [],
   timeoutMs = 5000,
+  opts: ControlRequestOptions = {},
 ): Promise<unknown> {
   checkControlWords(command, args)
   const hp = isTcp(address) ? parseHostPort(address) : undefined
+  if (!hp && !unsafeControlPathAllowed(opts.allowUnsafePath)) checkControlPeerPath(address)
   return new Promise((resolve, reject) => {
     const socket = hp ? connect(hp.port, hp.host) : connect(address)
     const timer = setTimeout(() => {

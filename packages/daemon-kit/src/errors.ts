@@ -77,6 +77,9 @@ export const kitErrors = defineErrors({
   },
   KIT_ERR_KEY_FILE: { message: 'key file %s: %s', exit: 3 },
   KIT_ERR_STATE_FILE: { message: 'state file %s: %s' },
+  KIT_ERR_CONTROL_UNSAFE: {
+    message: 'refusing to talk to control socket %s: %s (override: --control-allow-unsafe or HAS_CONTROL_ALLOW_UNSAFE=1)',
+  },
 })
 
 /** True when `e` carries a string `code` (any copy of HasError, or Node). */

@@ -33,23 +33,28 @@ export interface AnnounceInput {
   readonly ipv6Announce?: Ipv6Announce
 }
 
-export function announceCommands(a: AnnounceInput): string[][] {
-  const cmds: string[][] = []
+/** The addresses a round announces, per family, each once. */
+export function announceTargets(a: Pick<AnnounceInput, 'addresses' | 'ipv4' | 'ipv6'>): { v4: string[]; v6: string[] } {
+  const v4: string[] = []
   const v6: string[] = []
   const seen = new Set<string>()
   for (const addr of a.addresses) {
     // Never claim an address DAD found in use elsewhere.
     if (seen.has(addr.address) || addr.dadfailed) continue
     seen.add(addr.address)
-    if (addr.family === 4 && a.ipv4) {
-      // -w: do not wait a second for the answer nobody sends.
-      cmds.push(['arping', '-q', '-U', '-c', '1', '-w', '0.02', '-i', a.dev, '-S', addr.address, addr.address])
-    } else if (addr.family === 6 && a.ipv6 && addr.scope === 'global') {
-      // Global scope covers ULAs (fc00::/7); link-local addresses stay
-      // with their port and are never moved.
-      v6.push(addr.address)
-    }
+    if (addr.family === 4 && a.ipv4) v4.push(addr.address)
+    // Global scope covers ULAs (fc00::/7); link-local addresses stay
+    // with their port and are never moved.
+    else if (addr.family === 6 && a.ipv6 && addr.scope === 'global') v6.push(addr.address)
   }
+  return { v4, v6 }
+}
+
+/** The same round as helper processes (the fallback when the long-lived announcer fails). */
+export function announceCommands(a: AnnounceInput): string[][] {
+  const { v4, v6 } = announceTargets(a)
+  // -w: do not wait a second for the answer nobody sends.
+  const cmds: string[][] = v4.map(addr => ['arping', '-q', '-U', '-c', '1', '-w', '0.02', '-i', a.dev, '-S', addr, addr])
   if (!v6.length) return cmds
   if ((a.ipv6Announce ?? 'na') === 'na') {
     // One process per round for all addresses: perl starts in a few ms.

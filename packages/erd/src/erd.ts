@@ -21,7 +21,7 @@ import {
   type Route,
   type RouteOp,
 } from './routes.js'
-import { announceCommands, type Ipv6Announce } from './announce.js'
+import { announceCommands, announceTargets, type Ipv6Announce } from './announce.js'
 import { NeighbourCache, neighbourLines } from './neighbours.js'
 import type { Address } from './netlink-text.js'
 
@@ -173,21 +173,30 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
     if (cfg.announce_count === 0 || sel.active !== role) return
     const dev = ifname(role)
     const addrs = [...addresses.primary, ...(role === 'secondary' ? addresses.secondary : [])]
-    const cmds = announceCommands({
-      dev,
-      addresses: addrs,
-      ipv6Targets: neighbours.ipv6(),
-      ipv4: cfg.ipv4,
-      ipv6: cfg.ipv6,
-      ipv6Announce,
-    })
-    const { failed } = await kernel.run(cmds)
-    m.announcements.inc({ result: 'ok' }, cmds.length - failed.length)
-    if (failed.length) {
-      m.announcements.inc({ result: 'failed' }, failed.length)
-      log.warn({ failed }, 'announcements failed')
+    const input = { dev, addresses: addrs, ipv6Targets: neighbours.ipv6(), ipv4: cfg.ipv4, ipv6: cfg.ipv6, ipv6Announce }
+    let sent = -1
+    let via = 'announcer'
+    // The long-lived announcer first: no process start on the switch path.
+    const { v4, v6 } = announceTargets(input)
+    if (kernel.announce && ipv6Announce === 'na' && v4.length + v6.length > 0) {
+      const r = await kernel.announce(dev, [...v4, ...v6])
+      if (r.error === undefined) {
+        sent = r.sent
+        m.announcements.inc({ result: 'ok' }, sent)
+      } else log.warn({ error: r.error, dev }, 'announcer failed; falling back to arping and erd-na')
     }
-    log.info({ event: 'announced', dev, round, sent: cmds.length - failed.length }, 'peers notified')
+    if (sent < 0) {
+      via = 'commands'
+      const cmds = announceCommands(input)
+      const { failed } = await kernel.run(cmds)
+      sent = cmds.length - failed.length
+      m.announcements.inc({ result: 'ok' }, sent)
+      if (failed.length) {
+        m.announcements.inc({ result: 'failed' }, failed.length)
+        log.warn({ failed }, 'announcements failed')
+      }
+    }
+    log.info({ event: 'announced', dev, round, sent, via }, 'peers notified')
     if (round < cfg.announce_count && sel.active === role) {
       announceTimer = clock.after(cfg.announce_interval, () => void announce(role, round + 1))
     }
@@ -207,6 +216,10 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
     generation++
     announceTimer?.cancel()
     announceTimer = undefined
+    // Announce at once, not after the routes: until the first frame leaves
+    // the new port, the switches (and peers with another MAC cached) keep
+    // sending the node's traffic to the dead one. Receiving needs no route.
+    if (e.to) void announce(e.to).catch((err: unknown) => log.warn({ err }, 'announce failed'))
     const job = async (): Promise<void> => {
       if (sel.active !== e.to) return // superseded by a later switch
       const pre = e.to ? neighbourLines(neighbours.all(), ifname(e.to), cfg) : []
@@ -220,7 +233,6 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
       if (e.to) m.switchSeconds.observe(applyMs / 1000)
       if (e.to === null) log.warn({ event: 'switch', ...t }, 'no usable link; routes left as they are')
       else log.info({ event: 'switch', ...t, ifname: ifname(e.to) }, `switched to ${e.to}`)
-      if (e.to) void announce(e.to).catch((err: unknown) => log.warn({ err }, 'announce failed'))
     }
     const done = job().catch((err: unknown) => log.error({ err }, 'switch failed'))
     enqueue(async () => {

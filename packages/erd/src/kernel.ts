@@ -8,6 +8,7 @@ import { delimiter, join } from 'node:path'
 import { LineSplitter } from '@has/daemon-kit'
 import { erdErrors } from './errors.js'
 import { SysfsReader } from './sysfs.js'
+import { Announcer, type AnnounceResult } from './announcer.js'
 import { parseRoutes, formatOp, type Family, type Route, type RouteOp } from './routes.js'
 import type { Neighbour } from './neighbours.js'
 import {
@@ -46,6 +47,12 @@ export interface Kernel {
   watch(onEvent: (e: MonitorEvent) => void, onExit: (why: string) => void): Watcher
   /** Runs helper commands (announcements); resolves once all have ended. */
   run(cmds: readonly (readonly string[])[]): Promise<{ failed: string[] }>
+  /**
+   * Announces `addresses` out of `dev` through the long-lived helper (no
+   * process start on the switch path). Absent or failing: erd falls back
+   * to `run` with arping / erd-na / ndisc6.
+   */
+  announce?(dev: string, addresses: readonly string[]): Promise<AnnounceResult>
   canAdminNetwork(): Promise<boolean>
   /** True when `name` is an executable file on PATH (helper programs). */
   hasProgram(name: string): Promise<boolean>
@@ -73,12 +80,15 @@ async function ipJson(args: readonly string[]): Promise<string> {
 
 export function systemKernel(): Kernel & { close(): void } {
   const batch = new IpBatch()
+  const announcer = new Announcer()
   const sysfs = new SysfsReader()
   return {
     close: () => {
       batch.close()
+      announcer.close()
       sysfs.forget()
     },
+    announce: (dev, addresses) => announcer.announce(dev, addresses),
     async carrier(ifname) {
       const carrier = sysfs.read(ifname, 'carrier')
       if (carrier === undefined) return undefined // no such interface

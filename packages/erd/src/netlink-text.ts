@@ -44,23 +44,33 @@ export interface Address {
   readonly dadfailed?: true
 }
 
+/** An object (not null, not an array) from `ip -j` JSON, fields unknown. */
+type Json = Record<string, unknown>
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
+// `ip -j` output is trusted, but its shape varies across iproute2
+// versions: every value is type-checked so an odd entry (null, a number)
+// is skipped instead of throwing in the middle of a failover.
+const entries = (json: string): Json[] => {
+  const data: unknown = JSON.parse(json === '' ? '[]' : json)
+  return Array.isArray(data) ? data.filter(isObject) : []
+}
+
 /** `ip -j addr show dev X` → its addresses (tentative and dadfailed ones included, the latter flagged). */
 export function parseAddresses(json: string): { mac?: string; addresses: Address[] } {
-  const data = JSON.parse(json === '' ? '[]' : json) as {
-    address?: string
-    addr_info?: { family?: string; local?: string; prefixlen?: number; scope?: string; dadfailed?: boolean }[]
-  }[]
   const out: Address[] = []
   let mac: string | undefined
-  for (const link of Array.isArray(data) ? data : []) {
-    mac ??= link.address
-    for (const a of link.addr_info ?? []) {
-      if (!a.local || (a.family !== 'inet' && a.family !== 'inet6')) continue
+  for (const link of entries(json)) {
+    mac ??= str(link.address)
+    for (const a of Array.isArray(link.addr_info) ? link.addr_info : []) {
+      if (!isObject(a)) continue
+      const local = str(a.local)
+      if (!local || (a.family !== 'inet' && a.family !== 'inet6')) continue
       out.push({
         family: a.family === 'inet' ? 4 : 6,
-        address: a.local,
-        prefixlen: a.prefixlen ?? 0,
-        scope: a.scope ?? 'global',
+        address: local,
+        prefixlen: typeof a.prefixlen === 'number' ? a.prefixlen : 0,
+        scope: str(a.scope) ?? 'global',
         ...(a.dadfailed === true ? { dadfailed: true as const } : {}),
       })
     }
@@ -70,10 +80,14 @@ export function parseAddresses(json: string): { mac?: string; addresses: Address
 
 /** `ip -j neigh show dev X` → resolved neighbours (address and MAC). */
 export function parseNeighbours(json: string): Neighbour[] {
-  const data = JSON.parse(json === '' ? '[]' : json) as { dst?: string; lladdr?: string; state?: string[] }[]
-  return (Array.isArray(data) ? data : [])
-    .filter(n => typeof n.dst === 'string' && typeof n.lladdr === 'string' && !(n.state ?? []).includes('FAILED'))
-    .map(n => ({ address: n.dst as string, lladdr: n.lladdr as string }))
+  const out: Neighbour[] = []
+  for (const n of entries(json)) {
+    const address = str(n.dst)
+    const lladdr = str(n.lladdr)
+    const failed = Array.isArray(n.state) && n.state.includes('FAILED')
+    if (address !== undefined && lladdr !== undefined && !failed) out.push({ address, lladdr })
+  }
+  return out
 }
 
 const CAP_NET_ADMIN = 12

@@ -59,16 +59,19 @@ export function parseRoutes(json: string, family: Family): { routes: Route[]; sk
         dst: normaliseDst(raw.dst, family),
         dev: raw.dev,
         metric: typeof raw.metric === 'number' ? raw.metric : 0,
-        gateway: raw.gateway,
-        protocol: raw.protocol,
-        scope: raw.scope,
-        prefsrc: raw.prefsrc,
-        pref: raw.pref,
+        // Type-checked: these end up in `ip -batch` lines.
+        gateway: str(raw.gateway),
+        protocol: str(raw.protocol),
+        scope: str(raw.scope),
+        prefsrc: str(raw.prefsrc),
+        pref: str(raw.pref),
       }),
     )
   }
   return { routes, skipped }
 }
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
 
 function strip(r: Record<string, unknown>): Route {
   for (const k of Object.keys(r)) if (r[k] === undefined) delete r[k]

@@ -334,3 +334,46 @@ t.test('restart in failover rebuilds the primary routes from the copies', async 
   t.ok(none.lines.some(l => /no routes to protect/.test(String(l.msg))))
   await none.erd.close()
 })
+
+// Chaos finding D: the first announcement goes out at the switch, through
+// the long-lived announcer, not after the route batch and process starts.
+t.test('switch: the announcer announces before the route batch; its failure falls back to commands', async t => {
+  const clock = new ManualClock()
+  const { kernel, state } = fakeKernel(ROUTES.map(r => ({ ...r })))
+  const order: string[] = []
+  const asked: string[][] = []
+  let fail = false
+  const apply = kernel.apply
+  kernel.apply = async (ops, pre) => {
+    order.push('routes')
+    return apply(ops, pre)
+  }
+  kernel.announce = async (dev, addresses) => {
+    order.push('announce')
+    asked.push([dev, ...addresses])
+    return fail ? { sent: 1, error: 'packet socket: Operation not permitted (1 sent)' } : { sent: addresses.length }
+  }
+  const { lines, logger } = sink()
+  const erd = await createErd({ config: { ...DEFAULTS, updelay: 1000, announce_count: 1 }, kernel, clock, logger })
+  order.length = 0
+  state.carrier.eth0 = false
+  state.emit({ kind: 'link', ifname: 'eth0', carrier: false, deleted: false })
+  await erd.idle()
+  await new Promise(r => setImmediate(r))
+  t.same(order.slice(0, 2), ['announce', 'routes'], 'announced at the switch, before the route batch')
+  t.same(asked, [['eth1', '10.0.0.2', '10.0.0.3', '2001:db8::2', '2001:db8::3']], 'every address once, link-local ones never')
+  t.same(state.ran, [], 'no process started')
+  t.match(lines.find(l => l.event === 'announced'), { dev: 'eth1', sent: 4, via: 'announcer' })
+
+  fail = true
+  state.carrier.eth0 = true
+  state.emit({ kind: 'link', ifname: 'eth0', carrier: true, deleted: false })
+  clock.advance(1000)
+  await erd.idle()
+  await new Promise(r => setImmediate(r))
+  t.equal(erd.status().active, 'primary')
+  t.match(lines.find(l => /announcer failed/.test(String(l.msg))), { error: /Operation not permitted/, dev: 'eth0' })
+  t.same(state.ran.map(c => c[0]), ['arping', 'perl'], "that round fell back to arping and erd-na (the primary's addresses)")
+  t.match(lines.filter(l => l.event === 'announced').at(-1), { dev: 'eth0', via: 'commands' })
+  await erd.close()
+})

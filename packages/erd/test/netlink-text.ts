@@ -73,6 +73,20 @@ t.test('ip -j addr and neigh', async t => {
   t.same(parseNeighbours('{}'), [])
 })
 
+t.test('ip -j JSON of an odd shape: odd entries are skipped, never a TypeError (fuzz finding, issue 19)', async t => {
+  // Before: `[null]` threw "Cannot read properties of null" in both parsers.
+  t.same(parseAddresses('[null,1,"x"]'), { addresses: [] })
+  t.same(parseNeighbours('[null,1,"x"]'), [])
+  t.same(parseAddresses('[{"address":7,"addr_info":[null,{"family":"inet","local":5},{"family":"inet","local":"10.0.0.9","prefixlen":"24","scope":[]}]}]'), {
+    addresses: [{ family: 4, address: '10.0.0.9', prefixlen: 0, scope: 'global' }],
+  })
+  t.same(parseAddresses('[{"addr_info":{"family":"inet","local":"10.0.0.9"}}]'), { addresses: [] })
+  t.same(parseNeighbours('[{"dst":1,"lladdr":"02:00:00:00:00:01"},{"dst":"10.0.0.1","lladdr":"02:00:00:00:00:01","state":null}]'), [
+    { address: '10.0.0.1', lladdr: '02:00:00:00:00:01' },
+  ])
+  t.throws(() => parseAddresses('not json'), SyntaxError)
+})
+
 t.test('CAP_NET_ADMIN from /proc/self/status', async t => {
   t.equal(hasNetAdmin('Name:\tnode\nCapEff:\t000001ffffffffff\n'), true)
   t.equal(hasNetAdmin('CapEff:\t0000000000001000\n'), true)

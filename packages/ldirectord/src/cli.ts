@@ -10,10 +10,12 @@ import {
   controlRequest,
   createLogger,
   defaultControlPath,
+  defaultEpochFile,
   formatTable,
   packageVersion,
   runDaemon,
   runProgram,
+  senderEpoch,
   stdio,
   type CliIo,
   type DaemonFlags,
@@ -38,12 +40,23 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
     const { createLdirectord } = await import('./ldirectord.js')
     const logger = createLogger({ name: 'ldirectord', level: flags.logLevel })
     const first = await loadConfig(flags.config)
+    let epoch: number | undefined
     const handle = await runDaemon({
       name: 'ldirectord',
       version,
       logger,
       load: () => loadConfig(flags.config),
-      start: config => createLdirectord({ config, logger }),
+      start: config => {
+        // HAS-mode reports carry an epoch that must never go backwards,
+        // even after a clock step (issue 19.9): persisted across restarts.
+        // Taken once per process, only when this start sends reports.
+        if (config.hasmode && config.trafficmanagers.length && epoch === undefined) {
+          const e = senderEpoch(defaultEpochFile('ldirectord'))
+          if (e.warning) logger.warn({ epoch: e.epoch }, e.warning)
+          epoch = e.epoch
+        }
+        return createLdirectord({ config, logger, ...(epoch !== undefined ? { epoch } : {}) })
+      },
       watchPaths: first.autoreload ? [flags.config] : [],
       controlAddress: flags.control ?? defaultControlPath('ldirectord'),
       ...(flags.metrics ? { metricsListen: flags.metrics } : {}),

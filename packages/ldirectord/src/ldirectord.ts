@@ -29,6 +29,11 @@ export interface LdirectordOptions {
   /** Replaces controlRequest for traffic-manager/traffic-client (tests). */
   readonly controlSend?: ControlSender
   readonly registry?: Registry
+  /**
+   * Epoch of the HAS-mode load reports for this start; the CLI passes
+   * daemon-kit senderEpoch(), which never goes backwards. Default: now.
+   */
+  readonly epoch?: number
 }
 
 export interface Ldirectord extends Service<LdConfig> {
@@ -129,7 +134,7 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
           targets: first.trafficmanagers,
           ...(key !== undefined ? { key } : {}),
           logger,
-          epoch: Date.now(),
+          epoch: opts.epoch ?? Date.now(),
         })
       : undefined
     actions = new HasActions(first, reporter, send, logger, onAction)

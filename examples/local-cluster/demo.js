@@ -246,6 +246,12 @@ const backAt = started + SECONDS * 600
 // after it has been seen back.
 let phase = 'all nodes up'
 const events = []
+// Plain mode (a log, not a screen) prints each event once, when it happens;
+// the screen mode shows the last few under the table and all at the end.
+const note = line => {
+  events.push(line)
+  if (PLAIN) console.log(line)
+}
 const loops = Array.from({ length: CONCURRENCY }, clientLoop)
 
 async function render() {
@@ -277,7 +283,7 @@ async function render() {
       ].join(' '),
     )
   }
-  lines.push('', ...events.slice(-4))
+  if (!PLAIN) lines.push('', ...events.slice(-4))
   window = new Map()
   if (PLAIN) console.log(lines.join('\n') + '\n')
   else process.stdout.write('\x1b[H\x1b[2J' + lines.join('\n') + '\n')
@@ -293,17 +299,17 @@ const ticker = setInterval(async () => {
   if (phase === 'all nodes up' && t >= killAt) {
     killNode(victim)
     phase = 'killed'
-    events.push(`${at()}  killed ${victim.name} (web server and traffic-client): its reports stop`)
+    note(`${at()}  killed ${victim.name} (web server and traffic-client): its reports stop`)
   } else if (phase === 'killed' && state && state !== 'up') {
     phase = 'left'
-    events.push(`${at()}  ${victim.name} left the table (state ${state}); new connections go to the others`)
+    note(`${at()}  ${victim.name} left the table (state ${state}); new connections go to the others`)
   } else if (phase === 'left' && t >= backAt) {
     phase = 'restarting'
-    events.push(`${at()}  restarted ${victim.name}`)
-    startNode(victim).catch(e => events.push(String(e)))
+    note(`${at()}  restarted ${victim.name}`)
+    startNode(victim).catch(e => note(String(e)))
   } else if (phase === 'restarting' && state === 'up') {
     phase = 'back'
-    events.push(`${at()}  ${victim.name} is back: its first report brought it in again`)
+    note(`${at()}  ${victim.name} is back: its first report brought it in again`)
   }
 }, 1000)
 
@@ -320,7 +326,7 @@ async function shutdown(reason) {
   clearTimeout(timer)
   rmSync(dir, { recursive: true, force: true })
   const summary = nodes.map(n => `${n.name} ${perNode.get(n.name) ?? 0}`).join(', ')
-  console.log(events.join('\n'))
+  if (!PLAIN) console.log(events.join('\n'))
   console.log(`demo finished (${reason}): ${ok} requests ok, ${failed} failed; per node: ${summary}`)
   if (failed) console.log(`(failed requests were in flight on ${victim.name} when it was killed)`)
   process.exit(0)

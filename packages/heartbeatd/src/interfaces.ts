@@ -10,43 +10,45 @@ import { execFile } from 'node:child_process'
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os'
 import type { Interfaces } from './paths.js'
 
-interface IpLink {
-  ifname?: string
-  flags?: string[]
-  address?: string
-  addr_info?: {
-    family?: string
-    local?: string
-    prefixlen?: number
-    label?: string
-  }[]
-}
-
 const maskOf = (len: number): string =>
   [24, 16, 8, 0]
     .map(s => ((len ? (~0 << (32 - len)) >>> 0 : 0) >>> s) & 255)
     .join('.')
 
-/** Pure: `ip -j -4 addr show` output as an os.networkInterfaces() table. */
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' && v !== '' ? v : undefined
+
+/**
+ * Pure: `ip -j -4 addr show` output as an os.networkInterfaces() table.
+ * Every value is type-checked: a field of an unexpected shape skips its
+ * entry rather than throwing (the fuzzer found `[null]` did).
+ */
 export function parseIpAddrJson(text: string): Interfaces {
   const out: Interfaces = {}
-  const links = JSON.parse(text) as IpLink[]
+  const links: unknown = JSON.parse(text)
   for (const l of Array.isArray(links) ? links : []) {
-    if (!l.ifname) continue
-    const internal = l.flags?.includes('LOOPBACK') ?? false
-    for (const a of l.addr_info ?? []) {
-      if (a.family !== 'inet' || !a.local || a.prefixlen === undefined)
+    if (!isObject(l)) continue
+    const ifname = str(l.ifname)
+    if (!ifname) continue
+    const internal = Array.isArray(l.flags) && l.flags.includes('LOOPBACK')
+    for (const a of Array.isArray(l.addr_info) ? l.addr_info : []) {
+      if (!isObject(a) || a.family !== 'inet') continue
+      const local = str(a.local)
+      const len = a.prefixlen
+      if (!local || typeof len !== 'number' || !Number.isInteger(len) || len < 0 || len > 32)
         continue
       const info: NetworkInterfaceInfo = {
-        address: a.local,
-        netmask: maskOf(a.prefixlen),
+        address: local,
+        netmask: maskOf(len),
         family: 'IPv4',
-        mac: l.address ?? '00:00:00:00:00:00',
+        mac: str(l.address) ?? '00:00:00:00:00:00',
         internal,
-        cidr: `${a.local}/${a.prefixlen}`,
+        cidr: `${local}/${len}`,
       }
       // Keyed by interface, and by label too (eth0:1) as getifaddrs does.
-      for (const name of new Set([l.ifname, a.label ?? l.ifname]))
+      for (const name of new Set([ifname, str(a.label) ?? ifname]))
         (out[name] ??= []).push(info)
     }
   }

@@ -4,7 +4,7 @@
 // real /metrics of the daemons that run on loopback without root
 // (traffic-manager, traffic-client, heartbeatd, ldirectord, ha-nfs-mount),
 // and, for the three that need interfaces or conntrack (conn-syncd, erd,
-// radvd-lite), from their metrics registries (src/metrics.ts) in the
+// radvd-lite) and vip-announcer (which needs BIRD), from their metrics registries (src/metrics.ts) in the
 // exposition format their /metrics serves.
 
 import t from 'tap'
@@ -17,6 +17,7 @@ import { freePort } from './helpers/traffic-lab.js'
 import { createMetrics as connSyncdMetrics } from '../packages/conn-syncd/src/metrics.js'
 import { createMetrics as erdMetrics } from '../packages/erd/src/metrics.js'
 import { createMetrics as radvdMetrics } from '../packages/radvd-lite/src/metrics.js'
+import { createMetrics as vipAnnouncerMetrics } from '../packages/vip-announcer/src/metrics.js'
 
 const DIR = join(ROOT, 'examples', 'monitoring')
 const PROMTOOL = '/usr/bin/promtool'
@@ -128,7 +129,7 @@ t.test('every metric named by a rule or a panel exists in some daemon', async t 
     t.ok(names.length > 2, `${String(p.child.spawnargs[1])}: /metrics has its own metrics`)
     for (const n of names) have.add(n)
   }
-  for (const make of [connSyncdMetrics, erdMetrics, radvdMetrics]) {
+  for (const make of [connSyncdMetrics, erdMetrics, radvdMetrics, vipAnnouncerMetrics]) {
     const registry = new Registry()
     make(registry)
     for (const n of exposed(await registry.metrics())) have.add(n)

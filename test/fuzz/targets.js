@@ -15,6 +15,7 @@ import * as erd from '@has/erd'
 import * as hnm from '@has/ha-nfs-mount'
 import * as cs from '@has/conn-syncd'
 import * as ra from '@has/radvd-lite'
+import * as va from '@has/vip-announcer'
 import { parseReply } from '../../packages/ha-nfs-mount/dist/rpc.js'
 import { parseNftCounters, parseConntrackLine } from '../../packages/traffic-manager/dist/nft/kernel-counters.js'
 import { parseDrListing } from '../../packages/traffic-manager/dist/nft/dr-counters.js'
@@ -136,6 +137,12 @@ export const TARGETS = [
   { name: 'radvd-lite RA', errorNames: ['NdpParseError'], corpus: raSample(), run: b => ra.parseRa(b), growth: [] },
   { name: 'daemon-kit number/bool/epoch-state parsers', corpus: ['42', '-7', '1.5', 'on', 'No', '1732390000000\n'], growth: [{ piece: '0' }, { piece: ' ' }],
     run: b => { const t = text(b); kit.parseIntRange(t, 0, 65535); kit.parseNumberRange(t, 0, 1); kit.parseBool(t); kit.parseEpochState(t) } },
+  configTarget('vip-announcer vip-announcer.conf', t => va.parseConfig(t, 'vip-announcer.conf'), [
+    'bird-socket /run/bird/bird.ctl\nprotocol vip4\ntraffic-manager /run/has/traffic-manager.sock\nservice 10.0.0.100:80\nmin-nodes 1\ncheck-interval 50ms\nsettle 1s\ndrain 5s\n']),
+  { name: 'vip-announcer BIRD control-socket replies', errorNames: ['BirdSyntaxError'],
+    corpus: ['0001 BIRD 2.0.12 ready.\n', '0011 vip4: enabled\n', '2002-Name       Proto      Table      State  Since         Info\n1002-vip4       Static     master4    up     12:00:00.000  \n0000 \n', '+notice\n8003 No protocols match\n'],
+    growth: [{ piece: '0011 x\n' }, { piece: '1002-x\n', suffix: '0000 \n' }, { piece: ' ', prefix: '1002-a\n' }],
+    run: b => { const p = new va.BirdReplyParser(); const t = text(b); for (const r of [...p.push(t.slice(0, t.length >> 1)), ...p.push(t.slice(t.length >> 1))]) { va.toggleOutcome(r); va.parseProtocolRows(r) } } },
   configTarget('hasctl hasctl.conf (dist/)', t => hasctl.parseConfig(t, 'hasctl.conf'), [
     'remote 10.0.0.2:7999\ncontrol traffic-manager /run/has/traffic-manager/control.sock\ntimeout 2s\n']),
   { name: 'traffic-client procfs (stat, meminfo, cpuinfo)', growth: [{ piece: 'cpu 1 2 3 4\n' }, { piece: ' ' }],

@@ -49,15 +49,18 @@ export class BirdReplyParser {
   #lastCode = -1
 
   push(chunk: string): BirdReply[] {
-    this.#buf += chunk
+    const buf = this.#buf + chunk
     const out: BirdReply[] = []
+    // Scan by index and cut the rest once: re-slicing the buffer per line
+    // made a chunk of many lines quadratic.
+    let from = 0
     let nl: number
-    while ((nl = this.#buf.indexOf('\n')) >= 0) {
-      const line = this.#buf.slice(0, nl)
-      this.#buf = this.#buf.slice(nl + 1)
-      const r = this.#line(line)
+    while ((nl = buf.indexOf('\n', from)) >= 0) {
+      const r = this.#line(buf.slice(from, nl))
+      from = nl + 1
       if (r) out.push(r)
     }
+    this.#buf = from === 0 ? buf : buf.slice(from)
     if (this.#buf.length > BIRD_MAX_LINE) throw new BirdSyntaxError(this.#buf)
     return out
   }

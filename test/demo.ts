@@ -14,6 +14,11 @@ t.test('local cluster demo: a node leaves and returns', async t => {
   t.equal(r.code, 0, r.stderr)
   t.match(r.stdout, /node3 left the table/)
   t.match(r.stdout, /node3 is back/)
+  // Plain mode is a log: each event once, when it happens (it used to
+  // repeat under every table and again at the end).
+  for (const e of [/killed node3/g, /node3 left the table/g, /node3 is back/g]) {
+    t.equal(r.stdout.match(e)?.length, 1, `${e.source} printed once`)
+  }
   const m = /demo finished \(end of run\): (\d+) requests ok, (\d+) failed/.exec(r.stdout)
   t.ok(m, 'summary printed')
   t.ok(Number(m?.[1]) > 0, 'requests went through the virtual service')

@@ -20,7 +20,15 @@
 // BGP, ARP) is subtracted. The daemons' own CPU (traffic-manager, BIRD,
 // vip-announcer) is not counted: it does not depend on the load.
 import { spawn, execFileSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import {
+  chmodSync,
+  mkdtempSync,
+  mkdirSync,
+  writeFileSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs'
 import { tmpdir, loadavg, cpus } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -38,13 +46,20 @@ if (process.getuid?.() !== 0) {
   process.exit(1)
 }
 const P = `hbg${process.pid % 10000}`
-const sh = (cmd, args, input) => execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] })
+const sh = (cmd, args, input) =>
+  execFileSync(cmd, args, {
+    encoding: 'utf8',
+    input,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
 const ip = (ns, ...a) => sh('ip', ['-n', ns, ...a])
 const nsx = (ns, cmd, ...a) => sh('ip', ['netns', 'exec', ns, cmd, ...a])
 const sleep = ms => new Promise(r => setTimeout(r, ms))
 const children = new Set()
 const spawnIn = (ns, cmd, args) => {
-  const c = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const c = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   c.output = ''
   c.stdout.on('data', d => (c.output += d))
   c.stderr.on('data', d => (c.output += d))
@@ -57,10 +72,22 @@ const dir = mkdtempSync(join(tmpdir(), 'has-bench-bgp-'))
 // nginx's workers run as www-data: they must read the pages under it.
 chmodSync(dir, 0o755)
 function cleanup() {
-  for (const c of children) try { c.kill('SIGKILL') } catch {}
+  for (const c of children)
+    try {
+      c.kill('SIGKILL')
+    } catch {}
   for (const ns of made.reverse()) {
-    try { for (const pid of sh('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean)) try { process.kill(Number(pid), 'SIGKILL') } catch {} } catch {}
-    try { sh('ip', ['netns', 'del', ns]) } catch {}
+    try {
+      for (const pid of sh('ip', ['netns', 'pids', ns])
+        .split(/\s+/)
+        .filter(Boolean))
+        try {
+          process.kill(Number(pid), 'SIGKILL')
+        } catch {}
+    } catch {}
+    try {
+      sh('ip', ['netns', 'del', ns])
+    } catch {}
   }
   rmSync(dir, { recursive: true, force: true })
 }
@@ -86,17 +113,39 @@ const VIP = '10.9.0.100'
 const ROUTER = '10.9.2.1'
 const CLIENT = '10.9.1.2'
 const MASTERS = { m1: '10.9.2.11', m2: '10.9.2.12', m3: '10.9.2.13' }
-const NODES = { n1: '10.9.2.21', n2: '10.9.2.22', n3: '10.9.2.23', n4: '10.9.2.24' }
+const NODES = {
+  n1: '10.9.2.21',
+  n2: '10.9.2.22',
+  n3: '10.9.2.23',
+  n4: '10.9.2.24',
+}
 const KEY = 'bench-bgp-shared-report-key-01'
 const br = addNs('br')
 ip(br, 'link', 'add', 'br0', 'type', 'bridge')
 ip(br, 'link', 'set', 'br0', 'up')
 const ns = {}
 let k = 0
-for (const [name, addr] of Object.entries({ rt: ROUTER, ...MASTERS, ...NODES })) {
+for (const [name, addr] of Object.entries({
+  rt: ROUTER,
+  ...MASTERS,
+  ...NODES,
+})) {
   ns[name] = addNs(name)
   const peer = `${P}b${k++}`
-  sh('ip', ['link', 'add', 'eth0', 'netns', ns[name], 'type', 'veth', 'peer', 'name', peer, 'netns', br])
+  sh('ip', [
+    'link',
+    'add',
+    'eth0',
+    'netns',
+    ns[name],
+    'type',
+    'veth',
+    'peer',
+    'name',
+    peer,
+    'netns',
+    br,
+  ])
   ip(br, 'link', 'set', peer, 'master', 'br0')
   ip(br, 'link', 'set', peer, 'up')
   ip(ns[name], 'addr', 'add', `${addr}/24`, 'dev', 'eth0')
@@ -105,119 +154,337 @@ for (const [name, addr] of Object.entries({ rt: ROUTER, ...MASTERS, ...NODES }))
   // real NIC drops them, but veth hands them to netdev ingress, where the
   // other masters' direct-routing rules would forward them and hide the
   // failure. No unknown-unicast flooding to the masters' ports.
-  if (name in MASTERS) ip(br, 'link', 'set', 'dev', peer, 'type', 'bridge_slave', 'flood', 'off')
+  if (name in MASTERS)
+    ip(br, 'link', 'set', 'dev', peer, 'type', 'bridge_slave', 'flood', 'off')
 }
 ns.cl = addNs('cl')
-sh('ip', ['link', 'add', 'eth0', 'netns', ns.cl, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', ns.rt])
-ip(ns.cl, 'addr', 'add', `${CLIENT}/24`, 'dev', 'eth0'); ip(ns.cl, 'link', 'set', 'eth0', 'up')
-ip(ns.rt, 'addr', 'add', '10.9.1.1/24', 'dev', 'eth1'); ip(ns.rt, 'link', 'set', 'eth1', 'up')
+sh('ip', [
+  'link',
+  'add',
+  'eth0',
+  'netns',
+  ns.cl,
+  'type',
+  'veth',
+  'peer',
+  'name',
+  'eth1',
+  'netns',
+  ns.rt,
+])
+ip(ns.cl, 'addr', 'add', `${CLIENT}/24`, 'dev', 'eth0')
+ip(ns.cl, 'link', 'set', 'eth0', 'up')
+ip(ns.rt, 'addr', 'add', '10.9.1.1/24', 'dev', 'eth1')
+ip(ns.rt, 'link', 'set', 'eth1', 'up')
 ip(ns.cl, 'route', 'add', 'default', 'via', '10.9.1.1')
 nsx(ns.rt, 'sysctl', '-qw', 'net.ipv4.ip_forward=1')
 nsx(ns.rt, 'sysctl', '-qw', 'net.ipv4.fib_multipath_hash_policy=1')
 
 // Threaded NAPI on every veth before anything runs (switching it later
 // disturbs BFD); the masters' eth0 last, to know their threads.
-const napiPids = () => new Set(readdirSync('/proc').filter(d => /^\d+$/.test(d)).filter(d => {
-  try { return readFileSync(`/proc/${d}/comm`, 'utf8').startsWith('napi/') } catch { return false }
-}))
+const napiPids = () =>
+  new Set(
+    readdirSync('/proc')
+      .filter(d => /^\d+$/.test(d))
+      .filter(d => {
+        try {
+          return readFileSync(`/proc/${d}/comm`, 'utf8').startsWith('napi/')
+        } catch {
+          return false
+        }
+      }),
+  )
 const napi = (n, dev, on) => {
-  nsx(n, 'ethtool', '-K', dev, 'gro', on ? 'on' : 'off', 'tso', on ? 'off' : 'on')
+  nsx(
+    n,
+    'ethtool',
+    '-K',
+    dev,
+    'gro',
+    on ? 'on' : 'off',
+    'tso',
+    on ? 'off' : 'on',
+  )
   nsx(n, 'sh', '-c', `echo ${on ? 1 : 0} > /sys/class/net/${dev}/threaded`)
 }
-for (const n of [ns.rt, ns.cl, ...Object.keys(NODES).map(x => ns[x])]) for (const dev of n === ns.rt ? ['eth0', 'eth1'] : ['eth0']) napi(n, dev, true)
-for (const dev of sh('ip', ['-n', br, '-j', 'link', 'show', 'type', 'veth']) ? JSON.parse(ip(br, '-j', 'link', 'show', 'type', 'veth')).map(l => l.ifname) : []) napi(br, dev, true)
+for (const n of [ns.rt, ns.cl, ...Object.keys(NODES).map(x => ns[x])])
+  for (const dev of n === ns.rt ? ['eth0', 'eth1'] : ['eth0'])
+    napi(n, dev, true)
+for (const dev of sh('ip', ['-n', br, '-j', 'link', 'show', 'type', 'veth'])
+  ? JSON.parse(ip(br, '-j', 'link', 'show', 'type', 'veth')).map(l => l.ifname)
+  : [])
+  napi(br, dev, true)
 const masterNapi = {}
 for (const m of Object.keys(MASTERS)) {
   const before = napiPids()
   napi(ns[m], 'eth0', true)
   masterNapi[m] = [...napiPids()].filter(p => !before.has(p))
-  if (masterNapi[m].length !== 1) throw new Error(`${m}: expected one NAPI thread for eth0, found ${masterNapi[m].length}`)
+  if (masterNapi[m].length !== 1)
+    throw new Error(
+      `${m}: expected one NAPI thread for eth0, found ${masterNapi[m].length}`,
+    )
 }
-const napiNs = m => masterNapi[m].reduce((a, p) => a + Number(readFileSync(`/proc/${p}/schedstat`, 'utf8').split(' ')[0]), 0)
+const napiNs = m =>
+  masterNapi[m].reduce(
+    (a, p) =>
+      a + Number(readFileSync(`/proc/${p}/schedstat`, 'utf8').split(' ')[0]),
+    0,
+  )
 const BFD = 'min rx interval 100 ms; min tx interval 100 ms; multiplier 3;'
-const BGP = 'bfd on; graceful restart off; hold time 9; connect retry time 1; error wait time 1, 5;'
+const BGP =
+  'bfd on; graceful restart off; hold time 9; connect retry time 1; error wait time 1, 5;'
 const bird = (where, conf) => {
   const d = join(dir, where)
   mkdirSync(d, { recursive: true })
   writeFileSync(join(d, 'bird.conf'), conf)
-  return spawnIn(ns[where], 'bird', ['-f', '-c', join(d, 'bird.conf'), '-s', join(d, 'bird.ctl'), '-P', join(d, 'bird.pid')])
+  return spawnIn(ns[where], 'bird', [
+    '-f',
+    '-c',
+    join(d, 'bird.conf'),
+    '-s',
+    join(d, 'bird.ctl'),
+    '-P',
+    join(d, 'bird.pid'),
+  ])
 }
-bird('rt', [
-  `router id ${ROUTER};`, 'protocol device {}', `protocol bfd { interface "eth0" { ${BFD} }; }`,
-  'protocol kernel { ipv4 { import none; export all; }; merge paths on; }',
-  `template bgp master { local ${ROUTER} as 65000; ${BGP} ipv4 { import all; export none; }; }`,
-  ...Object.entries(MASTERS).map(([m, a]) => `protocol bgp ${m} from master { neighbor ${a} as 65010; }`), '',
-].join('\n'))
+bird(
+  'rt',
+  [
+    `router id ${ROUTER};`,
+    'protocol device {}',
+    `protocol bfd { interface "eth0" { ${BFD} }; }`,
+    'protocol kernel { ipv4 { import none; export all; }; merge paths on; }',
+    `template bgp master { local ${ROUTER} as 65000; ${BGP} ipv4 { import all; export none; }; }`,
+    ...Object.entries(MASTERS).map(
+      ([m, a]) => `protocol bgp ${m} from master { neighbor ${a} as 65010; }`,
+    ),
+    '',
+  ].join('\n'),
+)
 
 // Nodes: nginx (1 worker, a 627 B page), VIP on lo, traffic-client.
-const { writeProcfsFixture } = await import(join(ROOT, 'packages/traffic-client/dist/index.js'))
+const { writeProcfsFixture } = await import(
+  join(ROOT, 'packages/traffic-client/dist/index.js')
+)
 const www = join(dir, 'www')
 mkdirSync(www)
 writeFileSync(join(www, 'small.html'), 'x'.repeat(626) + '\n')
 for (const [n, a] of Object.entries(NODES)) {
   ip(ns[n], 'route', 'add', 'default', 'via', ROUTER)
-  nsx(ns[n], process.execPath, join(ROOT, 'packages/traffic-client/dist/bin.js'), 'dr-node', '--setup', VIP)
+  nsx(
+    ns[n],
+    process.execPath,
+    join(ROOT, 'packages/traffic-client/dist/bin.js'),
+    'dr-node',
+    '--setup',
+    VIP,
+  )
   const d = join(dir, n)
   mkdirSync(d)
-  writeFileSync(join(d, 'nginx.conf'), `worker_processes 1;\ndaemon off;\npid ${d}/nginx.pid;\nerror_log ${d}/nginx.err;\nevents { worker_connections 4096; }\nhttp {\n access_log off;\n client_body_temp_path ${d}; proxy_temp_path ${d}; fastcgi_temp_path ${d}; uwsgi_temp_path ${d}; scgi_temp_path ${d};\n server { listen 80; root ${www}; }\n}\n`)
+  writeFileSync(
+    join(d, 'nginx.conf'),
+    `worker_processes 1;\ndaemon off;\npid ${d}/nginx.pid;\nerror_log ${d}/nginx.err;\nevents { worker_connections 4096; }\nhttp {\n access_log off;\n client_body_temp_path ${d}; proxy_temp_path ${d}; fastcgi_temp_path ${d}; uwsgi_temp_path ${d}; scgi_temp_path ${d};\n server { listen 80; root ${www}; }\n}\n`,
+  )
   spawnIn(ns[n], 'nginx', ['-c', join(d, 'nginx.conf'), '-e', `${d}/nginx.err`])
-  writeProcfsFixture(join(d, 'proc'), { bogomips: 4000, cpus: 2, memTotalMB: 4096, memFreeMB: 3000, idleShare: 0.9 })
-  writeFileSync(join(d, 'tcd.conf'), [...Object.values(MASTERS).map((x, i) => `master${i + 1} ${x}`), 'port 7070', 'updates 200', `key ${KEY}`, `node ${a}`, ''].join('\n'))
-  spawnIn(ns[n], process.execPath, [join(ROOT, 'packages/traffic-client/dist/bin.js'), '--config', join(d, 'tcd.conf'), '--procfs', join(d, 'proc'), '--control', join(d, 'tc.sock')])
+  writeProcfsFixture(join(d, 'proc'), {
+    bogomips: 4000,
+    cpus: 2,
+    memTotalMB: 4096,
+    memFreeMB: 3000,
+    idleShare: 0.9,
+  })
+  writeFileSync(
+    join(d, 'tcd.conf'),
+    [
+      ...Object.values(MASTERS).map((x, i) => `master${i + 1} ${x}`),
+      'port 7070',
+      'updates 200',
+      `key ${KEY}`,
+      `node ${a}`,
+      '',
+    ].join('\n'),
+  )
+  spawnIn(ns[n], process.execPath, [
+    join(ROOT, 'packages/traffic-client/dist/bin.js'),
+    '--config',
+    join(d, 'tcd.conf'),
+    '--procfs',
+    join(d, 'proc'),
+    '--control',
+    join(d, 'tc.sock'),
+  ])
 }
-writeFileSync(join(dir, 'tmd.conf'), [
-  ...Object.values(MASTERS).map((a, i) => `master${i + 1} ${a}`), ...Object.values(NODES).map((a, i) => `traffic${i + 1} ${a}`),
-  'port 7070', 'listen 0.0.0.0', 'timeout 1000', `key ${KEY}`, 'shutdown-deadline 1s',
-  `virtual ${VIP}:80`, '    dataplane nftables-dr', ...Object.values(NODES).map(a => `    node ${a}:80`), '',
-].join('\n'))
+writeFileSync(
+  join(dir, 'tmd.conf'),
+  [
+    ...Object.values(MASTERS).map((a, i) => `master${i + 1} ${a}`),
+    ...Object.values(NODES).map((a, i) => `traffic${i + 1} ${a}`),
+    'port 7070',
+    'listen 0.0.0.0',
+    'timeout 1000',
+    `key ${KEY}`,
+    'shutdown-deadline 1s',
+    `virtual ${VIP}:80`,
+    '    dataplane nftables-dr',
+    ...Object.values(NODES).map(a => `    node ${a}:80`),
+    '',
+  ].join('\n'),
+)
 
 const procs = {}
 function startMaster(m) {
   const d = join(dir, m)
   mkdirSync(d, { recursive: true })
-  const b = bird(m, [
-    `router id ${MASTERS[m]};`, 'protocol device {}', `protocol bfd { interface "eth0" { ${BFD} }; }`,
-    `protocol static vip4 { disabled; ipv4; route ${VIP}/32 blackhole; }`,
-    `protocol bgp uplink { local ${MASTERS[m]} as 65010; neighbor ${ROUTER} as 65000; ${BGP} ipv4 { import none; export where proto = "vip4"; next hop self; }; }`, '',
-  ].join('\n'))
-  const tm = spawnIn(ns[m], process.execPath, [join(ROOT, 'packages/traffic-manager/dist/bin.js'), '--config', join(dir, 'tmd.conf'), '--control', join(d, 'tm.sock')])
-  writeFileSync(join(d, 'va.conf'), [`bird-socket ${join(d, 'bird.ctl')}`, 'protocol vip4', `traffic-manager ${join(d, 'tm.sock')}`, `service ${VIP}:80`, 'check-interval 25ms', 'check-timeout 3s', 'settle 1s', 'drain 500ms', ''].join('\n'))
-  const va = spawnIn(ns[m], process.execPath, [join(ROOT, 'packages/vip-announcer/dist/bin.js'), '--config', join(d, 'va.conf'), '--control', join(d, 'va.sock')])
+  const b = bird(
+    m,
+    [
+      `router id ${MASTERS[m]};`,
+      'protocol device {}',
+      `protocol bfd { interface "eth0" { ${BFD} }; }`,
+      `protocol static vip4 { disabled; ipv4; route ${VIP}/32 blackhole; }`,
+      `protocol bgp uplink { local ${MASTERS[m]} as 65010; neighbor ${ROUTER} as 65000; ${BGP} ipv4 { import none; export where proto = "vip4"; next hop self; }; }`,
+      '',
+    ].join('\n'),
+  )
+  const tm = spawnIn(ns[m], process.execPath, [
+    join(ROOT, 'packages/traffic-manager/dist/bin.js'),
+    '--config',
+    join(dir, 'tmd.conf'),
+    '--control',
+    join(d, 'tm.sock'),
+  ])
+  writeFileSync(
+    join(d, 'va.conf'),
+    [
+      `bird-socket ${join(d, 'bird.ctl')}`,
+      'protocol vip4',
+      `traffic-manager ${join(d, 'tm.sock')}`,
+      `service ${VIP}:80`,
+      'check-interval 25ms',
+      'check-timeout 3s',
+      'settle 1s',
+      'drain 500ms',
+      '',
+    ].join('\n'),
+  )
+  const va = spawnIn(ns[m], process.execPath, [
+    join(ROOT, 'packages/vip-announcer/dist/bin.js'),
+    '--config',
+    join(d, 'va.conf'),
+    '--control',
+    join(d, 'va.sock'),
+  ])
   procs[m] = { bird: b, tm, va }
 }
 const hops = () => {
-  const routes = JSON.parse(ip(ns.rt, '-j', 'route', 'show', `${VIP}/32`) || '[]')
-  return routes.flatMap(r => (r.nexthops ? r.nexthops.map(h => h.gateway) : r.gateway ? [r.gateway] : [])).sort().join(',')
+  const routes = JSON.parse(
+    ip(ns.rt, '-j', 'route', 'show', `${VIP}/32`) || '[]',
+  )
+  return routes
+    .flatMap(r =>
+      r.nexthops
+        ? r.nexthops.map(h => h.gateway)
+        : r.gateway
+          ? [r.gateway]
+          : [],
+    )
+    .sort()
+    .join(',')
 }
-const want = list => list.map(m => MASTERS[m]).sort().join(',')
-const va = (m, cmd) => sh('ip', ['netns', 'exec', ns[m], process.execPath, join(ROOT, 'packages/vip-announcer/dist/bin.js'), cmd, '--control', join(dir, m, 'va.sock'), '--json'])
+const want = list =>
+  list
+    .map(m => MASTERS[m])
+    .sort()
+    .join(',')
+const va = (m, cmd) =>
+  sh('ip', [
+    'netns',
+    'exec',
+    ns[m],
+    process.execPath,
+    join(ROOT, 'packages/vip-announcer/dist/bin.js'),
+    cmd,
+    '--control',
+    join(dir, m, 'va.sock'),
+    '--json',
+  ])
 
 for (const m of Object.keys(MASTERS)) startMaster(m)
-await until('all three masters announced', async () => hops() === want(['m1', 'm2', 'm3']), 120_000)
+await until(
+  'all three masters announced',
+  async () => hops() === want(['m1', 'm2', 'm3']),
+  120_000,
+)
 console.error('bgp: three masters announced')
 
 // 1. CPU per 1,000 requests per master, 1..3 masters announcing.
-const WRK = ['-t', '2', '-c', '32', '-d', `${SECONDS}s`, '-H', 'Connection: close', `http://${VIP}/small.html`]
+const WRK = [
+  '-t',
+  '2',
+  '-c',
+  '32',
+  '-d',
+  `${SECONDS}s`,
+  '-H',
+  'Connection: close',
+  `http://${VIP}/small.html`,
+]
 const cpuRows = []
 for (const active of [['m1'], ['m1', 'm2'], ['m1', 'm2', 'm3']]) {
-  for (const m of Object.keys(MASTERS)) va(m, active.includes(m) ? 'resume' : 'drain')
-  await until(`router via ${active.join(' ')}`, async () => hops() === want(active), 30_000)
+  for (const m of Object.keys(MASTERS))
+    va(m, active.includes(m) ? 'resume' : 'drain')
+  await until(
+    `router via ${active.join(' ')}`,
+    async () => hops() === want(active),
+    30_000,
+  )
   // Idle cost over the same time (BFD, BGP, ARP), subtracted below.
-  const idle0 = Object.fromEntries(Object.keys(MASTERS).map(m => [m, napiNs(m)]))
+  const idle0 = Object.fromEntries(
+    Object.keys(MASTERS).map(m => [m, napiNs(m)]),
+  )
   await sleep(SECONDS * 1000)
-  const idle = Object.fromEntries(Object.keys(MASTERS).map(m => [m, napiNs(m) - idle0[m]]))
+  const idle = Object.fromEntries(
+    Object.keys(MASTERS).map(m => [m, napiNs(m) - idle0[m]]),
+  )
   // A BFD session starved on this loaded machine can flap: load only a steady set.
-  await until(`router via ${active.join(' ')} before the load`, async () => hops() === want(active), 30_000)
-  const before = Object.fromEntries(Object.keys(MASTERS).map(m => [m, napiNs(m)]))
+  await until(
+    `router via ${active.join(' ')} before the load`,
+    async () => hops() === want(active),
+    30_000,
+  )
+  const before = Object.fromEntries(
+    Object.keys(MASTERS).map(m => [m, napiNs(m)]),
+  )
   const out = nsx(ns.cl, 'wrk', ...WRK)
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0)
   const errors = /Socket errors: .*|Non-2xx.*/.exec(out)?.[0] ?? ''
-  const per = Object.fromEntries(Object.keys(MASTERS).map(m => [m, (Math.max(0, napiNs(m) - before[m] - idle[m]) / 1e6 / requests) * 1000]))
-  cpuRows.push({ masters: active.length, requests, rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), per, errors })
-  console.error(`bgp: ${active.length} master(s): ${requests} requests, ms per 1,000: ${Object.entries(per).map(([m, v]) => `${m} ${v.toFixed(2)}`).join(', ')} ${errors}`)
+  const per = Object.fromEntries(
+    Object.keys(MASTERS).map(m => [
+      m,
+      (Math.max(0, napiNs(m) - before[m] - idle[m]) / 1e6 / requests) * 1000,
+    ]),
+  )
+  cpuRows.push({
+    masters: active.length,
+    requests,
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    per,
+    errors,
+  })
+  console.error(
+    `bgp: ${active.length} master(s): ${requests} requests, ms per 1,000: ${Object.entries(
+      per,
+    )
+      .map(([m, v]) => `${m} ${v.toFixed(2)}`)
+      .join(', ')} ${errors}`,
+  )
 }
 for (const m of Object.keys(MASTERS)) va(m, 'resume')
-await until('all three again', async () => hops() === want(['m1', 'm2', 'm3']), 30_000)
+await until(
+  'all three again',
+  async () => hops() === want(['m1', 'm2', 'm3']),
+  30_000,
+)
 
 // 2. Crash → withdrawal, crash → first new connection on a dead master's flow.
 const PROBE = `
@@ -251,28 +518,65 @@ for (let run = 1; run <= RUNS; run++) {
   const victim = 'm3'
   // Which of the fixed source ports does ECMP send to the victim now? One
   // connection each, then read the victim's pinned-flow sets.
-  nsx(ns.cl, process.execPath, '--input-type=module', '-e', PROBE.replace("process.argv.slice(1)", `['${VIP}', '${ports.join(',')}', '3000', '1000']`))
+  nsx(
+    ns.cl,
+    process.execPath,
+    '--input-type=module',
+    '-e',
+    PROBE.replace(
+      'process.argv.slice(1)',
+      `['${VIP}', '${ports.join(',')}', '3000', '1000']`,
+    ),
+  )
   const sets = nsx(ns[victim], 'nft', 'list', 'ruleset')
   const mine = ports.filter(p => sets.includes(`${CLIENT} . ${p}`))
   if (mine.length === 0) throw new Error('no probe port hashed to the victim')
   await sleep(200)
-  const probe = spawnIn(ns.cl, process.execPath, ['--input-type=module', '-e', PROBE.replace("process.argv.slice(1)", `['${VIP}', '${mine.join(',')}', '10000', '100']`)])
-  await until('probe started', async () => probe.output.includes('started'), 20_000)
+  const probe = spawnIn(ns.cl, process.execPath, [
+    '--input-type=module',
+    '-e',
+    PROBE.replace(
+      'process.argv.slice(1)',
+      `['${VIP}', '${mine.join(',')}', '10000', '100']`,
+    ),
+  ])
+  await until(
+    'probe started',
+    async () => probe.output.includes('started'),
+    20_000,
+  )
   const t0 = Date.now()
   ip(ns[victim], 'link', 'set', 'eth0', 'down')
   for (const p of Object.values(procs[victim])) p.kill('SIGKILL')
-  await until('route withdrawn', async () => !hops().includes(MASTERS[victim]), 10_000)
+  await until(
+    'route withdrawn',
+    async () => !hops().includes(MASTERS[victim]),
+    10_000,
+  )
   const withdrawMs = Date.now() - t0
   await until('probe done', async () => probe.output.includes('"done"'), 20_000)
-  const done = JSON.parse(probe.output.split('\n').find(l => l.includes('"done"')))
-  const firsts = mine.map(p => done.first[p]).filter(x => x !== undefined).map(x => x + done.t0 - t0)
-  const connectMs = firsts.length ? Math.min(...firsts.filter(x => x >= 0)) : NaN
+  const done = JSON.parse(
+    probe.output.split('\n').find(l => l.includes('"done"')),
+  )
+  const firsts = mine
+    .map(p => done.first[p])
+    .filter(x => x !== undefined)
+    .map(x => x + done.t0 - t0)
+  const connectMs = firsts.length
+    ? Math.min(...firsts.filter(x => x >= 0))
+    : NaN
   const allMs = firsts.length === mine.length ? Math.max(...firsts) : NaN
   runs.push({ run, withdrawMs, connectMs, allMs, ports: mine.length })
-  console.error(`bgp: run ${run}: withdrawal ${withdrawMs} ms, first new connection on a dead master's flow ${connectMs} ms, all ${mine.length} ${allMs} ms`)
+  console.error(
+    `bgp: run ${run}: withdrawal ${withdrawMs} ms, first new connection on a dead master's flow ${connectMs} ms, all ${mine.length} ${allMs} ms`,
+  )
   ip(ns[victim], 'link', 'set', 'eth0', 'up')
   startMaster(victim)
-  await until('victim back', async () => hops() === want(['m1', 'm2', 'm3']), 60_000)
+  await until(
+    'victim back',
+    async () => hops() === want(['m1', 'm2', 'm3']),
+    60_000,
+  )
   await sleep(500)
 }
 
@@ -281,13 +585,18 @@ const w = stat(runs.map(r => r.withdrawMs))
 const c = stat(runs.map(r => r.connectMs))
 const a = stat(runs.map(r => r.allMs))
 const md = [
-  `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map(x => x.toFixed(1)).join(' ')} at the end (shared machine).`,
+  `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg()
+    .map(x => x.toFixed(1))
+    .join(' ')} at the end (shared machine).`,
   '',
   `Command: \`node bench/bgp.js --runs ${RUNS} --seconds ${SECONDS}\`; load \`wrk ${WRK.join(' ')}\` from the client namespace.`,
   '',
   '| masters announcing | requests | req/s | m1 ms CPU / 1,000 req | m2 | m3 |',
   '| --- | --- | --- | --- | --- | --- |',
-  ...cpuRows.map(r => `| ${r.masters} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.per.m1.toFixed(2)} | ${r.per.m2.toFixed(2)} | ${r.per.m3.toFixed(2)} |`),
+  ...cpuRows.map(
+    r =>
+      `| ${r.masters} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.per.m1.toFixed(2)} | ${r.per.m2.toFixed(2)} | ${r.per.m3.toFixed(2)} |`,
+  ),
   '',
   `| crash of a master (link down + kill -9), ${RUNS} runs | median ms | max ms |`,
   '| --- | --- | --- |',

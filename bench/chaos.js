@@ -24,10 +24,15 @@ import { inject, schedule } from './lib/chaos/faults.js'
 import { analyse, timelineSvg } from './lib/chaos/report.js'
 import { availabilityMarkdown } from './lib/chaos/markdown.js'
 
-const { controlRequest } = await import(join(ROOT, 'packages/daemon-kit/dist/index.js'))
+const { controlRequest } = await import(
+  join(ROOT, 'packages/daemon-kit/dist/index.js')
+)
 
 const argv = process.argv.slice(2)
-const arg = (name, def) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : def }
+const arg = (name, def) => {
+  const i = argv.indexOf(`--${name}`)
+  return i >= 0 ? argv[i + 1] : def
+}
 const flag = name => argv.includes(`--${name}`)
 const minutes = Number(arg('minutes', '10'))
 const seed = Number(arg('seed', '1'))
@@ -41,7 +46,8 @@ const D = arg('out') ?? mkdtempSync(join(tmpdir(), 'has-chaos-'))
 mkdirSync(D, { recursive: true })
 const logDir = join(D, 'logs')
 mkdirSync(logDir, { recursive: true })
-const say = (...m) => console.error(`[chaos ${new Date().toISOString().slice(11, 19)}]`, ...m)
+const say = (...m) =>
+  console.error(`[chaos ${new Date().toISOString().slice(11, 19)}]`, ...m)
 const sleep = ms => new Promise(r => setTimeout(r, ms))
 const command = `node bench/chaos.js ${argv.join(' ')}`.trim()
 
@@ -54,18 +60,30 @@ function cleanup() {
   if (cleaned) return
   cleaned = true
   sup.stopAll()
-  try { loadChild?.kill('SIGKILL') } catch {}
+  try {
+    loadChild?.kill('SIGKILL')
+  } catch {}
   topo.cleanup()
-  if (!flag('keep-logs') && !arg('out') && process.exitCode === 0) rmSync(D, { recursive: true, force: true })
+  if (!flag('keep-logs') && !arg('out') && process.exitCode === 0)
+    rmSync(D, { recursive: true, force: true })
 }
 process.on('exit', cleanup)
-for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => { process.exitCode = 130; cleanup(); process.exit(130) })
+for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+  process.on(s, () => {
+    process.exitCode = 130
+    cleanup()
+    process.exit(130)
+  })
 
 async function until(what, fn, ms = 30_000, every = 250) {
   const end = Date.now() + ms
   for (;;) {
-    try { const v = await fn(); if (v) return v } catch {}
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    try {
+      const v = await fn()
+      if (v) return v
+    } catch {}
+    if (Date.now() > end)
+      throw new Error(`timed out after ${ms} ms waiting for ${what}`)
     await sleep(every)
   }
 }
@@ -74,29 +92,77 @@ async function until(what, fn, ms = 30_000, every = 250) {
 function ganeshaUnit(m) {
   const g = join(m.dirs.root, 'ganesha')
   mkdirSync(join(g, 'recovery'), { recursive: true })
-  writeFileSync(join(g, 'ganesha.conf'), `NFS_CORE_PARAM { Protocols = 3, 4; Enable_NLM = false; Enable_RQUOTA = false; NFS_Port = 2049; }
+  writeFileSync(
+    join(g, 'ganesha.conf'),
+    `NFS_CORE_PARAM { Protocols = 3, 4; Enable_NLM = false; Enable_RQUOTA = false; NFS_Port = 2049; }
 NFSv4 { Graceless = true; RecoveryRoot = ${g}/recovery; }
 NFS_KRB5 { Active_krb5 = false; }
 EXPORT { Export_Id = 1; Path = /srv/export; Pseudo = /export; Access_Type = RO; Squash = No_Root_Squash; SecType = sys; FSAL { Name = VFS; } }
-`)
+`,
+  )
   // rpcbind's socket lives in /run: a private tmpfs for it (as in
   // packages/ha-nfs-mount/test/helpers/ganesha.ts).
-  const script = ['set -e', 'mount -t tmpfs has-rpcbind /run', 'mkdir -p /run/rpcbind', 'rpcbind -f &',
+  const script = [
+    'set -e',
+    'mount -t tmpfs has-rpcbind /run',
+    'mkdir -p /run/rpcbind',
+    'rpcbind -f &',
     'i=0; while [ ! -S /run/rpcbind.sock ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done',
-    `exec ganesha.nfsd -F -f ${g}/ganesha.conf -L ${g}/ganesha.log -p ${g}/ganesha.pid -N NIV_EVENT`].join('\n')
-  return { name: 'nfs-ganesha', file: '(harness) nfs-ganesha.service', execStart: ['unshare', '-m', '--propagation', 'private', 'sh', '-c', script], restart: 'no', restartMs: 1000, preventExit: [] }
+    `exec ganesha.nfsd -F -f ${g}/ganesha.conf -L ${g}/ganesha.log -p ${g}/ganesha.pid -N NIV_EVENT`,
+  ].join('\n')
+  return {
+    name: 'nfs-ganesha',
+    file: '(harness) nfs-ganesha.service',
+    execStart: [
+      'unshare',
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      script,
+    ],
+    restart: 'no',
+    restartMs: 1000,
+    preventExit: [],
+  }
 }
 
 const hosts = deploy(ROOT, D)
 for (const m of MASTERS) hosts[m.id].units.unshift(ganeshaUnit(hosts[m.id]))
-const READY = { 'traffic-manager': /traffic-manager ready/, heartbeatd: /heartbeat running/, 'ha-nfs-mount': /"event":"present"/ }
+const READY = {
+  'traffic-manager': /traffic-manager ready/,
+  heartbeatd: /heartbeat running/,
+  'ha-nfs-mount': /"event":"present"/,
+}
 
 async function startUnit(host, name) {
   const unit = host.units.find(u => u.name === name)
   sup.start(host, unit)
   if (READY[name]) await sup.waitLine(host, name, READY[name], 40_000)
   else if (name === 'nfs-ganesha') {
-    await until(`${host.id} nfs-ganesha answering`, () => { execFileSync(topo.enter(host.id)[0], [...topo.enter(host.id).slice(1), 'rpcinfo', '-n', '2049', '-t', '127.0.0.1', '100003', '4'], { stdio: 'ignore' }); return true }, 30_000, 200)
+    await until(
+      `${host.id} nfs-ganesha answering`,
+      () => {
+        execFileSync(
+          topo.enter(host.id)[0],
+          [
+            ...topo.enter(host.id).slice(1),
+            'rpcinfo',
+            '-n',
+            '2049',
+            '-t',
+            '127.0.0.1',
+            '100003',
+            '4',
+          ],
+          { stdio: 'ignore' },
+        )
+        return true
+      },
+      30_000,
+      200,
+    )
   } else await sleep(200)
 }
 async function startHost(host) {
@@ -106,9 +172,14 @@ async function startHost(host) {
 /** A machine coming back: links up, a rebooted kernel's state, units in order. */
 async function powerOn(host) {
   if (host.role === 'master') {
-    for (const a of [`${VIP4}/24`, `${VIP6}/64`]) try { topo.ip(host.id, 'addr', 'del', a, 'dev', 'eth0') } catch {}
+    for (const a of [`${VIP4}/24`, `${VIP6}/64`])
+      try {
+        topo.ip(host.id, 'addr', 'del', a, 'dev', 'eth0')
+      } catch {}
     topo.exec(host.id, 'nft', 'flush', 'ruleset')
-    try { topo.exec(host.id, 'conntrack', '-F') } catch {}
+    try {
+      topo.exec(host.id, 'conntrack', '-F')
+    } catch {}
   }
   for (const dev of ['eth0', 'eth1']) topo.ip(host.id, 'link', 'set', dev, 'up')
   await startHost(host)
@@ -117,18 +188,34 @@ async function powerOn(host) {
 // ---- monitoring: VIP owner and the active traffic-manager's node table ----
 const mon = []
 // A powered-off machine holds nothing (its address goes with its RAM).
-const vipOn = id => { if (sup.down.has(id)) return false; try { return topo.ip(id, '-o', 'addr', 'show', 'dev', 'eth0').includes(` ${VIP4}/`) } catch { return false } }
+const vipOn = id => {
+  if (sup.down.has(id)) return false
+  try {
+    return topo
+      .ip(id, '-o', 'addr', 'show', 'dev', 'eth0')
+      .includes(` ${VIP4}/`)
+  } catch {
+    return false
+  }
+}
 let lastOwner = 'm1'
 const activeMaster = () => lastOwner
 async function sample() {
   const on = MASTERS.filter(m => vipOn(m.id)).map(m => m.id)
-  const vip = on.length === 2 ? 'both' : on[0] ?? 'none'
+  const vip = on.length === 2 ? 'both' : (on[0] ?? 'none')
   if (on.length === 1) lastOwner = on[0]
   const nodes = {}
   try {
-    const st = await controlRequest(join(D, lastOwner, 'run', 'has', 'traffic-manager.sock'), 'status', [], 800)
+    const st = await controlRequest(
+      join(D, lastOwner, 'run', 'has', 'traffic-manager.sock'),
+      'status',
+      [],
+      800,
+    )
     const svc = st.services.find(s => s.name === `${VIP4}:80`)
-    for (const n of NODES) nodes[n.id] = !!svc?.nodes.find(x => x.address.startsWith(n.addr))?.eligible
+    for (const n of NODES)
+      nodes[n.id] = !!svc?.nodes.find(x => x.address.startsWith(n.addr))
+        ?.eligible
   } catch {}
   mon.push({ t: Date.now(), vip, nodes, load1: loadavg()[0] })
 }
@@ -136,7 +223,9 @@ async function sample() {
 // ---- the run ----
 let exitCode = 0
 try {
-  say(`seed ${seed}, ${minutes} min of faults${short ? ' (short holds)' : ''}; logs in ${logDir}`)
+  say(
+    `seed ${seed}, ${minutes} min of faults${short ? ' (short holds)' : ''}; logs in ${logDir}`,
+  )
   topo.build()
   for (const h of Object.values(hosts)) await topo.machine(h)
   say('namespaces and machines up; starting masters')
@@ -144,28 +233,74 @@ try {
   await until('master1 to hold the VIP', () => vipOn('m1'), 40_000)
   say('VIP on master1; starting traffic nodes')
   await Promise.all(NODES.map(n => startHost(hosts[n.id])))
-  await until('all four nodes eligible on master1 and master2', async () => {
-    for (const m of MASTERS) {
-      const st = await controlRequest(join(D, m.id, 'run', 'has', 'traffic-manager.sock'), 'status', [], 1000)
-      const svc = st.services.find(s => s.name === `${VIP4}:80`)
-      if (!svc || svc.nodes.filter(n => n.eligible).length !== NODES.length) return false
-    }
-    return true
-  }, 60_000)
-  const slaac = await until('the client to autoconfigure IPv6 from radvd-lite', () => /inet6 2001:db8:1:/.test(topo.ip('c', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'global')) && topo.ip('c', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'global'), 60_000, 500)
+  await until(
+    'all four nodes eligible on master1 and master2',
+    async () => {
+      for (const m of MASTERS) {
+        const st = await controlRequest(
+          join(D, m.id, 'run', 'has', 'traffic-manager.sock'),
+          'status',
+          [],
+          1000,
+        )
+        const svc = st.services.find(s => s.name === `${VIP4}:80`)
+        if (!svc || svc.nodes.filter(n => n.eligible).length !== NODES.length)
+          return false
+      }
+      return true
+    },
+    60_000,
+  )
+  const slaac = await until(
+    'the client to autoconfigure IPv6 from radvd-lite',
+    () =>
+      /inet6 2001:db8:1:/.test(
+        topo.ip('c', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'global'),
+      ) && topo.ip('c', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'global'),
+    60_000,
+    500,
+  )
   say('client IPv6 by SLAAC:', /inet6 (\S+)/.exec(slaac)[1])
 
-  const plan = schedule(seed, minutes * 60, { scale: short ? 1 / 3 : 1, gapS: short ? 10 : 15, only })
-  const warm = 10, tail = short ? 10 : 20
-  const total = warm + (plan.at(-1) ? plan.at(-1).at + plan.at(-1).hold : 0) + (short ? 10 : 15) + tail
-  say(`${plan.length} faults over ${total} s of load:`, plan.map(f => f.type).join(' | '))
+  const plan = schedule(seed, minutes * 60, {
+    scale: short ? 1 / 3 : 1,
+    gapS: short ? 10 : 15,
+    only,
+  })
+  const warm = 10,
+    tail = short ? 10 : 20
+  const total =
+    warm +
+    (plan.at(-1) ? plan.at(-1).at + plan.at(-1).hold : 0) +
+    (short ? 10 : 15) +
+    tail
+  say(
+    `${plan.length} faults over ${total} s of load:`,
+    plan.map(f => f.type).join(' | '),
+  )
   const load = []
-  loadChild = spawn('ip', ['netns', 'exec', topo.ns('c'), process.execPath, join(ROOT, 'bench/lib/chaos/load.js'),
-    JSON.stringify({ v4: VIP4, v6: VIP6, page: PAGE, seconds: total })], { stdio: ['ignore', 'pipe', 'inherit'] })
-  createInterface({ input: loadChild.stdout }).on('line', l => { try { load.push(JSON.parse(l)) } catch {} })
+  loadChild = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      topo.ns('c'),
+      process.execPath,
+      join(ROOT, 'bench/lib/chaos/load.js'),
+      JSON.stringify({ v4: VIP4, v6: VIP6, page: PAGE, seconds: total }),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  createInterface({ input: loadChild.stdout }).on('line', l => {
+    try {
+      load.push(JSON.parse(l))
+    } catch {}
+  })
   const loadDone = new Promise(r => loadChild.once('exit', r))
   const tLoad = Date.now()
-  const monTimer = setInterval(() => { void sample() }, 1000)
+  const monTimer = setInterval(() => {
+    void sample()
+  }, 1000)
   await sleep(warm * 1000)
   const ctx = { topo, sup, hosts, activeMaster, powerOn, startUnit }
   const faults = []
@@ -176,30 +311,93 @@ try {
     say(`fault ${faults.length + 1}/${plan.length}: ${f.type}`)
     faults.push(f)
     let undo
-    try { undo = await inject(f, ctx) } catch (e) { f.error = String(e.message ?? e); say('inject failed:', f.error) }
+    try {
+      undo = await inject(f, ctx)
+    } catch (e) {
+      f.error = String(e.message ?? e)
+      say('inject failed:', f.error)
+    }
     await sleep(f.hold * 1000)
     f.tUndo = Date.now()
-    try { await undo?.() } catch (e) { f.error = String(e.message ?? e); say('recovery failed:', f.error) }
+    try {
+      await undo?.()
+    } catch (e) {
+      f.error = String(e.message ?? e)
+      say('recovery failed:', f.error)
+    }
     say(`  target ${f.target ?? '-'}; undone`)
   }
   await loadDone
   clearInterval(monTimer)
   const tEnd = Date.now()
   const a = analyse({ load, mon, faults, exits: sup.exits, t0: tLoad, tEnd })
-  const meta = { command, seed, minutes, short, date: new Date().toISOString(), loadavgEnd: loadavg(), durationS: Math.round((tEnd - tLoad) / 1000) }
-  const svg = timelineSvg({ a, mon, faults, t0: tLoad, tEnd, title: `has chaos run: seed ${seed}, ${meta.durationS} s, availability ${(a.totals.availability * 100).toFixed(4)} %` })
-  const summary = { meta, totals: a.totals, byType: a.byType, perFault: a.perFault, falseFailovers: a.falseFailovers, splitBrains: a.splitBrains, crashes: a.crashes, provokedRestarts: a.provokedRestarts.length, faults: faults.map(f => ({ type: f.type, target: f.target, error: f.error })) }
+  const meta = {
+    command,
+    seed,
+    minutes,
+    short,
+    date: new Date().toISOString(),
+    loadavgEnd: loadavg(),
+    durationS: Math.round((tEnd - tLoad) / 1000),
+  }
+  const svg = timelineSvg({
+    a,
+    mon,
+    faults,
+    t0: tLoad,
+    tEnd,
+    title: `has chaos run: seed ${seed}, ${meta.durationS} s, availability ${(a.totals.availability * 100).toFixed(4)} %`,
+  })
+  const summary = {
+    meta,
+    totals: a.totals,
+    byType: a.byType,
+    perFault: a.perFault,
+    falseFailovers: a.falseFailovers,
+    splitBrains: a.splitBrains,
+    crashes: a.crashes,
+    provokedRestarts: a.provokedRestarts.length,
+    faults: faults.map(f => ({
+      type: f.type,
+      target: f.target,
+      error: f.error,
+    })),
+  }
   writeFileSync(join(D, 'summary.json'), JSON.stringify(summary, null, 2))
   writeFileSync(join(D, 'timeline.svg'), svg)
   writeFileSync(join(D, 'samples.json'), JSON.stringify({ load, mon }, null, 0))
   if (flag('docs')) {
     writeFileSync(join(ROOT, 'docs/bench/chaos-timeline.svg'), svg)
-    writeFileSync(join(ROOT, 'docs/bench/chaos.json'), JSON.stringify(summary, null, 2))
-    writeFileSync(join(ROOT, 'docs/availability.md'), availabilityMarkdown(summary))
+    writeFileSync(
+      join(ROOT, 'docs/bench/chaos.json'),
+      JSON.stringify(summary, null, 2),
+    )
+    writeFileSync(
+      join(ROOT, 'docs/availability.md'),
+      availabilityMarkdown(summary),
+    )
   }
   // The machine-readable line the CI test reads.
-  console.log(JSON.stringify({ chaos: 'done', dir: D, availability: a.totals.availability, ok: a.totals.ok, fail: a.totals.fail, falseFailovers: a.falseFailovers, crashes: a.crashes.length, streamsLost: a.totals.streamsLost, streamsLostOld: a.totals.streamsLostOld, lostOldByType: Object.fromEntries(a.byType.map(b => [b.type, b.streamsLostOld])), faults: faults.length }))
-  say(`availability ${(a.totals.availability * 100).toFixed(4)} % (${a.totals.ok} ok, ${a.totals.fail} failed); false failovers ${a.falseFailovers}; unprovoked daemon exits ${a.crashes.length}`)
+  console.log(
+    JSON.stringify({
+      chaos: 'done',
+      dir: D,
+      availability: a.totals.availability,
+      ok: a.totals.ok,
+      fail: a.totals.fail,
+      falseFailovers: a.falseFailovers,
+      crashes: a.crashes.length,
+      streamsLost: a.totals.streamsLost,
+      streamsLostOld: a.totals.streamsLostOld,
+      lostOldByType: Object.fromEntries(
+        a.byType.map(b => [b.type, b.streamsLostOld]),
+      ),
+      faults: faults.length,
+    }),
+  )
+  say(
+    `availability ${(a.totals.availability * 100).toFixed(4)} % (${a.totals.ok} ok, ${a.totals.fail} failed); false failovers ${a.falseFailovers}; unprovoked daemon exits ${a.crashes.length}`,
+  )
 } catch (e) {
   exitCode = 1
   say('FAILED:', e.stack ?? e)

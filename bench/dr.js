@@ -19,7 +19,14 @@
 //
 // Writes docs/bench/dr.md and docs/bench/dr.json.
 import { spawn, execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync, mkdirSync } from 'node:fs'
+import {
+  mkdtempSync,
+  writeFileSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  mkdirSync,
+} from 'node:fs'
 import { tmpdir, cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -34,12 +41,19 @@ const REPS = full ? 3 : 1
 const mode = full ? ' --full' : quick ? ' --quick' : ''
 const CONNS = 16
 const P = `hdr${process.pid % 10000}`
-const sh = (cmd, args, input) => execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] })
+const sh = (cmd, args, input) =>
+  execFileSync(cmd, args, {
+    encoding: 'utf8',
+    input,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
 const ip = (ns, ...a) => sh('ip', ['-n', ns, ...a])
 const nsx = (ns, cmd, ...a) => sh('ip', ['netns', 'exec', ns, cmd, ...a])
 const children = []
 const spawnIn = (ns, cmd, args) => {
-  const c = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: 'ignore' })
+  const c = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
+    stdio: 'ignore',
+  })
   children.push(c)
   return c
 }
@@ -53,12 +67,22 @@ const addNs = name => {
 }
 const dir = mkdtempSync(join(tmpdir(), 'has-bench-dr-'))
 function cleanup() {
-  for (const c of children) try { c.kill('SIGKILL') } catch {}
+  for (const c of children)
+    try {
+      c.kill('SIGKILL')
+    } catch {}
   for (const ns of made.reverse()) {
     try {
-      for (const pid of sh('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean)) try { process.kill(Number(pid), 'SIGKILL') } catch {}
+      for (const pid of sh('ip', ['netns', 'pids', ns])
+        .split(/\s+/)
+        .filter(Boolean))
+        try {
+          process.kill(Number(pid), 'SIGKILL')
+        } catch {}
     } catch {}
-    try { sh('ip', ['netns', 'del', ns]) } catch {}
+    try {
+      sh('ip', ['netns', 'del', ns])
+    } catch {}
   }
   rmSync(dir, { recursive: true, force: true })
 }
@@ -69,7 +93,12 @@ process.on('SIGINT', () => process.exit(130))
 // direct routing needs; a second client behind the master for the routed
 // case (c2 -- 10.79.1.0/24 -- master -- LAN).
 const VIP = '10.79.0.100'
-const lan = { c: '10.79.0.1', m: '10.79.0.11', n1: '10.79.0.21', n2: '10.79.0.22' }
+const lan = {
+  c: '10.79.0.1',
+  m: '10.79.0.11',
+  n1: '10.79.0.21',
+  n2: '10.79.0.22',
+}
 const br = addNs('br')
 ip(br, 'link', 'add', 'br0', 'type', 'bridge')
 ip(br, 'link', 'set', 'br0', 'up')
@@ -79,32 +108,86 @@ for (const [name, addr] of Object.entries(lan)) {
   const ns = addNs(name)
   hosts[name] = ns
   const peer = `${P}b${k++}`
-  sh('ip', ['link', 'add', 'eth0', 'netns', ns, 'type', 'veth', 'peer', 'name', peer, 'netns', br])
-  ip(br, 'link', 'set', peer, 'master', 'br0'); ip(br, 'link', 'set', peer, 'up')
-  ip(ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0'); ip(ns, 'link', 'set', 'eth0', 'up')
+  sh('ip', [
+    'link',
+    'add',
+    'eth0',
+    'netns',
+    ns,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    peer,
+    'netns',
+    br,
+  ])
+  ip(br, 'link', 'set', peer, 'master', 'br0')
+  ip(br, 'link', 'set', peer, 'up')
+  ip(ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0')
+  ip(ns, 'link', 'set', 'eth0', 'up')
 }
 const m = hosts.m
 ip(m, 'addr', 'add', `${VIP}/24`, 'dev', 'eth0')
 nsx(m, 'sysctl', '-qw', 'net.ipv4.ip_forward=1')
 const c2 = addNs('c2')
-sh('ip', ['link', 'add', 'ec', 'netns', c2, 'type', 'veth', 'peer', 'name', 'e2', 'netns', m])
-ip(c2, 'addr', 'add', '10.79.1.1/24', 'dev', 'ec'); ip(c2, 'link', 'set', 'ec', 'up')
+sh('ip', [
+  'link',
+  'add',
+  'ec',
+  'netns',
+  c2,
+  'type',
+  'veth',
+  'peer',
+  'name',
+  'e2',
+  'netns',
+  m,
+])
+ip(c2, 'addr', 'add', '10.79.1.1/24', 'dev', 'ec')
+ip(c2, 'link', 'set', 'ec', 'up')
 ip(c2, 'route', 'add', 'default', 'via', '10.79.1.254')
-ip(m, 'addr', 'add', '10.79.1.254/24', 'dev', 'e2'); ip(m, 'link', 'set', 'e2', 'up')
+ip(m, 'addr', 'add', '10.79.1.254/24', 'dev', 'e2')
+ip(m, 'link', 'set', 'e2', 'up')
 
 // NAPI in a kernel thread per veth, for the CPU cases (see the header).
 // The threads that appear when the master's interfaces go threaded (last)
 // are the director's. Off again (the veth default: GRO off, TSO on) for
 // the throughput cases, where packets are handled inline by their sender.
 const napiPids = () =>
-  new Set(readdirSync('/proc').filter(d => /^\d+$/.test(d)).filter(d => {
-    try { return readFileSync(`/proc/${d}/comm`, 'utf8').startsWith('napi/') } catch { return false }
-  }))
-const vethsOf = ns => JSON.parse(ip(ns, '-j', 'link', 'show', 'type', 'veth') || '[]').map(l => l.ifname)
+  new Set(
+    readdirSync('/proc')
+      .filter(d => /^\d+$/.test(d))
+      .filter(d => {
+        try {
+          return readFileSync(`/proc/${d}/comm`, 'utf8').startsWith('napi/')
+        } catch {
+          return false
+        }
+      }),
+  )
+const vethsOf = ns =>
+  JSON.parse(ip(ns, '-j', 'link', 'show', 'type', 'veth') || '[]').map(
+    l => l.ifname,
+  )
 const napiMode = (ns, dev, on) => {
   if (!on) nsx(ns, 'sh', '-c', `echo 0 > /sys/class/net/${dev}/threaded`)
-  try { nsx(ns, 'ethtool', '-K', dev, 'gro', on ? 'on' : 'off', 'tso', on ? 'off' : 'on') } catch (e) {
-    throw new Error(`ethtool -K ${dev} failed (apt-get install ethtool): ${e.stderr ?? e.message}`)
+  try {
+    nsx(
+      ns,
+      'ethtool',
+      '-K',
+      dev,
+      'gro',
+      on ? 'on' : 'off',
+      'tso',
+      on ? 'off' : 'on',
+    )
+  } catch (e) {
+    throw new Error(
+      `ethtool -K ${dev} failed (apt-get install ethtool): ${e.stderr ?? e.message}`,
+    )
   }
   if (on) nsx(ns, 'sh', '-c', `echo 1 > /sys/class/net/${dev}/threaded`)
 }
@@ -112,15 +195,24 @@ let directorPids = []
 let napiOn = false
 const setNapi = on => {
   if (on === napiOn) return
-  for (const ns of made) if (ns !== m) for (const dev of vethsOf(ns)) napiMode(ns, dev, on)
+  for (const ns of made)
+    if (ns !== m) for (const dev of vethsOf(ns)) napiMode(ns, dev, on)
   const others = napiPids()
   for (const dev of vethsOf(m)) napiMode(m, dev, on)
   directorPids = on ? [...napiPids()].filter(p => !others.has(p)) : []
-  if (on && directorPids.length < 2) throw new Error(`expected a NAPI thread for each of the master's 2 interfaces, found ${directorPids.length}`)
+  if (on && directorPids.length < 2)
+    throw new Error(
+      `expected a NAPI thread for each of the master's 2 interfaces, found ${directorPids.length}`,
+    )
   napiOn = on
 }
 // CPU time of the master's packet work so far, in ns (NAPI threads only).
-const directorNs = () => directorPids.reduce((a, p) => a + Number(readFileSync(`/proc/${p}/schedstat`, 'utf8').split(' ')[0]), 0)
+const directorNs = () =>
+  directorPids.reduce(
+    (a, p) =>
+      a + Number(readFileSync(`/proc/${p}/schedstat`, 'utf8').split(' ')[0]),
+    0,
+  )
 
 // Nodes: nginx (1 worker) with a 627 B and a 1 MB file; the VIP on lo,
 // set up by traffic-client's dr-node helper (arp_ignore, arp_announce).
@@ -130,9 +222,19 @@ writeFileSync(join(www, 'small.html'), 'x'.repeat(626) + '\n')
 writeFileSync(join(www, 'large.bin'), Buffer.alloc(1 << 20, 7))
 for (const n of ['n1', 'n2']) {
   ip(hosts[n], 'route', 'add', '10.79.1.0/24', 'via', lan.m)
-  nsx(hosts[n], process.execPath, join(ROOT, 'packages/traffic-client/dist/bin.js'), 'dr-node', '--setup', VIP)
+  nsx(
+    hosts[n],
+    process.execPath,
+    join(ROOT, 'packages/traffic-client/dist/bin.js'),
+    'dr-node',
+    '--setup',
+    VIP,
+  )
   const conf = join(dir, `nginx-${n}.conf`)
-  writeFileSync(conf, `worker_processes 1;\ndaemon off;\npid ${dir}/nginx-${n}.pid;\nerror_log ${dir}/nginx-${n}.err;\nevents { worker_connections 1024; }\nhttp {\n access_log off;\n sendfile on;\n client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};\n server { listen 80; listen 8080; root ${www}; }\n}\n`)
+  writeFileSync(
+    conf,
+    `worker_processes 1;\ndaemon off;\npid ${dir}/nginx-${n}.pid;\nerror_log ${dir}/nginx-${n}.err;\nevents { worker_connections 1024; }\nhttp {\n access_log off;\n sendfile on;\n client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};\n server { listen 80; listen 8080; root ${www}; }\n}\n`,
+  )
   spawnIn(hosts[n], 'nginx', ['-c', conf, '-e', `${dir}/nginx-${n}.err`])
 }
 
@@ -140,14 +242,31 @@ for (const n of ['n1', 'n2']) {
 // aimed at the master namespace: direct routing on VIP:80, NAT on VIP:8080
 // (masquerade: the nodes hold the VIP themselves, so SNAT to the VIP would
 // send their replies to their own lo).
-const { openNftDataPlane } = await import(join(ROOT, 'packages/traffic-manager/dist/nft/nft-data-plane.js'))
-const { openDrDataPlane } = await import(join(ROOT, 'packages/traffic-manager/dist/nft/dr-data-plane.js'))
-const { execProgram } = await import(join(ROOT, 'packages/traffic-manager/dist/nft/kernel-exec.js'))
+const { openNftDataPlane } = await import(
+  join(ROOT, 'packages/traffic-manager/dist/nft/nft-data-plane.js')
+)
+const { openDrDataPlane } = await import(
+  join(ROOT, 'packages/traffic-manager/dist/nft/dr-data-plane.js')
+)
+const { execProgram } = await import(
+  join(ROOT, 'packages/traffic-manager/dist/nft/kernel-exec.js')
+)
 const { silentLogger } = await import('@has/daemon-kit')
-const exec = (cmd, args, stdin) => execProgram('ip', ['netns', 'exec', m, cmd, ...args], stdin)
+const exec = (cmd, args, stdin) =>
+  execProgram('ip', ['netns', 'exec', m, cmd, ...args], stdin)
 const ctx = { logger: silentLogger() }
-const nat = await openNftDataPlane({ name: `${VIP}:8080`, address: VIP, port: 8080, family: 4 }, ctx, { snat: 'masquerade' }, { exec })
-const dr = await openDrDataPlane({ name: `${VIP}:80`, address: VIP, port: 80, family: 4 }, ctx, {}, { exec })
+const nat = await openNftDataPlane(
+  { name: `${VIP}:8080`, address: VIP, port: 8080, family: 4 },
+  ctx,
+  { snat: 'masquerade' },
+  { exec },
+)
+const dr = await openDrDataPlane(
+  { name: `${VIP}:80`, address: VIP, port: 80, family: 4 },
+  ctx,
+  {},
+  { exec },
+)
 const set = (port, w1, w2) => [
   { id: lan.n1, host: lan.n1, port, weight: w1 },
   { id: lan.n2, host: lan.n2, port, weight: w2 },
@@ -155,7 +274,10 @@ const set = (port, w1, w2) => [
 
 async function ready(ns, url) {
   for (let i = 0; i < 100; i++) {
-    try { nsx(ns, 'curl', '-s', '-m', '1', '-o', '/dev/null', url); return } catch {}
+    try {
+      nsx(ns, 'curl', '-s', '-m', '1', '-o', '/dev/null', url)
+      return
+    } catch {}
     await new Promise(r => setTimeout(r, 100))
   }
   throw new Error(`not reachable: ${url}`)
@@ -174,29 +296,106 @@ const pace = ms => {
 function wrk(ns, url, conns = CONNS, delayMs = 0, perfOut) {
   const d0 = directorNs()
   const rec = perfOut
-    ? spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-g', '-t', directorPids.join(','), '-o', perfOut], { stdio: 'ignore' })
+    ? spawn(
+        'perf',
+        [
+          'record',
+          '-q',
+          '-e',
+          'cpu-clock',
+          '-g',
+          '-t',
+          directorPids.join(','),
+          '-o',
+          perfOut,
+        ],
+        { stdio: 'ignore' },
+      )
     : undefined
   const script = delayMs ? ['-s', pace(delayMs)] : []
-  const out = nsx(ns, 'wrk', '-t', '2', '-c', String(conns), '-d', `${DURATION}s`, '--latency', ...script, url)
+  const out = nsx(
+    ns,
+    'wrk',
+    '-t',
+    '2',
+    '-c',
+    String(conns),
+    '-d',
+    `${DURATION}s`,
+    '--latency',
+    ...script,
+    url,
+  )
   rec?.kill('SIGINT')
   const director = directorNs() - d0
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0)
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0)
   const p99 = /\n\s+99%\s+(\S+)/.exec(out)?.[1] ?? '?'
   const transfer = /Transfer\/sec:\s+(\S+)/.exec(out)?.[1] ?? '?'
-  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(out)?.[0] ?? ''
-  return { rps, requests, p99, p99ms: ms(p99), transfer, errors, cpuMsPer1000: requests && napiOn ? (director / 1e6 / requests) * 1000 : NaN, rec }
+  const errors =
+    /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(out)?.[0] ?? ''
+  return {
+    rps,
+    requests,
+    p99,
+    p99ms: ms(p99),
+    transfer,
+    errors,
+    cpuMsPer1000: requests && napiOn ? (director / 1e6 / requests) * 1000 : NaN,
+    rec,
+  }
 }
 
 const cases = []
-for (const [size, path] of [['627 B', '/small.html'], ['1 MB', '/large.bin']]) {
+for (const [size, path] of [
+  ['627 B', '/small.html'],
+  ['1 MB', '/large.bin'],
+]) {
   cases.push(
-    { size, kind: 'direct', name: `direct to n1 (${size})`, ns: hosts.c, url: `http://${lan.n1}${path}` },
-    { size, kind: 'routed', name: `routed through the master to n1, no NAT (${size})`, ns: c2, url: `http://${lan.n1}${path}` },
-    { size, kind: 'nat', name: `NAT plane (nftables), 1 node (${size})`, ns: hosts.c, url: `http://${VIP}:8080${path}` },
-    { size, kind: 'dr', name: `direct routing (nftables-dr), 1 node (${size})`, ns: hosts.c, url: `http://${VIP}${path}` },
-    { size, kind: 'dr2', name: `direct routing (nftables-dr), 2 nodes (${size})`, ns: hosts.c, url: `http://${VIP}${path}`, two: true },
-    { size, kind: 'nat2', name: `NAT plane (nftables), 2 nodes (${size})`, ns: hosts.c, url: `http://${VIP}:8080${path}`, two: true },
+    {
+      size,
+      kind: 'direct',
+      name: `direct to n1 (${size})`,
+      ns: hosts.c,
+      url: `http://${lan.n1}${path}`,
+    },
+    {
+      size,
+      kind: 'routed',
+      name: `routed through the master to n1, no NAT (${size})`,
+      ns: c2,
+      url: `http://${lan.n1}${path}`,
+    },
+    {
+      size,
+      kind: 'nat',
+      name: `NAT plane (nftables), 1 node (${size})`,
+      ns: hosts.c,
+      url: `http://${VIP}:8080${path}`,
+    },
+    {
+      size,
+      kind: 'dr',
+      name: `direct routing (nftables-dr), 1 node (${size})`,
+      ns: hosts.c,
+      url: `http://${VIP}${path}`,
+    },
+    {
+      size,
+      kind: 'dr2',
+      name: `direct routing (nftables-dr), 2 nodes (${size})`,
+      ns: hosts.c,
+      url: `http://${VIP}${path}`,
+      two: true,
+    },
+    {
+      size,
+      kind: 'nat2',
+      name: `NAT plane (nftables), 2 nodes (${size})`,
+      ns: hosts.c,
+      url: `http://${VIP}:8080${path}`,
+      two: true,
+    },
   )
 }
 // The targets read the director's CPU per request at a bounded rate (as a
@@ -204,22 +403,79 @@ for (const [size, path] of [['627 B', '/small.html'], ['1 MB', '/large.bin']]) {
 // too, at full load, where batching (GRO, NAPI) makes it smaller.
 const CPU_CONNS = 8
 const PACE = { '627 B': 1, '1 MB': 20 }
-for (const [size, path] of [['627 B', '/small.html'], ['1 MB', '/large.bin']]) {
+for (const [size, path] of [
+  ['627 B', '/small.html'],
+  ['1 MB', '/large.bin'],
+]) {
   const at = `${size}, ${CPU_CONNS} conns paced ${PACE[size]} ms`
   const full = `${size}, ${CONNS} conns, unpaced`
   cases.push(
-    { size, kind: 'cpu-direct', cpu: true, pace: true, name: `CPU: direct (${at})`, ns: hosts.c, url: `http://${lan.n1}${path}` },
-    { size, kind: 'cpu-nat', cpu: true, pace: true, name: `CPU: NAT plane (${at})`, ns: hosts.c, url: `http://${VIP}:8080${path}` },
-    { size, kind: 'cpu-dr', cpu: true, pace: true, name: `CPU: direct routing (${at})`, ns: hosts.c, url: `http://${VIP}${path}` },
-    { size, kind: 'sat-nat', cpu: true, name: `CPU: NAT plane (${full})`, ns: hosts.c, url: `http://${VIP}:8080${path}` },
-    { size, kind: 'sat-dr', cpu: true, name: `CPU: direct routing (${full})`, ns: hosts.c, url: `http://${VIP}${path}` },
+    {
+      size,
+      kind: 'cpu-direct',
+      cpu: true,
+      pace: true,
+      name: `CPU: direct (${at})`,
+      ns: hosts.c,
+      url: `http://${lan.n1}${path}`,
+    },
+    {
+      size,
+      kind: 'cpu-nat',
+      cpu: true,
+      pace: true,
+      name: `CPU: NAT plane (${at})`,
+      ns: hosts.c,
+      url: `http://${VIP}:8080${path}`,
+    },
+    {
+      size,
+      kind: 'cpu-dr',
+      cpu: true,
+      pace: true,
+      name: `CPU: direct routing (${at})`,
+      ns: hosts.c,
+      url: `http://${VIP}${path}`,
+    },
+    {
+      size,
+      kind: 'sat-nat',
+      cpu: true,
+      name: `CPU: NAT plane (${full})`,
+      ns: hosts.c,
+      url: `http://${VIP}:8080${path}`,
+    },
+    {
+      size,
+      kind: 'sat-dr',
+      cpu: true,
+      name: `CPU: direct routing (${full})`,
+      ns: hosts.c,
+      url: `http://${VIP}${path}`,
+    },
   )
 }
 // perf report of a profile: functions by inclusive share of the samples.
 const topSymbols = file => {
   try {
-    const out = sh('perf', ['report', '-i', file, '--stdio', '--children', '--sort', 'sym', '-g', 'none', '--percent-limit', '4'])
-    return out.split('\n').filter(l => /^\s+[\d.]+%/.test(l)).map(l => l.trim().replace(/\s+/g, ' ')).slice(0, 24)
+    const out = sh('perf', [
+      'report',
+      '-i',
+      file,
+      '--stdio',
+      '--children',
+      '--sort',
+      'sym',
+      '-g',
+      'none',
+      '--percent-limit',
+      '4',
+    ])
+    return out
+      .split('\n')
+      .filter(l => /^\s+[\d.]+%/.test(l))
+      .map(l => l.trim().replace(/\s+/g, ' '))
+      .slice(0, 24)
   } catch (e) {
     return [`perf report failed: ${e.message.split('\n')[0]}`]
   }
@@ -229,8 +485,13 @@ const run = async (cs, perfOut) => {
   await nat.update(set(80, 1, cs.two ? 1 : 0))
   await dr.update(set(80, 1, cs.two ? 1 : 0))
   await ready(cs.ns, cs.url)
-  const { rec, ...r } = cs.pace ? wrk(cs.ns, cs.url, CPU_CONNS, PACE[cs.size], perfOut) : wrk(cs.ns, cs.url, CONNS, 0, perfOut)
-  if (rec) await new Promise(resolve => (rec.exitCode !== null ? resolve() : rec.once('exit', resolve)))
+  const { rec, ...r } = cs.pace
+    ? wrk(cs.ns, cs.url, CPU_CONNS, PACE[cs.size], perfOut)
+    : wrk(cs.ns, cs.url, CONNS, 0, perfOut)
+  if (rec)
+    await new Promise(resolve =>
+      rec.exitCode !== null ? resolve() : rec.once('exit', resolve),
+    )
   return r
 }
 const samples = cases.map(() => [])
@@ -241,7 +502,9 @@ for (let rep = 0; rep < REPS; rep++) {
 // Profiles in extra runs: sampling costs CPU in the threads it samples.
 const profiles = {}
 if (profile) {
-  for (const cs of cases.filter(c => c.size === '627 B' && (c.kind === 'cpu-dr' || c.kind === 'cpu-nat'))) {
+  for (const cs of cases.filter(
+    c => c.size === '627 B' && (c.kind === 'cpu-dr' || c.kind === 'cpu-nat'),
+  )) {
     const f = join(dir, `${cs.kind}.perf`)
     await run(cs, f)
     profiles[cs.name] = topSymbols(f)
@@ -254,28 +517,67 @@ const results = cases.map((cs, i) => {
   const cpuSorted = samples[i].map(s => s.cpuMsPer1000).sort((a, b) => a - b)
   // Throughput and p99 from the median round by req/s; director CPU is
   // its own median over the rounds.
-  const med = { ...sorted[Math.floor(sorted.length / 2)], cpuMsPer1000: cpuSorted[Math.floor(cpuSorted.length / 2)] }
-  console.log(`${cs.name}: ${med.rps.toFixed(0)} req/s, p99 ${med.p99}, director ${Number.isFinite(med.cpuMsPer1000) ? med.cpuMsPer1000.toFixed(2) : '-'} CPU ms / 1000 req (rounds: ${samples[i].map(s => s.rps.toFixed(0)).join(', ')})`)
-  return { name: cs.name, size: cs.size, kind: cs.kind, url: cs.url, ...med, rounds: samples[i].map(s => s.rps), cpuRounds: samples[i].map(s => s.cpuMsPer1000) }
+  const med = {
+    ...sorted[Math.floor(sorted.length / 2)],
+    cpuMsPer1000: cpuSorted[Math.floor(cpuSorted.length / 2)],
+  }
+  console.log(
+    `${cs.name}: ${med.rps.toFixed(0)} req/s, p99 ${med.p99}, director ${Number.isFinite(med.cpuMsPer1000) ? med.cpuMsPer1000.toFixed(2) : '-'} CPU ms / 1000 req (rounds: ${samples[i].map(s => s.rps.toFixed(0)).join(', ')})`,
+  )
+  return {
+    name: cs.name,
+    size: cs.size,
+    kind: cs.kind,
+    url: cs.url,
+    ...med,
+    rounds: samples[i].map(s => s.rps),
+    cpuRounds: samples[i].map(s => s.cpuMsPer1000),
+  }
 })
 const drCounters = Object.fromEntries(await dr.counters())
 await dr.close()
 await nat.close()
 
-const pick = (size, kind) => results.find(r => r.size === size && r.kind === kind)
+const pick = (size, kind) =>
+  results.find(r => r.size === size && r.kind === kind)
 const director = (size, kind) => pick(size, kind)?.cpuMsPer1000 ?? NaN
 const checks = []
 const summary = []
 for (const size of ['627 B', '1 MB']) {
-  const ratio = (pick(size, 'dr')?.rps ?? NaN) / (pick(size, 'direct')?.rps ?? NaN)
-  checks.push(check(`direct routing (1 node) >= 0.97 x direct-to-node throughput, ${size}`, ratio, 0.97))
+  const ratio =
+    (pick(size, 'dr')?.rps ?? NaN) / (pick(size, 'direct')?.rps ?? NaN)
+  checks.push(
+    check(
+      `direct routing (1 node) >= 0.97 x direct-to-node throughput, ${size}`,
+      ratio,
+      0.97,
+    ),
+  )
   const dDr = director(size, 'cpu-dr')
   const dNat = director(size, 'cpu-nat')
   const cpuRatio = dNat > 0 ? dDr / dNat : NaN
-  checks.push(check(`director CPU per request, direct routing <= 0.3 x NAT plane, ${size}`, cpuRatio, 0.3, { atLeast: false }))
+  checks.push(
+    check(
+      `director CPU per request, direct routing <= 0.3 x NAT plane, ${size}`,
+      cpuRatio,
+      0.3,
+      { atLeast: false },
+    ),
+  )
   const sDr = director(size, 'sat-dr')
   const sNat = director(size, 'sat-nat')
-  summary.push({ size, throughputRatio: ratio, directorCpuMsPer1000: { dr: dDr, nat: dNat, drUnpaced: sDr, natUnpaced: sNat }, cpuRatio, cpuRatioUnpaced: sNat > 0 ? sDr / sNat : NaN })
+  summary.push({
+    size,
+    throughputRatio: ratio,
+    directorCpuMsPer1000: {
+      dr: dDr,
+      nat: dNat,
+      drUnpaced: sDr,
+      natUnpaced: sNat,
+    },
+    cpuRatio,
+    cpuRatioUnpaced: sNat > 0 ? sDr / sNat : NaN,
+  })
 }
 for (const c of checks) console.log(`${c.target}: ${c.text}`)
 
@@ -298,12 +600,16 @@ namespaces set up by \`traffic-client dr-node --setup\`.
 Command: \`node bench/dr.js${mode}${profile ? ' --profile' : ''}\` (root; needs wrk, nginx, ethtool${profile ? ', perf' : ''})
 
 Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.
-Load average (1 / 5 / 15 min) ${la(loadBefore)} before and ${la(loadAfter)} after${busy ? `: more runnable
+Load average (1 / 5 / 15 min) ${la(loadBefore)} before and ${la(loadAfter)} after${
+  busy
+    ? `: more runnable
 tasks than the ${cpus().length} cores, from other work on the machine, so throughput
 and p99 vary from run to run. The director's CPU per request is read from
 its own threads, so other work does not add to it, but it still moves with
 the load: a thread that waits longer for a core finds more packets per
-wake-up` : ''}.
+wake-up`
+    : ''
+}.
 
 **Throughput rows** (no \`CPU:\` prefix) use the veth default: each
 packet is handled inline by whatever sent it, so no path pays a thread
@@ -336,15 +642,45 @@ ${summary.map(s => `| ${s.size} | ${f2(s.directorCpuMsPer1000.dr)} ms | ${f2(s.d
 Targets (issue 12):
 
 ${checks.map(c => `- ${c.target}: ${c.text}`).join('\n')}
-${Object.keys(profiles).length ? `
+${
+  Object.keys(profiles).length
+    ? `
 Profile of the director's threads in an extra paced run each (\`perf record -e cpu-clock -g -t <napi threads>\`; \`perf report --children\`: share of samples in the function and what it calls, >= 4%):
 
-${Object.entries(profiles).map(([name, lines]) => `${name}:\n\n\`\`\`\n${lines.join('\n')}\n\`\`\``).join('\n\n')}
-` : ''}
+${Object.entries(profiles)
+  .map(([name, lines]) => `${name}:\n\n\`\`\`\n${lines.join('\n')}\n\`\`\``)
+  .join('\n\n')}
+`
+    : ''
+}
 Kernel counters of the direct-routing table after the run (client to node
-only: replies never cross the master): ${Object.entries(drCounters).map(([id, c]) => `${id}: ${c.total} flows, ${c.packets} packets, ${c.bytesIn} bytes in, ${c.bytesOut} bytes out`).join('; ')}.
+only: replies never cross the master): ${Object.entries(drCounters)
+  .map(
+    ([id, c]) =>
+      `${id}: ${c.total} flows, ${c.packets} packets, ${c.bytesIn} bytes in, ${c.bytesOut} bytes out`,
+  )
+  .join('; ')}.
 `
 writeFileSync(join(ROOT, 'docs/bench/dr.md'), md)
-writeFileSync(join(ROOT, 'docs/bench/dr.json'), JSON.stringify({ quick, full, durationS: DURATION, rounds: REPS, connections: CONNS, loadavg: [loadBefore, loadAfter], results, summary, targets: checks, profiles, drCounters }, null, 2) + '\n')
+writeFileSync(
+  join(ROOT, 'docs/bench/dr.json'),
+  JSON.stringify(
+    {
+      quick,
+      full,
+      durationS: DURATION,
+      rounds: REPS,
+      connections: CONNS,
+      loadavg: [loadBefore, loadAfter],
+      results,
+      summary,
+      targets: checks,
+      profiles,
+      drCounters,
+    },
+    null,
+    2,
+  ) + '\n',
+)
 console.log('wrote docs/bench/dr.md')
 process.exit(0)

@@ -25,17 +25,27 @@ if (mode === 'send') {
     const t = now()
     if (last && t - last > gap.ms) gap = { ms: t - last, from: last, to: t }
     if (last && t - last > 20 && process.env.ERD_PROBE_GAPS) {
-      process.stdout.write(JSON.stringify({ event: 'gap', ms: t - last, at: new Date().toISOString() }) + '\n')
+      process.stdout.write(
+        JSON.stringify({
+          event: 'gap',
+          ms: t - last,
+          at: new Date().toISOString(),
+        }) + '\n',
+      )
     }
     last = t
     count++
   })
-  sock.bind(Number(a), () => process.stdout.write(JSON.stringify({ event: 'listening' }) + '\n'))
+  sock.bind(Number(a), () =>
+    process.stdout.write(JSON.stringify({ event: 'listening' }) + '\n'),
+  )
   createInterface({ input: process.stdin }).on('line', line => {
     if (line === 'mark') {
       gap = { ms: 0, from: 0, to: 0 }
       count = 0
     }
-    process.stdout.write(JSON.stringify({ event: line, gap, count, last, now: now() }) + '\n')
+    process.stdout.write(
+      JSON.stringify({ event: line, gap, count, last, now: now() }) + '\n',
+    )
   })
 }

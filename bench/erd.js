@@ -24,20 +24,36 @@ const mono = () => Number(process.hrtime.bigint()) / 1e6
 const QUICK = process.argv.includes('--quick')
 const RUNS = QUICK ? 5 : 20
 const P = `erdb${process.pid % 100000}`
-const NS = { node: `${P}-node`, a: `${P}-lana`, b: `${P}-lanb`, srv: `${P}-srv` }
-const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString()
+const NS = {
+  node: `${P}-node`,
+  a: `${P}-lana`,
+  b: `${P}-lanb`,
+  srv: `${P}-srv`,
+}
+const ip = (...args) =>
+  execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString()
 const started = []
 
 function proc(args, name) {
-  const child = spawn('ip', ['netns', 'exec', ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn('ip', ['netns', 'exec', ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
   started.push(child)
   const lines = []
   const waiters = []
   createInterface({ input: child.stdout }).on('line', l => {
     let o
-    try { o = JSON.parse(l) } catch { o = { raw: l } }
+    try {
+      o = JSON.parse(l)
+    } catch {
+      o = { raw: l }
+    }
     lines.push(o)
-    for (const w of [...waiters]) if (w.pred(o)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(o) }
+    for (const w of [...waiters])
+      if (w.pred(o)) {
+        waiters.splice(waiters.indexOf(w), 1)
+        w.resolve(o)
+      }
   })
   child.stderr.on('data', c => process.stderr.write(`[${name}] ${c}`))
   return {
@@ -48,7 +64,10 @@ function proc(args, name) {
       if (hit) return Promise.resolve(hit)
       return new Promise((resolve, reject) => {
         const w = { pred, resolve: o => (clearTimeout(timer), resolve(o)) }
-        const timer = setTimeout(() => { waiters.splice(waiters.indexOf(w), 1); reject(new Error(`${name}: timeout`)) }, ms)
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1)
+          reject(new Error(`${name}: timeout`))
+        }, ms)
         waiters.push(w)
       })
     },
@@ -56,15 +75,38 @@ function proc(args, name) {
 }
 
 function setUp() {
-  for (const n of Object.values(NS)) { ip('netns', 'add', n); ip('-n', n, 'link', 'set', 'lo', 'up') }
-  const veth = (a, an, b, bn) => {
-    ip('link', 'add', an, 'netns', a, 'type', 'veth', 'peer', 'name', bn, 'netns', b)
-    ip('-n', a, 'link', 'set', an, 'up'); ip('-n', b, 'link', 'set', bn, 'up')
+  for (const n of Object.values(NS)) {
+    ip('netns', 'add', n)
+    ip('-n', n, 'link', 'set', 'lo', 'up')
   }
-  veth(NS.node, 'eth0', NS.a, 'p0'); veth(NS.node, 'eth1', NS.b, 'p1')
-  veth(NS.a, 'trunk', NS.b, 'trunk'); veth(NS.srv, 'eth0', NS.a, 'ps')
-  for (const [n, ports] of [[NS.a, ['p0', 'trunk', 'ps']], [NS.b, ['p1', 'trunk']]]) {
-    ip('-n', n, 'link', 'add', 'br0', 'type', 'bridge'); ip('-n', n, 'link', 'set', 'br0', 'up')
+  const veth = (a, an, b, bn) => {
+    ip(
+      'link',
+      'add',
+      an,
+      'netns',
+      a,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      bn,
+      'netns',
+      b,
+    )
+    ip('-n', a, 'link', 'set', an, 'up')
+    ip('-n', b, 'link', 'set', bn, 'up')
+  }
+  veth(NS.node, 'eth0', NS.a, 'p0')
+  veth(NS.node, 'eth1', NS.b, 'p1')
+  veth(NS.a, 'trunk', NS.b, 'trunk')
+  veth(NS.srv, 'eth0', NS.a, 'ps')
+  for (const [n, ports] of [
+    [NS.a, ['p0', 'trunk', 'ps']],
+    [NS.b, ['p1', 'trunk']],
+  ]) {
+    ip('-n', n, 'link', 'add', 'br0', 'type', 'bridge')
+    ip('-n', n, 'link', 'set', 'br0', 'up')
     for (const p of ports) ip('-n', n, 'link', 'set', p, 'master', 'br0')
   }
   for (const d of ['eth0', 'eth1']) {
@@ -77,14 +119,27 @@ function setUp() {
 }
 
 function cleanUp() {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-  for (const n of Object.values(NS)) { try { ip('netns', 'del', n) } catch { /* not made */ } }
+  for (const c of started)
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+  for (const n of Object.values(NS)) {
+    try {
+      ip('netns', 'del', n)
+    } catch {
+      /* not made */
+    }
+  }
 }
 
 const stats = xs => {
   const s = [...xs].sort((x, y) => x - y)
   const q = p => s[Math.min(s.length - 1, Math.floor(p * (s.length - 1) + 0.5))]
-  return { runs: s.length, median: q(0.5), p90: q(0.9), max: s.at(-1), min: s[0] }
+  return {
+    runs: s.length,
+    median: q(0.5),
+    p90: q(0.9),
+    max: s.at(-1),
+    min: s[0],
+  }
 }
 const r1 = x => Math.round(x * 10) / 10
 
@@ -114,8 +169,23 @@ async function mark(recv) {
 async function series(label, conf, runs, recv, nice) {
   const dir = mkdtempSync(join(tmpdir(), 'erd-bench-'))
   writeFileSync(join(dir, 'erd.conf'), conf)
-  const erd = proc([NS.node, 'nice', '-n', String(nice), process.execPath, join(ROOT, 'packages/erd/dist/bin.js'), 'eth0', 'eth1',
-    '-c', join(dir, 'erd.conf'), '--control', join(dir, 'erd.sock')], 'erd')
+  const erd = proc(
+    [
+      NS.node,
+      'nice',
+      '-n',
+      String(nice),
+      process.execPath,
+      join(ROOT, 'packages/erd/dist/bin.js'),
+      'eth0',
+      'eth1',
+      '-c',
+      join(dir, 'erd.conf'),
+      '--control',
+      join(dir, 'erd.sock'),
+    ],
+    'erd',
+  )
   await erd.wait(l => l.event === 'ready')
   const outages = []
   const apply = []
@@ -128,20 +198,47 @@ async function series(label, conf, runs, recv, nice) {
     ip('-n', NS.a, 'link', 'set', 'p0', 'down')
     const tAfter = mono()
     const wallAfter = Date.now()
-    const sw = await erd.wait(l => l.event === 'switch' && l.to === 'secondary', 10_000, seen)
+    const sw = await erd.wait(
+      l => l.event === 'switch' && l.to === 'secondary',
+      10_000,
+      seen,
+    )
     const rep = await delivered(recv, 200)
     outages.push(rep.gap.ms)
-    if (DEBUG) console.log(JSON.stringify({ run: i, ipCmdMs: r1(tAfter - tBefore), lastPrimary: r1(rep.gap.from - tBefore), firstSecondary: r1(rep.gap.to - tAfter), applyMs: sw.applyMs, seenMs: Date.parse(sw.at) - wallAfter, loggedMs: Date.parse(sw.time) - wallAfter, logs: erd.lines.slice(seen).map(l => `${l.time} ${l.msg}`) }))
+    if (DEBUG)
+      console.log(
+        JSON.stringify({
+          run: i,
+          ipCmdMs: r1(tAfter - tBefore),
+          lastPrimary: r1(rep.gap.from - tBefore),
+          firstSecondary: r1(rep.gap.to - tAfter),
+          applyMs: sw.applyMs,
+          seenMs: Date.parse(sw.at) - wallAfter,
+          loggedMs: Date.parse(sw.time) - wallAfter,
+          logs: erd.lines.slice(seen).map(l => `${l.time} ${l.msg}`),
+        }),
+      )
     apply.push(sw.applyMs)
     const back = erd.lines.length
     ip('-n', NS.a, 'link', 'set', 'p0', 'up')
-    await erd.wait(l => l.event === 'switch' && l.to === 'primary', 10_000, back)
+    await erd.wait(
+      l => l.event === 'switch' && l.to === 'primary',
+      10_000,
+      back,
+    )
   }
   erd.child.kill('SIGTERM')
   await new Promise(r => erd.child.once('exit', r))
   const s = stats(outages)
-  console.log(`${label}: median ${r1(s.median)} ms, max ${r1(s.max)} ms over ${s.runs} runs`)
-  return { label, outageMs: s, outages: outages.map(r1), erdApplyMs: stats(apply) }
+  console.log(
+    `${label}: median ${r1(s.median)} ms, max ${r1(s.max)} ms over ${s.runs} runs`,
+  )
+  return {
+    label,
+    outageMs: s,
+    outages: outages.map(r1),
+    erdApplyMs: stats(apply),
+  }
 }
 
 /** The longest silence over a second with no failover: the host's noise. */
@@ -154,7 +251,11 @@ async function noise(recv, runs) {
   }
   const s = stats(gaps)
   console.log(`noise floor: median ${r1(s.median)} ms, max ${r1(s.max)} ms`)
-  return { label: 'no failover, 1 s windows (noise floor)', outageMs: s, outages: gaps.map(r1) }
+  return {
+    label: 'no failover, 1 s windows (noise floor)',
+    outageMs: s,
+    outages: gaps.map(r1),
+  }
 }
 
 async function noErd(recv) {
@@ -167,8 +268,14 @@ async function noErd(recv) {
   const rep = await recv.wait(l => l.event === 'report', 5000, j)
   ip('-n', NS.a, 'link', 'set', 'p0', 'up')
   const resumed = rep.count > 0 && rep.last > rep.now - 500
-  console.log(`no erd: ${resumed ? 'delivery resumed' : 'no delivery for 2000 ms'}`)
-  return { label: 'no erd (kernel alone)', delivered: rep.count, resumedWithin2s: resumed }
+  console.log(
+    `no erd: ${resumed ? 'delivery resumed' : 'no delivery for 2000 ms'}`,
+  )
+  return {
+    label: 'no erd (kernel alone)',
+    delivered: rep.count,
+    resumedWithin2s: resumed,
+  }
 }
 
 async function main() {
@@ -191,24 +298,55 @@ async function main() {
   const floor = await noise(recv, QUICK ? 3 : 10)
   const none = await noErd(recv)
   await new Promise(r => setTimeout(r, 300))
-  const events = await series('erd, link events (default), nice -10 as in erd.service', base, RUNS, recv, -10)
-  const poll = await series('erd, poll only, poll_interval 100ms (bonding miimon default), nice -10', base + 'link_events off\npoll_interval 100ms\n', RUNS, recv, -10)
+  const events = await series(
+    'erd, link events (default), nice -10 as in erd.service',
+    base,
+    RUNS,
+    recv,
+    -10,
+  )
+  const poll = await series(
+    'erd, poll only, poll_interval 100ms (bonding miimon default), nice -10',
+    base + 'link_events off\npoll_interval 100ms\n',
+    RUNS,
+    recv,
+    -10,
+  )
   const plain = await series('erd, link events, nice 0', base, RUNS, recv, 0)
   const machine = {
     loadavgStart,
-    cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, kernel: release(), node: process.version,
-    loadavg: loadavg().map(r1), date: new Date().toISOString(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    kernel: release(),
+    node: process.version,
+    loadavg: loadavg().map(r1),
+    date: new Date().toISOString(),
   }
-  const result = { suite: 'erd', quick: QUICK, runs: RUNS, machine, events, poll, plain, floor, none, thesisMs: [350, 400] }
+  const result = {
+    suite: 'erd',
+    quick: QUICK,
+    runs: RUNS,
+    machine,
+    events,
+    poll,
+    plain,
+    floor,
+    none,
+    thesisMs: [350, 400],
+  }
   mkdirSync(join(ROOT, 'docs/bench'), { recursive: true })
-  writeFileSync(join(ROOT, 'docs/bench/erd.json'), JSON.stringify(result, null, 2) + '\n')
+  writeFileSync(
+    join(ROOT, 'docs/bench/erd.json'),
+    JSON.stringify(result, null, 2) + '\n',
+  )
   writeFileSync(join(ROOT, 'docs/bench/erd.md'), markdown(result))
   console.log('wrote docs/bench/erd.md and docs/bench/erd.json')
   cleanUp()
 }
 
 function markdown(r) {
-  const row = s => `| ${s.label} | ${s.outageMs.runs} | ${r1(s.outageMs.median)} | ${r1(s.outageMs.p90)} | ${r1(s.outageMs.max)} | ${r1(s.erdApplyMs.median)} |`
+  const row = s =>
+    `| ${s.label} | ${s.outageMs.runs} | ${r1(s.outageMs.median)} | ${r1(s.outageMs.p90)} | ${r1(s.outageMs.max)} | ${r1(s.erdApplyMs.median)} |`
   const ratio = r1(r.poll.outageMs.median / r.events.outageMs.median)
   return `## erd: NIC switchover time
 

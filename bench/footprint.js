@@ -11,11 +11,29 @@
 // started here and killed by PID.
 //   node bench/footprint.js [--quick]
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, chmodSync, rmSync, existsSync } from 'node:fs'
+import {
+  mkdtempSync,
+  mkdirSync,
+  writeFileSync,
+  readFileSync,
+  chmodSync,
+  rmSync,
+  existsSync,
+} from 'node:fs'
 import { tmpdir, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { writeProcfsFixture } from '@has/traffic-client'
-import { start, stop, stopAll, waitOutput, bin, treeUsage, procUsage, freePort, ROOT } from './lib/procs.js'
+import {
+  start,
+  stop,
+  stopAll,
+  waitOutput,
+  bin,
+  treeUsage,
+  procUsage,
+  freePort,
+  ROOT,
+} from './lib/procs.js'
 import { machine, machineMarkdown } from './lib/machine.js'
 import { barChart } from './lib/svg.js'
 import { check } from './lib/targets.js'
@@ -30,11 +48,24 @@ const dir = mkdtempSync(join(tmpdir(), 'has-footprint-'))
 const NS = `hasfp${process.pid % 100000}`
 // Rows measured for comparison only: no target applies to them.
 const REFERENCE = 'reference: '
-const hasCommand = c => { try { sh('sh', ['-c', `command -v ${c}`]); return true } catch { return false } }
+const hasCommand = c => {
+  try {
+    sh('sh', ['-c', `command -v ${c}`])
+    return true
+  } catch {
+    return false
+  }
+}
 const sleep = ms => new Promise(r => setTimeout(r, ms))
-const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+const sh = (cmd, args) =>
+  execFileSync(cmd, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
 const node = (args, ns) =>
-  ns ? start('ip', ['netns', 'exec', ns, process.execPath, ...args]) : start(process.execPath, args)
+  ns
+    ? start('ip', ['netns', 'exec', ns, process.execPath, ...args])
+    : start(process.execPath, args)
 
 let nsMade = false
 function makeNetns() {
@@ -42,10 +73,21 @@ function makeNetns() {
   nsMade = true
   const ipn = (...a) => sh('ip', ['-n', NS, ...a])
   ipn('link', 'set', 'lo', 'up')
-  sh('ip', ['netns', 'exec', NS, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1', 'net.ipv6.conf.default.accept_dad=0'])
+  sh('ip', [
+    'netns',
+    'exec',
+    NS,
+    'sysctl',
+    '-qw',
+    'net.ipv6.conf.all.forwarding=1',
+    'net.ipv6.conf.default.accept_dad=0',
+  ])
   // erd's two NICs (veth pairs: this kernel has no dummy driver), and a
   // veth pair for radvd-lite's LAN.
-  for (const [i, a] of [['eth0', '10.91.0.1/24'], ['eth1', '10.91.1.1/24']]) {
+  for (const [i, a] of [
+    ['eth0', '10.91.0.1/24'],
+    ['eth1', '10.91.1.1/24'],
+  ]) {
     ipn('link', 'add', i, 'type', 'veth', 'peer', 'name', `${i}p`)
     ipn('addr', 'add', a, 'dev', i)
     ipn('link', 'set', i, 'up')
@@ -58,11 +100,23 @@ function makeNetns() {
 function deleteNetns() {
   if (!nsMade) return
   try {
-    for (const pid of sh('ip', ['netns', 'pids', NS]).split(/\s+/).filter(Boolean)) {
-      try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ }
+    for (const pid of sh('ip', ['netns', 'pids', NS])
+      .split(/\s+/)
+      .filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL')
+      } catch {
+        /* gone */
+      }
     }
-  } catch { /* none */ }
-  try { sh('ip', ['netns', 'del', NS]) } catch { /* gone */ }
+  } catch {
+    /* none */
+  }
+  try {
+    sh('ip', ['netns', 'del', NS])
+  } catch {
+    /* gone */
+  }
   nsMade = false
 }
 
@@ -82,50 +136,154 @@ async function startDaemons() {
   const webPort = await freePort()
   const nodes = ['127.0.0.61', '127.0.0.62']
   const web = nodes.map((ip, i) =>
-    node([join(ROOT, 'examples', 'local-cluster', 'node-server.js'), '--host', ip, '--port', String(webPort), '--name', `node${i + 1}`]),
+    node([
+      join(ROOT, 'examples', 'local-cluster', 'node-server.js'),
+      '--host',
+      ip,
+      '--port',
+      String(webPort),
+      '--name',
+      `node${i + 1}`,
+    ]),
   )
   await Promise.all(web.map(w => waitOutput(w, /listening/)))
 
-  const tmConf = file('tmd.conf', [
-    'master1 127.0.0.1', ...nodes.map((ip, i) => `traffic${i + 1} ${ip}`),
-    `port ${reportPort}`, 'listen 127.0.0.1', 'timeout 3000', `key ${key}`, 'workers auto',
-    `virtual 127.0.0.1:${vipPort}`, '    scheduler p2c', ...nodes.map(ip => `    node ${ip}:${webPort}`), '',
-  ].join('\n'))
-  d['traffic-manager'] = node([bin('traffic-manager'), '-c', tmConf, '--control', join(dir, 'tm.sock'), '--log-level', 'warn'])
+  const tmConf = file(
+    'tmd.conf',
+    [
+      'master1 127.0.0.1',
+      ...nodes.map((ip, i) => `traffic${i + 1} ${ip}`),
+      `port ${reportPort}`,
+      'listen 127.0.0.1',
+      'timeout 3000',
+      `key ${key}`,
+      'workers auto',
+      `virtual 127.0.0.1:${vipPort}`,
+      '    scheduler p2c',
+      ...nodes.map(ip => `    node ${ip}:${webPort}`),
+      '',
+    ].join('\n'),
+  )
+  d['traffic-manager'] = node([
+    bin('traffic-manager'),
+    '-c',
+    tmConf,
+    '--control',
+    join(dir, 'tm.sock'),
+    '--log-level',
+    'warn',
+  ])
   await waitOutput(d['traffic-manager'], /./, 500).catch(() => {}) // warn level: usually silent
 
   nodes.forEach((ip, i) => {
     const procfs = join(dir, `proc${i}`)
-    writeProcfsFixture(procfs, { bogomips: 4000, cpus: 2, memTotalMB: 4096, memFreeMB: 3000, idleShare: 0.9 })
-    const conf = file(`tcd${i}.conf`, ['master1 127.0.0.1', `port ${reportPort}`, 'updates 500', `key ${key}`, `node ${ip}`, ''].join('\n'))
-    const c = node([bin('traffic-client'), '-c', conf, '--procfs', procfs, '--control', join(dir, `tc${i}.sock`), '--log-level', 'warn'])
+    writeProcfsFixture(procfs, {
+      bogomips: 4000,
+      cpus: 2,
+      memTotalMB: 4096,
+      memFreeMB: 3000,
+      idleShare: 0.9,
+    })
+    const conf = file(
+      `tcd${i}.conf`,
+      [
+        'master1 127.0.0.1',
+        `port ${reportPort}`,
+        'updates 500',
+        `key ${key}`,
+        `node ${ip}`,
+        '',
+      ].join('\n'),
+    )
+    const c = node([
+      bin('traffic-client'),
+      '-c',
+      conf,
+      '--procfs',
+      procfs,
+      '--control',
+      join(dir, `tc${i}.sock`),
+      '--log-level',
+      'warn',
+    ])
     if (i === 0) d['traffic-client'] = c
   })
 
   // The same manager without proxy workers (the data plane in the main
   // process): one process instead of 1 + cores.
-  const tm0Conf = file('tmd0.conf', [
-    'master1 127.0.0.1', ...nodes.map((ip, i) => `traffic${i + 1} ${ip}`),
-    'port 0', 'listen 127.0.0.1', 'timeout 3000', `key ${key}`, 'workers 0',
-    `virtual 127.0.0.1:${await freePort()}`, '    scheduler p2c', ...nodes.map(ip => `    node ${ip}:${webPort}`), '',
-  ].join('\n'))
-  d['traffic-manager (workers 0, no reports)'] = node([bin('traffic-manager'), '-c', tm0Conf, '--control', join(dir, 'tm0.sock'), '--log-level', 'warn'])
+  const tm0Conf = file(
+    'tmd0.conf',
+    [
+      'master1 127.0.0.1',
+      ...nodes.map((ip, i) => `traffic${i + 1} ${ip}`),
+      'port 0',
+      'listen 127.0.0.1',
+      'timeout 3000',
+      `key ${key}`,
+      'workers 0',
+      `virtual 127.0.0.1:${await freePort()}`,
+      '    scheduler p2c',
+      ...nodes.map(ip => `    node ${ip}:${webPort}`),
+      '',
+    ].join('\n'),
+  )
+  d['traffic-manager (workers 0, no reports)'] = node([
+    bin('traffic-manager'),
+    '-c',
+    tm0Conf,
+    '--control',
+    join(dir, 'tm0.sock'),
+    '--log-level',
+    'warn',
+  ])
 
   if (existsSync(bin('ldirectord'))) {
-    const cf = file('ldirectord.cf', [
-      'checkinterval = 2', 'checktimeout = 3', 'failurecount = 2', 'quiescent = yes',
-      `virtual = 127.0.0.1:${vipPort}`, `    real = ${nodes[0]}:${webPort} masq`, `    real = ${nodes[1]}:${webPort} masq`,
-      '    service = http', '    request = "/"', '    receive = "node"', '    scheduler = wrr', '    checktype = negotiate', '',
-    ].join('\n'))
-    d.ldirectord = node([bin('ldirectord'), '-c', cf, '--control', join(dir, 'ld.sock'), '--log-level', 'warn'])
+    const cf = file(
+      'ldirectord.cf',
+      [
+        'checkinterval = 2',
+        'checktimeout = 3',
+        'failurecount = 2',
+        'quiescent = yes',
+        `virtual = 127.0.0.1:${vipPort}`,
+        `    real = ${nodes[0]}:${webPort} masq`,
+        `    real = ${nodes[1]}:${webPort} masq`,
+        '    service = http',
+        '    request = "/"',
+        '    receive = "node"',
+        '    scheduler = wrr',
+        '    checktype = negotiate',
+        '',
+      ].join('\n'),
+    )
+    d.ldirectord = node([
+      bin('ldirectord'),
+      '-c',
+      cf,
+      '--control',
+      join(dir, 'ld.sock'),
+      '--log-level',
+      'warn',
+    ])
   }
 
   if (existsSync(bin('ha-nfs-mount'))) {
-    const src = join(dir, 'sync-src'), dst = join(dir, 'sync-dst')
+    const src = join(dir, 'sync-src'),
+      dst = join(dir, 'sync-dst')
     mkdirSync(src)
     mkdirSync(dst)
-    for (let i = 0; i < 100; i++) writeFileSync(join(src, `f${i}`), `file ${i}\n`)
-    d['ha-nfs-mount (sync)'] = node([bin('ha-nfs-mount'), 'sync', src, dst, '--control', join(dir, 'hnm.sock'), '--log-level', 'warn'])
+    for (let i = 0; i < 100; i++)
+      writeFileSync(join(src, `f${i}`), `file ${i}\n`)
+    d['ha-nfs-mount (sync)'] = node([
+      bin('ha-nfs-mount'),
+      'sync',
+      src,
+      dst,
+      '--control',
+      join(dir, 'hnm.sock'),
+      '--log-level',
+      'warn',
+    ])
   }
 
   if (existsSync(bin('heartbeatd'))) {
@@ -133,55 +291,149 @@ async function startDaemons() {
     mkdirSync(join(hb, 'rd'), { recursive: true })
     const hbPort = await freePort('udp')
     // The example's timings (keepalive 30 ms): the busiest idle setting.
-    const cf = file('hb/ha.cf', [
-      'keepalive 30ms', 'deadtime 100ms', 'warntime 60ms', 'initdead 1', `udpport ${hbPort}`,
-      'ucast lo 127.0.0.2', 'node alpha beta', 'event_listen 127.0.0.1:0', `state_dir ${hb}/state`, `resource_dir ${hb}/rd`, '',
-    ].join('\n'))
+    const cf = file(
+      'hb/ha.cf',
+      [
+        'keepalive 30ms',
+        'deadtime 100ms',
+        'warntime 60ms',
+        'initdead 1',
+        `udpport ${hbPort}`,
+        'ucast lo 127.0.0.2',
+        'node alpha beta',
+        'event_listen 127.0.0.1:0',
+        `state_dir ${hb}/state`,
+        `resource_dir ${hb}/rd`,
+        '',
+      ].join('\n'),
+    )
     // The same with heartbeat's classic 1 s keepalive.
     const hb1 = join(dir, 'hb1')
     mkdirSync(join(hb1, 'rd'), { recursive: true })
-    const cf1 = file('hb1/ha.cf', [
-      'keepalive 1s', 'deadtime 5s', 'warntime 3s', 'initdead 10', `udpport ${await freePort('udp')}`,
-      'ucast lo 127.0.0.2', 'node alpha beta', 'event_listen 127.0.0.1:0', `state_dir ${hb1}/state`, `resource_dir ${hb1}/rd`, '',
-    ].join('\n'))
+    const cf1 = file(
+      'hb1/ha.cf',
+      [
+        'keepalive 1s',
+        'deadtime 5s',
+        'warntime 3s',
+        'initdead 10',
+        `udpport ${await freePort('udp')}`,
+        'ucast lo 127.0.0.2',
+        'node alpha beta',
+        'event_listen 127.0.0.1:0',
+        `state_dir ${hb1}/state`,
+        `resource_dir ${hb1}/rd`,
+        '',
+      ].join('\n'),
+    )
     file('hb1/authkeys', 'auth 1\n1 sha1 footprint-secret\n', 0o600)
     file('hb1/haresources', 'alpha dummy::x\n')
     file('hb1/rd/dummy', '#!/bin/sh\nexit 0\n', 0o755)
-    d['heartbeatd (keepalive 1 s)'] = node([bin('heartbeatd'), '--config', cf1, '--node', 'alpha', '--control', join(dir, 'hb1.sock'), '--log-level', 'warn'])
+    d['heartbeatd (keepalive 1 s)'] = node([
+      bin('heartbeatd'),
+      '--config',
+      cf1,
+      '--node',
+      'alpha',
+      '--control',
+      join(dir, 'hb1.sock'),
+      '--log-level',
+      'warn',
+    ])
     file('hb/authkeys', 'auth 1\n1 sha1 footprint-secret\n', 0o600)
     file('hb/haresources', 'alpha dummy::x\n')
     file('hb/rd/dummy', '#!/bin/sh\nexit 0\n', 0o755)
-    d['heartbeatd (keepalive 30 ms)'] = node([bin('heartbeatd'), '--config', cf, '--node', 'alpha', '--control', join(dir, 'hb.sock'), '--log-level', 'warn'])
+    d['heartbeatd (keepalive 30 ms)'] = node([
+      bin('heartbeatd'),
+      '--config',
+      cf,
+      '--node',
+      'alpha',
+      '--control',
+      join(dir, 'hb.sock'),
+      '--log-level',
+      'warn',
+    ])
   }
 
   if (root) {
     makeNetns()
     if (existsSync(bin('conn-syncd'))) {
-      const cf = file('conn-syncd.conf', [
-        'node m1', 'listen 127.0.0.1:6950', 'peer 127.0.0.2:6950', 'auth-key footprint-secret-1',
-        'service 10.91.0.100:80 tcp', '',
-      ].join('\n'))
-      d['conn-syncd'] = node([bin('conn-syncd'), '--config', cf, '--control', join(dir, 'cs.sock'), '--log-level', 'warn'], NS)
+      const cf = file(
+        'conn-syncd.conf',
+        [
+          'node m1',
+          'listen 127.0.0.1:6950',
+          'peer 127.0.0.2:6950',
+          'auth-key footprint-secret-1',
+          'service 10.91.0.100:80 tcp',
+          '',
+        ].join('\n'),
+      )
+      d['conn-syncd'] = node(
+        [
+          bin('conn-syncd'),
+          '--config',
+          cf,
+          '--control',
+          join(dir, 'cs.sock'),
+          '--log-level',
+          'warn',
+        ],
+        NS,
+      )
     }
     if (existsSync(bin('erd'))) {
-      const cf = file('erd.conf', ['updelay 200ms', 'flap_limit 3', 'hold_time 1s', ''].join('\n'))
-      d.erd = node([bin('erd'), 'eth0', 'eth1', '-c', cf, '--control', join(dir, 'erd.sock'), '--log-level', 'warn'], NS)
+      const cf = file(
+        'erd.conf',
+        ['updelay 200ms', 'flap_limit 3', 'hold_time 1s', ''].join('\n'),
+      )
+      d.erd = node(
+        [
+          bin('erd'),
+          'eth0',
+          'eth1',
+          '-c',
+          cf,
+          '--control',
+          join(dir, 'erd.sock'),
+          '--log-level',
+          'warn',
+        ],
+        NS,
+      )
     }
     if (existsSync(bin('radvd-lite'))) {
-      const cf = file('radvd.conf', `interface lan1 {
+      const cf = file(
+        'radvd.conf',
+        `interface lan1 {
   AdvSendAdvert on;
   MinRtrAdvInterval 30;
   MaxRtrAdvInterval 100;
   prefix 2001:db8:91::/64 { };
 };
-`)
-      d['radvd-lite'] = node([bin('radvd-lite'), '-C', cf, '--control', join(dir, 'radvd.sock'), '--log-level', 'warn'], NS)
+`,
+      )
+      d['radvd-lite'] = node(
+        [
+          bin('radvd-lite'),
+          '-C',
+          cf,
+          '--control',
+          join(dir, 'radvd.sock'),
+          '--log-level',
+          'warn',
+        ],
+        NS,
+      )
     }
     // References for heartbeatd's 30 ms keepalive: keepalived sending VRRP
     // adverts at the same rate (it becomes master alone on eth0), and the
     // floor of any Node daemon at that rate.
     if (hasCommand('keepalived')) {
-      const kc = file('keepalived.conf', `global_defs {
+      const kc = file(
+        'keepalived.conf',
+        `global_defs {
   router_id fp
   vrrp_version 3
 }
@@ -195,21 +447,43 @@ vrrp_instance VI_1 {
     10.91.0.100/24 dev eth0
   }
 }
-`)
+`,
+      )
       const pid = join(dir, 'ka')
-      d[`${REFERENCE}keepalived VRRPv3, advert_int 0.03 s`] = start('ip', ['netns', 'exec', NS, 'keepalived', '-n', '-l', '-D', '-P',
-        '-f', kc, '-p', `${pid}.pid`, '-r', `${pid}-vrrp.pid`, '-c', `${pid}-chk.pid`])
+      d[`${REFERENCE}keepalived VRRPv3, advert_int 0.03 s`] = start('ip', [
+        'netns',
+        'exec',
+        NS,
+        'keepalived',
+        '-n',
+        '-l',
+        '-D',
+        '-P',
+        '-f',
+        kc,
+        '-p',
+        `${pid}.pid`,
+        '-r',
+        `${pid}-vrrp.pid`,
+        '-c',
+        `${pid}-chk.pid`,
+      ])
     }
   }
-  const floor = file('node-floor.mjs', `import dgram from 'node:dgram'
+  const floor = file(
+    'node-floor.mjs',
+    `import dgram from 'node:dgram'
 import { createHmac } from 'node:crypto'
 const s = dgram.createSocket('udp4')
 s.bind(0, '127.0.0.1', () => setInterval(() => {
   const body = Buffer.alloc(160, 1)
   s.send([body, createHmac('sha256', 'k').update(body).digest()], 9, '127.0.0.1')
 }, 30))
-`)
-  d[`${REFERENCE}bare Node: one signed UDP datagram every 30 ms`] = node([floor])
+`,
+  )
+  d[`${REFERENCE}bare Node: one signed UDP datagram every 30 ms`] = node([
+    floor,
+  ])
   return { d, vipPort, web, direct: `http://${nodes[0]}:${webPort}/` }
 }
 
@@ -217,11 +491,24 @@ s.bind(0, '127.0.0.1', () => setInterval(() => {
 function maxProcRss(pid) {
   let pids = [pid]
   try {
-    pids = pids.concat(sh('pgrep', ['-P', String(pid)]).split(/\s+/).filter(Boolean).map(Number))
-  } catch { /* no children */ }
-  return Math.max(...pids.map(p => {
-    try { return procUsage(p).rssMB } catch { return 0 }
-  }))
+    pids = pids.concat(
+      sh('pgrep', ['-P', String(pid)])
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number),
+    )
+  } catch {
+    /* no children */
+  }
+  return Math.max(
+    ...pids.map(p => {
+      try {
+        return procUsage(p).rssMB
+      } catch {
+        return 0
+      }
+    }),
+  )
 }
 
 // Proportional set size of the tree: shared pages (the node binary, the
@@ -231,13 +518,26 @@ function maxProcRss(pid) {
 function treePssMB(pid) {
   let pids = [pid]
   try {
-    pids = pids.concat(sh('pgrep', ['-P', String(pid)]).split(/\s+/).filter(Boolean).map(Number))
-  } catch { /* no children */ }
+    pids = pids.concat(
+      sh('pgrep', ['-P', String(pid)])
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number),
+    )
+  } catch {
+    /* no children */
+  }
   let kb = 0
   for (const p of pids) {
     try {
-      kb += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0)
-    } catch { /* exited */ }
+      kb += Number(
+        /^Pss:\s+(\d+)/m.exec(
+          readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'),
+        )?.[1] ?? 0,
+      )
+    } catch {
+      /* exited */
+    }
   }
   return kb / 1024
 }
@@ -253,7 +553,9 @@ function usage(child) {
 async function idle(d) {
   // Warm-up: startup work (JIT, first checks, first sync pass) is not idle.
   await sleep(3000)
-  const before = Object.fromEntries(Object.entries(d).map(([k, c]) => [k, usage(c)]))
+  const before = Object.fromEntries(
+    Object.entries(d).map(([k, c]) => [k, usage(c)]),
+  )
   const t0 = performance.now()
   await sleep(IDLE_S * 1000)
   const secs = (performance.now() - t0) / 1000
@@ -262,7 +564,10 @@ async function idle(d) {
     const a = before[name]
     const b = usage(c)
     if (!a || !b) {
-      rows.push({ daemon: name, error: `exited: ${c.output.slice(-300).trim()}` })
+      rows.push({
+        daemon: name,
+        error: `exited: ${c.output.slice(-300).trim()}`,
+      })
       continue
     }
     const cpuPct = ((b.cpuSeconds - a.cpuSeconds) / secs) * 100
@@ -281,7 +586,9 @@ async function idle(d) {
 
 function countChildren(pid) {
   try {
-    return sh('pgrep', ['-P', String(pid)]).split(/\s+/).filter(Boolean).length
+    return sh('pgrep', ['-P', String(pid)])
+      .split(/\s+/)
+      .filter(Boolean).length
   } catch {
     return 0
   }
@@ -295,7 +602,10 @@ async function wrkRun(url, close) {
   const code = await new Promise(r => w.once('exit', r))
   if (code !== 0) throw new Error(`wrk failed: ${w.output}`)
   const requests = Number(/(\d+) requests in/.exec(w.output)?.[1] ?? NaN)
-  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(w.output)
+  const errs =
+    /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
+      w.output,
+    )
   const errors = errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0
   return { requests, errors, command: `wrk ${args.join(' ')}` }
 }
@@ -307,7 +617,13 @@ async function cpuPerRequests(tm, vipPort, direct) {
   // server, so requests/s through the proxy can be read against it.
   for (const close of [false, true]) {
     const r = await wrkRun(direct, close)
-    out.push({ workload: `${close ? 'one connection per request' : 'keep-alive'}, direct to one node (reference, no proxy)`, ...r, requestsPerSec: Math.round(r.requests / LOAD_S), cpuSeconds: null, cpuMsPer1000: null })
+    out.push({
+      workload: `${close ? 'one connection per request' : 'keep-alive'}, direct to one node (reference, no proxy)`,
+      ...r,
+      requestsPerSec: Math.round(r.requests / LOAD_S),
+      cpuSeconds: null,
+      cpuMsPer1000: null,
+    })
   }
   for (const close of [false, true]) {
     const a = treeUsage(tm.pid)
@@ -333,7 +649,8 @@ function markdown(r) {
       : `| ${x.daemon} | ${x.processes} | ${x.rssMB} | ${x.maxProcessRssMB} | ${x.pssMB} | ${x.idleCpuPct} | ${x.daemon.startsWith(REFERENCE) ? '(reference)' : x.met ? 'yes' : 'no'} |`,
   )
   const load = r.load.map(
-    x => `| ${x.workload} | ${x.requests} | ${x.requestsPerSec} | ${x.errors} | ${x.cpuSeconds ?? '-'} | ${x.cpuMsPer1000 ?? '-'} | \`${x.command.replace(/127\.0\.0\.1:\d+/, '127.0.0.1:VIP')}\` |`,
+    x =>
+      `| ${x.workload} | ${x.requests} | ${x.requestsPerSec} | ${x.errors} | ${x.cpuSeconds ?? '-'} | ${x.cpuMsPer1000 ?? '-'} | \`${x.command.replace(/127\.0\.0\.1:\d+/, '127.0.0.1:VIP')}\` |`,
   )
   return `## Footprint: memory and idle CPU of every daemon
 
@@ -388,53 +705,113 @@ ${machineMarkdown(r.machine)}
 // Why a row misses its target: causes found while writing this bench
 // (checked by hand, see the report), keyed by daemon name prefix.
 const CAUSES = {
-  'traffic-manager': 'with `workers auto` it is 1 + cores Node processes (each under the target, see "largest process"), and summed RSS counts the pages they share (the node binary) once per process: the tree\'s PSS is the fairer figure; `workers 0` keeps it to one process, at the cost of the second core for the proxy',
-  'traffic-client': 'one round every 500 ms (read the procfs files, compute, HMAC, one datagram per master); a longer `updates` lowers it proportionally',
-  'heartbeatd (keepalive 30 ms)': 'the example\'s fast timings: about 33 signed heartbeats sent and as many timer wake-ups per second, so the cost follows the keepalive rate (the same daemon with heartbeat\'s classic 1 s keepalive is the row above). The two reference rows, measured in the same run, bound it: keepalived sending VRRP adverts at the same 30 ms rate, and a bare Node process doing nothing but one signed UDP send every 30 ms, which is the floor for any Node daemon at this rate. A CPU profile of heartbeatd (`node --cpu-prof`) shows its JavaScript idle 98.7% of the time; the rest is the runtime waking up',
+  'traffic-manager':
+    'with `workers auto` it is 1 + cores Node processes (each under the target, see "largest process"), and summed RSS counts the pages they share (the node binary) once per process: the tree\'s PSS is the fairer figure; `workers 0` keeps it to one process, at the cost of the second core for the proxy',
+  'traffic-client':
+    'one round every 500 ms (read the procfs files, compute, HMAC, one datagram per master); a longer `updates` lowers it proportionally',
+  'heartbeatd (keepalive 30 ms)':
+    "the example's fast timings: about 33 signed heartbeats sent and as many timer wake-ups per second, so the cost follows the keepalive rate (the same daemon with heartbeat's classic 1 s keepalive is the row above). The two reference rows, measured in the same run, bound it: keepalived sending VRRP adverts at the same 30 ms rate, and a bare Node process doing nothing but one signed UDP send every 30 ms, which is the floor for any Node daemon at this rate. A CPU profile of heartbeatd (`node --cpu-prof`) shows its JavaScript idle 98.7% of the time; the rest is the runtime waking up",
   heartbeatd: 'not analysed for this timing; compare with the 30 ms row',
-  erd: 'reads the active NIC\'s carrier bit every `poll_interval` (default 100 ms, like bonding\'s miimon) and both links every second, on top of `ip monitor`; a longer `poll_interval` trades detection time for CPU',
+  erd: "reads the active NIC's carrier bit every `poll_interval` (default 100 ms, like bonding's miimon) and both links every second, on top of `ip monitor`; a longer `poll_interval` trades detection time for CPU",
 }
 
 function findings(r) {
-  const missed = r.idle.rows.filter(x => !x.met && !x.daemon.startsWith(REFERENCE))
+  const missed = r.idle.rows.filter(
+    x => !x.met && !x.daemon.startsWith(REFERENCE),
+  )
   if (!missed.length) return 'Every daemon meets both targets.'
   return [
     'Missed targets:',
     '',
     ...missed.map(x => {
-      const cause = Object.entries(CAUSES).find(([k]) => x.daemon.startsWith(k))?.[1] ?? 'not analysed'
-      const what = x.error ? 'did not run' : [x.rssMB >= RSS_TARGET_MB ? `RSS ${x.rssMB} MB (${(x.rssMB - RSS_TARGET_MB).toFixed(1)} MB over the ${RSS_TARGET_MB} MB target)` : '', x.idleCpuPct >= CPU_TARGET_PCT ? `idle CPU ${x.idleCpuPct}% (${(x.idleCpuPct / CPU_TARGET_PCT).toFixed(1)}x the target)` : ''].filter(Boolean).join(', ')
+      const cause =
+        Object.entries(CAUSES).find(([k]) => x.daemon.startsWith(k))?.[1] ??
+        'not analysed'
+      const what = x.error
+        ? 'did not run'
+        : [
+            x.rssMB >= RSS_TARGET_MB
+              ? `RSS ${x.rssMB} MB (${(x.rssMB - RSS_TARGET_MB).toFixed(1)} MB over the ${RSS_TARGET_MB} MB target)`
+              : '',
+            x.idleCpuPct >= CPU_TARGET_PCT
+              ? `idle CPU ${x.idleCpuPct}% (${(x.idleCpuPct / CPU_TARGET_PCT).toFixed(1)}x the target)`
+              : '',
+          ]
+            .filter(Boolean)
+            .join(', ')
       return `- ${x.daemon}: ${what}. Cause (as analysed when this bench was written): ${cause}.`
     }),
   ].join('\n')
 }
 
 async function main() {
-  const loadAtStart = loadavg().map(x => x.toFixed(1)).join(' ')
+  const loadAtStart = loadavg()
+    .map(x => x.toFixed(1))
+    .join(' ')
   const m = machine()
   const { d, vipPort, direct } = await startDaemons()
-  console.error(`footprint: ${Object.keys(d).length} daemons started; idle ${IDLE_S} s`)
+  console.error(
+    `footprint: ${Object.keys(d).length} daemons started; idle ${IDLE_S} s`,
+  )
   const idleResult = await idle(d)
-  for (const [name, c] of Object.entries(d)) if (name !== 'traffic-manager') await stop(c)
+  for (const [name, c] of Object.entries(d))
+    if (name !== 'traffic-manager') await stop(c)
   console.error('footprint: traffic-manager CPU per 1,000 requests')
   const load = await cpuPerRequests(d['traffic-manager'], vipPort, direct)
-  const checks = idleResult.rows.filter(x => !x.daemon.startsWith(REFERENCE)).flatMap(x => x.error
-    ? [check(`footprint: ${x.daemon} runs`, NaN, 0)]
-    : [check(`footprint: ${x.daemon} RSS < ${RSS_TARGET_MB} MB`, x.rssMB, RSS_TARGET_MB, { atLeast: false, unit: ' MB', digits: 1 }),
-        check(`footprint: ${x.daemon} idle CPU < ${CPU_TARGET_PCT}% of a core`, x.idleCpuPct, CPU_TARGET_PCT, { atLeast: false, unit: '%' })])
-  const result = { machine: m, quick, loadAtStart, targets: { rssMB: RSS_TARGET_MB, idleCpuPct: CPU_TARGET_PCT }, checks, idle: idleResult, load }
+  const checks = idleResult.rows
+    .filter(x => !x.daemon.startsWith(REFERENCE))
+    .flatMap(x =>
+      x.error
+        ? [check(`footprint: ${x.daemon} runs`, NaN, 0)]
+        : [
+            check(
+              `footprint: ${x.daemon} RSS < ${RSS_TARGET_MB} MB`,
+              x.rssMB,
+              RSS_TARGET_MB,
+              { atLeast: false, unit: ' MB', digits: 1 },
+            ),
+            check(
+              `footprint: ${x.daemon} idle CPU < ${CPU_TARGET_PCT}% of a core`,
+              x.idleCpuPct,
+              CPU_TARGET_PCT,
+              { atLeast: false, unit: '%' },
+            ),
+          ],
+    )
+  const result = {
+    machine: m,
+    quick,
+    loadAtStart,
+    targets: { rssMB: RSS_TARGET_MB, idleCpuPct: CPU_TARGET_PCT },
+    checks,
+    idle: idleResult,
+    load,
+  }
   mkdirSync(join(ROOT, 'docs', 'bench'), { recursive: true })
-  writeFileSync(join(ROOT, 'docs', 'bench', 'footprint.json'), JSON.stringify(result, null, 2) + '\n')
+  writeFileSync(
+    join(ROOT, 'docs', 'bench', 'footprint.json'),
+    JSON.stringify(result, null, 2) + '\n',
+  )
   writeFileSync(join(ROOT, 'docs', 'bench', 'footprint.md'), markdown(result))
   const ok = idleResult.rows.filter(x => !x.error)
-  writeFileSync(join(ROOT, 'docs', 'bench', 'footprint-rss.svg'), barChart({
-    title: `RSS after ${idleResult.seconds} s idle, MB (target < ${RSS_TARGET_MB})`, yLabel: 'MB', height: 420,
-    bars: ok.map(x => ({ name: x.daemon, value: x.rssMB })),
-  }))
-  writeFileSync(join(ROOT, 'docs', 'bench', 'footprint-cpu.svg'), barChart({
-    title: `idle CPU, % of one core (target < ${CPU_TARGET_PCT})`, yLabel: '% of a core', height: 420,
-    bars: ok.map(x => ({ name: x.daemon, value: x.idleCpuPct })),
-  }))
+  writeFileSync(
+    join(ROOT, 'docs', 'bench', 'footprint-rss.svg'),
+    barChart({
+      title: `RSS after ${idleResult.seconds} s idle, MB (target < ${RSS_TARGET_MB})`,
+      yLabel: 'MB',
+      height: 420,
+      bars: ok.map(x => ({ name: x.daemon, value: x.rssMB })),
+    }),
+  )
+  writeFileSync(
+    join(ROOT, 'docs', 'bench', 'footprint-cpu.svg'),
+    barChart({
+      title: `idle CPU, % of one core (target < ${CPU_TARGET_PCT})`,
+      yLabel: '% of a core',
+      height: 420,
+      bars: ok.map(x => ({ name: x.daemon, value: x.idleCpuPct })),
+    }),
+  )
   console.log(markdown(result))
 }
 

@@ -47,12 +47,16 @@ const SOAK_ONLY = args.includes('--soak-only')
 const IDLE = opt('--idle', 0)
 // --soak-impl heartbeatd|keepalived: soak only one daemon (two bench
 // processes, one per daemon, soak side by side under the same mix).
-const SOAK_IMPL = args.includes('--soak-impl') ? String(args[args.indexOf('--soak-impl') + 1]) : ''
+const SOAK_IMPL = args.includes('--soak-impl')
+  ? String(args[args.indexOf('--soak-impl') + 1])
+  : ''
 // --mix: besides the busy loops, load of the kinds a busy master has:
 // HTTP through the VIP (network and softirq on the same links), many
 // short-lived processes, and memory pressure (issue 15).
 const MIX = args.includes('--mix')
-const planArg = args.includes('--soak-plan') ? String(args[args.indexOf('--soak-plan') + 1]) : ''
+const planArg = args.includes('--soak-plan')
+  ? String(args[args.indexOf('--soak-plan') + 1])
+  : ''
 const VIP = '10.78.0.50'
 const P = `hbb${process.pid % 100000}`
 const NS = {
@@ -377,7 +381,11 @@ const keepalived = advertMs => ({
 /** Removes the VIP from a master's kernel; resolves once it is gone. */
 function ipDel(n) {
   return new Promise(resolve => {
-    const c = spawn('ip', ['-n', NS[n], 'addr', 'del', `${VIP}/24`, 'dev', 'eth0'], { stdio: 'ignore' })
+    const c = spawn(
+      'ip',
+      ['-n', NS[n], 'addr', 'del', `${VIP}/24`, 'dev', 'eth0'],
+      { stdio: 'ignore' },
+    )
     c.on('close', resolve)
     c.on('error', resolve)
   })
@@ -424,11 +432,19 @@ async function failovers(impl, runs) {
       )
       const ms = JSON.parse(line).t - killedAt
       times.push(ms)
-      const st = impl.stages?.(d[other].p.lines.slice(survivorFrom), killedAt, ms)
+      const st = impl.stages?.(
+        d[other].p.lines.slice(survivorFrom),
+        killedAt,
+        ms,
+      )
       if (st) stages.push(st)
       console.log(
         `  ${impl.label}: run ${i + 1}/${runs} ${owner} -> ${other}: ${ms} ms` +
-          (st ? ` (${Object.entries(st).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''),
+          (st
+            ? ` (${Object.entries(st)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ')})`
+            : ''),
       )
       if (process.env.HB_BENCH_DEBUG) {
         for (const l of d[other].p.lines.slice(-8)) {
@@ -474,7 +490,9 @@ async function failovers(impl, runs) {
     return v.length ? v[Math.floor((v.length - 1) / 2)] : NaN
   }
   const stageMedians = stages.length
-    ? Object.fromEntries(Object.keys(stages[0]).map(k => [k, med(stages.map(x => x[k]))]))
+    ? Object.fromEntries(
+        Object.keys(stages[0]).map(k => [k, med(stages.map(x => x[k]))]),
+      )
     : undefined
   return {
     label: impl.label,
@@ -503,7 +521,8 @@ function hbStages(lines, killedAt, total) {
     const dead = done - (j.totalMs - j.detectionMs)
     const r = x => Math.round(x * 10) / 10
     const killToDead = r(dead - killedAt)
-    const toAnnounce = killToDead + j.decisionMs + j.queuedMs + j.addressMs + j.announceMs
+    const toAnnounce =
+      killToDead + j.decisionMs + j.queuedMs + j.addressMs + j.announceMs
     return {
       killToDead,
       silence: j.detectionMs,
@@ -528,7 +547,12 @@ function treeTicks(pid) {
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
       ticks += Number(f[11]) + Number(f[12])
       for (const t of readdirSync(`/proc/${p}/task`))
-        todo.push(...readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number))
+        todo.push(
+          ...readFileSync(`/proc/${p}/task/${t}/children`, 'utf8')
+            .split(' ')
+            .filter(Boolean)
+            .map(Number),
+        )
     } catch {
       /* gone */
     }
@@ -543,13 +567,17 @@ async function idleCpu(t, seconds) {
   const d2 = impl.start('master2')
   await d2.joined(0)
   await sleep(2000)
-  const hz = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
+  const hz =
+    Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
   const pids = [d1.p.child.pid, d2.p.child.pid]
   const before = pids.map(treeTicks)
   const t0 = performance.now()
   await sleep(seconds * 1000)
   const wall = (performance.now() - t0) / 1000
-  const pct = pids.map((p, i) => Math.round(((treeTicks(p) - before[i]) / hz / wall) * 10000) / 100)
+  const pct = pids.map(
+    (p, i) =>
+      Math.round(((treeTicks(p) - before[i]) / hz / wall) * 10000) / 100,
+  )
   d1.kill()
   d2.kill()
   await sleep(300)
@@ -560,8 +588,16 @@ async function idleCpu(t, seconds) {
       /* not there */
     }
   }
-  const r = { label: impl.label, seconds, holderPct: pct[0], standbyPct: pct[1], loadAfter: loadavg()[0] }
-  console.log(`  idle ${r.label}: holder ${r.holderPct} %, standby ${r.standbyPct} % of a core over ${seconds} s`)
+  const r = {
+    label: impl.label,
+    seconds,
+    holderPct: pct[0],
+    standbyPct: pct[1],
+    loadAfter: loadavg()[0],
+  }
+  console.log(
+    `  idle ${r.label}: holder ${r.holderPct} %, standby ${r.standbyPct} % of a core over ${seconds} s`,
+  )
   return r
 }
 
@@ -589,14 +625,32 @@ async function soak(impl, seconds) {
     const end = `const end = Date.now() + ${seconds * 1000};`
     const mix = [
       // Connections through the VIP as fast as they go, 16 at a time.
-      run(NS.client, process.execPath, ['--input-type=module', '-e', `import { connect } from 'node:net'
+      run(NS.client, process.execPath, [
+        '--input-type=module',
+        '-e',
+        `import { connect } from 'node:net'
 ${end}
 const one = () => new Promise(r => { const s = connect({ host: '${VIP}', port: 8080, timeout: 200 }); s.on('connect', () => s.end('GET / HTTP/1.0\\r\\n\\r\\n')); s.on('close', r); s.on('error', r); s.on('timeout', () => s.destroy()); s.resume() })
-await Promise.all(Array.from({ length: 16 }, async () => { while (Date.now() < end) await one() }))`]),
+await Promise.all(Array.from({ length: 16 }, async () => { while (Date.now() < end) await one() }))`,
+      ]),
       // Short-lived processes, one after another.
-      spawn('sh', ['-c', `end=$(($(date +%s) + ${seconds})); while [ $(date +%s) -lt $end ]; do /bin/true; done`], { stdio: 'ignore' }),
+      spawn(
+        'sh',
+        [
+          '-c',
+          `end=$(($(date +%s) + ${seconds})); while [ $(date +%s) -lt $end ]; do /bin/true; done`,
+        ],
+        { stdio: 'ignore' },
+      ),
       // 1 GiB touched again and again.
-      spawn(process.execPath, ['-e', `${end} const b = Buffer.alloc(1 << 30); let i = 0; while (Date.now() < end) { b[i] = 1; i = (i + 4096) % b.length }`], { stdio: 'ignore' }),
+      spawn(
+        process.execPath,
+        [
+          '-e',
+          `${end} const b = Buffer.alloc(1 << 30); let i = 0; while (Date.now() < end) { b[i] = 1; i = (i + 4096) % b.length }`,
+        ],
+        { stdio: 'ignore' },
+      ),
     ]
     for (const c of mix) {
       const ch = c.child ?? c
@@ -635,7 +689,9 @@ await Promise.all(Array.from({ length: 16 }, async () => { while (Date.now() < e
   }
   console.log(
     `  soak ${r.label}: ${r.falseFailovers} false failovers (VIP moved ${r.vipMoves}) in ${seconds} s` +
-      (r.silencesMs.length ? ` (silence when declared dead: ${r.silencesMs.join(', ')} ms)` : ''),
+      (r.silencesMs.length
+        ? ` (silence when declared dead: ${r.silencesMs.join(', ')} ms)`
+        : ''),
   )
   return r
 }
@@ -655,11 +711,17 @@ const soakPlan = planArg
   ? planArg.split(',').map(e => {
       const [name, secs] = e.split(':')
       const t = TIMINGS[name]
-      if (!t || !(Number(secs) > 0)) throw new Error(`--soak-plan: bad entry ${e} (timings: ${Object.keys(TIMINGS).join(', ')})`)
+      if (!t || !(Number(secs) > 0))
+        throw new Error(
+          `--soak-plan: bad entry ${e} (timings: ${Object.keys(TIMINGS).join(', ')})`,
+        )
       return { t, seconds: Number(secs) }
     })
   : SOAK > 0
-    ? ['relaxed', 'default', 'aggressive'].map(n => ({ t: TIMINGS[n], seconds: SOAK }))
+    ? ['relaxed', 'default', 'aggressive'].map(n => ({
+        t: TIMINGS[n],
+        seconds: SOAK,
+      }))
     : []
 const m = machine()
 // machine() reads `keepalived -v` from stdout; Debian's prints to stderr.
@@ -687,16 +749,20 @@ try {
     ]).wait(l => l === 'listening')
   }
   if (SOAK_ONLY) {
-    const last = JSON.parse(readFileSync(join(ROOT, 'docs', 'bench', 'heartbeatd.json'), 'utf8'))
+    const last = JSON.parse(
+      readFileSync(join(ROOT, 'docs', 'bench', 'heartbeatd.json'), 'utf8'),
+    )
     results.push(...last.results)
     failoverCmd = last.command
   }
-  for (const impl of SOAK_ONLY ? [] : [
-    heartbeatd(DEFAULT),
-    keepalived(DEFAULT.keepalive),
-    heartbeatd(AGGRESSIVE),
-    keepalived(AGGRESSIVE.keepalive),
-  ]) {
+  for (const impl of SOAK_ONLY
+    ? []
+    : [
+        heartbeatd(DEFAULT),
+        keepalived(DEFAULT.keepalive),
+        heartbeatd(AGGRESSIVE),
+        keepalived(AGGRESSIVE.keepalive),
+      ]) {
     try {
       results.push(await failovers(impl, RUNS))
     } catch (e) {
@@ -714,7 +780,9 @@ try {
   if (IDLE > 0) idle = await idleCpu(DEFAULT, IDLE)
   {
     for (const { t, seconds } of soakPlan) {
-      for (const impl of [heartbeatd(t), keepalived(t.keepalive)].filter(i => !SOAK_IMPL || i.label.startsWith(SOAK_IMPL))) {
+      for (const impl of [heartbeatd(t), keepalived(t.keepalive)].filter(
+        i => !SOAK_IMPL || i.label.startsWith(SOAK_IMPL),
+      )) {
         try {
           soaks.push(await soak(impl, seconds))
         } catch (e) {
@@ -793,8 +861,13 @@ const md = [
         '(false failovers) and takeovers after one (VIP moved: a "peer dead" the LAN arbiter did not stop);',
         'keepalived "Entering MASTER STATE" on either node after both were settled (both columns):',
         '',
-        ...(failoverCmd ? [`The failover table above is from \`${failoverCmd}\`; the soak below from \`${cmd}\`.`, ''] : []),
-        "keepalived can also be given realtime priority (`vrrp_rt_priority`); that was not set here,",
+        ...(failoverCmd
+          ? [
+              `The failover table above is from \`${failoverCmd}\`; the soak below from \`${cmd}\`.`,
+              '',
+            ]
+          : []),
+        'keepalived can also be given realtime priority (`vrrp_rt_priority`); that was not set here,',
         "heartbeatd's `realtime on` is its default. The issue's target: zero false failovers at the",
         'default timings during 10 minutes (600 s) with both CPUs saturated.',
         '',
@@ -810,12 +883,15 @@ const md = [
           const hb = soaks.filter(s => s.label.startsWith('heartbeatd'))
           const name = s => s.label.replace('heartbeatd ', '')
           const first = hb.findIndex(s => s.falseFailovers > 0)
-          if (first < 0) return `heartbeatd had no false failover under saturation at any timing soaked (down to ${hb.length ? name(hb.at(-1)) : '-'}).`
+          if (first < 0)
+            return `heartbeatd had no false failover under saturation at any timing soaked (down to ${hb.length ? name(hb.at(-1)) : '-'}).`
           const after = hb.slice(first + 1)
-          return `heartbeatd had no false failover under saturation down to ${first > 0 ? name(hb[first - 1]) : '(none)'}; the first came at ${name(hb[first])} (${hb[first].falseFailovers} in ${hb[first].seconds} s)` +
+          return (
+            `heartbeatd had no false failover under saturation down to ${first > 0 ? name(hb[first - 1]) : '(none)'}; the first came at ${name(hb[first])} (${hb[first].falseFailovers} in ${hb[first].seconds} s)` +
             (after.length && after.every(s => s.falseFailovers === 0)
               ? `, while ${after.map(name).join(', ')} had none in ${after[0].seconds} s: at these rates a false failover is a matter of chance, so the reliable floor is the last timing above.`
               : '.')
+          )
         })(),
         '',
       ]
@@ -838,7 +914,14 @@ writeFileSync(join(ROOT, 'docs', 'bench', 'heartbeatd.md'), md)
 writeFileSync(
   join(ROOT, 'docs', 'bench', 'heartbeatd.json'),
   JSON.stringify(
-    { command: cmd, machine: m, loadAtStart: startedLoad, results, soaks, ...(idle ? { idle } : {}) },
+    {
+      command: cmd,
+      machine: m,
+      loadAtStart: startedLoad,
+      results,
+      soaks,
+      ...(idle ? { idle } : {}),
+    },
     null,
     2,
   ) + '\n',

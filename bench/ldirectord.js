@@ -11,12 +11,30 @@
 //     Same kill for both, R runs.
 //   node bench/ldirectord.js [--quick]
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, rmSync, existsSync, chmodSync } from 'node:fs'
+import {
+  mkdtempSync,
+  writeFileSync,
+  readFileSync,
+  mkdirSync,
+  rmSync,
+  existsSync,
+  chmodSync,
+} from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { machine, machineMarkdown } from './lib/machine.js'
-import { ROOT, bin, start, stop, stopAll, waitOutput, freePort, median, procUsage } from './lib/procs.js'
+import {
+  ROOT,
+  bin,
+  start,
+  stop,
+  stopAll,
+  waitOutput,
+  freePort,
+  median,
+  procUsage,
+} from './lib/procs.js'
 
 const quick = process.argv.includes('--quick')
 const N = quick ? 50 : 200
@@ -45,7 +63,9 @@ async function startNginx(port) {
   mkdirSync(join(d, 'tmp'), { recursive: true })
   writeFileSync(join(d, 'html', 'index.html'), '<h1>Home Page</h1>\n')
   const t = n => `${n}_temp_path ${d}/tmp/${n};`
-  writeFileSync(join(d, 'nginx.conf'), `worker_processes 1;
+  writeFileSync(
+    join(d, 'nginx.conf'),
+    `worker_processes 1;
 pid ${d}/nginx.pid;
 error_log ${d}/error.log;
 events { worker_connections 1024; }
@@ -54,15 +74,27 @@ http {
   ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(t).join('\n  ')}
   server { listen 127.0.0.1:${port}; root ${d}/html; }
 }
-`)
-  const child = start('nginx', ['-p', d, '-c', join(d, 'nginx.conf'), '-g', 'daemon off;'])
+`,
+  )
+  const child = start('nginx', [
+    '-p',
+    d,
+    '-c',
+    join(d, 'nginx.conf'),
+    '-g',
+    'daemon off;',
+  ])
   await listening(port)
   return child
 }
 const accessLines = () => {
   const p = join(dir, 'nginx', 'access.log')
   // Only successful checks count (a 403 from a bad docroot would not).
-  return existsSync(p) ? readFileSync(p, 'utf8').split('\n').filter(l => l.includes('" 200 ')).length : 0
+  return existsSync(p)
+    ? readFileSync(p, 'utf8')
+        .split('\n')
+        .filter(l => l.includes('" 200 ')).length
+    : 0
 }
 
 function ldConfig(port, n, extra) {
@@ -89,7 +121,8 @@ backend b
   option httpchk GET /index.html
   http-check expect string Home
 `
-  for (let i = 0; i < n; i++) s += `  server s${i} 127.0.0.1:${port} check inter 1s fall 1 rise 1\n`
+  for (let i = 0; i < n; i++)
+    s += `  server s${i} 127.0.0.1:${port} check inter 1s fall 1 rise 1\n`
   const f = join(dir, `haproxy-${n}.cfg`)
   writeFileSync(f, s)
   return f
@@ -104,7 +137,16 @@ async function cost(name, child, port) {
   const checks = accessLines() - lines0
   await stop(child)
   const cpu = after.cpuSeconds - before.cpuSeconds
-  return { checker: name, reals: N, seconds: D, checks, checksPerSec: checks / D, cpuSeconds: cpu, cpuMsPerCheck: checks ? (cpu * 1000) / checks : NaN, rssMB: after.rssMB }
+  return {
+    checker: name,
+    reals: N,
+    seconds: D,
+    checks,
+    checksPerSec: checks / D,
+    cpuSeconds: cpu,
+    cpuMsPerCheck: checks ? (cpu * 1000) / checks : NaN,
+    rssMB: after.rssMB,
+  }
 }
 
 function haproxyDown() {
@@ -112,7 +154,11 @@ function haproxyDown() {
     const s = connect(join(dir, 'haproxy.sock'))
     let out = ''
     s.on('data', c => (out += c))
-    s.on('end', () => resolve(/^b,s0,.*?,DOWN/m.test(out) || /\nb,s0,([^,]*,){16}DOWN/.test(out)))
+    s.on('end', () =>
+      resolve(
+        /^b,s0,.*?,DOWN/m.test(out) || /\nb,s0,([^,]*,){16}DOWN/.test(out),
+      ),
+    )
     s.on('error', () => resolve(false))
     s.write('show stat\n')
   })
@@ -121,13 +167,34 @@ function haproxyDown() {
 async function main() {
   const port = await freePort()
   let nginx = await startNginx(port)
-  const nginxVersion = /nginx\/(\S+)/.exec(execFileSync('nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) || '')?.[1]
-    ?? /nginx\/(\S+)/.exec(String(execFileSync('sh', ['-c', 'nginx -v 2>&1'])))?.[1]
-  const results = { machine: { ...machine(), nginx: nginxVersion }, quick, cost: [], detection: [] }
+  const nginxVersion =
+    /nginx\/(\S+)/.exec(
+      execFileSync('nginx', ['-v'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }) || '',
+    )?.[1] ??
+    /nginx\/(\S+)/.exec(
+      String(execFileSync('sh', ['-c', 'nginx -v 2>&1'])),
+    )?.[1]
+  const results = {
+    machine: { ...machine(), nginx: nginxVersion },
+    quick,
+    cost: [],
+    detection: [],
+  }
 
   console.error('ldirectord bench: cost')
   // 1. cost
-  const ldCost = start(process.execPath, [bin('ldirectord'), '-c', ldConfig(port, N, ''), '--control', join(dir, 'ld.sock'), '--log-level', 'warn'])
+  const ldCost = start(process.execPath, [
+    bin('ldirectord'),
+    '-c',
+    ldConfig(port, N, ''),
+    '--control',
+    join(dir, 'ld.sock'),
+    '--log-level',
+    'warn',
+  ])
   results.cost.push(await cost('ldirectord', ldCost))
   const haCost = start('haproxy', ['-db', '-f', haproxyConfig(port, N)])
   results.cost.push(await cost('haproxy', haCost))
@@ -145,13 +212,30 @@ async function main() {
   })
   const tmSock = join(dir, 'tm.sock')
   await new Promise(r => tm.listen(tmSock, r))
-  const ld = start(process.execPath, [bin('ldirectord'), '-c', ldConfig(port, 1, `trafficmanagercontrol = ${tmSock}\n`), '--control', join(dir, 'ld2.sock')])
+  const ld = start(process.execPath, [
+    bin('ldirectord'),
+    '-c',
+    ldConfig(port, 1, `trafficmanagercontrol = ${tmSock}\n`),
+    '--control',
+    join(dir, 'ld2.sock'),
+  ])
   await waitOutput(ld, /"msg":"started"/)
   const ha = start('haproxy', ['-db', '-f', haproxyConfig(port, 1)])
   for (let run = 0; run < RUNS; run++) {
     // Both see the server up, then stop it.
-    for (let i = 0; !weights.some(w => w.line.endsWith(' auto') && w.at > (results.detection.at(-1)?.killedAt ?? -1)); i++) {
-      if (i === 1000) throw new Error(`ldirectord never saw nginx up: ${ld.output.slice(-300)}`)
+    for (
+      let i = 0;
+      !weights.some(
+        w =>
+          w.line.endsWith(' auto') &&
+          w.at > (results.detection.at(-1)?.killedAt ?? -1),
+      );
+      i++
+    ) {
+      if (i === 1000)
+        throw new Error(
+          `ldirectord never saw nginx up: ${ld.output.slice(-300)}`,
+        )
       await sleep(20)
     }
     while (await haproxyDown()) await sleep(20)
@@ -161,12 +245,19 @@ async function main() {
     await stop(nginx)
     let ldAt, haAt
     while (ldAt === undefined || haAt === undefined) {
-      if (ldAt === undefined) ldAt = weights.slice(n0).find(w => w.line.endsWith(' 0'))?.at
+      if (ldAt === undefined)
+        ldAt = weights.slice(n0).find(w => w.line.endsWith(' 0'))?.at
       if (haAt === undefined && (await haproxyDown())) haAt = performance.now()
-      if (performance.now() - killedAt > 10_000) throw new Error('no detection within 10 s')
+      if (performance.now() - killedAt > 10_000)
+        throw new Error('no detection within 10 s')
       await sleep(5)
     }
-    results.detection.push({ run, killedAt, ldirectordMs: ldAt - killedAt, haproxyMs: haAt - killedAt })
+    results.detection.push({
+      run,
+      killedAt,
+      ldirectordMs: ldAt - killedAt,
+      haproxyMs: haAt - killedAt,
+    })
     console.error('run', JSON.stringify(results.detection.at(-1)))
     nginx = await startNginx(port)
   }
@@ -224,7 +315,10 @@ ${machineMarkdown(r.machine)}
 try {
   const r = await main()
   mkdirSync(join(ROOT, 'docs', 'bench'), { recursive: true })
-  writeFileSync(join(ROOT, 'docs', 'bench', 'ldirectord.json'), JSON.stringify(r, null, 2) + '\n')
+  writeFileSync(
+    join(ROOT, 'docs', 'bench', 'ldirectord.json'),
+    JSON.stringify(r, null, 2) + '\n',
+  )
   writeFileSync(join(ROOT, 'docs', 'bench', 'ldirectord.md'), markdown(r))
   console.log(markdown(r))
 } finally {

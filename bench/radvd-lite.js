@@ -11,7 +11,15 @@ import { writeFileSync, mkdtempSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { start, stop, stopAll, bin, median, treeUsage, ROOT } from './lib/procs.js'
+import {
+  start,
+  stop,
+  stopAll,
+  bin,
+  median,
+  treeUsage,
+  ROOT,
+} from './lib/procs.js'
 import { machine } from './lib/machine.js'
 
 const quick = process.argv.includes('--quick')
@@ -27,7 +35,11 @@ const R = `${tag}-r`
 const H = `${tag}-h`
 const RIF = `rb${process.pid % 100000}`
 const HIF = `hb${process.pid % 100000}`
-const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+const sh = (cmd, args) =>
+  execFileSync(cmd, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
 const nsx = (ns, ...a) => sh('ip', ['netns', 'exec', ns, ...a])
 
 function setup() {
@@ -35,9 +47,34 @@ function setup() {
     sh('ip', ['netns', 'add', ns])
     sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
   }
-  nsx(R, 'sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.forwarding=1')
-  nsx(H, 'sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.default.accept_ra=2')
-  sh('ip', ['link', 'add', RIF, 'netns', R, 'type', 'veth', 'peer', 'name', HIF, 'netns', H])
+  nsx(
+    R,
+    'sysctl',
+    '-qw',
+    'net.ipv6.conf.default.accept_dad=0',
+    'net.ipv6.conf.all.forwarding=1',
+  )
+  nsx(
+    H,
+    'sysctl',
+    '-qw',
+    'net.ipv6.conf.default.accept_dad=0',
+    'net.ipv6.conf.default.accept_ra=2',
+  )
+  sh('ip', [
+    'link',
+    'add',
+    RIF,
+    'netns',
+    R,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    HIF,
+    'netns',
+    H,
+  ])
   sh('ip', ['-n', R, 'link', 'set', RIF, 'up'])
   sh('ip', ['-n', H, 'link', 'set', HIF, 'up'])
 }
@@ -45,11 +82,19 @@ function setup() {
 function cleanup() {
   for (const ns of [R, H]) {
     try {
-      for (const pid of sh('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean)) {
-        try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ }
+      for (const pid of sh('ip', ['netns', 'pids', ns])
+        .split(/\s+/)
+        .filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL')
+        } catch {
+          /* gone */
+        }
       }
       sh('ip', ['netns', 'del', ns])
-    } catch { /* not made */ }
+    } catch {
+      /* not made */
+    }
   }
 }
 
@@ -70,21 +115,48 @@ function lines(child) {
   const waiters = new Set()
   createInterface({ input: child.stdout }).on('line', line => {
     const at = performance.now()
-    for (const w of waiters) if (w.pred(line)) { waiters.delete(w); w.resolve(at) }
+    for (const w of waiters)
+      if (w.pred(line)) {
+        waiters.delete(w)
+        w.resolve(at)
+      }
   })
-  return (pred, ms = 10_000) => new Promise((resolve, reject) => {
-    const w = { pred, resolve: at => { clearTimeout(timer); resolve(at) } }
-    const timer = setTimeout(() => { waiters.delete(w); reject(new Error('timeout')) }, ms)
-    waiters.add(w)
-  })
+  return (pred, ms = 10_000) =>
+    new Promise((resolve, reject) => {
+      const w = {
+        pred,
+        resolve: at => {
+          clearTimeout(timer)
+          resolve(at)
+        },
+      }
+      const timer = setTimeout(() => {
+        waiters.delete(w)
+        reject(new Error('timeout'))
+      }, ms)
+      waiters.add(w)
+    })
 }
 
 async function round(name, spawnDaemon) {
   // Route events in the host, as the kernel reports them.
-  const mon = spawn('ip', ['-n', H, '-6', 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const mon = spawn('ip', ['-n', H, '-6', 'monitor', 'route'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
   const onRoute = lines(mon)
-  const probe = spawn('ip', ['netns', 'exec', H, process.execPath,
-    join(ROOT, 'packages/radvd-lite/test/fixtures/probe.mjs'), HIF, '134'], { stdio: ['pipe', 'pipe', 'ignore'] })
+  const probe = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      H,
+      process.execPath,
+      join(ROOT, 'packages/radvd-lite/test/fixtures/probe.mjs'),
+      HIF,
+      '134',
+    ],
+    { stdio: ['pipe', 'pipe', 'ignore'] },
+  )
   const onProbe = lines(probe)
   await onProbe(l => l.includes('"ready"'))
   const routeUp = onRoute(l => l.startsWith('default via'))
@@ -96,7 +168,10 @@ async function round(name, spawnDaemon) {
   for (let i = 0; i < SOLICITS; i++) {
     const ra = onProbe(l => l.includes('"pkt"') && l.includes('"hex":"86'))
     const ts = performance.now()
-    probe.stdin.write(JSON.stringify({ hex: '8500000000000000', dst: 'ff02::2', hop: 255 }) + '\n')
+    probe.stdin.write(
+      JSON.stringify({ hex: '8500000000000000', dst: 'ff02::2', hop: 255 }) +
+        '\n',
+    )
     rs.push((await ra) - ts)
   }
   const routeGone = onRoute(l => l.startsWith('Deleted default'))
@@ -112,8 +187,32 @@ const dir = mkdtempSync(join(tmpdir(), 'ra-bench-'))
 const conf = join(dir, 'radvd.conf')
 writeFileSync(conf, CONF, { mode: 0o644 })
 const daemons = {
-  'radvd-lite': () => start('ip', ['netns', 'exec', R, process.execPath, bin('radvd-lite'), '-C', conf, '--control', join(dir, 'c.sock')]),
-  'radvd 2.19': () => start('ip', ['netns', 'exec', R, 'radvd', '-n', '-C', conf, '-p', join(dir, 'radvd.pid'), '-m', 'stderr']),
+  'radvd-lite': () =>
+    start('ip', [
+      'netns',
+      'exec',
+      R,
+      process.execPath,
+      bin('radvd-lite'),
+      '-C',
+      conf,
+      '--control',
+      join(dir, 'c.sock'),
+    ]),
+  'radvd 2.19': () =>
+    start('ip', [
+      'netns',
+      'exec',
+      R,
+      'radvd',
+      '-n',
+      '-C',
+      conf,
+      '-p',
+      join(dir, 'radvd.pid'),
+      '-m',
+      'stderr',
+    ]),
 }
 
 const results = {}
@@ -129,7 +228,9 @@ try {
       acc.rs.push(...res.rs)
       acc.down.push(res.down)
       acc.rss.push(res.rss)
-      console.log(`  ${name} round ${r + 1}: route ${res.up.toFixed(1)} ms, RS->RA median ${median(res.rs).toFixed(1)} ms, route gone ${res.down.toFixed(1)} ms, RSS ${res.rss.toFixed(1)} MB`)
+      console.log(
+        `  ${name} round ${r + 1}: route ${res.up.toFixed(1)} ms, RS->RA median ${median(res.rs).toFixed(1)} ms, route gone ${res.down.toFixed(1)} ms, RSS ${res.rss.toFixed(1)} MB`,
+      )
     }
   }
 } catch (e) {
@@ -143,13 +244,20 @@ if (failed) {
   process.exit(1)
 }
 
-const p90 = xs => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))]
+const p90 = xs =>
+  [...xs].sort((a, b) => a - b)[
+    Math.min(xs.length - 1, Math.floor(xs.length * 0.9))
+  ]
 const f = x => x.toFixed(1)
 const m = machine()
 const load = sh('cat', ['/proc/loadavg']).split(' ').slice(0, 3).join(' ')
 const rows = Object.entries(results).map(([name, r]) => ({
   name,
-  upMedian: median(r.up), rsMedian: median(r.rs), rsP90: p90(r.rs), downMedian: median(r.down), rssMB: median(r.rss),
+  upMedian: median(r.up),
+  rsMedian: median(r.rs),
+  rsP90: p90(r.rs),
+  downMedian: median(r.down),
+  rssMB: median(r.rss),
   samples: { up: r.up.length, rs: r.rs.length, down: r.down.length },
 }))
 const lite = rows.find(r => r.name === 'radvd-lite')
@@ -187,5 +295,20 @@ ${rows.map(r => `| ${r.name} | ${f(r.upMedian)} | ${f(r.rsMedian)} | ${f(r.rsP90
 `
 mkdirSync(join(ROOT, 'docs', 'bench'), { recursive: true })
 writeFileSync(join(ROOT, 'docs', 'bench', 'radvd-lite.md'), md)
-writeFileSync(join(ROOT, 'docs', 'bench', 'radvd-lite.json'), JSON.stringify({ machine: m, quick, rounds: ROUNDS, solicits: SOLICITS, loadavg: load, results: rows, raw: results }, null, 2) + '\n')
+writeFileSync(
+  join(ROOT, 'docs', 'bench', 'radvd-lite.json'),
+  JSON.stringify(
+    {
+      machine: m,
+      quick,
+      rounds: ROUNDS,
+      solicits: SOLICITS,
+      loadavg: load,
+      results: rows,
+      raw: results,
+    },
+    null,
+    2,
+  ) + '\n',
+)
 console.log(md)

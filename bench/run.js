@@ -4,7 +4,13 @@
 // only), then assembles docs/benchmarks.md from the sections and JSON they
 // wrote to docs/bench/, with a summary of issue 9's targets on top.
 //   node bench/run.js [--quick] [--list] [--assemble] [suite ...]
-import { readdirSync, readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs'
+import {
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+  existsSync,
+  mkdirSync,
+} from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,12 +25,32 @@ const docs = join(root, 'docs', 'bench')
 // 2-core machine. Measured durations from the last run (durations.json)
 // replace these estimates once a suite has run here.
 const SUITES = [
-  ['proxy', 'userspace proxy vs HAProxy and nginx stream, four nginx nodes', 400, 80],
+  [
+    'proxy',
+    'userspace proxy vs HAProxy and nginx stream, four nginx nodes',
+    400,
+    80,
+  ],
   ['scaling', 'thesis Table 13: 1-16 capacity-limited nodes', 210, 70],
-  ['heterogeneous', 'mixed-capacity nodes: schedulers vs HAProxy leastconn/random(2)', 190, 70],
+  [
+    'heterogeneous',
+    'mixed-capacity nodes: schedulers vs HAProxy leastconn/random(2)',
+    190,
+    70,
+  ],
   ['nftables', 'nftables data plane vs routing without NAT (root)', 120, 60],
-  ['dr', 'direct routing vs NAT plane, routed and direct; 627 B and 1 MB (root)', 330, 70],
-  ['footprint', 'RSS and idle CPU of every daemon; CPU per 1,000 requests', 130, 50],
+  [
+    'dr',
+    'direct routing vs NAT plane, routed and direct; 627 B and 1 MB (root)',
+    330,
+    70,
+  ],
+  [
+    'footprint',
+    'RSS and idle CPU of every daemon; CPU per 1,000 requests',
+    130,
+    50,
+  ],
   ['traffic-client', 'reporting cost, agent-check, drain latency', 40, 15],
   ['heartbeatd', 'failover time vs keepalived (root)', 180, 60],
   ['erd', 'NIC switchover time (root)', 150, 50],
@@ -41,19 +67,31 @@ const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 // --assemble: run nothing, rebuild docs/benchmarks.md from docs/bench/.
 const assembleOnly = args.includes('--assemble')
-const known = new Map(SUITES.map(([name, what, full, q]) => [name, { name, what, full, quick: q }]))
+const known = new Map(
+  SUITES.map(([name, what, full, q]) => [name, { name, what, full, quick: q }]),
+)
 for (const f of readdirSync(here)) {
   const name = f.slice(0, -3)
   if (f.endsWith('.js') && !NOT_SUITES.has(name) && !known.has(name)) {
-    known.set(name, { name, what: '(not described in run.js)', full: DEFAULT_ESTIMATE[0], quick: DEFAULT_ESTIMATE[1] })
+    known.set(name, {
+      name,
+      what: '(not described in run.js)',
+      full: DEFAULT_ESTIMATE[0],
+      quick: DEFAULT_ESTIMATE[1],
+    })
   }
 }
-for (const s of known.values()) if (!existsSync(join(here, `${s.name}.js`))) known.delete(s.name)
+for (const s of known.values())
+  if (!existsSync(join(here, `${s.name}.js`))) known.delete(s.name)
 
 const durationsFile = join(docs, 'durations.json')
-const measured = existsSync(durationsFile) ? JSON.parse(readFileSync(durationsFile, 'utf8')) : {}
-const estimate = s => measured[s.name]?.[quick ? 'quick' : 'full'] ?? s[quick ? 'quick' : 'full']
-const fmt = sec => (sec >= 90 ? `${(sec / 60).toFixed(1)} min` : `${Math.round(sec)} s`)
+const measured = existsSync(durationsFile)
+  ? JSON.parse(readFileSync(durationsFile, 'utf8'))
+  : {}
+const estimate = s =>
+  measured[s.name]?.[quick ? 'quick' : 'full'] ?? s[quick ? 'quick' : 'full']
+const fmt = sec =>
+  sec >= 90 ? `${(sec / 60).toFixed(1)} min` : `${Math.round(sec)} s`
 
 if (args.includes('--help') || args.includes('-h') || args.includes('--list')) {
   console.log(`usage: node bench/run.js [--quick] [--list] [--assemble] [suite ...]   (npm run bench -- [options])
@@ -71,32 +109,55 @@ Total: ${fmt([...known.values()].reduce((a, s) => a + (measured[s.name]?.full ??
   process.exit(0)
 }
 
-const unknownOpts = args.filter(a => a.startsWith('-') && a !== '--quick' && a !== '--assemble')
+const unknownOpts = args.filter(
+  a => a.startsWith('-') && a !== '--quick' && a !== '--assemble',
+)
 const names = args.filter(a => !a.startsWith('-'))
 const unknown = names.filter(n => !known.has(n))
 if (unknownOpts.length || unknown.length) {
-  console.error(`bench: unknown ${unknownOpts.length ? `option ${unknownOpts.join(' ')}` : `suite ${unknown.join(' ')}`}; suites: ${[...known.keys()].join(' ')}`)
+  console.error(
+    `bench: unknown ${unknownOpts.length ? `option ${unknownOpts.join(' ')}` : `suite ${unknown.join(' ')}`}; suites: ${[...known.keys()].join(' ')}`,
+  )
   process.exit(2)
 }
-const selected = assembleOnly ? [] : [...known.values()].filter(s => !names.length || names.includes(s.name))
+const selected = assembleOnly
+  ? []
+  : [...known.values()].filter(s => !names.length || names.includes(s.name))
 const total = selected.reduce((a, s) => a + estimate(s), 0)
-if (selected.length) console.log(`bench: ${selected.length} suite(s)${quick ? ' (quick)' : ''}: ${selected.map(s => `${s.name} ~${fmt(estimate(s))}`).join(', ')}`)
-if (selected.length) console.log(`bench: estimated duration ${fmt(total)} (ends about ${new Date(Date.now() + total * 1000).toTimeString().slice(0, 5)})`)
-if (process.getuid?.() !== 0) console.log('bench: not root: suites that need namespaces will fail or skip')
+if (selected.length)
+  console.log(
+    `bench: ${selected.length} suite(s)${quick ? ' (quick)' : ''}: ${selected.map(s => `${s.name} ~${fmt(estimate(s))}`).join(', ')}`,
+  )
+if (selected.length)
+  console.log(
+    `bench: estimated duration ${fmt(total)} (ends about ${new Date(Date.now() + total * 1000).toTimeString().slice(0, 5)})`,
+  )
+if (process.getuid?.() !== 0)
+  console.log('bench: not root: suites that need namespaces will fail or skip')
 
 const results = []
 for (const s of selected) {
   const started = Date.now()
-  console.log(`\nbench: ${s.name}${quick ? ' (quick)' : ''}, ~${fmt(estimate(s))}`)
-  const r = spawnSync(process.execPath, [join(here, `${s.name}.js`), ...(quick ? ['--quick'] : [])], {
-    stdio: 'inherit',
-    cwd: root,
-    // Bounded even if a suite hangs: three times its estimate, at least 10 min.
-    timeout: Math.max(600, 3 * estimate(s)) * 1000,
-    killSignal: 'SIGTERM',
-  })
+  console.log(
+    `\nbench: ${s.name}${quick ? ' (quick)' : ''}, ~${fmt(estimate(s))}`,
+  )
+  const r = spawnSync(
+    process.execPath,
+    [join(here, `${s.name}.js`), ...(quick ? ['--quick'] : [])],
+    {
+      stdio: 'inherit',
+      cwd: root,
+      // Bounded even if a suite hangs: three times its estimate, at least 10 min.
+      timeout: Math.max(600, 3 * estimate(s)) * 1000,
+      killSignal: 'SIGTERM',
+    },
+  )
   const seconds = Math.round((Date.now() - started) / 1000)
-  const status = r.error ? `timeout (${r.error.code})` : r.signal ? `signal ${r.signal}` : r.status
+  const status = r.error
+    ? `timeout (${r.error.code})`
+    : r.signal
+      ? `signal ${r.signal}`
+      : r.status
   results.push({ suite: s.name, status, seconds, estimate: estimate(s) })
   if (status === 0) {
     const m = (measured[s.name] ??= {})
@@ -122,30 +183,70 @@ function targetRows() {
   const out = []
   for (const name of ['proxy', 'scaling', 'heterogeneous']) {
     const j = readJson(name)
-    out.push({ suite: name, quick: j?.quick, checks: j?.targets ?? [{ target: `${name}: no results`, met: false, text: 'not measured' }] })
+    out.push({
+      suite: name,
+      quick: j?.quick,
+      checks: j?.targets ?? [
+        { target: `${name}: no results`, met: false, text: 'not measured' },
+      ],
+    })
   }
   // nftables.js (another issue's bench) writes rows; the target is computed
   // here: the data plane to one node against plain routing without NAT.
   const nft = readJson('nftables')
-  const dp = nft?.results?.find(r => /^nftables data plane, 1 node/.test(r.name))
+  const dp = nft?.results?.find(r =>
+    /^nftables data plane, 1 node/.test(r.name),
+  )
   const routed = nft?.results?.find(r => /no NAT/.test(r.name))
-  out.push({ suite: 'nftables', quick: nft?.quick, checks: [check('nftables data plane (1 node) >= 0.9 x routed without NAT', dp && routed ? dp.rps / routed.rps : NaN, 0.9)] })
+  out.push({
+    suite: 'nftables',
+    quick: nft?.quick,
+    checks: [
+      check(
+        'nftables data plane (1 node) >= 0.9 x routed without NAT',
+        dp && routed ? dp.rps / routed.rps : NaN,
+        0.9,
+      ),
+    ],
+  })
   // dr.js (issue 12) writes its own target checks.
   const dr = readJson('dr')
-  out.push({ suite: 'dr', quick: dr?.quick, checks: dr?.targets ?? [{ target: 'dr: no results', met: false, text: 'not measured' }] })
+  out.push({
+    suite: 'dr',
+    quick: dr?.quick,
+    checks: dr?.targets ?? [
+      { target: 'dr: no results', met: false, text: 'not measured' },
+    ],
+  })
   // Footprint has two checks per daemon: list the misses, fold the rest.
   const fp = readJson('footprint')
-  const fpChecks = fp?.checks ?? [{ target: 'footprint: no results', met: false, text: 'not measured' }]
+  const fpChecks = fp?.checks ?? [
+    { target: 'footprint: no results', met: false, text: 'not measured' },
+  ]
   const fpMet = fpChecks.filter(c => c.met)
   out.push({
-    suite: 'footprint', quick: fp?.quick,
-    checks: [...fpChecks.filter(c => !c.met), ...(fpMet.length ? [{ target: `footprint: the other ${fpMet.length} checks (RSS < ${fp.targets?.rssMB} MB, idle CPU < ${fp.targets?.idleCpuPct}% per daemon)`, met: true, text: 'met' }] : [])],
+    suite: 'footprint',
+    quick: fp?.quick,
+    checks: [
+      ...fpChecks.filter(c => !c.met),
+      ...(fpMet.length
+        ? [
+            {
+              target: `footprint: the other ${fpMet.length} checks (RSS < ${fp.targets?.rssMB} MB, idle CPU < ${fp.targets?.idleCpuPct}% per daemon)`,
+              met: true,
+              text: 'met',
+            },
+          ]
+        : []),
+    ],
   })
   return out
 }
 
 function targetsMarkdown() {
-  const rows = targetRows().flatMap(g => g.checks.map(c => ({ ...c, suite: g.suite, quick: g.quick })))
+  const rows = targetRows().flatMap(g =>
+    g.checks.map(c => ({ ...c, suite: g.suite, quick: g.quick })),
+  )
   const missed = rows.filter(r => !r.met)
   return [
     '## Targets (issue 9)',
@@ -154,7 +255,10 @@ function targetsMarkdown() {
     '',
     '| suite | target | result |',
     '| --- | --- | --- |',
-    ...rows.map(r => `| ${r.suite}${r.quick ? ' (quick)' : ''} | ${r.target} | ${r.met ? r.text : verdict(r)} |`),
+    ...rows.map(
+      r =>
+        `| ${r.suite}${r.quick ? ' (quick)' : ''} | ${r.target} | ${r.met ? r.text : verdict(r)} |`,
+    ),
     '',
   ].join('\n')
 }
@@ -165,7 +269,9 @@ const sections = [...known.values()]
   .filter(({ p }) => existsSync(p))
   .map(({ s, p }) => {
     const text = readFileSync(p, 'utf8').trim()
-    return ran.has(s.name) || !results.length ? text : `${text}\n\n_(This section is from an earlier run: \`node bench/run.js\` did not run ${s.name} this time.)_`
+    return ran.has(s.name) || !results.length
+      ? text
+      : `${text}\n\n_(This section is from an earlier run: \`node bench/run.js\` did not run ${s.name} this time.)_`
   })
 
 const doc = [
@@ -200,17 +306,23 @@ const doc = [
     }),
     '',
   ].join('\n'),
-  results.length ? [
-    `## This invocation${quick ? ' (--quick)' : ''}`,
-    '',
-    '| suite | exit | seconds | estimate |',
-    '| --- | --- | ---: | ---: |',
-    ...results.map(r => `| ${r.suite} | ${r.status} | ${r.seconds} | ${r.estimate} |`),
-    '',
-  ].join('\n') : '',
+  results.length
+    ? [
+        `## This invocation${quick ? ' (--quick)' : ''}`,
+        '',
+        '| suite | exit | seconds | estimate |',
+        '| --- | --- | ---: | ---: |',
+        ...results.map(
+          r => `| ${r.suite} | ${r.status} | ${r.seconds} | ${r.estimate} |`,
+        ),
+        '',
+      ].join('\n')
+    : '',
   targetsMarkdown(),
   ...sections.map(s => s + '\n'),
 ].join('\n')
 writeFileSync(join(root, 'docs', 'benchmarks.md'), doc)
-console.log(`\nbench: wrote docs/benchmarks.md (${results.filter(r => r.status === 0).length}/${results.length} suites ok)`)
+console.log(
+  `\nbench: wrote docs/benchmarks.md (${results.filter(r => r.status === 0).length}/${results.length} suites ok)`,
+)
 process.exitCode = results.some(r => r.status !== 0) ? 1 : 0

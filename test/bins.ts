@@ -6,7 +6,13 @@
 
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { accessSync, constants, readFileSync, readdirSync, realpathSync } from 'node:fs'
+import {
+  accessSync,
+  constants,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { ROOT } from './helpers/daemon.js'
@@ -14,7 +20,9 @@ import { ROOT } from './helpers/daemon.js'
 const run = promisify(execFile)
 
 for (const dir of readdirSync(join(ROOT, 'packages')).sort()) {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'packages', dir, 'package.json'), 'utf8')) as {
+  const pkg = JSON.parse(
+    readFileSync(join(ROOT, 'packages', dir, 'package.json'), 'utf8'),
+  ) as {
     name: string
     version: string
     bin?: Record<string, string>
@@ -23,11 +31,23 @@ for (const dir of readdirSync(join(ROOT, 'packages')).sort()) {
     t.test(`${bin} runs by its name`, async t => {
       const link = join(ROOT, 'node_modules', '.bin', bin)
       let real = ''
-      t.doesNotThrow(() => (real = realpathSync(link)), `node_modules/.bin/${bin} is linked`)
-      t.equal(real, realpathSync(join(ROOT, 'packages', dir, target)), `it points at ${dir}/${target}`)
-      t.doesNotThrow(() => accessSync(link, constants.X_OK), `${target} is executable`)
+      t.doesNotThrow(
+        () => (real = realpathSync(link)),
+        `node_modules/.bin/${bin} is linked`,
+      )
+      t.equal(
+        real,
+        realpathSync(join(ROOT, 'packages', dir, target)),
+        `it points at ${dir}/${target}`,
+      )
+      t.doesNotThrow(
+        () => accessSync(link, constants.X_OK),
+        `${target} is executable`,
+      )
       // Through npx, as the README tells a new user to run it.
-      const { stdout } = await run('npx', ['--no-install', bin, '--version'], { cwd: ROOT })
+      const { stdout } = await run('npx', ['--no-install', bin, '--version'], {
+        cwd: ROOT,
+      })
       t.equal(stdout.trim(), pkg.version, `npx ${bin} --version`)
     })
   }

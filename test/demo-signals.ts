@@ -20,11 +20,17 @@ function descendants(root: number): number[] {
       const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
       if (rest[0] === 'Z') continue
       parent.set(Number(d), Number(rest[1]))
-    } catch { /* gone meanwhile */ }
+    } catch {
+      /* gone meanwhile */
+    }
   }
   const out: number[] = []
   const walk = (p: number): void => {
-    for (const [pid, pp] of parent) if (pp === p) { out.push(pid); walk(pid) }
+    for (const [pid, pp] of parent)
+      if (pp === p) {
+        out.push(pid)
+        walk(pid)
+      }
   }
   walk(root)
   return out
@@ -41,16 +47,24 @@ function alive(pid: number): boolean {
 
 function cmdline(pid: number): string {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').slice(0, 160)
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .join(' ')
+      .slice(0, 160)
   } catch {
     return '?'
   }
 }
 
-async function until(what: string, pred: () => boolean, ms: number): Promise<void> {
+async function until(
+  what: string,
+  pred: () => boolean,
+  ms: number,
+): Promise<void> {
   const end = Date.now() + ms
   while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    if (Date.now() > end)
+      throw new Error(`timed out after ${ms} ms waiting for ${what}`)
     await new Promise(r => setTimeout(r, 100))
   }
 }
@@ -60,10 +74,19 @@ const EXPECTED = 10
 
 for (const signal of ['SIGHUP', 'SIGKILL'] as const) {
   t.test(`demo ${signal}: every child is gone within 20 s`, async t => {
-    const demo = spawn(process.execPath, [join(ROOT, 'examples', 'local-cluster', 'demo.js'), '--seconds', '60', '--plain'], {
-      cwd: ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
+    const demo = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'examples', 'local-cluster', 'demo.js'),
+        '--seconds',
+        '60',
+        '--plain',
+      ],
+      {
+        cwd: ROOT,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    )
     const pid = demo.pid as number
     let kids: number[] = []
     t.teardown(() => {
@@ -75,18 +98,37 @@ for (const signal of ['SIGHUP', 'SIGKILL'] as const) {
     demo.stdout.on('data', (c: Buffer) => (out += c.toString()))
     let err = ''
     demo.stderr.on('data', (c: Buffer) => (err += c.toString()))
-    await until('the demo to print its table', () => {
-      if (demo.exitCode !== null) throw new Error(`demo exited ${demo.exitCode}: ${err.slice(-500)}`)
-      return out.includes('has demo')
-    }, 60_000).catch((e: Error) => {
-      throw new Error(`${e.message}; stdout: ${out.slice(-300)} stderr: ${err.slice(-300)}`)
+    await until(
+      'the demo to print its table',
+      () => {
+        if (demo.exitCode !== null)
+          throw new Error(`demo exited ${demo.exitCode}: ${err.slice(-500)}`)
+        return out.includes('has demo')
+      },
+      60_000,
+    ).catch((e: Error) => {
+      throw new Error(
+        `${e.message}; stdout: ${out.slice(-300)} stderr: ${err.slice(-300)}`,
+      )
     })
-    await until(`${EXPECTED} demo children`, () => (kids = descendants(pid)).length >= EXPECTED, 30_000)
+    await until(
+      `${EXPECTED} demo children`,
+      () => (kids = descendants(pid)).length >= EXPECTED,
+      30_000,
+    )
     kids = descendants(pid)
     process.kill(pid, signal)
     await until('the demo to exit', () => !alive(pid), 15_000)
-    const left = (): string => kids.filter(alive).map(k => `${k} ${cmdline(k)}`).join('; ')
-    await until('every child to exit', () => kids.every(k => !alive(k)), 20_000).catch((e: Error) => {
+    const left = (): string =>
+      kids
+        .filter(alive)
+        .map(k => `${k} ${cmdline(k)}`)
+        .join('; ')
+    await until(
+      'every child to exit',
+      () => kids.every(k => !alive(k)),
+      20_000,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}; still running: ${left()}`)
     })
     t.same(kids.filter(alive), [], `all ${kids.length} children gone`)

@@ -9,16 +9,23 @@ import { builtinModules } from 'node:module'
 import { join } from 'node:path'
 import { ROOT } from './helpers/daemon.js'
 
-const IMPORT = /^\s*(?:import|export)\s[^;'"()=]*?\bfrom\s*'([^']+)'|\bimport\(\s*'([^']+)'\s*\)/gm
+const IMPORT =
+  /^\s*(?:import|export)\s[^;'"()=]*?\bfrom\s*'([^']+)'|\bimport\(\s*'([^']+)'\s*\)/gm
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap(e =>
-    e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+    e.isDirectory()
+      ? tsFiles(join(dir, e.name))
+      : e.name.endsWith('.ts')
+        ? [join(dir, e.name)]
+        : [],
   )
 }
 
 const packageOf = (spec: string): string =>
-  spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] as string)
+  spec.startsWith('@')
+    ? spec.split('/').slice(0, 2).join('/')
+    : (spec.split('/')[0] as string)
 
 for (const dir of readdirSync(join(ROOT, 'packages')).sort()) {
   const root = join(ROOT, 'packages', dir)
@@ -31,10 +38,19 @@ for (const dir of readdirSync(join(ROOT, 'packages')).sort()) {
     for (const file of tsFiles(join(root, 'src'))) {
       for (const m of readFileSync(file, 'utf8').matchAll(IMPORT)) {
         const spec = (m[1] ?? m[2]) as string
-        if (spec.startsWith('.') || spec.startsWith('node:') || builtinModules.includes(spec)) continue
+        if (
+          spec.startsWith('.') ||
+          spec.startsWith('node:') ||
+          builtinModules.includes(spec)
+        )
+          continue
         used.add(packageOf(spec))
       }
     }
-    t.same([...used].sort(), Object.keys(pkg.dependencies ?? {}).sort(), 'imported == declared')
+    t.same(
+      [...used].sort(),
+      Object.keys(pkg.dependencies ?? {}).sort(),
+      'imported == declared',
+    )
   })
 }

@@ -6,7 +6,14 @@
 
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import {
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+  writeFile,
+} from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -24,7 +31,9 @@ interface Manifest {
 const dirs = (await readdir(join(ROOT, 'packages'))).sort()
 const manifests = new Map<string, { dir: string; pkg: Manifest }>()
 for (const dir of dirs) {
-  const pkg = JSON.parse(await readFile(join(ROOT, 'packages', dir, 'package.json'), 'utf8')) as Manifest
+  const pkg = JSON.parse(
+    await readFile(join(ROOT, 'packages', dir, 'package.json'), 'utf8'),
+  ) as Manifest
   manifests.set(pkg.name, { dir, pkg })
 }
 
@@ -34,12 +43,19 @@ const packs = join(work, 'packs')
 
 // One `npm pack` for all workspaces: the tarballs a registry would serve.
 await mkdir(packs)
-const packed = await run('npm', ['pack', '--workspaces', '--json', '--pack-destination', packs], {
-  cwd: ROOT,
-  maxBuffer: 16 << 20,
-})
+const packed = await run(
+  'npm',
+  ['pack', '--workspaces', '--json', '--pack-destination', packs],
+  {
+    cwd: ROOT,
+    maxBuffer: 16 << 20,
+  },
+)
 const tarballs = new Map<string, string>()
-for (const e of JSON.parse(packed.stdout) as { name: string; filename: string }[]) {
+for (const e of JSON.parse(packed.stdout) as {
+  name: string
+  filename: string
+}[]) {
   tarballs.set(e.name, join(packs, e.filename))
 }
 
@@ -59,21 +75,46 @@ for (const [name, { pkg }] of manifests) {
     t.ok(tarball, 'npm pack produced a tarball')
     if (tarball === undefined) return
     const app = await mkdtemp(join(work, 'app-'))
-    await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }))
+    await writeFile(
+      join(app, 'package.json'),
+      JSON.stringify({ name: 'app', private: true, type: 'module' }),
+    )
     const wanted = [...closure(name)].map(n => tarballs.get(n) as string)
-    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...wanted], {
-      cwd: app,
-      maxBuffer: 16 << 20,
-    })
+    await run(
+      'npm',
+      [
+        'install',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+        ...wanted,
+      ],
+      {
+        cwd: app,
+        maxBuffer: 16 << 20,
+      },
+    )
     for (const bin of Object.keys(pkg.bin ?? {})) {
-      const { stdout } = await run(join(app, 'node_modules', '.bin', bin), ['--version'], { cwd: app })
+      const { stdout } = await run(
+        join(app, 'node_modules', '.bin', bin),
+        ['--version'],
+        { cwd: app },
+      )
       t.equal(stdout.trim(), pkg.version, `${bin} --version`)
     }
     const { stdout } = await run(
       process.execPath,
-      ['--input-type=module', '-e', `const m = await import(${JSON.stringify(name)}); console.log(Object.keys(m).length)`],
+      [
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(name)}); console.log(Object.keys(m).length)`,
+      ],
       { cwd: app },
     )
-    t.ok(Number(stdout) > 0, `import ${name} gives its exports (${stdout.trim()})`)
+    t.ok(
+      Number(stdout) > 0,
+      `import ${name} gives its exports (${stdout.trim()})`,
+    )
   })
 }

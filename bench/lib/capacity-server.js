@@ -22,7 +22,11 @@ for (const spec of specs) {
   let busy = 0
   const queue = []
   const answer = res => {
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length, 'x-node': host })
+    res.writeHead(200, {
+      'content-type': 'text/plain',
+      'content-length': body.length,
+      'x-node': host,
+    })
     res.end(body)
   }
   const serve = res => {

@@ -32,11 +32,17 @@ export function waitOutput(child, re, timeoutMs = 20_000) {
     }
     const timer = setTimeout(() => {
       cleanup()
-      reject(new Error(`timed out waiting for ${re} in: ${child.output.slice(-500)}`))
+      reject(
+        new Error(
+          `timed out waiting for ${re} in: ${child.output.slice(-500)}`,
+        ),
+      )
     }, timeoutMs)
     const onExit = code => {
       cleanup()
-      reject(new Error(`exited (${code}) before ${re}: ${child.output.slice(-500)}`))
+      reject(
+        new Error(`exited (${code}) before ${re}: ${child.output.slice(-500)}`),
+      )
     }
     const cleanup = () => {
       clearTimeout(timer)
@@ -85,27 +91,43 @@ export function freePort(kind = 'tcp', host = '127.0.0.1') {
  * percentiles (ms) and errors. `close` sends `Connection: close`: one
  * connection per request (the WebBench HTTP/1.0 style).
  */
-export async function wrk(url, { seconds = 10, connections = 64, threads = 2, close = false } = {}) {
-  const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s']
+export async function wrk(
+  url,
+  { seconds = 10, connections = 64, threads = 2, close = false } = {},
+) {
+  const args = [
+    `-t${threads}`,
+    `-c${connections}`,
+    `-d${seconds}s`,
+    '--latency',
+    '--timeout',
+    '5s',
+  ]
   if (close) args.push('-H', 'Connection: close')
   args.push(url)
   const child = start('wrk', args)
   const code = await new Promise(r => child.once('exit', r))
   const out = child.output
   if (code !== 0) throw new Error(`wrk failed (${code}): ${out}`)
-  const unit = (v, u) => Number(v) * ({ us: 0.001, ms: 1, s: 1000, m: 60000 }[u] ?? 1)
+  const unit = (v, u) =>
+    Number(v) * ({ us: 0.001, ms: 1, s: 1000, m: 60000 }[u] ?? 1)
   const pct = p => {
     const m = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s|m)`, 'm').exec(out)
     return m ? unit(m[1], m[2]) : NaN
   }
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN)
-  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
+  const errs =
+    /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
+      out,
+    )
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0)
   return {
     rps,
     p50: pct(50),
     p99: pct(99),
-    errors: errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) + non2xx : non2xx,
+    errors: errs
+      ? errs.slice(1).reduce((a, b) => a + Number(b), 0) + non2xx
+      : non2xx,
     command: `wrk ${args.join(' ')}`,
   }
 }
@@ -122,7 +144,9 @@ export function procUsage(pid) {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   const ticks = Number(f[11]) + Number(f[12])
   const hz = 100
-  const status = execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' })
+  const status = execFileSync('cat', [`/proc/${pid}/status`], {
+    encoding: 'utf8',
+  })
   const rssKB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
   return { cpuSeconds: ticks / hz, rssMB: rssKB / 1024 }
 }
@@ -131,8 +155,23 @@ export function procUsage(pid) {
 export function treeUsage(pid) {
   let pids = [pid]
   try {
-    const kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number)
+    const kids = execFileSync('pgrep', ['-P', String(pid)], {
+      encoding: 'utf8',
+    })
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number)
     for (const k of kids) pids = pids.concat(k)
-  } catch { /* no children */ }
-  return pids.map(procUsage).reduce((a, u) => ({ cpuSeconds: a.cpuSeconds + u.cpuSeconds, rssMB: a.rssMB + u.rssMB }), { cpuSeconds: 0, rssMB: 0 })
+  } catch {
+    /* no children */
+  }
+  return pids
+    .map(procUsage)
+    .reduce(
+      (a, u) => ({
+        cpuSeconds: a.cpuSeconds + u.cpuSeconds,
+        rssMB: a.rssMB + u.rssMB,
+      }),
+      { cpuSeconds: 0, rssMB: 0 },
+    )
 }

@@ -5,9 +5,15 @@
  * One target check. `atLeast`: value must be >= goal, else <= goal.
  * → { target, value, goal, unit, met, text }; text says by how much a miss is.
  */
-export function check(target, value, goal, { atLeast = true, unit = '', digits = 2 } = {}) {
+export function check(
+  target,
+  value,
+  goal,
+  { atLeast = true, unit = '', digits = 2 } = {},
+) {
   const f = x => `${+Number(x).toFixed(digits)}${unit}`
-  if (!Number.isFinite(value)) return { target, value: null, goal, unit, met: false, text: 'not measured' }
+  if (!Number.isFinite(value))
+    return { target, value: null, goal, unit, met: false, text: 'not measured' }
   const met = atLeast ? value >= goal : value <= goal
   const gap = Math.abs(value - goal)
   const rel = goal ? Math.abs(gap / goal) * 100 : 0
@@ -20,4 +26,5 @@ export function check(target, value, goal, { atLeast = true, unit = '', digits =
 }
 
 /** The check's text with its verdict in bold, for a Markdown line. */
-export const verdict = c => c.text.replace(/^(met|missed|not measured)/, '**$1**')
+export const verdict = c =>
+  c.text.replace(/^(met|missed|not measured)/, '**$1**')

@@ -38,10 +38,38 @@ const CONCURRENCY = 16
 const MAX_REQUESTS = 250_000 // hard bound besides the time bound
 
 const NODES = [
-  { name: 'node1', ip: '127.0.0.11', bogomips: 6000, cpus: 4, memMB: 4096, idle: 0.9 },
-  { name: 'node2', ip: '127.0.0.12', bogomips: 6000, cpus: 2, memMB: 2048, idle: 0.9 },
-  { name: 'node3', ip: '127.0.0.13', bogomips: 3000, cpus: 2, memMB: 2048, idle: 0.9 },
-  { name: 'node4', ip: '127.0.0.14', bogomips: 3000, cpus: 1, memMB: 1024, idle: 0.9 },
+  {
+    name: 'node1',
+    ip: '127.0.0.11',
+    bogomips: 6000,
+    cpus: 4,
+    memMB: 4096,
+    idle: 0.9,
+  },
+  {
+    name: 'node2',
+    ip: '127.0.0.12',
+    bogomips: 6000,
+    cpus: 2,
+    memMB: 2048,
+    idle: 0.9,
+  },
+  {
+    name: 'node3',
+    ip: '127.0.0.13',
+    bogomips: 3000,
+    cpus: 2,
+    memMB: 2048,
+    idle: 0.9,
+  },
+  {
+    name: 'node4',
+    ip: '127.0.0.14',
+    bogomips: 3000,
+    cpus: 1,
+    memMB: 1024,
+    idle: 0.9,
+  },
 ]
 
 const LEASH = new URL('./leash.mjs', import.meta.url).href
@@ -61,7 +89,9 @@ function fail(err) {
 function start(name, file, args) {
   // stdin is a pipe the demo never writes: leash.mjs in the child stops it
   // when the pipe closes, that is when the demo is gone (even by SIGKILL).
-  const child = spawn(process.execPath, ['--import', LEASH, file, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', LEASH, file, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
   children.add(child)
   child.once('exit', () => children.delete(child))
   let err = ''
@@ -110,11 +140,15 @@ function waitForLine(child, pred, what) {
             child.stdout.off('data', onData)
             resolve(j)
           }
-        } catch { /* not JSON */ }
+        } catch {
+          /* not JSON */
+        }
       }
     }
     child.stdout.on('data', onData)
-    child.once('exit', code => reject(new Error(`${what} exited (${code}) before it was ready`)))
+    child.once('exit', code =>
+      reject(new Error(`${what} exited (${code}) before it was ready`)),
+    )
   })
 }
 
@@ -144,7 +178,11 @@ writeFileSync(
   ].join('\n'),
 )
 
-const nodes = NODES.map(n => ({ ...n, procfs: join(dir, n.name, 'proc'), conf: join(dir, n.name, 'tcd.conf') }))
+const nodes = NODES.map(n => ({
+  ...n,
+  procfs: join(dir, n.name, 'proc'),
+  conf: join(dir, n.name, 'tcd.conf'),
+}))
 for (const n of nodes) {
   writeProcfsFixture(n.procfs, {
     bogomips: n.bogomips,
@@ -155,7 +193,14 @@ for (const n of nodes) {
   })
   writeFileSync(
     n.conf,
-    ['master1 127.0.0.1', `port ${reportPort}`, 'updates 300', `key ${key}`, `node ${n.ip}`, ''].join('\n'),
+    [
+      'master1 127.0.0.1',
+      `port ${reportPort}`,
+      'updates 300',
+      `key ${key}`,
+      `node ${n.ip}`,
+      '',
+    ].join('\n'),
   )
   // Each node's web server serves 8 requests at once at 2 ms each: the
   // capacity differences come from the reports, not the servers.
@@ -164,12 +209,32 @@ for (const n of nodes) {
 
 function startNode(n) {
   n.server = start(`${n.name} web`, join(here, 'node-server.js'), [
-    '--host', n.ip, '--port', String(nodePort), '--name', n.name, '--service-ms', '2', '--concurrency', '8',
+    '--host',
+    n.ip,
+    '--port',
+    String(nodePort),
+    '--name',
+    n.name,
+    '--service-ms',
+    '2',
+    '--concurrency',
+    '8',
   ])
   n.client = start(`${n.name} traffic-client`, bin('traffic-client'), [
-    '--config', n.conf, '--procfs', n.procfs, '--control', join(dir, `${n.name}.sock`), '--log-level', 'warn',
+    '--config',
+    n.conf,
+    '--procfs',
+    n.procfs,
+    '--control',
+    join(dir, `${n.name}.sock`),
+    '--log-level',
+    'warn',
   ])
-  return waitForLine(n.server, j => j.msg === 'listening', `${n.name} web server`)
+  return waitForLine(
+    n.server,
+    j => j.msg === 'listening',
+    `${n.name} web server`,
+  )
 }
 
 function killNode(n) {
@@ -180,7 +245,12 @@ function killNode(n) {
 }
 
 const tm = start('traffic-manager', bin('traffic-manager'), [
-  '--config', tmConf, '--control', tmControl, '--log-level', 'info',
+  '--config',
+  tmConf,
+  '--control',
+  tmControl,
+  '--log-level',
+  'info',
 ])
 await waitForLine(tm, j => j.msg === 'started', 'traffic-manager')
 await Promise.all(nodes.map(startNode))
@@ -221,7 +291,12 @@ function one() {
 }
 async function clientLoop() {
   const pause = (CONCURRENCY * 1000) / RATE
-  while (!stopping && sent < MAX_REQUESTS && Date.now() < HARD_END && !(Date.now() >= deadline && phase === 'back')) {
+  while (
+    !stopping &&
+    sent < MAX_REQUESTS &&
+    Date.now() < HARD_END &&
+    !(Date.now() >= deadline && phase === 'back')
+  ) {
     const t0 = Date.now()
     await one()
     const rest = pause - (Date.now() - t0)
@@ -232,7 +307,14 @@ async function clientLoop() {
 // Wait until every node has reported once, so the run starts from a full table.
 for (let i = 0; i < 50; i++) {
   const st = await controlRequest(tmControl, 'status').catch(() => null)
-  if (st && st.nodes.filter(n => n.state !== 'dead' && n.state !== 'down' && n.lastReportAgeMs !== null).length >= nodes.length) break
+  if (
+    st &&
+    st.nodes.filter(
+      n =>
+        n.state !== 'dead' && n.state !== 'down' && n.lastReportAgeMs !== null,
+    ).length >= nodes.length
+  )
+    break
   await new Promise(r => setTimeout(r, 100))
 }
 
@@ -267,7 +349,8 @@ async function render() {
   ]
   for (const n of nodes) {
     const row = st?.nodes?.find(x => x.address === n.ip)
-    const sn = svc?.nodes?.find(x => (x.address ?? x.node ?? x.id) === n.ip) ?? {}
+    const sn =
+      svc?.nodes?.find(x => (x.address ?? x.node ?? x.id) === n.ip) ?? {}
     const w = window.get(n.name) ?? 0
     lines.push(
       [
@@ -299,17 +382,23 @@ const ticker = setInterval(async () => {
   if (phase === 'all nodes up' && t >= killAt) {
     killNode(victim)
     phase = 'killed'
-    note(`${at()}  killed ${victim.name} (web server and traffic-client): its reports stop`)
+    note(
+      `${at()}  killed ${victim.name} (web server and traffic-client): its reports stop`,
+    )
   } else if (phase === 'killed' && state && state !== 'up') {
     phase = 'left'
-    note(`${at()}  ${victim.name} left the table (state ${state}); new connections go to the others`)
+    note(
+      `${at()}  ${victim.name} left the table (state ${state}); new connections go to the others`,
+    )
   } else if (phase === 'left' && t >= backAt) {
     phase = 'restarting'
     note(`${at()}  restarted ${victim.name}`)
     startNode(victim).catch(e => note(String(e)))
   } else if (phase === 'restarting' && state === 'up') {
     phase = 'back'
-    note(`${at()}  ${victim.name} is back: its first report brought it in again`)
+    note(
+      `${at()}  ${victim.name} is back: its first report brought it in again`,
+    )
   }
 }, 1000)
 
@@ -321,14 +410,23 @@ async function shutdown(reason) {
   agent.destroy()
   const exits = [...children].map(c => new Promise(r => c.once('exit', r)))
   for (const c of children) c.kill('SIGTERM')
-  const timer = setTimeout(() => { for (const c of children) c.kill('SIGKILL') }, 5000)
+  const timer = setTimeout(() => {
+    for (const c of children) c.kill('SIGKILL')
+  }, 5000)
   await Promise.all(exits)
   clearTimeout(timer)
   rmSync(dir, { recursive: true, force: true })
-  const summary = nodes.map(n => `${n.name} ${perNode.get(n.name) ?? 0}`).join(', ')
+  const summary = nodes
+    .map(n => `${n.name} ${perNode.get(n.name) ?? 0}`)
+    .join(', ')
   if (!PLAIN) console.log(events.join('\n'))
-  console.log(`demo finished (${reason}): ${ok} requests ok, ${failed} failed; per node: ${summary}`)
-  if (failed) console.log(`(failed requests were in flight on ${victim.name} when it was killed)`)
+  console.log(
+    `demo finished (${reason}): ${ok} requests ok, ${failed} failed; per node: ${summary}`,
+  )
+  if (failed)
+    console.log(
+      `(failed requests were in flight on ${victim.name} when it was killed)`,
+    )
   process.exit(0)
 }
 process.on('SIGINT', () => void shutdown('Ctrl-C'))

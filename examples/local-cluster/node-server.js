@@ -51,7 +51,14 @@ const server = createServer((req, res) => {
 server.keepAliveTimeout = 30_000
 server.listen(Number(values.port), values.host, () => {
   const a = server.address()
-  process.stdout.write(JSON.stringify({ msg: 'listening', host: a.address, port: a.port, name: values.name }) + '\n')
+  process.stdout.write(
+    JSON.stringify({
+      msg: 'listening',
+      host: a.address,
+      port: a.port,
+      name: values.name,
+    }) + '\n',
+  )
 })
 process.on('SIGTERM', () => {
   server.close(() => process.exit(0))

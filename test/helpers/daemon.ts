@@ -60,7 +60,10 @@ export function spawnScript(
         stdio: ['ignore', 'pipe', 'pipe'],
         ...opts,
       })
-    : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
+    : spawn(process.execPath, argv, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...opts,
+      })
   return track(child, opts.echo)
 }
 
@@ -68,7 +71,10 @@ export function spawnScript(
 export function track(child: ChildProcess, echo = false): Proc {
   const logs: LogLine[] = []
   const stderr: string[] = []
-  const waiters = new Set<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>()
+  const waiters = new Set<{
+    pred: (l: LogLine) => boolean
+    resolve: (l: LogLine) => void
+  }>()
   let buf = ''
   child.stdout?.on('data', (c: Buffer) => {
     if (echo) process.stderr.write(c)
@@ -109,14 +115,21 @@ export function track(child: ChildProcess, echo = false): Proc {
       const found = logs.find(pred)
       if (found) return Promise.resolve(found)
       return new Promise((resolve, reject) => {
-        const w = { pred, resolve: (l: LogLine) => (clearTimeout(timer), resolve(l)) }
+        const w = {
+          pred,
+          resolve: (l: LogLine) => (clearTimeout(timer), resolve(l)),
+        }
         const timer = setTimeout(() => {
           waiters.delete(w)
           reject(
             new Error(
               `no matching log line within ${timeoutMs} ms; last lines:\n` +
-                logs.slice(-10).map(l => JSON.stringify(l)).join('\n') +
-                '\nstderr: ' + stderr.join(''),
+                logs
+                  .slice(-10)
+                  .map(l => JSON.stringify(l))
+                  .join('\n') +
+                '\nstderr: ' +
+                stderr.join(''),
             ),
           )
         }, timeoutMs)
@@ -125,13 +138,18 @@ export function track(child: ChildProcess, echo = false): Proc {
           if (waiters.has(w)) {
             waiters.delete(w)
             clearTimeout(timer)
-            reject(new Error(`process exited before the log line; stderr: ${stderr.join('')}`))
+            reject(
+              new Error(
+                `process exited before the log line; stderr: ${stderr.join('')}`,
+              ),
+            )
           }
         })
       })
     },
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      if (child.exitCode === null && child.signalCode === null)
+        child.kill(signal)
       return exited
     },
   }
@@ -153,6 +171,10 @@ export async function run(
 }
 
 /** Runs a package's CLI to completion (status, --check-config...). */
-export function runBin(pkg: string, args: readonly string[], opts: SpawnOptions = {}) {
+export function runBin(
+  pkg: string,
+  args: readonly string[],
+  opts: SpawnOptions = {},
+) {
   return run(process.execPath, [binPath(pkg), ...args], opts)
 }

@@ -29,9 +29,26 @@ export function needsRoot(t: Pick<Test, 'skip'>): boolean {
  * cannot read the checkout (a clone under a 0700 directory, as mktemp -d
  * makes): the test would only measure the file modes.
  */
-export function asNobody(t: Pick<Test, 'skip'>, script: string, args: readonly string[]): string[] | undefined {
-  const argv = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', 'env', '-i', process.execPath]
-  const probe = spawnSync(argv[0] as string, [...argv.slice(1), script, '--version'], { stdio: 'ignore' })
+export function asNobody(
+  t: Pick<Test, 'skip'>,
+  script: string,
+  args: readonly string[],
+): string[] | undefined {
+  const argv = [
+    'setpriv',
+    '--reuid=65534',
+    '--regid=65534',
+    '--clear-groups',
+    '--inh-caps=-all',
+    'env',
+    '-i',
+    process.execPath,
+  ]
+  const probe = spawnSync(
+    argv[0] as string,
+    [...argv.slice(1), script, '--version'],
+    { stdio: 'ignore' },
+  )
   if (probe.status !== 0) {
     const msg = `skipped: uid nobody cannot read ${script} (checkout under a private directory)`
     console.log(`# ${msg}`)
@@ -41,10 +58,15 @@ export function asNobody(t: Pick<Test, 'skip'>, script: string, args: readonly s
   return [...argv, script, ...args]
 }
 
-export async function sh(cmd: string, args: readonly string[]): Promise<string> {
+export async function sh(
+  cmd: string,
+  args: readonly string[],
+): Promise<string> {
   const r = await run(cmd, args)
   if (r.code !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`)
+    throw new Error(
+      `${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`,
+    )
   }
   return r.stdout
 }
@@ -83,11 +105,22 @@ export class NetnsLab {
     b: { ns: string; ifname: string; addr?: string },
   ): Promise<void> {
     await sh('ip', [
-      'link', 'add', a.ifname, 'netns', a.ns, 'type', 'veth',
-      'peer', 'name', b.ifname, 'netns', b.ns,
+      'link',
+      'add',
+      a.ifname,
+      'netns',
+      a.ns,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      b.ifname,
+      'netns',
+      b.ns,
     ])
     for (const end of [a, b]) {
-      if (end.addr) await this.ip(end.ns, ['addr', 'add', end.addr, 'dev', end.ifname])
+      if (end.addr)
+        await this.ip(end.ns, ['addr', 'add', end.addr, 'dev', end.ifname])
       await this.ip(end.ns, ['link', 'set', end.ifname, 'up'])
     }
   }
@@ -104,16 +137,25 @@ export class NetnsLab {
    * plugged into it by its `eth0` with the given address (CIDR; IPv6 ones
    * skip duplicate address detection). Returns the hosts' namespace names.
    */
-  async lan<N extends string>(hosts: readonly (readonly [N, string])[]): Promise<Record<N, string>> {
+  async lan<N extends string>(
+    hosts: readonly (readonly [N, string])[],
+  ): Promise<Record<N, string>> {
     const br = await this.add('br')
     await this.bridge(br)
     const ns = {} as Record<N, string>
     let port = 1
     for (const [name, addr] of hosts) {
-      const n = await this.add(name.length > 3 ? name.slice(0, 2) + name.slice(-1) : name)
+      const n = await this.add(
+        name.length > 3 ? name.slice(0, 2) + name.slice(-1) : name,
+      )
       ns[name] = n
       await this.veth({ ns: n, ifname: 'eth0' }, { ns: br, ifname: `p${port}` })
-      await this.ip(n, addr.includes(':') ? ['-6', 'addr', 'add', addr, 'dev', 'eth0', 'nodad'] : ['addr', 'add', addr, 'dev', 'eth0'])
+      await this.ip(
+        n,
+        addr.includes(':')
+          ? ['-6', 'addr', 'add', addr, 'dev', 'eth0', 'nodad']
+          : ['addr', 'add', addr, 'dev', 'eth0'],
+      )
       await this.ip(br, ['link', 'set', `p${port++}`, 'master', 'br0'])
     }
     return ns
@@ -124,7 +166,11 @@ export class NetnsLab {
       await run('ip', ['netns', 'pids', ns]).then(async r => {
         // Processes started in the namespace by this test only.
         for (const pid of r.stdout.split(/\s+/).filter(Boolean)) {
-          try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ }
+          try {
+            process.kill(Number(pid), 'SIGKILL')
+          } catch {
+            /* gone */
+          }
         }
       })
       await run('ip', ['netns', 'del', ns])

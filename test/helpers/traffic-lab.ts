@@ -11,7 +11,11 @@ import { createServer, connect, type AddressInfo } from 'node:net'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { request, createServer as createHttpServer, type Server } from 'node:http'
+import {
+  request,
+  createServer as createHttpServer,
+  type Server,
+} from 'node:http'
 import { controlRequest } from '@has/daemon-kit'
 import { writeProcfsFixture } from '@has/traffic-client'
 import { spawnDaemon, type Proc } from './daemon.js'
@@ -126,7 +130,8 @@ export class TrafficLab {
     this.nodePort = await freePort('tcp')
     this.metricsPort = await freePort('tcp')
     this.vipPorts = []
-    for (const _ of this.opts.schedulers) this.vipPorts.push(await freePort('tcp'))
+    for (const _ of this.opts.schedulers)
+      this.vipPorts.push(await freePort('tcp'))
     writeFileSync(
       this.tmConf,
       [
@@ -158,9 +163,9 @@ export class TrafficLab {
       writeFileSync(
         n.conf,
         [
-          ...(this.opts.mastersFor?.(n, this.nodes.indexOf(n)) ?? ['127.0.0.1']).map(
-            (m, i) => `master${i + 1} ${m}`,
-          ),
+          ...(
+            this.opts.mastersFor?.(n, this.nodes.indexOf(n)) ?? ['127.0.0.1']
+          ).map((m, i) => `master${i + 1} ${m}`),
           `port ${this.reportPort}`,
           `updates ${this.updatesMs}`,
           `key ${KEY}`,
@@ -180,10 +185,14 @@ export class TrafficLab {
   async startManager(): Promise<Proc> {
     const tm = this.#keep(
       spawnDaemon('traffic-manager', [
-        '--config', this.tmConf,
-        '--control', this.tmControl,
-        '--metrics', `127.0.0.1:${this.metricsPort}`,
-        '--log-level', 'info',
+        '--config',
+        this.tmConf,
+        '--control',
+        this.tmControl,
+        '--metrics',
+        `127.0.0.1:${this.metricsPort}`,
+        '--log-level',
+        'info',
       ]),
     )
     this.tm = tm
@@ -196,7 +205,11 @@ export class TrafficLab {
     const web = createHttpServer((req, res) => {
       req.resume()
       const answer = () => {
-        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length, 'x-node': n.name })
+        res.writeHead(200, {
+          'content-type': 'text/plain',
+          'content-length': body.length,
+          'x-node': n.name,
+        })
         res.end(body)
       }
       const ms = this.opts.serviceMs ?? 0
@@ -215,7 +228,14 @@ export class TrafficLab {
   async startClient(n: LabNode): Promise<Proc> {
     const c = this.#keep(
       spawnDaemon('traffic-client', [
-        '--config', n.conf, '--procfs', n.procfs, '--control', n.control, '--log-level', 'info',
+        '--config',
+        n.conf,
+        '--procfs',
+        n.procfs,
+        '--control',
+        n.control,
+        '--log-level',
+        'info',
       ]),
     )
     n.client = c
@@ -228,8 +248,15 @@ export class TrafficLab {
     await Promise.all(this.nodes.map(n => this.startWeb(n)))
     // All at once: a report sent before the manager listens is lost and
     // the next one (one interval later) counts.
-    await Promise.all([this.startManager(), ...this.nodes.map(n => this.startClient(n))])
-    await this.until(s => this.nodes.every(n => nodeOf(s, n.ip).state === 'up'), 10_000, 'all nodes up')
+    await Promise.all([
+      this.startManager(),
+      ...this.nodes.map(n => this.startClient(n)),
+    ])
+    await this.until(
+      s => this.nodes.every(n => nodeOf(s, n.ip).state === 'up'),
+      10_000,
+      'all nodes up',
+    )
   }
 
   status(): Promise<TmStatus> {
@@ -237,14 +264,20 @@ export class TrafficLab {
   }
 
   /** Bounded polling of the manager's status until pred holds. */
-  async until(pred: (s: TmStatus) => boolean, withinMs: number, what: string): Promise<TmStatus> {
+  async until(
+    pred: (s: TmStatus) => boolean,
+    withinMs: number,
+    what: string,
+  ): Promise<TmStatus> {
     const end = Date.now() + withinMs
     let last: TmStatus | undefined
     for (;;) {
       last = await this.status().catch(() => undefined)
       if (last && pred(last)) return last
       if (Date.now() > end) {
-        throw new Error(`not within ${withinMs} ms: ${what}; last status: ${JSON.stringify(last?.nodes)}`)
+        throw new Error(
+          `not within ${withinMs} ms: ${what}; last status: ${JSON.stringify(last?.nodes)}`,
+        )
       }
       await new Promise(r => setTimeout(r, 25))
     }
@@ -270,11 +303,22 @@ export function nodeOf(s: TmStatus, ip: string): TmStatusNode {
 export function get(port: number, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path: '/', agent: false, headers: { connection: 'close' }, timeout: timeoutMs },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/',
+        agent: false,
+        headers: { connection: 'close' },
+        timeout: timeoutMs,
+      },
       res => {
         const node = String(res.headers['x-node'] ?? '?')
         res.resume()
-        res.on('end', () => (res.statusCode === 200 ? resolve(node) : reject(new Error(`HTTP ${res.statusCode}`))))
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(node)
+            : reject(new Error(`HTTP ${res.statusCode}`)),
+        )
         res.on('error', reject)
       },
     )
@@ -289,14 +333,17 @@ export function get(port: number, timeoutMs = 5000): Promise<string> {
  * HTTP/1.1 request on the same TCP connection and resolves with the node
  * that answered.
  */
-export async function keepAlive(port: number): Promise<{ ask(): Promise<string>; close(): void }> {
+export async function keepAlive(
+  port: number,
+): Promise<{ ask(): Promise<string>; close(): void }> {
   const sock = connect(port, '127.0.0.1')
   await new Promise<void>((resolve, reject) => {
     sock.once('connect', resolve)
     sock.once('error', reject)
   })
   let buf = ''
-  let waiting: { resolve: (n: string) => void; reject: (e: Error) => void } | undefined
+  let waiting:
+    { resolve: (n: string) => void; reject: (e: Error) => void } | undefined
   const tryParse = (): void => {
     const end = buf.indexOf('\r\n\r\n')
     if (end < 0 || !waiting) return
@@ -324,7 +371,9 @@ export async function keepAlive(port: number): Promise<{ ask(): Promise<string>;
     ask() {
       return new Promise((resolve, reject) => {
         waiting = { resolve, reject }
-        sock.write('GET / HTTP/1.1\r\nHost: vip\r\nConnection: keep-alive\r\n\r\n')
+        sock.write(
+          'GET / HTTP/1.1\r\nHost: vip\r\nConnection: keep-alive\r\n\r\n',
+        )
       })
     },
     close() {
@@ -336,11 +385,14 @@ export async function keepAlive(port: number): Promise<{ ask(): Promise<string>;
 /** Fetches the manager's /metrics text. */
 export function metrics(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/metrics', agent: false }, res => {
-      let s = ''
-      res.on('data', c => (s += c))
-      res.on('end', () => resolve(s))
-    })
+    const req = request(
+      { host: '127.0.0.1', port, path: '/metrics', agent: false },
+      res => {
+        let s = ''
+        res.on('data', c => (s += c))
+        res.on('end', () => resolve(s))
+      },
+    )
     req.on('error', reject)
     req.end()
   })

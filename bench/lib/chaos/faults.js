@@ -6,14 +6,35 @@ import { spawn } from 'node:child_process'
 import { MASTERS, NODES } from './deploy.js'
 import { prng } from './prng.js'
 
-const MASTER_UNITS = ['heartbeatd', 'traffic-manager', 'conn-syncd', 'ldirectord', 'radvd-lite']
+const MASTER_UNITS = [
+  'heartbeatd',
+  'traffic-manager',
+  'conn-syncd',
+  'ldirectord',
+  'radvd-lite',
+]
 const NODE_UNITS = ['erd', 'ha-nfs-mount', 'traffic-client', 'ldirectord']
 
 /** [type, hold seconds (full length), target] */
 export function catalogue() {
   const list = []
-  for (const u of MASTER_UNITS) for (const role of ['active', 'standby']) list.push({ type: `kill9 ${u}@${role}-master`, hold: 8, kind: 'kill9', unit: u, role })
-  for (const u of NODE_UNITS) list.push({ type: `kill9 ${u}@node`, hold: 8, kind: 'kill9', unit: u, role: 'node' })
+  for (const u of MASTER_UNITS)
+    for (const role of ['active', 'standby'])
+      list.push({
+        type: `kill9 ${u}@${role}-master`,
+        hold: 8,
+        kind: 'kill9',
+        unit: u,
+        role,
+      })
+  for (const u of NODE_UNITS)
+    list.push({
+      type: `kill9 ${u}@node`,
+      hold: 8,
+      kind: 'kill9',
+      unit: u,
+      role: 'node',
+    })
   list.push(
     { type: 'sigstop active-master 2s', hold: 2, kind: 'sigstop' },
     { type: 'power-off active-master', hold: 15, kind: 'master-off' },
@@ -22,7 +43,11 @@ export function catalogue() {
     { type: 'node primary NIC down', hold: 10, kind: 'nic' },
     { type: 'active NFS server killed', hold: 10, kind: 'nfs' },
     { type: 'heartbeat partition (LAN up)', hold: 10, kind: 'partition' },
-    { type: '1% packet loss on the active master link', hold: 30, kind: 'loss' },
+    {
+      type: '1% packet loss on the active master link',
+      hold: 30,
+      kind: 'loss',
+    },
     { type: 'both CPUs saturated', hold: 60, kind: 'cpu' },
   )
   return list
@@ -37,11 +62,16 @@ export function schedule(seed, budgetS, { scale = 1, gapS = 12, only } = {}) {
   const out = []
   let t = 0
   let pool = []
-  const cat = catalogue().filter(f => !only || only.some(o => f.type.includes(o)))
+  const cat = catalogue().filter(
+    f => !only || only.some(o => f.type.includes(o)),
+  )
   for (let guard = 0; guard < 1000; guard++) {
     if (!pool.length) pool = r.shuffle(cat)
     const f = pool.shift()
-    const hold = Math.max(2, Math.round(f.hold * (f.kind === 'sigstop' ? 1 : scale)))
+    const hold = Math.max(
+      2,
+      Math.round(f.hold * (f.kind === 'sigstop' ? 1 : scale)),
+    )
     if (t + hold + gapS > budgetS) break
     out.push({ ...f, hold, node: r.pick(NODES).id, at: t })
     t += hold + gapS
@@ -58,7 +88,8 @@ export async function inject(f, ctx) {
   f.target = undefined
   switch (f.kind) {
     case 'kill9': {
-      const host = f.role === 'node' ? node : f.role === 'active' ? active : standby
+      const host =
+        f.role === 'node' ? node : f.role === 'active' ? active : standby
       f.target = host.id
       sup.signal(host, f.unit, 'SIGKILL', f.type)
       return async () => {}
@@ -66,18 +97,22 @@ export async function inject(f, ctx) {
     case 'sigstop': {
       f.target = active.id
       for (const u of MASTER_UNITS) sup.signal(active, u, 'SIGSTOP', f.type)
-      return async () => { for (const u of MASTER_UNITS) sup.signal(active, u, 'SIGCONT', f.type) }
+      return async () => {
+        for (const u of MASTER_UNITS) sup.signal(active, u, 'SIGCONT', f.type)
+      }
     }
     case 'master-off': {
       f.target = active.id
       sup.powerOff(active)
-      for (const dev of ['eth0', 'eth1']) topo.ip(active.id, 'link', 'set', dev, 'down')
+      for (const dev of ['eth0', 'eth1'])
+        topo.ip(active.id, 'link', 'set', dev, 'down')
       return () => ctx.powerOn(active)
     }
     case 'node-off': {
       f.target = node.id
       sup.powerOff(node)
-      for (const dev of ['eth0', 'eth1']) topo.ip(node.id, 'link', 'set', dev, 'down')
+      for (const dev of ['eth0', 'eth1'])
+        topo.ip(node.id, 'link', 'set', dev, 'down')
       return () => ctx.powerOn(node)
     }
     case 'nginx': {
@@ -96,24 +131,62 @@ export async function inject(f, ctx) {
       const m = hosts[MASTERS[0].id]
       f.target = m.id
       sup.signal(m, 'nfs-ganesha', 'SIGKILL', f.type)
-      return async () => { if (!sup.down.has(m.id)) ctx.startUnit(m, 'nfs-ganesha') }
+      return async () => {
+        if (!sup.down.has(m.id)) ctx.startUnit(m, 'nfs-ganesha')
+      }
     }
     case 'partition': {
       // Every heartbeat path between the masters cut on one of them (UDP 694,
       // both interfaces); the LAN keeps carrying client traffic.
       f.target = standby.id
-      topo.nft(standby.id, 'table inet has_chaos_part {\n chain in { type filter hook input priority -10; udp dport 694 drop; udp sport 694 drop; }\n chain out { type filter hook output priority -10; udp dport 694 drop; }\n}\n')
-      return async () => topo.exec(standby.id, 'nft', 'delete', 'table', 'inet', 'has_chaos_part')
+      topo.nft(
+        standby.id,
+        'table inet has_chaos_part {\n chain in { type filter hook input priority -10; udp dport 694 drop; udp sport 694 drop; }\n chain out { type filter hook output priority -10; udp dport 694 drop; }\n}\n',
+      )
+      return async () =>
+        topo.exec(
+          standby.id,
+          'nft',
+          'delete',
+          'table',
+          'inet',
+          'has_chaos_part',
+        )
     }
     case 'loss': {
       f.target = active.id
-      topo.nft(active.id, 'table inet has_chaos_loss {\n chain in { type filter hook prerouting priority -400; iifname "eth0" numgen random mod 100 < 1 drop; }\n chain out { type filter hook postrouting priority 400; oifname "eth0" numgen random mod 100 < 1 drop; }\n}\n')
-      return async () => { try { topo.exec(active.id, 'nft', 'delete', 'table', 'inet', 'has_chaos_loss') } catch {} }
+      topo.nft(
+        active.id,
+        'table inet has_chaos_loss {\n chain in { type filter hook prerouting priority -400; iifname "eth0" numgen random mod 100 < 1 drop; }\n chain out { type filter hook postrouting priority 400; oifname "eth0" numgen random mod 100 < 1 drop; }\n}\n',
+      )
+      return async () => {
+        try {
+          topo.exec(
+            active.id,
+            'nft',
+            'delete',
+            'table',
+            'inet',
+            'has_chaos_loss',
+          )
+        } catch {}
+      }
     }
     case 'cpu': {
       // Two bounded busy loops (they exit by themselves after the hold).
-      const loops = [0, 1].map(() => spawn(process.execPath, ['-e', `const e=Date.now()+${f.hold * 1000};while(Date.now()<e){}`], { stdio: 'ignore' }))
-      return async () => { for (const l of loops) try { l.kill('SIGKILL') } catch {} }
+      const loops = [0, 1].map(() =>
+        spawn(
+          process.execPath,
+          ['-e', `const e=Date.now()+${f.hold * 1000};while(Date.now()<e){}`],
+          { stdio: 'ignore' },
+        ),
+      )
+      return async () => {
+        for (const l of loops)
+          try {
+            l.kill('SIGKILL')
+          } catch {}
+      }
     }
   }
   throw new Error(`unknown fault ${f.kind}`)

@@ -14,12 +14,24 @@ const workers = opt.workers ?? { ka4: 3, ka6: 1, conn4: 2, conn6: 1 }
 const STREAMS = opt.streams ?? 20
 const REQ_TIMEOUT = opt.timeoutMs ?? 2000
 const expectBody = Buffer.from(page)
-const request = close => Buffer.from(`GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n${close ? 'Connection: close\r\n' : ''}\r\n`)
+const request = close =>
+  Buffer.from(
+    `GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n${close ? 'Connection: close\r\n' : ''}\r\n`,
+  )
 const endAt = Date.now() + seconds * 1000
 let stopping = false
 
 let bucket = fresh()
-function fresh() { return { ok: {}, fail: {}, reasons: {}, streamsLost: [], streamsOpened: 0, streamsEnded: 0 } }
+function fresh() {
+  return {
+    ok: {},
+    fail: {},
+    reasons: {},
+    streamsLost: [],
+    streamsOpened: 0,
+    streamsEnded: 0,
+  }
+}
 const count = (kind, ok, reason) => {
   const m = ok ? bucket.ok : bucket.fail
   m[kind] = (m[kind] ?? 0) + 1
@@ -35,7 +47,9 @@ function exchange(sock, close) {
       if (done) return
       done = true
       clearTimeout(timer)
-      sock.off('data', onData); sock.off('error', onErr); sock.off('close', onClose)
+      sock.off('data', onData)
+      sock.off('error', onErr)
+      sock.off('close', onClose)
       resolve(r)
     }
     const timer = setTimeout(() => finish('timeout'), REQ_TIMEOUT)
@@ -47,12 +61,19 @@ function exchange(sock, close) {
       const len = Number(/content-length:\s*(\d+)/i.exec(head)?.[1] ?? -1)
       if (len < 0) return finish('no-length')
       if (buf.length < h + 4 + len) return
-      if (!/^HTTP\/1\.1 200 /.test(head)) return finish(`status-${head.slice(9, 12)}`)
-      finish(buf.subarray(h + 4, h + 4 + len).equals(expectBody) ? 'ok' : 'bad-content')
+      if (!/^HTTP\/1\.1 200 /.test(head))
+        return finish(`status-${head.slice(9, 12)}`)
+      finish(
+        buf.subarray(h + 4, h + 4 + len).equals(expectBody)
+          ? 'ok'
+          : 'bad-content',
+      )
     }
     const onErr = e => finish(e.code ?? 'error')
     const onClose = () => finish('closed')
-    sock.on('data', onData); sock.on('error', onErr); sock.on('close', onClose)
+    sock.on('data', onData)
+    sock.on('error', onErr)
+    sock.on('close', onClose)
     sock.write(request(close))
   })
 }
@@ -60,9 +81,18 @@ function exchange(sock, close) {
 function open(host) {
   return new Promise(resolve => {
     const s = connect({ host, port: 80 })
-    const timer = setTimeout(() => { s.destroy(); resolve({ err: 'connect-timeout' }) }, REQ_TIMEOUT)
-    s.once('connect', () => { clearTimeout(timer); resolve({ s }) })
-    s.once('error', e => { clearTimeout(timer); resolve({ err: e.code ?? 'error' }) })
+    const timer = setTimeout(() => {
+      s.destroy()
+      resolve({ err: 'connect-timeout' })
+    }, REQ_TIMEOUT)
+    s.once('connect', () => {
+      clearTimeout(timer)
+      resolve({ s })
+    })
+    s.once('error', e => {
+      clearTimeout(timer)
+      resolve({ err: e.code ?? 'error' })
+    })
   })
 }
 const sleep = ms => new Promise(r => setTimeout(r, ms))
@@ -72,13 +102,20 @@ async function keepAlive(kind, host) {
   while (!stopping) {
     if (!s) {
       const r = await open(host)
-      if (r.err) { count(kind, false, r.err); await sleep(gapMs); continue }
+      if (r.err) {
+        count(kind, false, r.err)
+        await sleep(gapMs)
+        continue
+      }
       s = r.s
       s.on('error', () => {})
     }
     const r = await exchange(s, false)
     count(kind, r === 'ok', r)
-    if (r !== 'ok') { s.destroy(); s = undefined }
+    if (r !== 'ok') {
+      s.destroy()
+      s = undefined
+    }
     await sleep(gapMs)
   }
   s?.destroy()
@@ -99,11 +136,15 @@ async function perConnection(kind, host) {
 }
 
 let seed = 1
-const rnd = () => ((seed = (seed * 48271) % 2147483647) / 2147483647)
+const rnd = () => (seed = (seed * 48271) % 2147483647) / 2147483647
 async function stream(host) {
   while (!stopping) {
     const r = await open(host)
-    if (r.err) { count('stream', false, r.err); await sleep(1000); continue }
+    if (r.err) {
+      count('stream', false, r.err)
+      await sleep(1000)
+      continue
+    }
     const s = r.s
     s.on('error', () => {})
     const born = Date.now()
@@ -113,7 +154,11 @@ async function stream(host) {
     while (!stopping && Date.now() - born < life) {
       const x = await exchange(s, false)
       count('stream', x === 'ok', x)
-      if (x !== 'ok') { lost = true; bucket.streamsLost.push({ ageMs: Date.now() - born, reason: x }); break }
+      if (x !== 'ok') {
+        lost = true
+        bucket.streamsLost.push({ ageMs: Date.now() - born, reason: x })
+        break
+      }
       await sleep(1000)
     }
     if (!lost) bucket.streamsEnded++
@@ -126,7 +171,8 @@ for (let i = 0; i < workers.ka4; i++) tasks.push(keepAlive('ka4', v4))
 for (let i = 0; i < workers.ka6; i++) tasks.push(keepAlive('ka6', v6))
 for (let i = 0; i < workers.conn4; i++) tasks.push(perConnection('conn4', v4))
 for (let i = 0; i < workers.conn6; i++) tasks.push(perConnection('conn6', v6))
-for (let i = 0; i < STREAMS; i++) tasks.push(sleep(i * 100).then(() => stream(v4)))
+for (let i = 0; i < STREAMS; i++)
+  tasks.push(sleep(i * 100).then(() => stream(v4)))
 const tick = setInterval(() => {
   process.stdout.write(JSON.stringify({ t: Date.now(), ...bucket }) + '\n')
   bucket = fresh()
@@ -134,4 +180,6 @@ const tick = setInterval(() => {
 }, 1000)
 await Promise.all(tasks)
 clearInterval(tick)
-process.stdout.write(JSON.stringify({ t: Date.now(), ...bucket, final: true }) + '\n')
+process.stdout.write(
+  JSON.stringify({ t: Date.now(), ...bucket, final: true }) + '\n',
+)

@@ -10,7 +10,12 @@ import { argvOf } from './deploy.js'
 import { wouldRestart } from './unit-file.js'
 
 // systemd's socket units, emulated (traffic-manager's test fixture).
-const HOLDER = fileURLToPath(new URL('../../../packages/traffic-manager/test/fixtures/sd-socket-holder.py', import.meta.url))
+const HOLDER = fileURLToPath(
+  new URL(
+    '../../../packages/traffic-manager/test/fixtures/sd-socket-holder.py',
+    import.meta.url,
+  ),
+)
 
 export class Supervisor {
   constructor({ ROOT, topo, logDir, t0 }) {
@@ -23,14 +28,28 @@ export class Supervisor {
     this.stopping = false
   }
 
-  key(host, unit) { return `${host.id}/${unit.name}` }
-  now() { return (Date.now() - this.t0) / 1000 }
+  key(host, unit) {
+    return `${host.id}/${unit.name}`
+  }
+  now() {
+    return (Date.now() - this.t0) / 1000
+  }
 
   start(host, unit) {
     const k = this.key(host, unit)
-    const argv = [...this.topo.enter(host.id), ...this.sockets(host, unit), ...argvOf(this.ROOT, unit)]
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-    const log = createWriteStream(join(this.logDir, `${host.id}-${unit.name}.log`), { flags: 'a' })
+    const argv = [
+      ...this.topo.enter(host.id),
+      ...this.sockets(host, unit),
+      ...argvOf(this.ROOT, unit),
+    ]
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
+    const log = createWriteStream(
+      join(this.logDir, `${host.id}-${unit.name}.log`),
+      { flags: 'a' },
+    )
     log.write(`--- ${new Date().toISOString()} start ${argv.join(' ')}\n`)
     const rec = { child, unit, host, waiters: [], expected: false, log }
     let buf = ''
@@ -41,25 +60,46 @@ export class Supervisor {
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl)
         buf = buf.slice(nl + 1)
-        for (const w of [...rec.waiters]) if (w.re.test(line)) { rec.waiters.splice(rec.waiters.indexOf(w), 1); w.resolve(line) }
+        for (const w of [...rec.waiters])
+          if (w.re.test(line)) {
+            rec.waiters.splice(rec.waiters.indexOf(w), 1)
+            w.resolve(line)
+          }
       }
     }
     child.stdout.on('data', onData)
     child.stderr.on('data', onData)
     child.once('exit', (code, signal) => {
-      log.write(`--- ${new Date().toISOString()} exit code=${code} signal=${signal}\n`)
+      log.write(
+        `--- ${new Date().toISOString()} exit code=${code} signal=${signal}\n`,
+      )
       log.end()
-      for (const w of rec.waiters) w.reject(new Error(`${k} exited (${code ?? signal}) before ${w.re}`))
+      for (const w of rec.waiters)
+        w.reject(new Error(`${k} exited (${code ?? signal}) before ${w.re}`))
       if (this.procs.get(k) === rec) this.procs.delete(k)
-      const restart = !rec.expected && !this.stopping && wouldRestart(unit, code, signal)
-      this.exits.push({ t: this.now(), host: host.id, unit: unit.name, code, signal, expected: rec.expected, provoked: rec.provoked ?? null, restarted: restart })
+      const restart =
+        !rec.expected && !this.stopping && wouldRestart(unit, code, signal)
+      this.exits.push({
+        t: this.now(),
+        host: host.id,
+        unit: unit.name,
+        code,
+        signal,
+        expected: rec.expected,
+        provoked: rec.provoked ?? null,
+        restarted: restart,
+      })
       // As systemd: ExecStopPost= after every exit (not on power-off), then
       // RestartSec=, then the restart.
-      const post = this.down.has(host.id) || this.stopping ? Promise.resolve() : this.stopPost(host, unit)
+      const post =
+        this.down.has(host.id) || this.stopping
+          ? Promise.resolve()
+          : this.stopPost(host, unit)
       if (restart) {
         void post.then(() => {
           rec.restartTimer = setTimeout(() => {
-            if (!this.stopping && !this.procs.has(k) && !this.down.has(host.id)) this.start(host, unit)
+            if (!this.stopping && !this.procs.has(k) && !this.down.has(host.id))
+              this.start(host, unit)
           }, unit.restartMs)
         })
       }
@@ -79,14 +119,29 @@ export class Supervisor {
     const k = this.key(host, unit)
     const path = `/run/has-chaos-${unit.name}.fds`
     if (!this.holders.has(k)) {
-      const argv = [...this.topo.enter(host.id), 'python3', HOLDER, 'hold', path, ...unit.sockets.map(s => `${s.name}=${s.listen}`)]
+      const argv = [
+        ...this.topo.enter(host.id),
+        'python3',
+        HOLDER,
+        'hold',
+        path,
+        ...unit.sockets.map(s => `${s.name}=${s.listen}`),
+      ]
       // stdin stays open: the holder ends when this harness does.
-      const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true })
-      const log = createWriteStream(join(this.logDir, `${host.id}-${unit.name}.socket.log`), { flags: 'a' })
+      const child = spawn(argv[0], argv.slice(1), {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true,
+      })
+      const log = createWriteStream(
+        join(this.logDir, `${host.id}-${unit.name}.socket.log`),
+        { flags: 'a' },
+      )
       child.stdout.pipe(log)
       child.stderr.pipe(log)
       this.holders.set(k, child)
-      child.once('exit', () => { if (this.holders.get(k) === child) this.holders.delete(k) })
+      child.once('exit', () => {
+        if (this.holders.get(k) === child) this.holders.delete(k)
+      })
     }
     return ['python3', HOLDER, 'exec', path, '--']
   }
@@ -95,23 +150,40 @@ export class Supervisor {
     for (const [k, child] of [...this.holders]) {
       if (host && !k.startsWith(`${host.id}/`)) continue
       this.holders.delete(k)
-      try { process.kill(-child.pid, 'SIGKILL') } catch {}
+      try {
+        process.kill(-child.pid, 'SIGKILL')
+      } catch {}
     }
   }
 
   /** Runs the unit's ExecStopPost= commands in order (bounded, 30 s each). */
   async stopPost(host, unit) {
     for (const cmd of unit.execStopPost ?? []) {
-      const argv = [...this.topo.enter(host.id), ...argvOf(this.ROOT, { execStart: cmd })]
-      const log = createWriteStream(join(this.logDir, `${host.id}-${unit.name}.log`), { flags: 'a' })
+      const argv = [
+        ...this.topo.enter(host.id),
+        ...argvOf(this.ROOT, { execStart: cmd }),
+      ]
+      const log = createWriteStream(
+        join(this.logDir, `${host.id}-${unit.name}.log`),
+        { flags: 'a' },
+      )
       log.write(`--- ${new Date().toISOString()} stop-post ${argv.join(' ')}\n`)
       await new Promise(resolve => {
-        const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+        const child = spawn(argv[0], argv.slice(1), {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
         child.stdout.pipe(log, { end: false })
         child.stderr.pipe(log, { end: false })
         const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
-        child.once('error', () => { clearTimeout(timer); resolve() })
-        child.once('close', code => { clearTimeout(timer); log.end(`--- stop-post exit ${code}\n`); resolve() })
+        child.once('error', () => {
+          clearTimeout(timer)
+          resolve()
+        })
+        child.once('close', code => {
+          clearTimeout(timer)
+          log.end(`--- stop-post exit ${code}\n`)
+          resolve()
+        })
       })
     }
   }
@@ -119,21 +191,46 @@ export class Supervisor {
   /** Resolves with the first output line matching re (bounded). */
   waitLine(host, unitName, re, ms = 30_000) {
     const rec = this.procs.get(`${host.id}/${unitName}`)
-    if (!rec) return Promise.reject(new Error(`${host.id}/${unitName} not running`))
+    if (!rec)
+      return Promise.reject(new Error(`${host.id}/${unitName} not running`))
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${host.id}/${unitName}: no line matching ${re} within ${ms} ms`)), ms)
-      rec.waiters.push({ re, resolve: l => { clearTimeout(t); resolve(l) }, reject: e => { clearTimeout(t); reject(e) } })
+      const t = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `${host.id}/${unitName}: no line matching ${re} within ${ms} ms`,
+            ),
+          ),
+        ms,
+      )
+      rec.waiters.push({
+        re,
+        resolve: l => {
+          clearTimeout(t)
+          resolve(l)
+        },
+        reject: e => {
+          clearTimeout(t)
+          reject(e)
+        },
+      })
     })
   }
 
-  pid(host, unitName) { return this.procs.get(`${host.id}/${unitName}`)?.child.pid }
+  pid(host, unitName) {
+    return this.procs.get(`${host.id}/${unitName}`)?.child.pid
+  }
 
   /** A fault: signal the unit's process group; provoked exits are labelled. */
   signal(host, unitName, sig, label) {
     const rec = this.procs.get(`${host.id}/${unitName}`)
     if (!rec) return false
     rec.provoked = label
-    try { process.kill(-rec.child.pid, sig) } catch { return false }
+    try {
+      process.kill(-rec.child.pid, sig)
+    } catch {
+      return false
+    }
     return true
   }
 
@@ -143,7 +240,9 @@ export class Supervisor {
     this.killHolders(host)
     for (const rec of [...this.procs.values()].filter(r => r.host === host)) {
       rec.expected = true
-      try { process.kill(-rec.child.pid, 'SIGKILL') } catch {}
+      try {
+        process.kill(-rec.child.pid, 'SIGKILL')
+      } catch {}
     }
   }
 
@@ -152,7 +251,9 @@ export class Supervisor {
     this.killHolders()
     for (const rec of this.procs.values()) {
       rec.expected = true
-      try { process.kill(-rec.child.pid, 'SIGKILL') } catch {}
+      try {
+        process.kill(-rec.child.pid, 'SIGKILL')
+      } catch {}
     }
   }
 }

@@ -38,7 +38,14 @@ function seconds(v) {
 }
 
 export function parseUnit(text, file = '<unit>') {
-  const unit = { file, execStart: undefined, execStopPost: [], restart: 'no', restartMs: 100, preventExit: [] }
+  const unit = {
+    file,
+    execStart: undefined,
+    execStopPost: [],
+    restart: 'no',
+    restartMs: 100,
+    preventExit: [],
+  }
   for (const raw of text.split('\n')) {
     const line = raw.trim()
     const m = /^(\w+)=(.*)$/.exec(line)
@@ -46,10 +53,12 @@ export function parseUnit(text, file = '<unit>') {
     const [, key, value] = m
     if (key === 'ExecStart') unit.execStart = splitCommand(value)
     // Run after every exit, a crash too; a leading '-' ignores its failure.
-    else if (key === 'ExecStopPost') unit.execStopPost.push(splitCommand(value.replace(/^-/, '')))
+    else if (key === 'ExecStopPost')
+      unit.execStopPost.push(splitCommand(value.replace(/^-/, '')))
     else if (key === 'Restart') unit.restart = value.trim()
     else if (key === 'RestartSec') unit.restartMs = seconds(value)
-    else if (key === 'RestartPreventExitStatus') unit.preventExit = value.trim().split(/\s+/).map(Number)
+    else if (key === 'RestartPreventExitStatus')
+      unit.preventExit = value.trim().split(/\s+/).map(Number)
   }
   if (!unit.execStart) throw new Error(`${file}: no ExecStart=`)
   return unit
@@ -60,7 +69,8 @@ export function readUnit(file) {
   // A sibling .socket unit (socket activation): its ListenStream= sockets are
   // held across restarts and passed to every start (supervisor.js).
   const sock = file.replace(/\.service$/, '.socket')
-  if (sock !== file && existsSync(sock)) unit.sockets = parseSocketUnit(readFileSync(sock, 'utf8'))
+  if (sock !== file && existsSync(sock))
+    unit.sockets = parseSocketUnit(readFileSync(sock, 'utf8'))
   return unit
 }
 
@@ -84,7 +94,9 @@ export function parseSocketUnit(text) {
 export function wouldRestart(unit, code, signal) {
   if (unit.restart === 'no') return false
   if (code !== null && unit.preventExit.includes(code)) return false
-  const clean = signal ? ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGPIPE'].includes(signal) : code === 0
+  const clean = signal
+    ? ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGPIPE'].includes(signal)
+    : code === 0
   if (unit.restart === 'always') return true
   if (unit.restart === 'on-failure') return !clean
   if (unit.restart === 'on-abnormal') return !!signal && !clean

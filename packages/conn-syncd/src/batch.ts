@@ -2,7 +2,14 @@
 // entries per datagram, never above the MTU-derived limit).
 
 import type { HmacAlgorithm } from '@has/daemon-kit'
-import { encodeHeader, encodeRecord, MAC_LENGTH, sign, type Message, type SyncRecord } from './protocol.js'
+import {
+  encodeHeader,
+  encodeRecord,
+  MAC_LENGTH,
+  sign,
+  type Message,
+  type SyncRecord,
+} from './protocol.js'
 
 export interface BatchHeader {
   readonly type: Message['type']
@@ -32,14 +39,21 @@ export function packDatagrams(
   let size = fixed
   const flush = (last: boolean): void => {
     const flags = last ? header.flags | lastFlags : header.flags
-    const body = Buffer.concat([encodeHeader({ ...header, flags, seq: nextSeq() }, parts.length), ...parts])
+    const body = Buffer.concat([
+      encodeHeader({ ...header, flags, seq: nextSeq() }, parts.length),
+      ...parts,
+    ])
     out.push(sign(body, alg, key))
     parts = []
     size = fixed
   }
   for (const r of records) {
     const enc = encodeRecord(r)
-    if (parts.length > 0 && (size + enc.length > maxBytes || parts.length === 0xffff)) flush(false)
+    if (
+      parts.length > 0 &&
+      (size + enc.length > maxBytes || parts.length === 0xffff)
+    )
+      flush(false)
     parts.push(enc)
     size += enc.length
   }

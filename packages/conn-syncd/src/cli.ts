@@ -39,41 +39,89 @@ interface StatusView {
   resyncServed: number
   inserted: number
   insertFailed: number
-  peers: { name: string; address: string; lastSeenMsAgo: number; entries: number; received: number; lost: number; resyncsServed: number; resyncsReceived: number }[]
+  peers: {
+    name: string
+    address: string
+    lastSeenMsAgo: number
+    entries: number
+    received: number
+    lost: number
+    resyncsServed: number
+    resyncsReceived: number
+  }[]
 }
 
 export function formatStatus(s: StatusView): string {
   const head =
     `node ${s.node} listen ${s.listen}: local flows ${s.localFlows}, held ${s.heldEntries}` +
-    (s.ready === undefined ? '\n' : `, ready ${s.ready ? 'yes' : `no (waiting for ${s.waitingFor?.join(' ') || 'the kernel'}, ${s.kernelPending ?? 0} pending)`}\n`) +
+    (s.ready === undefined
+      ? '\n'
+      : `, ready ${s.ready ? 'yes' : `no (waiting for ${s.waitingFor?.join(' ') || 'the kernel'}, ${s.kernelPending ?? 0} pending)`}\n`) +
     `sent ${s.sent} received ${s.received} lost ${s.lost} dropped ${s.dropped} ` +
     `resync requested ${s.resyncRequested} served ${s.resyncServed} inserted ${s.inserted} insert-failed ${s.insertFailed}\n`
-  return head + formatTable(
-    ['PEER', 'ADDRESS', 'ENTRIES', 'RECEIVED', 'LOST', 'RESYNCED', 'SEEN'],
-    s.peers.map(p => [p.name, p.address, p.entries, p.received, p.lost, p.resyncsReceived, `${Math.round(p.lastSeenMsAgo / 1000)}s ago`]),
+  return (
+    head +
+    formatTable(
+      ['PEER', 'ADDRESS', 'ENTRIES', 'RECEIVED', 'LOST', 'RESYNCED', 'SEEN'],
+      s.peers.map(p => [
+        p.name,
+        p.address,
+        p.entries,
+        p.received,
+        p.lost,
+        p.resyncsReceived,
+        `${Math.round(p.lastSeenMsAgo / 1000)}s ago`,
+      ]),
+    )
   )
 }
 
-interface FlowView { peer: string; inKernel: boolean; proto: number; src: string; sport: number; dst: string; dport: number; natDst: string; natDport: number }
+interface FlowView {
+  peer: string
+  inKernel: boolean
+  proto: number
+  src: string
+  sport: number
+  dst: string
+  dport: number
+  natDst: string
+  natDport: number
+}
 
 export function formatFlows(list: readonly FlowView[]): string {
   return formatTable(
     ['PEER', 'PROTO', 'CLIENT', 'SERVICE', 'NODE', 'IN-KERNEL'],
-    list.map(f => [f.peer, f.proto === 6 ? 'tcp' : 'udp', `${f.src}:${f.sport}`, `${f.dst}:${f.dport}`, `${f.natDst}:${f.natDport}`, f.inKernel ? 'yes' : 'no']),
+    list.map(f => [
+      f.peer,
+      f.proto === 6 ? 'tcp' : 'udp',
+      `${f.src}:${f.sport}`,
+      `${f.dst}:${f.dport}`,
+      `${f.natDst}:${f.natDport}`,
+      f.inKernel ? 'yes' : 'no',
+    ]),
   )
 }
 
 export function createProgram(io: CliIo, state: { exitCode: number }): Command {
   const program = new Command(NAME)
-    .description('peer-to-peer connection-table sync for HA masters (conntrack + nftables)')
+    .description(
+      'peer-to-peer connection-table sync for HA masters (conntrack + nftables)',
+    )
     .version(packageVersion(import.meta.url), '-V, --version')
     // `status --control x` must reach the subcommand, not the daemon flags.
     .enablePositionalOptions()
-  addDaemonOptions(program, { config: DEFAULT_CONFIG, control: defaultControlPath(NAME) })
+  addDaemonOptions(program, {
+    config: DEFAULT_CONFIG,
+    control: defaultControlPath(NAME),
+  })
   program.action(async (flags: DaemonFlags) => {
     const { loadConfig } = await import('./config.js')
     if (flags.checkConfig) {
-      state.exitCode = await checkConfig(() => loadConfig(flags.config), flags.config, io)
+      state.exitCode = await checkConfig(
+        () => loadConfig(flags.config),
+        flags.config,
+        io,
+      )
       return
     }
     const { createConnSyncd } = await import('./conn-syncd.js')
@@ -94,7 +142,9 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
     })
     state.exitCode = await handle.done
   })
-  const status = new Command('status').description('show peers, entries and counters of the running daemon').option('--json', 'print JSON')
+  const status = new Command('status')
+    .description('show peers, entries and counters of the running daemon')
+    .option('--json', 'print JSON')
   addControlOption(status, defaultControlPath(NAME))
   status.action(async (opts: { control: string; json?: boolean }) => {
     const s = (await controlRequest(opts.control, 'status')) as StatusView
@@ -104,7 +154,9 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
   program.addCommand(status)
 
   // The entries held from peers; `inKernel` is what a planned switch-over waits for.
-  const flows = new Command('flows').description('list the entries held from peers (JSON lines with --json)').option('--json', 'print JSON')
+  const flows = new Command('flows')
+    .description('list the entries held from peers (JSON lines with --json)')
+    .option('--json', 'print JSON')
   addControlOption(flows, defaultControlPath(NAME))
   flows.action(async (opts: { control: string; json?: boolean }) => {
     const list = (await controlRequest(opts.control, 'flows')) as FlowView[]
@@ -115,12 +167,19 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
 
   // For a resource agent or an operator: exit 0 once every peer table is in the kernel.
   const waitReady = new Command('wait-ready')
-    .description('wait until every peer table has arrived and is in the kernel; exit 0 ready, 1 not ready in time')
+    .description(
+      'wait until every peer table has arrived and is in the kernel; exit 0 ready, 1 not ready in time',
+    )
     .option('--timeout <ms>', 'how long to wait, in ms', '10000')
   addControlOption(waitReady, defaultControlPath(NAME))
   waitReady.action(async (opts: { control: string; timeout: string }) => {
     const ms = Number(opts.timeout)
-    const r = (await controlRequest(opts.control, 'wait-ready', [String(ms)], ms + 5000)) as { ready: boolean; waitingFor: string[] }
+    const r = (await controlRequest(
+      opts.control,
+      'wait-ready',
+      [String(ms)],
+      ms + 5000,
+    )) as { ready: boolean; waitingFor: string[] }
     io.out(`${JSON.stringify(r)}\n`)
     state.exitCode = r.ready ? EXIT.OK : 1
   })
@@ -128,7 +187,10 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
   return program
 }
 
-export async function main(argv: readonly string[], io: CliIo = stdio): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CliIo = stdio,
+): Promise<number> {
   const state = { exitCode: EXIT.OK }
   return runProgram(createProgram(io, state), argv, io, state)
 }

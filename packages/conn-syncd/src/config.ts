@@ -34,7 +34,11 @@ export interface Config {
   readonly peers: readonly HostPort[]
   /** Extra source addresses accepted (multicast senders that are not peers). */
   readonly accept: readonly string[]
-  readonly multicast?: { readonly group: string; readonly port: number; readonly interface?: string }
+  readonly multicast?: {
+    readonly group: string
+    readonly port: number
+    readonly interface?: string
+  }
   readonly hmac: HmacAlgorithm
   readonly authKey?: string
   readonly authKeyFile?: string
@@ -63,7 +67,14 @@ export const DEFAULTS = Object.freeze({
 })
 
 /** Directives that only take effect on restart (README says so too). */
-export const RESTART_DIRECTIVES = ['node', 'listen', 'multicast', 'conntrack', 'entry-timeout', 'heartbeat'] as const
+export const RESTART_DIRECTIVES = [
+  'node',
+  'listen',
+  'multicast',
+  'conntrack',
+  'entry-timeout',
+  'heartbeat',
+] as const
 
 export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
   const issues = new IssueList()
@@ -96,12 +107,20 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
       }
       return args[0]
     }
-    const duration = (what: string, min: number, max: number): number | undefined => {
+    const duration = (
+      what: string,
+      min: number,
+      max: number,
+    ): number | undefined => {
       const v = one()
       if (v === undefined) return undefined
       const ms = parseDuration(v, 's')
       if (ms === undefined || ms < min || ms > max) {
-        issues.error(line, `${what} must be a duration between ${min} ms and ${max / 1000} s`, v)
+        issues.error(
+          line,
+          `${what} must be a duration between ${min} ms and ${max / 1000} s`,
+          v,
+        )
         return undefined
       }
       return ms
@@ -109,55 +128,85 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
     switch (name) {
       case 'node': {
         const v = one()
-        if (v !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(v)) issues.error(line, 'node must be 1-64 of [A-Za-z0-9._-]', v)
+        if (v !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(v))
+          issues.error(line, 'node must be 1-64 of [A-Za-z0-9._-]', v)
         else node = v
         break
       }
       case 'listen': {
         const v = one()
         const hp = v === undefined ? undefined : parseHostPort(v, 6950)
-        if (v !== undefined && (!hp || !isIP(hp.host))) issues.error(line, 'listen must be address[:port]', v)
+        if (v !== undefined && (!hp || !isIP(hp.host)))
+          issues.error(line, 'listen must be address[:port]', v)
         else listen = hp
         break
       }
       case 'peer': {
         const v = one()
         const hp = v === undefined ? undefined : parseHostPort(v, 6950)
-        if (v !== undefined && (!hp || !isIP(hp.host) || hp.port === 0)) issues.error(line, 'peer must be address[:port]', v)
+        if (v !== undefined && (!hp || !isIP(hp.host) || hp.port === 0))
+          issues.error(line, 'peer must be address[:port]', v)
         else if (hp) peers.push(hp)
         break
       }
       case 'accept': {
         const v = one()
-        if (v !== undefined && !isIP(v)) issues.error(line, 'accept must be an IP address', v)
+        if (v !== undefined && !isIP(v))
+          issues.error(line, 'accept must be an IP address', v)
         else if (v !== undefined) accept.push(v)
         break
       }
       case 'max-insert-rate': {
         const v = one()
         const n = v === undefined ? undefined : parseIntRange(v, 100, 1_000_000)
-        if (n === undefined) issues.error(line, 'max-insert-rate must be 100..1000000 flows per second', v)
+        if (n === undefined)
+          issues.error(
+            line,
+            'max-insert-rate must be 100..1000000 flows per second',
+            v,
+          )
         else maxInsertRate = n
         break
       }
       case 'multicast': {
         const hp = args[0] ? parseHostPort(args[0], 6950) : undefined
         const iface = args[1]
-        if (!hp || isIP(hp.host) !== 4 || !/^(22[4-9]|23\d)\./.test(hp.host) || args.length > 2 || (iface !== undefined && isIP(iface) !== 4)) {
-          issues.error(line, 'multicast must be <IPv4 group>[:port] [interface-address]', value)
-        } else multicast = iface ? { group: hp.host, port: hp.port, interface: iface } : { group: hp.host, port: hp.port }
+        if (
+          !hp ||
+          isIP(hp.host) !== 4 ||
+          !/^(22[4-9]|23\d)\./.test(hp.host) ||
+          args.length > 2 ||
+          (iface !== undefined && isIP(iface) !== 4)
+        ) {
+          issues.error(
+            line,
+            'multicast must be <IPv4 group>[:port] [interface-address]',
+            value,
+          )
+        } else
+          multicast = iface
+            ? { group: hp.host, port: hp.port, interface: iface }
+            : { group: hp.host, port: hp.port }
         break
       }
       case 'hmac': {
         const v = one()
-        if (v !== undefined && !(HMAC_ALGORITHMS as readonly string[]).includes(v)) {
-          issues.error(line, `hmac must be one of ${HMAC_ALGORITHMS.join(', ')}`, v)
+        if (
+          v !== undefined &&
+          !(HMAC_ALGORITHMS as readonly string[]).includes(v)
+        ) {
+          issues.error(
+            line,
+            `hmac must be one of ${HMAC_ALGORITHMS.join(', ')}`,
+            v,
+          )
         } else hmac = v as HmacAlgorithm
         break
       }
       case 'auth-key': {
         const v = one()
-        if (v !== undefined && v.length < 8) issues.error(line, 'auth-key must be at least 8 characters', '***')
+        if (v !== undefined && v.length < 8)
+          issues.error(line, 'auth-key must be at least 8 characters', '***')
         else authKey = v
         break
       }
@@ -167,7 +216,13 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
       case 'service': {
         const hp = args[0] ? parseHostPort(args[0]) : undefined
         const proto = args[1] ?? 'tcp'
-        if (!hp || !isIP(hp.host) || hp.port === 0 || (proto !== 'tcp' && proto !== 'udp') || args.length > 2) {
+        if (
+          !hp ||
+          !isIP(hp.host) ||
+          hp.port === 0 ||
+          (proto !== 'tcp' && proto !== 'udp') ||
+          args.length > 2
+        ) {
           issues.error(line, 'service must be <vip>:<port> [tcp|udp]', value)
         } else services.push({ address: hp.host, port: hp.port, proto })
         break
@@ -181,14 +236,23 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
       case 'entry-timeout': {
         const v = one()
         const ms = v === undefined ? undefined : parseDuration(v, 's')
-        if (ms === undefined || ms < 10_000 || ms > 432_000_000) issues.error(line, 'entry-timeout must be between 10s and 5 days', v)
+        if (ms === undefined || ms < 10_000 || ms > 432_000_000)
+          issues.error(line, 'entry-timeout must be between 10s and 5 days', v)
         else timeout = Math.round(ms / 1000)
         break
       }
       case 'max-datagram': {
         const v = one()
-        const n = v === undefined ? undefined : parseIntRange(v, MIN_DATAGRAM, MAX_DATAGRAM)
-        if (n === undefined) issues.error(line, `max-datagram must be ${MIN_DATAGRAM}..${MAX_DATAGRAM} bytes`, v)
+        const n =
+          v === undefined
+            ? undefined
+            : parseIntRange(v, MIN_DATAGRAM, MAX_DATAGRAM)
+        if (n === undefined)
+          issues.error(
+            line,
+            `max-datagram must be ${MIN_DATAGRAM}..${MAX_DATAGRAM} bytes`,
+            v,
+          )
         else maxDatagram = n
         break
       }
@@ -198,7 +262,8 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
       case 'heartbeat': {
         const v = one()
         const hp = v === undefined ? undefined : parseHostPort(v, 6941)
-        if (v !== undefined && !hp) issues.error(line, 'heartbeat must be host[:port]', v)
+        if (v !== undefined && !hp)
+          issues.error(line, 'heartbeat must be host[:port]', v)
         else heartbeat = hp
         break
       }
@@ -213,19 +278,33 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
     }
   }
   const at = { file, line: 0 }
-  if (!authKey && !authKeyFile) issues.error(at, 'auth-key or auth-key-file is required (datagrams are always authenticated)')
-  if (authKey && authKeyFile) issues.error(at, 'give auth-key or auth-key-file, not both')
-  if (peers.length === 0 && !multicast) issues.error(at, 'at least one peer or a multicast group is required')
+  if (!authKey && !authKeyFile)
+    issues.error(
+      at,
+      'auth-key or auth-key-file is required (datagrams are always authenticated)',
+    )
+  if (authKey && authKeyFile)
+    issues.error(at, 'give auth-key or auth-key-file, not both')
+  if (peers.length === 0 && !multicast)
+    issues.error(at, 'at least one peer or a multicast group is required')
   // Datagrams are accepted only from peer and accept addresses.
   if (peers.length === 0 && accept.length === 0 && multicast) {
-    issues.error(at, 'multicast without peer needs an `accept <address>` line per sending master (datagrams from other sources are dropped)')
+    issues.error(
+      at,
+      'multicast without peer needs an `accept <address>` line per sending master (datagrams from other sources are dropped)',
+    )
   }
-  if (services.length === 0) issues.error(at, 'at least one service <vip>:<port> is required')
+  if (services.length === 0)
+    issues.error(at, 'at least one service <vip>:<port> is required')
   issues.throwIfAny()
   const refreshIntervalMs = refresh ?? DEFAULTS['refresh-interval']
   const entryTimeoutS = timeout ?? DEFAULTS['entry-timeout']
   if (entryTimeoutS * 1000 < 2 * refreshIntervalMs) {
-    issues.error(at, 'entry-timeout must be at least twice refresh-interval', `${entryTimeoutS}s`)
+    issues.error(
+      at,
+      'entry-timeout must be at least twice refresh-interval',
+      `${entryTimeoutS}s`,
+    )
     issues.throwIfAny()
   }
   const cfg: Config = {
@@ -261,19 +340,33 @@ export function keyFromFileText(text: string): string {
 }
 
 /** Reads and validates the file; resolves auth-key-file into the key. */
-export async function loadConfig(path: string): Promise<Config & { readonly key: string }> {
+export async function loadConfig(
+  path: string,
+): Promise<Config & { readonly key: string }> {
   const cfg = parseConfig(await readConfigFile(path), path)
   let key = cfg.authKey ?? ''
   if (cfg.authKeyFile) {
     // daemon-kit's key-file rule: 0600 (checked on the opened file) and
     // at least KEY_MIN_BYTES of key after keyFromFileText.
     try {
-      key = keyFromFileText(await readKeyFile(cfg.authKeyFile, { text: 'exact', minBytes: 0 }))
+      key = keyFromFileText(
+        await readKeyFile(cfg.authKeyFile, { text: 'exact', minBytes: 0 }),
+      )
     } catch (e) {
-      throw csErrors('CS_ERR_KEY_FILE', cfg.authKeyFile, e instanceof KeyFileError ? e.reason : (e as NodeJS.ErrnoException).code ?? String(e))
+      throw csErrors(
+        'CS_ERR_KEY_FILE',
+        cfg.authKeyFile,
+        e instanceof KeyFileError
+          ? e.reason
+          : ((e as NodeJS.ErrnoException).code ?? String(e)),
+      )
     }
     if (Buffer.byteLength(key, 'utf8') < KEY_MIN_BYTES) {
-      throw csErrors('CS_ERR_KEY_FILE', cfg.authKeyFile, `holds fewer than ${KEY_MIN_BYTES} bytes of key (at least ${KEY_MIN_BYTES} bytes required)`)
+      throw csErrors(
+        'CS_ERR_KEY_FILE',
+        cfg.authKeyFile,
+        `holds fewer than ${KEY_MIN_BYTES} bytes of key (at least ${KEY_MIN_BYTES} bytes required)`,
+      )
     }
   }
   return deepFreeze({ ...cfg, key })

@@ -4,12 +4,24 @@
 
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import { isIP } from 'node:net'
-import { controlRequest, createDropLog, parseIntRange, type HostPort, type Logger, type Service } from '@has/daemon-kit'
+import {
+  controlRequest,
+  createDropLog,
+  parseIntRange,
+  type HostPort,
+  type Logger,
+  type Service,
+} from '@has/daemon-kit'
 import { packDatagrams } from './batch.js'
 import type { Config } from './config.js'
 import { csErrors } from './errors.js'
 import { flowKey, type Flow, type PersistEntry } from './flow.js'
-import { isNatted, isSyncable, type ConntrackRow, type KernelOp } from './conntrack.js'
+import {
+  isNatted,
+  isSyncable,
+  type ConntrackRow,
+  type KernelOp,
+} from './conntrack.js'
 import { isAddress, isServiceName, serviceAddress } from './grammar.js'
 import { followHeartbeat, type MembershipEvent } from './heartbeat-client.js'
 import { conntrackKernel, type Kernel } from './kernel.js'
@@ -18,7 +30,16 @@ import { LocalFlows } from './local-flows.js'
 import { localAddressProbe } from './local-address.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { PeerTable } from './peer-table.js'
-import { decodeMessage, FLAG_RESYNC, FLAG_RESYNC_END, MAX_PERSIST_TTL, MSG_DATA, MSG_RESYNC_REQUEST, ProtocolError, type SyncRecord } from './protocol.js'
+import {
+  decodeMessage,
+  FLAG_RESYNC,
+  FLAG_RESYNC_END,
+  MAX_PERSIST_TTL,
+  MSG_DATA,
+  MSG_RESYNC_REQUEST,
+  ProtocolError,
+  type SyncRecord,
+} from './protocol.js'
 import { Readiness } from './readiness.js'
 import { SequenceTracker } from './sequence.js'
 
@@ -38,7 +59,13 @@ export interface ConnSyncdOptions {
   readonly epoch?: number | bigint
 }
 
-const CLOSING = new Set(['FIN_WAIT', 'TIME_WAIT', 'CLOSE', 'CLOSE_WAIT', 'LAST_ACK'])
+const CLOSING = new Set([
+  'FIN_WAIT',
+  'TIME_WAIT',
+  'CLOSE',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+])
 
 interface PeerState {
   name: string
@@ -70,12 +97,15 @@ function plainAddress(a: string): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a
 }
 
-export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd> {
+export async function createConnSyncd(
+  opts: ConnSyncdOptions,
+): Promise<ConnSyncd> {
   let cfg = opts.config
   const log = opts.logger.child({ component: 'sync' })
   const now = opts.now ?? Date.now
   const isLocal = opts.isLocal ?? localAddressProbe()
-  const kernel = opts.kernel ?? conntrackKernel(cfg.conntrack, cfg.entryTimeoutS, log)
+  const kernel =
+    opts.kernel ?? conntrackKernel(cfg.conntrack, cfg.entryTimeoutS, log)
   const metrics = createMetrics()
   const drops = createDropLog(log, { what: 'sync datagrams' })
   const startedAt = now()
@@ -85,22 +115,47 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
   const held = new PeerTable()
   const seqs = new SequenceTracker()
   const peers = new Map<string, PeerState>()
-  const counts = { sent: 0, received: 0, lost: 0, dropped: 0, resyncRequested: 0, resyncServed: 0, inserted: 0, insertFailed: 0, refused: 0, staleRemoved: 0 }
-  const sources = (c: Config): Set<string> => new Set([...c.peers.map(p => p.host), ...c.accept].map(plainAddress))
+  const counts = {
+    sent: 0,
+    received: 0,
+    lost: 0,
+    dropped: 0,
+    resyncRequested: 0,
+    resyncServed: 0,
+    inserted: 0,
+    insertFailed: 0,
+    refused: 0,
+    staleRemoved: 0,
+  }
+  const sources = (c: Config): Set<string> =>
+    new Set([...c.peers.map(p => p.host), ...c.accept].map(plainAddress))
   let allowed = sources(cfg)
   const readiness = new Readiness([...sources(cfg)], startedAt, READY_GRACE_MS)
 
   const family = isIP(cfg.listen.host) === 6 ? 'udp6' : 'udp4'
-  const socket: Socket = createSocket({ type: family, reuseAddr: Boolean(cfg.multicast) })
+  const socket: Socket = createSocket({
+    type: family,
+    reuseAddr: Boolean(cfg.multicast),
+  })
   await new Promise<void>((resolve, reject) => {
-    socket.once('error', e => reject(csErrors('CS_ERR_BIND', `${cfg.listen.host}:${cfg.listen.port}`, e.message, e)))
+    socket.once('error', e =>
+      reject(
+        csErrors(
+          'CS_ERR_BIND',
+          `${cfg.listen.host}:${cfg.listen.port}`,
+          e.message,
+          e,
+        ),
+      ),
+    )
     socket.bind(cfg.listen.port, cfg.listen.host, () => resolve())
   })
   socket.on('error', err => log.warn({ err }, 'sync socket error'))
   if (cfg.multicast) {
     socket.addMembership(cfg.multicast.group, cfg.multicast.interface)
     socket.setMulticastTTL(1)
-    if (cfg.multicast.interface) socket.setMulticastInterface(cfg.multicast.interface)
+    if (cfg.multicast.interface)
+      socket.setMulticastInterface(cfg.multicast.interface)
   }
   // A full table from a peer arrives as a burst of datagrams; the kernel's
   // default buffer (about 200 kB) holds only a few thousand flows.
@@ -112,22 +167,47 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
   const bound = socket.address()
 
   const targets = (): HostPort[] =>
-    cfg.multicast ? [...cfg.peers, { host: cfg.multicast.group, port: cfg.multicast.port }] : [...cfg.peers]
+    cfg.multicast
+      ? [...cfg.peers, { host: cfg.multicast.group, port: cfg.multicast.port }]
+      : [...cfg.peers]
   const targetText = (): string[] => targets().map(t => `${t.host}:${t.port}`)
 
   const matches = (f: Flow): boolean =>
-    cfg.services.some(s => s.address === f.dst && s.port === f.dport && (s.proto === 'tcp' ? 6 : 17) === f.proto)
+    cfg.services.some(
+      s =>
+        s.address === f.dst &&
+        s.port === f.dport &&
+        (s.proto === 'tcp' ? 6 : 17) === f.proto,
+    )
 
   /**
    * Sends to every target, always: one sequence space per sender, and every
    * target sees every datagram, so a point-to-point answer would look like
    * loss to the others (resync answers are idempotent for everyone).
    */
-  const broadcast = (records: readonly SyncRecord[], type: 1 | 2 = MSG_DATA, flags = 0, lastFlags = 0): void => {
+  const broadcast = (
+    records: readonly SyncRecord[],
+    type: 1 | 2 = MSG_DATA,
+    flags = 0,
+    lastFlags = 0,
+  ): void => {
     const all = targets()
-    if (all.length === 0 || (records.length === 0 && type === MSG_DATA && lastFlags === 0)) return
-    const grams = packDatagrams({ type, flags, epoch, sender: cfg.node }, records, cfg.maxDatagram, cfg.hmac, cfg.key, () => ++seq, lastFlags)
-    for (const r of records) metrics.records.inc({ direction: 'sent', kind: r.kind })
+    if (
+      all.length === 0 ||
+      (records.length === 0 && type === MSG_DATA && lastFlags === 0)
+    )
+      return
+    const grams = packDatagrams(
+      { type, flags, epoch, sender: cfg.node },
+      records,
+      cfg.maxDatagram,
+      cfg.hmac,
+      cfg.key,
+      () => ++seq,
+      lastFlags,
+    )
+    for (const r of records)
+      metrics.records.inc({ direction: 'sent', kind: r.kind })
     for (const g of grams) {
       for (const t of all) {
         socket.send(g, t.port, t.host)
@@ -171,7 +251,13 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
   const localFull = async (): Promise<Flow[]> => {
     const rows = await kernel.dump()
     const flows = rows
-      .filter(r => matches(r.flow) && isNatted(r.flow) && isLocal(r.flow.dst) && isSyncable(r))
+      .filter(
+        r =>
+          matches(r.flow) &&
+          isNatted(r.flow) &&
+          isLocal(r.flow.dst) &&
+          isSyncable(r),
+      )
       .map(r => r.flow)
     return local.reconcile(flows, now())
   }
@@ -180,13 +266,32 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
   const pollPersistence = async (): Promise<void> => {
     if (!cfg.proxyControl) return
     try {
-      const list = (await controlRequest(cfg.proxyControl, 'persist-list', [], 2000)) as {
-        service: string; client: string; node: string; expiresInMs: number
+      const list = (await controlRequest(
+        cfg.proxyControl,
+        'persist-list',
+        [],
+        2000,
+      )) as {
+        service: string
+        client: string
+        node: string
+        expiresInMs: number
       }[]
       persistLocal = list
         // What goes on the wire is what a peer's decoder accepts.
-        .filter(e => isServiceName(e.service) && isAddress(e.client) && isAddress(e.node) && isLocal(serviceAddress(e.service)))
-        .map(e => ({ service: e.service, client: e.client, node: e.node, ttl: Math.min(MAX_PERSIST_TTL, Math.ceil(e.expiresInMs / 1000)) }))
+        .filter(
+          e =>
+            isServiceName(e.service) &&
+            isAddress(e.client) &&
+            isAddress(e.node) &&
+            isLocal(serviceAddress(e.service)),
+        )
+        .map(e => ({
+          service: e.service,
+          client: e.client,
+          node: e.node,
+          ttl: Math.min(MAX_PERSIST_TTL, Math.ceil(e.expiresInMs / 1000)),
+        }))
       for (const entry of persistLocal) queue({ kind: 'persist', entry })
     } catch (err) {
       log.debug({ err }, 'persist-list failed')
@@ -202,7 +307,10 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
   const sendFullTable = async (why: Record<string, unknown>): Promise<void> => {
     const recs = await fullRecords()
     broadcast(recs, MSG_DATA, FLAG_RESYNC, FLAG_RESYNC_END)
-    log.info({ ...why, to: targetText(), entries: recs.length }, 'full table sent to every peer')
+    log.info(
+      { ...why, to: targetText(), entries: recs.length },
+      'full table sent to every peer',
+    )
   }
 
   const serveResync = async (peer: PeerState, from: string): Promise<void> => {
@@ -221,21 +329,26 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
    * in the middle shows as a sequence gap, which asks anyway).
    */
   const lastHeard = new Map<string, number>()
-  const stalled = (): boolean => readiness.waitingFor(now()).some(h => {
-    const at = lastHeard.get(h)
-    return at === undefined || now() - at > 3000
-  })
+  const stalled = (): boolean =>
+    readiness.waitingFor(now()).some(h => {
+      const at = lastHeard.get(h)
+      return at === undefined || now() - at > 3000
+    })
   /** Judged after the event loop's next I/O poll: timers run before datagrams already waiting are read. */
   const askIfStalled = (): void => {
     setImmediate(() => {
-      if (!closed && now() - lastAskAll > 400 && stalled()) askResync('a table is missing')
+      if (!closed && now() - lastAskAll > 400 && stalled())
+        askResync('a table is missing')
     })
   }
 
   let lastAskAll = -Infinity
   let closed = false
   const askResync = (why: string): void => {
-    log.debug({ why, waitingFor: readiness.waitingFor(now()) }, 'asking every peer for its full table')
+    log.debug(
+      { why, waitingFor: readiness.waitingFor(now()) },
+      'asking every peer for its full table',
+    )
     lastAskAll = now()
     counts.resyncRequested++
     metrics.resyncs.inc({ direction: 'requested' })
@@ -253,12 +366,22 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
         metrics.kernelOps.inc({ op: 'delete', result: ok ? 'ok' : 'failed' })
         return
       }
-      metrics.kernelOps.inc({ op: op.op === 'refresh' ? 'refresh' : 'insert', result: ok ? 'ok' : 'failed' })
+      metrics.kernelOps.inc({
+        op: op.op === 'refresh' ? 'refresh' : 'insert',
+        result: ok ? 'ok' : 'failed',
+      })
       if (ok) counts.inserted++
       else counts.insertFailed++
       const cur = held.get(flowKey(op.flow))
       // Only if the held entry still has the mapping this op inserted.
-      if (!cur || cur.flow.natDst !== op.flow.natDst || cur.flow.natDport !== op.flow.natDport || cur.flow.natSrc !== op.flow.natSrc || cur.flow.natSport !== op.flow.natSport) return
+      if (
+        !cur ||
+        cur.flow.natDst !== op.flow.natDst ||
+        cur.flow.natDport !== op.flow.natDport ||
+        cur.flow.natSrc !== op.flow.natSrc ||
+        cur.flow.natSport !== op.flow.natSport
+      )
+        return
       if (ok) {
         cur.kernelAt = now()
         cur.failedAt = 0
@@ -304,12 +427,25 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
   const purgeAtStart = async (): Promise<void> => {
     kq.pause()
     try {
-      const away = cfg.services.filter(sv => !isLocal(sv.address)).map(sv => ({ proto: sv.proto === 'tcp' ? 6 : 17, dst: sv.address, dport: sv.port }))
+      const away = cfg.services
+        .filter(sv => !isLocal(sv.address))
+        .map(sv => ({
+          proto: sv.proto === 'tcp' ? 6 : 17,
+          dst: sv.address,
+          dport: sv.port,
+        }))
       const n = away.length > 0 ? await kernel.purge(away) : 0
       counts.staleRemoved += n
-      if (n > 0) log.info({ entries: n, services: away.map(sv => `${sv.dst}:${sv.dport}`) }, 'stale kernel entries from a previous instance removed')
+      if (n > 0)
+        log.info(
+          { entries: n, services: away.map(sv => `${sv.dst}:${sv.dport}`) },
+          'stale kernel entries from a previous instance removed',
+        )
     } catch (err) {
-      log.warn({ err }, 'cannot purge stale kernel entries; they are replaced as peers send their flows')
+      log.warn(
+        { err },
+        'cannot purge stale kernel entries; they are replaced as peers send their flows',
+      )
     } finally {
       purge = 'done'
       kq.resume()
@@ -318,7 +454,8 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
   }
 
   // Readiness: stale entries gone, every peer's full table here and in the kernel.
-  const ready = (): boolean => purge === 'done' && kq.idle && readiness.waitingFor(now()).length === 0
+  const ready = (): boolean =>
+    purge === 'done' && kq.idle && readiness.waitingFor(now()).length === 0
   let wasReady = false
   let announced = false
   const waiters = new Set<{ done: (r: boolean) => void }>()
@@ -330,7 +467,14 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
       // flows makes it false for a moment, which is only debug news.
       const at = announced ? 'debug' : 'info'
       announced = true
-      log[at]({ heldEntries: held.size, msSinceStart: now() - startedAt, kernel: kq.stats() }, 'ready: every peer table is in the kernel')
+      log[at](
+        {
+          heldEntries: held.size,
+          msSinceStart: now() - startedAt,
+          kernel: kq.stats(),
+        },
+        'ready: every peer table is in the kernel',
+      )
     }
     wasReady = r
     if (r) for (const w of [...waiters]) w.done(true)
@@ -358,7 +502,16 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
     const from = `${host}:${rinfo.port}`
     let peer = peers.get(msg.sender)
     if (!peer) {
-      peer = { name: msg.sender, address: from, lastSeen: 0, received: 0, lost: 0, resyncsServed: 0, resyncsReceived: 0, lastResyncAsk: 0 }
+      peer = {
+        name: msg.sender,
+        address: from,
+        lastSeen: 0,
+        received: 0,
+        lost: 0,
+        resyncsServed: 0,
+        resyncsReceived: 0,
+        lastResyncAsk: 0,
+      }
       peers.set(msg.sender, peer)
     }
     peer.lastSeen = now()
@@ -400,8 +553,17 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
       } else if (cfg.proxyControl) {
         // Every field was checked against its grammar by the decoder.
         if (!isLocal(serviceAddress(r.entry.service)) && r.entry.ttl > 0) {
-          void controlRequest(cfg.proxyControl, 'persist-set', [r.entry.service, r.entry.client, r.entry.node, String(r.entry.ttl)], 2000)
-            .catch(err => log.debug({ err }, 'persist-set failed'))
+          void controlRequest(
+            cfg.proxyControl,
+            'persist-set',
+            [
+              r.entry.service,
+              r.entry.client,
+              r.entry.node,
+              String(r.entry.ttl),
+            ],
+            2000,
+          ).catch(err => log.debug({ err }, 'persist-set failed'))
         }
       }
     }
@@ -414,16 +576,19 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
   void purgeAtStart()
 
   // Timers: threshold sends, periodic refresh, persistence polling.
-  const tick = setInterval(() => {
-    for (const flow of local.due(now())) queue({ kind: 'flow', flow })
-    held.expire(now())
-    // A peer heard from whose full table has not come (its answer lost):
-    // ask again, at most once a second, after the start-up asks.
-    if (now() - startedAt > 2500 && now() - lastAskAll > 1000) askIfStalled()
-    checkReady()
-  // At most 100 ms: a flow goes out at most that long after its threshold
-  // (a flow still on its way to the peer at a failover is lost).
-  }, Math.max(20, Math.min(100, Math.floor(cfg.syncThresholdMs / 4) || 20)))
+  const tick = setInterval(
+    () => {
+      for (const flow of local.due(now())) queue({ kind: 'flow', flow })
+      held.expire(now())
+      // A peer heard from whose full table has not come (its answer lost):
+      // ask again, at most once a second, after the start-up asks.
+      if (now() - startedAt > 2500 && now() - lastAskAll > 1000) askIfStalled()
+      checkReady()
+      // At most 100 ms: a flow goes out at most that long after its threshold
+      // (a flow still on its way to the peer at a failover is lost).
+    },
+    Math.max(20, Math.min(100, Math.floor(cfg.syncThresholdMs / 4) || 20)),
+  )
   let refreshing = false
   const refresh = async (): Promise<void> => {
     if (refreshing) return
@@ -436,17 +601,28 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
     }
   }
   let refreshTimer = setInterval(() => void refresh(), cfg.refreshIntervalMs)
-  let persistTimer = cfg.proxyControl ? setInterval(() => void pollPersistence(), cfg.proxyPollMs) : undefined
+  let persistTimer = cfg.proxyControl
+    ? setInterval(() => void pollPersistence(), cfg.proxyPollMs)
+    : undefined
 
   let stopHeartbeat: (() => void) | undefined
   const onMembership = (e: MembershipEvent): void => {
     // Logged so an operator (and the full-stack test) can see conn-syncd
     // acted on heartbeatd's view, not only on its own peer traffic.
-    log.info({ event: e.kind, node: e.node ?? 'none', ...(e.kind === 'node' ? { alive: e.alive } : {}) }, 'heartbeatd membership event')
-    if (e.kind === 'node' && e.alive && e.node !== cfg.node) void sendFullTable({ reason: 'heartbeatd: node alive', node: e.node })
+    log.info(
+      {
+        event: e.kind,
+        node: e.node ?? 'none',
+        ...(e.kind === 'node' ? { alive: e.alive } : {}),
+      },
+      'heartbeatd membership event',
+    )
+    if (e.kind === 'node' && e.alive && e.node !== cfg.node)
+      void sendFullTable({ reason: 'heartbeatd: node alive', node: e.node })
     if (e.kind === 'active' && e.node === cfg.node) void refresh()
   }
-  if (cfg.heartbeat) stopHeartbeat = followHeartbeat(cfg.heartbeat, onMembership, log)
+  if (cfg.heartbeat)
+    stopHeartbeat = followHeartbeat(cfg.heartbeat, onMembership, log)
 
   // A (re)joining master asks for everything; repeated because UDP.
   const askTimers: NodeJS.Timeout[] = []
@@ -454,7 +630,15 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
   // Again only while a table is missing: a second full answer is wasted
   // work on both sides (at 10,000 flows, as much as the first).
   for (const ms of [500, 2000]) askTimers.push(setTimeout(askIfStalled, ms))
-  log.info({ listen: `${bound.address}:${bound.port}`, peers: targetText(), accept: [...allowed], node: cfg.node }, 'conn-syncd running')
+  log.info(
+    {
+      listen: `${bound.address}:${bound.port}`,
+      peers: targetText(),
+      accept: [...allowed],
+      node: cfg.node,
+    },
+    'conn-syncd running',
+  )
 
   const kernelPending = (): { pending: number; failed: number } => {
     let p = 0
@@ -503,9 +687,18 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
   }
 
   const waitReady = (args: string[]): Promise<unknown> => {
-    const ms = args[0] === undefined ? 10_000 : parseIntRange(args[0], 0, MAX_WAIT_READY_MS)
-    if (ms === undefined || args.length > 1) throw new Error(`usage: wait-ready [ms 0..${MAX_WAIT_READY_MS}]`)
-    const answer = (r: boolean) => ({ ready: r, waitingFor: readiness.waitingFor(now()), heldEntries: held.size, kernel: kq.stats() })
+    const ms =
+      args[0] === undefined
+        ? 10_000
+        : parseIntRange(args[0], 0, MAX_WAIT_READY_MS)
+    if (ms === undefined || args.length > 1)
+      throw new Error(`usage: wait-ready [ms 0..${MAX_WAIT_READY_MS}]`)
+    const answer = (r: boolean) => ({
+      ready: r,
+      waitingFor: readiness.waitingFor(now()),
+      heldEntries: held.size,
+      kernel: kq.stats(),
+    })
     if (ready()) return Promise.resolve(answer(true))
     return new Promise(resolve => {
       const w = {
@@ -530,12 +723,25 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
         askResync('control command')
         return { requested: true, to: targetText() }
       },
-      flows: () => [...held.values()].map(h => ({ peer: h.peer, inKernel: h.kernelAt > 0, ...h.flow })),
+      flows: () =>
+        [...held.values()].map(h => ({
+          peer: h.peer,
+          inKernel: h.kernelAt > 0,
+          ...h.flow,
+        })),
       'wait-ready': waitReady,
     },
     reload(next) {
-      for (const k of ['node', 'listen', 'multicast', 'conntrack', 'entryTimeoutS', 'heartbeat'] as const) {
-        if (JSON.stringify(next[k]) !== JSON.stringify(cfg[k])) log.warn({ directive: k }, 'directive changes only on restart')
+      for (const k of [
+        'node',
+        'listen',
+        'multicast',
+        'conntrack',
+        'entryTimeoutS',
+        'heartbeat',
+      ] as const) {
+        if (JSON.stringify(next[k]) !== JSON.stringify(cfg[k]))
+          log.warn({ directive: k }, 'directive changes only on restart')
       }
       const { multicast: _m, heartbeat: _h, ...rest } = next
       cfg = {
@@ -553,7 +759,9 @@ export async function createConnSyncd(opts: ConnSyncdOptions): Promise<ConnSyncd
       clearInterval(refreshTimer)
       refreshTimer = setInterval(() => void refresh(), cfg.refreshIntervalMs)
       if (persistTimer) clearInterval(persistTimer)
-      persistTimer = cfg.proxyControl ? setInterval(() => void pollPersistence(), cfg.proxyPollMs) : undefined
+      persistTimer = cfg.proxyControl
+        ? setInterval(() => void pollPersistence(), cfg.proxyPollMs)
+        : undefined
     },
     async close() {
       closed = true

@@ -21,7 +21,10 @@ export interface ConntrackRow {
  * `maxTimeout` caps the flow's timeout: the entry's own remaining timeout
  * when the line shows it (an ESTABLISHED TCP entry has days), else this.
  */
-export function parseConntrackRow(line: string, maxTimeout = 120): ConntrackRow | undefined {
+export function parseConntrackRow(
+  line: string,
+  maxTimeout = 120,
+): ConntrackRow | undefined {
   const words = line.trim().split(/\s+/)
   const ev = /^\[(NEW|UPDATE|DESTROY)\]$/.exec(words[0] ?? '')
   const event: EventKind = ev ? (ev[1] as EventKind) : 'LIST'
@@ -30,17 +33,32 @@ export function parseConntrackRow(line: string, maxTimeout = 120): ConntrackRow 
   const proto = words[at] === 'tcp' ? 6 : 17
   // `tcp 6 431999 ESTABLISHED`: protocol number, then the remaining timeout
   // (absent on DESTROY events).
-  const ttlWord = /^\d{1,10}$/.test(words[at + 1] ?? '') ? words[at + 2] : undefined
-  const ttl = ttlWord !== undefined && /^\d{1,10}$/.test(ttlWord) ? Number(ttlWord) : undefined
+  const ttlWord = /^\d{1,10}$/.test(words[at + 1] ?? '')
+    ? words[at + 2]
+    : undefined
+  const ttl =
+    ttlWord !== undefined && /^\d{1,10}$/.test(ttlWord)
+      ? Number(ttlWord)
+      : undefined
   // A Map: keys come from the line (`constructor=`, `valueOf=` are plain keys).
-  const v = new Map<string, string[]>([['src', []], ['dst', []], ['sport', []], ['dport', []]])
+  const v = new Map<string, string[]>([
+    ['src', []],
+    ['dst', []],
+    ['sport', []],
+    ['dport', []],
+  ])
   let state: string | undefined
   let unreplied = false
   for (const w of words) {
     if (w === '[UNREPLIED]') unreplied = true
     const eq = w.indexOf('=')
     if (eq < 0) {
-      if (/^[A-Z_]{4,}$/.test(w) && state === undefined && (v.get('src')?.length ?? 0) === 0) state = w
+      if (
+        /^[A-Z_]{4,}$/.test(w) &&
+        state === undefined &&
+        (v.get('src')?.length ?? 0) === 0
+      )
+        state = w
       continue
     }
     v.get(w.slice(0, eq))?.push(w.slice(eq + 1))
@@ -49,16 +67,35 @@ export function parseConntrackRow(line: string, maxTimeout = 120): ConntrackRow 
   const [dst, rdst] = v.get('dst') ?? []
   const [sport, rsport] = (v.get('sport') ?? []).map(port)
   const [dport, rdport] = (v.get('dport') ?? []).map(port)
-  if (!src || !dst || !rsrc || !rdst || sport === undefined || dport === undefined || rsport === undefined || rdport === undefined) {
+  if (
+    !src ||
+    !dst ||
+    !rsrc ||
+    !rdst ||
+    sport === undefined ||
+    dport === undefined ||
+    rsport === undefined ||
+    rdport === undefined
+  ) {
     return undefined
   }
   const family = isIP(src)
   if (family !== 4 && family !== 6) return undefined
-  if (isIP(dst) !== family || isIP(rsrc) !== family || isIP(rdst) !== family) return undefined
+  if (isIP(dst) !== family || isIP(rsrc) !== family || isIP(rdst) !== family)
+    return undefined
   const timeout = Math.max(1, Math.min(maxTimeout, ttl ?? maxTimeout))
   const flow: Flow = {
-    family, proto, src, dst, sport, dport,
-    natDst: rsrc, natDport: rsport, natSrc: rdst, natSport: rdport, timeout,
+    family,
+    proto,
+    src,
+    dst,
+    sport,
+    dport,
+    natDst: rsrc,
+    natDport: rsport,
+    natSrc: rdst,
+    natSport: rdport,
+    timeout,
   }
   return {
     event,
@@ -82,7 +119,9 @@ function port(text: string): number | undefined {
  * flow), UDP once a reply was seen. A half-open flow inserted as
  * ESTABLISHED on a peer would be an un-evictable entry there.
  */
-export function isSyncable(row: Pick<ConntrackRow, 'state' | 'unreplied' | 'flow'>): boolean {
+export function isSyncable(
+  row: Pick<ConntrackRow, 'state' | 'unreplied' | 'flow'>,
+): boolean {
   if (row.flow.proto === 6) return row.state === 'ESTABLISHED'
   return !row.unreplied
 }
@@ -97,10 +136,20 @@ function hostPort(family: 4 | 6, addr: string, port: number): string {
 }
 
 // No `-f`: conntrack refuses it with -I and infers the family from -s/-d.
-function tuple(f: Pick<Flow, 'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'family'>): string[] {
+function tuple(
+  f: Pick<Flow, 'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'family'>,
+): string[] {
   return [
-    '-p', PROTO_NAMES[f.proto] ?? String(f.proto),
-    '-s', f.src, '-d', f.dst, '--sport', String(f.sport), '--dport', String(f.dport),
+    '-p',
+    PROTO_NAMES[f.proto] ?? String(f.proto),
+    '-s',
+    f.src,
+    '-d',
+    f.dst,
+    '--sport',
+    String(f.sport),
+    '--dport',
+    String(f.dport),
   ]
 }
 
@@ -111,11 +160,13 @@ function tuple(f: Pick<Flow, 'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'fami
  */
 export function insertArgs(f: Flow): string[] {
   const args = ['-I', ...tuple(f)]
-  if (f.proto === 6) args.push('--state', 'ESTABLISHED', '-u', 'SEEN_REPLY,ASSURED')
+  if (f.proto === 6)
+    args.push('--state', 'ESTABLISHED', '-u', 'SEEN_REPLY,ASSURED')
   else args.push('-u', 'SEEN_REPLY,ASSURED')
   args.push('--timeout', String(f.timeout))
   args.push('--dst-nat', hostPort(f.family, f.natDst, f.natDport))
-  if (f.natSrc !== f.src || f.natSport !== f.sport) args.push('--src-nat', hostPort(f.family, f.natSrc, f.natSport))
+  if (f.natSrc !== f.src || f.natSport !== f.sport)
+    args.push('--src-nat', hostPort(f.family, f.natSrc, f.natSport))
   return args
 }
 
@@ -123,7 +174,10 @@ export function refreshArgs(f: Flow): string[] {
   return ['-U', ...tuple(f), '--timeout', String(f.timeout)]
 }
 
-export type FlowTuple = Pick<Flow, 'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'family'>
+export type FlowTuple = Pick<
+  Flow,
+  'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'family'
+>
 
 /**
  * One kernel change: put a flow in (replacing what the kernel holds for
@@ -144,7 +198,13 @@ export type KernelOp =
  * can never carry a second command.
  */
 export function batchLine(k: KernelOp): string {
-  return (k.op === 'delete' ? deleteArgs(k.flow) : k.op === 'refresh' ? refreshArgs(k.flow) : insertArgs(k.flow)).join(' ')
+  return (
+    k.op === 'delete'
+      ? deleteArgs(k.flow)
+      : k.op === 'refresh'
+        ? refreshArgs(k.flow)
+        : insertArgs(k.flow)
+  ).join(' ')
 }
 
 export function deleteArgs(f: FlowTuple): string[] {

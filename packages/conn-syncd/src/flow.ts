@@ -24,7 +24,9 @@ export interface Flow {
 export type FlowKey = string
 
 /** The ORIGINAL tuple identifies a flow on every master. */
-export function flowKey(f: Pick<Flow, 'proto' | 'src' | 'dst' | 'sport' | 'dport'>): FlowKey {
+export function flowKey(
+  f: Pick<Flow, 'proto' | 'src' | 'dst' | 'sport' | 'dport'>,
+): FlowKey {
   return `${f.proto}|${f.src}|${f.sport}|${f.dst}|${f.dport}`
 }
 
@@ -36,5 +38,11 @@ export interface PersistEntry {
   readonly ttl: number
 }
 
-export const PROTO_NUMBERS: Readonly<Record<string, number>> = { tcp: 6, udp: 17 }
-export const PROTO_NAMES: Readonly<Record<number, string>> = { 6: 'tcp', 17: 'udp' }
+export const PROTO_NUMBERS: Readonly<Record<string, number>> = {
+  tcp: 6,
+  udp: 17,
+}
+export const PROTO_NAMES: Readonly<Record<number, string>> = {
+  6: 'tcp',
+  17: 'udp',
+}

@@ -33,5 +33,7 @@ export function isServiceName(s: string): boolean {
 
 /** The service name's address, for "do I hold this VIP" (valid names only). */
 export function serviceAddress(s: string): string {
-  return s.startsWith('[') ? s.slice(1, s.indexOf(']')) : s.slice(0, s.lastIndexOf(':'))
+  return s.startsWith('[')
+    ? s.slice(1, s.indexOf(']'))
+    : s.slice(0, s.lastIndexOf(':'))
 }

@@ -11,12 +11,18 @@ export type MembershipEvent =
 
 export function parseMembershipLine(line: string): MembershipEvent | undefined {
   const w = line.trim().split(/\s+/)
-  if (w[0] === 'NODE' && w[1] && (w[2] === 'alive' || w[2] === 'dead')) return { kind: 'node', node: w[1], alive: w[2] === 'alive' }
-  if (w[0] === 'ACTIVE' && w[1]) return { kind: 'active', node: w[1] === 'none' ? undefined : w[1] }
+  if (w[0] === 'NODE' && w[1] && (w[2] === 'alive' || w[2] === 'dead'))
+    return { kind: 'node', node: w[1], alive: w[2] === 'alive' }
+  if (w[0] === 'ACTIVE' && w[1])
+    return { kind: 'active', node: w[1] === 'none' ? undefined : w[1] }
   return undefined
 }
 
-export function followHeartbeat(at: HostPort, onEvent: (e: MembershipEvent) => void, logger: Logger): () => void {
+export function followHeartbeat(
+  at: HostPort,
+  onEvent: (e: MembershipEvent) => void,
+  logger: Logger,
+): () => void {
   let socket: Socket | undefined
   let closed = false
   let timer: NodeJS.Timeout | undefined
@@ -24,12 +30,21 @@ export function followHeartbeat(at: HostPort, onEvent: (e: MembershipEvent) => v
     if (closed) return
     const s = connect(at.port, at.host)
     socket = s
-    const splitter = new LineSplitter(4096, line => {
-      const e = parseMembershipLine(line)
-      if (e) onEvent(e)
-    }, () => s.destroy())
+    const splitter = new LineSplitter(
+      4096,
+      line => {
+        const e = parseMembershipLine(line)
+        if (e) onEvent(e)
+      },
+      () => s.destroy(),
+    )
     s.on('data', c => splitter.push(c))
-    s.once('connect', () => logger.info({ heartbeat: `${at.host}:${at.port}` }, 'following heartbeatd membership'))
+    s.once('connect', () =>
+      logger.info(
+        { heartbeat: `${at.host}:${at.port}` },
+        'following heartbeatd membership',
+      ),
+    )
     s.on('error', () => undefined)
     s.once('close', () => {
       if (!closed) timer = setTimeout(start, 2000)

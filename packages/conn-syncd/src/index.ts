@@ -1,12 +1,34 @@
 // Library entry: the factory and the pure parts (re-exports only).
-export { createConnSyncd, type ConnSyncd, type ConnSyncdOptions, type ResolvedConfig } from './conn-syncd.js'
-export { parseConfig, loadConfig, DEFAULTS, RESTART_DIRECTIVES, type Config, type ServiceMatch } from './config.js'
+export {
+  createConnSyncd,
+  type ConnSyncd,
+  type ConnSyncdOptions,
+  type ResolvedConfig,
+} from './conn-syncd.js'
+export {
+  parseConfig,
+  loadConfig,
+  DEFAULTS,
+  RESTART_DIRECTIVES,
+  type Config,
+  type ServiceMatch,
+} from './config.js'
 export * from './protocol.js'
 export { packDatagrams, type BatchHeader } from './batch.js'
 export { flowKey, type Flow, type FlowKey, type PersistEntry } from './flow.js'
-export { parseConntrackRow, insertArgs, refreshArgs, deleteArgs, isNatted, type ConntrackRow } from './conntrack.js'
+export {
+  parseConntrackRow,
+  insertArgs,
+  refreshArgs,
+  deleteArgs,
+  isNatted,
+  type ConntrackRow,
+} from './conntrack.js'
 export { SequenceTracker, type SeqVerdict } from './sequence.js'
 export { PeerTable, type HeldFlow } from './peer-table.js'
 export { LocalFlows } from './local-flows.js'
-export { parseMembershipLine, type MembershipEvent } from './heartbeat-client.js'
+export {
+  parseMembershipLine,
+  type MembershipEvent,
+} from './heartbeat-client.js'
 export { csErrors, errorCodes, type CsErrorCode } from './errors.js'

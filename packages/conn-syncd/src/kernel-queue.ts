@@ -108,19 +108,36 @@ export class KernelQueue {
   }
 
   #kick(): void {
-    if (this.#running || this.#paused || this.#timer || this.#closed || this.#pending.size === 0) return
+    if (
+      this.#running ||
+      this.#paused ||
+      this.#timer ||
+      this.#closed ||
+      this.#pending.size === 0
+    )
+      return
     // Token bucket: `ratePerS` flows a second, bursts up to one second's worth.
     const now = this.#o.now()
     const rate = this.#rate
-    this.#tokens = Math.min(rate, this.#tokens + ((now - this.#tokensAt) * rate) / 1000)
+    this.#tokens = Math.min(
+      rate,
+      this.#tokens + ((now - this.#tokensAt) * rate) / 1000,
+    )
     this.#tokensAt = now
-    const n = Math.min(this.#o.maxBatch, this.#pending.size, Math.floor(this.#tokens))
+    const n = Math.min(
+      this.#o.maxBatch,
+      this.#pending.size,
+      Math.floor(this.#tokens),
+    )
     if (n < 1) {
       const waitMs = Math.ceil(((1 - this.#tokens) * 1000) / rate)
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined
-        this.#kick()
-      }, Math.max(1, waitMs))
+      this.#timer = setTimeout(
+        () => {
+          this.#timer = undefined
+          this.#kick()
+        },
+        Math.max(1, waitMs),
+      )
       return
     }
     this.#tokens -= n

@@ -12,7 +12,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LineSplitter } from '@has/daemon-kit'
 import type { Logger } from '@has/daemon-kit'
-import { batchLine, deleteArgs, parseConntrackRow, type ConntrackRow, type KernelOp } from './conntrack.js'
+import {
+  batchLine,
+  deleteArgs,
+  parseConntrackRow,
+  type ConntrackRow,
+  type KernelOp,
+} from './conntrack.js'
 import { flowKey, PROTO_NAMES, type Flow, type FlowKey } from './flow.js'
 
 export interface Kernel {
@@ -25,7 +31,10 @@ export interface Kernel {
   close(): void
 }
 
-function runConntrack(bin: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function runConntrack(
+  bin: string,
+  args: readonly string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise(resolve => {
     const child = spawn(bin, [...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
@@ -38,12 +47,21 @@ function runConntrack(bin: string, args: readonly string[]): Promise<{ code: num
 }
 
 /** Whether the kernel table already shows what an op wants (a flow with its mapping; a deleted flow gone). */
-export function opDone(op: KernelOp, table: ReadonlyMap<FlowKey, Flow>): boolean {
+export function opDone(
+  op: KernelOp,
+  table: ReadonlyMap<FlowKey, Flow>,
+): boolean {
   const k = table.get(flowKey(op.flow))
   if (op.op === 'delete') return k === undefined
   const f = op.flow
   // A refresh of a missing entry does not fail a run: present is enough.
-  return k !== undefined && k.natDst === f.natDst && k.natDport === f.natDport && k.natSrc === f.natSrc && k.natSport === f.natSport
+  return (
+    k !== undefined &&
+    k.natDst === f.natDst &&
+    k.natDport === f.natDport &&
+    k.natSrc === f.natSrc &&
+    k.natSport === f.natSport
+  )
 }
 
 /**
@@ -90,7 +108,11 @@ export async function applyInOrder(
 /** The services whose entries a purge removes (one table walk each). */
 export type ServiceTuple = Pick<Flow, 'proto' | 'dst' | 'dport'>
 
-export function conntrackKernel(bin: string, timeoutS: number, logger: Logger): Kernel {
+export function conntrackKernel(
+  bin: string,
+  timeoutS: number,
+  logger: Logger,
+): Kernel {
   let follower: ChildProcess | undefined
   let closed = false
   // Mode 0700 (mkdtemp): nobody else can swap the batch file.
@@ -98,9 +120,13 @@ export function conntrackKernel(bin: string, timeoutS: number, logger: Logger): 
   const file = join(dir, 'batch')
   // One batch at a time (chained), so one file serves them all.
   let chain: Promise<unknown> = Promise.resolve()
-  const run = (ops: readonly KernelOp[]): Promise<{ ok: boolean; detail: string }> => {
+  const run = (
+    ops: readonly KernelOp[],
+  ): Promise<{ ok: boolean; detail: string }> => {
     const next = chain.then(async () => {
-      await writeFile(file, ops.map(batchLine).join('\n') + '\n', { mode: 0o600 })
+      await writeFile(file, ops.map(batchLine).join('\n') + '\n', {
+        mode: 0o600,
+      })
       const r = await runConntrack(bin, ['-R', file])
       return { ok: r.code === 0, detail: r.stderr.trim() }
     })
@@ -118,18 +144,33 @@ export function conntrackKernel(bin: string, timeoutS: number, logger: Logger): 
     follow(onRow) {
       const start = (): void => {
         if (closed) return
-        const child = spawn(bin, ['-E', '-e', 'NEW,UPDATE,DESTROY', '-o', 'extended'], { stdio: ['ignore', 'pipe', 'pipe'] })
+        const child = spawn(
+          bin,
+          ['-E', '-e', 'NEW,UPDATE,DESTROY', '-o', 'extended'],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        )
         follower = child
-        const splitter = new LineSplitter(8192, line => {
-          const row = parseConntrackRow(line, timeoutS)
-          if (row) onRow(row)
-        }, () => undefined)
+        const splitter = new LineSplitter(
+          8192,
+          line => {
+            const row = parseConntrackRow(line, timeoutS)
+            if (row) onRow(row)
+          },
+          () => undefined,
+        )
         child.stdout?.on('data', (c: Buffer) => splitter.push(c))
-        child.stderr?.on('data', (c: Buffer) => logger.debug({ stderr: c.toString().trim() }, 'conntrack -E'))
-        child.once('error', err => logger.error({ err }, 'cannot run conntrack -E'))
+        child.stderr?.on('data', (c: Buffer) =>
+          logger.debug({ stderr: c.toString().trim() }, 'conntrack -E'),
+        )
+        child.once('error', err =>
+          logger.error({ err }, 'cannot run conntrack -E'),
+        )
         child.once('close', code => {
           if (closed) return
-          logger.warn({ code }, 'conntrack event follower ended; restarting in 1 s')
+          logger.warn(
+            { code },
+            'conntrack event follower ended; restarting in 1 s',
+          )
           setTimeout(start, 1000).unref()
         })
       }
@@ -138,7 +179,8 @@ export function conntrackKernel(bin: string, timeoutS: number, logger: Logger): 
     dump,
     async apply(ops) {
       const failed: KernelOp[] = []
-      const table = async (): Promise<Map<FlowKey, Flow>> => new Map((await dump()).map(r => [flowKey(r.flow), r.flow]))
+      const table = async (): Promise<Map<FlowKey, Flow>> =>
+        new Map((await dump()).map(r => [flowKey(r.flow), r.flow]))
       const res = await applyInOrder(ops, run, table, op => failed.push(op))
       // An insert that met an entry (stale window state, an old mapping):
       // delete it and insert again, alone. A delete walks the whole table
@@ -149,21 +191,37 @@ export function conntrackKernel(bin: string, timeoutS: number, logger: Logger): 
         const del = await runConntrack(bin, deleteArgs(op.flow))
         const again = await run([op])
         if (again.ok) res[i] = true
-        else logger.debug({ line: batchLine(op), delete: del.code, stderr: again.detail }, 'conntrack insert failed')
+        else
+          logger.debug(
+            { line: batchLine(op), delete: del.code, stderr: again.detail },
+            'conntrack insert failed',
+          )
       }
       return res
     },
     async purge(services) {
       let n = 0
       for (const s of services) {
-        const args = ['-D', '-p', PROTO_NAMES[s.proto] ?? String(s.proto), '-d', s.dst, '--dport', String(s.dport)]
+        const args = [
+          '-D',
+          '-p',
+          PROTO_NAMES[s.proto] ?? String(s.proto),
+          '-d',
+          s.dst,
+          '--dport',
+          String(s.dport),
+        ]
         const p = chain.then(() => runConntrack(bin, args))
         chain = p.catch(() => undefined)
         const r = await p
         // Exit 1 with "0 flow entries have been deleted" is not an error.
         const m = /(\d+) flow entries have been deleted/.exec(r.stderr)
         if (m) n += Number(m[1])
-        else logger.warn({ args, stderr: r.stderr.trim() }, 'conntrack purge failed')
+        else
+          logger.warn(
+            { args, stderr: r.stderr.trim() },
+            'conntrack purge failed',
+          )
       }
       return n
     },

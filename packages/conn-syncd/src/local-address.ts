@@ -4,12 +4,19 @@
 
 import { networkInterfaces } from 'node:os'
 
-export function localAddressProbe(cacheMs = 250, now: () => number = Date.now): (addr: string) => boolean {
+export function localAddressProbe(
+  cacheMs = 250,
+  now: () => number = Date.now,
+): (addr: string) => boolean {
   let at = -Infinity
   let set = new Set<string>()
   return addr => {
     if (now() - at > cacheMs) {
-      set = new Set(Object.values(networkInterfaces()).flatMap(l => (l ?? []).map(i => i.address)))
+      set = new Set(
+        Object.values(networkInterfaces()).flatMap(l =>
+          (l ?? []).map(i => i.address),
+        ),
+      )
       at = now()
     }
     return set.has(addr)

@@ -47,7 +47,10 @@ export class LocalFlows {
     for (const f of flows) {
       const key = flowKey(f)
       const old = this.#flows.get(key)
-      keep.set(key, old ? { ...old, flow: f } : { flow: f, firstSeen: now, sent: false })
+      keep.set(
+        key,
+        old ? { ...old, flow: f } : { flow: f, firstSeen: now, sent: false },
+      )
     }
     this.#flows.clear()
     for (const [k, v] of keep) this.#flows.set(k, v)

@@ -27,7 +27,11 @@ export class PeerTable {
    * undefined when the flow is new and the table is full (a peer cannot
    * grow our memory without bound).
    */
-  upsert(peer: string, flow: Flow, now: number): { held: HeldFlow; changed: boolean } | undefined {
+  upsert(
+    peer: string,
+    flow: Flow,
+    now: number,
+  ): { held: HeldFlow; changed: boolean } | undefined {
     const key = flowKey(flow)
     const old = this.#byKey.get(key)
     if (!old && this.#byKey.size >= this.maxEntries) return undefined
@@ -37,7 +41,13 @@ export class PeerTable {
       old.flow.natDport !== flow.natDport ||
       old.flow.natSrc !== flow.natSrc ||
       old.flow.natSport !== flow.natSport
-    const held: HeldFlow = { flow, peer, seenAt: now, kernelAt: changed ? 0 : (old?.kernelAt ?? 0), failedAt: changed ? 0 : (old?.failedAt ?? 0) }
+    const held: HeldFlow = {
+      flow,
+      peer,
+      seenAt: now,
+      kernelAt: changed ? 0 : (old?.kernelAt ?? 0),
+      failedAt: changed ? 0 : (old?.failedAt ?? 0),
+    }
     this.#byKey.set(key, held)
     return { held, changed }
   }
@@ -66,7 +76,8 @@ export class PeerTable {
 
   countByPeer(): Map<string, number> {
     const m = new Map<string, number>()
-    for (const h of this.#byKey.values()) m.set(h.peer, (m.get(h.peer) ?? 0) + 1)
+    for (const h of this.#byKey.values())
+      m.set(h.peer, (m.get(h.peer) ?? 0) + 1)
     return m
   }
 

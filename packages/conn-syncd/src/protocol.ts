@@ -23,7 +23,11 @@ export const REC_FLOW = 1
 export const REC_REMOVE = 2
 export const REC_PERSIST = 3
 
-export const MAC_LENGTH: Readonly<Record<HmacAlgorithm, number>> = { sha256: 32, sha1: 20, sha512: 64 }
+export const MAC_LENGTH: Readonly<Record<HmacAlgorithm, number>> = {
+  sha256: 32,
+  sha1: 20,
+  sha512: 64,
+}
 /** Smallest datagram limit accepted (one IPv6 flow record must fit). */
 export const MIN_DATAGRAM = 256
 export const MAX_DATAGRAM = 65000
@@ -34,7 +38,13 @@ export const MAX_PERSIST_TTL = 86_400
 
 export type SyncRecord =
   | { readonly kind: 'flow'; readonly flow: Flow }
-  | { readonly kind: 'remove'; readonly flow: Pick<Flow, 'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport'> }
+  | {
+      readonly kind: 'remove'
+      readonly flow: Pick<
+        Flow,
+        'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport'
+      >
+    }
   | { readonly kind: 'persist'; readonly entry: PersistEntry }
 
 export interface Message {
@@ -48,7 +58,10 @@ export interface Message {
 }
 
 export class ProtocolError extends Error {
-  constructor(readonly reason: 'short' | 'magic' | 'auth' | 'type' | 'header' | 'record', message: string) {
+  constructor(
+    readonly reason: 'short' | 'magic' | 'auth' | 'type' | 'header' | 'record',
+    message: string,
+  ) {
     super(message)
     this.name = 'ProtocolError'
   }
@@ -60,10 +73,15 @@ function ipBytes(family: 4 | 6, addr: string): Buffer {
     return Buffer.from(parts)
   }
   // Expand :: then write 8 groups.
-  const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined]
+  const [head, tail] = addr.includes('::')
+    ? addr.split('::')
+    : [addr, undefined]
   const h = head ? head.split(':') : []
   const tl = tail !== undefined && tail !== '' ? tail.split(':') : []
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - tl.length).fill('0'), ...tl]
+  const groups =
+    tail === undefined
+      ? h
+      : [...h, ...Array(8 - h.length - tl.length).fill('0'), ...tl]
   const b = Buffer.alloc(16)
   groups.forEach((g, i) => b.writeUInt16BE(parseInt(g || '0', 16), i * 2))
   return b
@@ -77,11 +95,17 @@ function ipText(family: 4 | 6, b: Buffer): string {
   // Compress the longest run of zero groups (RFC 5952 style).
   let best = -1
   let bestLen = 0
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== '0') { i++; continue }
+  for (let i = 0; i < 8;) {
+    if (g[i] !== '0') {
+      i++
+      continue
+    }
     let j = i
     while (j < 8 && g[j] === '0') j++
-    if (j - i > bestLen && j - i > 1) { best = i; bestLen = j - i }
+    if (j - i > bestLen && j - i > 1) {
+      best = i
+      bestLen = j - i
+    }
     i = j
   }
   if (best < 0) return g.join(':')
@@ -90,7 +114,8 @@ function ipText(family: 4 | 6, b: Buffer): string {
 
 function str(s: string): Buffer {
   const b = Buffer.from(s, 'utf8')
-  if (b.length > 255) throw new RangeError(`string longer than 255 bytes: ${s.slice(0, 40)}`)
+  if (b.length > 255)
+    throw new RangeError(`string longer than 255 bytes: ${s.slice(0, 40)}`)
   return Buffer.concat([Buffer.from([b.length]), b])
 }
 
@@ -98,8 +123,16 @@ function str(s: string): Buffer {
 export function encodeRecord(r: SyncRecord): Buffer {
   if (r.kind === 'persist') {
     const ttl = Buffer.alloc(4)
-    ttl.writeUInt32BE(Math.max(0, Math.min(0xffffffff, Math.round(r.entry.ttl))))
-    return Buffer.concat([Buffer.from([REC_PERSIST]), str(r.entry.service), str(r.entry.client), str(r.entry.node), ttl])
+    ttl.writeUInt32BE(
+      Math.max(0, Math.min(0xffffffff, Math.round(r.entry.ttl))),
+    )
+    return Buffer.concat([
+      Buffer.from([REC_PERSIST]),
+      str(r.entry.service),
+      str(r.entry.client),
+      str(r.entry.node),
+      ttl,
+    ])
   }
   const f = r.flow
   const ports = Buffer.alloc(4)
@@ -116,12 +149,22 @@ export function encodeRecord(r: SyncRecord): Buffer {
   const nat = Buffer.alloc(8)
   nat.writeUInt16BE(fl.natDport, 0)
   nat.writeUInt16BE(fl.natSport, 2)
-  nat.writeUInt32BE(Math.max(0, Math.min(0xffffffff, Math.round(fl.timeout))), 4)
-  return Buffer.concat([head, ipBytes(fl.family, fl.natDst), ipBytes(fl.family, fl.natSrc), nat])
+  nat.writeUInt32BE(
+    Math.max(0, Math.min(0xffffffff, Math.round(fl.timeout))),
+    4,
+  )
+  return Buffer.concat([
+    head,
+    ipBytes(fl.family, fl.natDst),
+    ipBytes(fl.family, fl.natSrc),
+    nat,
+  ])
 }
 
 /** The header of a message to encode: the epoch may be given as a number. */
-export type HeaderFields = Omit<Message, 'records' | 'epoch'> & { readonly epoch: bigint | number }
+export type HeaderFields = Omit<Message, 'records' | 'epoch'> & {
+  readonly epoch: bigint | number
+}
 
 export function encodeHeader(m: HeaderFields, count: number): Buffer {
   const fixed = Buffer.alloc(4 + 1 + 1 + 8 + 4)
@@ -135,12 +178,20 @@ export function encodeHeader(m: HeaderFields, count: number): Buffer {
   return Buffer.concat([fixed, str(m.sender), c])
 }
 
-export function sign(body: Buffer, alg: HmacAlgorithm, key: string | Buffer): Buffer {
+export function sign(
+  body: Buffer,
+  alg: HmacAlgorithm,
+  key: string | Buffer,
+): Buffer {
   return Buffer.concat([body, createHmac(alg, key).update(body).digest()])
 }
 
 /** Encodes a whole message (callers batch records so it fits; see batch.ts). */
-export function encodeMessage(m: HeaderFields & { readonly records: readonly SyncRecord[] }, alg: HmacAlgorithm, key: string | Buffer): Buffer {
+export function encodeMessage(
+  m: HeaderFields & { readonly records: readonly SyncRecord[] },
+  alg: HmacAlgorithm,
+  key: string | Buffer,
+): Buffer {
   const recs = m.records.map(encodeRecord)
   return sign(Buffer.concat([encodeHeader(m, recs.length), ...recs]), alg, key)
 }
@@ -151,14 +202,43 @@ class Reader {
   reason: 'short' | 'record' = 'short'
   constructor(readonly b: Buffer) {}
   need(n: number): void {
-    if (this.off + n > this.b.length) throw new ProtocolError(this.reason, this.reason === 'short' ? 'header truncated' : 'record truncated')
+    if (this.off + n > this.b.length)
+      throw new ProtocolError(
+        this.reason,
+        this.reason === 'short' ? 'header truncated' : 'record truncated',
+      )
   }
-  u8(): number { this.need(1); return this.b.readUInt8(this.off++) }
-  u16(): number { this.need(2); const v = this.b.readUInt16BE(this.off); this.off += 2; return v }
-  u32(): number { this.need(4); const v = this.b.readUInt32BE(this.off); this.off += 4; return v }
-  u64(): bigint { this.need(8); const v = this.b.readBigUInt64BE(this.off); this.off += 8; return v }
-  bytes(n: number): Buffer { this.need(n); const v = this.b.subarray(this.off, this.off + n); this.off += n; return v }
-  str(): string { return this.bytes(this.u8()).toString('utf8') }
+  u8(): number {
+    this.need(1)
+    return this.b.readUInt8(this.off++)
+  }
+  u16(): number {
+    this.need(2)
+    const v = this.b.readUInt16BE(this.off)
+    this.off += 2
+    return v
+  }
+  u32(): number {
+    this.need(4)
+    const v = this.b.readUInt32BE(this.off)
+    this.off += 4
+    return v
+  }
+  u64(): bigint {
+    this.need(8)
+    const v = this.b.readBigUInt64BE(this.off)
+    this.off += 8
+    return v
+  }
+  bytes(n: number): Buffer {
+    this.need(n)
+    const v = this.b.subarray(this.off, this.off + n)
+    this.off += n
+    return v
+  }
+  str(): string {
+    return this.bytes(this.u8()).toString('utf8')
+  }
 }
 
 function family(n: number): 4 | 6 {
@@ -167,10 +247,16 @@ function family(n: number): 4 | 6 {
 }
 
 /** Verifies the MAC and decodes; throws ProtocolError on anything wrong. */
-export function decodeMessage(buf: Buffer, alg: HmacAlgorithm, key: string | Buffer): Message {
+export function decodeMessage(
+  buf: Buffer,
+  alg: HmacAlgorithm,
+  key: string | Buffer,
+): Message {
   const macLen = MAC_LENGTH[alg]
-  if (buf.length < 22 + macLen) throw new ProtocolError('short', 'datagram too short')
-  if (!buf.subarray(0, 4).equals(MAGIC)) throw new ProtocolError('magic', 'bad magic')
+  if (buf.length < 22 + macLen)
+    throw new ProtocolError('short', 'datagram too short')
+  if (!buf.subarray(0, 4).equals(MAGIC))
+    throw new ProtocolError('magic', 'bad magic')
   const body = buf.subarray(0, buf.length - macLen)
   const mac = buf.subarray(buf.length - macLen)
   const want = createHmac(alg, key).update(body).digest()
@@ -178,21 +264,32 @@ export function decodeMessage(buf: Buffer, alg: HmacAlgorithm, key: string | Buf
   const r = new Reader(body)
   r.off = 4
   const type = r.u8()
-  if (type !== MSG_DATA && type !== MSG_RESYNC_REQUEST) throw new ProtocolError('type', `unknown type ${type}`)
+  if (type !== MSG_DATA && type !== MSG_RESYNC_REQUEST)
+    throw new ProtocolError('type', `unknown type ${type}`)
   const flags = r.u8()
-  if ((flags & ~KNOWN_FLAGS) !== 0 || (flags & FLAG_RESYNC_END && !(flags & FLAG_RESYNC))) throw new ProtocolError('header', `bad flags ${flags}`)
+  if (
+    (flags & ~KNOWN_FLAGS) !== 0 ||
+    (flags & FLAG_RESYNC_END && !(flags & FLAG_RESYNC))
+  )
+    throw new ProtocolError('header', `bad flags ${flags}`)
   const epoch = r.u64()
   if (epoch === 0n) throw new ProtocolError('header', 'epoch 0')
   const seq = r.u32()
   if (seq === 0) throw new ProtocolError('header', 'seq 0')
   const sender = r.str()
-  if (!isNodeName(sender)) throw new ProtocolError('header', 'sender is not a node name')
+  if (!isNodeName(sender))
+    throw new ProtocolError('header', 'sender is not a node name')
   const count = r.u16()
-  if (type === MSG_RESYNC_REQUEST && (count !== 0 || flags !== 0)) throw new ProtocolError('header', 'a resync request carries no records or flags')
+  if (type === MSG_RESYNC_REQUEST && (count !== 0 || flags !== 0))
+    throw new ProtocolError(
+      'header',
+      'a resync request carries no records or flags',
+    )
   r.reason = 'record'
   const records: SyncRecord[] = []
   for (let i = 0; i < count; i++) records.push(readRecord(r))
-  if (r.off !== body.length) throw new ProtocolError('record', 'trailing bytes after the last record')
+  if (r.off !== body.length)
+    throw new ProtocolError('record', 'trailing bytes after the last record')
   return { type: type as Message['type'], flags, epoch, seq, sender, records }
 }
 
@@ -214,7 +311,8 @@ function readRecord(r: Reader): SyncRecord {
     if (ttl > MAX_PERSIST_TTL) bad(`PERSIST ttl above ${MAX_PERSIST_TTL}`)
     return { kind: 'persist', entry: { service, client, node, ttl } }
   }
-  if (kind !== REC_FLOW && kind !== REC_REMOVE) bad(`unknown record kind ${kind}`)
+  if (kind !== REC_FLOW && kind !== REC_REMOVE)
+    bad(`unknown record kind ${kind}`)
   const fam = family(r.u8())
   const n = fam === 4 ? 4 : 16
   const proto = r.u8()
@@ -224,18 +322,43 @@ function readRecord(r: Reader): SyncRecord {
   const sport = r.u16()
   const dport = r.u16()
   if (!isPort(sport) || !isPort(dport)) bad('port 0')
-  if (kind === REC_REMOVE) return { kind: 'remove', flow: { family: fam, proto, src, dst, sport, dport } }
+  if (kind === REC_REMOVE)
+    return {
+      kind: 'remove',
+      flow: { family: fam, proto, src, dst, sport, dport },
+    }
   const natDst = ipText(fam, r.bytes(n))
   const natSrc = ipText(fam, r.bytes(n))
   const natDport = r.u16()
   const natSport = r.u16()
   const timeout = r.u32()
   if (!isPort(natDport) || !isPort(natSport)) bad('port 0')
-  if (timeout < 1 || timeout > MAX_FLOW_TIMEOUT) bad(`timeout outside 1..${MAX_FLOW_TIMEOUT}`)
-  return { kind: 'flow', flow: { family: fam, proto, src, dst, sport, dport, natDst, natDport, natSrc, natSport, timeout } }
+  if (timeout < 1 || timeout > MAX_FLOW_TIMEOUT)
+    bad(`timeout outside 1..${MAX_FLOW_TIMEOUT}`)
+  return {
+    kind: 'flow',
+    flow: {
+      family: fam,
+      proto,
+      src,
+      dst,
+      sport,
+      dport,
+      natDst,
+      natDport,
+      natSrc,
+      natSport,
+      timeout,
+    },
+  }
 }
 
 /** True when every address of a flow parses for its family. */
-export function validFlowAddresses(f: Pick<Flow, 'family' | 'src' | 'dst'> & Partial<Pick<Flow, 'natDst' | 'natSrc'>>): boolean {
-  return [f.src, f.dst, f.natDst, f.natSrc].every(a => a === undefined || isIP(a) === f.family)
+export function validFlowAddresses(
+  f: Pick<Flow, 'family' | 'src' | 'dst'> &
+    Partial<Pick<Flow, 'natDst' | 'natSrc'>>,
+): boolean {
+  return [f.src, f.dst, f.natDst, f.natSrc].every(
+    a => a === undefined || isIP(a) === f.family,
+  )
 }

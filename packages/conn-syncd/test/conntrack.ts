@@ -1,41 +1,93 @@
 import t from 'tap'
-import { deleteArgs, insertArgs, isNatted, parseConntrackRow, refreshArgs } from '../src/conntrack.js'
+import {
+  deleteArgs,
+  insertArgs,
+  isNatted,
+  parseConntrackRow,
+  refreshArgs,
+} from '../src/conntrack.js'
 import { parseMembershipLine } from '../src/heartbeat-client.js'
 
-const EV = '[NEW] tcp      6 120 SYN_SENT src=10.77.0.1 dst=10.77.0.100 sport=40000 dport=80 [UNREPLIED] src=10.77.0.21 dst=10.77.0.100 sport=8080 dport=40000'
-const LIST = 'ipv4     2 tcp      6 431999 ESTABLISHED src=10.77.0.1 dst=10.77.0.100 sport=40000 dport=80 src=10.77.0.21 dst=10.77.0.100 sport=8080 dport=40000 [ASSURED] mark=0 use=1'
+const EV =
+  '[NEW] tcp      6 120 SYN_SENT src=10.77.0.1 dst=10.77.0.100 sport=40000 dport=80 [UNREPLIED] src=10.77.0.21 dst=10.77.0.100 sport=8080 dport=40000'
+const LIST =
+  'ipv4     2 tcp      6 431999 ESTABLISHED src=10.77.0.1 dst=10.77.0.100 sport=40000 dport=80 src=10.77.0.21 dst=10.77.0.100 sport=8080 dport=40000 [ASSURED] mark=0 use=1'
 
 t.test('event and list lines become flows with their NAT mapping', async t => {
   const ev = parseConntrackRow(EV, 90)
   t.equal(ev?.event, 'NEW')
   t.equal(ev?.state, 'SYN_SENT')
   t.same(ev?.flow, {
-    family: 4, proto: 6, src: '10.77.0.1', dst: '10.77.0.100', sport: 40000, dport: 80,
-    natDst: '10.77.0.21', natDport: 8080, natSrc: '10.77.0.100', natSport: 40000, timeout: 90,
+    family: 4,
+    proto: 6,
+    src: '10.77.0.1',
+    dst: '10.77.0.100',
+    sport: 40000,
+    dport: 80,
+    natDst: '10.77.0.21',
+    natDport: 8080,
+    natSrc: '10.77.0.100',
+    natSport: 40000,
+    timeout: 90,
   })
   const l = parseConntrackRow(LIST)
   t.equal(l?.event, 'LIST')
   t.equal(l?.state, 'ESTABLISHED')
   t.ok(l && isNatted(l.flow))
-  t.equal(parseConntrackRow('[DESTROY] icmp 1 src=1.1.1.1 dst=2.2.2.2 type=8 code=0 id=1'), undefined)
-  t.equal(parseConntrackRow('conntrack v1.4.7 (conntrack-tools): 1 flow entries have been shown.'), undefined)
+  t.equal(
+    parseConntrackRow(
+      '[DESTROY] icmp 1 src=1.1.1.1 dst=2.2.2.2 type=8 code=0 id=1',
+    ),
+    undefined,
+  )
+  t.equal(
+    parseConntrackRow(
+      'conntrack v1.4.7 (conntrack-tools): 1 flow entries have been shown.',
+    ),
+    undefined,
+  )
 })
 
 t.test('insert uses the ORIGINAL tuple with --dst-nat/--src-nat', async t => {
   const f = parseConntrackRow(LIST, 60)?.flow
   if (!f) throw new Error('no flow')
   t.same(insertArgs(f), [
-    '-I', '-p', 'tcp', '-s', '10.77.0.1', '-d', '10.77.0.100', '--sport', '40000', '--dport', '80',
-    '--state', 'ESTABLISHED', '-u', 'SEEN_REPLY,ASSURED', '--timeout', '60',
-    '--dst-nat', '10.77.0.21:8080', '--src-nat', '10.77.0.100:40000',
+    '-I',
+    '-p',
+    'tcp',
+    '-s',
+    '10.77.0.1',
+    '-d',
+    '10.77.0.100',
+    '--sport',
+    '40000',
+    '--dport',
+    '80',
+    '--state',
+    'ESTABLISHED',
+    '-u',
+    'SEEN_REPLY,ASSURED',
+    '--timeout',
+    '60',
+    '--dst-nat',
+    '10.77.0.21:8080',
+    '--src-nat',
+    '10.77.0.100:40000',
   ])
   t.same(refreshArgs(f).slice(0, 3), ['-U', '-p', 'tcp'])
   t.same(deleteArgs(f)[0], '-D')
 })
 
 t.test('heartbeatd membership lines', async t => {
-  t.same(parseMembershipLine('NODE m2 alive'), { kind: 'node', node: 'm2', alive: true })
-  t.same(parseMembershipLine('ACTIVE none'), { kind: 'active', node: undefined })
+  t.same(parseMembershipLine('NODE m2 alive'), {
+    kind: 'node',
+    node: 'm2',
+    alive: true,
+  })
+  t.same(parseMembershipLine('ACTIVE none'), {
+    kind: 'active',
+    node: undefined,
+  })
   t.same(parseMembershipLine('ACTIVE m1'), { kind: 'active', node: 'm1' })
   t.equal(parseMembershipLine('SYNC'), undefined)
 })

@@ -5,7 +5,17 @@ import { LocalFlows } from '../src/local-flows.js'
 import { flowKey, type Flow } from '../src/flow.js'
 
 const flow = (sport: number, natDst = '10.0.0.21'): Flow => ({
-  family: 4, proto: 6, src: '10.0.0.1', dst: '10.0.0.100', sport, dport: 80, natDst, natDport: 8080, natSrc: '10.0.0.100', natSport: sport, timeout: 10,
+  family: 4,
+  proto: 6,
+  src: '10.0.0.1',
+  dst: '10.0.0.100',
+  sport,
+  dport: 80,
+  natDst,
+  natDport: 8080,
+  natSrc: '10.0.0.100',
+  natSport: sport,
+  timeout: 10,
 })
 
 t.test('sequence: loss counted, restarts and replays told apart', async t => {
@@ -31,31 +41,59 @@ t.test('sequence: per-sender state is bounded', async t => {
   t.same(s.observe('a', 1n, 2), { kind: 'next', lost: 0 })
 })
 
-t.test('peer table: upsert tells mapping changes, expiry by timeout', async t => {
-  const p = new PeerTable()
-  t.equal(p.upsert('m1', flow(1), 0)?.changed, true)
-  const again = p.upsert('m1', flow(1), 1000)
-  t.equal(again?.changed, false)
-  t.equal(p.upsert('m1', flow(1, '10.0.0.22'), 2000)?.changed, true)
-  p.upsert('m2', flow(2), 5000)
-  t.same([...p.countByPeer()], [['m1', 1], ['m2', 1]])
-  t.same(p.expire(12_500).map(h => h.flow.sport), [1])
-  t.equal(p.size, 1)
-  t.equal(p.remove(flowKey(flow(2)))?.peer, 'm2')
-})
+t.test(
+  'peer table: upsert tells mapping changes, expiry by timeout',
+  async t => {
+    const p = new PeerTable()
+    t.equal(p.upsert('m1', flow(1), 0)?.changed, true)
+    const again = p.upsert('m1', flow(1), 1000)
+    t.equal(again?.changed, false)
+    t.equal(p.upsert('m1', flow(1, '10.0.0.22'), 2000)?.changed, true)
+    p.upsert('m2', flow(2), 5000)
+    t.same(
+      [...p.countByPeer()],
+      [
+        ['m1', 1],
+        ['m2', 1],
+      ],
+    )
+    t.same(
+      p.expire(12_500).map(h => h.flow.sport),
+      [1],
+    )
+    t.equal(p.size, 1)
+    t.equal(p.remove(flowKey(flow(2)))?.peer, 'm2')
+  },
+)
 
-t.test('local flows: sent after the threshold, removal only for sent ones', async t => {
-  const l = new LocalFlows(1000)
-  l.seen(flow(1), 0)
-  l.seen(flow(2), 500)
-  t.same(l.due(999), [])
-  t.same(l.due(1000).map(f => f.sport), [1])
-  t.same(l.due(1500).map(f => f.sport), [2])
-  t.same(l.due(5000), [])
-  l.seen(flow(3), 5000)
-  t.equal(l.ended(flowKey(flow(3))), undefined, 'short-lived flow: nothing to remove')
-  t.equal(l.ended(flowKey(flow(1)))?.sport, 1)
-  // A dump replaces the set and returns what is old enough.
-  t.same(l.reconcile([flow(2), flow(9)], 6000).map(f => f.sport), [2])
-  t.equal(l.size, 2)
-})
+t.test(
+  'local flows: sent after the threshold, removal only for sent ones',
+  async t => {
+    const l = new LocalFlows(1000)
+    l.seen(flow(1), 0)
+    l.seen(flow(2), 500)
+    t.same(l.due(999), [])
+    t.same(
+      l.due(1000).map(f => f.sport),
+      [1],
+    )
+    t.same(
+      l.due(1500).map(f => f.sport),
+      [2],
+    )
+    t.same(l.due(5000), [])
+    l.seen(flow(3), 5000)
+    t.equal(
+      l.ended(flowKey(flow(3))),
+      undefined,
+      'short-lived flow: nothing to remove',
+    )
+    t.equal(l.ended(flowKey(flow(1)))?.sport, 1)
+    // A dump replaces the set and returns what is old enough.
+    t.same(
+      l.reconcile([flow(2), flow(9)], 6000).map(f => f.sport),
+      [2],
+    )
+    t.equal(l.size, 2)
+  },
+)

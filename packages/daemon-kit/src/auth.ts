@@ -24,7 +24,8 @@ export function verifyHmacHex(
   mac: string,
 ): boolean {
   const expected = Buffer.from(hmacHex(algorithm, key, data), 'hex')
-  if (!/^[0-9a-f]+$/i.test(mac) || mac.length !== expected.length * 2) return false
+  if (!/^[0-9a-f]+$/i.test(mac) || mac.length !== expected.length * 2)
+    return false
   return timingSafeEqual(expected, Buffer.from(mac, 'hex'))
 }
 

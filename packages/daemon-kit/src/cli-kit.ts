@@ -38,14 +38,24 @@ export function addDaemonOptions(
 ): Command {
   return cmd
     .option('-c, --config <path>', 'configuration file', defaults.config)
-    .option('-t, --check-config', 'validate the configuration and exit (3 if invalid)')
+    .option(
+      '-t, --check-config',
+      'validate the configuration and exit (3 if invalid)',
+    )
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(LOG_LEVELS)
         .default('info'),
     )
-    .option('--metrics <host:port>', 'serve Prometheus /metrics (and /status) here')
-    .option('--control <path>', 'control socket (path, or host:port)', defaults.control)
+    .option(
+      '--metrics <host:port>',
+      'serve Prometheus /metrics (and /status) here',
+    )
+    .option(
+      '--control <path>',
+      'control socket (path, or host:port)',
+      defaults.control,
+    )
     .addOption(remoteOption('control'))
     .addOption(remoteOption('metrics'))
     .hook('preAction', () => permitRemoteFlags(cmd))
@@ -74,19 +84,39 @@ export function addRemoteListenOptions(cmd: Command): Command {
  * --control/--metrics, so runDaemon's listeners accept them.
  */
 function permitRemoteFlags(cmd: Command): void {
-  const o = cmd.opts<{ control?: unknown; metrics?: unknown; controlAllowRemote?: boolean; metricsAllowRemote?: boolean }>()
-  if (o.controlAllowRemote && typeof o.control === 'string') permitRemoteListen('control', o.control)
-  if (o.metricsAllowRemote && typeof o.metrics === 'string') permitRemoteListen('metrics', o.metrics)
+  const o = cmd.opts<{
+    control?: unknown
+    metrics?: unknown
+    controlAllowRemote?: boolean
+    metricsAllowRemote?: boolean
+  }>()
+  if (o.controlAllowRemote && typeof o.control === 'string')
+    permitRemoteListen('control', o.control)
+  if (o.metricsAllowRemote && typeof o.metrics === 'string')
+    permitRemoteListen('metrics', o.metrics)
 }
 
 /** Adds --control to a query subcommand (status and friends). */
-export function addControlOption(cmd: Command, defaultControl: string): Command {
+export function addControlOption(
+  cmd: Command,
+  defaultControl: string,
+): Command {
   return cmd
-    .option('--control <path>', 'control socket of the running daemon', defaultControl)
-    .option('--control-allow-unsafe', 'talk to a control socket whose directory others may write, or that another user owns')
+    .option(
+      '--control <path>',
+      'control socket of the running daemon',
+      defaultControl,
+    )
+    .option(
+      '--control-allow-unsafe',
+      'talk to a control socket whose directory others may write, or that another user owns',
+    )
     .hook('preAction', inheritControl)
     .hook('preAction', (sub: Command) => {
-      if (sub.getOptionValue('controlAllowUnsafe') === true || sub.parent?.getOptionValue('controlAllowUnsafe') === true) {
+      if (
+        sub.getOptionValue('controlAllowUnsafe') === true ||
+        sub.parent?.getOptionValue('controlAllowUnsafe') === true
+      ) {
         allowUnsafeControlPaths()
       }
     })
@@ -99,8 +129,16 @@ export function addControlOption(cmd: Command, defaultControl: string): Command 
  */
 export function inheritControl(sub: Command): void {
   const parent = sub.parent
-  if (parent && sub.getOptionValueSource('control') !== 'cli' && parent.getOptionValueSource('control') === 'cli') {
-    sub.setOptionValueWithSource('control', parent.getOptionValue('control'), 'cli')
+  if (
+    parent &&
+    sub.getOptionValueSource('control') !== 'cli' &&
+    parent.getOptionValueSource('control') === 'cli'
+  ) {
+    sub.setOptionValueWithSource(
+      'control',
+      parent.getOptionValue('control'),
+      'cli',
+    )
   }
 }
 
@@ -142,7 +180,10 @@ export async function runProgram(
 
 /** Prints an error for a human and returns its exit status. */
 export function reportError(e: unknown, io: CliIo): number {
-  if (e instanceof ConfigError || (hasCode(e) && e.code === 'KIT_ERR_CONFIG_INVALID')) {
+  if (
+    e instanceof ConfigError ||
+    (hasCode(e) && e.code === 'KIT_ERR_CONFIG_INVALID')
+  ) {
     const issues = (e as ConfigError).issues
     io.err(
       issues
@@ -151,7 +192,10 @@ export function reportError(e: unknown, io: CliIo): number {
     )
     return EXIT.CONFIG
   }
-  if (e instanceof HasError || (hasCode(e) && typeof (e as HasError).exitCode === 'number')) {
+  if (
+    e instanceof HasError ||
+    (hasCode(e) && typeof (e as HasError).exitCode === 'number')
+  ) {
     const he = e as HasError
     io.err(`${he.code}: ${he.message}\n`)
     return he.exitCode
@@ -189,10 +233,22 @@ export function exitSoon(code: number): void {
 }
 
 /** Formats rows as an aligned text table (status output, ipvsadm-like). */
-export function formatTable(header: readonly string[], rows: readonly (readonly unknown[])[]): string {
+export function formatTable(
+  header: readonly string[],
+  rows: readonly (readonly unknown[])[],
+): string {
   const cells = [header, ...rows.map(r => r.map(c => String(c ?? '')))]
-  const widths = header.map((_, i) => Math.max(...cells.map(r => (r[i] ?? '').length)))
-  return cells
-    .map(r => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd())
-    .join('\n') + '\n'
+  const widths = header.map((_, i) =>
+    Math.max(...cells.map(r => (r[i] ?? '').length)),
+  )
+  return (
+    cells
+      .map(r =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  )
 }

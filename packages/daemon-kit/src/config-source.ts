@@ -70,7 +70,11 @@ export function sourceLines(
       if (!over && parts.length) physical = parts.join('') + physical
     }
     if (over) {
-      tooLong.push({ file, line: start + 1, message: `line longer than ${max} characters` })
+      tooLong.push({
+        file,
+        line: start + 1,
+        message: `line longer than ${max} characters`,
+      })
       continue
     }
     const body = stripComment(physical, comment)
@@ -90,7 +94,15 @@ function dropCr(line: string): string {
 }
 
 function isSpace(c: number): boolean {
-  return c === 32 || c === 9 || c === 11 || c === 12 || c === 13 || c === 0xa0 || c === 0xfeff
+  return (
+    c === 32 ||
+    c === 9 ||
+    c === 11 ||
+    c === 12 ||
+    c === 13 ||
+    c === 0xa0 ||
+    c === 0xfeff
+  )
 }
 
 /**
@@ -141,7 +153,9 @@ export function splitWords(text: string): string[] {
   const words: string[] = []
   const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g
   for (const m of text.matchAll(re)) {
-    words.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] as string))
+    words.push(
+      m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] as string),
+    )
   }
   return words
 }

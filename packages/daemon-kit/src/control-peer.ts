@@ -40,11 +40,15 @@ export function allowUnsafeControlPaths(on = true): void {
 }
 
 /** True when an override is in force (option, CLI flag or environment). */
-export function unsafeControlPathAllowed(option?: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+export function unsafeControlPathAllowed(
+  option?: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
   return option === true || allowedByCli || env.HAS_CONTROL_ALLOW_UNSAFE === '1'
 }
 
-const mode = (st: Stats): string => (st.mode & 0o7777).toString(8).padStart(4, '0')
+const mode = (st: Stats): string =>
+  (st.mode & 0o7777).toString(8).padStart(4, '0')
 
 /**
  * Throws KIT_ERR_CONTROL_UNSAFE when the Unix socket at `path` could have
@@ -52,7 +56,10 @@ const mode = (st: Stats): string => (st.mode & 0o7777).toString(8).padStart(4, '
  * unreachable). Links in the directory's own path (/var/run → /run) are
  * resolved; a link at the socket path itself is refused.
  */
-export function checkControlPeerPath(path: string, env: PeerPathEnv = systemEnv()): void {
+export function checkControlPeerPath(
+  path: string,
+  env: PeerPathEnv = systemEnv(),
+): void {
   const refuse = (why: string): never => {
     throw kitErrors('KIT_ERR_CONTROL_UNSAFE', path, why)
   }
@@ -66,14 +73,25 @@ export function checkControlPeerPath(path: string, env: PeerPathEnv = systemEnv(
     dirPath = env.realpath(dirPath)
     dir = env.lstat(dirPath)
   } catch (e) {
-    return refuse(`cannot inspect it (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
+    return refuse(
+      `cannot inspect it (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+    )
   }
-  if (sock.isSymbolicLink()) return refuse('it is a symbolic link; a control client never follows one')
+  if (sock.isSymbolicLink())
+    return refuse('it is a symbolic link; a control client never follows one')
   if (!sock.isSocket()) return refuse('it is not a socket')
   if (!dir || !dir.isDirectory()) return refuse(`${dirPath} is not a directory`)
-  if (!trusted(dir.uid)) return refuse(`its directory ${dirPath} belongs to uid ${dir.uid}, neither root nor you (uid ${env.uid})`)
+  if (!trusted(dir.uid))
+    return refuse(
+      `its directory ${dirPath} belongs to uid ${dir.uid}, neither root nor you (uid ${env.uid})`,
+    )
   if ((dir.mode & 0o022) !== 0 && (dir.mode & 0o1000) === 0) {
-    return refuse(`its directory ${dirPath} (mode ${mode(dir)}) is writable by group or others without the sticky bit: anyone there could have replaced the socket`)
+    return refuse(
+      `its directory ${dirPath} (mode ${mode(dir)}) is writable by group or others without the sticky bit: anyone there could have replaced the socket`,
+    )
   }
-  if (!trusted(sock.uid)) return refuse(`it belongs to uid ${sock.uid}, neither root nor you (uid ${env.uid})`)
+  if (!trusted(sock.uid))
+    return refuse(
+      `it belongs to uid ${sock.uid}, neither root nor you (uid ${env.uid})`,
+    )
 }

@@ -20,7 +20,10 @@ import {
   verifySocket,
   withSocketUmask,
 } from './socket-path.js'
-import { checkControlPeerPath, unsafeControlPathAllowed } from './control-peer.js'
+import {
+  checkControlPeerPath,
+  unsafeControlPathAllowed,
+} from './control-peer.js'
 import type { Logger } from './logger.js'
 
 export const CONTROL_MAX_LINE = 4096
@@ -63,7 +66,10 @@ const NOT_IN_WORD = /[\s\u0000-\u001f\u007f-\u009f]/
  * is one non-empty word without white space or control characters (the
  * wire has no quoting, so anything else would change the request).
  */
-export function checkControlWords(command: string, args: readonly string[]): void {
+export function checkControlWords(
+  command: string,
+  args: readonly string[],
+): void {
   for (const w of [command, ...args]) {
     if (typeof w !== 'string' || w === '' || NOT_IN_WORD.test(w)) {
       throw kitErrors('KIT_ERR_CONTROL_ARGUMENT', JSON.stringify(w))
@@ -84,7 +90,8 @@ export function parseControlLine(
 
 /** Formats an answer line (pure). */
 export function formatControlAnswer(
-  result: { ok: true; value: unknown } | { ok: false; code: string; text: string },
+  result:
+    { ok: true; value: unknown } | { ok: false; code: string; text: string },
 ): string {
   return result.ok
     ? `OK ${JSON.stringify(result.value ?? null)}\n`
@@ -147,7 +154,10 @@ export async function startControlServer(opts: {
     )
     if (hp) server.listen(hp.port, hp.host, resolve)
     // exclusive: bind here, now, under our umask (not via a cluster primary).
-    else withSocketUmask(() => server.listen({ path: address, exclusive: true }, resolve))
+    else
+      withSocketUmask(() =>
+        server.listen({ path: address, exclusive: true }, resolve),
+      )
   })
   let bound = address
   if (!hp) {
@@ -172,12 +182,21 @@ export async function startControlServer(opts: {
   }
 }
 
-async function dispatch(line: string, handlers: ControlHandlers): Promise<string> {
+async function dispatch(
+  line: string,
+  handlers: ControlHandlers,
+): Promise<string> {
   const req = parseControlLine(line)
   if (!req) {
-    return formatControlAnswer({ ok: false, code: 'KIT_ERR_CONTROL_SYNTAX', text: 'bad request line' })
+    return formatControlAnswer({
+      ok: false,
+      code: 'KIT_ERR_CONTROL_SYNTAX',
+      text: 'bad request line',
+    })
   }
-  const handler = Object.hasOwn(handlers, req.command) ? handlers[req.command] : undefined
+  const handler = Object.hasOwn(handlers, req.command)
+    ? handlers[req.command]
+    : undefined
   if (!handler) {
     return formatControlAnswer({
       ok: false,
@@ -217,7 +236,8 @@ export async function controlRequest(
 ): Promise<unknown> {
   checkControlWords(command, args)
   const hp = isTcp(address) ? parseHostPort(address) : undefined
-  if (!hp && !unsafeControlPathAllowed(opts.allowUnsafePath)) checkControlPeerPath(address)
+  if (!hp && !unsafeControlPathAllowed(opts.allowUnsafePath))
+    checkControlPeerPath(address)
   return new Promise((resolve, reject) => {
     const socket = hp ? connect(hp.port, hp.host) : connect(address)
     const timer = setTimeout(() => {
@@ -237,16 +257,22 @@ export async function controlRequest(
         } else {
           const m = /^ERR (\S+) ?(.*)$/.exec(line)
           done(() =>
-            reject(new HasError(m?.[1] ?? 'KIT_ERR_CONTROL_REMOTE', m?.[2] ?? line)),
+            reject(
+              new HasError(m?.[1] ?? 'KIT_ERR_CONTROL_REMOTE', m?.[2] ?? line),
+            ),
           )
         }
       },
       () => done(() => reject(kitErrors('KIT_ERR_LINE_TOO_LONG', 'answer'))),
     )
     socket.on('data', c => splitter.push(c))
-    socket.once('connect', () => socket.write(`${[command, ...args].join(' ')}\n`))
+    socket.once('connect', () =>
+      socket.write(`${[command, ...args].join(' ')}\n`),
+    )
     socket.once('error', e =>
-      done(() => reject(kitErrors('KIT_ERR_CONTROL_UNREACHABLE', address, e.message, e))),
+      done(() =>
+        reject(kitErrors('KIT_ERR_CONTROL_UNREACHABLE', address, e.message, e)),
+      ),
     )
   })
 }

@@ -172,9 +172,15 @@ export async function runDaemon<C>(
       })
       let code: number = EXIT.OK
       try {
-        const r = await Promise.race([service.close().then(() => 'ok' as const), timedOut])
+        const r = await Promise.race([
+          service.close().then(() => 'ok' as const),
+          timedOut,
+        ])
         if (r === 'timeout') {
-          log.warn({ deadlineMs: deadline }, 'graceful stop deadline passed; forcing')
+          log.warn(
+            { deadlineMs: deadline },
+            'graceful stop deadline passed; forcing',
+          )
           code = EXIT.RUNTIME
         }
       } catch (err) {
@@ -220,7 +226,11 @@ export async function runDaemon<C>(
     })
   }
   log.info(
-    { version: opts.version, control: control?.address, metrics: metrics?.address },
+    {
+      version: opts.version,
+      control: control?.address,
+      metrics: metrics?.address,
+    },
     'started',
   )
   return {

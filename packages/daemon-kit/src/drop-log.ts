@@ -70,7 +70,14 @@ export function createDropLog(log: Logger, opts: DropLogOptions): DropLog {
     if (total === 0) return
     const s = summary()
     log.warn(
-      { dropped: s.reasons, total: s.total, topSource: s.topSource, topSourceCount: s.topSourceCount, sources: s.sources, periodMs: intervalMs },
+      {
+        dropped: s.reasons,
+        total: s.total,
+        topSource: s.topSource,
+        topSourceCount: s.topSourceCount,
+        sources: s.sources,
+        periodMs: intervalMs,
+      },
       `${opts.what}: dropped ${s.total} in the last ${intervalMs / 1000} s`,
     )
     reasons = new Map()
@@ -90,7 +97,10 @@ export function createDropLog(log: Logger, opts: DropLogOptions): DropLog {
   return {
     drop(reason, source) {
       if (timer === null) {
-        log.warn({ reason, source }, `${opts.what}: dropped one (${reason}); further drops within ${intervalMs / 1000} s are summed`)
+        log.warn(
+          { reason, source },
+          `${opts.what}: dropped one (${reason}); further drops within ${intervalMs / 1000} s are summed`,
+        )
         arm()
         return
       }

@@ -67,7 +67,8 @@ export const kitErrors = defineErrors({
   KIT_ERR_LISTEN: { message: 'cannot listen on %s: %s' },
   KIT_ERR_BAD_ADDRESS: { message: 'bad address "%s": expected %s' },
   KIT_ERR_LISTEN_REMOTE: {
-    message: 'refusing a %s listener on non-loopback %s: it has no authentication; pass --%s-allow-remote to allow it',
+    message:
+      'refusing a %s listener on non-loopback %s: it has no authentication; pass --%s-allow-remote to allow it',
     exit: 2,
   },
   KIT_ERR_SOCKET_PATH: { message: 'unsafe control socket path %s: %s' },
@@ -78,7 +79,8 @@ export const kitErrors = defineErrors({
   KIT_ERR_KEY_FILE: { message: 'key file %s: %s', exit: 3 },
   KIT_ERR_STATE_FILE: { message: 'state file %s: %s' },
   KIT_ERR_CONTROL_UNSAFE: {
-    message: 'refusing to talk to control socket %s: %s (override: --control-allow-unsafe or HAS_CONTROL_ALLOW_UNSAFE=1)',
+    message:
+      'refusing to talk to control socket %s: %s (override: --control-allow-unsafe or HAS_CONTROL_ALLOW_UNSAFE=1)',
   },
 })
 

@@ -69,12 +69,19 @@ export function keyText(content: string, rule: KeyTextRule = 'trim'): string {
  * the file and, for a mode problem, the mode. The mode is checked on the
  * opened file, so a swap between check and read cannot slip through.
  */
-export async function readKeyFile(path: string, opts: KeyFileOptions = {}): Promise<string> {
+export async function readKeyFile(
+  path: string,
+  opts: KeyFileOptions = {},
+): Promise<string> {
   let fh
   try {
     fh = await open(path, 'r')
   } catch (e) {
-    throw new KeyFileError(path, `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e)
+    throw new KeyFileError(
+      path,
+      `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      e,
+    )
   }
   try {
     const st = await fh.stat()
@@ -82,17 +89,27 @@ export async function readKeyFile(path: string, opts: KeyFileOptions = {}): Prom
     const problem = keyFileModeProblem(st.mode)
     if (problem) throw new KeyFileError(path, problem)
     if (st.size > KEY_FILE_MAX_BYTES) {
-      throw new KeyFileError(path, `is larger than ${KEY_FILE_MAX_BYTES} bytes; not a key file`)
+      throw new KeyFileError(
+        path,
+        `is larger than ${KEY_FILE_MAX_BYTES} bytes; not a key file`,
+      )
     }
     const key = keyText((await fh.readFile()).toString('utf8'), opts.text)
     const min = opts.minBytes ?? KEY_MIN_BYTES
     if (Buffer.byteLength(key, 'utf8') < min) {
-      throw new KeyFileError(path, `holds fewer than ${min} bytes of key (at least ${min} bytes required)`)
+      throw new KeyFileError(
+        path,
+        `holds fewer than ${min} bytes of key (at least ${min} bytes required)`,
+      )
     }
     return key
   } catch (e) {
     if (e instanceof KeyFileError) throw e
-    throw new KeyFileError(path, `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e)
+    throw new KeyFileError(
+      path,
+      `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      e,
+    )
   } finally {
     await fh.close()
   }

@@ -25,7 +25,10 @@ export function isLoopbackHost(host: string): boolean {
 const permitted = new Set<string>()
 
 /** Allows a non-loopback `what` listener on exactly this address (the CLI flags). */
-export function permitRemoteListen(what: 'control' | 'metrics', address: string): void {
+export function permitRemoteListen(
+  what: 'control' | 'metrics',
+  address: string,
+): void {
   permitted.add(`${what} ${address}`)
 }
 
@@ -39,6 +42,11 @@ export function checkListenHost(
   host: string,
   allowRemote = false,
 ): void {
-  if (isLoopbackHost(host) || allowRemote || permitted.has(`${what} ${address}`)) return
+  if (
+    isLoopbackHost(host) ||
+    allowRemote ||
+    permitted.has(`${what} ${address}`)
+  )
+    return
   throw kitErrors('KIT_ERR_LISTEN_REMOTE', what, address, what)
 }

@@ -38,7 +38,8 @@ export class ReplayGuard {
     if (epoch < st.epoch) return 'stale'
     if (s > st.top) {
       const shift = s - st.top
-      st.mask = shift >= WINDOW ? 1n : ((st.mask << shift) | 1n) & ((1n << WINDOW) - 1n)
+      st.mask =
+        shift >= WINDOW ? 1n : ((st.mask << shift) | 1n) & ((1n << WINDOW) - 1n)
       st.top = s
       return 'ok'
     }

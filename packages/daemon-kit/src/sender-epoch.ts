@@ -6,7 +6,15 @@
 // (write to a temporary file, fsync, rename) before the sender uses it.
 // Without a usable state file it falls back to the clock and says why.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs'
 import { dirname, join } from 'node:path'
 import { homedir } from 'node:os'
 
@@ -23,9 +31,18 @@ export interface SenderEpoch {
  * Default state file: `$HAS_STATE_DIR/<name>/epoch` when set, else
  * /var/lib/has/<name>/epoch as root, else ~/.local/state/has/<name>/epoch.
  */
-export function defaultEpochFile(name: string, uid: number = process.getuid?.() ?? -1): string {
-  const base = process.env.HAS_STATE_DIR
-    ?? (uid === 0 ? '/var/lib/has' : join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local/state'), 'has'))
+export function defaultEpochFile(
+  name: string,
+  uid: number = process.getuid?.() ?? -1,
+): string {
+  const base =
+    process.env.HAS_STATE_DIR ??
+    (uid === 0
+      ? '/var/lib/has'
+      : join(
+          process.env.XDG_STATE_HOME ?? join(homedir(), '.local/state'),
+          'has',
+        ))
   return join(base, name, 'epoch')
 }
 
@@ -44,18 +61,29 @@ export function parseEpochState(text: string): number | undefined {
  * The epoch for this process start. Call once at start, before the first
  * datagram; the same sender must keep the returned value for its lifetime.
  */
-export function senderEpoch(stateFile: string, now: () => number = Date.now): SenderEpoch {
+export function senderEpoch(
+  stateFile: string,
+  now: () => number = Date.now,
+): SenderEpoch {
   const clock = Math.floor(now())
   let last: number | undefined
   try {
     const text = readFileSync(stateFile, 'utf8')
     last = parseEpochState(text)
     if (last === undefined) {
-      return { epoch: clock, source: 'clock', warning: `state file ${stateFile} is not one decimal integer; using the clock` }
+      return {
+        epoch: clock,
+        source: 'clock',
+        warning: `state file ${stateFile} is not one decimal integer; using the clock`,
+      }
     }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-      return { epoch: clock, source: 'clock', warning: `state file ${stateFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; using the clock` }
+      return {
+        epoch: clock,
+        source: 'clock',
+        warning: `state file ${stateFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; using the clock`,
+      }
     }
   }
   const epoch = Math.min(MAX_EPOCH, Math.max(clock, (last ?? 0) + 1))
@@ -71,7 +99,11 @@ export function senderEpoch(stateFile: string, now: () => number = Date.now): Se
     }
     renameSync(tmp, stateFile)
   } catch (e) {
-    return { epoch, source: 'clock', warning: `state file ${stateFile} cannot be written (${(e as NodeJS.ErrnoException).code ?? String(e)}); the epoch may go backwards after a clock step` }
+    return {
+      epoch,
+      source: 'clock',
+      warning: `state file ${stateFile} cannot be written (${(e as NodeJS.ErrnoException).code ?? String(e)}); the epoch may go backwards after a clock step`,
+    }
   }
   return { epoch, source: 'persisted' }
 }

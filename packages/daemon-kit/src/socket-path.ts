@@ -50,7 +50,11 @@ export function prepareSocketDir(path: string): SocketDirCheck {
     st = lstatOrUndefined(dir)
   }
   if (!st || !st.isDirectory()) {
-    throw kitErrors('KIT_ERR_SOCKET_PATH', path, `${dir} is not a directory (a link is not followed)`)
+    throw kitErrors(
+      'KIT_ERR_SOCKET_PATH',
+      path,
+      `${dir} is not a directory (a link is not followed)`,
+    )
   }
   if (isPrivate && (st.uid !== uid || (st.mode & 0o7777) !== 0o700)) {
     throw kitErrors(
@@ -76,10 +80,18 @@ export async function clearSocketPath(path: string): Promise<void> {
   const st = lstatOrUndefined(path)
   if (!st) return
   if (st.isSymbolicLink()) {
-    throw kitErrors('KIT_ERR_SOCKET_PATH', path, 'it is a symbolic link; refusing to follow or delete it')
+    throw kitErrors(
+      'KIT_ERR_SOCKET_PATH',
+      path,
+      'it is a symbolic link; refusing to follow or delete it',
+    )
   }
   if (!st.isSocket()) {
-    throw kitErrors('KIT_ERR_SOCKET_PATH', path, 'it exists and is not a socket; refusing to delete it')
+    throw kitErrors(
+      'KIT_ERR_SOCKET_PATH',
+      path,
+      'it exists and is not a socket; refusing to delete it',
+    )
   }
   if (await probe(path)) {
     throw kitErrors('KIT_ERR_LISTEN', path, 'another daemon is running there')
@@ -104,7 +116,9 @@ export function verifySocket(path: string): void {
     throw kitErrors(
       'KIT_ERR_SOCKET_PATH',
       path,
-      st ? `after bind it is not a socket with mode 660 (mode ${(st.mode & 0o7777).toString(8)})` : 'vanished after bind',
+      st
+        ? `after bind it is not a socket with mode 660 (mode ${(st.mode & 0o7777).toString(8)})`
+        : 'vanished after bind',
     )
   }
 }

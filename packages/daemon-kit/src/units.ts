@@ -99,5 +99,7 @@ export function parseHostPort(
 
 /** Formats host and port for logs and URLs, bracketing IPv6. */
 export function formatHostPort(hp: HostPort): string {
-  return isIP(hp.host) === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`
+  return isIP(hp.host) === 6
+    ? `[${hp.host}]:${hp.port}`
+    : `${hp.host}:${hp.port}`
 }

@@ -62,7 +62,10 @@ t.test('readConfigFile names the missing file, exit 3', async t => {
 t.test('sourceLines is linear on hostile input', async t => {
   const cases: [string, string][] = [
     ['40,000 continuation lines (160 kB)', 'a \\\n'.repeat(40_000) + 'b\n'],
-    ['160 kB white space before a continued line', 'x' + ' '.repeat(160_000) + 'y\\\nz\n'],
+    [
+      '160 kB white space before a continued line',
+      'x' + ' '.repeat(160_000) + 'y\\\nz\n',
+    ],
   ]
   for (const [name, input] of cases) {
     const t0 = performance.now()
@@ -75,20 +78,52 @@ t.test('sourceLines is linear on hostile input', async t => {
 
 t.test('sourceLines refuses over-long lines with file:line', async t => {
   const long = 'k ' + 'v'.repeat(100)
-  t.throws(() => sourceLines(`a 1\n${long}\nb 2\n`, 'x.conf', { maxLineLength: 50 }), {
-    code: 'KIT_ERR_CONFIG_INVALID',
-    message: /x\.conf:2: line longer than 50 characters/,
-  })
-  t.throws(() => sourceLines(`a 1\nk \\\n${'v'.repeat(60)}\n`, 'x.conf', { maxLineLength: 50 }), {
-    message: /x\.conf:2: line longer than 50/,
-  }, 'a logical line joined from continuations counts as a whole')
+  t.throws(
+    () => sourceLines(`a 1\n${long}\nb 2\n`, 'x.conf', { maxLineLength: 50 }),
+    {
+      code: 'KIT_ERR_CONFIG_INVALID',
+      message: /x\.conf:2: line longer than 50 characters/,
+    },
+  )
+  t.throws(
+    () =>
+      sourceLines(`a 1\nk \\\n${'v'.repeat(60)}\n`, 'x.conf', {
+        maxLineLength: 50,
+      }),
+    {
+      message: /x\.conf:2: line longer than 50/,
+    },
+    'a logical line joined from continuations counts as a whole',
+  )
   const issues = new IssueList()
-  const lines = sourceLines(`a 1\n${long} \\\n more\nb 2\n`, 'x.conf', { maxLineLength: 50, issues })
-  t.same(lines.map(l => [l.line, l.text]), [[1, 'a 1'], [4, 'b 2']], 'skipped, later line numbers right')
-  t.same(issues.errors.map(formatIssue), ['x.conf:2: line longer than 50 characters'])
-  t.equal(sourceLines('z'.repeat(8192), 'x.conf').length, 1, 'the default limit allows 8192')
+  const lines = sourceLines(`a 1\n${long} \\\n more\nb 2\n`, 'x.conf', {
+    maxLineLength: 50,
+    issues,
+  })
+  t.same(
+    lines.map(l => [l.line, l.text]),
+    [
+      [1, 'a 1'],
+      [4, 'b 2'],
+    ],
+    'skipped, later line numbers right',
+  )
+  t.same(issues.errors.map(formatIssue), [
+    'x.conf:2: line longer than 50 characters',
+  ])
+  t.equal(
+    sourceLines('z'.repeat(8192), 'x.conf').length,
+    1,
+    'the default limit allows 8192',
+  )
 })
 
 t.test('sourceLines continuation details kept', async t => {
-  t.same(sourceLines('a \\  \r\n\t b\r\nc \\', 'f').map(l => [l.line, l.text]), [[1, 'a b'], [3, 'c \\']])
+  t.same(
+    sourceLines('a \\  \r\n\t b\r\nc \\', 'f').map(l => [l.line, l.text]),
+    [
+      [1, 'a b'],
+      [3, 'c \\'],
+    ],
+  )
 })

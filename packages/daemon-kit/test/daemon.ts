@@ -14,7 +14,8 @@ function sink() {
   const lines: Record<string, unknown>[] = []
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>)
+      for (const l of chunk.toString().split('\n'))
+        if (l) lines.push(JSON.parse(l) as Record<string, unknown>)
       cb()
     },
   })
@@ -67,13 +68,17 @@ t.test('reload validates then swaps; control and metrics answer', async t => {
   writeFileSync(file, 'port 99999\n')
   t.equal(await d.reload(), false, 'bad file refused')
   t.equal(d.config.port, 11, 'last good config kept')
-  const rejected = lines.find(l => l.msg === 'reload rejected; keeping the last good configuration')
+  const rejected = lines.find(
+    l => l.msg === 'reload rejected; keeping the last good configuration',
+  )
   t.match(rejected, { issues: [{ line: 1, value: '99999' }] })
 
   const ctl = d.control!.address
   t.same(await controlRequest(ctl, 'status'), { applied: [11] })
   t.same(await controlRequest(ctl, 'echo', ['a', 'b']), ['a', 'b'])
-  await t.rejects(controlRequest(ctl, 'nope'), { code: 'KIT_ERR_CONTROL_UNKNOWN' })
+  await t.rejects(controlRequest(ctl, 'nope'), {
+    code: 'KIT_ERR_CONTROL_UNKNOWN',
+  })
 
   const res = await fetch(`http://127.0.0.1:${d.metrics!.address.port}/metrics`)
   const text = await res.text()

@@ -4,7 +4,11 @@ import { LineSplitter } from '../src/line-splitter.js'
 t.test('splits CRLF and LF across chunks, bounds length', async t => {
   const lines: string[] = []
   let overflows = 0
-  const s = new LineSplitter(8, l => lines.push(l), () => overflows++)
+  const s = new LineSplitter(
+    8,
+    l => lines.push(l),
+    () => overflows++,
+  )
   s.push('ab')
   s.push('c\r\nde\nf')
   t.same(lines, ['abc', 'de'])

@@ -6,7 +6,11 @@ t.test('sequence window', async t => {
   t.equal(g.check('a', 1, 10), 'ok')
   t.equal(g.check('a', 1, 10), 'replay')
   t.equal(g.check('a', 1, 12), 'ok')
-  t.equal(g.check('a', 1, 11), 'late', 'late but inside the window: accepted once, told apart')
+  t.equal(
+    g.check('a', 1, 11),
+    'late',
+    'late but inside the window: accepted once, told apart',
+  )
   t.equal(g.check('a', 1, 11), 'replay')
   t.equal(g.check('a', 1, 200), 'ok')
   t.equal(g.check('a', 1, 100), 'stale', 'behind the window')

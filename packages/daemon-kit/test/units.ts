@@ -19,7 +19,8 @@ t.test('parseDuration', async t => {
     ['5 parsecs', 's', undefined],
     ['', 's', undefined],
   ]
-  for (const [text, unit, want] of cases) t.equal(parseDuration(text, unit), want, text)
+  for (const [text, unit, want] of cases)
+    t.equal(parseDuration(text, unit), want, text)
 })
 
 t.test('numbers and booleans', async t => {

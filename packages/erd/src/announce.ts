@@ -13,7 +13,12 @@ import { fileURLToPath } from 'node:url'
 import type { Address } from './netlink-text.js'
 
 /** The NA sender shipped in this package (libexec/ next to dist/ and src/). */
-export const NA_SENDER = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'libexec', 'erd-na')
+export const NA_SENDER = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'libexec',
+  'erd-na',
+)
 
 /** At most this many IPv6 neighbours get a solicitation (bonding: 16 ARP targets). */
 export const MAX_NS_TARGETS = 16
@@ -34,7 +39,9 @@ export interface AnnounceInput {
 }
 
 /** The addresses a round announces, per family, each once. */
-export function announceTargets(a: Pick<AnnounceInput, 'addresses' | 'ipv4' | 'ipv6'>): { v4: string[]; v6: string[] } {
+export function announceTargets(
+  a: Pick<AnnounceInput, 'addresses' | 'ipv4' | 'ipv6'>,
+): { v4: string[]; v6: string[] } {
   const v4: string[] = []
   const v6: string[] = []
   const seen = new Set<string>()
@@ -45,7 +52,8 @@ export function announceTargets(a: Pick<AnnounceInput, 'addresses' | 'ipv4' | 'i
     if (addr.family === 4 && a.ipv4) v4.push(addr.address)
     // Global scope covers ULAs (fc00::/7); link-local addresses stay
     // with their port and are never moved.
-    else if (addr.family === 6 && a.ipv6 && addr.scope === 'global') v6.push(addr.address)
+    else if (addr.family === 6 && a.ipv6 && addr.scope === 'global')
+      v6.push(addr.address)
   }
   return { v4, v6 }
 }
@@ -54,7 +62,20 @@ export function announceTargets(a: Pick<AnnounceInput, 'addresses' | 'ipv4' | 'i
 export function announceCommands(a: AnnounceInput): string[][] {
   const { v4, v6 } = announceTargets(a)
   // -w: do not wait a second for the answer nobody sends.
-  const cmds: string[][] = v4.map(addr => ['arping', '-q', '-U', '-c', '1', '-w', '0.02', '-i', a.dev, '-S', addr, addr])
+  const cmds: string[][] = v4.map(addr => [
+    'arping',
+    '-q',
+    '-U',
+    '-c',
+    '1',
+    '-w',
+    '0.02',
+    '-i',
+    a.dev,
+    '-S',
+    addr,
+    addr,
+  ])
   if (!v6.length) return cmds
   if ((a.ipv6Announce ?? 'na') === 'na') {
     // One process per round for all addresses: perl starts in a few ms.
@@ -64,7 +85,8 @@ export function announceCommands(a: AnnounceInput): string[][] {
   const targets = [...new Set(a.ipv6Targets)].slice(0, MAX_NS_TARGETS)
   for (const addr of v6) {
     for (const t of targets) {
-      if (t !== addr) cmds.push(['ndisc6', '-q', '-r', '1', '-w', '1', '-s', addr, t, a.dev])
+      if (t !== addr)
+        cmds.push(['ndisc6', '-q', '-r', '1', '-w', '1', '-s', addr, t, a.dev])
     }
   }
   return cmds

@@ -11,7 +11,12 @@ import { fileURLToPath } from 'node:url'
 import { LineSplitter } from '@has/daemon-kit'
 
 /** The helper shipped in this package (libexec/ next to dist/ and src/). */
-export const ANNOUNCER = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'libexec', 'erd-announce')
+export const ANNOUNCER = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'libexec',
+  'erd-announce',
+)
 
 export interface AnnounceResult {
   readonly sent: number
@@ -30,15 +35,25 @@ export class Announcer {
   }
 
   #start(): ChildProcess {
-    const child = spawn(this.argv[0] as string, this.argv.slice(1), { stdio: ['pipe', 'pipe', 'ignore'] })
-    const splitter = new LineSplitter(1 << 16, line => this.#waiter?.(line), () => {})
+    const child = spawn(this.argv[0] as string, this.argv.slice(1), {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    })
+    const splitter = new LineSplitter(
+      1 << 16,
+      line => this.#waiter?.(line),
+      () => {},
+    )
     child.stdout?.on('data', (c: Buffer) => splitter.push(c))
     const gone = (why: string): void => {
       if (this.#child === child) this.#child = undefined
       this.#waiter?.(`\0${why}`)
     }
-    child.once('error', e => gone(`cannot start ${this.argv.join(' ')}: ${e.message}`))
-    child.once('exit', (code, signal) => gone(`announcer exited (${signal ?? code})`))
+    child.once('error', e =>
+      gone(`cannot start ${this.argv.join(' ')}: ${e.message}`),
+    )
+    child.once('exit', (code, signal) =>
+      gone(`announcer exited (${signal ?? code})`),
+    )
     child.stdin?.on('error', () => {})
     this.#child = child
     return child
@@ -51,7 +66,10 @@ export class Announcer {
     return next
   }
 
-  #announce(dev: string, addresses: readonly string[]): Promise<AnnounceResult> {
+  #announce(
+    dev: string,
+    addresses: readonly string[],
+  ): Promise<AnnounceResult> {
     const child = this.#child ?? this.#start()
     return new Promise(resolve => {
       // A stuck helper must not hold later rounds: give up, restart it next time.
@@ -66,8 +84,13 @@ export class Announcer {
         this.#waiter = undefined
         const ok = /^ok (\d+)$/.exec(line)
         if (ok) resolve({ sent: Number(ok[1]) })
-        else if (line.startsWith('\0')) resolve({ sent: 0, error: line.slice(1) })
-        else resolve({ sent: Number(/\((\d+) sent\)$/.exec(line)?.[1] ?? 0), error: line.replace(/^err /, '') })
+        else if (line.startsWith('\0'))
+          resolve({ sent: 0, error: line.slice(1) })
+        else
+          resolve({
+            sent: Number(/\((\d+) sent\)$/.exec(line)?.[1] ?? 0),
+            error: line.replace(/^err /, ''),
+          })
       }
       child.stdin?.write(`${[dev, ...addresses].join(' ')}\n`)
     })

@@ -82,30 +82,48 @@ export const RESTART_DIRECTIVES = [
 ] as const
 
 type Parser = (v: string) => unknown
-const ms = (min: number, max: number): Parser => v => {
-  const n = parseDuration(v, 'ms')
-  return n !== undefined && n >= min && n <= max ? n : undefined
-}
+const ms =
+  (min: number, max: number): Parser =>
+  v => {
+    const n = parseDuration(v, 'ms')
+    return n !== undefined && n >= min && n <= max ? n : undefined
+  }
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/
 
 const DIRECTIVES: Record<keyof ErdConfig, { parse: Parser; range: string }> = {
-  primary: { parse: v => (IFNAME.test(v) ? v : undefined), range: 'an interface name (1-15 chars)' },
-  secondary: { parse: v => (IFNAME.test(v) ? v : undefined), range: 'an interface name (1-15 chars)' },
+  primary: {
+    parse: v => (IFNAME.test(v) ? v : undefined),
+    range: 'an interface name (1-15 chars)',
+  },
+  secondary: {
+    parse: v => (IFNAME.test(v) ? v : undefined),
+    range: 'an interface name (1-15 chars)',
+  },
   poll_interval: { parse: ms(10, 60_000), range: 'a duration 10ms..60s' },
   link_events: { parse: parseBool, range: 'on or off' },
   updelay: { parse: ms(0, 3_600_000), range: 'a duration 0..1h' },
   downdelay: { parse: ms(0, 3_600_000), range: 'a duration 0..1h' },
   primary_reselect: {
-    parse: v => ((PRIMARY_RESELECT as readonly string[]).includes(v) ? v : undefined),
+    parse: v =>
+      (PRIMARY_RESELECT as readonly string[]).includes(v) ? v : undefined,
     range: 'always, better or failure',
   },
-  flap_limit: { parse: v => parseIntRange(v, 0, 1000), range: 'an integer 0..1000' },
+  flap_limit: {
+    parse: v => parseIntRange(v, 0, 1000),
+    range: 'an integer 0..1000',
+  },
   flap_window: { parse: ms(0, 86_400_000), range: 'a duration 0..24h' },
   hold_time: { parse: ms(0, 86_400_000), range: 'a duration 0..24h' },
   ipv4: { parse: parseBool, range: 'on or off' },
   ipv6: { parse: parseBool, range: 'on or off' },
-  metric_offset: { parse: v => parseIntRange(v, 1, 1_000_000), range: 'an integer 1..1000000' },
-  announce_count: { parse: v => parseIntRange(v, 0, 255), range: 'an integer 0..255' },
+  metric_offset: {
+    parse: v => parseIntRange(v, 1, 1_000_000),
+    range: 'an integer 1..1000000',
+  },
+  announce_count: {
+    parse: v => parseIntRange(v, 0, 255),
+    range: 'an integer 0..255',
+  },
   announce_interval: { parse: ms(1, 60_000), range: 'a duration 1ms..60s' },
 }
 
@@ -121,7 +139,11 @@ export interface Overrides {
   readonly secondary?: string
 }
 
-export function parseConfig(text: string, file: string, over: Overrides = {}): ParseResult {
+export function parseConfig(
+  text: string,
+  file: string,
+  over: Overrides = {},
+): ParseResult {
   const issues = new IssueList()
   const out: Record<string, unknown> = { ...DEFAULTS }
   const seen = new Map<string, number>()
@@ -145,7 +167,11 @@ export function parseConfig(text: string, file: string, over: Overrides = {}): P
       issues.error(line, `${key} must be ${spec.range}`, raw)
       continue
     }
-    if (seen.has(key)) issues.warn(line, `${key} repeated (line ${seen.get(key)}); the last one wins`)
+    if (seen.has(key))
+      issues.warn(
+        line,
+        `${key} repeated (line ${seen.get(key)}); the last one wins`,
+      )
     seen.set(key, line.line)
     out[key] = value
   }
@@ -154,10 +180,19 @@ export function parseConfig(text: string, file: string, over: Overrides = {}): P
     const v = over[k]
     if (v === undefined) continue
     if (IFNAME.test(v)) out[k] = v
-    else issues.error(at, `${k} interface from the command line must be an interface name`, v)
+    else
+      issues.error(
+        at,
+        `${k} interface from the command line must be an interface name`,
+        v,
+      )
   }
   if (issues.ok && out.primary === out.secondary) {
-    issues.error({ file, line: seen.get('secondary') ?? 0 }, 'secondary must differ from primary', String(out.secondary))
+    issues.error(
+      { file, line: seen.get('secondary') ?? 0 },
+      'secondary must differ from primary',
+      String(out.secondary),
+    )
   }
   if (!issues.ok) return { errors: issues.errors, warnings: issues.warnings }
   return {

@@ -3,13 +3,27 @@
 // and peer announcements. All kernel access goes through `Kernel`; all
 // time through `Clock`. Route work runs one job at a time, in order.
 
-import { silentLogger, type Logger, type Registry, type Service } from '@has/daemon-kit'
-import { FULL_POLL_INTERVAL, restartOnlyChanges, type ErdConfig } from './config.js'
+import {
+  silentLogger,
+  type Logger,
+  type Registry,
+  type Service,
+} from '@has/daemon-kit'
+import {
+  FULL_POLL_INTERVAL,
+  restartOnlyChanges,
+  type ErdConfig,
+} from './config.js'
 import { erdErrors } from './errors.js'
 import { systemKernel, type Kernel, type Watcher } from './kernel.js'
 import { systemClock, type Clock, type Timer } from './clock.js'
 import { createMetrics, type ErdMetrics } from './metrics.js'
-import { LinkSelector, ROLES, type Role, type SelectorEvent } from './selector.js'
+import {
+  LinkSelector,
+  ROLES,
+  type Role,
+  type SelectorEvent,
+} from './selector.js'
 import {
   describeRoute,
   planRoutes,
@@ -21,7 +35,11 @@ import {
   type Route,
   type RouteOp,
 } from './routes.js'
-import { announceCommands, announceTargets, type Ipv6Announce } from './announce.js'
+import {
+  announceCommands,
+  announceTargets,
+  type Ipv6Announce,
+} from './announce.js'
 import { NeighbourCache, neighbourLines } from './neighbours.js'
 import type { Address } from './netlink-text.js'
 
@@ -46,15 +64,18 @@ export interface ErdStatus {
   readonly active: Role | null
   /** Set by the `switch` command until that link fails or `switch auto`. */
   readonly pinned: Role | null
-  readonly links: Record<Role, {
-    readonly ifname: string
-    readonly phase: string
-    readonly carrier: boolean
-    readonly since: string
-    readonly until?: string
-    readonly flapping: boolean
-    readonly recentLosses: number
-  }>
+  readonly links: Record<
+    Role,
+    {
+      readonly ifname: string
+      readonly phase: string
+      readonly carrier: boolean
+      readonly since: string
+      readonly until?: string
+      readonly flapping: boolean
+      readonly recentLosses: number
+    }
+  >
   readonly transitions: readonly Transition[]
   readonly savedRoutes: readonly string[]
   readonly ipv6Targets: readonly string[]
@@ -78,8 +99,12 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
   const kernel: Kernel = opts.kernel ?? (own as Kernel)
   const clock = opts.clock ?? systemClock
   const m: ErdMetrics = createMetrics(opts.registry)
-  const ifname = (r: Role): string => (r === 'primary' ? cfg.primary : cfg.secondary)
-  const families = (): Family[] => [...(cfg.ipv4 ? [4 as const] : []), ...(cfg.ipv6 ? [6 as const] : [])]
+  const ifname = (r: Role): string =>
+    r === 'primary' ? cfg.primary : cfg.secondary
+  const families = (): Family[] => [
+    ...(cfg.ipv4 ? [4 as const] : []),
+    ...(cfg.ipv6 ? [6 as const] : []),
+  ]
 
   if (!(await kernel.canAdminNetwork())) throw erdErrors('ERD_ERR_PRIVILEGE')
   const carrier = { primary: false, secondary: false }
@@ -95,16 +120,32 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
   const first = await kernel.routes(families())
   let saved: Route[] = primaryRoutes(first.routes, cfg.primary)
   if (saved.length === 0) {
-    saved = routesFromCopies(first.routes, cfg.primary, cfg.secondary, cfg.metric_offset)
-    if (saved.length) log.warn({ routes: saved.map(describeRoute) }, 'primary routes rebuilt from erd copies')
+    saved = routesFromCopies(
+      first.routes,
+      cfg.primary,
+      cfg.secondary,
+      cfg.metric_offset,
+    )
+    if (saved.length)
+      log.warn(
+        { routes: saved.map(describeRoute) },
+        'primary routes rebuilt from erd copies',
+      )
   }
-  if (first.skipped.length) log.warn({ skipped: first.skipped }, 'routes erd cannot copy (not single-path unicast)')
-  if (saved.length === 0) log.warn({ primary: cfg.primary }, 'the primary has no routes to protect')
+  if (first.skipped.length)
+    log.warn(
+      { skipped: first.skipped },
+      'routes erd cannot copy (not single-path unicast)',
+    )
+  if (saved.length === 0)
+    log.warn({ primary: cfg.primary }, 'the primary has no routes to protect')
 
   const neighbours = new NeighbourCache()
-  for (const r of saved) if (r.gateway) neighbours.remember({ address: r.gateway })
+  for (const r of saved)
+    if (r.gateway) neighbours.remember({ address: r.gateway })
   for (const r of ROLES) {
-    for (const n of await kernel.neighbours(ifname(r)).catch(() => [])) neighbours.remember(n)
+    for (const n of await kernel.neighbours(ifname(r)).catch(() => []))
+      neighbours.remember(n)
   }
 
   // IPv6 peers get unsolicited NAs from the perl helper; checked once here
@@ -123,23 +164,39 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
   // ---- serial route work ----
   let queue: Promise<void> = Promise.resolve()
   const enqueue = (job: () => Promise<void>): void => {
-    queue = queue.then(job).catch((err: unknown) => log.error({ err }, 'route work failed'))
+    queue = queue
+      .then(job)
+      .catch((err: unknown) => log.error({ err }, 'route work failed'))
   }
 
-  const apply = async (ops: RouteOp[], quietMissing: boolean, pre: string[] = []): Promise<void> => {
+  const apply = async (
+    ops: RouteOp[],
+    quietMissing: boolean,
+    pre: string[] = [],
+  ): Promise<void> => {
     if (!ops.length && !pre.length) return
     const r = await kernel.apply(ops, pre)
     m.routeChanges.inc({ result: 'ok' }, ops.length - r.failed)
     if (r.failed) m.routeChanges.inc({ result: 'failed' }, r.failed)
     if (r.failed && !quietMissing) {
-      log.warn({ code: 'ERD_ERR_ROUTE_APPLY', failed: r.failed, of: ops.length, errors: r.errors }, 'some route changes failed')
+      log.warn(
+        {
+          code: 'ERD_ERR_ROUTE_APPLY',
+          failed: r.failed,
+          of: ops.length,
+          errors: r.errors,
+        },
+        'some route changes failed',
+      )
     }
   }
 
   // Addresses to announce, refreshed off the switchover path.
   let addresses: Record<Role, Address[]> = { primary: [], secondary: [] }
   const readAddresses = async (): Promise<void> => {
-    const [p, s] = await Promise.all(ROLES.map(r => kernel.addresses(ifname(r)).catch(() => [] as Address[])))
+    const [p, s] = await Promise.all(
+      ROLES.map(r => kernel.addresses(ifname(r)).catch(() => [] as Address[])),
+    )
     addresses = { primary: p ?? [], secondary: s ?? [] }
   }
 
@@ -161,7 +218,10 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
     if (!ops.length) return
     await apply(ops, false)
     log.info(
-      { event: 'routes', changes: ops.map(o => `${o.op} ${describeRoute(o.route)} (${o.why})`) },
+      {
+        event: 'routes',
+        changes: ops.map(o => `${o.op} ${describeRoute(o.route)} (${o.why})`),
+      },
       'routes reconciled',
     )
   }
@@ -172,8 +232,18 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
     announceTimer = undefined
     if (cfg.announce_count === 0 || sel.active !== role) return
     const dev = ifname(role)
-    const addrs = [...addresses.primary, ...(role === 'secondary' ? addresses.secondary : [])]
-    const input = { dev, addresses: addrs, ipv6Targets: neighbours.ipv6(), ipv4: cfg.ipv4, ipv6: cfg.ipv6, ipv6Announce }
+    const addrs = [
+      ...addresses.primary,
+      ...(role === 'secondary' ? addresses.secondary : []),
+    ]
+    const input = {
+      dev,
+      addresses: addrs,
+      ipv6Targets: neighbours.ipv6(),
+      ipv4: cfg.ipv4,
+      ipv6: cfg.ipv6,
+      ipv6Announce,
+    }
     let sent = -1
     let via = 'announcer'
     // The long-lived announcer first: no process start on the switch path.
@@ -183,7 +253,11 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
       if (r.error === undefined) {
         sent = r.sent
         m.announcements.inc({ result: 'ok' }, sent)
-      } else log.warn({ error: r.error, dev }, 'announcer failed; falling back to arping and erd-na')
+      } else
+        log.warn(
+          { error: r.error, dev },
+          'announcer failed; falling back to arping and erd-na',
+        )
     }
     if (sent < 0) {
       via = 'commands'
@@ -198,14 +272,22 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
     }
     log.info({ event: 'announced', dev, round, sent, via }, 'peers notified')
     if (round < cfg.announce_count && sel.active === role) {
-      announceTimer = clock.after(cfg.announce_interval, () => void announce(role, round + 1))
+      announceTimer = clock.after(
+        cfg.announce_interval,
+        () => void announce(role, round + 1),
+      )
     }
   }
 
   // ---- state machine glue ----
   const setGauges = (): void => {
-    for (const l of ['primary', 'secondary', 'none'] as const) m.active.set({ link: l }, (sel.active ?? 'none') === l ? 1 : 0)
-    for (const r of ROLES) m.usable.set({ link: r }, ['up', 'going-down'].includes(sel.phase(r)) ? 1 : 0)
+    for (const l of ['primary', 'secondary', 'none'] as const)
+      m.active.set({ link: l }, (sel.active ?? 'none') === l ? 1 : 0)
+    for (const r of ROLES)
+      m.usable.set(
+        { link: r },
+        ['up', 'going-down'].includes(sel.phase(r)) ? 1 : 0,
+      )
   }
 
   // A switch does not wait for queued route work (a reconcile reading the
@@ -219,22 +301,43 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
     // Announce at once, not after the routes: until the first frame leaves
     // the new port, the switches (and peers with another MAC cached) keep
     // sending the node's traffic to the dead one. Receiving needs no route.
-    if (e.to) void announce(e.to).catch((err: unknown) => log.warn({ err }, 'announce failed'))
+    if (e.to)
+      void announce(e.to).catch((err: unknown) =>
+        log.warn({ err }, 'announce failed'),
+      )
     const job = async (): Promise<void> => {
       if (sel.active !== e.to) return // superseded by a later switch
-      const pre = e.to ? neighbourLines(neighbours.all(), ifname(e.to), cfg) : []
+      const pre = e.to
+        ? neighbourLines(neighbours.all(), ifname(e.to), cfg)
+        : []
       if (e.to === 'secondary') await apply(withdrawPrimary(saved), true, pre)
       else if (e.to === 'primary') await apply(restorePrimary(saved), true, pre)
       const applyMs = Math.round((clock.now() - e.at) * 10) / 10
-      const t: Transition = { at: new Date(e.at).toISOString(), from: e.from, to: e.to, reason: e.reason, ...(e.to ? { applyMs } : {}) }
+      const t: Transition = {
+        at: new Date(e.at).toISOString(),
+        from: e.from,
+        to: e.to,
+        reason: e.reason,
+        ...(e.to ? { applyMs } : {}),
+      }
       transitions.push(t)
       if (transitions.length > MAX_TRANSITIONS) transitions.shift()
       m.switches.inc({ to: e.to ?? 'none' })
       if (e.to) m.switchSeconds.observe(applyMs / 1000)
-      if (e.to === null) log.warn({ event: 'switch', ...t }, 'no usable link; routes left as they are')
-      else log.info({ event: 'switch', ...t, ifname: ifname(e.to) }, `switched to ${e.to}`)
+      if (e.to === null)
+        log.warn(
+          { event: 'switch', ...t },
+          'no usable link; routes left as they are',
+        )
+      else
+        log.info(
+          { event: 'switch', ...t, ifname: ifname(e.to) },
+          `switched to ${e.to}`,
+        )
     }
-    const done = job().catch((err: unknown) => log.error({ err }, 'switch failed'))
+    const done = job().catch((err: unknown) =>
+      log.error({ err }, 'switch failed'),
+    )
     enqueue(async () => {
       await done
       await reconcile()
@@ -248,17 +351,35 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
       if (e.type === 'switch') onSwitch(e)
       else {
         linkChanged = true
-        const extra = { ...(e.delay === undefined ? {} : { delay: e.delay }), ...(e.flapping ? { flapping: true } : {}) }
-        log.info({ event: 'link', link: e.role, ifname: ifname(e.role), phase: e.phase, ...extra }, `${e.role} link ${e.phase}`)
+        const extra = {
+          ...(e.delay === undefined ? {} : { delay: e.delay }),
+          ...(e.flapping ? { flapping: true } : {}),
+        }
+        log.info(
+          {
+            event: 'link',
+            link: e.role,
+            ifname: ifname(e.role),
+            phase: e.phase,
+            ...extra,
+          },
+          `${e.role} link ${e.phase}`,
+        )
       }
     }
     // The kernel re-adds connected routes when a link comes back up
     // administratively: put the table straight after any link change.
-    if (linkChanged && !events.some(e => e.type === 'switch')) enqueue(reconcile)
+    if (linkChanged && !events.some(e => e.type === 'switch'))
+      enqueue(reconcile)
     setGauges()
     deadlineTimer?.cancel()
     const d = sel.nextDeadline()
-    deadlineTimer = d === undefined ? undefined : clock.after(Math.max(0, d - clock.now()), () => handle(sel.tick(clock.now())))
+    deadlineTimer =
+      d === undefined
+        ? undefined
+        : clock.after(Math.max(0, d - clock.now()), () =>
+            handle(sel.tick(clock.now())),
+          )
   }
 
   const feed = (role: Role, up: boolean, source: 'monitor' | 'poll'): void => {
@@ -277,7 +398,11 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
   let restartTimer: Timer | undefined
   let closed = false
   const roleOf = (name: string): Role | undefined =>
-    name === cfg.primary ? 'primary' : name === cfg.secondary ? 'secondary' : undefined
+    name === cfg.primary
+      ? 'primary'
+      : name === cfg.secondary
+        ? 'secondary'
+        : undefined
   const startWatch = (): void => {
     watcher = kernel.watch(
       ev => {
@@ -310,7 +435,9 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
     if (polling) return
     polling = true
     try {
-      const [p, s] = await Promise.all(ROLES.map(r => kernel.carrier(ifname(r))))
+      const [p, s] = await Promise.all(
+        ROLES.map(r => kernel.carrier(ifname(r))),
+      )
       feed('primary', p === true, 'poll')
       feed('secondary', s === true, 'poll')
     } finally {
@@ -319,13 +446,19 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
   }
   const fastPoll = (): void => {
     const r = sel.active
-    if (r !== null && sel.carrier(r) && !kernel.carrierBit(ifname(r))) feed(r, false, 'poll')
+    if (r !== null && sel.carrier(r) && !kernel.carrierBit(ifname(r)))
+      feed(r, false, 'poll')
   }
   const startPolls = (): Timer[] =>
     cfg.link_events
       ? [
-          clock.every(Math.max(cfg.poll_interval, FULL_POLL_INTERVAL), () => void poll()),
-          ...(cfg.poll_interval < FULL_POLL_INTERVAL ? [clock.every(cfg.poll_interval, fastPoll)] : []),
+          clock.every(
+            Math.max(cfg.poll_interval, FULL_POLL_INTERVAL),
+            () => void poll(),
+          ),
+          ...(cfg.poll_interval < FULL_POLL_INTERVAL
+            ? [clock.every(cfg.poll_interval, fastPoll)]
+            : []),
         ]
       : [clock.every(cfg.poll_interval, () => void poll())]
   let pollTimers = startPolls()
@@ -335,7 +468,14 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
   enqueue(reconcile)
   await queue
   log.info(
-    { event: 'ready', active: sel.active, primary: cfg.primary, secondary: cfg.secondary, saved: saved.length, ipv6Announce },
+    {
+      event: 'ready',
+      active: sel.active,
+      primary: cfg.primary,
+      secondary: cfg.secondary,
+      saved: saved.length,
+      ipv6Announce,
+    },
     `erd ready; active link ${sel.active ?? 'none'}`,
   )
 
@@ -347,7 +487,9 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
       phase: snap[r].phase,
       carrier: snap[r].carrier,
       since: new Date(snap[r].since).toISOString(),
-      ...(snap[r].deadline === undefined ? {} : { until: new Date(snap[r].deadline).toISOString() }),
+      ...(snap[r].deadline === undefined
+        ? {}
+        : { until: new Date(snap[r].deadline).toISOString() }),
       flapping: snap[r].flapping,
       recentLosses: snap[r].recentLosses,
     })
@@ -376,17 +518,23 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
       switch: args => {
         const to = args[0]
         if (to !== 'primary' && to !== 'secondary' && to !== 'auto') {
-          throw erdErrors('ERD_ERR_SWITCH', to ?? '', 'expected primary, secondary or auto')
+          throw erdErrors(
+            'ERD_ERR_SWITCH',
+            to ?? '',
+            'expected primary, secondary or auto',
+          )
         }
         const ev = sel.force(to === 'auto' ? null : to, clock.now())
-        if (ev === false) throw erdErrors('ERD_ERR_SWITCH', to, 'the link is not usable')
+        if (ev === false)
+          throw erdErrors('ERD_ERR_SWITCH', to, 'the link is not usable')
         handle(ev)
         return { active: sel.active, pinned: sel.pinned }
       },
     },
     reload(next) {
       const changed = restartOnlyChanges(cfg, next)
-      if (changed.length) throw erdErrors('ERD_ERR_RESTART_NEEDED', changed.join(', '))
+      if (changed.length)
+        throw erdErrors('ERD_ERR_RESTART_NEEDED', changed.join(', '))
       const pollChanged = next.poll_interval !== cfg.poll_interval
       cfg = next
       if (pollChanged) {

@@ -9,7 +9,13 @@ import { LineSplitter } from '@has/daemon-kit'
 import { erdErrors } from './errors.js'
 import { SysfsReader } from './sysfs.js'
 import { Announcer, type AnnounceResult } from './announcer.js'
-import { parseRoutes, formatOp, type Family, type Route, type RouteOp } from './routes.js'
+import {
+  parseRoutes,
+  formatOp,
+  type Family,
+  type Route,
+  type RouteOp,
+} from './routes.js'
 import type { Neighbour } from './neighbours.js'
 import {
   parseAddresses,
@@ -38,13 +44,18 @@ export interface Kernel {
    */
   carrierBit(ifname: string): boolean
   speed(ifname: string): Promise<number>
-  routes(families: readonly Family[]): Promise<{ routes: Route[]; skipped: string[] }>
+  routes(
+    families: readonly Family[],
+  ): Promise<{ routes: Route[]; skipped: string[] }>
   /** Route changes, after `pre` (raw `ip -batch` lines, e.g. neighbours). */
   apply(ops: readonly RouteOp[], pre?: readonly string[]): Promise<ApplyResult>
   addresses(ifname: string): Promise<Address[]>
   neighbours(ifname: string): Promise<Neighbour[]>
   /** Link and neighbour events; restarted by the caller through onExit. */
-  watch(onEvent: (e: MonitorEvent) => void, onExit: (why: string) => void): Watcher
+  watch(
+    onEvent: (e: MonitorEvent) => void,
+    onExit: (why: string) => void,
+  ): Watcher
   /** Runs helper commands (announcements); resolves once all have ended. */
   run(cmds: readonly (readonly string[])[]): Promise<{ failed: string[] }>
   /**
@@ -58,23 +69,33 @@ export interface Kernel {
   hasProgram(name: string): Promise<boolean>
 }
 
-function ip(args: readonly string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function ip(
+  args: readonly string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = execFile('ip', [...args], { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { code?: string | number }) | null
-      if (e && typeof e.code === 'string') {
-        reject(erdErrors('ERD_ERR_IP_TOOL', e.message, e))
-        return
-      }
-      resolve({ code: e ? Number(e.code ?? 1) : 0, stdout, stderr })
-    })
+    const child = execFile(
+      'ip',
+      [...args],
+      { maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const e = err as
+          (NodeJS.ErrnoException & { code?: string | number }) | null
+        if (e && typeof e.code === 'string') {
+          reject(erdErrors('ERD_ERR_IP_TOOL', e.message, e))
+          return
+        }
+        resolve({ code: e ? Number(e.code ?? 1) : 0, stdout, stderr })
+      },
+    )
     if (input !== undefined) child.stdin?.end(input)
   })
 }
 
 async function ipJson(args: readonly string[]): Promise<string> {
   const r = await ip(['-j', ...args])
-  if (r.code !== 0) throw erdErrors('ERD_ERR_IP_OUTPUT', args.join(' '), r.stderr.trim())
+  if (r.code !== 0)
+    throw erdErrors('ERD_ERR_IP_OUTPUT', args.join(' '), r.stderr.trim())
   return r.stdout
 }
 
@@ -118,7 +139,11 @@ export function systemKernel(): Kernel & { close(): void } {
             out.push(...r.routes)
             skipped.push(...r.skipped)
           } catch (e) {
-            throw erdErrors('ERD_ERR_IP_OUTPUT', args.join(' '), (e as Error).message)
+            throw erdErrors(
+              'ERD_ERR_IP_OUTPUT',
+              args.join(' '),
+              (e as Error).message,
+            )
           }
         }),
       )
@@ -129,15 +154,20 @@ export function systemKernel(): Kernel & { close(): void } {
       return batch.run([...pre, ...ops.map(formatOp)])
     },
     async addresses(ifname) {
-      return parseAddresses(await ipJson(['addr', 'show', 'dev', ifname])).addresses
+      return parseAddresses(await ipJson(['addr', 'show', 'dev', ifname]))
+        .addresses
     },
     async neighbours(ifname) {
       return parseNeighbours(await ipJson(['neigh', 'show', 'dev', ifname]))
     },
     watch(onEvent, onExit) {
-      const child: ChildProcess = spawn('ip', ['-o', 'monitor', 'link', 'neigh'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
+      const child: ChildProcess = spawn(
+        'ip',
+        ['-o', 'monitor', 'link', 'neigh'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      )
       let closed = false
       const splitter = new LineSplitter(
         64 * 1024,
@@ -150,19 +180,24 @@ export function systemKernel(): Kernel & { close(): void } {
       )
       child.stdout?.on('data', (c: Buffer) => splitter.push(c))
       let stderr = ''
-      child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-500)))
+      child.stderr?.on(
+        'data',
+        (c: Buffer) => (stderr = (stderr + c.toString()).slice(-500)),
+      )
       child.once('error', e => {
         if (!closed) onExit(e.message)
         closed = true
       })
       child.once('exit', (code, sig) => {
-        if (!closed) onExit(`ip monitor exited (${code ?? sig}) ${stderr.trim()}`)
+        if (!closed)
+          onExit(`ip monitor exited (${code ?? sig}) ${stderr.trim()}`)
         closed = true
       })
       return {
         close() {
           closed = true
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+          if (child.exitCode === null && child.signalCode === null)
+            child.kill('SIGTERM')
         },
       }
     },
@@ -172,15 +207,25 @@ export function systemKernel(): Kernel & { close(): void } {
         cmds.map(
           argv =>
             new Promise<void>(resolve => {
-              execFile(argv[0] as string, argv.slice(1), { timeout: 5000 }, (err, _o, stderr) => {
-                // arping exits 1 and ndisc6 2 when nobody answers: expected;
-                // erd-na says why on stderr when it fails.
-                const code = (err as { code?: unknown } | null)?.code
-                if (err && (typeof code !== 'number' || code > 2 || stderr.trim())) {
-                  failed.push(`${argv.join(' ')}: ${stderr.trim() || err.message}`)
-                }
-                resolve()
-              })
+              execFile(
+                argv[0] as string,
+                argv.slice(1),
+                { timeout: 5000 },
+                (err, _o, stderr) => {
+                  // arping exits 1 and ndisc6 2 when nobody answers: expected;
+                  // erd-na says why on stderr when it fails.
+                  const code = (err as { code?: unknown } | null)?.code
+                  if (
+                    err &&
+                    (typeof code !== 'number' || code > 2 || stderr.trim())
+                  ) {
+                    failed.push(
+                      `${argv.join(' ')}: ${stderr.trim() || err.message}`,
+                    )
+                  }
+                  resolve()
+                },
+              )
             }),
         ),
       )
@@ -194,7 +239,9 @@ export function systemKernel(): Kernel & { close(): void } {
       }
     },
     async hasProgram(name) {
-      for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
+      for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(
+        delimiter,
+      )) {
         if (!dir) continue
         try {
           await access(join(dir, name), constants.X_OK)
@@ -232,7 +279,11 @@ class IpBatch {
     const child = spawn('sh', ['-c', 'exec ip -o -force -batch - 2>&1'], {
       stdio: ['pipe', 'pipe', 'ignore'],
     })
-    const splitter = new LineSplitter(1 << 20, line => this.#waiter?.(line), () => {})
+    const splitter = new LineSplitter(
+      1 << 20,
+      line => this.#waiter?.(line),
+      () => {},
+    )
     child.stdout?.on('data', (c: Buffer) => splitter.push(c))
     child.once('exit', () => {
       if (this.#child === child) this.#child = undefined
@@ -256,7 +307,9 @@ class IpBatch {
       this.#waiter = line => {
         if (SENTINEL.test(line) || line === '\0exit') {
           this.#waiter = undefined
-          const failed = errors.filter(e => e.startsWith('Command failed')).length
+          const failed = errors.filter(e =>
+            e.startsWith('Command failed'),
+          ).length
           resolve({
             failed: line === '\0exit' ? lines.length : failed,
             errors: line === '\0exit' ? 'ip -batch exited' : errors.join('; '),

@@ -25,7 +25,8 @@ export class NeighbourCache {
     const known = this.#map.get(n.address)
     this.#map.delete(n.address)
     this.#map.set(n.address, n.lladdr ?? known)
-    if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value as string)
+    if (this.#map.size > this.#max)
+      this.#map.delete(this.#map.keys().next().value as string)
   }
 
   /** IPv6 neighbours worth a solicitation (global or link-local). */
@@ -34,13 +35,25 @@ export class NeighbourCache {
   }
 
   all(): Neighbour[] {
-    return [...this.#map].map(([address, lladdr]) => (lladdr ? { address, lladdr } : { address }))
+    return [...this.#map].map(([address, lladdr]) =>
+      lladdr ? { address, lladdr } : { address },
+    )
   }
 }
 
 /** `ip -batch` lines that install the known entries on `dev`. */
-export function neighbourLines(ns: readonly Neighbour[], dev: string, families: { ipv4: boolean; ipv6: boolean }): string[] {
+export function neighbourLines(
+  ns: readonly Neighbour[],
+  dev: string,
+  families: { ipv4: boolean; ipv6: boolean },
+): string[] {
   return ns
-    .filter(n => n.lladdr && (n.address.includes(':') ? families.ipv6 : families.ipv4))
-    .map(n => `neigh replace ${n.address} lladdr ${n.lladdr} dev ${dev} nud reachable`)
+    .filter(
+      n =>
+        n.lladdr && (n.address.includes(':') ? families.ipv6 : families.ipv4),
+    )
+    .map(
+      n =>
+        `neigh replace ${n.address} lladdr ${n.lladdr} dev ${dev} nud reachable`,
+    )
 }

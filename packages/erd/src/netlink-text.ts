@@ -6,7 +6,13 @@ import type { Neighbour } from './neighbours.js'
 
 export type MonitorEvent =
   | { kind: 'link'; ifname: string; carrier: boolean; deleted: boolean }
-  | { kind: 'neigh'; ifname: string; address: string; lladdr?: string; deleted: boolean }
+  | {
+      kind: 'neigh'
+      ifname: string
+      address: string
+      lladdr?: string
+      deleted: boolean
+    }
 
 /**
  * One line of `ip -o monitor link neigh`:
@@ -17,19 +23,32 @@ export type MonitorEvent =
 export function parseMonitorLine(line: string): MonitorEvent | undefined {
   const deleted = line.startsWith('Deleted ')
   const body = deleted ? line.slice(8) : line
-  const link = /^(?:\[LINK\]\s*)?\d+: ([^:@\s]+)(?:@[^:\s]+)?: <([^>]*)>/.exec(body)
+  const link = /^(?:\[LINK\]\s*)?\d+: ([^:@\s]+)(?:@[^:\s]+)?: <([^>]*)>/.exec(
+    body,
+  )
   if (link) {
     const flags = (link[2] as string).split(',')
     // Usable = administratively up, carrier (LOWER_UP) and operstate up
     // (the kernel has activated the queue); deletion = gone.
     const state = /\bstate (\S+)/.exec(body)?.[1] ?? 'UNKNOWN'
     const carrier =
-      !deleted && flags.includes('UP') && flags.includes('LOWER_UP') && (state === 'UP' || state === 'UNKNOWN')
+      !deleted &&
+      flags.includes('UP') &&
+      flags.includes('LOWER_UP') &&
+      (state === 'UP' || state === 'UNKNOWN')
     return { kind: 'link', ifname: link[1] as string, carrier, deleted }
   }
-  const neigh = /^(?:\[NEIGH\]\s*)?([0-9a-fA-F:.]+) dev (\S+)(?:.* lladdr ([0-9a-fA-F:]+))?/.exec(body)
+  const neigh =
+    /^(?:\[NEIGH\]\s*)?([0-9a-fA-F:.]+) dev (\S+)(?:.* lladdr ([0-9a-fA-F:]+))?/.exec(
+      body,
+    )
   if (neigh && (neigh[1] as string).length > 1) {
-    const e = { kind: 'neigh' as const, ifname: neigh[2] as string, address: neigh[1] as string, deleted }
+    const e = {
+      kind: 'neigh' as const,
+      ifname: neigh[2] as string,
+      address: neigh[1] as string,
+      deleted,
+    }
     return neigh[3] && !/\bFAILED\b/.test(body) ? { ...e, lladdr: neigh[3] } : e
   }
   return undefined
@@ -46,8 +65,10 @@ export interface Address {
 
 /** An object (not null, not an array) from `ip -j` JSON, fields unknown. */
 type Json = Record<string, unknown>
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
+const isObject = (v: unknown): v is Json =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' ? v : undefined
 // `ip -j` output is trusted, but its shape varies across iproute2
 // versions: every value is type-checked so an odd entry (null, a number)
 // is skipped instead of throwing in the middle of a failover.
@@ -57,7 +78,10 @@ const entries = (json: string): Json[] => {
 }
 
 /** `ip -j addr show dev X` → its addresses (tentative and dadfailed ones included, the latter flagged). */
-export function parseAddresses(json: string): { mac?: string; addresses: Address[] } {
+export function parseAddresses(json: string): {
+  mac?: string
+  addresses: Address[]
+} {
   const out: Address[] = []
   let mac: string | undefined
   for (const link of entries(json)) {
@@ -85,7 +109,8 @@ export function parseNeighbours(json: string): Neighbour[] {
     const address = str(n.dst)
     const lladdr = str(n.lladdr)
     const failed = Array.isArray(n.state) && n.state.includes('FAILED')
-    if (address !== undefined && lladdr !== undefined && !failed) out.push({ address, lladdr })
+    if (address !== undefined && lladdr !== undefined && !failed)
+      out.push({ address, lladdr })
   }
   return out
 }

@@ -42,14 +42,22 @@ interface IpRouteJson {
  * routes can be copied; the rest (blackhole, multipath) is returned as
  * `skipped` so the daemon can say so once.
  */
-export function parseRoutes(json: string, family: Family): { routes: Route[]; skipped: string[] } {
+export function parseRoutes(
+  json: string,
+  family: Family,
+): { routes: Route[]; skipped: string[] } {
   const data: unknown = JSON.parse(json === '' ? '[]' : json)
   if (!Array.isArray(data)) throw new TypeError('expected a JSON array')
   const routes: Route[] = []
   const skipped: string[] = []
   for (const raw of data as IpRouteJson[]) {
-    if (typeof raw !== 'object' || raw === null || typeof raw.dst !== 'string') continue
-    if ((raw.type && raw.type !== 'unicast') || raw.nexthops || typeof raw.dev !== 'string') {
+    if (typeof raw !== 'object' || raw === null || typeof raw.dst !== 'string')
+      continue
+    if (
+      (raw.type && raw.type !== 'unicast') ||
+      raw.nexthops ||
+      typeof raw.dev !== 'string'
+    ) {
       skipped.push(`${raw.type ?? 'multipath'} ${raw.dst}`)
       continue
     }
@@ -71,7 +79,8 @@ export function parseRoutes(json: string, family: Family): { routes: Route[]; sk
   return { routes, skipped }
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' ? v : undefined
 
 function strip(r: Record<string, unknown>): Route {
   for (const k of Object.keys(r)) if (r[k] === undefined) delete r[k]
@@ -90,13 +99,23 @@ function perInterface(r: Route): boolean {
 }
 
 /** The primary's routes that erd manages (the thesis's route table). */
-export function primaryRoutes(routes: readonly Route[], primary: string): Route[] {
-  return routes.filter(r => r.dev === primary && !perInterface(r) && r.protocol !== ERD_PROTO)
+export function primaryRoutes(
+  routes: readonly Route[],
+  primary: string,
+): Route[] {
+  return routes.filter(
+    r => r.dev === primary && !perInterface(r) && r.protocol !== ERD_PROTO,
+  )
 }
 
 /** The copy of a primary route on the secondary. */
 export function copyOf(r: Route, secondary: string, offset: number): Route {
-  return strip({ ...r, dev: secondary, metric: r.metric + offset, protocol: ERD_PROTO })
+  return strip({
+    ...r,
+    dev: secondary,
+    metric: r.metric + offset,
+    protocol: ERD_PROTO,
+  })
 }
 
 /**
@@ -111,8 +130,18 @@ export function routesFromCopies(
   offset: number,
 ): Route[] {
   return routes
-    .filter(r => r.dev === secondary && r.protocol === ERD_PROTO && r.metric >= offset)
-    .map(r => strip({ ...r, dev: primary, metric: r.metric - offset, protocol: 'boot' }))
+    .filter(
+      r =>
+        r.dev === secondary && r.protocol === ERD_PROTO && r.metric >= offset,
+    )
+    .map(r =>
+      strip({
+        ...r,
+        dev: primary,
+        metric: r.metric - offset,
+        protocol: 'boot',
+      }),
+    )
 }
 
 /** Same route in the kernel's eyes (the key `ip route del` needs). */
@@ -154,14 +183,19 @@ export function planRoutes(p: PlanInput): RouteOp[] {
     // A secondary route to a primary destination at a better metric than
     // the copy would compete with the primary (same-IP setups get one per
     // address from the kernel): it goes, the copy replaces it.
-    const clash = copies.find(k => k.family === c.family && k.dst === c.dst && c.metric < k.metric)
+    const clash = copies.find(
+      k => k.family === c.family && k.dst === c.dst && c.metric < k.metric,
+    )
     if (clash) dels.push({ op: 'del', route: c, why: 'conflict' })
   }
-  for (const k of copies) if (!has(k)) adds.push({ op: 'replace', route: k, why: 'copy' })
+  for (const k of copies)
+    if (!has(k)) adds.push({ op: 'replace', route: k, why: 'copy' })
   if (p.active === 'primary') {
-    for (const r of p.saved) if (!has(r)) adds.push({ op: 'replace', route: r, why: 'primary' })
+    for (const r of p.saved)
+      if (!has(r)) adds.push({ op: 'replace', route: r, why: 'primary' })
   } else if (p.active === 'secondary') {
-    for (const r of p.saved) if (has(r)) dels.push({ op: 'del', route: r, why: 'primary' })
+    for (const r of p.saved)
+      if (has(r)) dels.push({ op: 'del', route: r, why: 'primary' })
   }
   return [...dels, ...adds]
 }

@@ -21,8 +21,21 @@ export interface SelectorOptions {
 }
 
 export type SelectorEvent =
-  | { type: 'link'; role: Role; phase: Phase; at: number; delay?: number; flapping?: boolean }
-  | { type: 'switch'; from: Role | null; to: Role | null; reason: string; at: number }
+  | {
+      type: 'link'
+      role: Role
+      phase: Phase
+      at: number
+      delay?: number
+      flapping?: boolean
+    }
+  | {
+      type: 'switch'
+      from: Role | null
+      to: Role | null
+      reason: string
+      at: number
+    }
 
 interface LinkState {
   phase: Phase
@@ -50,7 +63,11 @@ export class LinkSelector {
   /** Operator's choice; holds until that link stops being usable. */
   #pinned: Role | null = null
 
-  constructor(opts: SelectorOptions, now: number, carrier: Record<Role, boolean>) {
+  constructor(
+    opts: SelectorOptions,
+    now: number,
+    carrier: Record<Role, boolean>,
+  ) {
     this.#opts = opts
     const make = (c: boolean): LinkState => ({
       phase: c ? 'up' : 'down',
@@ -59,8 +76,15 @@ export class LinkSelector {
       losses: [],
       speed: -1,
     })
-    this.#links = { primary: make(carrier.primary), secondary: make(carrier.secondary) }
-    this.#active = carrier.primary ? 'primary' : carrier.secondary ? 'secondary' : null
+    this.#links = {
+      primary: make(carrier.primary),
+      secondary: make(carrier.secondary),
+    }
+    this.#active = carrier.primary
+      ? 'primary'
+      : carrier.secondary
+        ? 'secondary'
+        : null
   }
 
   get active(): Role | null {
@@ -97,7 +121,13 @@ export class LinkSelector {
       l.losses.push(now)
       if (l.phase === 'up' && this.#opts.downdelay > 0) {
         this.#enter(l, 'going-down', now, now + this.#opts.downdelay)
-        events.push({ type: 'link', role, phase: l.phase, at: now, delay: this.#opts.downdelay })
+        events.push({
+          type: 'link',
+          role,
+          phase: l.phase,
+          at: now,
+          delay: this.#opts.downdelay,
+        })
       } else if (l.phase !== 'down') {
         this.#enter(l, 'down', now)
         events.push({ type: 'link', role, phase: 'down', at: now })
@@ -107,10 +137,19 @@ export class LinkSelector {
       events.push({ type: 'link', role, phase: 'up', at: now })
     } else if (l.phase === 'down') {
       const flapping = this.#flapping(l, now)
-      const delay = flapping ? Math.max(this.#opts.updelay, this.#opts.hold_time) : this.#opts.updelay
+      const delay = flapping
+        ? Math.max(this.#opts.updelay, this.#opts.hold_time)
+        : this.#opts.updelay
       if (delay > 0) {
         this.#enter(l, 'coming-up', now, now + delay)
-        events.push({ type: 'link', role, phase: 'coming-up', at: now, delay, flapping })
+        events.push({
+          type: 'link',
+          role,
+          phase: 'coming-up',
+          at: now,
+          delay,
+          flapping,
+        })
       } else {
         this.#enter(l, 'up', now)
         events.push({ type: 'link', role, phase: 'up', at: now })
@@ -128,12 +167,17 @@ export class LinkSelector {
       this.#enter(l, l.phase === 'going-down' ? 'down' : 'up', now)
       events.push({ type: 'link', role, phase: l.phase, at: now })
     }
-    return [...events, ...this.#select(now, events.length ? 'delay expired' : 'link change')]
+    return [
+      ...events,
+      ...this.#select(now, events.length ? 'delay expired' : 'link change'),
+    ]
   }
 
   /** When the next tick is due (undefined: no delay running). */
   nextDeadline(): number | undefined {
-    const ds = ROLES.map(r => this.#links[r].deadline).filter((d): d is number => d !== undefined)
+    const ds = ROLES.map(r => this.#links[r].deadline).filter(
+      (d): d is number => d !== undefined,
+    )
     return ds.length ? Math.min(...ds) : undefined
   }
 
@@ -164,7 +208,10 @@ export class LinkSelector {
       flapping: this.#flapping(l, now),
       recentLosses: this.#recent(l, now).length,
     })
-    return { primary: snap(this.#links.primary), secondary: snap(this.#links.secondary) }
+    return {
+      primary: snap(this.#links.primary),
+      secondary: snap(this.#links.secondary),
+    }
   }
 
   #enter(l: LinkState, phase: Phase, now: number, deadline?: number): void {
@@ -180,7 +227,10 @@ export class LinkSelector {
   }
 
   #flapping(l: LinkState, now: number): boolean {
-    return this.#opts.flap_limit > 0 && this.#recent(l, now).length >= this.#opts.flap_limit
+    return (
+      this.#opts.flap_limit > 0 &&
+      this.#recent(l, now).length >= this.#opts.flap_limit
+    )
   }
 
   #usable(role: Role): boolean {
@@ -206,13 +256,23 @@ export class LinkSelector {
     if (this.#pinned) {
       next = this.#pinned
     } else if (cur !== null && this.#usable(cur)) {
-      next = cur === 'secondary' && this.#usable('primary') && this.#reselect() ? 'primary' : cur
-      if (next !== cur) reason = `primary_reselect ${this.#opts.primary_reselect}`
+      next =
+        cur === 'secondary' && this.#usable('primary') && this.#reselect()
+          ? 'primary'
+          : cur
+      if (next !== cur)
+        reason = `primary_reselect ${this.#opts.primary_reselect}`
     } else {
-      next = this.#usable('primary') ? 'primary' : this.#usable('secondary') ? 'secondary' : null
+      next = this.#usable('primary')
+        ? 'primary'
+        : this.#usable('secondary')
+          ? 'secondary'
+          : null
       if (cur !== null) reason = `${cur} link down`
     }
-    return next === cur ? events : [...events, ...this.#switch(next, reason, now)]
+    return next === cur
+      ? events
+      : [...events, ...this.#switch(next, reason, now)]
   }
 
   #reselect(): boolean {

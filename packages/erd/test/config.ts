@@ -1,7 +1,12 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
-import { DEFAULTS, loadConfig, parseConfig, restartOnlyChanges } from '../src/config.js'
+import {
+  DEFAULTS,
+  loadConfig,
+  parseConfig,
+  restartOnlyChanges,
+} from '../src/config.js'
 
 t.test('defaults: erd eth0 eth1 with bonding-like timings', async t => {
   const r = parseConfig('', 'erd.conf')
@@ -12,8 +17,7 @@ t.test('defaults: erd eth0 eth1 with bonding-like timings', async t => {
   t.ok(Object.isFrozen(r.config))
 })
 
-t.test('every directive parses with units'
-, async t => {
+t.test('every directive parses with units', async t => {
   const text = [
     'primary ens3',
     'secondary ens4   # the backup',
@@ -53,7 +57,10 @@ t.test('every directive parses with units'
 })
 
 t.test('errors name file:line and quote the value', async t => {
-  const r = parseConfig('updelay soon\nbogus 1\n\nprimary_reselect sometimes\nipv4\npoll_interval 1ms\n', 'x.conf')
+  const r = parseConfig(
+    'updelay soon\nbogus 1\n\nprimary_reselect sometimes\nipv4\npoll_interval 1ms\n',
+    'x.conf',
+  )
   t.equal(r.config, undefined)
   t.same(
     r.errors.map(e => [e.line, e.value]),
@@ -69,14 +76,20 @@ t.test('errors name file:line and quote the value', async t => {
   t.match(r.errors[2]?.message, /always, better or failure/)
 })
 
-t.test('command line interfaces override the file; same interface refused', async t => {
-  const r = parseConfig('primary a0\nsecondary a1\n', 'f', { primary: 'b0', secondary: 'b1' })
-  t.match(r.config, { primary: 'b0', secondary: 'b1' })
-  const bad = parseConfig('', 'f', { primary: 'eth0', secondary: 'eth0' })
-  t.match(bad.errors[0]?.message, /differ/)
-  const name = parseConfig('', 'f', { primary: 'x/y', secondary: 'eth1' })
-  t.match(name.errors[0], { line: 0, value: 'x/y' })
-})
+t.test(
+  'command line interfaces override the file; same interface refused',
+  async t => {
+    const r = parseConfig('primary a0\nsecondary a1\n', 'f', {
+      primary: 'b0',
+      secondary: 'b1',
+    })
+    t.match(r.config, { primary: 'b0', secondary: 'b1' })
+    const bad = parseConfig('', 'f', { primary: 'eth0', secondary: 'eth0' })
+    t.match(bad.errors[0]?.message, /differ/)
+    const name = parseConfig('', 'f', { primary: 'x/y', secondary: 'eth1' })
+    t.match(name.errors[0], { line: 0, value: 'x/y' })
+  },
+)
 
 t.test('a repeated directive warns; the last one wins', async t => {
   const r = parseConfig('updelay 1s\nupdelay 3s\n', 'f')
@@ -86,12 +99,23 @@ t.test('a repeated directive warns; the last one wins', async t => {
 })
 
 t.test('loadConfig: optional default file, required named file', async t => {
-  const dir = t.testdir({ 'good.conf': 'updelay 3s\n', 'bad.conf': 'updelay x\n' })
+  const dir = t.testdir({
+    'good.conf': 'updelay 3s\n',
+    'bad.conf': 'updelay x\n',
+  })
   t.equal((await loadConfig(join(dir, 'good.conf'))).config.updelay, 3000)
-  t.equal((await loadConfig(join(dir, 'missing.conf'), {}, true)).config.updelay, DEFAULTS.updelay)
+  t.equal(
+    (await loadConfig(join(dir, 'missing.conf'), {}, true)).config.updelay,
+    DEFAULTS.updelay,
+  )
   t.equal((await loadConfig(undefined)).config.primary, 'eth0')
-  await t.rejects(loadConfig(join(dir, 'missing.conf')), { code: 'KIT_ERR_CONFIG_UNREADABLE' })
-  await t.rejects(loadConfig(join(dir, 'bad.conf')), { code: 'KIT_ERR_CONFIG_INVALID', exitCode: 3 })
+  await t.rejects(loadConfig(join(dir, 'missing.conf')), {
+    code: 'KIT_ERR_CONFIG_UNREADABLE',
+  })
+  await t.rejects(loadConfig(join(dir, 'bad.conf')), {
+    code: 'KIT_ERR_CONFIG_INVALID',
+    exitCode: 3,
+  })
   writeFileSync(join(dir, 'good.conf'), 'updelay 1s\n')
   t.equal((await loadConfig(join(dir, 'good.conf'))).config.updelay, 1000)
 })

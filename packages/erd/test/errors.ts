@@ -6,9 +6,15 @@ import { errorCodes, erdErrors } from '../src/errors.js'
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
 const start = readme.indexOf('## Errors')
 const section = readme.slice(start, readme.indexOf('\n## ', start + 1))
-const documented = [...section.matchAll(/^\| <a id="(ERD_ERR_[A-Z_]+)"><\/a>`\1` \|/gm)].map(m => m[1])
+const documented = [
+  ...section.matchAll(/^\| <a id="(ERD_ERR_[A-Z_]+)"><\/a>`\1` \|/gm),
+].map(m => m[1])
 
-t.same(documented.sort(), [...errorCodes].sort(), 'README table == errors.ts table')
+t.same(
+  documented.sort(),
+  [...errorCodes].sort(),
+  'README table == errors.ts table',
+)
 
 t.test('errors carry code, message and exit status', async t => {
   const e = erdErrors('ERD_ERR_NO_INTERFACE', 'eth7', 'primary')

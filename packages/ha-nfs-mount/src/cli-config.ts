@@ -13,7 +13,11 @@ export interface MountFlags {
 
 const q = (s: string): string => `"${s.replace(/(["\\])/g, '\\$1')}"`
 
-export function mountConfigText(source: string, mountPoint: string, f: MountFlags): string {
+export function mountConfigText(
+  source: string,
+  mountPoint: string,
+  f: MountFlags,
+): string {
   const lines: string[] = []
   if (f.mounter) lines.push(`mounter ${q(f.mounter)}`)
   if (f.stagingDir) lines.push(`staging-dir ${q(f.stagingDir)}`)
@@ -22,9 +26,15 @@ export function mountConfigText(source: string, mountPoint: string, f: MountFlag
   if (f.interval) lines.push(`interval ${q(f.interval)}`)
   for (const b of f.bindMap ?? []) {
     const i = b.lastIndexOf('=')
-    lines.push(i > 0 ? `bind-map ${q(b.slice(0, i))} ${q(b.slice(i + 1))}` : `bind-map ${q(b)}`)
+    lines.push(
+      i > 0
+        ? `bind-map ${q(b.slice(0, i))} ${q(b.slice(i + 1))}`
+        : `bind-map ${q(b)}`,
+    )
   }
-  lines.push(`${q(source)} ${q(mountPoint)}${f.options ? ` ${q(f.options)}` : ''}`)
+  lines.push(
+    `${q(source)} ${q(mountPoint)}${f.options ? ` ${q(f.options)}` : ''}`,
+  )
   return lines.join('\n') + '\n'
 }
 
@@ -33,7 +43,11 @@ export interface SyncFlags {
   readonly rsync?: string
 }
 
-export function syncConfigText(source: string, target: string, f: SyncFlags): string {
+export function syncConfigText(
+  source: string,
+  target: string,
+  f: SyncFlags,
+): string {
   const lines: string[] = []
   if (f.delay) lines.push(`sync-delay ${q(f.delay)}`)
   if (f.rsync) lines.push(`rsync-path ${q(f.rsync)}`)

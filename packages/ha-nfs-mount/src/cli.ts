@@ -18,67 +18,137 @@ import {
   type CliIo,
   type DaemonFlags,
 } from '@has/daemon-kit'
-import { mountConfigText, syncConfigText, type MountFlags, type SyncFlags } from './cli-config.js'
+import {
+  mountConfigText,
+  syncConfigText,
+  type MountFlags,
+  type SyncFlags,
+} from './cli-config.js'
 import type { HnmConfig } from './config.js'
 import type { HaNfsMountStatus } from './service.js'
 
 const NAME = 'ha-nfs-mount'
 const DEFAULT_CONFIG = '/etc/has/ha-nfs-mount.conf'
 
-export function createProgram(io: CliIo = stdio, state = { exitCode: 0 }): Command {
+export function createProgram(
+  io: CliIo = stdio,
+  state = { exitCode: 0 },
+): Command {
   const version = packageVersion(import.meta.url)
   const program = new Command(NAME)
-    .description('one NFS mount point over redundant servers, with failover and content sync')
+    .description(
+      'one NFS mount point over redundant servers, with failover and content sync',
+    )
     .version(version)
     .enablePositionalOptions()
-    .argument('[source]', 'server1,server2:/export (otherwise mounts come from --config)')
+    .argument(
+      '[source]',
+      'server1,server2:/export (otherwise mounts come from --config)',
+    )
     .argument('[mountpoint]', 'where the healthy server is presented')
-    .option('-o, --options <opts>', 'mount options (nfs options, plus ha-failures=, ha-failback=, ha-versions=)')
-    .option('--mounter <kind>', 'nfs (default) or bind (the test seam: bind-mount --bind-map dirs)')
+    .option(
+      '-o, --options <opts>',
+      'mount options (nfs options, plus ha-failures=, ha-failback=, ha-versions=)',
+    )
+    .option(
+      '--mounter <kind>',
+      'nfs (default) or bind (the test seam: bind-mount --bind-map dirs)',
+    )
     .option(
       '--bind-map <server:/export=dir>',
       'bind mounter: local directory of a server export (repeat per server)',
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
-    .option('--staging-dir <dir>', 'where each server export is mounted privately')
+    .option(
+      '--staging-dir <dir>',
+      'where each server export is mounted privately',
+    )
     .option('--failures <n>', 'consecutive failed probes before failover')
-    .option('--failback-hold <duration|never>', 'how long the preferred server must be healthy before failback')
+    .option(
+      '--failback-hold <duration|never>',
+      'how long the preferred server must be healthy before failback',
+    )
     .option('--interval <duration>', 'RPC probe interval')
-  addDaemonOptions(program, { config: DEFAULT_CONFIG, control: defaultControlPath(NAME) })
-  program.action(async (source: string | undefined, mountPoint: string | undefined, flags: DaemonFlags & MountFlags) => {
-    if (source !== undefined && mountPoint === undefined) {
-      program.error('error: give both <source> and <mountpoint>, or neither (then --config is read)')
-    }
-    const { loadConfig, parseConfig } = await import('./config.js')
-    const load =
-      source !== undefined && mountPoint !== undefined
-        ? async () => parseConfig(mountConfigText(source, mountPoint, flags), '<command line>')
-        : () => loadConfig(flags.config)
-    state.exitCode = await runMode(load, source ? '<command line>' : flags.config, flags, version, io, !source)
+  addDaemonOptions(program, {
+    config: DEFAULT_CONFIG,
+    control: defaultControlPath(NAME),
   })
+  program.action(
+    async (
+      source: string | undefined,
+      mountPoint: string | undefined,
+      flags: DaemonFlags & MountFlags,
+    ) => {
+      if (source !== undefined && mountPoint === undefined) {
+        program.error(
+          'error: give both <source> and <mountpoint>, or neither (then --config is read)',
+        )
+      }
+      const { loadConfig, parseConfig } = await import('./config.js')
+      const load =
+        source !== undefined && mountPoint !== undefined
+          ? async () =>
+              parseConfig(
+                mountConfigText(source, mountPoint, flags),
+                '<command line>',
+              )
+          : () => loadConfig(flags.config)
+      state.exitCode = await runMode(
+        load,
+        source ? '<command line>' : flags.config,
+        flags,
+        version,
+        io,
+        !source,
+      )
+    },
+  )
 
   const sync = program
     .command('sync')
-    .description('keep <target> identical to <source> (rsync on every change, retry until it converges)')
+    .description(
+      'keep <target> identical to <source> (rsync on every change, retry until it converges)',
+    )
     .argument('<source>', 'directory to watch (the primary export)')
-    .argument('<target>', 'directory, host:/dir (ssh) or rsync://host/module/dir')
+    .argument(
+      '<target>',
+      'directory, host:/dir (ssh) or rsync://host/module/dir',
+    )
     .option('--delay <duration>', 'batch changes this long before a pass')
     .option('--rsync <path>', 'rsync binary')
-  addDaemonOptions(sync, { config: DEFAULT_CONFIG, control: defaultControlPath(`${NAME}-sync`) })
-  sync.action(async (source: string, target: string, flags: DaemonFlags & SyncFlags) => {
-    const { parseConfig } = await import('./config.js')
-    const load = async () => parseConfig(syncConfigText(source, target, flags), '<command line>')
-    state.exitCode = await runMode(load, '<command line>', flags, version, io, false)
+  addDaemonOptions(sync, {
+    config: DEFAULT_CONFIG,
+    control: defaultControlPath(`${NAME}-sync`),
   })
+  sync.action(
+    async (source: string, target: string, flags: DaemonFlags & SyncFlags) => {
+      const { parseConfig } = await import('./config.js')
+      const load = async () =>
+        parseConfig(syncConfigText(source, target, flags), '<command line>')
+      state.exitCode = await runMode(
+        load,
+        '<command line>',
+        flags,
+        version,
+        io,
+        false,
+      )
+    },
+  )
 
   const status = program
     .command('status')
-    .description('show the servers, the active one and the sync state of a running daemon')
+    .description(
+      'show the servers, the active one and the sync state of a running daemon',
+    )
     .option('--json', 'print the raw JSON status')
   addControlOption(status, defaultControlPath(NAME))
   status.action(async (flags: { control: string; json?: boolean }) => {
-    const s = (await controlRequest(flags.control, 'status')) as HaNfsMountStatus
+    const s = (await controlRequest(
+      flags.control,
+      'status',
+    )) as HaNfsMountStatus
     io.out(flags.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s))
     state.exitCode = EXIT.OK
   })
@@ -126,7 +196,11 @@ export function formatStatus(s: HaNfsMountStatus): string {
         v.healthy ? 'up' : 'down',
         v.name === m.active ? '*' : '',
         v.consecutiveFailures,
-        v.rpc ? Object.entries(v.rpc).map(([k, r]) => `v${k}:${r}`).join(',') : '-',
+        v.rpc
+          ? Object.entries(v.rpc)
+              .map(([k, r]) => `v${k}:${r}`)
+              .join(',')
+          : '-',
         v.rpcMs ?? '-',
         v.lastError ?? '',
       ]),
@@ -134,7 +208,16 @@ export function formatStatus(s: HaNfsMountStatus): string {
   }
   if (s.syncs.length) {
     out += formatTable(
-      ['SOURCE', 'TARGET', 'STATE', 'PASSES', 'FAILS', 'LAG-MS', 'PENDING-MS', 'LAST-ERROR'],
+      [
+        'SOURCE',
+        'TARGET',
+        'STATE',
+        'PASSES',
+        'FAILS',
+        'LAG-MS',
+        'PENDING-MS',
+        'LAST-ERROR',
+      ],
       s.syncs.map(v => [
         v.source,
         v.target,
@@ -150,7 +233,10 @@ export function formatStatus(s: HaNfsMountStatus): string {
   return out
 }
 
-export async function main(argv: readonly string[], io: CliIo = stdio): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CliIo = stdio,
+): Promise<number> {
   const state = { exitCode: 0 }
   return runProgram(createProgram(io, state), argv, io, state)
 }

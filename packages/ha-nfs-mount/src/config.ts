@@ -101,15 +101,27 @@ export function parseConfig(text: string, file: string): HnmConfig {
     ...DEFAULTS,
   }
   // Keyed by the file's words: no prototype, so `__proto__` is a plain key.
-  const bindMap: Record<string, string> = Object.create(null) as Record<string, string>
+  const bindMap: Record<string, string> = Object.create(null) as Record<
+    string,
+    string
+  >
   const rawMounts: RawMount[] = []
   const syncs: SyncSpec[] = []
   const seen = new Map<string, number>()
 
-  const duration = (at: SourceLine, key: string, v: string, min = 1): number | undefined => {
+  const duration = (
+    at: SourceLine,
+    key: string,
+    v: string,
+    min = 1,
+  ): number | undefined => {
     const ms = parseDuration(v, 'ms')
     if (ms === undefined || ms < min || ms > MAX_DURATION) {
-      issues.error(at, `${key}: expected a duration from ${min}ms to 24h (200ms, 2s)`, v)
+      issues.error(
+        at,
+        `${key}: expected a duration from ${min}ms to 24h (200ms, 2s)`,
+        v,
+      )
       return undefined
     }
     return ms
@@ -127,16 +139,29 @@ export function parseConfig(text: string, file: string): HnmConfig {
         issues.error(at, 'sync: expected `sync <source dir> <target>`', at.text)
       } else {
         const [source, target] = args as [string, string]
-        if (!source.startsWith('/')) issues.error(at, 'sync: source must be an absolute path', source)
-        else if (!/^(\/|rsync:\/\/[^/]|([A-Za-z0-9._@-]+|\[[0-9A-Fa-f:.]+\]):\/(?!\/))/.test(target)) {
-          issues.error(at, 'sync: target must be /dir, host:/dir or rsync://host/module/dir', target)
+        if (!source.startsWith('/'))
+          issues.error(at, 'sync: source must be an absolute path', source)
+        else if (
+          !/^(\/|rsync:\/\/[^/]|([A-Za-z0-9._@-]+|\[[0-9A-Fa-f:.]+\]):\/(?!\/))/.test(
+            target,
+          )
+        ) {
+          issues.error(
+            at,
+            'sync: target must be /dir, host:/dir or rsync://host/module/dir',
+            target,
+          )
         } else syncs.push({ source, target, line: at.line })
       }
       continue
     }
     if (key === 'bind-map') {
       if (args.length !== 2 || !args[1]?.startsWith('/')) {
-        issues.error(at, 'bind-map: expected `bind-map <server>:/<export> /<local dir>`', at.text)
+        issues.error(
+          at,
+          'bind-map: expected `bind-map <server>:/<export> /<local dir>`',
+          at.text,
+        )
       } else bindMap[args[0] as string] = args[1]
       continue
     }
@@ -146,7 +171,11 @@ export function parseConfig(text: string, file: string): HnmConfig {
         return undefined
       }
       const prev = seen.get(key)
-      if (prev !== undefined) issues.warn(at, `${key} repeated (first at line ${prev}); the last one wins`)
+      if (prev !== undefined)
+        issues.warn(
+          at,
+          `${key} repeated (first at line ${prev}); the last one wins`,
+        )
       seen.set(key, at.line)
       return args[0] as string
     }
@@ -164,17 +193,19 @@ export function parseConfig(text: string, file: string): HnmConfig {
         if (v === undefined) break
         const ms = duration(at, key, v, key === 'sync-delay' ? 0 : 1)
         if (ms === undefined) break
-        const field = ({
-          interval: 'interval',
-          'probe-timeout': 'probeTimeout',
-          'stat-interval': 'statInterval',
-          'stat-timeout': 'statTimeout',
-          'mount-timeout': 'mountTimeout',
-          'sync-delay': 'syncDelay',
-          'sync-retry-min': 'syncRetryMin',
-          'sync-retry-max': 'syncRetryMax',
-          'sync-connect-timeout': 'syncConnectTimeout',
-        } as const)[key]
+        const field = (
+          {
+            interval: 'interval',
+            'probe-timeout': 'probeTimeout',
+            'stat-interval': 'statInterval',
+            'stat-timeout': 'statTimeout',
+            'mount-timeout': 'mountTimeout',
+            'sync-delay': 'syncDelay',
+            'sync-retry-min': 'syncRetryMin',
+            'sync-retry-max': 'syncRetryMax',
+            'sync-connect-timeout': 'syncConnectTimeout',
+          } as const
+        )[key]
         c[field] = ms
         break
       }
@@ -182,7 +213,8 @@ export function parseConfig(text: string, file: string): HnmConfig {
         const v = single()
         if (v === undefined) break
         const n = parseIntRange(v, 1, 100)
-        if (n === undefined) issues.error(at, 'failures: expected an integer from 1 to 100', v)
+        if (n === undefined)
+          issues.error(at, 'failures: expected an integer from 1 to 100', v)
         else c.failures = n
         break
       }
@@ -190,21 +222,24 @@ export function parseConfig(text: string, file: string): HnmConfig {
         const v = single()
         if (v === undefined) break
         const hold = parseFailback(v)
-        if (hold === undefined) issues.error(at, 'failback-hold: expected a duration or `never`', v)
+        if (hold === undefined)
+          issues.error(at, 'failback-hold: expected a duration or `never`', v)
         else c.failbackHold = hold
         break
       }
       case 'staging-dir': {
         const v = single()
         if (v === undefined) break
-        if (!v.startsWith('/')) issues.error(at, 'staging-dir: expected an absolute path', v)
+        if (!v.startsWith('/'))
+          issues.error(at, 'staging-dir: expected an absolute path', v)
         else c.stagingDir = v
         break
       }
       case 'mounter': {
         const v = single()
         if (v === undefined) break
-        if (v !== 'nfs' && v !== 'bind') issues.error(at, 'mounter: expected nfs or bind', v)
+        if (v !== 'nfs' && v !== 'bind')
+          issues.error(at, 'mounter: expected nfs or bind', v)
         else c.mounter = v
         break
       }
@@ -212,7 +247,12 @@ export function parseConfig(text: string, file: string): HnmConfig {
         const v = single()
         if (v === undefined) break
         const vs = parseVersions(v)
-        if (!vs) issues.error(at, 'rpc-versions: expected a list of 2, 3 or 4 (e.g. 3,4)', v)
+        if (!vs)
+          issues.error(
+            at,
+            'rpc-versions: expected a list of 2, 3 or 4 (e.g. 3,4)',
+            v,
+          )
         else c.rpcVersions = vs
         break
       }
@@ -220,7 +260,8 @@ export function parseConfig(text: string, file: string): HnmConfig {
         const v = single()
         if (v === undefined) break
         const n = parseIntRange(v, 1, 65535)
-        if (n === undefined) issues.error(at, 'rpc-port: expected a port from 1 to 65535', v)
+        if (n === undefined)
+          issues.error(at, 'rpc-port: expected a port from 1 to 65535', v)
         else c.rpcPort = n
         break
       }
@@ -238,14 +279,21 @@ export function parseConfig(text: string, file: string): HnmConfig {
   }
 
   // Unset, the probe timeout follows a short interval down.
-  if (!seen.has('probe-timeout')) c.probeTimeout = Math.min(DEFAULTS.probeTimeout, c.interval)
+  if (!seen.has('probe-timeout'))
+    c.probeTimeout = Math.min(DEFAULTS.probeTimeout, c.interval)
   if (c.probeTimeout > c.interval) {
-    issues.error({ file, line: seen.get('probe-timeout') ?? seen.get('interval') ?? 0 },
-      'probe-timeout must not exceed interval', String(c.probeTimeout))
+    issues.error(
+      { file, line: seen.get('probe-timeout') ?? seen.get('interval') ?? 0 },
+      'probe-timeout must not exceed interval',
+      String(c.probeTimeout),
+    )
   }
   if (c.syncRetryMax < c.syncRetryMin) {
-    issues.error({ file, line: seen.get('sync-retry-max') ?? 0 },
-      'sync-retry-max must not be below sync-retry-min', String(c.syncRetryMax))
+    issues.error(
+      { file, line: seen.get('sync-retry-max') ?? 0 },
+      'sync-retry-max must not be below sync-retry-min',
+      String(c.syncRetryMax),
+    )
   }
 
   const mounts: MountSpec[] = []
@@ -262,13 +310,17 @@ export function parseConfig(text: string, file: string): HnmConfig {
     if (c.mounter === 'bind') {
       for (const s of m.servers) {
         const key = `${s}:${m.exportPath}`
-        if (!Object.hasOwn(bindMap, key)) issues.error(at, `mounter bind: no bind-map for ${key}`, key)
+        if (!Object.hasOwn(bindMap, key))
+          issues.error(at, `mounter bind: no bind-map for ${key}`, key)
       }
     }
     mounts.push(m)
   }
   if (!mounts.length && !syncs.length) {
-    issues.error({ file, line: 0 }, 'nothing to do: no mount line and no sync line')
+    issues.error(
+      { file, line: 0 },
+      'nothing to do: no mount line and no sync line',
+    )
   }
   issues.throwIfAny()
   return deepFreeze({ ...c, bindMap, mounts, syncs })
@@ -312,17 +364,29 @@ function parseMountLine(
   issues: IssueList,
 ): MountSpec | undefined {
   if (words.length < 2 || words.length > 3) {
-    issues.error(at, 'mount line: expected `server1,server2:/export /mount/point [options]`', at.text)
+    issues.error(
+      at,
+      'mount line: expected `server1,server2:/export /mount/point [options]`',
+      at.text,
+    )
     return undefined
   }
   const [source, mountPoint, opts] = words as [string, string, string?]
   const parsed = parseSource(source)
   if (!parsed) {
-    issues.error(at, 'mount source: expected server1[,server2...]:/export', source)
+    issues.error(
+      at,
+      'mount source: expected server1[,server2...]:/export',
+      source,
+    )
     return undefined
   }
   if (!mountPoint.startsWith('/') || mountPoint === '/') {
-    issues.error(at, 'mount point: expected an absolute path other than /', mountPoint)
+    issues.error(
+      at,
+      'mount point: expected an absolute path other than /',
+      mountPoint,
+    )
     return undefined
   }
   let failures = c.failures
@@ -334,11 +398,13 @@ function parseMountLine(
     const [k, v = ''] = o.split('=', 2) as [string, string?]
     if (k === 'ha-failures') {
       const n = parseIntRange(v, 1, 100)
-      if (n === undefined) issues.error(at, 'ha-failures: expected an integer from 1 to 100', v)
+      if (n === undefined)
+        issues.error(at, 'ha-failures: expected an integer from 1 to 100', v)
       else failures = n
     } else if (k === 'ha-failback') {
       const hold = parseFailback(v)
-      if (hold === undefined) issues.error(at, 'ha-failback: expected a duration or `never`', v)
+      if (hold === undefined)
+        issues.error(at, 'ha-failback: expected a duration or `never`', v)
       else failbackHoldMs = hold
     } else if (k === 'ha-versions') {
       const vs = parseVersions(v)
@@ -349,7 +415,8 @@ function parseMountLine(
     } else {
       if (k === 'port') {
         const n = parseIntRange(v, 1, 65535)
-        if (n === undefined) issues.error(at, 'port: expected a port from 1 to 65535', v)
+        if (n === undefined)
+          issues.error(at, 'port: expected a port from 1 to 65535', v)
         else rpcPort = n
       }
       if (k === 'vers' || k === 'nfsvers') {

@@ -4,7 +4,9 @@
 import { defineErrors } from '@has/daemon-kit'
 
 export const errorCodes = {
-  HNM_ERR_RELOAD_RESTART: { message: '%s need a restart; keeping the running configuration' },
+  HNM_ERR_RELOAD_RESTART: {
+    message: '%s need a restart; keeping the running configuration',
+  },
   HNM_ERR_NOT_ROOT: {
     message: 'mounting needs root (CAP_SYS_ADMIN); running as uid %s',
   },
@@ -13,7 +15,10 @@ export const errorCodes = {
   HNM_ERR_MOUNT_TIMEOUT: { message: '%s did not finish within %s ms' },
   HNM_ERR_RSYNC_MISSING: { message: 'rsync not found at %s: %s' },
   HNM_ERR_SYNC_FAILED: { message: 'rsync %s -> %s exited %s: %s' },
-  HNM_ERR_SYNC_SOURCE_EMPTY: { message: 'sync source %s is empty but target %s is not (or is remote): refusing a pass that would delete the target; is the source mounted?' },
+  HNM_ERR_SYNC_SOURCE_EMPTY: {
+    message:
+      'sync source %s is empty but target %s is not (or is remote): refusing a pass that would delete the target; is the source mounted?',
+  },
 } as const
 
 export const hnmError = defineErrors(errorCodes)

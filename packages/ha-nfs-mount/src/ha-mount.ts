@@ -68,7 +68,9 @@ export interface HaMountStatus {
 
 /** A directory name for a mount point: /mnt/CommonNFS → mnt_CommonNFS. */
 export function stagingName(mountPoint: string): string {
-  return mountPoint.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]/g, '_') || 'root'
+  return (
+    mountPoint.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]/g, '_') || 'root'
+  )
 }
 
 export class HaMount {
@@ -137,7 +139,9 @@ export class HaMount {
     await Promise.all(this.#replicas.map(r => this.#statOne(r)))
     await this.#probeRound()
     if (!this.#policy.active) {
-      this.#log.warn('no healthy server yet; the mount point stays empty until one answers')
+      this.#log.warn(
+        'no healthy server yet; the mount point stays empty until one answers',
+      )
     }
     this.#schedule()
     this.#scheduleStat()
@@ -152,22 +156,44 @@ export class HaMount {
     if (r.staged || r.mounting) return
     r.mounting = true
     try {
-      await this.mounter.mountReplica(r.server, this.spec.exportPath, r.staging, this.spec.nfsOptions)
+      await this.mounter.mountReplica(
+        r.server,
+        this.spec.exportPath,
+        r.staging,
+        this.spec.nfsOptions,
+      )
       r.staged = true
       r.mountError = null
       r.mountFailures = 0
-      this.#log.info({ server: r.server, staging: r.staging }, 'replica mounted')
+      this.#log.info(
+        { server: r.server, staging: r.staging },
+        'replica mounted',
+      )
     } catch (err) {
       const message = (err as Error).message
       const repeated = message === r.mountError
       r.mountError = message
       r.mountFailures++
-      const retryInMs = backoffMs(r.mountFailures, MOUNT_RETRY_MIN, MOUNT_RETRY_MAX)
+      const retryInMs = backoffMs(
+        r.mountFailures,
+        MOUNT_RETRY_MIN,
+        MOUNT_RETRY_MAX,
+      )
       r.nextMountAt = this.clock.now() + retryInMs
-      this.metrics.probeFailures.inc({ mount: this.spec.mountPoint, server: r.server, probe: 'mount' })
+      this.metrics.probeFailures.inc({
+        mount: this.spec.mountPoint,
+        server: r.server,
+        probe: 'mount',
+      })
       // The same error again is not news: keep the log readable.
       this.#log[repeated ? 'debug' : 'warn'](
-        { event: 'mount-failed', server: r.server, err, retryInMs, mountFailures: r.mountFailures },
+        {
+          event: 'mount-failed',
+          server: r.server,
+          err,
+          retryInMs,
+          mountFailures: r.mountFailures,
+        },
         'cannot mount replica; will retry while it answers',
       )
     } finally {
@@ -179,7 +205,11 @@ export class HaMount {
     if (!r.staged) return
     r.lastStat = await r.stat.probe(this.#config.statTimeout)
     if (!r.lastStat.ok) {
-      this.metrics.probeFailures.inc({ mount: this.spec.mountPoint, server: r.server, probe: 'stat' })
+      this.metrics.probeFailures.inc({
+        mount: this.spec.mountPoint,
+        server: r.server,
+        probe: 'stat',
+      })
     }
   }
 
@@ -188,9 +218,14 @@ export class HaMount {
     // The active server just failed a probe but is not down yet: confirm
     // (or clear) it sooner, which cuts detection time without probing a
     // healthy pair any faster.
-    const active = this.#policy.health().find(h => h.name === this.#policy.active)
-    const suspect = active !== undefined && active.healthy && active.consecutiveFailures > 0
-    const delay = suspect ? Math.max(10, Math.round(this.#config.interval / 4)) : this.#config.interval
+    const active = this.#policy
+      .health()
+      .find(h => h.name === this.#policy.active)
+    const suspect =
+      active !== undefined && active.healthy && active.consecutiveFailures > 0
+    const delay = suspect
+      ? Math.max(10, Math.round(this.#config.interval / 4))
+      : this.#config.interval
     this.#timer = setTimeout(() => {
       this.#round = this.#probeRound()
         .catch(err => this.#log.error({ err }, 'probe round failed'))
@@ -201,7 +236,9 @@ export class HaMount {
   #scheduleStat(): void {
     if (this.#closed) return
     this.#statTimer = setTimeout(() => {
-      void Promise.all(this.#replicas.map(r => this.#statOne(r))).finally(() => this.#scheduleStat())
+      void Promise.all(this.#replicas.map(r => this.#statOne(r))).finally(() =>
+        this.#scheduleStat(),
+      )
     }, this.#config.statInterval)
   }
 
@@ -223,7 +260,12 @@ export class HaMount {
       const rpc = results[i] as NullProbeResult
       r.lastRpc = rpc
       this.metrics.rpcRtt.set({ mount, server: r.server }, rpc.ms / 1000)
-      if (!rpc.ok) this.metrics.probeFailures.inc({ mount, server: r.server, probe: 'rpc' })
+      if (!rpc.ok)
+        this.metrics.probeFailures.inc({
+          mount,
+          server: r.server,
+          probe: 'rpc',
+        })
       // A server that answers but is not mounted yet gets (re)mounted in
       // the background; until then it cannot be presented.
       if (rpc.ok && !r.staged && now >= r.nextMountAt) void this.#stage(r)
@@ -239,7 +281,10 @@ export class HaMount {
       this.#policy.sample(r.server, ok, now, error)
     })
     for (const h of this.#policy.health()) {
-      this.metrics.serverHealthy.set({ mount, server: h.name }, h.healthy ? 1 : 0)
+      this.metrics.serverHealthy.set(
+        { mount, server: h.name },
+        h.healthy ? 1 : 0,
+      )
     }
     const healthyCount = this.#policy.health().filter(h => h.healthy).length
     this.metrics.noHealthy.set({ mount }, healthyCount === 0 ? 1 : 0)
@@ -254,18 +299,36 @@ export class HaMount {
       const how = await this.#presenter.present(to, r.staging)
       const swapMs = performance.now() - t0
       this.#failovers += from === null ? 0 : 1
-      this.#lastFailover = { from, to, reason, at: new Date().toISOString(), swapMs }
+      this.#lastFailover = {
+        from,
+        to,
+        reason,
+        at: new Date().toISOString(),
+        swapMs,
+      }
       const mount = this.spec.mountPoint
       this.metrics.swapSeconds.set({ mount }, swapMs / 1000)
       if (from !== null) this.metrics.failovers.inc({ mount, from, to })
-      for (const s of this.spec.servers) this.metrics.active.set({ mount, server: s }, s === to ? 1 : 0)
+      for (const s of this.spec.servers)
+        this.metrics.active.set({ mount, server: s }, s === to ? 1 : 0)
       this.#log.info(
-        { event: from === null ? 'present' : 'failover', from, to, reason, how, swapMs, layers: this.#presenter.layers },
+        {
+          event: from === null ? 'present' : 'failover',
+          from,
+          to,
+          reason,
+          how,
+          swapMs,
+          layers: this.#presenter.layers,
+        },
         from === null ? 'presenting server' : 'switched server',
       )
     } catch (err) {
       this.#policy.revert(from)
-      this.#log.error({ err, from, to }, 'cannot switch the mount point; staying')
+      this.#log.error(
+        { err, from, to },
+        'cannot switch the mount point; staying',
+      )
     }
   }
 
@@ -305,7 +368,9 @@ export class HaMount {
       r.staged = false
       await rmdir(r.staging).catch(() => undefined)
     }
-    await rmdir(dirname(this.#replicas[0]?.staging ?? '/')).catch(() => undefined)
+    await rmdir(dirname(this.#replicas[0]?.staging ?? '/')).catch(
+      () => undefined,
+    )
     this.#log.info('unmounted')
   }
 }

@@ -15,7 +15,12 @@ export interface Mounter {
   /** Checks helpers and privileges once at start; throws a coded error. */
   preflight(): Promise<void>
   /** Mounts `server:exportPath` on `staging`. */
-  mountReplica(server: string, exportPath: string, staging: string, options: readonly string[]): Promise<void>
+  mountReplica(
+    server: string,
+    exportPath: string,
+    staging: string,
+    options: readonly string[],
+  ): Promise<void>
 }
 
 /** Shared mount-table operations (used by both mounters and the presenter). */
@@ -30,10 +35,17 @@ export class MountOps {
   async run(cmd: string, args: readonly string[]): Promise<ExecResult> {
     const r = await execCommand(cmd, args, this.timeoutMs)
     const what = `${cmd} ${args.join(' ')}`
-    if (r.spawnError === 'ENOENT') throw hnmError('HNM_ERR_MOUNT_HELPER', cmd, 'not in PATH')
+    if (r.spawnError === 'ENOENT')
+      throw hnmError('HNM_ERR_MOUNT_HELPER', cmd, 'not in PATH')
     if (r.spawnError) throw hnmError('HNM_ERR_MOUNT_FAILED', what, r.spawnError)
-    if (r.timedOut) throw hnmError('HNM_ERR_MOUNT_TIMEOUT', what, this.timeoutMs)
-    if (r.code !== 0) throw hnmError('HNM_ERR_MOUNT_FAILED', what, r.stderr.trim() || `exit ${r.code}`)
+    if (r.timedOut)
+      throw hnmError('HNM_ERR_MOUNT_TIMEOUT', what, this.timeoutMs)
+    if (r.code !== 0)
+      throw hnmError(
+        'HNM_ERR_MOUNT_FAILED',
+        what,
+        r.stderr.trim() || `exit ${r.code}`,
+      )
     return r
   }
 
@@ -61,8 +73,14 @@ async function executable(p: string): Promise<boolean> {
 }
 
 /** Finds `name` in PATH (plus extra dirs); undefined when absent. */
-export async function findHelper(name: string, extraDirs: readonly string[] = []): Promise<string | undefined> {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...extraDirs]
+export async function findHelper(
+  name: string,
+  extraDirs: readonly string[] = [],
+): Promise<string | undefined> {
+  const dirs = [
+    ...(process.env.PATH ?? '').split(':').filter(Boolean),
+    ...extraDirs,
+  ]
   for (const d of dirs) {
     if (await executable(join(d, name))) return join(d, name)
   }
@@ -76,7 +94,11 @@ async function basePreflight(): Promise<void> {
   // than every replica reported down.
   for (const helper of ['mount', 'umount', 'stat']) {
     if (!(await findHelper(helper))) {
-      throw hnmError('HNM_ERR_MOUNT_HELPER', helper, `not in PATH (${process.env.PATH ?? ''})`)
+      throw hnmError(
+        'HNM_ERR_MOUNT_HELPER',
+        helper,
+        `not in PATH (${process.env.PATH ?? ''})`,
+      )
     }
   }
 }
@@ -91,11 +113,20 @@ export class NfsMounter implements Mounter {
   async preflight(): Promise<void> {
     await basePreflight()
     if (!(await findHelper('mount.nfs', MOUNT_NFS_DIRS))) {
-      throw hnmError('HNM_ERR_MOUNT_HELPER', 'mount.nfs', 'install nfs-common (Debian) or nfs-utils')
+      throw hnmError(
+        'HNM_ERR_MOUNT_HELPER',
+        'mount.nfs',
+        'install nfs-common (Debian) or nfs-utils',
+      )
     }
   }
 
-  async mountReplica(server: string, exportPath: string, staging: string, options: readonly string[]): Promise<void> {
+  async mountReplica(
+    server: string,
+    exportPath: string,
+    staging: string,
+    options: readonly string[],
+  ): Promise<void> {
     const args = ['-t', 'nfs']
     if (options.length) args.push('-o', options.join(','))
     await this.ops.run('mount', [...args, `${server}:${exportPath}`, staging])
@@ -113,13 +144,24 @@ export class BindMounter implements Mounter {
     await basePreflight()
   }
 
-  async mountReplica(server: string, exportPath: string, staging: string): Promise<void> {
+  async mountReplica(
+    server: string,
+    exportPath: string,
+    staging: string,
+  ): Promise<void> {
     const dir = this.map[`${server}:${exportPath}`]
-    if (!dir) throw hnmError('HNM_ERR_MOUNT_FAILED', `bind ${server}:${exportPath}`, 'no bind-map entry')
+    if (!dir)
+      throw hnmError(
+        'HNM_ERR_MOUNT_FAILED',
+        `bind ${server}:${exportPath}`,
+        'no bind-map entry',
+      )
     await this.ops.bind(dir, staging)
   }
 }
 
 export function createMounter(config: HnmConfig, ops: MountOps): Mounter {
-  return config.mounter === 'bind' ? new BindMounter(ops, config.bindMap) : new NfsMounter(ops)
+  return config.mounter === 'bind'
+    ? new BindMounter(ops, config.bindMap)
+    : new NfsMounter(ops)
 }

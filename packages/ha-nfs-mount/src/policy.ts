@@ -22,7 +22,12 @@ export interface ServerHealth {
 
 export type Decision =
   | { readonly kind: 'stay' }
-  | { readonly kind: 'switch'; readonly to: string; readonly from: string | null; readonly reason: string }
+  | {
+      readonly kind: 'switch'
+      readonly to: string
+      readonly from: string | null
+      readonly reason: string
+    }
 
 export class FailoverPolicy {
   readonly #opts: PolicyOptions
@@ -84,7 +89,8 @@ export class FailoverPolicy {
   /** Decides, and commits, the active server after a round of samples. */
   decide(now: number): Decision {
     const servers = this.#opts.servers
-    const healthy = (s: string): boolean => this.#health.get(s)?.healthy === true
+    const healthy = (s: string): boolean =>
+      this.#health.get(s)?.healthy === true
     const from = this.#active
     if (from === null || !healthy(from)) {
       const to = servers.find(healthy)
@@ -95,7 +101,11 @@ export class FailoverPolicy {
       if (from === null) {
         const undecided = servers
           .slice(0, servers.indexOf(to))
-          .some(s => (this.#health.get(s)?.consecutiveFailures ?? 0) < this.#opts.failures)
+          .some(
+            s =>
+              (this.#health.get(s)?.consecutiveFailures ?? 0) <
+              this.#opts.failures,
+          )
         if (undecided) return { kind: 'stay' }
       }
       this.#active = to
@@ -111,9 +121,19 @@ export class FailoverPolicy {
     const rank = servers.indexOf(from)
     for (const s of servers.slice(0, rank)) {
       const since = this.#health.get(s)?.healthySince
-      if (healthy(s) && since !== null && since !== undefined && now - since >= hold) {
+      if (
+        healthy(s) &&
+        since !== null &&
+        since !== undefined &&
+        now - since >= hold
+      ) {
         this.#active = s
-        return { kind: 'switch', to: s, from, reason: `failback to preferred ${s}` }
+        return {
+          kind: 'switch',
+          to: s,
+          from,
+          reason: `failback to preferred ${s}`,
+        }
       }
     }
     return { kind: 'stay' }

@@ -27,7 +27,10 @@ export class Presenter {
   }
 
   /** Makes `server` (mounted at `staging`) what new lookups see. */
-  async present(server: string, staging: string): Promise<'none' | 'push' | 'pop'> {
+  async present(
+    server: string,
+    staging: string,
+  ): Promise<'none' | 'push' | 'pop'> {
     if (this.top === server) return 'none'
     if (this.#layers.at(-2) === server) {
       if (await this.ops.detach(this.mountPoint)) {

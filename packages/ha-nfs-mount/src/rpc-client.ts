@@ -84,7 +84,11 @@ export function rpcNullProbe(opts: NullProbeOptions): Promise<NullProbeResult> {
       }
       if (pending.size === 0) finish()
     })
-    socket.once('error', e => finish((e as NodeJS.ErrnoException).code ?? e.message))
-    socket.once('close', () => finish(pending.size ? 'connection closed' : undefined))
+    socket.once('error', e =>
+      finish((e as NodeJS.ErrnoException).code ?? e.message),
+    )
+    socket.once('close', () =>
+      finish(pending.size ? 'connection closed' : undefined),
+    )
   })
 }

@@ -61,8 +61,10 @@ export function buildNullCall(
     program,
     version,
     0, // procedure NULL
-    0, 0, // cred: AUTH_NONE, length 0
-    0, 0, // verf: AUTH_NONE, length 0
+    0,
+    0, // cred: AUTH_NONE, length 0
+    0,
+    0, // verf: AUTH_NONE, length 0
   ]
   const buf = Buffer.alloc(4 + words.length * 4)
   buf.writeUInt32BE((LAST_FRAGMENT | (words.length * 4)) >>> 0, 0)
@@ -88,14 +90,26 @@ export function parseReply(rec: Buffer): RpcReply {
   if (replyStat === 1) {
     const rejectStat = u32('reject_stat')
     if (rejectStat === 0) {
-      return { xid, kind: 'denied', reason: 'RPC_MISMATCH', low: u32('low'), high: u32('high') }
+      return {
+        xid,
+        kind: 'denied',
+        reason: 'RPC_MISMATCH',
+        low: u32('low'),
+        high: u32('high'),
+      }
     }
     if (rejectStat === 1) {
-      return { xid, kind: 'denied', reason: 'AUTH_ERROR', authStat: u32('auth_stat') }
+      return {
+        xid,
+        kind: 'denied',
+        reason: 'AUTH_ERROR',
+        authStat: u32('auth_stat'),
+      }
     }
     throw new RpcDecodeError(`unknown reject_stat ${rejectStat}`)
   }
-  if (replyStat !== 0) throw new RpcDecodeError(`unknown reply_stat ${replyStat}`)
+  if (replyStat !== 0)
+    throw new RpcDecodeError(`unknown reply_stat ${replyStat}`)
   u32('verf flavor')
   const verfLen = u32('verf length')
   if (verfLen > 400) throw new RpcDecodeError(`verifier too long (${verfLen})`)

@@ -20,7 +20,8 @@ export function rsyncArgs(o: RsyncArgsOptions): string[] {
     '--hard-links',
     `--timeout=${o.ioTimeoutS}`,
   ]
-  if (o.target.startsWith('rsync://')) args.push(`--contimeout=${o.connectTimeoutS ?? o.ioTimeoutS}`)
+  if (o.target.startsWith('rsync://'))
+    args.push(`--contimeout=${o.connectTimeoutS ?? o.ioTimeoutS}`)
   return [...args, ...(o.extra ?? []), withSlash(o.source), withSlash(o.target)]
 }
 
@@ -35,7 +36,11 @@ export function rsyncSucceeded(code: number | null): boolean {
 }
 
 /** Back-off after `failures` consecutive failures (pure). */
-export function backoffMs(failures: number, minMs: number, maxMs: number): number {
+export function backoffMs(
+  failures: number,
+  minMs: number,
+  maxMs: number,
+): number {
   if (failures <= 0) return 0
   return Math.min(maxMs, minMs * 2 ** Math.min(failures - 1, 30))
 }

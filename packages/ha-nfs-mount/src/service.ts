@@ -44,7 +44,9 @@ function topology(c: HnmConfig): string {
   })
 }
 
-export async function createHaNfsMount(opts: HaNfsMountOptions): Promise<HaNfsMount> {
+export async function createHaNfsMount(
+  opts: HaNfsMountOptions,
+): Promise<HaNfsMount> {
   const config = opts.config
   const logger = opts.logger ?? silentLogger()
   const metrics = opts.metrics ?? createMetrics()
@@ -55,7 +57,11 @@ export async function createHaNfsMount(opts: HaNfsMountOptions): Promise<HaNfsMo
   if (config.syncs.length) {
     const r = await execCommand(config.rsyncPath, ['--version'], 10_000)
     if (r.spawnError || r.code !== 0) {
-      throw hnmError('HNM_ERR_RSYNC_MISSING', config.rsyncPath, r.spawnError ?? `exit ${r.code}`)
+      throw hnmError(
+        'HNM_ERR_RSYNC_MISSING',
+        config.rsyncPath,
+        r.spawnError ?? `exit ${r.code}`,
+      )
     }
   }
 
@@ -67,7 +73,15 @@ export async function createHaNfsMount(opts: HaNfsMountOptions): Promise<HaNfsMo
   }
   try {
     for (const spec of config.mounts) {
-      const m = new HaMount(spec, config, mounter, ops, metrics, logger, opts.clock)
+      const m = new HaMount(
+        spec,
+        config,
+        mounter,
+        ops,
+        metrics,
+        logger,
+        opts.clock,
+      )
       mounts.push(m)
       await m.start()
     }
@@ -84,7 +98,10 @@ export async function createHaNfsMount(opts: HaNfsMountOptions): Promise<HaNfsMo
   let current = config
   return {
     registry: metrics.registry,
-    status: () => ({ mounts: mounts.map(m => m.status()), syncs: syncs.map(s => s.status()) }),
+    status: () => ({
+      mounts: mounts.map(m => m.status()),
+      syncs: syncs.map(s => s.status()),
+    }),
     reload(next: HnmConfig) {
       if (topology(next) !== topology(current)) {
         throw hnmError(

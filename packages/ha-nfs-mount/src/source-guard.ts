@@ -22,7 +22,10 @@ async function holdsNothing(dir: string): Promise<boolean> {
   }
 }
 
-export async function checkSource(source: string, target: string): Promise<SourceVerdict> {
+export async function checkSource(
+  source: string,
+  target: string,
+): Promise<SourceVerdict> {
   const sourceEmpty = await readdir(source).then(
     e => e.length === 0,
     () => false, // unreadable: let rsync report it

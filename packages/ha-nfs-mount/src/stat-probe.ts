@@ -26,16 +26,27 @@ export class StatProbe {
   }
 
   async probe(timeoutMs: number): Promise<StatResult> {
-    if (this.#inFlight) return { ok: false, ms: 0, error: 'previous stat still hung' }
+    if (this.#inFlight)
+      return { ok: false, ms: 0, error: 'previous stat still hung' }
     this.#inFlight = true
-    const r = await execCommand(this.statPath, ['-c', '%i', `${this.path}/.`], timeoutMs)
+    const r = await execCommand(
+      this.statPath,
+      ['-c', '%i', `${this.path}/.`],
+      timeoutMs,
+    )
     if (!r.timedOut) this.#inFlight = false
     else {
       // Keep later probes off a replica whose stat just hung.
       setTimeout(() => (this.#inFlight = false), timeoutMs * 5).unref()
     }
-    if (r.timedOut) return { ok: false, ms: r.ms, error: `stat hung > ${timeoutMs} ms` }
-    if (r.code !== 0) return { ok: false, ms: r.ms, error: r.spawnError ?? (r.stderr.trim() || `exit ${r.code}`) }
+    if (r.timedOut)
+      return { ok: false, ms: r.ms, error: `stat hung > ${timeoutMs} ms` }
+    if (r.code !== 0)
+      return {
+        ok: false,
+        ms: r.ms,
+        error: r.spawnError ?? (r.stderr.trim() || `exit ${r.code}`),
+      }
     return { ok: true, ms: r.ms }
   }
 }

@@ -59,19 +59,28 @@ export class Syncer {
     this.spec = spec
     this.#config = config
     this.#labels = { source: spec.source, target: spec.target }
-    this.#log = logger.child({ component: 'sync', source: spec.source, target: spec.target })
+    this.#log = logger.child({
+      component: 'sync',
+      source: spec.source,
+      target: spec.target,
+    })
   }
 
   /** Starts watching, then runs the initial full pass (awaited). */
   async start(): Promise<void> {
-    const watcher = watch(this.spec.source, { ignoreInitial: true, persistent: true })
+    const watcher = watch(this.spec.source, {
+      ignoreInitial: true,
+      persistent: true,
+    })
     this.#watcher = watcher
     await new Promise<void>((resolve, reject) => {
       watcher.once('ready', resolve)
       watcher.once('error', reject)
     })
     watcher.on('all', () => this.#changed())
-    watcher.on('error', err => this.#log.warn({ err }, 'watch error; the next pass covers it'))
+    watcher.on('error', err =>
+      this.#log.warn({ err }, 'watch error; the next pass covers it'),
+    )
     this.#pendingSince = performance.now()
     await this.#pass()
   }
@@ -86,7 +95,8 @@ export class Syncer {
     // While running or backing off, the pending mark is picked up later.
     if (this.#running || this.#retryAt !== null) return
     this.#state = 'pending'
-    if (!this.#timer) this.#timer = setTimeout(() => void this.#pass(), this.#config.syncDelay)
+    if (!this.#timer)
+      this.#timer = setTimeout(() => void this.#pass(), this.#config.syncDelay)
   }
 
   #pass(): Promise<void> {
@@ -111,18 +121,33 @@ export class Syncer {
       source: this.spec.source,
       target: this.spec.target,
       ioTimeoutS: 30,
-      connectTimeoutS: Math.max(1, Math.ceil(this.#config.syncConnectTimeout / 1000)),
+      connectTimeoutS: Math.max(
+        1,
+        Math.ceil(this.#config.syncConnectTimeout / 1000),
+      ),
       extra: this.#config.rsyncArgs,
     })
     const verdict = await checkSource(this.spec.source, this.spec.target)
     const ep = verdict === 'sync' ? targetEndpoint(this.spec.target) : undefined
-    const unreachable = ep && (await probeTarget(ep, this.#config.syncConnectTimeout))
+    const unreachable =
+      ep && (await probeTarget(ep, this.#config.syncConnectTimeout))
     const r =
       verdict === 'sync' && !unreachable
         ? await execCommand(this.#config.rsyncPath, args, 10 * 60_000)
-        : { code: null, timedOut: false, ms: 0, stderr: '', spawnError: undefined }
+        : {
+            code: null,
+            timedOut: false,
+            ms: 0,
+            stderr: '',
+            spawnError: undefined,
+          }
     this.#inFlightSince = null
-    if (verdict !== 'refuse' && !unreachable && !r.timedOut && rsyncSucceeded(r.code)) {
+    if (
+      verdict !== 'refuse' &&
+      !unreachable &&
+      !r.timedOut &&
+      rsyncSucceeded(r.code)
+    ) {
       const lag = performance.now() - batchStart
       this.#lastLagMs = lag
       this.#consecutive = 0
@@ -132,7 +157,10 @@ export class Syncer {
       this.metrics.syncLag.set(this.#labels, lag / 1000)
       this.metrics.syncLastSuccess.set(this.#labels, Date.now() / 1000)
       this.metrics.syncFailures.set(this.#labels, 0)
-      this.#log.info({ event: 'synced', lagMs: Math.round(lag), rsyncMs: Math.round(r.ms) }, 'sync pass done')
+      this.#log.info(
+        { event: 'synced', lagMs: Math.round(lag), rsyncMs: Math.round(r.ms) },
+        'sync pass done',
+      )
       return
     }
     // Failed: the batch is still pending, from its original start.
@@ -143,23 +171,37 @@ export class Syncer {
     const why = refused
       ? 'source is empty, target is not: refused (is the source mounted?)'
       : unreachable && ep
-      ? `target unreachable: ${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.port}: ${unreachable}`
-      : r.spawnError
-      ? `cannot run ${this.#config.rsyncPath}: ${r.spawnError}`
-      : r.timedOut
-        ? 'rsync timed out'
-        : `exit ${r.code}: ${lastLine(r.stderr)}`
+        ? `target unreachable: ${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.port}: ${unreachable}`
+        : r.spawnError
+          ? `cannot run ${this.#config.rsyncPath}: ${r.spawnError}`
+          : r.timedOut
+            ? 'rsync timed out'
+            : `exit ${r.code}: ${lastLine(r.stderr)}`
     this.#lastError = why
     this.metrics.syncRuns.inc({ ...this.#labels, result: 'failed' })
     this.metrics.syncFailures.set(this.#labels, this.#consecutive)
-    const wait = backoffMs(this.#consecutive, this.#config.syncRetryMin, this.#config.syncRetryMax)
+    const wait = backoffMs(
+      this.#consecutive,
+      this.#config.syncRetryMin,
+      this.#config.syncRetryMax,
+    )
     this.#retryAt = performance.now() + wait
     this.#log.warn(
       {
         event: 'sync-failed',
         err: refused
-          ? hnmError('HNM_ERR_SYNC_SOURCE_EMPTY', this.spec.source, this.spec.target)
-          : hnmError('HNM_ERR_SYNC_FAILED', this.spec.source, this.spec.target, r.code ?? 'none', why),
+          ? hnmError(
+              'HNM_ERR_SYNC_SOURCE_EMPTY',
+              this.spec.source,
+              this.spec.target,
+            )
+          : hnmError(
+              'HNM_ERR_SYNC_FAILED',
+              this.spec.source,
+              this.spec.target,
+              r.code ?? 'none',
+              why,
+            ),
         consecutiveFailures: this.#consecutive,
         retryInMs: wait,
       },
@@ -171,7 +213,10 @@ export class Syncer {
     if (this.#closed) return
     if (this.#retryAt !== null) {
       this.#state = 'retrying'
-      this.#timer = setTimeout(() => void this.#pass(), Math.max(0, this.#retryAt - performance.now()))
+      this.#timer = setTimeout(
+        () => void this.#pass(),
+        Math.max(0, this.#retryAt - performance.now()),
+      )
     } else if (this.#pendingSince !== null) {
       this.#state = 'pending'
       this.#timer = setTimeout(() => void this.#pass(), this.#config.syncDelay)
@@ -205,8 +250,12 @@ export class Syncer {
       lastError: this.#lastError,
       lastSuccess: this.#lastSuccess,
       lastLagMs: this.#lastLagMs === null ? null : Math.round(this.#lastLagMs),
-      pendingMs: this.#oldestPending() === null ? null : Math.round(this.#pendingAge()),
-      nextRetryMs: this.#retryAt === null ? null : Math.max(0, Math.round(this.#retryAt - performance.now())),
+      pendingMs:
+        this.#oldestPending() === null ? null : Math.round(this.#pendingAge()),
+      nextRetryMs:
+        this.#retryAt === null
+          ? null
+          : Math.max(0, Math.round(this.#retryAt - performance.now())),
     }
   }
 

@@ -26,8 +26,11 @@ export function targetEndpoint(target: string): Endpoint | undefined {
   }
   // host:/dir, [v6]:/dir, user@host:/dir: the remote shell (ssh).
   const at = target.indexOf('@')
-  const rest = at >= 0 && at < target.indexOf(':') ? target.slice(at + 1) : target
-  const colon = rest.startsWith('[') ? rest.indexOf(']:') + 1 : rest.indexOf(':')
+  const rest =
+    at >= 0 && at < target.indexOf(':') ? target.slice(at + 1) : target
+  const colon = rest.startsWith('[')
+    ? rest.indexOf(']:') + 1
+    : rest.indexOf(':')
   if (colon <= 0) return undefined
   return { host: unbracket(rest.slice(0, colon)), port: SSH_PORT }
 }
@@ -45,12 +48,16 @@ function hostPort(authority: string, dflt: number): Endpoint | undefined {
   const close = authority.startsWith('[') ? authority.indexOf(']') : -1
   const colon = authority.indexOf(':', close < 0 ? 0 : close)
   const host = unbracket(colon < 0 ? authority : authority.slice(0, colon))
-  const port = colon < 0 ? dflt : parseIntRange(authority.slice(colon + 1), 1, 65535)
+  const port =
+    colon < 0 ? dflt : parseIntRange(authority.slice(colon + 1), 1, 65535)
   return host === '' || port === undefined ? undefined : { host, port }
 }
 
 /** Resolves undefined when a TCP connection opens within timeoutMs, else why not. */
-export function probeTarget(ep: Endpoint, timeoutMs: number): Promise<string | undefined> {
+export function probeTarget(
+  ep: Endpoint,
+  timeoutMs: number,
+): Promise<string | undefined> {
   return new Promise(resolve => {
     const s = connect({ host: ep.host, port: ep.port })
     const done = (why: string | undefined): void => {
@@ -58,7 +65,10 @@ export function probeTarget(ep: Endpoint, timeoutMs: number): Promise<string | u
       s.destroy()
       resolve(why)
     }
-    const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs)
+    const timer = setTimeout(
+      () => done(`no answer within ${timeoutMs} ms`),
+      timeoutMs,
+    )
     s.once('connect', () => done(undefined))
     s.once('error', e => done((e as NodeJS.ErrnoException).code ?? e.message))
   })

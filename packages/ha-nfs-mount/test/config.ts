@@ -8,7 +8,10 @@ const issuesOf = (text: string): string[] => {
     parseConfig(text, 'hnm.conf')
   } catch (e) {
     if (e instanceof ConfigError) {
-      return e.issues.map(i => `${i.file}:${i.line}: ${i.message}${i.value === undefined ? '' : ` [${i.value}]`}`)
+      return e.issues.map(
+        i =>
+          `${i.file}:${i.line}: ${i.message}${i.value === undefined ? '' : ` [${i.value}]`}`,
+      )
     }
     throw e
   }
@@ -29,7 +32,11 @@ t.test('fstab-like mount lines with defaults and ha- options', async t => {
     'hnm.conf',
   )
   t.equal(c.interval, 100)
-  t.equal(c.probeTimeout, 100, 'an unset probe-timeout follows a short interval')
+  t.equal(
+    c.probeTimeout,
+    100,
+    'an unset probe-timeout follows a short interval',
+  )
   const [m1, m2] = c.mounts
   t.match(m1, {
     servers: ['master-a', 'master-b'],
@@ -42,7 +49,13 @@ t.test('fstab-like mount lines with defaults and ha- options', async t => {
     rpcPort: 2049,
     line: 4,
   })
-  t.match(m2, { servers: ['a', 'b', 'c'], rpcVersions: [4], rpcPort: 20490, failbackHoldMs: 5000, failures: 2 })
+  t.match(m2, {
+    servers: ['a', 'b', 'c'],
+    rpcVersions: [4],
+    rpcPort: 20490,
+    failbackHoldMs: 5000,
+    failures: 2,
+  })
   t.equal(c.syncs.length, 2)
   t.ok(Object.isFrozen(c.mounts[0]), 'deep-frozen')
 })
@@ -81,16 +94,28 @@ t.test('errors name file:line and quote the value', async t => {
 })
 
 t.test('cross checks', async t => {
-  t.match(issuesOf('interval 100ms\nprobe-timeout 200ms\na,b:/x /m'), [/hnm.conf:2: probe-timeout must not exceed interval/])
+  t.match(issuesOf('interval 100ms\nprobe-timeout 200ms\na,b:/x /m'), [
+    /hnm.conf:2: probe-timeout must not exceed interval/,
+  ])
   t.match(issuesOf('# empty'), [/nothing to do/])
-  t.match(issuesOf('mounter bind\nbind-map a:/x /d\na,b:/x /m'), [/hnm.conf:3: mounter bind: no bind-map for b:\/x/])
-  t.match(issuesOf('sync-retry-min 10s\nsync-retry-max 1s\nsync /a /b'), [/hnm.conf:2: sync-retry-max/])
+  t.match(issuesOf('mounter bind\nbind-map a:/x /d\na,b:/x /m'), [
+    /hnm.conf:3: mounter bind: no bind-map for b:\/x/,
+  ])
+  t.match(issuesOf('sync-retry-min 10s\nsync-retry-max 1s\nsync /a /b'), [
+    /hnm.conf:2: sync-retry-max/,
+  ])
   t.match(issuesOf('sync /a ftp://x'), [/target must be/])
 })
 
 t.test('parseSource', async t => {
-  t.same(parseSource('a,b:/export'), { servers: ['a', 'b'], exportPath: '/export' })
-  t.same(parseSource('[fd00::1],10.0.0.2:/e'), { servers: ['[fd00::1]', '10.0.0.2'], exportPath: '/e' })
+  t.same(parseSource('a,b:/export'), {
+    servers: ['a', 'b'],
+    exportPath: '/export',
+  })
+  t.same(parseSource('[fd00::1],10.0.0.2:/e'), {
+    servers: ['[fd00::1]', '10.0.0.2'],
+    exportPath: '/e',
+  })
   t.equal(parseSource('a,a:/e'), undefined, 'duplicate server')
   t.equal(parseSource(':/e'), undefined)
   t.equal(parseSource('a b:/e'), undefined)
@@ -106,15 +131,26 @@ t.test('command-line forms go through the same parser', async t => {
     }),
     '<command line>',
   )
-  t.match(c.mounts[0], { servers: ['s1', 's2'], failures: 5, failbackHoldMs: null, nfsOptions: ['soft'] })
+  t.match(c.mounts[0], {
+    servers: ['s1', 's2'],
+    failures: 5,
+    failbackHoldMs: null,
+    nfsOptions: ['soft'],
+  })
   t.same(c.bindMap, { 's1:/export': '/srv/1', 's2:/export': '/srv/2' })
-  const s = parseConfig(syncConfigText('/a', '/b dir', { delay: '0ms' }), '<command line>')
+  const s = parseConfig(
+    syncConfigText('/a', '/b dir', { delay: '0ms' }),
+    '<command line>',
+  )
   t.same(s.syncs[0], { source: '/a', target: '/b dir', line: 2 })
   t.equal(s.syncDelay, 0)
 })
 
 t.test('loadConfig: a missing file is a config error', async t => {
-  await t.rejects(loadConfig('/nonexistent/hnm.conf'), { code: 'KIT_ERR_CONFIG_UNREADABLE', exitCode: 3 })
+  await t.rejects(loadConfig('/nonexistent/hnm.conf'), {
+    code: 'KIT_ERR_CONFIG_UNREADABLE',
+    exitCode: 3,
+  })
 })
 
 t.test('parsing stays linear on long slash runs (issue 19.10)', async t => {
@@ -124,9 +160,22 @@ t.test('parsing stays linear on long slash runs (issue 19.10)', async t => {
   const start = process.hrtime.bigint()
   const issues = issuesOf(line.repeat(300))
   const ms = Number(process.hrtime.bigint() - start) / 1e6
-  t.equal(issues.length, 299, 'the 299 repeats are refused as "already used", each at its line')
+  t.equal(
+    issues.length,
+    299,
+    'the 299 repeats are refused as "already used", each at its line',
+  )
   t.match(issues[0], /hnm\.conf:2: mount point already used/)
-  t.ok(ms < 2000, `300 lines of 8,000 slashes parsed in ${ms.toFixed(1)} ms (was ~20 s)`)
-  t.same(parseConfig('a,b:/export /mnt/x//// ro\n', 'hnm.conf').mounts[0]?.mountPoint, '/mnt/x')
-  t.match(issuesOf(`a,b:/export /mnt/${'x'.repeat(9000)} ro\n`), [/hnm\.conf:1: line longer than/])
+  t.ok(
+    ms < 2000,
+    `300 lines of 8,000 slashes parsed in ${ms.toFixed(1)} ms (was ~20 s)`,
+  )
+  t.same(
+    parseConfig('a,b:/export /mnt/x//// ro\n', 'hnm.conf').mounts[0]
+      ?.mountPoint,
+    '/mnt/x',
+  )
+  t.match(issuesOf(`a,b:/export /mnt/${'x'.repeat(9000)} ro\n`), [
+    /hnm\.conf:1: line longer than/,
+  ])
 })

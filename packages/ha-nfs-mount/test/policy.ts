@@ -10,34 +10,54 @@ const round = (p: FailoverPolicy, now: number, a: boolean, b: boolean) => {
   return p.decide(now)
 }
 
-t.test('nothing presented until a server answers; prefers the first', async t => {
-  const p = mk()
-  t.equal(p.active, null)
-  t.same(round(p, 0, false, false), { kind: 'stay' })
-  t.equal(p.active, null)
-  t.match(round(p, 100, true, true), { kind: 'switch', to: 'a', from: null, reason: 'initial' })
-})
+t.test(
+  'nothing presented until a server answers; prefers the first',
+  async t => {
+    const p = mk()
+    t.equal(p.active, null)
+    t.same(round(p, 0, false, false), { kind: 'stay' })
+    t.equal(p.active, null)
+    t.match(round(p, 100, true, true), {
+      kind: 'switch',
+      to: 'a',
+      from: null,
+      reason: 'initial',
+    })
+  },
+)
 
 t.test('second server at start only once the first failed N times', async t => {
   const p = mk(null, 3)
   t.same(round(p, 0, false, true), { kind: 'stay' })
   t.same(round(p, 1, false, true), { kind: 'stay' })
   t.equal(p.active, null)
-  t.match(round(p, 2, false, true), { kind: 'switch', to: 'b', reason: 'initial' })
+  t.match(round(p, 2, false, true), {
+    kind: 'switch',
+    to: 'b',
+    reason: 'initial',
+  })
 })
 
-t.test('a slow first probe of the preferred server does not pin the second', async t => {
-  const p = mk(null, 3)
-  t.same(round(p, 0, false, true), { kind: 'stay' })
-  t.match(round(p, 1, true, true), { kind: 'switch', to: 'a' })
-})
+t.test(
+  'a slow first probe of the preferred server does not pin the second',
+  async t => {
+    const p = mk(null, 3)
+    t.same(round(p, 0, false, true), { kind: 'stay' })
+    t.match(round(p, 1, true, true), { kind: 'switch', to: 'a' })
+  },
+)
 
 t.test('fails over after N consecutive failures, not before', async t => {
   const p = mk(null, 3)
   round(p, 0, true, true)
   t.same(round(p, 1, false, true), { kind: 'stay' })
   t.same(round(p, 2, false, true), { kind: 'stay' })
-  t.match(round(p, 3, false, true), { kind: 'switch', to: 'b', from: 'a', reason: 'a failed' })
+  t.match(round(p, 3, false, true), {
+    kind: 'switch',
+    to: 'b',
+    from: 'a',
+    reason: 'a failed',
+  })
 })
 
 t.test('a success resets the failure count', async t => {
@@ -58,7 +78,11 @@ t.test('fails back only after the hold time', async t => {
   t.same(round(p, 1019, true, true), { kind: 'stay' })
   round(p, 500, false, true) // flap: the hold restarts
   t.same(round(p, 1100, true, true), { kind: 'stay' })
-  t.match(round(p, 2100, true, true), { kind: 'switch', to: 'a', reason: /failback/ })
+  t.match(round(p, 2100, true, true), {
+    kind: 'switch',
+    to: 'a',
+    reason: /failback/,
+  })
 })
 
 t.test('never fails back with hold null', async t => {

@@ -18,7 +18,10 @@ export interface ClusterSources {
 }
 
 export function controlAddress(d: DaemonName, s: ClusterSources): string {
-  return s.controls?.[d] ?? (s.controlDir ? join(s.controlDir, `${d}.sock`) : defaultControlPath(d))
+  return (
+    s.controls?.[d] ??
+    (s.controlDir ? join(s.controlDir, `${d}.sock`) : defaultControlPath(d))
+  )
 }
 
 export async function readCluster(s: ClusterSources): Promise<Reading[]> {

@@ -25,13 +25,21 @@ export interface Reading {
 function describe(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e)
   // A missing socket or a refused connection is a daemon that is not running.
-  if (hasCode(e) && e.code === 'KIT_ERR_CONTROL_UNREACHABLE' && /ENOENT|ECONNREFUSED/.test(text)) {
+  if (
+    hasCode(e) &&
+    e.code === 'KIT_ERR_CONTROL_UNREACHABLE' &&
+    /ENOENT|ECONNREFUSED/.test(text)
+  ) {
     return 'not running'
   }
   return hasCode(e) ? `${e.code}: ${text}` : text
 }
 
-export async function readLocal(daemon: DaemonName, address: string, timeoutMs: number): Promise<Reading> {
+export async function readLocal(
+  daemon: DaemonName,
+  address: string,
+  timeoutMs: number,
+): Promise<Reading> {
   try {
     const [status, version] = await Promise.all([
       controlRequest(address, 'status', [], timeoutMs),
@@ -39,9 +47,18 @@ export async function readLocal(daemon: DaemonName, address: string, timeoutMs: 
     ])
     let backlog: number | undefined
     // Older conn-syncd without `kernelPending` in its status: count `flows`.
-    if (daemon === 'conn-syncd' && typeof (status as { kernelPending?: unknown } | null)?.kernelPending !== 'number') {
-      const flows = await controlRequest(address, 'flows', [], timeoutMs).catch(() => undefined)
-      if (Array.isArray(flows)) backlog = flows.filter(f => !(f as { inKernel?: unknown }).inKernel).length
+    if (
+      daemon === 'conn-syncd' &&
+      typeof (status as { kernelPending?: unknown } | null)?.kernelPending !==
+        'number'
+    ) {
+      const flows = await controlRequest(address, 'flows', [], timeoutMs).catch(
+        () => undefined,
+      )
+      if (Array.isArray(flows))
+        backlog = flows.filter(
+          f => !(f as { inKernel?: unknown }).inKernel,
+        ).length
     }
     const v = (version as { version?: unknown } | undefined)?.version
     return {
@@ -65,16 +82,26 @@ async function httpGet(url: string, timeoutMs: number): Promise<string> {
 }
 
 /** `has_build_info{daemon="x",version="y"} 1` → daemon and version (pure). */
-export function buildInfo(metrics: string): { daemon: string; version: string } | undefined {
+export function buildInfo(
+  metrics: string,
+): { daemon: string; version: string } | undefined {
   const m = /^has_build_info\{([^}]*)\}/m.exec(metrics)
   if (!m) return undefined
   const labels = Object.fromEntries(
-    [...(m[1] as string).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(l => [l[1], l[2]]),
+    [...(m[1] as string).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(l => [
+      l[1],
+      l[2],
+    ]),
   ) as Record<string, string | undefined>
-  return labels.daemon ? { daemon: labels.daemon, version: labels.version ?? '' } : undefined
+  return labels.daemon
+    ? { daemon: labels.daemon, version: labels.version ?? '' }
+    : undefined
 }
 
-export async function readRemote(hostPort: string, timeoutMs: number): Promise<Reading> {
+export async function readRemote(
+  hostPort: string,
+  timeoutMs: number,
+): Promise<Reading> {
   const base = `http://${hostPort}`
   try {
     const [metrics, status] = await Promise.all([
@@ -84,12 +111,34 @@ export async function readRemote(hostPort: string, timeoutMs: number): Promise<R
     const info = buildInfo(metrics)
     const daemon = info && isDaemonName(info.daemon) ? info.daemon : null
     if (!daemon) {
-      return { daemon: null, where: hostPort, address: base, ok: false, error: 'no has_build_info: not a has daemon' }
+      return {
+        daemon: null,
+        where: hostPort,
+        address: base,
+        ok: false,
+        error: 'no has_build_info: not a has daemon',
+      }
     }
-    return { daemon, where: hostPort, address: base, ok: true, version: info?.version ?? '', status: JSON.parse(status) }
+    return {
+      daemon,
+      where: hostPort,
+      address: base,
+      ok: true,
+      version: info?.version ?? '',
+      status: JSON.parse(status),
+    }
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause?.code
-    const text = cause === 'ECONNREFUSED' ? 'not running (connection refused)' : describe(e)
-    return { daemon: null, where: hostPort, address: base, ok: false, error: text }
+    const text =
+      cause === 'ECONNREFUSED'
+        ? 'not running (connection refused)'
+        : describe(e)
+    return {
+      daemon: null,
+      where: hostPort,
+      address: base,
+      ok: false,
+      error: text,
+    }
   }
 }

@@ -25,7 +25,11 @@ export interface HasctlConfig {
   readonly timeoutMs: number
 }
 
-export const DEFAULTS: HasctlConfig = { remotes: [], controls: {}, timeoutMs: 2000 }
+export const DEFAULTS: HasctlConfig = {
+  remotes: [],
+  controls: {},
+  timeoutMs: 2000,
+}
 
 export function parseConfig(text: string, file: string): HasctlConfig {
   const issues = new IssueList()
@@ -40,11 +44,21 @@ export function parseConfig(text: string, file: string): HasctlConfig {
       else issues.error(l, 'remote: expected host:port', v)
     } else if (key === 'control' && args.length === 2) {
       const [d = '', path = ''] = args
-      if (!isDaemonName(d)) issues.error(l, `control: unknown daemon; known: ${DAEMONS.join(' ')}`, d)
+      if (!isDaemonName(d))
+        issues.error(
+          l,
+          `control: unknown daemon; known: ${DAEMONS.join(' ')}`,
+          d,
+        )
       else controls[d] = path
     } else if (key === 'timeout' && args.length === 1) {
       const ms = parseDuration(args[0] as string, 's')
-      if (ms === undefined || ms <= 0) issues.error(l, 'timeout: expected a duration such as 2s or 500ms', args[0])
+      if (ms === undefined || ms <= 0)
+        issues.error(
+          l,
+          'timeout: expected a duration such as 2s or 500ms',
+          args[0],
+        )
       else timeoutMs = ms
     } else if (key === 'remote' || key === 'control' || key === 'timeout') {
       issues.error(l, `${key}: wrong number of arguments`, l.text)
@@ -57,7 +71,10 @@ export function parseConfig(text: string, file: string): HasctlConfig {
 }
 
 /** Reads the file; a missing file at the default path means "use defaults". */
-export async function loadConfig(path: string, required: boolean): Promise<HasctlConfig> {
+export async function loadConfig(
+  path: string,
+  required: boolean,
+): Promise<HasctlConfig> {
   let text: string
   try {
     text = await readConfigFile(path)

@@ -5,8 +5,10 @@
 import { formatTable } from '@has/daemon-kit'
 import type { ClusterView } from './view.js'
 
-const dash = (v: unknown): string => (v === null || v === undefined ? '-' : String(v))
-const secs = (ms: number | null): string => (ms === null ? '-' : `${(ms / 1000).toFixed(1)}s`)
+const dash = (v: unknown): string =>
+  v === null || v === undefined ? '-' : String(v)
+const secs = (ms: number | null): string =>
+  ms === null ? '-' : `${(ms / 1000).toFixed(1)}s`
 const host = (a: string): string => (a.includes(':') ? `[${a}]` : a)
 
 export function formatView(v: ClusterView): string {
@@ -20,7 +22,13 @@ export function formatView(v: ClusterView): string {
     'Daemons:\n' +
       formatTable(
         ['DAEMON', 'WHERE', 'STATE', 'VERSION', 'DETAIL'],
-        v.daemons.map(d => [d.daemon ?? '?', d.where, d.state, dash(d.version), d.state === 'error' ? dash(d.error) : d.address]),
+        v.daemons.map(d => [
+          d.daemon ?? '?',
+          d.where,
+          d.state,
+          dash(d.version),
+          d.state === 'error' ? dash(d.error) : d.address,
+        ]),
       ),
   )
   if (v.vip.length) {
@@ -35,21 +43,56 @@ export function formatView(v: ClusterView): string {
           .join('') +
         formatTable(
           ['WHERE', 'GROUP', 'HOME', 'LOCAL STATE', 'HOLDER'],
-          v.vip.flatMap(h => h.groups.map(g => [h.where, g.name, dash(g.home), dash(g.state), g.holder ?? 'none'])),
+          v.vip.flatMap(h =>
+            h.groups.map(g => [
+              h.where,
+              g.name,
+              dash(g.home),
+              dash(g.state),
+              g.holder ?? 'none',
+            ]),
+          ),
         ),
     )
   }
   if (v.services.length) {
     const rows: string[][] = []
     for (const s of v.services) {
-      rows.push([s.where, `TCP ${s.name}`, `${dash(s.scheduler)} (${dash(s.dataplane)})`, '', '', '', ''])
+      rows.push([
+        s.where,
+        `TCP ${s.name}`,
+        `${dash(s.scheduler)} (${dash(s.dataplane)})`,
+        '',
+        '',
+        '',
+        '',
+      ])
       for (const n of s.nodes) {
-        rows.push(['', `  -> ${host(n.address)}:${dash(n.port)}`, n.state, dash(n.weight), dash(n.active), dash(n.total), dash(n.load)])
+        rows.push([
+          '',
+          `  -> ${host(n.address)}:${dash(n.port)}`,
+          n.state,
+          dash(n.weight),
+          dash(n.active),
+          dash(n.total),
+          dash(n.load),
+        ])
       }
     }
     blocks.push(
       'Virtual services (traffic-manager):\n' +
-        formatTable(['WHERE', 'SERVICE -> NODE', 'SCHEDULER/STATE', 'WEIGHT', 'ACTIVECONN', 'TOTALCONN', 'LOAD'], rows),
+        formatTable(
+          [
+            'WHERE',
+            'SERVICE -> NODE',
+            'SCHEDULER/STATE',
+            'WEIGHT',
+            'ACTIVECONN',
+            'TOTALCONN',
+            'LOAD',
+          ],
+          rows,
+        ),
     )
   }
   if (v.checks.length) {
@@ -57,7 +100,14 @@ export function formatView(v: ClusterView): string {
       'Health checks (ldirectord):\n' +
         formatTable(
           ['WHERE', 'VIRTUAL', 'REAL', 'STATUS', 'FAILURES', 'REASON'],
-          v.checks.map(c => [c.where, c.virtual, c.real, c.status, dash(c.failures), dash(c.reason)]),
+          v.checks.map(c => [
+            c.where,
+            c.virtual,
+            c.real,
+            c.status,
+            dash(c.failures),
+            dash(c.reason),
+          ]),
         ),
     )
   }
@@ -69,7 +119,9 @@ export function formatView(v: ClusterView): string {
           v.nics.flatMap(n =>
             n.links.map((l, i) => [
               i === 0 ? n.where : '',
-              i === 0 ? `${dash(n.active)}${n.pinned ? ` (pinned ${n.pinned})` : ''}` : '',
+              i === 0
+                ? `${dash(n.active)}${n.pinned ? ` (pinned ${n.pinned})` : ''}`
+                : '',
               l.role,
               dash(l.ifname),
               l.carrier === null ? '-' : l.carrier ? 'up' : 'down',
@@ -84,7 +136,15 @@ export function formatView(v: ClusterView): string {
       'NFS mounts (ha-nfs-mount):\n' +
         formatTable(
           ['WHERE', 'MOUNT POINT', 'SERVER', 'HEALTHY', 'FAILOVERS'],
-          v.nfs.flatMap(n => n.mounts.map(m => [n.where, m.mountPoint, m.active ?? 'none', m.healthy.join(',') || 'none', dash(m.failovers)])),
+          v.nfs.flatMap(n =>
+            n.mounts.map(m => [
+              n.where,
+              m.mountPoint,
+              m.active ?? 'none',
+              m.healthy.join(',') || 'none',
+              dash(m.failovers),
+            ]),
+          ),
         ),
     )
   }
@@ -92,9 +152,25 @@ export function formatView(v: ClusterView): string {
     blocks.push(
       'Content sync (ha-nfs-mount):\n' +
         formatTable(
-          ['WHERE', 'SOURCE', 'TARGET', 'STATE', 'LAST LAG', 'PENDING', 'FAILED IN A ROW'],
+          [
+            'WHERE',
+            'SOURCE',
+            'TARGET',
+            'STATE',
+            'LAST LAG',
+            'PENDING',
+            'FAILED IN A ROW',
+          ],
           v.nfs.flatMap(n =>
-            n.syncs.map(s => [n.where, s.source, s.target, dash(s.state), secs(s.lagMs), secs(s.pendingMs), dash(s.consecutiveFailures)]),
+            n.syncs.map(s => [
+              n.where,
+              s.source,
+              s.target,
+              dash(s.state),
+              secs(s.lagMs),
+              secs(s.pendingMs),
+              dash(s.consecutiveFailures),
+            ]),
           ),
         ),
     )
@@ -103,7 +179,17 @@ export function formatView(v: ClusterView): string {
     blocks.push(
       'Connection sync (conn-syncd):\n' +
         formatTable(
-          ['WHERE', 'NODE', 'READY', 'LOCAL FLOWS', 'HELD', 'BACKLOG', 'LOST', 'INSERT FAILED', 'PEERS (entries, last seen)'],
+          [
+            'WHERE',
+            'NODE',
+            'READY',
+            'LOCAL FLOWS',
+            'HELD',
+            'BACKLOG',
+            'LOST',
+            'INSERT FAILED',
+            'PEERS (entries, last seen)',
+          ],
           v.connSync.map(c => [
             c.where,
             dash(c.node),
@@ -113,7 +199,12 @@ export function formatView(v: ClusterView): string {
             dash(c.backlog),
             dash(c.lost),
             dash(c.insertFailed),
-            c.peers.map(p => `${p.name} (${dash(p.entries)}, ${secs(p.lastSeenMsAgo)} ago)`).join(' ') || 'none',
+            c.peers
+              .map(
+                p =>
+                  `${p.name} (${dash(p.entries)}, ${secs(p.lastSeenMsAgo)} ago)`,
+              )
+              .join(' ') || 'none',
           ]),
         ),
     )
@@ -128,7 +219,9 @@ export function formatView(v: ClusterView): string {
               r.where,
               i.name,
               dash(i.state),
-              i.prefixes.map(p => p.prefix + (p.deprecated ? ' (deprecated)' : '')).join(' ') || 'none',
+              i.prefixes
+                .map(p => p.prefix + (p.deprecated ? ' (deprecated)' : ''))
+                .join(' ') || 'none',
             ]),
           ),
         ),
@@ -137,7 +230,15 @@ export function formatView(v: ClusterView): string {
   if (v.clients.length) {
     blocks.push(
       'Traffic node (traffic-client):\n' +
-        formatTable(['WHERE', 'NODE', 'FLAG', 'LOAD'], v.clients.map(c => [c.where, dash(c.node), dash(c.flag), dash(c.load)])),
+        formatTable(
+          ['WHERE', 'NODE', 'FLAG', 'LOAD'],
+          v.clients.map(c => [
+            c.where,
+            dash(c.node),
+            dash(c.flag),
+            dash(c.load),
+          ]),
+        ),
     )
   }
   return blocks.join('\n')

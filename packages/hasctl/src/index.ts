@@ -1,7 +1,18 @@
 export { DAEMONS, isDaemonName, type DaemonName } from './daemons.js'
-export { parseConfig, loadConfig, DEFAULTS, DEFAULT_CONFIG, type HasctlConfig } from './config.js'
+export {
+  parseConfig,
+  loadConfig,
+  DEFAULTS,
+  DEFAULT_CONFIG,
+  type HasctlConfig,
+} from './config.js'
 export { readLocal, readRemote, buildInfo, type Reading } from './collect.js'
 export { buildView, type ClusterView } from './view.js'
 export { formatView } from './format.js'
-export { readCluster, clusterView, controlAddress, type ClusterSources } from './cluster.js'
+export {
+  readCluster,
+  clusterView,
+  controlAddress,
+  type ClusterSources,
+} from './cluster.js'
 export { hasctlErrors, errorCodes, type HasctlErrorCode } from './errors.js'

@@ -6,6 +6,8 @@ import { errorCodes } from '../src/errors.js'
 t.test('README errors table matches the code table', async t => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
   const section = readme.split('## Errors')[1]?.split('\n## ')[0] ?? ''
-  const documented = [...section.matchAll(/^\| `?(HASCTL_ERR_[A-Z_]+)`? \|/gm)].map(m => m[1]).sort()
+  const documented = [...section.matchAll(/^\| `?(HASCTL_ERR_[A-Z_]+)`? \|/gm)]
+    .map(m => m[1])
+    .sort()
   t.same(documented, [...errorCodes].sort())
 })

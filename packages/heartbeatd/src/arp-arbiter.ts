@@ -29,7 +29,12 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/
 /** One line of hb-arpwatch's output (pure); undefined when it is not one. */
 export function parseArbiterLine(line: string): ArbiterLine | undefined {
   const w = line.split(' ')
-  if (w[0] === 'claim' && w.length === 3 && IPV4.test(w[1] ?? '') && MAC.test(w[2] ?? ''))
+  if (
+    w[0] === 'claim' &&
+    w.length === 3 &&
+    IPV4.test(w[1] ?? '') &&
+    MAC.test(w[2] ?? '')
+  )
     return { type: 'claim', addr: w[1] as string, mac: w[2] as string }
   if (w[0] === 'watching' && w.length === 2 && IPV4.test(w[1] ?? ''))
     return { type: 'watching', addr: w[1] as string }
@@ -85,21 +90,31 @@ export function startArpArbiter(opts: {
         buf = buf.slice(nl + 1)
         if (l?.type === 'claim') opts.onClaim(l.addr, l.mac)
         else if (l?.type === 'error')
-          opts.log.warn({ addr: l.addr, reason: l.reason }, 'LAN arbiter: cannot watch')
+          opts.log.warn(
+            { addr: l.addr, reason: l.reason },
+            'LAN arbiter: cannot watch',
+          )
       }
     })
     c.stdin?.on('error', () => {})
     c.on('error', e => {
       if (!warned)
-        opts.log.warn({ err: e.message }, 'LAN arbiter not running; heartbeats alone decide')
+        opts.log.warn(
+          { err: e.message },
+          'LAN arbiter not running; heartbeats alone decide',
+        )
       warned = true
     })
     c.on('exit', (code, sig) => {
       if (child === c) child = undefined
       if (closed) return
-      opts.log.warn({ code, signal: sig }, 'LAN arbiter exited; heartbeats alone decide')
+      opts.log.warn(
+        { code, signal: sig },
+        'LAN arbiter exited; heartbeats alone decide',
+      )
     })
-    for (const [addr, dev] of opts.watch) c.stdin?.write(`watch ${addr} ${dev}\n`)
+    for (const [addr, dev] of opts.watch)
+      c.stdin?.write(`watch ${addr} ${dev}\n`)
   }
   if (opts.watch.size) start()
   return {

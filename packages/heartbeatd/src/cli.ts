@@ -97,41 +97,41 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
       async (
         flags: DaemonFlags & { node?: string; releaseResources?: boolean },
       ) => {
-      const { loadConfig } = await import('./config.js')
-      const load = () =>
-        loadConfig(
-          flags.config,
-          flags.node === undefined ? {} : { node: flags.node },
-        )
-      if (flags.checkConfig) {
-        state.exitCode = await checkConfig(load, flags.config, io)
-        return
-      }
-      if (flags.releaseResources) {
-        const { releaseResources } = await import('./release.js')
+        const { loadConfig } = await import('./config.js')
+        const load = () =>
+          loadConfig(
+            flags.config,
+            flags.node === undefined ? {} : { node: flags.node },
+          )
+        if (flags.checkConfig) {
+          state.exitCode = await checkConfig(load, flags.config, io)
+          return
+        }
+        if (flags.releaseResources) {
+          const { releaseResources } = await import('./release.js')
+          const logger = createLogger({ name: NAME, level: flags.logLevel })
+          const ok = await releaseResources(await load(), logger)
+          state.exitCode = ok ? EXIT.OK : EXIT.RUNTIME
+          return
+        }
+        const { createHeartbeatd } = await import('./heartbeatd.js')
         const logger = createLogger({ name: NAME, level: flags.logLevel })
-        const ok = await releaseResources(await load(), logger)
-        state.exitCode = ok ? EXIT.OK : EXIT.RUNTIME
-        return
-      }
-      const { createHeartbeatd } = await import('./heartbeatd.js')
-      const logger = createLogger({ name: NAME, level: flags.logLevel })
-      const d = await runDaemon({
-        name: NAME,
-        version,
-        logger,
-        load,
-        start: config => {
-          // `gen` never goes backwards across restarts, even after the
-          // clock stepped back (issue 19.9; PROTOCOL.md "Restarts").
-          const e = senderEpoch(defaultEpochFile(NAME))
-          if (e.warning) logger.warn({ generation: e.epoch }, e.warning)
-          return createHeartbeatd({ config, logger, generation: e.epoch })
-        },
-        controlAddress: flags.control ?? control,
-        ...(flags.metrics ? { metricsListen: flags.metrics } : {}),
-      })
-      state.exitCode = await d.done
+        const d = await runDaemon({
+          name: NAME,
+          version,
+          logger,
+          load,
+          start: config => {
+            // `gen` never goes backwards across restarts, even after the
+            // clock stepped back (issue 19.9; PROTOCOL.md "Restarts").
+            const e = senderEpoch(defaultEpochFile(NAME))
+            if (e.warning) logger.warn({ generation: e.epoch }, e.warning)
+            return createHeartbeatd({ config, logger, generation: e.epoch })
+          },
+          controlAddress: flags.control ?? control,
+          ...(flags.metrics ? { metricsListen: flags.metrics } : {}),
+        })
+        state.exitCode = await d.done
       },
     )
   const query = (

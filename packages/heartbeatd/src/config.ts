@@ -377,7 +377,10 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
       ? Math.max(DEFAULTS.deadtime, 3 * keepalive + 10)
       : DEFAULTS.deadtime,
   )
-  const deadtimeMax = ms('deadtime_max', DEFAULTS.deadtime_max_factor * deadtime)
+  const deadtimeMax = ms(
+    'deadtime_max',
+    DEFAULTS.deadtime_max_factor * deadtime,
+  )
   const warntime = ms(
     'warntime',
     Math.max(keepalive + 1, Math.round(deadtime * 0.6)),

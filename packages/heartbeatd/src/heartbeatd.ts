@@ -153,7 +153,10 @@ export async function createHeartbeatd(
 
   let gen = opts.generation ?? Date.now()
   if (!Number.isSafeInteger(gen) || gen < 1 || gen > MAX_GENERATION) {
-    log.warn({ generation: gen }, 'generation outside 1-15 digits; using the clock')
+    log.warn(
+      { generation: gen },
+      'generation outside 1-15 digits; using the clock',
+    )
     gen = Date.now()
   }
   let seq = 0
@@ -332,7 +335,8 @@ export async function createHeartbeatd(
     doneAt: number,
   ): void => {
     const r1 = (x: number): number => Math.round(x * 10) / 10
-    const d = lastDeath && decidedAt - lastDeath.deadAt < 1000 ? lastDeath : undefined
+    const d =
+      lastDeath && decidedAt - lastDeath.deadAt < 1000 ? lastDeath : undefined
     const added = first?.marks?.added ?? actionAt + (first?.ms ?? 0)
     const announced = first?.marks?.announced ?? added
     log.info(

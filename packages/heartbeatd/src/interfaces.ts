@@ -37,7 +37,13 @@ export function parseIpAddrJson(text: string): Interfaces {
       if (!isObject(a) || a.family !== 'inet') continue
       const local = str(a.local)
       const len = a.prefixlen
-      if (!local || typeof len !== 'number' || !Number.isInteger(len) || len < 0 || len > 32)
+      if (
+        !local ||
+        typeof len !== 'number' ||
+        !Number.isInteger(len) ||
+        len < 0 ||
+        len > 32
+      )
         continue
       const info: NetworkInterfaceInfo = {
         address: local,
@@ -61,8 +67,7 @@ export function mergeInterfaces(
   extra: Interfaces,
 ): Interfaces {
   const out: Interfaces = {}
-  for (const [name, list] of Object.entries(base))
-    out[name] = [...(list ?? [])]
+  for (const [name, list] of Object.entries(base)) out[name] = [...(list ?? [])]
   for (const [name, list] of Object.entries(extra)) {
     const have = (out[name] ??= [])
     for (const a of list ?? [])

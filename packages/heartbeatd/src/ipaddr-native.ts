@@ -67,16 +67,9 @@ export function createNativeIpaddr(opts: {
   ipArgv?: readonly string[]
   announcerArgv?: readonly string[]
 }): NativeIpaddr {
-  const ipArgv = opts.ipArgv ?? [
-    'sh',
-    '-c',
-    'exec ip -o -force -batch - 2>&1',
-  ]
+  const ipArgv = opts.ipArgv ?? ['sh', '-c', 'exec ip -o -force -batch - 2>&1']
   const annArgv = opts.announcerArgv ?? ['perl', ANNOUNCER]
-  const ip: LineHelper = createLineHelper(
-    ipArgv[0] as string,
-    ipArgv.slice(1),
-  )
+  const ip: LineHelper = createLineHelper(ipArgv[0] as string, ipArgv.slice(1))
   const ann: LineHelper = createLineHelper(
     annArgv[0] as string,
     annArgv.slice(1),
@@ -113,7 +106,16 @@ export function createNativeIpaddr(opts: {
     return new Promise(done =>
       execFile(
         'ip',
-        ['-o', v.v6 ? '-6' : '-4', 'route', 'show', 'match', v.addr, 'scope', 'link'],
+        [
+          '-o',
+          v.v6 ? '-6' : '-4',
+          'route',
+          'show',
+          'match',
+          v.addr,
+          'scope',
+          'link',
+        ],
         { timeout: 5000 },
         (err, out) => {
           const dev = err ? undefined : / dev (\S+)/.exec(out)?.[1]
@@ -126,7 +128,11 @@ export function createNativeIpaddr(opts: {
 
   const start = async (v: VipSpec, t0: number): Promise<AgentResult> => {
     const dev = await deviceOf(v)
-    if (!dev) return fail(t0, `IPaddr: no interface for ${v.addr}; give ADDRESS/PREFIX/DEVICE`)
+    if (!dev)
+      return fail(
+        t0,
+        `IPaddr: no interface for ${v.addr}; give ADDRESS/PREFIX/DEVICE`,
+      )
     const err = await ipDo(
       `address add ${v.addr}/${v.prefix} dev ${dev}${v.v6 ? ' nodad' : ''}`,
     )
@@ -151,12 +157,18 @@ export function createNativeIpaddr(opts: {
     if (!dev) return fail(t0, `IPaddr: no interface for ${v.addr}`)
     const err = await ipDo(`address del ${v.addr}/${v.prefix} dev ${dev}`)
     if (err && !ABSENT.test(err)) return fail(t0, err)
-    return { ok: true, code: 0, ms: Math.round(performance.now() - t0), output: '' }
+    return {
+      ok: true,
+      code: 0,
+      ms: Math.round(performance.now() - t0),
+      output: '',
+    }
   }
 
   return {
     run(r, op) {
-      const v = r.args.length === 1 ? parseVipSpec(r.args[0] as string) : undefined
+      const v =
+        r.args.length === 1 ? parseVipSpec(r.args[0] as string) : undefined
       if (!v || op === 'status') return Promise.resolve(undefined)
       const t0 = performance.now()
       const p = op === 'start' ? start(v, t0) : stop(v, t0)

@@ -11,7 +11,10 @@ export interface LineHelper {
    * answer: `done(lines)` decides, for each line read, whether the answer
    * is complete. Rejects when the helper exits first.
    */
-  ask(request: string, done: (lines: readonly string[]) => boolean): Promise<string[]>
+  ask(
+    request: string,
+    done: (lines: readonly string[]) => boolean,
+  ): Promise<string[]>
   /** Starts the process now (else on the first ask). */
   warm(): void
   close(): void
@@ -24,7 +27,10 @@ interface Pending {
   reject(err: Error): void
 }
 
-export function createLineHelper(cmd: string, args: readonly string[]): LineHelper {
+export function createLineHelper(
+  cmd: string,
+  args: readonly string[],
+): LineHelper {
   let child: ChildProcess | undefined
   let closed = false
   const queue: Pending[] = []

@@ -134,21 +134,28 @@ t.test(
 
 // Issue 19 item 8: one key rule (daemon-kit KEY_MIN_BYTES, 16 bytes) for
 // authkeys too; heartbeatd accepted 8-character secrets.
-t.test('authkeys: a secret shorter than 16 bytes is refused at file:line', async t => {
-  const short = new IssueList()
-  parseAuthkeys('auth 1\n# keys\n1 sha1 fifteen-chars!!\n', 'authkeys', short)
-  t.match(
-    formatIssue(short.errors[0]!),
-    /^authkeys:3: secret missing or shorter than 16 bytes \(got "15 bytes"\)$/,
-  )
-  const ok = new IssueList()
-  parseAuthkeys('auth 1\n1 sha1 sixteen-chars!!!\n', 'authkeys', ok)
-  t.same(ok.errors, [], '16 bytes is enough')
-  // Bytes, not characters: 8 two-byte characters are 16 bytes.
-  const utf = new IssueList()
-  parseAuthkeys('auth 1\n1 sha1 \u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\n', 'authkeys', utf)
-  t.same(utf.errors, [])
-})
+t.test(
+  'authkeys: a secret shorter than 16 bytes is refused at file:line',
+  async t => {
+    const short = new IssueList()
+    parseAuthkeys('auth 1\n# keys\n1 sha1 fifteen-chars!!\n', 'authkeys', short)
+    t.match(
+      formatIssue(short.errors[0]!),
+      /^authkeys:3: secret missing or shorter than 16 bytes \(got "15 bytes"\)$/,
+    )
+    const ok = new IssueList()
+    parseAuthkeys('auth 1\n1 sha1 sixteen-chars!!!\n', 'authkeys', ok)
+    t.same(ok.errors, [], '16 bytes is enough')
+    // Bytes, not characters: 8 two-byte characters are 16 bytes.
+    const utf = new IssueList()
+    parseAuthkeys(
+      'auth 1\n1 sha1 \u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\n',
+      'authkeys',
+      utf,
+    )
+    t.same(utf.errors, [])
+  },
+)
 
 t.test('haresources: groups, bare IPs, agent args', async t => {
   const i = new IssueList()
@@ -225,7 +232,12 @@ t.test(
     const { mkdirSync, symlinkSync, appendFileSync } = await import('node:fs')
     mkdirSync(join(dir, 'rd'))
     symlinkSync(
-      fileURLToPath(new URL('../../conn-syncd/resource.d/conn-syncd-ready', import.meta.url)),
+      fileURLToPath(
+        new URL(
+          '../../conn-syncd/resource.d/conn-syncd-ready',
+          import.meta.url,
+        ),
+      ),
       join(dir, 'rd', 'conn-syncd-ready'),
     )
     appendFileSync(join(dir, 'ha.cf'), `resource_dir ${join(dir, 'rd')}\n`)
@@ -243,9 +255,15 @@ t.test(
 t.test('ha.cf: deadtime_max bounds the adaptive deadline', async t => {
   const d = parseHaCf('bcast eth0\nnode a b\n', 'x.cf').config
   t.equal(d?.deadtimeMax, 4 * DEFAULTS.deadtime, 'default: 4 x deadtime')
-  const c = parseHaCf('deadtime 200ms\ndeadtime_max 1\nbcast eth0\nnode a b\n', 'x.cf').config
+  const c = parseHaCf(
+    'deadtime 200ms\ndeadtime_max 1\nbcast eth0\nnode a b\n',
+    'x.cf',
+  ).config
   t.equal(c?.deadtimeMax, 1000)
-  const off = parseHaCf('deadtime_max 100ms\nbcast eth0\nnode a b\n', 'x.cf').config
+  const off = parseHaCf(
+    'deadtime_max 100ms\nbcast eth0\nnode a b\n',
+    'x.cf',
+  ).config
   t.equal(off?.deadtimeMax, 100, 'equal to deadtime: no adaptation')
   const bad = parseHaCf('deadtime_max 50ms\nbcast eth0\nnode a b\n', 'x.cf')
   t.match(

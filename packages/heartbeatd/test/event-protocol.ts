@@ -30,7 +30,11 @@ t.test('server lines round-trip', async t => {
 // Issue 19 item 12: "ERR \n" parsed as an error with code "\n", and the
 // encoder then wrote it out as two lines.
 t.test('fields are checked against their grammar both ways', async t => {
-  t.equal(parseServerLine('ERR \n'), undefined, 'ERR with a line break for a code')
+  t.equal(
+    parseServerLine('ERR \n'),
+    undefined,
+    'ERR with a line break for a code',
+  )
   t.equal(parseServerLine('ERR '), undefined, 'ERR with an empty code')
   t.equal(parseServerLine('ERR HB_ERR_X a\rb'), undefined, 'CR in the text')
   t.equal(parseServerLine('NODE m\u00e9 alive'), undefined, 'non-ASCII name')
@@ -69,7 +73,11 @@ t.test('parse accepts exactly what format emits', async t => {
     if (n <= 200) t.equal(l && formatServerLine(l), `${line}\n`, `text of ${n}`)
     else t.equal(l, undefined, `text of ${n} characters is refused`)
   }
-  for (const line of ['ERR HB_ERR_X ', 'ERR HB_ERR_X  x ', `ERR HB_ERR_X ${'b '.repeat(100)}`]) {
+  for (const line of [
+    'ERR HB_ERR_X ',
+    'ERR HB_ERR_X  x ',
+    `ERR HB_ERR_X ${'b '.repeat(100)}`,
+  ]) {
     const l = parseServerLine(line)
     t.doesNotThrow(() => l && formatServerLine(l), JSON.stringify(line))
   }

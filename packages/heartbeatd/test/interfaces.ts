@@ -109,15 +109,30 @@ t.test('parseIpAddrJson: addresses, masks, loopback, labels', async t => {
   t.throws(() => parseIpAddrJson('not json'))
 })
 
-t.test('parseIpAddrJson skips values of the wrong shape instead of throwing', async t => {
-  // Found by the fuzzer (bench/fuzz.js): `[null,1,"x"]` threw a TypeError.
-  t.same(parseIpAddrJson('[null,1,"x"]'), {})
-  t.same(parseIpAddrJson('[{"ifname":"e","addr_info":[null,{"family":"inet","local":"10.0.0.1","prefixlen":"24"}]}]'), {})
-  t.same(parseIpAddrJson('[{"ifname":"e","flags":"LOOPBACK","addr_info":[{"family":"inet","local":"10.0.0.1","prefixlen":33}]}]'), {})
-  const ok = parseIpAddrJson('[{"ifname":"e","flags":7,"addr_info":[{"family":"inet","local":"10.0.0.1","prefixlen":8}]}]')
-  t.equal(ok.e?.[0]?.netmask, '255.0.0.0')
-  t.equal(ok.e?.[0]?.internal, false)
-})
+t.test(
+  'parseIpAddrJson skips values of the wrong shape instead of throwing',
+  async t => {
+    // Found by the fuzzer (bench/fuzz.js): `[null,1,"x"]` threw a TypeError.
+    t.same(parseIpAddrJson('[null,1,"x"]'), {})
+    t.same(
+      parseIpAddrJson(
+        '[{"ifname":"e","addr_info":[null,{"family":"inet","local":"10.0.0.1","prefixlen":"24"}]}]',
+      ),
+      {},
+    )
+    t.same(
+      parseIpAddrJson(
+        '[{"ifname":"e","flags":"LOOPBACK","addr_info":[{"family":"inet","local":"10.0.0.1","prefixlen":33}]}]',
+      ),
+      {},
+    )
+    const ok = parseIpAddrJson(
+      '[{"ifname":"e","flags":7,"addr_info":[{"family":"inet","local":"10.0.0.1","prefixlen":8}]}]',
+    )
+    t.equal(ok.e?.[0]?.netmask, '255.0.0.0')
+    t.equal(ok.e?.[0]?.internal, false)
+  },
+)
 
 t.test('a heartbeat link without carrier still resolves to a path', async t => {
   const media = parseHaCf(HA_CF, '/etc/ha.d/ha.cf').config?.media ?? []

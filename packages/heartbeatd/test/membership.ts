@@ -53,7 +53,10 @@ function settle(m: Membership, now: number, ok = true): string[] {
 }
 
 /** A partition: a and b each came up alone at initdead and took group a. */
-function partitioned(opts: Partial<MembershipOptions> = {}): { a: Membership; b: Membership } {
+function partitioned(opts: Partial<MembershipOptions> = {}): {
+  a: Membership
+  b: Membership
+} {
   const a = new Membership({ ...base, ...opts })
   const b = new Membership({ ...base, self: 'b', peer: 'a', ...opts })
   for (const m of [a, b]) {
@@ -445,7 +448,10 @@ t.test(
 // ceiling.
 t.test('adaptive deadline: steady peer, deadtime is the deadline', async t => {
   const m = new Membership({ ...base, self: 'b', peer: 'a', deadtimeMax: 400 })
-  const peer: Partial<Heartbeat> = { from: 'a', held: [{ group: 'a', heldMs: 1 }] }
+  const peer: Partial<Heartbeat> = {
+    from: 'a',
+    held: [{ group: 'a', heldMs: 1 }],
+  }
   let now = 0
   for (let i = 0; i < 100; i++) round(m, (now += 30), peer)
   t.equal(m.deadline(), 100, 'quiet network: the floor')
@@ -461,11 +467,15 @@ t.test('adaptive deadline: steady peer, deadtime is the deadline', async t => {
 
 t.test('adaptive deadline: a jittery peer is late, not dead', async t => {
   const m = new Membership({ ...base, self: 'b', peer: 'a', deadtimeMax: 400 })
-  const peer: Partial<Heartbeat> = { from: 'a', held: [{ group: 'a', heldMs: 1 }] }
+  const peer: Partial<Heartbeat> = {
+    from: 'a',
+    held: [{ group: 'a', heldMs: 1 }],
+  }
   // A loaded sender: rounds 30 ms apart on average, some 5 ms, some 90.
   const gaps = [5, 30, 90, 10, 30, 45, 5, 60, 20, 35]
   let now = 0
-  for (let i = 0; i < 100; i++) round(m, (now += gaps[i % gaps.length] as number), peer)
+  for (let i = 0; i < 100; i++)
+    round(m, (now += gaps[i % gaps.length] as number), peer)
   const d = m.deadline()
   t.ok(d > 150 && d <= 400, `deadline grew with the jitter (${d} ms)`)
   // The next round comes 150 ms late: a fixed 100 ms deadline fired here.
@@ -489,68 +499,86 @@ t.test('adaptive deadline: without deadtimeMax it stays deadtime', async t => {
 // Chaos finding B: heartbeats cut with the LAN up. The holder's kernel
 // still answers ARP for the VIP: the standby must not take the group (a
 // split brain, then lost streams when the partition heals).
-t.test('LAN claims: a silent peer that still answers for the VIP keeps it', async t => {
-  const m = new Membership({ ...base, self: 'b', peer: 'a' })
-  const peer = (now: number) =>
-    round(m, now, { from: 'a', held: [{ group: 'a', heldMs: 5000 }] })
-  peer(10)
-  peer(40)
-  t.notOk(m.probing(60), 'no probing while heartbeats are on time')
-  m.tick(101)
-  t.ok(m.probing(101), 'probing once the peer is late')
-  m.claim('a', 102) // the probe at warntime was answered
-  m.tick(141)
-  const dead = m.takeEvents()
-  t.ok(dead.some(e => e.type === 'node' && !e.alive), 'peer dead')
-  t.same(m.takeActions(), [], 'but the VIP answers elsewhere: no takeover')
-  for (let now = 170; now <= 500; now += 30) {
-    m.claim('a', now)
-    m.tick(now)
-  }
-  t.same(m.takeActions(), [], 'claims keep coming: still no takeover')
-  const ev = [...dead, ...m.takeEvents()].filter(e => e.type === 'claim')
-  t.same(ev, [{ type: 'claim', group: 'a', action: 'wait' }], 'one event per episode')
-  // The holder's kernel goes too (power off, or ExecStopPost released it).
-  const at = m.nextWake(500)
-  t.ok(at <= 500 + 2 * base.deadtime, `woken when the claims expire (${at})`)
-  m.tick(at)
-  t.same(settle(m, at), ['start a'], 'silence on the LAN too: takeover')
-})
+t.test(
+  'LAN claims: a silent peer that still answers for the VIP keeps it',
+  async t => {
+    const m = new Membership({ ...base, self: 'b', peer: 'a' })
+    const peer = (now: number) =>
+      round(m, now, { from: 'a', held: [{ group: 'a', heldMs: 5000 }] })
+    peer(10)
+    peer(40)
+    t.notOk(m.probing(60), 'no probing while heartbeats are on time')
+    m.tick(101)
+    t.ok(m.probing(101), 'probing once the peer is late')
+    m.claim('a', 102) // the probe at warntime was answered
+    m.tick(141)
+    const dead = m.takeEvents()
+    t.ok(
+      dead.some(e => e.type === 'node' && !e.alive),
+      'peer dead',
+    )
+    t.same(m.takeActions(), [], 'but the VIP answers elsewhere: no takeover')
+    for (let now = 170; now <= 500; now += 30) {
+      m.claim('a', now)
+      m.tick(now)
+    }
+    t.same(m.takeActions(), [], 'claims keep coming: still no takeover')
+    const ev = [...dead, ...m.takeEvents()].filter(e => e.type === 'claim')
+    t.same(
+      ev,
+      [{ type: 'claim', group: 'a', action: 'wait' }],
+      'one event per episode',
+    )
+    // The holder's kernel goes too (power off, or ExecStopPost released it).
+    const at = m.nextWake(500)
+    t.ok(at <= 500 + 2 * base.deadtime, `woken when the claims expire (${at})`)
+    m.tick(at)
+    t.same(settle(m, at), ['start a'], 'silence on the LAN too: takeover')
+  },
+)
 
-t.test('LAN claims: a fresh takeover is given back, an old hold kept', async t => {
-  // b took the group during the silence (its probes went unanswered).
-  const b = new Membership({ ...base, self: 'b', peer: 'a' })
-  round(b, 10, { from: 'a', held: [{ group: 'a', heldMs: 5000 }] })
-  b.tick(111)
-  t.same(settle(b, 111), ['start a'])
-  b.takeEvents()
-  b.claim('a', 120) // a's re-announcement
-  t.same(b.takeEvents().filter(e => e.type === 'claim'), [
-    { type: 'claim', group: 'a', action: 'yield' },
-  ])
-  t.same(settle(b, 121), ['stop a'], 'b gives it back at once')
-  b.tick(150)
-  t.same(b.takeActions(), [], 'and does not take it again while claims last')
-  // a held the group before the silence: it keeps it and re-announces.
-  const a = new Membership({ ...base })
-  a.tick(1000)
-  settle(a, 1000)
-  round(a, 1010, { from: 'b' })
-  a.tick(1111)
-  a.takeEvents()
-  a.claim('a', 1120) // b's gratuitous ARP
-  t.same(a.takeEvents().filter(e => e.type === 'claim'), [
-    { type: 'claim', group: 'a', action: 'keep' },
-  ])
-  t.same(settle(a, 1121), ['announce a'], 'a keeps it and re-announces')
-  t.equal(a.view(1121).active, 'a')
-})
+t.test(
+  'LAN claims: a fresh takeover is given back, an old hold kept',
+  async t => {
+    // b took the group during the silence (its probes went unanswered).
+    const b = new Membership({ ...base, self: 'b', peer: 'a' })
+    round(b, 10, { from: 'a', held: [{ group: 'a', heldMs: 5000 }] })
+    b.tick(111)
+    t.same(settle(b, 111), ['start a'])
+    b.takeEvents()
+    b.claim('a', 120) // a's re-announcement
+    t.same(
+      b.takeEvents().filter(e => e.type === 'claim'),
+      [{ type: 'claim', group: 'a', action: 'yield' }],
+    )
+    t.same(settle(b, 121), ['stop a'], 'b gives it back at once')
+    b.tick(150)
+    t.same(b.takeActions(), [], 'and does not take it again while claims last')
+    // a held the group before the silence: it keeps it and re-announces.
+    const a = new Membership({ ...base })
+    a.tick(1000)
+    settle(a, 1000)
+    round(a, 1010, { from: 'b' })
+    a.tick(1111)
+    a.takeEvents()
+    a.claim('a', 1120) // b's gratuitous ARP
+    t.same(
+      a.takeEvents().filter(e => e.type === 'claim'),
+      [{ type: 'claim', group: 'a', action: 'keep' }],
+    )
+    t.same(settle(a, 1121), ['announce a'], 'a keeps it and re-announces')
+    t.equal(a.view(1121).active, 'a')
+  },
+)
 
 t.test('LAN claims are ignored while the peer is heard', async t => {
   const m = new Membership({ ...base, self: 'b', peer: 'a' })
   round(m, 10, { from: 'a', held: [{ group: 'a', heldMs: 5000 }] })
   m.claim('a', 20)
-  t.same(m.takeEvents().filter(e => e.type === 'claim'), [])
+  t.same(
+    m.takeEvents().filter(e => e.type === 'claim'),
+    [],
+  )
   // a hands over (standby): b takes it though a's GARPs were just seen.
   round(m, 80, { from: 'a', standby: true })
   t.same(settle(m, 80), ['start a'])

@@ -19,41 +19,44 @@ const block = (lang: string): string => {
   return m[1] as string
 }
 
-t.test('the test vector: authkeys text, key bytes, signed datagram', async t => {
-  const issues = new IssueList()
-  const auth = parseAuthkeys(block('authkeys'), 'PROTOCOL.md', issues)
-  t.same(issues.errors, [], 'the authkeys block parses')
-  if (!auth) return
-  const hexKey = /Key 2 bytes \(hex\): `([0-9a-f]+)`/.exec(doc)?.[1]
-  t.ok(hexKey, 'the doc states key 2 as hex')
-  const key2 = auth.keys.find(k => k.index === 2)
-  t.equal(Buffer.from(key2?.secret ?? '', 'utf8').toString('hex'), hexKey)
-  t.equal(
-    auth.keys.find(k => k.index === 1)?.secret,
-    'old  secret # kept',
-    'quoted secret keeps its spaces and #',
-  )
-  const wire = block('hb1').trim()
-  const d = decodeHeartbeat(Buffer.from(wire, 'ascii'), auth)
-  t.equal(d.ok, true, 'the datagram is accepted')
-  if (!d.ok) return
-  t.match(d.hb, {
-    from: 'master1',
-    gen: 1764500000000,
-    seq: 42,
-    via: 'u',
-    pingOk: 1,
-    pingTotal: 1,
-    held: [{ group: 'master1', heldMs: 1500 }],
-  })
-  t.equal(
-    encodeHeartbeat(d.hb, auth).toString('ascii'),
-    wire,
-    'signing the same fields gives the same bytes',
-  )
-})
+t.test(
+  'the test vector: authkeys text, key bytes, signed datagram',
+  async t => {
+    const issues = new IssueList()
+    const auth = parseAuthkeys(block('authkeys'), 'PROTOCOL.md', issues)
+    t.same(issues.errors, [], 'the authkeys block parses')
+    if (!auth) return
+    const hexKey = /Key 2 bytes \(hex\): `([0-9a-f]+)`/.exec(doc)?.[1]
+    t.ok(hexKey, 'the doc states key 2 as hex')
+    const key2 = auth.keys.find(k => k.index === 2)
+    t.equal(Buffer.from(key2?.secret ?? '', 'utf8').toString('hex'), hexKey)
+    t.equal(
+      auth.keys.find(k => k.index === 1)?.secret,
+      'old  secret # kept',
+      'quoted secret keeps its spaces and #',
+    )
+    const wire = block('hb1').trim()
+    const d = decodeHeartbeat(Buffer.from(wire, 'ascii'), auth)
+    t.equal(d.ok, true, 'the datagram is accepted')
+    if (!d.ok) return
+    t.match(d.hb, {
+      from: 'master1',
+      gen: 1764500000000,
+      seq: 42,
+      via: 'u',
+      pingOk: 1,
+      pingTotal: 1,
+      held: [{ group: 'master1', heldMs: 1500 }],
+    })
+    t.equal(
+      encodeHeartbeat(d.hb, auth).toString('ascii'),
+      wire,
+      'signing the same fields gives the same bytes',
+    )
+  },
+)
 
-t.test('stated number widths are the decoder\'s', async t => {
+t.test("stated number widths are the decoder's", async t => {
   const issues = new IssueList()
   const auth = parseAuthkeys(block('authkeys'), 'PROTOCOL.md', issues)
   if (!auth) {
@@ -83,7 +86,10 @@ t.test('stated number widths are the decoder\'s', async t => {
 
 t.test('replay window boundary as the doc states it', async t => {
   t.match(doc, /`seq` 64 or more\s+behind the highest is `stale`/)
-  const m = /with (\d+) the highest, (\d+) is accepted\s+once and (\d+) is dropped/.exec(doc)
+  const m =
+    /with (\d+) the highest, (\d+) is accepted\s+once and (\d+) is dropped/.exec(
+      doc,
+    )
   t.ok(m, 'the doc gives the boundary example')
   if (!m) return
   const [top, inside, outside] = [m[1], m[2], m[3]].map(Number) as [

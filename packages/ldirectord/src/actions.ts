@@ -24,7 +24,11 @@ export const PAUSE_HEAD_START_MS = 250
 const delay = (ms: number): Promise<void> =>
   new Promise(r => setTimeout(r, ms).unref())
 
-export type ControlSender = (address: string, cmd: string, args: string[]) => Promise<unknown>
+export type ControlSender = (
+  address: string,
+  cmd: string,
+  args: string[],
+) => Promise<unknown>
 
 export interface ActionsStatus {
   readonly mode: 'director' | 'has'
@@ -33,7 +37,9 @@ export interface ActionsStatus {
 
 export interface Actions {
   /** Health of every real server changed (or a check completed). */
-  update(view: ReadonlyMap<VirtualService, ReadonlyMap<string, RealStatus>>): Promise<void>
+  update(
+    view: ReadonlyMap<VirtualService, ReadonlyMap<string, RealStatus>>,
+  ): Promise<void>
   /** Periodic: re-assert down state, retry failed commands. */
   tick(): Promise<void>
   status(): ActionsStatus
@@ -70,7 +76,9 @@ export class DirectorActions implements Actions {
     return true
   }
 
-  async update(view: ReadonlyMap<VirtualService, ReadonlyMap<string, RealStatus>>): Promise<void> {
+  async update(
+    view: ReadonlyMap<VirtualService, ReadonlyMap<string, RealStatus>>,
+  ): Promise<void> {
     let changed = false
     for (const [v, reals] of view) {
       let anyUp = false
@@ -85,7 +93,8 @@ export class DirectorActions implements Actions {
         if (st !== 'down') allDown = false
       }
       if (v.fallback && (allDown || anyUp)) {
-        changed = this.want(v.name, v.fallback.host, allDown ? 'auto' : '0') || changed
+        changed =
+          this.want(v.name, v.fallback.host, allDown ? 'auto' : '0') || changed
       }
     }
     if (changed) await this.sync(false)
@@ -103,12 +112,19 @@ export class DirectorActions implements Actions {
         const weight = w.weight
         try {
           await this.send(this.address, 'weight', [w.service, w.node, weight])
-          if (w.acked !== weight) this.logger.info({ service: w.service, node: w.node, weight }, 'weight set')
+          if (w.acked !== weight)
+            this.logger.info(
+              { service: w.service, node: w.node, weight },
+              'weight set',
+            )
           w.acked = weight
           this.onAction('weight', true)
         } catch (err) {
           this.onAction('weight', false)
-          this.logger.warn({ err, service: w.service, node: w.node, weight }, 'weight command failed; will retry')
+          this.logger.warn(
+            { err, service: w.service, node: w.node, weight },
+            'weight command failed; will retry',
+          )
         }
       }
     })
@@ -120,7 +136,10 @@ export class DirectorActions implements Actions {
       mode: 'director',
       trafficmanagercontrol: this.address ?? null,
       weights: [...this.wants.values()].map(w => ({
-        service: w.service, node: w.node, weight: w.weight, applied: w.acked === w.weight,
+        service: w.service,
+        node: w.node,
+        weight: w.weight,
+        applied: w.acked === w.weight,
       })),
     }
   }
@@ -147,7 +166,9 @@ export class HasActions implements Actions {
     private readonly onAction: (action: string, ok: boolean) => void,
   ) {}
 
-  update(view: ReadonlyMap<VirtualService, ReadonlyMap<string, RealStatus>>): Promise<void> {
+  update(
+    view: ReadonlyMap<VirtualService, ReadonlyMap<string, RealStatus>>,
+  ): Promise<void> {
     let anyDown = false
     let anyKnown = false
     for (const reals of view.values()) {
@@ -198,7 +219,8 @@ export class HasActions implements Actions {
 
   private async syncClient(): Promise<void> {
     const addr = this.config.trafficclientcontrol
-    if (!addr || this.tcWant === undefined || this.tcWant === this.tcAcked) return
+    if (!addr || this.tcWant === undefined || this.tcWant === this.tcAcked)
+      return
     const cmd = this.tcWant
     try {
       await this.send(addr, cmd, [])
@@ -207,7 +229,10 @@ export class HasActions implements Actions {
       this.logger.info({ command: cmd }, 'traffic-client told')
     } catch (err) {
       this.onAction(cmd, false)
-      this.logger.warn({ err, command: cmd }, 'traffic-client control failed; will retry')
+      this.logger.warn(
+        { err, command: cmd },
+        'traffic-client control failed; will retry',
+      )
     }
   }
 

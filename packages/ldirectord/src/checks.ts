@@ -3,7 +3,11 @@
 // blocks other checks; child processes are killed when the deadline hits.
 
 import { connect } from 'node:net'
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+} from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { spawn } from 'node:child_process'
 import { isIP } from 'node:net'
@@ -19,7 +23,11 @@ export interface CheckResult {
 }
 
 const OK: CheckResult = Object.freeze({ ok: true, reason: 'ok' })
-const fail = (code: string, reason: string): CheckResult => ({ ok: false, code, reason })
+const fail = (code: string, reason: string): CheckResult => ({
+  ok: false,
+  code,
+  reason,
+})
 /** Bytes of body read for the receive regex; the rest is ignored. */
 export const MAX_BODY = 1024 * 1024
 
@@ -30,7 +38,10 @@ export const MAX_BODY = 1024 * 1024
 const httpAgent = new HttpAgent({ keepAlive: false })
 // ldirectord does not verify certificates either: this is a liveness
 // check of a real server by address, not a trust decision.
-const httpsAgent = new HttpsAgent({ keepAlive: false, rejectUnauthorized: false })
+const httpsAgent = new HttpsAgent({
+  keepAlive: false,
+  rejectUnauthorized: false,
+})
 
 /** receive regexes compiled once; the set is bounded by the configs loaded. */
 const regexCache = new Map<string, RegExp>()
@@ -49,12 +60,21 @@ function hostForUrl(host: string): string {
 }
 
 /** TCP connect within timeoutMs. */
-export function checkConnect(host: string, port: number, timeoutMs: number): Promise<CheckResult> {
+export function checkConnect(
+  host: string,
+  port: number,
+  timeoutMs: number,
+): Promise<CheckResult> {
   return new Promise(resolve => {
     const s = connect({ host, port })
     const timer = setTimeout(() => {
       s.destroy()
-      resolve(fail('LD_ERR_CHECK_TIMEOUT', `connect: no answer within ${timeoutMs} ms`))
+      resolve(
+        fail(
+          'LD_ERR_CHECK_TIMEOUT',
+          `connect: no answer within ${timeoutMs} ms`,
+        ),
+      )
     }, timeoutMs)
     s.once('connect', () => {
       clearTimeout(timer)
@@ -81,7 +101,9 @@ export interface HttpCheck {
 }
 
 /** Path and Host header from ldirectord's request/virtualhost rules. */
-export function httpTarget(c: Pick<HttpCheck, 'request' | 'virtualhost' | 'host' | 'port'>): {
+export function httpTarget(
+  c: Pick<HttpCheck, 'request' | 'virtualhost' | 'host' | 'port'>,
+): {
   path: string
   hostHeader: string
 } {
@@ -93,7 +115,8 @@ export function httpTarget(c: Pick<HttpCheck, 'request' | 'virtualhost' | 'host'
     path = m[2] ?? '/'
   }
   if (!path.startsWith('/')) path = `/${path}`
-  const hostHeader = c.virtualhost ?? urlHost ?? `${hostForUrl(c.host)}:${c.port}`
+  const hostHeader =
+    c.virtualhost ?? urlHost ?? `${hostForUrl(c.host)}:${c.port}`
   return { path, hostHeader }
 }
 
@@ -115,15 +138,24 @@ export function checkHttp(c: HttpCheck): Promise<CheckResult> {
       port: c.port,
       method: c.method,
       path,
-      headers: { Host: hostHeader, 'User-Agent': 'has-ldirectord', Connection: 'close' },
+      headers: {
+        Host: hostHeader,
+        'User-Agent': 'has-ldirectord',
+        Connection: 'close',
+      },
       rejectUnauthorized: false,
       agent: https ? httpsAgent : httpAgent,
     })
     const timer = setTimeout(
-      () => done(fail('LD_ERR_CHECK_TIMEOUT', `no answer within ${c.timeoutMs} ms`)),
+      () =>
+        done(
+          fail('LD_ERR_CHECK_TIMEOUT', `no answer within ${c.timeoutMs} ms`),
+        ),
       c.timeoutMs,
     )
-    req.once('error', e => done(fail('LD_ERR_CHECK_CONNECT', `${c.service}: ${e.message}`)))
+    req.once('error', e =>
+      done(fail('LD_ERR_CHECK_CONNECT', `${c.service}: ${e.message}`)),
+    )
     req.once('response', (res: IncomingMessage) => {
       const status = res.statusCode ?? 0
       if (status < 200 || status > 299) {
@@ -139,7 +171,14 @@ export function checkHttp(c: HttpCheck): Promise<CheckResult> {
       let size = 0
       const judge = (): void => {
         const body = Buffer.concat(chunks).toString('latin1')
-        done(re.test(body) ? OK : fail('LD_ERR_CHECK_RECEIVE', `response does not match receive "${c.receive}"`))
+        done(
+          re.test(body)
+            ? OK
+            : fail(
+                'LD_ERR_CHECK_RECEIVE',
+                `response does not match receive "${c.receive}"`,
+              ),
+        )
       }
       res.on('data', (b: Buffer) => {
         if (size >= MAX_BODY) return
@@ -148,7 +187,9 @@ export function checkHttp(c: HttpCheck): Promise<CheckResult> {
         if (size >= MAX_BODY) judge()
       })
       res.once('end', judge)
-      res.once('error', e => done(fail('LD_ERR_CHECK_CONNECT', `${c.service}: ${e.message}`)))
+      res.once('error', e =>
+        done(fail('LD_ERR_CHECK_CONNECT', `${c.service}: ${e.message}`)),
+      )
     })
     req.end()
   })
@@ -182,18 +223,31 @@ export function runWithTimeout(
     })
     child.once('exit', (code, sig) => {
       clearTimeout(timer)
-      if (timedOut) resolve(fail('LD_ERR_CHECK_TIMEOUT', `${cmd}: no answer within ${timeoutMs} ms`))
+      if (timedOut)
+        resolve(
+          fail(
+            'LD_ERR_CHECK_TIMEOUT',
+            `${cmd}: no answer within ${timeoutMs} ms`,
+          ),
+        )
       else if (code === 0) resolve(OK)
-      else resolve(fail('LD_ERR_CHECK_EXIT', `${cmd} exited with ${code ?? sig}`))
+      else
+        resolve(fail('LD_ERR_CHECK_EXIT', `${cmd} exited with ${code ?? sig}`))
     })
   })
 }
 
 /** One echo request through the system ping. */
-export function checkPing(host: string, timeoutMs: number): Promise<CheckResult> {
+export function checkPing(
+  host: string,
+  timeoutMs: number,
+): Promise<CheckResult> {
   const wait = String(Math.max(1, Math.ceil(timeoutMs / 1000)))
   const fam = isIP(host) === 6 ? ['-6'] : []
-  return runWithTimeout(['ping', ...fam, '-n', '-q', '-c', '1', '-W', wait, host], timeoutMs)
+  return runWithTimeout(
+    ['ping', ...fam, '-n', '-q', '-c', '1', '-W', wait, host],
+    timeoutMs,
+  )
 }
 
 /** checkcommand with ldirectord's arguments: vip vport rip rport. */
@@ -203,7 +257,13 @@ export function checkExternal(
   timeoutMs: number,
 ): Promise<CheckResult> {
   return runWithTimeout(
-    [...splitWords(command), args.vip, String(args.vport), args.rip, String(args.rport)],
+    [
+      ...splitWords(command),
+      args.vip,
+      String(args.vport),
+      args.rip,
+      String(args.rport),
+    ],
     timeoutMs,
   )
 }

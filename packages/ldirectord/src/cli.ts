@@ -30,11 +30,18 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
     .description('health checks for real servers; drains failed traffic nodes')
     .version(version, '-V, --version')
     .enablePositionalOptions()
-  addDaemonOptions(program, { config: DEFAULT_CONFIG, control: defaultControlPath('ldirectord') })
+  addDaemonOptions(program, {
+    config: DEFAULT_CONFIG,
+    control: defaultControlPath('ldirectord'),
+  })
   program.action(async (flags: DaemonFlags) => {
     const { loadConfig } = await import('./config.js')
     if (flags.checkConfig) {
-      state.exitCode = await checkConfig(() => loadConfig(flags.config), flags.config, io)
+      state.exitCode = await checkConfig(
+        () => loadConfig(flags.config),
+        flags.config,
+        io,
+      )
       return
     }
     const { createLdirectord } = await import('./ldirectord.js')
@@ -50,12 +57,20 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
         // HAS-mode reports carry an epoch that must never go backwards,
         // even after a clock step (issue 19.9): persisted across restarts.
         // Taken once per process, only when this start sends reports.
-        if (config.hasmode && config.trafficmanagers.length && epoch === undefined) {
+        if (
+          config.hasmode &&
+          config.trafficmanagers.length &&
+          epoch === undefined
+        ) {
           const e = senderEpoch(defaultEpochFile('ldirectord'))
           if (e.warning) logger.warn({ epoch: e.epoch }, e.warning)
           epoch = e.epoch
         }
-        return createLdirectord({ config, logger, ...(epoch !== undefined ? { epoch } : {}) })
+        return createLdirectord({
+          config,
+          logger,
+          ...(epoch !== undefined ? { epoch } : {}),
+        })
       },
       watchPaths: first.autoreload ? [flags.config] : [],
       controlAddress: flags.control ?? defaultControlPath('ldirectord'),
@@ -85,17 +100,30 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
 export function formatStatus(s: LdStatus): string {
   let out = `mode: ${s.mode}\n`
   for (const v of s.virtuals) {
-    const affinity = v.persistent === undefined ? '' : ` persistent=${v.persistent / 1000}s${v.netmask === undefined ? '' : `/${v.netmask}`}`
+    const affinity =
+      v.persistent === undefined
+        ? ''
+        : ` persistent=${v.persistent / 1000}s${v.netmask === undefined ? '' : `/${v.netmask}`}`
     out += `\n${v.name}  checktype=${v.checktype} service=${v.service} scheduler=${v.scheduler}${affinity}\n`
     out += formatTable(
       ['REAL', 'STATUS', 'FAILURES', 'LAST', 'CHECKED', 'REASON'],
-      v.reals.map(r => [r.real, r.status, r.failures, r.result ?? '-', r.lastCheck ?? '-', r.reason ?? '-']),
+      v.reals.map(r => [
+        r.real,
+        r.status,
+        r.failures,
+        r.result ?? '-',
+        r.lastCheck ?? '-',
+        r.reason ?? '-',
+      ]),
     )
   }
   return out
 }
 
-export async function main(argv: readonly string[], io: CliIo = stdio): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CliIo = stdio,
+): Promise<number> {
   const state = { exitCode: EXIT.OK }
   return runProgram(createProgram(io, state), argv, io, state)
 }

@@ -53,13 +53,7 @@ export const DEFAULTS = Object.freeze({
 })
 
 export type CheckType =
-  | 'connect'
-  | 'negotiate'
-  | 'ping'
-  | 'external'
-  | 'on'
-  | 'off'
-  | number
+  'connect' | 'negotiate' | 'ping' | 'external' | 'on' | 'off' | number
 export type HttpMethod = 'GET' | 'HEAD'
 export type ServiceKind = 'http' | 'https' | 'none'
 export type Forwarding = 'gate' | 'masq' | 'ipip'
@@ -140,73 +134,91 @@ type Scope = 'global' | 'virtual' | 'both'
 
 // Lookup tables keyed by what the file says are Maps: a plain object would
 // answer `constructor` or `__proto__` from its prototype.
-const DIRECTIVES: ReadonlyMap<string, Scope> = new Map(Object.entries({
-  checktimeout: 'both',
-  negotiatetimeout: 'both',
-  connecttimeout: 'both',
-  checkinterval: 'both',
-  failurecount: 'both',
-  quiescent: 'both',
-  fallback: 'both',
-  fallback6: 'both',
-  checkcount: 'both',
-  restartcommand: 'both',
-  autoreload: 'global',
-  logfile: 'global',
-  maintenancedir: 'global',
-  fork: 'global',
-  supervised: 'global',
-  hasmode: 'global',
-  trafficmanager: 'global',
-  trafficmanagercontrol: 'global',
-  trafficclientcontrol: 'global',
-  reportkey: 'global',
-  reportkeyfile: 'global',
-  nodeaddress: 'global',
-  restartinterval: 'global',
-  real: 'virtual',
-  real6: 'virtual',
-  persistent: 'virtual',
-  netmask: 'virtual',
-  checktype: 'virtual',
-  service: 'virtual',
-  checkport: 'virtual',
-  request: 'virtual',
-  receive: 'virtual',
-  httpmethod: 'virtual',
-  virtualhost: 'virtual',
-  checkcommand: 'virtual',
-  scheduler: 'virtual',
-  protocol: 'virtual',
-  comment: 'virtual',
-} satisfies Record<string, Scope>))
+const DIRECTIVES: ReadonlyMap<string, Scope> = new Map(
+  Object.entries({
+    checktimeout: 'both',
+    negotiatetimeout: 'both',
+    connecttimeout: 'both',
+    checkinterval: 'both',
+    failurecount: 'both',
+    quiescent: 'both',
+    fallback: 'both',
+    fallback6: 'both',
+    checkcount: 'both',
+    restartcommand: 'both',
+    autoreload: 'global',
+    logfile: 'global',
+    maintenancedir: 'global',
+    fork: 'global',
+    supervised: 'global',
+    hasmode: 'global',
+    trafficmanager: 'global',
+    trafficmanagercontrol: 'global',
+    trafficclientcontrol: 'global',
+    reportkey: 'global',
+    reportkeyfile: 'global',
+    nodeaddress: 'global',
+    restartinterval: 'global',
+    real: 'virtual',
+    real6: 'virtual',
+    persistent: 'virtual',
+    netmask: 'virtual',
+    checktype: 'virtual',
+    service: 'virtual',
+    checkport: 'virtual',
+    request: 'virtual',
+    receive: 'virtual',
+    httpmethod: 'virtual',
+    virtualhost: 'virtual',
+    checkcommand: 'virtual',
+    scheduler: 'virtual',
+    protocol: 'virtual',
+    comment: 'virtual',
+  } satisfies Record<string, Scope>),
+)
 
 /** ldirectord directives this implementation knows and refuses (why). */
-const UNSUPPORTED: ReadonlyMap<string, string> = new Map(Object.entries({
-  callback: 'use SIGHUP/autoreload',
-  fallbackcommand: 'the fallback is a traffic-manager node',
-  emailalert: 'alert from the metrics instead',
-  emailalertfreq: 'alert from the metrics instead',
-  emailalertstatus: 'alert from the metrics instead',
-  emailalertfrom: 'alert from the metrics instead',
-  smtp: 'alert from the metrics instead',
-  execute: 'run one ldirectord per file',
-  cleanstop: 'weights stay as they are on exit',
-  readdquiescent: 'no IPVS table to re-add to',
-  ops: 'one-packet scheduling needs IPVS',
-  login: 'only http/https negotiate checks',
-  passwd: 'only http/https negotiate checks',
-  database: 'only http/https negotiate checks',
-  secret: 'only http/https negotiate checks',
-  monitorfile: 'use status and /metrics',
-  servicename: 'the service name is <vip>:<port>',
-  cookie: 'only http/https negotiate checks',
-}))
+const UNSUPPORTED: ReadonlyMap<string, string> = new Map(
+  Object.entries({
+    callback: 'use SIGHUP/autoreload',
+    fallbackcommand: 'the fallback is a traffic-manager node',
+    emailalert: 'alert from the metrics instead',
+    emailalertfreq: 'alert from the metrics instead',
+    emailalertstatus: 'alert from the metrics instead',
+    emailalertfrom: 'alert from the metrics instead',
+    smtp: 'alert from the metrics instead',
+    execute: 'run one ldirectord per file',
+    cleanstop: 'weights stay as they are on exit',
+    readdquiescent: 'no IPVS table to re-add to',
+    ops: 'one-packet scheduling needs IPVS',
+    login: 'only http/https negotiate checks',
+    passwd: 'only http/https negotiate checks',
+    database: 'only http/https negotiate checks',
+    secret: 'only http/https negotiate checks',
+    monitorfile: 'use status and /metrics',
+    servicename: 'the service name is <vip>:<port>',
+    cookie: 'only http/https negotiate checks',
+  }),
+)
 
 const CHECKTYPES = ['connect', 'negotiate', 'ping', 'external', 'on', 'off']
 const SCHEDULERS = [
-  'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'mh',
-  'fo', 'ovf', 'twos', 'has', 'p2c',
+  'rr',
+  'wrr',
+  'lc',
+  'wlc',
+  'lblc',
+  'lblcr',
+  'dh',
+  'sh',
+  'sed',
+  'nq',
+  'mh',
+  'fo',
+  'ovf',
+  'twos',
+  'has',
+  'p2c',
 ]
 const DEFAULT_SERVICE: ReadonlyMap<number, ServiceKind> = new Map([
   [80, 'http'],
@@ -271,10 +283,16 @@ export function parseConfig(text: string, file: string): ParseResult {
       current !== undefined && (l.indent > 0 || scope === 'virtual')
     if (inVirtual && current) {
       if (scope === 'global') {
-        issues.error(l, `"${name}" is a global directive; write it before the first virtual=`, value)
+        issues.error(
+          l,
+          `"${name}" is a global directive; write it before the first virtual=`,
+          value,
+        )
       } else if (name === 'real' || name === 'real6') {
         current.realLines++
-        current.reals.push(...parseReal(l, value, current.hp.port, issues, name === 'real6'))
+        current.reals.push(
+          ...parseReal(l, value, current.hp.port, issues, name === 'real6'),
+        )
       } else {
         setOnce(current.set, name, { value, at: l }, issues)
       }
@@ -284,7 +302,8 @@ export function parseConfig(text: string, file: string): ParseResult {
       issues.error(l, `"${name}" must follow a virtual= line`, value)
     } else if (name === 'trafficmanager') {
       const hp = parseHostPort(unquote(value))
-      if (!hp || hp.port === 0) issues.error(l, 'trafficmanager must be host:port', value)
+      if (!hp || hp.port === 0)
+        issues.error(l, 'trafficmanager must be host:port', value)
       else trafficmanagers.push(hp)
     } else {
       setOnce(globals, name, { value, at: l }, issues)
@@ -300,16 +319,21 @@ export function parseConfig(text: string, file: string): ParseResult {
   }
   const names = new Set<string>()
   for (const v of vs) {
-    if (names.has(v.name)) issues.error({ file, line: v.line }, 'duplicate virtual service', v.name)
+    if (names.has(v.name))
+      issues.error({ file, line: v.line }, 'duplicate virtual service', v.name)
     names.add(v.name)
   }
   if (g.hasmode && trafficmanagers.length === 0 && !g.trafficclientcontrol) {
-    issues.error({ file, line: globals.get('hasmode')?.at.line ?? 0 },
-      'hasmode=yes needs at least one trafficmanager= or trafficclientcontrol=')
+    issues.error(
+      { file, line: globals.get('hasmode')?.at.line ?? 0 },
+      'hasmode=yes needs at least one trafficmanager= or trafficclientcontrol=',
+    )
   }
   if (g.hasmode && !g.nodeaddress && vs[0]?.reals[0] === undefined) {
-    issues.error({ file, line: globals.get('hasmode')?.at.line ?? 0 },
-      'hasmode=yes needs nodeaddress= or a real server')
+    issues.error(
+      { file, line: globals.get('hasmode')?.at.line ?? 0 },
+      'hasmode=yes needs nodeaddress= or a real server',
+    )
   }
   // Section checks run after the walk; the report is in line order.
   const errors = byLine(issues.errors)
@@ -325,15 +349,25 @@ export function parseConfig(text: string, file: string): ParseResult {
 }
 
 function byLine(list: readonly ConfigIssue[]): ConfigIssue[] {
-  return list.map((x, i) => [x, i] as const)
+  return list
+    .map((x, i) => [x, i] as const)
     .sort((a, b) => a[0].line - b[0].line || a[1] - b[1])
     .map(([x]) => x)
 }
 
-function setOnce(map: Map<string, Raw>, name: string, raw: Raw, issues: IssueList): void {
+function setOnce(
+  map: Map<string, Raw>,
+  name: string,
+  raw: Raw,
+  issues: IssueList,
+): void {
   const prev = map.get(name)
   if (prev) {
-    issues.error(raw.at, `"${name}" given twice (first at line ${prev.at.line})`, raw.value)
+    issues.error(
+      raw.at,
+      `"${name}" given twice (first at line ${prev.at.line})`,
+      raw.value,
+    )
     return
   }
   map.set(name, raw)
@@ -349,20 +383,36 @@ function unquote(v: string): string {
  * firewall marks are refused. Always returns the section: a refused one
  * is marked so that its lines are checked but yield nothing.
  */
-function startVirtual(l: SourceLine, name: string, value: string, issues: IssueList): VirtualDraft {
+function startVirtual(
+  l: SourceLine,
+  name: string,
+  value: string,
+  issues: IssueList,
+): VirtualDraft {
   const v = unquote(value)
   const draft = (hp: HostPort | undefined): VirtualDraft =>
     // A refused header's port stands in (or 1) so its lines parse alike.
-    ({ at: l, hp: hp ?? { host: '', port: 1 }, rejected: hp === undefined, reals: [], realLines: 0, set: new Map() })
+    ({
+      at: l,
+      hp: hp ?? { host: '', port: 1 },
+      rejected: hp === undefined,
+      reals: [],
+      realLines: 0,
+      set: new Map(),
+    })
   if (/^\d+$/.test(v)) {
     issues.error(l, 'firewall-mark virtual services are not supported', v)
     return draft(undefined)
   }
   const hp = parseHostPort(v)
   if (!hp || hp.port === 0) {
-    issues.error(l, name === 'virtual6'
-      ? 'virtual6 must be [ipv6]:port'
-      : 'virtual must be ip:port or [ipv6]:port', v)
+    issues.error(
+      l,
+      name === 'virtual6'
+        ? 'virtual6 must be [ipv6]:port'
+        : 'virtual must be ip:port or [ipv6]:port',
+      v,
+    )
     return draft(undefined)
   }
   if (name === 'virtual6' && isIP(hp.host) !== 6) {
@@ -376,7 +426,11 @@ function duration(raw: Raw | undefined, issues: IssueList): number | undefined {
   if (!raw) return undefined
   const ms = parseDuration(unquote(raw.value), 's')
   if (ms === undefined || ms <= 0 || ms > 86_400_000) {
-    issues.error(raw.at, 'expected a duration in seconds (> 0, e.g. 5 or 500ms)', raw.value)
+    issues.error(
+      raw.at,
+      'expected a duration in seconds (> 0, e.g. 5 or 500ms)',
+      raw.value,
+    )
     return undefined
   }
   return ms
@@ -389,11 +443,19 @@ function bool(raw: Raw | undefined, issues: IssueList): boolean | undefined {
   return b
 }
 
-function controlAddress(raw: Raw | undefined, issues: IssueList): string | undefined {
+function controlAddress(
+  raw: Raw | undefined,
+  issues: IssueList,
+): string | undefined {
   if (!raw) return undefined
   const v = unquote(raw.value)
-  if (v.startsWith('/') || (parseHostPort(v) !== undefined && v.includes(':'))) return v
-  issues.error(raw.at, 'expected an absolute socket path or host:port', raw.value)
+  if (v.startsWith('/') || (parseHostPort(v) !== undefined && v.includes(':')))
+    return v
+  issues.error(
+    raw.at,
+    'expected an absolute socket path or host:port',
+    raw.value,
+  )
   return undefined
 }
 
@@ -416,14 +478,16 @@ function resolveGlobals(g: Map<string, Raw>, issues: IssueList) {
   } = {
     autoreload,
     hasmode,
-    restartinterval: duration(g.get('restartinterval'), issues) ?? DEFAULTS.restartinterval,
+    restartinterval:
+      duration(g.get('restartinterval'), issues) ?? DEFAULTS.restartinterval,
   }
   const logfile = g.get('logfile')
   if (logfile) out.logfile = unquote(logfile.value)
   const md = g.get('maintenancedir')
   if (md) {
     const v = unquote(md.value)
-    if (!v.startsWith('/')) issues.error(md.at, 'maintenancedir must be an absolute path', md.value)
+    if (!v.startsWith('/'))
+      issues.error(md.at, 'maintenancedir must be an absolute path', md.value)
     else out.maintenancedir = v
   }
   const tmc = controlAddress(g.get('trafficmanagercontrol'), issues)
@@ -432,23 +496,38 @@ function resolveGlobals(g: Map<string, Raw>, issues: IssueList) {
   if (tcc) out.trafficclientcontrol = tcc
   const key = g.get('reportkey')
   const keyfile = g.get('reportkeyfile')
-  if (key && keyfile) issues.error(keyfile.at, 'give reportkey or reportkeyfile, not both', keyfile.value)
+  if (key && keyfile)
+    issues.error(
+      keyfile.at,
+      'give reportkey or reportkeyfile, not both',
+      keyfile.value,
+    )
   if (key) {
     const k = unquote(key.value)
     // The same minimum as a key file (daemon-kit's one rule for keys).
     if (Buffer.byteLength(k, 'utf8') < KEY_MIN_BYTES) {
-      issues.error(key.at, `reportkey must be at least ${KEY_MIN_BYTES} bytes`, '***')
+      issues.error(
+        key.at,
+        `reportkey must be at least ${KEY_MIN_BYTES} bytes`,
+        '***',
+      )
     } else out.reportkey = k
   }
   if (keyfile) {
     const v = unquote(keyfile.value)
-    if (!v.startsWith('/')) issues.error(keyfile.at, 'reportkeyfile must be an absolute path', keyfile.value)
+    if (!v.startsWith('/'))
+      issues.error(
+        keyfile.at,
+        'reportkeyfile must be an absolute path',
+        keyfile.value,
+      )
     else out.reportkeyfile = v
   }
   const node = g.get('nodeaddress')
   if (node) {
     const v = unquote(node.value)
-    if (isIP(v) === 0) issues.error(node.at, 'nodeaddress must be an IP address', node.value)
+    if (isIP(v) === 0)
+      issues.error(node.at, 'nodeaddress must be an IP address', node.value)
     else out.nodeaddress = v
   }
   return out
@@ -474,17 +553,37 @@ interface Fallback {
 }
 
 /** `fallback[6] = ip[:port] [gate|masq|ipip]`; globally (vport 0) the port may be left out. */
-function fallback(raw: Raw | undefined, vport: number, v6: boolean, issues: IssueList): Fallback | undefined {
+function fallback(
+  raw: Raw | undefined,
+  vport: number,
+  v6: boolean,
+  issues: IssueList,
+): Fallback | undefined {
   if (!raw) return undefined
   const name = v6 ? 'fallback6' : 'fallback'
   const [addr = '', fwd] = splitWords(raw.value)
   const hp = parseHostPort(addr, vport)
   if (!hp || (hp.port === 0 && vport !== 0)) {
-    issues.error(raw.at, `${name} must be ${v6 ? '[ipv6]' : 'ip'}[:port] [gate|masq|ipip]`, raw.value)
+    issues.error(
+      raw.at,
+      `${name} must be ${v6 ? '[ipv6]' : 'ip'}[:port] [gate|masq|ipip]`,
+      raw.value,
+    )
   } else if (v6 && isIP(hp.host) !== 6) {
-    issues.error(raw.at, 'fallback6 must be an IPv6 address, [ipv6][:port]', raw.value)
-  } else if (fwd !== undefined && !['gate', 'masq', 'ipip'].includes(fwd.toLowerCase())) {
-    issues.error(raw.at, `${name} forwarding must be gate, masq or ipip`, raw.value)
+    issues.error(
+      raw.at,
+      'fallback6 must be an IPv6 address, [ipv6][:port]',
+      raw.value,
+    )
+  } else if (
+    fwd !== undefined &&
+    !['gate', 'masq', 'ipip'].includes(fwd.toLowerCase())
+  ) {
+    issues.error(
+      raw.at,
+      `${name} forwarding must be gate, masq or ipip`,
+      raw.value,
+    )
   } else {
     const explicit = parseHostPort(addr)
     return explicit ? { hp, port: explicit.port } : { hp }
@@ -493,9 +592,16 @@ function fallback(raw: Raw | undefined, vport: number, v6: boolean, issues: Issu
 }
 
 /** Directives allowed globally and per virtual, validated once where written. */
-function resolveShared(set: Map<string, Raw>, vport: number, issues: IssueList): Shared {
+function resolveShared(
+  set: Map<string, Raw>,
+  vport: number,
+  issues: IssueList,
+): Shared {
   const out: Shared = {}
-  const ct = duration(set.get('checktimeout') ?? set.get('connecttimeout'), issues)
+  const ct = duration(
+    set.get('checktimeout') ?? set.get('connecttimeout'),
+    issues,
+  )
   if (ct !== undefined) out.checktimeout = ct
   const nt = duration(set.get('negotiatetimeout'), issues)
   if (nt !== undefined) out.negotiatetimeout = nt
@@ -504,7 +610,8 @@ function resolveShared(set: Map<string, Raw>, vport: number, issues: IssueList):
   const fc = set.get('failurecount')
   if (fc) {
     const n = parseIntRange(unquote(fc.value), 1, 1000)
-    if (n === undefined) issues.error(fc.at, 'failurecount must be 1..1000', fc.value)
+    if (n === undefined)
+      issues.error(fc.at, 'failurecount must be 1..1000', fc.value)
     else out.failurecount = n
   }
   const q = bool(set.get('quiescent'), issues)
@@ -516,7 +623,8 @@ function resolveShared(set: Map<string, Raw>, vport: number, issues: IssueList):
   const cc = set.get('checkcount')
   if (cc) {
     const n = parseIntRange(unquote(cc.value), 1, 100)
-    if (n === undefined) issues.error(cc.at, 'checkcount must be 1..100', cc.value)
+    if (n === undefined)
+      issues.error(cc.at, 'checkcount must be 1..100', cc.value)
     else out.checkcount = n
   }
   const rc = set.get('restartcommand')
@@ -531,7 +639,8 @@ function resolveVirtual(
   issues: IssueList,
 ): VirtualService | undefined {
   const before = issues.errors.length
-  const pick = (name: string): Raw | undefined => v.set.get(name) ?? globals.get(name)
+  const pick = (name: string): Raw | undefined =>
+    v.set.get(name) ?? globals.get(name)
   const s = (name: string): string | undefined => {
     const r = pick(name)
     return r ? unquote(r.value) : undefined
@@ -539,21 +648,32 @@ function resolveVirtual(
   const own = resolveShared(v.set, v.hp.port, issues)
   const sh = { ...shared, ...own }
   const rf = v.set.get('fallback6') && v.set.get('fallback')
-  if (rf) issues.error(rf.at, 'give fallback or fallback6 in a virtual, not both', rf.value)
-  const checktimeout = sh.checktimeout ?? sh.negotiatetimeout ?? DEFAULTS.checktimeout
-  const negotiatetimeout = sh.negotiatetimeout ?? sh.checktimeout ?? DEFAULTS.negotiatetimeout
+  if (rf)
+    issues.error(
+      rf.at,
+      'give fallback or fallback6 in a virtual, not both',
+      rf.value,
+    )
+  const checktimeout =
+    sh.checktimeout ?? sh.negotiatetimeout ?? DEFAULTS.checktimeout
+  const negotiatetimeout =
+    sh.negotiatetimeout ?? sh.checktimeout ?? DEFAULTS.negotiatetimeout
   const checkinterval = sh.checkinterval ?? DEFAULTS.checkinterval
   const failurecount = sh.failurecount ?? DEFAULTS.failurecount
   const quiescent = sh.quiescent ?? DEFAULTS.quiescent
   // The virtual's own fallback, else the global one of its address family
   // (fallback6 for an IPv6 virtual), else the other; a global fallback
   // without a port takes each virtual's port.
-  const g = isIP(v.hp.host) === 6
-    ? shared.fallback6 ?? shared.fallback
-    : shared.fallback ?? shared.fallback6
+  const g =
+    isIP(v.hp.host) === 6
+      ? (shared.fallback6 ?? shared.fallback)
+      : (shared.fallback ?? shared.fallback6)
   const fb = own.fallback ?? own.fallback6
-  const fallback = fb ? fb.hp
-    : g && g.port === undefined ? { host: g.hp.host, port: v.hp.port } : g?.hp
+  const fallback = fb
+    ? fb.hp
+    : g && g.port === undefined
+      ? { host: g.hp.host, port: v.hp.port }
+      : g?.hp
   const checkcount = sh.checkcount ?? DEFAULTS.checkcount
   const { persistent, netmask } = persistence(v, issues)
 
@@ -564,7 +684,12 @@ function resolveVirtual(
     const n = /^\d+$/.test(t) ? parseIntRange(t, 1, 1000) : undefined
     if (n !== undefined) checktype = n
     else if (CHECKTYPES.includes(t)) checktype = t as CheckType
-    else issues.error(ct.at, `checktype must be one of ${CHECKTYPES.join(', ')} or a number`, ct.value)
+    else
+      issues.error(
+        ct.at,
+        `checktype must be one of ${CHECKTYPES.join(', ')} or a number`,
+        ct.value,
+      )
   }
 
   let service: ServiceKind = DEFAULT_SERVICE.get(v.hp.port) ?? 'none'
@@ -572,14 +697,20 @@ function resolveVirtual(
   if (sv) {
     const t = unquote(sv.value).toLowerCase()
     if (t === 'http' || t === 'https' || t === 'none') service = t
-    else issues.error(sv.at, 'service must be http, https or none (other negotiate protocols are not supported)', sv.value)
+    else
+      issues.error(
+        sv.at,
+        'service must be http, https or none (other negotiate protocols are not supported)',
+        sv.value,
+      )
   }
 
   let checkport: number | undefined
   const cp = pick('checkport')
   if (cp) {
     checkport = parseIntRange(unquote(cp.value), 1, 65535)
-    if (checkport === undefined) issues.error(cp.at, 'checkport must be 1..65535', cp.value)
+    if (checkport === undefined)
+      issues.error(cp.at, 'checkport must be 1..65535', cp.value)
   }
 
   let httpmethod: HttpMethod = DEFAULTS.httpmethod
@@ -599,30 +730,44 @@ function resolveVirtual(
   const scheduler = s('scheduler') ?? DEFAULTS.scheduler
   const sc = pick('scheduler')
   if (sc && !SCHEDULERS.includes(scheduler)) {
-    issues.error(sc.at, `scheduler must be one of ${SCHEDULERS.join(', ')}`, sc.value)
+    issues.error(
+      sc.at,
+      `scheduler must be one of ${SCHEDULERS.join(', ')}`,
+      sc.value,
+    )
   }
   const protocol = (s('protocol') ?? DEFAULTS.protocol).toLowerCase()
   const pr = pick('protocol')
   if (pr && protocol !== 'tcp') {
-    issues.error(pr.at, 'only protocol=tcp is supported (udp and fwm need IPVS)', pr.value)
+    issues.error(
+      pr.at,
+      'only protocol=tcp is supported (udp and fwm need IPVS)',
+      pr.value,
+    )
   }
 
   // A refused header was reported already; its lines were checked above.
   if (v.rejected) return undefined
-  if (v.realLines === 0) issues.error(v.at, 'virtual service has no real= server', v.at.text)
+  if (v.realLines === 0)
+    issues.error(v.at, 'virtual service has no real= server', v.at.text)
   const seen = new Set<string>()
   for (const r of v.reals) {
     if (seen.has(r.host)) {
       // The traffic-manager names nodes by address: two ports on one
       // address would be one node there.
-      issues.error({ file: v.at.file, line: r.line }, 'real server address listed twice in this virtual', r.host)
+      issues.error(
+        { file: v.at.file, line: r.line },
+        'real server address listed twice in this virtual',
+        r.host,
+      )
     }
     seen.add(r.host)
   }
   if (issues.errors.length !== before) return undefined
 
   const hp = v.hp
-  const name = isIP(hp.host) === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`
+  const name =
+    isIP(hp.host) === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`
   const opt = <K extends string, T>(k: K, val: T | undefined) =>
     (val === undefined ? {} : { [k]: val }) as { [P in K]?: T }
   return {
@@ -659,7 +804,10 @@ function resolveVirtual(
  * `persistent = <time>` and `netmask = <mask>`: a dotted IPv4 mask
  * (contiguous) or a prefix length, /32 or /128 by default as in IPVS.
  */
-function persistence(v: VirtualDraft, issues: IssueList): { persistent?: number; netmask?: number } {
+function persistence(
+  v: VirtualDraft,
+  issues: IssueList,
+): { persistent?: number; netmask?: number } {
   const out: { persistent?: number; netmask?: number } = {}
   const p = v.set.get('persistent')
   const ms = duration(p, issues)
@@ -669,12 +817,17 @@ function persistence(v: VirtualDraft, issues: IssueList): { persistent?: number;
   const v6 = isIP(v.hp.host) === 6
   const bits = prefixLength(unquote(nm.value), v6)
   if (bits === undefined) {
-    issues.error(nm.at, v6
-      ? 'netmask must be a prefix length 1..128'
-      : 'netmask must be a dotted IPv4 mask (e.g. 255.255.255.0) or a prefix length 1..32', nm.value)
+    issues.error(
+      nm.at,
+      v6
+        ? 'netmask must be a prefix length 1..128'
+        : 'netmask must be a dotted IPv4 mask (e.g. 255.255.255.0) or a prefix length 1..32',
+      nm.value,
+    )
   } else {
     out.netmask = bits
-    if (!p) issues.warn(nm.at, 'netmask has no effect without persistent', nm.value)
+    if (!p)
+      issues.warn(nm.at, 'netmask has no effect without persistent', nm.value)
   }
   return out
 }
@@ -700,14 +853,17 @@ export async function loadConfig(path: string): Promise<LdConfig> {
 }
 
 /** The report key, from reportkey or reportkeyfile (first line). */
-export async function loadReportKey(config: LdConfig): Promise<string | undefined> {
+export async function loadReportKey(
+  config: LdConfig,
+): Promise<string | undefined> {
   if (config.reportkey !== undefined) return config.reportkey
   if (config.reportkeyfile === undefined) return undefined
   // daemon-kit's key-file rule: 0600, at least 16 bytes of key.
   try {
     return await readKeyFile(config.reportkeyfile, { text: 'first-line' })
   } catch (e) {
-    const why = e instanceof KeyFileError ? (e.errno ?? e.reason) : (e as Error).message
+    const why =
+      e instanceof KeyFileError ? (e.errno ?? e.reason) : (e as Error).message
     throw ldErrors('LD_ERR_KEYFILE_UNREADABLE', config.reportkeyfile, why)
   }
 }

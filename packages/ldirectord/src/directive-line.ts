@@ -9,13 +9,26 @@ export interface DirectiveLine {
   readonly value: string
 }
 
-const isNameStart = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
-const isNameChar = (c: number): boolean => isNameStart(c) || (c >= 48 && c <= 57) || c === 95
+const isNameStart = (c: number): boolean =>
+  (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
+const isNameChar = (c: number): boolean =>
+  isNameStart(c) || (c >= 48 && c <= 57) || c === 95
 // The white space of JavaScript's \s that can occur inside one line.
 const isBlank = (c: number): boolean =>
-  c === 32 || c === 9 || c === 11 || c === 12 || c === 13 || c === 0xa0 || c === 0xfeff ||
-  c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 ||
-  c === 0x202f || c === 0x205f || c === 0x3000
+  c === 32 ||
+  c === 9 ||
+  c === 11 ||
+  c === 12 ||
+  c === 13 ||
+  c === 0xa0 ||
+  c === 0xfeff ||
+  c === 0x1680 ||
+  (c >= 0x2000 && c <= 0x200a) ||
+  c === 0x2028 ||
+  c === 0x2029 ||
+  c === 0x202f ||
+  c === 0x205f ||
+  c === 0x3000
 
 /**
  * `name = value` or `name value` (the `=` may be replaced by blanks); the
@@ -29,7 +42,8 @@ export function splitDirective(text: string): DirectiveLine | undefined {
   while (i < n && isNameChar(text.charCodeAt(i))) i++
   let j = i
   while (j < n && isBlank(text.charCodeAt(j))) j++
-  if (j < n && text.charCodeAt(j) === 61) j++ // '='
+  if (j < n && text.charCodeAt(j) === 61)
+    j++ // '='
   else if (j === i || j === n) return undefined
   return { name: text.slice(0, i), value: text.slice(j).trim() }
 }

@@ -16,7 +16,10 @@ export interface HealthState {
   readonly since?: number
 }
 
-export const INITIAL: HealthState = Object.freeze({ status: 'unknown', failures: 0 })
+export const INITIAL: HealthState = Object.freeze({
+  status: 'unknown',
+  failures: 0,
+})
 
 export interface Step {
   readonly state: HealthState
@@ -32,8 +35,13 @@ export function applyResult(
   force = false,
 ): Step {
   if (result.ok) {
-    const state = { status: 'up' as const, failures: 0, last: result, lastCheckAt: now,
-      since: prev.status === 'up' ? prev.since ?? now : now }
+    const state = {
+      status: 'up' as const,
+      failures: 0,
+      last: result,
+      lastCheckAt: now,
+      since: prev.status === 'up' ? (prev.since ?? now) : now,
+    }
     return prev.status === 'up' ? { state } : { state, changed: 'up' }
   }
   const failures = prev.failures + 1
@@ -42,7 +50,13 @@ export function applyResult(
     return { state: { ...prev, failures, last: result, lastCheckAt: now } }
   }
   return {
-    state: { status: 'down', failures, last: result, lastCheckAt: now, since: now },
+    state: {
+      status: 'down',
+      failures,
+      last: result,
+      lastCheckAt: now,
+      since: now,
+    },
     changed: 'down',
   }
 }

@@ -12,11 +12,27 @@ import {
   type Logger,
   type Service,
 } from '@has/daemon-kit'
-import { loadReportKey, type LdConfig, type RealServer, type VirtualService } from './config.js'
+import {
+  loadReportKey,
+  type LdConfig,
+  type RealServer,
+  type VirtualService,
+} from './config.js'
 import { runWithTimeout } from './checks.js'
-import { DirectorActions, HasActions, type Actions, type ControlSender } from './actions.js'
+import {
+  DirectorActions,
+  HasActions,
+  type Actions,
+  type ControlSender,
+} from './actions.js'
 import { checkPersistence } from './persistence-check.js'
-import { RealMonitor, realClock, type CheckEvent, type CheckRunner, type Clock } from './monitor.js'
+import {
+  RealMonitor,
+  realClock,
+  type CheckEvent,
+  type CheckRunner,
+  type Clock,
+} from './monitor.js'
 import type { HealthState, RealStatus } from './health.js'
 import { Reporter } from './reporter.js'
 
@@ -68,18 +84,28 @@ export interface LdStatus {
 
 /** Directives a reload cannot change (they shape sockets and peers). */
 const RESTART_ONLY = [
-  'hasmode', 'autoreload', 'trafficmanagers', 'trafficmanagercontrol',
-  'trafficclientcontrol', 'reportkey', 'reportkeyfile', 'nodeaddress',
+  'hasmode',
+  'autoreload',
+  'trafficmanagers',
+  'trafficmanagercontrol',
+  'trafficclientcontrol',
+  'reportkey',
+  'reportkeyfile',
+  'nodeaddress',
 ] as const
 
-const realKey = (v: VirtualService, r: RealServer): string => `${v.name} ${formatHostPort(r)}`
+const realKey = (v: VirtualService, r: RealServer): string =>
+  `${v.name} ${formatHostPort(r)}`
 const iso = (ms: number | undefined): string | null =>
   ms === undefined ? null : new Date(ms).toISOString()
 
-export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirectord> {
+export async function createLdirectord(
+  opts: LdirectordOptions,
+): Promise<Ldirectord> {
   const logger = opts.logger.child({ component: 'ldirectord' })
   const clock = opts.clock ?? realClock
-  const send: ControlSender = opts.controlSend ?? ((a, c, args) => controlRequest(a, c, args, 3000))
+  const send: ControlSender =
+    opts.controlSend ?? ((a, c, args) => controlRequest(a, c, args, 3000))
   const registry = opts.registry ?? new Registry()
   const first = opts.config
   let config = first
@@ -127,7 +153,8 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
   let actions: Actions
   if (first.hasmode) {
     const key = await loadReportKey(first)
-    const node = first.nodeaddress ?? first.virtuals[0]?.reals[0]?.host ?? '127.0.0.1'
+    const node =
+      first.nodeaddress ?? first.virtuals[0]?.reals[0]?.host ?? '127.0.0.1'
     const reporter = first.trafficmanagers.length
       ? new Reporter({
           node,
@@ -139,10 +166,16 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
       : undefined
     actions = new HasActions(first, reporter, send, logger, onAction)
   } else {
-    actions = new DirectorActions(first.trafficmanagercontrol, send, logger, onAction)
+    actions = new DirectorActions(
+      first.trafficmanagercontrol,
+      send,
+      logger,
+      onAction,
+    )
   }
   const comparePersistence = (c: LdConfig): void => {
-    if (!c.hasmode && c.trafficmanagercontrol) void checkPersistence(c.trafficmanagercontrol, send, c.virtuals, logger)
+    if (!c.hasmode && c.trafficmanagercontrol)
+      void checkPersistence(c.trafficmanagercontrol, send, c.virtuals, logger)
   }
 
   const monitors = new Map<string, RealMonitor>()
@@ -153,7 +186,11 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
     const out = new Map<VirtualService, Map<string, RealStatus>>()
     for (const v of config.virtuals) {
       const reals = new Map<string, RealStatus>()
-      for (const r of v.reals) reals.set(r.host, monitors.get(realKey(v, r))?.state.status ?? 'unknown')
+      for (const r of v.reals)
+        reals.set(
+          r.host,
+          monitors.get(realKey(v, r))?.state.status ?? 'unknown',
+        )
       out.set(v, reals)
     }
     return out
@@ -165,10 +202,14 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
     if (!cmd || e.state.status !== 'down' || restarting.has(key)) return
     const last = lastRestart.get(key)
     const now = clock.now()
-    if (!e.changed && last !== undefined && now - last < config.restartinterval) return
+    if (!e.changed && last !== undefined && now - last < config.restartinterval)
+      return
     lastRestart.set(key, now)
     restarting.add(key)
-    logger.warn({ virtual: e.virtual.name, real: formatHostPort(e.real), command: cmd }, 'running restartcommand')
+    logger.warn(
+      { virtual: e.virtual.name, real: formatHostPort(e.real), command: cmd },
+      'running restartcommand',
+    )
     void runWithTimeout(['/bin/sh', '-c', cmd], config.restartinterval, {
       LD_VIRTUAL: e.virtual.name,
       LD_REAL_HOST: e.real.host,
@@ -176,7 +217,8 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
     }).then(r => {
       restarting.delete(key)
       restarts.inc({ result: r.ok ? 'ok' : 'error' })
-      if (!r.ok) logger.warn({ command: cmd, reason: r.reason }, 'restartcommand failed')
+      if (!r.ok)
+        logger.warn({ command: cmd, reason: r.reason }, 'restartcommand failed')
     })
   }
 
@@ -186,10 +228,14 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
     readonly base: { virtual: string; real: string }
     readonly ok: { virtual: string; real: string; result: 'ok' }
     readonly fail: { virtual: string; real: string; result: 'fail' }
-    readonly kinds: Map<string, { virtual: string; real: string; check: string }>
+    readonly kinds: Map<
+      string,
+      { virtual: string; real: string; check: string }
+    >
   }
   const labelsOf = new Map<string, RealLabels>()
-  const upValue = (s: RealStatus): number => (s === 'up' ? 1 : s === 'down' ? 0 : -1)
+  const upValue = (s: RealStatus): number =>
+    s === 'up' ? 1 : s === 'down' ? 0 : -1
 
   // Several reals often change in the same turn (a node with many services
   // fails): the mode's actions get one view of them all, computed once.
@@ -213,19 +259,29 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
     if (!kl) l.kinds.set(e.kind, (kl = { ...l.base, check: e.kind }))
     durations.observe(kl, e.durationMs / 1000)
     if (!e.result.ok && logger.isLevelEnabled('debug')) {
-      logger.debug({ ...l.base, reason: e.result.reason, failures: e.state.failures }, 'check failed')
+      logger.debug(
+        { ...l.base, reason: e.result.reason, failures: e.state.failures },
+        'check failed',
+      )
     }
     if (e.changed) {
       up.set(l.base, upValue(e.state.status))
       transitions.inc({ ...l.base, to: e.changed })
-      if (e.changed === 'down') logger.warn({ ...l.base, reason: e.result.reason, code: e.result.code }, 'real server down')
+      if (e.changed === 'down')
+        logger.warn(
+          { ...l.base, reason: e.result.reason, code: e.result.code },
+          'real server down',
+        )
       else logger.info(l.base, 'real server up')
       scheduleUpdate()
     }
     maybeRestart(e)
   }
 
-  const startMonitors = (cfg: LdConfig, carry: Map<string, HealthState>): void => {
+  const startMonitors = (
+    cfg: LdConfig,
+    carry: Map<string, HealthState>,
+  ): void => {
     labelsOf.clear()
     for (const v of cfg.virtuals) {
       for (const r of v.reals) {
@@ -255,7 +311,8 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
   }
 
   let tickTimer: unknown
-  const tickEvery = (): number => Math.min(...config.virtuals.map(v => v.checkinterval), 60_000)
+  const tickEvery = (): number =>
+    Math.min(...config.virtuals.map(v => v.checkinterval), 60_000)
   const scheduleTick = (): void => {
     if (closed) return
     tickTimer = clock.setTimeout(() => {
@@ -267,7 +324,10 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
   scheduleTick()
   comparePersistence(first)
   logger.info(
-    { mode: first.hasmode ? 'has' : 'director', virtuals: first.virtuals.map(v => v.name) },
+    {
+      mode: first.hasmode ? 'has' : 'director',
+      virtuals: first.virtuals.map(v => v.name),
+    },
     'checking real servers',
   )
 
@@ -276,7 +336,10 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
     reload(next: LdConfig) {
       for (const k of RESTART_ONLY) {
         if (JSON.stringify(next[k]) !== JSON.stringify(config[k])) {
-          logger.warn({ directive: k }, 'directive changed; it takes effect only after a restart')
+          logger.warn(
+            { directive: k },
+            'directive changed; it takes effect only after a restart',
+          )
         }
       }
       const carry = new Map<string, HealthState>()
@@ -287,7 +350,10 @@ export async function createLdirectord(opts: LdirectordOptions): Promise<Ldirect
       monitors.clear()
       up.reset()
       // Keep the restart-only values of the running config.
-      config = { ...next, ...Object.fromEntries(RESTART_ONLY.map(k => [k, first[k]])) } as LdConfig
+      config = {
+        ...next,
+        ...Object.fromEntries(RESTART_ONLY.map(k => [k, first[k]])),
+      } as LdConfig
       startMonitors(config, carry)
       void actions.update(view())
       comparePersistence(config)

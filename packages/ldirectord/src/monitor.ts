@@ -51,7 +51,8 @@ export const runCheck: CheckRunner = async (v, r, round) => {
   const port = v.checkport ?? r.port
   let type = v.checktype
   // checktype=N: N connect checks, then one negotiate check.
-  if (typeof type === 'number') type = round % (type + 1) === type ? 'negotiate' : 'connect'
+  if (typeof type === 'number')
+    type = round % (type + 1) === type ? 'negotiate' : 'connect'
   switch (type) {
     case 'on':
       return { kind: 'on', result: await checkOn() }
@@ -79,15 +80,25 @@ export const runCheck: CheckRunner = async (v, r, round) => {
             request: r.request ?? v.request,
             method: v.httpmethod,
             timeoutMs: v.negotiatetimeout,
-            ...(r.receive ?? v.receive) !== undefined ? { receive: (r.receive ?? v.receive) as string } : {},
-            ...(v.virtualhost !== undefined ? { virtualhost: v.virtualhost } : {}),
+            ...((r.receive ?? v.receive) !== undefined
+              ? { receive: (r.receive ?? v.receive) as string }
+              : {}),
+            ...(v.virtualhost !== undefined
+              ? { virtualhost: v.virtualhost }
+              : {}),
           }),
         }
       }
       // negotiate with service=none is a connect check (nothing to say).
-      return { kind: 'connect', result: await checkConnect(r.host, port, v.checktimeout) }
+      return {
+        kind: 'connect',
+        result: await checkConnect(r.host, port, v.checktimeout),
+      }
     default:
-      return { kind: 'connect', result: await checkConnect(r.host, port, v.checktimeout) }
+      return {
+        kind: 'connect',
+        result: await checkConnect(r.host, port, v.checktimeout),
+      }
   }
 }
 
@@ -100,7 +111,10 @@ export function maintenanceNames(r: RealServer): string[] {
   return [r.host, `[${r.host}]`, `[${r.host}]:${r.port}`]
 }
 
-async function inMaintenance(dir: string | undefined, r: RealServer): Promise<string | undefined> {
+async function inMaintenance(
+  dir: string | undefined,
+  r: RealServer,
+): Promise<string | undefined> {
   if (!dir) return undefined
   for (const n of maintenanceNames(r)) {
     try {
@@ -161,7 +175,11 @@ export class RealMonitor {
     let kind = 'maintenance'
     let result: CheckResult
     if (maint !== undefined) {
-      result = { ok: false, code: 'LD_ERR_MAINTENANCE', reason: `maintenance file ${maint} present` }
+      result = {
+        ok: false,
+        code: 'LD_ERR_MAINTENANCE',
+        reason: `maintenance file ${maint} present`,
+      }
     } else {
       // checkcount: a check fails only when every attempt of it fails.
       const round = this.round++
@@ -174,7 +192,13 @@ export class RealMonitor {
     }
     if (this.stopped) return
     const now = this.clock.now()
-    const step = applyResult(this.state, result, v.failurecount, now, maint !== undefined)
+    const step = applyResult(
+      this.state,
+      result,
+      v.failurecount,
+      now,
+      maint !== undefined,
+    )
     this.state = step.state
     this.opts.onResult({
       virtual: v,

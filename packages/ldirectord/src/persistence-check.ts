@@ -25,14 +25,19 @@ export function persistenceMismatches(
   const have = new Map<string, number>()
   if (Array.isArray(services)) {
     for (const s of services as { name?: unknown; persistentMs?: unknown }[]) {
-      if (typeof s?.name === 'string') have.set(s.name, typeof s.persistentMs === 'number' ? s.persistentMs : 0)
+      if (typeof s?.name === 'string')
+        have.set(
+          s.name,
+          typeof s.persistentMs === 'number' ? s.persistentMs : 0,
+        )
     }
   }
   const out: PersistenceMismatch[] = []
   for (const v of virtuals) {
     if (v.persistent === undefined) continue
     const h = have.get(v.name)
-    if (h !== v.persistent) out.push({ virtual: v.name, want: v.persistent, have: h ?? null })
+    if (h !== v.persistent)
+      out.push({ virtual: v.name, want: v.persistent, have: h ?? null })
   }
   return out
 }
@@ -49,15 +54,22 @@ export async function checkPersistence(
   try {
     status = await send(address, 'status', [])
   } catch (e) {
-    logger.warn({ err: (e as Error).message }, 'cannot compare persistent with the traffic-manager')
+    logger.warn(
+      { err: (e as Error).message },
+      'cannot compare persistent with the traffic-manager',
+    )
     return
   }
   for (const m of persistenceMismatches(virtuals, status)) {
     logger.warn(
-      { virtual: m.virtual, persistentMs: m.want, trafficManagerPersistentMs: m.have },
+      {
+        virtual: m.virtual,
+        persistentMs: m.want,
+        trafficManagerPersistentMs: m.have,
+      },
       m.have === null
         ? 'persistent is set but the traffic-manager has no such service'
-        : 'persistent differs from the traffic-manager\'s; its value is the one in force',
+        : "persistent differs from the traffic-manager's; its value is the one in force",
     )
   }
 }

@@ -3,7 +3,13 @@
 // per-real "request", "receive" pair.
 
 import { isIP } from 'node:net'
-import { parseHostPort, parseIntRange, splitWords, type IssueList, type SourceLine } from '@has/daemon-kit'
+import {
+  parseHostPort,
+  parseIntRange,
+  splitWords,
+  type IssueList,
+  type SourceLine,
+} from '@has/daemon-kit'
 import type { Forwarding, RealServer } from './config.js'
 
 const DEFAULT_WEIGHT = 1
@@ -13,15 +19,27 @@ const DEFAULT_WEIGHT = 1
  * An IPv4 range (`10.0.0.1->10.0.0.3`) expands to one real per address.
  * `real6` (v6 true) takes an IPv6 address, `[v6][:port]` or bare `v6`.
  */
-export function parseReal(l: SourceLine, value: string, vport: number, issues: IssueList, v6 = false): RealServer[] {
+export function parseReal(
+  l: SourceLine,
+  value: string,
+  vport: number,
+  issues: IssueList,
+  v6 = false,
+): RealServer[] {
   const words = splitWords(value.replace(/"\s*,\s*"/g, '" "'))
   const [addr = '', fwd = '', ...rest] = words
-  const range = /^(\d+\.\d+\.\d+\.)(\d+)->(\d+\.\d+\.\d+\.)(\d+)(?::(\d+))?$/.exec(addr)
+  const range =
+    /^(\d+\.\d+\.\d+\.)(\d+)->(\d+\.\d+\.\d+\.)(\d+)(?::(\d+))?$/.exec(addr)
   let hosts: string[]
   let port: number | undefined
   if (range) {
     const [, p1, a, p2, b, pt] = range as unknown as string[]
-    if (p1 !== p2 || Number(a) > Number(b) || isIP(`${p1}${b}`) !== 4 || isIP(`${p1}${a}`) !== 4) {
+    if (
+      p1 !== p2 ||
+      Number(a) > Number(b) ||
+      isIP(`${p1}${b}`) !== 4 ||
+      isIP(`${p1}${a}`) !== 4
+    ) {
       issues.error(l, 'bad real server range', addr)
       return []
     }
@@ -34,7 +52,11 @@ export function parseReal(l: SourceLine, value: string, vport: number, issues: I
     port = hp?.port
   }
   if (hosts.length === 0 || port === undefined || port === 0) {
-    issues.error(l, `${v6 ? 'real6 must be [ipv6]' : 'real must be ip'}[:port] followed by gate, masq or ipip`, addr)
+    issues.error(
+      l,
+      `${v6 ? 'real6 must be [ipv6]' : 'real must be ip'}[:port] followed by gate, masq or ipip`,
+      addr,
+    )
     return []
   }
   if (v6 && (range || isIP(hosts[0] as string) !== 6)) {
@@ -43,7 +65,11 @@ export function parseReal(l: SourceLine, value: string, vport: number, issues: I
   }
   const forwarding = fwd.toLowerCase()
   if (forwarding !== 'gate' && forwarding !== 'masq' && forwarding !== 'ipip') {
-    issues.error(l, 'forwarding method must be gate, masq or ipip', fwd || value)
+    issues.error(
+      l,
+      'forwarding method must be gate, masq or ipip',
+      fwd || value,
+    )
     return []
   }
   let weight = DEFAULT_WEIGHT
@@ -57,11 +83,19 @@ export function parseReal(l: SourceLine, value: string, vport: number, issues: I
   }
   const extra = rest.filter(w => !/^<[lu]:\d+>$/.test(w))
   if (rest.length !== extra.length) {
-    issues.error(l, 'connection thresholds (<l:N> <u:N>) are not supported', value)
+    issues.error(
+      l,
+      'connection thresholds (<l:N> <u:N>) are not supported',
+      value,
+    )
     return []
   }
   if (extra.length !== 0 && extra.length !== 2) {
-    issues.error(l, 'expected "request", "receive" after the weight', extra.join(' '))
+    issues.error(
+      l,
+      'expected "request", "receive" after the weight',
+      extra.join(' '),
+    )
     return []
   }
   if (extra[1] !== undefined && !validRegex(extra[1])) {
@@ -74,7 +108,9 @@ export function parseReal(l: SourceLine, value: string, vport: number, issues: I
     forwarding: forwarding as Forwarding,
     weight,
     line: l.line,
-    ...(extra[0] !== undefined ? { request: extra[0], receive: extra[1] as string } : {}),
+    ...(extra[0] !== undefined
+      ? { request: extra[0], receive: extra[1] as string }
+      : {}),
   }))
 }
 

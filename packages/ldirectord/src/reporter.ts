@@ -35,14 +35,25 @@ export class Reporter {
   /** One datagram to every target; per-target failures are logged only. */
   async send(state: ReportState, load: number): Promise<void> {
     const line = formatReport(
-      { node: this.opts.node, load, state, sender: 'ld', epoch: this.opts.epoch, seq: ++this.seq },
+      {
+        node: this.opts.node,
+        load,
+        state,
+        sender: 'ld',
+        epoch: this.opts.epoch,
+        seq: ++this.seq,
+      },
       this.opts.key,
     )
     await Promise.all(
       this.opts.targets.map(async t => {
         const name = formatHostPort(t)
         try {
-          await this.socket(isIP(t.host) === 6 ? 6 : 4).send(line, t.port, t.host)
+          await this.socket(isIP(t.host) === 6 ? 6 : 4).send(
+            line,
+            t.port,
+            t.host,
+          )
           this.opts.onSent?.(name, true)
         } catch (err) {
           this.opts.onSent?.(name, false)
@@ -53,7 +64,8 @@ export class Reporter {
   }
 
   async close(): Promise<void> {
-    for (const s of this.sockets.values()) await s.close().catch(() => undefined)
+    for (const s of this.sockets.values())
+      await s.close().catch(() => undefined)
     this.sockets.clear()
   }
 }

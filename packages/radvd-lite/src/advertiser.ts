@@ -17,7 +17,11 @@ import {
   type DeprecatedPrefix,
 } from './ra-content.js'
 import { checkRs } from './rs.js'
-import { RaScheduler, MAX_FINAL_RTR_ADVERTISEMENTS, type SendAction } from './scheduler.js'
+import {
+  RaScheduler,
+  MAX_FINAL_RTR_ADVERTISEMENTS,
+  type SendAction,
+} from './scheduler.js'
 import type { LinkInfo } from './link.js'
 
 export const ALL_NODES = 'ff02::1'
@@ -36,7 +40,8 @@ export interface AdvertiserDeps {
   readonly random?: () => number
 }
 
-export type AdvertiserState = 'disabled' | 'missing' | 'waiting-link-local' | 'advertising' | 'stopped'
+export type AdvertiserState =
+  'disabled' | 'missing' | 'waiting-link-local' | 'advertising' | 'stopped'
 
 export class Advertiser {
   #cfg: InterfaceConfig
@@ -87,8 +92,10 @@ export class Advertiser {
     if (this.#stopped) return
     this.#link = await this.#deps.readLink(this.#cfg.name)
     if (!this.#link.exists) {
-      if (first && !this.#cfg.IgnoreIfMissing) throw errors('RA_ERR_IFACE_MISSING', this.#cfg.name)
-      if (this.#state !== 'missing' || first) this.#log.warn('interface missing; waiting for it')
+      if (first && !this.#cfg.IgnoreIfMissing)
+        throw errors('RA_ERR_IFACE_MISSING', this.#cfg.name)
+      if (this.#state !== 'missing' || first)
+        this.#log.warn('interface missing; waiting for it')
       this.#state = 'missing'
       this.#arm(RECHECK_MS, () => void this.#attach(false))
       return
@@ -105,7 +112,12 @@ export class Advertiser {
       // Already one of ours (RA_ERR_NATIVE): its message is the clear one.
       if (code?.startsWith('RA_ERR_')) throw e
       if (code === 'EPERM' || code === 'EACCES') {
-        throw errors('RA_ERR_PRIVILEGE', this.#cfg.name, (e as Error).message, e)
+        throw errors(
+          'RA_ERR_PRIVILEGE',
+          this.#cfg.name,
+          (e as Error).message,
+          e,
+        )
       }
       if (code === 'ENODEV' && (!first || this.#cfg.IgnoreIfMissing)) {
         this.#state = 'missing'
@@ -114,9 +126,19 @@ export class Advertiser {
       }
       throw errors('RA_ERR_SOCKET', this.#cfg.name, (e as Error).message, e)
     }
-    this.#log.info({ ifindex: this.#socket.ifindex, mtu: this.#link.mtu }, 'interface attached')
-    if (this.#cfg.AdvLinkMTU > 0 && this.#link.mtu && this.#cfg.AdvLinkMTU > this.#link.mtu) {
-      this.#log.warn({ AdvLinkMTU: this.#cfg.AdvLinkMTU, mtu: this.#link.mtu }, 'AdvLinkMTU exceeds the interface MTU')
+    this.#log.info(
+      { ifindex: this.#socket.ifindex, mtu: this.#link.mtu },
+      'interface attached',
+    )
+    if (
+      this.#cfg.AdvLinkMTU > 0 &&
+      this.#link.mtu &&
+      this.#cfg.AdvLinkMTU > this.#link.mtu
+    ) {
+      this.#log.warn(
+        { AdvLinkMTU: this.#cfg.AdvLinkMTU, mtu: this.#link.mtu },
+        'AdvLinkMTU exceeds the interface MTU',
+      )
     }
     this.#sched.start(this.#now())
     this.#state = this.#link.linkLocal ? 'advertising' : 'waiting-link-local'
@@ -176,7 +198,8 @@ export class Advertiser {
       const code = (e as { code?: string }).code
       this.#log.warn({ err: e, dst, kind }, 'sending RA failed')
       // The address may have gone (DAD, link down): look it up again.
-      if (code === 'EADDRNOTAVAIL' || code === 'EINVAL') this.#link = { ...this.#link, linkLocal: undefined }
+      if (code === 'EADDRNOTAVAIL' || code === 'EINVAL')
+        this.#link = { ...this.#link, linkLocal: undefined }
       if (code === 'ENODEV' || code === 'ENXIO') void this.#detach()
       return false
     }
@@ -197,20 +220,38 @@ export class Advertiser {
 
   /** RFC 4861 6.2.7: another router's RA; log what contradicts ours. */
   #onRa(p: Received): void {
-    if (p.hopLimit !== 255 || !p.src.startsWith('fe80:') || p.src === this.#link.linkLocal) return
+    if (
+      p.hopLimit !== 255 ||
+      !p.src.startsWith('fe80:') ||
+      p.src === this.#link.linkLocal
+    )
+      return
     let theirs
     try {
       theirs = parseRa(p.data)
     } catch (e) {
       if (!(e instanceof NdpParseError)) throw e
-      this.#deps.metrics.raForeign.inc({ interface: this.#cfg.name, result: 'malformed' })
+      this.#deps.metrics.raForeign.inc({
+        interface: this.#cfg.name,
+        result: 'malformed',
+      })
       this.#drops.drop('malformed-ra', p.src)
       return
     }
-    const ours = raContent(this.#cfg, { now: this.#now(), deprecated: this.#deprecated })
+    const ours = raContent(this.#cfg, {
+      now: this.#now(),
+      deprecated: this.#deprecated,
+    })
     const diffs = compareRa(ours, theirs)
-    this.#deps.metrics.raForeign.inc({ interface: this.#cfg.name, result: diffs.length ? 'inconsistent' : 'consistent' })
-    if (diffs.length) this.#log.warn({ router: p.src, diffs }, 'another router advertises inconsistent values')
+    this.#deps.metrics.raForeign.inc({
+      interface: this.#cfg.name,
+      result: diffs.length ? 'inconsistent' : 'consistent',
+    })
+    if (diffs.length)
+      this.#log.warn(
+        { router: p.src, diffs },
+        'another router advertises inconsistent values',
+      )
   }
 
   #onPacket(p: Received): void {
@@ -224,7 +265,10 @@ export class Advertiser {
       if (v.reason === 'hoplimit') this.#counts.hoplimit++
       else this.#counts.malformed++
       this.#deps.metrics.rsDropped.inc({ interface: name, reason: v.reason })
-      this.#log.debug({ src: p.src, reason: v.reason, detail: v.detail }, 'RS dropped')
+      this.#log.debug(
+        { src: p.src, reason: v.reason, detail: v.detail },
+        'RS dropped',
+      )
       this.#drops.drop(`rs-${v.reason}`, p.src)
       return
     }
@@ -240,9 +284,20 @@ export class Advertiser {
   /** Applies a new config for the same interface (validated already). */
   reload(next: InterfaceConfig): void {
     const now = this.#now()
-    this.#deprecated = diffPrefixes(this.#cfg.prefixes, next.prefixes, this.#deprecated, now)
+    this.#deprecated = diffPrefixes(
+      this.#cfg.prefixes,
+      next.prefixes,
+      this.#deprecated,
+      now,
+    )
     for (const d of this.#deprecated) {
-      this.#log.info({ prefix: `${d.prefix.prefix}/${d.prefix.length}`, until: new Date(d.expiresAt).toISOString() }, 'prefix removed; advertising it as deprecated')
+      this.#log.info(
+        {
+          prefix: `${d.prefix.prefix}/${d.prefix.length}`,
+          until: new Date(d.expiresAt).toISOString(),
+        },
+        'prefix removed; advertising it as deprecated',
+      )
     }
     // The service replaces the advertiser when AdvSendAdvert flips.
     this.#cfg = next
@@ -256,7 +311,11 @@ export class Advertiser {
     if (this.#stopped) return
     this.#stopped = true
     clearTimeout(this.#timer)
-    if (this.#socket && this.#state === 'advertising' && this.#cfg.RemoveAdvOnExit) {
+    if (
+      this.#socket &&
+      this.#state === 'advertising' &&
+      this.#cfg.RemoveAdvOnExit
+    ) {
       for (let i = 0; i < MAX_FINAL_RTR_ADVERTISEMENTS; i++) {
         if (i > 0) await new Promise(r => setTimeout(r, FINAL_GAP_MS))
         this.#send({ kind: 'unsolicited' }, true)
@@ -294,12 +353,22 @@ export class Advertiser {
           deprecated: true,
         })),
       ],
-      lastRa: this.#last ? { at: iso(this.#last.at), kind: this.#last.kind, dst: this.#last.dst } : null,
-      lastRs: this.#lastRs ? { at: iso(this.#lastRs.at), src: this.#lastRs.src } : null,
-      nextRaInMs: this.#state === 'advertising' && Number.isFinite(next) ? Math.max(0, Math.round(next - now)) : null,
+      lastRa: this.#last
+        ? { at: iso(this.#last.at), kind: this.#last.kind, dst: this.#last.dst }
+        : null,
+      lastRs: this.#lastRs
+        ? { at: iso(this.#lastRs.at), src: this.#lastRs.src }
+        : null,
+      nextRaInMs:
+        this.#state === 'advertising' && Number.isFinite(next)
+          ? Math.max(0, Math.round(next - now))
+          : null,
       raSent: this.#counts.sent,
       rsReceived: this.#counts.rs,
-      rsDropped: { hoplimit: this.#counts.hoplimit, malformed: this.#counts.malformed },
+      rsDropped: {
+        hoplimit: this.#counts.hoplimit,
+        malformed: this.#counts.malformed,
+      },
       sendErrors: this.#counts.sendErrors,
     }
   }

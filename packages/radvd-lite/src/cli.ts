@@ -37,7 +37,12 @@ interface IfaceStatus {
   name: string
   state: string
   linkLocal: string | null
-  prefixes: { prefix: string; valid: number; preferred: number; deprecated: boolean }[]
+  prefixes: {
+    prefix: string
+    valid: number
+    preferred: number
+    deprecated: boolean
+  }[]
   lastRa: { at: string; kind: string } | null
   lastRs: { at: string; src: string } | null
   raSent: number
@@ -48,7 +53,16 @@ interface IfaceStatus {
 /** Renders `status` for humans: one table per concern. */
 export function formatStatus(s: { interfaces: IfaceStatus[] }): string {
   const ifaces = formatTable(
-    ['INTERFACE', 'STATE', 'LINK-LOCAL', 'RA SENT', 'LAST RA', 'RS', 'LAST RS', 'DROPPED'],
+    [
+      'INTERFACE',
+      'STATE',
+      'LINK-LOCAL',
+      'RA SENT',
+      'LAST RA',
+      'RS',
+      'LAST RS',
+      'DROPPED',
+    ],
     s.interfaces.map(i => [
       i.name,
       i.state,
@@ -63,7 +77,13 @@ export function formatStatus(s: { interfaces: IfaceStatus[] }): string {
   const prefixes = formatTable(
     ['INTERFACE', 'PREFIX', 'VALID', 'PREFERRED', 'STATE'],
     s.interfaces.flatMap(i =>
-      i.prefixes.map(p => [i.name, p.prefix, p.valid, p.preferred, p.deprecated ? 'deprecated' : 'advertised']),
+      i.prefixes.map(p => [
+        i.name,
+        p.prefix,
+        p.valid,
+        p.preferred,
+        p.deprecated ? 'deprecated' : 'advertised',
+      ]),
     ),
   )
   return `${ifaces}\n${prefixes}`
@@ -74,25 +94,44 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
     .description('IPv6 router advertisement daemon (radvd.conf subset)')
     .enablePositionalOptions()
     .version(packageVersion(import.meta.url), '-v, --version')
-    .option('-C, --config <path>', 'configuration file (radvd.conf syntax)', DEFAULT_CONFIG)
-    .option('-c, --check-config', 'validate the configuration and exit (3 if invalid)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-    .option('--metrics <host:port>', 'serve Prometheus /metrics (and /status) here')
+    .option(
+      '-C, --config <path>',
+      'configuration file (radvd.conf syntax)',
+      DEFAULT_CONFIG,
+    )
+    .option(
+      '-c, --check-config',
+      'validate the configuration and exit (3 if invalid)',
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(LOG_LEVELS)
+        .default('info'),
+    )
+    .option(
+      '--metrics <host:port>',
+      'serve Prometheus /metrics (and /status) here',
+    )
     .option('--control <path>', 'control socket', defaultControlPath(NAME))
     .action(async (flags: Flags) => {
       const { loadConfig } = await import('./config.js')
       if (flags.checkConfig) {
-        state.exitCode = await checkConfig(async () => {
-          const r = await loadConfig(flags.config)
-          for (const w of r.warnings) io.err(`warning: ${formatIssue(w)}\n`)
-        }, flags.config, io)
+        state.exitCode = await checkConfig(
+          async () => {
+            const r = await loadConfig(flags.config)
+            for (const w of r.warnings) io.err(`warning: ${formatIssue(w)}\n`)
+          },
+          flags.config,
+          io,
+        )
         return
       }
       const { createRadvdLite } = await import('./service.js')
       const logger = createLogger({ name: NAME, level: flags.logLevel })
       const load = async () => {
         const r = await loadConfig(flags.config)
-        for (const w of r.warnings) logger.warn({ issue: formatIssue(w) }, 'configuration warning')
+        for (const w of r.warnings)
+          logger.warn({ issue: formatIssue(w) }, 'configuration warning')
         return r.config
       }
       const d = await runDaemon({
@@ -113,7 +152,9 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
   addControlOption(status, defaultControlPath(NAME))
     .option('--json', 'print the raw JSON')
     .action(async (o: { control: string; json?: boolean }) => {
-      const s = (await controlRequest(o.control, 'status')) as { interfaces: IfaceStatus[] }
+      const s = (await controlRequest(o.control, 'status')) as {
+        interfaces: IfaceStatus[]
+      }
       io.out(o.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s))
       state.exitCode = EXIT.OK
     })
@@ -121,7 +162,10 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
   return program
 }
 
-export async function main(argv: readonly string[], io: CliIo = stdio): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CliIo = stdio,
+): Promise<number> {
   const state = { exitCode: EXIT.OK }
   return runProgram(createProgram(io, state), argv, io, state)
 }

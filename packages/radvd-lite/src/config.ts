@@ -100,7 +100,8 @@ export const DEFAULTS = deepFreeze({
   MaxRtrAdvInterval: 600, // s
   MinRtrAdvInterval: (max: number): number => Math.max(3, 0.33 * max), // s
   // radvd casts these to integers: truncation, not rounding (25.5 -> 76).
-  AdvDefaultLifetime: (max: number): number => Math.min(65535, Math.max(1, Math.trunc(3 * max))), // s
+  AdvDefaultLifetime: (max: number): number =>
+    Math.min(65535, Math.max(1, Math.trunc(3 * max))), // s
   AdvDefaultPreference: 'medium' as Preference,
   AdvManagedFlag: false,
   AdvOtherConfigFlag: false,
@@ -119,7 +120,8 @@ export const DEFAULTS = deepFreeze({
   AdvPreferredLifetime: 14400, // s
   DeprecatePrefix: false,
   AdvRoutePreference: 'medium' as Preference,
-  AdvRouteLifetime: (max: number): number => Math.min(INFINITY, Math.trunc(3 * max)), // s
+  AdvRouteLifetime: (max: number): number =>
+    Math.min(INFINITY, Math.trunc(3 * max)), // s
   RemoveRoute: true,
   // radvd 2.19 sends MaxRtrAdvInterval here (measured against the real
   // daemon in test/integration/radvd-compare.ts), not 3 * Max.
@@ -152,7 +154,10 @@ interface Token {
  * regex /#.*$/ it replaces was quadratic on long `#` runs). A line longer
  * than SOURCE_MAX_LINE is reported (when `refuse` is given) and skipped.
  */
-export function tokenize(text: string, refuse?: (line: number) => void): Token[] {
+export function tokenize(
+  text: string,
+  refuse?: (line: number) => void,
+): Token[] {
   const out: Token[] = []
   const lines = text.split('\n')
   lines.forEach((raw, i) => {
@@ -194,16 +199,30 @@ interface RawInterface {
 }
 
 const IFACE_OPTIONS = [
-  'AdvSendAdvert', 'MinRtrAdvInterval', 'MaxRtrAdvInterval',
-  'AdvDefaultLifetime', 'AdvDefaultPreference', 'AdvManagedFlag',
-  'AdvOtherConfigFlag', 'AdvLinkMTU', 'AdvCurHopLimit', 'AdvReachableTime',
-  'AdvRetransTimer', 'AdvSourceLLAddress', 'IgnoreIfMissing',
-  'AdvRASolicitedUnicast', 'RemoveAdvOnExit',
+  'AdvSendAdvert',
+  'MinRtrAdvInterval',
+  'MaxRtrAdvInterval',
+  'AdvDefaultLifetime',
+  'AdvDefaultPreference',
+  'AdvManagedFlag',
+  'AdvOtherConfigFlag',
+  'AdvLinkMTU',
+  'AdvCurHopLimit',
+  'AdvReachableTime',
+  'AdvRetransTimer',
+  'AdvSourceLLAddress',
+  'IgnoreIfMissing',
+  'AdvRASolicitedUnicast',
+  'RemoveAdvOnExit',
 ]
 const BLOCK_OPTIONS: Record<string, string[]> = {
   prefix: [
-    'AdvOnLink', 'AdvAutonomous', 'AdvRouterAddr', 'AdvValidLifetime',
-    'AdvPreferredLifetime', 'DeprecatePrefix',
+    'AdvOnLink',
+    'AdvAutonomous',
+    'AdvRouterAddr',
+    'AdvValidLifetime',
+    'AdvPreferredLifetime',
+    'DeprecatePrefix',
   ],
   route: ['AdvRoutePreference', 'AdvRouteLifetime', 'RemoveRoute'],
   RDNSS: ['AdvRDNSSLifetime', 'FlushRDNSS'],
@@ -236,10 +255,19 @@ class Cursor {
 
 class Stop extends Error {}
 
-function expect(c: Cursor, issues: IssueList, want: string, what: string): Token {
+function expect(
+  c: Cursor,
+  issues: IssueList,
+  want: string,
+  what: string,
+): Token {
   const t = c.next()
   if (t?.text !== want) {
-    issues.error(c.at(t), `expected "${want}" ${what}`, t?.text ?? 'end of file')
+    issues.error(
+      c.at(t),
+      `expected "${want}" ${what}`,
+      t?.text ?? 'end of file',
+    )
     throw new Stop()
   }
   return t
@@ -268,7 +296,8 @@ function readOptions(
     }
     const name = canonical(t.text, allowed)
     const words: Token[] = []
-    while (c.peek() && !['{', '}', ';'].includes(c.peek()!.text)) words.push(c.next()!)
+    while (c.peek() && !['{', '}', ';'].includes(c.peek()!.text))
+      words.push(c.next()!)
     const end = c.next()
     if (!name) {
       issues.error(c.at(t), `unknown directive in ${where}`, t.text)
@@ -277,14 +306,23 @@ function readOptions(
       continue
     }
     if (end?.text !== ';') {
-      issues.error(c.at(t), `expected "${name} <value>;"`, end?.text ?? 'end of file')
+      issues.error(
+        c.at(t),
+        `expected "${name} <value>;"`,
+        end?.text ?? 'end of file',
+      )
       throw new Stop()
     }
     if (words.length !== 1) {
-      issues.error(c.at(t), `${name} takes exactly one value`, words.map(w => w.text).join(' '))
+      issues.error(
+        c.at(t),
+        `${name} takes exactly one value`,
+        words.map(w => w.text).join(' '),
+      )
       continue
     }
-    if (values.has(name)) issues.warn(c.at(t), `${name} given twice; the last one wins`)
+    if (values.has(name))
+      issues.warn(c.at(t), `${name} given twice; the last one wins`)
     values.set(name, { value: words[0]!.text, line: t.line })
   }
 }
@@ -292,28 +330,63 @@ function readOptions(
 function readInterface(c: Cursor, issues: IssueList, kw: Token): RawInterface {
   const nameTok = c.next()
   if (!nameTok || ['{', '}', ';'].includes(nameTok.text)) {
-    issues.error(c.at(kw), 'interface needs a name', nameTok?.text ?? 'end of file')
+    issues.error(
+      c.at(kw),
+      'interface needs a name',
+      nameTok?.text ?? 'end of file',
+    )
     throw new Stop()
   }
   if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(nameTok.text)) {
-    issues.error(c.at(nameTok), 'invalid interface name (1..15 characters)', nameTok.text)
+    issues.error(
+      c.at(nameTok),
+      'invalid interface name (1..15 characters)',
+      nameTok.text,
+    )
   }
   expect(c, issues, '{', `after "interface ${nameTok.text}"`)
   const blocks: RawBlock[] = []
-  const options = readOptions(c, issues, IFACE_OPTIONS, `interface ${nameTok.text}`, (bk, sofar) => {
-    const maxBefore = sofar.get('MaxRtrAdvInterval')?.value
-    const kind = canonical(bk.text, Object.keys(BLOCK_OPTIONS))!
-    const args: Token[] = []
-    while (c.peek() && c.peek()!.text !== '{' && c.peek()!.text !== ';' && c.peek()!.text !== '}') {
-      args.push(c.next()!)
-    }
-    expect(c, issues, '{', `after "${kind} ${args.map(a => a.text).join(' ')}"`)
-    const opts = readOptions(c, issues, BLOCK_OPTIONS[kind]!, `${kind} block`)
-    if (c.peek()?.text === ';') c.next()
-    blocks.push({ kind, args, line: bk.line, options: opts, ...(maxBefore !== undefined ? { maxBefore } : {}) })
-  })
+  const options = readOptions(
+    c,
+    issues,
+    IFACE_OPTIONS,
+    `interface ${nameTok.text}`,
+    (bk, sofar) => {
+      const maxBefore = sofar.get('MaxRtrAdvInterval')?.value
+      const kind = canonical(bk.text, Object.keys(BLOCK_OPTIONS))!
+      const args: Token[] = []
+      while (
+        c.peek() &&
+        c.peek()!.text !== '{' &&
+        c.peek()!.text !== ';' &&
+        c.peek()!.text !== '}'
+      ) {
+        args.push(c.next()!)
+      }
+      expect(
+        c,
+        issues,
+        '{',
+        `after "${kind} ${args.map(a => a.text).join(' ')}"`,
+      )
+      const opts = readOptions(c, issues, BLOCK_OPTIONS[kind]!, `${kind} block`)
+      if (c.peek()?.text === ';') c.next()
+      blocks.push({
+        kind,
+        args,
+        line: bk.line,
+        options: opts,
+        ...(maxBefore !== undefined ? { maxBefore } : {}),
+      })
+    },
+  )
   if (c.peek()?.text === ';') c.next()
-  else issues.error(c.at(c.peek()), `expected ";" after the closing "}" of interface ${nameTok.text}`, c.peek()?.text ?? 'end of file')
+  else
+    issues.error(
+      c.at(c.peek()),
+      `expected ";" after the closing "}" of interface ${nameTok.text}`,
+      c.peek()?.text ?? 'end of file',
+    )
   return { name: nameTok.text, line: kw.line, options, blocks }
 }
 
@@ -341,7 +414,13 @@ class Checker {
     }
     return b
   }
-  number(name: string, dflt: number, min: number, max: number, opts: { fraction?: boolean; infinity?: boolean } = {}): number {
+  number(
+    name: string,
+    dflt: number,
+    min: number,
+    max: number,
+    opts: { fraction?: boolean; infinity?: boolean } = {},
+  ): number {
     const v = this.values.get(name)
     if (!v) return dflt
     if (opts.infinity && v.value.toLowerCase() === 'infinity') return INFINITY
@@ -350,7 +429,11 @@ class Checker {
     if (!re.test(v.value) || n < min || n > max) {
       const kind = opts.fraction ? 'a number' : 'an integer'
       const inf = opts.infinity ? ' or infinity' : ''
-      this.issues.error(this.pos(name), `${name} must be ${kind} in ${min}..${max}${inf}`, v.value)
+      this.issues.error(
+        this.pos(name),
+        `${name} must be ${kind} in ${min}..${max}${inf}`,
+        v.value,
+      )
       return dflt
     }
     return n
@@ -360,13 +443,19 @@ class Checker {
     if (!v) return dflt
     const p = v.value.toLowerCase()
     if (p === 'low' || p === 'medium' || p === 'high') return p
-    this.issues.error(this.pos(name), `${name} must be low, medium or high`, v.value)
+    this.issues.error(
+      this.pos(name),
+      `${name} must be low, medium or high`,
+      v.value,
+    )
     return dflt
   }
 }
 
 /** Parses `addr/len`; clears host bits (with a warning) like a netmask would. */
-export function parsePrefix(text: string): { prefix: string; length: number; hostBits: boolean } | undefined {
+export function parsePrefix(
+  text: string,
+): { prefix: string; length: number; hostBits: boolean } | undefined {
   const m = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(text)
   if (!m || isIP(m[1]!) !== 6) return undefined
   const length = Number(m[2])
@@ -388,12 +477,17 @@ export function ipv6Bytes(addr: string): Buffer {
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
   if (v4) {
     const p = v4[1]!.split('.').map(Number)
-    text = text.slice(0, -v4[1]!.length) + `${((p[0]! << 8) | p[1]!).toString(16)}:${((p[2]! << 8) | p[3]!).toString(16)}`
+    text =
+      text.slice(0, -v4[1]!.length) +
+      `${((p[0]! << 8) | p[1]!).toString(16)}:${((p[2]! << 8) | p[3]!).toString(16)}`
   }
   const [head = '', tail] = text.split('::')
   const h = head ? head.split(':') : []
   const t = tail ? tail.split(':') : []
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t]
+  const groups =
+    tail === undefined
+      ? h
+      : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t]
   const out = Buffer.alloc(16)
   groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16) || 0, i * 2))
   return out
@@ -405,7 +499,7 @@ export function formatIpv6(b: Uint8Array): string {
   for (let i = 0; i < 16; i += 2) g.push((b[i]! << 8) | b[i + 1]!)
   let best = -1
   let bestLen = 1
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++
       continue
@@ -428,7 +522,9 @@ function validDomain(d: string): boolean {
   return (
     name.length > 0 &&
     name.length <= 253 &&
-    name.split('.').every(l => /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(l))
+    name
+      .split('.')
+      .every(l => /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(l))
   )
 }
 
@@ -437,30 +533,75 @@ function blockMax(b: RawBlock, last: number): number {
   if (b.maxBefore === undefined) return DEFAULTS.MaxRtrAdvInterval
   const n = Number(b.maxBefore)
   // An invalid earlier value was reported if it was the last; else take the last.
-  return Number.isFinite(n) && n >= LIMITS.MaxRtrAdvInterval[0]! && n <= LIMITS.MaxRtrAdvInterval[1]! ? n : last
+  return Number.isFinite(n) &&
+    n >= LIMITS.MaxRtrAdvInterval[0]! &&
+    n <= LIMITS.MaxRtrAdvInterval[1]!
+    ? n
+    : last
 }
 
-function buildInterface(raw: RawInterface, file: string, issues: IssueList): InterfaceConfig {
+function buildInterface(
+  raw: RawInterface,
+  file: string,
+  issues: IssueList,
+): InterfaceConfig {
   const c = new Checker(file, issues, raw.options)
-  const max = c.number('MaxRtrAdvInterval', DEFAULTS.MaxRtrAdvInterval, LIMITS.MaxRtrAdvInterval[0]!, LIMITS.MaxRtrAdvInterval[1]!, { fraction: true })
+  const max = c.number(
+    'MaxRtrAdvInterval',
+    DEFAULTS.MaxRtrAdvInterval,
+    LIMITS.MaxRtrAdvInterval[0]!,
+    LIMITS.MaxRtrAdvInterval[1]!,
+    { fraction: true },
+  )
   if (max > 1800) {
-    issues.warn(c.pos('MaxRtrAdvInterval'), 'MaxRtrAdvInterval above 1800 s needs RFC 8319 hosts', String(max))
+    issues.warn(
+      c.pos('MaxRtrAdvInterval'),
+      'MaxRtrAdvInterval above 1800 s needs RFC 8319 hosts',
+      String(max),
+    )
   }
-  const min = c.number('MinRtrAdvInterval', DEFAULTS.MinRtrAdvInterval(max), 0, 65535, { fraction: true })
-  if (c.has('MinRtrAdvInterval') && (min < LIMITS.MinRtrAdvIntervalFloor || min > 0.75 * max)) {
+  const min = c.number(
+    'MinRtrAdvInterval',
+    DEFAULTS.MinRtrAdvInterval(max),
+    0,
+    65535,
+    { fraction: true },
+  )
+  if (
+    c.has('MinRtrAdvInterval') &&
+    (min < LIMITS.MinRtrAdvIntervalFloor || min > 0.75 * max)
+  ) {
     issues.error(
       c.pos('MinRtrAdvInterval'),
       `MinRtrAdvInterval must be in ${LIMITS.MinRtrAdvIntervalFloor}..${0.75 * max} (0.75 * MaxRtrAdvInterval)`,
       String(raw.options.get('MinRtrAdvInterval')?.value),
     )
   }
-  const lifetime = c.number('AdvDefaultLifetime', DEFAULTS.AdvDefaultLifetime(max), 0, 65535)
+  const lifetime = c.number(
+    'AdvDefaultLifetime',
+    DEFAULTS.AdvDefaultLifetime(max),
+    0,
+    65535,
+  )
   if (lifetime !== 0 && lifetime < max) {
-    issues.error(c.pos('AdvDefaultLifetime'), `AdvDefaultLifetime must be 0 or in ${Math.ceil(max)}..65535 (at least MaxRtrAdvInterval)`, String(lifetime))
+    issues.error(
+      c.pos('AdvDefaultLifetime'),
+      `AdvDefaultLifetime must be 0 or in ${Math.ceil(max)}..65535 (at least MaxRtrAdvInterval)`,
+      String(lifetime),
+    )
   }
-  const mtu = c.number('AdvLinkMTU', DEFAULTS.AdvLinkMTU, 0, LIMITS.AdvLinkMTU[1]!)
+  const mtu = c.number(
+    'AdvLinkMTU',
+    DEFAULTS.AdvLinkMTU,
+    0,
+    LIMITS.AdvLinkMTU[1]!,
+  )
   if (mtu !== 0 && mtu < LIMITS.AdvLinkMTU[0]!) {
-    issues.error(c.pos('AdvLinkMTU'), `AdvLinkMTU must be 0 or in ${LIMITS.AdvLinkMTU[0]}..${LIMITS.AdvLinkMTU[1]}`, String(mtu))
+    issues.error(
+      c.pos('AdvLinkMTU'),
+      `AdvLinkMTU must be 0 or in ${LIMITS.AdvLinkMTU[0]}..${LIMITS.AdvLinkMTU[1]}`,
+      String(mtu),
+    )
   }
   const prefixes: PrefixConfig[] = []
   const routes: RouteConfig[] = []
@@ -474,24 +615,60 @@ function buildInterface(raw: RawInterface, file: string, issues: IssueList): Int
     if (b.kind === 'prefix' || b.kind === 'route') {
       const p = args.length === 1 ? parsePrefix(args[0]!) : undefined
       if (!p) {
-        issues.error(at, `${b.kind} needs one IPv6 prefix like 2001:db8:1::/64`, args.join(' '))
+        issues.error(
+          at,
+          `${b.kind} needs one IPv6 prefix like 2001:db8:1::/64`,
+          args.join(' '),
+        )
         continue
       }
-      if (p.hostBits) issues.warn(at, `${b.kind} has host bits set; advertising ${p.prefix}/${p.length}`, args[0])
+      if (p.hostBits)
+        issues.warn(
+          at,
+          `${b.kind} has host bits set; advertising ${p.prefix}/${p.length}`,
+          args[0],
+        )
       if (b.kind === 'prefix' && p.prefix === '::') {
         // radvd reads ::/64 as "every prefix on the interface"; not here.
-        issues.error(at, 'the special prefix ::/N (all interface prefixes) is not supported; list prefixes', args[0])
+        issues.error(
+          at,
+          'the special prefix ::/N (all interface prefixes) is not supported; list prefixes',
+          args[0],
+        )
         continue
       }
       if (b.kind === 'prefix') {
-        const valid = bc.number('AdvValidLifetime', DEFAULTS.AdvValidLifetime, 0, INFINITY, { infinity: true })
-        const preferred = bc.number('AdvPreferredLifetime', DEFAULTS.AdvPreferredLifetime, 0, INFINITY, { infinity: true })
+        const valid = bc.number(
+          'AdvValidLifetime',
+          DEFAULTS.AdvValidLifetime,
+          0,
+          INFINITY,
+          { infinity: true },
+        )
+        const preferred = bc.number(
+          'AdvPreferredLifetime',
+          DEFAULTS.AdvPreferredLifetime,
+          0,
+          INFINITY,
+          { infinity: true },
+        )
         if (preferred > valid) {
-          issues.error(bc.pos('AdvPreferredLifetime'), 'AdvPreferredLifetime must not exceed AdvValidLifetime', String(preferred))
+          issues.error(
+            bc.pos('AdvPreferredLifetime'),
+            'AdvPreferredLifetime must not exceed AdvValidLifetime',
+            String(preferred),
+          )
         }
         const auto = bc.bool('AdvAutonomous', DEFAULTS.AdvAutonomous)
-        if (auto && p.length !== 64) issues.warn(at, 'SLAAC (AdvAutonomous) only works with /64 prefixes on Ethernet', args[0])
-        if (prefixes.some(x => x.prefix === p.prefix && x.length === p.length)) {
+        if (auto && p.length !== 64)
+          issues.warn(
+            at,
+            'SLAAC (AdvAutonomous) only works with /64 prefixes on Ethernet',
+            args[0],
+          )
+        if (
+          prefixes.some(x => x.prefix === p.prefix && x.length === p.length)
+        ) {
           issues.error(at, 'prefix listed twice', args[0])
         }
         prefixes.push({
@@ -510,24 +687,51 @@ function buildInterface(raw: RawInterface, file: string, issues: IssueList): Int
           line: b.line,
           prefix: p.prefix,
           length: p.length,
-          AdvRoutePreference: bc.pref('AdvRoutePreference', DEFAULTS.AdvRoutePreference),
-          AdvRouteLifetime: bc.number('AdvRouteLifetime', DEFAULTS.AdvRouteLifetime(bmax), 0, INFINITY, { infinity: true }),
+          AdvRoutePreference: bc.pref(
+            'AdvRoutePreference',
+            DEFAULTS.AdvRoutePreference,
+          ),
+          AdvRouteLifetime: bc.number(
+            'AdvRouteLifetime',
+            DEFAULTS.AdvRouteLifetime(bmax),
+            0,
+            INFINITY,
+            { infinity: true },
+          ),
           RemoveRoute: bc.bool('RemoveRoute', DEFAULTS.RemoveRoute),
         })
       }
     } else if (b.kind === 'RDNSS') {
       const bad = args.filter(a => isIP(a) !== 6)
       if (args.length === 0 || bad.length) {
-        issues.error(at, 'RDNSS needs one or more IPv6 addresses', bad.join(' ') || 'nothing')
+        issues.error(
+          at,
+          'RDNSS needs one or more IPv6 addresses',
+          bad.join(' ') || 'nothing',
+        )
         continue
       }
-      const lt = bc.number('AdvRDNSSLifetime', DEFAULTS.AdvRDNSSLifetime(bmax), 0, INFINITY, { infinity: true })
+      const lt = bc.number(
+        'AdvRDNSSLifetime',
+        DEFAULTS.AdvRDNSSLifetime(bmax),
+        0,
+        INFINITY,
+        { infinity: true },
+      )
       // Only a written value is checked: the default is trunc(Max), which
       // radvd itself sends (25 for Max 25.5).
       if (bc.has('AdvRDNSSLifetime') && lt !== 0 && lt < bmax) {
-        issues.error(bc.pos('AdvRDNSSLifetime'), `AdvRDNSSLifetime must be 0 or at least MaxRtrAdvInterval (${bmax})`, String(lt))
+        issues.error(
+          bc.pos('AdvRDNSSLifetime'),
+          `AdvRDNSSLifetime must be 0 or at least MaxRtrAdvInterval (${bmax})`,
+          String(lt),
+        )
       } else if (bc.has('AdvRDNSSLifetime') && lt !== 0 && lt <= 2 * bmax) {
-        issues.warn(bc.pos('AdvRDNSSLifetime'), 'AdvRDNSSLifetime should exceed 2 * MaxRtrAdvInterval (RFC 8106 5.1)', String(lt))
+        issues.warn(
+          bc.pos('AdvRDNSSLifetime'),
+          'AdvRDNSSLifetime should exceed 2 * MaxRtrAdvInterval (RFC 8106 5.1)',
+          String(lt),
+        )
       }
       rdnss.push({
         line: b.line,
@@ -538,12 +742,26 @@ function buildInterface(raw: RawInterface, file: string, issues: IssueList): Int
     } else {
       const bad = args.filter(a => !validDomain(a))
       if (args.length === 0 || bad.length) {
-        issues.error(at, 'DNSSL needs one or more domain names', bad.join(' ') || 'nothing')
+        issues.error(
+          at,
+          'DNSSL needs one or more domain names',
+          bad.join(' ') || 'nothing',
+        )
         continue
       }
-      const lt = bc.number('AdvDNSSLLifetime', DEFAULTS.AdvDNSSLLifetime(bmax), 0, INFINITY, { infinity: true })
+      const lt = bc.number(
+        'AdvDNSSLLifetime',
+        DEFAULTS.AdvDNSSLLifetime(bmax),
+        0,
+        INFINITY,
+        { infinity: true },
+      )
       if (bc.has('AdvDNSSLLifetime') && lt !== 0 && lt < bmax) {
-        issues.error(bc.pos('AdvDNSSLLifetime'), `AdvDNSSLLifetime must be 0 or at least MaxRtrAdvInterval (${bmax})`, String(lt))
+        issues.error(
+          bc.pos('AdvDNSSLLifetime'),
+          `AdvDNSSLLifetime must be 0 or at least MaxRtrAdvInterval (${bmax})`,
+          String(lt),
+        )
       }
       dnssl.push({
         line: b.line,
@@ -561,16 +779,43 @@ function buildInterface(raw: RawInterface, file: string, issues: IssueList): Int
     MinRtrAdvInterval: min,
     MaxRtrAdvInterval: max,
     AdvDefaultLifetime: lifetime,
-    AdvDefaultPreference: c.pref('AdvDefaultPreference', DEFAULTS.AdvDefaultPreference),
+    AdvDefaultPreference: c.pref(
+      'AdvDefaultPreference',
+      DEFAULTS.AdvDefaultPreference,
+    ),
     AdvManagedFlag: c.bool('AdvManagedFlag', DEFAULTS.AdvManagedFlag),
-    AdvOtherConfigFlag: c.bool('AdvOtherConfigFlag', DEFAULTS.AdvOtherConfigFlag),
+    AdvOtherConfigFlag: c.bool(
+      'AdvOtherConfigFlag',
+      DEFAULTS.AdvOtherConfigFlag,
+    ),
     AdvLinkMTU: mtu,
-    AdvCurHopLimit: c.number('AdvCurHopLimit', DEFAULTS.AdvCurHopLimit, LIMITS.AdvCurHopLimit[0]!, LIMITS.AdvCurHopLimit[1]!),
-    AdvReachableTime: c.number('AdvReachableTime', DEFAULTS.AdvReachableTime, LIMITS.AdvReachableTime[0]!, LIMITS.AdvReachableTime[1]!),
-    AdvRetransTimer: c.number('AdvRetransTimer', DEFAULTS.AdvRetransTimer, LIMITS.AdvRetransTimer[0]!, LIMITS.AdvRetransTimer[1]!),
-    AdvSourceLLAddress: c.bool('AdvSourceLLAddress', DEFAULTS.AdvSourceLLAddress),
+    AdvCurHopLimit: c.number(
+      'AdvCurHopLimit',
+      DEFAULTS.AdvCurHopLimit,
+      LIMITS.AdvCurHopLimit[0]!,
+      LIMITS.AdvCurHopLimit[1]!,
+    ),
+    AdvReachableTime: c.number(
+      'AdvReachableTime',
+      DEFAULTS.AdvReachableTime,
+      LIMITS.AdvReachableTime[0]!,
+      LIMITS.AdvReachableTime[1]!,
+    ),
+    AdvRetransTimer: c.number(
+      'AdvRetransTimer',
+      DEFAULTS.AdvRetransTimer,
+      LIMITS.AdvRetransTimer[0]!,
+      LIMITS.AdvRetransTimer[1]!,
+    ),
+    AdvSourceLLAddress: c.bool(
+      'AdvSourceLLAddress',
+      DEFAULTS.AdvSourceLLAddress,
+    ),
     IgnoreIfMissing: c.bool('IgnoreIfMissing', DEFAULTS.IgnoreIfMissing),
-    AdvRASolicitedUnicast: c.bool('AdvRASolicitedUnicast', DEFAULTS.AdvRASolicitedUnicast),
+    AdvRASolicitedUnicast: c.bool(
+      'AdvRASolicitedUnicast',
+      DEFAULTS.AdvRASolicitedUnicast,
+    ),
     RemoveAdvOnExit: c.bool('RemoveAdvOnExit', DEFAULTS.RemoveAdvOnExit),
     prefixes,
     routes,
@@ -588,8 +833,15 @@ export interface ParseResult {
 /** Pure: text in, a frozen config or the list of problems out. */
 export function parseConfig(text: string, file = 'radvd.conf'): ParseResult {
   const issues = new IssueList()
-  const c = new Cursor(tokenize(text, line =>
-    issues.error({ file, line }, `line longer than ${SOURCE_MAX_LINE} characters`)), file)
+  const c = new Cursor(
+    tokenize(text, line =>
+      issues.error(
+        { file, line },
+        `line longer than ${SOURCE_MAX_LINE} characters`,
+      ),
+    ),
+    file,
+  )
   const raws: RawInterface[] = []
   try {
     while (c.peek()) {
@@ -606,7 +858,11 @@ export function parseConfig(text: string, file = 'radvd.conf'): ParseResult {
   const interfaces: InterfaceConfig[] = []
   for (const raw of raws) {
     if (interfaces.some(i => i.name === raw.name)) {
-      issues.error({ file, line: raw.line }, 'interface configured twice', raw.name)
+      issues.error(
+        { file, line: raw.line },
+        'interface configured twice',
+        raw.name,
+      )
       continue
     }
     interfaces.push(buildInterface(raw, file, issues))
@@ -615,11 +871,17 @@ export function parseConfig(text: string, file = 'radvd.conf'): ParseResult {
     issues.error({ file, line: 0 }, 'no interface block: nothing to advertise')
   }
   if (!issues.ok) return { errors: issues.errors, warnings: issues.warnings }
-  return { config: deepFreeze({ file, interfaces }), errors: [], warnings: issues.warnings }
+  return {
+    config: deepFreeze({ file, interfaces }),
+    errors: [],
+    warnings: issues.warnings,
+  }
 }
 
 /** Reads and validates a file; throws ConfigError naming file:line. */
-export async function loadConfig(path: string): Promise<{ config: RadvdConfig; warnings: readonly ConfigIssue[] }> {
+export async function loadConfig(
+  path: string,
+): Promise<{ config: RadvdConfig; warnings: readonly ConfigIssue[] }> {
   const r = parseConfig(await readConfigFile(path), path)
   if (!r.config) {
     const list = new IssueList()

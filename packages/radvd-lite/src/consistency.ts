@@ -13,17 +13,25 @@ export interface Inconsistency {
 
 export function compareRa(ours: RaContent, theirs: RaContent): Inconsistency[] {
   const out: Inconsistency[] = []
-  const num = (field: string, a: number | undefined, b: number | undefined): void => {
+  const num = (
+    field: string,
+    a: number | undefined,
+    b: number | undefined,
+  ): void => {
     if (a && b && a !== b) out.push({ field, ours: a, theirs: b })
   }
   num('curHopLimit', ours.curHopLimit, theirs.curHopLimit)
-  if (ours.managed !== theirs.managed) out.push({ field: 'managed', ours: ours.managed, theirs: theirs.managed })
-  if (ours.other !== theirs.other) out.push({ field: 'other', ours: ours.other, theirs: theirs.other })
+  if (ours.managed !== theirs.managed)
+    out.push({ field: 'managed', ours: ours.managed, theirs: theirs.managed })
+  if (ours.other !== theirs.other)
+    out.push({ field: 'other', ours: ours.other, theirs: theirs.other })
   num('reachableTime', ours.reachableTime, theirs.reachableTime)
   num('retransTimer', ours.retransTimer, theirs.retransTimer)
   num('mtu', ours.mtu, theirs.mtu)
   for (const p of theirs.prefixes) {
-    const mine = ours.prefixes.find(q => q.prefix === p.prefix && q.length === p.length)
+    const mine = ours.prefixes.find(
+      q => q.prefix === p.prefix && q.length === p.length,
+    )
     if (!mine) continue
     // Lifetimes that count down (DecrementLifetimes elsewhere) are not
     // comparable; RFC 4861 says to compare the fixed ones, as radvd does.

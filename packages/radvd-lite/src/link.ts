@@ -18,13 +18,17 @@ const IFA_F_TENTATIVE = 0x40
 const SCOPE_LINK = 0x20
 
 /** Parses /proc/net/if_inet6 for the first usable link-local of `name`. */
-export function linkLocalFrom(ifInet6: string, name: string): string | undefined {
+export function linkLocalFrom(
+  ifInet6: string,
+  name: string,
+): string | undefined {
   for (const line of ifInet6.split('\n')) {
     const f = line.trim().split(/\s+/)
     if (f.length < 6 || f[5] !== name) continue
     const scope = parseInt(f[3]!, 16)
     const flags = parseInt(f[4]!, 16)
-    if (scope !== SCOPE_LINK || flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) continue
+    if (scope !== SCOPE_LINK || flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED))
+      continue
     return formatIpv6(Buffer.from(f[0]!, 'hex'))
   }
   return undefined
@@ -43,12 +47,19 @@ export async function readLink(name: string): Promise<LinkInfo> {
   const mtu = await read(`${base}/mtu`)
   if (mtu === undefined) return { exists: false }
   const mac = await read(`${base}/address`)
-  const linkLocal = linkLocalFrom((await read('/proc/net/if_inet6')) ?? '', name)
+  const linkLocal = linkLocalFrom(
+    (await read('/proc/net/if_inet6')) ?? '',
+    name,
+  )
   return {
     exists: true,
     mtu: Number(mtu),
     // Interfaces without a 6-byte hardware address get no SLLA option.
-    ...(mac && /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac) && mac !== '00:00:00:00:00:00' ? { mac } : {}),
+    ...(mac &&
+    /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac) &&
+    mac !== '00:00:00:00:00:00'
+      ? { mac }
+      : {}),
     ...(linkLocal ? { linkLocal } : {}),
   }
 }

@@ -17,9 +17,21 @@ export interface Received {
 interface Addon {
   open(
     opts: { ifname: string; types: number[]; groups: string[]; loop: boolean },
-    cb: (buf: Buffer, src: string, hop: number, ifindex: number, dst: string) => void,
+    cb: (
+      buf: Buffer,
+      src: string,
+      hop: number,
+      ifindex: number,
+      dst: string,
+    ) => void,
   ): { readonly ifindex: number }
-  send(h: object, buf: Buffer, dst: string, src: string | null, hop: number): number
+  send(
+    h: object,
+    buf: Buffer,
+    dst: string,
+    src: string | null,
+    hop: number,
+  ): number
   close(h: object): void
   ifindex(name: string): number
 }

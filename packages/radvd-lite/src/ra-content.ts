@@ -20,7 +20,8 @@ export interface DeprecatedPrefix {
   readonly expiresAt: number
 }
 
-const key = (p: { prefix: string; length: number }): string => `${p.prefix}/${p.length}`
+const key = (p: { prefix: string; length: number }): string =>
+  `${p.prefix}/${p.length}`
 
 /**
  * Reload diff: prefixes in `before` but not in `after` start counting
@@ -34,7 +35,9 @@ export function diffPrefixes(
   now: number,
 ): DeprecatedPrefix[] {
   const kept = new Set(after.map(key))
-  const out = deprecated.filter(d => !kept.has(key(d.prefix)) && d.expiresAt > now)
+  const out = deprecated.filter(
+    d => !kept.has(key(d.prefix)) && d.expiresAt > now,
+  )
   for (const p of before) {
     if (kept.has(key(p)) || out.some(d => key(d.prefix) === key(p))) continue
     const secs = Math.min(p.AdvValidLifetime, DEPRECATE_VALID_CAP)
@@ -44,11 +47,18 @@ export function diffPrefixes(
 }
 
 /** Drops expired entries (call before building each RA). */
-export function pruneDeprecated(deprecated: readonly DeprecatedPrefix[], now: number): DeprecatedPrefix[] {
+export function pruneDeprecated(
+  deprecated: readonly DeprecatedPrefix[],
+  now: number,
+): DeprecatedPrefix[] {
   return deprecated.filter(d => d.expiresAt > now)
 }
 
-function prefixOption(p: PrefixConfig, valid: number, preferred: number): RaPrefix {
+function prefixOption(
+  p: PrefixConfig,
+  valid: number,
+  preferred: number,
+): RaPrefix {
   return {
     prefix: p.prefix,
     length: p.length,
@@ -69,7 +79,10 @@ export interface ContentOptions {
   readonly mac?: string
 }
 
-export function raContent(iface: InterfaceConfig, opts: ContentOptions): RaContent {
+export function raContent(
+  iface: InterfaceConfig,
+  opts: ContentOptions,
+): RaContent {
   const final = opts.final ?? false
   const prefixes = iface.prefixes.map(p =>
     final && p.DeprecatePrefix
@@ -78,7 +91,8 @@ export function raContent(iface: InterfaceConfig, opts: ContentOptions): RaConte
   )
   for (const d of opts.deprecated ?? []) {
     const left = Math.ceil((d.expiresAt - opts.now) / 1000)
-    if (left > 0) prefixes.push(prefixOption(d.prefix, Math.min(left, INFINITY), 0))
+    if (left > 0)
+      prefixes.push(prefixOption(d.prefix, Math.min(left, INFINITY), 0))
   }
   return {
     curHopLimit: iface.AdvCurHopLimit,

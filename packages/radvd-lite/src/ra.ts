@@ -45,8 +45,14 @@ export interface RaContent {
   readonly retransTimer: number
   readonly prefixes: readonly RaPrefix[]
   readonly routes: readonly RaRoute[]
-  readonly rdnss: readonly { readonly servers: readonly string[]; readonly lifetime: number }[]
-  readonly dnssl: readonly { readonly domains: readonly string[]; readonly lifetime: number }[]
+  readonly rdnss: readonly {
+    readonly servers: readonly string[]
+    readonly lifetime: number
+  }[]
+  readonly dnssl: readonly {
+    readonly domains: readonly string[]
+    readonly lifetime: number
+  }[]
   readonly mtu?: number
   /** Source link-layer address (6 bytes on Ethernet). */
   readonly sourceLL?: string
@@ -54,7 +60,11 @@ export interface RaContent {
 
 // Preference in the 2-bit field: 01 high, 00 medium, 11 low (RFC 4191 2.1).
 const PRF: Record<Preference, number> = { high: 0b01, medium: 0b00, low: 0b11 }
-const PRF_NAME: Record<number, Preference> = { 0b01: 'high', 0b00: 'medium', 0b11: 'low' }
+const PRF_NAME: Record<number, Preference> = {
+  0b01: 'high',
+  0b00: 'medium',
+  0b11: 'low',
+}
 
 function macBytes(mac: string): Buffer {
   return Buffer.from(mac.split(':').map(h => parseInt(h, 16)))
@@ -90,7 +100,8 @@ export function buildRa(ra: RaContent): Buffer {
   const head = Buffer.alloc(16)
   head[0] = ICMP6_RA
   head[4] = ra.curHopLimit
-  head[5] = (ra.managed ? 0x80 : 0) | (ra.other ? 0x40 : 0) | (PRF[ra.preference] << 3)
+  head[5] =
+    (ra.managed ? 0x80 : 0) | (ra.other ? 0x40 : 0) | (PRF[ra.preference] << 3)
   head.writeUInt16BE(ra.routerLifetime, 6)
   head.writeUInt32BE(ra.reachableTime, 8)
   head.writeUInt32BE(ra.retransTimer, 12)
@@ -98,7 +109,10 @@ export function buildRa(ra: RaContent): Buffer {
   for (const p of ra.prefixes) {
     const b = Buffer.alloc(30)
     b[0] = p.length
-    b[1] = (p.onLink ? 0x80 : 0) | (p.autonomous ? 0x40 : 0) | (p.routerAddr ? 0x20 : 0)
+    b[1] =
+      (p.onLink ? 0x80 : 0) |
+      (p.autonomous ? 0x40 : 0) |
+      (p.routerAddr ? 0x20 : 0)
     b.writeUInt32BE(p.valid, 2)
     b.writeUInt32BE(p.preferred, 6)
     ipv6Bytes(p.prefix).copy(b, 14)
@@ -156,7 +170,8 @@ export function splitOptions(buf: Buffer, start: number): RawOption[] {
     if (i + 2 > buf.length) throw new NdpParseError('truncated option')
     const len = buf[i + 1]! * 8
     if (len === 0) throw new NdpParseError('option with length 0')
-    if (i + len > buf.length) throw new NdpParseError('option overruns the packet')
+    if (i + len > buf.length)
+      throw new NdpParseError('option overruns the packet')
     out.push({ type: buf[i]!, body: buf.subarray(i + 2, i + len) })
     i += len
   }
@@ -175,7 +190,8 @@ function decodeDomains(b: Buffer): string[] {
       i++
       continue
     }
-    if (n > 63 || i + 1 + n > b.length) throw new NdpParseError('bad DNSSL name')
+    if (n > 63 || i + 1 + n > b.length)
+      throw new NdpParseError('bad DNSSL name')
     labels.push(b.toString('ascii', i + 1, i + 1 + n))
     i += 1 + n
   }
@@ -215,7 +231,8 @@ export function parseRa(buf: Buffer): DecodedRa {
     const b = o.body
     switch (o.type) {
       case OPT_PREFIX:
-        if (b.length !== 30) throw new NdpParseError('prefix option length is not 4')
+        if (b.length !== 30)
+          throw new NdpParseError('prefix option length is not 4')
         ra.prefixes.push({
           length: b[0]!,
           onLink: (b[1]! & 0x80) !== 0,
@@ -229,8 +246,15 @@ export function parseRa(buf: Buffer): DecodedRa {
       case OPT_ROUTE: {
         // RFC 4191 2.3: 1, 2 or 3 units, enough for the prefix length.
         const units = (b.length + 2) / 8
-        if (units > 3 || b[0]! > 128 || (b[0]! > 64 && units < 3) || (b[0]! > 0 && units < 2)) {
-          throw new NdpParseError('route option length does not fit its prefix length')
+        if (
+          units > 3 ||
+          b[0]! > 128 ||
+          (b[0]! > 64 && units < 3) ||
+          (b[0]! > 0 && units < 2)
+        ) {
+          throw new NdpParseError(
+            'route option length does not fit its prefix length',
+          )
         }
         const p = Buffer.alloc(16)
         b.subarray(6, 22).copy(p)
@@ -243,18 +267,24 @@ export function parseRa(buf: Buffer): DecodedRa {
         break
       }
       case OPT_RDNSS: {
-        if (b.length < 22 || (b.length - 6) % 16) throw new NdpParseError('bad RDNSS option length')
+        if (b.length < 22 || (b.length - 6) % 16)
+          throw new NdpParseError('bad RDNSS option length')
         const servers: string[] = []
-        for (let i = 6; i < b.length; i += 16) servers.push(formatIpv6(b.subarray(i, i + 16)))
+        for (let i = 6; i < b.length; i += 16)
+          servers.push(formatIpv6(b.subarray(i, i + 16)))
         ra.rdnss.push({ lifetime: b.readUInt32BE(2), servers })
         break
       }
       case OPT_DNSSL:
         if (b.length < 14) throw new NdpParseError('DNSSL option too short')
-        ra.dnssl.push({ lifetime: b.readUInt32BE(2), domains: decodeDomains(b.subarray(6)) })
+        ra.dnssl.push({
+          lifetime: b.readUInt32BE(2),
+          domains: decodeDomains(b.subarray(6)),
+        })
         break
       case OPT_MTU:
-        if (b.length !== 6) throw new NdpParseError('MTU option length is not 1')
+        if (b.length !== 6)
+          throw new NdpParseError('MTU option length is not 1')
         ra.mtu = b.readUInt32BE(2)
         break
       case OPT_SLLA:

@@ -6,7 +6,11 @@ import { ICMP6_RS, NdpParseError, OPT_SLLA, splitOptions } from './ra.js'
 
 export type RsVerdict =
   | { readonly ok: true; readonly sourceLL?: string }
-  | { readonly ok: false; readonly reason: RsRejectReason; readonly detail: string }
+  | {
+      readonly ok: false
+      readonly reason: RsRejectReason
+      readonly detail: string
+    }
 
 /** `hoplimit` is not malformed: it is an off-link (or forged) packet. */
 export type RsRejectReason = 'hoplimit' | 'malformed'
@@ -17,11 +21,19 @@ export const UNSPECIFIED = '::'
  * Validates one received RS. `hopLimit` comes from the IPV6_HOPLIMIT
  * control message; anything but 255 means the packet crossed a router.
  */
-export function checkRs(data: Buffer, src: string, hopLimit: number): RsVerdict {
+export function checkRs(
+  data: Buffer,
+  src: string,
+  hopLimit: number,
+): RsVerdict {
   if (hopLimit !== 255) {
     return { ok: false, reason: 'hoplimit', detail: `hop limit ${hopLimit}` }
   }
-  const bad = (detail: string): RsVerdict => ({ ok: false, reason: 'malformed', detail })
+  const bad = (detail: string): RsVerdict => ({
+    ok: false,
+    reason: 'malformed',
+    detail,
+  })
   if (data.length < 8) return bad(`RS of ${data.length} bytes (minimum 8)`)
   if (data[0] !== ICMP6_RS) return bad(`ICMPv6 type ${data[0]}`)
   if (data[1] !== 0) return bad(`ICMPv6 code ${data[1]}`)
@@ -29,8 +41,11 @@ export function checkRs(data: Buffer, src: string, hopLimit: number): RsVerdict 
   try {
     for (const o of splitOptions(data, 8)) {
       if (o.type === OPT_SLLA) {
-        if (src === UNSPECIFIED) return bad('source link-layer option from the unspecified address')
-        sourceLL = [...o.body.subarray(0, 6)].map(x => x.toString(16).padStart(2, '0')).join(':')
+        if (src === UNSPECIFIED)
+          return bad('source link-layer option from the unspecified address')
+        sourceLL = [...o.body.subarray(0, 6)]
+          .map(x => x.toString(16).padStart(2, '0'))
+          .join(':')
       }
     }
   } catch (e) {

@@ -47,7 +47,10 @@ export class RaScheduler {
   /** Becomes an advertising interface: first RA now, fast ones after. */
   start(now: number): void {
     this.#initialSent = 0
-    this.#nextUnsolicited = Math.max(now, this.#lastMulticast + MIN_DELAY_BETWEEN_RAS)
+    this.#nextUnsolicited = Math.max(
+      now,
+      this.#lastMulticast + MIN_DELAY_BETWEEN_RAS,
+    )
   }
 
   /** New intervals (reload); restarts the fast initial RAs so hosts learn soon. */
@@ -60,13 +63,18 @@ export class RaScheduler {
   /** A valid RS arrived from `src` ('::' when the host has no address yet). */
   solicit(now: number, src: string, unicast: boolean): void {
     const at = now + this.#random() * MAX_RA_DELAY_TIME
-    if (unicast && src !== '::' && this.#pendingUnicast.size < MAX_PENDING_UNICAST) {
+    if (
+      unicast &&
+      src !== '::' &&
+      this.#pendingUnicast.size < MAX_PENDING_UNICAST
+    ) {
       if (!this.#pendingUnicast.has(src)) this.#pendingUnicast.set(src, at)
       return
     }
     const t = Math.max(at, this.#lastMulticast + MIN_DELAY_BETWEEN_RAS)
     if (this.#nextUnsolicited <= t) return
-    if (this.#pendingMulticast !== undefined && this.#pendingMulticast <= t) return
+    if (this.#pendingMulticast !== undefined && this.#pendingMulticast <= t)
+      return
     this.#pendingMulticast = t
   }
 
@@ -74,7 +82,8 @@ export class RaScheduler {
   due(now: number): SendAction[] {
     const out: SendAction[] = []
     const unsolicited = now >= this.#nextUnsolicited
-    const solicited = this.#pendingMulticast !== undefined && now >= this.#pendingMulticast
+    const solicited =
+      this.#pendingMulticast !== undefined && now >= this.#pendingMulticast
     if (unsolicited || solicited) {
       const earliest = this.#lastMulticast + MIN_DELAY_BETWEEN_RAS
       if (now < earliest) {

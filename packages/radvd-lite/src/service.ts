@@ -3,12 +3,21 @@
 // (reload, close, status, registry). Reload keeps advertisers whose
 // interface stays, so removed prefixes get deprecated rather than dropped.
 
-import { silentLogger, type Logger, type Registry, type Service } from '@has/daemon-kit'
+import {
+  silentLogger,
+  type Logger,
+  type Registry,
+  type Service,
+} from '@has/daemon-kit'
 import { Advertiser } from './advertiser.js'
 import type { InterfaceConfig, RadvdConfig } from './config.js'
 import { readLink, type LinkInfo } from './link.js'
 import { createMetrics } from './metrics.js'
-import { openIcmpSocket, type IcmpSocket, type IcmpSocketOptions } from './native.js'
+import {
+  openIcmpSocket,
+  type IcmpSocket,
+  type IcmpSocketOptions,
+} from './native.js'
 
 export interface RadvdLiteOptions {
   readonly config: RadvdConfig
@@ -25,7 +34,9 @@ export interface RadvdLite extends Service<RadvdConfig> {
   readonly registry: Registry
 }
 
-export async function createRadvdLite(opts: RadvdLiteOptions): Promise<RadvdLite> {
+export async function createRadvdLite(
+  opts: RadvdLiteOptions,
+): Promise<RadvdLite> {
   const logger = opts.logger ?? silentLogger()
   const metrics = createMetrics(opts.registry)
   const deps = {

@@ -11,7 +11,11 @@ fe800000000000000000000000000004 04 40 20 88     eth2
 `
 
 t.test('picks the first non-tentative link-local of the interface', async t => {
-  t.equal(linkLocalFrom(IF_INET6, 'eth0'), 'fe80::2', 'tentative fe80::1 skipped')
+  t.equal(
+    linkLocalFrom(IF_INET6, 'eth0'),
+    'fe80::2',
+    'tentative fe80::1 skipped',
+  )
   t.equal(linkLocalFrom(IF_INET6, 'eth1'), 'fe80::3')
   t.equal(linkLocalFrom(IF_INET6, 'eth2'), undefined, 'DAD failed')
   t.equal(linkLocalFrom(IF_INET6, 'lo'), undefined, 'host scope')

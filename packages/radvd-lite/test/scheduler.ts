@@ -12,22 +12,32 @@ function rnd(values: number[], rest = 0.5) {
   return () => (values.length ? values.shift()! : rest)
 }
 
-t.test('first RA at once, first 3 intervals capped at 16 s, then Min..Max', async t => {
-  const s = new RaScheduler({ min: 200, max: 600, random: rnd([], 0.99) })
-  t.equal(s.nextAt(), Infinity, 'nothing before start')
-  s.start(1000)
-  t.equal(s.nextAt(), 1000)
-  let now = 1000
-  const gaps: number[] = []
-  for (let i = 0; i < 5; i++) {
-    t.same(s.due(now), [{ kind: 'unsolicited' }])
-    gaps.push(s.nextAt() - now)
-    now = s.nextAt()
-  }
-  t.same(gaps.slice(0, 3), [MAX_INITIAL_RTR_ADVERT_INTERVAL, MAX_INITIAL_RTR_ADVERT_INTERVAL, MAX_INITIAL_RTR_ADVERT_INTERVAL])
-  t.ok(gaps[3]! > 590_000 && gaps[3]! <= 600_000, `regular interval ${gaps[3]}`)
-  t.same(s.due(now - 1), [], 'nothing early')
-})
+t.test(
+  'first RA at once, first 3 intervals capped at 16 s, then Min..Max',
+  async t => {
+    const s = new RaScheduler({ min: 200, max: 600, random: rnd([], 0.99) })
+    t.equal(s.nextAt(), Infinity, 'nothing before start')
+    s.start(1000)
+    t.equal(s.nextAt(), 1000)
+    let now = 1000
+    const gaps: number[] = []
+    for (let i = 0; i < 5; i++) {
+      t.same(s.due(now), [{ kind: 'unsolicited' }])
+      gaps.push(s.nextAt() - now)
+      now = s.nextAt()
+    }
+    t.same(gaps.slice(0, 3), [
+      MAX_INITIAL_RTR_ADVERT_INTERVAL,
+      MAX_INITIAL_RTR_ADVERT_INTERVAL,
+      MAX_INITIAL_RTR_ADVERT_INTERVAL,
+    ])
+    t.ok(
+      gaps[3]! > 590_000 && gaps[3]! <= 600_000,
+      `regular interval ${gaps[3]}`,
+    )
+    t.same(s.due(now - 1), [], 'nothing early')
+  },
+)
 
 t.test('interval is uniform between Min and Max', async t => {
   const lo = new RaScheduler({ min: 30, max: 60, random: rnd([], 0) })
@@ -44,26 +54,37 @@ t.test('interval is uniform between Min and Max', async t => {
   t.equal(hi.nextAt() - at2, 45_000, 'random 0.5 gives the middle')
 })
 
-t.test('multicast answer to an RS: delayed 0..0.5 s, at least 3 s after the last', async t => {
-  const s = new RaScheduler({ min: 200, max: 600, random: rnd([0, 1], 0.5) })
-  s.start(0)
-  t.same(s.due(0), [{ kind: 'unsolicited' }])
-  // RS from :: must be answered by multicast; 1 s after the last RA.
-  s.solicit(1000, '::', true)
-  t.equal(s.nextAt(), MIN_DELAY_BETWEEN_RAS, 'rate limited to 3 s after the last multicast')
-  t.same(s.due(2999), [])
-  t.same(s.due(3000), [{ kind: 'solicited' }])
-  // Long after: answered within MAX_RA_DELAY_TIME.
-  const s2 = new RaScheduler({ min: 200, max: 600, random: rnd([0.5, 0.4], 0.5) })
-  s2.start(0)
-  s2.due(0)
-  s2.solicit(10_000, '::', false)
-  t.equal(s2.nextAt(), 10_000 + 0.4 * MAX_RA_DELAY_TIME)
-  // A second RS meanwhile does not add another RA.
-  s2.solicit(10_050, '::', false)
-  t.same(s2.due(10_200), [{ kind: 'solicited' }])
-  t.same(s2.due(10_300), [])
-})
+t.test(
+  'multicast answer to an RS: delayed 0..0.5 s, at least 3 s after the last',
+  async t => {
+    const s = new RaScheduler({ min: 200, max: 600, random: rnd([0, 1], 0.5) })
+    s.start(0)
+    t.same(s.due(0), [{ kind: 'unsolicited' }])
+    // RS from :: must be answered by multicast; 1 s after the last RA.
+    s.solicit(1000, '::', true)
+    t.equal(
+      s.nextAt(),
+      MIN_DELAY_BETWEEN_RAS,
+      'rate limited to 3 s after the last multicast',
+    )
+    t.same(s.due(2999), [])
+    t.same(s.due(3000), [{ kind: 'solicited' }])
+    // Long after: answered within MAX_RA_DELAY_TIME.
+    const s2 = new RaScheduler({
+      min: 200,
+      max: 600,
+      random: rnd([0.5, 0.4], 0.5),
+    })
+    s2.start(0)
+    s2.due(0)
+    s2.solicit(10_000, '::', false)
+    t.equal(s2.nextAt(), 10_000 + 0.4 * MAX_RA_DELAY_TIME)
+    // A second RS meanwhile does not add another RA.
+    s2.solicit(10_050, '::', false)
+    t.same(s2.due(10_200), [{ kind: 'solicited' }])
+    t.same(s2.due(10_300), [])
+  },
+)
 
 t.test('an RS folds into an unsolicited RA that comes first', async t => {
   const s = new RaScheduler({ min: 4, max: 4, random: rnd([], 0.9) })
@@ -112,9 +133,13 @@ t.test('unicast answers: delayed, deduplicated, bounded', async t => {
   t.equal(s.nextAt(), 1250)
   t.same(s.due(1250), [{ kind: 'unicast', dst: 'fe80::1' }])
   t.same(s.due(1300), [], 'answered once')
-  for (let i = 0; i < MAX_PENDING_UNICAST; i++) s.solicit(2000, `fe80::${i + 10}`, true)
+  for (let i = 0; i < MAX_PENDING_UNICAST; i++)
+    s.solicit(2000, `fe80::${i + 10}`, true)
   s.solicit(2000, 'fe80::99', true) // over the bound -> one multicast
   const out = s.due(5000)
   t.equal(out.filter(a => a.kind === 'unicast').length, MAX_PENDING_UNICAST)
-  t.same(out.filter(a => a.kind !== 'unicast'), [{ kind: 'solicited' }])
+  t.same(
+    out.filter(a => a.kind !== 'unicast'),
+    [{ kind: 'solicited' }],
+  )
 })

@@ -83,7 +83,12 @@ export function createProgram(
           // Never backwards across restarts, even after a clock step (issue 19.9).
           const e = senderEpoch(defaultEpochFile(NAME))
           if (e.warning) logger.warn({ epoch: e.epoch }, e.warning)
-          const client = createTrafficClient({ config, logger, errorLog, epoch: e.epoch })
+          const client = createTrafficClient({
+            config,
+            logger,
+            errorLog,
+            epoch: e.epoch,
+          })
           await client.start()
           return client
         },

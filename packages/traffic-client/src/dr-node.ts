@@ -17,7 +17,9 @@ export interface DrNodeIo {
   /** Root of the sysctl tree (default /proc/sys). */
   readonly sysctlRoot?: string
   /** Runs `ip` (default: the real one). */
-  readonly ip?: (args: readonly string[]) => Promise<{ code: number; stdout: string; stderr: string }>
+  readonly ip?: (
+    args: readonly string[],
+  ) => Promise<{ code: number; stdout: string; stderr: string }>
 }
 
 export interface DrNodeProblem {
@@ -26,7 +28,9 @@ export interface DrNodeProblem {
   readonly message: string
 }
 
-const runIp = (args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+const runIp = (
+  args: readonly string[],
+): Promise<{ code: number; stdout: string; stderr: string }> =>
   new Promise((resolve, reject) => {
     const c = spawn('ip', [...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
@@ -37,9 +41,13 @@ const runIp = (args: readonly string[]): Promise<{ code: number; stdout: string;
     c.once('close', code => resolve({ code: code ?? -1, stdout, stderr }))
   })
 
-const sysPath = (root: string, dotted: string): string => join(root, ...dotted.split('.'))
+const sysPath = (root: string, dotted: string): string =>
+  join(root, ...dotted.split('.'))
 
-async function readNum(root: string, dotted: string): Promise<number | undefined> {
+async function readNum(
+  root: string,
+  dotted: string,
+): Promise<number | undefined> {
   try {
     const n = Number((await readFile(sysPath(root, dotted), 'utf8')).trim())
     return Number.isFinite(n) ? n : undefined
@@ -55,10 +63,15 @@ interface AddrInfo {
 
 async function addresses(io: DrNodeIo): Promise<AddrInfo[]> {
   const r = await (io.ip ?? runIp)(['-j', 'addr', 'show'])
-  if (r.code !== 0) throw new Error(`ip -j addr show failed: ${r.stderr.trim()}`)
+  if (r.code !== 0)
+    throw new Error(`ip -j addr show failed: ${r.stderr.trim()}`)
   const out: AddrInfo[] = []
-  for (const l of JSON.parse(r.stdout) as { ifname?: string; addr_info?: { local?: string }[] }[]) {
-    for (const a of l.addr_info ?? []) if (l.ifname && a.local) out.push({ ifname: l.ifname, local: a.local })
+  for (const l of JSON.parse(r.stdout) as {
+    ifname?: string
+    addr_info?: { local?: string }[]
+  }[]) {
+    for (const a of l.addr_info ?? [])
+      if (l.ifname && a.local) out.push({ ifname: l.ifname, local: a.local })
   }
   return out
 }
@@ -66,45 +79,66 @@ async function addresses(io: DrNodeIo): Promise<AddrInfo[]> {
 /** Interfaces ARP requests can arrive on (everything but lo). */
 async function arpInterfaces(root: string): Promise<string[]> {
   try {
-    return (await readdir(join(root, 'net', 'ipv4', 'conf'))).filter(n => n !== 'all' && n !== 'default' && n !== 'lo')
+    return (await readdir(join(root, 'net', 'ipv4', 'conf'))).filter(
+      n => n !== 'all' && n !== 'default' && n !== 'lo',
+    )
   } catch {
     return []
   }
 }
 
 /** Everything that keeps `vips` from working for direct routing; empty when ready. */
-export async function checkDrNode(vips: readonly string[], io: DrNodeIo = {}): Promise<DrNodeProblem[]> {
+export async function checkDrNode(
+  vips: readonly string[],
+  io: DrNodeIo = {},
+): Promise<DrNodeProblem[]> {
   const root = io.sysctlRoot ?? '/proc/sys'
   const problems: DrNodeProblem[] = []
   const addrs = await addresses(io)
   const has4 = vips.some(v => isIP(v) === 4)
   for (const vip of vips) {
     if (isIP(vip) === 0) {
-      problems.push({ what: 'address', message: `"${vip}" is not an IP address` })
+      problems.push({
+        what: 'address',
+        message: `"${vip}" is not an IP address`,
+      })
       continue
     }
     const on = addrs.filter(a => a.local === vip).map(a => a.ifname)
     if (!on.includes('lo')) {
-      problems.push({ what: 'address', message: `VIP ${vip} is not on lo (ip addr add ${vip}/${isIP(vip) === 6 ? '128' : '32'} dev lo${isIP(vip) === 6 ? ' nodad' : ''})` })
+      problems.push({
+        what: 'address',
+        message: `VIP ${vip} is not on lo (ip addr add ${vip}/${isIP(vip) === 6 ? '128' : '32'} dev lo${isIP(vip) === 6 ? ' nodad' : ''})`,
+      })
     }
     const elsewhere = on.filter(i => i !== 'lo')
     if (elsewhere.length) {
-      problems.push({ what: 'address', message: `VIP ${vip} is also on ${elsewhere.join(', ')}, so this node answers ARP/ND for it; keep it on lo only` })
+      problems.push({
+        what: 'address',
+        message: `VIP ${vip} is also on ${elsewhere.join(', ')}, so this node answers ARP/ND for it; keep it on lo only`,
+      })
     }
   }
   if (has4) {
     // The kernel uses max(all, <interface>) for both sysctls.
     const allIgnore = (await readNum(root, 'net.ipv4.conf.all.arp_ignore')) ?? 0
-    const allAnnounce = (await readNum(root, 'net.ipv4.conf.all.arp_announce')) ?? 0
+    const allAnnounce =
+      (await readNum(root, 'net.ipv4.conf.all.arp_announce')) ?? 0
     for (const dev of await arpInterfaces(root)) {
-      const ignore = Math.max(allIgnore, (await readNum(root, `net.ipv4.conf.${dev}.arp_ignore`)) ?? 0)
+      const ignore = Math.max(
+        allIgnore,
+        (await readNum(root, `net.ipv4.conf.${dev}.arp_ignore`)) ?? 0,
+      )
       if (ignore < 1) {
         problems.push({
           what: 'net.ipv4.conf.all.arp_ignore',
           message: `net.ipv4.conf.all.arp_ignore (and net.ipv4.conf.${dev}.arp_ignore) is 0: ${dev} answers ARP for the VIP held on lo; set net.ipv4.conf.all.arp_ignore=1`,
         })
       }
-      const announce = Math.max(allAnnounce, (await readNum(root, `net.ipv4.conf.${dev}.arp_announce`)) ?? 0)
+      const announce = Math.max(
+        allAnnounce,
+        (await readNum(root, `net.ipv4.conf.${dev}.arp_announce`)) ?? 0,
+      )
       if (announce < 2) {
         problems.push({
           what: 'net.ipv4.conf.all.arp_announce',
@@ -115,11 +149,20 @@ export async function checkDrNode(vips: readonly string[], io: DrNodeIo = {}): P
   }
   // One line per sysctl is enough, whatever the number of interfaces.
   const seen = new Set<string>()
-  return problems.filter(p => (p.what === 'address' ? true : seen.has(p.what) ? false : (seen.add(p.what), true)))
+  return problems.filter(p =>
+    p.what === 'address'
+      ? true
+      : seen.has(p.what)
+        ? false
+        : (seen.add(p.what), true),
+  )
 }
 
 /** Applies the set-up (sysctls, VIPs on lo), then checks again. */
-export async function setupDrNode(vips: readonly string[], io: DrNodeIo = {}): Promise<DrNodeProblem[]> {
+export async function setupDrNode(
+  vips: readonly string[],
+  io: DrNodeIo = {},
+): Promise<DrNodeProblem[]> {
   const root = io.sysctlRoot ?? '/proc/sys'
   const ip = io.ip ?? runIp
   if (vips.some(v => isIP(v) === 4)) {
@@ -128,10 +171,18 @@ export async function setupDrNode(vips: readonly string[], io: DrNodeIo = {}): P
   }
   const addrs = await addresses(io)
   for (const vip of vips) {
-    if (isIP(vip) === 0 || addrs.some(a => a.local === vip && a.ifname === 'lo')) continue
-    const args = isIP(vip) === 6 ? ['-6', 'addr', 'add', `${vip}/128`, 'dev', 'lo', 'nodad'] : ['addr', 'add', `${vip}/32`, 'dev', 'lo']
+    if (
+      isIP(vip) === 0 ||
+      addrs.some(a => a.local === vip && a.ifname === 'lo')
+    )
+      continue
+    const args =
+      isIP(vip) === 6
+        ? ['-6', 'addr', 'add', `${vip}/128`, 'dev', 'lo', 'nodad']
+        : ['addr', 'add', `${vip}/32`, 'dev', 'lo']
     const r = await ip(args)
-    if (r.code !== 0) throw new Error(`ip ${args.join(' ')} failed: ${r.stderr.trim()}`)
+    if (r.code !== 0)
+      throw new Error(`ip ${args.join(' ')} failed: ${r.stderr.trim()}`)
   }
   return checkDrNode(vips, io)
 }

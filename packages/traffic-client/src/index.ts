@@ -42,4 +42,9 @@ export { agentReply } from './agent-check.js'
 export { createErrorLogStream } from './error-log.js'
 export { errorCodes } from './errors.js'
 export type { TrafficClientErrorCode } from './errors.js'
-export { checkDrNode, setupDrNode, type DrNodeIo, type DrNodeProblem } from './dr-node.js'
+export {
+  checkDrNode,
+  setupDrNode,
+  type DrNodeIo,
+  type DrNodeProblem,
+} from './dr-node.js'

@@ -55,10 +55,18 @@ t.test(
         epoch: 1_700_000_000_000,
       })
     }
-    t.same([a.report.seq, b.report.seq], [1, 1], 'one seq per round, shared by every master')
+    t.same(
+      [a.report.seq, b.report.seq],
+      [1, 1],
+      'one seq per round, shared by every master',
+    )
     t.equal(a.line, b.line, 'every master gets the very same datagram')
     await client.round()
-    t.equal((await v4.next()).report.seq, 2, 'the next round takes the next seq')
+    t.equal(
+      (await v4.next()).report.seq,
+      2,
+      'the next round takes the next seq',
+    )
     t.equal((await v6.next()).report.seq, 2)
     const s = client.status()
     t.equal(s.seq, 2)

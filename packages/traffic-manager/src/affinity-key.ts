@@ -40,7 +40,9 @@ function maskV4(ip: string, prefix: number): string {
 }
 
 function prefixMask(prefix: number): bigint {
-  return prefix === 0 ? 0n : ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - prefix)) - 1n)
+  return prefix === 0
+    ? 0n
+    : ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - prefix)) - 1n)
 }
 
 /** A valid IPv6 address (isIPv6) as a 128-bit number. */
@@ -49,13 +51,21 @@ function parseV6(ip: string): bigint {
   // Embedded IPv4 tail (::ffff:1.2.3.4 style) becomes two groups.
   const tail = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text)
   if (tail) {
-    const [a, b, c, d] = tail.slice(1).map(Number) as [number, number, number, number]
+    const [a, b, c, d] = tail.slice(1).map(Number) as [
+      number,
+      number,
+      number,
+      number,
+    ]
     text = `${text.slice(0, tail.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
   }
   const [head = '', rest] = text.split('::')
   const hs = head ? head.split(':') : []
   const ts = rest === undefined ? [] : rest ? rest.split(':') : []
-  const groups = rest === undefined ? hs : [...hs, ...Array<string>(8 - hs.length - ts.length).fill('0'), ...ts]
+  const groups =
+    rest === undefined
+      ? hs
+      : [...hs, ...Array<string>(8 - hs.length - ts.length).fill('0'), ...ts]
   return groups.reduce((a, h) => (a << 16n) | BigInt(parseInt(h, 16)), 0n)
 }
 
@@ -65,7 +75,7 @@ function formatV6(n: bigint): string {
   for (let i = 7; i >= 0; i--) g.push(Number((n >> BigInt(i * 16)) & 0xffffn))
   let best = -1
   let bestLen = 1
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++
       continue

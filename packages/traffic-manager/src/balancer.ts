@@ -4,7 +4,11 @@
 // clock; the proxy calls acquire/release around every connection.
 
 import type { Backend, BackendCounters } from './data-plane.js'
-import { createScheduler, type SchedulerName, type Scheduler } from './schedulers.js'
+import {
+  createScheduler,
+  type SchedulerName,
+  type Scheduler,
+} from './schedulers.js'
 import { affinityKey, type AffinityGranularity } from './affinity-key.js'
 
 export interface Slot {
@@ -74,12 +78,21 @@ export class Balancer {
    * listener): counts of open connections stay; the scheduler starts
    * fresh; the affinity table is kept unless its keys change meaning.
    */
-  reconfigure(opts: Pick<BalancerOptions, 'scheduler' | 'persistentMs' | 'persistMax' | 'granularity'>): void {
+  reconfigure(
+    opts: Pick<
+      BalancerOptions,
+      'scheduler' | 'persistentMs' | 'persistMax' | 'granularity'
+    >,
+  ): void {
     this.#scheduler = createScheduler(opts.scheduler, this.#random)
     this.#persistentMs = opts.persistentMs
     this.#persistMax = opts.persistMax ?? PERSIST_MAX_DEFAULT
     const g = opts.granularity ?? { v4Prefix: 32, v6Prefix: 128 }
-    if (opts.persistentMs === 0 || g.v4Prefix !== this.#granularity.v4Prefix || g.v6Prefix !== this.#granularity.v6Prefix) {
+    if (
+      opts.persistentMs === 0 ||
+      g.v4Prefix !== this.#granularity.v4Prefix ||
+      g.v6Prefix !== this.#granularity.v6Prefix
+    ) {
       this.#persist.clear()
     }
     this.#granularity = g
@@ -101,7 +114,17 @@ export class Balancer {
     for (const b of backends) {
       let s = this.#slots.get(b.id)
       if (!s) {
-        s = { id: b.id, host: b.host, port: b.port, weight: 0, load: 0, active: 0, total: 0, bytesIn: 0, bytesOut: 0 }
+        s = {
+          id: b.id,
+          host: b.host,
+          port: b.port,
+          weight: 0,
+          load: 0,
+          active: 0,
+          total: 0,
+          bytesIn: 0,
+          bytesOut: 0,
+        }
         this.#slots.set(b.id, s)
       }
       s.host = b.host
@@ -159,16 +182,23 @@ export class Balancer {
    * Learns an affinity entry. From a sibling worker the later expiry wins
    * (merging two views); `replace` (persist-set) overwrites.
    */
-  setPersist(ip: string, node: string, expiresAt: number, replace = false): void {
+  setPersist(
+    ip: string,
+    node: string,
+    expiresAt: number,
+    replace = false,
+  ): void {
     const client = this.keyOf(ip)
     const cur = this.#persist.get(client)
-    if (replace || !cur || cur.expiresAt <= expiresAt) this.#put(client, { node, expiresAt })
+    if (replace || !cur || cur.expiresAt <= expiresAt)
+      this.#put(client, { node, expiresAt })
   }
 
   #put(client: string, entry: { node: string; expiresAt: number }): void {
     // Re-insert so the entry becomes the most recently used.
     if (!this.#persist.delete(client)) {
-      while (this.#persist.size >= this.#persistMax && this.#persist.size > 0) this.#evictOne()
+      while (this.#persist.size >= this.#persistMax && this.#persist.size > 0)
+        this.#evictOne()
     }
     if (this.#persistMax > 0) this.#persist.set(client, entry)
   }
@@ -187,14 +217,20 @@ export class Balancer {
   }
 
   #sweep(now: number): void {
-    for (const [c, p] of this.#persist) if (p.expiresAt <= now) this.#persist.delete(c)
+    for (const [c, p] of this.#persist)
+      if (p.expiresAt <= now) this.#persist.delete(c)
     this.#sweepAt = now + Math.max(1000, this.#persistentMs / 4)
   }
 
   counters(): Map<string, BackendCounters> {
     const out = new Map<string, BackendCounters>()
     for (const s of this.#slots.values()) {
-      out.set(s.id, { active: s.active, total: s.total, bytesIn: s.bytesIn, bytesOut: s.bytesOut })
+      out.set(s.id, {
+        active: s.active,
+        total: s.total,
+        bytesIn: s.bytesIn,
+        bytesOut: s.bytesOut,
+      })
     }
     return out
   }

@@ -176,7 +176,11 @@ export function parseConfig(text: string, file: string): ParseResult {
     const key = rawKey.toLowerCase()
     if (line.indent > 0) {
       if (!current) {
-        issues.error(line, 'indented directive outside a "virtual" block', rawKey)
+        issues.error(
+          line,
+          'indented directive outside a "virtual" block',
+          rawKey,
+        )
         continue
       }
       serviceDirective(current, line, key, rawKey, args, issues)
@@ -222,14 +226,16 @@ export function parseConfig(text: string, file: string): ParseResult {
         const v = oneArg(line, rawKey, args, issues)
         if (v === undefined || !once(line, 'listen')) break
         const a = v.replace(/^\[(.*)\]$/, '$1')
-        if (isIP(a) === 0) issues.error(line, 'listen needs an IPv4 or IPv6 address', v)
+        if (isIP(a) === 0)
+          issues.error(line, 'listen needs an IPv4 or IPv6 address', v)
         else g.listen = a
         break
       }
       case 'errorlog': {
         const v = oneArg(line, rawKey, args, issues)
         if (v === undefined || !once(line, 'ErrorLog')) break
-        if (!v.startsWith('/')) issues.error(line, 'ErrorLog needs an absolute path', v)
+        if (!v.startsWith('/'))
+          issues.error(line, 'ErrorLog needs an absolute path', v)
         else g.errorLog = v
         break
       }
@@ -238,14 +244,19 @@ export function parseConfig(text: string, file: string): ParseResult {
         if (v === undefined || !once(line, 'timeout')) break
         const ms = parseDuration(v, 'ms')
         if (ms === undefined || ms < 10 || ms > 3_600_000) {
-          issues.error(line, 'timeout must be a duration from 10ms to 1h (bare number: ms)', v)
+          issues.error(
+            line,
+            'timeout must be a duration from 10ms to 1h (bare number: ms)',
+            v,
+          )
         } else g.timeoutMs = ms
         break
       }
       case 'key': {
         const v = oneArg(line, rawKey, args, issues)
         if (v === undefined || !once(line, 'key')) break
-        if (v.length < 16) issues.error(line, 'key must be at least 16 characters', '<hidden>')
+        if (v.length < 16)
+          issues.error(line, 'key must be at least 16 characters', '<hidden>')
         else g.key = v
         break
       }
@@ -264,7 +275,8 @@ export function parseConfig(text: string, file: string): ParseResult {
         if (v === 'auto') g.workers = 'auto'
         else {
           const n = parseIntRange(v, 0, 64)
-          if (n === undefined) issues.error(line, 'workers must be auto or 0..64', v)
+          if (n === undefined)
+            issues.error(line, 'workers must be auto or 0..64', v)
           else g.workers = n
         }
         break
@@ -274,7 +286,11 @@ export function parseConfig(text: string, file: string): ParseResult {
         if (v === undefined || !once(line, 'shutdown-deadline')) break
         const ms = parseDuration(v, 's')
         if (ms === undefined || ms > 86_400_000) {
-          issues.error(line, 'shutdown-deadline must be a duration up to 24h (bare number: s)', v)
+          issues.error(
+            line,
+            'shutdown-deadline must be a duration up to 24h (bare number: s)',
+            v,
+          )
         } else g.shutdownDeadlineMs = ms
         break
       }
@@ -282,7 +298,8 @@ export function parseConfig(text: string, file: string): ParseResult {
         const v = oneArg(line, rawKey, args, issues)
         if (v === undefined || !once(line, 'autojoin-max')) break
         const n = parseIntRange(v, 1, 65536)
-        if (n === undefined) issues.error(line, 'autojoin-max must be 1..65536 nodes', v)
+        if (n === undefined)
+          issues.error(line, 'autojoin-max must be 1..65536 nodes', v)
         else g.autojoinMax = n
         break
       }
@@ -290,9 +307,14 @@ export function parseConfig(text: string, file: string): ParseResult {
         for (const v of args.length ? args : ['']) {
           const [a = '', len, extra] = v.split('/')
           const fam = isIP(a)
-          const n = len === undefined ? 0 : parseIntRange(len, 0, fam === 6 ? 128 : 32)
+          const n =
+            len === undefined ? 0 : parseIntRange(len, 0, fam === 6 ? 128 : 32)
           if (fam === 0 || n === undefined || extra !== undefined) {
-            issues.error(line, 'report-from needs an address or <address>/<prefix>', v)
+            issues.error(
+              line,
+              'report-from needs an address or <address>/<prefix>',
+              v,
+            )
           } else reportFrom.push(v)
         }
         break
@@ -303,14 +325,23 @@ export function parseConfig(text: string, file: string): ParseResult {
         const hp = parseHostPort(v)
         const family = hp ? isIP(hp.host) : 0
         if (!hp || family === 0 || !/:\d+$/.test(v)) {
-          issues.error(line, 'virtual needs <ip>:<port> (IPv6 as [addr]:port)', v)
+          issues.error(
+            line,
+            'virtual needs <ip>:<port> (IPv6 as [addr]:port)',
+            v,
+          )
           // Still open a block so its indented lines are not misreported.
           current = draft(line, v, '', 0, 4)
           break
         }
         const name = formatHostPort(hp)
         const dup = services.find(s => s.name === name)
-        if (dup) issues.error(line, `virtual ${name} given twice (first on line ${dup.at.line})`, v)
+        if (dup)
+          issues.error(
+            line,
+            `virtual ${name} given twice (first on line ${dup.at.line})`,
+            v,
+          )
         current = draft(line, name, hp.host, hp.port, family as 4 | 6)
         if (!dup) services.push(current)
         break
@@ -320,10 +351,19 @@ export function parseConfig(text: string, file: string): ParseResult {
     }
   }
 
-  function addNode(at: Position, role: NodeRole, label: string, address: string): void {
+  function addNode(
+    at: Position,
+    role: NodeRole,
+    label: string,
+    address: string,
+  ): void {
     const dup = nodes.find(n => n.address === address)
     if (dup) {
-      issues.error(at, `node ${address} already declared as ${dup.label}`, address)
+      issues.error(
+        at,
+        `node ${address} already declared as ${dup.label}`,
+        address,
+      )
       return
     }
     nodes.push({ address, role, label })
@@ -335,11 +375,16 @@ export function parseConfig(text: string, file: string): ParseResult {
   const timeoutMs = g.timeoutMs ?? DEFAULTS.timeout
   const built: ServiceConfig[] = []
   for (const s of services) {
-    if (s.nodes.length === 0 && s.autojoin.length === 0) issues.error(s.at, `virtual ${s.name} has no node lines`)
+    if (s.nodes.length === 0 && s.autojoin.length === 0)
+      issues.error(s.at, `virtual ${s.name} has no node lines`)
     // Without a key anyone who can send UDP here could add a node.
     const aj = s.autojoin[0]
     if (aj && g.key === undefined && !g.keyFile) {
-      issues.error(aj.at, 'autojoin needs a report key (key or key-file): only keyed reports may add a node', aj.cidr)
+      issues.error(
+        aj.at,
+        'autojoin needs a report key (key or key-file): only keyed reports may add a node',
+        aj.cidr,
+      )
     }
     for (const n of s.nodes) {
       if (!nodes.some(d => d.address === n.address)) {
@@ -389,11 +434,31 @@ export function parseConfig(text: string, file: string): ParseResult {
   return { config, issues }
 }
 
-function draft(at: Position, name: string, address: string, port: number, family: 4 | 6): ServiceDraft {
-  return { at: { file: at.file, line: at.line }, name, address, port, family, nodes: [], options: {}, autojoin: [] }
+function draft(
+  at: Position,
+  name: string,
+  address: string,
+  port: number,
+  family: 4 | 6,
+): ServiceDraft {
+  return {
+    at: { file: at.file, line: at.line },
+    name,
+    address,
+    port,
+    family,
+    nodes: [],
+    options: {},
+    autojoin: [],
+  }
 }
 
-function oneArg(at: Position, key: string, args: string[], issues: IssueList): string | undefined {
+function oneArg(
+  at: Position,
+  key: string,
+  args: string[],
+  issues: IssueList,
+): string | undefined {
   if (args.length !== 1) {
     issues.error(at, `${key} takes exactly one value`, args.join(' '))
     return undefined
@@ -427,7 +492,11 @@ function serviceDirective(
       if (seen('scheduler', s.scheduler !== undefined)) return
       const name = v === 'twos' ? 'p2c' : v
       if (!(SCHEDULERS as readonly string[]).includes(name)) {
-        issues.error(line, `scheduler must be one of ${SCHEDULERS.join(', ')}`, v)
+        issues.error(
+          line,
+          `scheduler must be one of ${SCHEDULERS.join(', ')}`,
+          v,
+        )
       } else s.scheduler = name as SchedulerName
       return
     }
@@ -439,41 +508,70 @@ function serviceDirective(
         return
       }
       if (s.nodes.some(n => n.address === hp.host)) {
-        issues.error(line, `node ${hp.host} listed twice in virtual ${s.name}`, v)
+        issues.error(
+          line,
+          `node ${hp.host} listed twice in virtual ${s.name}`,
+          v,
+        )
         return
       }
-      s.nodes.push({ address: hp.host, port: hp.port, at: { file: line.file, line: line.line } })
+      s.nodes.push({
+        address: hp.host,
+        port: hp.port,
+        at: { file: line.file, line: line.line },
+      })
       return
     }
     case 'autojoin': {
       const [a = '', len, extra] = v.split('/')
       const fam = isIP(a)
-      const n = len === undefined ? (fam === 6 ? 128 : 32) : parseIntRange(len, 0, fam === 6 ? 128 : 32)
+      const n =
+        len === undefined
+          ? fam === 6
+            ? 128
+            : 32
+          : parseIntRange(len, 0, fam === 6 ? 128 : 32)
       if (fam === 0 || n === undefined || extra !== undefined) {
-        issues.error(line, 'autojoin needs <address>/<prefix> (IPv4 or IPv6)', v)
-      } else s.autojoin.push({ cidr: `${a}/${n}`, at: { file: line.file, line: line.line } })
+        issues.error(
+          line,
+          'autojoin needs <address>/<prefix> (IPv4 or IPv6)',
+          v,
+        )
+      } else
+        s.autojoin.push({
+          cidr: `${a}/${n}`,
+          at: { file: line.file, line: line.line },
+        })
       return
     }
     case 'dataplane':
       if (seen('dataplane', s.dataplane !== undefined)) return
       if (!(DATA_PLANES as readonly string[]).includes(v)) {
-        issues.error(line, `dataplane must be one of ${DATA_PLANES.join(', ')}`, v)
-      }
-      else s.dataplane = v
+        issues.error(
+          line,
+          `dataplane must be one of ${DATA_PLANES.join(', ')}`,
+          v,
+        )
+      } else s.dataplane = v
       return
     case 'persistent':
     case 'persistence': {
       if (seen('persistent', s.persistentMs !== undefined)) return
       const ms = parseDuration(v, 's')
       if (ms === undefined || ms > 86_400_000) {
-        issues.error(line, 'persistent must be a duration up to 24h (bare number: s; 0 = off)', v)
+        issues.error(
+          line,
+          'persistent must be a duration up to 24h (bare number: s; 0 = off)',
+          v,
+        )
       } else s.persistentMs = ms
       return
     }
     case 'persistent-max': {
       if (seen('persistent-max', s.persistentMax !== undefined)) return
       const n = parseIntRange(v, 1, 10_000_000)
-      if (n === undefined) issues.error(line, 'persistent-max must be 1..10000000 entries', v)
+      if (n === undefined)
+        issues.error(line, 'persistent-max must be 1..10000000 entries', v)
       else s.persistentMax = n
       return
     }
@@ -481,14 +579,24 @@ function serviceDirective(
     case 'netmask': {
       if (seen('persistent-netmask', s.persistentNetmask !== undefined)) return
       const n = netmaskLength(v)
-      if (n === undefined) issues.error(line, 'persistent-netmask must be a dotted IPv4 netmask or a length 0..32', v)
+      if (n === undefined)
+        issues.error(
+          line,
+          'persistent-netmask must be a dotted IPv4 netmask or a length 0..32',
+          v,
+        )
       else s.persistentNetmask = n
       return
     }
     case 'persistent-prefix6': {
       if (seen('persistent-prefix6', s.persistentPrefix6 !== undefined)) return
       const n = parseIntRange(v.replace(/^\//, ''), 0, 128)
-      if (n === undefined) issues.error(line, 'persistent-prefix6 must be an IPv6 prefix length 0..128', v)
+      if (n === undefined)
+        issues.error(
+          line,
+          'persistent-prefix6 must be an IPv6 prefix length 0..128',
+          v,
+        )
       else s.persistentPrefix6 = n
       return
     }
@@ -496,7 +604,11 @@ function serviceDirective(
       if (seen('connect-timeout', s.connectTimeoutMs !== undefined)) return
       const ms = parseDuration(v, 'ms')
       if (ms === undefined || ms < 1 || ms > 600_000) {
-        issues.error(line, 'connect-timeout must be a duration from 1ms to 10m (bare number: ms)', v)
+        issues.error(
+          line,
+          'connect-timeout must be a duration from 1ms to 10m (bare number: ms)',
+          v,
+        )
       } else s.connectTimeoutMs = ms
       return
     }
@@ -504,7 +616,11 @@ function serviceDirective(
       if (seen('idle-timeout', s.idleTimeoutMs !== undefined)) return
       const ms = parseDuration(v, 's')
       if (ms === undefined || ms > 86_400_000) {
-        issues.error(line, 'idle-timeout must be a duration up to 24h (bare number: s; 0 = none)', v)
+        issues.error(
+          line,
+          'idle-timeout must be a duration up to 24h (bare number: s; 0 = none)',
+          v,
+        )
       } else s.idleTimeoutMs = ms
       return
     }
@@ -517,7 +633,8 @@ function serviceDirective(
 function netmaskLength(v: string): number | undefined {
   if (!v.includes('.')) return parseIntRange(v.replace(/^\//, ''), 0, 32)
   const o = v.split('.')
-  if (o.length !== 4 || o.some(x => !/^\d{1,3}$/.test(x) || Number(x) > 255)) return undefined
+  if (o.length !== 4 || o.some(x => !/^\d{1,3}$/.test(x) || Number(x) > 255))
+    return undefined
   const bits = o.map(x => Number(x).toString(2).padStart(8, '0')).join('')
   const len = bits.indexOf('0') < 0 ? 32 : bits.indexOf('0')
   return bits.slice(len).includes('1') ? undefined : len
@@ -535,7 +652,11 @@ export async function loadConfig(path: string): Promise<TmConfig> {
       // daemon-kit's key-file rule: 0600, >= 16 bytes, content trimmed.
       key = await readKeyFile(out.keyFile.path, { text: 'trim' })
     } catch (e) {
-      issues.error(out.keyFile.at, `key-file ${e instanceof KeyFileError ? e.reason : String(e)}`, out.keyFile.path)
+      issues.error(
+        out.keyFile.at,
+        `key-file ${e instanceof KeyFileError ? e.reason : String(e)}`,
+        out.keyFile.path,
+      )
     }
     issues.throwIfAny()
     out = { ...out, key: key as string }

@@ -45,7 +45,11 @@ export async function loadDataPlaneFactory(
         )
       }
       if (typeof mod.createNftDataPlane !== 'function') {
-        throw tmError('TM_ERR_DATAPLANE_UNAVAILABLE', kind, 'module does not export createNftDataPlane')
+        throw tmError(
+          'TM_ERR_DATAPLANE_UNAVAILABLE',
+          kind,
+          'module does not export createNftDataPlane',
+        )
       }
       return mod.createNftDataPlane
     }
@@ -53,6 +57,10 @@ export async function loadDataPlaneFactory(
       // Direct routing (MAC rewrite + Maglev): docs/direct-routing.md.
       return (await import('./nft/dr-data-plane.js')).createDrDataPlane
     default:
-      throw tmError('TM_ERR_DATAPLANE_UNAVAILABLE', kind, `known: ${DATA_PLANES.join(', ')}`)
+      throw tmError(
+        'TM_ERR_DATAPLANE_UNAVAILABLE',
+        kind,
+        `known: ${DATA_PLANES.join(', ')}`,
+      )
   }
 }

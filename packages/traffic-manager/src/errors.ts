@@ -18,18 +18,28 @@ export const errorCodes = {
   TM_ERR_NOT_SUPPORTED: { message: '%s' },
   TM_ERR_WORKER: { message: 'proxy worker failed: %s' },
   TM_ERR_INHERITED: {
-    message: 'reload refused: virtual service %s listens on a socket inherited from the service manager (%s), which a reload never closes; restart to remove or move it',
+    message:
+      'reload refused: virtual service %s listens on a socket inherited from the service manager (%s), which a reload never closes; restart to remove or move it',
   },
   TM_ERR_REPORT_SYNTAX: { message: 'report dropped: malformed line' },
   TM_ERR_REPORT_VERSION: { message: 'report dropped: unknown version' },
   TM_ERR_REPORT_FIELD: { message: 'report dropped: bad field' },
   TM_ERR_REPORT_TOO_LONG: { message: 'report dropped: datagram too long' },
-  TM_ERR_REPORT_UNKNOWN_NODE: { message: 'report dropped: node not configured' },
-  TM_ERR_REPORT_SOURCE: { message: 'report dropped: sent from an address not allowed for its node' },
+  TM_ERR_REPORT_UNKNOWN_NODE: {
+    message: 'report dropped: node not configured',
+  },
+  TM_ERR_REPORT_SOURCE: {
+    message: 'report dropped: sent from an address not allowed for its node',
+  },
   TM_ERR_REPORT_MAC: { message: 'report dropped: missing or bad MAC' },
   TM_ERR_REPORT_REPLAY: { message: 'report dropped: replayed or stale' },
-  TM_ERR_REPORT_LATE: { message: 'report dropped: older than the newest applied from its sender' },
-  TM_ERR_REPORT_AUTOJOIN_FULL: { message: 'report dropped: an unlisted node may not join, autojoin-max nodes already joined' },
+  TM_ERR_REPORT_LATE: {
+    message: 'report dropped: older than the newest applied from its sender',
+  },
+  TM_ERR_REPORT_AUTOJOIN_FULL: {
+    message:
+      'report dropped: an unlisted node may not join, autojoin-max nodes already joined',
+  },
 } as const
 
 export const tmError = defineErrors(errorCodes)

@@ -7,7 +7,12 @@
 
 import { Socket, type Server } from 'node:net'
 
-export function listenOnFd(server: Server, fd: number, backlog: number, cb: () => void): void {
+export function listenOnFd(
+  server: Server,
+  fd: number,
+  backlog: number,
+  cb: () => void,
+): void {
   // Neither read nor written: only its handle is wanted (reading a listening
   // socket would fail and close it).
   const s = new Socket({ fd, readable: false, writable: false })

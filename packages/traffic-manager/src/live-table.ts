@@ -4,7 +4,11 @@
 // from the injected clock; the UDP socket lives in report-server.ts.
 
 import { ReplayGuard } from '@has/daemon-kit'
-import { parseReport, verifyReport, type ReportState } from './report-protocol.js'
+import {
+  parseReport,
+  verifyReport,
+  type ReportState,
+} from './report-protocol.js'
 import type { NodeConfig, NodeRole } from './config.js'
 import type { TmErrorCode } from './errors.js'
 import type { ReportSources } from './report-sources.js'
@@ -54,7 +58,13 @@ export const DROP_REASONS = [
 export type DropReason = (typeof DROP_REASONS)[number]
 
 export type ReceiveResult =
-  | { accepted: true; node: string; changed: boolean; statusChanged: boolean; joined?: boolean }
+  | {
+      accepted: true
+      node: string
+      changed: boolean
+      statusChanged: boolean
+      joined?: boolean
+    }
   | { accepted: false; reason: DropReason; detail: string }
 
 export interface LiveTableOptions {
@@ -93,7 +103,10 @@ export class LiveTable {
     this.#replayMax = opts.replayMax ?? REPLAY_STATE_MAX
     this.#key = opts.key
     this.#timeoutMs = opts.timeoutMs
-    this.drops = Object.fromEntries(DROP_REASONS.map(r => [r, 0])) as Record<DropReason, number>
+    this.drops = Object.fromEntries(DROP_REASONS.map(r => [r, 0])) as Record<
+      DropReason,
+      number
+    >
     this.reconfigure(opts)
   }
 
@@ -105,7 +118,9 @@ export class LiveTable {
     this.#autojoin = opts.key !== undefined ? opts.autojoin : undefined
     const keep = new Set(opts.nodes.map(n => n.address))
     // Auto-joined nodes stay while the new policy still admits them.
-    for (const e of this.#nodes.values()) if (e.auto && !keep.has(e.address) && this.#autojoin?.allowed(e.address)) keep.add(e.address)
+    for (const e of this.#nodes.values())
+      if (e.auto && !keep.has(e.address) && this.#autojoin?.allowed(e.address))
+        keep.add(e.address)
     for (const a of this.#nodes.keys()) if (!keep.has(a)) this.#nodes.delete(a)
     // Replay state of nodes that left goes with them.
     for (const k of this.#guardKeys) {
@@ -124,7 +139,9 @@ export class LiveTable {
         status: old?.status ?? 'unknown',
         load: old?.load ?? 0,
         reports: old?.reports ?? 0,
-        ...(old?.lastReportAt !== undefined ? { lastReportAt: old.lastReportAt } : {}),
+        ...(old?.lastReportAt !== undefined
+          ? { lastReportAt: old.lastReportAt }
+          : {}),
         ...(old?.sender !== undefined ? { sender: old.sender } : {}),
       })
     }
@@ -161,36 +178,68 @@ export class LiveTable {
     // allowed to speak for it, with a verified MAC (checked below, before
     // anything is created).
     const joining = !entry && this.#autojoin?.allowed(r.node) === true
-    if (!entry && !joining) return this.#drop('TM_ERR_REPORT_UNKNOWN_NODE', r.node)
-    if (source !== undefined && this.#sources && !this.#sources.allowed(r.node, source)) {
+    if (!entry && !joining)
+      return this.#drop('TM_ERR_REPORT_UNKNOWN_NODE', r.node)
+    if (
+      source !== undefined &&
+      this.#sources &&
+      !this.#sources.allowed(r.node, source)
+    ) {
       if (joining) this.autojoinEvents.refused++
-      return this.#drop('TM_ERR_REPORT_SOURCE', `report for ${r.node} from ${source}`)
+      return this.#drop(
+        'TM_ERR_REPORT_SOURCE',
+        `report for ${r.node} from ${source}`,
+      )
     }
     // Check the MAC before the replay window so forgeries cannot move it.
     if (this.#key !== undefined && !verifyReport(p, this.#key)) {
       if (joining) this.autojoinEvents.refused++
-      return this.#drop('TM_ERR_REPORT_MAC', p.mac === undefined ? 'no mac' : 'mac mismatch')
+      return this.#drop(
+        'TM_ERR_REPORT_MAC',
+        p.mac === undefined ? 'no mac' : 'mac mismatch',
+      )
     }
     if (joining) {
       let auto = 0
       for (const e of this.#nodes.values()) if (e.auto) auto++
       if (auto >= (this.#autojoin?.max ?? 0)) {
         this.autojoinEvents.refused++
-        return this.#drop('TM_ERR_REPORT_AUTOJOIN_FULL', `${r.node}: ${auto} auto-joined nodes held (autojoin-max)`)
+        return this.#drop(
+          'TM_ERR_REPORT_AUTOJOIN_FULL',
+          `${r.node}: ${auto} auto-joined nodes held (autojoin-max)`,
+        )
       }
     }
-    const verdict = this.#guard.check(this.#touch(`${r.sender}|${r.node}`), r.epoch, r.seq)
+    const verdict = this.#guard.check(
+      this.#touch(`${r.sender}|${r.node}`),
+      r.epoch,
+      r.seq,
+    )
     if (verdict === 'replay' || verdict === 'stale') {
-      return this.#drop('TM_ERR_REPORT_REPLAY', `${verdict} ${r.sender} ${r.epoch}/${r.seq}`)
+      return this.#drop(
+        'TM_ERR_REPORT_REPLAY',
+        `${verdict} ${r.sender} ${r.epoch}/${r.seq}`,
+      )
     }
     // A report is a snapshot: one older than the newest applied would roll
     // the node back (an `up` overtaken by a `drain`).
     if (verdict === 'late') {
-      return this.#drop('TM_ERR_REPORT_LATE', `${r.sender} ${r.epoch}/${r.seq} arrived after a newer one`)
+      return this.#drop(
+        'TM_ERR_REPORT_LATE',
+        `${r.sender} ${r.epoch}/${r.seq} arrived after a newer one`,
+      )
     }
     this.accepted++
     if (!entry) {
-      entry = { address: r.node, role: 'active', label: 'auto', status: 'unknown', load: 0, reports: 0, auto: true }
+      entry = {
+        address: r.node,
+        role: 'active',
+        label: 'auto',
+        status: 'unknown',
+        load: 0,
+        reports: 0,
+        auto: true,
+      }
       this.#nodes.set(r.node, entry)
       this.autojoinEvents.join++
     }
@@ -259,7 +308,12 @@ export class LiveTable {
   nextExpiry(): number | undefined {
     let next: number | undefined
     for (const e of this.#nodes.values()) {
-      if (e.status === 'unknown' || e.status === 'timeout' || e.lastReportAt === undefined) continue
+      if (
+        e.status === 'unknown' ||
+        e.status === 'timeout' ||
+        e.lastReportAt === undefined
+      )
+        continue
       const at = e.lastReportAt + this.#timeoutMs
       if (next === undefined || at < next) next = at
     }

@@ -8,7 +8,15 @@ export function createDaemonLogger(level: LogLevel, errorLog?: string): Logger {
   if (!errorLog) return createLogger({ name: 'traffic-manager', level })
   const streams = multistream([
     { level: 'trace', stream: process.stdout },
-    { level: 'warn', stream: pino.destination({ dest: errorLog, append: true, mkdir: true, sync: false }) },
+    {
+      level: 'warn',
+      stream: pino.destination({
+        dest: errorLog,
+        append: true,
+        mkdir: true,
+        sync: false,
+      }),
+    },
   ])
   return createLogger({ name: 'traffic-manager', level, destination: streams })
 }

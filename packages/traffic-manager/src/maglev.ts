@@ -52,8 +52,12 @@ function idHashes(id: string): [number, number] {
  * a heavy node never runs ahead of the others by more than one round. That
  * interleaving keeps the table's disruption near 1/N on a change.
  */
-export function buildMaglevTable(nodesIn: readonly MaglevNode[], size: number): MaglevTable {
-  if (!isPrime(size)) throw new RangeError(`Maglev table size must be prime, got ${size}`)
+export function buildMaglevTable(
+  nodesIn: readonly MaglevNode[],
+  size: number,
+): MaglevTable {
+  if (!isPrime(size))
+    throw new RangeError(`Maglev table size must be prime, got ${size}`)
   const seen = new Set<string>()
   const nodes = nodesIn
     .filter(n => n.weight > 0 && Number.isFinite(n.weight))
@@ -82,10 +86,15 @@ export function buildMaglevTable(nodesIn: readonly MaglevNode[], size: number): 
       while ((credit[i] as number) >= maxW && filled < size) {
         credit[i] = (credit[i] as number) - maxW
         // Walk this node's permutation to its next free bucket.
-        let c = ((offset[i] as number) + (next[i] as number) * (skip[i] as number)) % size
+        let c =
+          ((offset[i] as number) + (next[i] as number) * (skip[i] as number)) %
+          size
         while (entries[c] !== NONE) {
           next[i] = (next[i] as number) + 1
-          c = ((offset[i] as number) + (next[i] as number) * (skip[i] as number)) % size
+          c =
+            ((offset[i] as number) +
+              (next[i] as number) * (skip[i] as number)) %
+            size
         }
         entries[c] = i
         next[i] = (next[i] as number) + 1
@@ -112,7 +121,11 @@ export function maglevDisruption(a: MaglevTable, b: MaglevTable): number {
   if (a.entries.length === 0 || b.entries.length === 0) return 1
   let moved = 0
   for (let i = 0; i < a.size; i++) {
-    if (a.nodes[a.entries[i] as number]?.id !== b.nodes[b.entries[i] as number]?.id) moved++
+    if (
+      a.nodes[a.entries[i] as number]?.id !==
+      b.nodes[b.entries[i] as number]?.id
+    )
+      moved++
   }
   return moved / a.size
 }

@@ -29,10 +29,14 @@ export function planBackends(
   }
   // Serving: up and not quiesced by a manual weight 0. A load index of 0
   // (busy) still serves: it is not a drain (weights.ts).
-  const serves = (e: NodeEntry): boolean => e.status === 'up' && overrides?.get(e.address) !== 0
-  const activesConfigured = service.nodes.filter(n => lookup(n.address)?.role === 'active').length
+  const serves = (e: NodeEntry): boolean =>
+    e.status === 'up' && overrides?.get(e.address) !== 0
+  const activesConfigured = service.nodes.filter(
+    n => lookup(n.address)?.role === 'active',
+  ).length
   let standbySlots = activesConfigured
-  for (const { e } of present) if (e.role === 'active' && serves(e)) standbySlots--
+  for (const { e } of present)
+    if (e.role === 'active' && serves(e)) standbySlots--
   const members = present.filter(({ e }) => {
     if (e.role === 'active') return true
     if (!serves(e) || standbySlots <= 0) return false
@@ -42,10 +46,12 @@ export function planBackends(
   // Weights are relative to the members only: an idle standby's index must
   // not shrink the actives' weights.
   let maxLoad = 0
-  for (const { e } of members) if (e.status === 'up' && e.load > maxLoad) maxLoad = e.load
+  for (const { e } of members)
+    if (e.status === 'up' && e.load > maxLoad) maxLoad = e.load
   return members.map(({ n, e }) => {
     const o = e.status === 'up' ? overrides?.get(e.address) : undefined
-    const weight = e.status !== 'up' ? 0 : (o ?? weightFromLoad(e.load, maxLoad))
+    const weight =
+      e.status !== 'up' ? 0 : (o ?? weightFromLoad(e.load, maxLoad))
     return {
       id: e.address,
       host: n.address,

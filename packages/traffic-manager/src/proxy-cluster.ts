@@ -62,22 +62,30 @@ export class ClusterHost implements ProxyHost {
     const host = new ClusterHost(opts)
     // Kernel-balanced accept (workers share the socket): the primary does
     // not touch each connection, unlike cluster's round-robin handoff.
-    if (process.env.TM_CLUSTER_SCHED !== 'rr') cluster.schedulingPolicy = cluster.SCHED_NONE
+    if (process.env.TM_CLUSTER_SCHED !== 'rr')
+      cluster.schedulingPolicy = cluster.SCHED_NONE
     cluster.setupPrimary({
       exec: fileURLToPath(new URL('./proxy-worker.js', import.meta.url)),
       args: [],
       silent: false,
-      ...(opts.inheritedFds?.length ? { stdio: workerStdio(opts.inheritedFds) } : {}),
+      ...(opts.inheritedFds?.length
+        ? { stdio: workerStdio(opts.inheritedFds) }
+        : {}),
     })
     // Serve as soon as one worker is up (issue 18.12: on a loaded machine
     // waiting for all of them delayed the VIP by seconds); the others join
     // when ready and are given every service then.
-    const joins = Array.from({ length: opts.workers }, () => host.#fork().then(w => host.#join(w)))
+    const joins = Array.from({ length: opts.workers }, () =>
+      host.#fork().then(w => host.#join(w)),
+    )
     await Promise.any(joins).catch(async (e: AggregateError) => {
       await host.close()
       throw e.errors[0]
     })
-    for (const j of joins) j.catch((err: unknown) => host.#log.error({ err }, 'proxy worker failed to start'))
+    for (const j of joins)
+      j.catch((err: unknown) =>
+        host.#log.error({ err }, 'proxy worker failed to start'),
+      )
     return host
   }
 
@@ -92,11 +100,21 @@ export class ClusterHost implements ProxyHost {
     return this.#queue(async () => {
       if (this.#stopping || !w.isConnected()) return
       for (const spec of this.#specs.values()) {
-        const { errors } = await this.#request([w], id => ({ t: 'add', id, spec }))
+        const { errors } = await this.#request([w], id => ({
+          t: 'add',
+          id,
+          spec,
+        }))
         if (errors.length) {
           // Left out of the pool: the other workers serve.
-          const err = tmError('TM_ERR_WORKER', `pid ${w.process.pid} cannot listen for ${spec.name}: ${errors[0]}`)
-          this.#log.error({ err, code: err.code }, 'proxy worker left out of the pool')
+          const err = tmError(
+            'TM_ERR_WORKER',
+            `pid ${w.process.pid} cannot listen for ${spec.name}: ${errors[0]}`,
+          )
+          this.#log.error(
+            { err, code: err.code },
+            'proxy worker left out of the pool',
+          )
           return
         }
       }
@@ -104,7 +122,8 @@ export class ClusterHost implements ProxyHost {
       for (const spec of this.#specs.values()) {
         const b = this.#backends.get(spec.name)
         if (b) this.#send(w, { t: 'update', name: spec.name, backends: b })
-        for (const entry of this.persistList(spec.name)) this.#send(w, { t: 'persist', name: spec.name, entry })
+        for (const entry of this.persistList(spec.name))
+          this.#send(w, { t: 'persist', name: spec.name, entry })
       }
       this.#workers.add(w)
     })
@@ -120,13 +139,21 @@ export class ClusterHost implements ProxyHost {
     w.on('exit', (code, signal) => {
       this.#workers.delete(w)
       this.#all.delete(w)
-      for (const [id, p] of this.#pending) if (p.waiting.delete(w)) this.#settle(id, p)
+      for (const [id, p] of this.#pending)
+        if (p.waiting.delete(w)) this.#settle(id, p)
       if (this.#stopping) return
-      const err = tmError('TM_ERR_WORKER', `pid ${w.process.pid} exited (${signal ?? code})`)
-      this.#log.error({ err, code: err.code }, 'proxy worker died; starting another')
+      const err = tmError(
+        'TM_ERR_WORKER',
+        `pid ${w.process.pid} exited (${signal ?? code})`,
+      )
+      this.#log.error(
+        { err, code: err.code },
+        'proxy worker died; starting another',
+      )
       void this.#fork().then(
         nw => this.#join(nw),
-        (err: unknown) => this.#log.error({ err }, 'cannot replace proxy worker'),
+        (err: unknown) =>
+          this.#log.error({ err }, 'cannot replace proxy worker'),
       )
     })
     return new Promise((resolve, reject) => {
@@ -202,7 +229,11 @@ export class ClusterHost implements ProxyHost {
         errors: [],
         resolve: () => {
           clearTimeout(timer)
-          resolve(p.address === undefined ? { errors: p.errors } : { errors: p.errors, address: p.address })
+          resolve(
+            p.address === undefined
+              ? { errors: p.errors }
+              : { errors: p.errors, address: p.address },
+          )
         },
         ...(counters ? { counters } : {}),
       }
@@ -223,9 +254,17 @@ export class ClusterHost implements ProxyHost {
   }
 
   async #add(spec: ProxySpec): Promise<string> {
-    const { errors, address } = await this.#request(this.#workers, id => ({ t: 'add', id, spec }))
+    const { errors, address } = await this.#request(this.#workers, id => ({
+      t: 'add',
+      id,
+      spec,
+    }))
     if (errors.length) {
-      await this.#request(this.#workers, id => ({ t: 'remove', id, name: spec.name }))
+      await this.#request(this.#workers, id => ({
+        t: 'remove',
+        id,
+        name: spec.name,
+      }))
       throw tmError('TM_ERR_LISTEN', spec.name, errors[0])
     }
     // Keep the port as asked (0 too): cluster shares one listening handle
@@ -244,22 +283,34 @@ export class ClusterHost implements ProxyHost {
     const cur = this.#specs.get(spec.name)
     if (!cur) throw tmError('TM_ERR_UNKNOWN_SERVICE', spec.name)
     const next = { ...spec, port: cur.port }
-    const { errors } = await this.#request(this.#workers, id => ({ t: 'reconfigure', id, spec: next }))
-    if (errors.length) throw tmError('TM_ERR_WORKER', `reconfigure ${spec.name}: ${errors[0]}`)
+    const { errors } = await this.#request(this.#workers, id => ({
+      t: 'reconfigure',
+      id,
+      spec: next,
+    }))
+    if (errors.length)
+      throw tmError('TM_ERR_WORKER', `reconfigure ${spec.name}: ${errors[0]}`)
     this.#specs.set(spec.name, next)
-    const g = (s: ProxySpec): string => `${s.persistentMs > 0} ${s.persistV4Prefix ?? 32} ${s.persistV6Prefix ?? 128}`
+    const g = (s: ProxySpec): string =>
+      `${s.persistentMs > 0} ${s.persistV4Prefix ?? 32} ${s.persistV6Prefix ?? 128}`
     if (g(cur) !== g(next)) this.#persist.delete(spec.name)
     else this.#trim(spec.name)
   }
 
   update(name: string, backends: readonly Backend[]): void {
     this.#backends.set(name, backends)
-    for (const w of this.#workers) this.#send(w, { t: 'update', name, backends })
+    for (const w of this.#workers)
+      this.#send(w, { t: 'update', name, backends })
   }
 
   async counters(name: string): Promise<Map<string, BackendCounters>> {
     const acc = new Map<string, Map<string, BackendCounters>>()
-    await this.#request(this.#workers, id => ({ t: 'counters', id }), this.#opts.queryTimeoutMs ?? 1000, acc)
+    await this.#request(
+      this.#workers,
+      id => ({ t: 'counters', id }),
+      this.#opts.queryTimeoutMs ?? 1000,
+      acc,
+    )
     return acc.get(name) ?? new Map()
   }
 
@@ -289,7 +340,10 @@ export class ClusterHost implements ProxyHost {
   }
 
   persistStats(name: string): PersistStats {
-    return { entries: this.#persist.get(name)?.size ?? 0, evictions: this.#evictions.get(name) ?? 0 }
+    return {
+      entries: this.#persist.get(name)?.size ?? 0,
+      evictions: this.#evictions.get(name) ?? 0,
+    }
   }
 
   persistList(name: string): PersistEntry[] {
@@ -302,10 +356,16 @@ export class ClusterHost implements ProxyHost {
 
   persistSet(name: string, raw: PersistEntry): void {
     const spec = this.#specs.get(name)
-    const client = spec ? affinityKey(raw.client, { v4Prefix: spec.persistV4Prefix ?? 32, v6Prefix: spec.persistV6Prefix ?? 128 }) : raw.client
+    const client = spec
+      ? affinityKey(raw.client, {
+          v4Prefix: spec.persistV4Prefix ?? 32,
+          v6Prefix: spec.persistV6Prefix ?? 128,
+        })
+      : raw.client
     const entry = { ...raw, client }
     this.#remember(name, entry, true)
-    for (const w of this.#workers) this.#send(w, { t: 'persist', name, entry, replace: true })
+    for (const w of this.#workers)
+      this.#send(w, { t: 'persist', name, entry, replace: true })
   }
 
   remove(name: string): Promise<void> {
@@ -345,7 +405,10 @@ export class ClusterHost implements ProxyHost {
   }
 }
 
-function sum(a: BackendCounters | undefined, b: BackendCounters): BackendCounters {
+function sum(
+  a: BackendCounters | undefined,
+  b: BackendCounters,
+): BackendCounters {
   if (!a) return b
   return {
     active: a.active + b.active,
@@ -356,8 +419,14 @@ function sum(a: BackendCounters | undefined, b: BackendCounters): BackendCounter
 }
 
 /** stdio for fork: fds 0-2 shared, each inherited fd at its own number, then IPC. */
-function workerStdio(fds: readonly number[]): ('inherit' | 'ignore' | 'ipc' | number)[] {
-  const out: ('inherit' | 'ignore' | 'ipc' | number)[] = ['inherit', 'inherit', 'inherit']
+function workerStdio(
+  fds: readonly number[],
+): ('inherit' | 'ignore' | 'ipc' | number)[] {
+  const out: ('inherit' | 'ignore' | 'ipc' | number)[] = [
+    'inherit',
+    'inherit',
+    'inherit',
+  ]
   const top = Math.max(...fds)
   for (let fd = 3; fd <= top; fd++) out.push(fds.includes(fd) ? fd : 'ignore')
   out.push('ipc')

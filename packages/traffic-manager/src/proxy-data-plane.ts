@@ -3,7 +3,12 @@
 // with live connection counts), so ctx.pick is not consulted; the control
 // plane's job is to push backend sets and weights, as for the kernel.
 
-import type { DataPlane, DataPlaneFactory, BackendCounters, VirtualServiceSpec } from './data-plane.js'
+import type {
+  DataPlane,
+  DataPlaneFactory,
+  BackendCounters,
+  VirtualServiceSpec,
+} from './data-plane.js'
 import { PERSIST_MAX_DEFAULT, type PersistEntry } from './balancer.js'
 import type { ProxyHost, PersistStats } from './proxy-host.js'
 import type { ProxySpec } from './proxy-service.js'
@@ -28,7 +33,10 @@ export type ProxyDataPlane = DataPlane &
 export function proxyDataPlaneFactory(host: ProxyHost): DataPlaneFactory {
   return async (spec, ctx, options): Promise<ProxyDataPlane> => {
     const address = await host.add(proxySpec(spec, options))
-    ctx.logger.debug({ service: spec.name, address }, 'proxy data plane listening')
+    ctx.logger.debug(
+      { service: spec.name, address },
+      'proxy data plane listening',
+    )
     return {
       kind: 'proxy',
       address,
@@ -37,7 +45,8 @@ export function proxyDataPlaneFactory(host: ProxyHost): DataPlaneFactory {
       reconfigure: o => host.reconfigure(proxySpec(spec, o)),
       persistStats: () => host.persistStats(spec.name),
       update: async backends => host.update(spec.name, backends),
-      counters: (): Promise<ReadonlyMap<string, BackendCounters>> => host.counters(spec.name),
+      counters: (): Promise<ReadonlyMap<string, BackendCounters>> =>
+        host.counters(spec.name),
       close: () => host.remove(spec.name),
       persistList: () => host.persistList(spec.name),
       persistSet: e => host.persistSet(spec.name, e),
@@ -45,12 +54,16 @@ export function proxyDataPlaneFactory(host: ProxyHost): DataPlaneFactory {
   }
 }
 
-function proxySpec(spec: VirtualServiceSpec, options: Readonly<Record<string, string>>): ProxySpec {
+function proxySpec(
+  spec: VirtualServiceSpec,
+  options: Readonly<Record<string, string>>,
+): ProxySpec {
   const num = (key: string, dflt: number): number => {
     const v = options[key]
     if (v === undefined) return dflt
     const n = Number(v)
-    if (!Number.isFinite(n) || n < 0) throw tmError('TM_ERR_BAD_ARGUMENT', `option ${key} "${v}"`)
+    if (!Number.isFinite(n) || n < 0)
+      throw tmError('TM_ERR_BAD_ARGUMENT', `option ${key} "${v}"`)
     return n
   }
   const scheduler = options.scheduler ?? DEFAULTS.scheduler
@@ -69,10 +82,14 @@ function proxySpec(spec: VirtualServiceSpec, options: Readonly<Record<string, st
     persistV4Prefix: num('persistent-v4-prefix', 32),
     persistV6Prefix: num('persistent-v6-prefix', 128),
     // Set by the control plane when the service manager passed a socket for this address.
-    ...(options['inherited-fd'] !== undefined ? { fd: num('inherited-fd', -1) } : {}),
+    ...(options['inherited-fd'] !== undefined
+      ? { fd: num('inherited-fd', -1) }
+      : {}),
   }
 }
 
-export function isPersistenceCapable(d: DataPlane): d is DataPlane & PersistenceCapable {
+export function isPersistenceCapable(
+  d: DataPlane,
+): d is DataPlane & PersistenceCapable {
   return typeof (d as Partial<PersistenceCapable>).persistList === 'function'
 }

@@ -18,5 +18,9 @@ export type ToWorker =
 export type FromWorker =
   | { t: 'ready' }
   | { t: 'reply'; id: number; error?: string; address?: string }
-  | { t: 'counters'; id: number; data: Record<string, [string, BackendCounters][]> }
+  | {
+      t: 'counters'
+      id: number
+      data: Record<string, [string, BackendCounters][]>
+    }
   | { t: 'persist'; name: string; entry: PersistEntry }

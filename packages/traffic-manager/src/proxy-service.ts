@@ -40,7 +40,10 @@ function balancerSettings(spec: ProxySpec) {
     scheduler: spec.scheduler,
     persistentMs: spec.persistentMs,
     ...(spec.persistMax !== undefined ? { persistMax: spec.persistMax } : {}),
-    granularity: { v4Prefix: spec.persistV4Prefix ?? 32, v6Prefix: spec.persistV6Prefix ?? 128 },
+    granularity: {
+      v4Prefix: spec.persistV4Prefix ?? 32,
+      v6Prefix: spec.persistV6Prefix ?? 128,
+    },
   }
 }
 
@@ -103,7 +106,12 @@ type Tagged = Socket & { [CONN]: Conn }
  * `to` is full: stop reading `from` until it drains. The 'drain' listener
  * is added on first need: most connections never fill a socket.
  */
-function backpressure(c: Conn, from: Socket, to: Socket, onDrain: (this: Tagged) => void): void {
+function backpressure(
+  c: Conn,
+  from: Socket,
+  to: Socket,
+  onDrain: (this: Tagged) => void,
+): void {
   from.pause()
   const bit = to === c.client ? 1 : 2
   if ((c.drainHooked & bit) === 0) {
@@ -115,7 +123,8 @@ function onClientData(this: Tagged, d: Buffer): void {
   const c = this[CONN]
   if (c.state === State.Relay) {
     c.busy = true
-    if (!(c.up as Socket).write(d)) backpressure(c, this, c.up as Socket, onUpDrain)
+    if (!(c.up as Socket).write(d))
+      backpressure(c, this, c.up as Socket, onUpDrain)
     return
   }
   ;(c.chunks ??= []).push(d)
@@ -177,7 +186,11 @@ export class ProxyService {
   /** Connections that had to wait for a first backend (then served or refused). */
   heldTotal = 0
 
-  constructor(spec: ProxySpec, logger: Logger, onPersist?: (e: PersistEntry) => void) {
+  constructor(
+    spec: ProxySpec,
+    logger: Logger,
+    onPersist?: (e: PersistEntry) => void,
+  ) {
     this.#spec = spec
     this.#log = logger
     this.balancer = new Balancer({
@@ -188,7 +201,9 @@ export class ProxyService {
       { allowHalfOpen: true, noDelay: true },
       client => this.#accept(client),
     )
-    this.#server.on('error', err => this.#log.error({ err, service: spec.name }, 'listener error'))
+    this.#server.on('error', err =>
+      this.#log.error({ err, service: spec.name }, 'listener error'),
+    )
     this.#armIdle()
   }
 
@@ -203,8 +218,15 @@ export class ProxyService {
    */
   reconfigure(spec: ProxySpec): void {
     // Port 0 in the config: the spec may carry 0 or the port bound for it.
-    if (spec.address !== this.#spec.address || ![0, this.#spec.port, this.port].includes(spec.port)) {
-      throw tmError('TM_ERR_LISTEN', spec.name, 'reconfigure cannot move a listener')
+    if (
+      spec.address !== this.#spec.address ||
+      ![0, this.#spec.port, this.port].includes(spec.port)
+    ) {
+      throw tmError(
+        'TM_ERR_LISTEN',
+        spec.name,
+        'reconfigure cannot move a listener',
+      )
     }
     const idleChanged = spec.idleTimeoutMs !== this.#spec.idleTimeoutMs
     this.#spec = { ...spec, port: this.#spec.port }
@@ -220,7 +242,9 @@ export class ProxyService {
       const ready = (): void => {
         this.#server.off('error', onError)
         const a = this.#server.address()
-        resolve(a && typeof a === 'object' ? `${a.address}:${a.port}` : String(a))
+        resolve(
+          a && typeof a === 'object' ? `${a.address}:${a.port}` : String(a),
+        )
       }
       if (this.spec.fd !== undefined) {
         try {
@@ -230,9 +254,12 @@ export class ProxyService {
         }
         return
       }
-      this.#server.listen({ host: this.spec.address, port: this.spec.port, backlog: 1024 }, () => {
-        ready()
-      })
+      this.#server.listen(
+        { host: this.spec.address, port: this.spec.port, backlog: 1024 },
+        () => {
+          ready()
+        },
+      )
     })
   }
 
@@ -277,7 +304,10 @@ export class ProxyService {
     c.holdTimer = setTimeout(() => {
       this.#unhold(c)
       this.refused++
-      this.#log.debug({ service: this.#spec.name }, 'no backend within connect-timeout; closing the held connection')
+      this.#log.debug(
+        { service: this.#spec.name },
+        'no backend within connect-timeout; closing the held connection',
+      )
       c.client.destroy()
     }, c.holdUntil - now)
     this.#held.add(c)
@@ -304,7 +334,11 @@ export class ProxyService {
       return
     }
     // getpeername costs a syscall: only persistence needs the client IP.
-    const c = new Conn(this, client, this.#spec.persistentMs > 0 ? (client.remoteAddress ?? '') : '')
+    const c = new Conn(
+      this,
+      client,
+      this.#spec.persistentMs > 0 ? (client.remoteAddress ?? '') : '',
+    )
     ;(client as Tagged)[CONN] = c
     this.#open.add(c)
     client.on('error', noop)
@@ -343,7 +377,12 @@ export class ProxyService {
       this.#hold(c)
       return
     }
-    const up = connect({ host: slot.host, port: slot.port, allowHalfOpen: true, noDelay: true })
+    const up = connect({
+      host: slot.host,
+      port: slot.port,
+      allowHalfOpen: true,
+      noDelay: true,
+    })
     ;(up as Tagged)[CONN] = c
     c.state = State.Connecting
     c.up = up
@@ -351,7 +390,8 @@ export class ProxyService {
     const now = Date.now()
     c.deadline = now + this.#spec.connectTimeoutMs
     this.#connecting.add(c)
-    if (this.#connectTimer === undefined || c.deadline < this.#connectAt) this.#armConnect(c.deadline, now)
+    if (this.#connectTimer === undefined || c.deadline < this.#connectAt)
+      this.#armConnect(c.deadline, now)
     up.on('error', ProxyService.#onUpError)
     up.on('connect', ProxyService.#onUpConnect)
   }
@@ -362,7 +402,10 @@ export class ProxyService {
   #armConnect(deadline: number, now: number): void {
     clearTimeout(this.#connectTimer)
     this.#connectAt = deadline
-    this.#connectTimer = setTimeout(() => this.#sweepConnect(), Math.max(1, deadline - now))
+    this.#connectTimer = setTimeout(
+      () => this.#sweepConnect(),
+      Math.max(1, deadline - now),
+    )
     this.#connectTimer.unref()
   }
 
@@ -372,7 +415,8 @@ export class ProxyService {
     // A reload may change connect-timeout, so the queue is not strictly in
     // deadline order: check every entry. A failed attempt re-queues with a
     // new deadline (not in this snapshot).
-    for (const c of [...this.#connecting]) if (c.deadline <= now) this.#fail(c, 'timeout')
+    for (const c of [...this.#connecting])
+      if (c.deadline <= now) this.#fail(c, 'timeout')
     let next = Infinity
     for (const c of this.#connecting) if (c.deadline < next) next = c.deadline
     if (next !== Infinity) this.#armConnect(next, now)
@@ -385,7 +429,8 @@ export class ProxyService {
   static #onUpError(this: Tagged, e: NodeJS.ErrnoException): void {
     const c = this[CONN]
     // After the connect, errors show as 'close' with hadError.
-    if (c.state === State.Connecting && c.up === this) c.svc.#fail(c, e.code ?? e.message)
+    if (c.state === State.Connecting && c.up === this)
+      c.svc.#fail(c, e.code ?? e.message)
   }
 
   #fail(c: Conn, reason: string): void {
@@ -397,7 +442,10 @@ export class ProxyService {
     c.slot = undefined
     this.balancer.abandon(slot)
     if (c.client.destroyed) return
-    this.#log.debug({ service: this.#spec.name, node: slot.id, reason }, 'connect failed; trying another node')
+    this.#log.debug(
+      { service: this.#spec.name, node: slot.id, reason },
+      'connect failed; trying another node',
+    )
     ;(c.exclude ??= new Set<string>()).add(slot.id)
     this.#attempt(c)
   }
@@ -423,7 +471,11 @@ export class ProxyService {
   static #onUpClose(this: Tagged, hadError: boolean): void {
     const c = this[CONN]
     if (hadError) c.client.destroy()
-    c.svc.balancer.release(c.slot as Slot, c.client.bytesRead, c.client.bytesWritten)
+    c.svc.balancer.release(
+      c.slot as Slot,
+      c.client.bytesRead,
+      c.client.bytesWritten,
+    )
   }
 
   // Idle timeout: one sweep every idle-timeout / IDLE_SWEEPS over the
@@ -434,7 +486,10 @@ export class ProxyService {
     this.#idleTimer = undefined
     const ms = this.#spec.idleTimeoutMs
     if (ms <= 0) return
-    this.#idleTimer = setInterval(() => this.#sweepIdle(), Math.max(1, Math.floor(ms / IDLE_SWEEPS)))
+    this.#idleTimer = setInterval(
+      () => this.#sweepIdle(),
+      Math.max(1, Math.floor(ms / IDLE_SWEEPS)),
+    )
     this.#idleTimer.unref()
   }
 
@@ -461,7 +516,8 @@ export class ProxyService {
       c.client.destroy()
     }
     await new Promise<void>(resolve => this.#server.close(() => resolve()))
-    if (this.#open.size > 0) await new Promise<void>(r => this.#idleWaiters.push(r))
+    if (this.#open.size > 0)
+      await new Promise<void>(r => this.#idleWaiters.push(r))
     clearInterval(this.#idleTimer)
     this.#idleTimer = undefined
   }

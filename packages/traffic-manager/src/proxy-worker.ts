@@ -23,7 +23,9 @@ function send(m: FromWorker): void {
 process.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'add': {
-      const s = new ProxyService(m.spec, logger, entry => send({ t: 'persist', name: m.spec.name, entry }))
+      const s = new ProxyService(m.spec, logger, entry =>
+        send({ t: 'persist', name: m.spec.name, entry }),
+      )
       s.listen().then(
         address => {
           services.set(m.spec.name, s)
@@ -62,7 +64,14 @@ process.on('message', (m: ToWorker) => {
       break
     }
     case 'persist':
-      services.get(m.name)?.balancer.setPersist(m.entry.client, m.entry.node, m.entry.expiresAt, m.replace)
+      services
+        .get(m.name)
+        ?.balancer.setPersist(
+          m.entry.client,
+          m.entry.node,
+          m.entry.expiresAt,
+          m.replace,
+        )
       break
     case 'counters': {
       const data: Record<string, [string, BackendCounters][]> = {}

@@ -57,11 +57,21 @@ export function formatReport(r: LoadReport, key?: string | Buffer): string {
 /** Parses one datagram; never throws. */
 export function parseReport(data: Buffer | string): ParsedReport {
   if (data.length > REPORT_MAX_BYTES) {
-    return { ok: false, error: 'TM_ERR_REPORT_TOO_LONG', detail: `${data.length} bytes` }
+    return {
+      ok: false,
+      error: 'TM_ERR_REPORT_TOO_LONG',
+      detail: `${data.length} bytes`,
+    }
   }
-  const text = (typeof data === 'string' ? data : data.toString('latin1')).replace(/\r?\n$/, '')
+  const text = (
+    typeof data === 'string' ? data : data.toString('latin1')
+  ).replace(/\r?\n$/, '')
   if (/[^\x20-\x7e]/.test(text)) {
-    return { ok: false, error: 'TM_ERR_REPORT_SYNTAX', detail: 'non-printable byte' }
+    return {
+      ok: false,
+      error: 'TM_ERR_REPORT_SYNTAX',
+      detail: 'non-printable byte',
+    }
   }
   let signed = text
   let mac: string | undefined
@@ -72,15 +82,34 @@ export function parseReport(data: Buffer | string): ParsedReport {
   }
   const words = signed.split(' ')
   if (words[0] !== 'LOAD' || words.length < 8) {
-    return { ok: false, error: 'TM_ERR_REPORT_SYNTAX', detail: 'expected LOAD and 7 fields' }
+    return {
+      ok: false,
+      error: 'TM_ERR_REPORT_SYNTAX',
+      detail: 'expected LOAD and 7 fields',
+    }
   }
   if (words[1] !== String(REPORT_VERSION)) {
-    return { ok: false, error: 'TM_ERR_REPORT_VERSION', detail: `version ${words[1]}` }
+    return {
+      ok: false,
+      error: 'TM_ERR_REPORT_VERSION',
+      detail: `version ${words[1]}`,
+    }
   }
-  const [, , node = '', load = '', state = '', sender = '', epoch = '', seq = '', ...rest] = words
+  const [
+    ,
+    ,
+    node = '',
+    load = '',
+    state = '',
+    sender = '',
+    epoch = '',
+    seq = '',
+    ...rest
+  ] = words
   if (isIP(node) === 0) return bad(`node "${node}" is not an IP address`)
   if (!/^\d{1,12}$/.test(load)) return bad(`load "${load}"`)
-  if (!(REPORT_STATES as readonly string[]).includes(state)) return bad(`state "${state}"`)
+  if (!(REPORT_STATES as readonly string[]).includes(state))
+    return bad(`state "${state}"`)
   if (!TOKEN.test(sender)) return bad(`sender "${sender}"`)
   if (!/^\d{1,16}$/.test(epoch)) return bad(`epoch "${epoch}"`)
   if (!/^\d{1,16}$/.test(seq)) return bad(`seq "${seq}"`)
@@ -99,7 +128,9 @@ export function parseReport(data: Buffer | string): ParsedReport {
     seq: Number(seq),
     ...(rest.length ? { ext } : {}),
   }
-  return mac === undefined ? { ok: true, report, signed } : { ok: true, report, mac, signed }
+  return mac === undefined
+    ? { ok: true, report, signed }
+    : { ok: true, report, mac, signed }
 }
 
 function bad(detail: string): ParsedReport {
@@ -107,6 +138,9 @@ function bad(detail: string): ParsedReport {
 }
 
 /** True when the parsed datagram's MAC matches `key`. */
-export function verifyReport(p: { mac?: string; signed: string }, key: string | Buffer): boolean {
+export function verifyReport(
+  p: { mac?: string; signed: string },
+  key: string | Buffer,
+): boolean {
   return p.mac !== undefined && verifyHmacHex('sha256', key, p.signed, p.mac)
 }

@@ -28,7 +28,12 @@ export async function startReportServer(
   try {
     addr = await sock.bind(port, listen)
   } catch (e) {
-    throw tmError('TM_ERR_LISTEN', formatHostPort({ host: listen, port }), (e as Error).message, e)
+    throw tmError(
+      'TM_ERR_LISTEN',
+      formatHostPort({ host: listen, port }),
+      (e as Error).message,
+      e,
+    )
   }
   return {
     address: { host: addr.address, port: addr.port },

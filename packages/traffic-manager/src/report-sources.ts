@@ -47,16 +47,21 @@ export class ReportSources {
  * This host's addresses, re-read at most every 5 s on a miss (heartbeatd
  * adds and removes the VIP at run time). Loopback is always local.
  */
-export function hostAddresses(refreshMs = 5000, now: () => number = Date.now): (address: string) => boolean {
+export function hostAddresses(
+  refreshMs = 5000,
+  now: () => number = Date.now,
+): (address: string) => boolean {
   let known = new Set<string>()
   let readAt = -Infinity
   const read = (): void => {
     known = new Set()
-    for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) known.add(canonicalIp(i.address))
+    for (const list of Object.values(networkInterfaces()))
+      for (const i of list ?? []) known.add(canonicalIp(i.address))
     readAt = now()
   }
   return address => {
-    if (address === '::1' || (isIPv4(address) && address.startsWith('127.'))) return true
+    if (address === '::1' || (isIPv4(address) && address.startsWith('127.')))
+      return true
     if (known.has(address)) return true
     if (now() - readAt < refreshMs) return false
     read()

@@ -19,11 +19,15 @@ export interface Candidate {
 
 export interface Scheduler {
   readonly name: SchedulerName
-  pick<C extends Candidate>(list: readonly C[], exclude?: ReadonlySet<string>): C | undefined
+  pick<C extends Candidate>(
+    list: readonly C[],
+    exclude?: ReadonlySet<string>,
+  ): C | undefined
 }
 
 const usable = (c: Candidate, exclude?: ReadonlySet<string>): boolean =>
-  c.weight > 0 && (exclude === undefined || exclude.size === 0 || !exclude.has(c.id))
+  c.weight > 0 &&
+  (exclude === undefined || exclude.size === 0 || !exclude.has(c.id))
 
 /** `random` returns [0, 1); injected so tests are deterministic. */
 export function createScheduler(

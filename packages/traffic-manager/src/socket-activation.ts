@@ -22,12 +22,18 @@ export interface InheritedSocket extends ListenFd {
 }
 
 /** The fds passed to this process, or none when the variables are not for us. */
-export function listenFds(env: Readonly<Record<string, string | undefined>>, pid: number): ListenFd[] {
+export function listenFds(
+  env: Readonly<Record<string, string | undefined>>,
+  pid: number,
+): ListenFd[] {
   if (env.LISTEN_PID === undefined || Number(env.LISTEN_PID) !== pid) return []
   const n = Number(env.LISTEN_FDS)
   if (!Number.isInteger(n) || n <= 0 || n > 1000) return []
   const names = env.LISTEN_FDNAMES?.split(':') ?? []
-  return Array.from({ length: n }, (_, i) => ({ fd: SD_LISTEN_FDS_START + i, name: names[i] || 'unknown' }))
+  return Array.from({ length: n }, (_, i) => ({
+    fd: SD_LISTEN_FDS_START + i,
+    name: names[i] || 'unknown',
+  }))
 }
 
 /** Canonical text of an IP address, so `::0:1` and `::1` compare equal. */
@@ -41,7 +47,9 @@ export function canonicalAddress(a: string): string {
 }
 
 /** Listening sockets (state 0A) of /proc/net/tcp or tcp6, by inode. */
-export function parseProcNetTcp(text: string): Map<string, { address: string; port: number }> {
+export function parseProcNetTcp(
+  text: string,
+): Map<string, { address: string; port: number }> {
   const out = new Map<string, { address: string; port: number }>()
   for (const line of text.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/)
@@ -59,11 +67,13 @@ function hexAddress(hex: string): string {
   const bytes: number[] = []
   for (let w = 0; w < hex.length; w += 8) {
     const word = hex.slice(w, w + 8)
-    for (let b = 6; b >= 0; b -= 2) bytes.push(parseInt(word.slice(b, b + 2), 16))
+    for (let b = 6; b >= 0; b -= 2)
+      bytes.push(parseInt(word.slice(b, b + 2), 16))
   }
   if (bytes.length === 4) return bytes.join('.')
   const groups: string[] = []
-  for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0)).toString(16))
+  for (let i = 0; i < 16; i += 2)
+    groups.push((((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0)).toString(16))
   const v6 = canonicalAddress(groups.join(':'))
   return v6.startsWith('::ffff:') && v6.includes('.') ? v6.slice(7) : v6
 }
@@ -85,7 +95,8 @@ export function inheritedSockets(
   const listening = new Map<string, { address: string; port: number }>()
   for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
     try {
-      for (const [k, v] of parseProcNetTcp(readFileSync(f, 'utf8'))) listening.set(k, v)
+      for (const [k, v] of parseProcNetTcp(readFileSync(f, 'utf8')))
+        listening.set(k, v)
     } catch {
       // No IPv6 in this kernel: nothing to read.
     }
@@ -95,7 +106,9 @@ export function inheritedSockets(
   for (const l of fds) {
     let inode: string | undefined
     try {
-      inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${l.fd}`))?.[1]
+      inode = /^socket:\[(\d+)\]$/.exec(
+        readlinkSync(`/proc/self/fd/${l.fd}`),
+      )?.[1]
     } catch {
       inode = undefined
     }

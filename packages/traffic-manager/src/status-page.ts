@@ -7,7 +7,15 @@
 
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { formatHostPort, isLoopbackHost, kitErrors, parseHostPort, parseIntRange, type HostPort, type Logger } from '@has/daemon-kit'
+import {
+  formatHostPort,
+  isLoopbackHost,
+  kitErrors,
+  parseHostPort,
+  parseIntRange,
+  type HostPort,
+  type Logger,
+} from '@has/daemon-kit'
 import type { StatusSnapshot } from './traffic-manager.js'
 
 export interface StatusPageOptions {
@@ -41,7 +49,10 @@ export interface NodeRates {
 
 interface Sample {
   readonly at: number
-  readonly counters: ReadonlyMap<string, { total: number; bytesIn: number; bytesOut: number }>
+  readonly counters: ReadonlyMap<
+    string,
+    { total: number; bytesIn: number; bytesOut: number }
+  >
 }
 
 const key = (service: string, node: string): string => `${service} ${node}`
@@ -52,9 +63,17 @@ export class RateTracker {
   #last: Sample | undefined
 
   add(s: StatusSnapshot, at: number): void {
-    const counters = new Map<string, { total: number; bytesIn: number; bytesOut: number }>()
+    const counters = new Map<
+      string,
+      { total: number; bytesIn: number; bytesOut: number }
+    >()
     for (const v of s.services) {
-      for (const n of v.nodes) counters.set(key(v.name, n.address), { total: n.total, bytesIn: n.bytesIn, bytesOut: n.bytesOut })
+      for (const n of v.nodes)
+        counters.set(key(v.name, n.address), {
+          total: n.total,
+          bytesIn: n.bytesIn,
+          bytesOut: n.bytesOut,
+        })
     }
     this.#prev = this.#last
     this.#last = { at, counters }
@@ -68,21 +87,33 @@ export class RateTracker {
     const dt = (this.#last.at - this.#prev.at) / 1000
     if (dt <= 0) return undefined
     const per = (x: number, y: number): number => Math.max(0, y - x) / dt
-    return { connPerS: per(a.total, b.total), bytesInPerS: per(a.bytesIn, b.bytesIn), bytesOutPerS: per(a.bytesOut, b.bytesOut) }
+    return {
+      connPerS: per(a.total, b.total),
+      bytesInPerS: per(a.bytesIn, b.bytesIn),
+      bytesOutPerS: per(a.bytesOut, b.bytesOut),
+    }
   }
 }
 
 const esc = (v: unknown): string =>
-  String(v).replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string)
+  String(v).replace(
+    /[&<>"']/g,
+    c =>
+      ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[
+        c
+      ] as string,
+  )
 
-const rate = (n: number | undefined): string => (n === undefined ? '-' : n < 10 ? n.toFixed(1) : Math.round(n).toString())
+const rate = (n: number | undefined): string =>
+  n === undefined ? '-' : n < 10 ? n.toFixed(1) : Math.round(n).toString()
 const bytes = (n: number | undefined): string => {
   if (n === undefined) return '-'
   if (n < 1024) return `${n.toFixed(0)} B`
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`
   return `${(n / 1024 / 1024).toFixed(1)} MiB`
 }
-const age = (ms: number | null): string => (ms === null ? 'never' : `${(ms / 1000).toFixed(1)} s`)
+const age = (ms: number | null): string =>
+  ms === null ? 'never' : `${(ms / 1000).toFixed(1)} s`
 
 const STYLE = `body{font:13px/1.4 system-ui,sans-serif;margin:1em;color:#222;background:#fff}
 h1{font-size:18px;margin:0 0 .3em}h2{font-size:15px;margin:1.2em 0 .3em}
@@ -147,11 +178,19 @@ ${services || '<p>No virtual service configured.</p>'}
 }
 
 /** Starts the page's own HTTP listener and the rate sampler. */
-export async function startStatusPage(opts: StatusPageOptions): Promise<StatusPage> {
+export async function startStatusPage(
+  opts: StatusPageOptions,
+): Promise<StatusPage> {
   const hp = parseStatusPageListen(opts.listen)
-  if (!hp) throw kitErrors('KIT_ERR_BAD_ADDRESS', opts.listen, 'port or host:port')
+  if (!hp)
+    throw kitErrors('KIT_ERR_BAD_ADDRESS', opts.listen, 'port or host:port')
   if (!isLoopbackHost(hp.host) && !opts.allowRemote) {
-    throw kitErrors('KIT_ERR_LISTEN_REMOTE', 'status page', formatHostPort(hp), 'status-page')
+    throw kitErrors(
+      'KIT_ERR_LISTEN_REMOTE',
+      'status page',
+      formatHostPort(hp),
+      'status-page',
+    )
   }
   const refreshS = opts.refreshS ?? 2
   const now = opts.now ?? Date.now
@@ -179,19 +218,25 @@ export async function startStatusPage(opts: StatusPageOptions): Promise<StatusPa
       res.writeHead(path === '/' ? 503 : 404).end()
       return
     }
-    const body = renderStatusPage(latest, (s, n) => tracker.rates(s, n), { refreshS, at: new Date(now()) })
+    const body = renderStatusPage(latest, (s, n) => tracker.rates(s, n), {
+      refreshS,
+      at: new Date(now()),
+    })
     res.writeHead(200, {
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-store',
       // Nothing from elsewhere, no script: only the inline style.
-      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+      'content-security-policy':
+        "default-src 'none'; style-src 'unsafe-inline'",
       'x-content-type-options': 'nosniff',
     })
     res.end(req.method === 'HEAD' ? undefined : body)
   })
   server.keepAliveTimeout = 5000
   await new Promise<void>((resolve, reject) => {
-    server.once('error', e => reject(kitErrors('KIT_ERR_LISTEN', formatHostPort(hp), e.message, e)))
+    server.once('error', e =>
+      reject(kitErrors('KIT_ERR_LISTEN', formatHostPort(hp), e.message, e)),
+    )
     server.listen(hp.port, hp.host, resolve)
   }).catch(e => {
     clearInterval(timer)

@@ -16,14 +16,27 @@ import {
   type Service,
 } from '@has/daemon-kit'
 import type { TmConfig, ServiceConfig } from './config.js'
-import type { DataPlane, DataPlaneFactory, BackendCounters } from './data-plane.js'
-import { LiveTable, DROP_REASONS, type AutojoinPolicy, type NodeEntry } from './live-table.js'
+import type {
+  DataPlane,
+  DataPlaneFactory,
+  BackendCounters,
+} from './data-plane.js'
+import {
+  LiveTable,
+  DROP_REASONS,
+  type AutojoinPolicy,
+  type NodeEntry,
+} from './live-table.js'
 import { ReportSources, hostAddresses } from './report-sources.js'
 import { planBackends, type PlannedBackend } from './plan.js'
 import { startReportServer, type ReportServer } from './report-server.js'
 import { loadDataPlaneFactory } from './data-plane-registry.js'
 import { isPersistenceCapable } from './proxy-data-plane.js'
-import { InProcessHost, type ProxyHost, type PersistStats } from './proxy-host.js'
+import {
+  InProcessHost,
+  type ProxyHost,
+  type PersistStats,
+} from './proxy-host.js'
 import { ClusterHost } from './proxy-cluster.js'
 import { Balancer } from './balancer.js'
 import { MAX_WEIGHT } from './weights.js'
@@ -73,11 +86,24 @@ export interface ServiceStatus {
 }
 
 export interface StatusSnapshot {
-  reports: { listen: string; accepted: number; dropped: Record<string, number>; keyed: boolean }
+  reports: {
+    listen: string
+    accepted: number
+    dropped: Record<string, number>
+    keyed: boolean
+  }
   timeoutMs: number
   workers: number
   masters: readonly string[]
-  nodes: { address: string; role: string; label: string; state: string; load: number; sender: string | null; lastReportAgeMs: number | null }[]
+  nodes: {
+    address: string
+    role: string
+    label: string
+    state: string
+    load: number
+    sender: string | null
+    lastReportAgeMs: number | null
+  }[]
   services: ServiceStatus[]
 }
 
@@ -100,18 +126,31 @@ interface Running {
   counters: ReadonlyMap<string, BackendCounters>
 }
 
-export async function createTrafficManager(opts: TrafficManagerOptions): Promise<TrafficManager> {
+export async function createTrafficManager(
+  opts: TrafficManagerOptions,
+): Promise<TrafficManager> {
   const log = opts.logger
   const now = opts.now ?? Date.now
   let config = opts.config
   const sourcesOf = (c: TmConfig): ReportSources =>
-    new ReportSources({ masters: c.masters, allow: c.reportFrom, isLocal: isLocalAddress })
+    new ReportSources({
+      masters: c.masters,
+      allow: c.reportFrom,
+      isLocal: isLocalAddress,
+    })
   let autojoinRanges = new Map<string, BlockList>()
   const autojoinOf = (c: TmConfig): AutojoinPolicy | undefined => {
-    const ranges = new Map(c.services.filter(s => s.autojoin.length).map(s => [s.name, cidrList(s.autojoin)]))
+    const ranges = new Map(
+      c.services
+        .filter(s => s.autojoin.length)
+        .map(s => [s.name, cidrList(s.autojoin)]),
+    )
     autojoinRanges = ranges
     if (ranges.size === 0) return undefined
-    return { max: c.autojoinMax, allowed: a => [...ranges.values()].some(b => inList(b, a)) }
+    return {
+      max: c.autojoinMax,
+      allowed: a => [...ranges.values()].some(b => inList(b, a)),
+    }
   }
   const table = new LiveTable({
     nodes: config.nodes,
@@ -122,22 +161,34 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     now,
   })
   /** A service's nodes: those listed, then auto-joined ones in its ranges (port: the VIP's). */
-  const nodesOf = (s: ServiceConfig): { address: string; port: number; auto?: boolean }[] => {
-    const out: { address: string; port: number; auto?: boolean }[] = [...s.nodes]
+  const nodesOf = (
+    s: ServiceConfig,
+  ): { address: string; port: number; auto?: boolean }[] => {
+    const out: { address: string; port: number; auto?: boolean }[] = [
+      ...s.nodes,
+    ]
     const ranges = autojoinRanges.get(s.name)
     if (!ranges) return out
     for (const e of table.entries()) {
-      if (e.auto && inList(ranges, e.address) && !s.nodes.some(n => n.address === e.address)) out.push({ address: e.address, port: s.port, auto: true })
+      if (
+        e.auto &&
+        inList(ranges, e.address) &&
+        !s.nodes.some(n => n.address === e.address)
+      )
+        out.push({ address: e.address, port: s.port, auto: true })
     }
     return out
   }
   const services = new Map<string, Running>()
   const overrides = new Map<string, Map<string, number>>()
-  const workerCount = config.workers === 'auto' ? availableParallelism() : config.workers
+  const workerCount =
+    config.workers === 'auto' ? availableParallelism() : config.workers
   const inherited = opts.inherited ?? []
   /** The inherited socket a proxy service listens on instead of binding. */
   const inheritedFor = (s: ServiceConfig): InheritedSocket | undefined =>
-    s.dataplane === 'proxy' ? matchInherited(inherited, s.address, s.port) : undefined
+    s.dataplane === 'proxy'
+      ? matchInherited(inherited, s.address, s.port)
+      : undefined
   let host: ProxyHost | undefined
   let hostStarting: Promise<ProxyHost> | undefined
   const proxyHost = (): Promise<ProxyHost> =>
@@ -149,14 +200,20 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
               workers: workerCount,
               logger: log.child({ component: 'proxy' }),
               ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
-              ...(inherited.length ? { inheritedFds: inherited.map(i => i.fd) } : {}),
+              ...(inherited.length
+                ? { inheritedFds: inherited.map(i => i.fd) }
+                : {}),
             })
       return host
     })())
 
   // Metrics ------------------------------------------------------------
   const registry = new Registry()
-  const accepted = new Counter({ name: 'tm_reports_accepted_total', help: 'Load reports accepted', registers: [registry] })
+  const accepted = new Counter({
+    name: 'tm_reports_accepted_total',
+    help: 'Load reports accepted',
+    registers: [registry],
+  })
   const dropped = new Counter({
     name: 'tm_reports_dropped_total',
     help: 'Load reports dropped, by reason (error code)',
@@ -171,7 +228,8 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     registers: [registry],
     collect() {
       this.reset()
-      for (const [event, n] of Object.entries(table.autojoinEvents)) this.inc({ event }, n)
+      for (const [event, n] of Object.entries(table.autojoinEvents))
+        this.inc({ event }, n)
     },
   })
   new Counter({
@@ -183,7 +241,11 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
       this.inc(table.replayEvictions)
     },
   })
-  const perService = (name: string, help: string, pick: (s: PersistStats) => number): void => {
+  const perService = (
+    name: string,
+    help: string,
+    pick: (s: PersistStats) => number,
+  ): void => {
     new Gauge({
       name,
       help,
@@ -192,12 +254,17 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
       collect() {
         this.reset()
         for (const r of services.values()) {
-          if (r.dp && isPersistenceCapable(r.dp) && r.cfg.persistentMs > 0) this.set({ service: r.cfg.name }, pick(r.dp.persistStats()))
+          if (r.dp && isPersistenceCapable(r.dp) && r.cfg.persistentMs > 0)
+            this.set({ service: r.cfg.name }, pick(r.dp.persistStats()))
         }
       },
     })
   }
-  perService('tm_persist_entries', 'Client affinity entries held', p => p.entries)
+  perService(
+    'tm_persist_entries',
+    'Client affinity entries held',
+    p => p.entries,
+  )
   // A counter (it only grows), set from the data plane's running total at
   // each scrape, as tm_replay_state_evictions_total is.
   new Counter({
@@ -208,7 +275,8 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     collect() {
       this.reset()
       for (const r of services.values()) {
-        if (r.dp && isPersistenceCapable(r.dp) && r.cfg.persistentMs > 0) this.inc({ service: r.cfg.name }, r.dp.persistStats().evictions)
+        if (r.dp && isPersistenceCapable(r.dp) && r.cfg.persistentMs > 0)
+          this.inc({ service: r.cfg.name }, r.dp.persistStats().evictions)
       }
     },
   })
@@ -219,7 +287,11 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     registers: [registry],
     collect() {
       this.reset()
-      for (const e of table.entries()) this.set({ node: e.address }, e.status === 'up' || e.status === 'drain' ? 1 : 0)
+      for (const e of table.entries())
+        this.set(
+          { node: e.address },
+          e.status === 'up' || e.status === 'drain' ? 1 : 0,
+        )
     },
   })
   new Gauge({
@@ -233,7 +305,11 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     },
   })
   // `pick` returns undefined where the data plane does not count it (no series).
-  const perBackend = (name: string, help: string, pick: (r: Running, b: string) => number | undefined): void => {
+  const perBackend = (
+    name: string,
+    help: string,
+    pick: (r: Running, b: string) => number | undefined,
+  ): void => {
     new Gauge({
       name,
       help,
@@ -245,19 +321,44 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
         for (const r of services.values()) {
           for (const n of nodesOf(r.cfg)) {
             const v = pick(r, n.address)
-            if (v !== undefined) this.set({ service: r.cfg.name, node: n.address }, v)
+            if (v !== undefined)
+              this.set({ service: r.cfg.name, node: n.address }, v)
           }
         }
       },
     })
   }
-  perBackend('tm_backend_weight', 'Current scheduler weight (0 = quiesced or out)', (r, b) => r.plan.find(p => p.id === b)?.weight ?? 0)
-  perBackend('tm_backend_active_connections', 'Connections open now', (r, b) => r.counters.get(b)?.active ?? 0)
-  perBackend('tm_backend_connections_total', 'Connections since start (monotonic)', (r, b) => r.counters.get(b)?.total ?? 0)
-  perBackend('tm_backend_bytes_in_total', 'Bytes from clients to the node since start (monotonic)', (r, b) => r.counters.get(b)?.bytesIn ?? 0)
-  perBackend('tm_backend_bytes_out_total', 'Bytes from the node to clients through this host since start (0 for direct routing: replies bypass it)', (r, b) => r.counters.get(b)?.bytesOut ?? 0)
+  perBackend(
+    'tm_backend_weight',
+    'Current scheduler weight (0 = quiesced or out)',
+    (r, b) => r.plan.find(p => p.id === b)?.weight ?? 0,
+  )
+  perBackend(
+    'tm_backend_active_connections',
+    'Connections open now',
+    (r, b) => r.counters.get(b)?.active ?? 0,
+  )
+  perBackend(
+    'tm_backend_connections_total',
+    'Connections since start (monotonic)',
+    (r, b) => r.counters.get(b)?.total ?? 0,
+  )
+  perBackend(
+    'tm_backend_bytes_in_total',
+    'Bytes from clients to the node since start (monotonic)',
+    (r, b) => r.counters.get(b)?.bytesIn ?? 0,
+  )
+  perBackend(
+    'tm_backend_bytes_out_total',
+    'Bytes from the node to clients through this host since start (0 for direct routing: replies bypass it)',
+    (r, b) => r.counters.get(b)?.bytesOut ?? 0,
+  )
   // Kernel data planes only: the proxy counts no packets.
-  perBackend('tm_backend_packets_total', 'Packets of the node\'s connections through this host since start, from kernel counters (monotonic; both directions for nftables, client to node only for nftables-dr)', (r, b) => r.counters.get(b)?.packets)
+  perBackend(
+    'tm_backend_packets_total',
+    "Packets of the node's connections through this host since start, from kernel counters (monotonic; both directions for nftables, client to node only for nftables-dr)",
+    (r, b) => r.counters.get(b)?.packets,
+  )
 
   // Reports ------------------------------------------------------------
   let expiryTimer: NodeJS.Timeout | undefined
@@ -266,16 +367,24 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     if (expiryTimer) return
     const at = table.nextExpiry()
     if (at === undefined) return
-    expiryTimer = setTimeout(() => {
-      expiryTimer = undefined
-      const gone = table.expire()
-      for (const node of gone) {
-        const auto = table.get(node) === undefined
-        log.warn({ node, timeoutMs: table.timeoutMs, ...(auto ? { auto } : {}) }, auto ? 'auto-joined node silent past timeout; left' : 'node silent past timeout; removed')
-      }
-      if (gone.length) queueRecompute()
-      scheduleExpiry()
-    }, Math.max(0, at - now()))
+    expiryTimer = setTimeout(
+      () => {
+        expiryTimer = undefined
+        const gone = table.expire()
+        for (const node of gone) {
+          const auto = table.get(node) === undefined
+          log.warn(
+            { node, timeoutMs: table.timeoutMs, ...(auto ? { auto } : {}) },
+            auto
+              ? 'auto-joined node silent past timeout; left'
+              : 'node silent past timeout; removed',
+          )
+        }
+        if (gone.length) queueRecompute()
+        scheduleExpiry()
+      },
+      Math.max(0, at - now()),
+    )
   }
   // Reports arrive in bursts: one recompute per event-loop turn.
   const recompute = (): void => {
@@ -289,34 +398,62 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     setImmediate(recompute)
   }
   const push = (r: Running): void => {
-    r.plan = planBackends(autojoinRanges.has(r.cfg.name) ? { ...r.cfg, nodes: nodesOf(r.cfg) } : r.cfg, a => table.get(a), overrides.get(r.cfg.name))
+    r.plan = planBackends(
+      autojoinRanges.has(r.cfg.name)
+        ? { ...r.cfg, nodes: nodesOf(r.cfg) }
+        : r.cfg,
+      a => table.get(a),
+      overrides.get(r.cfg.name),
+    )
     const key = JSON.stringify(r.plan.map(p => [p.id, p.weight, p.port]))
     if (!r.dp || key === r.pushed) return
     r.pushed = key
-    r.dp.update(r.plan).catch((err: unknown) => log.error({ err, service: r.cfg.name }, 'data plane update failed'))
+    r.dp
+      .update(r.plan)
+      .catch((err: unknown) =>
+        log.error({ err, service: r.cfg.name }, 'data plane update failed'),
+      )
   }
   const dropLog = createDropLog(log, { what: 'load reports' })
-  const onDatagram = (msg: Buffer, from: { address: string; port: number }): void => {
+  const onDatagram = (
+    msg: Buffer,
+    from: { address: string; port: number },
+  ): void => {
     const res = table.receive(msg, from.address)
     if (!res.accepted) {
       dropped.inc({ reason: res.reason })
       dropLog.drop(res.reason, from.address)
-      log.debug({ reason: res.reason, detail: res.detail, from: from.address }, 'report dropped')
+      log.debug(
+        { reason: res.reason, detail: res.detail, from: from.address },
+        'report dropped',
+      )
       return
     }
     accepted.inc()
     if (res.joined) {
-      const svc = [...autojoinRanges].filter(([, b]) => inList(b, res.node)).map(([n]) => n)
-      log.info({ node: res.node, from: from.address, services: svc }, 'node joined by itself (autojoin)')
+      const svc = [...autojoinRanges]
+        .filter(([, b]) => inList(b, res.node))
+        .map(([n]) => n)
+      log.info(
+        { node: res.node, from: from.address, services: svc },
+        'node joined by itself (autojoin)',
+      )
     }
     if (res.statusChanged) {
       const e = table.get(res.node)
-      log.info({ node: res.node, state: e?.status, load: e?.load, sender: e?.sender }, 'node state changed')
+      log.info(
+        { node: res.node, state: e?.status, load: e?.load, sender: e?.sender },
+        'node state changed',
+      )
     }
     if (res.changed) queueRecompute()
     scheduleExpiry()
   }
-  let reports: ReportServer = await startReportServer(config.listen, config.port, onDatagram)
+  let reports: ReportServer = await startReportServer(
+    config.listen,
+    config.port,
+    onDatagram,
+  )
   warnIfOpen(log, config)
 
   // Services -----------------------------------------------------------
@@ -332,9 +469,13 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     ...(inheritedFor(s) ? { 'inherited-fd': String(inheritedFor(s)?.fd) } : {}),
   })
   const sameService = (a: ServiceConfig, b: ServiceConfig): boolean =>
-    a.dataplane === b.dataplane && JSON.stringify(optionsFor(a)) === JSON.stringify(optionsFor(b))
+    a.dataplane === b.dataplane &&
+    JSON.stringify(optionsFor(a)) === JSON.stringify(optionsFor(b))
   /** Starts a service's data plane; registers it only once it runs. */
-  const startService = async (s: ServiceConfig, factory: DataPlaneFactory): Promise<Running> => {
+  const startService = async (
+    s: ServiceConfig,
+    factory: DataPlaneFactory,
+  ): Promise<Running> => {
     const r: Running = { cfg: s, plan: [], pushed: '', counters: new Map() }
     // A kernel data plane must be in place before the VIP arrives: packets
     // for a VIP that is local with no NAT rules are delivered here and reset.
@@ -373,8 +514,14 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
       return r
     } catch (err) {
       log.error(
-        { err, service: s.name, ...(early ? { vip: s.address, vipLocal: true } : {}) },
-        early ? 'virtual service failed to start while its VIP is local: connections to the VIP are reset' : 'virtual service failed to start',
+        {
+          err,
+          service: s.name,
+          ...(early ? { vip: s.address, vipLocal: true } : {}),
+        },
+        early
+          ? 'virtual service failed to start while its VIP is local: connections to the VIP are reset'
+          : 'virtual service failed to start',
       )
       throw err
     }
@@ -395,11 +542,18 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
       return r.plan.find(p => p.id === slot?.id)
     }
   }
-  const factories = async (cfg: TmConfig): Promise<Map<string, DataPlaneFactory>> => {
+  const factories = async (
+    cfg: TmConfig,
+  ): Promise<Map<string, DataPlaneFactory>> => {
     // Loaded side by side: the proxy's first worker and the nft module.
     const kinds = [...new Set(cfg.services.map(s => s.dataplane))]
     const loaded = await Promise.all(
-      kinds.map(k => loadDataPlaneFactory(k, { proxyHost, ...(opts.dataPlanes ? { extra: opts.dataPlanes } : {}) })),
+      kinds.map(k =>
+        loadDataPlaneFactory(k, {
+          proxyHost,
+          ...(opts.dataPlanes ? { extra: opts.dataPlanes } : {}),
+        }),
+      ),
     )
     return new Map(kinds.map((k, i) => [k, loaded[i] as DataPlaneFactory]))
   }
@@ -411,8 +565,14 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     // Services start side by side (issue 18.12): a proxied VIP does not wait
     // for the kernel plane's programs, nor the reverse.
     const f = await factories(config)
-    const results = await Promise.allSettled(config.services.map(s => startService(s, f.get(s.dataplane) as DataPlaneFactory)))
-    const failed = results.find((x): x is PromiseRejectedResult => x.status === 'rejected')
+    const results = await Promise.allSettled(
+      config.services.map(s =>
+        startService(s, f.get(s.dataplane) as DataPlaneFactory),
+      ),
+    )
+    const failed = results.find(
+      (x): x is PromiseRejectedResult => x.status === 'rejected',
+    )
     if (failed) throw failed.reason
     // Status lists them in config order, whichever came up first.
     const started = new Map(services)
@@ -426,7 +586,10 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     await Promise.allSettled([...services.values()].map(stopService))
     await reports.close()
     // The worker pool may still be starting (factories load side by side).
-    await hostStarting?.then(h => h.close(), () => undefined)
+    await hostStarting?.then(
+      h => h.close(),
+      () => undefined,
+    )
     throw e
   }
 
@@ -487,7 +650,9 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
           state: e?.status ?? 'unknown',
           load: e?.load ?? 0,
           weight: p?.weight ?? 0,
-          weightSource: overrides.get(r.cfg.name)?.has(n.address) ? 'manual' : 'auto',
+          weightSource: overrides.get(r.cfg.name)?.has(n.address)
+            ? 'manual'
+            : 'auto',
           eligible: p !== undefined && p.weight > 0,
           active: c?.active ?? 0,
           total: c?.total ?? 0,
@@ -516,52 +681,101 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     // Cheap liveness for vip-announcer's frequent polls: no data-plane counter read.
     health: () => ({
       services: status().services.map(s => ({
-        name: s.name, dataplane: s.dataplane, running: s.running, eligible: s.nodes.filter(n => n.eligible).length,
+        name: s.name,
+        dataplane: s.dataplane,
+        running: s.running,
+        eligible: s.nodes.filter(n => n.eligible).length,
       })),
     }),
     weight: args => {
-      if (args.length !== 3) throw tmError('TM_ERR_BAD_ARGUMENT', 'usage: weight <service> <node> <0..256|auto>')
+      if (args.length !== 3)
+        throw tmError(
+          'TM_ERR_BAD_ARGUMENT',
+          'usage: weight <service> <node> <0..256|auto>',
+        )
       const [name, node = '', value = ''] = args
       const r = serviceArg(name)
-      if (!nodesOf(r.cfg).some(n => n.address === node)) throw tmError('TM_ERR_UNKNOWN_NODE', node, r.cfg.name)
+      if (!nodesOf(r.cfg).some(n => n.address === node))
+        throw tmError('TM_ERR_UNKNOWN_NODE', node, r.cfg.name)
       let m = overrides.get(r.cfg.name)
       if (value === 'auto') m?.delete(node)
       else {
         const w = parseIntRange(value, 0, MAX_WEIGHT)
-        if (w === undefined) throw tmError('TM_ERR_BAD_ARGUMENT', `weight "${value}": expected 0..${MAX_WEIGHT} or auto`)
+        if (w === undefined)
+          throw tmError(
+            'TM_ERR_BAD_ARGUMENT',
+            `weight "${value}": expected 0..${MAX_WEIGHT} or auto`,
+          )
         if (!m) overrides.set(r.cfg.name, (m = new Map()))
         m.set(node, w)
       }
       log.info({ service: r.cfg.name, node, weight: value }, 'weight override')
       push(r)
       const p = r.plan.find(b => b.id === node)
-      return { service: r.cfg.name, node, weight: p?.weight ?? 0, source: value === 'auto' ? 'auto' : 'manual' }
+      return {
+        service: r.cfg.name,
+        node,
+        weight: p?.weight ?? 0,
+        source: value === 'auto' ? 'auto' : 'manual',
+      }
     },
     'persist-list': args => {
-      if (args.length > 1) throw tmError('TM_ERR_BAD_ARGUMENT', 'usage: persist-list [service]')
+      if (args.length > 1)
+        throw tmError('TM_ERR_BAD_ARGUMENT', 'usage: persist-list [service]')
       const list = args.length ? [serviceArg(args[0])] : [...services.values()]
       const t = Date.now()
-      const out: { service: string; client: string; node: string; expiresInMs: number }[] = []
+      const out: {
+        service: string
+        client: string
+        node: string
+        expiresInMs: number
+      }[] = []
       for (const r of list) {
         if (!r.dp || !isPersistenceCapable(r.dp)) {
-          if (args.length) throw tmError('TM_ERR_NOT_SUPPORTED', `data plane ${r.cfg.dataplane} keeps no affinity table`)
+          if (args.length)
+            throw tmError(
+              'TM_ERR_NOT_SUPPORTED',
+              `data plane ${r.cfg.dataplane} keeps no affinity table`,
+            )
           continue
         }
         for (const e of r.dp.persistList()) {
-          out.push({ service: r.cfg.name, client: e.client, node: e.node, expiresInMs: Math.max(0, e.expiresAt - t) })
+          out.push({
+            service: r.cfg.name,
+            client: e.client,
+            node: e.node,
+            expiresInMs: Math.max(0, e.expiresAt - t),
+          })
         }
       }
       return out
     },
     'persist-set': args => {
-      if (args.length !== 4) throw tmError('TM_ERR_BAD_ARGUMENT', 'usage: persist-set <service> <client-ip> <node> <ttl-seconds>')
+      if (args.length !== 4)
+        throw tmError(
+          'TM_ERR_BAD_ARGUMENT',
+          'usage: persist-set <service> <client-ip> <node> <ttl-seconds>',
+        )
       const [name, client = '', node = '', ttl = ''] = args
       const r = serviceArg(name)
-      if (isIP(client) === 0) throw tmError('TM_ERR_BAD_ARGUMENT', `client "${client}" is not an IP address`)
-      if (!nodesOf(r.cfg).some(n => n.address === node)) throw tmError('TM_ERR_UNKNOWN_NODE', node, r.cfg.name)
+      if (isIP(client) === 0)
+        throw tmError(
+          'TM_ERR_BAD_ARGUMENT',
+          `client "${client}" is not an IP address`,
+        )
+      if (!nodesOf(r.cfg).some(n => n.address === node))
+        throw tmError('TM_ERR_UNKNOWN_NODE', node, r.cfg.name)
       const secs = parseIntRange(ttl, 0, 86_400)
-      if (secs === undefined) throw tmError('TM_ERR_BAD_ARGUMENT', `ttl "${ttl}": expected 0..86400 seconds`)
-      if (!r.dp || !isPersistenceCapable(r.dp)) throw tmError('TM_ERR_NOT_SUPPORTED', `data plane ${r.cfg.dataplane} keeps no affinity table`)
+      if (secs === undefined)
+        throw tmError(
+          'TM_ERR_BAD_ARGUMENT',
+          `ttl "${ttl}": expected 0..86400 seconds`,
+        )
+      if (!r.dp || !isPersistenceCapable(r.dp))
+        throw tmError(
+          'TM_ERR_NOT_SUPPORTED',
+          `data plane ${r.cfg.dataplane} keeps no affinity table`,
+        )
       r.dp.persistSet({ client, node, expiresAt: Date.now() + secs * 1000 })
       return { service: r.cfg.name, client, node, expiresInMs: secs * 1000 }
     },
@@ -582,16 +796,25 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
       if (!from) continue
       const s = next.services.find(x => x.name === r.cfg.name)
       if (!s || inheritedFor(s)?.fd !== from.fd) {
-        throw tmError('TM_ERR_INHERITED', r.cfg.name, `fd ${from.fd}, ${from.name}`)
+        throw tmError(
+          'TM_ERR_INHERITED',
+          r.cfg.name,
+          `fd ${from.fd}, ${from.name}`,
+        )
       }
     }
-    const factoryOf = (s: ServiceConfig): DataPlaneFactory => f.get(s.dataplane) as DataPlaneFactory
+    const factoryOf = (s: ServiceConfig): DataPlaneFactory =>
+      f.get(s.dataplane) as DataPlaneFactory
     const undo: (() => Promise<unknown>)[] = []
     const commit: (() => Promise<unknown>)[] = []
     try {
       if (next.listen !== config.listen || next.port !== config.port) {
         const old = reports
-        const fresh = await startReportServer(next.listen, next.port, onDatagram)
+        const fresh = await startReportServer(
+          next.listen,
+          next.port,
+          onDatagram,
+        )
         reports = fresh
         undo.push(async () => {
           reports = old
@@ -613,7 +836,10 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
         const old = r.cfg
         if (!s) {
           commit.push(() => {
-            log.info({ service: old.name }, 'virtual service removed; its open connections finish')
+            log.info(
+              { service: old.name },
+              'virtual service removed; its open connections finish',
+            )
             return stopService(r)
           })
         } else if (sameService(old, s)) {
@@ -627,7 +853,10 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
             r.cfg = old
             await dp.reconfigure?.(optionsFor(old))
           })
-          log.info({ service: s.name, scheduler: s.scheduler }, 'virtual service reconfigured; listener kept')
+          log.info(
+            { service: s.name, scheduler: s.scheduler },
+            'virtual service reconfigured; listener kept',
+          )
         } else if (old.dataplane !== s.dataplane) {
           // Another data plane: start it beside the old one (they do not
           // share a socket), then let the old one drain.
@@ -649,7 +878,10 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
             })
           } catch (e) {
             await startService(old, factoryOf(old)).catch((err: unknown) =>
-              log.error({ err, service: old.name }, 'could not restore the previous virtual service'),
+              log.error(
+                { err, service: old.name },
+                'could not restore the previous virtual service',
+              ),
             )
             throw e
           }
@@ -657,19 +889,33 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
       }
     } catch (e) {
       for (const u of undo.reverse()) {
-        await u().catch((err: unknown) => log.error({ err }, 'reload rollback step failed'))
+        await u().catch((err: unknown) =>
+          log.error({ err }, 'reload rollback step failed'),
+        )
       }
       throw e
     }
     // Committed: nothing below can fail the reload.
-    for (const c of commit) void c().catch((err: unknown) => log.error({ err }, 'closing a replaced listener failed'))
-    table.reconfigure({ nodes: next.nodes, key: next.key, timeoutMs: next.timeoutMs, sources: sourcesOf(next), autojoin: autojoinOf(next) })
+    for (const c of commit)
+      void c().catch((err: unknown) =>
+        log.error({ err }, 'closing a replaced listener failed'),
+      )
+    table.reconfigure({
+      nodes: next.nodes,
+      key: next.key,
+      timeoutMs: next.timeoutMs,
+      sources: sourcesOf(next),
+      autojoin: autojoinOf(next),
+    })
     for (const [name, m] of overrides) {
       const s = next.services.find(x => x.name === name)
       if (!s) overrides.delete(name)
-      else for (const n of m.keys()) if (!nodesOf(s).some(x => x.address === n)) m.delete(n)
+      else
+        for (const n of m.keys())
+          if (!nodesOf(s).some(x => x.address === n)) m.delete(n)
     }
-    if (next.workers !== config.workers) log.warn('workers changes need a restart; keeping the running pool')
+    if (next.workers !== config.workers)
+      log.warn('workers changes need a restart; keeping the running pool')
     const wasOpen = config.key === undefined && !isLoopback(config.listen)
     config = next
     if (!wasOpen) warnIfOpen(log, config)
@@ -687,7 +933,9 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
     // Listeners first, so no new connection arrives while reports stop.
     // Kernel tables stay for the next instance (detach): a restart must not
     // reset the flows they translate.
-    const draining = Promise.all([...services.values()].map(r => r.dp?.detach?.() ?? stopService(r)))
+    const draining = Promise.all(
+      [...services.values()].map(r => r.dp?.detach?.() ?? stopService(r)),
+    )
     await reports.close()
     await draining
     await host?.close()
@@ -696,12 +944,23 @@ export async function createTrafficManager(opts: TrafficManagerOptions): Promise
   for (const i of inherited) {
     if (!config.services.some(s => inheritedFor(s) === i)) {
       log.warn(
-        { fd: i.fd, name: i.name, address: formatHostPort({ host: i.address, port: i.port }) },
+        {
+          fd: i.fd,
+          name: i.name,
+          address: formatHostPort({ host: i.address, port: i.port }),
+        },
         'inherited socket matches no proxy virtual service: connections to it wait unanswered; fix the socket unit or the config',
       )
     }
   }
-  log.info({ reports: formatHostPort(reports.address), services: services.size, workers: workerCount }, 'traffic-manager ready')
+  log.info(
+    {
+      reports: formatHostPort(reports.address),
+      services: services.size,
+      workers: workerCount,
+    },
+    'traffic-manager ready',
+  )
   return {
     registry,
     commands,

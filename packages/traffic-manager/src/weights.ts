@@ -16,5 +16,8 @@ export const MAX_WEIGHT = 256
 /** Weight of a node reporting `up` with this load index. */
 export function weightFromLoad(load: number, maxLoad: number): number {
   if (load <= 0 || maxLoad <= 0) return 1
-  return Math.max(1, Math.min(MAX_WEIGHT, Math.round((MAX_WEIGHT * load) / maxLoad)))
+  return Math.max(
+    1,
+    Math.min(MAX_WEIGHT, Math.round((MAX_WEIGHT * load) / maxLoad)),
+  )
 }

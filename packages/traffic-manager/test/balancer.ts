@@ -6,19 +6,27 @@ const backends = [
   { id: 'b', host: '10.0.0.2', port: 80, weight: 128 },
 ]
 
-t.test('acquire/release count connections; counters survive a node leaving', t => {
-  const b = new Balancer({ scheduler: 'wrr', persistentMs: 0 })
-  b.update(backends)
-  const s1 = b.acquire('1.1.1.1')
-  const s2 = b.acquire('1.1.1.1')
-  t.equal(b.activeTotal, 2)
-  b.update([backends[1]!])
-  if (s1) b.release(s1, 10, 20)
-  if (s2) b.abandon(s2)
-  t.same(b.counters().get('a'), { active: 0, total: 1, bytesIn: 10, bytesOut: 20 })
-  t.equal(b.acquire('x')?.id, 'b', 'only b is left')
-  t.end()
-})
+t.test(
+  'acquire/release count connections; counters survive a node leaving',
+  t => {
+    const b = new Balancer({ scheduler: 'wrr', persistentMs: 0 })
+    b.update(backends)
+    const s1 = b.acquire('1.1.1.1')
+    const s2 = b.acquire('1.1.1.1')
+    t.equal(b.activeTotal, 2)
+    b.update([backends[1]!])
+    if (s1) b.release(s1, 10, 20)
+    if (s2) b.abandon(s2)
+    t.same(b.counters().get('a'), {
+      active: 0,
+      total: 1,
+      bytesIn: 10,
+      bytesOut: 20,
+    })
+    t.equal(b.acquire('x')?.id, 'b', 'only b is left')
+    t.end()
+  },
+)
 
 t.test('distribution follows capacity with wrr', t => {
   const b = new Balancer({ scheduler: 'wrr', persistentMs: 0 })
@@ -38,7 +46,12 @@ t.test('distribution follows capacity with wrr', t => {
 t.test('persistence keeps a client on its node until the entry expires', t => {
   let clock = 0
   const synced: PersistEntry[] = []
-  const b = new Balancer({ scheduler: 'rr', persistentMs: 10_000, now: () => clock, onPersist: e => synced.push(e) })
+  const b = new Balancer({
+    scheduler: 'rr',
+    persistentMs: 10_000,
+    now: () => clock,
+    onPersist: e => synced.push(e),
+  })
   b.update(backends)
   const first = b.acquire('9.9.9.9')
   for (let i = 0; i < 5; i++) t.equal(b.acquire('9.9.9.9')?.id, first?.id)
@@ -50,7 +63,10 @@ t.test('persistence keeps a client on its node until the entry expires', t => {
   t.same(b.persistList(), [], 'expired')
   b.setPersist('8.8.8.8', 'b', clock + 5000)
   t.equal(b.acquire('8.8.8.8')?.id, 'b', 'preloaded entry honoured')
-  b.update([{ ...backends[0]!, weight: 256 }, { ...backends[1]!, weight: 0 }])
+  b.update([
+    { ...backends[0]!, weight: 256 },
+    { ...backends[1]!, weight: 0 },
+  ])
   t.equal(b.acquire('8.8.8.8')?.id, 'a', 'quiesced node: affinity yields')
   t.end()
 })

@@ -4,7 +4,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseConfig, loadConfig, DEFAULTS } from '../src/config.js'
 
-const example = join(fileURLToPath(new URL('.', import.meta.url)), '../../../examples/master-node/traffic-manager/tmd.conf')
+const example = join(
+  fileURLToPath(new URL('.', import.meta.url)),
+  '../../../examples/master-node/traffic-manager/tmd.conf',
+)
 
 t.test('the example tmd.conf parses', t => {
   const { config, issues } = parseConfig(readFileSync(example, 'utf8'), example)
@@ -12,34 +15,79 @@ t.test('the example tmd.conf parses', t => {
   t.ok((config?.nodes.length ?? 0) > 0, 'declares nodes')
   t.equal(config?.masters.length, 2, 'two masters')
   t.ok((config?.services.length ?? 0) > 0, 'declares services')
-  t.ok(config?.services.some(s => s.family === 6), 'and an IPv6 one')
-  t.ok(config?.key !== undefined || config?.keyFile !== undefined, 'with a report key (19.3)')
+  t.ok(
+    config?.services.some(s => s.family === 6),
+    'and an IPv6 one',
+  )
+  t.ok(
+    config?.key !== undefined || config?.keyFile !== undefined,
+    'with a report key (19.3)',
+  )
   t.end()
 })
 
 t.test('persistence granularity and cap, report-from', t => {
   const ok = parseConfig(
-    ['traffic1 10.0.0.11', 'report-from 192.0.2.0/24 2001:db8::/48', 'report-from 198.51.100.7',
-      'virtual 10.0.0.100:80', '  node 10.0.0.11', '  persistent 60', '  persistent-max 500', '  netmask 255.255.255.0', '  persistent-prefix6 56',
-      'virtual 10.0.0.100:81', '  node 10.0.0.11', ''].join('\n'),
+    [
+      'traffic1 10.0.0.11',
+      'report-from 192.0.2.0/24 2001:db8::/48',
+      'report-from 198.51.100.7',
+      'virtual 10.0.0.100:80',
+      '  node 10.0.0.11',
+      '  persistent 60',
+      '  persistent-max 500',
+      '  netmask 255.255.255.0',
+      '  persistent-prefix6 56',
+      'virtual 10.0.0.100:81',
+      '  node 10.0.0.11',
+      '',
+    ].join('\n'),
     'p.conf',
   )
   t.same(ok.issues.errors, [])
-  t.same(ok.config?.reportFrom, ['192.0.2.0/24', '2001:db8::/48', '198.51.100.7'])
-  t.match(ok.config?.services[0], { persistentMax: 500, persistentNetmask: 24, persistentPrefix6: 56 })
-  t.match(ok.config?.services[1], { persistentMax: DEFAULTS.persistentMax, persistentNetmask: 32, persistentPrefix6: 64 }, 'documented defaults')
+  t.same(ok.config?.reportFrom, [
+    '192.0.2.0/24',
+    '2001:db8::/48',
+    '198.51.100.7',
+  ])
+  t.match(ok.config?.services[0], {
+    persistentMax: 500,
+    persistentNetmask: 24,
+    persistentPrefix6: 56,
+  })
+  t.match(
+    ok.config?.services[1],
+    {
+      persistentMax: DEFAULTS.persistentMax,
+      persistentNetmask: 32,
+      persistentPrefix6: 64,
+    },
+    'documented defaults',
+  )
   const bad = parseConfig(
-    ['traffic1 10.0.0.11', 'report-from 10.0.0.0/33', 'report-from nope',
-      'virtual 10.0.0.100:80', '  node 10.0.0.11', '  persistent-max 0', '  persistent-netmask 255.0.255.0', '  persistent-prefix6 129', ''].join('\n'),
+    [
+      'traffic1 10.0.0.11',
+      'report-from 10.0.0.0/33',
+      'report-from nope',
+      'virtual 10.0.0.100:80',
+      '  node 10.0.0.11',
+      '  persistent-max 0',
+      '  persistent-netmask 255.0.255.0',
+      '  persistent-prefix6 129',
+      '',
+    ].join('\n'),
     'b.conf',
   )
-  t.same(bad.issues.errors.map(e => [e.line, e.value]), [
-    [2, '10.0.0.0/33'],
-    [3, 'nope'],
-    [6, '0'],
-    [7, '255.0.255.0'],
-    [8, '129'],
-  ])
+  t.same(
+    bad.issues.errors.map(e => [e.line, e.value]),
+    [
+      [2, '10.0.0.0/33'],
+      [3, 'nope'],
+      [6, '0'],
+      [7, '255.0.255.0'],
+      [8, '129'],
+    ],
+  )
   t.end()
 })
 
@@ -57,11 +105,14 @@ t.test('defaults and thesis-style bare standby lines', t => {
   ].join('\n')
   const { config, issues } = parseConfig(text, 'a.conf')
   t.same(issues.errors, [])
-  t.same(config?.nodes.map(n => [n.address, n.role]), [
-    ['10.0.0.11', 'active'],
-    ['10.0.0.21', 'standby'],
-    ['fd00::22', 'standby'],
-  ])
+  t.same(
+    config?.nodes.map(n => [n.address, n.role]),
+    [
+      ['10.0.0.11', 'active'],
+      ['10.0.0.21', 'standby'],
+      ['fd00::22', 'standby'],
+    ],
+  )
   t.equal(config?.port, DEFAULTS.port)
   t.equal(config?.timeoutMs, DEFAULTS.timeout)
   t.equal(config?.workers, 'auto')
@@ -78,10 +129,28 @@ t.test('defaults and thesis-style bare standby lines', t => {
 
 // Every kind of mistake names its line and quotes the bad value.
 const cases: [string, string, number, RegExp, string | undefined][] = [
-  ['unknown directive', 'traffic1 10.0.0.1\nfrobnicate 3', 2, /unknown directive/, 'frobnicate'],
+  [
+    'unknown directive',
+    'traffic1 10.0.0.1\nfrobnicate 3',
+    2,
+    /unknown directive/,
+    'frobnicate',
+  ],
   ['bad node address', 'traffic1 10.0.0.300', 1, /IPv4 or IPv6/, '10.0.0.300'],
-  ['numbered twice', 'traffic1 10.0.0.1\ntraffic1 10.0.0.2', 2, /given twice/, undefined],
-  ['same node twice', 'traffic1 10.0.0.1\ntraffic2 10.0.0.1', 2, /already declared/, '10.0.0.1'],
+  [
+    'numbered twice',
+    'traffic1 10.0.0.1\ntraffic1 10.0.0.2',
+    2,
+    /given twice/,
+    undefined,
+  ],
+  [
+    'same node twice',
+    'traffic1 10.0.0.1\ntraffic2 10.0.0.1',
+    2,
+    /already declared/,
+    '10.0.0.1',
+  ],
   ['missing value', 'port', 1, /exactly one value/, ''],
   ['port range', 'port 70000', 1, /0\.\.65535/, '70000'],
   ['port twice', 'port 1\nport 2', 2, /given twice/, undefined],
@@ -91,23 +160,125 @@ const cases: [string, string, number, RegExp, string | undefined][] = [
   ['ErrorLog relative', 'ErrorLog tmd.log', 1, /absolute/, 'tmd.log'],
   ['short key', 'key abc', 1, /16 characters/, '<hidden>'],
   ['workers', 'workers many', 1, /workers/, 'many'],
-  ['shutdown-deadline', 'shutdown-deadline forever', 1, /shutdown-deadline/, 'forever'],
-  ['virtual without port', 'traffic1 10.0.0.1\nvirtual 10.0.0.9\n  node 10.0.0.1:80', 2, /virtual needs/, '10.0.0.9'],
-  ['virtual twice', 'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1', 4, /given twice/, '10.0.0.9:80'],
-  ['virtual without nodes', 'virtual 10.0.0.9:80', 1, /no node lines/, undefined],
-  ['undeclared node', 'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.2', 3, /not declared/, '10.0.0.2'],
-  ['node listed twice', 'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  node 10.0.0.1:81', 4, /listed twice/, '10.0.0.1:81'],
-  ['bad node spec', 'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1:x', 3, /node needs/, '10.0.0.1:x'],
-  ['bad scheduler', 'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  scheduler fastest', 4, /scheduler must be/, 'fastest'],
-  ['bad dataplane', 'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  dataplane ebpf', 4, /dataplane must be/, 'ebpf'],
-  ['bad persistent', 'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  persistent always', 4, /persistent/, 'always'],
-  ['bad connect-timeout', 'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  connect-timeout 0', 4, /connect-timeout/, '0'],
-  ['bad idle-timeout', 'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  idle-timeout -1', 4, /idle-timeout/, '-1'],
-  ['scheduler twice', 'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  scheduler rr\n  scheduler wrr', 5, /twice/, undefined],
-  ['unknown in block', 'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  weight 3', 4, /unknown directive in virtual/, 'weight'],
-  ['bad option', 'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  option Bad', 4, /option takes/, 'Bad'],
-  ['indent outside block', '  node 10.0.0.1', 1, /outside a "virtual" block/, 'node'],
-  ['key and key-file', 'key 0123456789abcdef0\nkey-file /etc/k', 2, /either key or key-file/, undefined],
+  [
+    'shutdown-deadline',
+    'shutdown-deadline forever',
+    1,
+    /shutdown-deadline/,
+    'forever',
+  ],
+  [
+    'virtual without port',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9\n  node 10.0.0.1:80',
+    2,
+    /virtual needs/,
+    '10.0.0.9',
+  ],
+  [
+    'virtual twice',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1',
+    4,
+    /given twice/,
+    '10.0.0.9:80',
+  ],
+  [
+    'virtual without nodes',
+    'virtual 10.0.0.9:80',
+    1,
+    /no node lines/,
+    undefined,
+  ],
+  [
+    'undeclared node',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.2',
+    3,
+    /not declared/,
+    '10.0.0.2',
+  ],
+  [
+    'node listed twice',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  node 10.0.0.1:81',
+    4,
+    /listed twice/,
+    '10.0.0.1:81',
+  ],
+  [
+    'bad node spec',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1:x',
+    3,
+    /node needs/,
+    '10.0.0.1:x',
+  ],
+  [
+    'bad scheduler',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  scheduler fastest',
+    4,
+    /scheduler must be/,
+    'fastest',
+  ],
+  [
+    'bad dataplane',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  dataplane ebpf',
+    4,
+    /dataplane must be/,
+    'ebpf',
+  ],
+  [
+    'bad persistent',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  persistent always',
+    4,
+    /persistent/,
+    'always',
+  ],
+  [
+    'bad connect-timeout',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  connect-timeout 0',
+    4,
+    /connect-timeout/,
+    '0',
+  ],
+  [
+    'bad idle-timeout',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  idle-timeout -1',
+    4,
+    /idle-timeout/,
+    '-1',
+  ],
+  [
+    'scheduler twice',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  scheduler rr\n  scheduler wrr',
+    5,
+    /twice/,
+    undefined,
+  ],
+  [
+    'unknown in block',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  weight 3',
+    4,
+    /unknown directive in virtual/,
+    'weight',
+  ],
+  [
+    'bad option',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  option Bad',
+    4,
+    /option takes/,
+    'Bad',
+  ],
+  [
+    'indent outside block',
+    '  node 10.0.0.1',
+    1,
+    /outside a "virtual" block/,
+    'node',
+  ],
+  [
+    'key and key-file',
+    'key 0123456789abcdef0\nkey-file /etc/k',
+    2,
+    /either key or key-file/,
+    undefined,
+  ],
 ]
 for (const [name, text, line, message, value] of cases) {
   t.test(`error: ${name}`, t => {
@@ -125,8 +296,8 @@ for (const [name, text, line, message, value] of cases) {
 
 t.test('loadConfig reads the key file and reports it by line', async t => {
   const dir = t.testdir({
-    'key': 'secret-secret-secret\n',
-    'short': 'abc\n',
+    key: 'secret-secret-secret\n',
+    short: 'abc\n',
     'ok.conf': 'traffic1 127.0.0.11\nkey-file ./KEY\n',
   })
   const write = (k: string): string => {
@@ -135,15 +306,23 @@ t.test('loadConfig reads the key file and reports it by line', async t => {
     return p
   }
   // daemon-kit's key-file rule (issue 19.8): 0600 or refused, >= 16 bytes.
-  await t.rejects(loadConfig(write('key')), { issues: [{ line: 3, message: /readable by group or others \(mode 644\)/ }] })
+  await t.rejects(loadConfig(write('key')), {
+    issues: [{ line: 3, message: /readable by group or others \(mode 644\)/ }],
+  })
   chmodSync(join(dir, 'key'), 0o600)
   chmodSync(join(dir, 'short'), 0o600)
   const c = await loadConfig(write('key'))
   t.equal(c.key, 'secret-secret-secret')
   t.ok(Object.isFrozen(c), 'validated config is frozen')
-  await t.rejects(loadConfig(write('short')), { issues: [{ line: 3, message: /fewer than 16 bytes/ }] })
-  await t.rejects(loadConfig(write('missing')), { issues: [{ line: 3, message: /ENOENT/ }] })
-  await t.rejects(loadConfig(join(dir, 'nope.conf')), { code: 'KIT_ERR_CONFIG_UNREADABLE' })
+  await t.rejects(loadConfig(write('short')), {
+    issues: [{ line: 3, message: /fewer than 16 bytes/ }],
+  })
+  await t.rejects(loadConfig(write('missing')), {
+    issues: [{ line: 3, message: /ENOENT/ }],
+  })
+  await t.rejects(loadConfig(join(dir, 'nope.conf')), {
+    code: 'KIT_ERR_CONFIG_UNREADABLE',
+  })
 })
 
 import { writeFileSync as require_write, chmodSync } from 'node:fs'
@@ -151,19 +330,64 @@ import { writeFileSync as require_write, chmodSync } from 'node:fs'
 // Issue 17.6: autojoin ranges per service, a cap, and never without a key.
 t.test('autojoin: ranges, cap, and refused without a report key', t => {
   const ok = parseConfig(
-    ['key a-shared-report-key-123', 'autojoin-max 8', 'virtual 10.0.0.100:80', '  autojoin 10.0.0.0/24', '  autojoin 2001:db8:1::/64',
-      'virtual 10.0.0.100:81', '  autojoin 10.0.1.5', ''].join('\n'),
+    [
+      'key a-shared-report-key-123',
+      'autojoin-max 8',
+      'virtual 10.0.0.100:80',
+      '  autojoin 10.0.0.0/24',
+      '  autojoin 2001:db8:1::/64',
+      'virtual 10.0.0.100:81',
+      '  autojoin 10.0.1.5',
+      '',
+    ].join('\n'),
     'a.conf',
   )
-  t.same(ok.issues.errors, [], 'a service may list no node when it has autojoin')
+  t.same(
+    ok.issues.errors,
+    [],
+    'a service may list no node when it has autojoin',
+  )
   t.same(ok.config?.services[0]?.autojoin, ['10.0.0.0/24', '2001:db8:1::/64'])
-  t.same(ok.config?.services[1]?.autojoin, ['10.0.1.5/32'], 'a bare address is a /32')
+  t.same(
+    ok.config?.services[1]?.autojoin,
+    ['10.0.1.5/32'],
+    'a bare address is a /32',
+  )
   t.equal(ok.config?.autojoinMax, 8)
-  t.equal(parseConfig('traffic1 10.0.0.11\n', 'd.conf').config?.autojoinMax, DEFAULTS.autojoinMax, 'documented default')
-  const keyless = parseConfig(['virtual 10.0.0.100:80', '  autojoin 10.0.0.0/24', ''].join('\n'), 'k.conf')
-  t.same(keyless.issues.errors.map(e => [e.file, e.line, e.value]), [['k.conf', 2, '10.0.0.0/24']])
+  t.equal(
+    parseConfig('traffic1 10.0.0.11\n', 'd.conf').config?.autojoinMax,
+    DEFAULTS.autojoinMax,
+    'documented default',
+  )
+  const keyless = parseConfig(
+    ['virtual 10.0.0.100:80', '  autojoin 10.0.0.0/24', ''].join('\n'),
+    'k.conf',
+  )
+  t.same(
+    keyless.issues.errors.map(e => [e.file, e.line, e.value]),
+    [['k.conf', 2, '10.0.0.0/24']],
+  )
   t.match(keyless.issues.errors[0]?.message, /autojoin needs a report key/)
-  const bad = parseConfig(['key a-shared-report-key-123', 'autojoin-max 0', 'virtual 10.0.0.100:80', '  autojoin 10.0.0.0/33', '  autojoin nope', ''].join('\n'), 'b.conf')
-  t.same(bad.issues.errors.map(e => [e.line, e.value]), [[2, '0'], [4, '10.0.0.0/33'], [5, 'nope'], [3, undefined]], 'and the block has no valid node source')
+  const bad = parseConfig(
+    [
+      'key a-shared-report-key-123',
+      'autojoin-max 0',
+      'virtual 10.0.0.100:80',
+      '  autojoin 10.0.0.0/33',
+      '  autojoin nope',
+      '',
+    ].join('\n'),
+    'b.conf',
+  )
+  t.same(
+    bad.issues.errors.map(e => [e.line, e.value]),
+    [
+      [2, '0'],
+      [4, '10.0.0.0/33'],
+      [5, 'nope'],
+      [3, undefined],
+    ],
+    'and the block has no valid node source',
+  )
   t.end()
 })

@@ -12,8 +12,14 @@ t.test('ErrorLog gets warnings and errors only, as JSON lines', async t => {
   log.info('not in the error log')
   await new Promise(r => setTimeout(r, 50))
   await new Promise<void>(r => log.flush(() => r()))
-  const lines = readFileSync(file, 'utf8').trim().split('\n').map(l => JSON.parse(l) as { msg: string; level: number })
-  t.same(lines.map(l => l.msg), ['node silent past timeout; removed', 'boom'])
+  const lines = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map(l => JSON.parse(l) as { msg: string; level: number })
+  t.same(
+    lines.map(l => l.msg),
+    ['node silent past timeout; removed', 'boom'],
+  )
 })
 
 t.test('without ErrorLog, a plain logger', t => {

@@ -19,7 +19,12 @@ const svc = (nodes: string[]): ServiceConfig => ({
   at: { file: 'x', line: 1 },
 })
 
-const entry = (address: string, status: NodeEntry['status'], load: number, role: NodeEntry['role'] = 'active'): NodeEntry => ({
+const entry = (
+  address: string,
+  status: NodeEntry['status'],
+  load: number,
+  role: NodeEntry['role'] = 'active',
+): NodeEntry => ({
   address,
   role,
   label: address,
@@ -28,7 +33,10 @@ const entry = (address: string, status: NodeEntry['status'], load: number, role:
   reports: 1,
 })
 
-const lookupOf = (...e: NodeEntry[]) => (a: string) => e.find(x => x.address === a)
+const lookupOf =
+  (...e: NodeEntry[]) =>
+  (a: string) =>
+    e.find(x => x.address === a)
 
 t.test('weights are relative to the largest load index in the service', t => {
   t.equal(weightFromLoad(6717, 6717), 256)
@@ -39,68 +47,151 @@ t.test('weights are relative to the largest load index in the service', t => {
   t.end()
 })
 
-t.test('up nodes get derived weights; drain is in with weight 0; down, timeout and unknown are out', t => {
-  const plan = planBackends(
-    svc(['a', 'b', 'c', 'd', 'e', 'f']),
-    lookupOf(entry('a', 'up', 200), entry('b', 'up', 100), entry('c', 'drain', 300), entry('d', 'down', 300), entry('e', 'timeout', 300), entry('f', 'unknown', 0)),
-    undefined,
-  )
-  t.same(plan.map(p => [p.id, p.weight]), [
-    ['a', 256],
-    ['b', 128],
-    ['c', 0],
-  ])
-  t.end()
-})
+t.test(
+  'up nodes get derived weights; drain is in with weight 0; down, timeout and unknown are out',
+  t => {
+    const plan = planBackends(
+      svc(['a', 'b', 'c', 'd', 'e', 'f']),
+      lookupOf(
+        entry('a', 'up', 200),
+        entry('b', 'up', 100),
+        entry('c', 'drain', 300),
+        entry('d', 'down', 300),
+        entry('e', 'timeout', 300),
+        entry('f', 'unknown', 0),
+      ),
+      undefined,
+    )
+    t.same(
+      plan.map(p => [p.id, p.weight]),
+      [
+        ['a', 256],
+        ['b', 128],
+        ['c', 0],
+      ],
+    )
+    t.end()
+  },
+)
 
-t.test('load 0 is busy, not drained; overrides replace derived weights but do not revive drained nodes', t => {
-  const lookup = lookupOf(entry('a', 'up', 200), entry('b', 'up', 0), entry('c', 'drain', 50))
-  const plan = planBackends(svc(['a', 'b', 'c']), lookup, new Map([['a', 7], ['c', 99]]))
-  t.same(plan.map(p => [p.id, p.weight, p.weightSource]), [
-    ['a', 7, 'manual'],
-    ['b', 1, 'auto'],
-    ['c', 0, 'auto'],
-  ])
-  t.end()
-})
+t.test(
+  'load 0 is busy, not drained; overrides replace derived weights but do not revive drained nodes',
+  t => {
+    const lookup = lookupOf(
+      entry('a', 'up', 200),
+      entry('b', 'up', 0),
+      entry('c', 'drain', 50),
+    )
+    const plan = planBackends(
+      svc(['a', 'b', 'c']),
+      lookup,
+      new Map([
+        ['a', 7],
+        ['c', 99],
+      ]),
+    )
+    t.same(
+      plan.map(p => [p.id, p.weight, p.weightSource]),
+      [
+        ['a', 7, 'manual'],
+        ['b', 1, 'auto'],
+        ['c', 0, 'auto'],
+      ],
+    )
+    t.end()
+  },
+)
 
 // Issue 18.2: every node at load index 0 (a cluster at capacity) made every
 // node ineligible and the proxy reset every connection.
-t.test('every node at load 0 still shares the traffic equally; drain and manual 0 stay drains', t => {
-  const s = svc(['a', 'b', 'c'])
-  const busy = lookupOf(entry('a', 'up', 0), entry('b', 'up', 0), entry('c', 'up', 0))
-  t.same(planBackends(s, busy, undefined).map(p => [p.id, p.weight]), [
-    ['a', 1],
-    ['b', 1],
-    ['c', 1],
-  ])
-  const mixed = lookupOf(entry('a', 'up', 0), entry('b', 'drain', 0), entry('c', 'up', 0))
-  t.same(planBackends(s, mixed, new Map([['c', 0]])).map(p => [p.id, p.weight]), [
-    ['a', 1],
-    ['b', 0],
-    ['c', 0],
-  ])
-  t.end()
-})
+t.test(
+  'every node at load 0 still shares the traffic equally; drain and manual 0 stay drains',
+  t => {
+    const s = svc(['a', 'b', 'c'])
+    const busy = lookupOf(
+      entry('a', 'up', 0),
+      entry('b', 'up', 0),
+      entry('c', 'up', 0),
+    )
+    t.same(
+      planBackends(s, busy, undefined).map(p => [p.id, p.weight]),
+      [
+        ['a', 1],
+        ['b', 1],
+        ['c', 1],
+      ],
+    )
+    const mixed = lookupOf(
+      entry('a', 'up', 0),
+      entry('b', 'drain', 0),
+      entry('c', 'up', 0),
+    )
+    t.same(
+      planBackends(s, mixed, new Map([['c', 0]])).map(p => [p.id, p.weight]),
+      [
+        ['a', 1],
+        ['b', 0],
+        ['c', 0],
+      ],
+    )
+    t.end()
+  },
+)
 
-t.test('N+M: a busy active (load 0) still counts as serving; a manual 0 does not', t => {
-  const s = svc(['a1', 's1'])
-  const busy = lookupOf(entry('a1', 'up', 0), entry('s1', 'up', 10, 'standby'))
-  t.same(planBackends(s, busy, undefined).map(p => p.id), ['a1'])
-  t.same(planBackends(s, busy, new Map([['a1', 0]])).map(p => p.id), ['a1', 's1'])
-  t.end()
-})
+t.test(
+  'N+M: a busy active (load 0) still counts as serving; a manual 0 does not',
+  t => {
+    const s = svc(['a1', 's1'])
+    const busy = lookupOf(
+      entry('a1', 'up', 0),
+      entry('s1', 'up', 10, 'standby'),
+    )
+    t.same(
+      planBackends(s, busy, undefined).map(p => p.id),
+      ['a1'],
+    )
+    t.same(
+      planBackends(s, busy, new Map([['a1', 0]])).map(p => p.id),
+      ['a1', 's1'],
+    )
+    t.end()
+  },
+)
 
 t.test('N+M: standbys join only while fewer actives serve', t => {
   const s = svc(['a1', 'a2', 's1', 's2'])
-  const full = lookupOf(entry('a1', 'up', 10), entry('a2', 'up', 10), entry('s1', 'up', 10, 'standby'), entry('s2', 'up', 10, 'standby'))
-  t.same(planBackends(s, full, undefined).map(p => p.id), ['a1', 'a2'])
-  const oneDown = lookupOf(entry('a1', 'up', 10), entry('a2', 'timeout', 10), entry('s1', 'up', 10, 'standby'), entry('s2', 'up', 10, 'standby'))
-  t.same(planBackends(s, oneDown, undefined).map(p => p.id), ['a1', 's1'])
-  const bothDown = lookupOf(entry('a1', 'drain', 10), entry('a2', 'down', 10), entry('s1', 'timeout', 10, 'standby'), entry('s2', 'up', 10, 'standby'))
-  t.same(planBackends(s, bothDown, undefined).map(p => [p.id, p.weight]), [
-    ['a1', 0],
-    ['s2', 256],
-  ])
+  const full = lookupOf(
+    entry('a1', 'up', 10),
+    entry('a2', 'up', 10),
+    entry('s1', 'up', 10, 'standby'),
+    entry('s2', 'up', 10, 'standby'),
+  )
+  t.same(
+    planBackends(s, full, undefined).map(p => p.id),
+    ['a1', 'a2'],
+  )
+  const oneDown = lookupOf(
+    entry('a1', 'up', 10),
+    entry('a2', 'timeout', 10),
+    entry('s1', 'up', 10, 'standby'),
+    entry('s2', 'up', 10, 'standby'),
+  )
+  t.same(
+    planBackends(s, oneDown, undefined).map(p => p.id),
+    ['a1', 's1'],
+  )
+  const bothDown = lookupOf(
+    entry('a1', 'drain', 10),
+    entry('a2', 'down', 10),
+    entry('s1', 'timeout', 10, 'standby'),
+    entry('s2', 'up', 10, 'standby'),
+  )
+  t.same(
+    planBackends(s, bothDown, undefined).map(p => [p.id, p.weight]),
+    [
+      ['a1', 0],
+      ['s2', 256],
+    ],
+  )
   t.end()
 })

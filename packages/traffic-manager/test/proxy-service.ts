@@ -10,11 +10,20 @@ import { ProxyService, relayFin, type ProxySpec } from '../src/proxy-service.js'
 import type { Backend } from '../src/data-plane.js'
 
 const SPEC: ProxySpec = {
-  name: 'v', address: '127.0.0.1', port: 0, scheduler: 'rr',
-  persistentMs: 0, connectTimeoutMs: 2000, idleTimeoutMs: 0,
+  name: 'v',
+  address: '127.0.0.1',
+  port: 0,
+  scheduler: 'rr',
+  persistentMs: 0,
+  connectTimeoutMs: 2000,
+  idleTimeoutMs: 0,
 }
 
-async function service(t: Test, spec: Partial<ProxySpec>, backends: Backend[]): Promise<ProxyService> {
+async function service(
+  t: Test,
+  spec: Partial<ProxySpec>,
+  backends: Backend[],
+): Promise<ProxyService> {
   const s = new ProxyService({ ...SPEC, ...spec }, silentLogger())
   await s.listen()
   s.update(backends)
@@ -26,7 +35,10 @@ async function service(t: Test, spec: Partial<ProxySpec>, backends: Backend[]): 
 }
 
 /** A backend that echoes, and on the client's FIN sends `tail` and ends. */
-async function echo(t: Test, tail = 'done'): Promise<{ port: number; server: Server; sockets: Set<Socket> }> {
+async function echo(
+  t: Test,
+  tail = 'done',
+): Promise<{ port: number; server: Server; sockets: Set<Socket> }> {
   const sockets = new Set<Socket>()
   const server = createServer({ allowHalfOpen: true }, s => {
     sockets.add(s)
@@ -48,7 +60,10 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
     new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
+      timer = setTimeout(
+        () => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)),
+        ms,
+      )
     }),
   ])
 }
@@ -81,53 +96,89 @@ function closedPort(): Promise<number> {
   })
 }
 
-t.test('relays early bytes and half-close both ways; counts bytes per node', async t => {
-  const b = await echo(t, 'bye')
-  const s = await service(t, {}, [{ id: 'a', host: '127.0.0.1', port: b.port, weight: 1 }])
-  t.equal(await within(exchange(s.port, 'hello'), 5000, 'the relayed reply'), 'hellobye')
-  await within(
-    (async () => {
-      while (s.openConnections > 0) await new Promise(r => setImmediate(r))
-    })(),
-    5000,
-    'the relayed connection to close',
-  )
-  const c = s.counters().get('a')
-  t.match(c, { active: 0, total: 1, bytesIn: 5, bytesOut: 8 })
-})
+t.test(
+  'relays early bytes and half-close both ways; counts bytes per node',
+  async t => {
+    const b = await echo(t, 'bye')
+    const s = await service(t, {}, [
+      { id: 'a', host: '127.0.0.1', port: b.port, weight: 1 },
+    ])
+    t.equal(
+      await within(exchange(s.port, 'hello'), 5000, 'the relayed reply'),
+      'hellobye',
+    )
+    await within(
+      (async () => {
+        while (s.openConnections > 0) await new Promise(r => setImmediate(r))
+      })(),
+      5000,
+      'the relayed connection to close',
+    )
+    const c = s.counters().get('a')
+    t.match(c, { active: 0, total: 1, bytesIn: 5, bytesOut: 8 })
+  },
+)
 
-t.test('a refused connect moves to another node; the client sees nothing', async t => {
-  const b = await echo(t)
-  const dead = await closedPort()
-  const s = await service(t, {}, [
-    { id: 'dead', host: '127.0.0.1', port: dead, weight: 1 },
-    { id: 'live', host: '127.0.0.1', port: b.port, weight: 1 },
-  ])
-  for (let i = 0; i < 4; i++) t.equal(await within(exchange(s.port, `r${i}`), 5000, `reply ${i}`), `r${i}done`)
-  t.equal(s.counters().get('dead')?.total ?? 0, 0, 'no connection counted on the refusing node')
-  t.equal(s.counters().get('live')?.active, 0)
-})
+t.test(
+  'a refused connect moves to another node; the client sees nothing',
+  async t => {
+    const b = await echo(t)
+    const dead = await closedPort()
+    const s = await service(t, {}, [
+      { id: 'dead', host: '127.0.0.1', port: dead, weight: 1 },
+      { id: 'live', host: '127.0.0.1', port: b.port, weight: 1 },
+    ])
+    for (let i = 0; i < 4; i++)
+      t.equal(
+        await within(exchange(s.port, `r${i}`), 5000, `reply ${i}`),
+        `r${i}done`,
+      )
+    t.equal(
+      s.counters().get('dead')?.total ?? 0,
+      0,
+      'no connection counted on the refusing node',
+    )
+    t.equal(s.counters().get('live')?.active, 0)
+  },
+)
 
 /**
  * A listener that never accepts, its queue full: SYNs are dropped, so a
  * connect to it neither succeeds nor fails until our timeout.
  */
 async function stuckListener(t: Test): Promise<number> {
-  const py = spawn('python3', ['-c', [
-    'import socket, sys',
-    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
-    'print(s.getsockname()[1], flush=True); sys.stdin.read()',
-  ].join('\n')], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const py = spawn(
+    'python3',
+    [
+      '-c',
+      [
+        'import socket, sys',
+        's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+        'print(s.getsockname()[1], flush=True); sys.stdin.read()',
+      ].join('\n'),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  )
   t.teardown(() => py.kill())
-  const port = await within(new Promise<number>(r => py.stdout.once('data', (d: Buffer) => r(Number(String(d).trim())))), 10000, 'the stuck listener')
+  const port = await within(
+    new Promise<number>(r =>
+      py.stdout.once('data', (d: Buffer) => r(Number(String(d).trim()))),
+    ),
+    10000,
+    'the stuck listener',
+  )
   const fillers: Socket[] = []
   t.teardown(() => fillers.forEach(f => f.destroy()))
   // Fill the accept queue (backlog 0 holds one); the next SYN is dropped.
-  await within(new Promise<void>((resolve, reject) => {
-    const f = connect(port, '127.0.0.1', () => resolve())
-    f.on('error', reject)
-    fillers.push(f)
-  }), 5000, 'the filler connection')
+  await within(
+    new Promise<void>((resolve, reject) => {
+      const f = connect(port, '127.0.0.1', () => resolve())
+      f.on('error', reject)
+      fillers.push(f)
+    }),
+    5000,
+    'the filler connection',
+  )
   return port
 }
 
@@ -139,7 +190,11 @@ t.test('an unanswered connect times out and moves to another node', async t => {
     { id: 'live', host: '127.0.0.1', port: b.port, weight: 1 },
   ])
   // rr visits both nodes in two connections: one of them meets the stuck node.
-  for (let i = 0; i < 2; i++) t.equal(await within(exchange(s.port, `t${i}`), 10000, `reply ${i}`), `t${i}done`)
+  for (let i = 0; i < 2; i++)
+    t.equal(
+      await within(exchange(s.port, `t${i}`), 10000, `reply ${i}`),
+      `t${i}done`,
+    )
   t.equal(s.counters().get('stuck')?.total ?? 0, 0)
   t.equal(s.counters().get('live')?.total, 2)
 })
@@ -147,81 +202,129 @@ t.test('an unanswered connect times out and moves to another node', async t => {
 // The connect timeouts share one timer armed for the earliest deadline: a
 // reload that shortens connect-timeout must not leave new attempts waiting
 // for a deadline set under the old value.
-t.test('a reload that shortens connect-timeout applies to the next attempt', async t => {
-  const stuck = await stuckListener(t)
-  const b = await echo(t)
-  const s = await service(t, { connectTimeoutMs: 600_000 }, [
-    { id: 'stuck', host: '127.0.0.1', port: stuck, weight: 1 },
-  ])
-  // An attempt under the old value arms the timer ten minutes ahead.
-  const first = connect(s.port, '127.0.0.1')
-  first.on('error', () => {})
-  t.teardown(() => first.destroy())
-  await within((async () => {
-    while ((s.counters().get('stuck')?.active ?? 0) < 1) await new Promise(r => setTimeout(r, 10))
-  })(), 5000, 'the first attempt to the stuck node')
-  s.reconfigure({ ...s.spec, connectTimeoutMs: 200 })
-  s.update([
-    { id: 'stuck', host: '127.0.0.1', port: stuck, weight: 1 },
-    { id: 'live', host: '127.0.0.1', port: b.port, weight: 1 },
-  ])
-  for (let i = 0; i < 2; i++) t.equal(await within(exchange(s.port, `r${i}`), 10000, `reply ${i} within the new connect-timeout`), `r${i}done`)
-})
+t.test(
+  'a reload that shortens connect-timeout applies to the next attempt',
+  async t => {
+    const stuck = await stuckListener(t)
+    const b = await echo(t)
+    const s = await service(t, { connectTimeoutMs: 600_000 }, [
+      { id: 'stuck', host: '127.0.0.1', port: stuck, weight: 1 },
+    ])
+    // An attempt under the old value arms the timer ten minutes ahead.
+    const first = connect(s.port, '127.0.0.1')
+    first.on('error', () => {})
+    t.teardown(() => first.destroy())
+    await within(
+      (async () => {
+        while ((s.counters().get('stuck')?.active ?? 0) < 1)
+          await new Promise(r => setTimeout(r, 10))
+      })(),
+      5000,
+      'the first attempt to the stuck node',
+    )
+    s.reconfigure({ ...s.spec, connectTimeoutMs: 200 })
+    s.update([
+      { id: 'stuck', host: '127.0.0.1', port: stuck, weight: 1 },
+      { id: 'live', host: '127.0.0.1', port: b.port, weight: 1 },
+    ])
+    for (let i = 0; i < 2; i++)
+      t.equal(
+        await within(
+          exchange(s.port, `r${i}`),
+          10000,
+          `reply ${i} within the new connect-timeout`,
+        ),
+        `r${i}done`,
+      )
+  },
+)
 
-t.test('an idle connection is closed after idle-timeout, both sides', async t => {
-  const b = await echo(t)
-  const s = await service(t, { idleTimeoutMs: 100 }, [{ id: 'a', host: '127.0.0.1', port: b.port, weight: 1 }])
-  const c = connect(s.port, '127.0.0.1')
-  c.on('error', () => {})
-  const first = new Promise<string>(r => c.once('data', (d: Buffer) => r(String(d))))
-  c.write('x')
-  t.equal(await within(first, 5000, 'the echo'), 'x')
-  await within(new Promise(r => c.once('close', r)), 10000, 'the idle client connection to be closed')
-  await within(
-    (async () => {
-      while (b.sockets.size > 0 || s.openConnections > 0) await new Promise(r => setTimeout(r, 10))
-    })(),
-    5000,
-    'the node side to be closed too',
-  )
-  t.equal(s.counters().get('a')?.active, 0)
-})
+t.test(
+  'an idle connection is closed after idle-timeout, both sides',
+  async t => {
+    const b = await echo(t)
+    const s = await service(t, { idleTimeoutMs: 100 }, [
+      { id: 'a', host: '127.0.0.1', port: b.port, weight: 1 },
+    ])
+    const c = connect(s.port, '127.0.0.1')
+    c.on('error', () => {})
+    const first = new Promise<string>(r =>
+      c.once('data', (d: Buffer) => r(String(d))),
+    )
+    c.write('x')
+    t.equal(await within(first, 5000, 'the echo'), 'x')
+    await within(
+      new Promise(r => c.once('close', r)),
+      10000,
+      'the idle client connection to be closed',
+    )
+    await within(
+      (async () => {
+        while (b.sockets.size > 0 || s.openConnections > 0)
+          await new Promise(r => setTimeout(r, 10))
+      })(),
+      5000,
+      'the node side to be closed too',
+    )
+    t.equal(s.counters().get('a')?.active, 0)
+  },
+)
 
-t.test('a reload that sets idle-timeout applies to open connections', async t => {
-  const b = await echo(t)
-  const s = await service(t, { idleTimeoutMs: 0 }, [{ id: 'a', host: '127.0.0.1', port: b.port, weight: 1 }])
-  const c = connect(s.port, '127.0.0.1')
-  c.on('error', () => {})
-  const first = new Promise<string>(r => c.once('data', (d: Buffer) => r(String(d))))
-  c.write('x')
-  t.equal(await within(first, 5000, 'the echo'), 'x')
-  s.reconfigure({ ...s.spec, idleTimeoutMs: 100 })
-  await within(new Promise(r => c.once('close', r)), 10000, 'the idle connection to be closed after the reload')
-})
+t.test(
+  'a reload that sets idle-timeout applies to open connections',
+  async t => {
+    const b = await echo(t)
+    const s = await service(t, { idleTimeoutMs: 0 }, [
+      { id: 'a', host: '127.0.0.1', port: b.port, weight: 1 },
+    ])
+    const c = connect(s.port, '127.0.0.1')
+    c.on('error', () => {})
+    const first = new Promise<string>(r =>
+      c.once('data', (d: Buffer) => r(String(d))),
+    )
+    c.write('x')
+    t.equal(await within(first, 5000, 'the echo'), 'x')
+    s.reconfigure({ ...s.spec, idleTimeoutMs: 100 })
+    await within(
+      new Promise(r => c.once('close', r)),
+      10000,
+      'the idle connection to be closed after the reload',
+    )
+  },
+)
 
-t.test('close() stops accepting and resolves once open connections end', async t => {
-  const b = await echo(t)
-  const s = await service(t, {}, [{ id: 'a', host: '127.0.0.1', port: b.port, weight: 1 }])
-  const c = connect({ port: s.port, host: '127.0.0.1', allowHalfOpen: true })
-  c.on('error', () => {})
-  const first = new Promise<void>(r => c.once('data', () => r()))
-  c.write('x')
-  await within(first, 5000, 'the echo')
-  let closed = false
-  const closing = s.close().then(() => (closed = true))
-  // A round trip through the relay: the open connection still works.
-  const second = new Promise<string>(r => c.once('data', (d: Buffer) => r(String(d))))
-  c.write('y')
-  t.equal(await within(second, 5000, 'the second echo'), 'y')
-  t.equal(closed, false, 'close() waits for the open connection')
-  c.end()
-  await within(closing, 5000, 'close() after the connection ended')
-  t.equal(s.openConnections, 0)
-})
+t.test(
+  'close() stops accepting and resolves once open connections end',
+  async t => {
+    const b = await echo(t)
+    const s = await service(t, {}, [
+      { id: 'a', host: '127.0.0.1', port: b.port, weight: 1 },
+    ])
+    const c = connect({ port: s.port, host: '127.0.0.1', allowHalfOpen: true })
+    c.on('error', () => {})
+    const first = new Promise<void>(r => c.once('data', () => r()))
+    c.write('x')
+    await within(first, 5000, 'the echo')
+    let closed = false
+    const closing = s.close().then(() => (closed = true))
+    // A round trip through the relay: the open connection still works.
+    const second = new Promise<string>(r =>
+      c.once('data', (d: Buffer) => r(String(d))),
+    )
+    c.write('y')
+    t.equal(await within(second, 5000, 'the second echo'), 'y')
+    t.equal(closed, false, 'close() waits for the open connection')
+    c.end()
+    await within(closing, 5000, 'close() after the connection ended')
+    t.equal(s.openConnections, 0)
+  },
+)
 
 t.test('destroyAll cuts open connections', async t => {
   const b = await echo(t)
-  const s = await service(t, {}, [{ id: 'a', host: '127.0.0.1', port: b.port, weight: 1 }])
+  const s = await service(t, {}, [
+    { id: 'a', host: '127.0.0.1', port: b.port, weight: 1 },
+  ])
   const c = connect(s.port, '127.0.0.1')
   c.on('error', () => {})
   const first = new Promise<void>(r => c.once('data', () => r()))
@@ -229,53 +332,81 @@ t.test('destroyAll cuts open connections', async t => {
   await within(first, 5000, 'the echo')
   t.equal(s.counters().get('a')?.active, 1)
   s.destroyAll()
-  await within(new Promise(r => c.once('close', r)), 5000, 'the cut connection to close')
+  await within(
+    new Promise(r => c.once('close', r)),
+    5000,
+    'the cut connection to close',
+  )
 })
 
-t.test('a large transfer keeps every byte in order (backpressure both ways)', async t => {
-  const b = await echo(t, '')
-  const s = await service(t, {}, [{ id: 'a', host: '127.0.0.1', port: b.port, weight: 1 }])
-  const body = Buffer.alloc(8 * 1024 * 1024)
-  for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 255
-  const got = await within(new Promise<Buffer>((resolve, reject) => {
-    const c = connect({ port: s.port, host: '127.0.0.1', allowHalfOpen: true })
-    const parts: Buffer[] = []
-    c.on('data', (d: Buffer) => parts.push(d))
-    c.on('error', reject)
-    c.on('end', () => {
-      c.end()
-      resolve(Buffer.concat(parts))
-    })
-    c.end(body)
-  }), 20000, 'the 8 MiB echo')
-  t.equal(got.length, body.length)
-  t.ok(got.equals(body), 'same bytes, same order')
-})
+t.test(
+  'a large transfer keeps every byte in order (backpressure both ways)',
+  async t => {
+    const b = await echo(t, '')
+    const s = await service(t, {}, [
+      { id: 'a', host: '127.0.0.1', port: b.port, weight: 1 },
+    ])
+    const body = Buffer.alloc(8 * 1024 * 1024)
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 255
+    const got = await within(
+      new Promise<Buffer>((resolve, reject) => {
+        const c = connect({
+          port: s.port,
+          host: '127.0.0.1',
+          allowHalfOpen: true,
+        })
+        const parts: Buffer[] = []
+        c.on('data', (d: Buffer) => parts.push(d))
+        c.on('error', reject)
+        c.on('end', () => {
+          c.end()
+          resolve(Buffer.concat(parts))
+        })
+        c.end(body)
+      }),
+      20000,
+      'the 8 MiB echo',
+    )
+    t.equal(got.length, body.length)
+    t.ok(got.equals(body), 'same bytes, same order')
+  },
+)
 
 // The second FIN of a connection may close the socket instead of a
 // shutdown, but only once what was written to it is flushed: here the
 // peer reads nothing until after, so most of the bytes are still queued.
-t.test('relaying the last FIN never drops bytes still queued for the peer', async t => {
-  const server = createServer({ allowHalfOpen: true })
-  await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
-  t.teardown(() => server.close())
-  const a = server.address()
-  const accepted = new Promise<Socket>(r => server.once('connection', r))
-  const peer = connect({ port: a && typeof a === 'object' ? a.port : 0, host: '127.0.0.1', allowHalfOpen: true })
-  peer.pause()
-  peer.end()
-  const ours = await within(accepted, 5000, 'the accepted socket')
-  t.teardown(() => ours.destroy())
-  ours.resume()
-  await within(new Promise(r => ours.once('end', r)), 5000, "the peer's FIN")
-  // More than loopback's socket buffers hold while the peer is not reading.
-  const body = Buffer.alloc(32 * 1024 * 1024, 7)
-  ours.write(body)
-  t.ok(ours.writableLength > 0, 'bytes are still queued')
-  relayFin(ours)
-  let got = 0
-  peer.on('data', (d: Buffer) => (got += d.length))
-  peer.resume()
-  await within(new Promise(r => peer.once('end', r)), 20000, 'the peer to read to the end')
-  t.equal(got, body.length, 'every byte, then the FIN')
-})
+t.test(
+  'relaying the last FIN never drops bytes still queued for the peer',
+  async t => {
+    const server = createServer({ allowHalfOpen: true })
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
+    t.teardown(() => server.close())
+    const a = server.address()
+    const accepted = new Promise<Socket>(r => server.once('connection', r))
+    const peer = connect({
+      port: a && typeof a === 'object' ? a.port : 0,
+      host: '127.0.0.1',
+      allowHalfOpen: true,
+    })
+    peer.pause()
+    peer.end()
+    const ours = await within(accepted, 5000, 'the accepted socket')
+    t.teardown(() => ours.destroy())
+    ours.resume()
+    await within(new Promise(r => ours.once('end', r)), 5000, "the peer's FIN")
+    // More than loopback's socket buffers hold while the peer is not reading.
+    const body = Buffer.alloc(32 * 1024 * 1024, 7)
+    ours.write(body)
+    t.ok(ours.writableLength > 0, 'bytes are still queued')
+    relayFin(ours)
+    let got = 0
+    peer.on('data', (d: Buffer) => (got += d.length))
+    peer.resume()
+    await within(
+      new Promise(r => peer.once('end', r)),
+      20000,
+      'the peer to read to the end',
+    )
+    t.equal(got, body.length, 'every byte, then the FIN')
+  },
+)

@@ -1,16 +1,29 @@
 import t from 'tap'
-import { createScheduler, SCHEDULERS, type Candidate } from '../src/schedulers.js'
+import {
+  createScheduler,
+  SCHEDULERS,
+  type Candidate,
+} from '../src/schedulers.js'
 
 const nodes = (...spec: [string, number, number?, number?][]): Candidate[] =>
-  spec.map(([id, weight, active = 0, load = 0]) => ({ id, weight, active, load }))
+  spec.map(([id, weight, active = 0, load = 0]) => ({
+    id,
+    weight,
+    active,
+    load,
+  }))
 
 /** A repeatable pseudo-random sequence (LCG) for p2c. */
 function seeded(seed = 42): () => number {
   let s = seed
-  return () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
 }
 
-function counts(name: (typeof SCHEDULERS)[number], list: Candidate[], n: number): Record<string, number> {
+function counts(
+  name: (typeof SCHEDULERS)[number],
+  list: Candidate[],
+  n: number,
+): Record<string, number> {
   const s = createScheduler(name, seeded())
   const out: Record<string, number> = {}
   for (let i = 0; i < n; i++) {
@@ -20,24 +33,34 @@ function counts(name: (typeof SCHEDULERS)[number], list: Candidate[], n: number)
   return out
 }
 
-t.test('every scheduler skips weight 0 and excluded nodes, and returns undefined when none is left', t => {
-  for (const name of SCHEDULERS) {
-    const s = createScheduler(name, seeded())
-    const list = nodes(['a', 0, 0, 100], ['b', 10, 0, 50], ['c', 10, 0, 10])
-    for (let i = 0; i < 20; i++) {
-      const c = s.pick(list, new Set(['b']))
-      t.equal(c?.id, 'c', `${name} picks the only usable node`)
+t.test(
+  'every scheduler skips weight 0 and excluded nodes, and returns undefined when none is left',
+  t => {
+    for (const name of SCHEDULERS) {
+      const s = createScheduler(name, seeded())
+      const list = nodes(['a', 0, 0, 100], ['b', 10, 0, 50], ['c', 10, 0, 10])
+      for (let i = 0; i < 20; i++) {
+        const c = s.pick(list, new Set(['b']))
+        t.equal(c?.id, 'c', `${name} picks the only usable node`)
+      }
+      t.equal(
+        s.pick(list, new Set(['b', 'c'])),
+        undefined,
+        `${name}: nothing usable`,
+      )
+      t.equal(s.pick([]), undefined, `${name}: empty list`)
     }
-    t.equal(s.pick(list, new Set(['b', 'c'])), undefined, `${name}: nothing usable`)
-    t.equal(s.pick([]), undefined, `${name}: empty list`)
-  }
-  t.end()
-})
+    t.end()
+  },
+)
 
 t.test('rr cycles in order', t => {
   const s = createScheduler('rr')
   const list = nodes(['a', 1], ['b', 9], ['c', 1])
-  t.same([1, 2, 3, 4, 5, 6].map(() => s.pick(list)?.id), ['a', 'b', 'c', 'a', 'b', 'c'])
+  t.same(
+    [1, 2, 3, 4, 5, 6].map(() => s.pick(list)?.id),
+    ['a', 'b', 'c', 'a', 'b', 'c'],
+  )
   t.end()
 })
 
@@ -46,7 +69,11 @@ t.test('wrr is smooth and follows the weights exactly', t => {
   const list = nodes(['a', 5], ['b', 1], ['c', 1])
   const seq = Array.from({ length: 7 }, () => s.pick(list)?.id).join('')
   t.equal(seq, 'aabacaa', 'nginx smooth weighted round robin order')
-  t.same(counts('wrr', nodes(['a', 256], ['b', 128], ['c', 64]), 448 * 10), { a: 2560, b: 1280, c: 640 })
+  t.same(counts('wrr', nodes(['a', 256], ['b', 128], ['c', 64]), 448 * 10), {
+    a: 2560,
+    b: 1280,
+    c: 640,
+  })
   t.end()
 })
 
@@ -62,7 +89,11 @@ t.test('wlc uses (active+1)/weight', t => {
   const s = createScheduler('wlc')
   // a: (4+1)/10 = 0.5; b: (0+1)/1 = 1; c: (1+1)/10 = 0.2
   t.equal(s.pick(nodes(['a', 10, 4], ['b', 1, 0], ['c', 10, 1]))?.id, 'c')
-  t.equal(s.pick(nodes(['a', 2, 0], ['b', 1, 0]))?.id, 'a', 'idle: heavier wins')
+  t.equal(
+    s.pick(nodes(['a', 2, 0], ['b', 1, 0]))?.id,
+    'a',
+    'idle: heavier wins',
+  )
   t.end()
 })
 
@@ -74,7 +105,11 @@ t.test('has picks the highest load index (thesis Table 11)', t => {
     ['192.168.1.107', 200, 0, 3973],
   )
   t.equal(s.pick(table)?.id, '192.168.1.100')
-  t.equal(s.pick(nodes(['a', 1, 5, 10], ['b', 1, 2, 10]))?.id, 'b', 'tie on load: fewer active')
+  t.equal(
+    s.pick(nodes(['a', 1, 5, 10], ['b', 1, 2, 10]))?.id,
+    'b',
+    'tie on load: fewer active',
+  )
   t.end()
 })
 
@@ -108,7 +143,8 @@ t.test('p2c does not herd: between reports new connections spread', t => {
     const c = s.pick(list)
     if (c) c.active++
   }
-  for (const c of list) t.ok(c.active > 80 && c.active < 120, `${c.id} got ${c.active}`)
+  for (const c of list)
+    t.ok(c.active > 80 && c.active < 120, `${c.id} got ${c.active}`)
   // has, by contrast, sends all of them to one node.
   const h = createScheduler('has')
   const list2 = list.map(c => ({ ...c, active: 0 }))
@@ -116,6 +152,9 @@ t.test('p2c does not herd: between reports new connections spread', t => {
     const c = h.pick(list2)
     if (c) c.active++
   }
-  t.same(list2.map(c => c.active), [300, 0, 0])
+  t.same(
+    list2.map(c => c.active),
+    [300, 0, 0],
+  )
   t.end()
 })

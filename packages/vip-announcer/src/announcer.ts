@@ -5,12 +5,29 @@
 // their way to this master are still forwarded while the router moves the
 // flows to the other masters.
 
-import { silentLogger, hasCode, type Logger, type Registry, type Service, type ControlHandlers } from '@has/daemon-kit'
+import {
+  silentLogger,
+  hasCode,
+  type Logger,
+  type Registry,
+  type Service,
+  type ControlHandlers,
+} from '@has/daemon-kit'
 import type { AnnouncerConfig } from './config.js'
 import { createBirdClient, type BirdClient } from './bird-client.js'
-import { formatCommand, isError, parseProtocolRows, toggleOutcome } from './bird-codec.js'
+import {
+  formatCommand,
+  isError,
+  parseProtocolRows,
+  toggleOutcome,
+} from './bird-codec.js'
 import { errors } from './errors.js'
-import { HealthMachine, judge, type Transition, type Verdict } from './health.js'
+import {
+  HealthMachine,
+  judge,
+  type Transition,
+  type Verdict,
+} from './health.js'
 import { createMetrics } from './metrics.js'
 import { createTmProbe, type TmProbe } from './tm-probe.js'
 
@@ -31,17 +48,26 @@ const ERROR_LOG_EVERY_MS = 10_000
 /** BIRD is asked again for the state it should have this often. */
 const REASSERT_MS = 1000
 
-export async function createVipAnnouncer(opts: VipAnnouncerOptions): Promise<VipAnnouncer> {
+export async function createVipAnnouncer(
+  opts: VipAnnouncerOptions,
+): Promise<VipAnnouncer> {
   const log = opts.logger ?? silentLogger()
   const now = opts.now ?? Date.now
   const metrics = createMetrics(opts.registry)
   let config = opts.config
   const machine = new HealthMachine(config.settleMs, now())
-  let bird: BirdClient = createBirdClient({ path: config.birdSocket, timeoutMs: config.birdTimeoutMs })
+  let bird: BirdClient = createBirdClient({
+    path: config.birdSocket,
+    timeoutMs: config.birdTimeoutMs,
+  })
   /** What BIRD confirmed per protocol (true = enabled); absent = unknown. */
   const applied = new Map<string, boolean>()
   const verified = new Set<string>()
-  let lastVerdict: Verdict = { ok: false, reason: 'starting', detail: 'no probe yet' }
+  let lastVerdict: Verdict = {
+    ok: false,
+    reason: 'starting',
+    detail: 'no probe yet',
+  }
   let failSeenAt: number | undefined
   let lastWithdrawMs: number | undefined
   let stopped = false
@@ -51,18 +77,32 @@ export async function createVipAnnouncer(opts: VipAnnouncerOptions): Promise<Vip
   const logError = (key: string, e: unknown): void => {
     const text = e instanceof Error ? e.message : String(e)
     const prev = lastLogged.get(key)
-    if (prev && prev.text === text && now() - prev.at < ERROR_LOG_EVERY_MS) return
+    if (prev && prev.text === text && now() - prev.at < ERROR_LOG_EVERY_MS)
+      return
     lastLogged.set(key, { text, at: now() })
-    log.error({ code: hasCode(e) ? e.code : undefined, err: text }, `${key}: ${text}`)
+    log.error(
+      { code: hasCode(e) ? e.code : undefined, err: text },
+      `${key}: ${text}`,
+    )
   }
 
   const verify = async (p: string): Promise<boolean> => {
     if (verified.has(p)) return true
     const r = await bird.command(formatCommand('show protocols', p))
-    metrics.birdCommands.inc({ command: 'show', result: isError(r) ? 'error' : 'unchanged' })
-    if (isError(r)) throw errors('VA_ERR_BIRD_REFUSED', `show protocols "${p}"`, r.code, r.text)
+    metrics.birdCommands.inc({
+      command: 'show',
+      result: isError(r) ? 'error' : 'unchanged',
+    })
+    if (isError(r))
+      throw errors(
+        'VA_ERR_BIRD_REFUSED',
+        `show protocols "${p}"`,
+        r.code,
+        r.text,
+      )
     const row = parseProtocolRows(r).find(x => x.name === p)
-    if (!row || row.proto !== 'Static') throw errors('VA_ERR_NOT_STATIC', p, row?.proto ?? 'missing')
+    if (!row || row.proto !== 'Static')
+      throw errors('VA_ERR_NOT_STATIC', p, row?.proto ?? 'missing')
     verified.add(p)
     return true
   }
@@ -81,11 +121,19 @@ export async function createVipAnnouncer(opts: VipAnnouncerOptions): Promise<Vip
         const r = await bird.command(formatCommand(command, p))
         const result = toggleOutcome(r)
         metrics.birdCommands.inc({ command, result })
-        if (result === 'error') throw errors('VA_ERR_BIRD_REFUSED', `${command} "${p}"`, r.code, r.text)
+        if (result === 'error')
+          throw errors(
+            'VA_ERR_BIRD_REFUSED',
+            `${command} "${p}"`,
+            r.code,
+            r.text,
+          )
         applied.set(p, want)
-        if (result === 'changed') log.info({ protocol: p, command }, `BIRD protocol ${p} ${command}d`)
+        if (result === 'changed')
+          log.info({ protocol: p, command }, `BIRD protocol ${p} ${command}d`)
       } catch (e) {
-        if (!hasCode(e) || e.code !== 'VA_ERR_BIRD_REFUSED') metrics.birdCommands.inc({ command, result: 'error' })
+        if (!hasCode(e) || e.code !== 'VA_ERR_BIRD_REFUSED')
+          metrics.birdCommands.inc({ command, result: 'error' })
         applied.delete(p)
         logError(`bird ${p}`, e)
       }
@@ -95,7 +143,10 @@ export async function createVipAnnouncer(opts: VipAnnouncerOptions): Promise<Vip
     if (!want && all && failSeenAt !== undefined) {
       lastWithdrawMs = now() - failSeenAt
       metrics.withdrawSeconds.set(lastWithdrawMs / 1000)
-      log.info({ ms: lastWithdrawMs, reason: machine.reason }, 'routes withdrawn')
+      log.info(
+        { ms: lastWithdrawMs, reason: machine.reason },
+        'routes withdrawn',
+      )
       failSeenAt = undefined
     }
   }
@@ -116,9 +167,14 @@ export async function createVipAnnouncer(opts: VipAnnouncerOptions): Promise<Vip
   const onTransition = (t: Transition | undefined): void => {
     if (!t) return
     metrics.transitions.inc({ to: t.to, reason: t.reason })
-    const level = t.to === 'withdrawn' && t.from === 'announced' ? 'warn' : 'info'
-    log[level]({ from: t.from, to: t.to, reason: t.reason, detail: t.detail }, `state ${t.to}`)
-    if (t.to === 'announced') log.info({ protocols: config.protocols }, 'routes announced')
+    const level =
+      t.to === 'withdrawn' && t.from === 'announced' ? 'warn' : 'info'
+    log[level](
+      { from: t.from, to: t.to, reason: t.reason, detail: t.detail },
+      `state ${t.to}`,
+    )
+    if (t.to === 'announced')
+      log.info({ protocols: config.protocols }, 'routes announced')
     if (t.from === 'announced' || t.from === 'settling') failSeenAt = now()
     void sync()
   }
@@ -129,7 +185,10 @@ export async function createVipAnnouncer(opts: VipAnnouncerOptions): Promise<Vip
   }
 
   const makeProbe = (): TmProbe =>
-    createTmProbe({ path: config.trafficManager, onLost: detail => onVerdict({ ok: false, reason: 'tm-down', detail }) })
+    createTmProbe({
+      path: config.trafficManager,
+      onLost: detail => onVerdict({ ok: false, reason: 'tm-down', detail }),
+    })
   let tm = makeProbe()
 
   let probing = false
@@ -174,11 +233,18 @@ export async function createVipAnnouncer(opts: VipAnnouncerOptions): Promise<Vip
       for (const p of removed) {
         // Withdraw what we stop managing, or refuse the whole reload.
         const r = await bird.command(formatCommand('disable', p))
-        if (toggleOutcome(r) === 'error') throw errors('VA_ERR_BIRD_REFUSED', `disable "${p}"`, r.code, r.text)
+        if (toggleOutcome(r) === 'error')
+          throw errors('VA_ERR_BIRD_REFUSED', `disable "${p}"`, r.code, r.text)
       }
-      if (next.birdSocket !== config.birdSocket || next.birdTimeoutMs !== config.birdTimeoutMs) {
+      if (
+        next.birdSocket !== config.birdSocket ||
+        next.birdTimeoutMs !== config.birdTimeoutMs
+      ) {
         bird.close()
-        bird = createBirdClient({ path: next.birdSocket, timeoutMs: next.birdTimeoutMs })
+        bird = createBirdClient({
+          path: next.birdSocket,
+          timeoutMs: next.birdTimeoutMs,
+        })
       }
       if (next.trafficManager !== config.trafficManager) {
         tm.close()
@@ -201,7 +267,10 @@ export async function createVipAnnouncer(opts: VipAnnouncerOptions): Promise<Vip
       clearInterval(reassert)
       onTransition(machine.drain(now()))
       await sync()
-      log.info({ drainMs: config.drainMs }, 'routes withdrawn; draining before exit')
+      log.info(
+        { drainMs: config.drainMs },
+        'routes withdrawn; draining before exit',
+      )
       await new Promise(r => setTimeout(r, config.drainMs))
       tm.close()
       bird.close()
@@ -213,13 +282,23 @@ export async function createVipAnnouncer(opts: VipAnnouncerOptions): Promise<Vip
         since: new Date(machine.since).toISOString(),
         reason: machine.reason,
         detail: machine.detail,
-        announced: machine.announce && config.protocols.every(p => applied.get(p) === true),
+        announced:
+          machine.announce &&
+          config.protocols.every(p => applied.get(p) === true),
         protocols: config.protocols.map(p => ({
           name: p,
-          bird: applied.has(p) ? (applied.get(p) ? 'enabled' : 'disabled') : 'unknown',
+          bird: applied.has(p)
+            ? applied.get(p)
+              ? 'enabled'
+              : 'disabled'
+            : 'unknown',
         })),
         bird: { socket: config.birdSocket, connected: bird.connected },
-        trafficManager: { socket: config.trafficManager, connected: tm.holding, last: lastVerdict },
+        trafficManager: {
+          socket: config.trafficManager,
+          connected: tm.holding,
+          last: lastVerdict,
+        },
         lastWithdrawMs: lastWithdrawMs ?? null,
       }
     },

@@ -4,7 +4,11 @@
 // connection, since request and reply would no longer be in step.
 
 import { connect, type Socket } from 'node:net'
-import { BirdReplyParser, BirdSyntaxError, type BirdReply } from './bird-codec.js'
+import {
+  BirdReplyParser,
+  BirdSyntaxError,
+  type BirdReply,
+} from './bird-codec.js'
 import { errors } from './errors.js'
 
 export interface BirdClient {
@@ -14,7 +18,10 @@ export interface BirdClient {
   close(): void
 }
 
-export function createBirdClient(opts: { path: string; timeoutMs: number }): BirdClient {
+export function createBirdClient(opts: {
+  path: string
+  timeoutMs: number
+}): BirdClient {
   let socket: Socket | undefined
   let ready: Promise<void> | undefined
   let parser = new BirdReplyParser()
@@ -47,12 +54,19 @@ export function createBirdClient(opts: { path: string; timeoutMs: number }): Bir
       }
       for (const r of replies) waiting.shift()?.resolve(r)
     })
-    s.on('error', e => fail(errors('VA_ERR_BIRD_UNREACHABLE', opts.path, e.message, e)))
+    s.on('error', e =>
+      fail(errors('VA_ERR_BIRD_UNREACHABLE', opts.path, e.message, e)),
+    )
     s.on('close', () => {
-      if (socket === s) fail(errors('VA_ERR_BIRD_UNREACHABLE', opts.path, 'connection closed'))
+      if (socket === s)
+        fail(errors('VA_ERR_BIRD_UNREACHABLE', opts.path, 'connection closed'))
     })
     ready = expect('welcome').then(r => {
-      if (r.code !== 1) throw errors('VA_ERR_BIRD_SYNTAX', `expected the 0001 welcome, got ${r.code} ${r.text}`)
+      if (r.code !== 1)
+        throw errors(
+          'VA_ERR_BIRD_SYNTAX',
+          `expected the 0001 welcome, got ${r.code} ${r.text}`,
+        )
     })
     ready.catch(() => undefined)
     return ready
@@ -60,7 +74,10 @@ export function createBirdClient(opts: { path: string; timeoutMs: number }): Bir
 
   const expect = (what: string): Promise<BirdReply> =>
     new Promise<BirdReply>((resolve, reject) => {
-      const timer = setTimeout(() => fail(errors('VA_ERR_BIRD_TIMEOUT', what, opts.timeoutMs)), opts.timeoutMs)
+      const timer = setTimeout(
+        () => fail(errors('VA_ERR_BIRD_TIMEOUT', what, opts.timeoutMs)),
+        opts.timeoutMs,
+      )
       waiting.push({
         resolve: r => (clearTimeout(timer), resolve(r)),
         reject: e => (clearTimeout(timer), reject(e)),
@@ -70,7 +87,8 @@ export function createBirdClient(opts: { path: string; timeoutMs: number }): Bir
   const run = async (line: string): Promise<BirdReply> => {
     await open()
     const s = socket
-    if (!s) throw errors('VA_ERR_BIRD_UNREACHABLE', opts.path, 'connection closed')
+    if (!s)
+      throw errors('VA_ERR_BIRD_UNREACHABLE', opts.path, 'connection closed')
     const reply = expect(line.trim())
     s.write(line)
     return reply

@@ -91,8 +91,12 @@ export class BirdReplyParser {
 export type ProtocolCommand = 'enable' | 'disable' | 'show protocols'
 
 /** One command line; the name is quoted so an unknown one is 8003, not a parse error. */
-export function formatCommand(command: ProtocolCommand, protocol: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(protocol)) throw new Error(`bad BIRD protocol name ${JSON.stringify(protocol)}`)
+export function formatCommand(
+  command: ProtocolCommand,
+  protocol: string,
+): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(protocol))
+    throw new Error(`bad BIRD protocol name ${JSON.stringify(protocol)}`)
   return `${command} "${protocol}"\n`
 }
 
@@ -102,8 +106,13 @@ export const isError = (r: BirdReply): boolean => r.code >= 8000
 export function toggleOutcome(r: BirdReply): 'changed' | 'unchanged' | 'error' {
   if (isError(r)) return 'error'
   const codes = r.lines.map(l => l.code)
-  if (codes.includes(BIRD.ENABLED) || codes.includes(BIRD.DISABLED)) return 'changed'
-  if (codes.includes(BIRD.ALREADY_ENABLED) || codes.includes(BIRD.ALREADY_DISABLED)) return 'unchanged'
+  if (codes.includes(BIRD.ENABLED) || codes.includes(BIRD.DISABLED))
+    return 'changed'
+  if (
+    codes.includes(BIRD.ALREADY_ENABLED) ||
+    codes.includes(BIRD.ALREADY_DISABLED)
+  )
+    return 'unchanged'
   return 'error'
 }
 
@@ -119,7 +128,9 @@ export function parseProtocolRows(r: BirdReply): ProtocolRow[] {
   return r.lines
     .filter(l => l.code === BIRD.PROTOCOL_ROW)
     .map(l => {
-      const [name = '', proto = '', table = '', state = ''] = l.text.trim().split(/\s+/)
+      const [name = '', proto = '', table = '', state = ''] = l.text
+        .trim()
+        .split(/\s+/)
       return { name, proto, table, state }
     })
 }

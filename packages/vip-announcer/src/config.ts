@@ -50,14 +50,20 @@ const BIRD_SYMBOL = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
 /** `<ipv4>:<port>` or `[<ipv6>]:<port>`, as traffic-manager names services. */
 const SERVICE = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/
 
-type Durations = 'checkIntervalMs' | 'checkTimeoutMs' | 'settleMs' | 'drainMs' | 'birdTimeoutMs'
-const DURATIONS: Record<string, { key: Durations; min: number; max: number }> = {
-  'check-interval': { key: 'checkIntervalMs', min: 5, max: 10_000 },
-  'check-timeout': { key: 'checkTimeoutMs', min: 5, max: 10_000 },
-  settle: { key: 'settleMs', min: 0, max: 600_000 },
-  drain: { key: 'drainMs', min: 0, max: 600_000 },
-  'bird-timeout': { key: 'birdTimeoutMs', min: 50, max: 60_000 },
-}
+type Durations =
+  | 'checkIntervalMs'
+  | 'checkTimeoutMs'
+  | 'settleMs'
+  | 'drainMs'
+  | 'birdTimeoutMs'
+const DURATIONS: Record<string, { key: Durations; min: number; max: number }> =
+  {
+    'check-interval': { key: 'checkIntervalMs', min: 5, max: 10_000 },
+    'check-timeout': { key: 'checkTimeoutMs', min: 5, max: 10_000 },
+    settle: { key: 'settleMs', min: 0, max: 600_000 },
+    drain: { key: 'drainMs', min: 0, max: 600_000 },
+    'bird-timeout': { key: 'birdTimeoutMs', min: 50, max: 60_000 },
+  }
 
 export function parseConfig(text: string, file: string): AnnouncerConfig {
   const issues = new IssueList()
@@ -96,29 +102,48 @@ export function parseConfig(text: string, file: string): AnnouncerConfig {
     if (d) {
       const ms = parseDuration(value, 'ms')
       if (ms === undefined || ms < d.min || ms > d.max) {
-        issues.error(l, `${key} must be a duration in ${d.min}ms..${d.max}ms (bare number = ms)`, value)
+        issues.error(
+          l,
+          `${key} must be a duration in ${d.min}ms..${d.max}ms (bare number = ms)`,
+          value,
+        )
       } else if (once(l, key)) out[d.key] = ms
       continue
     }
     switch (key) {
       case 'bird-socket':
       case 'traffic-manager':
-        if (!value.startsWith('/')) issues.error(l, `${key} must be an absolute socket path`, value)
-        else if (once(l, key)) out[key === 'bird-socket' ? 'birdSocket' : 'trafficManager'] = value
+        if (!value.startsWith('/'))
+          issues.error(l, `${key} must be an absolute socket path`, value)
+        else if (once(l, key))
+          out[key === 'bird-socket' ? 'birdSocket' : 'trafficManager'] = value
         break
       case 'protocol':
-        if (!BIRD_SYMBOL.test(value)) issues.error(l, 'protocol must be a BIRD protocol name (letters, digits, _)', value)
-        else if (out.protocols.includes(value)) issues.error(l, 'protocol listed twice', value)
+        if (!BIRD_SYMBOL.test(value))
+          issues.error(
+            l,
+            'protocol must be a BIRD protocol name (letters, digits, _)',
+            value,
+          )
+        else if (out.protocols.includes(value))
+          issues.error(l, 'protocol listed twice', value)
         else out.protocols.push(value)
         break
       case 'service':
-        if (!SERVICE.test(value)) issues.error(l, 'service must be <ipv4>:<port> or [<ipv6>]:<port> as traffic-manager names it', value)
-        else if (out.services.includes(value)) issues.error(l, 'service listed twice', value)
+        if (!SERVICE.test(value))
+          issues.error(
+            l,
+            'service must be <ipv4>:<port> or [<ipv6>]:<port> as traffic-manager names it',
+            value,
+          )
+        else if (out.services.includes(value))
+          issues.error(l, 'service listed twice', value)
         else out.services.push(value)
         break
       case 'min-nodes': {
         const n = parseIntRange(value, 1, 10_000)
-        if (n === undefined) issues.error(l, 'min-nodes must be an integer in 1..10000', value)
+        if (n === undefined)
+          issues.error(l, 'min-nodes must be an integer in 1..10000', value)
         else if (once(l, key)) out.minNodes = n
         break
       }
@@ -126,7 +151,11 @@ export function parseConfig(text: string, file: string): AnnouncerConfig {
         issues.error(l, 'unknown directive', key)
     }
   }
-  if (out.protocols.length === 0) issues.error({ file, line: 0 }, 'at least one `protocol <name>` (a BIRD static protocol) is required')
+  if (out.protocols.length === 0)
+    issues.error(
+      { file, line: 0 },
+      'at least one `protocol <name>` (a BIRD static protocol) is required',
+    )
   issues.throwIfAny()
   return deepFreeze(out)
 }

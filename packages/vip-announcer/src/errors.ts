@@ -6,11 +6,18 @@
 import { defineErrors } from '@has/daemon-kit'
 
 export const errors = defineErrors({
-  VA_ERR_BIRD_UNREACHABLE: { message: 'cannot reach BIRD on its control socket %s: %s' },
+  VA_ERR_BIRD_UNREACHABLE: {
+    message: 'cannot reach BIRD on its control socket %s: %s',
+  },
   VA_ERR_BIRD_TIMEOUT: { message: 'BIRD did not answer "%s" within %s ms' },
   VA_ERR_BIRD_REFUSED: { message: 'BIRD refused "%s": %s %s' },
-  VA_ERR_BIRD_SYNTAX: { message: 'BIRD control socket sent something that is not a reply line: %s' },
-  VA_ERR_NOT_STATIC: { message: 'BIRD protocol %s is not a static protocol (it is %s); refusing to toggle it' },
+  VA_ERR_BIRD_SYNTAX: {
+    message: 'BIRD control socket sent something that is not a reply line: %s',
+  },
+  VA_ERR_NOT_STATIC: {
+    message:
+      'BIRD protocol %s is not a static protocol (it is %s); refusing to toggle it',
+  },
 })
 
 export const errorCodes = errors.codes

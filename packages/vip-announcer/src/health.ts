@@ -19,7 +19,9 @@ export type Reason =
  * master is announced only once its node set, hence its Maglev table, has
  * stopped changing.
  */
-export type Verdict = { readonly ok: true; readonly key?: string } | { readonly ok: false; readonly reason: Reason; readonly detail: string }
+export type Verdict =
+  | { readonly ok: true; readonly key?: string }
+  | { readonly ok: false; readonly reason: Reason; readonly detail: string }
 
 export type State = 'withdrawn' | 'settling' | 'announced' | 'draining'
 
@@ -82,8 +84,20 @@ export class HealthMachine {
       this.#healthySince = now
       this.#healthyKey = v.key
     }
-    if (now - this.#healthySince >= this.settleMs) return this.#go('announced', 'settled', `healthy for ${now - this.#healthySince} ms`, now)
-    if (this.#state === 'withdrawn') return this.#go('settling', 'healthy', `healthy; announcing after ${this.settleMs} ms`, now)
+    if (now - this.#healthySince >= this.settleMs)
+      return this.#go(
+        'announced',
+        'settled',
+        `healthy for ${now - this.#healthySince} ms`,
+        now,
+      )
+    if (this.#state === 'withdrawn')
+      return this.#go(
+        'settling',
+        'healthy',
+        `healthy; announcing after ${this.settleMs} ms`,
+        now,
+      )
     return undefined
   }
 
@@ -95,10 +109,20 @@ export class HealthMachine {
 
   resume(now: number): Transition | undefined {
     if (this.#state !== 'draining') return undefined
-    return this.#go('withdrawn', 'resume', 'resumed; announcing after health settles', now)
+    return this.#go(
+      'withdrawn',
+      'resume',
+      'resumed; announcing after health settles',
+      now,
+    )
   }
 
-  #go(to: State, reason: Transition['reason'], detail: string, now: number): Transition {
+  #go(
+    to: State,
+    reason: Transition['reason'],
+    detail: string,
+    now: number,
+  ): Transition {
     const from = this.#state
     this.#state = to
     this.#since = now
@@ -110,20 +134,56 @@ export class HealthMachine {
 
 /** traffic-manager's `health` answer (its PROTOCOL.md). */
 export interface TmHealth {
-  readonly services: readonly { name: string; dataplane: string; running: boolean; eligible: number }[]
+  readonly services: readonly {
+    name: string
+    dataplane: string
+    running: boolean
+    eligible: number
+  }[]
 }
 
 /** Judges one `health` answer against the configured services. */
-export function judge(h: TmHealth, want: { services: readonly string[]; minNodes: number }): Verdict {
-  if (!h || !Array.isArray(h.services)) return { ok: false, reason: 'tm-error', detail: 'health answer without services' }
+export function judge(
+  h: TmHealth,
+  want: { services: readonly string[]; minNodes: number },
+): Verdict {
+  if (!h || !Array.isArray(h.services))
+    return {
+      ok: false,
+      reason: 'tm-error',
+      detail: 'health answer without services',
+    }
   const byName = new Map(h.services.map(s => [s.name, s]))
   const names = want.services.length ? want.services : [...byName.keys()]
-  if (names.length === 0) return { ok: false, reason: 'service-missing', detail: 'traffic-manager runs no service' }
+  if (names.length === 0)
+    return {
+      ok: false,
+      reason: 'service-missing',
+      detail: 'traffic-manager runs no service',
+    }
   for (const name of names) {
     const s = byName.get(name)
-    if (!s) return { ok: false, reason: 'service-missing', detail: `traffic-manager has no service ${name}` }
-    if (!s.running) return { ok: false, reason: 'dataplane-down', detail: `${name}: data plane ${s.dataplane} not running` }
-    if (s.eligible < want.minNodes) return { ok: false, reason: 'no-nodes', detail: `${name}: ${s.eligible} eligible node(s), need ${want.minNodes}` }
+    if (!s)
+      return {
+        ok: false,
+        reason: 'service-missing',
+        detail: `traffic-manager has no service ${name}`,
+      }
+    if (!s.running)
+      return {
+        ok: false,
+        reason: 'dataplane-down',
+        detail: `${name}: data plane ${s.dataplane} not running`,
+      }
+    if (s.eligible < want.minNodes)
+      return {
+        ok: false,
+        reason: 'no-nodes',
+        detail: `${name}: ${s.eligible} eligible node(s), need ${want.minNodes}`,
+      }
   }
-  return { ok: true, key: names.map(n => `${n}=${byName.get(n)?.eligible ?? 0}`).join(' ') }
+  return {
+    ok: true,
+    key: names.map(n => `${n}=${byName.get(n)?.eligible ?? 0}`).join(' '),
+  }
 }

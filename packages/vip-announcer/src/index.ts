@@ -1,9 +1,26 @@
 // Library surface: the factory, the config parser, the health state
 // machine, the BIRD reply codec and client, and the error table. Nothing
 // runs on import.
-export { createVipAnnouncer, type VipAnnouncer, type VipAnnouncerOptions } from './announcer.js'
-export { DEFAULTS, loadConfig, parseConfig, type AnnouncerConfig } from './config.js'
-export { HealthMachine, judge, type Reason, type State, type Transition, type TmHealth, type Verdict } from './health.js'
+export {
+  createVipAnnouncer,
+  type VipAnnouncer,
+  type VipAnnouncerOptions,
+} from './announcer.js'
+export {
+  DEFAULTS,
+  loadConfig,
+  parseConfig,
+  type AnnouncerConfig,
+} from './config.js'
+export {
+  HealthMachine,
+  judge,
+  type Reason,
+  type State,
+  type Transition,
+  type TmHealth,
+  type Verdict,
+} from './health.js'
 export {
   BIRD,
   BIRD_MAX_LINE,

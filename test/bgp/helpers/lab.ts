@@ -10,16 +10,35 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writeProcfsFixture } from '@has/traffic-client'
 import { NetnsLab, sh } from '../../helpers/netns.js'
-import { binPath, run, spawnDaemon, spawnScript, track, type Proc } from '../../helpers/daemon.js'
+import {
+  binPath,
+  run,
+  spawnDaemon,
+  spawnScript,
+  track,
+  type Proc,
+} from '../../helpers/daemon.js'
 
-export const PEER = fileURLToPath(new URL('../../../packages/traffic-manager/test/dr/fixtures/dr-peer.mjs', import.meta.url))
-export const PROBE = fileURLToPath(new URL('../fixtures/probe.mjs', import.meta.url))
+export const PEER = fileURLToPath(
+  new URL(
+    '../../../packages/traffic-manager/test/dr/fixtures/dr-peer.mjs',
+    import.meta.url,
+  ),
+)
+export const PROBE = fileURLToPath(
+  new URL('../fixtures/probe.mjs', import.meta.url),
+)
 
 export const VIP = '10.9.0.100'
 export const CLIENT = { addr: '10.9.1.2', gw: '10.9.1.1' }
 export const ROUTER = '10.9.2.1'
 export const MASTERS = ['10.9.2.11', '10.9.2.12', '10.9.2.13'] as const
-export const NODES = ['10.9.2.21', '10.9.2.22', '10.9.2.23', '10.9.2.24'] as const
+export const NODES = [
+  '10.9.2.21',
+  '10.9.2.22',
+  '10.9.2.23',
+  '10.9.2.24',
+] as const
 export type M = 'm1' | 'm2' | 'm3'
 export type N = 'n1' | 'n2' | 'n3' | 'n4'
 export const MS: readonly M[] = ['m1', 'm2', 'm3']
@@ -43,7 +62,10 @@ export function routerBird(masters: readonly string[]): string {
     '  connect retry time 1; error wait time 1, 5;',
     '  ipv4 { import all; export none; };',
     '}',
-    ...masters.map((a, i) => `protocol bgp m${i + 1} from master { neighbor ${a} as 65010; }`),
+    ...masters.map(
+      (a, i) =>
+        `protocol bgp m${i + 1} from master { neighbor ${a} as 65010; }`,
+    ),
     '',
   ].join('\n')
 }
@@ -94,34 +116,84 @@ export class BgpLab {
     // real NIC drops them, but veth hands them to netdev ingress, where the
     // other masters' direct-routing rules would forward them and hide the
     // crash. No unknown-unicast flooding to the masters' ports (p2..p4).
-    for (const port of ['p2', 'p3', 'p4']) await this.lab.ip(lan.rt.replace(/-rt$/, '-br'), ['link', 'set', 'dev', port, 'type', 'bridge_slave', 'flood', 'off'])
+    for (const port of ['p2', 'p3', 'p4'])
+      await this.lab.ip(lan.rt.replace(/-rt$/, '-br'), [
+        'link',
+        'set',
+        'dev',
+        port,
+        'type',
+        'bridge_slave',
+        'flood',
+        'off',
+      ])
     const client = await this.lab.add('cl')
     this.ns = { ...lan, client } as BgpLab['ns']
-    await this.lab.veth({ ns: client, ifname: 'eth0', addr: `${CLIENT.addr}/24` }, { ns: lan.rt, ifname: 'eth1', addr: `${CLIENT.gw}/24` })
+    await this.lab.veth(
+      { ns: client, ifname: 'eth0', addr: `${CLIENT.addr}/24` },
+      { ns: lan.rt, ifname: 'eth1', addr: `${CLIENT.gw}/24` },
+    )
     await this.lab.ip(client, ['route', 'add', 'default', 'via', CLIENT.gw])
-    for (const s of ['net.ipv4.ip_forward=1', 'net.ipv4.fib_multipath_hash_policy=1']) await this.lab.exec(lan.rt, 'sysctl', ['-qw', s])
+    for (const s of [
+      'net.ipv4.ip_forward=1',
+      'net.ipv4.fib_multipath_hash_policy=1',
+    ])
+      await this.lab.exec(lan.rt, 'sysctl', ['-qw', s])
     for (const n of NS) {
       await this.lab.ip(this.ns[n], ['route', 'add', 'default', 'via', ROUTER])
-      const r = await run('ip', ['netns', 'exec', this.ns[n], process.execPath, binPath('traffic-client'), 'dr-node', '--setup', VIP])
+      const r = await run('ip', [
+        'netns',
+        'exec',
+        this.ns[n],
+        process.execPath,
+        binPath('traffic-client'),
+        'dr-node',
+        '--setup',
+        VIP,
+      ])
       if (r.code !== 0) throw new Error(`dr-node --setup in ${n}: ${r.stderr}`)
     }
-    writeFileSync(join(this.dir, 'tmd.conf'), [
-      ...MASTERS.map((a, i) => `master${i + 1} ${a}`),
-      ...NODES.map((a, i) => `traffic${i + 1} ${a}`),
-      'port 7070', 'listen 0.0.0.0', 'timeout 1000', `key ${KEY}`, 'shutdown-deadline 1s',
-      `virtual ${VIP}:80`, '    dataplane nftables-dr',
-      ...NODES.map(a => `    node ${a}:80`),
-      '',
-    ].join('\n'))
+    writeFileSync(
+      join(this.dir, 'tmd.conf'),
+      [
+        ...MASTERS.map((a, i) => `master${i + 1} ${a}`),
+        ...NODES.map((a, i) => `traffic${i + 1} ${a}`),
+        'port 7070',
+        'listen 0.0.0.0',
+        'timeout 1000',
+        `key ${KEY}`,
+        'shutdown-deadline 1s',
+        `virtual ${VIP}:80`,
+        '    dataplane nftables-dr',
+        ...NODES.map(a => `    node ${a}:80`),
+        '',
+      ].join('\n'),
+    )
   }
 
   bird(where: 'rt' | M, conf: string): Proc {
     const d = join(this.dir, where)
     mkdirSync(d, { recursive: true })
     writeFileSync(join(d, 'bird.conf'), conf)
-    const child = spawn('ip', ['netns', 'exec', this.ns[where], 'bird', '-f', '-c', join(d, 'bird.conf'), '-s', this.birdSocket(where), '-P', join(d, 'bird.pid')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        this.ns[where],
+        'bird',
+        '-f',
+        '-c',
+        join(d, 'bird.conf'),
+        '-s',
+        this.birdSocket(where),
+        '-P',
+        join(d, 'bird.pid'),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     return this.keep(track(child))
   }
 
@@ -139,22 +211,52 @@ export class BgpLab {
 
   async router(): Promise<void> {
     this.bird('rt', routerBird(MASTERS))
-    await this.until('router BIRD socket', async () => (await run('birdc', ['-s', this.birdSocket('rt'), 'show', 'status'])).code === 0)
+    await this.until(
+      'router BIRD socket',
+      async () =>
+        (await run('birdc', ['-s', this.birdSocket('rt'), 'show', 'status']))
+          .code === 0,
+    )
   }
 
   /** Starts a master's BIRD, traffic-manager and vip-announcer. */
-  async startMaster(m: M, opts: { settle?: string; drain?: string } = {}): Promise<Master> {
+  async startMaster(
+    m: M,
+    opts: { settle?: string; drain?: string } = {},
+  ): Promise<Master> {
     const i = MS.indexOf(m)
     const d = join(this.dir, m)
     mkdirSync(d, { recursive: true })
     const bird = this.bird(m, masterBird(MASTERS[i] as string))
-    const tm = this.keep(spawnDaemon('traffic-manager', ['--config', join(this.dir, 'tmd.conf'), '--control', this.tmSocket(m)], { netns: this.ns[m] }))
-    writeFileSync(join(d, 'va.conf'), [
-      `bird-socket ${this.birdSocket(m)}`, 'protocol vip4', `traffic-manager ${this.tmSocket(m)}`,
-      `service ${VIP}:80`, 'check-interval 25ms', 'check-timeout 3s', 'bird-timeout 5s',
-      `settle ${opts.settle ?? '1s'}`, `drain ${opts.drain ?? '1s'}`, '',
-    ].join('\n'))
-    const va = this.keep(spawnDaemon('vip-announcer', ['--config', join(d, 'va.conf'), '--control', this.vaSocket(m)], { netns: this.ns[m] }))
+    const tm = this.keep(
+      spawnDaemon(
+        'traffic-manager',
+        ['--config', join(this.dir, 'tmd.conf'), '--control', this.tmSocket(m)],
+        { netns: this.ns[m] },
+      ),
+    )
+    writeFileSync(
+      join(d, 'va.conf'),
+      [
+        `bird-socket ${this.birdSocket(m)}`,
+        'protocol vip4',
+        `traffic-manager ${this.tmSocket(m)}`,
+        `service ${VIP}:80`,
+        'check-interval 25ms',
+        'check-timeout 3s',
+        'bird-timeout 5s',
+        `settle ${opts.settle ?? '1s'}`,
+        `drain ${opts.drain ?? '1s'}`,
+        '',
+      ].join('\n'),
+    )
+    const va = this.keep(
+      spawnDaemon(
+        'vip-announcer',
+        ['--config', join(d, 'va.conf'), '--control', this.vaSocket(m)],
+        { netns: this.ns[m] },
+      ),
+    )
     this.masters[m] = { bird, tm, va }
     return this.masters[m]
   }
@@ -163,30 +265,83 @@ export class BgpLab {
     const i = NS.indexOf(n)
     const d = join(this.dir, n)
     mkdirSync(d, { recursive: true })
-    const web = this.keep(spawnScript(PEER, ['server', n, '80'], { netns: this.ns[n] }))
+    const web = this.keep(
+      spawnScript(PEER, ['server', n, '80'], { netns: this.ns[n] }),
+    )
     await web.waitLog(l => l.msg === 'ready', 10_000)
     // Equal capacity everywhere: every master derives the same weights, so the same Maglev table.
-    writeProcfsFixture(join(d, 'proc'), { bogomips: 4000, cpus: 2, memTotalMB: 4096, memFreeMB: 3000, idleShare: 0.9 })
-    writeFileSync(join(d, 'tcd.conf'), [
-      ...MASTERS.map((a, j) => `master${j + 1} ${a}`), 'port 7070', 'updates 200', `key ${KEY}`, `node ${NODES[i]}`, '',
-    ].join('\n'))
-    this.keep(spawnDaemon('traffic-client', ['--config', join(d, 'tcd.conf'), '--procfs', join(d, 'proc'), '--control', join(d, 'tc.sock')], { netns: this.ns[n] }))
+    writeProcfsFixture(join(d, 'proc'), {
+      bogomips: 4000,
+      cpus: 2,
+      memTotalMB: 4096,
+      memFreeMB: 3000,
+      idleShare: 0.9,
+    })
+    writeFileSync(
+      join(d, 'tcd.conf'),
+      [
+        ...MASTERS.map((a, j) => `master${j + 1} ${a}`),
+        'port 7070',
+        'updates 200',
+        `key ${KEY}`,
+        `node ${NODES[i]}`,
+        '',
+      ].join('\n'),
+    )
+    this.keep(
+      spawnDaemon(
+        'traffic-client',
+        [
+          '--config',
+          join(d, 'tcd.conf'),
+          '--procfs',
+          join(d, 'proc'),
+          '--control',
+          join(d, 'tc.sock'),
+        ],
+        { netns: this.ns[n] },
+      ),
+    )
   }
 
   /** Next hops of the VIP route in the router's kernel (sorted). */
   async nextHops(): Promise<string[]> {
-    const out = await this.lab.ip(this.ns.rt, ['-j', 'route', 'show', `${VIP}/32`])
-    const routes = JSON.parse(out || '[]') as { gateway?: string; nexthops?: { gateway: string }[] }[]
-    return routes.flatMap(r => (r.nexthops ? r.nexthops.map(h => h.gateway) : r.gateway ? [r.gateway] : [])).sort()
+    const out = await this.lab.ip(this.ns.rt, [
+      '-j',
+      'route',
+      'show',
+      `${VIP}/32`,
+    ])
+    const routes = JSON.parse(out || '[]') as {
+      gateway?: string
+      nexthops?: { gateway: string }[]
+    }[]
+    return routes
+      .flatMap(r =>
+        r.nexthops
+          ? r.nexthops.map(h => h.gateway)
+          : r.gateway
+            ? [r.gateway]
+            : [],
+      )
+      .sort()
   }
 
   async waitHops(want: readonly string[], timeoutMs = 20_000): Promise<void> {
     const w = [...want].sort().join(',')
-    await this.until(`router's VIP route via [${w}]`, async () => (await this.nextHops()).join(',') === w, timeoutMs)
+    await this.until(
+      `router's VIP route via [${w}]`,
+      async () => (await this.nextHops()).join(',') === w,
+      timeoutMs,
+    )
   }
 
   /** Polls `pred` every 20 ms up to `timeoutMs`; the error names what was awaited. */
-  async until(what: string, pred: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  async until(
+    what: string,
+    pred: () => Promise<boolean>,
+    timeoutMs = 20_000,
+  ): Promise<void> {
     for (let i = 0; i < timeoutMs / 20; i++) {
       if (await pred()) return
       await new Promise(r => setTimeout(r, 20))
@@ -207,7 +362,18 @@ export class BgpLab {
 
   /** One HTTP request over a new connection from the client namespace. */
   async curl(): Promise<string> {
-    return (await sh('ip', ['netns', 'exec', this.ns.client, 'curl', '-s', '--max-time', '5', `http://${VIP}/`])).trim()
+    return (
+      await sh('ip', [
+        'netns',
+        'exec',
+        this.ns.client,
+        'curl',
+        '-s',
+        '--max-time',
+        '5',
+        `http://${VIP}/`,
+      ])
+    ).trim()
   }
 
   async cleanup(): Promise<void> {
@@ -217,8 +383,16 @@ export class BgpLab {
 }
 
 /** `count` long-lived streams from the client; round() sends a line on each and names the node that answered (null: broken). */
-export async function streams(lab: BgpLab, count: number): Promise<{ p: Proc; round: () => Promise<(string | null)[]> }> {
-  const p = lab.keep(spawnScript(PEER, ['client', VIP, '80', String(count)], { netns: lab.ns.client, stdio: ['pipe', 'pipe', 'pipe'] }))
+export async function streams(
+  lab: BgpLab,
+  count: number,
+): Promise<{ p: Proc; round: () => Promise<(string | null)[]> }> {
+  const p = lab.keep(
+    spawnScript(PEER, ['client', VIP, '80', String(count)], {
+      netns: lab.ns.client,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    }),
+  )
   await p.waitLog(l => l.msg === 'ready', 30_000)
   let n = 0
   return {
@@ -238,10 +412,26 @@ export async function streams(lab: BgpLab, count: number): Promise<{ p: Proc; ro
  * loaded machine), with `done`: every failed attempt's time (ms since the
  * probe started) and the number of attempts.
  */
-export async function probe(lab: BgpLab, ms: number, timeoutMs = 150): Promise<{ started: number; done: Promise<{ failures: number[]; attempts: number }> }> {
-  const p = lab.keep(spawnScript(PROBE, [VIP, '80', String(ms), String(timeoutMs)], { netns: lab.ns.client }))
+export async function probe(
+  lab: BgpLab,
+  ms: number,
+  timeoutMs = 150,
+): Promise<{
+  started: number
+  done: Promise<{ failures: number[]; attempts: number }>
+}> {
+  const p = lab.keep(
+    spawnScript(PROBE, [VIP, '80', String(ms), String(timeoutMs)], {
+      netns: lab.ns.client,
+    }),
+  )
   await p.waitLog(l => l.msg === 'started', 20_000)
   const started = Date.now()
-  const done = p.waitLog(l => l.msg === 'done', ms + 20_000).then(l => ({ failures: l.failures as number[], attempts: l.attempts as number }))
+  const done = p
+    .waitLog(l => l.msg === 'done', ms + 20_000)
+    .then(l => ({
+      failures: l.failures as number[],
+      attempts: l.attempts as number,
+    }))
   return { started, done }
 }

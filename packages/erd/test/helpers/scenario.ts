@@ -7,16 +7,26 @@ import type { Test } from 'tap'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { spawnDaemon, type LogLine, type Proc } from '../../../../test/helpers/daemon.js'
+import {
+  spawnDaemon,
+  type LogLine,
+  type Proc,
+} from '../../../../test/helpers/daemon.js'
 import { buildLab, nsNode, type Lab } from './lab.js'
 
 export const UPDELAY = 1500
 export const HOLD = 3000
 // Generous: the CI host may be loaded; these bound a hang, not a speed.
 export const WAIT = 60_000
-export const isSwitch = (to: string) => (l: LogLine) => l.event === 'switch' && l.to === to
+export const isSwitch = (to: string) => (l: LogLine) =>
+  l.event === 'switch' && l.to === to
 /** The n-th (1-based) log line matching pred, waiting for it. */
-export async function nth(p: Proc, pred: (l: LogLine) => boolean, n: number, timeoutMs = WAIT): Promise<LogLine> {
+export async function nth(
+  p: Proc,
+  pred: (l: LogLine) => boolean,
+  n: number,
+  timeoutMs = WAIT,
+): Promise<LogLine> {
   await p.waitLog(() => p.logs.filter(pred).length >= n, timeoutMs)
   return p.logs.filter(pred)[n - 1] as LogLine
 }
@@ -32,12 +42,23 @@ export async function setUp(t: Test, tag: string, same: boolean) {
   const conf = join(dir, 'erd.conf')
   writeFileSync(
     conf,
-    [`updelay ${UPDELAY}ms`, 'flap_limit 3', `hold_time ${HOLD}ms`, 'announce_count 2', 'announce_interval 100ms', ''].join('\n'),
+    [
+      `updelay ${UPDELAY}ms`,
+      'flap_limit 3',
+      `hold_time ${HOLD}ms`,
+      'announce_count 2',
+      'announce_interval 100ms',
+      '',
+    ].join('\n'),
   )
   const sink = nsNode(lab.srv, 'tcp-sink.mjs', ['0.0.0.0', '7070'])
   procs.push(sink)
   await sink.waitLog(l => l.event === 'listening', WAIT)
-  const erd = spawnDaemon('erd', ['eth0', 'eth1', '-c', conf, '--control', join(dir, 'erd.sock')], { netns: lab.node })
+  const erd = spawnDaemon(
+    'erd',
+    ['eth0', 'eth1', '-c', conf, '--control', join(dir, 'erd.sock')],
+    { netns: lab.node },
+  )
   procs.push(erd)
   await erd.waitLog(l => l.event === 'ready', WAIT)
   const source = nsNode(lab.node, 'tcp-source.mjs', [lab.server4, '7070'])
@@ -50,7 +71,10 @@ export async function setUp(t: Test, tag: string, same: boolean) {
 export async function flows(sink: Proc, more = 32 * 1024): Promise<void> {
   const last = [...sink.logs].reverse().find(l => l.event === 'bytes')
   const from = Number(last?.total ?? 0)
-  await sink.waitLog(l => l.event === 'bytes' && Number(l.total) >= from + more, WAIT)
+  await sink.waitLog(
+    l => l.event === 'bytes' && Number(l.total) >= from + more,
+    WAIT,
+  )
 }
 
 export async function bringDown(lab: Lab): Promise<void> {
@@ -59,4 +83,3 @@ export async function bringDown(lab: Lab): Promise<void> {
 export async function bringUp(lab: Lab): Promise<void> {
   await lab.lab.ip(lab.lanA, ['link', 'set', 'p0', 'up'])
 }
-

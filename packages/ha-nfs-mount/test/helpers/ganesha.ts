@@ -27,7 +27,11 @@ export interface Ganesha {
   stop(): Promise<void>
 }
 
-export function ganeshaConfig(exportDir: string, recoveryDir: string, exportPath = '/export'): string {
+export function ganeshaConfig(
+  exportDir: string,
+  recoveryDir: string,
+  exportPath = '/export',
+): string {
   return `NFS_CORE_PARAM {
   Protocols = 3, 4;
   Enable_NLM = false;
@@ -66,7 +70,18 @@ export async function startGanesha(opts: GaneshaOptions): Promise<Ganesha> {
   ].join('\n')
   const child = spawn(
     'ip',
-    ['netns', 'exec', ns, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', script],
+    [
+      'netns',
+      'exec',
+      ns,
+      'unshare',
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      script,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
   const proc = track(child)
@@ -92,7 +107,18 @@ export async function startGanesha(opts: GaneshaOptions): Promise<Ganesha> {
     if (child.exitCode !== null) {
       throw new Error(`ganesha exited: ${proc.stderr.join('')}`)
     }
-    const r = await run('ip', ['netns', 'exec', ns, 'rpcinfo', '-n', '2049', '-t', '127.0.0.1', '100003', '4'])
+    const r = await run('ip', [
+      'netns',
+      'exec',
+      ns,
+      'rpcinfo',
+      '-n',
+      '2049',
+      '-t',
+      '127.0.0.1',
+      '100003',
+      '4',
+    ])
     if (r.code === 0) break
     if (Date.now() > deadline) {
       child.kill('SIGKILL')

@@ -8,7 +8,12 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { binPath, run, track, type Proc } from '../../../../test/helpers/daemon.js'
+import {
+  binPath,
+  run,
+  track,
+  type Proc,
+} from '../../../../test/helpers/daemon.js'
 import { NetnsLab } from '../../../../test/helpers/netns.js'
 import { startGanesha, type Ganesha } from './ganesha.js'
 
@@ -40,7 +45,14 @@ export async function makeNfsLab(tag: string): Promise<NfsLab> {
     // Whatever the daemon left (it should leave nothing): lazily, ours only.
     for (let i = 0; i < 4; i++) await run('umount', ['-l', mountPoint])
     for (const s of ['10.77.1.2', '10.77.2.2']) {
-      await run('umount', ['-l', join(staging, dir.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]/g, '_') + '_mnt', s)])
+      await run('umount', [
+        '-l',
+        join(
+          staging,
+          dir.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]/g, '_') + '_mnt',
+          s,
+        ),
+      ])
     }
     await lab.cleanup()
     rmSync(dir, { recursive: true, force: true })
@@ -59,7 +71,9 @@ export async function makeNfsLab(tag: string): Promise<NfsLab> {
       mkdirSync(exportDir)
       const sdir = join(dir, `server${i + 1}`)
       mkdirSync(sdir)
-      starts.push(startGanesha({ ns, addr: addrs[i] as string, dir: sdir, exportDir }))
+      starts.push(
+        startGanesha({ ns, addr: addrs[i] as string, dir: sdir, exportDir }),
+      )
     }
     // Both servers start in parallel; every one that started is stopped
     // in cleanup even if the other failed.
@@ -84,7 +98,12 @@ export async function makeNfsLab(tag: string): Promise<NfsLab> {
       spawnDaemon(args) {
         const child = spawn(
           'nsenter',
-          [`--net=/run/netns/${client}`, process.execPath, binPath('ha-nfs-mount'), ...args],
+          [
+            `--net=/run/netns/${client}`,
+            process.execPath,
+            binPath('ha-nfs-mount'),
+            ...args,
+          ],
           { stdio: ['ignore', 'pipe', 'pipe'] },
         )
         const p = track(child)
@@ -92,19 +111,21 @@ export async function makeNfsLab(tag: string): Promise<NfsLab> {
         return p
       },
       configText(extra = '', failbackHold = 'never') {
-        return [
-          'mounter bind',
-          `staging-dir ${staging}`,
-          // Generous for a loaded CI box; the figure is logged, not asserted.
-          'interval 150ms',
-          'probe-timeout 150ms',
-          'failures 3',
-          `failback-hold ${failbackHold}`,
-          `bind-map 10.77.1.2:/export ${exports[0]}`,
-          `bind-map 10.77.2.2:/export ${exports[1]}`,
-          `10.77.1.2,10.77.2.2:/export ${mountPoint}`,
-          extra,
-        ].join('\n') + '\n'
+        return (
+          [
+            'mounter bind',
+            `staging-dir ${staging}`,
+            // Generous for a loaded CI box; the figure is logged, not asserted.
+            'interval 150ms',
+            'probe-timeout 150ms',
+            'failures 3',
+            `failback-hold ${failbackHold}`,
+            `bind-map 10.77.1.2:/export ${exports[0]}`,
+            `bind-map 10.77.2.2:/export ${exports[1]}`,
+            `10.77.1.2,10.77.2.2:/export ${mountPoint}`,
+            extra,
+          ].join('\n') + '\n'
+        )
       },
       cleanup,
     }

@@ -18,7 +18,9 @@ export async function snapshot(root: string): Promise<Record<string, string>> {
         out[r] = `dir ${base}`
         await walk(r)
       } else {
-        const h = createHash('sha1').update(await readFile(p)).digest('hex')
+        const h = createHash('sha1')
+          .update(await readFile(p))
+          .digest('hex')
         out[r] = `file ${base} ${st.size} ${Math.floor(st.mtimeMs / 1000)} ${h}`
       }
     }

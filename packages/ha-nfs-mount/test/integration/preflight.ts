@@ -9,7 +9,12 @@ import { join } from 'node:path'
 import { asNobody, isRoot } from '../../../../test/helpers/netns.js'
 import { binPath, run } from '../../../../test/helpers/daemon.js'
 
-const args = ['127.0.0.2,127.0.0.3:/export', '/nonexistent/hnm-mnt', '--control', '/nonexistent/hnm.sock']
+const args = [
+  '127.0.0.2,127.0.0.3:/export',
+  '/nonexistent/hnm-mnt',
+  '--control',
+  '/nonexistent/hnm.sock',
+]
 
 t.test('not root: HNM_ERR_NOT_ROOT, exit 1', async t => {
   if (!isRoot) {
@@ -23,7 +28,10 @@ t.test('not root: HNM_ERR_NOT_ROOT, exit 1', async t => {
   if (!argv) return
   const r = await run(argv[0] as string, argv.slice(1))
   t.equal(r.code, 1, 'exit 1')
-  t.match(r.stderr, /HNM_ERR_NOT_ROOT: mounting needs root \(CAP_SYS_ADMIN\); running as uid 65534/)
+  t.match(
+    r.stderr,
+    /HNM_ERR_NOT_ROOT: mounting needs root \(CAP_SYS_ADMIN\); running as uid 65534/,
+  )
 })
 
 t.test('no mount helper in PATH: HNM_ERR_MOUNT_HELPER, exit 1', async t => {
@@ -46,7 +54,9 @@ t.test('no stat in PATH: HNM_ERR_MOUNT_HELPER before any probe', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'hnm-path-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   for (const helper of ['mount', 'umount']) {
-    const found = (await run('sh', ['-c', `command -v ${helper}`])).stdout.trim()
+    const found = (
+      await run('sh', ['-c', `command -v ${helper}`])
+    ).stdout.trim()
     await symlink(found, join(dir, helper))
   }
   const r = await run(process.execPath, [binPath('ha-nfs-mount'), ...args], {

@@ -5,11 +5,27 @@
 
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { chmod, chown, mkdir, mkdtemp, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises'
+import {
+  chmod,
+  chown,
+  mkdir,
+  mkdtemp,
+  rename,
+  rm,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { needsRoot, NetnsLab } from '../../../../test/helpers/netns.js'
-import { binPath, run, runBin, track, type Proc } from '../../../../test/helpers/daemon.js'
+import {
+  binPath,
+  run,
+  runBin,
+  track,
+  type Proc,
+} from '../../../../test/helpers/daemon.js'
 import { snapshot } from '../helpers/tree.js'
 
 t.test('sync converges through changes and a target outage', async t => {
@@ -35,13 +51,32 @@ t.test('sync converges through changes and a target outage', async t => {
   )
   const startRsyncd = async (): Promise<Proc> => {
     const p = track(
-      spawn('ip', ['netns', 'exec', ns, 'rsync', '--daemon', '--no-detach',
-        `--config=${rsyncdConf}`, '--address=127.0.0.1', '--port=873'], { stdio: ['ignore', 'pipe', 'pipe'] }),
+      spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          ns,
+          'rsync',
+          '--daemon',
+          '--no-detach',
+          `--config=${rsyncdConf}`,
+          '--address=127.0.0.1',
+          '--port=873',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
     )
     procs.push(p)
     // Ready when it lists its module (bounded).
     for (let i = 0; i < 100; i++) {
-      const r = await run('ip', ['netns', 'exec', ns, 'rsync', 'rsync://127.0.0.1/'])
+      const r = await run('ip', [
+        'netns',
+        'exec',
+        ns,
+        'rsync',
+        'rsync://127.0.0.1/',
+      ])
       if (r.code === 0 && r.stdout.includes('export')) return p
       await new Promise(res => setTimeout(res, 50))
     }
@@ -60,15 +95,28 @@ t.test('sync converges through changes and a target outage', async t => {
 
   const control = join(dir, 'ctl.sock')
   const conf = join(dir, 'sync.conf')
-  await writeFile(conf, [
-    'sync-delay 50ms',
-    'sync-retry-min 100ms',
-    'sync-retry-max 400ms',
-    `sync ${source} rsync://127.0.0.1/export/`,
-  ].join('\n') + '\n')
-  const child = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, binPath('ha-nfs-mount'),
-    '--config', conf, '--control', control],
-  { stdio: ['ignore', 'pipe', 'pipe'] })
+  await writeFile(
+    conf,
+    [
+      'sync-delay 50ms',
+      'sync-retry-min 100ms',
+      'sync-retry-max 400ms',
+      `sync ${source} rsync://127.0.0.1/export/`,
+    ].join('\n') + '\n',
+  )
+  const child = spawn(
+    'nsenter',
+    [
+      `--net=/run/netns/${ns}`,
+      process.execPath,
+      binPath('ha-nfs-mount'),
+      '--config',
+      conf,
+      '--control',
+      control,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   const d = track(child)
   procs.push(d)
 
@@ -80,7 +128,9 @@ t.test('sync converges through changes and a target outage', async t => {
     for (;;) {
       const got = await snapshot(target)
       if (JSON.stringify(got) === JSON.stringify(want)) {
-        t.pass(`${what}: target matches source (${Object.keys(want).length} entries)`)
+        t.pass(
+          `${what}: target matches source (${Object.keys(want).length} entries)`,
+        )
         return
       }
       if (Date.now() > deadline) {
@@ -88,7 +138,11 @@ t.test('sync converges through changes and a target outage', async t => {
         return
       }
       const idx = seen
-      await d.waitLog(l => d.logs.indexOf(l) >= idx && l.event === 'synced', deadline - Date.now())
+      await d
+        .waitLog(
+          l => d.logs.indexOf(l) >= idx && l.event === 'synced',
+          deadline - Date.now(),
+        )
         .catch(() => undefined)
       seen = d.logs.length
     }
@@ -119,16 +173,31 @@ t.test('sync converges through changes and a target outage', async t => {
   await writeFile(join(source, 'during-outage.txt'), 'x\n')
   await rm(join(source, 'renamed.txt'))
   await d.waitLog(l => l.event === 'sync-failed')
-  const st = await runBin('ha-nfs-mount', ['status', '--json', '--control', control])
+  const st = await runBin('ha-nfs-mount', [
+    'status',
+    '--json',
+    '--control',
+    control,
+  ])
   const s = JSON.parse(st.stdout)
   t.ok(s.syncs[0].consecutiveFailures >= 1, 'status counts the failures')
-  t.ok(['retrying', 'running'].includes(s.syncs[0].state), `status says ${s.syncs[0].state}`)
+  t.ok(
+    ['retrying', 'running'].includes(s.syncs[0].state),
+    `status says ${s.syncs[0].state}`,
+  )
   t.ok(s.syncs[0].pendingMs !== null, 'status shows pending changes')
   await writeFile(join(source, 'also-during-outage.txt'), 'y\n')
 
   rsyncd = await startRsyncd()
   await converged('after the target came back')
-  const after = JSON.parse((await runBin('ha-nfs-mount', ['status', '--json', '--control', control])).stdout)
-  t.equal(after.syncs[0].consecutiveFailures, 0, 'failures reset after convergence')
+  const after = JSON.parse(
+    (await runBin('ha-nfs-mount', ['status', '--json', '--control', control]))
+      .stdout,
+  )
+  t.equal(
+    after.syncs[0].consecutiveFailures,
+    0,
+    'failures reset after convergence',
+  )
   t.equal(await d.stop('SIGTERM'), 0, 'clean exit')
 })

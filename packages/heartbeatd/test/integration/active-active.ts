@@ -188,8 +188,7 @@ t.test('active/active: failover and failback per auto_failback', async t => {
       return p.waitLog(l => p.logs.indexOf(l) >= from && l.msg === line)
     }
     /** Waits for an event line, from the snapshot or later. */
-    const event = (n: Name, line: string) =>
-      ev[n].waitLog(l => l.msg === line)
+    const event = (n: Name, line: string) => ev[n].waitLog(l => l.msg === line)
     const status = async (n: Name): Promise<Status> => {
       const r = await runBin('heartbeatd', [
         'status',

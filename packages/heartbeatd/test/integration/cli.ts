@@ -149,28 +149,31 @@ t.test(
 // Issue 19 item 9: `gen` came from the wall clock, so a heartbeatd
 // restarted after the clock stepped back was `stale` to its peer until the
 // peer restarted. It now comes from daemon-kit senderEpoch (persisted).
-t.test('the generation never goes back: a persisted epoch wins over the clock', async t => {
-  const { cf, sock, dir } = setup(await freeUdpPort())
-  const state = join(dir, 'has-state')
-  mkdirSync(join(state, 'heartbeatd'), { recursive: true })
-  // The last run handed out a generation a day ahead of the clock now.
-  const last = Date.now() + 86_400_000
-  writeFileSync(join(state, 'heartbeatd', 'epoch'), `${last}\n`)
-  const d = spawnDaemon(
-    'heartbeatd',
-    ['--config', cf, '--node', 'alpha', '--control', sock],
-    { env: { ...process.env, HAS_STATE_DIR: state } },
-  )
-  t.teardown(() => d.stop('SIGKILL'))
-  // Generous: node start-up alone takes seconds on a machine at load 40.
-  await d.waitLog(l => l.msg === 'heartbeat running', 60_000)
-  const st = await cli(['status', '--json', '--control', sock])
-  const gen = (JSON.parse(st.stdout) as { generation: number }).generation
-  t.equal(gen, last + 1, 'last generation + 1, not the clock')
-  t.equal(
-    readFileSync(join(state, 'heartbeatd', 'epoch'), 'utf8').trim(),
-    String(last + 1),
-    'persisted before use',
-  )
-  t.equal(await d.stop('SIGTERM'), 0)
-})
+t.test(
+  'the generation never goes back: a persisted epoch wins over the clock',
+  async t => {
+    const { cf, sock, dir } = setup(await freeUdpPort())
+    const state = join(dir, 'has-state')
+    mkdirSync(join(state, 'heartbeatd'), { recursive: true })
+    // The last run handed out a generation a day ahead of the clock now.
+    const last = Date.now() + 86_400_000
+    writeFileSync(join(state, 'heartbeatd', 'epoch'), `${last}\n`)
+    const d = spawnDaemon(
+      'heartbeatd',
+      ['--config', cf, '--node', 'alpha', '--control', sock],
+      { env: { ...process.env, HAS_STATE_DIR: state } },
+    )
+    t.teardown(() => d.stop('SIGKILL'))
+    // Generous: node start-up alone takes seconds on a machine at load 40.
+    await d.waitLog(l => l.msg === 'heartbeat running', 60_000)
+    const st = await cli(['status', '--json', '--control', sock])
+    const gen = (JSON.parse(st.stdout) as { generation: number }).generation
+    t.equal(gen, last + 1, 'last generation + 1, not the clock')
+    t.equal(
+      readFileSync(join(state, 'heartbeatd', 'epoch'), 'utf8').trim(),
+      String(last + 1),
+      'persisted before use',
+    )
+    t.equal(await d.stop('SIGTERM'), 0)
+  },
+)

@@ -55,7 +55,14 @@ t.test('hand-over: no announcement from the releasing master', async t => {
     writeFileSync(join(d, 'haresources'), `master1 ${VIP}/24/eth0\n`)
     const p = spawnDaemon(
       'heartbeatd',
-      ['--config', join(d, 'ha.cf'), '--node', name, '--control', join(dir, `${name}.sock`)],
+      [
+        '--config',
+        join(d, 'ha.cf'),
+        '--node',
+        name,
+        '--control',
+        join(dir, `${name}.sock`),
+      ],
       { netns: ns[name] },
     )
     procs.push(p)
@@ -68,7 +75,14 @@ t.test('hand-over: no announcement from the releasing master', async t => {
   const cap = track(
     spawn(
       'ip',
-      ['netns', 'exec', ns.client, 'sh', '-c', 'exec tcpdump -i eth0 -n -l -e arp 2>&1'],
+      [
+        'netns',
+        'exec',
+        ns.client,
+        'sh',
+        '-c',
+        'exec tcpdump -i eth0 -n -l -e arp 2>&1',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     ),
   )
@@ -95,16 +109,24 @@ t.test('hand-over: no announcement from the releasing master', async t => {
   await until('master1 announcing', () => arps().includes(mac1))
 
   // master1 hands over; master2 takes the VIP and starts announcing.
-  t.same(await controlRequest(join(dir, 'master1.sock'), 'standby'), { standby: true })
+  t.same(await controlRequest(join(dir, 'master1.sock'), 'standby'), {
+    standby: true,
+  })
   await until('master2 announcing', () => arps().includes(mac2))
   // At once, master1 takes it back: master2 releases mid-sequence.
   const n = arps().length
-  t.same(await controlRequest(join(dir, 'master1.sock'), 'takeover'), { takeover: true })
+  t.same(await controlRequest(join(dir, 'master1.sock'), 'takeover'), {
+    takeover: true,
+  })
   await until('master1 announcing again', () => arps().slice(n).includes(mac1))
   // The announcer sends 5 per sequence, 200 ms apart: wait for all of
   // master1's, by which time master2's would have ended too.
-  await until('master1 announcing 5 times', () =>
-    arps().slice(n).filter(m => m === mac1).length >= 5,
+  await until(
+    'master1 announcing 5 times',
+    () =>
+      arps()
+        .slice(n)
+        .filter(m => m === mac1).length >= 5,
   )
   const tail = arps().slice(n)
   const first1 = tail.indexOf(mac1)
@@ -117,7 +139,11 @@ t.test('hand-over: no announcement from the releasing master', async t => {
   )
   const owners = []
   for (const m of ['master1', 'master2'] as const)
-    if ((await lab.ip(ns[m], ['-4', 'addr', 'show', 'dev', 'eth0'])).includes(` ${VIP}/`))
+    if (
+      (await lab.ip(ns[m], ['-4', 'addr', 'show', 'dev', 'eth0'])).includes(
+        ` ${VIP}/`,
+      )
+    )
       owners.push(m)
   t.same(owners, ['master1'], 'one owner')
 })

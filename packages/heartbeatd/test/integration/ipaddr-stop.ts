@@ -45,7 +45,14 @@ t.test('IPaddr stop ends the announcements before the hand-over', async t => {
   const cap = track(
     spawn(
       'ip',
-      ['netns', 'exec', cl, 'sh', '-c', 'exec tcpdump -i eth0 -n -l -e arp 2>&1'],
+      [
+        'netns',
+        'exec',
+        cl,
+        'sh',
+        '-c',
+        'exec tcpdump -i eth0 -n -l -e arp 2>&1',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     ),
   )

@@ -213,9 +213,17 @@ t.test('failover between two master namespaces', async t => {
       // current view through the VIP. Bounded wait for it to be master1
       // (it is at once when the heal broke nothing).
       const current = () => probe.logs[probe.logs.length - 1]
-      for (let i = 0; i < 100 && !(current()?.ok === true && current()?.body === 'master1'); i++)
+      for (
+        let i = 0;
+        i < 100 && !(current()?.ok === true && current()?.body === 'master1');
+        i++
+      )
         await new Promise(r => setTimeout(r, 50))
-      t.match(current(), { ok: true, body: 'master1' }, 'after the heal the client reaches master1 through the VIP')
+      t.match(
+        current(),
+        { ok: true, body: 'master1' },
+        'after the heal the client reaches master1 through the VIP',
+      )
     },
   )
 
@@ -298,7 +306,13 @@ t.test('failover between two master namespaces', async t => {
       // VIP, which master1's kernel would otherwise keep answering for.
       const rel = spawnDaemon(
         'heartbeatd',
-        ['--release-resources', '--config', conf('master1'), '--node', 'master1'],
+        [
+          '--release-resources',
+          '--config',
+          conf('master1'),
+          '--node',
+          'master1',
+        ],
         { netns: m1 },
       )
       procs.push(rel)

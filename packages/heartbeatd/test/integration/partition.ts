@@ -75,7 +75,14 @@ t.test('heartbeat partition with the LAN up, and kill -9', async t => {
   const start = (name: Name): Proc => {
     const p = spawnDaemon(
       'heartbeatd',
-      ['--config', conf(name), '--node', name, '--control', join(dir, `${name}.sock`)],
+      [
+        '--config',
+        conf(name),
+        '--node',
+        name,
+        '--control',
+        join(dir, `${name}.sock`),
+      ],
       { netns: ns[name] },
     )
     procs.push(p)
@@ -107,7 +114,9 @@ t.test('heartbeat partition with the LAN up, and kill -9', async t => {
       p.waitLog(l => p.logs.indexOf(l) >= n && pred(l), ms)
   }
   const claim = (action: string) => (l: LogLine) =>
-    typeof l.msg === 'string' && l.msg.startsWith('VIP answered by another MAC') && l.action === action
+    typeof l.msg === 'string' &&
+    l.msg.startsWith('VIP answered by another MAC') &&
+    l.action === action
   const child = (netns: string, script: string, args: string[]): Proc => {
     const p = spawnScript(join(FIX, script), args, { netns, stdio: 'pipe' })
     procs.push(p)
@@ -125,7 +134,9 @@ t.test('heartbeat partition with the LAN up, and kill -9', async t => {
 
   for (const n of ['master1', 'master2'] as const) {
     await lab.exec(ns[n], 'sysctl', ['-qw', 'net.ipv4.ip_nonlocal_bind=1'])
-    await child(ns[n], 'service.mjs', [VIP, '8080', n]).waitLog(l => l.msg === 'listening')
+    await child(ns[n], 'service.mjs', [VIP, '8080', n]).waitLog(
+      l => l.msg === 'listening',
+    )
   }
   const a = start('master1')
   await a.waitLog(holder('master1'))
@@ -134,84 +145,125 @@ t.test('heartbeat partition with the LAN up, and kill -9', async t => {
   await b.waitLog(holder('master1'))
   t.same(await owners(), ['master1'], 'master1 owns the VIP')
 
-  await t.test('B: heartbeats cut, LAN up: no takeover, the stream survives the heal', async t => {
-    const stream = child(ns.client, 'stream.mjs', [VIP, '8080', '100', '60000'])
-    await stream.waitLog(l => l.msg === 'answer' && l.body === 'master1')
-    const wb = since(b)
-    await lab.exec(ns.master1, 'nft', [
-      'add table inet hbcut; add chain inet hbcut in { type filter hook input priority 0; }; add chain inet hbcut out { type filter hook output priority 0; }; add rule inet hbcut in udp dport 694 drop; add rule inet hbcut out udp dport 694 drop',
-    ])
-    await wb(l => l.msg === 'peer dead')
-    await wb(claim('wait'))
-    t.same(
-      [...(await sampleOwners(15))],
-      ['master1'],
-      'for 1.5 s of partition (3 deadtimes) only master1 holds the VIP',
-    )
-    t.notOk(b.logs.some(holder('master2')), 'master2 never took the group')
-    const n0 = stream.logs.length
-    const wb2 = since(b)
-    await lab.exec(ns.master1, 'nft', ['delete table inet hbcut'])
-    await wb2(l => l.msg === 'peer alive')
-    await stream.waitLog(
-      l => stream.logs.indexOf(l) > n0 && l.msg === 'answer' && l.body === 'master1',
-    )
-    t.same(await owners(), ['master1'], 'healed: one owner, the same')
-    t.notOk(
-      stream.logs.some(l => l.msg === 'closed'),
-      'the established connection through the VIP was never reset',
-    )
-    stream.child.kill('SIGKILL')
-  })
+  await t.test(
+    'B: heartbeats cut, LAN up: no takeover, the stream survives the heal',
+    async t => {
+      const stream = child(ns.client, 'stream.mjs', [
+        VIP,
+        '8080',
+        '100',
+        '60000',
+      ])
+      await stream.waitLog(l => l.msg === 'answer' && l.body === 'master1')
+      const wb = since(b)
+      await lab.exec(ns.master1, 'nft', [
+        'add table inet hbcut; add chain inet hbcut in { type filter hook input priority 0; }; add chain inet hbcut out { type filter hook output priority 0; }; add rule inet hbcut in udp dport 694 drop; add rule inet hbcut out udp dport 694 drop',
+      ])
+      await wb(l => l.msg === 'peer dead')
+      await wb(claim('wait'))
+      t.same(
+        [...(await sampleOwners(15))],
+        ['master1'],
+        'for 1.5 s of partition (3 deadtimes) only master1 holds the VIP',
+      )
+      t.notOk(b.logs.some(holder('master2')), 'master2 never took the group')
+      const n0 = stream.logs.length
+      const wb2 = since(b)
+      await lab.exec(ns.master1, 'nft', ['delete table inet hbcut'])
+      await wb2(l => l.msg === 'peer alive')
+      await stream.waitLog(
+        l =>
+          stream.logs.indexOf(l) > n0 &&
+          l.msg === 'answer' &&
+          l.body === 'master1',
+      )
+      t.same(await owners(), ['master1'], 'healed: one owner, the same')
+      t.notOk(
+        stream.logs.some(l => l.msg === 'closed'),
+        'the established connection through the VIP was never reset',
+      )
+      stream.child.kill('SIGKILL')
+    },
+  )
 
-  await t.test('C: kill -9 of the active heartbeatd, then ExecStopPost', async t => {
-    const wb = since(b)
-    await a.stop('SIGKILL')
-    await wb(l => l.msg === 'peer dead')
-    await wb(claim('wait'))
-    t.same(await owners(), ['master1'], "master1's kernel still answers for the VIP: no split brain")
-    t.equal(await release('master1'), 0, 'heartbeatd --release-resources exits 0')
-    await wb(holder('master2'))
-    t.same(await owners(), ['master2'], 'released on master1, taken by master2')
+  await t.test(
+    'C: kill -9 of the active heartbeatd, then ExecStopPost',
+    async t => {
+      const wb = since(b)
+      await a.stop('SIGKILL')
+      await wb(l => l.msg === 'peer dead')
+      await wb(claim('wait'))
+      t.same(
+        await owners(),
+        ['master1'],
+        "master1's kernel still answers for the VIP: no split brain",
+      )
+      t.equal(
+        await release('master1'),
+        0,
+        'heartbeatd --release-resources exits 0',
+      )
+      await wb(holder('master2'))
+      t.same(
+        await owners(),
+        ['master2'],
+        'released on master1, taken by master2',
+      )
 
-    const a2 = start('master1')
-    await a2.waitLog(l => l.msg === 'peer alive')
-    t.same(await owners(), ['master2'], 'auto_failback off: it stays on master2')
-  })
+      const a2 = start('master1')
+      await a2.waitLog(l => l.msg === 'peer alive')
+      t.same(
+        await owners(),
+        ['master2'],
+        'auto_failback off: it stays on master2',
+      )
+    },
+  )
 
-  await t.test('C: a starting heartbeatd removes a VIP its kernel kept', async t => {
-    // kill -9 without the release: master2's kernel keeps the VIP.
-    const wa = since(hb.master1 as Proc)
-    await (hb.master2 as Proc).stop('SIGKILL')
-    await wa(l => l.msg === 'peer dead')
-    await wa(claim('wait'))
-    t.same(await owners(), ['master2'], 'the VIP stayed in the killed node')
-    const b2 = start('master2')
-    await b2.waitLog(l => l.msg === 'heartbeat running')
-    t.notOk(
-      (await owners()).includes('master2'),
-      'gone from master2 before its first heartbeat or election',
-    )
-    await b2.waitLog(l => l.msg === 'peer alive')
-    // master1 may have taken the VIP in the gap between the release and
-    // master2's first heartbeat: either way, one owner both agree on.
-    const who = await b2.waitLog(l => l.msg === 'resource holder' && l.holder !== null)
-    const st = (await controlRequest(join(dir, 'master1.sock'), 'status')) as { active: string | null }
-    t.equal(st.active, who.holder, 'both nodes name the same holder')
-    t.same(await owners(), [who.holder], 'one owner, the one both agree on')
-  })
+  await t.test(
+    'C: a starting heartbeatd removes a VIP its kernel kept',
+    async t => {
+      // kill -9 without the release: master2's kernel keeps the VIP.
+      const wa = since(hb.master1 as Proc)
+      await (hb.master2 as Proc).stop('SIGKILL')
+      await wa(l => l.msg === 'peer dead')
+      await wa(claim('wait'))
+      t.same(await owners(), ['master2'], 'the VIP stayed in the killed node')
+      const b2 = start('master2')
+      await b2.waitLog(l => l.msg === 'heartbeat running')
+      t.notOk(
+        (await owners()).includes('master2'),
+        'gone from master2 before its first heartbeat or election',
+      )
+      await b2.waitLog(l => l.msg === 'peer alive')
+      // master1 may have taken the VIP in the gap between the release and
+      // master2's first heartbeat: either way, one owner both agree on.
+      const who = await b2.waitLog(
+        l => l.msg === 'resource holder' && l.holder !== null,
+      )
+      const st = (await controlRequest(
+        join(dir, 'master1.sock'),
+        'status',
+      )) as { active: string | null }
+      t.equal(st.active, who.holder, 'both nodes name the same holder')
+      t.same(await owners(), [who.holder], 'one owner, the one both agree on')
+    },
+  )
 
-  await t.test('a graceful stop, then ExecStopPost: a normal hand-over', async t => {
-    const [own] = await owners()
-    const other: Name = own === 'master1' ? 'master2' : 'master1'
-    const wo = since(hb[other] as Proc)
-    t.equal(await (hb[own as Name] as Proc).stop('SIGTERM'), 0)
-    t.equal(await release(own as Name), 0, 'nothing left to release: exit 0')
-    await wo(holder(other))
-    t.same(await owners(), [other], 'the peer took over at once')
-    const back = start(own as Name)
-    await back.waitLog(l => l.msg === 'peer alive')
-    await back.waitLog(holder(other))
-    t.same(await owners(), [other], 'the restarted node joins as standby')
-  })
+  await t.test(
+    'a graceful stop, then ExecStopPost: a normal hand-over',
+    async t => {
+      const [own] = await owners()
+      const other: Name = own === 'master1' ? 'master2' : 'master1'
+      const wo = since(hb[other] as Proc)
+      t.equal(await (hb[own as Name] as Proc).stop('SIGTERM'), 0)
+      t.equal(await release(own as Name), 0, 'nothing left to release: exit 0')
+      await wo(holder(other))
+      t.same(await owners(), [other], 'the peer took over at once')
+      const back = start(own as Name)
+      await back.waitLog(l => l.msg === 'peer alive')
+      await back.waitLog(holder(other))
+      t.same(await owners(), [other], 'the restarted node joins as standby')
+    },
+  )
 })

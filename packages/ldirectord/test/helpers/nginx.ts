@@ -23,7 +23,11 @@ export interface Nginx {
   stop(): Promise<void>
 }
 
-async function waitListening(host: string, port: number, deadline: number): Promise<void> {
+async function waitListening(
+  host: string,
+  port: number,
+  deadline: number,
+): Promise<void> {
   for (;;) {
     const ok = await new Promise<boolean>(r => {
       const s = connect(port, host)
@@ -31,14 +35,19 @@ async function waitListening(host: string, port: number, deadline: number): Prom
       s.once('error', () => r(false))
     })
     if (ok) return
-    if (Date.now() > deadline) throw new Error(`nginx on ${host}:${port} did not start`)
+    if (Date.now() > deadline)
+      throw new Error(`nginx on ${host}:${port} did not start`)
     // Polling a just-spawned server's port: there is no event to wait on.
     await new Promise(r => setTimeout(r, 20))
   }
 }
 
 /** An nginx serving `body` at /index.html (and /). */
-export async function makeNginx(dir: string, host: string, body: string): Promise<Nginx> {
+export async function makeNginx(
+  dir: string,
+  host: string,
+  body: string,
+): Promise<Nginx> {
   mkdirSync(join(dir, 'html'), { recursive: true })
   mkdirSync(join(dir, 'tmp'), { recursive: true })
   writeFileSync(join(dir, 'html', 'index.html'), body)
@@ -74,7 +83,9 @@ http {
     port,
     dir,
     async start() {
-      child = spawn('nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;'], { stdio: 'ignore' })
+      child = spawn('nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;'], {
+        stdio: 'ignore',
+      })
       await waitListening(host, port, Date.now() + 10_000)
     },
     async stop() {

@@ -8,7 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startControlServer, type ControlServer } from '@has/daemon-kit'
-import { parseReport, verifyReport, type LoadReport } from '@has/traffic-manager/protocol'
+import {
+  parseReport,
+  verifyReport,
+  type LoadReport,
+} from '@has/traffic-manager/protocol'
 
 export interface Recorded<T> {
   readonly items: T[]
@@ -18,7 +22,10 @@ export interface Recorded<T> {
 
 export function recorder<T>(): Recorded<T> & { push(x: T): void } {
   const items: T[] = []
-  const waiters = new Set<{ pred: (x: T) => boolean; resolve: (x: T) => void }>()
+  const waiters = new Set<{
+    pred: (x: T) => boolean
+    resolve: (x: T) => void
+  }>()
   return {
     items,
     push(x) {
@@ -32,7 +39,11 @@ export function recorder<T>(): Recorded<T> & { push(x: T): void } {
         const w = { pred, resolve: (x: T) => (clearTimeout(timer), resolve(x)) }
         const timer = setTimeout(() => {
           waiters.delete(w)
-          reject(new Error(`not seen within ${timeoutMs} ms; got ${JSON.stringify(items.slice(-5))}`))
+          reject(
+            new Error(
+              `not seen within ${timeoutMs} ms; got ${JSON.stringify(items.slice(-5))}`,
+            ),
+          )
         }, timeoutMs)
         waiters.add(w)
       })
@@ -51,7 +62,12 @@ export async function reportSink(key: string): Promise<ReportSink> {
   const reports = recorder<LoadReport & { at: number; verified: boolean }>()
   sock.on('message', msg => {
     const p = parseReport(msg)
-    if (p.ok) reports.push({ ...p.report, at: Date.now(), verified: verifyReport(p, key) })
+    if (p.ok)
+      reports.push({
+        ...p.report,
+        at: Date.now(),
+        verified: verifyReport(p, key),
+      })
   })
   await new Promise<void>(r => sock.bind(0, '127.0.0.1', r))
   return {
@@ -68,10 +84,18 @@ export interface ControlPeer {
 }
 
 /** A control socket answering `names` with OK and recording each call. */
-export async function controlPeer(names: readonly string[]): Promise<ControlPeer> {
+export async function controlPeer(
+  names: readonly string[],
+): Promise<ControlPeer> {
   const commands = recorder<{ cmd: string; args: string[]; at: number }>()
   const handlers = Object.fromEntries(
-    names.map(n => [n, (args: string[]) => (commands.push({ cmd: n, args, at: Date.now() }), { ok: true })]),
+    names.map(n => [
+      n,
+      (args: string[]) => (
+        commands.push({ cmd: n, args, at: Date.now() }),
+        { ok: true }
+      ),
+    ]),
   )
   const address = join(mkdtempSync(join(tmpdir(), 'ldp-')), 'ctl.sock')
   const server: ControlServer = await startControlServer({ address, handlers })

@@ -19,18 +19,20 @@ async function closedPort(host: string): Promise<number> {
   return port
 }
 
-t.test('report epoch: persisted, larger than the last start even after the clock stepped back', async t => {
-  const dir = t.testdir({ state: { ldirectord: {} } })
-  const sd = socketDir(t)
-  const key = 'test-shared-key-123'
-  const sink = await reportSink(key)
-  t.teardown(() => sink.close())
-  writeFileSync(join(dir, 'key'), `${key}\n`, { mode: 0o600 })
-  const port = await closedPort('127.0.0.6')
-  const cf = join(dir, 'ldirectord.cf')
-  writeFileSync(
-    cf,
-    `checkinterval = 0.3
+t.test(
+  'report epoch: persisted, larger than the last start even after the clock stepped back',
+  async t => {
+    const dir = t.testdir({ state: { ldirectord: {} } })
+    const sd = socketDir(t)
+    const key = 'test-shared-key-123'
+    const sink = await reportSink(key)
+    t.teardown(() => sink.close())
+    writeFileSync(join(dir, 'key'), `${key}\n`, { mode: 0o600 })
+    const port = await closedPort('127.0.0.6')
+    const cf = join(dir, 'ldirectord.cf')
+    writeFileSync(
+      cf,
+      `checkinterval = 0.3
 checktimeout = 1
 hasmode = yes
 nodeaddress = 127.0.0.6
@@ -40,25 +42,40 @@ virtual = 127.0.0.6:80
     real = 127.0.0.6:${port} gate
     checktype = connect
 `,
-  )
-  // A previous start handed out an epoch a day ahead of the clock: as
-  // after the clock was stepped back by a day.
-  const stateFile = join(dir, 'state', 'ldirectord', 'epoch')
-  const ahead = Date.now() + 86_400_000
-  writeFileSync(stateFile, `${ahead}\n`)
-  const env = { ...process.env, HAS_STATE_DIR: join(dir, 'state') }
+    )
+    // A previous start handed out an epoch a day ahead of the clock: as
+    // after the clock was stepped back by a day.
+    const stateFile = join(dir, 'state', 'ldirectord', 'epoch')
+    const ahead = Date.now() + 86_400_000
+    writeFileSync(stateFile, `${ahead}\n`)
+    const env = { ...process.env, HAS_STATE_DIR: join(dir, 'state') }
 
-  const run = async (after: number) => {
-    const ld = spawnDaemon('ldirectord', ['-c', cf, '--control', join(sd, 'ld.sock')], { env })
-    t.teardown(() => ld.stop())
-    const r = await sink.reports.wait(x => x.state === 'drain' && x.at >= after)
-    t.equal(await ld.stop(), 0, 'graceful stop')
-    return r
-  }
-  const first = await run(0)
-  t.match(first, { node: '127.0.0.6', sender: 'ld', verified: true })
-  t.equal(first.epoch, ahead + 1, 'epoch = the last one handed out + 1, not the (earlier) clock')
-  t.equal(readFileSync(stateFile, 'utf8').trim(), String(ahead + 1), 'state file holds the new epoch')
-  const second = await run(Date.now())
-  t.equal(second.epoch, ahead + 2, 'a restart gets a larger epoch again')
-})
+    const run = async (after: number) => {
+      const ld = spawnDaemon(
+        'ldirectord',
+        ['-c', cf, '--control', join(sd, 'ld.sock')],
+        { env },
+      )
+      t.teardown(() => ld.stop())
+      const r = await sink.reports.wait(
+        x => x.state === 'drain' && x.at >= after,
+      )
+      t.equal(await ld.stop(), 0, 'graceful stop')
+      return r
+    }
+    const first = await run(0)
+    t.match(first, { node: '127.0.0.6', sender: 'ld', verified: true })
+    t.equal(
+      first.epoch,
+      ahead + 1,
+      'epoch = the last one handed out + 1, not the (earlier) clock',
+    )
+    t.equal(
+      readFileSync(stateFile, 'utf8').trim(),
+      String(ahead + 1),
+      'state file holds the new epoch',
+    )
+    const second = await run(Date.now())
+    t.equal(second.epoch, ahead + 2, 'a restart gets a larger epoch again')
+  },
+)

@@ -10,7 +10,11 @@ import { createSocket } from 'node:dgram'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { formatReport } from '@has/traffic-manager/protocol'
-import { binPath, spawnDaemon, type Proc } from '../../../../test/helpers/daemon.js'
+import {
+  binPath,
+  spawnDaemon,
+  type Proc,
+} from '../../../../test/helpers/daemon.js'
 import { freePort, makeNginx, type Nginx } from '../helpers/nginx.js'
 import { startControlServer } from '@has/daemon-kit'
 import { socketDir } from '../helpers/peers.js'
@@ -18,11 +22,24 @@ import { socketDir } from '../helpers/peers.js'
 /** One GET on a fresh connection (no keep-alive: each request is new). */
 function get(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/index.html', agent: false, headers: { Connection: 'close' } }, res => {
-      let body = ''
-      res.on('data', (c: Buffer) => (body += c.toString()))
-      res.on('end', () => resolve(res.statusCode === 200 ? body.trim() : `status ${res.statusCode}`))
-    })
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/index.html',
+        agent: false,
+        headers: { Connection: 'close' },
+      },
+      res => {
+        let body = ''
+        res.on('data', (c: Buffer) => (body += c.toString()))
+        res.on('end', () =>
+          resolve(
+            res.statusCode === 200 ? body.trim() : `status ${res.statusCode}`,
+          ),
+        )
+      },
+    )
     req.setTimeout(3000, () => req.destroy(new Error('timeout')))
     req.once('error', reject)
     req.end()
@@ -96,7 +113,14 @@ virtual 127.0.0.1:${vport}
   const reporting = new Set(['127.0.0.21', '127.0.0.22'])
   const report = () => {
     for (const node of reporting) {
-      udp.send(formatReport({ node, load: 100, state: 'up', sender: 'tc', epoch, seq: ++seq }, key), reportPort, '127.0.0.1')
+      udp.send(
+        formatReport(
+          { node, load: 100, state: 'up', sender: 'tc', epoch, seq: ++seq },
+          key,
+        ),
+        reportPort,
+        '127.0.0.1',
+      )
     }
   }
   report()
@@ -115,14 +139,26 @@ virtual 127.0.0.1:${vport}
     return false
   }
   return {
-    a, b, vport, reportPort, tmCtl, tm, dir, sd, reporting, served, seen,
+    a,
+    b,
+    vport,
+    reportPort,
+    tmCtl,
+    tm,
+    dir,
+    sd,
+    reporting,
+    served,
+    seen,
     startLoad() {
       running = true
       // Continuous requests, bounded in count and time.
       loop = (async () => {
         for (let i = 0; running && i < 5000; i++) {
           const start = Date.now()
-          const body = await get(vport).catch((e: Error) => `error ${e.message}`)
+          const body = await get(vport).catch(
+            (e: Error) => `error ${e.message}`,
+          )
           served.push({ start, body })
         }
       })()
@@ -134,17 +170,31 @@ virtual 127.0.0.1:${vport}
   }
 }
 
-t.test('director mode: a stopped nginx gets no new request through the traffic-manager; it returns', async t => {
-  if (!existsSync(binPath('traffic-manager'))) {
-    t.skip('traffic-manager is not built')
-    return
-  }
-  const { a, b, vport, tmCtl, tm, sd, dir, served, seen, startLoad, stopLoad } = await cluster(t)
+t.test(
+  'director mode: a stopped nginx gets no new request through the traffic-manager; it returns',
+  async t => {
+    if (!existsSync(binPath('traffic-manager'))) {
+      t.skip('traffic-manager is not built')
+      return
+    }
+    const {
+      a,
+      b,
+      vport,
+      tmCtl,
+      tm,
+      sd,
+      dir,
+      served,
+      seen,
+      startLoad,
+      stopLoad,
+    } = await cluster(t)
 
-  const cf = join(dir, 'ldirectord.cf')
-  writeFileSync(
-    cf,
-    `checkinterval = 0.5
+    const cf = join(dir, 'ldirectord.cf')
+    writeFileSync(
+      cf,
+      `checkinterval = 0.5
 checktimeout = 2
 failurecount = 2
 trafficmanagercontrol = ${tmCtl}
@@ -155,59 +205,113 @@ virtual = 127.0.0.1:${vport}
     request = "index.html"
     receive = "^node [AB]$"
 `,
-  )
-  const ld = spawnDaemon('ldirectord', ['-c', cf, '--control', join(sd, 'ld.sock')])
-  t.teardown(() => ld.stop())
-  await ld.waitLog(l => l.msg === 'weight set' && l.node === '127.0.0.22' && l.weight === 'auto')
+    )
+    const ld = spawnDaemon('ldirectord', [
+      '-c',
+      cf,
+      '--control',
+      join(sd, 'ld.sock'),
+    ])
+    t.teardown(() => ld.stop())
+    await ld.waitLog(
+      l =>
+        l.msg === 'weight set' &&
+        l.node === '127.0.0.22' &&
+        l.weight === 'auto',
+    )
 
-  startLoad()
-  t.ok(await seen('node A', 0), 'node A serves before the failure')
-  t.ok(await seen('node B', 0), 'node B serves before the failure')
+    startLoad()
+    t.ok(await seen('node A', 0), 'node A serves before the failure')
+    t.ok(await seen('node B', 0), 'node B serves before the failure')
 
-  await a.stop()
-  const stoppedAt = Date.now()
-  const drained = await ld.waitLog(l => l.msg === 'weight set' && l.node === '127.0.0.21' && l.weight === '0')
-  const drainedAt = Date.parse(drained.time as string)
-  const bound = (0.5 * 2 + 2) * 1000
-  t.ok(drainedAt - stoppedAt <= bound, `weight 0 after ${drainedAt - stoppedAt} ms (bound ${bound} ms)`)
-  await tm.waitLog(l => l.msg === 'weight override' && l.node === '127.0.0.21' && l.weight === '0')
-  const afterDrain = () => served.filter(s => s.start > drainedAt)
-  for (let i = 0; i < 400 && afterDrain().length < 40; i++) await new Promise(r => setTimeout(r, 25))
-  const after = afterDrain()
-  t.ok(after.length >= 40, `${after.length} requests after the drain`)
-  t.same([...new Set(after.map(s => s.body))], ['node B'], 'every new request goes to node B and succeeds')
+    await a.stop()
+    const stoppedAt = Date.now()
+    const drained = await ld.waitLog(
+      l =>
+        l.msg === 'weight set' && l.node === '127.0.0.21' && l.weight === '0',
+    )
+    const drainedAt = Date.parse(drained.time as string)
+    const bound = (0.5 * 2 + 2) * 1000
+    t.ok(
+      drainedAt - stoppedAt <= bound,
+      `weight 0 after ${drainedAt - stoppedAt} ms (bound ${bound} ms)`,
+    )
+    await tm.waitLog(
+      l =>
+        l.msg === 'weight override' &&
+        l.node === '127.0.0.21' &&
+        l.weight === '0',
+    )
+    const afterDrain = () => served.filter(s => s.start > drainedAt)
+    for (let i = 0; i < 400 && afterDrain().length < 40; i++)
+      await new Promise(r => setTimeout(r, 25))
+    const after = afterDrain()
+    t.ok(after.length >= 40, `${after.length} requests after the drain`)
+    t.same(
+      [...new Set(after.map(s => s.body))],
+      ['node B'],
+      'every new request goes to node B and succeeds',
+    )
 
-  await a.start()
-  const back = await ld.waitLog(l => l.msg === 'weight set' && l.node === '127.0.0.21' && l.weight === 'auto' && Date.parse(l.time as string) > drainedAt)
-  t.ok(await seen('node A', Date.parse(back.time as string)), 'node A serves again')
-  await stopLoad()
-  t.equal(await ld.stop(), 0)
-})
+    await a.start()
+    const back = await ld.waitLog(
+      l =>
+        l.msg === 'weight set' &&
+        l.node === '127.0.0.21' &&
+        l.weight === 'auto' &&
+        Date.parse(l.time as string) > drainedAt,
+    )
+    t.ok(
+      await seen('node A', Date.parse(back.time as string)),
+      'node A serves again',
+    )
+    await stopLoad()
+    t.equal(await ld.stop(), 0)
+  },
+)
 
-t.test('HAS mode: the node drains itself through the traffic-manager and comes back', async t => {
-  if (!existsSync(binPath('traffic-manager'))) {
-    t.skip('traffic-manager is not built')
-    return
-  }
-  const key = 'e2e-shared-key-0123'
-  const { a, vport, reportPort, sd, dir, reporting, served, seen, startLoad, stopLoad, tm } = await cluster(t, key)
-  // Node A's traffic-client control socket: pause stops its reports, as
-  // traffic-client's documented `pause` does.
-  const tcCtl = join(sd, 'tc.sock')
-  let pausedAt = 0
-  const tc = await startControlServer({
-    address: tcCtl,
-    handlers: {
-      pause: () => (reporting.delete('127.0.0.21'), (pausedAt = Date.now()), { reporting: false }),
-      resume: () => (reporting.add('127.0.0.21'), { reporting: true }),
-    },
-  })
-  t.teardown(() => tc.close())
-  writeFileSync(join(dir, 'key'), `${key}\n`, { mode: 0o600 })
-  const cf = join(dir, 'ld-has.cf')
-  writeFileSync(
-    cf,
-    `checkinterval = 0.5
+t.test(
+  'HAS mode: the node drains itself through the traffic-manager and comes back',
+  async t => {
+    if (!existsSync(binPath('traffic-manager'))) {
+      t.skip('traffic-manager is not built')
+      return
+    }
+    const key = 'e2e-shared-key-0123'
+    const {
+      a,
+      vport,
+      reportPort,
+      sd,
+      dir,
+      reporting,
+      served,
+      seen,
+      startLoad,
+      stopLoad,
+      tm,
+    } = await cluster(t, key)
+    // Node A's traffic-client control socket: pause stops its reports, as
+    // traffic-client's documented `pause` does.
+    const tcCtl = join(sd, 'tc.sock')
+    let pausedAt = 0
+    const tc = await startControlServer({
+      address: tcCtl,
+      handlers: {
+        pause: () => (
+          reporting.delete('127.0.0.21'),
+          (pausedAt = Date.now()),
+          { reporting: false }
+        ),
+        resume: () => (reporting.add('127.0.0.21'), { reporting: true }),
+      },
+    })
+    t.teardown(() => tc.close())
+    writeFileSync(join(dir, 'key'), `${key}\n`, { mode: 0o600 })
+    const cf = join(dir, 'ld-has.cf')
+    writeFileSync(
+      cf,
+      `checkinterval = 0.5
 checktimeout = 2
 failurecount = 2
 hasmode = yes
@@ -220,50 +324,85 @@ virtual = 127.0.0.1:${vport}
     service = http
     receive = "^node A$"
 `,
-  )
-  const ld = spawnDaemon('ldirectord', ['-c', cf, '--control', join(sd, 'ld-has.sock')])
-  t.teardown(() => ld.stop())
-  await ld.waitLog(l => l.msg === 'real server up')
-  startLoad()
-  t.ok(await seen('node A', 0), 'node A serves before the failure')
-  t.ok(await seen('node B', 0), 'node B serves before the failure')
+    )
+    const ld = spawnDaemon('ldirectord', [
+      '-c',
+      cf,
+      '--control',
+      join(sd, 'ld-has.sock'),
+    ])
+    t.teardown(() => ld.stop())
+    await ld.waitLog(l => l.msg === 'real server up')
+    startLoad()
+    t.ok(await seen('node A', 0), 'node A serves before the failure')
+    t.ok(await seen('node B', 0), 'node B serves before the failure')
 
-  await a.stop()
-  const stoppedAt = Date.now()
-  const changed = await tm.waitLog(l => l.msg === 'node state changed' && l.node === '127.0.0.21' && l.state === 'drain')
-  const drainedAt = Date.parse(changed.time as string)
-  const bound = (0.5 * 2 + 2) * 1000
-  t.ok(drainedAt - stoppedAt <= bound, `drained after ${drainedAt - stoppedAt} ms (bound ${bound} ms)`)
-  t.match(changed, { sender: 'ld', load: 0 })
-  t.ok(pausedAt > 0 && pausedAt <= drainedAt, 'the traffic-client was paused before the drain')
-  const afterDrain = () => served.filter(s => s.start > drainedAt)
-  for (let i = 0; i < 400 && afterDrain().length < 40; i++) await new Promise(r => setTimeout(r, 25))
-  const after = afterDrain()
-  t.ok(after.length >= 40, `${after.length} requests after the drain`)
-  t.same([...new Set(after.map(s => s.body))], ['node B'], 'every new request goes to node B')
+    await a.stop()
+    const stoppedAt = Date.now()
+    const changed = await tm.waitLog(
+      l =>
+        l.msg === 'node state changed' &&
+        l.node === '127.0.0.21' &&
+        l.state === 'drain',
+    )
+    const drainedAt = Date.parse(changed.time as string)
+    const bound = (0.5 * 2 + 2) * 1000
+    t.ok(
+      drainedAt - stoppedAt <= bound,
+      `drained after ${drainedAt - stoppedAt} ms (bound ${bound} ms)`,
+    )
+    t.match(changed, { sender: 'ld', load: 0 })
+    t.ok(
+      pausedAt > 0 && pausedAt <= drainedAt,
+      'the traffic-client was paused before the drain',
+    )
+    const afterDrain = () => served.filter(s => s.start > drainedAt)
+    for (let i = 0; i < 400 && afterDrain().length < 40; i++)
+      await new Promise(r => setTimeout(r, 25))
+    const after = afterDrain()
+    t.ok(after.length >= 40, `${after.length} requests after the drain`)
+    t.same(
+      [...new Set(after.map(s => s.body))],
+      ['node B'],
+      'every new request goes to node B',
+    )
 
-  await a.start()
-  const upAgain = await tm.waitLog(l => l.msg === 'node state changed' && l.node === '127.0.0.21' && l.state === 'up' && Date.parse(l.time as string) > drainedAt)
-  t.ok(await seen('node A', Date.parse(upAgain.time as string)), 'node A serves again')
-  t.ok(reporting.has('127.0.0.21'), 'the traffic-client was resumed')
-  await stopLoad()
-  t.equal(await ld.stop(), 0)
-})
+    await a.start()
+    const upAgain = await tm.waitLog(
+      l =>
+        l.msg === 'node state changed' &&
+        l.node === '127.0.0.21' &&
+        l.state === 'up' &&
+        Date.parse(l.time as string) > drainedAt,
+    )
+    t.ok(
+      await seen('node A', Date.parse(upAgain.time as string)),
+      'node A serves again',
+    )
+    t.ok(reporting.has('127.0.0.21'), 'the traffic-client was resumed')
+    await stopLoad()
+    t.equal(await ld.stop(), 0)
+  },
+)
 
-t.test('director mode over IPv6: virtual6/real6 as ldirectord writes them reach the traffic-manager', async t => {
-  if (!existsSync(binPath('traffic-manager'))) {
-    t.skip('traffic-manager is not built')
-    return
-  }
-  const dir = t.testdir({})
-  const sd = socketDir(t)
-  const a = await makeNginx(join(dir, 'a6'), '::1', 'node A6')
-  t.teardown(() => a.stop())
-  await a.start()
-  const vport = await freePort('::1')
-  const reportPort = await freeUdpPort()
-  const tmConf = join(dir, 'tmd6.conf')
-  writeFileSync(tmConf, `traffic1 ::1
+t.test(
+  'director mode over IPv6: virtual6/real6 as ldirectord writes them reach the traffic-manager',
+  async t => {
+    if (!existsSync(binPath('traffic-manager'))) {
+      t.skip('traffic-manager is not built')
+      return
+    }
+    const dir = t.testdir({})
+    const sd = socketDir(t)
+    const a = await makeNginx(join(dir, 'a6'), '::1', 'node A6')
+    t.teardown(() => a.stop())
+    await a.start()
+    const vport = await freePort('::1')
+    const reportPort = await freeUdpPort()
+    const tmConf = join(dir, 'tmd6.conf')
+    writeFileSync(
+      tmConf,
+      `traffic1 ::1
 port ${reportPort}
 listen 127.0.0.1
 timeout 3000
@@ -272,28 +411,53 @@ virtual [::1]:${vport}
     scheduler rr
     dataplane proxy
     node [::1]:${a.port}
-`)
-  const tmCtl = join(sd, 'tm6.sock')
-  const tm = spawnDaemon('traffic-manager', ['-c', tmConf, '--control', tmCtl])
-  t.teardown(() => tm.stop())
-  await tm.waitLog(l => l.msg === 'traffic-manager ready')
+`,
+    )
+    const tmCtl = join(sd, 'tm6.sock')
+    const tm = spawnDaemon('traffic-manager', [
+      '-c',
+      tmConf,
+      '--control',
+      tmCtl,
+    ])
+    t.teardown(() => tm.stop())
+    await tm.waitLog(l => l.msg === 'traffic-manager ready')
 
-  // ldirectord's sample layout: virtual6 bracketed, real6 bracketed.
-  const cf = join(dir, 'ld6.cf')
-  writeFileSync(cf, `checkinterval = 0.5
+    // ldirectord's sample layout: virtual6 bracketed, real6 bracketed.
+    const cf = join(dir, 'ld6.cf')
+    writeFileSync(
+      cf,
+      `checkinterval = 0.5
 checktimeout = 2
 trafficmanagercontrol = ${tmCtl}
 virtual6 = [::1]:${vport}
 \treal6 = [::1]:${a.port} masq
 \tservice = http
 \treceive = "^node A6$"
-`)
-  const ld = spawnDaemon('ldirectord', ['-c', cf, '--control', join(sd, 'ld6.sock')])
-  t.teardown(() => ld.stop())
-  await ld.waitLog(l => l.msg === 'weight set' && l.node === '::1' && l.weight === 'auto')
-  await a.stop()
-  await ld.waitLog(l => l.msg === 'weight set' && l.node === '::1' && l.weight === '0')
-  const o = await tm.waitLog(l => l.msg === 'weight override' && l.node === '::1' && l.weight === '0')
-  t.match(o, { service: `[::1]:${vport}` }, 'the traffic-manager took the IPv6 service and node names')
-  t.equal(await ld.stop(), 0)
-})
+`,
+    )
+    const ld = spawnDaemon('ldirectord', [
+      '-c',
+      cf,
+      '--control',
+      join(sd, 'ld6.sock'),
+    ])
+    t.teardown(() => ld.stop())
+    await ld.waitLog(
+      l => l.msg === 'weight set' && l.node === '::1' && l.weight === 'auto',
+    )
+    await a.stop()
+    await ld.waitLog(
+      l => l.msg === 'weight set' && l.node === '::1' && l.weight === '0',
+    )
+    const o = await tm.waitLog(
+      l => l.msg === 'weight override' && l.node === '::1' && l.weight === '0',
+    )
+    t.match(
+      o,
+      { service: `[::1]:${vport}` },
+      'the traffic-manager took the IPv6 service and node names',
+    )
+    t.equal(await ld.stop(), 0)
+  },
+)

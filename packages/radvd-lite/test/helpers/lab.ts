@@ -5,7 +5,11 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { NetnsLab } from '../../../../test/helpers/netns.js'
-import { track, type Proc, type LogLine } from '../../../../test/helpers/daemon.js'
+import {
+  track,
+  type Proc,
+  type LogLine,
+} from '../../../../test/helpers/daemon.js'
 
 export interface Lab {
   readonly lab: NetnsLab
@@ -21,7 +25,11 @@ export async function makeLab(tag: string): Promise<Lab> {
   const h = await lab.add('h')
   // No DAD delay, so link-local addresses are usable at once; the router
   // forwards, the host accepts RAs and autoconfigures.
-  await lab.exec(r, 'sysctl', ['-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.forwarding=1'])
+  await lab.exec(r, 'sysctl', [
+    '-qw',
+    'net.ipv6.conf.default.accept_dad=0',
+    'net.ipv6.conf.all.forwarding=1',
+  ])
   await lab.exec(h, 'sysctl', [
     '-qw',
     'net.ipv6.conf.default.accept_dad=0',
@@ -39,14 +47,28 @@ export async function makeLab(tag: string): Promise<Lab> {
 export interface Probe extends Proc {
   send(hex: string, dst: string, hop: number): Promise<void>
   /** First packet logged at index >= `from` (take `logs.length` before acting). */
-  packetAfter(from: number, pred?: (l: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>
+  packetAfter(
+    from: number,
+    pred?: (l: LogLine) => boolean,
+    timeoutMs?: number,
+  ): Promise<LogLine>
 }
 
-export async function startProbe(ns: string, ifname: string, types = '134'): Promise<Probe> {
-  const script = fileURLToPath(new URL('../fixtures/probe.mjs', import.meta.url))
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, script, ifname, types], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
+export async function startProbe(
+  ns: string,
+  ifname: string,
+  types = '134',
+): Promise<Probe> {
+  const script = fileURLToPath(
+    new URL('../fixtures/probe.mjs', import.meta.url),
+  )
+  const child = spawn(
+    'ip',
+    ['netns', 'exec', ns, process.execPath, script, ifname, types],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  )
   const p = track(child)
   await p.waitLog(l => l.msg === 'ready')
   let id = 0
@@ -54,17 +76,31 @@ export async function startProbe(ns: string, ifname: string, types = '134'): Pro
     async send(hex: string, dst: string, hop: number) {
       const myId = ++id
       child.stdin.write(JSON.stringify({ hex, dst, hop, id: myId }) + '\n')
-      const r = await p.waitLog(l => (l.msg === 'sent' && l.id === myId) || l.msg === 'error')
-      if (r.msg === 'error') throw new Error(`probe send failed: ${String(r.error)}`)
+      const r = await p.waitLog(
+        l => (l.msg === 'sent' && l.id === myId) || l.msg === 'error',
+      )
+      if (r.msg === 'error')
+        throw new Error(`probe send failed: ${String(r.error)}`)
     },
-    packetAfter(from: number, pred: (l: LogLine) => boolean = () => true, timeoutMs = 15_000) {
-      return p.waitLog(l => l.msg === 'pkt' && p.logs.indexOf(l) >= from && pred(l), timeoutMs)
+    packetAfter(
+      from: number,
+      pred: (l: LogLine) => boolean = () => true,
+      timeoutMs = 15_000,
+    ) {
+      return p.waitLog(
+        l => l.msg === 'pkt' && p.logs.indexOf(l) >= from && pred(l),
+        timeoutMs,
+      )
     },
   })
 }
 
 /** Polls a condition on command output (kernel state has no event to await here). */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs
   let last: unknown
   for (;;) {
@@ -74,7 +110,10 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined>, t
     } catch (e) {
       last = e
     }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+    if (Date.now() > end)
+      throw new Error(
+        `timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      )
     await new Promise(r => setTimeout(r, 100))
   }
 }

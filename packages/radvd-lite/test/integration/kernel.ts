@@ -8,7 +8,12 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { asNobody, needsRoot } from '../../../../test/helpers/netns.js'
-import { binPath, run, runBin, spawnDaemon } from '../../../../test/helpers/daemon.js'
+import {
+  binPath,
+  run,
+  runBin,
+  spawnDaemon,
+} from '../../../../test/helpers/daemon.js'
 import { controlRequest } from '@has/daemon-kit'
 import { makeLab, startProbe, until } from '../helpers/lab.js'
 import { buildRa, parseRa } from '../../src/ra.js'
@@ -47,11 +52,28 @@ t.test('SLAAC, rdisc6, reload deprecation, bad RS, final RAs', async t => {
   writeFileSync(file, conf(rif, true))
   // Unix socket paths are limited to 107 bytes: keep this one short.
   const ctl = join(mkdtempSync(join(tmpdir(), 'ra-')), 'c.sock')
-  const d = spawnDaemon('radvd-lite', ['-C', file, '--control', ctl, '--log-level', 'debug', '--metrics', '127.0.0.1:0'], { netns: r })
+  const d = spawnDaemon(
+    'radvd-lite',
+    [
+      '-C',
+      file,
+      '--control',
+      ctl,
+      '--log-level',
+      'debug',
+      '--metrics',
+      '127.0.0.1:0',
+    ],
+    { netns: r },
+  )
   t.teardown(() => d.stop('SIGKILL'))
-  const metricsAt = String((await d.waitLog(l => l.msg === 'metrics listener up')).listen)
+  const metricsAt = String(
+    (await d.waitLog(l => l.msg === 'metrics listener up')).listen,
+  )
   await d.waitLog(l => l.msg === 'started')
-  const rll = (await lab.ip(r, ['-6', 'addr', 'show', 'dev', rif, 'scope', 'link'])).match(/inet6 (fe80::[0-9a-f:]+)/)![1]!
+  const rll = (
+    await lab.ip(r, ['-6', 'addr', 'show', 'dev', rif, 'scope', 'link'])
+  ).match(/inet6 (fe80::[0-9a-f:]+)/)![1]!
 
   // The host's kernel configures an address and a default route.
   const addr = await until('SLAAC address', async () => {
@@ -67,7 +89,16 @@ t.test('SLAAC, rdisc6, reload deprecation, bad RS, final RAs', async t => {
   t.match(route, /mtu 1400/, 'MTU option applied')
 
   // rdisc6 solicits (hop limit 255) and prints what was configured.
-  const rd = await run('ip', ['netns', 'exec', h, 'rdisc6', '-1', '-w', '3000', hif])
+  const rd = await run('ip', [
+    'netns',
+    'exec',
+    h,
+    'rdisc6',
+    '-1',
+    '-w',
+    '3000',
+    hif,
+  ])
   t.equal(rd.code, 0, 'rdisc6 got an answer')
   const out = rd.stdout
   t.match(out, /Hop limit\s+:\s+64/)
@@ -76,10 +107,16 @@ t.test('SLAAC, rdisc6, reload deprecation, bad RS, final RAs', async t => {
   t.match(out, /Router lifetime\s+:\s+180 /)
   t.match(out, /Reachable time\s+:\s+30000 /)
   t.match(out, /Retransmit time\s+:\s+1000 /)
-  t.match(out, /Prefix\s+:\s+2001:db8:10::\/64\s+On-link\s+:\s+Yes\s+Autonomous address conf\.:\s+Yes\s+Valid time\s+:\s+86400 .*\s+Pref\. time\s+:\s+14400 /)
+  t.match(
+    out,
+    /Prefix\s+:\s+2001:db8:10::\/64\s+On-link\s+:\s+Yes\s+Autonomous address conf\.:\s+Yes\s+Valid time\s+:\s+86400 .*\s+Pref\. time\s+:\s+14400 /,
+  )
   t.match(out, /Prefix\s+:\s+2001:db8:20::\/64/)
   t.match(out, /MTU\s+:\s+1400 bytes/)
-  t.match(out, /Recursive DNS server\s+:\s+2001:db8:10::53\s+DNS servers? lifetime\s+:\s+600 /)
+  t.match(
+    out,
+    /Recursive DNS server\s+:\s+2001:db8:10::53\s+DNS servers? lifetime\s+:\s+600 /,
+  )
   t.match(out, /DNS search list\s+:\s+cluster\.example/)
   t.match(out, new RegExp(`from ${rll}`))
 
@@ -88,65 +125,136 @@ t.test('SLAAC, rdisc6, reload deprecation, bad RS, final RAs', async t => {
   t.teardown(() => probe.stop('SIGKILL'))
   const before = d.logs.length
   await probe.send('8500000000000000', 'ff02::2', 64)
-  await d.waitLog(l => l.msg === 'RS dropped' && l.reason === 'hoplimit' && d.logs.indexOf(l) >= before)
+  await d.waitLog(
+    l =>
+      l.msg === 'RS dropped' &&
+      l.reason === 'hoplimit' &&
+      d.logs.indexOf(l) >= before,
+  )
   await probe.send('8501000000000000', 'ff02::2', 255) // code 1
   await probe.send('85000000000000000100000000000000', 'ff02::2', 255) // option length 0
   await probe.send('850000000000000001', 'ff02::2', 255) // truncated option
   await until('malformed RS counted', async () => {
-    const s = (await controlRequest(ctl, 'status')) as { interfaces: { rsDropped: { malformed: number; hoplimit: number } }[] }
+    const s = (await controlRequest(ctl, 'status')) as {
+      interfaces: { rsDropped: { malformed: number; hoplimit: number } }[]
+    }
     return s.interfaces[0]!.rsDropped.malformed >= 3 ? s : undefined
   })
-  const st = (await controlRequest(ctl, 'status')) as { interfaces: { rsDropped: unknown; state: string }[] }
-  t.same(st.interfaces[0]!.rsDropped, { hoplimit: 1, malformed: 3 }, 'each bad RS counted once')
+  const st = (await controlRequest(ctl, 'status')) as {
+    interfaces: { rsDropped: unknown; state: string }[]
+  }
+  t.same(
+    st.interfaces[0]!.rsDropped,
+    { hoplimit: 1, malformed: 3 },
+    'each bad RS counted once',
+  )
   // /metrics listens on the router namespace's loopback: fetch it there.
-  const metrics = await lab.exec(r, process.execPath, ['-e', `fetch('http://${metricsAt}/metrics').then(r => r.text()).then(t => process.stdout.write(t))`])
-  t.match(metrics, new RegExp(`radvd_lite_rs_dropped_total\\{interface="${rif}",reason="hoplimit"\\} 1`))
-  t.match(metrics, new RegExp(`radvd_lite_rs_dropped_total\\{interface="${rif}",reason="malformed"\\} 3`))
+  const metrics = await lab.exec(r, process.execPath, [
+    '-e',
+    `fetch('http://${metricsAt}/metrics').then(r => r.text()).then(t => process.stdout.write(t))`,
+  ])
+  t.match(
+    metrics,
+    new RegExp(
+      `radvd_lite_rs_dropped_total\\{interface="${rif}",reason="hoplimit"\\} 1`,
+    ),
+  )
+  t.match(
+    metrics,
+    new RegExp(
+      `radvd_lite_rs_dropped_total\\{interface="${rif}",reason="malformed"\\} 3`,
+    ),
+  )
   t.equal(st.interfaces[0]!.state, 'advertising', 'daemon still advertising')
   t.notOk(
-    d.logs.slice(before).some(l => l.msg === 'RA sent' && l.kind !== 'unsolicited'),
+    d.logs
+      .slice(before)
+      .some(l => l.msg === 'RA sent' && l.kind !== 'unsolicited'),
     'no answer to the bad solicitations',
   )
   // The same RS with hop limit 255 is answered (unicast, radvd's default).
   const mark = probe.logs.length
   await probe.send('8500000000000000', 'ff02::2', 255)
   // (An unsolicited multicast RA of the initial burst may come first.)
-  const ans = await probe.packetAfter(mark, l => String(l.hex).startsWith('86') && l.dst !== 'ff02::1')
+  const ans = await probe.packetAfter(
+    mark,
+    l => String(l.hex).startsWith('86') && l.dst !== 'ff02::1',
+  )
   t.equal(ans.hop, 255, 'RA arrives with hop limit 255')
   t.equal(ans.src, rll, 'from the router link-local address')
   t.match(ans.dst, /^fe80::/, 'solicited RA unicast to the soliciting host')
 
   // Another router on the link with a contradicting MTU is reported.
-  const other = buildRa({ ...parseRa(Buffer.from(String(ans.hex), 'hex')), mtu: 1280 })
+  const other = buildRa({
+    ...parseRa(Buffer.from(String(ans.hex), 'hex')),
+    mtu: 1280,
+  })
   await probe.send(other.toString('hex'), 'ff02::1', 255)
-  const inc = await d.waitLog(l => l.msg === 'another router advertises inconsistent values')
-  t.match(inc, { diffs: [{ field: 'mtu', ours: 1400, theirs: 1280 }] }, 'inconsistent foreign RA logged')
+  const inc = await d.waitLog(
+    l => l.msg === 'another router advertises inconsistent values',
+  )
+  t.match(
+    inc,
+    { diffs: [{ field: 'mtu', ours: 1400, theirs: 1280 }] },
+    'inconsistent foreign RA logged',
+  )
 
   // Reload without the second prefix: hosts see it deprecated, not dropped.
   writeFileSync(file, conf(rif, false))
   process.kill(d.pid, 'SIGHUP')
   await d.waitLog(l => l.msg === 'configuration reloaded')
-  const rd2 = await run('ip', ['netns', 'exec', h, 'rdisc6', '-1', '-w', '3000', hif])
-  t.match(rd2.stdout, /Prefix\s+:\s+2001:db8:20::\/64[\s\S]*?Valid time\s+:\s+3[56]\d\d [\s\S]*?Pref\. time\s+:\s+0 /, 'removed prefix advertised with preferred 0')
+  const rd2 = await run('ip', [
+    'netns',
+    'exec',
+    h,
+    'rdisc6',
+    '-1',
+    '-w',
+    '3000',
+    hif,
+  ])
+  t.match(
+    rd2.stdout,
+    /Prefix\s+:\s+2001:db8:20::\/64[\s\S]*?Valid time\s+:\s+3[56]\d\d [\s\S]*?Pref\. time\s+:\s+0 /,
+    'removed prefix advertised with preferred 0',
+  )
   await until('deprecated address', async () => {
     const o = await lab.ip(h, ['-6', 'addr', 'show', 'dev', hif])
-    return /2001:db8:20:[0-9a-f:]+\/64 scope global deprecated/.test(o) ? o : undefined
+    return /2001:db8:20:[0-9a-f:]+\/64 scope global deprecated/.test(o)
+      ? o
+      : undefined
   })
   t.pass('host marked the address in the removed prefix deprecated')
 
   // A bad edit is refused and the last good config keeps running.
-  writeFileSync(file, conf(rif, false).replace('MaxRtrAdvInterval 60;', 'MaxRtrAdvInterval 2;'))
+  writeFileSync(
+    file,
+    conf(rif, false).replace('MaxRtrAdvInterval 60;', 'MaxRtrAdvInterval 2;'),
+  )
   process.kill(d.pid, 'SIGHUP')
-  const rej = await d.waitLog(l => l.msg === 'reload rejected; keeping the last good configuration')
+  const rej = await d.waitLog(
+    l => l.msg === 'reload rejected; keeping the last good configuration',
+  )
   t.match(rej, { issues: [{ message: /MaxRtrAdvInterval/, value: '2' }] })
   const stat = await runBin('radvd-lite', ['status', '--control', ctl])
   t.equal(stat.code, 0)
-  t.match(stat.stdout, new RegExp(`${rif}\\s+advertising\\s+${rll}`), 'status: interface advertising')
-  t.match(stat.stdout, /2001:db8:20::\/64\s+\d+\s+0\s+deprecated/, 'status: deprecated prefix')
+  t.match(
+    stat.stdout,
+    new RegExp(`${rif}\\s+advertising\\s+${rll}`),
+    'status: interface advertising',
+  )
+  t.match(
+    stat.stdout,
+    /2001:db8:20::\/64\s+\d+\s+0\s+deprecated/,
+    'status: deprecated prefix',
+  )
 
   // The default route disappears after the final RAs.
   t.equal(await d.stop('SIGTERM'), 0, 'clean exit')
-  t.ok(d.logs.some(l => l.msg === 'RA sent' && l.kind === 'final'), 'final RA sent')
+  t.ok(
+    d.logs.some(l => l.msg === 'RA sent' && l.kind === 'final'),
+    'final RA sent',
+  )
   await until('default route gone', async () => {
     const o = await lab.ip(h, ['-6', 'route', 'show', 'default'])
     return o.trim() === '' ? true : undefined
@@ -157,8 +265,17 @@ t.test('SLAAC, rdisc6, reload deprecation, bad RS, final RAs', async t => {
 t.test('clear errors: missing interface, missing privilege', async t => {
   const dir = mkdtempSync(join(tmpdir(), 'ra-'))
   const strict = join(dir, 'strict.conf')
-  writeFileSync(strict, 'interface nosuchif0 { AdvSendAdvert on; IgnoreIfMissing off; };\n', { mode: 0o644 })
-  const r1 = await runBin('radvd-lite', ['-C', strict, '--control', join(dir, 'a.sock')])
+  writeFileSync(
+    strict,
+    'interface nosuchif0 { AdvSendAdvert on; IgnoreIfMissing off; };\n',
+    { mode: 0o644 },
+  )
+  const r1 = await runBin('radvd-lite', [
+    '-C',
+    strict,
+    '--control',
+    join(dir, 'a.sock'),
+  ])
   t.equal(r1.code, 1)
   t.match(r1.stderr, /RA_ERR_IFACE_MISSING: interface nosuchif0 does not exist/)
 
@@ -167,9 +284,17 @@ t.test('clear errors: missing interface, missing privilege', async t => {
   const conf = join(dir, 'lo.conf')
   writeFileSync(conf, 'interface lo { AdvSendAdvert on; };\n', { mode: 0o644 })
   chmodSync(dir, 0o755)
-  const argv = asNobody(t, binPath('radvd-lite'), ['-C', conf, '--control', join(dir, 'b.sock')])
+  const argv = asNobody(t, binPath('radvd-lite'), [
+    '-C',
+    conf,
+    '--control',
+    join(dir, 'b.sock'),
+  ])
   if (!argv) return
   const r2 = await run(argv[0] as string, argv.slice(1))
   t.equal(r2.code, 1, r2.stderr)
-  t.match(r2.stderr, /RA_ERR_PRIVILEGE: opening a raw ICMPv6 socket on lo needs CAP_NET_RAW/)
+  t.match(
+    r2.stderr,
+    /RA_ERR_PRIVILEGE: opening a raw ICMPv6 socket on lo needs CAP_NET_RAW/,
+  )
 })

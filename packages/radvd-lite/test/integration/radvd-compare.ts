@@ -10,7 +10,11 @@ import { join } from 'node:path'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { needsRoot } from '../../../../test/helpers/netns.js'
-import { spawnDaemon, track, type Proc } from '../../../../test/helpers/daemon.js'
+import {
+  spawnDaemon,
+  track,
+  type Proc,
+} from '../../../../test/helpers/daemon.js'
 import { parseRa } from '../../src/ra.js'
 import { makeLab, startProbe, type Probe } from '../helpers/lab.js'
 import { FULL, DEFAULTS, FRACTIONAL, LATE } from '../fixtures/configs.js'
@@ -18,14 +22,29 @@ import { FULL, DEFAULTS, FRACTIONAL, LATE } from '../fixtures/configs.js'
 function startRadvd(ns: string, conf: string, dir: string): Proc {
   const child = spawn(
     'ip',
-    ['netns', 'exec', ns, 'radvd', '-n', '-C', conf, '-p', join(dir, 'radvd.pid'), '-m', 'stderr'],
+    [
+      'netns',
+      'exec',
+      ns,
+      'radvd',
+      '-n',
+      '-C',
+      conf,
+      '-p',
+      join(dir, 'radvd.pid'),
+      '-m',
+      'stderr',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
   return track(child)
 }
 
 /** Solicited RA, then the first final RA after SIGTERM, as hex. */
-async function capture(probe: Probe, start: () => Proc): Promise<{ solicited: Buffer; final: Buffer }> {
+async function capture(
+  probe: Probe,
+  start: () => Proc,
+): Promise<{ solicited: Buffer; final: Buffer }> {
   const isRa = (l: { hex?: unknown }): boolean => String(l.hex).startsWith('86')
   let mark = probe.logs.length
   const d = start()
@@ -35,11 +54,20 @@ async function capture(probe: Probe, start: () => Proc): Promise<{ solicited: Bu
     mark = probe.logs.length
     await probe.send('8500000000000000', 'ff02::2', 255)
     // Both answer by unicast (AdvRASolicitedUnicast): skip multicast ones.
-    const sol = await probe.packetAfter(mark, l => isRa(l) && l.dst !== 'ff02::1')
+    const sol = await probe.packetAfter(
+      mark,
+      l => isRa(l) && l.dst !== 'ff02::1',
+    )
     mark = probe.logs.length
     await d.stop('SIGTERM')
-    const fin = await probe.packetAfter(mark, l => isRa(l) && String(l.hex).slice(12, 16) === '0000')
-    return { solicited: Buffer.from(String(sol.hex), 'hex'), final: Buffer.from(String(fin.hex), 'hex') }
+    const fin = await probe.packetAfter(
+      mark,
+      l => isRa(l) && String(l.hex).slice(12, 16) === '0000',
+    )
+    return {
+      solicited: Buffer.from(String(sol.hex), 'hex'),
+      final: Buffer.from(String(fin.hex), 'hex'),
+    }
   } finally {
     await d.stop('SIGKILL')
   }
@@ -51,7 +79,12 @@ const noChecksum = (b: Buffer): string => {
   return c.toString('hex')
 }
 
-for (const [name, make] of [['full', FULL], ['defaults', DEFAULTS], ['fractional', FRACTIONAL], ['late', LATE]] as const) {
+for (const [name, make] of [
+  ['full', FULL],
+  ['defaults', DEFAULTS],
+  ['fractional', FRACTIONAL],
+  ['late', LATE],
+] as const) {
   t.test(`RA bytes match radvd (${name} config)`, async t => {
     if (!needsRoot(t)) return
     const { lab, r, h, rif, hif } = await makeLab(name.slice(0, 2) + 'c')
@@ -63,7 +96,16 @@ for (const [name, make] of [['full', FULL], ['defaults', DEFAULTS], ['fractional
     t.teardown(() => probe.stop('SIGKILL'))
 
     const lite = await capture(probe, () =>
-      spawnDaemon('radvd-lite', ['-C', conf, '--control', join(mkdtempSync(join(tmpdir(), 'ra-')), 'c.sock')], { netns: r }),
+      spawnDaemon(
+        'radvd-lite',
+        [
+          '-C',
+          conf,
+          '--control',
+          join(mkdtempSync(join(tmpdir(), 'ra-')), 'c.sock'),
+        ],
+        { netns: r },
+      ),
     )
     const real = await capture(probe, () => startRadvd(r, conf, dir))
 
@@ -74,7 +116,11 @@ for (const [name, make] of [['full', FULL], ['defaults', DEFAULTS], ['fractional
       const { checksum: _b, ...fb } = b
       t.same(fa, fb, `${kind} RA: every field equal`)
       t.comment(`${kind}: ${JSON.stringify(fb)}`)
-      t.equal(noChecksum(lite[kind]), noChecksum(real[kind]), `${kind} RA: same bytes`)
+      t.equal(
+        noChecksum(lite[kind]),
+        noChecksum(real[kind]),
+        `${kind} RA: same bytes`,
+      )
     }
   })
 }

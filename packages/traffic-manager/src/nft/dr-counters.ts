@@ -21,7 +21,8 @@ export function parseDrListing(json: string): DrListing {
   }
   for (const item of items) {
     const s = (item as { set?: { name?: unknown; elem?: unknown } }).set
-    if (s && typeof s.name === 'string') setSizes.set(s.name, Array.isArray(s.elem) ? s.elem.length : 0)
+    if (s && typeof s.name === 'string')
+      setSizes.set(s.name, Array.isArray(s.elem) ? s.elem.length : 0)
   }
   return { counters: parseNftCounters(json), setSizes }
 }

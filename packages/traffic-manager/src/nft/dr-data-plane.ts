@@ -49,7 +49,8 @@ export async function openDrDataPlane(
   const exec = deps.exec ?? execProgram
   const now = deps.now ?? Date.now
   const log = ctx.logger.child({ component: 'nft-dr', service: spec.name })
-  if (!(deps.hasNetAdmin ?? hasNetAdmin)()) throw drErrors('TM_ERR_DR_NO_CAP', `service ${spec.name}`)
+  if (!(deps.hasNetAdmin ?? hasNetAdmin)())
+    throw drErrors('TM_ERR_DR_NO_CAP', `service ${spec.name}`)
   let opts: DrOptions
   try {
     opts = parseDrOptions(options)
@@ -67,8 +68,13 @@ export async function openDrDataPlane(
     }
     if (r.code !== 0) {
       const text = r.stderr.trim()
-      if (/Operation not permitted/i.test(text)) throw drErrors('TM_ERR_DR_NO_CAP', text)
-      throw drErrors('TM_ERR_DR_APPLY', spec.name, text.split('\n').slice(0, 3).join(' | '))
+      if (/Operation not permitted/i.test(text))
+        throw drErrors('TM_ERR_DR_NO_CAP', text)
+      throw drErrors(
+        'TM_ERR_DR_APPLY',
+        spec.name,
+        text.split('\n').slice(0, 3).join(' | '),
+      )
     }
   }
 
@@ -86,7 +92,12 @@ export async function openDrDataPlane(
     let mac = devMacs.get(dev)
     if (!mac) {
       mac = await linkMac(exec, dev)
-      if (!mac) throw drErrors('TM_ERR_DR_APPLY', spec.name, `cannot read the MAC address of interface ${dev}`)
+      if (!mac)
+        throw drErrors(
+          'TM_ERR_DR_APPLY',
+          spec.name,
+          `cannot read the MAC address of interface ${dev}`,
+        )
       devMacs.set(dev, mac)
     }
     return { dev, mac }
@@ -100,36 +111,72 @@ export async function openDrDataPlane(
 
   // Nodes that cannot be reached by MAC rewrite are left out (the others
   // keep serving) and logged once per change of the problem list.
-  const resolveAll = async (backends: readonly Backend[]): Promise<DrNode[]> => {
+  const resolveAll = async (
+    backends: readonly Backend[],
+  ): Promise<DrNode[]> => {
     const out: DrNode[] = []
     const problems: { node: string; code: string; detail: string }[] = []
     for (const b of backends) {
       if (b.port !== spec.port) {
-        problems.push({ node: b.id, code: 'TM_ERR_DR_NOT_ON_LINK', detail: `node port ${b.port} differs from the VIP port ${spec.port}; direct routing cannot rewrite ports` })
+        problems.push({
+          node: b.id,
+          code: 'TM_ERR_DR_NOT_ON_LINK',
+          detail: `node port ${b.port} differs from the VIP port ${spec.port}; direct routing cannot rewrite ports`,
+        })
         continue
       }
       const cached = macs.get(b.host)
       if (cached && iface && now() - cached.at < MAC_TTL_MS) {
         const via = await viaOf(cached.dev)
-        out.push({ id: b.id, host: b.host, port: b.port, weight: b.weight, mac: cached.mac, ...(via ? { via } : {}) })
+        out.push({
+          id: b.id,
+          host: b.host,
+          port: b.port,
+          weight: b.weight,
+          mac: cached.mac,
+          ...(via ? { via } : {}),
+        })
         continue
       }
-      const r = await resolveNode(exec, b.host, opts.nodeInterfaces === 'any' ? undefined : iface)
+      const r = await resolveNode(
+        exec,
+        b.host,
+        opts.nodeInterfaces === 'any' ? undefined : iface,
+      )
       if (!r.ok) {
-        const err = r.reason === 'not-on-link' ? drErrors('TM_ERR_DR_NOT_ON_LINK', spec.name, b.host, r.detail) : undefined
-        problems.push({ node: b.id, code: err ? 'TM_ERR_DR_NOT_ON_LINK' : r.reason, detail: err ? err.message : r.detail })
+        const err =
+          r.reason === 'not-on-link'
+            ? drErrors('TM_ERR_DR_NOT_ON_LINK', spec.name, b.host, r.detail)
+            : undefined
+        problems.push({
+          node: b.id,
+          code: err ? 'TM_ERR_DR_NOT_ON_LINK' : r.reason,
+          detail: err ? err.message : r.detail,
+        })
         continue
       }
       iface ??= r.dev
       macs.set(b.host, { mac: r.mac, dev: r.dev, at: now() })
       const via = await viaOf(r.dev)
-      out.push({ id: b.id, host: b.host, port: b.port, weight: b.weight, mac: r.mac, ...(via ? { via } : {}) })
+      out.push({
+        id: b.id,
+        host: b.host,
+        port: b.port,
+        weight: b.weight,
+        mac: r.mac,
+        ...(via ? { via } : {}),
+      })
     }
-    for (const h of [...macs.keys()]) if (!backends.some(b => b.host === h)) macs.delete(h)
+    for (const h of [...macs.keys()])
+      if (!backends.some(b => b.host === h)) macs.delete(h)
     const key = JSON.stringify(problems)
     if (key !== lastProblems) {
       lastProblems = key
-      for (const p of problems) log.error({ node: p.node, code: p.code }, `node left out of direct routing: ${p.detail}`)
+      for (const p of problems)
+        log.error(
+          { node: p.node, code: p.code },
+          `node left out of direct routing: ${p.detail}`,
+        )
     }
     return out
   }
@@ -137,11 +184,18 @@ export async function openDrDataPlane(
   const apply = async (backends: readonly Backend[]): Promise<void> => {
     const nodes = await resolveAll(normalizeBackends(backends))
     if (!iface) {
-      log.warn('no node resolved yet, so no interface to hook: nothing programmed (give option interface to hook at start)')
+      log.warn(
+        'no node resolved yet, so no interface to hook: nothing programmed (give option interface to hook at start)',
+      )
       return
     }
     ifaceMac ??= await linkMac(exec, iface)
-    if (!ifaceMac) throw drErrors('TM_ERR_DR_APPLY', spec.name, `cannot read the MAC address of interface ${iface}`)
+    if (!ifaceMac)
+      throw drErrors(
+        'TM_ERR_DR_APPLY',
+        spec.name,
+        `cannot read the MAC address of interface ${iface}`,
+      )
     const live = nodes.filter(n => n.weight > 0)
     const maglev = buildMaglevTable(
       live.map(n => ({ id: maglevId(n), weight: n.weight })),
@@ -149,13 +203,29 @@ export async function openDrDataPlane(
     )
     const kept = new Set(nodes.map(n => drNames(n).set))
     const gone = current.filter(n => !kept.has(drNames(n).set))
-    const script = buildDrRuleset({ spec, opts, iface, ifaceMac, nodes, maglev, gone })
+    const script = buildDrRuleset({
+      spec,
+      opts,
+      iface,
+      ifaceMac,
+      nodes,
+      maglev,
+      gone,
+    })
     if (script === lastScript) return
     await nft(script)
     lastScript = script
     current = nodes
     log.info(
-      { table, iface, size: maglev.size, nodes: nodes.map(n => `${n.host}/${n.weight}@${n.mac}${n.via ? ` via ${n.via.dev}` : ''}`) },
+      {
+        table,
+        iface,
+        size: maglev.size,
+        nodes: nodes.map(
+          n =>
+            `${n.host}/${n.weight}@${n.mac}${n.via ? ` via ${n.via.dev}` : ''}`,
+        ),
+      },
       'direct-routing table programmed',
     )
   }
@@ -163,7 +233,9 @@ export async function openDrDataPlane(
   await serial(async () => {
     // A leftover from a crashed run is replaced; pinned flows of the old
     // table are lost, but Maglev puts them back on the same nodes.
-    await exec('nft', ['-f', '-'], buildDrDeleteTable(spec, opts)).catch(() => undefined)
+    await exec('nft', ['-f', '-'], buildDrDeleteTable(spec, opts)).catch(
+      () => undefined,
+    )
     await apply([])
   })
 
@@ -176,8 +248,16 @@ export async function openDrDataPlane(
     counters: () =>
       serial(async () => {
         const out = new Map<string, BackendCounters>()
-        const list = await exec('nft', ['-j', 'list', 'table', ...table.split(' ')])
-        const k = list.code === 0 ? parseDrListing(list.stdout) : { counters: new Map(), setSizes: new Map() }
+        const list = await exec('nft', [
+          '-j',
+          'list',
+          'table',
+          ...table.split(' '),
+        ])
+        const k =
+          list.code === 0
+            ? parseDrListing(list.stdout)
+            : { counters: new Map(), setSizes: new Map() }
         for (const n of current) {
           const names = drNames(n)
           const c = k.counters.get(names.counter)
@@ -197,11 +277,16 @@ export async function openDrDataPlane(
       serial(async () => {
         if (closed) return
         closed = true
-        const r = await exec('nft', ['-f', '-'], buildDrDeleteTable(spec, opts)).catch(() => undefined)
+        const r = await exec(
+          'nft',
+          ['-f', '-'],
+          buildDrDeleteTable(spec, opts),
+        ).catch(() => undefined)
         log.info({ table, ok: r?.code === 0 }, 'direct-routing table removed')
       }),
   }
 }
 
 /** The factory traffic-manager loads for `dataplane nftables-dr` services. */
-export const createDrDataPlane: DataPlaneFactory = (spec, ctx, options) => openDrDataPlane(spec, ctx, options)
+export const createDrDataPlane: DataPlaneFactory = (spec, ctx, options) =>
+  openDrDataPlane(spec, ctx, options)

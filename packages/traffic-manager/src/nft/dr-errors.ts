@@ -5,14 +5,20 @@ import { defineErrors } from '@has/daemon-kit'
 
 export const drErrors = defineErrors({
   TM_ERR_DR_NO_CAP: {
-    message: 'the nftables-dr data plane needs CAP_NET_ADMIN (run as root or grant AmbientCapabilities=CAP_NET_ADMIN): %s',
+    message:
+      'the nftables-dr data plane needs CAP_NET_ADMIN (run as root or grant AmbientCapabilities=CAP_NET_ADMIN): %s',
   },
   TM_ERR_DR_OPTION: { message: 'bad nftables-dr option for %s: %s', exit: 3 },
   TM_ERR_DR_NOT_ON_LINK: {
-    message: 'service %s: node %s is not on the director\'s L2 segment (%s); direct routing only rewrites the destination MAC, so every node must be on-link (on the hooked interface, or on any interface of this host with option node-interfaces any)',
+    message:
+      "service %s: node %s is not on the director's L2 segment (%s); direct routing only rewrites the destination MAC, so every node must be on-link (on the hooked interface, or on any interface of this host with option node-interfaces any)",
   },
-  TM_ERR_DR_APPLY: { message: 'nft refused the direct-routing ruleset for %s: %s' },
-  TM_ERR_DR_MISSING: { message: 'cannot run "%s": %s (install the nftables and iproute2 packages)' },
+  TM_ERR_DR_APPLY: {
+    message: 'nft refused the direct-routing ruleset for %s: %s',
+  },
+  TM_ERR_DR_MISSING: {
+    message: 'cannot run "%s": %s (install the nftables and iproute2 packages)',
+  },
 })
 
 export type DrErrorCode = keyof typeof drErrors.codes

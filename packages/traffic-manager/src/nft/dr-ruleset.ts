@@ -65,7 +65,10 @@ export interface DrNode {
   readonly via?: { readonly dev: string; readonly mac: string }
 }
 
-export function drTableName(spec: VirtualServiceSpec, opts: Pick<DrOptions, 'table'> = {}): string {
+export function drTableName(
+  spec: VirtualServiceSpec,
+  opts: Pick<DrOptions, 'table'> = {},
+): string {
   if (opts.table) return opts.table
   return `has_dr_${spec.name.replace(/[^A-Za-z0-9]/g, '_')}`.slice(0, 64)
 }
@@ -79,7 +82,13 @@ export function drNames(n: Pick<DrNode, 'host' | 'port'>): {
   newCounter: string
 } {
   const id = `${n.host.replace(/[^A-Za-z0-9]/g, '_')}_${n.port}`
-  return { set: `f_${id}`, chain: `to_${id}`, counter: `n_${id}`, newChain: `nw_${id}`, newCounter: `c_${id}` }
+  return {
+    set: `f_${id}`,
+    chain: `to_${id}`,
+    counter: `n_${id}`,
+    newChain: `nw_${id}`,
+    newCounter: `c_${id}`,
+  }
 }
 
 /** Maglev id of a node: host:port, as both masters name it. */
@@ -91,7 +100,10 @@ export function maglevId(n: Pick<DrNode, 'host' | 'port'>): string {
  * `0-4 : goto to_a, 5 : goto to_b, ...` with runs of one node merged;
  * `chainOf` maps a table node index to its chain.
  */
-export function bucketVmap(t: MaglevTable, chainOf: (index: number) => string): string {
+export function bucketVmap(
+  t: MaglevTable,
+  chainOf: (index: number) => string,
+): string {
   const parts: string[] = []
   let start = 0
   for (let i = 1; i <= t.entries.length; i++) {
@@ -162,7 +174,10 @@ export function buildDrRuleset(input: DrRulesetInput): string {
   if (maglev.entries.length > 0) {
     const chainOf = (i: number): string => {
       const n = byId.get(maglev.nodes[i]?.id ?? '')
-      if (!n) throw new Error(`Maglev node ${maglev.nodes[i]?.id} is not among the nodes`)
+      if (!n)
+        throw new Error(
+          `Maglev node ${maglev.nodes[i]?.id} is not among the nodes`,
+        )
       return drNames(n).newChain
     }
     lines.push(
@@ -185,53 +200,72 @@ export function buildDrRuleset(input: DrRulesetInput): string {
   return lines.join('\n') + '\n'
 }
 
-export function buildDrDeleteTable(spec: VirtualServiceSpec, opts: Pick<DrOptions, 'table'> = {}): string {
+export function buildDrDeleteTable(
+  spec: VirtualServiceSpec,
+  opts: Pick<DrOptions, 'table'> = {},
+): string {
   return `delete table netdev ${drTableName(spec, opts)}\n`
 }
 
 /** Parses `option` lines: protocol, interface, node-interfaces, flow-timeout, flow-max, table-size, hash-seed, table. */
-export function parseDrOptions(options: Readonly<Record<string, string>>): DrOptions {
-  let o: { -readonly [K in keyof DrOptions]: DrOptions[K] } = { ...DEFAULT_DR_OPTIONS }
+export function parseDrOptions(
+  options: Readonly<Record<string, string>>,
+): DrOptions {
+  let o: { -readonly [K in keyof DrOptions]: DrOptions[K] } = {
+    ...DEFAULT_DR_OPTIONS,
+  }
   for (const [k, v] of Object.entries(options)) {
     switch (k) {
       case 'protocol':
-        if (v !== 'tcp' && v !== 'udp') throw new Error(`protocol: expected tcp or udp, got "${v}"`)
+        if (v !== 'tcp' && v !== 'udp')
+          throw new Error(`protocol: expected tcp or udp, got "${v}"`)
         o.protocol = v
         break
       case 'interface':
-        if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(v)) throw new Error(`interface: not an interface name: "${v}"`)
+        if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(v))
+          throw new Error(`interface: not an interface name: "${v}"`)
         o.iface = v
         break
       case 'flow-timeout': {
         const s = Number(v.replace(/s$/, ''))
-        if (!Number.isInteger(s) || s < 1 || s > 86_400) throw new Error(`flow-timeout: expected 1 to 86400 seconds, got "${v}"`)
+        if (!Number.isInteger(s) || s < 1 || s > 86_400)
+          throw new Error(
+            `flow-timeout: expected 1 to 86400 seconds, got "${v}"`,
+          )
         o.flowTimeoutS = s
         break
       }
       case 'flow-max': {
         const n = Number(v)
-        if (!Number.isInteger(n) || n < 1024 || n > 16_777_216) throw new Error(`flow-max: expected 1024 to 16777216, got "${v}"`)
+        if (!Number.isInteger(n) || n < 1024 || n > 16_777_216)
+          throw new Error(`flow-max: expected 1024 to 16777216, got "${v}"`)
         o.flowMax = n
         break
       }
       case 'table-size': {
         const n = Number(v)
-        if (!isPrime(n) || n > 1_000_003) throw new Error(`table-size: expected a prime up to 1000003, got "${v}"`)
+        if (!isPrime(n) || n > 1_000_003)
+          throw new Error(
+            `table-size: expected a prime up to 1000003, got "${v}"`,
+          )
         o.tableSize = n
         break
       }
       case 'hash-seed': {
         const n = Number(v)
-        if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`hash-seed: expected a 32-bit integer, got "${v}"`)
+        if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+          throw new Error(`hash-seed: expected a 32-bit integer, got "${v}"`)
         o.seed = n
         break
       }
       case 'table':
-        if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(v)) throw new Error(`table: not an nft identifier: "${v}"`)
+        if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(v))
+          throw new Error(`table: not an nft identifier: "${v}"`)
         o = { ...o, table: v }
         break
       case 'node-interfaces':
-        if (v !== 'hooked' && v !== 'any') throw new Error(`node-interfaces: expected hooked or any, got "${v}"`)
+        if (v !== 'hooked' && v !== 'any')
+          throw new Error(`node-interfaces: expected hooked or any, got "${v}"`)
         o.nodeInterfaces = v
         break
       default:
@@ -239,6 +273,9 @@ export function parseDrOptions(options: Readonly<Record<string, string>>): DrOpt
     }
   }
   // The hook must face the clients: it cannot be guessed from a node's route.
-  if (o.nodeInterfaces === 'any' && !o.iface) throw new Error('node-interfaces any: needs option interface (the interface the clients\' packets arrive on)')
+  if (o.nodeInterfaces === 'any' && !o.iface)
+    throw new Error(
+      "node-interfaces any: needs option interface (the interface the clients' packets arrive on)",
+    )
   return o
 }

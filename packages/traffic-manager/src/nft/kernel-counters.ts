@@ -18,9 +18,16 @@ export function parseNftCounters(json: string): Map<string, NftCounter> {
   const items = (doc as { nftables?: unknown[] }).nftables
   if (!Array.isArray(items)) return out
   for (const item of items) {
-    const c = (item as { counter?: { name?: unknown; packets?: unknown; bytes?: unknown } }).counter
+    const c = (
+      item as {
+        counter?: { name?: unknown; packets?: unknown; bytes?: unknown }
+      }
+    ).counter
     if (c && typeof c.name === 'string') {
-      out.set(c.name, { packets: Number(c.packets) || 0, bytes: Number(c.bytes) || 0 })
+      out.set(c.name, {
+        packets: Number(c.packets) || 0,
+        bytes: Number(c.bytes) || 0,
+      })
     }
   }
   return out
@@ -52,7 +59,8 @@ export function parseConntrackLine(line: string): ConntrackFlow | undefined {
   for (const w of words) {
     const eq = w.indexOf('=')
     if (eq < 0) {
-      if (/^[A-Z_]{4,}$/.test(w) && state === undefined && src.length === 0) state = w
+      if (/^[A-Z_]{4,}$/.test(w) && state === undefined && src.length === 0)
+        state = w
       continue
     }
     const k = w.slice(0, eq)
@@ -62,7 +70,8 @@ export function parseConntrackLine(line: string): ConntrackFlow | undefined {
     else if (k === 'sport') sport.push(Number(v))
     else if (k === 'dport') dport.push(Number(v))
   }
-  if (src.length < 2 || dst.length < 2 || sport.length < 2 || dport.length < 2) return undefined
+  if (src.length < 2 || dst.length < 2 || sport.length < 2 || dport.length < 2)
+    return undefined
   const flow = {
     proto,
     origSrc: src[0] as string,

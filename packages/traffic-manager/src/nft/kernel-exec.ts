@@ -11,7 +11,11 @@ export interface ExecResult {
   readonly stderr: string
 }
 
-export type Exec = (cmd: string, args: readonly string[], stdin?: string) => Promise<ExecResult>
+export type Exec = (
+  cmd: string,
+  args: readonly string[],
+  stdin?: string,
+) => Promise<ExecResult>
 
 export const execProgram: Exec = (cmd, args, stdin) =>
   new Promise((resolve, reject) => {
@@ -52,7 +56,10 @@ export function forwardingSysctl(family: 4 | 6): string {
  * Reads a sysctl through `exec`, so it is read in the namespace nft runs in
  * (the tests aim exec at a namespace). Undefined when it cannot be read.
  */
-export async function readSysctl(exec: Exec, name: string): Promise<string | undefined> {
+export async function readSysctl(
+  exec: Exec,
+  name: string,
+): Promise<string | undefined> {
   const r = await exec('sysctl', ['-n', name]).catch(() => undefined)
   return r?.code === 0 ? r.stdout.trim() : undefined
 }

@@ -17,7 +17,13 @@ import type {
 } from '../data-plane.js'
 import { nftErrors } from './errors.js'
 import { activeByBackend, parseNftCounters } from './kernel-counters.js'
-import { execProgram, forwardingSysctl, hasNetAdmin, readSysctl, type Exec } from './kernel-exec.js'
+import {
+  execProgram,
+  forwardingSysctl,
+  hasNetAdmin,
+  readSysctl,
+  type Exec,
+} from './kernel-exec.js'
 import {
   buildDeleteTable,
   buildRuleset,
@@ -59,8 +65,13 @@ export async function openNftDataPlane(
   // at start rather than run a balancer that drops everything.
   const sysctl = forwardingSysctl(spec.family)
   const forwarding = await readSysctl(exec, sysctl)
-  if (forwarding === '0') throw nftErrors('TM_ERR_NFT_FORWARDING', spec.name, sysctl, sysctl)
-  if (forwarding === undefined) log.warn({ sysctl }, 'cannot read the forwarding sysctl; the nodes are reachable only if it is 1')
+  if (forwarding === '0')
+    throw nftErrors('TM_ERR_NFT_FORWARDING', spec.name, sysctl, sysctl)
+  if (forwarding === undefined)
+    log.warn(
+      { sysctl },
+      'cannot read the forwarding sysctl; the nodes are reachable only if it is 1',
+    )
 
   const nft = async (script: string): Promise<void> => {
     let r
@@ -71,8 +82,13 @@ export async function openNftDataPlane(
     }
     if (r.code !== 0) {
       const text = r.stderr.trim()
-      if (/Operation not permitted/i.test(text)) throw nftErrors('TM_ERR_NFT_NO_CAP', text)
-      throw nftErrors('TM_ERR_NFT_APPLY', spec.name, text.split('\n').slice(0, 3).join(' | '))
+      if (/Operation not permitted/i.test(text))
+        throw nftErrors('TM_ERR_NFT_NO_CAP', text)
+      throw nftErrors(
+        'TM_ERR_NFT_APPLY',
+        spec.name,
+        text.split('\n').slice(0, 3).join(' | '),
+      )
     }
   }
 
@@ -104,21 +120,37 @@ export async function openNftDataPlane(
   // (or emptying it) would send the VIP's packets to local delivery, which
   // resets them, and without any nat chain the kernel stops translating the
   // established flows too. The first backend set replaces it atomically.
-  const left = await exec('nft', ['-j', 'list', 'table', ...table.split(' ')]).catch(() => undefined)
+  const left = await exec('nft', [
+    '-j',
+    'list',
+    'table',
+    ...table.split(' '),
+  ]).catch(() => undefined)
   let holding = left?.code === 0
   let holdTimer: NodeJS.Timeout | undefined
   let wanted: readonly Backend[] = []
   if (holding) {
-    counters = new Set([...parseNftCounters(left?.stdout ?? '').keys()].filter(n => n !== 'vip_new'))
+    counters = new Set(
+      [...parseNftCounters(left?.stdout ?? '').keys()].filter(
+        n => n !== 'vip_new',
+      ),
+    )
     const holdMs = deps.holdMs ?? DEFAULT_HOLD_MS
-    log.info({ table, holdMs }, 'adopted the nftables table left by a previous instance; it forwards until the first backend set')
+    log.info(
+      { table, holdMs },
+      'adopted the nftables table left by a previous instance; it forwards until the first backend set',
+    )
     // Bounded: nodes that have not reported by then are really gone.
     holdTimer = setTimeout(() => {
       if (!holding) return
       holding = false
-      log.warn({ table, holdMs }, 'no backend within the adoption hold; replacing the adopted table')
-      void serial(() => (closed ? Promise.resolve() : apply(wanted))).catch((err: unknown) =>
-        log.error({ err, table }, 'replacing the adopted table failed'),
+      log.warn(
+        { table, holdMs },
+        'no backend within the adoption hold; replacing the adopted table',
+      )
+      void serial(() => (closed ? Promise.resolve() : apply(wanted))).catch(
+        (err: unknown) =>
+          log.error({ err, table }, 'replacing the adopted table failed'),
       )
     }, holdMs)
     holdTimer.unref()
@@ -144,10 +176,22 @@ export async function openNftDataPlane(
     counters: () =>
       serial(async () => {
         const out = new Map<string, BackendCounters>()
-        const list = await exec('nft', ['-j', 'list', 'table', ...table.split(' ')])
-        const named = list.code === 0 ? parseNftCounters(list.stdout) : new Map()
+        const list = await exec('nft', [
+          '-j',
+          'list',
+          'table',
+          ...table.split(' '),
+        ])
+        const named =
+          list.code === 0 ? parseNftCounters(list.stdout) : new Map()
         const ct = await exec('conntrack', [
-          '-L', '-p', opts.protocol, '--orig-dst', spec.address, '--orig-port-dst', String(spec.port),
+          '-L',
+          '-p',
+          opts.protocol,
+          '--orig-dst',
+          spec.address,
+          '--orig-port-dst',
+          String(spec.port),
         ]).catch(() => ({ code: -1, stdout: '', stderr: '' }))
         const active = activeByBackend(ct.stdout, spec)
         for (const b of current) {
@@ -170,7 +214,11 @@ export async function openNftDataPlane(
         if (closed) return
         closed = true
         stopHolding()
-        const r = await exec('nft', ['-f', '-'], buildDeleteTable(spec, opts)).catch(() => undefined)
+        const r = await exec(
+          'nft',
+          ['-f', '-'],
+          buildDeleteTable(spec, opts),
+        ).catch(() => undefined)
         log.info({ table, ok: r?.code === 0 }, 'nftables table removed')
       }),
     // Process stop (SIGTERM, `systemctl restart`): the next instance adopts
@@ -183,15 +231,35 @@ export async function openNftDataPlane(
         closed = true
         stopHolding()
         const local = await vipIsLocal(exec, spec.address)
-        const ct = await exec('conntrack', ['-L', '-p', opts.protocol, '--orig-dst', spec.address, '--orig-port-dst', String(spec.port)])
-          .catch(() => undefined)
-        const flows = ct?.code === 0 ? ct.stdout.split('\n').filter(l => l.trim()).length : undefined
+        const ct = await exec('conntrack', [
+          '-L',
+          '-p',
+          opts.protocol,
+          '--orig-dst',
+          spec.address,
+          '--orig-port-dst',
+          String(spec.port),
+        ]).catch(() => undefined)
+        const flows =
+          ct?.code === 0
+            ? ct.stdout.split('\n').filter(l => l.trim()).length
+            : undefined
         if (local || flows === undefined || flows > 0) {
-          log.info({ table, vipLocal: local, flows: flows ?? 'unknown' }, 'nftables table kept for the next instance')
+          log.info(
+            { table, vipLocal: local, flows: flows ?? 'unknown' },
+            'nftables table kept for the next instance',
+          )
           return
         }
-        const r = await exec('nft', ['-f', '-'], buildDeleteTable(spec, opts)).catch(() => undefined)
-        log.info({ table, ok: r?.code === 0 }, 'nftables table removed (VIP not here, no flows)')
+        const r = await exec(
+          'nft',
+          ['-f', '-'],
+          buildDeleteTable(spec, opts),
+        ).catch(() => undefined)
+        log.info(
+          { table, ok: r?.code === 0 },
+          'nftables table removed (VIP not here, no flows)',
+        )
       }),
   }
 }
@@ -202,9 +270,18 @@ const DEFAULT_HOLD_MS = 3000
 async function vipIsLocal(exec: Exec, address: string): Promise<boolean> {
   const r = await exec('ip', ['-o', 'addr', 'show']).catch(() => undefined)
   if (r?.code !== 0) return true // unknown: keep the table
-  return r.stdout.split('\n').some(l => new RegExp(`\\sinet6? ${address.replace(/[.]/g, '\\.')}/`).test(l))
+  return r.stdout
+    .split('\n')
+    .some(l =>
+      new RegExp(`\\sinet6? ${address.replace(/[.]/g, '\\.')}/`).test(l),
+    )
 }
 
 /** The factory traffic-manager loads for `dataplane nftables` services. */
 export const createNftDataPlane: DataPlaneFactory = (spec, ctx, options) =>
-  openNftDataPlane(spec, ctx, options, ctx.holdMs !== undefined ? { holdMs: ctx.holdMs } : {})
+  openNftDataPlane(
+    spec,
+    ctx,
+    options,
+    ctx.holdMs !== undefined ? { holdMs: ctx.holdMs } : {},
+  )

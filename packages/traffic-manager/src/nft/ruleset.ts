@@ -40,7 +40,10 @@ export function nftFamily(spec: VirtualServiceSpec): 'ip' | 'ip6' {
 }
 
 /** `has_tm_<service>` with every non-identifier character as `_`. */
-export function tableName(spec: VirtualServiceSpec, opts: Pick<NftOptions, 'table'> = {}): string {
+export function tableName(
+  spec: VirtualServiceSpec,
+  opts: Pick<NftOptions, 'table'> = {},
+): string {
   if (opts.table) return opts.table
   return `has_tm_${spec.name.replace(/[^A-Za-z0-9]/g, '_')}`.slice(0, 64)
 }
@@ -61,7 +64,9 @@ function addr(host: string): string {
 }
 
 /** `0-2 : a . p, 3-9 : b . p`, or undefined when no backend has weight. */
-export function weightMap(backends: readonly Backend[]): { modulus: number; elements: string } | undefined {
+export function weightMap(
+  backends: readonly Backend[],
+): { modulus: number; elements: string } | undefined {
   const live = backends.filter(b => b.weight > 0)
   if (live.length === 0) return undefined
   let at = 0
@@ -71,7 +76,9 @@ export function weightMap(backends: readonly Backend[]): { modulus: number; elem
     const from = at
     const to = at + w - 1
     at += w
-    parts.push(`${from === to ? `${from}` : `${from}-${to}`} : ${addr(b.host)} . ${b.port}`)
+    parts.push(
+      `${from === to ? `${from}` : `${from}-${to}`} : ${addr(b.host)} . ${b.port}`,
+    )
   }
   return { modulus: at, elements: parts.join(', ') }
 }
@@ -89,7 +96,11 @@ export function normalizeBackends(backends: readonly Backend[]): Backend[] {
   return out
 }
 
-function snatStatement(spec: VirtualServiceSpec, fam: 'ip' | 'ip6', mode: SnatMode): string | undefined {
+function snatStatement(
+  spec: VirtualServiceSpec,
+  fam: 'ip' | 'ip6',
+  mode: SnatMode,
+): string | undefined {
   switch (mode.kind) {
     case 'vip':
       return `snat ${fam} to ${spec.address}`
@@ -131,7 +142,8 @@ export function buildRuleset(
   for (const name of stale) lines.push(`delete counter ${T} ${name}`)
   for (const b of backends) {
     const c = counterNames(b)
-    for (const n of [c.conns, c.toNode, c.fromNode]) lines.push(`add counter ${T} ${n}`)
+    for (const n of [c.conns, c.toNode, c.fromNode])
+      lines.push(`add counter ${T} ${n}`)
   }
   lines.push(`add counter ${T} vip_new`)
   const match = `${fam} daddr ${spec.address} ${proto} dport ${spec.port}`
@@ -161,25 +173,36 @@ export function buildRuleset(
   return lines.join('\n') + '\n'
 }
 
-export function buildDeleteTable(spec: VirtualServiceSpec, opts: Pick<NftOptions, 'table'> = {}): string {
+export function buildDeleteTable(
+  spec: VirtualServiceSpec,
+  opts: Pick<NftOptions, 'table'> = {},
+): string {
   return `delete table ${nftFamily(spec)} ${tableName(spec, opts)}\n`
 }
 
 /** Parses the `options` of a virtual service (`snat`, `protocol`, `table`). */
-export function parseNftOptions(options: Readonly<Record<string, string>>): NftOptions {
+export function parseNftOptions(
+  options: Readonly<Record<string, string>>,
+): NftOptions {
   let snat: SnatMode = { kind: 'vip' }
   let protocol: 'tcp' | 'udp' = 'tcp'
   let table: string | undefined
   for (const [k, v] of Object.entries(options)) {
     if (k === 'snat') {
       if (v === 'vip' || v === 'masquerade' || v === 'none') snat = { kind: v }
-      else if (/^[0-9a-fA-F:.]+$/.test(v)) snat = { kind: 'address', address: v }
-      else throw new Error(`snat: expected vip, masquerade, none or an address, got "${v}"`)
+      else if (/^[0-9a-fA-F:.]+$/.test(v))
+        snat = { kind: 'address', address: v }
+      else
+        throw new Error(
+          `snat: expected vip, masquerade, none or an address, got "${v}"`,
+        )
     } else if (k === 'protocol') {
-      if (v !== 'tcp' && v !== 'udp') throw new Error(`protocol: expected tcp or udp, got "${v}"`)
+      if (v !== 'tcp' && v !== 'udp')
+        throw new Error(`protocol: expected tcp or udp, got "${v}"`)
       protocol = v
     } else if (k === 'table') {
-      if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(v)) throw new Error(`table: not an nft identifier: "${v}"`)
+      if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(v))
+        throw new Error(`table: not an nft identifier: "${v}"`)
       table = v
     }
     // Other keys belong to the control plane (scheduler, persistence...).

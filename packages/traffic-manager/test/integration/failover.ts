@@ -1,12 +1,24 @@
 // A node that stops reporting leaves; a dead node costs clients nothing; a
 // restarted traffic-manager rebuilds its table from the reports.
 import t from 'tap'
-import { startBackend, Reporter, startTm, writeConf, get, until, nodeOf, type Backend } from './helpers/lab.js'
+import {
+  startBackend,
+  Reporter,
+  startTm,
+  writeConf,
+  get,
+  until,
+  nodeOf,
+  type Backend,
+} from './helpers/lab.js'
 
 const KEY = 'integration-test-key-0001'
 const NODES = ['127.0.0.11', '127.0.0.12', '127.0.0.13']
 
-async function lab(t: Tap.Test, opts: { workers: number; timeout: number; scheduler?: string }) {
+async function lab(
+  t: Tap.Test,
+  opts: { workers: number; timeout: number; scheduler?: string },
+) {
   const backends: Backend[] = []
   for (const a of NODES) backends.push(await startBackend(a))
   t.teardown(() => Promise.all(backends.map(b => b.close().catch(() => {}))))
@@ -31,73 +43,109 @@ async function lab(t: Tap.Test, opts: { workers: number; timeout: number; schedu
   return { backends, conf }
 }
 
-t.test('a node that stops reporting leaves within timeout and no request fails', async t => {
-  const { backends, conf } = await lab(t, { workers: 1, timeout: 800 })
-  const tm = await startTm(conf)
-  t.teardown(() => tm.proc.stop())
-  const vip = tm.vip.get('127.0.0.1:0')!
-  const reporters = NODES.map(n => new Reporter(n, tm.reports, KEY))
-  t.teardown(() => reporters.forEach(r => r.close()))
-  for (const r of reporters) r.every(150)
-  await until(tm, s => s.services[0]!.nodes.every(n => n.eligible), 'all nodes eligible')
+t.test(
+  'a node that stops reporting leaves within timeout and no request fails',
+  async t => {
+    const { backends, conf } = await lab(t, { workers: 1, timeout: 800 })
+    const tm = await startTm(conf)
+    t.teardown(() => tm.proc.stop())
+    const vip = tm.vip.get('127.0.0.1:0')!
+    const reporters = NODES.map(n => new Reporter(n, tm.reports, KEY))
+    t.teardown(() => reporters.forEach(r => r.close()))
+    for (const r of reporters) r.every(150)
+    await until(
+      tm,
+      s => s.services[0]!.nodes.every(n => n.eligible),
+      'all nodes eligible',
+    )
 
-  // The node dies: its web server and its traffic-client go together.
-  let stop = false
-  // A request already on node 3 when it dies fails with any TCP proxy; the
-  // claim is about the ones after: connects to the dead node are retried.
-  let deadAt = Infinity
-  let failures = 0
-  let inFlightFailures = 0
-  let done = 0
-  const seen = new Set<string>()
-  const loop = (async () => {
-    while (!stop) {
-      const startedAt = Date.now()
-      try {
-        seen.add(await get(vip))
-        done++
-      } catch {
-        if (startedAt > deadAt) failures++
-        else inFlightFailures++
+    // The node dies: its web server and its traffic-client go together.
+    let stop = false
+    // A request already on node 3 when it dies fails with any TCP proxy; the
+    // claim is about the ones after: connects to the dead node are retried.
+    let deadAt = Infinity
+    let failures = 0
+    let inFlightFailures = 0
+    let done = 0
+    const seen = new Set<string>()
+    const loop = (async () => {
+      while (!stop) {
+        const startedAt = Date.now()
+        try {
+          seen.add(await get(vip))
+          done++
+        } catch {
+          if (startedAt > deadAt) failures++
+          else inFlightFailures++
+        }
       }
-    }
-  })()
-  await until(tm, s => (nodeOf(s, '127.0.0.1:0', '127.0.0.13')?.total ?? 0) > 0, 'traffic to node 3')
-  reporters[2]!.stop()
-  const stoppedAt = Date.now()
-  await backends[2]!.close()
-  deadAt = Date.now()
-  const left = await tm.proc.waitLog(l => l.msg === 'node silent past timeout; removed' && l.node === '127.0.0.13')
-  t.ok(left, 'node 3 left the table')
-  t.comment(`left ${Date.parse(String(left.time)) - stoppedAt} ms after its last report (timeout 800 ms)`)
-  const after = done
-  await until(tm, () => done > after + 30, 'requests after removal')
-  stop = true
-  await loop
-  t.equal(failures, 0, `no request started after node 3 died failed (${done} done)`)
-  if (inFlightFailures) t.comment(`${inFlightFailures} request(s) in flight on node 3 when it died failed`)
-  t.ok(seen.has('127.0.0.11') && seen.has('127.0.0.12'), 'the others served')
-  const s = await tm.status()
-  t.equal(nodeOf(s, '127.0.0.1:0', '127.0.0.13')?.state, 'timeout')
-  t.equal(nodeOf(s, '127.0.0.1:0', '127.0.0.13')?.eligible, false)
+    })()
+    await until(
+      tm,
+      s => (nodeOf(s, '127.0.0.1:0', '127.0.0.13')?.total ?? 0) > 0,
+      'traffic to node 3',
+    )
+    reporters[2]!.stop()
+    const stoppedAt = Date.now()
+    await backends[2]!.close()
+    deadAt = Date.now()
+    const left = await tm.proc.waitLog(
+      l =>
+        l.msg === 'node silent past timeout; removed' &&
+        l.node === '127.0.0.13',
+    )
+    t.ok(left, 'node 3 left the table')
+    t.comment(
+      `left ${Date.parse(String(left.time)) - stoppedAt} ms after its last report (timeout 800 ms)`,
+    )
+    const after = done
+    await until(tm, () => done > after + 30, 'requests after removal')
+    stop = true
+    await loop
+    t.equal(
+      failures,
+      0,
+      `no request started after node 3 died failed (${done} done)`,
+    )
+    if (inFlightFailures)
+      t.comment(
+        `${inFlightFailures} request(s) in flight on node 3 when it died failed`,
+      )
+    t.ok(seen.has('127.0.0.11') && seen.has('127.0.0.12'), 'the others served')
+    const s = await tm.status()
+    t.equal(nodeOf(s, '127.0.0.1:0', '127.0.0.13')?.state, 'timeout')
+    t.equal(nodeOf(s, '127.0.0.1:0', '127.0.0.13')?.eligible, false)
 
-  // It comes back with its next report.
-  const again = await startBackend('127.0.0.13', backends[2]!.port)
-  t.teardown(() => again.close())
-  reporters[2]!.every(150)
-  await until(tm, x => nodeOf(x, '127.0.0.1:0', '127.0.0.13')?.eligible === true, 'node 3 back')
-  t.pass('node 3 is back after its next report')
-})
+    // It comes back with its next report.
+    const again = await startBackend('127.0.0.13', backends[2]!.port)
+    t.teardown(() => again.close())
+    reporters[2]!.every(150)
+    await until(
+      tm,
+      x => nodeOf(x, '127.0.0.1:0', '127.0.0.13')?.eligible === true,
+      'node 3 back',
+    )
+    t.pass('node 3 is back after its next report')
+  },
+)
 
 t.test('a dead node at connect time is retried elsewhere', async t => {
-  const { backends, conf } = await lab(t, { workers: 0, timeout: 60_000, scheduler: 'rr' })
+  const { backends, conf } = await lab(t, {
+    workers: 0,
+    timeout: 60_000,
+    scheduler: 'rr',
+  })
   await backends[0]!.close() // reports say up, but nothing listens
   const tm = await startTm(conf)
   t.teardown(() => tm.proc.stop())
   const reporters = NODES.map(n => new Reporter(n, tm.reports, KEY))
   t.teardown(() => reporters.forEach(r => r.close()))
   for (const r of reporters) r.send()
-  await until(tm, s => s.services[0]!.nodes.every(n => n.eligible), 'all nodes eligible')
+  await until(
+    tm,
+    s => s.services[0]!.nodes.every(n => n.eligible),
+    'all nodes eligible',
+  )
   const vip = tm.vip.get('127.0.0.1:0')!
   const bodies: string[] = []
   for (let i = 0; i < 12; i++) bodies.push(await get(vip))
@@ -106,29 +154,54 @@ t.test('a dead node at connect time is retried elsewhere', async t => {
   t.ok(bodies.includes('127.0.0.12') && bodies.includes('127.0.0.13'))
 })
 
-t.test('a restarted traffic-manager rebuilds its table from reports within one interval', async t => {
-  const { conf } = await lab(t, { workers: 0, timeout: 2000 })
-  let tm = await startTm(conf)
-  const reporters = NODES.map(n => new Reporter(n, tm.reports, KEY))
-  t.teardown(() => reporters.forEach(r => r.close()))
-  for (const r of reporters) r.every(200)
-  await until(tm, s => s.services[0]!.nodes.every(n => n.eligible), 'all nodes eligible')
-  t.equal(await tm.proc.stop(), 0, 'clean stop')
-  // Same report port again, so the running reporters reach the new one.
-  const port = tm.reports.port
-  const { readFileSync, writeFileSync } = await import('node:fs')
-  writeFileSync(conf, readFileSync(conf, 'utf8').replace('port 0', `port ${port}`))
-  const spawnAt = Date.now()
-  tm = await startTm(conf)
-  t.teardown(() => tm.proc.stop())
-  for (const n of NODES) {
-    await tm.proc.waitLog(l => l.msg === 'node state changed' && l.node === n && l.state === 'up')
-  }
-  const last = Math.max(...tm.proc.logs.filter(l => l.msg === 'node state changed').map(l => Date.parse(String(l.time))))
-  // Reports are taken as soon as the UDP socket is bound, before the
-  // services and the control socket are up.
-  t.comment(`table complete ${last - spawnAt} ms after spawn, Node startup included (report interval 200 ms)`)
-  const s = await tm.status()
-  t.ok(s.services[0]!.nodes.every(n => n.eligible), 'every node back from reports alone')
-  t.equal((await get(tm.vip.get('127.0.0.1:0')!)).startsWith('127.0.0.1'), true, 'serving')
-})
+t.test(
+  'a restarted traffic-manager rebuilds its table from reports within one interval',
+  async t => {
+    const { conf } = await lab(t, { workers: 0, timeout: 2000 })
+    let tm = await startTm(conf)
+    const reporters = NODES.map(n => new Reporter(n, tm.reports, KEY))
+    t.teardown(() => reporters.forEach(r => r.close()))
+    for (const r of reporters) r.every(200)
+    await until(
+      tm,
+      s => s.services[0]!.nodes.every(n => n.eligible),
+      'all nodes eligible',
+    )
+    t.equal(await tm.proc.stop(), 0, 'clean stop')
+    // Same report port again, so the running reporters reach the new one.
+    const port = tm.reports.port
+    const { readFileSync, writeFileSync } = await import('node:fs')
+    writeFileSync(
+      conf,
+      readFileSync(conf, 'utf8').replace('port 0', `port ${port}`),
+    )
+    const spawnAt = Date.now()
+    tm = await startTm(conf)
+    t.teardown(() => tm.proc.stop())
+    for (const n of NODES) {
+      await tm.proc.waitLog(
+        l => l.msg === 'node state changed' && l.node === n && l.state === 'up',
+      )
+    }
+    const last = Math.max(
+      ...tm.proc.logs
+        .filter(l => l.msg === 'node state changed')
+        .map(l => Date.parse(String(l.time))),
+    )
+    // Reports are taken as soon as the UDP socket is bound, before the
+    // services and the control socket are up.
+    t.comment(
+      `table complete ${last - spawnAt} ms after spawn, Node startup included (report interval 200 ms)`,
+    )
+    const s = await tm.status()
+    t.ok(
+      s.services[0]!.nodes.every(n => n.eligible),
+      'every node back from reports alone',
+    )
+    t.equal(
+      (await get(tm.vip.get('127.0.0.1:0')!)).startsWith('127.0.0.1'),
+      true,
+      'serving',
+    )
+  },
+)

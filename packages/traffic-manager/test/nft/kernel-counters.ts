@@ -1,5 +1,9 @@
 import t from 'tap'
-import { activeByBackend, parseConntrackLine, parseNftCounters } from '../../src/nft/kernel-counters.js'
+import {
+  activeByBackend,
+  parseConntrackLine,
+  parseNftCounters,
+} from '../../src/nft/kernel-counters.js'
 import { hasNetAdmin } from '../../src/nft/kernel-exec.js'
 
 t.test('named counters from nft -j', async t => {
@@ -7,7 +11,15 @@ t.test('named counters from nft -j', async t => {
     nftables: [
       { metainfo: { version: '1.0.6' } },
       { table: { family: 'ip', name: 'x' } },
-      { counter: { family: 'ip', name: 'c_a', table: 'x', packets: 3, bytes: 180 } },
+      {
+        counter: {
+          family: 'ip',
+          name: 'c_a',
+          table: 'x',
+          packets: 3,
+          bytes: 180,
+        },
+      },
     ],
   })
   t.same([...parseNftCounters(json)], [['c_a', { packets: 3, bytes: 180 }]])
@@ -32,8 +44,16 @@ t.test('conntrack lines: both tuples and the state', async t => {
     replySport: 8080,
     replyDport: 59788,
   })
-  t.equal(parseConntrackLine('conntrack v1.4.7 (conntrack-tools): 1 flow entries have been shown.'), undefined)
-  const active = activeByBackend([L1, L2, ''].join('\n'), { address: '10.9.0.100', port: 80 })
+  t.equal(
+    parseConntrackLine(
+      'conntrack v1.4.7 (conntrack-tools): 1 flow entries have been shown.',
+    ),
+    undefined,
+  )
+  const active = activeByBackend([L1, L2, ''].join('\n'), {
+    address: '10.9.0.100',
+    port: 80,
+  })
   t.same([...active], [['10.9.0.22|8080', 1]])
 })
 

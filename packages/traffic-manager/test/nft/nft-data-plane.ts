@@ -2,182 +2,330 @@
 // real inside a namespace made by the test (root only).
 import t from 'tap'
 import { silentLogger } from '@has/daemon-kit'
-import { openNftDataPlane, createNftDataPlane } from '../../src/nft/nft-data-plane.js'
+import {
+  openNftDataPlane,
+  createNftDataPlane,
+} from '../../src/nft/nft-data-plane.js'
 import type { Exec } from '../../src/nft/kernel-exec.js'
 import { needsRoot, NetnsLab, sh } from '../../../../test/helpers/netns.js'
 
-const spec = { name: '10.9.0.100:80', address: '10.9.0.100', port: 80, family: 4 as const }
+const spec = {
+  name: '10.9.0.100:80',
+  address: '10.9.0.100',
+  port: 80,
+  family: 4 as const,
+}
 const ctx = { logger: silentLogger() }
-const be = (host: string, weight: number) => ({ id: host, host, port: 8080, weight })
+const be = (host: string, weight: number) => ({
+  id: host,
+  host,
+  port: 8080,
+  weight,
+})
 
 t.test('refuses clearly without CAP_NET_ADMIN', async t => {
-  await t.rejects(openNftDataPlane(spec, ctx, {}, { hasNetAdmin: () => false }), {
-    code: 'TM_ERR_NFT_NO_CAP',
-  })
+  await t.rejects(
+    openNftDataPlane(spec, ctx, {}, { hasNetAdmin: () => false }),
+    {
+      code: 'TM_ERR_NFT_NO_CAP',
+    },
+  )
 })
 
 t.test('bad options are refused with the service named', async t => {
-  await t.rejects(openNftDataPlane(spec, ctx, { snat: 'x!' }, { hasNetAdmin: () => true }), {
-    code: 'TM_ERR_NFT_OPTION',
-  })
+  await t.rejects(
+    openNftDataPlane(spec, ctx, { snat: 'x!' }, { hasNetAdmin: () => true }),
+    {
+      code: 'TM_ERR_NFT_OPTION',
+    },
+  )
 })
 
-t.test('refuses clearly when the namespace does not forward (v4, and v6 for v6 services)', async t => {
-  const asked: string[] = []
-  const off: Exec = async (cmd, args) => {
-    if (cmd === 'sysctl') asked.push(String(args[1]))
-    return { code: 0, stdout: cmd === 'sysctl' ? '0\n' : '', stderr: '' }
-  }
-  await t.rejects(openNftDataPlane(spec, ctx, {}, { exec: off, hasNetAdmin: () => true }), {
-    code: 'TM_ERR_NFT_FORWARDING',
-    message: /10\.9\.0\.100:80.*net\.ipv4\.ip_forward is 0/,
-  })
-  const v6 = { name: '[fd00::100]:80', address: 'fd00::100', port: 80, family: 6 as const }
-  await t.rejects(openNftDataPlane(v6, ctx, {}, { exec: off, hasNetAdmin: () => true }), {
-    code: 'TM_ERR_NFT_FORWARDING',
-    message: /net\.ipv6\.conf\.all\.forwarding is 0/,
-  })
-  t.same(asked, ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'])
-  // Unreadable (no sysctl program): a warning, not a refusal.
-  const none: Exec = async cmd => {
-    if (cmd === 'sysctl') throw new Error('spawn sysctl ENOENT')
-    return { code: 0, stdout: '', stderr: '' }
-  }
-  const dp = await openNftDataPlane(spec, ctx, {}, { exec: none, hasNetAdmin: () => true })
-  await dp.close()
-})
-
-t.test('every update is one transaction; stale counters go; close deletes the table', async t => {
-  const scripts: string[] = []
-  const exec: Exec = async (cmd, args, stdin) => {
-    if (cmd === 'nft' && args[0] === '-f') scripts.push(stdin ?? '')
-    if (cmd === 'nft' && args[0] === '-j') {
-      // No table before the first transaction (a clean start).
-      if (scripts.length === 0) return { code: 1, stdout: '', stderr: 'Error: No such file or directory' }
-      return { code: 0, stderr: '', stdout: JSON.stringify({ nftables: [{ counter: { name: 'c_10_9_0_21_8080', packets: 4, bytes: 240 } }] }) }
+t.test(
+  'refuses clearly when the namespace does not forward (v4, and v6 for v6 services)',
+  async t => {
+    const asked: string[] = []
+    const off: Exec = async (cmd, args) => {
+      if (cmd === 'sysctl') asked.push(String(args[1]))
+      return { code: 0, stdout: cmd === 'sysctl' ? '0\n' : '', stderr: '' }
     }
-    return { code: 0, stdout: '', stderr: '' }
-  }
-  const dp = await openNftDataPlane(spec, ctx, {}, { exec, hasNetAdmin: () => true })
-  t.equal(dp.kind, 'nftables')
-  t.equal(dp.adopted, false)
-  t.match(scripts[0], /^add table ip has_tm_10_9_0_100_80\n/)
-  t.notMatch(scripts.join(''), /delete table/, 'never delete-then-create')
-  await dp.update([be('10.9.0.21', 1), be('10.9.0.22', 1)])
-  await dp.update([be('10.9.0.21', 1)])
-  t.match(scripts.at(-1), 'delete counter ip has_tm_10_9_0_100_80 c_10_9_0_22_8080')
-  const c = await dp.counters()
-  t.equal(c.get('10.9.0.21')?.total, 4)
-  await dp.close()
-  t.equal(scripts.at(-1), 'delete table ip has_tm_10_9_0_100_80\n')
-})
+    await t.rejects(
+      openNftDataPlane(spec, ctx, {}, { exec: off, hasNetAdmin: () => true }),
+      {
+        code: 'TM_ERR_NFT_FORWARDING',
+        message: /10\.9\.0\.100:80.*net\.ipv4\.ip_forward is 0/,
+      },
+    )
+    const v6 = {
+      name: '[fd00::100]:80',
+      address: 'fd00::100',
+      port: 80,
+      family: 6 as const,
+    }
+    await t.rejects(
+      openNftDataPlane(v6, ctx, {}, { exec: off, hasNetAdmin: () => true }),
+      {
+        code: 'TM_ERR_NFT_FORWARDING',
+        message: /net\.ipv6\.conf\.all\.forwarding is 0/,
+      },
+    )
+    t.same(asked, ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'])
+    // Unreadable (no sysctl program): a warning, not a refusal.
+    const none: Exec = async cmd => {
+      if (cmd === 'sysctl') throw new Error('spawn sysctl ENOENT')
+      return { code: 0, stdout: '', stderr: '' }
+    }
+    const dp = await openNftDataPlane(
+      spec,
+      ctx,
+      {},
+      { exec: none, hasNetAdmin: () => true },
+    )
+    await dp.close()
+  },
+)
+
+t.test(
+  'every update is one transaction; stale counters go; close deletes the table',
+  async t => {
+    const scripts: string[] = []
+    const exec: Exec = async (cmd, args, stdin) => {
+      if (cmd === 'nft' && args[0] === '-f') scripts.push(stdin ?? '')
+      if (cmd === 'nft' && args[0] === '-j') {
+        // No table before the first transaction (a clean start).
+        if (scripts.length === 0)
+          return {
+            code: 1,
+            stdout: '',
+            stderr: 'Error: No such file or directory',
+          }
+        return {
+          code: 0,
+          stderr: '',
+          stdout: JSON.stringify({
+            nftables: [
+              { counter: { name: 'c_10_9_0_21_8080', packets: 4, bytes: 240 } },
+            ],
+          }),
+        }
+      }
+      return { code: 0, stdout: '', stderr: '' }
+    }
+    const dp = await openNftDataPlane(
+      spec,
+      ctx,
+      {},
+      { exec, hasNetAdmin: () => true },
+    )
+    t.equal(dp.kind, 'nftables')
+    t.equal(dp.adopted, false)
+    t.match(scripts[0], /^add table ip has_tm_10_9_0_100_80\n/)
+    t.notMatch(scripts.join(''), /delete table/, 'never delete-then-create')
+    await dp.update([be('10.9.0.21', 1), be('10.9.0.22', 1)])
+    await dp.update([be('10.9.0.21', 1)])
+    t.match(
+      scripts.at(-1),
+      'delete counter ip has_tm_10_9_0_100_80 c_10_9_0_22_8080',
+    )
+    const c = await dp.counters()
+    t.equal(c.get('10.9.0.21')?.total, 4)
+    await dp.close()
+    t.equal(scripts.at(-1), 'delete table ip has_tm_10_9_0_100_80\n')
+  },
+)
 
 // Chaos finding A: a restarted instance must not reset what the killed one
 // left forwarding. The table is adopted untouched until a backend is known,
 // then replaced in one transaction (flush + redefine, never delete).
-t.test('a table left by a previous instance is adopted, kept, then replaced atomically', async t => {
-  const scripts: string[] = []
-  const left = JSON.stringify({ nftables: [{ table: { name: 'has_tm_10_9_0_100_80' } }, { counter: { name: 'c_10_9_0_23_8080' } }, { counter: { name: 'vip_new' } }] })
-  const exec: Exec = async (cmd, args, stdin) => {
-    if (cmd === 'nft' && args[0] === '-f') scripts.push(stdin ?? '')
-    if (cmd === 'nft' && args[0] === '-j') return { code: 0, stdout: left, stderr: '' }
-    return { code: 0, stdout: '', stderr: '' }
-  }
-  const dp = await openNftDataPlane(spec, ctx, {}, { exec, hasNetAdmin: () => true, holdMs: 60_000 })
-  t.equal(dp.adopted, true)
-  t.same(scripts, [], 'nothing written at start: the old table keeps forwarding')
-  await dp.update([be('10.9.0.21', 0), be('10.9.0.22', 0)])
-  t.same(scripts, [], 'no live backend yet: still the old table')
-  await dp.update([be('10.9.0.21', 2), be('10.9.0.22', 0)])
-  t.equal(scripts.length, 1, 'one transaction')
-  const s = scripts[0] ?? ''
-  t.match(s, /^add table ip has_tm_10_9_0_100_80\n/)
-  t.match(s, /flush table ip has_tm_10_9_0_100_80/)
-  t.notMatch(s, /delete table/)
-  t.match(s, /delete counter ip has_tm_10_9_0_100_80 c_10_9_0_23_8080/, "the old instance's counters go")
-  t.notMatch(s, /delete counter \S+ \S+ vip_new/)
-  await dp.close()
-})
-
-t.test('an adopted table with no backend is replaced when the hold ends', async t => {
-  const scripts: string[] = []
-  let wrote: () => void = () => {}
-  // The hold timer is unref'd: this bound also keeps the test process alive.
-  let bound: NodeJS.Timeout | undefined
-  const written = new Promise<void>((resolve, reject) => {
-    wrote = resolve
-    bound = setTimeout(() => reject(new Error('adopted table not replaced within 5 s of the hold end')), 5000)
-  })
-  t.teardown(() => clearTimeout(bound))
-  const exec: Exec = async (cmd, args, stdin) => {
-    if (cmd === 'nft' && args[0] === '-f') {
-      scripts.push(stdin ?? '')
-      wrote()
-    }
-    return { code: 0, stdout: '{"nftables":[]}', stderr: '' }
-  }
-  const dp = await openNftDataPlane(spec, ctx, {}, { exec, hasNetAdmin: () => true, holdMs: 0 })
-  await dp.update([be('10.9.0.21', 0)])
-  await written
-  t.equal(scripts.length, 1)
-  t.notMatch(scripts[0], /dnat/, 'the replacement has no live backend')
-  await dp.close()
-})
-
-t.test('a process stop keeps the table while the VIP is here or flows exist; removes it otherwise', async t => {
-  for (const [addrs, flows, kept] of [
-    ['2: eth0    inet 10.9.0.100/32 scope global eth0', '', true],
-    ['2: eth0    inet 10.9.0.11/24 scope global eth0', 'tcp 6 431999 ESTABLISHED src=10.9.0.1 dst=10.9.0.100\n', true],
-    ['2: eth0    inet 10.9.0.11/24 scope global eth0', '', false],
-  ] as const) {
+t.test(
+  'a table left by a previous instance is adopted, kept, then replaced atomically',
+  async t => {
     const scripts: string[] = []
+    const left = JSON.stringify({
+      nftables: [
+        { table: { name: 'has_tm_10_9_0_100_80' } },
+        { counter: { name: 'c_10_9_0_23_8080' } },
+        { counter: { name: 'vip_new' } },
+      ],
+    })
     const exec: Exec = async (cmd, args, stdin) => {
       if (cmd === 'nft' && args[0] === '-f') scripts.push(stdin ?? '')
-      if (cmd === 'nft' && args[0] === '-j') return { code: 1, stdout: '', stderr: '' }
-      if (cmd === 'ip') return { code: 0, stdout: addrs + '\n', stderr: '' }
-      if (cmd === 'conntrack') return { code: 0, stdout: flows, stderr: '' }
+      if (cmd === 'nft' && args[0] === '-j')
+        return { code: 0, stdout: left, stderr: '' }
       return { code: 0, stdout: '', stderr: '' }
     }
-    const dp = await openNftDataPlane(spec, ctx, {}, { exec, hasNetAdmin: () => true })
-    await dp.detach?.()
-    t.equal(scripts.some(x => x.startsWith('delete table')), !kept, `${addrs.split('inet ')[1]} ${flows ? 'with' : 'no'} flows: ${kept ? 'kept' : 'removed'}`)
-  }
-})
+    const dp = await openNftDataPlane(
+      spec,
+      ctx,
+      {},
+      { exec, hasNetAdmin: () => true, holdMs: 60_000 },
+    )
+    t.equal(dp.adopted, true)
+    t.same(
+      scripts,
+      [],
+      'nothing written at start: the old table keeps forwarding',
+    )
+    await dp.update([be('10.9.0.21', 0), be('10.9.0.22', 0)])
+    t.same(scripts, [], 'no live backend yet: still the old table')
+    await dp.update([be('10.9.0.21', 2), be('10.9.0.22', 0)])
+    t.equal(scripts.length, 1, 'one transaction')
+    const s = scripts[0] ?? ''
+    t.match(s, /^add table ip has_tm_10_9_0_100_80\n/)
+    t.match(s, /flush table ip has_tm_10_9_0_100_80/)
+    t.notMatch(s, /delete table/)
+    t.match(
+      s,
+      /delete counter ip has_tm_10_9_0_100_80 c_10_9_0_23_8080/,
+      "the old instance's counters go",
+    )
+    t.notMatch(s, /delete counter \S+ \S+ vip_new/)
+    await dp.close()
+  },
+)
+
+t.test(
+  'an adopted table with no backend is replaced when the hold ends',
+  async t => {
+    const scripts: string[] = []
+    let wrote: () => void = () => {}
+    // The hold timer is unref'd: this bound also keeps the test process alive.
+    let bound: NodeJS.Timeout | undefined
+    const written = new Promise<void>((resolve, reject) => {
+      wrote = resolve
+      bound = setTimeout(
+        () =>
+          reject(
+            new Error('adopted table not replaced within 5 s of the hold end'),
+          ),
+        5000,
+      )
+    })
+    t.teardown(() => clearTimeout(bound))
+    const exec: Exec = async (cmd, args, stdin) => {
+      if (cmd === 'nft' && args[0] === '-f') {
+        scripts.push(stdin ?? '')
+        wrote()
+      }
+      return { code: 0, stdout: '{"nftables":[]}', stderr: '' }
+    }
+    const dp = await openNftDataPlane(
+      spec,
+      ctx,
+      {},
+      { exec, hasNetAdmin: () => true, holdMs: 0 },
+    )
+    await dp.update([be('10.9.0.21', 0)])
+    await written
+    t.equal(scripts.length, 1)
+    t.notMatch(scripts[0], /dnat/, 'the replacement has no live backend')
+    await dp.close()
+  },
+)
+
+t.test(
+  'a process stop keeps the table while the VIP is here or flows exist; removes it otherwise',
+  async t => {
+    for (const [addrs, flows, kept] of [
+      ['2: eth0    inet 10.9.0.100/32 scope global eth0', '', true],
+      [
+        '2: eth0    inet 10.9.0.11/24 scope global eth0',
+        'tcp 6 431999 ESTABLISHED src=10.9.0.1 dst=10.9.0.100\n',
+        true,
+      ],
+      ['2: eth0    inet 10.9.0.11/24 scope global eth0', '', false],
+    ] as const) {
+      const scripts: string[] = []
+      const exec: Exec = async (cmd, args, stdin) => {
+        if (cmd === 'nft' && args[0] === '-f') scripts.push(stdin ?? '')
+        if (cmd === 'nft' && args[0] === '-j')
+          return { code: 1, stdout: '', stderr: '' }
+        if (cmd === 'ip') return { code: 0, stdout: addrs + '\n', stderr: '' }
+        if (cmd === 'conntrack') return { code: 0, stdout: flows, stderr: '' }
+        return { code: 0, stdout: '', stderr: '' }
+      }
+      const dp = await openNftDataPlane(
+        spec,
+        ctx,
+        {},
+        { exec, hasNetAdmin: () => true },
+      )
+      await dp.detach?.()
+      t.equal(
+        scripts.some(x => x.startsWith('delete table')),
+        !kept,
+        `${addrs.split('inet ')[1]} ${flows ? 'with' : 'no'} flows: ${kept ? 'kept' : 'removed'}`,
+      )
+    }
+  },
+)
 
 t.test('nft errors name the service', async t => {
   let n = 0
-  const exec: Exec = async () => (n++ === 0 ? { code: 0, stdout: '', stderr: '' } : { code: 1, stdout: '', stderr: 'Error: boom' })
-  await t.rejects(openNftDataPlane(spec, ctx, {}, { exec, hasNetAdmin: () => true }), {
-    code: 'TM_ERR_NFT_APPLY',
-    message: /10\.9\.0\.100:80.*boom/,
-  })
+  const exec: Exec = async () =>
+    n++ === 0
+      ? { code: 0, stdout: '', stderr: '' }
+      : { code: 1, stdout: '', stderr: 'Error: boom' }
+  await t.rejects(
+    openNftDataPlane(spec, ctx, {}, { exec, hasNetAdmin: () => true }),
+    {
+      code: 'TM_ERR_NFT_APPLY',
+      message: /10\.9\.0\.100:80.*boom/,
+    },
+  )
 })
 
-t.test('kernel: programs, rewrites and removes its table in a namespace', async t => {
-  if (!needsRoot(t)) return
-  const lab = new NetnsLab('nft')
-  t.teardown(() => lab.cleanup())
-  const ns = await lab.add('m')
-  // Run the factory in-process but aim nft at the namespace.
-  const exec: Exec = async (cmd, args, stdin) => {
-    const { execProgram } = await import('../../src/nft/kernel-exec.js')
-    return execProgram('ip', ['netns', 'exec', ns, cmd, ...args], stdin)
-  }
-  // A fresh namespace does not forward: the data plane refuses to start.
-  await t.rejects(openNftDataPlane(spec, ctx, {}, { exec }), { code: 'TM_ERR_NFT_FORWARDING' })
-  await lab.exec(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
-  const dp = await openNftDataPlane(spec, ctx, {}, { exec })
-  await dp.update([be('10.9.0.21', 3), be('10.9.0.22', 1)])
-  let text = await sh('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'ip', 'has_tm_10_9_0_100_80'])
-  t.match(text, /numgen random mod 4 map \{ 0-2 : 10\.9\.0\.21 \. 8080, 3 : 10\.9\.0\.22 \. 8080 \}/)
-  await dp.update([be('10.9.0.21', 1), be('10.9.0.22', 0)])
-  text = await sh('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'ip', 'has_tm_10_9_0_100_80'])
-  t.match(text, /numgen random mod 1 map \{ 0 : 10\.9\.0\.21 \. 8080 \}/)
-  t.match(text, /counter c_10_9_0_22_8080/)
-  const c = await dp.counters()
-  t.same([...c.keys()].sort(), ['10.9.0.21', '10.9.0.22'])
-  await dp.close()
-  text = await sh('ip', ['netns', 'exec', ns, 'nft', 'list', 'tables'])
-  t.notMatch(text, /has_tm/)
-  t.equal(typeof createNftDataPlane, 'function')
-})
+t.test(
+  'kernel: programs, rewrites and removes its table in a namespace',
+  async t => {
+    if (!needsRoot(t)) return
+    const lab = new NetnsLab('nft')
+    t.teardown(() => lab.cleanup())
+    const ns = await lab.add('m')
+    // Run the factory in-process but aim nft at the namespace.
+    const exec: Exec = async (cmd, args, stdin) => {
+      const { execProgram } = await import('../../src/nft/kernel-exec.js')
+      return execProgram('ip', ['netns', 'exec', ns, cmd, ...args], stdin)
+    }
+    // A fresh namespace does not forward: the data plane refuses to start.
+    await t.rejects(openNftDataPlane(spec, ctx, {}, { exec }), {
+      code: 'TM_ERR_NFT_FORWARDING',
+    })
+    await lab.exec(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
+    const dp = await openNftDataPlane(spec, ctx, {}, { exec })
+    await dp.update([be('10.9.0.21', 3), be('10.9.0.22', 1)])
+    let text = await sh('ip', [
+      'netns',
+      'exec',
+      ns,
+      'nft',
+      'list',
+      'table',
+      'ip',
+      'has_tm_10_9_0_100_80',
+    ])
+    t.match(
+      text,
+      /numgen random mod 4 map \{ 0-2 : 10\.9\.0\.21 \. 8080, 3 : 10\.9\.0\.22 \. 8080 \}/,
+    )
+    await dp.update([be('10.9.0.21', 1), be('10.9.0.22', 0)])
+    text = await sh('ip', [
+      'netns',
+      'exec',
+      ns,
+      'nft',
+      'list',
+      'table',
+      'ip',
+      'has_tm_10_9_0_100_80',
+    ])
+    t.match(text, /numgen random mod 1 map \{ 0 : 10\.9\.0\.21 \. 8080 \}/)
+    t.match(text, /counter c_10_9_0_22_8080/)
+    const c = await dp.counters()
+    t.same([...c.keys()].sort(), ['10.9.0.21', '10.9.0.22'])
+    await dp.close()
+    text = await sh('ip', ['netns', 'exec', ns, 'nft', 'list', 'tables'])
+    t.notMatch(text, /has_tm/)
+    t.equal(typeof createNftDataPlane, 'function')
+  },
+)

@@ -8,9 +8,15 @@ import { NetnsLab, sh } from '../../../../../test/helpers/netns.js'
 import { spawnScript, type Proc } from '../../../../../test/helpers/daemon.js'
 import { execProgram, type Exec } from '../../../src/nft/kernel-exec.js'
 import { openDrDataPlane } from '../../../src/nft/dr-data-plane.js'
-import type { Backend, DataPlane, VirtualServiceSpec } from '../../../src/data-plane.js'
+import type {
+  Backend,
+  DataPlane,
+  VirtualServiceSpec,
+} from '../../../src/data-plane.js'
 
-export const PEER = fileURLToPath(new URL('../fixtures/dr-peer.mjs', import.meta.url))
+export const PEER = fileURLToPath(
+  new URL('../fixtures/dr-peer.mjs', import.meta.url),
+)
 
 export interface DrLabAddrs {
   readonly family: 4 | 6
@@ -42,8 +48,10 @@ export const V6: DrLabAddrs = {
   nodes: ['fd09::21', 'fd09::22', 'fd09::23'],
 }
 
-export const nsExec = (ns: string): Exec => (cmd, args, stdin) =>
-  execProgram('ip', ['netns', 'exec', ns, cmd, ...args], stdin)
+export const nsExec =
+  (ns: string): Exec =>
+  (cmd, args, stdin) =>
+    execProgram('ip', ['netns', 'exec', ns, cmd, ...args], stdin)
 
 export class DrLab {
   readonly lab: NetnsLab
@@ -51,10 +59,18 @@ export class DrLab {
   readonly procs: Proc[] = []
   readonly spec: VirtualServiceSpec
 
-  constructor(readonly addrs: DrLabAddrs, tag: string) {
+  constructor(
+    readonly addrs: DrLabAddrs,
+    tag: string,
+  ) {
     this.lab = new NetnsLab(tag)
     const host = addrs.family === 6 ? `[${addrs.vip}]` : addrs.vip
-    this.spec = { name: `${host}:80`, address: addrs.vip, port: 80, family: addrs.family }
+    this.spec = {
+      name: `${host}:80`,
+      address: addrs.vip,
+      port: 80,
+      family: addrs.family,
+    }
   }
 
   cidr(addr: string): string {
@@ -72,40 +88,94 @@ export class DrLab {
       ['n2', this.cidr(A.nodes[1] as string)],
       ['n3', this.cidr(A.nodes[2] as string)],
     ] as const)
-    if (nodeSide) for (const n of ['n1', 'n2', 'n3'] as const) await this.nodeVip(this.ns[n])
+    if (nodeSide)
+      for (const n of ['n1', 'n2', 'n3'] as const)
+        await this.nodeVip(this.ns[n])
   }
 
   /** The node side of direct routing, by hand (dr-node.ts checks it). */
   async nodeVip(ns: string): Promise<void> {
     const A = this.addrs
     if (A.family === 4) {
-      for (const s of ['net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2']) {
+      for (const s of [
+        'net.ipv4.conf.all.arp_ignore=1',
+        'net.ipv4.conf.all.arp_announce=2',
+      ]) {
         await this.lab.exec(ns, 'sysctl', ['-qw', s])
       }
       await this.lab.ip(ns, ['addr', 'add', `${A.vip}/32`, 'dev', 'lo'])
     } else {
-      await this.lab.ip(ns, ['-6', 'addr', 'add', `${A.vip}/128`, 'dev', 'lo', 'nodad'])
+      await this.lab.ip(ns, [
+        '-6',
+        'addr',
+        'add',
+        `${A.vip}/128`,
+        'dev',
+        'lo',
+        'nodad',
+      ])
     }
   }
 
   /** The VIP on a master's eth0, announced (gratuitous ARP / unsolicited NA). */
   async vipTo(master: 'a' | 'b', from?: 'a' | 'b'): Promise<void> {
     const A = this.addrs
-    if (from) await this.lab.ip(this.ns[from], ['addr', 'del', this.cidr(A.vip), 'dev', 'eth0'])
+    if (from)
+      await this.lab.ip(this.ns[from], [
+        'addr',
+        'del',
+        this.cidr(A.vip),
+        'dev',
+        'eth0',
+      ])
     if (A.family === 4) {
-      await this.lab.ip(this.ns[master], ['addr', 'add', this.cidr(A.vip), 'dev', 'eth0'])
-      await this.lab.exec(this.ns[master], 'arping', ['-q', '-U', '-c', '1', '-i', 'eth0', '-S', A.vip, A.vip]).catch(() => undefined)
+      await this.lab.ip(this.ns[master], [
+        'addr',
+        'add',
+        this.cidr(A.vip),
+        'dev',
+        'eth0',
+      ])
+      await this.lab
+        .exec(this.ns[master], 'arping', [
+          '-q',
+          '-U',
+          '-c',
+          '1',
+          '-i',
+          'eth0',
+          '-S',
+          A.vip,
+          A.vip,
+        ])
+        .catch(() => undefined)
     } else {
-      await this.lab.ip(this.ns[master], ['-6', 'addr', 'add', this.cidr(A.vip), 'dev', 'eth0', 'nodad'])
+      await this.lab.ip(this.ns[master], [
+        '-6',
+        'addr',
+        'add',
+        this.cidr(A.vip),
+        'dev',
+        'eth0',
+        'nodad',
+      ])
     }
     // The client's cache may still name the old master (arping is
     // best-effort, and IPv6 has no gratuitous NA here): forget the entry,
     // as a switch port would after the announcement.
-    if (from) await this.lab.ip(this.ns.client, ['neigh', 'flush', 'to', A.vip]).catch(() => undefined)
+    if (from)
+      await this.lab
+        .ip(this.ns.client, ['neigh', 'flush', 'to', A.vip])
+        .catch(() => undefined)
   }
 
-  async dataPlane(master: 'a' | 'b', options: Record<string, string> = {}): Promise<DataPlane> {
-    return openDrDataPlane(this.spec, { logger: silentLogger() }, options, { exec: nsExec(this.ns[master]) })
+  async dataPlane(
+    master: 'a' | 'b',
+    options: Record<string, string> = {},
+  ): Promise<DataPlane> {
+    return openDrDataPlane(this.spec, { logger: silentLogger() }, options, {
+      exec: nsExec(this.ns[master]),
+    })
   }
 
   backend(i: number, weight = 1): Backend {
@@ -121,8 +191,20 @@ export class DrLab {
   }
 
   async curl(): Promise<string> {
-    const host = this.addrs.family === 6 ? `[${this.addrs.vip}]` : this.addrs.vip
-    return (await sh('ip', ['netns', 'exec', this.ns.client, 'curl', '-s', '--max-time', '5', `http://${host}/`])).trim()
+    const host =
+      this.addrs.family === 6 ? `[${this.addrs.vip}]` : this.addrs.vip
+    return (
+      await sh('ip', [
+        'netns',
+        'exec',
+        this.ns.client,
+        'curl',
+        '-s',
+        '--max-time',
+        '5',
+        `http://${host}/`,
+      ])
+    ).trim()
   }
 
   async cleanup(): Promise<void> {
@@ -135,7 +217,10 @@ export class DrLab {
 // sends a line on each and returns the answering node per connection.
 type Round = { round: number; nodes: (string | null)[] }
 
-export async function streams(lab: DrLab, count: number): Promise<{ p: Proc; round: () => Promise<(string | null)[]> }> {
+export async function streams(
+  lab: DrLab,
+  count: number,
+): Promise<{ p: Proc; round: () => Promise<(string | null)[]> }> {
   const host = lab.addrs.vip
   const p = spawnScript(PEER, ['client', host, '80', String(count)], {
     netns: lab.ns.client,
@@ -149,13 +234,18 @@ export async function streams(lab: DrLab, count: number): Promise<{ p: Proc; rou
     round: async () => {
       const want = ++n
       p.child.stdin?.write('round\n')
-      const l = (await p.waitLog(l => l.round === want, 20_000)) as unknown as Round
+      const l = (await p.waitLog(
+        l => l.round === want,
+        20_000,
+      )) as unknown as Round
       return l.nodes
     },
   }
 }
 
-export const tally = (nodes: readonly (string | null)[]): Record<string, number> => {
+export const tally = (
+  nodes: readonly (string | null)[],
+): Record<string, number> => {
   const out: Record<string, number> = {}
   for (const n of nodes) out[String(n)] = (out[String(n)] ?? 0) + 1
   return out

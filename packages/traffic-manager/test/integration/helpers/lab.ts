@@ -23,7 +23,10 @@ export interface Backend {
   close(): Promise<void>
 }
 
-export async function startBackend(address: string, port = 0): Promise<Backend> {
+export async function startBackend(
+  address: string,
+  port = 0,
+): Promise<Backend> {
   const b: Backend = {
     address,
     port: 0,
@@ -61,9 +64,18 @@ export class Reporter {
     this.#sock = createSocket('udp4')
     this.#sock.unref()
   }
-  send(over: { state?: ReportState; load?: number; key?: string } = {}): string {
+  send(
+    over: { state?: ReportState; load?: number; key?: string } = {},
+  ): string {
     const line = formatReport(
-      { node: this.node, load: over.load ?? this.load, state: over.state ?? this.state, sender: this.sender, epoch: this.epoch, seq: ++this.#seq },
+      {
+        node: this.node,
+        load: over.load ?? this.load,
+        state: over.state ?? this.state,
+        sender: this.sender,
+        epoch: this.epoch,
+        seq: ++this.#seq,
+      },
       over.key ?? this.key,
     )
     this.sent.push(line)
@@ -106,7 +118,13 @@ export function writeConf(dir: string, text: string): string {
 
 export async function startTm(conf: string, extra: string[] = []): Promise<Tm> {
   const control = join(mkdtempSync(join(tmpdir(), 'tm-')), 'ctl.sock')
-  const proc = spawnDaemon('traffic-manager', ['-c', conf, '--control', control, ...extra])
+  const proc = spawnDaemon('traffic-manager', [
+    '-c',
+    conf,
+    '--control',
+    control,
+    ...extra,
+  ])
   const started = await proc.waitLog(l => l.msg === 'started', 30_000)
   void started
   const ready = await proc.waitLog(l => l.msg === 'traffic-manager ready')
@@ -115,7 +133,8 @@ export async function startTm(conf: string, extra: string[] = []): Promise<Tm> {
   for (const l of proc.logs) {
     if (l.msg === 'virtual service up' && typeof l.listening === 'string') {
       const m = /^(.*):(\d+)$/.exec(l.listening)
-      if (m) vip.set(String(l.service), { host: m[1] as string, port: Number(m[2]) })
+      if (m)
+        vip.set(String(l.service), { host: m[1] as string, port: Number(m[2]) })
     }
   }
   return {
@@ -129,43 +148,70 @@ export async function startTm(conf: string, extra: string[] = []): Promise<Tm> {
 }
 
 /** One HTTP/1.0-style request on a fresh connection; resolves to the body. */
-export function get(target: { host: string; port: number }, path = '/'): Promise<string> {
+export function get(
+  target: { host: string; port: number },
+  path = '/',
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: target.host, port: target.port, path, agent: false, headers: { connection: 'close' } }, res => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', d => (body += d))
-      res.on('end', () => resolve(body.trim()))
-      res.on('error', reject)
-    })
+    const req = request(
+      {
+        host: target.host,
+        port: target.port,
+        path,
+        agent: false,
+        headers: { connection: 'close' },
+      },
+      res => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', d => (body += d))
+        res.on('end', () => resolve(body.trim()))
+        res.on('error', reject)
+      },
+    )
     req.on('error', reject)
     req.end()
   })
 }
 
 /** Opens a raw connection and sends a request for /hold (the reply waits). */
-export async function hold(target: { host: string; port: number }): Promise<{ sock: Socket; body: Promise<string> }> {
+export async function hold(target: {
+  host: string
+  port: number
+}): Promise<{ sock: Socket; body: Promise<string> }> {
   const sock = connect(target.port, target.host)
   await once(sock, 'connect')
   let data = ''
   sock.setEncoding('utf8')
   sock.on('data', d => (data += d))
-  const body = new Promise<string>(resolve => sock.on('end', () => resolve(data.split('\r\n\r\n')[1]?.trim() ?? '')))
+  const body = new Promise<string>(resolve =>
+    sock.on('end', () => resolve(data.split('\r\n\r\n')[1]?.trim() ?? '')),
+  )
   sock.write('GET /hold HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
   return { sock, body }
 }
 
 /** Re-reads status until pred holds (state changes arrive by UDP). */
-export async function until(tm: Tm, pred: (s: StatusSnapshot) => boolean, what: string, timeoutMs = 15_000): Promise<StatusSnapshot> {
+export async function until(
+  tm: Tm,
+  pred: (s: StatusSnapshot) => boolean,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<StatusSnapshot> {
   const end = Date.now() + timeoutMs
   for (;;) {
     const s = await tm.status()
     if (pred(s)) return s
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s.services)}`)
+    if (Date.now() > end)
+      throw new Error(
+        `timed out waiting for ${what}: ${JSON.stringify(s.services)}`,
+      )
     await new Promise(r => setTimeout(r, 25))
   }
 }
 
 export function nodeOf(s: StatusSnapshot, service: string, node: string) {
-  return s.services.find(v => v.name === service)?.nodes.find(n => n.address === node)
+  return s.services
+    .find(v => v.name === service)
+    ?.nodes.find(n => n.address === node)
 }

@@ -15,7 +15,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { ROOT } from './helpers/daemon.js'
+import { ROOT } from '@has/test-support'
 
 const run = promisify(execFile)
 

@@ -7,7 +7,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ROOT } from './helpers/daemon.js'
+import { ROOT } from '@has/test-support'
 
 /** Every live descendant of `root`, from /proc (ppid links). */
 function descendants(root: number): number[] {

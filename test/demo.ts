@@ -3,7 +3,7 @@
 // cleanly. Needs no root.
 import t from 'tap'
 import { join } from 'node:path'
-import { run, ROOT } from './helpers/daemon.js'
+import { run, ROOT } from '@has/test-support'
 
 t.test('local cluster demo: a node leaves and returns', async t => {
   const r = await run(

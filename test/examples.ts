@@ -18,7 +18,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { ROOT, binPath } from './helpers/daemon.js'
+import { ROOT, binPath } from '@has/test-support'
 
 const run = promisify(execFile)
 const NOT_CONFIG = /\.service$|\.socket$|^README|^authkeys$|^haresources$/

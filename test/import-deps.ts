@@ -7,7 +7,7 @@ import t from 'tap'
 import { readFileSync, readdirSync } from 'node:fs'
 import { builtinModules } from 'node:module'
 import { join } from 'node:path'
-import { ROOT } from './helpers/daemon.js'
+import { ROOT } from '@has/test-support'
 
 const IMPORT =
   /^\s*(?:import|export)\s[^;'"()=]*?\bfrom\s*'([^']+)'|\bimport\(\s*'([^']+)'\s*\)/gm

@@ -17,7 +17,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { ROOT } from './helpers/daemon.js'
+import { ROOT } from '@has/test-support'
 
 const run = promisify(execFile)
 

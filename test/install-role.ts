@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { ROOT } from './helpers/daemon.js'
+import { ROOT } from '@has/test-support'
 
 const run = promisify(execFile)
 

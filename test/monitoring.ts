@@ -20,7 +20,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Registry } from '@has/daemon-kit'
-import { ROOT, run, spawnDaemon, type Proc } from './helpers/daemon.js'
+import { ROOT, run, spawnDaemon, type Proc } from '@has/test-support'
 import { freePort } from './helpers/traffic-lab.js'
 import { createMetrics as connSyncdMetrics } from '../packages/conn-syncd/src/metrics.js'
 import { createMetrics as erdMetrics } from '../packages/erd/src/metrics.js'

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { createHmac } from 'node:crypto'
 import { createSocket, type Socket } from 'node:dgram'
-import { runBin } from './helpers/daemon.js'
+import { runBin } from '@has/test-support'
 import {
   TrafficLab,
   get,

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@has/daemon-kit'
-import { needsRoot } from '../helpers/netns.js'
+import { needsRoot } from '@has/test-support'
 import {
   BgpLab,
   MASTERS,

@@ -14,7 +14,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { ROOT, binPath } from '../helpers/daemon.js'
+import { ROOT, binPath } from '@has/test-support'
 
 const run = promisify(execFile)
 const EX = join(ROOT, 'examples', 'master-node-bgp')

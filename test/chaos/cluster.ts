@@ -7,8 +7,8 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { needsRoot } from '../helpers/netns.js'
-import { ROOT, track } from '../helpers/daemon.js'
+import { needsRoot } from '@has/test-support'
+import { ROOT, track } from '@has/test-support'
 
 interface Done {
   chaos: string

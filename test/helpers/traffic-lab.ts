@@ -18,7 +18,7 @@ import {
 } from 'node:http'
 import { controlRequest } from '@has/daemon-kit'
 import { writeProcfsFixture } from '@has/traffic-client'
-import { spawnDaemon, type Proc } from './daemon.js'
+import { spawnDaemon, type Proc } from '@has/test-support'
 
 export const KEY = 'traffic-path-test-shared-key'
 

@@ -20,7 +20,7 @@ import {
   type HostPort,
 } from '@has/daemon-kit'
 import { MAX_DATAGRAM, MIN_DATAGRAM } from './protocol.js'
-import { csErrors } from './errors.js'
+import { csError } from './errors.js'
 
 export interface ServiceMatch {
   readonly address: string
@@ -353,7 +353,7 @@ export async function loadConfig(
         await readKeyFile(cfg.authKeyFile, { text: 'exact', minBytes: 0 }),
       )
     } catch (e) {
-      throw csErrors(
+      throw csError(
         'CS_ERR_KEY_FILE',
         cfg.authKeyFile,
         e instanceof KeyFileError
@@ -362,7 +362,7 @@ export async function loadConfig(
       )
     }
     if (Buffer.byteLength(key, 'utf8') < KEY_MIN_BYTES) {
-      throw csErrors(
+      throw csError(
         'CS_ERR_KEY_FILE',
         cfg.authKeyFile,
         `holds fewer than ${KEY_MIN_BYTES} bytes of key (at least ${KEY_MIN_BYTES} bytes required)`,

@@ -14,7 +14,7 @@ import {
 } from '@has/daemon-kit'
 import { packDatagrams } from './batch.js'
 import type { Config } from './config.js'
-import { csErrors } from './errors.js'
+import { csError } from './errors.js'
 import { flowKey, type Flow, type PersistEntry } from './flow.js'
 import {
   isNatted,
@@ -140,7 +140,7 @@ export async function createConnSyncd(
   await new Promise<void>((resolve, reject) => {
     socket.once('error', e =>
       reject(
-        csErrors(
+        csError(
           'CS_ERR_BIND',
           `${cfg.listen.host}:${cfg.listen.port}`,
           e.message,

@@ -2,7 +2,7 @@
 
 import { defineErrors } from '@has/daemon-kit'
 
-export const csErrors = defineErrors({
+export const csError = defineErrors({
   CS_ERR_CONFIG: { message: 'invalid configuration: %s', exit: 3 },
   CS_ERR_BIND: { message: 'cannot bind the sync socket on %s: %s' },
   CS_ERR_NO_CAP: { message: 'conntrack needs CAP_NET_ADMIN: %s' },
@@ -10,5 +10,5 @@ export const csErrors = defineErrors({
   CS_ERR_KEY_FILE: { message: 'cannot read auth key file %s: %s', exit: 3 },
 })
 
-export type CsErrorCode = keyof typeof csErrors.codes
-export const errorCodes = Object.keys(csErrors.codes) as CsErrorCode[]
+export type CsErrorCode = keyof typeof csError.codes
+export const errorCodes = Object.keys(csError.codes) as CsErrorCode[]

@@ -483,7 +483,7 @@ t.test(
 t.test(
   '19.9: the epoch never goes backwards across restarts, even after the clock steps back',
   async t => {
-    const { spawnDaemon } = await import('../../../test/helpers/daemon.js')
+    const { spawnDaemon } = await import('@has/test-support')
     const { readFileSync, writeFileSync, mkdirSync } = await import('node:fs')
     const dir = mkdtempSync(`${tmpdir()}/cs-epoch-`)
     t.teardown(() => rmSync(dir, { recursive: true, force: true }))

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { createSocket } from 'node:dgram'
-import { run, spawnDaemon, type Proc } from '../../../test/helpers/daemon.js'
+import { run, spawnDaemon, type Proc } from '@has/test-support'
 import { encodeMessage, MSG_DATA } from '../src/protocol.js'
 
 const agent = fileURLToPath(

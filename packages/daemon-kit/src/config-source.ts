@@ -4,7 +4,7 @@
 // continuation lines, indentation, and an issue list that becomes one error.
 
 import { readFile } from 'node:fs/promises'
-import { HasError, EXIT, kitErrors } from './errors.js'
+import { HasError, EXIT, kitError } from './errors.js'
 
 export interface SourceLine {
   readonly file: string
@@ -221,7 +221,7 @@ export async function readConfigFile(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8')
   } catch (e) {
-    throw kitErrors(
+    throw kitError(
       'KIT_ERR_CONFIG_UNREADABLE',
       path,
       (e as NodeJS.ErrnoException).code ?? String(e),

@@ -10,7 +10,7 @@
 
 import { lstatSync, realpathSync, type Stats } from 'node:fs'
 import { dirname } from 'node:path'
-import { kitErrors } from './errors.js'
+import { kitError } from './errors.js'
 
 /** What the check reads from the system (a seam for unit tests). */
 export interface PeerPathEnv {
@@ -61,7 +61,7 @@ export function checkControlPeerPath(
   env: PeerPathEnv = systemEnv(),
 ): void {
   const refuse = (why: string): never => {
-    throw kitErrors('KIT_ERR_CONTROL_UNSAFE', path, why)
+    throw kitError('KIT_ERR_CONTROL_UNSAFE', path, why)
   }
   const trusted = (uid: number): boolean => uid === 0 || uid === env.uid
   let sock: Stats | undefined

@@ -10,7 +10,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { LineSplitter } from './line-splitter.js'
-import { HasError, hasCode, kitErrors } from './errors.js'
+import { HasError, hasCode, kitError } from './errors.js'
 import { parseHostPort } from './units.js'
 import { checkListenHost } from './listen-policy.js'
 import {
@@ -72,7 +72,7 @@ export function checkControlWords(
 ): void {
   for (const w of [command, ...args]) {
     if (typeof w !== 'string' || w === '' || NOT_IN_WORD.test(w)) {
-      throw kitErrors('KIT_ERR_CONTROL_ARGUMENT', JSON.stringify(w))
+      throw kitError('KIT_ERR_CONTROL_ARGUMENT', JSON.stringify(w))
     }
   }
 }
@@ -150,7 +150,7 @@ export async function startControlServer(opts: {
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', e =>
-      reject(kitErrors('KIT_ERR_LISTEN', address, e.message, e)),
+      reject(kitError('KIT_ERR_LISTEN', address, e.message, e)),
     )
     if (hp) server.listen(hp.port, hp.host, resolve)
     // exclusive: bind here, now, under our umask (not via a cluster primary).
@@ -242,7 +242,7 @@ export async function controlRequest(
     const socket = hp ? connect(hp.port, hp.host) : connect(address)
     const timer = setTimeout(() => {
       socket.destroy()
-      reject(kitErrors('KIT_ERR_CONTROL_TIMEOUT', timeoutMs))
+      reject(kitError('KIT_ERR_CONTROL_TIMEOUT', timeoutMs))
     }, timeoutMs)
     const done = (fn: () => void): void => {
       clearTimeout(timer)
@@ -263,7 +263,7 @@ export async function controlRequest(
           )
         }
       },
-      () => done(() => reject(kitErrors('KIT_ERR_LINE_TOO_LONG', 'answer'))),
+      () => done(() => reject(kitError('KIT_ERR_LINE_TOO_LONG', 'answer'))),
     )
     socket.on('data', c => splitter.push(c))
     socket.once('connect', () =>
@@ -271,7 +271,7 @@ export async function controlRequest(
     )
     socket.once('error', e =>
       done(() =>
-        reject(kitErrors('KIT_ERR_CONTROL_UNREACHABLE', address, e.message, e)),
+        reject(kitError('KIT_ERR_CONTROL_UNREACHABLE', address, e.message, e)),
       ),
     )
   })

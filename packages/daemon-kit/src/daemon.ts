@@ -16,26 +16,26 @@ import {
 import { startMetricsServer, type MetricsServer } from './metrics.js'
 import type { Logger } from './logger.js'
 
-export interface Service<C> {
+export interface Service<C, S = unknown> {
   /** Apply a validated config; throw to keep the old one. */
   reload(config: C): Promise<void> | void
   /** Stop gracefully: stop accepting, drain, release resources. */
   close(): Promise<void>
   /** A JSON-able snapshot for `status`, /status and USR1. */
-  status(): unknown
+  status(): S
   /** Daemon-specific control commands (documented in its PROTOCOL.md). */
   readonly commands?: ControlHandlers
   /** Metrics of the service; the kit adds its own to it. */
   readonly registry?: Registry
 }
 
-export interface DaemonOptions<C> {
+export interface DaemonOptions<C, S = unknown> {
   readonly name: string
   readonly version?: string
   readonly logger: Logger
   /** Reads and validates; throws ConfigError (or any coded error). */
   load(): Promise<C>
-  start(config: C): Promise<Service<C>>
+  start(config: C): Promise<Service<C, S>>
   /** Files to watch for autoreload; empty or absent: no watching. */
   readonly watchPaths?: readonly string[]
   /** Control socket address (path or host:port); false: none. */
@@ -52,8 +52,8 @@ export interface DaemonOptions<C> {
   readonly handleSignals?: boolean
 }
 
-export interface DaemonHandle<C> {
-  readonly service: Service<C>
+export interface DaemonHandle<C, S = unknown> {
+  readonly service: Service<C, S>
   readonly config: C
   readonly control?: ControlServer
   readonly metrics?: MetricsServer
@@ -65,9 +65,9 @@ export interface DaemonHandle<C> {
   readonly done: Promise<number>
 }
 
-export async function runDaemon<C>(
-  opts: DaemonOptions<C>,
-): Promise<DaemonHandle<C>> {
+export async function runDaemon<C, S = unknown>(
+  opts: DaemonOptions<C, S>,
+): Promise<DaemonHandle<C, S>> {
   const log = opts.logger
   let config = await opts.load()
   const service = await opts.start(config)

@@ -57,7 +57,7 @@ export function defineErrors<T extends ErrorTable>(table: T): ErrorFactory<T> {
 }
 
 /** The kit's own codes. */
-export const kitErrors = defineErrors({
+export const kitError = defineErrors({
   KIT_ERR_CONFIG_INVALID: { message: 'invalid configuration: %s', exit: 3 },
   KIT_ERR_CONFIG_UNREADABLE: { message: 'cannot read %s: %s', exit: 3 },
   KIT_ERR_LINE_TOO_LONG: { message: 'line longer than %s bytes' },

@@ -5,7 +5,7 @@
 // (`--control-allow-remote`, `--metrics-allow-remote`).
 
 import { isIP } from 'node:net'
-import { kitErrors } from './errors.js'
+import { kitError } from './errors.js'
 
 /** True for 127.0.0.0/8, ::1, ::ffff:127.x.y.z and the name `localhost`. */
 export function isLoopbackHost(host: string): boolean {
@@ -48,5 +48,5 @@ export function checkListenHost(
     permitted.has(`${what} ${address}`)
   )
     return
-  throw kitErrors('KIT_ERR_LISTEN_REMOTE', what, address, what)
+  throw kitError('KIT_ERR_LISTEN_REMOTE', what, address, what)
 }

@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Registry } from 'prom-client'
-import { kitErrors } from './errors.js'
+import { kitError } from './errors.js'
 import { parseHostPort, formatHostPort } from './units.js'
 import { checkListenHost } from './listen-policy.js'
 import type { Logger } from './logger.js'
@@ -31,7 +31,7 @@ export async function startMetricsServer(
   opts: MetricsServerOptions,
 ): Promise<MetricsServer> {
   const hp = parseHostPort(opts.listen)
-  if (!hp) throw kitErrors('KIT_ERR_BAD_ADDRESS', opts.listen, 'host:port')
+  if (!hp) throw kitError('KIT_ERR_BAD_ADDRESS', opts.listen, 'host:port')
   checkListenHost('metrics', opts.listen, hp.host, opts.allowRemote)
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
@@ -62,7 +62,7 @@ export async function startMetricsServer(
   server.keepAliveTimeout = 5000
   await new Promise<void>((resolve, reject) => {
     server.once('error', e =>
-      reject(kitErrors('KIT_ERR_LISTEN', formatHostPort(hp), e.message, e)),
+      reject(kitError('KIT_ERR_LISTEN', formatHostPort(hp), e.message, e)),
     )
     server.listen(hp.port, hp.host, resolve)
   })

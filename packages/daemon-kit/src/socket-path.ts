@@ -11,7 +11,7 @@ import { lstatSync, mkdirSync, unlinkSync, type Stats } from 'node:fs'
 import { connect } from 'node:net'
 import { dirname } from 'node:path'
 import { tmpdir } from 'node:os'
-import { kitErrors } from './errors.js'
+import { kitError } from './errors.js'
 
 /** Mode of every control socket: owner and group read/write. */
 export const SOCKET_MODE = 0o660
@@ -30,7 +30,7 @@ function lstatOrUndefined(path: string): Stats | undefined {
     return lstatSync(path)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw kitErrors('KIT_ERR_SOCKET_PATH', path, (e as Error).message, e)
+    throw kitError('KIT_ERR_SOCKET_PATH', path, (e as Error).message, e)
   }
 }
 
@@ -50,14 +50,14 @@ export function prepareSocketDir(path: string): SocketDirCheck {
     st = lstatOrUndefined(dir)
   }
   if (!st || !st.isDirectory()) {
-    throw kitErrors(
+    throw kitError(
       'KIT_ERR_SOCKET_PATH',
       path,
       `${dir} is not a directory (a link is not followed)`,
     )
   }
   if (isPrivate && (st.uid !== uid || (st.mode & 0o7777) !== 0o700)) {
-    throw kitErrors(
+    throw kitError(
       'KIT_ERR_SOCKET_PATH',
       path,
       `${dir} must be owned by uid ${uid} with mode 0700 (found uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)})`,
@@ -80,21 +80,21 @@ export async function clearSocketPath(path: string): Promise<void> {
   const st = lstatOrUndefined(path)
   if (!st) return
   if (st.isSymbolicLink()) {
-    throw kitErrors(
+    throw kitError(
       'KIT_ERR_SOCKET_PATH',
       path,
       'it is a symbolic link; refusing to follow or delete it',
     )
   }
   if (!st.isSocket()) {
-    throw kitErrors(
+    throw kitError(
       'KIT_ERR_SOCKET_PATH',
       path,
       'it exists and is not a socket; refusing to delete it',
     )
   }
   if (await probe(path)) {
-    throw kitErrors('KIT_ERR_LISTEN', path, 'another daemon is running there')
+    throw kitError('KIT_ERR_LISTEN', path, 'another daemon is running there')
   }
   unlinkSync(path)
 }
@@ -113,7 +113,7 @@ export function withSocketUmask<T>(bind: () => T): T {
 export function verifySocket(path: string): void {
   const st = lstatOrUndefined(path)
   if (!st || !st.isSocket() || (st.mode & 0o777) !== SOCKET_MODE) {
-    throw kitErrors(
+    throw kitError(
       'KIT_ERR_SOCKET_PATH',
       path,
       st

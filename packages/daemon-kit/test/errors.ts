@@ -1,7 +1,7 @@
 // The README's Errors table and the code table must name the same codes.
 import t from 'tap'
 import { readFileSync } from 'node:fs'
-import { kitErrors, defineErrors, EXIT, hasCode } from '../src/errors.js'
+import { kitError, defineErrors, EXIT, hasCode } from '../src/errors.js'
 
 t.test('README table matches the code table', async t => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
@@ -9,7 +9,7 @@ t.test('README table matches the code table', async t => {
   const documented = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)]
     .map(m => m[1])
     .sort()
-  t.same(documented, Object.keys(kitErrors.codes).sort())
+  t.same(documented, Object.keys(kitError.codes).sort())
 })
 
 t.test('defineErrors fills templates and exit codes', async t => {

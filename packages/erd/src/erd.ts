@@ -14,7 +14,7 @@ import {
   restartOnlyChanges,
   type ErdConfig,
 } from './config.js'
-import { erdErrors } from './errors.js'
+import { erdError } from './errors.js'
 import { systemKernel, type Kernel, type Watcher } from './kernel.js'
 import { systemClock, type Clock, type Timer } from './clock.js'
 import { createMetrics, type ErdMetrics } from './metrics.js'
@@ -106,11 +106,11 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
     ...(cfg.ipv6 ? [6 as const] : []),
   ]
 
-  if (!(await kernel.canAdminNetwork())) throw erdErrors('ERD_ERR_PRIVILEGE')
+  if (!(await kernel.canAdminNetwork())) throw erdError('ERD_ERR_PRIVILEGE')
   const carrier = { primary: false, secondary: false }
   for (const r of ROLES) {
     const c = await kernel.carrier(ifname(r))
-    if (c === undefined) throw erdErrors('ERD_ERR_NO_INTERFACE', ifname(r), r)
+    if (c === undefined) throw erdError('ERD_ERR_NO_INTERFACE', ifname(r), r)
     carrier[r] = c
   }
 
@@ -153,7 +153,7 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
   let ipv6Announce: Ipv6Announce = 'na'
   if (cfg.ipv6 && !(await kernel.hasProgram('perl'))) {
     ipv6Announce = 'ns'
-    const w = erdErrors('ERD_ERR_NO_PERL')
+    const w = erdError('ERD_ERR_NO_PERL')
     log.warn({ code: w.code }, w.message)
   }
 
@@ -518,7 +518,7 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
       switch: args => {
         const to = args[0]
         if (to !== 'primary' && to !== 'secondary' && to !== 'auto') {
-          throw erdErrors(
+          throw erdError(
             'ERD_ERR_SWITCH',
             to ?? '',
             'expected primary, secondary or auto',
@@ -526,7 +526,7 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
         }
         const ev = sel.force(to === 'auto' ? null : to, clock.now())
         if (ev === false)
-          throw erdErrors('ERD_ERR_SWITCH', to, 'the link is not usable')
+          throw erdError('ERD_ERR_SWITCH', to, 'the link is not usable')
         handle(ev)
         return { active: sel.active, pinned: sel.pinned }
       },
@@ -534,7 +534,7 @@ export async function createErd(opts: ErdOptions): Promise<Erd> {
     reload(next) {
       const changed = restartOnlyChanges(cfg, next)
       if (changed.length)
-        throw erdErrors('ERD_ERR_RESTART_NEEDED', changed.join(', '))
+        throw erdError('ERD_ERR_RESTART_NEEDED', changed.join(', '))
       const pollChanged = next.poll_interval !== cfg.poll_interval
       cfg = next
       if (pollChanged) {

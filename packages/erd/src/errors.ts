@@ -3,7 +3,7 @@
 
 import { defineErrors, EXIT } from '@has/daemon-kit'
 
-export const erdErrors = defineErrors({
+export const erdError = defineErrors({
   ERD_ERR_NO_INTERFACE: {
     message: 'interface "%s" (%s) does not exist',
     exit: EXIT.RUNTIME,
@@ -27,4 +27,4 @@ export const erdErrors = defineErrors({
 })
 
 /** Every code, for the README table test. */
-export const errorCodes = Object.freeze(Object.keys(erdErrors.codes))
+export const errorCodes = Object.freeze(Object.keys(erdError.codes))

@@ -6,7 +6,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { access, constants, readFile } from 'node:fs/promises'
 import { delimiter, join } from 'node:path'
 import { LineSplitter } from '@has/daemon-kit'
-import { erdErrors } from './errors.js'
+import { erdError } from './errors.js'
 import { SysfsReader } from './sysfs.js'
 import { Announcer, type AnnounceResult } from './announcer.js'
 import {
@@ -82,7 +82,7 @@ function ip(
         const e = err as
           (NodeJS.ErrnoException & { code?: string | number }) | null
         if (e && typeof e.code === 'string') {
-          reject(erdErrors('ERD_ERR_IP_TOOL', e.message, e))
+          reject(erdError('ERD_ERR_IP_TOOL', e.message, e))
           return
         }
         resolve({ code: e ? Number(e.code ?? 1) : 0, stdout, stderr })
@@ -95,7 +95,7 @@ function ip(
 async function ipJson(args: readonly string[]): Promise<string> {
   const r = await ip(['-j', ...args])
   if (r.code !== 0)
-    throw erdErrors('ERD_ERR_IP_OUTPUT', args.join(' '), r.stderr.trim())
+    throw erdError('ERD_ERR_IP_OUTPUT', args.join(' '), r.stderr.trim())
   return r.stdout
 }
 
@@ -139,7 +139,7 @@ export function systemKernel(): Kernel & { close(): void } {
             out.push(...r.routes)
             skipped.push(...r.skipped)
           } catch (e) {
-            throw erdErrors(
+            throw erdError(
               'ERD_ERR_IP_OUTPUT',
               args.join(' '),
               (e as Error).message,

@@ -1,7 +1,7 @@
 // The README's Errors table and src/errors.ts list the same codes.
 import t from 'tap'
 import { readFileSync } from 'node:fs'
-import { errorCodes, erdErrors } from '../src/errors.js'
+import { errorCodes, erdError } from '../src/errors.js'
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
 const start = readme.indexOf('## Errors')
@@ -17,9 +17,9 @@ t.same(
 )
 
 t.test('errors carry code, message and exit status', async t => {
-  const e = erdErrors('ERD_ERR_NO_INTERFACE', 'eth7', 'primary')
+  const e = erdError('ERD_ERR_NO_INTERFACE', 'eth7', 'primary')
   t.equal(e.code, 'ERD_ERR_NO_INTERFACE')
   t.equal(e.exitCode, 1)
   t.equal(e.message, 'interface "eth7" (primary) does not exist')
-  t.equal(erdErrors('ERD_ERR_PRIVILEGE').exitCode, 1)
+  t.equal(erdError('ERD_ERR_PRIVILEGE').exitCode, 1)
 })

@@ -15,7 +15,7 @@ import { DEFAULT_CONFIG, loadConfig } from './config.js'
 import { DAEMONS, isDaemonName, type DaemonName } from './daemons.js'
 import { clusterView, type ClusterSources } from './cluster.js'
 import { formatView } from './format.js'
-import { hasctlErrors } from './errors.js'
+import { hasctlError } from './errors.js'
 
 interface StatusFlags {
   config: string
@@ -31,7 +31,7 @@ interface StatusFlags {
 const collect = (v: string, prev: string[]): string[] => [...prev, v]
 
 function usage(text: string): never {
-  throw hasctlErrors('HASCTL_ERR_CONFIG', text)
+  throw hasctlError('HASCTL_ERR_CONFIG', text)
 }
 
 async function sources(
@@ -126,7 +126,7 @@ export function createProgram(
       const view = await clusterView(src)
       print(view, false)
       if (!view.daemons.some(d => d.state === 'running')) {
-        const e = hasctlErrors('HASCTL_ERR_NOTHING_RUNNING')
+        const e = hasctlError('HASCTL_ERR_NOTHING_RUNNING')
         io.err(`${e.code}: ${e.message}\n`)
         state.exitCode = EXIT.RUNTIME
       }

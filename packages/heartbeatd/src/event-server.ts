@@ -4,7 +4,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import {
   LineSplitter,
-  kitErrors,
+  kitError,
   type HostPort,
   type Logger,
 } from '@has/daemon-kit'
@@ -75,7 +75,7 @@ export async function startEventServer(opts: {
   await new Promise<void>((resolve, reject) => {
     server.once('error', e =>
       reject(
-        kitErrors(
+        kitError(
           'KIT_ERR_LISTEN',
           `${opts.listen.host}:${opts.listen.port}`,
           e.message,

@@ -14,7 +14,7 @@ import { IssueList, createLogger } from '@has/daemon-kit'
 import { createHeartbeatd } from '../src/heartbeatd.js'
 import { parseHaCf, type Config } from '../src/config.js'
 import { parseAuthkeys, type AuthKeys } from '../src/authkeys.js'
-import { spawnScript, type Proc } from '../../../test/helpers/daemon.js'
+import { spawnScript, type Proc } from '@has/test-support'
 
 const FIX = join(dirname(fileURLToPath(import.meta.url)), 'fixtures')
 const AUTHKEYS = 'auth 1\n1 sha1 stall-test-secret-0123\n'

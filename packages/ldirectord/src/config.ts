@@ -27,7 +27,7 @@ import {
   type HostPort,
   type SourceLine,
 } from '@has/daemon-kit'
-import { ldErrors } from './errors.js'
+import { ldError } from './errors.js'
 import { parseReal, validRegex } from './real-line.js'
 import { splitDirective } from './directive-line.js'
 
@@ -864,6 +864,6 @@ export async function loadReportKey(
   } catch (e) {
     const why =
       e instanceof KeyFileError ? (e.errno ?? e.reason) : (e as Error).message
-    throw ldErrors('LD_ERR_KEYFILE_UNREADABLE', config.reportkeyfile, why)
+    throw ldError('LD_ERR_KEYFILE_UNREADABLE', config.reportkeyfile, why)
   }
 }

@@ -3,7 +3,7 @@
 
 import { defineErrors, EXIT } from '@has/daemon-kit'
 
-export const ldErrors = defineErrors({
+export const ldError = defineErrors({
   LD_ERR_KEYFILE_UNREADABLE: {
     message: 'cannot read reportkeyfile %s: %s',
     exit: EXIT.CONFIG,
@@ -17,5 +17,5 @@ export const ldErrors = defineErrors({
   LD_ERR_MAINTENANCE: { message: 'maintenance file %s present' },
 })
 
-export const errorCodes = ldErrors.codes
+export const errorCodes = ldError.codes
 export type LdErrorCode = keyof typeof errorCodes

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { errorCodes, ldErrors } from '../src/errors.js'
+import { errorCodes, ldError } from '../src/errors.js'
 
 t.test('README Errors table and src/errors.ts list the same codes', async t => {
   const readme = readFileSync(
@@ -16,7 +16,7 @@ t.test('README Errors table and src/errors.ts list the same codes', async t => {
 })
 
 t.test('the factory fills the message and the exit status', async t => {
-  const e = ldErrors('LD_ERR_KEYFILE_UNREADABLE', '/k', 'ENOENT')
+  const e = ldError('LD_ERR_KEYFILE_UNREADABLE', '/k', 'ENOENT')
   t.match(e, {
     code: 'LD_ERR_KEYFILE_UNREADABLE',
     message: 'cannot read reportkeyfile /k: ENOENT',

@@ -24,7 +24,7 @@ import {
 } from '@has/daemon-kit'
 import { loadConfig } from './config.js'
 import { createTrafficClient, type TrafficClientStatus } from './client.js'
-import { createErrorLogStream } from './error-log.js'
+import { createErrorLogStream } from '@has/daemon-kit'
 import { FLAG_COMMANDS } from './flag.js'
 import { addDrNodeCommand } from './dr-node-cli.js'
 

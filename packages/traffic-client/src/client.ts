@@ -29,7 +29,7 @@ import {
 import { agentReply } from './agent-check.js'
 import { startAgentServer, type AgentServer } from './agent-server.js'
 import { tcError } from './errors.js'
-import type { ErrorLogStream } from './error-log.js'
+import type { ErrorLogStream } from '@has/daemon-kit'
 
 export const SENDER = 'tc'
 

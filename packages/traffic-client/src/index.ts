@@ -39,7 +39,7 @@ export type { ProcfsFixture } from './procfs-fixture.js'
 export { nextFlag, reportFor, FLAGS, FLAG_COMMANDS } from './flag.js'
 export type { Flag, FlagCommand } from './flag.js'
 export { agentReply } from './agent-check.js'
-export { createErrorLogStream } from './error-log.js'
+export { createErrorLogStream } from '@has/daemon-kit'
 export { errorCodes } from './errors.js'
 export type { TrafficClientErrorCode } from './errors.js'
 export {

@@ -6,8 +6,8 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { checkDrNode, setupDrNode } from '../src/dr-node.js'
-import { needsRoot, NetnsLab } from '../../../test/helpers/netns.js'
-import { run } from '../../../test/helpers/daemon.js'
+import { needsRoot, NetnsLab } from '@has/test-support'
+import { run } from '@has/test-support'
 
 function sysTree(values: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), 'dr-node-'))

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import {
   formatHostPort,
   isLoopbackHost,
-  kitErrors,
+  kitError,
   parseHostPort,
   parseIntRange,
   type HostPort,
@@ -183,9 +183,9 @@ export async function startStatusPage(
 ): Promise<StatusPage> {
   const hp = parseStatusPageListen(opts.listen)
   if (!hp)
-    throw kitErrors('KIT_ERR_BAD_ADDRESS', opts.listen, 'port or host:port')
+    throw kitError('KIT_ERR_BAD_ADDRESS', opts.listen, 'port or host:port')
   if (!isLoopbackHost(hp.host) && !opts.allowRemote) {
-    throw kitErrors(
+    throw kitError(
       'KIT_ERR_LISTEN_REMOTE',
       'status page',
       formatHostPort(hp),
@@ -235,7 +235,7 @@ export async function startStatusPage(
   server.keepAliveTimeout = 5000
   await new Promise<void>((resolve, reject) => {
     server.once('error', e =>
-      reject(kitErrors('KIT_ERR_LISTEN', formatHostPort(hp), e.message, e)),
+      reject(kitError('KIT_ERR_LISTEN', formatHostPort(hp), e.message, e)),
     )
     server.listen(hp.port, hp.host, resolve)
   }).catch(e => {

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writeProcfsFixture } from '@has/traffic-client'
-import { NetnsLab, sh } from '../../helpers/netns.js'
+import { NetnsLab, sh } from '@has/test-support'
 import {
   binPath,
   run,
@@ -17,7 +17,7 @@ import {
   spawnScript,
   track,
   type Proc,
-} from '../../helpers/daemon.js'
+} from '@has/test-support'
 
 export const PEER = fileURLToPath(
   new URL(

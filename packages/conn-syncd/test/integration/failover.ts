@@ -6,7 +6,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { needsRoot, NetnsLab, sh } from '../../../../test/helpers/netns.js'
+import { needsRoot, NetnsLab, sh } from '@has/test-support'
 import { controlRequest } from '@has/daemon-kit'
 import {
   runBin,
@@ -14,7 +14,7 @@ import {
   track,
   type LogLine,
   type Proc,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 
 const fixture = (f: string) =>
   fileURLToPath(new URL(`../fixtures/${f}`, import.meta.url))

@@ -13,14 +13,14 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { controlRequest } from '@has/daemon-kit'
-import { needsRoot, NetnsLab, sh } from '../../../../test/helpers/netns.js'
+import { needsRoot, NetnsLab, sh } from '@has/test-support'
 import {
   runBin,
   spawnDaemon,
   track,
   type LogLine,
   type Proc,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 
 const fixture = (f: string) =>
   fileURLToPath(new URL(`../fixtures/${f}`, import.meta.url))

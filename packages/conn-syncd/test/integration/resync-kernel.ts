@@ -9,12 +9,12 @@ import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { controlRequest } from '@has/daemon-kit'
-import { needsRoot, NetnsLab, sh } from '../../../../test/helpers/netns.js'
+import { needsRoot, NetnsLab, sh } from '@has/test-support'
 import {
   spawnDaemon,
   spawnScript,
   type Proc,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 import { batchLine, parseConntrackRow } from '../../src/conntrack.js'
 import type { Flow } from '../../src/flow.js'
 

@@ -6,8 +6,8 @@
 
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { NetnsLab } from '../../../../test/helpers/netns.js'
-import { track, type Proc } from '../../../../test/helpers/daemon.js'
+import { NetnsLab } from '@has/test-support'
+import { track, type Proc } from '@has/test-support'
 
 export interface Lab {
   readonly lab: NetnsLab

@@ -11,7 +11,7 @@ import {
   spawnDaemon,
   type LogLine,
   type Proc,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 import { buildLab, nsNode, type Lab } from './lab.js'
 
 export const UPDELAY = 1500

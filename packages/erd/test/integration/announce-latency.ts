@@ -13,8 +13,8 @@ import t from 'tap'
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { needsRoot } from '../../../../test/helpers/netns.js'
-import { spawnDaemon } from '../../../../test/helpers/daemon.js'
+import { needsRoot } from '@has/test-support'
+import { spawnDaemon } from '@has/test-support'
 import {
   buildLab,
   macOf,

@@ -3,8 +3,8 @@ import t from 'tap'
 import { join } from 'node:path'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { needsRoot } from '../../../../test/helpers/netns.js'
-import { binPath, run, runBin } from '../../../../test/helpers/daemon.js'
+import { needsRoot } from '@has/test-support'
+import { binPath, run, runBin } from '@has/test-support'
 
 t.test('clear errors: missing interface', async t => {
   if (!needsRoot(t)) return

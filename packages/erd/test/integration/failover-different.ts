@@ -1,7 +1,7 @@
 // Ports with their own IP and MAC: the announcements move the server's
 // neighbour entries (IPv4: gratuitous ARP; IPv6: unsolicited NA).
 import t from 'tap'
-import { needsRoot } from '../../../../test/helpers/netns.js'
+import { needsRoot } from '@has/test-support'
 import {
   macOf,
   neigh6,

@@ -2,8 +2,8 @@
 // failover without reset, no route flapping, failback after the delay.
 import t from 'tap'
 import { join } from 'node:path'
-import { needsRoot } from '../../../../test/helpers/netns.js'
-import { runBin } from '../../../../test/helpers/daemon.js'
+import { needsRoot } from '@has/test-support'
+import { runBin } from '@has/test-support'
 import { routeDev, txPackets } from '../helpers/lab.js'
 import {
   HOLD,

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process'
 import { writeFileSync, readFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { run, track, type Proc } from '../../../../test/helpers/daemon.js'
+import { run, track, type Proc } from '@has/test-support'
 
 export interface GaneshaOptions {
   readonly ns: string

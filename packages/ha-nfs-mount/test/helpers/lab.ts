@@ -13,8 +13,8 @@ import {
   run,
   track,
   type Proc,
-} from '../../../../test/helpers/daemon.js'
-import { NetnsLab } from '../../../../test/helpers/netns.js'
+} from '@has/test-support'
+import { NetnsLab } from '@has/test-support'
 import { startGanesha, type Ganesha } from './ganesha.js'
 
 export interface NfsLab {

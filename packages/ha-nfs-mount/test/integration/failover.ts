@@ -8,8 +8,8 @@
 import t from 'tap'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { needsRoot } from '../../../../test/helpers/netns.js'
-import { run, runBin } from '../../../../test/helpers/daemon.js'
+import { needsRoot } from '@has/test-support'
+import { run, runBin } from '@has/test-support'
 import { controlRequest } from '@has/daemon-kit'
 import { makeNfsLab } from '../helpers/lab.js'
 

@@ -6,8 +6,8 @@ import t from 'tap'
 import { mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { asNobody, isRoot } from '../../../../test/helpers/netns.js'
-import { binPath, run } from '../../../../test/helpers/daemon.js'
+import { asNobody, isRoot } from '@has/test-support'
+import { binPath, run } from '@has/test-support'
 
 const args = [
   '127.0.0.2,127.0.0.3:/export',

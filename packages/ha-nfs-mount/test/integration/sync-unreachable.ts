@@ -8,13 +8,13 @@ import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { needsRoot, NetnsLab } from '../../../../test/helpers/netns.js'
+import { needsRoot, NetnsLab } from '@has/test-support'
 import {
   binPath,
   runBin,
   track,
   type Proc,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 
 t.test(
   'an unreachable sync target is reported within sync-connect-timeout',

@@ -18,14 +18,14 @@ import {
 } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { needsRoot, NetnsLab } from '../../../../test/helpers/netns.js'
+import { needsRoot, NetnsLab } from '@has/test-support'
 import {
   binPath,
   run,
   runBin,
   track,
   type Proc,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 import { snapshot } from '../helpers/tree.js'
 
 t.test('sync converges through changes and a target outage', async t => {

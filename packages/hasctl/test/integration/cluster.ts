@@ -15,7 +15,7 @@ import {
   runBin,
   spawnDaemon,
   type Proc,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 import { TrafficLab, freePort } from '../../../../test/helpers/traffic-lab.js'
 import type { ClusterView } from '../../src/view.js'
 

@@ -6,12 +6,12 @@ import t from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { needsRoot, NetnsLab } from '../../../../test/helpers/netns.js'
+import { needsRoot, NetnsLab } from '@has/test-support'
 import {
   runBin,
   spawnDaemon,
   type Proc,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 import type { ClusterView } from '../../src/view.js'
 
 t.test(

@@ -16,14 +16,14 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { NetnsLab, needsRoot } from '../../../../test/helpers/netns.js'
+import { NetnsLab, needsRoot } from '@has/test-support'
 import {
   runBin,
   spawnDaemon,
   spawnScript,
   type LogLine,
   type Proc,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 
 const FIX = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures')
 const NAMES = ['master1', 'master2'] as const

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createSocket } from 'node:dgram'
 import { connect } from 'node:net'
-import { spawnDaemon } from '../../../../test/helpers/daemon.js'
+import { spawnDaemon } from '@has/test-support'
 import { main } from '../../src/cli.js'
 
 /** Runs the CLI in-process (no node start-up per call). */

@@ -11,13 +11,13 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@has/daemon-kit'
-import { NetnsLab, needsRoot } from '../../../../test/helpers/netns.js'
+import { NetnsLab, needsRoot } from '@has/test-support'
 import {
   spawnDaemon,
   track,
   type LogLine,
   type Proc,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 
 const VIP = '10.76.0.50'
 

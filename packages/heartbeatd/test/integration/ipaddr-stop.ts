@@ -8,8 +8,8 @@
 
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { NetnsLab, needsRoot } from '../../../../test/helpers/netns.js'
-import { track, type Proc } from '../../../../test/helpers/daemon.js'
+import { NetnsLab, needsRoot } from '@has/test-support'
+import { track, type Proc } from '@has/test-support'
 import { BUILTIN_RESOURCE_DIR, findAgent } from '../../src/config.js'
 
 const VIP = '10.79.0.50'

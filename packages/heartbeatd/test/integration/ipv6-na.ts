@@ -5,7 +5,7 @@
 // Two master namespaces and a client on a bridge, all made by this test.
 
 import t from 'tap'
-import { NetnsLab, needsRoot } from '../../../../test/helpers/netns.js'
+import { NetnsLab, needsRoot } from '@has/test-support'
 import { BUILTIN_RESOURCE_DIR, findAgent } from '../../src/config.js'
 
 const VIP = 'fd77:3::50'

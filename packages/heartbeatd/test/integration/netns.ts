@@ -8,14 +8,14 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { NetnsLab, needsRoot } from '../../../../test/helpers/netns.js'
+import { NetnsLab, needsRoot } from '@has/test-support'
 import { controlRequest } from '@has/daemon-kit'
 import {
   spawnDaemon,
   spawnScript,
   type Proc,
   type LogLine,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 
 const FIX = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures')
 const VIP = '10.77.0.50'

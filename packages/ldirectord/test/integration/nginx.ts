@@ -6,7 +6,7 @@ import t from 'tap'
 import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { writeFileSync, mkdirSync, unlinkSync } from 'node:fs'
-import { spawnDaemon, runBin } from '../../../../test/helpers/daemon.js'
+import { spawnDaemon, runBin } from '@has/test-support'
 import { makeNginx, type Nginx } from '../helpers/nginx.js'
 import { controlPeer, reportSink, socketDir } from '../helpers/peers.js'
 

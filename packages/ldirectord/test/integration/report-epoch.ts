@@ -7,7 +7,7 @@ import t from 'tap'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { spawnDaemon } from '../../../../test/helpers/daemon.js'
+import { spawnDaemon } from '@has/test-support'
 import { reportSink, socketDir } from '../helpers/peers.js'
 
 /** A loopback port nothing listens on (bound by the kernel, then released). */

@@ -14,7 +14,7 @@ import {
   binPath,
   spawnDaemon,
   type Proc,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 import { freePort, makeNginx, type Nginx } from '../helpers/nginx.js'
 import { startControlServer } from '@has/daemon-kit'
 import { socketDir } from '../helpers/peers.js'

@@ -4,12 +4,12 @@
 
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { NetnsLab } from '../../../../test/helpers/netns.js'
+import { NetnsLab } from '@has/test-support'
 import {
   track,
   type Proc,
   type LogLine,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 
 export interface Lab {
   readonly lab: NetnsLab

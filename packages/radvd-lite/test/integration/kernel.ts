@@ -7,13 +7,13 @@ import t from 'tap'
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { asNobody, needsRoot } from '../../../../test/helpers/netns.js'
+import { asNobody, needsRoot } from '@has/test-support'
 import {
   binPath,
   run,
   runBin,
   spawnDaemon,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 import { controlRequest } from '@has/daemon-kit'
 import { makeLab, startProbe, until } from '../helpers/lab.js'
 import { buildRa, parseRa } from '../../src/ra.js'

@@ -9,12 +9,12 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { needsRoot } from '../../../../test/helpers/netns.js'
+import { needsRoot } from '@has/test-support'
 import {
   spawnDaemon,
   track,
   type Proc,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 import { parseRa } from '../../src/ra.js'
 import { makeLab, startProbe, type Probe } from '../helpers/lab.js'
 import { FULL, DEFAULTS, FRACTIONAL, LATE } from '../fixtures/configs.js'

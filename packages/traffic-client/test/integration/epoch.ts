@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@has/daemon-kit'
-import { spawnDaemon } from '../../../../test/helpers/daemon.js'
+import { spawnDaemon } from '@has/test-support'
 import { writeProcfsFixture } from '../../src/procfs-fixture.js'
 import { Receiver } from '../helpers/receiver.js'
 

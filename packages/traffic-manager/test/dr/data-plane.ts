@@ -4,7 +4,7 @@ import t from 'tap'
 import { silentLogger } from '@has/daemon-kit'
 import { openDrDataPlane } from '../../src/nft/dr-data-plane.js'
 import type { Exec } from '../../src/nft/kernel-exec.js'
-import { needsRoot, NetnsLab } from '../../../../test/helpers/netns.js'
+import { needsRoot, NetnsLab } from '@has/test-support'
 import { nsExec } from './helpers/lab.js'
 
 const spec = {

@@ -4,8 +4,8 @@
 // heartbeatd's VIP takeover does) and no connection sync runs anywhere.
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { needsRoot } from '../../../../test/helpers/netns.js'
-import { track, type Proc } from '../../../../test/helpers/daemon.js'
+import { needsRoot } from '@has/test-support'
+import { track, type Proc } from '@has/test-support'
 import { DrLab, V4, V6, streams, tally } from './helpers/lab.js'
 
 t.test(

@@ -16,14 +16,14 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { writeProcfsFixture } from '@has/traffic-client'
-import { needsRoot } from '../../../../test/helpers/netns.js'
+import { needsRoot } from '@has/test-support'
 import {
   run,
   spawnDaemon,
   binPath,
   type Proc,
   type LogLine,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 import { DrLab, V4, streams, tally } from './helpers/lab.js'
 
 const KEY = 'dr-ldirectord-test-shared-key-1'

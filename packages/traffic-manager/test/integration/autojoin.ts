@@ -8,7 +8,7 @@ import { createServer } from 'node:net'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnDaemon, type Proc } from '../../../../test/helpers/daemon.js'
+import { spawnDaemon, type Proc } from '@has/test-support'
 import {
   startBackend,
   startTm,

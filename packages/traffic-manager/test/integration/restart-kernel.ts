@@ -9,13 +9,13 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { needsRoot, NetnsLab, sh } from '../../../../test/helpers/netns.js'
+import { needsRoot, NetnsLab, sh } from '@has/test-support'
 import {
   spawnDaemon,
   track,
   type LogLine,
   type Proc,
-} from '../../../../test/helpers/daemon.js'
+} from '@has/test-support'
 import { controlRequest } from '@has/daemon-kit'
 import type { StatusSnapshot } from '../../src/traffic-manager.js'
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { controlRequest } from '@has/daemon-kit'
-import { binPath, track, type Proc } from '../../../../test/helpers/daemon.js'
+import { binPath, track, type Proc } from '@has/test-support'
 import { startBackend, Reporter, get, type Backend } from './helpers/lab.js'
 import type { StatusSnapshot } from '../../src/traffic-manager.js'
 

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { copyFileSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ROOT, spawnDaemon } from '../../../../test/helpers/daemon.js'
+import { ROOT, spawnDaemon } from '@has/test-support'
 import { TrafficLab, get } from '../../../../test/helpers/traffic-lab.js'
 
 const CHROMIUM = '/usr/bin/chromium'

@@ -7,7 +7,7 @@ import {
   createNftDataPlane,
 } from '../../src/nft/nft-data-plane.js'
 import type { Exec } from '../../src/nft/kernel-exec.js'
-import { needsRoot, NetnsLab, sh } from '../../../../test/helpers/netns.js'
+import { needsRoot, NetnsLab, sh } from '@has/test-support'
 
 const spec = {
   name: '10.9.0.100:80',

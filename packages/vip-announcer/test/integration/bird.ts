@@ -17,8 +17,8 @@ import {
   spawnDaemon,
   track,
   type Proc,
-} from '../../../../test/helpers/daemon.js'
-import { isRoot } from '../../../../test/helpers/netns.js'
+} from '@has/test-support'
+import { isRoot } from '@has/test-support'
 
 const hasBird =
   spawnSync('bird', ['--version'], { stdio: 'ignore' }).status === 0

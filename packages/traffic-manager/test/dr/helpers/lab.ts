@@ -4,8 +4,8 @@
 // data plane in-process with nft aimed at their namespace.
 import { fileURLToPath } from 'node:url'
 import { silentLogger } from '@has/daemon-kit'
-import { NetnsLab, sh } from '../../../../../test/helpers/netns.js'
-import { spawnScript, type Proc } from '../../../../../test/helpers/daemon.js'
+import { NetnsLab, sh } from '@has/test-support'
+import { spawnScript, type Proc } from '@has/test-support'
 import { execProgram, type Exec } from '../../../src/nft/kernel-exec.js'
 import { openDrDataPlane } from '../../../src/nft/dr-data-plane.js'
 import type {

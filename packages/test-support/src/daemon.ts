@@ -8,7 +8,13 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { tmpdir } from 'node:os'
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+// dist/daemon.js -> packages/test-support -> packages -> the repository.
+export const ROOT = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+)
 
 // Daemons persist their sender epoch (daemon-kit senderEpoch) under
 // HAS_STATE_DIR; tests keep it out of /var/lib/has. Children inherit it.

@@ -1,0 +1,5 @@
+export * from './wait-for.js'
+export * from './manual-clock.js'
+export * from './error-table.js'
+export * from './daemon.js'
+export * from './netns.js'

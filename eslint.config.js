@@ -49,6 +49,8 @@ export default tseslint.config(
           ],
         },
       ],
+      // A teardown closure may read a variable assigned once, later.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/await-thenable': 'error',
       '@typescript-eslint/no-unused-vars': [

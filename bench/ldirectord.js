@@ -128,7 +128,7 @@ backend b
   return f
 }
 
-async function cost(name, child, port) {
+async function cost(name, child) {
   await sleep(1500) // warm-up: first round of checks and JIT
   const before = procUsage(child.pid)
   const lines0 = accessLines()

@@ -36,7 +36,6 @@ import {
   start,
   stop,
   stopAll,
-  waitOutput,
   freePort,
   bin,
   ROOT,

@@ -57,8 +57,10 @@ function isTcp(address: string): boolean {
 }
 
 /** C0 and C1 control characters and DEL. */
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
 const CONTROL_CHAR = /[\u0000-\u001f\u007f-\u009f]/
 /** White space or a control character: never part of one argument. */
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
 const NOT_IN_WORD = /[\s\u0000-\u001f\u007f-\u009f]/
 
 /**

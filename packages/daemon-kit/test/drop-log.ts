@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Writable } from 'node:stream'
-import { pino } from 'pino'
+import { createLogger, type Logger } from '../src/logger.js'
 import { createDropLog } from '../src/drop-log.js'
 
 interface Line {
@@ -15,7 +15,7 @@ interface Line {
   sources?: number
 }
 
-function sink(): { log: ReturnType<typeof pino>; lines: Line[] } {
+function sink(): { log: Logger; lines: Line[] } {
   const lines: Line[] = []
   const dest = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -24,7 +24,7 @@ function sink(): { log: ReturnType<typeof pino>; lines: Line[] } {
       cb()
     },
   })
-  return { log: pino({ level: 'info' }, dest), lines }
+  return { log: createLogger({ name: 'test', destination: dest }), lines }
 }
 
 function manualTimers(): {

@@ -3,6 +3,7 @@
 // scripts for external checks.
 
 import t from 'tap'
+import type { TLSSocket } from 'node:tls'
 import { createServer, type Socket } from 'node:net'
 import { createServer as createHttpsServer } from 'node:https'
 import { execFileSync } from 'node:child_process'
@@ -170,7 +171,7 @@ t.test('https negotiate with a self-signed certificate', async t => {
       cert: readFileSync(join(dir, 'c.pem')),
     },
     (req, res) => {
-      reused.push(req.socket.isSessionReused())
+      reused.push((req.socket as TLSSocket).isSessionReused())
       res.end(req.url === '/ok' ? 'secure Home Page' : 'nope')
     },
   )

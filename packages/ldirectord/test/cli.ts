@@ -91,7 +91,7 @@ t.test('status text', async t => {
   })
   t.match(
     text,
-    /^mode: director\n\n10\.0\.0\.1:80  checktype=negotiate service=http scheduler=rr\nREAL +STATUS +FAILURES +LAST +CHECKED +REASON\n/,
+    /^mode: director\n\n10\.0\.0\.1:80 {2}checktype=negotiate service=http scheduler=rr\nREAL +STATUS +FAILURES +LAST +CHECKED +REASON\n/,
   )
   t.match(
     text,

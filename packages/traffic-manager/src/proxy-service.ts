@@ -455,16 +455,15 @@ export class ProxyService {
     if (c.state !== State.Connecting || c.up !== this) return
     c.svc.#connecting.delete(c)
     c.state = State.Relay
-    const up = this
     const client = c.client
     if (c.chunks) {
-      for (const d of c.chunks) up.write(d)
+      for (const d of c.chunks) this.write(d)
       c.chunks = undefined
     }
-    if (c.ended) up.end()
-    up.on('data', onUpData)
-    up.on('end', onUpEnd)
-    up.on('close', ProxyService.#onUpClose)
+    if (c.ended) this.end()
+    this.on('data', onUpData)
+    this.on('end', onUpEnd)
+    this.on('close', ProxyService.#onUpClose)
     if (c.bytes >= EARLY_MAX) client.resume()
   }
 

@@ -353,7 +353,9 @@ export class BgpLab {
   async crash(m: M): Promise<void> {
     await this.lab.ip(this.ns[m], ['link', 'set', 'eth0', 'down'])
     const x = this.masters[m]
-    await Promise.all([x.va, x.tm, x.bird].map(p => p?.stop('SIGKILL')))
+    await Promise.all(
+      [x.va, x.tm, x.bird].flatMap(p => (p ? [p.stop('SIGKILL')] : [])),
+    )
   }
 
   async linkUp(m: M): Promise<void> {

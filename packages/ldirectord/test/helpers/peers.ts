@@ -30,7 +30,11 @@ export function recorder<T>(): Recorded<T> & { push(x: T): void } {
     items,
     push(x) {
       items.push(x)
-      for (const w of waiters) if (w.pred(x)) (waiters.delete(w), w.resolve(x))
+      for (const w of waiters) {
+        if (!w.pred(x)) continue
+        waiters.delete(w)
+        w.resolve(x)
+      }
     },
     wait(pred, timeoutMs = 15_000) {
       const found = items.find(pred)

@@ -9,10 +9,11 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { needsRoot } from '@has/test-support'
 import {
+  needsRoot,
   spawnDaemon,
   track,
+  type LogLine,
   type Proc,
 } from '@has/test-support'
 import { parseRa } from '../../src/ra.js'
@@ -45,7 +46,7 @@ async function capture(
   probe: Probe,
   start: () => Proc,
 ): Promise<{ solicited: Buffer; final: Buffer }> {
-  const isRa = (l: { hex?: unknown }): boolean => String(l.hex).startsWith('86')
+  const isRa = (l: LogLine): boolean => String(l.hex).startsWith('86')
   let mark = probe.logs.length
   const d = start()
   try {

@@ -1,6 +1,6 @@
 // A node that stops reporting leaves; a dead node costs clients nothing; a
 // restarted traffic-manager rebuilds its table from the reports.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import {
   startBackend,
   Reporter,
@@ -16,7 +16,7 @@ const KEY = 'integration-test-key-0001'
 const NODES = ['127.0.0.11', '127.0.0.12', '127.0.0.13']
 
 async function lab(
-  t: Tap.Test,
+  t: Test,
   opts: { workers: number; timeout: number; scheduler?: string },
 ) {
   const backends: Backend[] = []

@@ -1,7 +1,7 @@
 // Issue 18.1: a reload applies completely or not at all, and says which; a
 // service whose address does not change keeps its listener. The real
 // binary, proxy workers, SIGHUP, and a port held by another process.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createServer } from 'node:net'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
@@ -19,7 +19,7 @@ import {
 const KEY = 'integration-test-key-0003'
 const NODES = ['127.0.0.51', '127.0.0.52']
 
-async function lab(t: Tap.Test) {
+async function lab(t: Test) {
   const backends: Backend[] = []
   for (const a of NODES) backends.push(await startBackend(a))
   t.teardown(() => Promise.all(backends.map(b => b.close().catch(() => {}))))
@@ -40,7 +40,7 @@ async function lab(t: Tap.Test) {
   return { backends, text }
 }
 
-async function up(t: Tap.Test, conf: string) {
+async function up(t: Test, conf: string) {
   const tm = await startTm(conf)
   t.teardown(() => tm.proc.stop())
   const reporters = NODES.map(n => new Reporter(n, tm.reports, KEY))

@@ -59,7 +59,7 @@ t.test(
     const ns = await lab.lan(
       Object.entries(HOSTS).map(([n, a]) => [n, `${a}/24`] as const),
     )
-    const H = (n: keyof typeof HOSTS): string => ns[n]
+    const H = (n: keyof typeof HOSTS): string => ns[n] as string
     const inNs = (
       n: keyof typeof HOSTS,
       args: string[],

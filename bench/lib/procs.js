@@ -165,13 +165,11 @@ export function treeUsage(pid) {
   } catch {
     /* no children */
   }
-  return pids
-    .map(procUsage)
-    .reduce(
-      (a, u) => ({
-        cpuSeconds: a.cpuSeconds + u.cpuSeconds,
-        rssMB: a.rssMB + u.rssMB,
-      }),
-      { cpuSeconds: 0, rssMB: 0 },
-    )
+  return pids.map(procUsage).reduce(
+    (a, u) => ({
+      cpuSeconds: a.cpuSeconds + u.cpuSeconds,
+      rssMB: a.rssMB + u.rssMB,
+    }),
+    { cpuSeconds: 0, rssMB: 0 },
+  )
 }

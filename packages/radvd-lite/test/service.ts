@@ -62,15 +62,13 @@ function fakeNet(
       return sent[n]!
     },
     receive(data: string, src: string, hopLimit: number) {
-      sockets
-        .at(-1)!
-        .onPacket({
-          data: Buffer.from(data, 'hex'),
-          src,
-          hopLimit,
-          ifindex: 7,
-          dst: 'ff02::2',
-        })
+      sockets.at(-1)!.onPacket({
+        data: Buffer.from(data, 'hex'),
+        src,
+        hopLimit,
+        ifindex: 7,
+        dst: 'ff02::2',
+      })
     },
   }
 }

@@ -118,7 +118,9 @@ t.test(
       ...conf(),
       services: [{ ...conf().services[0]!, dataplane: 'ebpf' }],
     }
-    await t.rejects(async () => tm.reload(bad), { code: 'TM_ERR_DATAPLANE_UNAVAILABLE' })
+    await t.rejects(async () => tm.reload(bad), {
+      code: 'TM_ERR_DATAPLANE_UNAVAILABLE',
+    })
     t.equal(
       (await tm.snapshot()).services[0]?.scheduler,
       'lc',

@@ -10,11 +10,7 @@ import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { controlRequest } from '@has/daemon-kit'
 import { needsRoot, NetnsLab, sh } from '@has/test-support'
-import {
-  spawnDaemon,
-  spawnScript,
-  type Proc,
-} from '@has/test-support'
+import { spawnDaemon, spawnScript, type Proc } from '@has/test-support'
 import { batchLine, parseConntrackRow } from '../../src/conntrack.js'
 import type { Flow } from '../../src/flow.js'
 

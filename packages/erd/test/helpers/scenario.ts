@@ -7,11 +7,7 @@ import type { Test } from 'tap'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import {
-  spawnDaemon,
-  type LogLine,
-  type Proc,
-} from '@has/test-support'
+import { spawnDaemon, type LogLine, type Proc } from '@has/test-support'
 import { buildLab, nsNode, type Lab } from './lab.js'
 
 export const UPDELAY = 1500

@@ -8,12 +8,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  binPath,
-  run,
-  track,
-  type Proc,
-} from '@has/test-support'
+import { binPath, run, track, type Proc } from '@has/test-support'
 import { NetnsLab } from '@has/test-support'
 import { startGanesha, type Ganesha } from './ganesha.js'
 

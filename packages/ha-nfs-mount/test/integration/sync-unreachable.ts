@@ -9,12 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { needsRoot, NetnsLab } from '@has/test-support'
-import {
-  binPath,
-  runBin,
-  track,
-  type Proc,
-} from '@has/test-support'
+import { binPath, runBin, track, type Proc } from '@has/test-support'
 
 t.test(
   'an unreachable sync target is reported within sync-connect-timeout',

@@ -19,13 +19,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { needsRoot, NetnsLab } from '@has/test-support'
-import {
-  binPath,
-  run,
-  runBin,
-  track,
-  type Proc,
-} from '@has/test-support'
+import { binPath, run, runBin, track, type Proc } from '@has/test-support'
 import { snapshot } from '../helpers/tree.js'
 
 t.test('sync converges through changes and a target outage', async t => {

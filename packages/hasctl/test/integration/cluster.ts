@@ -11,11 +11,7 @@ import t from 'tap'
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { controlRequest } from '@has/daemon-kit'
-import {
-  runBin,
-  spawnDaemon,
-  type Proc,
-} from '@has/test-support'
+import { runBin, spawnDaemon, type Proc } from '@has/test-support'
 import { TrafficLab, freePort } from '../../../../test/helpers/traffic-lab.js'
 import type { ClusterView } from '../../src/view.js'
 

@@ -7,11 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { needsRoot, NetnsLab } from '@has/test-support'
-import {
-  runBin,
-  spawnDaemon,
-  type Proc,
-} from '@has/test-support'
+import { runBin, spawnDaemon, type Proc } from '@has/test-support'
 import type { ClusterView } from '../../src/view.js'
 
 t.test(

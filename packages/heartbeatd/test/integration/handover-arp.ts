@@ -12,12 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@has/daemon-kit'
 import { NetnsLab, needsRoot } from '@has/test-support'
-import {
-  spawnDaemon,
-  track,
-  type LogLine,
-  type Proc,
-} from '@has/test-support'
+import { spawnDaemon, track, type LogLine, type Proc } from '@has/test-support'
 
 const VIP = '10.76.0.50'
 

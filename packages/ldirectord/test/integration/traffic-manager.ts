@@ -10,11 +10,7 @@ import { createSocket } from 'node:dgram'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { formatReport } from '@has/traffic-manager/protocol'
-import {
-  binPath,
-  spawnDaemon,
-  type Proc,
-} from '@has/test-support'
+import { binPath, spawnDaemon, type Proc } from '@has/test-support'
 import { freePort, makeNginx, type Nginx } from '../helpers/nginx.js'
 import { startControlServer } from '@has/daemon-kit'
 import { socketDir } from '../helpers/peers.js'

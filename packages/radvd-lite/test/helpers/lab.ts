@@ -5,11 +5,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { NetnsLab } from '@has/test-support'
-import {
-  track,
-  type Proc,
-  type LogLine,
-} from '@has/test-support'
+import { track, type Proc, type LogLine } from '@has/test-support'
 
 export interface Lab {
   readonly lab: NetnsLab

@@ -8,12 +8,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { asNobody, needsRoot } from '@has/test-support'
-import {
-  binPath,
-  run,
-  runBin,
-  spawnDaemon,
-} from '@has/test-support'
+import { binPath, run, runBin, spawnDaemon } from '@has/test-support'
 import { controlRequest } from '@has/daemon-kit'
 import { makeLab, startProbe, until } from '../helpers/lab.js'
 import { buildRa, parseRa } from '../../src/ra.js'

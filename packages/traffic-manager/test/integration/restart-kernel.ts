@@ -10,12 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { needsRoot, NetnsLab, sh } from '@has/test-support'
-import {
-  spawnDaemon,
-  track,
-  type LogLine,
-  type Proc,
-} from '@has/test-support'
+import { spawnDaemon, track, type LogLine, type Proc } from '@has/test-support'
 import { controlRequest } from '@has/daemon-kit'
 import type { StatusSnapshot } from '../../src/traffic-manager.js'
 

@@ -13,11 +13,7 @@ import { controlRequest } from '@has/daemon-kit'
 import { formatReport } from '../../../traffic-manager/src/report-protocol.js'
 import { createBirdClient } from '../../src/bird-client.js'
 import { formatCommand, parseProtocolRows } from '../../src/bird-codec.js'
-import {
-  spawnDaemon,
-  track,
-  type Proc,
-} from '@has/test-support'
+import { spawnDaemon, track, type Proc } from '@has/test-support'
 import { isRoot } from '@has/test-support'
 
 const hasBird =

@@ -10,5 +10,6 @@ export const csError = defineErrors({
   CS_ERR_KEY_FILE: { message: 'cannot read auth key file %s: %s', exit: 3 },
 })
 
-export type CsErrorCode = keyof typeof csError.codes
-export const errorCodes = Object.keys(csError.codes) as CsErrorCode[]
+/** Every code with its message and exit status; the README's Errors table lists the same. */
+export const errorCodes = csError.codes
+export type ErrorCode = keyof typeof errorCodes

@@ -31,4 +31,4 @@ export {
   parseMembershipLine,
   type MembershipEvent,
 } from './heartbeat-client.js'
-export { csError, errorCodes, type CsErrorCode } from './errors.js'
+export { csError, errorCodes, type ErrorCode } from './errors.js'

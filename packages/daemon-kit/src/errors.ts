@@ -84,6 +84,10 @@ export const kitError = defineErrors({
   },
 })
 
+/** Every code with its message and exit status; the README's Errors table lists the same. */
+export const errorCodes = kitError.codes
+export type ErrorCode = keyof typeof errorCodes
+
 /** True when `e` carries a string `code` (any copy of HasError, or Node). */
 export function hasCode(e: unknown): e is Error & { code: string } {
   return (

@@ -1,15 +1,20 @@
 // The README's Errors table and the code table must name the same codes.
 import t from 'tap'
-import { readFileSync } from 'node:fs'
-import { kitError, defineErrors, EXIT, hasCode } from '../src/errors.js'
+import { readmeErrorCodes } from '@has/test-support'
+import {
+  kitError,
+  defineErrors,
+  errorCodes,
+  EXIT,
+  hasCode,
+} from '../src/errors.js'
 
 t.test('README table matches the code table', async t => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
-  const section = readme.split('## Errors')[1]?.split('\n## ')[0] ?? ''
-  const documented = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)]
-    .map(m => m[1])
-    .sort()
-  t.same(documented, Object.keys(kitError.codes).sort())
+  t.same(
+    readmeErrorCodes(new URL('../README.md', import.meta.url), 'KIT_ERR_'),
+    Object.keys(errorCodes).sort(),
+    'README Errors table == src/errors.ts',
+  )
 })
 
 t.test('defineErrors fills templates and exit codes', async t => {

@@ -26,5 +26,6 @@ export const erdError = defineErrors({
   },
 })
 
-/** Every code, for the README table test. */
-export const errorCodes = Object.freeze(Object.keys(erdError.codes))
+/** Every code with its message and exit status; the README's Errors table lists the same. */
+export const errorCodes = erdError.codes
+export type ErrorCode = keyof typeof errorCodes

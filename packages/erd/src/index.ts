@@ -60,5 +60,5 @@ export {
   type ApplyResult,
 } from './kernel.js'
 export { systemClock, type Clock, type Timer } from './clock.js'
-export { erdError, errorCodes } from './errors.js'
+export { erdError, errorCodes, type ErrorCode } from './errors.js'
 export { NeighbourCache, neighbourLines, type Neighbour } from './neighbours.js'

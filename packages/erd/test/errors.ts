@@ -1,19 +1,12 @@
 // The README's Errors table and src/errors.ts list the same codes.
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { readmeErrorCodes } from '@has/test-support'
 import { errorCodes, erdError } from '../src/errors.js'
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
-const start = readme.indexOf('## Errors')
-const section = readme.slice(start, readme.indexOf('\n## ', start + 1))
-const documented = [
-  ...section.matchAll(/^\| <a id="(ERD_ERR_[A-Z_]+)"><\/a>`\1` \|/gm),
-].map(m => m[1])
-
 t.same(
-  documented.sort(),
-  [...errorCodes].sort(),
-  'README table == errors.ts table',
+  readmeErrorCodes(new URL('../README.md', import.meta.url), 'ERD_ERR_'),
+  Object.keys(errorCodes).sort(),
+  'README Errors table == src/errors.ts',
 )
 
 t.test('errors carry code, message and exit status', async t => {

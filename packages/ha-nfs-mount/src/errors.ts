@@ -3,7 +3,7 @@
 
 import { defineErrors } from '@has/daemon-kit'
 
-export const errorCodes = {
+export const hnmError = defineErrors({
   HNM_ERR_RELOAD_RESTART: {
     message: '%s need a restart; keeping the running configuration',
   },
@@ -19,7 +19,8 @@ export const errorCodes = {
     message:
       'sync source %s is empty but target %s is not (or is remote): refusing a pass that would delete the target; is the source mounted?',
   },
-} as const
+})
 
-export const hnmError = defineErrors(errorCodes)
-export type HnmErrorCode = keyof typeof errorCodes
+/** Every code with its message and exit status; the README's Errors table lists the same. */
+export const errorCodes = hnmError.codes
+export type ErrorCode = keyof typeof errorCodes

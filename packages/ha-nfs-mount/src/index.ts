@@ -7,8 +7,7 @@ export type {
 } from './service.js'
 export { parseConfig, parseSource, loadConfig, DEFAULTS } from './config.js'
 export type { HnmConfig, MountSpec, SyncSpec, MounterKind } from './config.js'
-export { errorCodes, hnmError } from './errors.js'
-export type { HnmErrorCode } from './errors.js'
+export { hnmError, errorCodes, type ErrorCode } from './errors.js'
 export {
   buildNullCall,
   parseReply,

@@ -1,21 +1,12 @@
 // The README's Errors table and src/errors.ts list the same codes.
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { readmeErrorCodes } from '@has/test-support'
 import { errorCodes, hnmError } from '../src/errors.js'
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
-const section = readme.slice(
-  readme.indexOf('## Errors'),
-  readme.indexOf('\n## ', readme.indexOf('## Errors') + 1),
-)
-const documented = [
-  ...section.matchAll(/^\| <a id="(HNM_ERR_[A-Z_]+)"><\/a>`\1` \|/gm),
-].map(m => m[1])
-
 t.same(
-  documented.sort(),
+  readmeErrorCodes(new URL('../README.md', import.meta.url), 'HNM_ERR_'),
   Object.keys(errorCodes).sort(),
-  'README table == errors.ts table',
+  'README Errors table == src/errors.ts',
 )
 
 t.test('errors carry code, message and exit status', async t => {

@@ -9,5 +9,6 @@ export const hasctlError = defineErrors({
   },
 })
 
-export type HasctlErrorCode = keyof typeof hasctlError.codes
-export const errorCodes = Object.keys(hasctlError.codes) as HasctlErrorCode[]
+/** Every code with its message and exit status; the README's Errors table lists the same. */
+export const errorCodes = hasctlError.codes
+export type ErrorCode = keyof typeof errorCodes

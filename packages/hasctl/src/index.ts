@@ -15,4 +15,4 @@ export {
   controlAddress,
   type ClusterSources,
 } from './cluster.js'
-export { hasctlError, errorCodes, type HasctlErrorCode } from './errors.js'
+export { hasctlError, errorCodes, type ErrorCode } from './errors.js'

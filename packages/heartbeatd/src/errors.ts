@@ -3,7 +3,7 @@
 
 import { defineErrors } from '@has/daemon-kit'
 
-export const errorCodes = {
+export const hbError = defineErrors({
   HB_ERR_CONFIG_LOCAL_NODE: {
     message: 'local node "%s" is not one of the node lines in %s',
     exit: 3,
@@ -23,7 +23,8 @@ export const errorCodes = {
   HB_ERR_EVENT_SYNTAX: { message: 'bad client line' },
   HB_ERR_EVENT_UNKNOWN: { message: 'unknown command "%s"' },
   HB_ERR_EVENT_TOO_LONG: { message: 'line longer than %s bytes' },
-} as const
+})
 
-export const hbError = defineErrors(errorCodes)
-export type HbErrorCode = keyof typeof errorCodes
+/** Every code with its message and exit status; the README's Errors table lists the same. */
+export const errorCodes = hbError.codes
+export type ErrorCode = keyof typeof errorCodes

@@ -35,4 +35,4 @@ export {
   EVENT_PROTOCOL_VERSION,
 } from './event-protocol.js'
 export type { ServerLine, ClientLine } from './event-protocol.js'
-export { errorCodes, hbError } from './errors.js'
+export { hbError, errorCodes, type ErrorCode } from './errors.js'

@@ -17,5 +17,6 @@ export const ldError = defineErrors({
   LD_ERR_MAINTENANCE: { message: 'maintenance file %s present' },
 })
 
+/** Every code with its message and exit status; the README's Errors table lists the same. */
 export const errorCodes = ldError.codes
-export type LdErrorCode = keyof typeof errorCodes
+export type ErrorCode = keyof typeof errorCodes

@@ -24,4 +24,4 @@ export {
   httpTarget,
 } from './checks.js'
 export type { CheckResult } from './checks.js'
-export { ldError, errorCodes } from './errors.js'
+export { ldError, errorCodes, type ErrorCode } from './errors.js'

@@ -1,18 +1,13 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readmeErrorCodes } from '@has/test-support'
 import { errorCodes, ldError } from '../src/errors.js'
 
 t.test('README Errors table and src/errors.ts list the same codes', async t => {
-  const readme = readFileSync(
-    join(import.meta.dirname, '..', 'README.md'),
-    'utf8',
+  t.same(
+    readmeErrorCodes(new URL('../README.md', import.meta.url), 'LD_ERR_'),
+    Object.keys(errorCodes).sort(),
+    'README Errors table == src/errors.ts',
   )
-  const section = readme.split('## Errors')[1]?.split('\n## ')[0] ?? ''
-  const documented = [
-    ...section.matchAll(/^\| <a id="(LD_ERR_[A-Z_]+)"><\/a>`\1` \|/gm),
-  ].map(m => m[1])
-  t.same(documented.sort(), Object.keys(errorCodes).sort())
 })
 
 t.test('the factory fills the message and the exit status', async t => {

@@ -5,7 +5,7 @@
 
 import { createDropLog, type DropLog, type Logger } from '@has/daemon-kit'
 import type { InterfaceConfig } from './config.js'
-import { errors } from './errors.js'
+import { raError } from './errors.js'
 import type { Metrics } from './metrics.js'
 import type { IcmpSocket, IcmpSocketOptions, Received } from './native.js'
 import { buildRa, parseRa, ICMP6_RA, ICMP6_RS, NdpParseError } from './ra.js'
@@ -93,7 +93,7 @@ export class Advertiser {
     this.#link = await this.#deps.readLink(this.#cfg.name)
     if (!this.#link.exists) {
       if (first && !this.#cfg.IgnoreIfMissing)
-        throw errors('RA_ERR_IFACE_MISSING', this.#cfg.name)
+        throw raError('RA_ERR_IFACE_MISSING', this.#cfg.name)
       if (this.#state !== 'missing' || first)
         this.#log.warn('interface missing; waiting for it')
       this.#state = 'missing'
@@ -112,7 +112,7 @@ export class Advertiser {
       // Already one of ours (RA_ERR_NATIVE): its message is the clear one.
       if (code?.startsWith('RA_ERR_')) throw e
       if (code === 'EPERM' || code === 'EACCES') {
-        throw errors(
+        throw raError(
           'RA_ERR_PRIVILEGE',
           this.#cfg.name,
           (e as Error).message,
@@ -124,7 +124,7 @@ export class Advertiser {
         this.#arm(RECHECK_MS, () => void this.#attach(false))
         return
       }
-      throw errors('RA_ERR_SOCKET', this.#cfg.name, (e as Error).message, e)
+      throw raError('RA_ERR_SOCKET', this.#cfg.name, (e as Error).message, e)
     }
     this.#log.info(
       { ifindex: this.#socket.ifindex, mtu: this.#link.mtu },

@@ -3,7 +3,7 @@
 
 import { defineErrors } from '@has/daemon-kit'
 
-export const errors = defineErrors({
+export const raError = defineErrors({
   RA_ERR_IFACE_MISSING: {
     message: 'interface %s does not exist (and IgnoreIfMissing is off)',
   },
@@ -18,5 +18,6 @@ export const errors = defineErrors({
   },
 })
 
-export const errorCodes = errors.codes
+/** Every code with its message and exit status; the README's Errors table lists the same. */
+export const errorCodes = raError.codes
 export type ErrorCode = keyof typeof errorCodes

@@ -36,4 +36,4 @@ export {
   type IcmpSocketOptions,
   type Received,
 } from './native.js'
-export { errors, errorCodes, type ErrorCode } from './errors.js'
+export { raError, errorCodes, type ErrorCode } from './errors.js'

@@ -3,7 +3,7 @@
 // scheduler) work on a machine where the addon was not built.
 
 import { createRequire } from 'node:module'
-import { errors } from './errors.js'
+import { raError } from './errors.js'
 
 export interface Received {
   readonly data: Buffer
@@ -52,7 +52,7 @@ export function loadAddon(path = ADDON_PATH): Addon {
   } catch (e) {
     const code = (e as { code?: string }).code
     if (code === 'MODULE_NOT_FOUND' || code === 'ERR_DLOPEN_FAILED') {
-      throw errors('RA_ERR_NATIVE', (e as Error).message.split('\n')[0], e)
+      throw raError('RA_ERR_NATIVE', (e as Error).message.split('\n')[0], e)
     }
     throw e
   }

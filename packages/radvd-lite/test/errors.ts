@@ -1,20 +1,19 @@
 // The README's Errors table and src/errors.ts list the same codes.
 import t from 'tap'
-import { readFileSync } from 'node:fs'
-import { errorCodes, errors } from '../src/errors.js'
+import { readmeErrorCodes } from '@has/test-support'
+import { errorCodes, raError } from '../src/errors.js'
 
 t.test('README Errors table matches the code table', async t => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
-  const section = readme.split(/^## Errors$/m)[1]?.split(/^## /m)[0] ?? ''
-  const inReadme = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)]
-    .map(m => m[1])
-    .sort()
-  t.same(inReadme, Object.keys(errorCodes).sort())
+  t.same(
+    readmeErrorCodes(new URL('../README.md', import.meta.url), 'RA_ERR_'),
+    Object.keys(errorCodes).sort(),
+    'README Errors table == src/errors.ts',
+  )
 })
 
 t.test('factory fills the template and keeps the cause', async t => {
   const cause = new Error('EPERM')
-  const e = errors(
+  const e = raError(
     'RA_ERR_PRIVILEGE',
     'eth0',
     'socket: Operation not permitted',

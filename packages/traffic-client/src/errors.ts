@@ -3,7 +3,7 @@
 
 import { defineErrors, EXIT } from '@has/daemon-kit'
 
-export const errorCodes = Object.freeze({
+export const tcError = defineErrors({
   TC_ERR_PROCFS_READ: { message: 'cannot read %s: %s' },
   TC_ERR_PROCFS_CPUINFO: {
     message:
@@ -21,6 +21,6 @@ export const errorCodes = Object.freeze({
   },
 })
 
-export type TrafficClientErrorCode = keyof typeof errorCodes
-
-export const tcError = defineErrors(errorCodes)
+/** Every code with its message and exit status; the README's Errors table lists the same. */
+export const errorCodes = tcError.codes
+export type ErrorCode = keyof typeof errorCodes

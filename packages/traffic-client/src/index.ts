@@ -40,8 +40,7 @@ export { nextFlag, reportFor, FLAGS, FLAG_COMMANDS } from './flag.js'
 export type { Flag, FlagCommand } from './flag.js'
 export { agentReply } from './agent-check.js'
 export { createErrorLogStream } from '@has/daemon-kit'
-export { errorCodes } from './errors.js'
-export type { TrafficClientErrorCode } from './errors.js'
+export { tcError, errorCodes, type ErrorCode } from './errors.js'
 export {
   checkDrNode,
   setupDrNode,

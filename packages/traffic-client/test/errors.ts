@@ -1,15 +1,14 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { readmeErrorCodes } from '@has/test-support'
 import { errorCodes } from '../src/errors.js'
 import { tcError } from '../src/errors.js'
 
 t.test('README Errors table and the code table match both ways', async t => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
-  const section = readme.split('\n## Errors')[1]?.split('\n## ')[0] ?? ''
-  const documented = [...section.matchAll(/^\| `(TC_ERR_[A-Z_]+)` \|/gm)]
-    .map(m => m[1])
-    .sort()
-  t.same(documented, Object.keys(errorCodes).sort())
+  t.same(
+    readmeErrorCodes(new URL('../README.md', import.meta.url), 'TC_ERR_'),
+    Object.keys(errorCodes).sort(),
+    'README Errors table == src/errors.ts',
+  )
 })
 
 t.test('messages fill their placeholders; exit statuses', async t => {

@@ -6,7 +6,7 @@
 // file watching): issue 18.12, start cost per worker.
 import { defineErrors } from '@has/daemon-kit/errors'
 
-export const errorCodes = {
+export const tmError = defineErrors({
   TM_ERR_DATAPLANE_UNAVAILABLE: {
     message: 'data plane "%s" is not available in this build: %s',
     exit: 3,
@@ -40,7 +40,8 @@ export const errorCodes = {
     message:
       'report dropped: an unlisted node may not join, autojoin-max nodes already joined',
   },
-} as const
+})
 
-export const tmError = defineErrors(errorCodes)
-export type TmErrorCode = keyof typeof errorCodes
+/** Every code with its message and exit status; the README's Errors table lists the same. */
+export const errorCodes = tmError.codes
+export type ErrorCode = keyof typeof errorCodes

@@ -31,7 +31,7 @@ export {
 export type { NodeEntry, NodeStatus, DropReason } from './live-table.js'
 export { planBackends } from './plan.js'
 export { formatStatus } from './status-table.js'
-export { errorCodes, tmError } from './errors.js'
+export { tmError, errorCodes, type ErrorCode } from './errors.js'
 export {
   buildMaglevTable,
   maglevShares,

@@ -10,7 +10,7 @@ import {
   type ReportState,
 } from './report-protocol.js'
 import type { NodeConfig, NodeRole } from './config.js'
-import type { TmErrorCode } from './errors.js'
+import type { ErrorCode } from './errors.js'
 import type { ReportSources } from './report-sources.js'
 
 /**
@@ -54,7 +54,7 @@ export const DROP_REASONS = [
   'TM_ERR_REPORT_REPLAY',
   'TM_ERR_REPORT_LATE',
   'TM_ERR_REPORT_AUTOJOIN_FULL',
-] as const satisfies readonly TmErrorCode[]
+] as const satisfies readonly ErrorCode[]
 export type DropReason = (typeof DROP_REASONS)[number]
 
 export type ReceiveResult =

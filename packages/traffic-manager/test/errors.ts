@@ -1,30 +1,20 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { readmeErrorCodes } from '@has/test-support'
 import { errorCodes, tmError } from '../src/errors.js'
-import { nftErrors } from '../src/nft/errors.js'
-import { drErrors } from '../src/nft/dr-errors.js'
+import { nftError } from '../src/nft/errors.js'
+import { drError } from '../src/nft/dr-errors.js'
 
 t.test(
   'README Errors table lists exactly the codes of src/errors.ts and src/nft/errors.ts',
   t => {
-    const readme = readFileSync(
-      new URL('../README.md', import.meta.url),
-      'utf8',
-    )
-    const section = readme.slice(
-      readme.indexOf('## Errors'),
-      readme.indexOf('## Metrics'),
-    )
-    const documented = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)]
-      .map(m => m[1])
-      .sort()
     t.same(
-      documented,
+      readmeErrorCodes(new URL('../README.md', import.meta.url), ''),
       [
         ...Object.keys(errorCodes),
-        ...Object.keys(nftErrors.codes),
-        ...Object.keys(drErrors.codes),
+        ...Object.keys(nftError.codes),
+        ...Object.keys(drError.codes),
       ].sort(),
+      'README Errors table == the code tables',
     )
     t.end()
   },

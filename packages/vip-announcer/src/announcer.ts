@@ -21,7 +21,7 @@ import {
   parseProtocolRows,
   toggleOutcome,
 } from './bird-codec.js'
-import { errors } from './errors.js'
+import { vaError } from './errors.js'
 import {
   HealthMachine,
   judge,
@@ -94,7 +94,7 @@ export async function createVipAnnouncer(
       result: isError(r) ? 'error' : 'unchanged',
     })
     if (isError(r))
-      throw errors(
+      throw vaError(
         'VA_ERR_BIRD_REFUSED',
         `show protocols "${p}"`,
         r.code,
@@ -102,7 +102,7 @@ export async function createVipAnnouncer(
       )
     const row = parseProtocolRows(r).find(x => x.name === p)
     if (!row || row.proto !== 'Static')
-      throw errors('VA_ERR_NOT_STATIC', p, row?.proto ?? 'missing')
+      throw vaError('VA_ERR_NOT_STATIC', p, row?.proto ?? 'missing')
     verified.add(p)
     return true
   }
@@ -122,7 +122,7 @@ export async function createVipAnnouncer(
         const result = toggleOutcome(r)
         metrics.birdCommands.inc({ command, result })
         if (result === 'error')
-          throw errors(
+          throw vaError(
             'VA_ERR_BIRD_REFUSED',
             `${command} "${p}"`,
             r.code,
@@ -234,7 +234,7 @@ export async function createVipAnnouncer(
         // Withdraw what we stop managing, or refuse the whole reload.
         const r = await bird.command(formatCommand('disable', p))
         if (toggleOutcome(r) === 'error')
-          throw errors('VA_ERR_BIRD_REFUSED', `disable "${p}"`, r.code, r.text)
+          throw vaError('VA_ERR_BIRD_REFUSED', `disable "${p}"`, r.code, r.text)
       }
       if (
         next.birdSocket !== config.birdSocket ||

@@ -9,7 +9,7 @@ import {
   BirdSyntaxError,
   type BirdReply,
 } from './bird-codec.js'
-import { errors } from './errors.js'
+import { vaError } from './errors.js'
 
 export interface BirdClient {
   /** Sends one command line (with its newline) and resolves with BIRD's reply. */
@@ -49,21 +49,21 @@ export function createBirdClient(opts: {
       try {
         replies = parser.push(chunk)
       } catch (e) {
-        fail(errors('VA_ERR_BIRD_SYNTAX', (e as BirdSyntaxError).message))
+        fail(vaError('VA_ERR_BIRD_SYNTAX', (e as BirdSyntaxError).message))
         return
       }
       for (const r of replies) waiting.shift()?.resolve(r)
     })
     s.on('error', e =>
-      fail(errors('VA_ERR_BIRD_UNREACHABLE', opts.path, e.message, e)),
+      fail(vaError('VA_ERR_BIRD_UNREACHABLE', opts.path, e.message, e)),
     )
     s.on('close', () => {
       if (socket === s)
-        fail(errors('VA_ERR_BIRD_UNREACHABLE', opts.path, 'connection closed'))
+        fail(vaError('VA_ERR_BIRD_UNREACHABLE', opts.path, 'connection closed'))
     })
     ready = expect('welcome').then(r => {
       if (r.code !== 1)
-        throw errors(
+        throw vaError(
           'VA_ERR_BIRD_SYNTAX',
           `expected the 0001 welcome, got ${r.code} ${r.text}`,
         )
@@ -75,7 +75,7 @@ export function createBirdClient(opts: {
   const expect = (what: string): Promise<BirdReply> =>
     new Promise<BirdReply>((resolve, reject) => {
       const timer = setTimeout(
-        () => fail(errors('VA_ERR_BIRD_TIMEOUT', what, opts.timeoutMs)),
+        () => fail(vaError('VA_ERR_BIRD_TIMEOUT', what, opts.timeoutMs)),
         opts.timeoutMs,
       )
       waiting.push({
@@ -88,7 +88,7 @@ export function createBirdClient(opts: {
     await open()
     const s = socket
     if (!s)
-      throw errors('VA_ERR_BIRD_UNREACHABLE', opts.path, 'connection closed')
+      throw vaError('VA_ERR_BIRD_UNREACHABLE', opts.path, 'connection closed')
     const reply = expect(line.trim())
     s.write(line)
     return reply
@@ -104,7 +104,7 @@ export function createBirdClient(opts: {
       return socket !== undefined && !socket.connecting && !socket.destroyed
     },
     close() {
-      fail(errors('VA_ERR_BIRD_UNREACHABLE', opts.path, 'client closed'))
+      fail(vaError('VA_ERR_BIRD_UNREACHABLE', opts.path, 'client closed'))
     },
   }
 }

@@ -5,7 +5,7 @@
 
 import { defineErrors } from '@has/daemon-kit'
 
-export const errors = defineErrors({
+export const vaError = defineErrors({
   VA_ERR_BIRD_UNREACHABLE: {
     message: 'cannot reach BIRD on its control socket %s: %s',
   },
@@ -20,5 +20,6 @@ export const errors = defineErrors({
   },
 })
 
-export const errorCodes = errors.codes
+/** Every code with its message and exit status; the README's Errors table lists the same. */
+export const errorCodes = vaError.codes
 export type ErrorCode = keyof typeof errorCodes

@@ -38,4 +38,4 @@ export {
 export { createBirdClient, type BirdClient } from './bird-client.js'
 export { createTmProbe, type TmProbe } from './tm-probe.js'
 export { createMetrics, type Metrics } from './metrics.js'
-export { errors, errorCodes, type ErrorCode } from './errors.js'
+export { vaError, errorCodes, type ErrorCode } from './errors.js'

@@ -14,7 +14,7 @@ import type {
   VirtualServiceSpec,
 } from '../data-plane.js'
 import { buildMaglevTable, maglevSize } from '../maglev.js'
-import { drErrors } from './dr-errors.js'
+import { drError } from './dr-errors.js'
 import { parseDrListing } from './dr-counters.js'
 import { linkMac, resolveNode } from './dr-neighbours.js'
 import {
@@ -50,12 +50,12 @@ export async function openDrDataPlane(
   const now = deps.now ?? Date.now
   const log = ctx.logger.child({ component: 'nft-dr', service: spec.name })
   if (!(deps.hasNetAdmin ?? hasNetAdmin)())
-    throw drErrors('TM_ERR_DR_NO_CAP', `service ${spec.name}`)
+    throw drError('TM_ERR_DR_NO_CAP', `service ${spec.name}`)
   let opts: DrOptions
   try {
     opts = parseDrOptions(options)
   } catch (e) {
-    throw drErrors('TM_ERR_DR_OPTION', spec.name, (e as Error).message)
+    throw drError('TM_ERR_DR_OPTION', spec.name, (e as Error).message)
   }
   const table = `netdev ${drTableName(spec, opts)}`
 
@@ -64,13 +64,13 @@ export async function openDrDataPlane(
     try {
       r = await exec('nft', ['-f', '-'], script)
     } catch (e) {
-      throw drErrors('TM_ERR_DR_MISSING', 'nft', (e as Error).message, e)
+      throw drError('TM_ERR_DR_MISSING', 'nft', (e as Error).message, e)
     }
     if (r.code !== 0) {
       const text = r.stderr.trim()
       if (/Operation not permitted/i.test(text))
-        throw drErrors('TM_ERR_DR_NO_CAP', text)
-      throw drErrors(
+        throw drError('TM_ERR_DR_NO_CAP', text)
+      throw drError(
         'TM_ERR_DR_APPLY',
         spec.name,
         text.split('\n').slice(0, 3).join(' | '),
@@ -93,7 +93,7 @@ export async function openDrDataPlane(
     if (!mac) {
       mac = await linkMac(exec, dev)
       if (!mac)
-        throw drErrors(
+        throw drError(
           'TM_ERR_DR_APPLY',
           spec.name,
           `cannot read the MAC address of interface ${dev}`,
@@ -146,7 +146,7 @@ export async function openDrDataPlane(
       if (!r.ok) {
         const err =
           r.reason === 'not-on-link'
-            ? drErrors('TM_ERR_DR_NOT_ON_LINK', spec.name, b.host, r.detail)
+            ? drError('TM_ERR_DR_NOT_ON_LINK', spec.name, b.host, r.detail)
             : undefined
         problems.push({
           node: b.id,
@@ -191,7 +191,7 @@ export async function openDrDataPlane(
     }
     ifaceMac ??= await linkMac(exec, iface)
     if (!ifaceMac)
-      throw drErrors(
+      throw drError(
         'TM_ERR_DR_APPLY',
         spec.name,
         `cannot read the MAC address of interface ${iface}`,

@@ -3,7 +3,7 @@
 
 import { defineErrors } from '@has/daemon-kit'
 
-export const drErrors = defineErrors({
+export const drError = defineErrors({
   TM_ERR_DR_NO_CAP: {
     message:
       'the nftables-dr data plane needs CAP_NET_ADMIN (run as root or grant AmbientCapabilities=CAP_NET_ADMIN): %s',
@@ -21,4 +21,4 @@ export const drErrors = defineErrors({
   },
 })
 
-export type DrErrorCode = keyof typeof drErrors.codes
+export type DrErrorCode = keyof typeof drError.codes

@@ -4,7 +4,7 @@
 
 import { defineErrors } from '@has/daemon-kit'
 
-export const nftErrors = defineErrors({
+export const nftError = defineErrors({
   TM_ERR_NFT_NO_CAP: {
     message:
       'the nftables data plane needs CAP_NET_ADMIN (run as root or grant AmbientCapabilities=CAP_NET_ADMIN): %s',
@@ -21,4 +21,4 @@ export const nftErrors = defineErrors({
   },
 })
 
-export type NftErrorCode = keyof typeof nftErrors.codes
+export type NftErrorCode = keyof typeof nftError.codes

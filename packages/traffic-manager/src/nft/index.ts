@@ -12,7 +12,7 @@ export {
   type Exec,
   type ExecResult,
 } from './kernel-exec.js'
-export { nftErrors, type NftErrorCode } from './errors.js'
+export { nftError, type NftErrorCode } from './errors.js'
 // The direct-routing plane (dataplane nftables-dr).
 export {
   createDrDataPlane,
@@ -30,4 +30,4 @@ export {
   type Resolved,
   type RouteInfo,
 } from './dr-neighbours.js'
-export { drErrors, type DrErrorCode } from './dr-errors.js'
+export { drError, type DrErrorCode } from './dr-errors.js'

@@ -15,7 +15,7 @@ import type {
   DataPlaneFactory,
   VirtualServiceSpec,
 } from '../data-plane.js'
-import { nftErrors } from './errors.js'
+import { nftError } from './errors.js'
 import { activeByBackend, parseNftCounters } from './kernel-counters.js'
 import {
   execProgram,
@@ -52,13 +52,13 @@ export async function openNftDataPlane(
   const exec = deps.exec ?? execProgram
   const log = ctx.logger.child({ component: 'nft', service: spec.name })
   if (!(deps.hasNetAdmin ?? hasNetAdmin)()) {
-    throw nftErrors('TM_ERR_NFT_NO_CAP', `service ${spec.name}`)
+    throw nftError('TM_ERR_NFT_NO_CAP', `service ${spec.name}`)
   }
   let opts: NftOptions
   try {
     opts = parseNftOptions(options)
   } catch (e) {
-    throw nftErrors('TM_ERR_NFT_OPTION', spec.name, (e as Error).message)
+    throw nftError('TM_ERR_NFT_OPTION', spec.name, (e as Error).message)
   }
   const table = `${nftFamily(spec)} ${tableName(spec, opts)}`
   // Without forwarding the DNATed packets die silently in the kernel: refuse
@@ -66,7 +66,7 @@ export async function openNftDataPlane(
   const sysctl = forwardingSysctl(spec.family)
   const forwarding = await readSysctl(exec, sysctl)
   if (forwarding === '0')
-    throw nftErrors('TM_ERR_NFT_FORWARDING', spec.name, sysctl, sysctl)
+    throw nftError('TM_ERR_NFT_FORWARDING', spec.name, sysctl, sysctl)
   if (forwarding === undefined)
     log.warn(
       { sysctl },
@@ -78,13 +78,13 @@ export async function openNftDataPlane(
     try {
       r = await exec('nft', ['-f', '-'], script)
     } catch (e) {
-      throw nftErrors('TM_ERR_NFT_MISSING', 'nft', (e as Error).message, e)
+      throw nftError('TM_ERR_NFT_MISSING', 'nft', (e as Error).message, e)
     }
     if (r.code !== 0) {
       const text = r.stderr.trim()
       if (/Operation not permitted/i.test(text))
-        throw nftErrors('TM_ERR_NFT_NO_CAP', text)
-      throw nftErrors(
+        throw nftError('TM_ERR_NFT_NO_CAP', text)
+      throw nftError(
         'TM_ERR_NFT_APPLY',
         spec.name,
         text.split('\n').slice(0, 3).join(' | '),

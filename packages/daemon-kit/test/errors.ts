@@ -28,3 +28,10 @@ t.test('defineErrors fills templates and exit codes', async t => {
   t.ok(hasCode(e))
   t.notOk(hasCode(new Error('x')))
 })
+
+t.test('the kit factory fills its own templates', async t => {
+  const e = kitError('KIT_ERR_CONFIG_UNREADABLE', '/etc/x.conf', 'ENOENT')
+  t.equal(e.code, 'KIT_ERR_CONFIG_UNREADABLE')
+  t.equal(e.message, 'cannot read /etc/x.conf: ENOENT')
+  t.equal(e.exitCode, 3)
+})

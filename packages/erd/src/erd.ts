@@ -16,7 +16,7 @@ import {
 } from './config.js'
 import { erdError } from './errors.js'
 import { systemKernel, type Kernel, type Watcher } from './kernel.js'
-import { systemClock, type Clock, type Timer } from './clock.js'
+import { systemClock, type Clock, type Timer } from '@has/daemon-kit'
 import { createMetrics, type ErdMetrics } from './metrics.js'
 import {
   LinkSelector,

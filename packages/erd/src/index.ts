@@ -59,6 +59,6 @@ export {
   type Watcher,
   type ApplyResult,
 } from './kernel.js'
-export { systemClock, type Clock, type Timer } from './clock.js'
+export { systemClock, type Clock, type Timer } from '@has/daemon-kit'
 export { erdError, errorCodes, type ErrorCode } from './errors.js'
 export { NeighbourCache, neighbourLines, type Neighbour } from './neighbours.js'

@@ -11,37 +11,7 @@ import { DEFAULTS, type ErdConfig } from '../src/config.js'
 import { sameRoute, type Route, type RouteOp } from '../src/routes.js'
 import type { Kernel } from '../src/kernel.js'
 import type { MonitorEvent } from '../src/netlink-text.js'
-import type { Clock } from '../src/clock.js'
-
-class ManualClock implements Clock {
-  t = 1_000_000
-  timers: { at: number; fn: () => void; every?: number; dead?: boolean }[] = []
-  now = () => this.t
-  after(ms: number, fn: () => void) {
-    const x = { at: this.t + ms, fn }
-    this.timers.push(x)
-    return { cancel: () => void ((x as { dead?: boolean }).dead = true) }
-  }
-  every(ms: number, fn: () => void) {
-    const x = { at: this.t + ms, fn, every: ms }
-    this.timers.push(x)
-    return { cancel: () => void ((x as { dead?: boolean }).dead = true) }
-  }
-  advance(ms: number) {
-    const end = this.t + ms
-    for (;;) {
-      const due = this.timers
-        .filter(x => !x.dead && x.at <= end)
-        .sort((a, b) => a.at - b.at)[0]
-      if (!due) break
-      this.t = due.at
-      if (due.every) due.at += due.every
-      else due.dead = true
-      due.fn()
-    }
-    this.t = end
-  }
-}
+import { ManualClock } from '@has/test-support'
 
 function fakeKernel(routes: Route[]) {
   const state = {

@@ -26,13 +26,8 @@ import {
   type ControlSender,
 } from './actions.js'
 import { checkPersistence } from './persistence-check.js'
-import {
-  RealMonitor,
-  realClock,
-  type CheckEvent,
-  type CheckRunner,
-  type Clock,
-} from './monitor.js'
+import { systemClock, type Clock, type Timer } from '@has/daemon-kit'
+import { RealMonitor, type CheckEvent, type CheckRunner } from './monitor.js'
 import type { HealthState, RealStatus } from './health.js'
 import { Reporter } from './reporter.js'
 
@@ -103,7 +98,7 @@ export async function createLdirectord(
   opts: LdirectordOptions,
 ): Promise<Ldirectord> {
   const logger = opts.logger.child({ component: 'ldirectord' })
-  const clock = opts.clock ?? realClock
+  const clock = opts.clock ?? systemClock
   const send: ControlSender =
     opts.controlSend ?? ((a, c, args) => controlRequest(a, c, args, 3000))
   const registry = opts.registry ?? new Registry()
@@ -310,14 +305,14 @@ export async function createLdirectord(
     }
   }
 
-  let tickTimer: unknown
+  let tickTimer: Timer | undefined
   const tickEvery = (): number =>
     Math.min(...config.virtuals.map(v => v.checkinterval), 60_000)
   const scheduleTick = (): void => {
     if (closed) return
-    tickTimer = clock.setTimeout(() => {
+    tickTimer = clock.after(tickEvery(), () => {
       void actions.tick().finally(scheduleTick)
-    }, tickEvery())
+    })
   }
 
   startMonitors(first, new Map())
@@ -360,7 +355,7 @@ export async function createLdirectord(
     },
     async close() {
       closed = true
-      clock.clearTimeout(tickTimer)
+      tickTimer?.cancel()
       for (const m of monitors.values()) m.stop()
       await actions.close()
     },

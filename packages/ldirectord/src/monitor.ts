@@ -4,6 +4,7 @@
 // when it ends if it ran longer). Clock and check runner are injectable.
 
 import { access } from 'node:fs/promises'
+import { systemClock, type Clock, type Timer } from '@has/daemon-kit'
 import { join } from 'node:path'
 import type { RealServer, VirtualService } from './config.js'
 import {
@@ -16,18 +17,6 @@ import {
   type CheckResult,
 } from './checks.js'
 import { applyResult, INITIAL, type HealthState } from './health.js'
-
-export interface Clock {
-  now(): number
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: h => clearTimeout(h as NodeJS.Timeout),
-}
 
 export interface CheckEvent {
   readonly virtual: VirtualService
@@ -140,7 +129,7 @@ export interface MonitorOptions {
 
 export class RealMonitor {
   state: HealthState
-  private timer: unknown
+  private timer: Timer | undefined
   private stopped = false
   private round = 0
   /** When the pending check is due: the next is due one interval later. */
@@ -150,7 +139,7 @@ export class RealMonitor {
 
   constructor(readonly opts: MonitorOptions) {
     this.state = opts.initial ?? INITIAL
-    this.clock = opts.clock ?? realClock
+    this.clock = opts.clock ?? systemClock
     this.run = opts.run ?? runCheck
   }
 
@@ -162,9 +151,9 @@ export class RealMonitor {
   private schedule(ms: number): void {
     if (this.stopped) return
     this.due = this.clock.now() + ms
-    this.timer = this.clock.setTimeout(() => {
+    this.timer = this.clock.after(ms, () => {
       void this.once()
-    }, ms)
+    })
   }
 
   /** Runs one check and schedules the next; exposed for tests. */
@@ -219,6 +208,6 @@ export class RealMonitor {
   /** Stops the loop; a check in flight ends by its own deadline, unheard. */
   stop(): void {
     this.stopped = true
-    this.clock.clearTimeout(this.timer)
+    this.timer?.cancel()
   }
 }

@@ -9,33 +9,9 @@ import {
   RealMonitor,
   maintenanceNames,
   type CheckEvent,
-  type Clock,
 } from '../src/monitor.js'
+import { ManualClock } from '@has/test-support'
 import type { CheckResult } from '../src/checks.js'
-
-class FakeClock implements Clock {
-  t = 0
-  timers: { at: number; fn: () => void; id: number }[] = []
-  private n = 0
-  now = () => this.t
-  setTimeout = (fn: () => void, ms: number) => {
-    const id = ++this.n
-    this.timers.push({ at: this.t + ms, fn, id })
-    return id
-  }
-  clearTimeout = (id: unknown) => {
-    this.timers = this.timers.filter(x => x.id !== id)
-  }
-  /** Runs the next timer, advancing time to it. */
-  next(): number {
-    this.timers.sort((a, b) => a.at - b.at)
-    const x = this.timers.shift()
-    if (!x) throw new Error('no timer')
-    this.t = Math.max(this.t, x.at)
-    x.fn()
-    return this.t
-  }
-}
 
 const cfg = parseConfig(
   'checkinterval = 2\nfailurecount = 3\nvirtual = 10.0.0.1:80\n  real = 10.0.0.2 gate\n  checktype = connect\n',
@@ -48,7 +24,7 @@ function harness(
   results: CheckResult[],
   opts: { took?: number; maintenancedir?: string } = {},
 ) {
-  const clock = new FakeClock()
+  const clock = new ManualClock(0)
   const events: CheckEvent[] = []
   let waiter: (() => void) | undefined
   const m = new RealMonitor({
@@ -57,7 +33,7 @@ function harness(
     clock,
     ...(opts.maintenancedir ? { maintenancedir: opts.maintenancedir } : {}),
     run: async (_v, _r, round) => {
-      clock.t += opts.took ?? 100
+      clock.advance(opts.took ?? 100)
       return {
         kind: `round${round}`,
         result: results[round] ?? results[results.length - 1]!,
@@ -99,7 +75,7 @@ t.test(
       h.events.map(e => e.durationMs),
       [100, 100, 100, 100, 100],
     )
-    t.equal(h.clock.timers.length, 0, 'stopped: no timer left')
+    t.equal(h.clock.pending, 0, 'stopped: no timer left')
   },
 )
 
@@ -123,7 +99,7 @@ t.test('a late timer does not push the following checks back', async t => {
   const h = harness([ok])
   h.m.start()
   await h.step()
-  h.clock.timers[0]!.at += 400 // a busy event loop: the timer due at 2000 fires at 2400
+  h.clock.delayAll(400) // a busy event loop: the timer due at 2000 fires at 2400
   await h.step()
   await h.step()
   h.m.stop()
@@ -187,7 +163,7 @@ t.test('checkcount: a check fails only when every attempt fails', async t => {
   const m = new RealMonitor({
     virtual: vv,
     real: vv.reals[0]!,
-    clock: new FakeClock(),
+    clock: new ManualClock(0),
     run: async (_v, _r, round) => {
       calls.push(round)
       return { kind: 'connect', result: script[calls.length - 1] ?? ok }

@@ -52,6 +52,25 @@ export class ManualClock implements Clock {
     this.#now = end
   }
 
+  /**
+   * Fires the earliest pending timer, moving time to its due time (never
+   * back); returns the new now(). Throws when nothing is pending.
+   */
+  next(): number {
+    const next = this.#next()
+    if (!next) throw new Error('ManualClock.next(): no timer pending')
+    this.#now = Math.max(this.#now, next.due)
+    if (next.every === undefined) this.#timers.delete(next.id)
+    else next.due += next.every
+    next.fn()
+    return this.#now
+  }
+
+  /** Makes every pending timer fire ms late, as a busy event loop does. */
+  delayAll(ms: number): void {
+    for (const p of this.#timers.values()) p.due += ms
+  }
+
   /** Sets the time (forward only) and fires what fell due. */
   set(ms: number): void {
     if (ms > this.#now) this.advance(ms - this.#now)

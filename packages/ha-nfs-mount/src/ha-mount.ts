@@ -4,6 +4,7 @@
 // the mount point. Probe rounds never overlap; mount commands run in child
 // processes with timeouts, so nothing here can block the event loop.
 
+import { systemClock, type Clock } from '@has/daemon-kit'
 import { mkdir, rmdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Logger } from '@has/daemon-kit'
@@ -21,9 +22,8 @@ import { backoffMs } from './rsync-args.js'
 const MOUNT_RETRY_MIN = 1000 // ms
 const MOUNT_RETRY_MAX = 30_000 // ms
 
-export interface Clock {
-  now(): number
-}
+/** Only now() is read: mount retries are decided on probe rounds, not timers. */
+export type MountClock = Pick<Clock, 'now'>
 
 interface Replica {
   readonly server: string
@@ -94,7 +94,7 @@ export class HaMount {
     readonly ops: MountOps,
     readonly metrics: HnmMetrics,
     logger: Logger,
-    readonly clock: Clock = { now: () => performance.now() },
+    readonly clock: MountClock = systemClock,
   ) {
     this.spec = spec
     this.#config = config

@@ -6,7 +6,7 @@
 
 import { silentLogger, type Logger, type Service } from '@has/daemon-kit'
 import type { HnmConfig } from './config.js'
-import { HaMount, type Clock, type HaMountStatus } from './ha-mount.js'
+import { HaMount, type HaMountStatus, type MountClock } from './ha-mount.js'
 import { createMetrics, type HnmMetrics } from './metrics.js'
 import { createMounter, MountOps, type Mounter } from './mounter.js'
 import { Syncer, type SyncStatus } from './sync.js'
@@ -21,7 +21,7 @@ export interface HaNfsMountOptions {
   /** Replace the mount-table commands (tests without root). */
   readonly ops?: MountOps
   readonly metrics?: HnmMetrics
-  readonly clock?: Clock
+  readonly clock?: MountClock
 }
 
 export interface HaNfsMountStatus {

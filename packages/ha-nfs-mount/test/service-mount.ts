@@ -6,6 +6,7 @@
 // back-off of a replica whose export will not mount.
 
 import t from 'tap'
+import { ManualClock } from '@has/test-support'
 import { createServer, type Server, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -289,7 +290,7 @@ t.test(
     mounter.failing.add('127.0.0.1')
     // A clock that only moves when the test says so: the back-off is decided
     // by it, so the check does not depend on how fast this machine is.
-    let now = 0
+    const clock = new ManualClock(0)
     const lines: Record<string, unknown>[] = []
     const logger = createLogger({
       name: 'test',
@@ -304,7 +305,7 @@ t.test(
       ops,
       mounter,
       logger,
-      clock: { now: () => now },
+      clock,
     })
     t.teardown(() => svc.close())
     const server1Mounts = (): number =>
@@ -327,7 +328,7 @@ t.test(
       lastError: /not mounted: .*access denied/,
     })
 
-    now = 1000
+    clock.set(1000)
     await until('second attempt', () => server1Mounts() === 2)
     const seen2 = a.connections
     await until('ten more probe rounds', () => a.connections >= seen2 + 10)
@@ -345,7 +346,7 @@ t.test(
     )
 
     mounter.failing.clear()
-    now = 3000
+    clock.set(3000)
     await until(
       'server1 mounted and healthy',
       () => svc.status().mounts[0]?.servers[0]?.healthy === true,

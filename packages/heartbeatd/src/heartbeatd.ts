@@ -2,6 +2,7 @@
 // agents, the event server, timers and metrics. createHeartbeatd is the
 // library entry; runDaemon (cli.ts) adds signals, control socket, /metrics.
 
+import { systemClock, type Clock, type Timer } from '@has/daemon-kit'
 import { mkdirSync } from 'node:fs'
 import {
   Registry,
@@ -47,28 +48,25 @@ import {
 } from './ipaddr-native.js'
 import { routeDevice, startArpArbiter, type ArpArbiter } from './arp-arbiter.js'
 
-export interface Clock {
-  now(): number
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-  /** Runs fn after the datagrams already received have been handled. */
-  afterIo?(fn: () => void): void
-}
+// Times are read from process start (performance.now()), as before the
+// kit's Clock existed: only differences are used, and small numbers read
+// better in debug logs of the takeover path.
+const processClock: Clock = { ...systemClock, now: () => performance.now() }
 
-const realClock: Clock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: h => clearTimeout(h as NodeJS.Timeout),
-  // setImmediate runs after this loop turn's poll phase, which reads every
-  // datagram the kernel already holds.
-  afterIo: fn => void setImmediate(fn),
-}
+// setImmediate runs after this loop turn's poll phase, which reads every
+// datagram the kernel already holds.
+const afterPoll = (fn: () => void): void => void setImmediate(fn)
 
 export interface HeartbeatdOptions {
   readonly config: Config
   readonly logger?: Logger
   readonly registry?: Registry
   readonly clock?: Clock
+  /**
+   * Runs fn after the datagrams already received have been handled
+   * (default: setImmediate); a test clock passes its own or none.
+   */
+  readonly afterIo?: (fn: () => void) => void
   /** Interface table (tests); default: the host's, no-carrier links too. */
   readonly interfaces?: Interfaces
   /** Run the shipped IPaddr in-process (long-lived helpers); default true. */
@@ -98,7 +96,8 @@ export async function createHeartbeatd(
 ): Promise<Heartbeatd> {
   let config = opts.config
   const log = (opts.logger ?? silentLogger()).child({ component: 'heartbeatd' })
-  const clock = opts.clock ?? realClock
+  const clock = opts.clock ?? processClock
+  const afterIo = opts.afterIo ?? (opts.clock ? undefined : afterPoll)
   const registry = opts.registry ?? new Registry()
   const ifaces = opts.interfaces ?? (await hostInterfaces())
   const { paths, missing } = resolvePaths(config.media, config.udpport, ifaces)
@@ -213,11 +212,11 @@ export async function createHeartbeatd(
   )
   let closed = false
   let transport: Transport | undefined
-  let pingTimer: unknown
+  let pingTimer: Timer | undefined
   let pinger: Pinger | undefined
   let events: EventServer | undefined
-  let wakeTimer: unknown
-  let sendTimer: unknown
+  let wakeTimer: Timer | undefined
+  let sendTimer: Timer | undefined
   const busy = new Map<string, Promise<void>>()
 
   const snapshot = (): ServerLine[] => {
@@ -375,7 +374,7 @@ export async function createHeartbeatd(
       if (acts.length) void sendNow()
     }
     if (closed) return
-    clock.clearTimeout(wakeTimer)
+    wakeTimer?.cancel()
     const now = clock.now()
     if (arbiter && probeTimer === undefined && membership.probing(now))
       probeLoop()
@@ -391,9 +390,8 @@ export async function createHeartbeatd(
         membership.tick(tickAt)
         pump()
       }
-      wakeTimer = clock.setTimeout(
-        () => (clock.afterIo ? clock.afterIo(due) : due()),
-        Math.max(0, at - now),
+      wakeTimer = clock.after(Math.max(0, at - now), () =>
+        afterIo ? afterIo(due) : due(),
       )
     }
   }
@@ -401,7 +399,7 @@ export async function createHeartbeatd(
   // While the peer is silent: an ARP probe for every watched VIP each
   // keepalive (a held one once a second), so a peer cut off from the
   // heartbeats but holding the VIP answers before its deadline runs out.
-  let probeTimer: unknown
+  let probeTimer: Timer | undefined
   let probeTicks = 0
   const probeLoop = (): void => {
     probeTimer = undefined
@@ -420,7 +418,7 @@ export async function createHeartbeatd(
         arbiter.probe(addr)
     }
     probeTicks++
-    probeTimer = clock.setTimeout(probeLoop, config.keepalive)
+    probeTimer = clock.after(config.keepalive, probeLoop)
   }
 
   const advertFor = (via: Via, now: number, leaving: boolean): Buffer => {
@@ -503,9 +501,9 @@ export async function createHeartbeatd(
       })
       const poll = (): void => {
         check()
-        if (!closed) pingTimer = clock.setTimeout(poll, interval)
+        if (!closed) pingTimer = clock.after(interval, poll)
       }
-      pingTimer = clock.setTimeout(poll, interval)
+      pingTimer = clock.after(interval, poll)
     }
   } catch (e) {
     await events?.close()
@@ -517,7 +515,7 @@ export async function createHeartbeatd(
 
   const beat = (): void => {
     void sendNow()
-    if (!closed) sendTimer = clock.setTimeout(beat, config.keepalive)
+    if (!closed) sendTimer = clock.after(config.keepalive, beat)
   }
   beat()
   pump()
@@ -586,10 +584,10 @@ export async function createHeartbeatd(
       // Graceful: release the resources (the VIP goes) first, then tell the
       // peer we are leaving so it takes over now rather than after deadtime.
       closed = true
-      clock.clearTimeout(sendTimer)
-      clock.clearTimeout(wakeTimer)
-      clock.clearTimeout(pingTimer)
-      clock.clearTimeout(probeTimer)
+      sendTimer?.cancel()
+      wakeTimer?.cancel()
+      pingTimer?.cancel()
+      probeTimer?.cancel()
       arbiter?.close()
       pinger?.close()
       await Promise.allSettled(busy.values())

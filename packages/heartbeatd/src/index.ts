@@ -1,11 +1,7 @@
 export { createHeartbeatd, MAX_GENERATION } from './heartbeatd.js'
 export { releaseResources } from './release.js'
-export type {
-  Heartbeatd,
-  HeartbeatdOptions,
-  Clock,
-  DropReason,
-} from './heartbeatd.js'
+export type { Heartbeatd, HeartbeatdOptions, DropReason } from './heartbeatd.js'
+export type { Clock } from '@has/daemon-kit'
 export {
   DEFAULTS,
   parseHaCf,

@@ -25,10 +25,19 @@ import {
   splitWords,
   type ConfigIssue,
   type HostPort,
+  type ConfigResult,
   type SourceLine,
 } from '@has/daemon-kit'
 import { ldError } from './errors.js'
 import { parseReal, validRegex } from './real-line.js'
+import type {
+  CheckType,
+  HttpMethod,
+  LdConfig,
+  RealServer,
+  ServiceKind,
+  VirtualService,
+} from './config-types.js'
 import { splitDirective } from './directive-line.js'
 
 /** ldirectord's defaults (times in ms; ldirectord.cf takes seconds). */
@@ -52,83 +61,18 @@ export const DEFAULTS = Object.freeze({
   checkcount: 1,
 })
 
-export type CheckType =
-  'connect' | 'negotiate' | 'ping' | 'external' | 'on' | 'off' | number
-export type HttpMethod = 'GET' | 'HEAD'
-export type ServiceKind = 'http' | 'https' | 'none'
-export type Forwarding = 'gate' | 'masq' | 'ipip'
+export type {
+  CheckType,
+  HttpMethod,
+  ServiceKind,
+  Forwarding,
+  RealServer,
+  VirtualService,
+  LdConfig,
+} from './config-types.js'
 
-export interface RealServer {
-  readonly host: string
-  readonly port: number
-  readonly forwarding: Forwarding
-  readonly weight: number
-  /** Per-real request/receive override ("req", "recv" on the real line). */
-  readonly request?: string
-  readonly receive?: string
-  readonly line: number
-}
-
-export interface VirtualService {
-  /** `<vip>:<port>`: also the traffic-manager service name. */
-  readonly name: string
-  readonly host: string
-  readonly port: number
-  readonly line: number
-  readonly reals: readonly RealServer[]
-  readonly fallback?: HostPort
-  readonly checktype: CheckType
-  readonly service: ServiceKind
-  readonly checkport?: number
-  readonly request: string
-  readonly receive?: string
-  readonly httpmethod: HttpMethod
-  readonly virtualhost?: string
-  readonly checkcommand: string
-  readonly scheduler: string
-  readonly protocol: string
-  readonly checktimeout: number
-  readonly negotiatetimeout: number
-  readonly checkinterval: number
-  readonly failurecount: number
-  readonly quiescent: boolean
-  readonly restartcommand?: string
-  readonly comment?: string
-  /** Attempts per check: a check fails only when all of them fail. */
-  readonly checkcount: number
-  /**
-   * Client affinity (ms) and its granularity (prefix length), as written:
-   * the traffic-manager's `persistent` applies them, not ldirectord.
-   */
-  readonly persistent?: number
-  readonly netmask?: number
-}
-
-export interface LdConfig {
-  readonly file: string
-  readonly autoreload: boolean
-  readonly logfile?: string
-  readonly maintenancedir?: string
-  readonly hasmode: boolean
-  /** UDP load-report targets (HAS mode). */
-  readonly trafficmanagers: readonly HostPort[]
-  /** traffic-manager control socket (director mode weights). */
-  readonly trafficmanagercontrol?: string
-  /** local traffic-client control socket (HAS mode pause/resume). */
-  readonly trafficclientcontrol?: string
-  readonly reportkey?: string
-  readonly reportkeyfile?: string
-  /** This node's address as the traffic-managers know it (HAS mode). */
-  readonly nodeaddress?: string
-  readonly restartinterval: number
-  readonly virtuals: readonly VirtualService[]
-}
-
-export interface ParseResult {
-  readonly config?: LdConfig
-  readonly errors: readonly ConfigIssue[]
-  readonly warnings: readonly ConfigIssue[]
-}
+/** parseConfig's result: the kit's one shape. */
+export type ParseResult = ConfigResult<LdConfig>
 
 type Scope = 'global' | 'virtual' | 'both'
 

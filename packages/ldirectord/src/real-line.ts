@@ -10,7 +10,7 @@ import {
   type IssueList,
   type SourceLine,
 } from '@has/daemon-kit'
-import type { Forwarding, RealServer } from './config.js'
+import type { Forwarding, RealServer } from './config-types.js'
 
 const DEFAULT_WEIGHT = 1
 

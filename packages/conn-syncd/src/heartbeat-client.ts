@@ -4,17 +4,21 @@
 
 import { connect, type Socket } from 'node:net'
 import { LineSplitter, type HostPort, type Logger } from '@has/daemon-kit'
+import { parseServerLine } from '@has/heartbeatd/protocol'
 
 export type MembershipEvent =
   | { readonly kind: 'node'; readonly node: string; readonly alive: boolean }
   | { readonly kind: 'active'; readonly node: string | undefined }
 
+/**
+ * The events conn-syncd reacts to, from one server line; other lines
+ * (HELLO, RESOURCE, SYNC, PONG, ERR) and lines that break the grammar give
+ * undefined. The grammar is heartbeatd's own codec, not a second copy.
+ */
 export function parseMembershipLine(line: string): MembershipEvent | undefined {
-  const w = line.trim().split(/\s+/)
-  if (w[0] === 'NODE' && w[1] && (w[2] === 'alive' || w[2] === 'dead'))
-    return { kind: 'node', node: w[1], alive: w[2] === 'alive' }
-  if (w[0] === 'ACTIVE' && w[1])
-    return { kind: 'active', node: w[1] === 'none' ? undefined : w[1] }
+  const m = parseServerLine(line)
+  if (m?.type === 'node') return { kind: 'node', node: m.node, alive: m.alive }
+  if (m?.type === 'active') return { kind: 'active', node: m.node ?? undefined }
   return undefined
 }
 

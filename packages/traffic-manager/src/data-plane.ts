@@ -61,12 +61,6 @@ export interface DataPlane {
 export interface DataPlaneContext {
   readonly logger: Logger
   /**
-   * Scheduler decision for one new connection (userspace proxy only; the
-   * kernel data plane uses weights). `exclude` holds backends that already
-   * failed for this connection.
-   */
-  pick(client: string, exclude: ReadonlySet<string>): Backend | undefined
-  /**
    * How long kernel state adopted from a previous instance is kept while no
    * backend is known yet (the report timeout: nodes silent that long left).
    */

@@ -38,7 +38,6 @@ import {
   type PersistStats,
 } from './proxy-host.js'
 import { ClusterHost } from './proxy-cluster.js'
-import { Balancer } from './balancer.js'
 import { MAX_WEIGHT } from './weights.js'
 import { tmError } from './errors.js'
 import { matchInherited, type InheritedSocket } from './socket-activation.js'
@@ -486,7 +485,6 @@ export async function createTrafficManager(
         { name: s.name, address: s.address, port: s.port, family: s.family },
         {
           logger: log.child({ service: s.name }),
-          pick: pickFor(r),
           holdMs: config.timeoutMs,
         },
         optionsFor(s),
@@ -524,22 +522,6 @@ export async function createTrafficManager(
           : 'virtual service failed to start',
       )
       throw err
-    }
-  }
-  // For data planes without their own scheduler: the control plane picks
-  // with the counts it last read.
-  const pickFor = (r: Running) => {
-    let b: Balancer | undefined
-    let seen = ''
-    return (client: string, exclude: ReadonlySet<string>) => {
-      if (!b || seen !== r.pushed) {
-        b = new Balancer({ scheduler: r.cfg.scheduler, persistentMs: 0 })
-        b.update(r.plan)
-        seen = r.pushed
-      }
-      const slot = b.acquire(client, exclude)
-      if (slot) b.abandon(slot)
-      return r.plan.find(p => p.id === slot?.id)
     }
   }
   const factories = async (

@@ -2,45 +2,37 @@
 // out to the data planes, and the control commands. createTrafficManager is
 // the library entry; the CLI wraps it in the kit's runDaemon.
 
-import { BlockList, isIP, isIPv4 } from 'node:net'
+import { BlockList, isIPv4 } from 'node:net'
 import { availableParallelism } from 'node:os'
 import {
-  Counter,
-  Gauge,
   Registry,
   createDropLog,
   formatHostPort,
-  parseIntRange,
   type ControlHandlers,
   type Logger,
   type Service,
 } from '@has/daemon-kit'
 import type { TmConfig, ServiceConfig } from './config.js'
-import type {
-  DataPlane,
-  DataPlaneFactory,
-  BackendCounters,
-} from './data-plane.js'
-import {
-  LiveTable,
-  DROP_REASONS,
-  type AutojoinPolicy,
-  type NodeEntry,
-} from './live-table.js'
+import type { DataPlaneFactory } from './data-plane.js'
+import { LiveTable, type AutojoinPolicy } from './live-table.js'
 import { ReportSources, hostAddresses } from './report-sources.js'
-import { planBackends, type PlannedBackend } from './plan.js'
+import { planBackends } from './plan.js'
 import { startReportServer, type ReportServer } from './report-server.js'
 import { loadDataPlaneFactory } from './data-plane-registry.js'
-import { isPersistenceCapable } from './proxy-data-plane.js'
-import {
-  InProcessHost,
-  type ProxyHost,
-  type PersistStats,
-} from './proxy-host.js'
+import { InProcessHost, type ProxyHost } from './proxy-host.js'
 import { ClusterHost } from './proxy-cluster.js'
-import { MAX_WEIGHT } from './weights.js'
 import { tmError } from './errors.js'
 import { matchInherited, type InheritedSocket } from './socket-activation.js'
+import type { ManagerState, Running } from './manager-state.js'
+import { createManagerMetrics } from './manager-metrics.js'
+import { statusView, type StatusSnapshot } from './status-view.js'
+import { controlCommands } from './control-commands.js'
+
+export type {
+  ServiceNodeStatus,
+  ServiceStatus,
+  StatusSnapshot,
+} from './status-view.js'
 
 export interface TrafficManagerOptions {
   readonly config: TmConfig
@@ -55,57 +47,6 @@ export interface TrafficManagerOptions {
   readonly inherited?: readonly InheritedSocket[]
 }
 
-export interface ServiceNodeStatus {
-  address: string
-  port: number
-  role: NodeEntry['role']
-  state: string
-  load: number
-  weight: number
-  weightSource: 'auto' | 'manual'
-  eligible: boolean
-  active: number
-  total: number
-  bytesIn: number
-  bytesOut: number
-  /** Packets matched, where the data plane counts them (nftables); else omitted. */
-  packets?: number
-  lastReportAgeMs: number | null
-  /** Joined by itself (autojoin), not listed in the file. */
-  auto?: boolean
-}
-
-export interface ServiceStatus {
-  name: string
-  scheduler: string
-  dataplane: string
-  persistentMs: number
-  running: boolean
-  nodes: ServiceNodeStatus[]
-}
-
-export interface StatusSnapshot {
-  reports: {
-    listen: string
-    accepted: number
-    dropped: Record<string, number>
-    keyed: boolean
-  }
-  timeoutMs: number
-  workers: number
-  masters: readonly string[]
-  nodes: {
-    address: string
-    role: string
-    label: string
-    state: string
-    load: number
-    sender: string | null
-    lastReportAgeMs: number | null
-  }[]
-  services: ServiceStatus[]
-}
-
 export interface TrafficManager extends Service<TmConfig> {
   readonly registry: Registry
   readonly commands: ControlHandlers
@@ -115,14 +56,6 @@ export interface TrafficManager extends Service<TmConfig> {
   snapshot(): Promise<StatusSnapshot>
   /** The live table (read-only use). */
   readonly table: LiveTable
-}
-
-interface Running {
-  cfg: ServiceConfig
-  dp?: DataPlane
-  plan: PlannedBackend[]
-  pushed: string
-  counters: ReadonlyMap<string, BackendCounters>
 }
 
 export async function createTrafficManager(
@@ -180,6 +113,15 @@ export async function createTrafficManager(
   }
   const services = new Map<string, Running>()
   const overrides = new Map<string, Map<string, number>>()
+  const state: ManagerState = {
+    table,
+    services,
+    overrides,
+    config: () => config,
+    nodesOf,
+    // Defined below; called only once requests and scrapes arrive.
+    refreshCounters: () => refreshCounters(),
+  }
   const workerCount =
     config.workers === 'auto' ? availableParallelism() : config.workers
   const inherited = opts.inherited ?? []
@@ -206,158 +148,8 @@ export async function createTrafficManager(
       return host
     })())
 
-  // Metrics ------------------------------------------------------------
-  const registry = new Registry()
-  const accepted = new Counter({
-    name: 'tm_reports_accepted_total',
-    help: 'Load reports accepted',
-    registers: [registry],
-  })
-  const dropped = new Counter({
-    name: 'tm_reports_dropped_total',
-    help: 'Load reports dropped, by reason (error code)',
-    labelNames: ['reason'] as const,
-    registers: [registry],
-  })
-  for (const r of DROP_REASONS) dropped.inc({ reason: r }, 0)
-  new Counter({
-    name: 'tm_autojoin_total',
-    help: 'Unlisted nodes that joined by themselves (autojoin), left on timeout, or were refused (source, MAC, autojoin-max)',
-    labelNames: ['event'] as const,
-    registers: [registry],
-    collect() {
-      this.reset()
-      for (const [event, n] of Object.entries(table.autojoinEvents))
-        this.inc({ event }, n)
-    },
-  })
-  new Counter({
-    name: 'tm_replay_state_evictions_total',
-    help: 'Replay-window entries (one per sender and node) dropped to stay under the cap',
-    registers: [registry],
-    collect() {
-      this.reset()
-      this.inc(table.replayEvictions)
-    },
-  })
-  const perService = (
-    name: string,
-    help: string,
-    pick: (s: PersistStats) => number,
-  ): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames: ['service'] as const,
-      registers: [registry],
-      collect() {
-        this.reset()
-        for (const r of services.values()) {
-          if (r.dp && isPersistenceCapable(r.dp) && r.cfg.persistentMs > 0)
-            this.set({ service: r.cfg.name }, pick(r.dp.persistStats()))
-        }
-      },
-    })
-  }
-  perService(
-    'tm_persist_entries',
-    'Client affinity entries held',
-    p => p.entries,
-  )
-  // A counter (it only grows), set from the data plane's running total at
-  // each scrape, as tm_replay_state_evictions_total is.
-  new Counter({
-    name: 'tm_persist_evictions_total',
-    help: 'Client affinity entries evicted (least recently used) because the table was full',
-    labelNames: ['service'] as const,
-    registers: [registry],
-    collect() {
-      this.reset()
-      for (const r of services.values()) {
-        if (r.dp && isPersistenceCapable(r.dp) && r.cfg.persistentMs > 0)
-          this.inc({ service: r.cfg.name }, r.dp.persistStats().evictions)
-      }
-    },
-  })
-  new Gauge({
-    name: 'tm_node_up',
-    help: '1 while the node reports up or drain within timeout',
-    labelNames: ['node'] as const,
-    registers: [registry],
-    collect() {
-      this.reset()
-      for (const e of table.entries())
-        this.set(
-          { node: e.address },
-          e.status === 'up' || e.status === 'drain' ? 1 : 0,
-        )
-    },
-  })
-  new Gauge({
-    name: 'tm_node_load_index',
-    help: 'Last reported load index',
-    labelNames: ['node'] as const,
-    registers: [registry],
-    collect() {
-      this.reset()
-      for (const e of table.entries()) this.set({ node: e.address }, e.load)
-    },
-  })
-  // `pick` returns undefined where the data plane does not count it (no series).
-  const perBackend = (
-    name: string,
-    help: string,
-    pick: (r: Running, b: string) => number | undefined,
-  ): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames: ['service', 'node'] as const,
-      registers: [registry],
-      async collect() {
-        await refreshCounters()
-        this.reset()
-        for (const r of services.values()) {
-          for (const n of nodesOf(r.cfg)) {
-            const v = pick(r, n.address)
-            if (v !== undefined)
-              this.set({ service: r.cfg.name, node: n.address }, v)
-          }
-        }
-      },
-    })
-  }
-  perBackend(
-    'tm_backend_weight',
-    'Current scheduler weight (0 = quiesced or out)',
-    (r, b) => r.plan.find(p => p.id === b)?.weight ?? 0,
-  )
-  perBackend(
-    'tm_backend_active_connections',
-    'Connections open now',
-    (r, b) => r.counters.get(b)?.active ?? 0,
-  )
-  perBackend(
-    'tm_backend_connections_total',
-    'Connections since start (monotonic)',
-    (r, b) => r.counters.get(b)?.total ?? 0,
-  )
-  perBackend(
-    'tm_backend_bytes_in_total',
-    'Bytes from clients to the node since start (monotonic)',
-    (r, b) => r.counters.get(b)?.bytesIn ?? 0,
-  )
-  perBackend(
-    'tm_backend_bytes_out_total',
-    'Bytes from the node to clients through this host since start (0 for direct routing: replies bypass it)',
-    (r, b) => r.counters.get(b)?.bytesOut ?? 0,
-  )
-  // Kernel data planes only: the proxy counts no packets.
-  perBackend(
-    'tm_backend_packets_total',
-    "Packets of the node's connections through this host since start, from kernel counters (monotonic; both directions for nftables, client to node only for nftables-dr)",
-    (r, b) => r.counters.get(b)?.packets,
-  )
+  // Metrics (manager-metrics.ts)
+  const { registry, accepted, dropped } = createManagerMetrics(state)
 
   // Reports ------------------------------------------------------------
   let expiryTimer: NodeJS.Timeout | undefined
@@ -589,179 +381,23 @@ export async function createTrafficManager(
       }
     })())
 
-  // Status -------------------------------------------------------------
+  // Status (status-view.ts)
   const status = (): StatusSnapshot => {
     // A control request can land between a table change and its queued
     // recompute: apply it now so a node never shows `timeout` and eligible.
     recompute()
-    return view()
+    return statusView(state, {
+      reportsListen: formatHostPort(reports.address),
+      workers: workerCount,
+    })
   }
-  const view = (): StatusSnapshot => ({
-    reports: {
-      listen: formatHostPort(reports.address),
-      accepted: table.accepted,
-      dropped: { ...table.drops },
-      keyed: config.key !== undefined,
-    },
-    timeoutMs: config.timeoutMs,
-    workers: workerCount,
-    masters: config.masters,
-    nodes: [...table.entries()].map(e => ({
-      address: e.address,
-      role: e.role,
-      label: e.label,
-      state: e.status,
-      load: e.load,
-      sender: e.sender ?? null,
-      lastReportAgeMs: table.ageMs(e),
-    })),
-    services: [...services.values()].map(r => ({
-      name: r.cfg.name,
-      scheduler: r.cfg.scheduler,
-      dataplane: r.cfg.dataplane,
-      persistentMs: r.cfg.persistentMs,
-      running: r.dp !== undefined,
-      nodes: nodesOf(r.cfg).map(n => {
-        const e = table.get(n.address)
-        const p = r.plan.find(b => b.id === n.address)
-        const c = r.counters.get(n.address)
-        return {
-          address: n.address,
-          port: n.port,
-          role: e?.role ?? 'active',
-          state: e?.status ?? 'unknown',
-          load: e?.load ?? 0,
-          weight: p?.weight ?? 0,
-          weightSource: overrides.get(r.cfg.name)?.has(n.address)
-            ? 'manual'
-            : 'auto',
-          eligible: p !== undefined && p.weight > 0,
-          active: c?.active ?? 0,
-          total: c?.total ?? 0,
-          bytesIn: c?.bytesIn ?? 0,
-          bytesOut: c?.bytesOut ?? 0,
-          ...(c?.packets !== undefined ? { packets: c.packets } : {}),
-          lastReportAgeMs: e ? table.ageMs(e) : null,
-          ...(n.auto ? { auto: true } : {}),
-        }
-      }),
-    })),
-  })
   const snapshot = async (): Promise<StatusSnapshot> => {
     await refreshCounters()
     return status()
   }
 
-  // Control commands (PROTOCOL.md) ---------------------------------------
-  const serviceArg = (name: string | undefined): Running => {
-    const r = name === undefined ? undefined : services.get(name)
-    if (!r) throw tmError('TM_ERR_UNKNOWN_SERVICE', name ?? '')
-    return r
-  }
-  const commands: ControlHandlers = {
-    status: () => snapshot(),
-    // Cheap liveness for vip-announcer's frequent polls: no data-plane counter read.
-    health: () => ({
-      services: status().services.map(s => ({
-        name: s.name,
-        dataplane: s.dataplane,
-        running: s.running,
-        eligible: s.nodes.filter(n => n.eligible).length,
-      })),
-    }),
-    weight: args => {
-      if (args.length !== 3)
-        throw tmError(
-          'TM_ERR_BAD_ARGUMENT',
-          'usage: weight <service> <node> <0..256|auto>',
-        )
-      const [name, node = '', value = ''] = args
-      const r = serviceArg(name)
-      if (!nodesOf(r.cfg).some(n => n.address === node))
-        throw tmError('TM_ERR_UNKNOWN_NODE', node, r.cfg.name)
-      let m = overrides.get(r.cfg.name)
-      if (value === 'auto') m?.delete(node)
-      else {
-        const w = parseIntRange(value, 0, MAX_WEIGHT)
-        if (w === undefined)
-          throw tmError(
-            'TM_ERR_BAD_ARGUMENT',
-            `weight "${value}": expected 0..${MAX_WEIGHT} or auto`,
-          )
-        if (!m) overrides.set(r.cfg.name, (m = new Map()))
-        m.set(node, w)
-      }
-      log.info({ service: r.cfg.name, node, weight: value }, 'weight override')
-      push(r)
-      const p = r.plan.find(b => b.id === node)
-      return {
-        service: r.cfg.name,
-        node,
-        weight: p?.weight ?? 0,
-        source: value === 'auto' ? 'auto' : 'manual',
-      }
-    },
-    'persist-list': args => {
-      if (args.length > 1)
-        throw tmError('TM_ERR_BAD_ARGUMENT', 'usage: persist-list [service]')
-      const list = args.length ? [serviceArg(args[0])] : [...services.values()]
-      const t = Date.now()
-      const out: {
-        service: string
-        client: string
-        node: string
-        expiresInMs: number
-      }[] = []
-      for (const r of list) {
-        if (!r.dp || !isPersistenceCapable(r.dp)) {
-          if (args.length)
-            throw tmError(
-              'TM_ERR_NOT_SUPPORTED',
-              `data plane ${r.cfg.dataplane} keeps no affinity table`,
-            )
-          continue
-        }
-        for (const e of r.dp.persistList()) {
-          out.push({
-            service: r.cfg.name,
-            client: e.client,
-            node: e.node,
-            expiresInMs: Math.max(0, e.expiresAt - t),
-          })
-        }
-      }
-      return out
-    },
-    'persist-set': args => {
-      if (args.length !== 4)
-        throw tmError(
-          'TM_ERR_BAD_ARGUMENT',
-          'usage: persist-set <service> <client-ip> <node> <ttl-seconds>',
-        )
-      const [name, client = '', node = '', ttl = ''] = args
-      const r = serviceArg(name)
-      if (isIP(client) === 0)
-        throw tmError(
-          'TM_ERR_BAD_ARGUMENT',
-          `client "${client}" is not an IP address`,
-        )
-      if (!nodesOf(r.cfg).some(n => n.address === node))
-        throw tmError('TM_ERR_UNKNOWN_NODE', node, r.cfg.name)
-      const secs = parseIntRange(ttl, 0, 86_400)
-      if (secs === undefined)
-        throw tmError(
-          'TM_ERR_BAD_ARGUMENT',
-          `ttl "${ttl}": expected 0..86400 seconds`,
-        )
-      if (!r.dp || !isPersistenceCapable(r.dp))
-        throw tmError(
-          'TM_ERR_NOT_SUPPORTED',
-          `data plane ${r.cfg.dataplane} keeps no affinity table`,
-        )
-      r.dp.persistSet({ client, node, expiresAt: Date.now() + secs * 1000 })
-      return { service: r.cfg.name, client, node, expiresInMs: secs * 1000 }
-    },
-  }
+  // Control commands (control-commands.ts, PROTOCOL.md)
+  const commands = controlCommands(state, { log, snapshot, recompute, push })
 
   // Reload ---------------------------------------------------------------
   // All or nothing (README "Reload"): every step that can fail runs before

@@ -177,8 +177,8 @@ export function readValue<T>(
 }
 
 /**
- * The single argument of a directive; reports `<name> takes exactly one
- * value` (with the extra words) or `<name> needs a value`.
+ * The single argument of a directive; any other count is reported as
+ * `<name> takes exactly one value (got "<the words>")`.
  */
 export function oneArg(
   issues: IssueList,
@@ -187,8 +187,7 @@ export function oneArg(
   args: readonly string[],
 ): string | undefined {
   if (args.length === 1) return args[0]
-  if (args.length === 0) issues.error(at, `${name} needs a value`)
-  else issues.error(at, `${name} takes exactly one value`, args.join(' '))
+  issues.error(at, `${name} takes exactly one value`, args.join(' '))
   return undefined
 }
 

@@ -18,6 +18,10 @@ import {
   sourceLines,
   splitWords,
   type Position,
+  type ConfigResult,
+  oneArg,
+  configResult,
+  configOrThrow,
 } from '@has/daemon-kit'
 import { SCHEDULERS, type SchedulerName } from './schedulers.js'
 
@@ -111,10 +115,8 @@ export interface TmConfig {
   readonly autojoinMax: number
 }
 
-export interface ParseResult {
-  readonly config?: TmConfig
-  readonly issues: IssueList
-}
+/** parseConfig's result: the kit's one shape (config only when no error). */
+export type ParseResult = ConfigResult<TmConfig>
 
 /** Data planes a virtual service may select (data-plane-registry.ts). */
 export const DATA_PLANES = ['proxy', 'nftables', 'nftables-dr'] as const
@@ -202,7 +204,7 @@ export function parseConfig(text: string, file: string): ParseResult {
         continue
       }
       seenLabels.set(label, line.line)
-      const addr = oneArg(line, rawKey, args, issues)
+      const addr = oneArg(issues, line, rawKey, args)
       if (addr === undefined) continue
       if (isIP(addr) === 0) {
         issues.error(line, `${rawKey} needs an IPv4 or IPv6 address`, addr)
@@ -214,7 +216,7 @@ export function parseConfig(text: string, file: string): ParseResult {
     }
     switch (key) {
       case 'port': {
-        const v = oneArg(line, rawKey, args, issues)
+        const v = oneArg(issues, line, rawKey, args)
         if (v === undefined || !once(line, 'port')) break
         // 0 picks a free port (tests); the bound one is logged.
         const p = parseIntRange(v, 0, 65535)
@@ -223,7 +225,7 @@ export function parseConfig(text: string, file: string): ParseResult {
         break
       }
       case 'listen': {
-        const v = oneArg(line, rawKey, args, issues)
+        const v = oneArg(issues, line, rawKey, args)
         if (v === undefined || !once(line, 'listen')) break
         const a = v.replace(/^\[(.*)\]$/, '$1')
         if (isIP(a) === 0)
@@ -232,7 +234,7 @@ export function parseConfig(text: string, file: string): ParseResult {
         break
       }
       case 'errorlog': {
-        const v = oneArg(line, rawKey, args, issues)
+        const v = oneArg(issues, line, rawKey, args)
         if (v === undefined || !once(line, 'ErrorLog')) break
         if (!v.startsWith('/'))
           issues.error(line, 'ErrorLog needs an absolute path', v)
@@ -240,7 +242,7 @@ export function parseConfig(text: string, file: string): ParseResult {
         break
       }
       case 'timeout': {
-        const v = oneArg(line, rawKey, args, issues)
+        const v = oneArg(issues, line, rawKey, args)
         if (v === undefined || !once(line, 'timeout')) break
         const ms = parseDuration(v, 'ms')
         if (ms === undefined || ms < 10 || ms > 3_600_000) {
@@ -253,7 +255,7 @@ export function parseConfig(text: string, file: string): ParseResult {
         break
       }
       case 'key': {
-        const v = oneArg(line, rawKey, args, issues)
+        const v = oneArg(issues, line, rawKey, args)
         if (v === undefined || !once(line, 'key')) break
         if (v.length < 16)
           issues.error(line, 'key must be at least 16 characters', '<hidden>')
@@ -262,7 +264,7 @@ export function parseConfig(text: string, file: string): ParseResult {
       }
       case 'keyfile':
       case 'key-file': {
-        const v = oneArg(line, rawKey, args, issues)
+        const v = oneArg(issues, line, rawKey, args)
         if (v === undefined || !once(line, 'key-file')) break
         if (!v.startsWith('/') && !v.startsWith('.')) {
           issues.error(line, 'key-file needs a path', v)
@@ -270,7 +272,7 @@ export function parseConfig(text: string, file: string): ParseResult {
         break
       }
       case 'workers': {
-        const v = oneArg(line, rawKey, args, issues)
+        const v = oneArg(issues, line, rawKey, args)
         if (v === undefined || !once(line, 'workers')) break
         if (v === 'auto') g.workers = 'auto'
         else {
@@ -282,7 +284,7 @@ export function parseConfig(text: string, file: string): ParseResult {
         break
       }
       case 'shutdown-deadline': {
-        const v = oneArg(line, rawKey, args, issues)
+        const v = oneArg(issues, line, rawKey, args)
         if (v === undefined || !once(line, 'shutdown-deadline')) break
         const ms = parseDuration(v, 's')
         if (ms === undefined || ms > 86_400_000) {
@@ -295,7 +297,7 @@ export function parseConfig(text: string, file: string): ParseResult {
         break
       }
       case 'autojoin-max': {
-        const v = oneArg(line, rawKey, args, issues)
+        const v = oneArg(issues, line, rawKey, args)
         if (v === undefined || !once(line, 'autojoin-max')) break
         const n = parseIntRange(v, 1, 65536)
         if (n === undefined)
@@ -320,7 +322,7 @@ export function parseConfig(text: string, file: string): ParseResult {
         break
       }
       case 'virtual': {
-        const v = oneArg(line, rawKey, args, issues)
+        const v = oneArg(issues, line, rawKey, args)
         if (v === undefined) break
         const hp = parseHostPort(v)
         const family = hp ? isIP(hp.host) : 0
@@ -414,8 +416,7 @@ export function parseConfig(text: string, file: string): ParseResult {
       at: s.at,
     })
   }
-  if (!issues.ok) return { issues }
-  const config: TmConfig = {
+  return configResult(issues, (): TmConfig => ({
     file,
     masters,
     nodes,
@@ -430,8 +431,7 @@ export function parseConfig(text: string, file: string): ParseResult {
     services: built,
     reportFrom,
     autojoinMax: g.autojoinMax ?? DEFAULTS.autojoinMax,
-  }
-  return { config, issues }
+  }))
 }
 
 function draft(
@@ -453,19 +453,6 @@ function draft(
   }
 }
 
-function oneArg(
-  at: Position,
-  key: string,
-  args: string[],
-  issues: IssueList,
-): string | undefined {
-  if (args.length !== 1) {
-    issues.error(at, `${key} takes exactly one value`, args.join(' '))
-    return undefined
-  }
-  return args[0]
-}
-
 function serviceDirective(
   s: ServiceDraft,
   line: Position,
@@ -485,7 +472,7 @@ function serviceDirective(
     } else s.options[k] = v
     return
   }
-  const v = oneArg(line, rawKey, args, issues)
+  const v = oneArg(issues, line, rawKey, args)
   if (v === undefined) return
   switch (key) {
     case 'scheduler': {
@@ -643,9 +630,8 @@ function netmaskLength(v: string): number | undefined {
 /** Reads, parses, resolves the key file; throws ConfigError (exit 3). */
 export async function loadConfig(path: string): Promise<TmConfig> {
   const text = await readConfigFile(path)
-  const { config, issues } = parseConfig(text, path)
-  issues.throwIfAny()
-  let out = config as TmConfig
+  let out = configOrThrow(parseConfig(text, path))
+  const issues = new IssueList()
   if (out.keyFile) {
     let key: string | undefined
     try {

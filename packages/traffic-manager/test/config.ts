@@ -10,8 +10,8 @@ const example = join(
 )
 
 t.test('the example tmd.conf parses', t => {
-  const { config, issues } = parseConfig(readFileSync(example, 'utf8'), example)
-  t.same(issues.errors, [])
+  const { config, errors } = parseConfig(readFileSync(example, 'utf8'), example)
+  t.same(errors, [])
   t.ok((config?.nodes.length ?? 0) > 0, 'declares nodes')
   t.equal(config?.masters.length, 2, 'two masters')
   t.ok((config?.services.length ?? 0) > 0, 'declares services')
@@ -44,7 +44,7 @@ t.test('persistence granularity and cap, report-from', t => {
     ].join('\n'),
     'p.conf',
   )
-  t.same(ok.issues.errors, [])
+  t.same(ok.errors, [])
   t.same(ok.config?.reportFrom, [
     '192.0.2.0/24',
     '2001:db8::/48',
@@ -79,7 +79,7 @@ t.test('persistence granularity and cap, report-from', t => {
     'b.conf',
   )
   t.same(
-    bad.issues.errors.map(e => [e.line, e.value]),
+    bad.errors.map(e => [e.line, e.value]),
     [
       [2, '10.0.0.0/33'],
       [3, 'nope'],
@@ -103,8 +103,8 @@ t.test('defaults and thesis-style bare standby lines', t => {
     '  node 10.0.0.11',
     '  node [fd00::22]:8080',
   ].join('\n')
-  const { config, issues } = parseConfig(text, 'a.conf')
-  t.same(issues.errors, [])
+  const { config, errors } = parseConfig(text, 'a.conf')
+  t.same(errors, [])
   t.same(
     config?.nodes.map(n => [n.address, n.role]),
     [
@@ -282,9 +282,9 @@ const cases: [string, string, number, RegExp, string | undefined][] = [
 ]
 for (const [name, text, line, message, value] of cases) {
   t.test(`error: ${name}`, t => {
-    const { config, issues } = parseConfig(text, 'bad.conf')
+    const { config, errors } = parseConfig(text, 'bad.conf')
     t.equal(config, undefined)
-    const e = issues.errors[0]
+    const e = errors[0]
     t.ok(e, 'an error is reported')
     t.equal(e?.file, 'bad.conf')
     t.equal(e?.line, line)
@@ -349,11 +349,7 @@ t.test('autojoin: ranges, cap, and refused without a report key', t => {
     ].join('\n'),
     'a.conf',
   )
-  t.same(
-    ok.issues.errors,
-    [],
-    'a service may list no node when it has autojoin',
-  )
+  t.same(ok.errors, [], 'a service may list no node when it has autojoin')
   t.same(ok.config?.services[0]?.autojoin, ['10.0.0.0/24', '2001:db8:1::/64'])
   t.same(
     ok.config?.services[1]?.autojoin,
@@ -371,10 +367,10 @@ t.test('autojoin: ranges, cap, and refused without a report key', t => {
     'k.conf',
   )
   t.same(
-    keyless.issues.errors.map(e => [e.file, e.line, e.value]),
+    keyless.errors.map(e => [e.file, e.line, e.value]),
     [['k.conf', 2, '10.0.0.0/24']],
   )
-  t.match(keyless.issues.errors[0]?.message, /autojoin needs a report key/)
+  t.match(keyless.errors[0]?.message, /autojoin needs a report key/)
   const bad = parseConfig(
     [
       'key a-shared-report-key-123',
@@ -387,7 +383,7 @@ t.test('autojoin: ranges, cap, and refused without a report key', t => {
     'b.conf',
   )
   t.same(
-    bad.issues.errors.map(e => [e.line, e.value]),
+    bad.errors.map(e => [e.line, e.value]),
     [
       [2, '0'],
       [4, '10.0.0.0/33'],

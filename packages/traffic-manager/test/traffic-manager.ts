@@ -15,7 +15,7 @@ import { formatReport } from '../src/report-protocol.js'
 import { formatStatus } from '../src/status-table.js'
 
 const conf = (extra: string[] = [], scheduler = 'wrr'): TmConfig => {
-  const { config, issues } = parseConfig(
+  const { config, errors } = parseConfig(
     [
       'traffic1 127.0.0.31',
       'traffic2 127.0.0.32',
@@ -34,7 +34,7 @@ const conf = (extra: string[] = [], scheduler = 'wrr'): TmConfig => {
     ].join('\n'),
     'mem.conf',
   )
-  t.same(issues.errors, [])
+  t.same(errors, [])
   return config as TmConfig
 }
 

@@ -18,6 +18,8 @@ import {
   splitWords,
   type HmacAlgorithm,
   type HostPort,
+  configOrThrow,
+  type ConfigResult,
 } from '@has/daemon-kit'
 import { MAX_DATAGRAM, MIN_DATAGRAM } from './protocol.js'
 import { csError } from './errors.js'
@@ -76,7 +78,11 @@ export const RESTART_DIRECTIVES = [
   'heartbeat',
 ] as const
 
-export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
+/** Parses conn-syncd.conf text; never throws (the kit's one result shape). */
+export function parseConfig(
+  text: string,
+  file = 'conn-syncd.conf',
+): ConfigResult<Config> {
   const issues = new IssueList()
   let node: string | undefined
   let listen: HostPort | undefined
@@ -296,7 +302,7 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
   }
   if (services.length === 0)
     issues.error(at, 'at least one service <vip>:<port> is required')
-  issues.throwIfAny()
+  if (!issues.ok) return { errors: issues.errors, warnings: issues.warnings }
   const refreshIntervalMs = refresh ?? DEFAULTS['refresh-interval']
   const entryTimeoutS = timeout ?? DEFAULTS['entry-timeout']
   if (entryTimeoutS * 1000 < 2 * refreshIntervalMs) {
@@ -305,7 +311,7 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
       'entry-timeout must be at least twice refresh-interval',
       `${entryTimeoutS}s`,
     )
-    issues.throwIfAny()
+    return { errors: issues.errors, warnings: issues.warnings }
   }
   const cfg: Config = {
     node: node ?? hostname(),
@@ -327,7 +333,7 @@ export function parseConfig(text: string, file = 'conn-syncd.conf'): Config {
     ...(proxyControl ? { proxyControl } : {}),
     proxyPollMs: proxyPoll ?? DEFAULTS['proxy-poll'],
   }
-  return deepFreeze(cfg)
+  return { config: deepFreeze(cfg), errors: [], warnings: issues.warnings }
 }
 
 /**
@@ -343,7 +349,7 @@ export function keyFromFileText(text: string): string {
 export async function loadConfig(
   path: string,
 ): Promise<Config & { readonly key: string }> {
-  const cfg = parseConfig(await readConfigFile(path), path)
+  const cfg = configOrThrow(parseConfig(await readConfigFile(path), path))
   let key = cfg.authKey ?? ''
   if (cfg.authKeyFile) {
     // daemon-kit's key-file rule: 0600 (checked on the opened file) and

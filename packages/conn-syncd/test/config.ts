@@ -1,3 +1,4 @@
+import { configOrThrow } from '@has/daemon-kit'
 import t from 'tap'
 import { parseConfig } from '../src/config.js'
 
@@ -5,7 +6,7 @@ const base =
   'node m1\npeer 10.0.0.12\nauth-key secret-key-1\nservice 10.0.0.100:80\n'
 
 t.test('defaults and a full file', async t => {
-  const c = parseConfig(base)
+  const c = configOrThrow(parseConfig(base))
   t.equal(c.node, 'm1')
   t.same(c.peers, [{ host: '10.0.0.12', port: 6950 }])
   t.equal(c.syncThresholdMs, 1000)
@@ -13,9 +14,11 @@ t.test('defaults and a full file', async t => {
   t.equal(c.entryTimeoutS, 120)
   t.equal(c.maxDatagram, 1400)
   t.same(c.services, [{ address: '10.0.0.100', port: 80, proto: 'tcp' }])
-  const full = parseConfig(
-    base +
-      'listen 10.0.0.11:7000\nmulticast 239.1.2.3:7001 10.0.0.11\nhmac sha512\nsync-threshold 300ms\nrefresh-interval 5s\nentry-timeout 60\nmax-datagram 9000\nheartbeat 127.0.0.1\nproxy-control /run/has/traffic-manager.sock\nproxy-poll 1s\n',
+  const full = configOrThrow(
+    parseConfig(
+      base +
+        'listen 10.0.0.11:7000\nmulticast 239.1.2.3:7001 10.0.0.11\nhmac sha512\nsync-threshold 300ms\nrefresh-interval 5s\nentry-timeout 60\nmax-datagram 9000\nheartbeat 127.0.0.1\nproxy-control /run/has/traffic-manager.sock\nproxy-poll 1s\n',
+    ),
   )
   t.same(full.multicast, {
     group: '239.1.2.3',
@@ -28,31 +31,49 @@ t.test('defaults and a full file', async t => {
 })
 
 t.test('errors name file:line and quote the value', async t => {
-  t.throws(() => parseConfig(base + 'sync-threshold soon\n', 'x.conf'), {
-    message: /x\.conf:5: sync-threshold .*\(got "soon"\)/,
-  })
-  t.throws(() => parseConfig(base + 'frobnicate 1\n', 'x.conf'), {
-    message: /x\.conf:5: unknown directive \(got "frobnicate"\)/,
-  })
-  t.throws(() => parseConfig(base + 'peer nowhere:99999\n', 'x.conf'), {
-    message: /x\.conf:5: peer/,
-  })
-  t.throws(() => parseConfig(base + 'max-datagram 20\n'), {
+  t.throws(
+    () => configOrThrow(parseConfig(base + 'sync-threshold soon\n', 'x.conf')),
+    {
+      message: /x\.conf:5: sync-threshold .*\(got "soon"\)/,
+    },
+  )
+  t.throws(
+    () => configOrThrow(parseConfig(base + 'frobnicate 1\n', 'x.conf')),
+    {
+      message: /x\.conf:5: unknown directive \(got "frobnicate"\)/,
+    },
+  )
+  t.throws(
+    () => configOrThrow(parseConfig(base + 'peer nowhere:99999\n', 'x.conf')),
+    {
+      message: /x\.conf:5: peer/,
+    },
+  )
+  t.throws(() => configOrThrow(parseConfig(base + 'max-datagram 20\n')), {
     message: /max-datagram/,
   })
-  t.throws(() => parseConfig(base + 'multicast 10.0.0.1\n'), {
+  t.throws(() => configOrThrow(parseConfig(base + 'multicast 10.0.0.1\n')), {
     message: /multicast/,
   })
   t.throws(
-    () => parseConfig('node m1\nservice 10.0.0.100:80\npeer 10.0.0.2\n'),
+    () =>
+      configOrThrow(
+        parseConfig('node m1\nservice 10.0.0.100:80\npeer 10.0.0.2\n'),
+      ),
     { message: /auth-key/ },
   )
   t.throws(
-    () => parseConfig('auth-key secret-key-1\nservice 10.0.0.100:80\n'),
+    () =>
+      configOrThrow(
+        parseConfig('auth-key secret-key-1\nservice 10.0.0.100:80\n'),
+      ),
     { message: /peer or a multicast/ },
   )
   t.throws(
-    () => parseConfig(base + 'refresh-interval 60s\nentry-timeout 100s\n'),
+    () =>
+      configOrThrow(
+        parseConfig(base + 'refresh-interval 60s\nentry-timeout 100s\n'),
+      ),
     { message: /twice refresh-interval/ },
   )
 })

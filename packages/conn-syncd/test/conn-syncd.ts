@@ -3,7 +3,7 @@
 // integration/failover.ts); sockets, codec, auth and resync are real.
 import t from 'tap'
 import { createSocket } from 'node:dgram'
-import { silentLogger } from '@has/daemon-kit'
+import { silentLogger, configOrThrow } from '@has/daemon-kit'
 import { createConnSyncd, type ResolvedConfig } from '../src/conn-syncd.js'
 import { parseConfig } from '../src/config.js'
 import type { Kernel } from '../src/kernel.js'
@@ -73,8 +73,10 @@ class FakeKernel implements Kernel {
 }
 
 const conf = (node: string, ...peerPorts: number[]): ResolvedConfig => ({
-  ...parseConfig(
-    `node ${node}\nlisten 127.0.0.1:0\n${peerPorts.map(p => `peer 127.0.0.1:${p}\n`).join('')}auth-key secret-key-1\nservice ${VIP}:80\nsync-threshold 0\nrefresh-interval 1h\nentry-timeout 2h\n`,
+  ...configOrThrow(
+    parseConfig(
+      `node ${node}\nlisten 127.0.0.1:0\n${peerPorts.map(p => `peer 127.0.0.1:${p}\n`).join('')}auth-key secret-key-1\nservice ${VIP}:80\nsync-threshold 0\nrefresh-interval 1h\nentry-timeout 2h\n`,
+    ),
   ),
   key: 'secret-key-1',
 })

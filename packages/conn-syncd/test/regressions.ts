@@ -11,6 +11,7 @@ import {
   createLogger,
   silentLogger,
   startControlServer,
+  configOrThrow,
 } from '@has/daemon-kit'
 import { createConnSyncd, type ResolvedConfig } from '../src/conn-syncd.js'
 import { parseConfig } from '../src/config.js'
@@ -89,8 +90,10 @@ class RecordingKernel implements Kernel {
 }
 
 const conf = (node: string, peerPort: number, extra = ''): ResolvedConfig => ({
-  ...parseConfig(
-    `node ${node}\nlisten 127.0.0.1:0\npeer 127.0.0.1:${peerPort}\nauth-key ${KEY}\nservice ${VIP}:80\nsync-threshold 0\nrefresh-interval 1h\nentry-timeout 2h\n${extra}`,
+  ...configOrThrow(
+    parseConfig(
+      `node ${node}\nlisten 127.0.0.1:0\npeer 127.0.0.1:${peerPort}\nauth-key ${KEY}\nservice ${VIP}:80\nsync-threshold 0\nrefresh-interval 1h\nentry-timeout 2h\n${extra}`,
+    ),
   ),
   key: KEY,
 })

@@ -17,6 +17,7 @@ import {
   stdio,
   type CliIo,
   type DaemonFlags,
+  configOrThrow,
 } from '@has/daemon-kit'
 import {
   mountConfigText,
@@ -89,9 +90,11 @@ export function createProgram(
       const load =
         source !== undefined && mountPoint !== undefined
           ? async () =>
-              parseConfig(
-                mountConfigText(source, mountPoint, flags),
-                '<command line>',
+              configOrThrow(
+                parseConfig(
+                  mountConfigText(source, mountPoint, flags),
+                  '<command line>',
+                ),
               )
           : () => loadConfig(flags.config)
       state.exitCode = await runMode(
@@ -125,7 +128,9 @@ export function createProgram(
     async (source: string, target: string, flags: DaemonFlags & SyncFlags) => {
       const { parseConfig } = await import('./config.js')
       const load = async () =>
-        parseConfig(syncConfigText(source, target, flags), '<command line>')
+        configOrThrow(
+          parseConfig(syncConfigText(source, target, flags), '<command line>'),
+        )
       state.exitCode = await runMode(
         load,
         '<command line>',

@@ -12,6 +12,9 @@ import {
   sourceLines,
   splitWords,
   type SourceLine,
+  configOrThrow,
+  type ConfigResult,
+  configResult,
 } from '@has/daemon-kit'
 
 export type MounterKind = 'nfs' | 'bind'
@@ -94,7 +97,11 @@ interface RawMount {
 
 const MAX_DURATION = 24 * 3_600_000
 
-export function parseConfig(text: string, file: string): HnmConfig {
+/** Parses the config text; never throws (the kit's one result shape). */
+export function parseConfig(
+  text: string,
+  file: string,
+): ConfigResult<HnmConfig> {
   const issues = new IssueList()
   const c: Mutable<Omit<HnmConfig, 'mounts' | 'syncs' | 'bindMap'>> = {
     file,
@@ -322,8 +329,9 @@ export function parseConfig(text: string, file: string): HnmConfig {
       'nothing to do: no mount line and no sync line',
     )
   }
-  issues.throwIfAny()
-  return deepFreeze({ ...c, bindMap, mounts, syncs })
+  return configResult(issues, () =>
+    deepFreeze({ ...c, bindMap, mounts, syncs }),
+  )
 }
 
 function parseFailback(v: string): number | null | undefined {
@@ -451,5 +459,5 @@ function trimSlashes(path: string): string {
 }
 
 export async function loadConfig(path: string): Promise<HnmConfig> {
-  return parseConfig(await readConfigFile(path), path)
+  return configOrThrow(parseConfig(await readConfigFile(path), path))
 }

@@ -1,11 +1,11 @@
 import t from 'tap'
 import { parseConfig, parseSource, loadConfig } from '../src/config.js'
 import { mountConfigText, syncConfigText } from '../src/cli-config.js'
-import { ConfigError } from '@has/daemon-kit'
+import { ConfigError, configOrThrow } from '@has/daemon-kit'
 
 const issuesOf = (text: string): string[] => {
   try {
-    parseConfig(text, 'hnm.conf')
+    configOrThrow(parseConfig(text, 'hnm.conf'))
   } catch (e) {
     if (e instanceof ConfigError) {
       return e.issues.map(
@@ -19,17 +19,19 @@ const issuesOf = (text: string): string[] => {
 }
 
 t.test('fstab-like mount lines with defaults and ha- options', async t => {
-  const c = parseConfig(
-    [
-      '# two mounts',
-      'interval 100ms',
-      'failback-hold never',
-      'master-a,master-b:/export /mnt/CommonNFS/  ro,soft,timeo=10,ha-failures=4',
-      'a,b,c:/srv/data /data vers=4.1,port=20490,ha-failback=5s',
-      'sync /srv/export rsync://master-b/export/',
-      'sync /srv/x master-b:/srv/x',
-    ].join('\n'),
-    'hnm.conf',
+  const c = configOrThrow(
+    parseConfig(
+      [
+        '# two mounts',
+        'interval 100ms',
+        'failback-hold never',
+        'master-a,master-b:/export /mnt/CommonNFS/  ro,soft,timeo=10,ha-failures=4',
+        'a,b,c:/srv/data /data vers=4.1,port=20490,ha-failback=5s',
+        'sync /srv/export rsync://master-b/export/',
+        'sync /srv/x master-b:/srv/x',
+      ].join('\n'),
+      'hnm.conf',
+    ),
   )
   t.equal(c.interval, 100)
   t.equal(
@@ -122,14 +124,16 @@ t.test('parseSource', async t => {
 })
 
 t.test('command-line forms go through the same parser', async t => {
-  const c = parseConfig(
-    mountConfigText('s1,s2:/export', '/mnt/p', {
-      options: 'soft,ha-failures=5',
-      mounter: 'bind',
-      bindMap: ['s1:/export=/srv/1', 's2:/export=/srv/2'],
-      failbackHold: 'never',
-    }),
-    '<command line>',
+  const c = configOrThrow(
+    parseConfig(
+      mountConfigText('s1,s2:/export', '/mnt/p', {
+        options: 'soft,ha-failures=5',
+        mounter: 'bind',
+        bindMap: ['s1:/export=/srv/1', 's2:/export=/srv/2'],
+        failbackHold: 'never',
+      }),
+      '<command line>',
+    ),
   )
   t.match(c.mounts[0], {
     servers: ['s1', 's2'],
@@ -138,9 +142,11 @@ t.test('command-line forms go through the same parser', async t => {
     nfsOptions: ['soft'],
   })
   t.same(c.bindMap, { 's1:/export': '/srv/1', 's2:/export': '/srv/2' })
-  const s = parseConfig(
-    syncConfigText('/a', '/b dir', { delay: '0ms' }),
-    '<command line>',
+  const s = configOrThrow(
+    parseConfig(
+      syncConfigText('/a', '/b dir', { delay: '0ms' }),
+      '<command line>',
+    ),
   )
   t.same(s.syncs[0], { source: '/a', target: '/b dir', line: 2 })
   t.equal(s.syncDelay, 0)
@@ -171,8 +177,8 @@ t.test('parsing stays linear on long slash runs (issue 19.10)', async t => {
     `300 lines of 8,000 slashes parsed in ${ms.toFixed(1)} ms (was ~20 s)`,
   )
   t.same(
-    parseConfig('a,b:/export /mnt/x//// ro\n', 'hnm.conf').mounts[0]
-      ?.mountPoint,
+    configOrThrow(parseConfig('a,b:/export /mnt/x//// ro\n', 'hnm.conf'))
+      .mounts[0]?.mountPoint,
     '/mnt/x',
   )
   t.match(issuesOf(`a,b:/export /mnt/${'x'.repeat(9000)} ro\n`), [

@@ -12,7 +12,7 @@ import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createLogger } from '@has/daemon-kit'
+import { createLogger, configOrThrow } from '@has/daemon-kit'
 import { createHaNfsMount, parseConfig } from '../src/index.js'
 import { MountOps, type Mounter } from '../src/mounter.js'
 import { RecordReader } from '../src/rpc.js'
@@ -171,7 +171,7 @@ t.test('failover, metrics, status and reload of a mount', async t => {
   const ops = new FakeOps(5000)
   const mounter = new FakeMounter()
   const svc = await createHaNfsMount({
-    config: parseConfig(configText(dir, port), 'hnm.conf'),
+    config: configOrThrow(parseConfig(configText(dir, port), 'hnm.conf')),
     ops,
     mounter,
   })
@@ -207,7 +207,9 @@ t.test('failover, metrics, status and reload of a mount', async t => {
 
   // Reload: timings apply (mount-timeout reaches the mount commands) ...
   await svc.reload(
-    parseConfig(configText(dir, port, ['mount-timeout 3s']), 'hnm.conf'),
+    configOrThrow(
+      parseConfig(configText(dir, port, ['mount-timeout 3s']), 'hnm.conf'),
+    ),
   )
   t.equal(ops.timeoutMs, 3000, 'mount-timeout reloaded')
   // ... what needs a restart is refused and changes nothing.
@@ -223,7 +225,7 @@ t.test('failover, metrics, status and reload of a mount', async t => {
     ],
   ] as const) {
     t.throws(
-      () => svc.reload(parseConfig(text, 'hnm.conf')),
+      () => svc.reload(configOrThrow(parseConfig(text, 'hnm.conf'))),
       { code: 'HNM_ERR_RELOAD_RESTART' },
       what,
     )
@@ -301,7 +303,7 @@ t.test(
       },
     })
     const svc = await createHaNfsMount({
-      config: parseConfig(configText(dir, port), 'hnm.conf'),
+      config: configOrThrow(parseConfig(configText(dir, port), 'hnm.conf')),
       ops,
       mounter,
       logger,

@@ -2,6 +2,7 @@
 // with status and metrics; and an rsync that always fails (a missing
 // target parent) retrying with back-off.
 
+import { configOrThrow } from '@has/daemon-kit'
 import t from 'tap'
 import { mkdtemp, mkdir, writeFile, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -16,7 +17,9 @@ t.test('sync to a local directory, metrics and status', async t => {
   await mkdir(src)
   await mkdir(dst)
   await writeFile(join(src, 'f'), 'one\n')
-  const config = parseConfig(`sync-delay 20ms\nsync ${src} ${dst}\n`, 'mem')
+  const config = configOrThrow(
+    parseConfig(`sync-delay 20ms\nsync ${src} ${dst}\n`, 'mem'),
+  )
   const svc = await createHaNfsMount({ config })
   t.teardown(() => svc.close())
   t.equal(
@@ -49,9 +52,11 @@ t.test('sync to a local directory, metrics and status', async t => {
 t.test('failing target: counted, retried with back-off', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'hnm-sync-unit-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const config = parseConfig(
-    `sync-retry-min 10ms\nsync-retry-max 40ms\nsync ${dir} ${join(dir, 'missing/parent/dst')}\n`,
-    'mem',
+  const config = configOrThrow(
+    parseConfig(
+      `sync-retry-min 10ms\nsync-retry-max 40ms\nsync ${dir} ${join(dir, 'missing/parent/dst')}\n`,
+      'mem',
+    ),
   )
   const svc = await createHaNfsMount({ config })
   t.teardown(() => svc.close())
@@ -73,9 +78,8 @@ t.test('failing target: counted, retried with back-off', async t => {
 })
 
 t.test('missing rsync binary: HNM_ERR_RSYNC_MISSING', async t => {
-  const config = parseConfig(
-    'rsync-path /nonexistent/rsync\nsync /a /b\n',
-    'mem',
+  const config = configOrThrow(
+    parseConfig('rsync-path /nonexistent/rsync\nsync /a /b\n', 'mem'),
   )
   await t.rejects(createHaNfsMount({ config }), {
     code: 'HNM_ERR_RSYNC_MISSING',
@@ -88,13 +92,17 @@ t.test('reload: timings apply, topology changes are refused', async t => {
   await mkdir(join(dir, 'a'))
   await mkdir(join(dir, 'b'))
   const text = `sync ${join(dir, 'a')} ${join(dir, 'b')}\n`
-  const svc = await createHaNfsMount({ config: parseConfig(text, 'mem') })
+  const svc = await createHaNfsMount({
+    config: configOrThrow(parseConfig(text, 'mem')),
+  })
   t.teardown(() => svc.close())
-  await svc.reload(parseConfig(`sync-delay 1s\n${text}`, 'mem'))
+  await svc.reload(configOrThrow(parseConfig(`sync-delay 1s\n${text}`, 'mem')))
   t.throws(
     () =>
       svc.reload(
-        parseConfig(`sync ${join(dir, 'a')} ${join(dir, 'c')}\n`, 'mem'),
+        configOrThrow(
+          parseConfig(`sync ${join(dir, 'a')} ${join(dir, 'c')}\n`, 'mem'),
+        ),
       ),
     { code: 'HNM_ERR_RELOAD_RESTART' },
   )
@@ -110,9 +118,11 @@ t.test(
     await mkdir(src)
     await mkdir(dst)
     await writeFile(join(dst, 'precious'), 'keep\n')
-    const config = parseConfig(
-      `sync-delay 10ms\nsync-retry-min 10ms\nsync-retry-max 40ms\nsync ${src} ${dst}\n`,
-      'mem',
+    const config = configOrThrow(
+      parseConfig(
+        `sync-delay 10ms\nsync-retry-min 10ms\nsync-retry-max 40ms\nsync ${src} ${dst}\n`,
+        'mem',
+      ),
     )
     const svc = await createHaNfsMount({ config })
     t.teardown(() => svc.close())

@@ -14,6 +14,9 @@ import {
   readConfigFile,
   sourceLines,
   splitWords,
+  configOrThrow,
+  type ConfigResult,
+  configResult,
 } from '@has/daemon-kit'
 import { DAEMONS, isDaemonName, type DaemonName } from './daemons.js'
 
@@ -31,7 +34,11 @@ export const DEFAULTS: HasctlConfig = {
   timeoutMs: 2000,
 }
 
-export function parseConfig(text: string, file: string): HasctlConfig {
+/** Parses hasctl.conf text; never throws (the kit's one result shape). */
+export function parseConfig(
+  text: string,
+  file: string,
+): ConfigResult<HasctlConfig> {
   const issues = new IssueList()
   const remotes: string[] = []
   const controls: Partial<Record<DaemonName, string>> = {}
@@ -66,8 +73,9 @@ export function parseConfig(text: string, file: string): HasctlConfig {
       issues.error(l, 'unknown directive; known: remote control timeout', key)
     }
   }
-  issues.throwIfAny()
-  return deepFreeze({ remotes, controls, timeoutMs })
+  return configResult(issues, () =>
+    deepFreeze({ remotes, controls, timeoutMs }),
+  )
 }
 
 /** Reads the file; a missing file at the default path means "use defaults". */
@@ -82,5 +90,5 @@ export async function loadConfig(
     if (!required) return DEFAULTS
     throw e
   }
-  return parseConfig(text, path)
+  return configOrThrow(parseConfig(text, path))
 }

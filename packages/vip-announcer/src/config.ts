@@ -11,6 +11,9 @@ import {
   sourceLines,
   splitWords,
   type SourceLine,
+  configOrThrow,
+  type ConfigResult,
+  configResult,
 } from '@has/daemon-kit'
 
 export interface AnnouncerConfig {
@@ -65,7 +68,11 @@ const DURATIONS: Record<string, { key: Durations; min: number; max: number }> =
     'bird-timeout': { key: 'birdTimeoutMs', min: 50, max: 60_000 },
   }
 
-export function parseConfig(text: string, file: string): AnnouncerConfig {
+/** Parses the config text; never throws (the kit's one result shape). */
+export function parseConfig(
+  text: string,
+  file: string,
+): ConfigResult<AnnouncerConfig> {
   const issues = new IssueList()
   const lines = sourceLines(text, file, { issues })
   const seen = new Map<string, number>()
@@ -156,10 +163,9 @@ export function parseConfig(text: string, file: string): AnnouncerConfig {
       { file, line: 0 },
       'at least one `protocol <name>` (a BIRD static protocol) is required',
     )
-  issues.throwIfAny()
-  return deepFreeze(out)
+  return configResult(issues, () => deepFreeze(out))
 }
 
 export async function loadConfig(path: string): Promise<AnnouncerConfig> {
-  return parseConfig(await readConfigFile(path), path)
+  return configOrThrow(parseConfig(await readConfigFile(path), path))
 }

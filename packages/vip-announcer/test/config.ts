@@ -1,10 +1,10 @@
 import t from 'tap'
 import { DEFAULTS, parseConfig } from '../src/config.js'
-import { ConfigError, formatIssue } from '@has/daemon-kit'
+import { ConfigError, formatIssue, configOrThrow } from '@has/daemon-kit'
 
 const issues = (text: string): string[] => {
   try {
-    parseConfig(text, 'va.conf')
+    configOrThrow(parseConfig(text, 'va.conf'))
   } catch (e) {
     if (e instanceof ConfigError) return e.issues.map(formatIssue)
     throw e
@@ -15,24 +15,26 @@ const issues = (text: string): string[] => {
 t.test(
   'a full file parses; durations take units, bare numbers are ms',
   async t => {
-    const c = parseConfig(
-      [
-        '# the VIP routes',
-        'bird-socket /run/bird/bird.ctl',
-        'protocol vip4',
-        'protocol vip6',
-        'traffic-manager /run/has/tm.sock',
-        'service 10.0.0.100:80',
-        'service [2001:db8::100]:443',
-        'min-nodes 2',
-        'check-interval 20',
-        'check-timeout 400ms',
-        'settle 2s',
-        'drain 0',
-        'bird-timeout 1s',
-        '',
-      ].join('\n'),
-      'va.conf',
+    const c = configOrThrow(
+      parseConfig(
+        [
+          '# the VIP routes',
+          'bird-socket /run/bird/bird.ctl',
+          'protocol vip4',
+          'protocol vip6',
+          'traffic-manager /run/has/tm.sock',
+          'service 10.0.0.100:80',
+          'service [2001:db8::100]:443',
+          'min-nodes 2',
+          'check-interval 20',
+          'check-timeout 400ms',
+          'settle 2s',
+          'drain 0',
+          'bird-timeout 1s',
+          '',
+        ].join('\n'),
+        'va.conf',
+      ),
     )
     t.match(c, {
       birdSocket: '/run/bird/bird.ctl',
@@ -51,7 +53,7 @@ t.test(
 )
 
 t.test('defaults: only a protocol is required', async t => {
-  const c = parseConfig('protocol vip4\n', 'va.conf')
+  const c = configOrThrow(parseConfig('protocol vip4\n', 'va.conf'))
   t.match(c, { ...DEFAULTS, protocols: ['vip4'], services: [] })
   t.same(issues(''), [
     'va.conf: at least one `protocol <name>` (a BIRD static protocol) is required',

@@ -6,13 +6,22 @@ import { existsSync } from 'node:fs'
 import {
   IssueList,
   deepFreeze,
-  parseBool,
-  parseDuration,
-  parseIntRange,
   readConfigFile,
   splitWords,
   sourceLines,
   type ConfigIssue,
+  type ConfigResult,
+  type ValueType,
+  duration,
+  pattern,
+  bool,
+  oneOf,
+  int,
+  lookupDirective,
+  oneArg,
+  readValue,
+  SeenDirectives,
+  configResult,
 } from '@has/daemon-kit'
 
 export const PRIMARY_RESELECT = ['always', 'better', 'failure'] as const
@@ -81,57 +90,35 @@ export const RESTART_DIRECTIVES = [
   'link_events',
 ] as const
 
-type Parser = (v: string) => unknown
-const ms =
-  (min: number, max: number): Parser =>
-  v => {
-    const n = parseDuration(v, 'ms')
-    return n !== undefined && n >= min && n <= max ? n : undefined
-  }
+/** The kit's duration type with erd's own wording of the range. */
+const ms = (min: number, max: number, expect: string): ValueType<number> => ({
+  ...duration(min, max, 'ms'),
+  expect,
+})
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/
+const iface = pattern(IFNAME, 'an interface name (1-15 chars)')
 
-const DIRECTIVES: Record<keyof ErdConfig, { parse: Parser; range: string }> = {
-  primary: {
-    parse: v => (IFNAME.test(v) ? v : undefined),
-    range: 'an interface name (1-15 chars)',
-  },
-  secondary: {
-    parse: v => (IFNAME.test(v) ? v : undefined),
-    range: 'an interface name (1-15 chars)',
-  },
-  poll_interval: { parse: ms(10, 60_000), range: 'a duration 10ms..60s' },
-  link_events: { parse: parseBool, range: 'on or off' },
-  updelay: { parse: ms(0, 3_600_000), range: 'a duration 0..1h' },
-  downdelay: { parse: ms(0, 3_600_000), range: 'a duration 0..1h' },
-  primary_reselect: {
-    parse: v =>
-      (PRIMARY_RESELECT as readonly string[]).includes(v) ? v : undefined,
-    range: 'always, better or failure',
-  },
-  flap_limit: {
-    parse: v => parseIntRange(v, 0, 1000),
-    range: 'an integer 0..1000',
-  },
-  flap_window: { parse: ms(0, 86_400_000), range: 'a duration 0..24h' },
-  hold_time: { parse: ms(0, 86_400_000), range: 'a duration 0..24h' },
-  ipv4: { parse: parseBool, range: 'on or off' },
-  ipv6: { parse: parseBool, range: 'on or off' },
-  metric_offset: {
-    parse: v => parseIntRange(v, 1, 1_000_000),
-    range: 'an integer 1..1000000',
-  },
-  announce_count: {
-    parse: v => parseIntRange(v, 0, 255),
-    range: 'an integer 0..255',
-  },
-  announce_interval: { parse: ms(1, 60_000), range: 'a duration 1ms..60s' },
-}
+const DIRECTIVES: { readonly [K in keyof ErdConfig]: ValueType<ErdConfig[K]> } =
+  {
+    primary: iface,
+    secondary: iface,
+    poll_interval: ms(10, 60_000, 'a duration 10ms..60s'),
+    link_events: bool,
+    updelay: ms(0, 3_600_000, 'a duration 0..1h'),
+    downdelay: ms(0, 3_600_000, 'a duration 0..1h'),
+    primary_reselect: oneOf(PRIMARY_RESELECT),
+    flap_limit: int(0, 1000),
+    flap_window: ms(0, 86_400_000, 'a duration 0..24h'),
+    hold_time: ms(0, 86_400_000, 'a duration 0..24h'),
+    ipv4: bool,
+    ipv6: bool,
+    metric_offset: int(1, 1_000_000),
+    announce_count: int(0, 255),
+    announce_interval: ms(1, 60_000, 'a duration 1ms..60s'),
+  }
 
-export interface ParseResult {
-  readonly config?: ErdConfig
-  readonly errors: readonly ConfigIssue[]
-  readonly warnings: readonly ConfigIssue[]
-}
+/** parseConfig's result: the kit's one shape (config only when no error). */
+export type ParseResult = ConfigResult<ErdConfig>
 
 /** Command-line interfaces override the file (`erd eth2 eth3`). */
 export interface Overrides {
@@ -146,33 +133,19 @@ export function parseConfig(
 ): ParseResult {
   const issues = new IssueList()
   const out: Record<string, unknown> = { ...DEFAULTS }
-  const seen = new Map<string, number>()
+  const seen = new SeenDirectives()
   for (const line of sourceLines(text, file)) {
     const [key = '', ...rest] = splitWords(line.text)
-    // Own keys only: `constructor` or `toString` must not find Object's.
-    const spec = Object.hasOwn(DIRECTIVES, key)
-      ? DIRECTIVES[key as keyof ErdConfig]
-      : undefined
-    if (!spec) {
+    const type = lookupDirective<ValueType<unknown>>(DIRECTIVES, key)
+    if (!type) {
       issues.error(line, `unknown directive "${key}"`)
       continue
     }
-    if (rest.length !== 1) {
-      issues.error(line, `${key} takes exactly one value`, rest.join(' '))
-      continue
-    }
-    const raw = rest[0] as string
-    const value = spec.parse(raw)
-    if (value === undefined) {
-      issues.error(line, `${key} must be ${spec.range}`, raw)
-      continue
-    }
-    if (seen.has(key))
-      issues.warn(
-        line,
-        `${key} repeated (line ${seen.get(key)}); the last one wins`,
-      )
-    seen.set(key, line.line)
+    const raw = oneArg(issues, line, key, rest)
+    if (raw === undefined) continue
+    const value = readValue(issues, line, key, type, raw)
+    if (value === undefined) continue
+    seen.note(issues, line, key)
     out[key] = value
   }
   const at = { file, line: 0 }
@@ -189,17 +162,12 @@ export function parseConfig(
   }
   if (issues.ok && out.primary === out.secondary) {
     issues.error(
-      { file, line: seen.get('secondary') ?? 0 },
+      { file, line: seen.line('secondary') ?? 0 },
       'secondary must differ from primary',
       String(out.secondary),
     )
   }
-  if (!issues.ok) return { errors: issues.errors, warnings: issues.warnings }
-  return {
-    config: deepFreeze(out as unknown as ErdConfig),
-    errors: [],
-    warnings: issues.warnings,
-  }
+  return configResult(issues, () => deepFreeze(out as unknown as ErdConfig))
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   readConfigFile,
   type ConfigIssue,
   type Position,
+  type ConfigResult,
 } from '@has/daemon-kit'
 
 /** 0xffffffff: the wire value of "infinity" for lifetimes. */
@@ -824,11 +825,8 @@ function buildInterface(
   }
 }
 
-export interface ParseResult {
-  readonly config?: RadvdConfig
-  readonly errors: readonly ConfigIssue[]
-  readonly warnings: readonly ConfigIssue[]
-}
+/** parseConfig's result: the kit's one shape (config only when no error). */
+export type ParseResult = ConfigResult<RadvdConfig>
 
 /** Pure: text in, a frozen config or the list of problems out. */
 export function parseConfig(text: string, file = 'radvd.conf'): ParseResult {

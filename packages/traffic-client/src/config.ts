@@ -21,6 +21,7 @@ import {
   splitWords,
   type ConfigIssue,
   type Position,
+  type ConfigResult,
 } from '@has/daemon-kit'
 
 export const FORMULAS = ['live', 'thesis'] as const
@@ -80,11 +81,8 @@ export interface ParsedConfig extends Omit<TrafficClientConfig, 'key'> {
   readonly keyfileAt?: Position
 }
 
-export interface ParseResult {
-  readonly config?: ParsedConfig
-  readonly errors: readonly ConfigIssue[]
-  readonly warnings: readonly ConfigIssue[]
-}
+/** parseConfig's result: the kit's one shape (config only when no error). */
+export type ParseResult = ConfigResult<ParsedConfig>
 
 const SINGLE = [
   'port',

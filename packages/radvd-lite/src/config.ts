@@ -9,11 +9,13 @@ import {
   IssueList,
   SOURCE_MAX_LINE,
   deepFreeze,
-  parseBool,
   readConfigFile,
   type ConfigIssue,
   type Position,
   type ConfigResult,
+  type ValueType,
+  bool,
+  readValue,
 } from '@has/daemon-kit'
 
 /** 0xffffffff: the wire value of "infinity" for lifetimes. */
@@ -393,7 +395,42 @@ function readInterface(c: Cursor, issues: IssueList, kw: Token): RawInterface {
 
 // ---- value checks -------------------------------------------------------
 
-class Checker {
+/**
+ * radvd.conf.5's numbers: an integer (or a decimal where radvd takes one,
+ * MaxRtrAdvInterval) in [min, max], optionally `infinity`; the wording of
+ * the range is radvd's.
+ */
+function radvdNumber(
+  min: number,
+  max: number,
+  opts: { fraction?: boolean; infinity?: boolean } = {},
+): ValueType<number> {
+  const re = opts.fraction ? /^\d+(\.\d+)?$/ : /^\d+$/
+  return {
+    parse(raw) {
+      if (opts.infinity && raw.toLowerCase() === 'infinity') return INFINITY
+      const n = Number(raw)
+      return re.test(raw) && n >= min && n <= max ? n : undefined
+    },
+    expect: `${opts.fraction ? 'a number' : 'an integer'} in ${min}..${max}${opts.infinity ? ' or infinity' : ''}`,
+  }
+}
+
+/** low, medium or high, in any case (radvd reads them so). */
+const preference: ValueType<Preference> = {
+  parse(raw) {
+    const p = raw.toLowerCase()
+    return p === 'low' || p === 'medium' || p === 'high' ? p : undefined
+  },
+  expect: 'low, medium or high',
+}
+
+/**
+ * The options of one block (interface, prefix, route, RDNSS, DNSSL) read
+ * through the kit's value types: a bad value is reported at its line and
+ * the default stands.
+ */
+class BlockValues {
   constructor(
     readonly file: string,
     readonly issues: IssueList,
@@ -405,51 +442,10 @@ class Checker {
   has(name: string): boolean {
     return this.values.has(name)
   }
-  bool(name: string, dflt: boolean): boolean {
+  get<T>(name: string, type: ValueType<T>, dflt: T): T {
     const v = this.values.get(name)
     if (!v) return dflt
-    const b = parseBool(v.value)
-    if (b === undefined) {
-      this.issues.error(this.pos(name), `${name} must be on or off`, v.value)
-      return dflt
-    }
-    return b
-  }
-  number(
-    name: string,
-    dflt: number,
-    min: number,
-    max: number,
-    opts: { fraction?: boolean; infinity?: boolean } = {},
-  ): number {
-    const v = this.values.get(name)
-    if (!v) return dflt
-    if (opts.infinity && v.value.toLowerCase() === 'infinity') return INFINITY
-    const re = opts.fraction ? /^\d+(\.\d+)?$/ : /^\d+$/
-    const n = Number(v.value)
-    if (!re.test(v.value) || n < min || n > max) {
-      const kind = opts.fraction ? 'a number' : 'an integer'
-      const inf = opts.infinity ? ' or infinity' : ''
-      this.issues.error(
-        this.pos(name),
-        `${name} must be ${kind} in ${min}..${max}${inf}`,
-        v.value,
-      )
-      return dflt
-    }
-    return n
-  }
-  pref(name: string, dflt: Preference): Preference {
-    const v = this.values.get(name)
-    if (!v) return dflt
-    const p = v.value.toLowerCase()
-    if (p === 'low' || p === 'medium' || p === 'high') return p
-    this.issues.error(
-      this.pos(name),
-      `${name} must be low, medium or high`,
-      v.value,
-    )
-    return dflt
+    return readValue(this.issues, this.pos(name), name, type, v.value) ?? dflt
   }
 }
 
@@ -546,13 +542,13 @@ function buildInterface(
   file: string,
   issues: IssueList,
 ): InterfaceConfig {
-  const c = new Checker(file, issues, raw.options)
-  const max = c.number(
+  const c = new BlockValues(file, issues, raw.options)
+  const max = c.get(
     'MaxRtrAdvInterval',
+    radvdNumber(LIMITS.MaxRtrAdvInterval[0]!, LIMITS.MaxRtrAdvInterval[1]!, {
+      fraction: true,
+    }),
     DEFAULTS.MaxRtrAdvInterval,
-    LIMITS.MaxRtrAdvInterval[0]!,
-    LIMITS.MaxRtrAdvInterval[1]!,
-    { fraction: true },
   )
   if (max > 1800) {
     issues.warn(
@@ -561,12 +557,10 @@ function buildInterface(
       String(max),
     )
   }
-  const min = c.number(
+  const min = c.get(
     'MinRtrAdvInterval',
+    radvdNumber(0, 65535, { fraction: true }),
     DEFAULTS.MinRtrAdvInterval(max),
-    0,
-    65535,
-    { fraction: true },
   )
   if (
     c.has('MinRtrAdvInterval') &&
@@ -578,11 +572,10 @@ function buildInterface(
       String(raw.options.get('MinRtrAdvInterval')?.value),
     )
   }
-  const lifetime = c.number(
+  const lifetime = c.get(
     'AdvDefaultLifetime',
+    radvdNumber(0, 65535),
     DEFAULTS.AdvDefaultLifetime(max),
-    0,
-    65535,
   )
   if (lifetime !== 0 && lifetime < max) {
     issues.error(
@@ -591,11 +584,10 @@ function buildInterface(
       String(lifetime),
     )
   }
-  const mtu = c.number(
+  const mtu = c.get(
     'AdvLinkMTU',
+    radvdNumber(0, LIMITS.AdvLinkMTU[1]!),
     DEFAULTS.AdvLinkMTU,
-    0,
-    LIMITS.AdvLinkMTU[1]!,
   )
   if (mtu !== 0 && mtu < LIMITS.AdvLinkMTU[0]!) {
     issues.error(
@@ -609,7 +601,7 @@ function buildInterface(
   const rdnss: RdnssConfig[] = []
   const dnssl: DnsslConfig[] = []
   for (const b of raw.blocks) {
-    const bc = new Checker(file, issues, b.options)
+    const bc = new BlockValues(file, issues, b.options)
     const at = { file, line: b.line }
     const args = b.args.map(a => a.text)
     const bmax = blockMax(b, max)
@@ -639,19 +631,15 @@ function buildInterface(
         continue
       }
       if (b.kind === 'prefix') {
-        const valid = bc.number(
+        const valid = bc.get(
           'AdvValidLifetime',
+          radvdNumber(0, INFINITY, { infinity: true }),
           DEFAULTS.AdvValidLifetime,
-          0,
-          INFINITY,
-          { infinity: true },
         )
-        const preferred = bc.number(
+        const preferred = bc.get(
           'AdvPreferredLifetime',
+          radvdNumber(0, INFINITY, { infinity: true }),
           DEFAULTS.AdvPreferredLifetime,
-          0,
-          INFINITY,
-          { infinity: true },
         )
         if (preferred > valid) {
           issues.error(
@@ -660,7 +648,7 @@ function buildInterface(
             String(preferred),
           )
         }
-        const auto = bc.bool('AdvAutonomous', DEFAULTS.AdvAutonomous)
+        const auto = bc.get('AdvAutonomous', bool, DEFAULTS.AdvAutonomous)
         if (auto && p.length !== 64)
           issues.warn(
             at,
@@ -676,30 +664,33 @@ function buildInterface(
           line: b.line,
           prefix: p.prefix,
           length: p.length,
-          AdvOnLink: bc.bool('AdvOnLink', DEFAULTS.AdvOnLink),
+          AdvOnLink: bc.get('AdvOnLink', bool, DEFAULTS.AdvOnLink),
           AdvAutonomous: auto,
-          AdvRouterAddr: bc.bool('AdvRouterAddr', DEFAULTS.AdvRouterAddr),
+          AdvRouterAddr: bc.get('AdvRouterAddr', bool, DEFAULTS.AdvRouterAddr),
           AdvValidLifetime: valid,
           AdvPreferredLifetime: preferred,
-          DeprecatePrefix: bc.bool('DeprecatePrefix', DEFAULTS.DeprecatePrefix),
+          DeprecatePrefix: bc.get(
+            'DeprecatePrefix',
+            bool,
+            DEFAULTS.DeprecatePrefix,
+          ),
         })
       } else {
         routes.push({
           line: b.line,
           prefix: p.prefix,
           length: p.length,
-          AdvRoutePreference: bc.pref(
+          AdvRoutePreference: bc.get(
             'AdvRoutePreference',
+            preference,
             DEFAULTS.AdvRoutePreference,
           ),
-          AdvRouteLifetime: bc.number(
+          AdvRouteLifetime: bc.get(
             'AdvRouteLifetime',
+            radvdNumber(0, INFINITY, { infinity: true }),
             DEFAULTS.AdvRouteLifetime(bmax),
-            0,
-            INFINITY,
-            { infinity: true },
           ),
-          RemoveRoute: bc.bool('RemoveRoute', DEFAULTS.RemoveRoute),
+          RemoveRoute: bc.get('RemoveRoute', bool, DEFAULTS.RemoveRoute),
         })
       }
     } else if (b.kind === 'RDNSS') {
@@ -712,12 +703,10 @@ function buildInterface(
         )
         continue
       }
-      const lt = bc.number(
+      const lt = bc.get(
         'AdvRDNSSLifetime',
+        radvdNumber(0, INFINITY, { infinity: true }),
         DEFAULTS.AdvRDNSSLifetime(bmax),
-        0,
-        INFINITY,
-        { infinity: true },
       )
       // Only a written value is checked: the default is trunc(Max), which
       // radvd itself sends (25 for Max 25.5).
@@ -738,7 +727,7 @@ function buildInterface(
         line: b.line,
         servers: args.map(a => formatIpv6(ipv6Bytes(a))),
         AdvRDNSSLifetime: lt,
-        FlushRDNSS: bc.bool('FlushRDNSS', DEFAULTS.FlushRDNSS),
+        FlushRDNSS: bc.get('FlushRDNSS', bool, DEFAULTS.FlushRDNSS),
       })
     } else {
       const bad = args.filter(a => !validDomain(a))
@@ -750,12 +739,10 @@ function buildInterface(
         )
         continue
       }
-      const lt = bc.number(
+      const lt = bc.get(
         'AdvDNSSLLifetime',
+        radvdNumber(0, INFINITY, { infinity: true }),
         DEFAULTS.AdvDNSSLLifetime(bmax),
-        0,
-        INFINITY,
-        { infinity: true },
       )
       if (bc.has('AdvDNSSLLifetime') && lt !== 0 && lt < bmax) {
         issues.error(
@@ -769,55 +756,56 @@ function buildInterface(
         // Case kept, as radvd sends it (DNS compares names case-blind).
         domains: args.map(a => (a.endsWith('.') ? a.slice(0, -1) : a)),
         AdvDNSSLLifetime: lt,
-        FlushDNSSL: bc.bool('FlushDNSSL', DEFAULTS.FlushDNSSL),
+        FlushDNSSL: bc.get('FlushDNSSL', bool, DEFAULTS.FlushDNSSL),
       })
     }
   }
   return {
     name: raw.name,
     line: raw.line,
-    AdvSendAdvert: c.bool('AdvSendAdvert', DEFAULTS.AdvSendAdvert),
+    AdvSendAdvert: c.get('AdvSendAdvert', bool, DEFAULTS.AdvSendAdvert),
     MinRtrAdvInterval: min,
     MaxRtrAdvInterval: max,
     AdvDefaultLifetime: lifetime,
-    AdvDefaultPreference: c.pref(
+    AdvDefaultPreference: c.get(
       'AdvDefaultPreference',
+      preference,
       DEFAULTS.AdvDefaultPreference,
     ),
-    AdvManagedFlag: c.bool('AdvManagedFlag', DEFAULTS.AdvManagedFlag),
-    AdvOtherConfigFlag: c.bool(
+    AdvManagedFlag: c.get('AdvManagedFlag', bool, DEFAULTS.AdvManagedFlag),
+    AdvOtherConfigFlag: c.get(
       'AdvOtherConfigFlag',
+      bool,
       DEFAULTS.AdvOtherConfigFlag,
     ),
     AdvLinkMTU: mtu,
-    AdvCurHopLimit: c.number(
+    AdvCurHopLimit: c.get(
       'AdvCurHopLimit',
+      radvdNumber(LIMITS.AdvCurHopLimit[0]!, LIMITS.AdvCurHopLimit[1]!),
       DEFAULTS.AdvCurHopLimit,
-      LIMITS.AdvCurHopLimit[0]!,
-      LIMITS.AdvCurHopLimit[1]!,
     ),
-    AdvReachableTime: c.number(
+    AdvReachableTime: c.get(
       'AdvReachableTime',
+      radvdNumber(LIMITS.AdvReachableTime[0]!, LIMITS.AdvReachableTime[1]!),
       DEFAULTS.AdvReachableTime,
-      LIMITS.AdvReachableTime[0]!,
-      LIMITS.AdvReachableTime[1]!,
     ),
-    AdvRetransTimer: c.number(
+    AdvRetransTimer: c.get(
       'AdvRetransTimer',
+      radvdNumber(LIMITS.AdvRetransTimer[0]!, LIMITS.AdvRetransTimer[1]!),
       DEFAULTS.AdvRetransTimer,
-      LIMITS.AdvRetransTimer[0]!,
-      LIMITS.AdvRetransTimer[1]!,
     ),
-    AdvSourceLLAddress: c.bool(
+    AdvSourceLLAddress: c.get(
       'AdvSourceLLAddress',
+      bool,
       DEFAULTS.AdvSourceLLAddress,
     ),
-    IgnoreIfMissing: c.bool('IgnoreIfMissing', DEFAULTS.IgnoreIfMissing),
-    AdvRASolicitedUnicast: c.bool(
+    IgnoreIfMissing: c.get('IgnoreIfMissing', bool, DEFAULTS.IgnoreIfMissing),
+    AdvRASolicitedUnicast: c.get(
       'AdvRASolicitedUnicast',
+      bool,
       DEFAULTS.AdvRASolicitedUnicast,
     ),
-    RemoveAdvOnExit: c.bool('RemoveAdvOnExit', DEFAULTS.RemoveAdvOnExit),
+    RemoveAdvOnExit: c.get('RemoveAdvOnExit', bool, DEFAULTS.RemoveAdvOnExit),
     prefixes,
     routes,
     rdnss,

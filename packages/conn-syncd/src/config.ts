@@ -9,9 +9,7 @@ import {
   KEY_MIN_BYTES,
   KeyFileError,
   deepFreeze,
-  parseDuration,
   parseHostPort,
-  parseIntRange,
   readConfigFile,
   readKeyFile,
   sourceLines,
@@ -20,6 +18,18 @@ import {
   type HostPort,
   configOrThrow,
   type ConfigResult,
+  type ValueType,
+  type Position,
+  readOne,
+  oneArg,
+  refine,
+  hostPort,
+  duration,
+  pattern,
+  text,
+  int,
+  oneOf,
+  lookupDirective,
 } from '@has/daemon-kit'
 import { MAX_DATAGRAM, MIN_DATAGRAM } from './protocol.js'
 import { csError } from './errors.js'
@@ -78,211 +88,187 @@ export const RESTART_DIRECTIVES = [
   'heartbeat',
 ] as const
 
+/** What the directives set; parseConfig checks it as a whole afterwards. */
+interface Draft {
+  node?: string
+  listen?: HostPort
+  peers: HostPort[]
+  accept: string[]
+  multicast?: Config['multicast']
+  hmac?: HmacAlgorithm
+  authKey?: string
+  authKeyFile?: string
+  services: ServiceMatch[]
+  threshold?: number
+  refresh?: number
+  timeout?: number
+  maxDatagram?: number
+  maxInsertRate?: number
+  conntrack?: string
+  heartbeat?: HostPort
+  proxyControl?: string
+  proxyPoll?: number
+}
+
+type Apply = (
+  d: Draft,
+  args: readonly string[],
+  at: Position,
+  issues: IssueList,
+  name: string,
+) => void
+
+/** A one-value directive: read as `type`, then stored by `set`. */
+const one =
+  <T>(type: ValueType<T>, set: (d: Draft, v: T) => void): Apply =>
+  (d, args, at, issues, name) => {
+    const v = readOne(issues, at, name, type, args)
+    if (v !== undefined) set(d, v)
+  }
+
+/** An address with an optional port (default 6950, the sync port). */
+const address = (expect: string, port = 6950, nonZero = false) =>
+  refine(
+    hostPort(port),
+    hp => isIP(hp.host) !== 0 && (!nonZero || hp.port !== 0),
+    expect,
+  )
+
+/** Seconds-based durations in [min, max] ms, conn-syncd's wording. */
+const seconds = (min: number, max: number): ValueType<number> => ({
+  ...duration(min, max, 's'),
+  expect: `a duration between ${min} ms and ${max / 1000} s`,
+})
+
+const DIRECTIVES: Readonly<Record<string, Apply>> = {
+  node: one(
+    pattern(/^[A-Za-z0-9._-]{1,64}$/, '1-64 of [A-Za-z0-9._-]'),
+    (d, v) => {
+      d.node = v
+    },
+  ),
+  listen: one(address('address[:port]'), (d, v) => {
+    d.listen = v
+  }),
+  peer: one(address('address[:port]', 6950, true), (d, v) => {
+    d.peers.push(v)
+  }),
+  accept: one(
+    refine(text, v => isIP(v) !== 0, 'an IP address'),
+    (d, v) => {
+      d.accept.push(v)
+    },
+  ),
+  'max-insert-rate': one(
+    { ...int(100, 1_000_000), expect: '100..1000000 flows per second' },
+    (d, v) => {
+      d.maxInsertRate = v
+    },
+  ),
+  multicast(d, args, at, issues) {
+    const hp = args[0] ? parseHostPort(args[0], 6950) : undefined
+    const iface = args[1]
+    if (
+      !hp ||
+      isIP(hp.host) !== 4 ||
+      !/^(22[4-9]|23\d)\./.test(hp.host) ||
+      args.length > 2 ||
+      (iface !== undefined && isIP(iface) !== 4)
+    ) {
+      issues.error(
+        at,
+        'multicast must be <IPv4 group>[:port] [interface-address]',
+        args.join(' '),
+      )
+    } else
+      d.multicast = iface
+        ? { group: hp.host, port: hp.port, interface: iface }
+        : { group: hp.host, port: hp.port }
+  },
+  hmac: one(
+    {
+      ...oneOf(HMAC_ALGORITHMS),
+      expect: `one of ${HMAC_ALGORITHMS.join(', ')}`,
+    },
+    (d, v) => {
+      d.hmac = v
+    },
+  ),
+  'auth-key'(d, args, at, issues, name) {
+    const v = oneArg(issues, at, name, args)
+    // The key itself never reaches a log line.
+    if (v !== undefined && v.length < 8)
+      issues.error(at, 'auth-key must be at least 8 characters', '***')
+    else if (v !== undefined) d.authKey = v
+  },
+  'auth-key-file': one(text, (d, v) => {
+    d.authKeyFile = v
+  }),
+  service(d, args, at, issues) {
+    const hp = args[0] ? parseHostPort(args[0]) : undefined
+    const proto = args[1] ?? 'tcp'
+    if (
+      !hp ||
+      !isIP(hp.host) ||
+      hp.port === 0 ||
+      (proto !== 'tcp' && proto !== 'udp') ||
+      args.length > 2
+    ) {
+      issues.error(at, 'service must be <vip>:<port> [tcp|udp]', args.join(' '))
+    } else d.services.push({ address: hp.host, port: hp.port, proto })
+  },
+  'sync-threshold': one(seconds(0, 60_000), (d, v) => {
+    d.threshold = v
+  }),
+  'refresh-interval': one(seconds(500, 3_600_000), (d, v) => {
+    d.refresh = v
+  }),
+  'entry-timeout': one(
+    { ...duration(10_000, 432_000_000, 's'), expect: 'between 10s and 5 days' },
+    (d, v) => {
+      d.timeout = Math.round(v / 1000)
+    },
+  ),
+  'max-datagram': one(
+    {
+      ...int(MIN_DATAGRAM, MAX_DATAGRAM),
+      expect: `${MIN_DATAGRAM}..${MAX_DATAGRAM} bytes`,
+    },
+    (d, v) => {
+      d.maxDatagram = v
+    },
+  ),
+  conntrack: one(text, (d, v) => {
+    d.conntrack = v
+  }),
+  heartbeat: one({ ...hostPort(6941), expect: 'host[:port]' }, (d, v) => {
+    d.heartbeat = v
+  }),
+  'proxy-control': one(text, (d, v) => {
+    d.proxyControl = v
+  }),
+  'proxy-poll': one(seconds(200, 3_600_000), (d, v) => {
+    d.proxyPoll = v
+  }),
+}
+
 /** Parses conn-syncd.conf text; never throws (the kit's one result shape). */
 export function parseConfig(
   text: string,
   file = 'conn-syncd.conf',
 ): ConfigResult<Config> {
   const issues = new IssueList()
-  let node: string | undefined
-  let listen: HostPort | undefined
-  const peers: HostPort[] = []
-  const accept: string[] = []
-  let multicast: Config['multicast']
-  let hmac: HmacAlgorithm | undefined
-  let authKey: string | undefined
-  let authKeyFile: string | undefined
-  const services: ServiceMatch[] = []
-  let threshold: number | undefined
-  let refresh: number | undefined
-  let timeout: number | undefined
-  let maxDatagram: number | undefined
-  let maxInsertRate: number | undefined
-  let conntrack: string | undefined
-  let heartbeat: HostPort | undefined
-  let proxyControl: string | undefined
-  let proxyPoll: number | undefined
-
+  const d: Draft = { peers: [], accept: [], services: [] }
   for (const line of sourceLines(text, file)) {
-    const [name, ...args] = splitWords(line.text)
-    const value = args.join(' ')
-    const one = (): string | undefined => {
-      if (args.length !== 1) {
-        issues.error(line, `${name} takes exactly one value`, value)
-        return undefined
-      }
-      return args[0]
-    }
-    const duration = (
-      what: string,
-      min: number,
-      max: number,
-    ): number | undefined => {
-      const v = one()
-      if (v === undefined) return undefined
-      const ms = parseDuration(v, 's')
-      if (ms === undefined || ms < min || ms > max) {
-        issues.error(
-          line,
-          `${what} must be a duration between ${min} ms and ${max / 1000} s`,
-          v,
-        )
-        return undefined
-      }
-      return ms
-    }
-    switch (name) {
-      case 'node': {
-        const v = one()
-        if (v !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(v))
-          issues.error(line, 'node must be 1-64 of [A-Za-z0-9._-]', v)
-        else node = v
-        break
-      }
-      case 'listen': {
-        const v = one()
-        const hp = v === undefined ? undefined : parseHostPort(v, 6950)
-        if (v !== undefined && (!hp || !isIP(hp.host)))
-          issues.error(line, 'listen must be address[:port]', v)
-        else listen = hp
-        break
-      }
-      case 'peer': {
-        const v = one()
-        const hp = v === undefined ? undefined : parseHostPort(v, 6950)
-        if (v !== undefined && (!hp || !isIP(hp.host) || hp.port === 0))
-          issues.error(line, 'peer must be address[:port]', v)
-        else if (hp) peers.push(hp)
-        break
-      }
-      case 'accept': {
-        const v = one()
-        if (v !== undefined && !isIP(v))
-          issues.error(line, 'accept must be an IP address', v)
-        else if (v !== undefined) accept.push(v)
-        break
-      }
-      case 'max-insert-rate': {
-        const v = one()
-        const n = v === undefined ? undefined : parseIntRange(v, 100, 1_000_000)
-        if (n === undefined)
-          issues.error(
-            line,
-            'max-insert-rate must be 100..1000000 flows per second',
-            v,
-          )
-        else maxInsertRate = n
-        break
-      }
-      case 'multicast': {
-        const hp = args[0] ? parseHostPort(args[0], 6950) : undefined
-        const iface = args[1]
-        if (
-          !hp ||
-          isIP(hp.host) !== 4 ||
-          !/^(22[4-9]|23\d)\./.test(hp.host) ||
-          args.length > 2 ||
-          (iface !== undefined && isIP(iface) !== 4)
-        ) {
-          issues.error(
-            line,
-            'multicast must be <IPv4 group>[:port] [interface-address]',
-            value,
-          )
-        } else
-          multicast = iface
-            ? { group: hp.host, port: hp.port, interface: iface }
-            : { group: hp.host, port: hp.port }
-        break
-      }
-      case 'hmac': {
-        const v = one()
-        if (
-          v !== undefined &&
-          !(HMAC_ALGORITHMS as readonly string[]).includes(v)
-        ) {
-          issues.error(
-            line,
-            `hmac must be one of ${HMAC_ALGORITHMS.join(', ')}`,
-            v,
-          )
-        } else hmac = v as HmacAlgorithm
-        break
-      }
-      case 'auth-key': {
-        const v = one()
-        if (v !== undefined && v.length < 8)
-          issues.error(line, 'auth-key must be at least 8 characters', '***')
-        else authKey = v
-        break
-      }
-      case 'auth-key-file':
-        authKeyFile = one()
-        break
-      case 'service': {
-        const hp = args[0] ? parseHostPort(args[0]) : undefined
-        const proto = args[1] ?? 'tcp'
-        if (
-          !hp ||
-          !isIP(hp.host) ||
-          hp.port === 0 ||
-          (proto !== 'tcp' && proto !== 'udp') ||
-          args.length > 2
-        ) {
-          issues.error(line, 'service must be <vip>:<port> [tcp|udp]', value)
-        } else services.push({ address: hp.host, port: hp.port, proto })
-        break
-      }
-      case 'sync-threshold':
-        threshold = duration('sync-threshold', 0, 60_000)
-        break
-      case 'refresh-interval':
-        refresh = duration('refresh-interval', 500, 3_600_000)
-        break
-      case 'entry-timeout': {
-        const v = one()
-        const ms = v === undefined ? undefined : parseDuration(v, 's')
-        if (ms === undefined || ms < 10_000 || ms > 432_000_000)
-          issues.error(line, 'entry-timeout must be between 10s and 5 days', v)
-        else timeout = Math.round(ms / 1000)
-        break
-      }
-      case 'max-datagram': {
-        const v = one()
-        const n =
-          v === undefined
-            ? undefined
-            : parseIntRange(v, MIN_DATAGRAM, MAX_DATAGRAM)
-        if (n === undefined)
-          issues.error(
-            line,
-            `max-datagram must be ${MIN_DATAGRAM}..${MAX_DATAGRAM} bytes`,
-            v,
-          )
-        else maxDatagram = n
-        break
-      }
-      case 'conntrack':
-        conntrack = one()
-        break
-      case 'heartbeat': {
-        const v = one()
-        const hp = v === undefined ? undefined : parseHostPort(v, 6941)
-        if (v !== undefined && !hp)
-          issues.error(line, 'heartbeat must be host[:port]', v)
-        else heartbeat = hp
-        break
-      }
-      case 'proxy-control':
-        proxyControl = one()
-        break
-      case 'proxy-poll':
-        proxyPoll = duration('proxy-poll', 200, 3_600_000)
-        break
-      default:
-        issues.error(line, 'unknown directive', name)
-    }
+    const [name = '', ...args] = splitWords(line.text)
+    const apply = lookupDirective(DIRECTIVES, name)
+    if (apply) apply(d, args, line, issues, name)
+    else issues.error(line, 'unknown directive', name)
   }
+  const { node, listen, peers, accept, multicast, hmac, authKey } = d
+  const { authKeyFile, services, threshold, refresh, timeout } = d
+  const { maxDatagram, maxInsertRate, conntrack, heartbeat } = d
+  const { proxyControl, proxyPoll } = d
   const at = { file, line: 0 }
   if (!authKey && !authKeyFile)
     issues.error(

@@ -107,7 +107,10 @@ export function createProgram(
       } catch {
         errorLog = undefined
       }
-      const logger = createDaemonLogger(flags.logLevel, errorLog)
+      const { logger, errorLog: errorLogStream } = createDaemonLogger(
+        flags.logLevel,
+        errorLog,
+      )
       // Sockets systemd (traffic-manager.socket) holds across restarts.
       const inherited = inheritedSockets()
       for (const l of inherited.skipped)
@@ -134,6 +137,7 @@ export function createProgram(
           createTrafficManager({
             config,
             logger,
+            errorLog: errorLogStream,
             logLevel: flags.logLevel,
             inherited: inherited.sockets,
           }),

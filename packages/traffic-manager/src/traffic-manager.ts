@@ -9,6 +9,7 @@ import {
   createDropLog,
   formatHostPort,
   type ControlHandlers,
+  type ErrorLogStream,
   type Logger,
   type Service,
 } from '@has/daemon-kit'
@@ -22,6 +23,7 @@ import { loadDataPlaneFactory } from './data-plane-registry.js'
 import { InProcessHost, type ProxyHost } from './proxy-host.js'
 import { ClusterHost } from './proxy-cluster.js'
 import { tmError } from './errors.js'
+import { openErrorLog } from './logging.js'
 import { matchInherited, type InheritedSocket } from './socket-activation.js'
 import type { ManagerState, Running } from './manager-state.js'
 import { createManagerMetrics } from './manager-metrics.js'
@@ -43,6 +45,11 @@ export interface TrafficManagerOptions {
   readonly dataPlanes?: Readonly<Record<string, DataPlaneFactory>>
   /** Log level handed to proxy worker processes. */
   readonly logLevel?: string
+  /**
+   * The ErrorLog stream behind the logger (logging.ts); reopened with
+   * config.errorLog on every reload, so logrotate can move the file.
+   */
+  readonly errorLog?: ErrorLogStream
   /** Listening sockets passed by the service manager (socket-activation.ts). */
   readonly inherited?: readonly InheritedSocket[]
 }
@@ -513,7 +520,9 @@ export async function createTrafficManager(
       }
       throw e
     }
-    // Committed: nothing below can fail the reload.
+    // Committed: nothing below can fail the reload (an ErrorLog that
+    // cannot be opened keeps the old file and says so).
+    if (opts.errorLog) openErrorLog(opts.errorLog, next.errorLog, log)
     for (const c of commit)
       void c().catch((err: unknown) =>
         log.error({ err }, 'closing a replaced listener failed'),

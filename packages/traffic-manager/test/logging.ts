@@ -1,28 +1,52 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { readFileSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
-import { createDaemonLogger } from '../src/logging.js'
+import { createDaemonLogger, openErrorLog } from '../src/logging.js'
+
+const msgs = (file: string): string[] =>
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map(l => (JSON.parse(l) as { msg: string }).msg)
 
 t.test('ErrorLog gets warnings and errors only, as JSON lines', async t => {
   const file = join(t.testdir({}), 'sub', 'tmd.log')
-  const log = createDaemonLogger('info', file)
-  // Keep stdout quiet in the test output: only the file is asserted.
-  log.warn({ node: '10.0.0.1' }, 'node silent past timeout; removed')
-  log.error('boom')
-  log.info('not in the error log')
-  await new Promise(r => setTimeout(r, 50))
-  await new Promise<void>(r => log.flush(() => r()))
-  const lines = readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .map(l => JSON.parse(l) as { msg: string; level: number })
-  t.same(
-    lines.map(l => l.msg),
-    ['node silent past timeout; removed', 'boom'],
-  )
+  const stdout: string[] = []
+  const { logger } = createDaemonLogger('info', file, l => stdout.push(l))
+  logger.warn({ node: '10.0.0.1' }, 'node silent past timeout; removed')
+  logger.error('boom')
+  logger.info('not in the error log')
+  // Written synchronously: no flush or wait stands between log and file.
+  t.same(msgs(file), ['node silent past timeout; removed', 'boom'])
+  t.equal(stdout.length, 3, 'stdout still gets every line')
 })
 
-t.test('without ErrorLog, a plain logger', t => {
-  t.ok(createDaemonLogger('silent'))
-  t.end()
+t.test('reopen follows logrotate; a bad path keeps the old file', async t => {
+  const dir = t.testdir({})
+  const file = join(dir, 'tmd.log')
+  const { logger, errorLog } = createDaemonLogger('info', file, () => {})
+  logger.warn('before rotation')
+  renameSync(file, `${file}.1`)
+  openErrorLog(errorLog, file, logger)
+  logger.warn('after rotation')
+  t.same(msgs(`${file}.1`), ['before rotation'])
+  t.same(msgs(file), ['after rotation'])
+  // A directory where the file should be: open fails, the old file stays.
+  openErrorLog(errorLog, dir, logger)
+  t.equal(errorLog.path, file)
+  t.match(msgs(file), ['after rotation', /cannot open ErrorLog/])
+})
+
+t.test('without ErrorLog, stdout only', async t => {
+  const stdout: string[] = []
+  const { logger, errorLog } = createDaemonLogger('info', undefined, l =>
+    stdout.push(l),
+  )
+  logger.error('only here')
+  t.equal(errorLog.path, undefined)
+  t.match(JSON.parse(stdout[0] ?? '{}'), {
+    msg: 'only here',
+    level: 50,
+    daemon: 'traffic-manager',
+  })
 })

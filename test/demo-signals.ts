@@ -7,7 +7,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ROOT } from '@has/test-support'
+import { ROOT, waitFor } from '@has/test-support'
 
 /** Every live descendant of `root`, from /proc (ppid links). */
 function descendants(root: number): number[] {
@@ -61,12 +61,7 @@ async function until(
   pred: () => boolean,
   ms: number,
 ): Promise<void> {
-  const end = Date.now() + ms
-  while (!pred()) {
-    if (Date.now() > end)
-      throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise(r => setTimeout(r, 100))
-  }
+  await waitFor(pred, { what, timeoutMs: ms, intervalMs: 100 })
 }
 
 // 4 web servers + 4 traffic-clients + traffic-manager + its proxy worker.

@@ -1,6 +1,7 @@
 // Two daemons in-process on loopback. Seam: the Kernel interface is a
 // recording fake here (the real conntrack path runs in
 // integration/failover.ts); sockets, codec, auth and resync are real.
+import { waitFor } from '@has/test-support'
 import t from 'tap'
 import { createSocket } from 'node:dgram'
 import { silentLogger, configOrThrow } from '@has/daemon-kit'
@@ -292,16 +293,13 @@ t.test(
 )
 
 /** Waits for a condition on in-process state, bounded, naming what was awaited. */
+/** Waits on the daemon's own state, bounded (test-support waitFor). */
 async function until(
   what: string,
   pred: () => boolean,
   ms = 10_000,
 ): Promise<void> {
-  const end = Date.now() + ms
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(r => setTimeout(r, 10))
-  }
+  await waitFor(pred, { what, timeoutMs: ms, intervalMs: 10 })
 }
 
 type St = {

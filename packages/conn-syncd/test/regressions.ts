@@ -1,6 +1,7 @@
 // Regression tests for issues 18 and 19 (conn-syncd parts), one per defect.
 // In-process daemons on loopback; the seam is the Kernel interface (a
 // recording fake: the real conntrack path is test/integration/).
+import { waitFor } from '@has/test-support'
 import t from 'tap'
 import { createSocket } from 'node:dgram'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -99,16 +100,13 @@ const conf = (node: string, peerPort: number, extra = ''): ResolvedConfig => ({
 })
 
 /** Waits for a condition on in-process state, bounded, naming what was awaited. */
+/** Waits on the daemon's own state, bounded (test-support waitFor). */
 async function until(
   what: string,
   pred: () => boolean,
   ms = 10_000,
 ): Promise<void> {
-  const end = Date.now() + ms
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(r => setTimeout(r, 10))
-  }
+  await waitFor(pred, { what, timeoutMs: ms, intervalMs: 10 })
 }
 
 const send = (buf: Buffer, port: number, from = '127.0.0.1'): Promise<void> => {

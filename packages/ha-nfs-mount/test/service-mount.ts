@@ -6,7 +6,7 @@
 // back-off of a replica whose export will not mount.
 
 import t from 'tap'
-import { ManualClock } from '@has/test-support'
+import { ManualClock, waitFor } from '@has/test-support'
 import { createServer, type Server, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -122,15 +122,12 @@ async function twoServers(t: {
   }
 }
 
+/** Waits on the service's own state, bounded (test-support waitFor). */
 async function until(
   what: string,
   cond: () => boolean | Promise<boolean>,
 ): Promise<void> {
-  const deadline = Date.now() + 20_000
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(r => setTimeout(r, 10))
-  }
+  await waitFor(cond, { what, timeoutMs: 20_000, intervalMs: 10 })
 }
 
 /** The value of one sample of a metric, labels matched in any order. */

@@ -14,7 +14,7 @@ import { IssueList, createLogger } from '@has/daemon-kit'
 import { createHeartbeatd } from '../src/heartbeatd.js'
 import { parseHaCf, type Config } from '../src/config.js'
 import { parseAuthkeys, type AuthKeys } from '../src/authkeys.js'
-import { spawnScript, type Proc } from '@has/test-support'
+import { spawnScript, type Proc, waitFor } from '@has/test-support'
 
 const FIX = join(dirname(fileURLToPath(import.meta.url)), 'fixtures')
 const AUTHKEYS = 'auth 1\n1 sha1 stall-test-secret-0123\n'
@@ -95,9 +95,7 @@ t.test('a stalled receiver reads queued heartbeats before judging', async t => {
   const received = (): number =>
     (hb.status() as { paths: { received: number }[] }).paths[0]?.received ?? 0
   const until = async (what: string, ok: () => boolean): Promise<void> => {
-    for (let i = 0; i < 250 && !ok(); i++)
-      await new Promise(r => setTimeout(r, 20))
-    if (!ok()) throw new Error(`timed out waiting for ${what}`)
+    await waitFor(ok, { what, timeoutMs: 5000 })
   }
   await until('the peer to be alive', () =>
     lines.some(l => l.msg === 'peer alive'),

@@ -6,6 +6,7 @@ import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { silentLogger } from '@has/daemon-kit'
+import { within } from '@has/test-support'
 import { ProxyService, relayFin, type ProxySpec } from '../src/proxy-service.js'
 import type { Backend } from '../src/data-plane.js'
 
@@ -53,19 +54,6 @@ async function echo(
   })
   const a = server.address()
   return { port: a && typeof a === 'object' ? a.port : 0, server, sockets }
-}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)),
-        ms,
-      )
-    }),
-  ])
 }
 
 /** Sends `body`, half-closes, reads to the end. */

@@ -1,5 +1,6 @@
 // The library in-process: reports over real UDP, reload semantics, status
 // formatting. workers 0 keeps the proxy in this process.
+import { waitFor } from '@has/test-support'
 import t from 'tap'
 import { createSocket } from 'node:dgram'
 import {
@@ -69,15 +70,14 @@ t.test(
           () => r(),
         ),
       )
-    const waitFor = async (pred: () => boolean) => {
-      for (let i = 0; i < 400 && !pred(); i++)
-        await new Promise(r => setTimeout(r, 10))
-      t.ok(pred())
-    }
+    const reports = (n: number) =>
+      waitFor(() => tm.table.accepted === n, {
+        what: `${n} reports accepted`,
+      })
     await send('127.0.0.31', 300)
     await send('127.0.0.32', 100)
     await send('127.0.0.33', 500)
-    await waitFor(() => tm.table.accepted === 3)
+    await reports(3)
     let s = await tm.snapshot()
     const svc = () => s.services[0]!
     t.same(
@@ -90,7 +90,9 @@ t.test(
       'weights relative to the largest active index; the standby waits',
     )
     await send('127.0.0.32', 0, 'down')
-    await waitFor(() => tm.table.get('127.0.0.32')?.status === 'down')
+    await waitFor(() => tm.table.get('127.0.0.32')?.status === 'down', {
+      what: 'node 127.0.0.32 down',
+    })
     await new Promise(r => setImmediate(r))
     s = await tm.snapshot()
     t.same(

@@ -6,7 +6,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { needsRoot, NetnsLab, sh } from '@has/test-support'
+import { needsRoot, NetnsLab, sh, waitFor } from '@has/test-support'
 import { controlRequest } from '@has/daemon-kit'
 import {
   runBin,
@@ -211,12 +211,8 @@ t.test(
       pred: () => Promise<boolean>,
       ms = 20_000,
     ) => {
-      const end = Date.now() + ms
       // Polling the daemon's own status (an event source we do not own).
-      while (!(await pred())) {
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-        await new Promise(r => setTimeout(r, 200))
-      }
+      await waitFor(pred, { what, timeoutMs: ms, intervalMs: 200 })
     }
     const takeVip = async (m: string) => {
       await lab.ip(H(m), ['addr', 'add', `${VIP}/32`, 'dev', `e${m}`])

@@ -13,7 +13,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { controlRequest } from '@has/daemon-kit'
-import { needsRoot, NetnsLab, sh } from '@has/test-support'
+import { needsRoot, NetnsLab, sh, waitFor } from '@has/test-support'
 import {
   runBin,
   spawnDaemon,
@@ -262,15 +262,18 @@ t.test(
       ok: (v: T) => boolean,
       ms = 20_000,
     ): Promise<T> => {
-      const end = Date.now() + ms
       // Polling daemons' own status: the state we wait for lives in them.
-      for (;;) {
-        const v = await get()
-        if (ok(v)) return v
-        if (Date.now() > end)
-          throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`)
-        await new Promise(r => setTimeout(r, 200))
-      }
+      let last: T | undefined
+      const got = await waitFor(
+        async () => {
+          last = await get()
+          return ok(last) ? { v: last } : undefined
+        },
+        { what, timeoutMs: ms, intervalMs: 200 },
+      ).catch((e: unknown) => {
+        throw new Error(`${String(e)}: ${JSON.stringify(last)}`)
+      })
+      return got.v
     }
     // The peer holds every stream's flow and has it in its kernel.
     const heldInKernel = async (m: Master) => {

@@ -11,22 +11,17 @@ import t from 'tap'
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { controlRequest } from '@has/daemon-kit'
-import { runBin, spawnDaemon, type Proc } from '@has/test-support'
+import { runBin, spawnDaemon, type Proc, waitFor } from '@has/test-support'
 import { TrafficLab, freePort } from '../../../../test/helpers/traffic-lab.js'
 import type { ClusterView } from '../../src/view.js'
 
-async function until<T>(
+/** A probe that throws or answers undefined is "not yet" (waitFor). */
+function until<T>(
   what: string,
   withinMs: number,
   probe: () => Promise<T | undefined>,
 ): Promise<T> {
-  const end = Date.now() + withinMs
-  for (;;) {
-    const v = await probe().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`not within ${withinMs} ms: ${what}`)
-    await new Promise(r => setTimeout(r, 50))
-  }
+  return waitFor(probe, { what, timeoutMs: withinMs, intervalMs: 50 })
 }
 
 t.test(

@@ -11,7 +11,7 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@has/daemon-kit'
-import { NetnsLab, needsRoot } from '@has/test-support'
+import { NetnsLab, needsRoot, waitFor } from '@has/test-support'
 import { spawnDaemon, track, type LogLine, type Proc } from '@has/test-support'
 
 const VIP = '10.76.0.50'
@@ -89,9 +89,7 @@ t.test('hand-over: no announcement from the releasing master', async t => {
       .filter(m => m.includes(`tell ${VIP}`))
       .map(m => (m.split(' ')[1] ?? '').replace(/,$/, ''))
   const until = async (what: string, ok: () => boolean): Promise<void> => {
-    for (let i = 0; i < 500 && !ok(); i++)
-      await new Promise(r => setTimeout(r, 20))
-    if (!ok()) throw new Error(`timed out waiting for ${what}`)
+    await waitFor(ok, { what, timeoutMs: 10_000 })
   }
   const holder = (who: string) => (l: LogLine) =>
     l.msg === 'resource holder' && l.holder === who

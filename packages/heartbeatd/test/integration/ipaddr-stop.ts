@@ -8,7 +8,7 @@
 
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { NetnsLab, needsRoot } from '@has/test-support'
+import { NetnsLab, needsRoot, waitFor } from '@has/test-support'
 import { track, type Proc } from '@has/test-support'
 import { BUILTIN_RESOURCE_DIR, findAgent } from '../../src/config.js'
 
@@ -66,9 +66,7 @@ t.test('IPaddr stop ends the announcements before the hand-over', async t => {
       .map(m => (m.split(' ')[1] ?? '').replace(/,$/, ''))
   const count = (m: string): number => arps().filter(x => x === m).length
   const until = async (what: string, ok: () => boolean): Promise<void> => {
-    for (let i = 0; i < 300 && !ok(); i++)
-      await new Promise(r => setTimeout(r, 20))
-    if (!ok()) throw new Error(`timed out waiting for ${what}`)
+    await waitFor(ok, { what, timeoutMs: 6000 })
   }
 
   await agent(m1, 'm1', 'start')

@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { NetnsLab } from '@has/test-support'
+import { NetnsLab, waitFor } from '@has/test-support'
 import { track, type Proc, type LogLine } from '@has/test-support'
 
 export interface Lab {
@@ -92,24 +92,11 @@ export async function startProbe(
 }
 
 /** Polls a condition on command output (kernel state has no event to await here). */
-export async function until<T>(
+/** Bounded poll, named for its failure message (test-support waitFor). */
+export function until<T>(
   what: string,
   fn: () => Promise<T | undefined>,
   timeoutMs = 15_000,
 ): Promise<T> {
-  const end = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await fn()
-      if (v !== undefined) return v
-    } catch (e) {
-      last = e
-    }
-    if (Date.now() > end)
-      throw new Error(
-        `timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      )
-    await new Promise(r => setTimeout(r, 100))
-  }
+  return waitFor(fn, { what, timeoutMs, intervalMs: 100 })
 }

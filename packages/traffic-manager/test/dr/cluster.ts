@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@has/daemon-kit'
 import { writeProcfsFixture } from '@has/traffic-client'
-import { needsRoot } from '@has/test-support'
+import { needsRoot, waitFor } from '@has/test-support'
 import {
   run,
   spawnDaemon,
@@ -194,18 +194,22 @@ t.test(
     }
     const status = (m: 'a' | 'b') =>
       controlRequest(tmSock(m), 'status') as Promise<StatusSnapshot>
-    const until = async (
+    const until = (
       m: 'a' | 'b',
       what: string,
       pred: (s: StatusSnapshot) => boolean,
-    ): Promise<StatusSnapshot> => {
-      for (let i = 0; i < 200; i++) {
-        const s = await status(m)
-        if (pred(s)) return s
-        await new Promise(r => setTimeout(r, 50))
-      }
-      throw new Error(`traffic-manager ${m}: not within 10 s: ${what}`)
-    }
+    ): Promise<StatusSnapshot> =>
+      waitFor(
+        async () => {
+          const s = await status(m)
+          return pred(s) && s
+        },
+        {
+          what: `traffic-manager ${m}: ${what}`,
+          timeoutMs: 10_000,
+          intervalMs: 50,
+        },
+      )
     const eligible = (s: StatusSnapshot) =>
       (s.services[0]?.nodes ?? [])
         .filter(n => n.eligible)

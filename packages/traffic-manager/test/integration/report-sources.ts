@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@has/daemon-kit'
-import { NetnsLab, needsRoot } from '@has/test-support'
+import { NetnsLab, needsRoot, waitFor } from '@has/test-support'
 import { spawnDaemon } from '@has/test-support'
 import { writeConf } from './helpers/lab.js'
 import { formatReport } from '../../src/report-protocol.js'
@@ -59,17 +59,14 @@ t.test(
       ])
     const status = () =>
       controlRequest(control, 'status') as Promise<StatusSnapshot>
-    const until = async (
-      pred: (s: StatusSnapshot) => boolean,
-      what: string,
-    ) => {
-      for (let i = 0; i < 400; i++) {
-        const s = await status()
-        if (pred(s)) return s
-        await new Promise(r => setTimeout(r, 25))
-      }
-      throw new Error(`timed out waiting for ${what}`)
-    }
+    const until = (pred: (s: StatusSnapshot) => boolean, what: string) =>
+      waitFor(
+        async () => {
+          const s = await status()
+          return pred(s) && s
+        },
+        { what, timeoutMs: 10_000, intervalMs: 25 },
+      )
     await send(ns.other, '10.203.0.11')
     await until(
       s => s.reports.dropped.TM_ERR_REPORT_SOURCE === 1,

@@ -13,7 +13,7 @@ import { controlRequest } from '@has/daemon-kit'
 import { formatReport } from '../../../traffic-manager/src/report-protocol.js'
 import { createBirdClient } from '../../src/bird-client.js'
 import { formatCommand, parseProtocolRows } from '../../src/bird-codec.js'
-import { spawnDaemon, track, type Proc } from '@has/test-support'
+import { spawnDaemon, track, type Proc, waitFor } from '@has/test-support'
 import { isRoot } from '@has/test-support'
 
 const hasBird =
@@ -83,11 +83,8 @@ t.test(
       ms = 20_000,
     ): Promise<number> => {
       const t0 = Date.now()
-      for (let i = 0; i < ms / 5; i++) {
-        if (await pred()) return Date.now() - t0
-        await new Promise(r => setTimeout(r, 5))
-      }
-      throw new Error(`not within ${ms} ms: ${what}`)
+      await waitFor(pred, { what, timeoutMs: ms, intervalMs: 5 })
+      return Date.now() - t0
     }
     await until('BIRD answering', async () => (await vip4()) === 'down')
 

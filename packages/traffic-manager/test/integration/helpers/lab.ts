@@ -9,7 +9,7 @@ import { once } from 'node:events'
 import { writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnDaemon, type Proc } from '@has/test-support'
+import { spawnDaemon, type Proc, waitFor } from '@has/test-support'
 import { controlRequest } from '@has/daemon-kit'
 import { formatReport, type ReportState } from '../../../src/report-protocol.js'
 import type { StatusSnapshot } from '../../../src/traffic-manager.js'
@@ -192,22 +192,23 @@ export async function hold(target: {
 }
 
 /** Re-reads status until pred holds (state changes arrive by UDP). */
-export async function until(
+export function until(
   tm: Tm,
   pred: (s: StatusSnapshot) => boolean,
   what: string,
   timeoutMs = 15_000,
 ): Promise<StatusSnapshot> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const s = await tm.status()
-    if (pred(s)) return s
-    if (Date.now() > end)
-      throw new Error(
-        `timed out waiting for ${what}: ${JSON.stringify(s.services)}`,
-      )
-    await new Promise(r => setTimeout(r, 25))
-  }
+  let last: StatusSnapshot | undefined
+  return waitFor(
+    async () => {
+      last = await tm.status()
+      return pred(last) && last
+    },
+    { what, timeoutMs, intervalMs: 25 },
+  ).catch((e: unknown) => {
+    // The services as last seen say why the wait failed.
+    throw new Error(`${String(e)}: ${JSON.stringify(last?.services)}`)
+  })
 }
 
 export function nodeOf(s: StatusSnapshot, service: string, node: string) {

@@ -25,7 +25,7 @@ import {
 import { isAddress, isServiceName, serviceAddress } from './grammar.js'
 import { followHeartbeat, type MembershipEvent } from './heartbeat-client.js'
 import { conntrackKernel, type Kernel } from './kernel.js'
-import { KernelQueue } from './kernel-queue.js'
+import { KernelQueue, type KernelQueueStats } from './kernel-queue.js'
 import { LocalFlows } from './local-flows.js'
 import { localAddressProbe } from './local-address.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -86,7 +86,45 @@ const READY_GRACE_MS = 3000
 /** Bound on a `wait-ready` request. */
 const MAX_WAIT_READY_MS = 600_000
 
-export interface ConnSyncd extends Service<ResolvedConfig> {
+/** `status` (control socket, USR1; README "Status"). */
+export interface ConnSyncdStatus {
+  node: string
+  listen: string
+  /** Every peer's full table has arrived and is in the kernel (README "Readiness"). */
+  ready: boolean
+  /** Peers whose full table has not arrived yet. */
+  waitingFor: string[]
+  localFlows: number
+  heldEntries: number
+  /** Held entries not yet in the kernel (queued or being inserted). */
+  kernelPending: number
+  /** Held entries whose last kernel insert failed (retried). */
+  kernelFailed: number
+  /** The batched kernel path: queued and running changes, totals, the last batch. */
+  kernel: KernelQueueStats
+  sent: number
+  received: number
+  lost: number
+  dropped: number
+  resyncRequested: number
+  resyncServed: number
+  inserted: number
+  insertFailed: number
+  refused: number
+  staleRemoved: number
+  peers: {
+    name: string
+    address: string
+    lastSeenMsAgo: number
+    entries: number
+    received: number
+    lost: number
+    resyncsServed: number
+    resyncsReceived: number
+  }[]
+}
+
+export interface ConnSyncd extends Service<ResolvedConfig, ConnSyncdStatus> {
   readonly metrics: Metrics
   /** Address the sync socket is bound to. */
   readonly address: HostPort
@@ -650,7 +688,7 @@ export async function createConnSyncd(
     return { pending: p, failed: f }
   }
 
-  const status = () => {
+  const status = (): ConnSyncdStatus => {
     const byPeer = held.countByPeer()
     metrics.local.set(local.size)
     for (const [p, n] of byPeer) metrics.held.set({ peer: p }, n)

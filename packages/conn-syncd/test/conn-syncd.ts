@@ -133,12 +133,12 @@ t.test(
     await kc.until(
       ops => ops.includes('insert 2000') && ops.includes('insert 2001'),
     )
-    t.ok((a.status() as { resyncServed: number }).resyncServed >= 1)
+    t.ok(a.status().resyncServed >= 1)
 
     // Garbage and forged datagrams are counted and dropped.
     const s = createSocket('udp4')
     t.teardown(() => s.close())
-    const before = (b.status() as { dropped: number }).dropped
+    const before = b.status().dropped
     await new Promise<void>(r =>
       s.send(
         Buffer.from(
@@ -149,12 +149,12 @@ t.test(
         () => r(),
       ),
     )
-    while ((b.status() as { dropped: number }).dropped === before)
+    while (b.status().dropped === before)
       await new Promise(r => setTimeout(r, 20))
-    t.equal((b.status() as { dropped: number }).dropped, before + 1)
+    t.equal(b.status().dropped, before + 1)
     const text = await b.metrics.registry.metrics()
     t.match(text, /conn_syncd_datagrams_dropped_total\{reason="auth"\} 1/)
-    const st = b.status() as { peers: { name: string; entries: number }[] }
+    const st = b.status()
     t.same(
       st.peers.map(p => p.name),
       ['a'],
@@ -302,12 +302,6 @@ async function until(
   await waitFor(pred, { what, timeoutMs: ms, intervalMs: 10 })
 }
 
-type St = {
-  ready: boolean
-  dropped: number
-  peers: { name: string; address: string; resyncsReceived: number }[]
-}
-
 t.test(
   'an empty table answers a resync; only configured peer addresses are heard (18.9, 19.5, 19.13)',
   async t => {
@@ -331,17 +325,15 @@ t.test(
     ;(b.commands?.resync as () => unknown)()
     // a holds nothing, and still answers with a (empty) DATA, flag RESYNC.
     await until('b to receive a resync answer from a', () =>
-      (b.status() as St).peers.some(
-        p => p.name === 'a' && p.resyncsReceived > 0,
-      ),
+      b.status().peers.some(p => p.name === 'a' && p.resyncsReceived > 0),
     )
-    await until('b to be ready', () => (b.status() as St).ready)
+    await until('b to be ready', () => b.status().ready)
 
     // A correctly signed datagram from an address that is no configured peer.
     const s = createSocket('udp4')
     t.teardown(() => s.close())
     await new Promise<void>(r => s.bind(0, '127.0.0.2', () => r()))
-    const before = (b.status() as St).dropped
+    const before = b.status().dropped
     const forged = encodeMessage(
       {
         type: MSG_RESYNC_REQUEST,
@@ -359,9 +351,9 @@ t.test(
     )
     await until(
       'b to drop the datagram from 127.0.0.2',
-      () => (b.status() as St).dropped > before,
+      () => b.status().dropped > before,
     )
-    const st = b.status() as St
+    const st = b.status()
     t.same(
       st.peers.map(p => p.name),
       ['a'],

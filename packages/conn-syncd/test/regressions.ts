@@ -311,11 +311,9 @@ t.test(
     // A full table (resync) from the dump: still only the established one.
     ;(b.commands?.resync as () => unknown)()
     await until('b to get a full table', () =>
-      (b.status() as { peers: { resyncsReceived: number }[] }).peers.some(
-        p => p.resyncsReceived > 0,
-      ),
+      b.status().peers.some(p => p.resyncsReceived > 0),
     )
-    await until('b to be ready', () => (b.status() as { ready: boolean }).ready)
+    await until('b to be ready', () => b.status().ready)
     t.same(
       kb.ops.filter(o => o.flow.sport === 4001),
       [],
@@ -417,10 +415,7 @@ t.test(
       'another-key-1',
     )
     for (let i = 0; i < 5; i++) await send(forged, b.address.port, '127.0.0.2')
-    await until(
-      '25 drops counted',
-      () => (b.status() as { dropped: number }).dropped === 25,
-    )
+    await until('25 drops counted', () => b.status().dropped === 25)
     await b.close()
     const warns = lines.filter(
       l => l.level === 40 && /dropped/.test(String(l.msg)),
@@ -584,10 +579,7 @@ t.test(
         b.address.port,
       )
     await say(1n, 3) // its (empty) full table
-    await until(
-      'b ready with the first table',
-      () => (b.status() as { ready: boolean }).ready,
-    )
+    await until('b ready with the first table', () => b.status().ready)
     // It restarts (a new epoch) and goes on sending, never silent for long.
     seq = 0
     const before = asks.length
@@ -599,17 +591,10 @@ t.test(
       () => asks.length > before,
       10_000,
     )
-    t.equal(
-      (b.status() as { ready: boolean; waitingFor: string[] }).ready,
-      false,
-      'not ready until its new table is in',
-    )
+    t.equal(b.status().ready, false, 'not ready until its new table is in')
     clearInterval(chatter)
     await say(2n, 3)
-    await until(
-      'b ready again with its new table',
-      () => (b.status() as { ready: boolean }).ready,
-    )
+    await until('b ready again with its new table', () => b.status().ready)
     t.pass('ready again')
   },
 )

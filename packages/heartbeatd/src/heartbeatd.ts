@@ -26,7 +26,12 @@ import {
   type Interfaces,
   type PathSpec,
 } from './paths.js'
-import { Membership, type Action, type MemberEvent } from './membership.js'
+import {
+  Membership,
+  type Action,
+  type MemberEvent,
+  type MembershipView,
+} from './membership.js'
 import { openTransport, type Transport } from './transport.js'
 import { hostInterfaces } from './interfaces.js'
 import { startPinger, type Pinger } from './pinger.js'
@@ -86,7 +91,18 @@ export const MAX_GENERATION = 999_999_999_999_999
 export type DropReason =
   'malformed' | 'forged' | 'replay' | 'stale' | 'unknown-node' | 'unknown-path'
 
-export interface Heartbeatd extends Service<Config> {
+/** `status` (control socket, USR1): membership plus the daemon's counters. */
+export type HeartbeatdStatus = MembershipView & {
+  generation: number
+  seq: number
+  dropped: Record<string, number>
+  eventClients: number
+  keepalive: number
+  deadtime: number
+  deadtimeMax: number
+}
+
+export interface Heartbeatd extends Service<Config, HeartbeatdStatus> {
   readonly eventAddress: { host: string; port: number }
   readonly paths: readonly PathSpec[]
 }

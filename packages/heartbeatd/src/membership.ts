@@ -615,3 +615,6 @@ export class Membership {
     }
   }
 }
+
+/** What Membership.view() returns: the membership part of `status`. */
+export type MembershipView = ReturnType<Membership['view']>

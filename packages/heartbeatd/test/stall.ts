@@ -92,8 +92,7 @@ t.test('a stalled receiver reads queued heartbeats before judging', async t => {
     { env: { ...process.env, AUTHKEYS } },
   )
   await peer.waitLog(l => l.msg === 'beating')
-  const received = (): number =>
-    (hb.status() as { paths: { received: number }[] }).paths[0]?.received ?? 0
+  const received = (): number => hb.status().paths[0]?.received ?? 0
   const until = async (what: string, ok: () => boolean): Promise<void> => {
     await waitFor(ok, { what, timeoutMs: 5000 })
   }

@@ -43,6 +43,28 @@ export interface AdvertiserDeps {
 export type AdvertiserState =
   'disabled' | 'missing' | 'waiting-link-local' | 'advertising' | 'stopped'
 
+/** One interface in `status` (README "Status"). */
+export interface AdvertiserStatus {
+  name: string
+  state: AdvertiserState
+  ifindex: number | null
+  linkLocal: string | null
+  mac: string | null
+  prefixes: {
+    prefix: string
+    valid: number
+    preferred: number
+    deprecated: boolean
+  }[]
+  lastRa: { at: string; kind: string; dst: string } | null
+  lastRs: { at: string; src: string } | null
+  nextRaInMs: number | null
+  raSent: number
+  rsReceived: number
+  rsDropped: { hoplimit: number; malformed: number }
+  sendErrors: number
+}
+
 export class Advertiser {
   #cfg: InterfaceConfig
   readonly #deps: AdvertiserDeps
@@ -329,7 +351,7 @@ export class Advertiser {
     this.#state = 'stopped'
   }
 
-  status(): Record<string, unknown> {
+  status(): AdvertiserStatus {
     const now = this.#now()
     const iso = (t: number): string => new Date(t).toISOString()
     const next = this.#sched.nextAt()

@@ -9,7 +9,7 @@ import {
   type Registry,
   type Service,
 } from '@has/daemon-kit'
-import { Advertiser } from './advertiser.js'
+import { Advertiser, type AdvertiserStatus } from './advertiser.js'
 import type { InterfaceConfig, RadvdConfig } from './config.js'
 import { readLink, type LinkInfo } from './link.js'
 import { createMetrics } from './metrics.js'
@@ -30,7 +30,13 @@ export interface RadvdLiteOptions {
   readonly random?: () => number
 }
 
-export interface RadvdLite extends Service<RadvdConfig> {
+/** `status` (control socket, USR1): the file and every interface. */
+export interface RadvdLiteStatus {
+  config: string
+  interfaces: AdvertiserStatus[]
+}
+
+export interface RadvdLite extends Service<RadvdConfig, RadvdLiteStatus> {
   readonly registry: Registry
 }
 

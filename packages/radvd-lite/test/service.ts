@@ -132,7 +132,7 @@ t.test(
       metrics,
       /radvd_lite_ra_sent_total\{interface="eth0",kind="unicast"\} 1/,
     )
-    const st = svc.status() as { interfaces: Record<string, unknown>[] }
+    const st = svc.status()
     t.match(st.interfaces[0], {
       name: 'eth0',
       state: 'advertising',
@@ -187,7 +187,7 @@ t.test(
       ],
     )
     t.ok(after.prefixes[1]!.valid <= 3600 && after.prefixes[1]!.valid > 3590)
-    const st2 = svc.status() as { interfaces: { prefixes: unknown[] }[] }
+    const st2 = svc.status()
     t.match(st2.interfaces[0]!.prefixes[1], {
       prefix: '2001:db8:2::/64',
       preferred: 0,
@@ -255,7 +255,7 @@ t.test('waits for a missing interface and for a usable link-local', async t => {
     readLink: net.readLink,
   })
   t.teardown(() => svc.close())
-  t.match((svc.status() as { interfaces: unknown[] }).interfaces[0], {
+  t.match(svc.status().interfaces[0], {
     state: 'missing',
   })
   // The interface appears, but its link-local is still tentative.
@@ -271,12 +271,12 @@ t.test('waits for a missing interface and for a usable link-local', async t => {
       }, 20)
     }),
   )
-  t.match((svc.status() as { interfaces: unknown[] }).interfaces[0], {
+  t.match(svc.status().interfaces[0], {
     state: 'waiting-link-local',
   })
   net.links.eth0 = ETH0
   t.match(await sent, { src: 'fe80::1', dst: 'ff02::1' })
-  t.match((svc.status() as { interfaces: unknown[] }).interfaces[0], {
+  t.match(svc.status().interfaces[0], {
     state: 'advertising',
   })
 })
@@ -295,7 +295,7 @@ t.test(
       readLink: net.readLink,
     })
     t.equal(net.sockets.length, 0)
-    t.match((svc.status() as { interfaces: unknown[] }).interfaces[0], {
+    t.match(svc.status().interfaces[0], {
       state: 'disabled',
     })
     const sent = net.nextSend()
@@ -307,9 +307,7 @@ t.test(
       parseConfig('interface eth9 { AdvSendAdvert off; };', 'x').config!,
     )
     t.match(
-      (svc.status() as { interfaces: { name: string }[] }).interfaces.map(
-        i => i.name,
-      ),
+      svc.status().interfaces.map(i => i.name),
       ['eth9'],
     )
     await svc.close()

@@ -14,7 +14,7 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { NetnsLab, needsRoot } from '@has/test-support'
+import { NetnsLab, needsRoot, waitFor } from '@has/test-support'
 import { controlRequest } from '@has/daemon-kit'
 import {
   spawnDaemon,
@@ -241,11 +241,22 @@ t.test('heartbeat partition with the LAN up, and kill -9', async t => {
       const who = await b2.waitLog(
         l => l.msg === 'resource holder' && l.holder !== null,
       )
-      const st = (await controlRequest(
-        join(dir, 'master1.sock'),
-        'status',
-      )) as { active: string | null }
-      t.equal(st.active, who.holder, 'both nodes name the same holder')
+      // master1 learns the holder from master2's next heartbeat: wait for
+      // it (the two logs are not ordered) rather than read it once.
+      const active = await waitFor(
+        async () => {
+          const st = (await controlRequest(
+            join(dir, 'master1.sock'),
+            'status',
+          )) as { active: string | null }
+          return st.active === who.holder && { active: st.active }
+        },
+        {
+          what: `master1 naming ${String(who.holder)} active`,
+          timeoutMs: 5000,
+        },
+      )
+      t.equal(active.active, who.holder, 'both nodes name the same holder')
       t.same(await owners(), [who.holder], 'one owner, the one both agree on')
     },
   )
@@ -259,7 +270,15 @@ t.test('heartbeat partition with the LAN up, and kill -9', async t => {
       t.equal(await (hb[own as Name] as Proc).stop('SIGTERM'), 0)
       t.equal(await release(own as Name), 0, 'nothing left to release: exit 0')
       await wo(holder(other))
-      t.same(await owners(), [other], 'the peer took over at once')
+      // The holder is logged when decided; the address follows it (IPaddr).
+      const took = await waitFor(
+        async () => {
+          const o = await owners()
+          return o.length === 1 && o[0] === other && o
+        },
+        { what: `the VIP on ${other} alone`, timeoutMs: 5000 },
+      )
+      t.same(took, [other], 'the peer took over at once')
       const back = start(own as Name)
       await back.waitLog(l => l.msg === 'peer alive')
       await back.waitLog(holder(other))

@@ -7,8 +7,6 @@
 
 import DgramAsPromised, { type SocketAsPromised } from 'dgram-as-promised'
 import {
-  Counter,
-  Gauge,
   Registry,
   formatHostPort,
   silentLogger,
@@ -29,6 +27,7 @@ import {
 import { agentReply } from './agent-check.js'
 import { startAgentServer, type AgentServer } from './agent-server.js'
 import { tcError } from './errors.js'
+import { createClientMetrics } from './metrics.js'
 import type { ErrorLogStream } from '@has/daemon-kit'
 
 export const SENDER = 'tc'
@@ -109,44 +108,15 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
   const registry = opts.registry ?? new Registry()
   const epoch = opts.epoch ?? now()
 
-  const sent = new Counter({
-    name: 'tc_reports_sent_total',
-    help: 'LOAD datagrams sent, by master',
-    labelNames: ['master'] as const,
-    registers: [registry],
-  })
-  const sendErrors = new Counter({
-    name: 'tc_report_send_errors_total',
-    help: 'LOAD datagrams that failed to send, by master',
-    labelNames: ['master'] as const,
-    registers: [registry],
-  })
-  const procErrors = new Counter({
-    name: 'tc_procfs_errors_total',
-    help: 'Rounds skipped because /proc could not be read or parsed',
-    registers: [registry],
-  })
-  const agentAnswers = new Counter({
-    name: 'tc_agent_checks_total',
-    help: 'HAProxy agent-check connections answered',
-    registers: [registry],
-  })
-  const loadGauge = new Gauge({
-    name: 'tc_load_index',
-    help: 'Last computed load index',
-    registers: [registry],
-  })
-  const percentGauge = new Gauge({
-    name: 'tc_load_percent',
-    help: 'Last computed spare share of this node, 0..100',
-    registers: [registry],
-  })
-  const flagGauge = new Gauge({
-    name: 'tc_flag',
-    help: '1 for the current load-report flag',
-    labelNames: ['flag'] as const,
-    registers: [registry],
-  })
+  const {
+    sent,
+    sendErrors,
+    procErrors,
+    agentAnswers,
+    loadGauge,
+    percentGauge,
+    flagGauge,
+  } = createClientMetrics(registry)
 
   let config = opts.config
   let sampler = new LoadSampler(makeReaders(config.procfs), loadOptions(config))

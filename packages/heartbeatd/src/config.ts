@@ -8,11 +8,9 @@ import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isIPv4 } from 'node:net'
 import {
-  ConfigError,
   IssueList,
   deepFreeze,
   isReadableByOthers,
-  parseBool,
   parseDuration,
   parseHostPort,
   parseIntRange,
@@ -21,6 +19,18 @@ import {
   splitWords,
   type HostPort,
   type Position,
+  configResult,
+  configOrThrow,
+  type ConfigResult,
+  type ValueType,
+  readOne,
+  oneArg,
+  readValue,
+  lookupDirective,
+  bool,
+  int,
+  hostPort,
+  text,
 } from '@has/daemon-kit'
 import { parseAuthkeys, type AuthKeys } from './authkeys.js'
 import { parseHaresources, type ResourceGroup } from './haresources.js'
@@ -99,10 +109,8 @@ export interface Config extends HaCf {
   readonly agents: Readonly<Record<string, string>>
 }
 
-export interface ParseResult<T> {
-  readonly config?: T
-  readonly issues: IssueList
-}
+/** parseHaCf's result: the kit's one shape (config only when no error). */
+export type ParseResult<T> = ConfigResult<T>
 
 const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/
 const IFACE = /^[A-Za-z0-9_.:@-]{1,15}$/
@@ -145,226 +153,237 @@ const UNSUPPORTED = new Set([
   'nice_failback',
 ])
 
+type TimeName =
+  | 'keepalive'
+  | 'deadtime'
+  | 'deadtime_max'
+  | 'warntime'
+  | 'initdead'
+  | 'deadping'
+
+/** What the directives of ha.cf set; parseHaCf checks it as a whole after. */
+interface Draft {
+  readonly times: Partial<Record<TimeName, { ms: number; at: Position }>>
+  udpport: number
+  autoFailback: boolean
+  realtime: boolean
+  readonly media: Medium[]
+  readonly nodes: string[]
+  nodesAt: Position
+  readonly ping: string[]
+  eventListen: HostPort
+  authkeysFile: string
+  haresourcesFile: string
+  resourceDirs: string[] | undefined
+  stateDir: string
+  /** A path as written, relative to the directory of ha.cf. */
+  path(p: string): string
+}
+
+type Apply = (
+  d: Draft,
+  args: readonly string[],
+  l: Position,
+  issues: IssueList,
+  name: string,
+) => void
+
+/** A one-value directive read as `type` ("<name> must be <expect>"). */
+const one =
+  <T>(type: ValueType<T>, set: (d: Draft, v: T) => void): Apply =>
+  (d, args, l, issues, name) => {
+    const v = readOne(issues, l, name, type, args)
+    if (v !== undefined) set(d, v)
+  }
+
+/** heartbeat's times: bare seconds, or with a unit (500ms). */
+const time: ValueType<number> = {
+  parse(raw) {
+    const ms = parseDuration(raw, 's')
+    return ms !== undefined && ms > 0 ? ms : undefined
+  },
+  expect: 'a time: seconds, or with an ms suffix (500ms)',
+}
+
+const timeDirective =
+  (name: TimeName): Apply =>
+  (d, args, l, issues) =>
+    one(time, (dd, ms) => {
+      dd.times[name] = { ms, at: l }
+    })(d, args, l, issues, name)
+
+const onOff = { ...bool, expect: 'on or off' }
+const iface = (a: string): boolean => IFACE.test(a)
+
+const DIRECTIVES: Readonly<Record<string, Apply>> = {
+  keepalive: timeDirective('keepalive'),
+  deadtime: timeDirective('deadtime'),
+  deadtime_max: timeDirective('deadtime_max'),
+  warntime: timeDirective('warntime'),
+  initdead: timeDirective('initdead'),
+  deadping: timeDirective('deadping'),
+  udpport(d, args, l, issues, name) {
+    const v = readOne(
+      issues,
+      l,
+      name,
+      { ...int(1, 65535), expect: '1..65535' },
+      args,
+    )
+    if (v === undefined) return
+    if (d.media.some(m => m.kind !== 'mcast')) {
+      issues.error(
+        l,
+        'udpport must come before the bcast/ucast lines that use it',
+        String(args[0]),
+      )
+    }
+    d.udpport = v
+  },
+  bcast(d, args, l, issues) {
+    if (args.length === 0) issues.error(l, 'bcast needs at least one interface')
+    for (const a of args) {
+      if (!iface(a)) issues.error(l, 'bad interface name', a)
+      else d.media.push({ kind: 'bcast', iface: a, at: l })
+    }
+  },
+  ucast(d, args, l, issues) {
+    const [name = '', peer = ''] = args
+    if (args.length !== 2)
+      issues.error(
+        l,
+        'ucast takes an interface and a peer IPv4 address',
+        args.join(' '),
+      )
+    else if (!iface(name)) issues.error(l, 'bad interface name', name)
+    else if (!isIPv4(peer))
+      issues.error(l, 'ucast peer must be an IPv4 address', peer)
+    else d.media.push({ kind: 'ucast', iface: name, peer, at: l })
+  },
+  mcast(d, args, l, issues) {
+    const [name = '', group = '', portText = '', ttlText = '', loopText = ''] =
+      args
+    if (args.length !== 5) {
+      issues.error(
+        l,
+        'mcast takes: interface group port ttl loop',
+        args.join(' '),
+      )
+      return
+    }
+    const port = parseIntRange(portText, 1, 65535)
+    const ttl = parseIntRange(ttlText, 1, 255)
+    const loop = parseIntRange(loopText, 0, 1)
+    const first = Number(group.split('.')[0])
+    if (!iface(name)) issues.error(l, 'bad interface name', name)
+    else if (!isIPv4(group) || first < 224 || first > 239) {
+      issues.error(
+        l,
+        'mcast group must be an IPv4 multicast address (224.0.0.0/4)',
+        group,
+      )
+    } else if (port === undefined)
+      issues.error(l, 'mcast port must be 1..65535', portText)
+    else if (ttl === undefined)
+      issues.error(l, 'mcast ttl must be 1..255', ttlText)
+    else if (loop === undefined)
+      issues.error(l, 'mcast loop must be 0 or 1', loopText)
+    else
+      d.media.push({
+        kind: 'mcast',
+        iface: name,
+        group,
+        port,
+        ttl,
+        loop: loop === 1,
+        at: l,
+      })
+  },
+  node(d, args, l, issues) {
+    if (args.length === 0) issues.error(l, 'node needs a name')
+    for (const a of args) {
+      if (!NODE_NAME.test(a)) issues.error(l, 'bad node name', a)
+      else if (d.nodes.includes(a)) issues.error(l, 'node listed twice', a)
+      else {
+        d.nodes.push(a)
+        d.nodesAt = l
+      }
+    }
+  },
+  auto_failback(d, args, l, issues, name) {
+    const v = oneArg(issues, l, name, args)
+    if (v === 'legacy') {
+      issues.warn(l, 'auto_failback legacy is treated as on')
+      d.autoFailback = true
+    } else if (v !== undefined) {
+      const b = readValue(issues, l, name, onOff, v)
+      if (b !== undefined) d.autoFailback = b
+    }
+  },
+  realtime: one(onOff, (d, v) => {
+    d.realtime = v
+  }),
+  ping(d, args, l, issues) {
+    if (args.length === 0) issues.error(l, 'ping needs at least one address')
+    for (const a of args) {
+      if (!isIPv4(a)) issues.error(l, 'ping node must be an IPv4 address', a)
+      else d.ping.push(a)
+    }
+  },
+  event_listen: one({ ...hostPort(), expect: 'host:port' }, (d, v) => {
+    d.eventListen = v
+  }),
+  authkeys: one(text, (d, v) => {
+    d.authkeysFile = d.path(v)
+  }),
+  haresources: one(text, (d, v) => {
+    d.haresourcesFile = d.path(v)
+  }),
+  resource_dir(d, args, l, issues) {
+    if (args.length === 0) issues.error(l, 'resource_dir needs a directory')
+    d.resourceDirs = [...(d.resourceDirs ?? []), ...args.map(a => d.path(a))]
+  },
+  state_dir: one(text, (d, v) => {
+    d.stateDir = d.path(v)
+  }),
+}
+
+/** Parses ha.cf; never throws (the kit's one result shape). */
 export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
   const issues = new IssueList()
   const base = dirname(file)
-  const times: Partial<
-    Record<
-      | 'keepalive'
-      | 'deadtime'
-      | 'deadtime_max'
-      | 'warntime'
-      | 'initdead'
-      | 'deadping',
-      { ms: number; at: Position }
-    >
-  > = {}
-  let udpport: number = DEFAULTS.udpport
-  let autoFailback: boolean = DEFAULTS.auto_failback
-  let realtime: boolean = DEFAULTS.realtime
-  const media: Medium[] = []
-  const nodes: string[] = []
-  let nodesAt: Position = { file, line: 0 }
-  const ping: string[] = []
-  let eventListen = parseHostPort(DEFAULTS.event_listen) as HostPort
-  let authkeysFile = join(base, 'authkeys')
-  let haresourcesFile = join(base, 'haresources')
-  let resourceDirs: string[] | undefined
-  let stateDir: string = DEFAULTS.state_dir
-  const path = (p: string): string => (isAbsolute(p) ? p : join(base, p))
-
+  const d: Draft = {
+    times: {},
+    udpport: DEFAULTS.udpport,
+    autoFailback: DEFAULTS.auto_failback,
+    realtime: DEFAULTS.realtime,
+    media: [],
+    nodes: [],
+    nodesAt: { file, line: 0 },
+    ping: [],
+    eventListen: parseHostPort(DEFAULTS.event_listen) as HostPort,
+    authkeysFile: join(base, 'authkeys'),
+    haresourcesFile: join(base, 'haresources'),
+    resourceDirs: undefined,
+    stateDir: DEFAULTS.state_dir,
+    path: p => (isAbsolute(p) ? p : join(base, p)),
+  }
   for (const l of sourceLines(text, file)) {
     const [name = '', ...args] = splitWords(l.text)
-    const one = (): string | undefined => {
-      if (args.length !== 1) {
-        issues.error(l, `${name} takes exactly one value`, args.join(' '))
-        return undefined
-      }
-      return args[0]
-    }
-    switch (name) {
-      case 'keepalive':
-      case 'deadtime':
-      case 'deadtime_max':
-      case 'warntime':
-      case 'initdead':
-      case 'deadping': {
-        const v = one()
-        if (v === undefined) break
-        const ms = parseDuration(v, 's')
-        if (ms === undefined || ms <= 0) {
-          issues.error(
-            l,
-            `${name} must be a time: seconds, or with an ms suffix (500ms)`,
-            v,
-          )
-        } else times[name] = { ms, at: l }
-        break
-      }
-      case 'udpport': {
-        const v = one()
-        const p = v === undefined ? undefined : parseIntRange(v, 1, 65535)
-        if (v !== undefined && p === undefined)
-          issues.error(l, 'udpport must be 1..65535', v)
-        else if (p !== undefined) {
-          if (media.some(m => m.kind !== 'mcast')) {
-            issues.error(
-              l,
-              'udpport must come before the bcast/ucast lines that use it',
-              v,
-            )
-          }
-          udpport = p
-        }
-        break
-      }
-      case 'bcast':
-        if (args.length === 0)
-          issues.error(l, 'bcast needs at least one interface')
-        for (const a of args) {
-          if (!IFACE.test(a)) issues.error(l, 'bad interface name', a)
-          else media.push({ kind: 'bcast', iface: a, at: l })
-        }
-        break
-      case 'ucast': {
-        const [iface = '', peer = ''] = args
-        if (args.length !== 2)
-          issues.error(
-            l,
-            'ucast takes an interface and a peer IPv4 address',
-            args.join(' '),
-          )
-        else if (!IFACE.test(iface))
-          issues.error(l, 'bad interface name', iface)
-        else if (!isIPv4(peer))
-          issues.error(l, 'ucast peer must be an IPv4 address', peer)
-        else media.push({ kind: 'ucast', iface, peer, at: l })
-        break
-      }
-      case 'mcast': {
-        const [
-          iface = '',
-          group = '',
-          portText = '',
-          ttlText = '',
-          loopText = '',
-        ] = args
-        if (args.length !== 5) {
-          issues.error(
-            l,
-            'mcast takes: interface group port ttl loop',
-            args.join(' '),
-          )
-          break
-        }
-        const port = parseIntRange(portText, 1, 65535)
-        const ttl = parseIntRange(ttlText, 1, 255)
-        const loop = parseIntRange(loopText, 0, 1)
-        const first = Number(group.split('.')[0])
-        if (!IFACE.test(iface)) issues.error(l, 'bad interface name', iface)
-        else if (!isIPv4(group) || first < 224 || first > 239) {
-          issues.error(
-            l,
-            'mcast group must be an IPv4 multicast address (224.0.0.0/4)',
-            group,
-          )
-        } else if (port === undefined)
-          issues.error(l, 'mcast port must be 1..65535', portText)
-        else if (ttl === undefined)
-          issues.error(l, 'mcast ttl must be 1..255', ttlText)
-        else if (loop === undefined)
-          issues.error(l, 'mcast loop must be 0 or 1', loopText)
-        else
-          media.push({
-            kind: 'mcast',
-            iface,
-            group,
-            port,
-            ttl,
-            loop: loop === 1,
-            at: l,
-          })
-        break
-      }
-      case 'node':
-        if (args.length === 0) issues.error(l, 'node needs a name')
-        for (const a of args) {
-          if (!NODE_NAME.test(a)) issues.error(l, 'bad node name', a)
-          else if (nodes.includes(a)) issues.error(l, 'node listed twice', a)
-          else {
-            nodes.push(a)
-            nodesAt = l
-          }
-        }
-        break
-      case 'auto_failback': {
-        const v = one()
-        if (v === undefined) break
-        if (v === 'legacy') {
-          issues.warn(l, 'auto_failback legacy is treated as on')
-          autoFailback = true
-        } else {
-          const b = parseBool(v)
-          if (b === undefined)
-            issues.error(l, 'auto_failback must be on or off', v)
-          else autoFailback = b
-        }
-        break
-      }
-      case 'realtime': {
-        const v = one()
-        const b = v === undefined ? undefined : parseBool(v)
-        if (v !== undefined && b === undefined)
-          issues.error(l, 'realtime must be on or off', v)
-        else if (b !== undefined) realtime = b
-        break
-      }
-      case 'ping':
-        if (args.length === 0)
-          issues.error(l, 'ping needs at least one address')
-        for (const a of args) {
-          if (!isIPv4(a))
-            issues.error(l, 'ping node must be an IPv4 address', a)
-          else ping.push(a)
-        }
-        break
-      case 'event_listen': {
-        const v = one()
-        const hp = v === undefined ? undefined : parseHostPort(v)
-        if (v !== undefined && !hp)
-          issues.error(l, 'event_listen must be host:port', v)
-        else if (hp) eventListen = hp
-        break
-      }
-      case 'authkeys': {
-        const v = one()
-        if (v !== undefined) authkeysFile = path(v)
-        break
-      }
-      case 'haresources': {
-        const v = one()
-        if (v !== undefined) haresourcesFile = path(v)
-        break
-      }
-      case 'resource_dir':
-        if (args.length === 0) issues.error(l, 'resource_dir needs a directory')
-        resourceDirs = [...(resourceDirs ?? []), ...args.map(path)]
-        break
-      case 'state_dir': {
-        const v = one()
-        if (v !== undefined) stateDir = path(v)
-        break
-      }
-      default:
-        issues.error(
-          l,
-          UNSUPPORTED.has(name)
-            ? `heartbeat directive "${name}" is not supported by heartbeatd; remove it (see README)`
-            : `unknown directive "${name}"`,
-          name,
-        )
-    }
+    const apply = lookupDirective(DIRECTIVES, name)
+    if (apply) apply(d, args, l, issues, name)
+    else
+      issues.error(
+        l,
+        UNSUPPORTED.has(name)
+          ? `heartbeat directive "${name}" is not supported by heartbeatd; remove it (see README)`
+          : `unknown directive "${name}"`,
+        name,
+      )
   }
+  const { times, udpport, autoFailback, realtime, media, nodes, nodesAt } = d
+  const { ping, eventListen, authkeysFile, haresourcesFile } = d
+  const { resourceDirs, stateDir } = d
 
   const ms = (k: keyof typeof times, dflt: number): number =>
     times[k]?.ms ?? dflt
@@ -443,34 +462,30 @@ export function parseHaCf(text: string, file: string): ParseResult<HaCf> {
       { file, line: 0 },
       'no heartbeat media: add bcast, mcast or ucast lines',
     )
-  if (!issues.ok) return { issues }
-  return {
-    issues,
-    config: {
-      file,
-      keepalive,
-      deadtime,
-      deadtimeMax,
-      warntime,
-      initdead,
-      deadping,
-      udpport,
-      autoFailback,
-      realtime,
-      media,
-      nodes,
-      nodesAt,
-      ping,
-      eventListen,
-      authkeysFile,
-      haresourcesFile,
-      resourceDirs: [
-        ...(resourceDirs ?? DEFAULTS.resource_dir),
-        BUILTIN_RESOURCE_DIR,
-      ],
-      stateDir,
-    },
-  }
+  return configResult(issues, () => ({
+    file,
+    keepalive,
+    deadtime,
+    deadtimeMax,
+    warntime,
+    initdead,
+    deadping,
+    udpport,
+    autoFailback,
+    realtime,
+    media,
+    nodes,
+    nodesAt,
+    ping,
+    eventListen,
+    authkeysFile,
+    haresourcesFile,
+    resourceDirs: [
+      ...(resourceDirs ?? DEFAULTS.resource_dir),
+      BUILTIN_RESOURCE_DIR,
+    ],
+    stateDir,
+  }))
 }
 
 export interface LoadOptions {
@@ -483,9 +498,7 @@ export async function loadConfig(
   file: string,
   opts: LoadOptions = {},
 ): Promise<Config> {
-  const { config: cf, issues } = parseHaCf(await readConfigFile(file), file)
-  issues.throwIfAny()
-  if (!cf) throw new ConfigError(issues.errors)
+  const cf = configOrThrow(parseHaCf(await readConfigFile(file), file))
   const localNode = opts.node ?? hostname()
   if (!cf.nodes.includes(localNode))
     throw hbError('HB_ERR_CONFIG_LOCAL_NODE', localNode, file)

@@ -23,8 +23,8 @@ event_listen 127.0.0.1:7000
 `
 
 t.test('ha.cf: directives and their meaning', async t => {
-  const { config, issues } = parseHaCf(good, '/etc/ha.d/ha.cf')
-  t.same(issues.errors, [])
+  const { config, errors } = parseHaCf(good, '/etc/ha.d/ha.cf')
+  t.same(errors, [])
   t.equal(config?.keepalive, 50)
   t.equal(config?.deadtime, 200)
   t.equal(config?.warntime, 100)
@@ -96,9 +96,9 @@ t.test('ha.cf: errors name file:line and quote the value', async t => {
     ],
   ]
   for (const [text, re] of cases) {
-    const { issues } = parseHaCf(text, 'x.cf')
+    const { errors } = parseHaCf(text, 'x.cf')
     t.match(
-      issues.errors.map(formatIssue).join('\n'),
+      errors.map(formatIssue).join('\n'),
       re,
       text.split('\n')[0] as string,
     )
@@ -267,7 +267,7 @@ t.test('ha.cf: deadtime_max bounds the adaptive deadline', async t => {
   t.equal(off?.deadtimeMax, 100, 'equal to deadtime: no adaptation')
   const bad = parseHaCf('deadtime_max 50ms\nbcast eth0\nnode a b\n', 'x.cf')
   t.match(
-    bad.issues.errors.map(formatIssue).join('\n'),
+    bad.errors.map(formatIssue).join('\n'),
     /x\.cf:1: deadtime_max must be at least deadtime \(100ms\).*"50ms"/,
   )
 })

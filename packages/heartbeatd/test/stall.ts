@@ -31,7 +31,7 @@ async function freePort(): Promise<number> {
 t.test('a stalled receiver reads queued heartbeats before judging', async t => {
   const port = await freePort()
   const dir = t.testdir({})
-  const { config: cf, issues } = parseHaCf(
+  const { config: cf, errors } = parseHaCf(
     [
       'keepalive 30ms',
       'deadtime 100ms',
@@ -47,7 +47,7 @@ t.test('a stalled receiver reads queued heartbeats before judging', async t => {
     ].join('\n'),
     join(dir, 'ha.cf'),
   )
-  t.same(issues.errors, [])
+  t.same(errors, [])
   const config: Config = {
     ...(cf as NonNullable<typeof cf>),
     localNode: 'self',

@@ -11,12 +11,12 @@ import { Writable } from 'node:stream'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { IssueList, createLogger } from '@has/daemon-kit'
-import { createHeartbeatd } from '../src/heartbeatd.js'
-import { parseHaCf, type Config } from '../src/config.js'
-import { parseAuthkeys, type AuthKeys } from '../src/authkeys.js'
+import { createHeartbeatd } from '../../src/heartbeatd.js'
+import { parseHaCf, type Config } from '../../src/config.js'
+import { parseAuthkeys, type AuthKeys } from '../../src/authkeys.js'
 import { spawnScript, type Proc, waitFor } from '@has/test-support'
 
-const FIX = join(dirname(fileURLToPath(import.meta.url)), 'fixtures')
+const FIX = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures')
 const AUTHKEYS = 'auth 1\n1 sha1 stall-test-secret-0123\n'
 
 /** A UDP port free right now (the heartbeat port is fixed by ha.cf). */

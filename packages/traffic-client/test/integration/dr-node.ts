@@ -5,7 +5,7 @@ import t from 'tap'
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { checkDrNode, setupDrNode } from '../src/dr-node.js'
+import { checkDrNode, setupDrNode } from '../../src/dr-node.js'
 import { needsRoot, NetnsLab } from '@has/test-support'
 import { run } from '@has/test-support'
 
@@ -157,7 +157,7 @@ t.test(
         'exec',
         ns.node,
         process.execPath,
-        join(import.meta.dirname, '..', 'dist', 'bin.js'),
+        join(import.meta.dirname, '..', '..', 'dist', 'bin.js'),
         ...args,
       ])
     const bad = await bin(['dr-node', '10.9.1.100'])

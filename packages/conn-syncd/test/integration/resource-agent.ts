@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { createSocket } from 'node:dgram'
 import { run, spawnDaemon, type Proc } from '@has/test-support'
-import { encodeMessage, MSG_DATA } from '../src/protocol.js'
+import { encodeMessage, MSG_DATA } from '../../src/protocol.js'
 
 const agent = fileURLToPath(
-  new URL('../resource.d/conn-syncd-ready', import.meta.url),
+  new URL('../../resource.d/conn-syncd-ready', import.meta.url),
 )
 const KEY = 'agent-test-secret-1'
 
@@ -110,7 +110,7 @@ t.test(
     // The same through the CLI ($CONN_SYNCD), the path without perl.
     writeFileSync(
       `${dir}/cli`,
-      `#!/bin/sh\nexec ${process.execPath} ${fileURLToPath(new URL('../dist/bin.js', import.meta.url))} "$@"\n`,
+      `#!/bin/sh\nexec ${process.execPath} ${fileURLToPath(new URL('../../dist/bin.js', import.meta.url))} "$@"\n`,
       { mode: 0o755 },
     )
     const viaCli = await run(agent, ['20000', sock, 'start'], {

@@ -7,7 +7,7 @@ import t from 'tap'
 import { mkdtemp, mkdir, writeFile, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createHaNfsMount, parseConfig } from '../src/index.js'
+import { createHaNfsMount, parseConfig } from '../../src/index.js'
 
 t.test('sync to a local directory, metrics and status', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'hnm-sync-unit-'))
@@ -166,7 +166,7 @@ t.test(
 t.test(
   'checkSource: empty source with an empty, missing or remote target',
   async t => {
-    const { checkSource, isRemoteTarget } = await import('../src/index.js')
+    const { checkSource, isRemoteTarget } = await import('../../src/index.js')
     const dir = await mkdtemp(join(tmpdir(), 'hnm-sync-unit-'))
     t.teardown(() => rm(dir, { recursive: true, force: true }))
     await mkdir(join(dir, 'a'))

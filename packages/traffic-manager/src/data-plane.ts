@@ -5,6 +5,7 @@
 // or weight change, and reads per-backend counters back for status/metrics.
 
 import type { Logger } from '@has/daemon-kit'
+import type { SchedulerName } from './schedulers.js'
 
 export interface Backend {
   /** Stable id: the node address as configured (IPv4 or IPv6). */
@@ -21,6 +22,28 @@ export interface VirtualServiceSpec {
   readonly address: string
   readonly port: number
   readonly family: 4 | 6
+}
+
+/**
+ * How the control plane wants one service forwarded: the virtual service
+ * block's settings, typed. A data plane reads what applies to it (the
+ * kernel planes ignore the proxy's timeouts) and parses its own `option`
+ * lines from `extra`.
+ */
+export interface DataPlaneOptions {
+  readonly scheduler: SchedulerName
+  /** Client affinity, ms; 0 = none. */
+  readonly persistentMs: number
+  /** Affinity table cap, and the prefix lengths that group clients. */
+  readonly persistentMax: number
+  readonly persistentV4Prefix: number
+  readonly persistentV6Prefix: number
+  readonly connectTimeoutMs: number
+  readonly idleTimeoutMs: number
+  /** A listening socket the service manager passed for this address. */
+  readonly inheritedFd?: number
+  /** `option <key> <value>` lines as written: the data plane's own. */
+  readonly extra: Readonly<Record<string, string>>
 }
 
 export interface BackendCounters {
@@ -55,7 +78,7 @@ export interface DataPlane {
    * without closing the listener. Without it, a changed service is closed
    * and started again.
    */
-  reconfigure?(options: Readonly<Record<string, string>>): Promise<void>
+  reconfigure?(options: DataPlaneOptions): Promise<void>
 }
 
 export interface DataPlaneContext {
@@ -70,5 +93,5 @@ export interface DataPlaneContext {
 export type DataPlaneFactory = (
   spec: VirtualServiceSpec,
   ctx: DataPlaneContext,
-  options: Readonly<Record<string, string>>,
+  options: DataPlaneOptions,
 ) => Promise<DataPlane>

@@ -1,20 +1,18 @@
 // The userspace proxy as a DataPlane (kind 'proxy'). The scheduling itself
 // happens where the connections are (each process keeps its own Balancer
-// with live connection counts), so ctx.pick is not consulted; the control
-// plane's job is to push backend sets and weights, as for the kernel.
+// with live connection counts); the control plane's job is to push backend
+// sets and weights, as for the kernel, and the typed DataPlaneOptions.
 
 import type {
   DataPlane,
   DataPlaneFactory,
+  DataPlaneOptions,
   BackendCounters,
   VirtualServiceSpec,
 } from './data-plane.js'
-import { PERSIST_MAX_DEFAULT, type PersistEntry } from './balancer.js'
+import type { PersistEntry } from './balancer.js'
 import type { ProxyHost, PersistStats } from './proxy-host.js'
 import type { ProxySpec } from './proxy-service.js'
-import { SCHEDULERS, type SchedulerName } from './schedulers.js'
-import { DEFAULTS } from './config.js'
-import { tmError } from './errors.js'
 
 /** Data planes that can hold client affinity expose these (proxy does). */
 export interface PersistenceCapable {
@@ -54,37 +52,20 @@ export function proxyDataPlaneFactory(host: ProxyHost): DataPlaneFactory {
   }
 }
 
-function proxySpec(
-  spec: VirtualServiceSpec,
-  options: Readonly<Record<string, string>>,
-): ProxySpec {
-  const num = (key: string, dflt: number): number => {
-    const v = options[key]
-    if (v === undefined) return dflt
-    const n = Number(v)
-    if (!Number.isFinite(n) || n < 0)
-      throw tmError('TM_ERR_BAD_ARGUMENT', `option ${key} "${v}"`)
-    return n
-  }
-  const scheduler = options.scheduler ?? DEFAULTS.scheduler
-  if (!(SCHEDULERS as readonly string[]).includes(scheduler)) {
-    throw tmError('TM_ERR_BAD_ARGUMENT', `scheduler "${scheduler}"`)
-  }
+function proxySpec(spec: VirtualServiceSpec, o: DataPlaneOptions): ProxySpec {
   return {
     name: spec.name,
     address: spec.address,
     port: spec.port,
-    scheduler: scheduler as SchedulerName,
-    persistentMs: num('persistent-ms', DEFAULTS.persistent),
-    connectTimeoutMs: num('connect-timeout-ms', DEFAULTS.connectTimeout),
-    idleTimeoutMs: num('idle-timeout-ms', DEFAULTS.idleTimeout),
-    persistMax: num('persistent-max', PERSIST_MAX_DEFAULT),
-    persistV4Prefix: num('persistent-v4-prefix', 32),
-    persistV6Prefix: num('persistent-v6-prefix', 128),
+    scheduler: o.scheduler,
+    persistentMs: o.persistentMs,
+    connectTimeoutMs: o.connectTimeoutMs,
+    idleTimeoutMs: o.idleTimeoutMs,
+    persistMax: o.persistentMax,
+    persistV4Prefix: o.persistentV4Prefix,
+    persistV6Prefix: o.persistentV6Prefix,
     // Set by the control plane when the service manager passed a socket for this address.
-    ...(options['inherited-fd'] !== undefined
-      ? { fd: num('inherited-fd', -1) }
-      : {}),
+    ...(o.inheritedFd !== undefined ? { fd: o.inheritedFd } : {}),
   }
 }
 

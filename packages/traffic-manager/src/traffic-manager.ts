@@ -14,7 +14,7 @@ import {
   type Service,
 } from '@has/daemon-kit'
 import type { TmConfig, ServiceConfig } from './config.js'
-import type { DataPlaneFactory } from './data-plane.js'
+import type { DataPlaneFactory, DataPlaneOptions } from './data-plane.js'
 import { LiveTable, type AutojoinPolicy } from './live-table.js'
 import { ReportSources, hostAddresses } from './report-sources.js'
 import { planBackends } from './plan.js'
@@ -255,17 +255,20 @@ export async function createTrafficManager(
   warnIfOpen(log, config)
 
   // Services -----------------------------------------------------------
-  const optionsFor = (s: ServiceConfig): Record<string, string> => ({
-    ...s.options,
-    scheduler: s.scheduler,
-    'persistent-ms': String(s.persistentMs),
-    'connect-timeout-ms': String(s.connectTimeoutMs),
-    'idle-timeout-ms': String(s.idleTimeoutMs),
-    'persistent-max': String(s.persistentMax),
-    'persistent-v4-prefix': String(s.persistentNetmask),
-    'persistent-v6-prefix': String(s.persistentPrefix6),
-    ...(inheritedFor(s) ? { 'inherited-fd': String(inheritedFor(s)?.fd) } : {}),
-  })
+  const optionsFor = (s: ServiceConfig): DataPlaneOptions => {
+    const inherited = inheritedFor(s)
+    return {
+      scheduler: s.scheduler,
+      persistentMs: s.persistentMs,
+      persistentMax: s.persistentMax,
+      persistentV4Prefix: s.persistentNetmask,
+      persistentV6Prefix: s.persistentPrefix6,
+      connectTimeoutMs: s.connectTimeoutMs,
+      idleTimeoutMs: s.idleTimeoutMs,
+      ...(inherited ? { inheritedFd: inherited.fd } : {}),
+      extra: s.options,
+    }
+  }
   const sameService = (a: ServiceConfig, b: ServiceConfig): boolean =>
     a.dataplane === b.dataplane &&
     JSON.stringify(optionsFor(a)) === JSON.stringify(optionsFor(b))

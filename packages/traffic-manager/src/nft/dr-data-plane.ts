@@ -289,4 +289,4 @@ export async function openDrDataPlane(
 
 /** The factory traffic-manager loads for `dataplane nftables-dr` services. */
 export const createDrDataPlane: DataPlaneFactory = (spec, ctx, options) =>
-  openDrDataPlane(spec, ctx, options)
+  openDrDataPlane(spec, ctx, options.extra)

@@ -282,6 +282,6 @@ export const createNftDataPlane: DataPlaneFactory = (spec, ctx, options) =>
   openNftDataPlane(
     spec,
     ctx,
-    options,
+    options.extra,
     ctx.holdMs !== undefined ? { holdMs: ctx.holdMs } : {},
   )

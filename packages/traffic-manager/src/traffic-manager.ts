@@ -10,6 +10,9 @@ import {
   formatHostPort,
   type ControlHandlers,
   type ErrorLogStream,
+  systemClock,
+  type Clock,
+  type Timer,
   type Logger,
   type Service,
 } from '@has/daemon-kit'
@@ -39,8 +42,8 @@ export type {
 export interface TrafficManagerOptions {
   readonly config: TmConfig
   readonly logger: Logger
-  /** Clock for report ages and timeouts (tests inject one). */
-  readonly now?: () => number
+  /** Clock for report ages and the expiry timer (tests inject one). */
+  readonly clock?: Clock
   /** Extra or replacement data planes: kind → factory. */
   readonly dataPlanes?: Readonly<Record<string, DataPlaneFactory>>
   /** Log level handed to proxy worker processes. */
@@ -69,7 +72,8 @@ export async function createTrafficManager(
   opts: TrafficManagerOptions,
 ): Promise<TrafficManager> {
   const log = opts.logger
-  const now = opts.now ?? Date.now
+  const clock = opts.clock ?? systemClock
+  const now = (): number => clock.now()
   let config = opts.config
   const sourcesOf = (c: TmConfig): ReportSources =>
     new ReportSources({
@@ -159,30 +163,27 @@ export async function createTrafficManager(
   const { registry, accepted, dropped } = createManagerMetrics(state)
 
   // Reports ------------------------------------------------------------
-  let expiryTimer: NodeJS.Timeout | undefined
+  let expiryTimer: Timer | undefined
   let recomputeQueued = false
   const scheduleExpiry = (): void => {
     if (expiryTimer) return
     const at = table.nextExpiry()
     if (at === undefined) return
-    expiryTimer = setTimeout(
-      () => {
-        expiryTimer = undefined
-        const gone = table.expire()
-        for (const node of gone) {
-          const auto = table.get(node) === undefined
-          log.warn(
-            { node, timeoutMs: table.timeoutMs, ...(auto ? { auto } : {}) },
-            auto
-              ? 'auto-joined node silent past timeout; left'
-              : 'node silent past timeout; removed',
-          )
-        }
-        if (gone.length) queueRecompute()
-        scheduleExpiry()
-      },
-      Math.max(0, at - now()),
-    )
+    expiryTimer = clock.after(Math.max(0, at - now()), () => {
+      expiryTimer = undefined
+      const gone = table.expire()
+      for (const node of gone) {
+        const auto = table.get(node) === undefined
+        log.warn(
+          { node, timeoutMs: table.timeoutMs, ...(auto ? { auto } : {}) },
+          auto
+            ? 'auto-joined node silent past timeout; left'
+            : 'node silent past timeout; removed',
+        )
+      }
+      if (gone.length) queueRecompute()
+      scheduleExpiry()
+    })
   }
   // Reports arrive in bursts: one recompute per event-loop turn.
   const recompute = (): void => {
@@ -550,7 +551,7 @@ export async function createTrafficManager(
     config = next
     if (!wasOpen) warnIfOpen(log, config)
     if (expiryTimer) {
-      clearTimeout(expiryTimer)
+      expiryTimer.cancel()
       expiryTimer = undefined
     }
     scheduleExpiry()
@@ -558,7 +559,7 @@ export async function createTrafficManager(
   }
 
   const close = async (): Promise<void> => {
-    clearTimeout(expiryTimer)
+    expiryTimer?.cancel()
     dropLog.flush()
     // Listeners first, so no new connection arrives while reports stop.
     // Kernel tables stay for the next instance (detach): a restart must not

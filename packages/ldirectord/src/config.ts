@@ -15,8 +15,6 @@ import {
   KEY_MIN_BYTES,
   KeyFileError,
   deepFreeze,
-  parseBool,
-  parseDuration,
   parseHostPort,
   parseIntRange,
   readConfigFile,
@@ -27,6 +25,9 @@ import {
   type HostPort,
   type ConfigResult,
   type SourceLine,
+  type ValueType,
+  duration as kitDuration,
+  bool as kitBool,
 } from '@has/daemon-kit'
 import { ldError } from './errors.js'
 import { parseReal, validRegex } from './real-line.js'
@@ -366,26 +367,33 @@ function startVirtual(
   return draft(hp)
 }
 
-function duration(raw: Raw | undefined, issues: IssueList): number | undefined {
+/** ldirectord.cf times: seconds, or with a unit (500ms); 24 h at most. */
+const SECONDS: ValueType<number> = {
+  ...kitDuration(1, 86_400_000, 's'),
+  expect: 'a duration in seconds (> 0, e.g. 5 or 500ms)',
+}
+const YES_NO: ValueType<boolean> = { ...kitBool, expect: 'yes or no' }
+
+/**
+ * A collected `name = value` read as `type` (daemon-kit value types);
+ * ldirectord's wording: `expected <range>`, at the value's line.
+ */
+function read<T>(
+  raw: Raw | undefined,
+  type: ValueType<T>,
+  issues: IssueList,
+): T | undefined {
   if (!raw) return undefined
-  const ms = parseDuration(unquote(raw.value), 's')
-  if (ms === undefined || ms <= 0 || ms > 86_400_000) {
-    issues.error(
-      raw.at,
-      'expected a duration in seconds (> 0, e.g. 5 or 500ms)',
-      raw.value,
-    )
-    return undefined
-  }
-  return ms
+  const v = type.parse(unquote(raw.value))
+  if (v === undefined)
+    issues.error(raw.at, `expected ${type.expect}`, raw.value)
+  return v
 }
 
-function bool(raw: Raw | undefined, issues: IssueList): boolean | undefined {
-  if (!raw) return undefined
-  const b = parseBool(unquote(raw.value))
-  if (b === undefined) issues.error(raw.at, 'expected yes or no', raw.value)
-  return b
-}
+const duration = (raw: Raw | undefined, issues: IssueList) =>
+  read(raw, SECONDS, issues)
+const bool = (raw: Raw | undefined, issues: IssueList) =>
+  read(raw, YES_NO, issues)
 
 function controlAddress(
   raw: Raw | undefined,

@@ -15,6 +15,13 @@ import {
   configOrThrow,
   type ConfigResult,
   configResult,
+  type ValueType,
+  duration,
+  int,
+  oneOf,
+  pattern,
+  text,
+  lookupDirective,
 } from '@has/daemon-kit'
 
 export type MounterKind = 'nfs' | 'bind'
@@ -97,13 +104,68 @@ interface RawMount {
 
 const MAX_DURATION = 24 * 3_600_000
 
+type Draft = Mutable<Omit<HnmConfig, 'mounts' | 'syncs' | 'bindMap'>>
+
+/** A one-value directive: its daemon-kit value type and what it sets. */
+interface Single {
+  readonly type: ValueType<unknown>
+  set(c: Draft, v: unknown): void
+}
+const single = <T>(
+  type: ValueType<T>,
+  set: (c: Draft, v: T) => void,
+): Single => ({ type, set: set as (c: Draft, v: unknown) => void })
+
+/** Durations in ms within [min, 24h], in this file's wording. */
+const ms = (min: number): ValueType<number> => ({
+  ...duration(min, MAX_DURATION, 'ms'),
+  expect: `a duration from ${min}ms to 24h (200ms, 2s)`,
+})
+
+const SINGLE: Readonly<Record<string, Single>> = {
+  interval: single(ms(1), (c, v) => (c.interval = v)),
+  'probe-timeout': single(ms(1), (c, v) => (c.probeTimeout = v)),
+  'stat-interval': single(ms(1), (c, v) => (c.statInterval = v)),
+  'stat-timeout': single(ms(1), (c, v) => (c.statTimeout = v)),
+  'mount-timeout': single(ms(1), (c, v) => (c.mountTimeout = v)),
+  'sync-delay': single(ms(0), (c, v) => (c.syncDelay = v)),
+  'sync-retry-min': single(ms(1), (c, v) => (c.syncRetryMin = v)),
+  'sync-retry-max': single(ms(1), (c, v) => (c.syncRetryMax = v)),
+  'sync-connect-timeout': single(ms(1), (c, v) => (c.syncConnectTimeout = v)),
+  failures: single(
+    { ...int(1, 100), expect: 'an integer from 1 to 100' },
+    (c, v) => (c.failures = v),
+  ),
+  'failback-hold': single(
+    { parse: parseFailback, expect: 'a duration or `never`' },
+    (c, v) => (c.failbackHold = v),
+  ),
+  'staging-dir': single(
+    pattern(/^\//, 'an absolute path'),
+    (c, v) => (c.stagingDir = v),
+  ),
+  mounter: single(
+    { ...oneOf(['nfs', 'bind'] as const), expect: 'nfs or bind' },
+    (c, v) => (c.mounter = v),
+  ),
+  'rpc-versions': single(
+    { parse: parseVersions, expect: 'a list of 2, 3 or 4 (e.g. 3,4)' },
+    (c, v) => (c.rpcVersions = v),
+  ),
+  'rpc-port': single(
+    { ...int(1, 65535), expect: 'a port from 1 to 65535' },
+    (c, v) => (c.rpcPort = v),
+  ),
+  'rsync-path': single(text, (c, v) => (c.rsyncPath = v)),
+}
+
 /** Parses the config text; never throws (the kit's one result shape). */
 export function parseConfig(
   text: string,
   file: string,
 ): ConfigResult<HnmConfig> {
   const issues = new IssueList()
-  const c: Mutable<Omit<HnmConfig, 'mounts' | 'syncs' | 'bindMap'>> = {
+  const c: Draft = {
     file,
     ...DEFAULTS,
   }
@@ -115,24 +177,6 @@ export function parseConfig(
   const rawMounts: RawMount[] = []
   const syncs: SyncSpec[] = []
   const seen = new Map<string, number>()
-
-  const duration = (
-    at: SourceLine,
-    key: string,
-    v: string,
-    min = 1,
-  ): number | undefined => {
-    const ms = parseDuration(v, 'ms')
-    if (ms === undefined || ms < min || ms > MAX_DURATION) {
-      issues.error(
-        at,
-        `${key}: expected a duration from ${min}ms to 24h (200ms, 2s)`,
-        v,
-      )
-      return undefined
-    }
-    return ms
-  }
 
   for (const at of sourceLines(text, file, { issues })) {
     const words = splitWords(at.text)
@@ -172,117 +216,31 @@ export function parseConfig(
       } else bindMap[args[0] as string] = args[1]
       continue
     }
-    const single = (): string | undefined => {
-      if (args.length !== 1) {
-        issues.error(at, `${key}: expected exactly one value`, args.join(' '))
-        return undefined
-      }
-      const prev = seen.get(key)
-      if (prev !== undefined)
-        issues.warn(
-          at,
-          `${key} repeated (first at line ${prev}); the last one wins`,
-        )
-      seen.set(key, at.line)
-      return args[0] as string
+    if (key === 'rsync-args') {
+      c.rsyncArgs = args
+      continue
     }
-    switch (key) {
-      case 'interval':
-      case 'probe-timeout':
-      case 'stat-interval':
-      case 'stat-timeout':
-      case 'mount-timeout':
-      case 'sync-delay':
-      case 'sync-retry-min':
-      case 'sync-retry-max':
-      case 'sync-connect-timeout': {
-        const v = single()
-        if (v === undefined) break
-        const ms = duration(at, key, v, key === 'sync-delay' ? 0 : 1)
-        if (ms === undefined) break
-        const field = (
-          {
-            interval: 'interval',
-            'probe-timeout': 'probeTimeout',
-            'stat-interval': 'statInterval',
-            'stat-timeout': 'statTimeout',
-            'mount-timeout': 'mountTimeout',
-            'sync-delay': 'syncDelay',
-            'sync-retry-min': 'syncRetryMin',
-            'sync-retry-max': 'syncRetryMax',
-            'sync-connect-timeout': 'syncConnectTimeout',
-          } as const
-        )[key]
-        c[field] = ms
-        break
-      }
-      case 'failures': {
-        const v = single()
-        if (v === undefined) break
-        const n = parseIntRange(v, 1, 100)
-        if (n === undefined)
-          issues.error(at, 'failures: expected an integer from 1 to 100', v)
-        else c.failures = n
-        break
-      }
-      case 'failback-hold': {
-        const v = single()
-        if (v === undefined) break
-        const hold = parseFailback(v)
-        if (hold === undefined)
-          issues.error(at, 'failback-hold: expected a duration or `never`', v)
-        else c.failbackHold = hold
-        break
-      }
-      case 'staging-dir': {
-        const v = single()
-        if (v === undefined) break
-        if (!v.startsWith('/'))
-          issues.error(at, 'staging-dir: expected an absolute path', v)
-        else c.stagingDir = v
-        break
-      }
-      case 'mounter': {
-        const v = single()
-        if (v === undefined) break
-        if (v !== 'nfs' && v !== 'bind')
-          issues.error(at, 'mounter: expected nfs or bind', v)
-        else c.mounter = v
-        break
-      }
-      case 'rpc-versions': {
-        const v = single()
-        if (v === undefined) break
-        const vs = parseVersions(v)
-        if (!vs)
-          issues.error(
-            at,
-            'rpc-versions: expected a list of 2, 3 or 4 (e.g. 3,4)',
-            v,
-          )
-        else c.rpcVersions = vs
-        break
-      }
-      case 'rpc-port': {
-        const v = single()
-        if (v === undefined) break
-        const n = parseIntRange(v, 1, 65535)
-        if (n === undefined)
-          issues.error(at, 'rpc-port: expected a port from 1 to 65535', v)
-        else c.rpcPort = n
-        break
-      }
-      case 'rsync-path': {
-        const v = single()
-        if (v !== undefined) c.rsyncPath = v
-        break
-      }
-      case 'rsync-args':
-        c.rsyncArgs = args
-        break
-      default:
-        issues.error(at, 'unknown directive', key)
+    const d = lookupDirective(SINGLE, key)
+    if (!d) {
+      issues.error(at, 'unknown directive', key)
+      continue
     }
+    if (args.length !== 1) {
+      issues.error(at, `${key}: expected exactly one value`, args.join(' '))
+      continue
+    }
+    const prev = seen.get(key)
+    if (prev !== undefined)
+      issues.warn(
+        at,
+        `${key} repeated (first at line ${prev}); the last one wins`,
+      )
+    seen.set(key, at.line)
+    const raw = args[0] as string
+    const v = d.type.parse(raw)
+    if (v === undefined)
+      issues.error(at, `${key}: expected ${d.type.expect}`, raw)
+    else d.set(c, v)
   }
 
   // Unset, the probe timeout follows a short interval down.

@@ -5,8 +5,6 @@
 import {
   IssueList,
   deepFreeze,
-  parseDuration,
-  parseIntRange,
   readConfigFile,
   sourceLines,
   splitWords,
@@ -14,6 +12,13 @@ import {
   configOrThrow,
   type ConfigResult,
   configResult,
+  type ValueType,
+  duration,
+  int,
+  pattern,
+  oneArg,
+  readValue,
+  lookupDirective,
 } from '@has/daemon-kit'
 
 export interface AnnouncerConfig {
@@ -59,14 +64,30 @@ type Durations =
   | 'settleMs'
   | 'drainMs'
   | 'birdTimeoutMs'
-const DURATIONS: Record<string, { key: Durations; min: number; max: number }> =
-  {
-    'check-interval': { key: 'checkIntervalMs', min: 5, max: 10_000 },
-    'check-timeout': { key: 'checkTimeoutMs', min: 5, max: 10_000 },
-    settle: { key: 'settleMs', min: 0, max: 600_000 },
-    drain: { key: 'drainMs', min: 0, max: 600_000 },
-    'bird-timeout': { key: 'birdTimeoutMs', min: 50, max: 60_000 },
-  }
+/** A duration directive in ms within [min, max], in this file's wording. */
+const ms = (
+  key: Durations,
+  min: number,
+  max: number,
+): { key: Durations; type: ValueType<number> } => ({
+  key,
+  type: {
+    ...duration(min, max, 'ms'),
+    expect: `a duration in ${min}ms..${max}ms (bare number = ms)`,
+  },
+})
+
+const DURATIONS: Readonly<
+  Record<string, { key: Durations; type: ValueType<number> }>
+> = {
+  'check-interval': ms('checkIntervalMs', 5, 10_000),
+  'check-timeout': ms('checkTimeoutMs', 5, 10_000),
+  settle: ms('settleMs', 0, 600_000),
+  drain: ms('drainMs', 0, 600_000),
+  'bird-timeout': ms('birdTimeoutMs', 50, 60_000),
+}
+const SOCKET_PATH = pattern(/^\//, 'an absolute socket path')
+const MIN_NODES = { ...int(1, 10_000), expect: 'an integer in 1..10000' }
 
 /** Parses the config text; never throws (the kit's one result shape). */
 export function parseConfig(
@@ -100,29 +121,20 @@ export function parseConfig(
   }
   for (const l of lines) {
     const [key = '', ...args] = splitWords(l.text)
-    const value = args[0] ?? ''
-    if (args.length !== 1) {
-      issues.error(l, `${key} takes exactly one value`, args.join(' '))
-      continue
-    }
-    const d = DURATIONS[key]
+    const value = oneArg(issues, l, key, args)
+    if (value === undefined) continue
+    // Own keys only: `constructor 5` is an unknown directive.
+    const d = lookupDirective(DURATIONS, key)
     if (d) {
-      const ms = parseDuration(value, 'ms')
-      if (ms === undefined || ms < d.min || ms > d.max) {
-        issues.error(
-          l,
-          `${key} must be a duration in ${d.min}ms..${d.max}ms (bare number = ms)`,
-          value,
-        )
-      } else if (once(l, key)) out[d.key] = ms
+      const v = readValue(issues, l, key, d.type, value)
+      if (v !== undefined && once(l, key)) out[d.key] = v
       continue
     }
     switch (key) {
       case 'bird-socket':
       case 'traffic-manager':
-        if (!value.startsWith('/'))
-          issues.error(l, `${key} must be an absolute socket path`, value)
-        else if (once(l, key))
+        if (readValue(issues, l, key, SOCKET_PATH, value) === undefined) break
+        if (once(l, key))
           out[key === 'bird-socket' ? 'birdSocket' : 'trafficManager'] = value
         break
       case 'protocol':
@@ -148,10 +160,8 @@ export function parseConfig(
         else out.services.push(value)
         break
       case 'min-nodes': {
-        const n = parseIntRange(value, 1, 10_000)
-        if (n === undefined)
-          issues.error(l, 'min-nodes must be an integer in 1..10000', value)
-        else if (once(l, key)) out.minNodes = n
+        const n = readValue(issues, l, key, MIN_NODES, value)
+        if (n !== undefined && once(l, key)) out.minNodes = n
         break
       }
       default:

@@ -102,3 +102,12 @@ t.test('the example config is valid', async t => {
   const c = await loadConfig(file)
   t.ok(c.protocols.length > 0)
 })
+
+t.test("Object's own names are unknown directives, not durations", async t => {
+  const base = 'protocol vip4\nservice 10.0.0.1:80\n'
+  for (const name of ['constructor', 'toString', '__proto__']) {
+    const r = parseConfig(`${base}${name} 5\n`, 'va.conf')
+    t.equal(r.config, undefined, `${name} refused`)
+    t.match(r.errors, [{ line: 3, message: 'unknown directive', value: name }])
+  }
+})

@@ -1,5 +1,6 @@
 // The only commander importer: the daemon (default command) and `status`.
 
+import type { ConnSyncdStatus } from './conn-syncd.js'
 import { Command } from 'commander'
 import {
   EXIT,
@@ -23,33 +24,27 @@ import {
 const NAME = 'conn-syncd'
 const DEFAULT_CONFIG = '/etc/has/conn-syncd.conf'
 
-interface StatusView {
-  node: string
-  listen: string
-  ready?: boolean
-  waitingFor?: string[]
-  kernelPending?: number
-  localFlows: number
-  heldEntries: number
-  sent: number
-  received: number
-  lost: number
-  dropped: number
-  resyncRequested: number
-  resyncServed: number
-  inserted: number
-  insertFailed: number
-  peers: {
-    name: string
-    address: string
-    lastSeenMsAgo: number
-    entries: number
-    received: number
-    lost: number
-    resyncsServed: number
-    resyncsReceived: number
-  }[]
-}
+/**
+ * What `status` prints: the daemon's ConnSyncdStatus; readiness fields are
+ * optional so that a daemon from before readiness still prints.
+ */
+type StatusView = Pick<
+  ConnSyncdStatus,
+  | 'node'
+  | 'listen'
+  | 'localFlows'
+  | 'heldEntries'
+  | 'sent'
+  | 'received'
+  | 'lost'
+  | 'dropped'
+  | 'resyncRequested'
+  | 'resyncServed'
+  | 'inserted'
+  | 'insertFailed'
+  | 'peers'
+> &
+  Partial<Pick<ConnSyncdStatus, 'ready' | 'waitingFor' | 'kernelPending'>>
 
 export function formatStatus(s: StatusView): string {
   const head =

@@ -19,8 +19,6 @@ import {
   configOrThrow,
   type ConfigResult,
   type ValueType,
-  type Position,
-  readOne,
   oneArg,
   refine,
   hostPort,
@@ -30,6 +28,8 @@ import {
   int,
   oneOf,
   lookupDirective,
+  valueDirective,
+  type DirectiveApply,
 } from '@has/daemon-kit'
 import { MAX_DATAGRAM, MIN_DATAGRAM } from './protocol.js'
 import { csError } from './errors.js'
@@ -110,21 +110,11 @@ interface Draft {
   proxyPoll?: number
 }
 
-type Apply = (
-  d: Draft,
-  args: readonly string[],
-  at: Position,
-  issues: IssueList,
-  name: string,
-) => void
+type Apply = DirectiveApply<Draft>
 
 /** A one-value directive: read as `type`, then stored by `set`. */
-const one =
-  <T>(type: ValueType<T>, set: (d: Draft, v: T) => void): Apply =>
-  (d, args, at, issues, name) => {
-    const v = readOne(issues, at, name, type, args)
-    if (v !== undefined) set(d, v)
-  }
+const one = <T>(type: ValueType<T>, set: (d: Draft, v: T) => void): Apply =>
+  valueDirective(type, set)
 
 /** An address with an optional port (default 6950, the sync port). */
 const address = (expect: string, port = 6950, nonZero = false) =>

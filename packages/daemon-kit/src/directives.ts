@@ -204,6 +204,29 @@ export function readOne<T>(
 }
 
 /**
+ * One entry of a directive table: applies a line's words to the parser's
+ * draft, reporting problems to the IssueList.
+ */
+export type DirectiveApply<D> = (
+  draft: D,
+  args: readonly string[],
+  at: Position,
+  issues: IssueList,
+  name: string,
+) => void
+
+/** The common entry, `name value`: the value read as `type`, stored by `set`. */
+export function valueDirective<D, T>(
+  type: ValueType<T>,
+  set: (draft: D, value: T) => void,
+): DirectiveApply<D> {
+  return (draft, args, at, issues, name) => {
+    const v = readOne(issues, at, name, type, args)
+    if (v !== undefined) set(draft, v)
+  }
+}
+
+/**
  * Remembers where each directive was set; a repeat is a warning naming the
  * first line ("the last one wins", as keepalived and radvd behave).
  */

@@ -19,6 +19,7 @@ import {
   refine,
   SeenDirectives,
   text,
+  valueDirective,
 } from '../src/directives.js'
 
 const at = { file: 'x.conf', line: 7 }
@@ -131,4 +132,23 @@ t.test('one result shape: config only without errors', async t => {
   })
   t.equal(r3.config, undefined)
   t.equal(r3.errors.length, 1)
+})
+
+t.test('valueDirective reads one value into the draft or reports', async t => {
+  const issues = new IssueList()
+  const draft: { port?: number } = {}
+  const port = valueDirective<{ port?: number }, number>(
+    int(1, 65535),
+    (d, v) => {
+      d.port = v
+    },
+  )
+  port(draft, ['0'], at, issues, 'port')
+  t.equal(draft.port, undefined)
+  port(draft, ['8080'], at, issues, 'port')
+  t.equal(draft.port, 8080)
+  t.same(
+    issues.errors.map(e => e.message),
+    ['port must be an integer 1..65535'],
+  )
 })

@@ -31,6 +31,8 @@ import {
   int,
   hostPort,
   text,
+  valueDirective,
+  type DirectiveApply,
 } from '@has/daemon-kit'
 import { parseAuthkeys, type AuthKeys } from './authkeys.js'
 import { parseHaresources, type ResourceGroup } from './haresources.js'
@@ -180,21 +182,11 @@ interface Draft {
   path(p: string): string
 }
 
-type Apply = (
-  d: Draft,
-  args: readonly string[],
-  l: Position,
-  issues: IssueList,
-  name: string,
-) => void
+type Apply = DirectiveApply<Draft>
 
-/** A one-value directive read as `type` ("<name> must be <expect>"). */
-const one =
-  <T>(type: ValueType<T>, set: (d: Draft, v: T) => void): Apply =>
-  (d, args, l, issues, name) => {
-    const v = readOne(issues, l, name, type, args)
-    if (v !== undefined) set(d, v)
-  }
+/** A one-value directive: read as `type`, then stored by `set`. */
+const one = <T>(type: ValueType<T>, set: (d: Draft, v: T) => void): Apply =>
+  valueDirective(type, set)
 
 /** heartbeat's times: bare seconds, or with a unit (500ms). */
 const time: ValueType<number> = {

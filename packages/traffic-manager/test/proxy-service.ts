@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { silentLogger } from '@has/daemon-kit'
-import { within } from '@has/test-support'
+import { waitFor, within } from '@has/test-support'
 import { ProxyService, relayFin, type ProxySpec } from '../src/proxy-service.js'
 import type { Backend } from '../src/data-plane.js'
 
@@ -202,14 +202,10 @@ t.test(
     const first = connect(s.port, '127.0.0.1')
     first.on('error', () => {})
     t.teardown(() => first.destroy())
-    await within(
-      (async () => {
-        while ((s.counters().get('stuck')?.active ?? 0) < 1)
-          await new Promise(r => setTimeout(r, 10))
-      })(),
-      5000,
-      'the first attempt to the stuck node',
-    )
+    await waitFor(() => (s.counters().get('stuck')?.active ?? 0) >= 1, {
+      what: 'the first attempt to the stuck node',
+      intervalMs: 10,
+    })
     s.reconfigure({ ...s.spec, connectTimeoutMs: 200 })
     s.update([
       { id: 'stuck', host: '127.0.0.1', port: stuck, weight: 1 },
@@ -246,14 +242,10 @@ t.test(
       10000,
       'the idle client connection to be closed',
     )
-    await within(
-      (async () => {
-        while (b.sockets.size > 0 || s.openConnections > 0)
-          await new Promise(r => setTimeout(r, 10))
-      })(),
-      5000,
-      'the node side to be closed too',
-    )
+    await waitFor(() => b.sockets.size === 0 && s.openConnections === 0, {
+      what: 'the node side to be closed too',
+      intervalMs: 10,
+    })
     t.equal(s.counters().get('a')?.active, 0)
   },
 )

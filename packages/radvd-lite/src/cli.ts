@@ -2,6 +2,7 @@
 // -c check); the rest (--log-level, --metrics, --control, status) are the
 // ones every has daemon has.
 
+import type { RadvdLiteStatus } from './service.js'
 import { Command, Option } from 'commander'
 import {
   EXIT,
@@ -152,9 +153,7 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
   addControlOption(status, defaultControlPath(NAME))
     .option('--json', 'print the raw JSON')
     .action(async (o: { control: string; json?: boolean }) => {
-      const s = (await controlRequest(o.control, 'status')) as {
-        interfaces: IfaceStatus[]
-      }
+      const s = (await controlRequest(o.control, 'status')) as RadvdLiteStatus
       io.out(o.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s))
       state.exitCode = EXIT.OK
     })

@@ -5,6 +5,7 @@
 // mapping), and only then says it is ready. One
 // namespace made here; the daemon and the peer (test/fixtures/resync-peer.mjs,
 // conn-syncd's own codec) talk over its loopback.
+import type { ConnSyncdStatus } from '../../src/conn-syncd.js'
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -142,12 +143,7 @@ t.test(
     )
     t.equal(rows.length, N, 'nothing else is left in the table')
 
-    const st = (await controlRequest(sock, 'status')) as {
-      staleRemoved: number
-      kernel: { applied: number; batches: number; pending: number }
-      kernelPending: number
-      heldEntries: number
-    }
+    const st = (await controlRequest(sock, 'status')) as ConnSyncdStatus
     t.equal(st.heldEntries, N)
     t.equal(
       st.staleRemoved,

@@ -3,6 +3,7 @@
 // the VIP in both masters (ip_nonlocal_bind) answering with the node name.
 // Real kernel, real heartbeatd binaries, real ping and arping.
 
+import type { HeartbeatdStatus } from '../../src/heartbeatd.js'
 import t from 'tap'
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -95,11 +96,10 @@ t.test('failover between two master namespaces', async t => {
     return p
   }
   const status = async (name: Name) => {
-    return (await controlRequest(join(dir, `${name}.sock`), 'status')) as {
-      active: string | null
-      dropped: Record<string, number>
-      paths: { name: string; up: boolean }[]
-    }
+    return (await controlRequest(
+      join(dir, `${name}.sock`),
+      'status',
+    )) as HeartbeatdStatus
   }
   const owners = async (): Promise<string[]> => {
     const out: string[] = []

@@ -9,6 +9,7 @@
 // VIP left in its kernel before its first election; a graceful stop
 // followed by the release is a normal hand-over.
 
+import type { HeartbeatdStatus } from '../../src/heartbeatd.js'
 import t from 'tap'
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -248,7 +249,7 @@ t.test('heartbeat partition with the LAN up, and kill -9', async t => {
           const st = (await controlRequest(
             join(dir, 'master1.sock'),
             'status',
-          )) as { active: string | null }
+          )) as HeartbeatdStatus
           return st.active === who.holder && { active: st.active }
         },
         {

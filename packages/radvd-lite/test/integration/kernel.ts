@@ -3,6 +3,7 @@
 // values, a reload deprecates a removed prefix, bad solicitations are
 // dropped and counted, and the final RAs remove the default route.
 
+import type { RadvdLiteStatus } from '../../src/service.js'
 import t from 'tap'
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -130,14 +131,10 @@ t.test('SLAAC, rdisc6, reload deprecation, bad RS, final RAs', async t => {
   await probe.send('85000000000000000100000000000000', 'ff02::2', 255) // option length 0
   await probe.send('850000000000000001', 'ff02::2', 255) // truncated option
   await until('malformed RS counted', async () => {
-    const s = (await controlRequest(ctl, 'status')) as {
-      interfaces: { rsDropped: { malformed: number; hoplimit: number } }[]
-    }
+    const s = (await controlRequest(ctl, 'status')) as RadvdLiteStatus
     return s.interfaces[0]!.rsDropped.malformed >= 3 ? s : undefined
   })
-  const st = (await controlRequest(ctl, 'status')) as {
-    interfaces: { rsDropped: unknown; state: string }[]
-  }
+  const st = (await controlRequest(ctl, 'status')) as RadvdLiteStatus
   t.same(
     st.interfaces[0]!.rsDropped,
     { hoplimit: 1, malformed: 3 },

@@ -1,5 +1,6 @@
 // The real binary over loopback: reports, the flag through the CLI, SIGHUP
 // with a bad file, the final `down` on SIGTERM, --check-config.
+import type { TrafficClientStatus } from '../../src/client.js'
 import t from 'tap'
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -94,10 +95,7 @@ t.test('reports, flag, reload, final down', async t => {
   const p = await cli(['pause', '--control', ctl])
   t.equal(p.code, 0, p.err)
   t.equal(p.out, 'flag: report -> paused\n')
-  const paused = (await controlRequest(ctl, 'status')) as {
-    seq: number
-    rounds: number
-  }
+  const paused = (await controlRequest(ctl, 'status')) as TrafficClientStatus
   await waitStatus(ctl, s => (s.rounds as number) >= paused.rounds + 3)
   const d = await cli(['drain', '--control', ctl])
   t.equal(d.out, 'flag: paused -> drain\n')
@@ -131,7 +129,7 @@ t.test('reports, flag, reload, final down', async t => {
     l => l.msg === 'reload rejected; keeping the last good configuration',
   )
   t.match(rej, { issues: [{ line: 5, value: '127.0.0.x' }] })
-  const after = (await controlRequest(ctl, 'status')) as { seq: number }
+  const after = (await controlRequest(ctl, 'status')) as TrafficClientStatus
   t.equal(
     (await rx.until(r => r.report.seq > after.seq)).report.node,
     '127.0.0.21',

@@ -2,6 +2,7 @@
 // restarted after the clock stepped back sent a smaller epoch and every
 // traffic-manager dropped its reports as stale. The CLI now takes the
 // epoch from daemon-kit senderEpoch() (state file under HAS_STATE_DIR).
+import type { TrafficClientStatus } from '../../src/client.js'
 import t from 'tap'
 import {
   mkdirSync,
@@ -55,7 +56,7 @@ t.test(
     )
     t.teardown(() => tc.stop('SIGKILL'))
     await tc.waitLog(l => l.msg === 'started')
-    const st = (await controlRequest(ctl, 'status')) as { epoch: number }
+    const st = (await controlRequest(ctl, 'status')) as TrafficClientStatus
     t.equal(st.epoch, last + 1, 'last epoch + 1, not the clock')
     const r = await rx.next()
     t.equal(r.report.epoch, last + 1, 'and the reports carry it')

@@ -1,6 +1,6 @@
 // Fraction of long-lived TCP streams that survive a master failover, with
 // and without conn-syncd, over 10 runs each (--quick: 2). Namespaces:
-// client, two masters (nftables data plane via createNftDataPlane), two
+// client, two masters (nftables data plane via openNftDataPlane), two
 // traffic nodes, on one bridge. Each run: 20 streams through the VIP on m1,
 // wait until the standby holds them (sync runs), cut m1's link, move the
 // VIP to m2 with gratuitous ARP, check every stream.

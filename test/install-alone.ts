@@ -24,6 +24,7 @@ const run = promisify(execFile)
 interface Manifest {
   name: string
   version: string
+  private?: boolean
   bin?: Record<string, string>
   dependencies?: Record<string, string>
 }
@@ -34,6 +35,8 @@ for (const dir of dirs) {
   const pkg = JSON.parse(
     await readFile(join(ROOT, 'packages', dir, 'package.json'), 'utf8'),
   ) as Manifest
+  // Private packages (test-support) are never published: nothing to install.
+  if (pkg.private) continue
   manifests.set(pkg.name, { dir, pkg })
 }
 

@@ -9,8 +9,13 @@
 import {
   IssueList,
   deepFreeze,
-  parseDuration,
   parseHostPort,
+  duration,
+  lookupDirective,
+  refine,
+  text,
+  type SourceLine,
+  type ValueType,
   readConfigFile,
   sourceLines,
   splitWords,
@@ -34,45 +39,85 @@ export const DEFAULTS: HasctlConfig = {
   timeoutMs: 2000,
 }
 
+interface Draft {
+  readonly remotes: string[]
+  readonly controls: Partial<Record<DaemonName, string>>
+  timeoutMs: number
+}
+
+/** A directive: its word count and what it does with them. */
+interface Directive {
+  readonly words: number
+  apply(
+    d: Draft,
+    args: readonly string[],
+    l: SourceLine,
+    issues: IssueList,
+    name: string,
+  ): void
+}
+
+/** A one-word directive read as `type`, in hasctl's wording. */
+const value = <T>(
+  type: ValueType<T>,
+  set: (d: Draft, v: T) => void,
+): Directive => ({
+  words: 1,
+  apply(d, [raw = ''], l, issues, name) {
+    const v = type.parse(raw)
+    if (v === undefined)
+      issues.error(l, `${name}: expected ${type.expect}`, raw)
+    else set(d, v)
+  },
+})
+
+const DIRECTIVES: Readonly<Record<string, Directive>> = {
+  remote: value(
+    refine(text, v => parseHostPort(v) !== undefined, 'host:port'),
+    (d, v) => {
+      d.remotes.push(v)
+    },
+  ),
+  control: {
+    words: 2,
+    apply(d, [name = '', path = ''], l, issues) {
+      if (!isDaemonName(name))
+        issues.error(
+          l,
+          `control: unknown daemon; known: ${DAEMONS.join(' ')}`,
+          name,
+        )
+      else d.controls[name] = path
+    },
+  },
+  timeout: value(
+    {
+      ...duration(1, Number.MAX_SAFE_INTEGER, 's'),
+      expect: 'a duration such as 2s or 500ms',
+    },
+    (d, v) => {
+      d.timeoutMs = v
+    },
+  ),
+}
+
 /** Parses hasctl.conf text; never throws (the kit's one result shape). */
 export function parseConfig(
   text: string,
   file: string,
 ): ConfigResult<HasctlConfig> {
   const issues = new IssueList()
-  const remotes: string[] = []
-  const controls: Partial<Record<DaemonName, string>> = {}
-  let timeoutMs = DEFAULTS.timeoutMs
+  const d: Draft = { remotes: [], controls: {}, timeoutMs: DEFAULTS.timeoutMs }
   for (const l of sourceLines(text, file, { issues })) {
     const [key = '', ...args] = splitWords(l.text)
-    if (key === 'remote' && args.length === 1) {
-      const v = args[0] as string
-      if (parseHostPort(v)) remotes.push(v)
-      else issues.error(l, 'remote: expected host:port', v)
-    } else if (key === 'control' && args.length === 2) {
-      const [d = '', path = ''] = args
-      if (!isDaemonName(d))
-        issues.error(
-          l,
-          `control: unknown daemon; known: ${DAEMONS.join(' ')}`,
-          d,
-        )
-      else controls[d] = path
-    } else if (key === 'timeout' && args.length === 1) {
-      const ms = parseDuration(args[0] as string, 's')
-      if (ms === undefined || ms <= 0)
-        issues.error(
-          l,
-          'timeout: expected a duration such as 2s or 500ms',
-          args[0],
-        )
-      else timeoutMs = ms
-    } else if (key === 'remote' || key === 'control' || key === 'timeout') {
-      issues.error(l, `${key}: wrong number of arguments`, l.text)
-    } else {
+    const directive = lookupDirective(DIRECTIVES, key)
+    if (!directive)
       issues.error(l, 'unknown directive; known: remote control timeout', key)
-    }
+    else if (args.length !== directive.words)
+      issues.error(l, `${key}: wrong number of arguments`, l.text)
+    else directive.apply(d, args, l, issues, key)
   }
+  const { remotes, controls, timeoutMs } = d
   return configResult(issues, () =>
     deepFreeze({ remotes, controls, timeoutMs }),
   )

@@ -124,7 +124,9 @@ export function createProgram(
           'listening sockets inherited from the service manager',
         )
       let deadline = 30_000
-      const d = await runDaemon<TmConfig>({
+      // The running service, typed: runDaemon hands back a Service.
+      let tm: TrafficManager | undefined
+      const d = await runDaemon<TmConfig, StatusSnapshot>({
         name: NAME,
         version: packageVersion(import.meta.url),
         logger,
@@ -133,14 +135,14 @@ export function createProgram(
           deadline = c.shutdownDeadlineMs
           return c
         },
-        start: config =>
-          createTrafficManager({
+        start: async config =>
+          (tm = await createTrafficManager({
             config,
             logger,
             errorLog: errorLogStream,
             logLevel: flags.logLevel,
             inherited: inherited.sockets,
-          }),
+          })),
         controlAddress: flags.control ?? control,
         ...(flags.metrics ? { metricsListen: flags.metrics } : {}),
         get shutdownDeadlineMs() {
@@ -156,7 +158,8 @@ export function createProgram(
             .startStatusPage({
               listen: flags.statusPage,
               allowRemote: flags.statusPageAllowRemote === true,
-              snapshot: () => (d.service as TrafficManager).snapshot(),
+              snapshot: () =>
+                tm ? tm.snapshot() : Promise.reject(new Error('not started')),
               logger,
             })
             .catch(async (e: unknown) => {

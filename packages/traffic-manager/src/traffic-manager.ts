@@ -57,7 +57,7 @@ export interface TrafficManagerOptions {
   readonly inherited?: readonly InheritedSocket[]
 }
 
-export interface TrafficManager extends Service<TmConfig> {
+export interface TrafficManager extends Service<TmConfig, StatusSnapshot> {
   readonly registry: Registry
   readonly commands: ControlHandlers
   /** Where reports are received (port 0 in the config picks one). */

@@ -22,6 +22,11 @@ import {
   oneArg,
   configResult,
   configOrThrow,
+  type ValueType,
+  readValue,
+  int,
+  duration,
+  lookupDirective,
 } from '@has/daemon-kit'
 import { SCHEDULERS, type SchedulerName } from './schedulers.js'
 
@@ -140,6 +145,119 @@ interface ServiceDraft {
   autojoin: { cidr: string; at: Position }[]
 }
 
+/** The one-value global directives, as parsed. */
+interface Globals {
+  port?: number
+  listen?: string
+  errorLog?: string
+  timeoutMs?: number
+  key?: string
+  keyFile?: { path: string; at: Position }
+  workers?: number | 'auto'
+  shutdownDeadlineMs?: number
+  autojoinMax?: number
+}
+
+/**
+ * A global `name value` directive; `name` is how it is quoted in "given
+ * twice" (the file's case does not matter: keys are lowercased).
+ */
+interface GlobalDirective {
+  readonly name: string
+  apply(g: Globals, v: string, at: Position, issues: IssueList): void
+}
+
+/** A value type with tmd.conf's wording: "<name> must be <expect>". */
+const typed = <T>(
+  name: string,
+  type: ValueType<T>,
+  set: (g: Globals, v: T) => void,
+): GlobalDirective => ({
+  name,
+  apply(g, raw, at, issues) {
+    const v = readValue(issues, at, name, type, raw)
+    if (v !== undefined) set(g, v)
+  },
+})
+
+const WORKERS: ValueType<number | 'auto'> = {
+  parse: raw => (raw === 'auto' ? 'auto' : parseIntRange(raw, 0, 64)),
+  expect: 'auto or 0..64',
+}
+
+const KEY_FILE: GlobalDirective = {
+  name: 'key-file',
+  apply(g, v, at, issues) {
+    if (!v.startsWith('/') && !v.startsWith('.'))
+      issues.error(at, 'key-file needs a path', v)
+    else g.keyFile = { path: v, at: { file: at.file, line: at.line } }
+  },
+}
+
+const GLOBALS: Readonly<Record<string, GlobalDirective>> = {
+  // 0 picks a free port (tests); the bound one is logged.
+  port: typed('port', { ...int(0, 65535), expect: '0..65535' }, (g, v) => {
+    g.port = v
+  }),
+  listen: {
+    name: 'listen',
+    apply(g, v, at, issues) {
+      const a = v.replace(/^\[(.*)\]$/, '$1')
+      if (isIP(a) === 0)
+        issues.error(at, 'listen needs an IPv4 or IPv6 address', v)
+      else g.listen = a
+    },
+  },
+  errorlog: {
+    name: 'ErrorLog',
+    apply(g, v, at, issues) {
+      if (!v.startsWith('/'))
+        issues.error(at, 'ErrorLog needs an absolute path', v)
+      else g.errorLog = v
+    },
+  },
+  timeout: typed(
+    'timeout',
+    {
+      ...duration(10, 3_600_000, 'ms'),
+      expect: 'a duration from 10ms to 1h (bare number: ms)',
+    },
+    (g, v) => {
+      g.timeoutMs = v
+    },
+  ),
+  key: {
+    name: 'key',
+    apply(g, v, at, issues) {
+      // The key itself never reaches an error message.
+      if (v.length < 16)
+        issues.error(at, 'key must be at least 16 characters', '<hidden>')
+      else g.key = v
+    },
+  },
+  'key-file': KEY_FILE,
+  keyfile: KEY_FILE,
+  workers: typed('workers', WORKERS, (g, v) => {
+    g.workers = v
+  }),
+  'shutdown-deadline': typed(
+    'shutdown-deadline',
+    {
+      ...duration(0, 86_400_000, 's'),
+      expect: 'a duration up to 24h (bare number: s)',
+    },
+    (g, v) => {
+      g.shutdownDeadlineMs = v
+    },
+  ),
+  'autojoin-max': typed(
+    'autojoin-max',
+    { ...int(1, 65536), expect: '1..65536 nodes' },
+    (g, v) => {
+      g.autojoinMax = v
+    },
+  ),
+}
 /** Parses tmd.conf text; never throws. */
 export function parseConfig(text: string, file: string): ParseResult {
   const issues = new IssueList()
@@ -150,17 +268,7 @@ export function parseConfig(text: string, file: string): ParseResult {
   const seenGlobal = new Map<string, number>()
   const services: ServiceDraft[] = []
   let current: ServiceDraft | undefined
-  const g: {
-    port?: number
-    listen?: string
-    errorLog?: string
-    timeoutMs?: number
-    key?: string
-    keyFile?: { path: string; at: Position }
-    workers?: number | 'auto'
-    shutdownDeadlineMs?: number
-    autojoinMax?: number
-  } = {}
+  const g: Globals = {}
 
   const once = (at: Position, key: string): boolean => {
     const prev = seenGlobal.get(key)
@@ -214,97 +322,14 @@ export function parseConfig(text: string, file: string): ParseResult {
       else addNode(line, kind === 'traffic' ? 'active' : 'standby', label, addr)
       continue
     }
+    const global = lookupDirective(GLOBALS, key)
+    if (global) {
+      const v = oneArg(issues, line, rawKey, args)
+      if (v !== undefined && once(line, global.name))
+        global.apply(g, v, line, issues)
+      continue
+    }
     switch (key) {
-      case 'port': {
-        const v = oneArg(issues, line, rawKey, args)
-        if (v === undefined || !once(line, 'port')) break
-        // 0 picks a free port (tests); the bound one is logged.
-        const p = parseIntRange(v, 0, 65535)
-        if (p === undefined) issues.error(line, 'port must be 0..65535', v)
-        else g.port = p
-        break
-      }
-      case 'listen': {
-        const v = oneArg(issues, line, rawKey, args)
-        if (v === undefined || !once(line, 'listen')) break
-        const a = v.replace(/^\[(.*)\]$/, '$1')
-        if (isIP(a) === 0)
-          issues.error(line, 'listen needs an IPv4 or IPv6 address', v)
-        else g.listen = a
-        break
-      }
-      case 'errorlog': {
-        const v = oneArg(issues, line, rawKey, args)
-        if (v === undefined || !once(line, 'ErrorLog')) break
-        if (!v.startsWith('/'))
-          issues.error(line, 'ErrorLog needs an absolute path', v)
-        else g.errorLog = v
-        break
-      }
-      case 'timeout': {
-        const v = oneArg(issues, line, rawKey, args)
-        if (v === undefined || !once(line, 'timeout')) break
-        const ms = parseDuration(v, 'ms')
-        if (ms === undefined || ms < 10 || ms > 3_600_000) {
-          issues.error(
-            line,
-            'timeout must be a duration from 10ms to 1h (bare number: ms)',
-            v,
-          )
-        } else g.timeoutMs = ms
-        break
-      }
-      case 'key': {
-        const v = oneArg(issues, line, rawKey, args)
-        if (v === undefined || !once(line, 'key')) break
-        if (v.length < 16)
-          issues.error(line, 'key must be at least 16 characters', '<hidden>')
-        else g.key = v
-        break
-      }
-      case 'keyfile':
-      case 'key-file': {
-        const v = oneArg(issues, line, rawKey, args)
-        if (v === undefined || !once(line, 'key-file')) break
-        if (!v.startsWith('/') && !v.startsWith('.')) {
-          issues.error(line, 'key-file needs a path', v)
-        } else g.keyFile = { path: v, at: { file: line.file, line: line.line } }
-        break
-      }
-      case 'workers': {
-        const v = oneArg(issues, line, rawKey, args)
-        if (v === undefined || !once(line, 'workers')) break
-        if (v === 'auto') g.workers = 'auto'
-        else {
-          const n = parseIntRange(v, 0, 64)
-          if (n === undefined)
-            issues.error(line, 'workers must be auto or 0..64', v)
-          else g.workers = n
-        }
-        break
-      }
-      case 'shutdown-deadline': {
-        const v = oneArg(issues, line, rawKey, args)
-        if (v === undefined || !once(line, 'shutdown-deadline')) break
-        const ms = parseDuration(v, 's')
-        if (ms === undefined || ms > 86_400_000) {
-          issues.error(
-            line,
-            'shutdown-deadline must be a duration up to 24h (bare number: s)',
-            v,
-          )
-        } else g.shutdownDeadlineMs = ms
-        break
-      }
-      case 'autojoin-max': {
-        const v = oneArg(issues, line, rawKey, args)
-        if (v === undefined || !once(line, 'autojoin-max')) break
-        const n = parseIntRange(v, 1, 65536)
-        if (n === undefined)
-          issues.error(line, 'autojoin-max must be 1..65536 nodes', v)
-        else g.autojoinMax = n
-        break
-      }
       case 'report-from': {
         for (const v of args.length ? args : ['']) {
           const [a = '', len, extra] = v.split('/')

@@ -10,7 +10,6 @@ import {
   KeyFileError,
   deepFreeze,
   formatHostPort,
-  parseDuration,
   parseHostPort,
   parseIntRange,
   readConfigFile,
@@ -23,6 +22,7 @@ import {
   configResult,
   configOrThrow,
   type ValueType,
+  oneOf,
   readValue,
   int,
   duration,
@@ -478,6 +478,76 @@ function draft(
   }
 }
 
+/** A set-once setting of a virtual service block. */
+interface ServiceSetting {
+  /** As quoted in messages (aliases such as `netmask` report this name). */
+  readonly name: string
+  readonly type: ValueType<unknown>
+  isSet(s: ServiceDraft): boolean
+  set(s: ServiceDraft, v: unknown): void
+}
+
+const setting = <K extends keyof ServiceDraft>(
+  name: string,
+  field: K,
+  type: ValueType<NonNullable<ServiceDraft[K]>>,
+): ServiceSetting => ({
+  name,
+  type,
+  isSet: s => s[field] !== undefined,
+  set: (s, v) => {
+    s[field] = v as ServiceDraft[K]
+  },
+})
+
+const SCHEDULER: ValueType<SchedulerName> = {
+  // `twos` is the thesis's name for power-of-two-choices.
+  parse: raw => {
+    const name = raw === 'twos' ? 'p2c' : raw
+    return (SCHEDULERS as readonly string[]).includes(name)
+      ? (name as SchedulerName)
+      : undefined
+  },
+  expect: `one of ${SCHEDULERS.join(', ')}`,
+}
+
+const PERSISTENT = setting('persistent', 'persistentMs', {
+  ...duration(0, 86_400_000, 's'),
+  expect: 'a duration up to 24h (bare number: s; 0 = off)',
+})
+const NETMASK = setting('persistent-netmask', 'persistentNetmask', {
+  parse: netmaskLength,
+  expect: 'a dotted IPv4 netmask or a length 0..32',
+})
+
+const SERVICE_SETTINGS: Readonly<Record<string, ServiceSetting>> = {
+  scheduler: setting('scheduler', 'scheduler', SCHEDULER),
+  dataplane: setting('dataplane', 'dataplane', {
+    ...oneOf(DATA_PLANES),
+    expect: `one of ${DATA_PLANES.join(', ')}`,
+  }),
+  persistent: PERSISTENT,
+  persistence: PERSISTENT,
+  'persistent-max': setting('persistent-max', 'persistentMax', {
+    ...int(1, 10_000_000),
+    expect: '1..10000000 entries',
+  }),
+  'persistent-netmask': NETMASK,
+  netmask: NETMASK,
+  'persistent-prefix6': setting('persistent-prefix6', 'persistentPrefix6', {
+    parse: raw => parseIntRange(raw.replace(/^\//, ''), 0, 128),
+    expect: 'an IPv6 prefix length 0..128',
+  }),
+  'connect-timeout': setting('connect-timeout', 'connectTimeoutMs', {
+    ...duration(1, 600_000, 'ms'),
+    expect: 'a duration from 1ms to 10m (bare number: ms)',
+  }),
+  'idle-timeout': setting('idle-timeout', 'idleTimeoutMs', {
+    ...duration(0, 86_400_000, 's'),
+    expect: 'a duration up to 24h (bare number: s; 0 = none)',
+  }),
+}
+
 function serviceDirective(
   s: ServiceDraft,
   line: Position,
@@ -499,19 +569,15 @@ function serviceDirective(
   }
   const v = oneArg(issues, line, rawKey, args)
   if (v === undefined) return
+  // Set-once settings: "<name> must be <range>", or given twice.
+  const setting = lookupDirective(SERVICE_SETTINGS, key)
+  if (setting) {
+    if (seen(setting.name, setting.isSet(s))) return
+    const value = readValue(issues, line, setting.name, setting.type, v)
+    if (value !== undefined) setting.set(s, value)
+    return
+  }
   switch (key) {
-    case 'scheduler': {
-      if (seen('scheduler', s.scheduler !== undefined)) return
-      const name = v === 'twos' ? 'p2c' : v
-      if (!(SCHEDULERS as readonly string[]).includes(name)) {
-        issues.error(
-          line,
-          `scheduler must be one of ${SCHEDULERS.join(', ')}`,
-          v,
-        )
-      } else s.scheduler = name as SchedulerName
-      return
-    }
     case 'node':
     case 'real': {
       const hp = parseHostPort(v, s.port)
@@ -554,86 +620,6 @@ function serviceDirective(
           cidr: `${a}/${n}`,
           at: { file: line.file, line: line.line },
         })
-      return
-    }
-    case 'dataplane':
-      if (seen('dataplane', s.dataplane !== undefined)) return
-      if (!(DATA_PLANES as readonly string[]).includes(v)) {
-        issues.error(
-          line,
-          `dataplane must be one of ${DATA_PLANES.join(', ')}`,
-          v,
-        )
-      } else s.dataplane = v
-      return
-    case 'persistent':
-    case 'persistence': {
-      if (seen('persistent', s.persistentMs !== undefined)) return
-      const ms = parseDuration(v, 's')
-      if (ms === undefined || ms > 86_400_000) {
-        issues.error(
-          line,
-          'persistent must be a duration up to 24h (bare number: s; 0 = off)',
-          v,
-        )
-      } else s.persistentMs = ms
-      return
-    }
-    case 'persistent-max': {
-      if (seen('persistent-max', s.persistentMax !== undefined)) return
-      const n = parseIntRange(v, 1, 10_000_000)
-      if (n === undefined)
-        issues.error(line, 'persistent-max must be 1..10000000 entries', v)
-      else s.persistentMax = n
-      return
-    }
-    case 'persistent-netmask':
-    case 'netmask': {
-      if (seen('persistent-netmask', s.persistentNetmask !== undefined)) return
-      const n = netmaskLength(v)
-      if (n === undefined)
-        issues.error(
-          line,
-          'persistent-netmask must be a dotted IPv4 netmask or a length 0..32',
-          v,
-        )
-      else s.persistentNetmask = n
-      return
-    }
-    case 'persistent-prefix6': {
-      if (seen('persistent-prefix6', s.persistentPrefix6 !== undefined)) return
-      const n = parseIntRange(v.replace(/^\//, ''), 0, 128)
-      if (n === undefined)
-        issues.error(
-          line,
-          'persistent-prefix6 must be an IPv6 prefix length 0..128',
-          v,
-        )
-      else s.persistentPrefix6 = n
-      return
-    }
-    case 'connect-timeout': {
-      if (seen('connect-timeout', s.connectTimeoutMs !== undefined)) return
-      const ms = parseDuration(v, 'ms')
-      if (ms === undefined || ms < 1 || ms > 600_000) {
-        issues.error(
-          line,
-          'connect-timeout must be a duration from 1ms to 10m (bare number: ms)',
-          v,
-        )
-      } else s.connectTimeoutMs = ms
-      return
-    }
-    case 'idle-timeout': {
-      if (seen('idle-timeout', s.idleTimeoutMs !== undefined)) return
-      const ms = parseDuration(v, 's')
-      if (ms === undefined || ms > 86_400_000) {
-        issues.error(
-          line,
-          'idle-timeout must be a duration up to 24h (bare number: s; 0 = none)',
-          v,
-        )
-      } else s.idleTimeoutMs = ms
       return
     }
     default:

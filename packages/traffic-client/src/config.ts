@@ -22,6 +22,8 @@ import {
   type ConfigIssue,
   type Position,
   type ConfigResult,
+  type ValueType,
+  readValue,
 } from '@has/daemon-kit'
 
 export const FORMULAS = ['live', 'thesis'] as const
@@ -160,17 +162,19 @@ export function parseConfig(text: string, file: string): ParseResult {
     v[key as Single] = { value, at: line }
   }
 
-  const num = <T>(
+  /**
+   * A collected value read as `type` (daemon-kit value types), or its
+   * default; a bad one is "<label> must be <expect>" at its line.
+   */
+  const read = <T>(
     k: Single,
-    parse: (s: string) => T | undefined,
-    msg: string,
+    label: string,
+    type: ValueType<T>,
     dflt: T,
   ): T => {
     const e = v[k]
     if (!e) return dflt
-    const r = parse(e.value)
-    if (r === undefined) issues.error(e.at, msg, e.value)
-    return r ?? dflt
+    return readValue(issues, e.at, label, type, e.value) ?? dflt
   }
   const path = (k: Single): string | undefined => {
     const e = v[k]
@@ -179,64 +183,81 @@ export function parseConfig(text: string, file: string): ParseResult {
     return resolve(base, e.value)
   }
 
-  const port = num(
+  const port = read(
     'port',
-    s => parseIntRange(s, 1, 65535),
-    'port must be 1..65535',
+    'port',
+    { parse: s => parseIntRange(s, 1, 65535), expect: '1..65535' },
     DEFAULTS.port,
   )
-  const updatesMs = num(
+  const updatesMs = read(
     'updates',
-    s => {
-      const ms = parseDuration(s, 'ms')
-      return ms !== undefined && ms >= UPDATES_MIN_MS && ms <= UPDATES_MAX_MS
-        ? ms
-        : undefined
+    'updates',
+    {
+      parse: s => {
+        const ms = parseDuration(s, 'ms')
+        return ms !== undefined && ms >= UPDATES_MIN_MS && ms <= UPDATES_MAX_MS
+          ? ms
+          : undefined
+      },
+      expect: `${UPDATES_MIN_MS}..${UPDATES_MAX_MS} ms (bare number = ms, or 2s)`,
     },
-    `updates must be ${UPDATES_MIN_MS}..${UPDATES_MAX_MS} ms (bare number = ms, or 2s)`,
     DEFAULTS.updates,
   )
-  const ramMB = num(
+  const ramMB = read(
     'ram',
-    s => parseIntRange(s, 1, 1 << 24),
-    'RAM must be a whole number of MB, 1..16777216',
+    'RAM',
+    {
+      parse: s => parseIntRange(s, 1, 1 << 24),
+      expect: 'a whole number of MB, 1..16777216',
+    },
     undefined,
   )
-  const formula = num(
+  const formula = read(
     'formula',
-    s =>
-      (FORMULAS as readonly string[]).includes(s) ? (s as Formula) : undefined,
-    'formula must be live or thesis',
+    'formula',
+    {
+      parse: s =>
+        (FORMULAS as readonly string[]).includes(s)
+          ? (s as Formula)
+          : undefined,
+      expect: 'live or thesis',
+    },
     DEFAULTS.formula,
   )
-  const capacity = num<number | 'auto'>(
+  const capacity = read<number | 'auto'>(
     'capacity',
-    s => (s === 'auto' ? 'auto' : positive(s)),
-    'capacity must be auto or a positive number',
+    'capacity',
+    {
+      parse: s => (s === 'auto' ? 'auto' : positive(s)),
+      expect: 'auto or a positive number',
+    },
     DEFAULTS.capacity,
   )
-  const scale = num(
+  const scale = read(
     'scale',
-    s => positive(s, 1e6),
-    'scale must be a number > 0 and <= 1000000',
+    'scale',
+    { parse: s => positive(s, 1e6), expect: 'a number > 0 and <= 1000000' },
     DEFAULTS.scale,
   )
-  const headroom = num(
+  const headroom = read(
     'mem_headroom',
-    s => parseNumberRange(s.replace(/%$/, ''), 0, 100),
-    'mem_headroom must be a percentage 0..100',
+    'mem_headroom',
+    {
+      parse: s => parseNumberRange(s.replace(/%$/, ''), 0, 100),
+      expect: 'a percentage 0..100',
+    },
     DEFAULTS.mem_headroom,
   )
-  const agentPort = num(
+  const agentPort = read(
     'agent_port',
-    s => parseIntRange(s, 0, 65535),
-    'agent_port must be 0..65535',
+    'agent_port',
+    { parse: s => parseIntRange(s, 0, 65535), expect: '0..65535' },
     undefined,
   )
-  const agentAddr = num(
+  const agentAddr = read(
     'agent_addr',
-    s => (isIP(s) ? s : undefined),
-    'agent_addr must be an IP address',
+    'agent_addr',
+    { parse: s => (isIP(s) ? s : undefined), expect: 'an IP address' },
     DEFAULTS.agent_addr,
   )
   if (v.agent_addr && agentPort === undefined) {

@@ -6,13 +6,18 @@ export interface Timer {
   cancel(): void
 }
 
+export interface TimerOptions {
+  /** Does not keep the process alive on its own (Node's unref). */
+  readonly background?: boolean
+}
+
 export interface Clock {
   /** Milliseconds since the epoch; monotonic in systemClock. */
   now(): number
   /** Runs fn once after ms. */
-  after(ms: number, fn: () => void): Timer
+  after(ms: number, fn: () => void, opts?: TimerOptions): Timer
   /** Runs fn every ms until cancelled. */
-  every(ms: number, fn: () => void): Timer
+  every(ms: number, fn: () => void, opts?: TimerOptions): Timer
 }
 
 /**
@@ -22,12 +27,14 @@ export interface Clock {
  */
 export const systemClock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
-  after(ms, fn) {
+  after(ms, fn, opts) {
     const h = setTimeout(fn, ms)
+    if (opts?.background) h.unref()
     return { cancel: () => clearTimeout(h) }
   },
-  every(ms, fn) {
+  every(ms, fn, opts) {
     const h = setInterval(fn, ms)
+    if (opts?.background) h.unref()
     return { cancel: () => clearInterval(h) }
   },
 }

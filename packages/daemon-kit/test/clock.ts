@@ -29,3 +29,28 @@ t.test(
     t.equal(n, 3, 'every() stopped at cancel')
   },
 )
+
+t.test(
+  'systemClock: a background timer does not keep the process alive',
+  async t => {
+    // A child with one pending hour-long timer of each kind: it exits only
+    // if both are background timers (a foreground one would hold it).
+    const { execFile } = await import('node:child_process')
+    const url = new URL('../dist/clock.js', import.meta.url).href
+    const code = `import(${JSON.stringify(url)}).then(({ systemClock: c }) => {
+      c.after(3600000, () => {}, { background: true })
+      c.every(3600000, () => {}, { background: true })
+    })`
+    const exited = await new Promise<string>((resolve, reject) => {
+      const child = execFile(process.execPath, ['-e', code], err =>
+        err ? reject(err) : resolve('exited'),
+      )
+      // Bounded: a held process is killed and the test fails with this.
+      setTimeout(() => {
+        child.kill()
+        resolve('still running after 20 s')
+      }, 20_000).unref()
+    })
+    t.equal(exited, 'exited')
+  },
+)

@@ -8,7 +8,12 @@
 // allocation of our own, byte counts read once at close.
 
 import { createServer, connect, type Server, type Socket } from 'node:net'
-import type { Logger } from '@has/daemon-kit'
+import {
+  systemClock,
+  type Clock,
+  type Logger,
+  type Timer,
+} from '@has/daemon-kit'
 import type { Backend, BackendCounters } from './data-plane.js'
 import { Balancer, type PersistEntry, type Slot } from './balancer.js'
 import type { SchedulerName } from './schedulers.js'
@@ -30,6 +35,12 @@ export interface ProxySpec {
   readonly persistV6Prefix?: number
   /** A listening socket inherited from the service manager (socket-activation.ts): used instead of binding. */
   readonly fd?: number
+}
+
+export interface ProxyServiceOptions {
+  /** An affinity entry was made or moved (the cluster primary keeps the table). */
+  readonly onPersist?: (e: PersistEntry) => void
+  readonly clock?: Clock
 }
 
 /** Connections held at once while the service has no backend (the rest are refused). */
@@ -82,7 +93,7 @@ class Conn {
   exclude: Set<string> | undefined = undefined
   /** Clock ms after which a connection with no backend is closed (set when first held). */
   holdUntil = 0
-  holdTimer: NodeJS.Timeout | undefined = undefined
+  holdTimer: Timer | undefined = undefined
   /** Connect deadline (clock ms) of the attempt in progress. */
   deadline = 0
   /** Bytes moved since the last idle sweep; whole sweeps without any. */
@@ -175,10 +186,12 @@ export class ProxyService {
   readonly #held = new Set<Conn>()
   /** Connect attempts in progress, oldest first, under one timer. */
   readonly #connecting = new Set<Conn>()
-  #connectTimer: NodeJS.Timeout | undefined
+  #connectTimer: Timer | undefined
   /** The deadline #connectTimer is armed for. */
   #connectAt = 0
-  #idleTimer: NodeJS.Timeout | undefined
+  #idleTimer: Timer | undefined
+  /** Deadlines and timers; affinity expiry stays on the wall clock (balancer.ts). */
+  readonly #clock: Clock
   #closing = false
   #idleWaiters: (() => void)[] = []
   /** Connections closed without a node: none eligible within connect-timeout, or too many held. */
@@ -186,13 +199,11 @@ export class ProxyService {
   /** Connections that had to wait for a first backend (then served or refused). */
   heldTotal = 0
 
-  constructor(
-    spec: ProxySpec,
-    logger: Logger,
-    onPersist?: (e: PersistEntry) => void,
-  ) {
+  constructor(spec: ProxySpec, logger: Logger, opts: ProxyServiceOptions = {}) {
+    const { onPersist } = opts
     this.#spec = spec
     this.#log = logger
+    this.#clock = opts.clock ?? systemClock
     this.balancer = new Balancer({
       ...balancerSettings(spec),
       ...(onPersist ? { onPersist } : {}),
@@ -290,7 +301,7 @@ export class ProxyService {
   // wait a moment instead of being reset. Bounded by HOLD_MAX. Rare, so a
   // timer each.
   #hold(c: Conn): void {
-    const now = Date.now()
+    const now = this.#clock.now()
     if (c.holdUntil === 0) {
       c.holdUntil = now + this.#spec.connectTimeoutMs
       this.heldTotal++
@@ -301,7 +312,7 @@ export class ProxyService {
       return
     }
     c.state = State.Held
-    c.holdTimer = setTimeout(() => {
+    c.holdTimer = this.#clock.after(c.holdUntil - now, () => {
       this.#unhold(c)
       this.refused++
       this.#log.debug(
@@ -309,12 +320,12 @@ export class ProxyService {
         'no backend within connect-timeout; closing the held connection',
       )
       c.client.destroy()
-    }, c.holdUntil - now)
+    })
     this.#held.add(c)
   }
 
   #unhold(c: Conn): void {
-    clearTimeout(c.holdTimer)
+    c.holdTimer?.cancel()
     c.holdTimer = undefined
     c.state = State.Early
     this.#held.delete(c)
@@ -387,7 +398,7 @@ export class ProxyService {
     c.state = State.Connecting
     c.up = up
     c.slot = slot
-    const now = Date.now()
+    const now = this.#clock.now()
     c.deadline = now + this.#spec.connectTimeoutMs
     this.#connecting.add(c)
     if (this.#connectTimer === undefined || c.deadline < this.#connectAt)
@@ -400,18 +411,18 @@ export class ProxyService {
   // deadline; attempts that connected are gone from the queue by then, so
   // it wakes about once per connect-timeout, not once per connection.
   #armConnect(deadline: number, now: number): void {
-    clearTimeout(this.#connectTimer)
+    this.#disarmConnect()
     this.#connectAt = deadline
-    this.#connectTimer = setTimeout(
-      () => this.#sweepConnect(),
+    this.#connectTimer = this.#clock.after(
       Math.max(1, deadline - now),
+      () => this.#sweepConnect(),
+      { background: true },
     )
-    this.#connectTimer.unref()
   }
 
   #sweepConnect(): void {
     this.#connectTimer = undefined
-    const now = Date.now()
+    const now = this.#clock.now()
     // A reload may change connect-timeout, so the queue is not strictly in
     // deadline order: check every entry. A failed attempt re-queues with a
     // new deadline (not in this snapshot).
@@ -420,10 +431,12 @@ export class ProxyService {
     let next = Infinity
     for (const c of this.#connecting) if (c.deadline < next) next = c.deadline
     if (next !== Infinity) this.#armConnect(next, now)
-    else {
-      clearTimeout(this.#connectTimer)
-      this.#connectTimer = undefined
-    }
+    else this.#disarmConnect()
+  }
+
+  #disarmConnect(): void {
+    this.#connectTimer?.cancel()
+    this.#connectTimer = undefined
   }
 
   static #onUpError(this: Tagged, e: NodeJS.ErrnoException): void {
@@ -481,15 +494,15 @@ export class ProxyService {
   // relayed connections instead of a timer per connection refreshed on
   // every chunk; the handlers only set a flag.
   #armIdle(): void {
-    clearInterval(this.#idleTimer)
+    this.#idleTimer?.cancel()
     this.#idleTimer = undefined
     const ms = this.#spec.idleTimeoutMs
     if (ms <= 0) return
-    this.#idleTimer = setInterval(
-      () => this.#sweepIdle(),
+    this.#idleTimer = this.#clock.every(
       Math.max(1, Math.floor(ms / IDLE_SWEEPS)),
+      () => this.#sweepIdle(),
+      { background: true },
     )
-    this.#idleTimer.unref()
   }
 
   #sweepIdle(): void {
@@ -517,7 +530,7 @@ export class ProxyService {
     await new Promise<void>(resolve => this.#server.close(() => resolve()))
     if (this.#open.size > 0)
       await new Promise<void>(r => this.#idleWaiters.push(r))
-    clearInterval(this.#idleTimer)
+    this.#idleTimer?.cancel()
     this.#idleTimer = undefined
   }
 

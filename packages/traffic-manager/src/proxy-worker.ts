@@ -23,9 +23,9 @@ function send(m: FromWorker): void {
 process.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'add': {
-      const s = new ProxyService(m.spec, logger, entry =>
-        send({ t: 'persist', name: m.spec.name, entry }),
-      )
+      const s = new ProxyService(m.spec, logger, {
+        onPersist: entry => send({ t: 'persist', name: m.spec.name, entry }),
+      })
       s.listen().then(
         address => {
           services.set(m.spec.name, s)

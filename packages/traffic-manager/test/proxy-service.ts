@@ -6,8 +6,13 @@ import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { silentLogger } from '@has/daemon-kit'
-import { waitFor, within } from '@has/test-support'
-import { ProxyService, relayFin, type ProxySpec } from '../src/proxy-service.js'
+import { ManualClock, waitFor, within } from '@has/test-support'
+import {
+  IDLE_SWEEPS,
+  ProxyService,
+  relayFin,
+  type ProxySpec,
+} from '../src/proxy-service.js'
 import type { Backend } from '../src/data-plane.js'
 
 const SPEC: ProxySpec = {
@@ -24,8 +29,13 @@ async function service(
   t: Test,
   spec: Partial<ProxySpec>,
   backends: Backend[],
+  clock?: ManualClock,
 ): Promise<ProxyService> {
-  const s = new ProxyService({ ...SPEC, ...spec }, silentLogger())
+  const s = new ProxyService(
+    { ...SPEC, ...spec },
+    silentLogger(),
+    clock ? { clock } : {},
+  )
   await s.listen()
   s.update(backends)
   t.teardown(() => {
@@ -388,5 +398,74 @@ t.test(
       'the peer to read to the end',
     )
     t.equal(got, body.length, 'every byte, then the FIN')
+  },
+)
+
+// The service's timers run on the injected clock: these move time by hand,
+// so what they pin is the rule (deadline and sweep count), not a duration.
+t.test(
+  'a connection held without a backend closes when the clock passes connect-timeout',
+  async t => {
+    const clock = new ManualClock()
+    const s = await service(t, { connectTimeoutMs: 5000 }, [], clock)
+    const c = connect(s.port, '127.0.0.1')
+    c.on('error', () => {})
+    const closed = new Promise(r => c.once('close', r))
+    await waitFor(() => s.heldNow === 1, { what: 'the connection to be held' })
+    clock.advance(4999)
+    t.equal(s.heldNow, 1, 'still held 1 ms before the deadline')
+    clock.advance(1)
+    await within(closed, 5000, 'the held connection to be closed')
+    t.equal(s.refused, 1)
+    t.equal(s.heldTotal, 1)
+  },
+)
+
+t.test(
+  'a held connection is served once a backend arrives before the deadline',
+  async t => {
+    const clock = new ManualClock()
+    const b = await echo(t)
+    const s = await service(t, { connectTimeoutMs: 5000 }, [], clock)
+    const reply = exchange(s.port, 'held')
+    await waitFor(() => s.heldNow === 1, { what: 'the connection to be held' })
+    clock.advance(4000)
+    s.update([{ id: 'a', host: '127.0.0.1', port: b.port, weight: 1 }])
+    t.equal(await within(reply, 5000, 'the reply'), 'helddone')
+    t.equal(
+      clock.pending,
+      1,
+      'the hold timer is cancelled (the one left is the connect sweep)',
+    )
+    t.equal(s.refused, 0)
+  },
+)
+
+t.test(
+  'idle-timeout closes a quiet connection after IDLE_SWEEPS clock sweeps',
+  async t => {
+    const clock = new ManualClock()
+    const b = await echo(t)
+    const s = await service(
+      t,
+      { idleTimeoutMs: 4000 },
+      [{ id: 'a', host: '127.0.0.1', port: b.port, weight: 1 }],
+      clock,
+    )
+    const c = connect(s.port, '127.0.0.1')
+    c.on('error', () => {})
+    const first = new Promise<string>(r =>
+      c.once('data', (d: Buffer) => r(String(d))),
+    )
+    c.write('x')
+    t.equal(await within(first, 5000, 'the echo'), 'x')
+    const closed = new Promise(r => c.once('close', r))
+    const sweep = 4000 / IDLE_SWEEPS
+    // The first sweep clears the busy flag the echo set; IDLE_SWEEPS quiet
+    // sweeps after it close the connection.
+    clock.advance(sweep * IDLE_SWEEPS)
+    t.equal(s.openConnections, 1, 'open after one busy and three quiet sweeps')
+    clock.advance(sweep)
+    await within(closed, 5000, 'the idle connection to be closed')
   },
 )

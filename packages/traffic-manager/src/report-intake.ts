@@ -1,0 +1,109 @@
+// Load reports in: each datagram goes to the live table, drops are counted
+// and logged (rate-limited), and a timer expires nodes that fall silent.
+// Table changes are reported through onChange; the caller recomputes.
+
+import {
+  createDropLog,
+  type Clock,
+  type Counter,
+  type DropLog,
+  type Logger,
+  type Timer,
+} from '@has/daemon-kit'
+import type { Membership } from './membership.js'
+
+export interface ReportIntakeOptions {
+  readonly membership: Membership
+  readonly clock: Clock
+  readonly log: Logger
+  readonly accepted: Counter
+  readonly dropped: Counter<'reason'>
+  /** The table changed: backend sets need a recompute. */
+  readonly onChange: () => void
+}
+
+export class ReportIntake {
+  readonly #o: ReportIntakeOptions
+  readonly #dropLog: DropLog
+  #expiry: Timer | undefined
+
+  constructor(o: ReportIntakeOptions) {
+    this.#o = o
+    this.#dropLog = createDropLog(o.log, { what: 'load reports' })
+  }
+
+  /** One datagram from the report socket. */
+  readonly receive = (
+    msg: Buffer,
+    from: { address: string; port: number },
+  ): void => {
+    const { membership, log } = this.#o
+    const res = membership.table.receive(msg, from.address)
+    if (!res.accepted) {
+      this.#o.dropped.inc({ reason: res.reason })
+      this.#dropLog.drop(res.reason, from.address)
+      log.debug(
+        { reason: res.reason, detail: res.detail, from: from.address },
+        'report dropped',
+      )
+      return
+    }
+    this.#o.accepted.inc()
+    if (res.joined) {
+      log.info(
+        {
+          node: res.node,
+          from: from.address,
+          services: membership.servicesOf(res.node),
+        },
+        'node joined by itself (autojoin)',
+      )
+    }
+    if (res.statusChanged) {
+      const e = membership.table.get(res.node)
+      log.info(
+        { node: res.node, state: e?.status, load: e?.load, sender: e?.sender },
+        'node state changed',
+      )
+    }
+    if (res.changed) this.#o.onChange()
+    this.#scheduleExpiry()
+  }
+
+  /** Re-arms the expiry timer (a reload may change the timeout). */
+  rearm(): void {
+    this.#expiry?.cancel()
+    this.#expiry = undefined
+    this.#scheduleExpiry()
+  }
+
+  /** Stops the timer; the pending drop summary is logged now. */
+  close(): void {
+    this.#expiry?.cancel()
+    this.#expiry = undefined
+    this.#dropLog.flush()
+  }
+
+  #scheduleExpiry(): void {
+    if (this.#expiry) return
+    const { table } = this.#o.membership
+    const at = table.nextExpiry()
+    if (at === undefined) return
+    const clock = this.#o.clock
+    this.#expiry = clock.after(Math.max(0, at - clock.now()), () => {
+      this.#expiry = undefined
+      const gone = table.expire()
+      for (const node of gone) {
+        const auto = table.get(node) === undefined
+        this.#o.log.warn(
+          { node, timeoutMs: table.timeoutMs, ...(auto ? { auto } : {}) },
+          auto
+            ? 'auto-joined node silent past timeout; left'
+            : 'node silent past timeout; removed',
+        )
+      }
+      if (gone.length) this.#o.onChange()
+      this.#scheduleExpiry()
+    })
+  }
+}

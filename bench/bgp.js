@@ -19,19 +19,17 @@
 // Each master's idle NAPI time over an equal spell before the load (BFD,
 // BGP, ARP) is subtracted. The daemons' own CPU (traffic-manager, BIRD,
 // vip-announcer) is not counted: it does not depend on the load.
-import { spawn, execFileSync } from 'node:child_process'
 import {
   chmodSync,
-  mkdtempSync,
   mkdirSync,
   writeFileSync,
   readFileSync,
   readdirSync,
-  rmSync,
 } from 'node:fs'
-import { tmpdir, loadavg, cpus } from 'node:os'
+import { loadavg, cpus } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { netnsBench } from './lib/netns-bench.js'
 import { median } from './lib/procs.js'
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..')
@@ -45,61 +43,11 @@ if (process.getuid?.() !== 0) {
   console.error('bench/bgp.js needs root (network namespaces)')
   process.exit(1)
 }
-const P = `hbg${process.pid % 10000}`
-const sh = (cmd, args, input) =>
-  execFileSync(cmd, args, {
-    encoding: 'utf8',
-    input,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-const ip = (ns, ...a) => sh('ip', ['-n', ns, ...a])
-const nsx = (ns, cmd, ...a) => sh('ip', ['netns', 'exec', ns, cmd, ...a])
+const { dir, sh, ip, nsx, spawnIn: spawnNs, addNs, plug } = netnsBench('hbg')
 const sleep = ms => new Promise(r => setTimeout(r, ms))
-const children = new Set()
-const spawnIn = (ns, cmd, args) => {
-  const c = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  c.output = ''
-  c.stdout.on('data', d => (c.output += d))
-  c.stderr.on('data', d => (c.output += d))
-  children.add(c)
-  c.once('exit', () => children.delete(c))
-  return c
-}
-const made = []
-const dir = mkdtempSync(join(tmpdir(), 'has-bench-bgp-'))
+const spawnIn = (ns, cmd, args) => spawnNs(ns, cmd, args, { output: true })
 // nginx's workers run as www-data: they must read the pages under it.
 chmodSync(dir, 0o755)
-function cleanup() {
-  for (const c of children)
-    try {
-      c.kill('SIGKILL')
-    } catch {}
-  for (const ns of made.reverse()) {
-    try {
-      for (const pid of sh('ip', ['netns', 'pids', ns])
-        .split(/\s+/)
-        .filter(Boolean))
-        try {
-          process.kill(Number(pid), 'SIGKILL')
-        } catch {}
-    } catch {}
-    try {
-      sh('ip', ['netns', 'del', ns])
-    } catch {}
-  }
-  rmSync(dir, { recursive: true, force: true })
-}
-process.on('exit', cleanup)
-process.on('SIGINT', () => process.exit(130))
-const addNs = name => {
-  const ns = `${P}-${name}`
-  sh('ip', ['netns', 'add', ns])
-  made.push(ns)
-  ip(ns, 'link', 'set', 'lo', 'up')
-  return ns
-}
 async function until(what, pred, ms = 30_000) {
   for (let i = 0; i < ms / 10; i++) {
     if (await pred()) return
@@ -124,30 +72,13 @@ const br = addNs('br')
 ip(br, 'link', 'add', 'br0', 'type', 'bridge')
 ip(br, 'link', 'set', 'br0', 'up')
 const ns = {}
-let k = 0
 for (const [name, addr] of Object.entries({
   rt: ROUTER,
   ...MASTERS,
   ...NODES,
 })) {
   ns[name] = addNs(name)
-  const peer = `${P}b${k++}`
-  sh('ip', [
-    'link',
-    'add',
-    'eth0',
-    'netns',
-    ns[name],
-    'type',
-    'veth',
-    'peer',
-    'name',
-    peer,
-    'netns',
-    br,
-  ])
-  ip(br, 'link', 'set', peer, 'master', 'br0')
-  ip(br, 'link', 'set', peer, 'up')
+  const peer = plug(ns[name], 'eth0', br)
   ip(ns[name], 'addr', 'add', `${addr}/24`, 'dev', 'eth0')
   ip(ns[name], 'link', 'set', 'eth0', 'up')
   // A switch floods frames for a MAC it lost (a dead master's port); a

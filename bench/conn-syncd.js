@@ -9,55 +9,22 @@
 //   node bench/conn-syncd.js --resync [--flows 10000]   (root; see below)
 //
 // Writes docs/bench/conn-syncd.md and docs/bench/conn-syncd.json.
-import { spawn, execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
-import { tmpdir, cpus } from 'node:os'
+import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
+import { netnsBench } from './lib/netns-bench.js'
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..')
 const FIX = join(ROOT, 'packages/conn-syncd/test/fixtures')
 const quick = process.argv.includes('--quick')
 const RUNS = quick ? 2 : 10
 const STREAMS = 20
-const P = `hcb${process.pid % 10000}`
 const VIP = '10.79.0.100'
-const sh = (cmd, args) =>
-  execFileSync(cmd, args, {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-const ip = (ns, ...a) => sh('ip', ['-n', ns, ...a])
-const nsx = (ns, cmd, ...a) => sh('ip', ['netns', 'exec', ns, cmd, ...a])
-const made = []
-const children = new Set()
-const dir = mkdtempSync(join(tmpdir(), 'has-bench-cs-'))
+const { dir, ip, nsx, track, addNs, plug } = netnsBench('hcb')
 const sleep = ms => new Promise(r => setTimeout(r, ms))
-
-function cleanup() {
-  for (const c of children)
-    try {
-      c.kill('SIGKILL')
-    } catch {}
-  for (const ns of made.reverse()) {
-    try {
-      for (const pid of sh('ip', ['netns', 'pids', ns])
-        .split(/\s+/)
-        .filter(Boolean))
-        try {
-          process.kill(Number(pid), 'SIGKILL')
-        } catch {}
-    } catch {}
-    try {
-      sh('ip', ['netns', 'del', ns])
-    } catch {}
-  }
-  rmSync(dir, { recursive: true, force: true })
-}
-process.on('exit', cleanup)
-process.on('SIGINT', () => process.exit(130))
-process.on('SIGTERM', () => process.exit(143))
 
 /** A child in a namespace whose JSON stdout lines can be awaited. */
 function proc(ns, args, stdin = false, nice = undefined) {
@@ -67,7 +34,7 @@ function proc(ns, args, stdin = false, nice = undefined) {
     ['netns', 'exec', ns, ...pre, process.execPath, ...args],
     { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'ignore'] },
   )
-  children.add(child)
+  track(child)
   const lines = []
   const waiters = []
   createInterface({ input: child.stdout }).on('line', l => {
@@ -104,18 +71,10 @@ function proc(ns, args, stdin = false, nice = undefined) {
       }),
     kill: () => {
       child.kill('SIGKILL')
-      children.delete(child)
     },
   }
 }
 
-const addNs = name => {
-  const ns = `${P}-${name}`
-  sh('ip', ['netns', 'add', ns])
-  made.push(ns)
-  ip(ns, 'link', 'set', 'lo', 'up')
-  return ns
-}
 // --resync [--flows N] [--nice N]: time for a returning master to get N
 // synced flows into its kernel (18.4). One namespace: conn-syncd (real
 // conntrack) and a peer (test/fixtures/resync-peer.mjs) on its loopback; the
@@ -217,27 +176,10 @@ const addrs = {
   n2: '10.79.0.22',
 }
 const H = {}
-let k = 0
 for (const [name, addr] of Object.entries(addrs)) {
   const ns = addNs(name)
   H[name] = ns
-  const peer = `${P}b${k++}`
-  sh('ip', [
-    'link',
-    'add',
-    `e${name}`,
-    'netns',
-    ns,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    peer,
-    'netns',
-    br,
-  ])
-  ip(br, 'link', 'set', peer, 'master', 'br0')
-  ip(br, 'link', 'set', peer, 'up')
+  plug(ns, `e${name}`, br)
   ip(ns, 'addr', 'add', `${addr}/24`, 'dev', `e${name}`)
   ip(ns, 'link', 'set', `e${name}`, 'up')
 }

@@ -18,19 +18,13 @@
 // nanosecond, whatever else loads the machine.
 //
 // Writes docs/bench/dr.md and docs/bench/dr.json.
-import { spawn, execFileSync } from 'node:child_process'
-import {
-  mkdtempSync,
-  writeFileSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  mkdirSync,
-} from 'node:fs'
-import { tmpdir, cpus, loadavg } from 'node:os'
+import { spawn } from 'node:child_process'
+import { writeFileSync, readFileSync, readdirSync, mkdirSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { check } from './lib/targets.js'
+import { netnsBench } from './lib/netns-bench.js'
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..')
 const quick = process.argv.includes('--quick')
@@ -40,54 +34,7 @@ const DURATION = full ? 4 : quick ? 2 : 3
 const REPS = full ? 3 : 1
 const mode = full ? ' --full' : quick ? ' --quick' : ''
 const CONNS = 16
-const P = `hdr${process.pid % 10000}`
-const sh = (cmd, args, input) =>
-  execFileSync(cmd, args, {
-    encoding: 'utf8',
-    input,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-const ip = (ns, ...a) => sh('ip', ['-n', ns, ...a])
-const nsx = (ns, cmd, ...a) => sh('ip', ['netns', 'exec', ns, cmd, ...a])
-const children = []
-const spawnIn = (ns, cmd, args) => {
-  const c = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
-    stdio: 'ignore',
-  })
-  children.push(c)
-  return c
-}
-const made = []
-const addNs = name => {
-  const ns = `${P}-${name}`
-  sh('ip', ['netns', 'add', ns])
-  made.push(ns)
-  ip(ns, 'link', 'set', 'lo', 'up')
-  return ns
-}
-const dir = mkdtempSync(join(tmpdir(), 'has-bench-dr-'))
-function cleanup() {
-  for (const c of children)
-    try {
-      c.kill('SIGKILL')
-    } catch {}
-  for (const ns of made.reverse()) {
-    try {
-      for (const pid of sh('ip', ['netns', 'pids', ns])
-        .split(/\s+/)
-        .filter(Boolean))
-        try {
-          process.kill(Number(pid), 'SIGKILL')
-        } catch {}
-    } catch {}
-    try {
-      sh('ip', ['netns', 'del', ns])
-    } catch {}
-  }
-  rmSync(dir, { recursive: true, force: true })
-}
-process.on('exit', cleanup)
-process.on('SIGINT', () => process.exit(130))
+const { dir, made, sh, ip, nsx, spawnIn, addNs, plug } = netnsBench('hdr')
 
 // Topology: one LAN (bridge) with the client, the master and two nodes, as
 // direct routing needs; a second client behind the master for the routed
@@ -103,27 +50,10 @@ const br = addNs('br')
 ip(br, 'link', 'add', 'br0', 'type', 'bridge')
 ip(br, 'link', 'set', 'br0', 'up')
 const hosts = {}
-let k = 0
 for (const [name, addr] of Object.entries(lan)) {
   const ns = addNs(name)
   hosts[name] = ns
-  const peer = `${P}b${k++}`
-  sh('ip', [
-    'link',
-    'add',
-    'eth0',
-    'netns',
-    ns,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    peer,
-    'netns',
-    br,
-  ])
-  ip(br, 'link', 'set', peer, 'master', 'br0')
-  ip(br, 'link', 'set', peer, 'up')
+  plug(ns, 'eth0', br)
   ip(ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0')
   ip(ns, 'link', 'set', 'eth0', 'up')
 }

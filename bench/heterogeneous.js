@@ -7,7 +7,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { startCluster, startHaproxy } from './lib/cluster.js'
-import { wrk, median, stopAll, treeUsage, ROOT } from './lib/procs.js'
+import { wrk, wrkRuns, stopAll, ROOT } from './lib/procs.js'
 import { machine, machineMarkdown } from './lib/machine.js'
 import { barChart } from './lib/svg.js'
 import { check, verdict } from './lib/targets.js'
@@ -45,34 +45,14 @@ async function measure(url, pid) {
     threads: 2,
     close: true,
   })
-  const r = []
-  const cpu0 = pid ? treeUsage(pid).cpuSeconds : 0
-  const t0 = performance.now()
-  for (let i = 0; i < RUNS; i++)
-    r.push(
-      await wrk(url, {
-        seconds: SECONDS,
-        connections: CONNECTIONS,
-        threads: 2,
-        close: true,
-      }),
-    )
-  // The proxy's CPU (its process tree, % of one core) over the measured
-  // runs: near 100 x cores means the proxy, not the nodes, set the result.
-  const proxyCpuPct = pid
-    ? Math.round(
-        ((treeUsage(pid).cpuSeconds - cpu0) /
-          ((performance.now() - t0) / 1000)) *
-          100,
-      )
-    : null
-  return {
-    rps: median(r.map(x => x.rps)),
-    p99: median(r.map(x => x.p99)),
-    errors: r.reduce((a, x) => a + x.errors, 0),
-    command: r[0].command,
-    proxyCpuPct,
-  }
+  return wrkRuns(url, {
+    runs: RUNS,
+    pid,
+    seconds: SECONDS,
+    connections: CONNECTIONS,
+    threads: 2,
+    close: true,
+  })
 }
 
 const rows = []

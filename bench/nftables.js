@@ -6,65 +6,17 @@
 //   node bench/nftables.js [--quick]
 //
 // Writes docs/bench/nftables.md and docs/bench/nftables.json.
-import { spawn, execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
-import { tmpdir, cpus, loadavg } from 'node:os'
+import { writeFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { netnsBench } from './lib/netns-bench.js'
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..')
 const quick = process.argv.includes('--quick')
 const DURATION = quick ? 2 : 5
 const CONNS = 32
-const P = `hnb${process.pid % 10000}`
-const sh = (cmd, args, input) =>
-  execFileSync(cmd, args, {
-    encoding: 'utf8',
-    input,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-const ip = (ns, ...a) => sh('ip', ['-n', ns, ...a])
-const nsx = (ns, cmd, ...a) => sh('ip', ['netns', 'exec', ns, cmd, ...a])
-const children = []
-const spawnIn = (ns, cmd, args) => {
-  const c = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
-    stdio: 'ignore',
-  })
-  children.push(c)
-  return c
-}
-const made = []
-const addNs = name => {
-  const ns = `${P}-${name}`
-  sh('ip', ['netns', 'add', ns])
-  made.push(ns)
-  ip(ns, 'link', 'set', 'lo', 'up')
-  return ns
-}
-const dir = mkdtempSync(join(tmpdir(), 'has-bench-nft-'))
-
-function cleanup() {
-  for (const c of children)
-    try {
-      c.kill('SIGKILL')
-    } catch {}
-  for (const ns of made.reverse()) {
-    try {
-      for (const pid of sh('ip', ['netns', 'pids', ns])
-        .split(/\s+/)
-        .filter(Boolean))
-        try {
-          process.kill(Number(pid), 'SIGKILL')
-        } catch {}
-    } catch {}
-    try {
-      sh('ip', ['netns', 'del', ns])
-    } catch {}
-  }
-  rmSync(dir, { recursive: true, force: true })
-}
-process.on('exit', cleanup)
-process.on('SIGINT', () => process.exit(130))
+const { dir, sh, ip, nsx, spawnIn, addNs, plug } = netnsBench('hnb')
 
 // Topology: client --(10.78.1.0/24)-- master --(10.78.0.0/24 bridge)-- n1, n2, lanclient
 const br = addNs('br')
@@ -99,29 +51,12 @@ const lan = {
   n2: '10.78.0.22',
   l: '10.78.0.2',
 }
-let k = 0
 const hosts = { m }
 for (const [name, addr] of Object.entries(lan)) {
   const ns = name === 'm' ? m : addNs(name)
   hosts[name] = ns
   const ifn = `e${name}`
-  const peer = `${P}b${k++}`
-  sh('ip', [
-    'link',
-    'add',
-    ifn,
-    'netns',
-    ns,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    peer,
-    'netns',
-    br,
-  ])
-  ip(br, 'link', 'set', peer, 'master', 'br0')
-  ip(br, 'link', 'set', peer, 'up')
+  plug(ns, ifn, br)
   ip(ns, 'addr', 'add', `${addr}/24`, 'dev', ifn)
   ip(ns, 'link', 'set', ifn, 'up')
   if (name === 'n1' || name === 'n2')

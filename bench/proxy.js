@@ -44,7 +44,7 @@ import {
   treeUsage,
 } from './lib/procs.js'
 import { machine, machineMarkdown } from './lib/machine.js'
-import { haproxyMaxconn } from './lib/cluster.js'
+import { startHaproxyFor } from './lib/cluster.js'
 import { ensureStreamModule } from './lib/nginx-stream.js'
 import { barChart } from './lib/svg.js'
 import { check, verdict } from './lib/targets.js'
@@ -223,36 +223,14 @@ async function startTm(
   }
 }
 
-async function startHaproxy(nodePort, threads) {
-  const port = await freePort('tcp')
-  const conf = join(dir, `haproxy-${threads}.cfg`)
-  writeFileSync(
-    conf,
-    [
-      'global',
-      `    nbthread ${threads}`,
-      `    maxconn ${haproxyMaxconn()}`,
-      'defaults',
-      '    mode tcp',
-      '    timeout connect 2s',
-      '    timeout client 30s',
-      '    timeout server 30s',
-      'listen bench',
-      `    bind 127.0.0.1:${port}`,
-      '    balance roundrobin',
-      ...NODES.map((n, i) => `    server n${i} ${n}:${nodePort}`),
-      '',
-    ].join('\n'),
-  )
-  const child = start('haproxy', ['-db', '-f', conf])
-  await waitPort(port)
-  return {
-    child,
-    url: `http://127.0.0.1:${port}/index.html`,
-    close: () => stop(child),
-    command: `haproxy -db -f (mode tcp, roundrobin, nbthread ${threads})`,
-    pid: child.pid,
-  }
+function startHaproxy(nodePort, threads) {
+  return startHaproxyFor({
+    dir,
+    servers: NODES.map(n => `${n}:${nodePort}`),
+    balance: 'roundrobin',
+    threads,
+    path: '/index.html',
+  })
 }
 
 async function startNginxStream(nodePort, workers, loadModule) {

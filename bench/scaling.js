@@ -5,7 +5,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { startCluster } from './lib/cluster.js'
-import { wrk, median, stopAll, treeUsage, ROOT } from './lib/procs.js'
+import { wrk, wrkRuns, stopAll, ROOT } from './lib/procs.js'
 import { machine, machineMarkdown } from './lib/machine.js'
 import { lineChart } from './lib/svg.js'
 import { check, verdict } from './lib/targets.js'
@@ -20,36 +20,15 @@ const SERVICE_MS = 10
 const THESIS = { 1: 1032, 2: 1034, 4: 1036, 8: 1017, 16: 1000 }
 const thesisPct = n => (THESIS[n] / THESIS[1]) * 100
 
-async function measure(url, nodes, pid) {
-  const r = []
-  const cpu0 = pid ? treeUsage(pid).cpuSeconds : 0
-  const t0 = performance.now()
-  // Enough connections to keep every node's queue non-empty.
-  for (let i = 0; i < RUNS; i++)
-    r.push(
-      await wrk(url, {
-        seconds: SECONDS,
-        connections: Math.max(8, nodes * CONC * 2),
-        threads: 2,
-      }),
-    )
-  // The proxy's CPU (its process tree, % of one core) over the measured
-  // runs: near 100 x cores means the proxy, not the nodes, set the result.
-  const proxyCpuPct = pid
-    ? Math.round(
-        ((treeUsage(pid).cpuSeconds - cpu0) /
-          ((performance.now() - t0) / 1000)) *
-          100,
-      )
-    : null
-  return {
-    rps: median(r.map(x => x.rps)),
-    p99: median(r.map(x => x.p99)),
-    errors: r.reduce((a, x) => a + x.errors, 0),
-    command: r[0].command,
-    proxyCpuPct,
-  }
-}
+// Enough connections to keep every node's queue non-empty.
+const measure = (url, nodes, pid) =>
+  wrkRuns(url, {
+    runs: RUNS,
+    pid,
+    seconds: SECONDS,
+    connections: Math.max(8, nodes * CONC * 2),
+    threads: 2,
+  })
 
 // A discarded run first: JIT and connection set-up of a fresh cluster are
 // not its capacity (without it the first measurement, the direct baseline,

@@ -144,15 +144,31 @@ export function haproxyMaxconn() {
 }
 
 /** HAProxy (mode tcp) in front of the cluster's nodes. */
-export async function startHaproxy(
+export function startHaproxy(
   cluster,
   { balance = 'leastconn', threads = 2 } = {},
 ) {
+  return startHaproxyFor({
+    dir: cluster.dir,
+    servers: cluster.list.map(n => `${n.ip}:${cluster.nodePort}`),
+    balance,
+    threads,
+  })
+}
+
+/**
+ * HAProxy (mode tcp) on a free loopback port in front of `servers`
+ * (`host:port`), its config written under `dir`; resolves once it accepts.
+ */
+export async function startHaproxyFor({
+  dir,
+  servers,
+  balance = 'leastconn',
+  threads = 2,
+  path = '/',
+}) {
   const port = await freePort('tcp')
-  const conf = join(
-    cluster.dir,
-    `haproxy-${balance.replace(/\W/g, '')}-${threads}.cfg`,
-  )
+  const conf = join(dir, `haproxy-${balance.replace(/\W/g, '')}-${threads}.cfg`)
   writeFileSync(
     conf,
     [
@@ -167,9 +183,7 @@ export async function startHaproxy(
       `listen bench`,
       `    bind 127.0.0.1:${port}`,
       `    balance ${balance}`,
-      ...cluster.list.map(
-        (n, i) => `    server n${i} ${n.ip}:${cluster.nodePort}`,
-      ),
+      ...servers.map((s, i) => `    server n${i} ${s}`),
       '',
     ].join('\n'),
   )
@@ -195,8 +209,9 @@ export async function startHaproxy(
   }
   return {
     child,
-    url: `http://127.0.0.1:${port}/`,
+    url: `http://127.0.0.1:${port}${path}`,
     close: () => stop(child),
     command: `haproxy -db -f (mode tcp, balance ${balance}, nbthread ${threads})`,
+    pid: child.pid,
   }
 }

@@ -173,3 +173,29 @@ export function treeUsage(pid) {
     { cpuSeconds: 0, rssMB: 0 },
   )
 }
+
+/**
+ * `runs` wrk runs against url, summarised by their medians; with `pid`,
+ * also that process tree's CPU (% of one core) over the runs: near
+ * 100 x cores means the proxy, not the nodes, set the result.
+ */
+export async function wrkRuns(url, { runs, pid, ...opts }) {
+  const r = []
+  const cpu0 = pid ? treeUsage(pid).cpuSeconds : 0
+  const t0 = performance.now()
+  for (let i = 0; i < runs; i++) r.push(await wrk(url, opts))
+  const proxyCpuPct = pid
+    ? Math.round(
+        ((treeUsage(pid).cpuSeconds - cpu0) /
+          ((performance.now() - t0) / 1000)) *
+          100,
+      )
+    : null
+  return {
+    rps: median(r.map(x => x.rps)),
+    p99: median(r.map(x => x.p99)),
+    errors: r.reduce((a, x) => a + x.errors, 0),
+    command: r[0].command,
+    proxyCpuPct,
+  }
+}

@@ -149,8 +149,9 @@ t.test(
         () => r(),
       ),
     )
-    while (b.status().dropped === before)
-      await new Promise(r => setTimeout(r, 20))
+    await waitFor(() => b.status().dropped !== before, {
+      what: 'the garbage datagram to be counted as dropped',
+    })
     t.equal(b.status().dropped, before + 1)
     const text = await b.metrics.registry.metrics()
     t.match(text, /conn_syncd_datagrams_dropped_total\{reason="auth"\} 1/)
@@ -213,7 +214,10 @@ t.test(
     ka.table = []
     ka.onRow({ event: 'DESTROY', unreplied: false, flow: flow(3000) })
     // The removal is applied to the held table at once...
-    while (flows().length > 0) await new Promise(r => setTimeout(r, 10))
+    await waitFor(() => flows().length === 0, {
+      what: 'the held flow to leave the table',
+      intervalMs: 10,
+    })
     t.equal(
       kb.ops.filter(o => o === 'remove 3000').length,
       0,

@@ -13,8 +13,9 @@ export interface WaitForOptions {
 }
 
 /**
- * Resolves with the probe's first truthy result. A probe that throws
- * counts as "not yet"; its last error is part of the time-out message.
+ * Resolves with the probe's first result that is not false, null or
+ * undefined (0 and '' are values). A probe that throws counts as "not
+ * yet"; its last error is part of the time-out message.
  */
 export async function waitFor<T>(
   probe: () =>

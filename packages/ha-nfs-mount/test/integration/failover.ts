@@ -8,7 +8,7 @@
 import t from 'tap'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { needsRoot } from '@has/test-support'
+import { needsRoot, waitFor } from '@has/test-support'
 import { run, runBin } from '@has/test-support'
 import { controlRequest } from '@has/daemon-kit'
 import { makeNfsLab } from '../helpers/lab.js'
@@ -49,11 +49,13 @@ t.test('failover when the active ganesha dies', async t => {
 
   // Both servers up (server2's first probe may lose a race on a busy box:
   // ask again, bounded).
-  let st = await runBin('ha-nfs-mount', ['status', '--control', control])
-  for (let i = 0; i < 50 && !/10\.77\.2\.2\s+up/.test(st.stdout); i++) {
-    await new Promise(r => setTimeout(r, 100))
-    st = await runBin('ha-nfs-mount', ['status', '--control', control])
-  }
+  const st = await waitFor(
+    async () => {
+      const s = await runBin('ha-nfs-mount', ['status', '--control', control])
+      return /10\.77\.2\.2\s+up/.test(s.stdout) && s
+    },
+    { timeoutMs: 5000, intervalMs: 100, what: 'status to show server2 up' },
+  )
   t.equal(st.code, 0, 'status exits 0')
   t.match(
     st.stdout,
@@ -98,9 +100,11 @@ t.test('failover when the active ganesha dies', async t => {
     l => d.logs.indexOf(l) >= killFrom && l.event === 'failover',
   )
   t.equal(ev.to, '10.77.2.2', 'switched to server2')
-  while (!sawServer2At && performance.now() - killedAt < 15_000) {
-    await new Promise(r => setTimeout(r, 5))
-  }
+  await waitFor(() => sawServer2At > 0, {
+    timeoutMs: 15_000,
+    intervalMs: 5,
+    what: 'the reader to see server2 after the kill',
+  })
   reading = false
   await reader
   t.ok(sawServer2At, 'the reader sees server2 after the kill')
@@ -193,13 +197,12 @@ t.test('failover when the active ganesha dies', async t => {
   await writeFile(conf, good)
   // The file watcher reloads too; a request that joins its in-flight
   // reload of the previous content answers false: ask again, bounded.
-  let applied = false
-  for (let i = 0; i < 50 && !applied; i++) {
-    applied = (
-      (await controlRequest(control, 'reload')) as { applied: boolean }
-    ).applied
-    if (!applied) await new Promise(r => setTimeout(r, 100))
-  }
+  const applied = await waitFor(
+    async () =>
+      ((await controlRequest(control, 'reload')) as { applied: boolean })
+        .applied,
+    { timeoutMs: 5000, intervalMs: 100, what: 'the good config to reload' },
+  )
   t.ok(applied, 'the good config reloads')
   const still = JSON.parse(
     (await runBin('ha-nfs-mount', ['status', '--json', '--control', control]))

@@ -4,6 +4,7 @@
 
 import { configOrThrow } from '@has/daemon-kit'
 import t from 'tap'
+import { waitFor } from '@has/test-support'
 import { mkdtemp, mkdir, writeFile, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,14 +29,16 @@ t.test('sync to a local directory, metrics and status', async t => {
     'initial full pass done before start resolves',
   )
   await writeFile(join(src, 'g'), 'two\n')
-  // Bounded wait for the change to arrive and the syncer to settle.
-  const deadline = Date.now() + 20_000
-  let copied = ''
-  while (Date.now() < deadline) {
-    copied = await readFile(join(dst, 'g'), 'utf8').catch(() => '')
-    if (copied && svc.status().syncs[0]?.state === 'idle') break
-    await new Promise(r => setTimeout(r, 25))
-  }
+  const copied = await waitFor(
+    async () => {
+      const c = await readFile(join(dst, 'g'), 'utf8').catch(() => '')
+      return c !== '' && svc.status().syncs[0]?.state === 'idle' ? c : false
+    },
+    {
+      timeoutMs: 20_000,
+      what: 'the change to be copied and the syncer to settle',
+    },
+  )
   t.equal(
     copied,
     'two\n',
@@ -60,13 +63,9 @@ t.test('failing target: counted, retried with back-off', async t => {
   )
   const svc = await createHaNfsMount({ config })
   t.teardown(() => svc.close())
-  for (
-    let i = 0;
-    i < 200 && (svc.status().syncs[0]?.consecutiveFailures ?? 0) < 3;
-    i++
-  ) {
-    await new Promise(r => setTimeout(r, 20))
-  }
+  await waitFor(() => (svc.status().syncs[0]?.consecutiveFailures ?? 0) >= 3, {
+    what: 'three failed sync attempts',
+  })
   const s = svc.status().syncs[0]
   t.ok((s?.consecutiveFailures ?? 0) >= 3, 'retried')
   t.match(s?.lastError, /exit \d+/)
@@ -143,13 +142,10 @@ t.test(
     )
     // The source gets mounted (here: gets its files): the retry syncs it.
     await writeFile(join(src, 'fresh'), 'new\n')
-    const deadline = Date.now() + 20_000
-    while (
-      Date.now() < deadline &&
-      svc.status().syncs[0]?.consecutiveFailures !== 0
-    ) {
-      await new Promise(r => setTimeout(r, 20))
-    }
+    await waitFor(() => svc.status().syncs[0]?.consecutiveFailures === 0, {
+      timeoutMs: 20_000,
+      what: 'the retry to sync the filled source',
+    })
     t.equal(
       await readFile(join(dst, 'fresh'), 'utf8'),
       'new\n',

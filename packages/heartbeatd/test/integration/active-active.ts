@@ -16,7 +16,7 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { NetnsLab, needsRoot } from '@has/test-support'
+import { NetnsLab, needsRoot, waitFor } from '@has/test-support'
 import {
   runBin,
   spawnDaemon,
@@ -307,8 +307,11 @@ t.test('active/active: failover and failback per auto_failback', async t => {
       const seen = async () =>
         Math.max(...(await status(victim)).paths.map(p => p.received))
       const first = await seen()
-      for (let i = 0; i < 100 && (await seen()) < first + 20; i++)
-        await new Promise(r => setTimeout(r, 100))
+      await waitFor(async () => (await seen()) >= first + 20, {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        what: `${victim} to hear 20 more heartbeat rounds`,
+      })
       t.ok((await seen()) >= first + 20, 'returned node heard 20+ rounds')
       const vs = await status(victim)
       t.same(

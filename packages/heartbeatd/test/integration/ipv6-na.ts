@@ -5,7 +5,7 @@
 // Two master namespaces and a client on a bridge, all made by this test.
 
 import t from 'tap'
-import { NetnsLab, needsRoot } from '@has/test-support'
+import { NetnsLab, needsRoot, waitFor } from '@has/test-support'
 import { BUILTIN_RESOURCE_DIR, findAgent } from '../../src/config.js'
 
 const VIP = 'fd77:3::50'
@@ -42,13 +42,19 @@ t.test('IPv6 VIP takeover: the client learns the new MAC', async t => {
   await agent(m1, 'stop')
   await agent(m2, 'start')
   const want = await mac(m2)
-  let seen = ''
-  // Waits on the kernel's state, bounded: the advertisements go out over
-  // about 200 ms; an idle client would otherwise keep the old MAC for ever.
-  for (let i = 0; i < 100 && !seen.includes(want); i++) {
-    seen = await cached()
-    if (!seen.includes(want)) await new Promise(r => setTimeout(r, 50))
-  }
+  // Waits on the kernel's state: the advertisements go out over about
+  // 200 ms; an idle client would otherwise keep the old MAC for ever.
+  const seen = await waitFor(
+    async () => {
+      const c = await cached()
+      return c.includes(want) && c
+    },
+    {
+      timeoutMs: 5000,
+      intervalMs: 50,
+      what: `the client's neighbour cache to hold master 2's MAC ${want}`,
+    },
+  )
   t.match(seen, want, 'the client now caches master 2, without asking')
   await agent(m2, 'stop')
 })

@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { NetnsLab, needsRoot } from '@has/test-support'
+import { NetnsLab, needsRoot, waitFor } from '@has/test-support'
 import { controlRequest } from '@has/daemon-kit'
 import {
   spawnDaemon,
@@ -213,12 +213,14 @@ t.test('failover between two master namespaces', async t => {
       // current view through the VIP. Bounded wait for it to be master1
       // (it is at once when the heal broke nothing).
       const current = () => probe.logs[probe.logs.length - 1]
-      for (
-        let i = 0;
-        i < 100 && !(current()?.ok === true && current()?.body === 'master1');
-        i++
+      await waitFor(
+        () => current()?.ok === true && current()?.body === 'master1',
+        {
+          timeoutMs: 5000,
+          intervalMs: 50,
+          what: 'the prober to reach master1 through the VIP after the heal',
+        },
       )
-        await new Promise(r => setTimeout(r, 50))
       t.match(
         current(),
         { ok: true, body: 'master1' },
@@ -244,19 +246,20 @@ t.test('failover between two master namespaces', async t => {
       hex,
       forged.toString('hex'),
     ])
-    let after = before
     const stale = (x: Record<string, number>) =>
       (x.replay ?? 0) + (x.stale ?? 0)
     // Datagrams are in flight: poll the counters until all three are in.
-    for (let i = 0; i < 200; i++) {
-      after = (await status('master1')).dropped
-      if (
-        (after.forged ?? 0) > (before.forged ?? 0) &&
-        stale(after) - stale(before) >= 2
-      )
-        break
-      await new Promise(r => setTimeout(r, 20))
-    }
+    const after = await waitFor(
+      async () => {
+        const d = (await status('master1')).dropped
+        return (
+          (d.forged ?? 0) > (before.forged ?? 0) &&
+          stale(d) - stale(before) >= 2 &&
+          d
+        )
+      },
+      { what: 'the forged datagram and both replays to be counted' },
+    )
     t.equal(
       (after.forged ?? 0) - (before.forged ?? 0),
       1,

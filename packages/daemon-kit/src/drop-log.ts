@@ -6,6 +6,7 @@
 // keepalived and HAProxy do.
 
 import type { Logger } from 'pino'
+import { systemClock, type Clock, type Timer } from './clock.js'
 
 export interface DropLogOptions {
   /** What is dropped, for the message ("load reports", "heartbeats"). */
@@ -14,9 +15,8 @@ export interface DropLogOptions {
   readonly intervalMs?: number
   /** Distinct sources remembered per period; the rest are counted as "other". */
   readonly maxSources?: number
-  readonly now?: () => number
-  readonly setTimer?: (fn: () => void, ms: number) => { unref?(): void }
-  readonly clearTimer?: (t: unknown) => void
+  /** The summary timer's clock (tests inject one). */
+  readonly clock?: Clock
 }
 
 export interface DropSummary {
@@ -41,13 +41,12 @@ const DEFAULT_MAX_SOURCES = 1024
 export function createDropLog(log: Logger, opts: DropLogOptions): DropLog {
   const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS
   const maxSources = opts.maxSources ?? DEFAULT_MAX_SOURCES
-  const setTimer = opts.setTimer ?? ((fn, ms) => setTimeout(fn, ms))
-  const clearTimer = opts.clearTimer ?? (t => clearTimeout(t as NodeJS.Timeout))
+  const clock = opts.clock ?? systemClock
   // Map, not an object: reasons and sources come from outside.
   let reasons = new Map<string, number>()
   let sources = new Map<string, number>()
   let total = 0
-  let timer: unknown = null
+  let timer: Timer | null = null
 
   const summary = (): DropSummary => {
     let topSource: string | undefined
@@ -89,9 +88,8 @@ export function createDropLog(log: Logger, opts: DropLogOptions): DropLog {
   }
 
   const arm = (): void => {
-    const t = setTimer(emit, intervalMs)
-    t.unref?.()
-    timer = t
+    // A summary alone must not keep a stopping daemon alive.
+    timer = clock.after(intervalMs, emit, { background: true })
   }
 
   return {
@@ -111,13 +109,13 @@ export function createDropLog(log: Logger, opts: DropLogOptions): DropLog {
       else sources.set('other', (sources.get('other') ?? 0) + 1)
     },
     flush() {
-      if (timer !== null) clearTimer(timer)
+      timer?.cancel()
       emit()
-      if (timer !== null) clearTimer(timer)
+      timer?.cancel()
       timer = null
     },
     close() {
-      if (timer !== null) clearTimer(timer)
+      timer?.cancel()
       timer = null
     },
   }

@@ -4,6 +4,7 @@
 // (SIGHUP), so logrotate can move it and a new path takes effect at once.
 
 import { closeSync, openSync, writeSync } from 'node:fs'
+import { pino } from 'pino'
 
 /** pino numeric levels: 40 warn, 50 error, 60 fatal. */
 const WARN_OR_WORSE = /^\{"level":(?:[4-9]\d|\d{3,})[,}]/
@@ -17,8 +18,13 @@ export interface ErrorLogStream {
   close(): void
 }
 
+/**
+ * `out` defaults to stdout the way pino writes it without a destination
+ * (sonic-boom, synchronous): a line logged just before exit or a crash is
+ * not lost in a pipe's queue, and a slow reader cannot make it grow.
+ */
 export function createErrorLogStream(
-  out: (line: string) => void = l => process.stdout.write(l),
+  out: (line: string) => void = stdoutWriter(),
 ): ErrorLogStream {
   let fd: number | undefined
   let current: string | undefined
@@ -47,4 +53,9 @@ export function createErrorLogStream(
       fd = undefined
     },
   }
+}
+
+function stdoutWriter(): (line: string) => void {
+  const dest = pino.destination({ dest: 1, sync: true })
+  return line => void dest.write(line)
 }

@@ -2,6 +2,7 @@ import t from 'tap'
 import { Writable } from 'node:stream'
 import { createLogger, type Logger } from '../src/logger.js'
 import { createDropLog } from '../src/drop-log.js'
+import { ManualClock } from '@has/test-support'
 
 interface Line {
   level: number
@@ -27,43 +28,17 @@ function sink(): { log: Logger; lines: Line[] } {
   return { log: createLogger({ name: 'test', destination: dest }), lines }
 }
 
-function manualTimers(): {
-  fire(): void
-  pending(): number
-  setTimer: (fn: () => void) => { unref(): void }
-  clearTimer: (t: unknown) => void
-} {
-  const timers = new Set<{ fn: () => void; unref(): void }>()
-  return {
-    setTimer: fn => {
-      const h = { fn, unref() {} }
-      timers.add(h)
-      return h
-    },
-    clearTimer: h => {
-      timers.delete(h as { fn: () => void; unref(): void })
-    },
-    fire() {
-      const all = [...timers]
-      timers.clear()
-      for (const h of all) h.fn()
-    },
-    pending: () => timers.size,
-  }
-}
-
 const flushed = (): Promise<void> => new Promise(r => setImmediate(r))
 
 t.test(
   'first drop is logged at once, the rest summed per period with the top source',
   async t => {
     const { log, lines } = sink()
-    const timers = manualTimers()
+    const clock = new ManualClock()
     const d = createDropLog(log, {
       what: 'load reports',
       intervalMs: 10_000,
-      setTimer: timers.setTimer,
-      clearTimer: timers.clearTimer,
+      clock,
     })
     d.drop('mac', '10.0.0.1:9')
     await flushed()
@@ -75,7 +50,7 @@ t.test(
       d.drop(i % 4 === 0 ? 'replay' : 'mac', i % 10 === 0 ? 'b' : 'a')
     await flushed()
     t.equal(lines.length, 1, 'a flood adds no line before the period ends')
-    timers.fire()
+    clock.advance(10_000)
     await flushed()
     t.equal(lines.length, 2)
     t.same(lines[1]?.dropped, { replay: 250, mac: 750 })
@@ -84,11 +59,11 @@ t.test(
     t.equal(lines[1]?.topSourceCount, 900)
     t.equal(lines[1]?.sources, 2)
     t.match(lines[1]?.msg, /load reports: dropped 1000/)
-    t.equal(timers.pending(), 1, 'still armed after a busy period')
-    timers.fire()
+    t.equal(clock.pending, 1, 'still armed after a busy period')
+    clock.advance(10_000)
     await flushed()
     t.equal(lines.length, 2, 'a quiet period logs nothing')
-    t.equal(timers.pending(), 0, 'and disarms')
+    t.equal(clock.pending, 0, 'and disarms')
     d.drop('syntax', 'c')
     await flushed()
     t.equal(
@@ -104,12 +79,11 @@ t.test(
   'sources beyond the cap count as other; hostile keys are plain data',
   async t => {
     const { log, lines } = sink()
-    const timers = manualTimers()
+    const clock = new ManualClock()
     const d = createDropLog(log, {
       what: 'x',
       maxSources: 2,
-      setTimer: timers.setTimer,
-      clearTimer: timers.clearTimer,
+      clock,
     })
     d.drop('r', 's0')
     for (const s of ['__proto__', 'constructor', 'z', 'y', 'constructor'])
@@ -121,6 +95,6 @@ t.test(
     t.equal(last?.sources, 3, '__proto__, constructor, other')
     t.equal(last?.topSource, 'constructor')
     t.equal(last?.dropped?.['__proto__'], 5)
-    t.equal(timers.pending(), 0, 'flush disarms')
+    t.equal(clock.pending, 0, 'flush disarms')
   },
 )

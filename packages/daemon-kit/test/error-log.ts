@@ -39,3 +39,28 @@ t.test(
     stream.close()
   },
 )
+
+t.test(
+  'by default every line reaches stdout, also right before exit',
+  async t => {
+    const { execFile } = await import('node:child_process')
+    const url = new URL('../dist/error-log.js', import.meta.url).href
+    // 2,000 lines then an immediate exit: none may wait in a queue.
+    const code = `import(${JSON.stringify(url)}).then(({ createErrorLogStream }) => {
+    const s = createErrorLogStream()
+    for (let i = 0; i < 2000; i++) s.write('{"level":30,"n":' + i + '}\\n')
+    process.exit(0)
+  })`
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ['-e', code],
+        { maxBuffer: 1 << 24, timeout: 20_000 },
+        (err, out) => (err ? reject(err) : resolve(out)),
+      ),
+    )
+    const lines = stdout.trim().split('\n')
+    t.equal(lines.length, 2000)
+    t.equal(lines.at(-1), '{"level":30,"n":1999}')
+  },
+)

@@ -12,6 +12,7 @@ import {
   parseHostPort,
   duration,
   lookupDirective,
+  valueDirective,
   refine,
   text,
   type SourceLine,
@@ -57,19 +58,11 @@ interface Directive {
   ): void
 }
 
-/** A one-word directive read as `type`, in hasctl's wording. */
+/** A one-word directive read as `type` (the kit's value directive). */
 const value = <T>(
   type: ValueType<T>,
   set: (d: Draft, v: T) => void,
-): Directive => ({
-  words: 1,
-  apply(d, [raw = ''], l, issues, name) {
-    const v = type.parse(raw)
-    if (v === undefined)
-      issues.error(l, `${name}: expected ${type.expect}`, raw)
-    else set(d, v)
-  },
-})
+): Directive => ({ words: 1, apply: valueDirective(type, set) })
 
 const DIRECTIVES: Readonly<Record<string, Directive>> = {
   remote: value(

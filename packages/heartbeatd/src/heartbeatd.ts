@@ -124,7 +124,7 @@ export async function createHeartbeatd(
   const drops: Record<string, number> = {}
   // Metrics alone leave a flood of forged or replayed heartbeats invisible
   // in the logs: a warning at once, then one summary per 10 s.
-  const dropLog = createDropLog(log, { what: 'heartbeats' })
+  const dropLog = createDropLog(log, { what: 'heartbeats', clock })
   const drop = (reason: DropReason, source: string): void => {
     m.dropped.inc({ reason })
     drops[reason] = (drops[reason] ?? 0) + 1

@@ -29,7 +29,10 @@ export class ReportIntake {
 
   constructor(o: ReportIntakeOptions) {
     this.#o = o
-    this.#dropLog = createDropLog(o.log, { what: 'load reports' })
+    this.#dropLog = createDropLog(o.log, {
+      what: 'load reports',
+      clock: o.clock,
+    })
   }
 
   /** One datagram from the report socket. */

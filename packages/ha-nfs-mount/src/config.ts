@@ -159,6 +159,63 @@ const SINGLE: Readonly<Record<string, Single>> = {
   'rsync-path': single(text, (c, v) => (c.rsyncPath = v)),
 }
 
+/** What the list directives add to. */
+interface Lists {
+  readonly c: Draft
+  readonly bindMap: Record<string, string>
+  readonly syncs: SyncSpec[]
+}
+
+/** A directive of several words that adds to a list (CONTRIBUTING.md "Config"). */
+type ListDirective = (
+  into: Lists,
+  at: SourceLine,
+  args: readonly string[],
+  issues: IssueList,
+) => void
+
+/** `sync <source dir> <target>`: a directory kept copied to the peer. */
+const syncLine: ListDirective = ({ syncs }, at, args, issues) => {
+  if (args.length !== 2) {
+    issues.error(at, 'sync: expected `sync <source dir> <target>`', at.text)
+    return
+  }
+  const [source, target] = args as [string, string]
+  if (!source.startsWith('/'))
+    issues.error(at, 'sync: source must be an absolute path', source)
+  else if (
+    !/^(\/|rsync:\/\/[^/]|([A-Za-z0-9._@-]+|\[[0-9A-Fa-f:.]+\]):\/(?!\/))/.test(
+      target,
+    )
+  ) {
+    issues.error(
+      at,
+      'sync: target must be /dir, host:/dir or rsync://host/module/dir',
+      target,
+    )
+  } else syncs.push({ source, target, line: at.line })
+}
+
+/** `bind-map <server>:/<export> /<local dir>`: what `mounter bind` mounts. */
+const bindMapLine: ListDirective = ({ bindMap }, at, args, issues) => {
+  if (args.length !== 2 || !args[1]?.startsWith('/')) {
+    issues.error(
+      at,
+      'bind-map: expected `bind-map <server>:/<export> /<local dir>`',
+      at.text,
+    )
+  } else bindMap[args[0] as string] = args[1]
+}
+
+const LISTS: Readonly<Record<string, ListDirective>> = {
+  sync: syncLine,
+  'bind-map': bindMapLine,
+  // Any number of words, passed to rsync as they are.
+  'rsync-args': ({ c }, _at, args) => {
+    c.rsyncArgs = [...args]
+  },
+}
+
 /** Parses the config text; never throws (the kit's one result shape). */
 export function parseConfig(
   text: string,
@@ -185,39 +242,9 @@ export function parseConfig(
       rawMounts.push({ at, words })
       continue
     }
-    if (key === 'sync') {
-      if (args.length !== 2) {
-        issues.error(at, 'sync: expected `sync <source dir> <target>`', at.text)
-      } else {
-        const [source, target] = args as [string, string]
-        if (!source.startsWith('/'))
-          issues.error(at, 'sync: source must be an absolute path', source)
-        else if (
-          !/^(\/|rsync:\/\/[^/]|([A-Za-z0-9._@-]+|\[[0-9A-Fa-f:.]+\]):\/(?!\/))/.test(
-            target,
-          )
-        ) {
-          issues.error(
-            at,
-            'sync: target must be /dir, host:/dir or rsync://host/module/dir',
-            target,
-          )
-        } else syncs.push({ source, target, line: at.line })
-      }
-      continue
-    }
-    if (key === 'bind-map') {
-      if (args.length !== 2 || !args[1]?.startsWith('/')) {
-        issues.error(
-          at,
-          'bind-map: expected `bind-map <server>:/<export> /<local dir>`',
-          at.text,
-        )
-      } else bindMap[args[0] as string] = args[1]
-      continue
-    }
-    if (key === 'rsync-args') {
-      c.rsyncArgs = args
+    const listed = lookupDirective(LISTS, key)
+    if (listed) {
+      listed({ c, bindMap, syncs }, at, args, issues)
       continue
     }
     const d = lookupDirective(SINGLE, key)

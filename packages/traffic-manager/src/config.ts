@@ -280,6 +280,11 @@ export function parseConfig(text: string, file: string): ParseResult {
     return true
   }
 
+  // Directives that build lists or open a block (CONTRIBUTING.md "Config").
+  const LISTS: Readonly<
+    Record<string, (line: Position, key: string, args: string[]) => void>
+  > = { 'report-from': reportFromLine, virtual: virtualLine }
+
   for (const line of sourceLines(text, file)) {
     const words = splitWords(line.text)
     const [rawKey = '', ...args] = words
@@ -329,53 +334,50 @@ export function parseConfig(text: string, file: string): ParseResult {
         global.apply(g, v, line, issues)
       continue
     }
-    switch (key) {
-      case 'report-from': {
-        for (const v of args.length ? args : ['']) {
-          const [a = '', len, extra] = v.split('/')
-          const fam = isIP(a)
-          const n =
-            len === undefined ? 0 : parseIntRange(len, 0, fam === 6 ? 128 : 32)
-          if (fam === 0 || n === undefined || extra !== undefined) {
-            issues.error(
-              line,
-              'report-from needs an address or <address>/<prefix>',
-              v,
-            )
-          } else reportFrom.push(v)
-        }
-        break
-      }
-      case 'virtual': {
-        const v = oneArg(issues, line, rawKey, args)
-        if (v === undefined) break
-        const hp = parseHostPort(v)
-        const family = hp ? isIP(hp.host) : 0
-        if (!hp || family === 0 || !/:\d+$/.test(v)) {
-          issues.error(
-            line,
-            'virtual needs <ip>:<port> (IPv6 as [addr]:port)',
-            v,
-          )
-          // Still open a block so its indented lines are not misreported.
-          current = draft(line, v, '', 0, 4)
-          break
-        }
-        const name = formatHostPort(hp)
-        const dup = services.find(s => s.name === name)
-        if (dup)
-          issues.error(
-            line,
-            `virtual ${name} given twice (first on line ${dup.at.line})`,
-            v,
-          )
-        current = draft(line, name, hp.host, hp.port, family as 4 | 6)
-        if (!dup) services.push(current)
-        break
-      }
-      default:
-        issues.error(line, 'unknown directive', rawKey)
+    const listed = lookupDirective(LISTS, key)
+    if (listed) listed(line, rawKey, args)
+    else issues.error(line, 'unknown directive', rawKey)
+  }
+
+  /** `report-from <address>[/<prefix>] ...`: adds to the allowed senders. */
+  function reportFromLine(line: Position, _key: string, args: string[]): void {
+    for (const v of args.length ? args : ['']) {
+      const [a = '', len, extra] = v.split('/')
+      const fam = isIP(a)
+      const n =
+        len === undefined ? 0 : parseIntRange(len, 0, fam === 6 ? 128 : 32)
+      if (fam === 0 || n === undefined || extra !== undefined) {
+        issues.error(
+          line,
+          'report-from needs an address or <address>/<prefix>',
+          v,
+        )
+      } else reportFrom.push(v)
     }
+  }
+
+  /** `virtual <ip>:<port>`: opens a service block. */
+  function virtualLine(line: Position, rawKey: string, args: string[]): void {
+    const v = oneArg(issues, line, rawKey, args)
+    if (v === undefined) return
+    const hp = parseHostPort(v)
+    const family = hp ? isIP(hp.host) : 0
+    if (!hp || family === 0 || !/:\d+$/.test(v)) {
+      issues.error(line, 'virtual needs <ip>:<port> (IPv6 as [addr]:port)', v)
+      // Still open a block so its indented lines are not misreported.
+      current = draft(line, v, '', 0, 4)
+      return
+    }
+    const name = formatHostPort(hp)
+    const dup = services.find(s => s.name === name)
+    if (dup)
+      issues.error(
+        line,
+        `virtual ${name} given twice (first on line ${dup.at.line})`,
+        v,
+      )
+    current = draft(line, name, hp.host, hp.port, family as 4 | 6)
+    if (!dup) services.push(current)
   }
 
   function addNode(
@@ -560,11 +562,9 @@ function serviceDirective(
     if (has) issues.error(line, `"${name}" given twice in virtual ${s.name}`)
     return has
   }
-  if (key === 'option') {
-    const [k = '', v, ...extra] = args
-    if (v === undefined || extra.length || !/^[a-z][a-z0-9_-]{0,31}$/.test(k)) {
-      issues.error(line, 'option takes <key> <value>', args.join(' '))
-    } else s.options[k] = v
+  const listed = lookupDirective(SERVICE_LISTS, key)
+  if (listed) {
+    listed(s, line, rawKey, args, issues)
     return
   }
   const v = oneArg(issues, line, rawKey, args)
@@ -577,54 +577,72 @@ function serviceDirective(
     if (value !== undefined) setting.set(s, value)
     return
   }
-  switch (key) {
-    case 'node':
-    case 'real': {
-      const hp = parseHostPort(v, s.port)
-      if (!hp || isIP(hp.host) === 0 || hp.port === 0) {
-        issues.error(line, 'node needs <ip>[:port] (IPv6 as [addr]:port)', v)
-        return
-      }
-      if (s.nodes.some(n => n.address === hp.host)) {
-        issues.error(
-          line,
-          `node ${hp.host} listed twice in virtual ${s.name}`,
-          v,
-        )
-        return
-      }
-      s.nodes.push({
-        address: hp.host,
-        port: hp.port,
-        at: { file: line.file, line: line.line },
-      })
-      return
-    }
-    case 'autojoin': {
-      const [a = '', len, extra] = v.split('/')
-      const fam = isIP(a)
-      const n =
-        len === undefined
-          ? fam === 6
-            ? 128
-            : 32
-          : parseIntRange(len, 0, fam === 6 ? 128 : 32)
-      if (fam === 0 || n === undefined || extra !== undefined) {
-        issues.error(
-          line,
-          'autojoin needs <address>/<prefix> (IPv4 or IPv6)',
-          v,
-        )
-      } else
-        s.autojoin.push({
-          cidr: `${a}/${n}`,
-          at: { file: line.file, line: line.line },
-        })
-      return
-    }
-    default:
-      issues.error(line, `unknown directive in virtual ${s.name}`, rawKey)
+  issues.error(line, `unknown directive in virtual ${s.name}`, rawKey)
+}
+
+/** A block directive that adds to one of the service's lists. */
+type ServiceListDirective = (
+  s: ServiceDraft,
+  line: Position,
+  rawKey: string,
+  args: string[],
+  issues: IssueList,
+) => void
+
+/** `node <ip>[:port]` (LVS's `real`): a node of this service. */
+const nodeLine: ServiceListDirective = (s, line, rawKey, args, issues) => {
+  const v = oneArg(issues, line, rawKey, args)
+  if (v === undefined) return
+  const hp = parseHostPort(v, s.port)
+  if (!hp || isIP(hp.host) === 0 || hp.port === 0) {
+    issues.error(line, 'node needs <ip>[:port] (IPv6 as [addr]:port)', v)
+    return
   }
+  if (s.nodes.some(n => n.address === hp.host)) {
+    issues.error(line, `node ${hp.host} listed twice in virtual ${s.name}`, v)
+    return
+  }
+  s.nodes.push({
+    address: hp.host,
+    port: hp.port,
+    at: { file: line.file, line: line.line },
+  })
+}
+
+/** `autojoin <address>/<prefix>`: unlisted nodes in it may join. */
+const autojoinLine: ServiceListDirective = (s, line, rawKey, args, issues) => {
+  const v = oneArg(issues, line, rawKey, args)
+  if (v === undefined) return
+  const [a = '', len, extra] = v.split('/')
+  const fam = isIP(a)
+  const n =
+    len === undefined
+      ? fam === 6
+        ? 128
+        : 32
+      : parseIntRange(len, 0, fam === 6 ? 128 : 32)
+  if (fam === 0 || n === undefined || extra !== undefined) {
+    issues.error(line, 'autojoin needs <address>/<prefix> (IPv4 or IPv6)', v)
+  } else
+    s.autojoin.push({
+      cidr: `${a}/${n}`,
+      at: { file: line.file, line: line.line },
+    })
+}
+
+/** `option <key> <value>`: the data plane's own setting. */
+const optionLine: ServiceListDirective = (s, line, _key, args, issues) => {
+  const [k = '', v, ...extra] = args
+  if (v === undefined || extra.length || !/^[a-z][a-z0-9_-]{0,31}$/.test(k)) {
+    issues.error(line, 'option takes <key> <value>', args.join(' '))
+  } else s.options[k] = v
+}
+
+const SERVICE_LISTS: Readonly<Record<string, ServiceListDirective>> = {
+  node: nodeLine,
+  real: nodeLine,
+  autojoin: autojoinLine,
+  option: optionLine,
 }
 
 /** `255.255.255.0`, `24` or `/24` to a prefix length; contiguous masks only. */

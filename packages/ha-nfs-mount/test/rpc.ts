@@ -9,6 +9,7 @@ import {
   replyVerdict,
 } from '../src/rpc.js'
 import { rpcNullProbe } from '../src/rpc-client.js'
+import { portOf } from '@has/test-support'
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
 
@@ -155,7 +156,7 @@ t.test('socket client against a scripted server', async t => {
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   t.teardown(() => server.close())
-  const port = (server.address() as { port: number }).port
+  const port = portOf(server)
   const both = await rpcNullProbe({
     host: '127.0.0.1',
     port,
@@ -176,7 +177,7 @@ t.test('socket client against a scripted server', async t => {
   const closed = createServer()
   closed.listen(0, '127.0.0.1')
   await once(closed, 'listening')
-  const cport = (closed.address() as { port: number }).port
+  const cport = portOf(closed)
   await new Promise(r => closed.close(r))
   const refused = await rpcNullProbe({
     host: '127.0.0.1',
@@ -193,7 +194,7 @@ t.test('socket client times out on a silent server', async t => {
   silent.listen(0, '127.0.0.1')
   await once(silent, 'listening')
   t.teardown(() => silent.close())
-  const port = (silent.address() as { port: number }).port
+  const port = portOf(silent)
   const r = await rpcNullProbe({
     host: '127.0.0.1',
     port,

@@ -6,7 +6,7 @@
 // back-off of a replica whose export will not mount.
 
 import t from 'tap'
-import { ManualClock, waitFor } from '@has/test-support'
+import { ManualClock, waitFor, portOf } from '@has/test-support'
 import { createServer, type Server, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -95,7 +95,7 @@ async function listen(
     once(r.server, 'error'),
   ])
   if (err) throw err
-  return (r.server.address() as { port: number }).port
+  return portOf(r.server)
 }
 
 /** Two responders on one port, 127.0.0.2 first (bounded retries on EADDRINUSE). */

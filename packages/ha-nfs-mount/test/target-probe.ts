@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createServer } from 'node:net'
 import { probeTarget, targetEndpoint } from '../src/target-probe.js'
+import { portOf } from '@has/test-support'
 
 t.test('the endpoint of a sync target', async t => {
   t.equal(
@@ -36,7 +37,7 @@ t.test('probe: open port, refused port', async t => {
   const server = createServer(s => s.destroy())
   await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
   t.teardown(() => server.close())
-  const port = (server.address() as { port: number }).port
+  const port = portOf(server)
   t.equal(await probeTarget({ host: '127.0.0.1', port }, 2000), undefined)
   server.close()
   await new Promise(r => server.once('close', r))

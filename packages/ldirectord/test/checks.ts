@@ -19,6 +19,7 @@ import {
   httpTarget,
 } from '../src/checks.js'
 import { freePort, makeNginx } from './helpers/nginx.js'
+import { portOf } from '@has/test-support'
 
 t.test('http negotiate against nginx', async t => {
   const ngx = await makeNginx(t.testdir({}), '127.0.0.9', '<p>Home Page</p>')
@@ -117,7 +118,7 @@ t.test(
       for (const s of held) s.destroy()
       mute.close()
     })
-    const port = (mute.address() as { port: number }).port
+    const port = portOf(mute)
     const r = await checkHttp({
       service: 'http',
       host: '127.0.0.1',
@@ -178,7 +179,7 @@ t.test('https negotiate with a self-signed certificate', async t => {
   const reused: boolean[] = []
   await new Promise<void>(r => srv.listen(0, '127.0.0.1', r))
   t.teardown(() => srv.close())
-  const port = (srv.address() as { port: number }).port
+  const port = portOf(srv)
   const base = {
     service: 'https' as const,
     host: '127.0.0.1',

@@ -48,8 +48,8 @@ export function createProgram(
   const controlOf = (sub: Command): string =>
     sub.getOptionValueSource('control') !== 'cli' &&
     program.getOptionValueSource('control') === 'cli'
-      ? (program.opts() as { control: string }).control
-      : (sub.opts() as { control: string }).control
+      ? program.opts<{ control: string }>().control
+      : sub.opts<{ control: string }>().control
   addDaemonOptions(program, { config: DEFAULT_CONFIG, control })
     .option(
       '--procfs <dir>',

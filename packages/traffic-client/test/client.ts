@@ -6,6 +6,7 @@ import { createTrafficClient } from '../src/client.js'
 import { parseConfig, type TrafficClientConfig } from '../src/config.js'
 import { writeProcfsFixture } from '../src/procfs-fixture.js'
 import { Receiver } from './helpers/receiver.js'
+import { portOf } from '@has/test-support'
 
 const KEY = 'a-shared-secret-of-32-characters'
 
@@ -212,7 +213,7 @@ t.test(
     blocker.listen(0, '127.0.0.1')
     await once(blocker, 'listening')
     t.teardown(() => blocker.close())
-    const busy = (blocker.address() as { port: number }).port
+    const busy = portOf(blocker)
     const cur = { ...c, node: '192.0.2.11', masters: c.masters.slice(1) }
     await t.rejects(
       client.reload({

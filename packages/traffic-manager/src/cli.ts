@@ -82,8 +82,8 @@ export function createProgram(
   const controlOf = (sub: Command): string =>
     sub.getOptionValueSource('control') !== 'cli' &&
     program.getOptionValueSource('control') === 'cli'
-      ? (program.opts() as { control: string }).control
-      : (sub.opts() as { control: string }).control
+      ? program.opts<{ control: string }>().control
+      : sub.opts<{ control: string }>().control
   program.action(
     async (
       flags: DaemonFlags & {

@@ -6,11 +6,12 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { join } from 'node:path'
+import { portOf } from '@has/test-support'
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   const s = createServer()
   await new Promise<void>(r => s.listen(0, host, r))
-  const port = (s.address() as { port: number }).port
+  const port = portOf(s)
   await new Promise(r => s.close(r))
   return port
 }

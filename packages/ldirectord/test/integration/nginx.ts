@@ -6,7 +6,7 @@ import t from 'tap'
 import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { writeFileSync, mkdirSync, unlinkSync } from 'node:fs'
-import { spawnDaemon, runBin } from '@has/test-support'
+import { spawnDaemon, runBin, portOf } from '@has/test-support'
 import { makeNginx, type Nginx } from '../helpers/nginx.js'
 import { controlPeer, reportSink, socketDir } from '../helpers/peers.js'
 
@@ -175,7 +175,7 @@ t.test(
       for (const s of held) s.destroy()
       mute.close()
     })
-    const mutePort = (mute.address() as { port: number }).port
+    const mutePort = portOf(mute)
     const maint = join(dir, 'maint')
     mkdirSync(maint)
     const tm = await controlPeer(['weight'])

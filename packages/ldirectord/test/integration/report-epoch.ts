@@ -7,14 +7,14 @@ import t from 'tap'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { spawnDaemon } from '@has/test-support'
+import { spawnDaemon, portOf } from '@has/test-support'
 import { reportSink, socketDir } from '../helpers/peers.js'
 
 /** A loopback port nothing listens on (bound by the kernel, then released). */
 async function closedPort(host: string): Promise<number> {
   const s = createServer()
   await new Promise<void>(r => s.listen(0, host, r))
-  const port = (s.address() as { port: number }).port
+  const port = portOf(s)
   await new Promise<void>(r => s.close(() => r()))
   return port
 }

@@ -7,7 +7,7 @@ import { createServer, connect } from 'node:net'
 import { once } from 'node:events'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnDaemon, run, track } from '@has/test-support'
+import { spawnDaemon, run, track, portOf } from '@has/test-support'
 import { controlRequest } from '@has/daemon-kit'
 import { writeProcfsFixture } from '../../src/procfs-fixture.js'
 import { Receiver } from '../helpers/receiver.js'
@@ -75,7 +75,7 @@ t.test('haproxy agent-check follows the flag', async t => {
   web.listen(0, '127.0.0.1')
   await once(web, 'listening')
   t.teardown(() => web.close())
-  const webPort = (web.address() as { port: number }).port
+  const webPort = portOf(web)
 
   writeProcfsFixture(join(dir, 'proc'), {
     bogomips: 1000,

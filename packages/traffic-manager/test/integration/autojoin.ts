@@ -8,7 +8,7 @@ import { createServer } from 'node:net'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnDaemon, type Proc } from '@has/test-support'
+import { spawnDaemon, type Proc, portOf } from '@has/test-support'
 import {
   startBackend,
   startTm,
@@ -30,7 +30,7 @@ const STRANGER = '127.0.0.93'
 // Auto-joined nodes are reached on the VIP's port: pick one free on all.
 const PORT = await new Promise<number>(resolve => {
   const probe = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = probe.address() as { port: number }
+    const port = portOf(probe)
     probe.close(() => resolve(port))
   })
 })

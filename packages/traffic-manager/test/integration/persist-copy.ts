@@ -15,6 +15,7 @@ import {
   until,
   type Backend,
 } from './helpers/lab.js'
+import { portOf } from '@has/test-support'
 
 const KEY = 'integration-test-key-0007'
 const NODES = ['127.0.0.41', '127.0.0.42']
@@ -22,7 +23,7 @@ const CLIENTS = ['127.0.0.51', '127.0.0.52', '127.0.0.53']
 // A fixed port: with port 0, a replaced sole worker would bind a new one.
 const PORT = await new Promise<number>(resolve => {
   const probe = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = probe.address() as { port: number }
+    const port = portOf(probe)
     probe.close(() => resolve(port))
   })
 })

@@ -15,6 +15,7 @@ import {
   until,
   type Backend,
 } from './helpers/lab.js'
+import { portOf } from '@has/test-support'
 
 const KEY = 'integration-test-key-0003'
 const NODES = ['127.0.0.51', '127.0.0.52']
@@ -62,7 +63,7 @@ t.test(
     blocker.listen(0, '127.0.0.1')
     await once(blocker, 'listening')
     t.teardown(() => new Promise(r => blocker.close(r)))
-    const held = (blocker.address() as { port: number }).port
+    const held = portOf(blocker)
     const conf = writeConf(t.testdir({}), text('127.0.0.1:0', 'wrr', 1))
     const tm = await up(t, conf)
     const vip = tm.vip.get('127.0.0.1:0')!

@@ -9,7 +9,7 @@ import { once } from 'node:events'
 import { writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnDaemon, type Proc, waitFor } from '@has/test-support'
+import { spawnDaemon, type Proc, waitFor, portOf } from '@has/test-support'
 import { controlRequest } from '@has/daemon-kit'
 import { formatReport, type ReportState } from '../../../src/report-protocol.js'
 import type { StatusSnapshot } from '../../../src/traffic-manager.js'
@@ -43,7 +43,7 @@ export async function startBackend(
   }
   b.server.listen(port, address)
   await once(b.server, 'listening')
-  b.port = (b.server.address() as { port: number }).port
+  b.port = portOf(b.server)
   return b
 }
 

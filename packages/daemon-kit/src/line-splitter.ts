@@ -2,10 +2,14 @@
 // complete lines out, with a hard limit so a peer that never sends a
 // newline cannot grow our memory without bound.
 
+import { StringDecoder } from 'node:string_decoder'
+
 export type LineHandler = (line: string) => void
 
 export class LineSplitter {
   #buf = ''
+  // A UTF-8 character split across two reads is decoded whole.
+  readonly #decoder = new StringDecoder('utf8')
   readonly maxLine: number
   readonly #onLine: LineHandler
   readonly #onOverflow: () => void
@@ -18,7 +22,7 @@ export class LineSplitter {
 
   /** Feeds a chunk; calls onLine for each full line (CR LF or LF, no terminator). */
   push(chunk: Buffer | string): void {
-    this.#buf += typeof chunk === 'string' ? chunk : chunk.toString('utf8')
+    this.#buf += typeof chunk === 'string' ? chunk : this.#decoder.write(chunk)
     let nl: number
     while ((nl = this.#buf.indexOf('\n')) >= 0) {
       let line = this.#buf.slice(0, nl)
@@ -36,7 +40,7 @@ export class LineSplitter {
     }
   }
 
-  /** Bytes held waiting for a newline. */
+  /** Characters held waiting for a newline. */
   get pending(): number {
     return this.#buf.length
   }

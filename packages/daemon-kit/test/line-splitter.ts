@@ -17,3 +17,17 @@ t.test('splits CRLF and LF across chunks, bounds length', async t => {
   t.equal(overflows, 1)
   t.same(lines, ['abc', 'de', 'ok'])
 })
+
+// Regression: each chunk was decoded on its own, so a character whose
+// UTF-8 bytes straddled two reads became two U+FFFD.
+t.test('a UTF-8 character split across chunks arrives whole', async t => {
+  const lines: string[] = []
+  const s = new LineSplitter(
+    64,
+    l => lines.push(l),
+    () => t.fail('overflow'),
+  )
+  const bytes = Buffer.from('café ✓\n', 'utf8')
+  for (const b of bytes) s.push(Buffer.from([b]))
+  t.same(lines, ['café ✓'])
+})

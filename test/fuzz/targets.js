@@ -142,7 +142,7 @@ export const TARGETS = [
   { name: 'vip-announcer BIRD control-socket replies', errorNames: ['BirdSyntaxError'],
     corpus: ['0001 BIRD 2.0.12 ready.\n', '0011 vip4: enabled\n', '2002-Name       Proto      Table      State  Since         Info\n1002-vip4       Static     master4    up     12:00:00.000  \n0000 \n', '+notice\n8003 No protocols match\n'],
     growth: [{ piece: '0011 x\n' }, { piece: '1002-x\n', suffix: '0000 \n' }, { piece: ' ', prefix: '1002-a\n' }],
-    run: b => { const p = new va.BirdReplyParser(); const t = text(b); for (const r of [...p.push(t.slice(0, t.length >> 1)), ...p.push(t.slice(t.length >> 1))]) { va.toggleOutcome(r); va.parseProtocolRows(r) } } },
+    run: b => { const p = new va.BirdReplyParser(); const t = text(b); for (const r of [...p.push(t.slice(0, t.length >> 1)), ...p.push(t.slice(t.length >> 1))]) { va.toggleOutcome(r, 'enable'); va.toggleOutcome(r, 'disable'); va.parseProtocolRows(r) } } },
   configTarget('hasctl hasctl.conf (dist/)', t => hasctl.parseConfig(t, 'hasctl.conf'), [
     'remote 10.0.0.2:7999\ncontrol traffic-manager /run/has/traffic-manager/control.sock\ntimeout 2s\n']),
   { name: 'traffic-client procfs (stat, meminfo, cpuinfo)', growth: [{ piece: 'cpu 1 2 3 4\n' }, { piece: ' ' }],

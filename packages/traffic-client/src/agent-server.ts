@@ -1,11 +1,16 @@
 // The agent-check TCP listener: on connect, write the current reply and
 // close. HAProxy may send `agent-send` text first; we do not wait for it,
-// we read and ignore whatever arrives, so no request can hold a socket.
+// we read and ignore whatever arrives, so no request can hold a socket:
+// every connection is destroyed a fixed time after it was accepted (not
+// after a pause in traffic, which a peer sending now and then never makes).
 
 import { createServer, type Server, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { formatHostPort } from '@has/daemon-kit'
 import { tcError } from './errors.js'
+
+/** A connection is destroyed this long after it was accepted (PROTOCOL.md). */
+export const AGENT_MAX_CONNECTION_MS = 5000
 
 export interface AgentServer {
   readonly address: { host: string; port: number }
@@ -17,14 +22,20 @@ export async function startAgentServer(opts: {
   port: number
   reply: () => string
   onAnswer?: () => void
+  /** Default AGENT_MAX_CONNECTION_MS; tests shorten it. */
+  maxConnectionMs?: number
 }): Promise<AgentServer> {
+  const maxMs = opts.maxConnectionMs ?? AGENT_MAX_CONNECTION_MS
   const sockets = new Set<Socket>()
   const server: Server = createServer(socket => {
     sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
+    const deadline = setTimeout(() => socket.destroy(), maxMs)
+    socket.on('close', () => {
+      clearTimeout(deadline)
+      sockets.delete(socket)
+    })
     socket.on('error', () => socket.destroy())
     socket.on('data', () => {})
-    socket.setTimeout(5000, () => socket.destroy())
     socket.end(opts.reply())
     opts.onAnswer?.()
   })

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { connect } from 'node:net'
+import { within } from '@has/test-support'
 import { agentReply } from '../src/agent-check.js'
 import { startAgentServer } from '../src/agent-server.js'
 
@@ -49,4 +50,31 @@ t.test('server: one line, then close; agent-send text is ignored', async t => {
     }),
     { code: 'TC_ERR_AGENT_LISTEN' },
   )
+})
+
+t.test('a peer that keeps sending cannot hold the connection open', async t => {
+  // Regression: an idle timeout (reset by every byte received) let a peer
+  // that never closed and sent a byte now and then hold a socket forever.
+  const srv = await startAgentServer({
+    addr: '127.0.0.1',
+    port: 0,
+    reply: () => '1% ready up\n',
+    maxConnectionMs: 100,
+  })
+  t.teardown(() => srv.close())
+  const s = connect({
+    port: srv.address.port,
+    host: '127.0.0.1',
+    allowHalfOpen: true,
+  })
+  // Writing on after the server closed makes the kernel reset the socket
+  // (EPIPE / ECONNRESET here), which is how this side sees the close.
+  s.on('error', () => {})
+  const closed = new Promise<void>(resolve => s.once('close', resolve))
+  const drip = setInterval(() => {
+    if (!s.destroyed) s.write('x')
+  }, 10)
+  t.teardown(() => clearInterval(drip))
+  await within(closed, 3000, 'the server to close a busy peer')
+  t.pass('closed although the peer kept sending')
 })

@@ -35,7 +35,6 @@ export function controlCommands(
   }
   return {
     status: () => deps.snapshot(),
-    // Cheap liveness for vip-announcer's frequent polls: no data-plane counter read.
     // Cheap liveness for vip-announcer's frequent polls: the services'
     // plans only, no status view and no data-plane counter read.
     health: () => {

@@ -19,7 +19,7 @@ export type ReportState = (typeof REPORT_STATES)[number]
 export interface LoadReport {
   /** The node's address as configured on the manager (IPv4 or IPv6). */
   readonly node: string
-  /** Load index: larger means more spare capacity; 0 quiesces. */
+  /** Load index: larger = more spare capacity; 0 = none spare, not a drain. */
   readonly load: number
   /** up: schedule by load; drain: no new connections; down: remove now. */
   readonly state: ReportState
@@ -27,7 +27,7 @@ export interface LoadReport {
   readonly sender: string
   /** Sender start time in ms; grows across restarts (replay protection). */
   readonly epoch: number
-  /** Per-sender datagram counter, +1 per datagram. */
+  /** +1 per report round; every master gets the same seq (and MAC). */
   readonly seq: number
   /** Extension fields; receivers ignore keys they do not know. */
   readonly ext?: Readonly<Record<string, string>>
@@ -111,8 +111,8 @@ export function parseReport(data: Buffer | string): ParsedReport {
   if (!(REPORT_STATES as readonly string[]).includes(state))
     return bad(`state "${state}"`)
   if (!TOKEN.test(sender)) return bad(`sender "${sender}"`)
-  if (!/^\d{1,16}$/.test(epoch)) return bad(`epoch "${epoch}"`)
-  if (!/^\d{1,16}$/.test(seq)) return bad(`seq "${seq}"`)
+  if (!isCounter(epoch)) return bad(`epoch "${epoch}"`)
+  if (!isCounter(seq)) return bad(`seq "${seq}"`)
   const ext: Record<string, string> = {}
   for (const w of rest) {
     const e = EXT.exec(w)
@@ -131,6 +131,11 @@ export function parseReport(data: Buffer | string): ParsedReport {
   return mac === undefined
     ? { ok: true, report, signed }
     : { ok: true, report, mac, signed }
+}
+
+/** Epoch and seq: 1-16 digits that a double holds exactly (<= 2^53 - 1). */
+function isCounter(s: string): boolean {
+  return /^\d{1,16}$/.test(s) && Number(s) <= Number.MAX_SAFE_INTEGER
 }
 
 function bad(detail: string): ParsedReport {

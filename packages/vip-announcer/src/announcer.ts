@@ -119,7 +119,7 @@ export async function createVipAnnouncer(
       try {
         if (want) await verify(p)
         const r = await bird.command(formatCommand(command, p))
-        const result = toggleOutcome(r)
+        const result = toggleOutcome(r, command)
         metrics.birdCommands.inc({ command, result })
         if (result === 'error')
           throw vaError(
@@ -233,7 +233,7 @@ export async function createVipAnnouncer(
       for (const p of removed) {
         // Withdraw what we stop managing, or refuse the whole reload.
         const r = await bird.command(formatCommand('disable', p))
-        if (toggleOutcome(r) === 'error')
+        if (toggleOutcome(r, 'disable') === 'error')
           throw vaError('VA_ERR_BIRD_REFUSED', `disable "${p}"`, r.code, r.text)
       }
       if (

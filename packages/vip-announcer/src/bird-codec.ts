@@ -56,6 +56,10 @@ export class BirdReplyParser {
     let from = 0
     let nl: number
     while ((nl = buf.indexOf('\n', from)) >= 0) {
+      // A whole line that arrived in one chunk is held to the same limit
+      // as a partial one.
+      if (nl - from > BIRD_MAX_LINE)
+        throw new BirdSyntaxError(buf.slice(from, nl))
       const r = this.#line(buf.slice(from, nl))
       from = nl + 1
       if (r) out.push(r)
@@ -102,17 +106,23 @@ export function formatCommand(
 
 export const isError = (r: BirdReply): boolean => r.code >= 8000
 
-/** enable/disable outcome: whether BIRD changed the state or it already was so. */
-export function toggleOutcome(r: BirdReply): 'changed' | 'unchanged' | 'error' {
+/**
+ * enable/disable outcome: whether BIRD changed the state or it already was
+ * so. Only the command's own codes count (0011/0010 for enable, 0009/0008
+ * for disable): any other answer is an error, never a success.
+ */
+export function toggleOutcome(
+  r: BirdReply,
+  command: 'enable' | 'disable',
+): 'changed' | 'unchanged' | 'error' {
   if (isError(r)) return 'error'
+  const [done, already] =
+    command === 'enable'
+      ? [BIRD.ENABLED, BIRD.ALREADY_ENABLED]
+      : [BIRD.DISABLED, BIRD.ALREADY_DISABLED]
   const codes = r.lines.map(l => l.code)
-  if (codes.includes(BIRD.ENABLED) || codes.includes(BIRD.DISABLED))
-    return 'changed'
-  if (
-    codes.includes(BIRD.ALREADY_ENABLED) ||
-    codes.includes(BIRD.ALREADY_DISABLED)
-  )
-    return 'unchanged'
+  if (codes.includes(done)) return 'changed'
+  if (codes.includes(already)) return 'unchanged'
   return 'error'
 }
 

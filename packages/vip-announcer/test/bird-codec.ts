@@ -17,21 +17,30 @@ t.test('welcome, enable/disable answers and errors', async t => {
   const [en] = p.push('0011-vip4: enabled\n0000 \n')
   t.ok(en)
   if (!en) return
-  t.equal(toggleOutcome(en), 'changed')
+  t.equal(toggleOutcome(en, 'enable'), 'changed')
   const [again] = p.push('0010-vip4: already enabled\n0000 \n')
-  t.equal(again && toggleOutcome(again), 'unchanged')
+  t.equal(again && toggleOutcome(again, 'enable'), 'unchanged')
   const [dis] = p.push('0009-vip4: disabled\n0000 \n')
-  t.equal(dis && toggleOutcome(dis), 'changed')
+  t.equal(dis && toggleOutcome(dis, 'disable'), 'changed')
   const [none] = p.push('8003 No protocols match\n')
   t.match(none, { code: 8003, text: 'No protocols match' })
-  t.equal(none && toggleOutcome(none), 'error')
+  t.equal(none && toggleOutcome(none, 'enable'), 'error')
   const [syntax] = p.push('9001 syntax error, unexpected CF_SYM_UNDEFINED\n')
-  t.equal(syntax && toggleOutcome(syntax), 'error')
+  t.equal(syntax && toggleOutcome(syntax, 'disable'), 'error')
   t.equal(
-    toggleOutcome({ code: 0, text: '', lines: [] }),
+    toggleOutcome({ code: 0, text: '', lines: [] }, 'enable'),
     'error',
     'an OK without the expected code is not taken as success',
   )
+  // Regression: any of the four codes used to count for either command.
+  const [other] = p.push('0009-vip4: disabled\n0000 \n')
+  t.equal(
+    other && toggleOutcome(other, 'enable'),
+    'error',
+    "disable's answer to an enable is not success",
+  )
+  const [otherAgain] = p.push('0010-vip4: already enabled\n0000 \n')
+  t.equal(otherAgain && toggleOutcome(otherAgain, 'disable'), 'error')
 })
 
 t.test(
@@ -68,6 +77,14 @@ t.test('garbage and over-long lines throw', async t => {
   t.throws(
     () => new BirdReplyParser().push('1'.repeat(BIRD_MAX_LINE + 1)),
     BirdSyntaxError,
+  )
+  // Regression: a whole over-long line in one chunk used to be accepted.
+  const long = '0000 ' + 'x'.repeat(BIRD_MAX_LINE - 5)
+  t.equal(new BirdReplyParser().push(`${long}\n`).length, 1, 'at the limit')
+  t.throws(
+    () => new BirdReplyParser().push(`${long}x\n`),
+    BirdSyntaxError,
+    'one past the limit, newline in the same chunk',
   )
 })
 

@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { connect } from 'node:net'
+
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -19,6 +19,7 @@ import {
   needsRoot,
   run,
   waitFor,
+  exchange,
 } from '@has/test-support'
 import { NA_SENDER } from '../src/announce.js'
 import { ANNOUNCER, Announcer } from '../src/announcer.js'
@@ -47,14 +48,7 @@ const hexBlock = (lang: string): Buffer => {
 
 /** One connection: the request line out, everything the daemon sends back. */
 const ask = (path: string, line: string): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const s = connect(path)
-    let got = ''
-    s.on('data', (c: Buffer) => (got += c.toString('utf8')))
-    s.on('end', () => resolve(got))
-    s.on('error', reject)
-    s.write(`${line}\n`)
-  })
+  exchange(path, `${line}\n`)
 
 // The setup the doc states. The seam is erd's `Kernel`: the real one needs
 // CAP_NET_ADMIN and two NICs; everything above it (selector, status,

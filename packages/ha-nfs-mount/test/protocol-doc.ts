@@ -4,12 +4,12 @@
 import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { connect, createServer, type Server } from 'node:net'
+import { createServer, type Server } from 'node:net'
 import { once } from 'node:events'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { packageVersion, runDaemon, silentLogger } from '@has/daemon-kit'
-import { portOf, within } from '@has/test-support'
+import { portOf, exchange } from '@has/test-support'
 import { loadConfig, type HnmConfig } from '../src/config.js'
 import type { ExecResult } from '../src/exec.js'
 import { MountOps, type Mounter } from '../src/mounter.js'
@@ -226,14 +226,8 @@ const fakeMounter: Mounter = {
 }
 
 /** Sends raw bytes on a fresh connection; everything read until close. */
-async function ask(path: string, bytes: string): Promise<string> {
-  const sock = connect(path)
-  const chunks: Buffer[] = []
-  sock.on('data', c => chunks.push(c))
-  sock.write(bytes)
-  await within(once(sock, 'close'), 10_000, `answer to ${bytes.slice(0, 40)}`)
-  return Buffer.concat(chunks).toString('utf8')
-}
+const ask = (path: string, bytes: string): Promise<string> =>
+  exchange(path, bytes)
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
 const isObject = (v: Json | undefined): v is { [k: string]: Json } =>

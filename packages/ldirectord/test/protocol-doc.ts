@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap'
 import { createSocket } from 'node:dgram'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -14,7 +14,7 @@ import {
   type DaemonHandle,
 } from '@has/daemon-kit'
 import { parseReport, verifyReport } from '@has/traffic-manager/protocol'
-import { ManualClock, waitFor, within } from '@has/test-support'
+import { ManualClock, waitFor, exchange } from '@has/test-support'
 import { loadConfig, type LdConfig } from '../src/config.js'
 import { createLdirectord, type Ldirectord } from '../src/ldirectord.js'
 
@@ -41,17 +41,8 @@ function tempDir(t: Test): string {
 }
 
 /** One request on a fresh connection; resolves with all it got back. */
-function ask(address: string, request: string): Promise<string> {
-  const reply = new Promise<string>((resolve, reject) => {
-    const s = connect(address)
-    let got = ''
-    s.on('data', c => (got += c.toString('utf8')))
-    s.on('end', () => resolve(got))
-    s.on('error', reject)
-    s.write(request)
-  })
-  return within(reply, 5000, `answer to ${JSON.stringify(request)}`)
-}
+const ask = (address: string, request: string): Promise<string> =>
+  exchange(address, request, 5000)
 
 /**
  * A stand-in control socket (traffic-manager, traffic-client): records

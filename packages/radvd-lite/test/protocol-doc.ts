@@ -4,11 +4,11 @@
 import t from 'tap'
 import { EventEmitter, once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
+
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { packageVersion, runDaemon, silentLogger } from '@has/daemon-kit'
-import { within } from '@has/test-support'
+import { within, exchange } from '@has/test-support'
 import { NAME } from '../src/cli.js'
 import { loadConfig, parseConfig } from '../src/config.js'
 import type { IcmpSocket, IcmpSocketOptions, Received } from '../src/native.js'
@@ -138,21 +138,8 @@ t.test('RS vectors: checkRs gives each line its verdict', async t => {
 })
 
 /** One request line on its own connection; the whole answer. */
-function request(path: string, line: string): Promise<string> {
-  return within(
-    new Promise<string>((resolve, reject) => {
-      const s = connect(path)
-      let got = ''
-      s.setEncoding('utf8')
-      s.on('data', (c: string) => (got += c))
-      s.on('end', () => resolve(got))
-      s.on('error', reject)
-      s.on('connect', () => s.write(`${line}\n`))
-    }),
-    5000,
-    `answer to ${line}`,
-  )
-}
+const request = (path: string, line: string): Promise<string> =>
+  exchange(path, `${line}\n`, 5000)
 
 t.test('the service sends the vector; control examples', async t => {
   const dir = mkdtempSync(join(tmpdir(), 'radvd-doc-'))

@@ -2,8 +2,9 @@
 // test vectors are parsed from the document itself and checked against the
 // real daemon, so a change to either that the other does not follow fails.
 import t from 'tap'
+import { exchange } from '@has/test-support'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, type NetConnectOpts } from 'node:net'
+
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { packageVersion, runDaemon, silentLogger } from '@has/daemon-kit'
@@ -38,18 +39,6 @@ function quoted(re: RegExp): string {
   const m = re.exec(doc)
   if (!m) throw new Error(`PROTOCOL.md does not quote ${String(re)}`)
   return (m[1] as string).replace(/\s+/g, ' ')
-}
-
-/** Connects, sends `send` (if any), returns all it reads until the end. */
-function exchange(to: NetConnectOpts, send?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(to)
-    const chunks: Buffer[] = []
-    s.on('data', c => chunks.push(c))
-    s.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
-    s.on('error', reject)
-    if (send !== undefined) s.write(send)
-  })
 }
 
 const SEMVER = /"version":"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?"/

@@ -5,10 +5,10 @@ import t from 'tap'
 import { createHmac } from 'node:crypto'
 import { createSocket } from 'node:dgram'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { connect } from 'node:net'
+
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ManualClock, waitFor, within } from '@has/test-support'
+import { ManualClock, waitFor, exchange } from '@has/test-support'
 import { runDaemon, silentLogger, type DaemonHandle } from '@has/daemon-kit'
 import { parseConfig, type TmConfig } from '../src/config.js'
 import { InProcessHost } from '../src/proxy-host.js'
@@ -99,21 +99,8 @@ function transcript(): { request: string; answer: string }[] {
 }
 
 /** Sends one request line on its own connection; resolves to all it got. */
-function ask(path: string, request: string): Promise<string> {
-  const sock = connect(path)
-  let got = ''
-  sock.setEncoding('utf8')
-  sock.on('data', (c: string) => (got += c))
-  sock.write(request)
-  return within(
-    new Promise<string>((resolve, reject) => {
-      sock.once('error', reject)
-      sock.once('close', () => resolve(got))
-    }),
-    5000,
-    `the answer to ${JSON.stringify(request.slice(0, 40))}`,
-  )
-}
+const ask = (path: string, request: string): Promise<string> =>
+  exchange(path, request, 5000)
 
 /** Values that change from run to run become their type (null stays null). */
 function byType(v: unknown, varying: ReadonlySet<string>): unknown {

@@ -4,7 +4,7 @@
 // socket, so a change to either side that the other does not follow fails.
 import t, { type Test } from 'tap'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { connect, createServer, type Server, type Socket } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -14,7 +14,7 @@ import {
   startControlServer,
   type DaemonHandle,
 } from '@has/daemon-kit'
-import { waitFor, within } from '@has/test-support'
+import { waitFor, exchange } from '@has/test-support'
 import { createVipAnnouncer } from '../src/announcer.js'
 import { createBirdClient } from '../src/bird-client.js'
 import {
@@ -170,19 +170,7 @@ const BY_TYPE: Readonly<Record<string, readonly (readonly string[])[]>> = {
 
 /** Sends one request line on a new connection; resolves with the whole answer. */
 const ask = (path: string, request: string): Promise<string> =>
-  within(
-    new Promise<string>((resolve, reject) => {
-      const s = connect(path)
-      let got = ''
-      s.setEncoding('utf8')
-      s.on('data', (c: string) => (got += c))
-      s.on('end', () => resolve(got))
-      s.on('error', reject)
-      s.write(`${request}\n`)
-    }),
-    5000,
-    `the answer to ${request}`,
-  )
+  exchange(path, `${request}\n`, 5000)
 
 t.test(
   "control socket vector: the real daemon answers each request with the doc's line",

@@ -4,10 +4,11 @@
 // flows take about 0.25 s, where one process per flow took minutes. The
 // batch goes through a file in a private directory: conntrack opens
 // /dev/stdin by name, which fails on the socket Node gives a child as stdin.
+// The directory exists only while its batch runs, so a daemon killed with
+// -9 (or a crash) leaves nothing in /tmp but for a batch in flight.
 
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LineSplitter } from '@has/daemon-kit'
@@ -115,20 +116,24 @@ export function conntrackKernel(
 ): Kernel {
   let follower: ChildProcess | undefined
   let closed = false
-  // Mode 0700 (mkdtemp): nobody else can swap the batch file.
-  const dir = mkdtempSync(join(tmpdir(), 'conn-syncd-'))
-  const file = join(dir, 'batch')
-  // One batch at a time (chained), so one file serves them all.
+  // One batch at a time (chained), in order.
   let chain: Promise<unknown> = Promise.resolve()
   const run = (
     ops: readonly KernelOp[],
   ): Promise<{ ok: boolean; detail: string }> => {
     const next = chain.then(async () => {
-      await writeFile(file, ops.map(batchLine).join('\n') + '\n', {
-        mode: 0o600,
-      })
-      const r = await runConntrack(bin, ['-R', file])
-      return { ok: r.code === 0, detail: r.stderr.trim() }
+      // Mode 0700 (mkdtemp): nobody else can swap the batch file.
+      const dir = await mkdtemp(join(tmpdir(), 'conn-syncd-'))
+      try {
+        const file = join(dir, 'batch')
+        await writeFile(file, ops.map(batchLine).join('\n') + '\n', {
+          mode: 0o600,
+        })
+        const r = await runConntrack(bin, ['-R', file])
+        return { ok: r.code === 0, detail: r.stderr.trim() }
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
     })
     chain = next.catch(() => undefined)
     return next
@@ -228,7 +233,6 @@ export function conntrackKernel(
     close() {
       closed = true
       follower?.kill('SIGTERM')
-      rmSync(dir, { recursive: true, force: true })
     },
   }
 }

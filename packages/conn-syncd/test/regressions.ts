@@ -4,8 +4,17 @@
 import { waitFor } from '@has/test-support'
 import t from 'tap'
 import { createSocket } from 'node:dgram'
-import { mkdtempSync, rmSync } from 'node:fs'
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import {
   controlRequest,
@@ -24,7 +33,7 @@ import {
   type KernelOp,
 } from '../src/conntrack.js'
 import { flowKey, type Flow, type FlowKey } from '../src/flow.js'
-import { applyInOrder, type Kernel } from '../src/kernel.js'
+import { applyInOrder, conntrackKernel, type Kernel } from '../src/kernel.js'
 import { KernelQueue } from '../src/kernel-queue.js'
 import {
   decodeMessage,
@@ -598,3 +607,31 @@ t.test(
     t.pass('ready again')
   },
 )
+
+// Regression: the batch directory lived from start to close, so every
+// conn-syncd killed with -9 left a /tmp/conn-syncd-* behind (89 on the
+// test machine). It now lives only while its batch runs. A stand-in
+// conntrack records the batch file it is given (no root needed).
+t.test('a conntrack batch leaves nothing in the temp directory', async t => {
+  const tmp = mkdtempSync(join(tmpdir(), 'cs-batch-'))
+  t.teardown(() => rmSync(tmp, { recursive: true, force: true }))
+  const bin = join(tmp, 'conntrack')
+  const seen = join(tmp, 'seen')
+  writeFileSync(bin, `#!/bin/sh\ncat "$2" > ${JSON.stringify(seen)}\n`)
+  chmodSync(bin, 0o755)
+  const work = join(tmp, 'work')
+  mkdirSync(work)
+  const before = process.env.TMPDIR
+  process.env.TMPDIR = work
+  t.teardown(() => {
+    if (before === undefined) delete process.env.TMPDIR
+    else process.env.TMPDIR = before
+  })
+  const k = conntrackKernel(bin, 120, silentLogger())
+  t.teardown(() => k.close())
+  t.same(readdirSync(work), [], 'nothing made at start')
+  const res = await k.apply([{ op: 'replace', flow: flow(4000) }])
+  t.same(res, [true])
+  t.match(readFileSync(seen, 'utf8'), /--sport 4000/, 'conntrack got the batch')
+  t.same(readdirSync(work), [], 'nothing left after the batch')
+})

@@ -11,8 +11,8 @@ import { join } from 'node:path'
 import { packageVersion, runDaemon, silentLogger } from '@has/daemon-kit'
 import { portOf, exchange } from '@has/test-support'
 import { loadConfig, type HnmConfig } from '../src/config.js'
-import type { ExecResult } from '../src/exec.js'
-import { MountOps, type Mounter } from '../src/mounter.js'
+import type { Mounter } from '../src/mounter.js'
+import { FakeOps } from './helpers/fake-ops.js'
 import {
   buildNullCall,
   parseReply,
@@ -198,24 +198,6 @@ async function twoServers(
       second.close()
       if (i >= 20 || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e
     }
-  }
-}
-
-const ok: ExecResult = {
-  code: 0,
-  stdout: '',
-  stderr: '',
-  timedOut: false,
-  ms: 0,
-}
-
-/** Mount-table commands replaced (no root): the seam service-mount.ts uses. */
-class FakeOps extends MountOps {
-  override async bind(): Promise<ExecResult> {
-    return ok
-  }
-  override async detach(): Promise<boolean> {
-    return true
   }
 }
 

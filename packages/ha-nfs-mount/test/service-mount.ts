@@ -14,30 +14,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLogger, configOrThrow } from '@has/daemon-kit'
 import { createHaNfsMount, parseConfig } from '../src/index.js'
-import { MountOps, type Mounter } from '../src/mounter.js'
+import type { Mounter } from '../src/mounter.js'
+import { FakeOps } from './helpers/fake-ops.js'
 import { RecordReader } from '../src/rpc.js'
-import type { ExecResult } from '../src/exec.js'
-
-const ok: ExecResult = {
-  code: 0,
-  stdout: '',
-  stderr: '',
-  timedOut: false,
-  ms: 0,
-}
-
-class FakeOps extends MountOps {
-  readonly binds: [string, string][] = []
-  readonly detached: string[] = []
-  override async bind(source: string, target: string): Promise<ExecResult> {
-    this.binds.push([source, target])
-    return ok
-  }
-  override async detach(target: string): Promise<boolean> {
-    this.detached.push(target)
-    return true
-  }
-}
 
 class FakeMounter implements Mounter {
   readonly kind = 'bind' as const

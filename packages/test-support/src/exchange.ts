@@ -16,7 +16,7 @@ export function exchange(
   bytes?: string,
   timeoutMs = 10_000,
 ): Promise<string> {
-  const sock = typeof to === 'string' ? connect(to) : connect(to)
+  const sock = connect(typeof to === 'string' ? { path: to } : to)
   const chunks: Buffer[] = []
   sock.on('data', (c: Buffer) => chunks.push(c))
   const done = new Promise<string>((resolve, reject) => {

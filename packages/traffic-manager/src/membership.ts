@@ -16,12 +16,12 @@ export class Membership {
   #ranges = new Map<string, BlockList>()
 
   constructor(config: TmConfig, now: () => number) {
-    this.table = new LiveTable({ ...this.#tableOptions(config), now })
+    this.table = new LiveTable({ ...this.#configure(config), now })
   }
 
   /** Applies a reloaded config; nodes that stay keep their state. */
   reconfigure(next: TmConfig): void {
-    this.table.reconfigure(this.#tableOptions(next))
+    this.table.reconfigure(this.#configure(next))
   }
 
   /** Does the service take auto-joined nodes? */
@@ -52,7 +52,8 @@ export class Membership {
       .map(([name]) => name)
   }
 
-  #tableOptions(c: TmConfig) {
+  /** Takes `c`'s autojoin ranges; returns the live table's options for `c`. */
+  #configure(c: TmConfig) {
     this.#ranges = new Map(
       c.services
         .filter(s => s.autojoin.length)

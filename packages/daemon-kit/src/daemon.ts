@@ -3,9 +3,12 @@
 // on) reloads: the new file is validated first and swapped in only when it
 // is good, so a bad edit never takes a running daemon down. TERM/INT stop
 // gracefully with a deadline; a second TERM forces. USR1 logs a state dump.
+// prom-client and chokidar are loaded only once the service has started
+// (and chokidar only when there are paths to watch): a daemon serves
+// without paying for either first (issue 18.12).
 
-import { watch as chokidarWatch, type FSWatcher } from 'chokidar'
-import { Counter, Gauge, Registry } from 'prom-client'
+import type { FSWatcher } from 'chokidar'
+import type { Registry } from 'prom-client'
 import { hasCode, EXIT } from './errors.js'
 import { ConfigError } from './config-source.js'
 import {
@@ -13,7 +16,7 @@ import {
   type ControlHandlers,
   type ControlServer,
 } from './control.js'
-import { startMetricsServer, type MetricsServer } from './metrics.js'
+import { startMetricsServer, type MetricsServer } from './metrics-server.js'
 import type { Logger } from './logger.js'
 
 export interface Service<C, S = unknown> {
@@ -71,7 +74,13 @@ export async function runDaemon<C, S = unknown>(
   const log = opts.logger
   let config = await opts.load()
   const service = await opts.start(config)
-  const registry = service.registry ?? new Registry()
+  const { Counter, Gauge, Registry } = await import('prom-client').catch(
+    async (e: unknown) => {
+      await service.close()
+      throw e
+    },
+  )
+  const registry: Registry = service.registry ?? new Registry()
   const reloads = new Counter({
     name: 'has_config_reloads_total',
     help: 'Config reloads by result (applied or rejected)',
@@ -139,23 +148,24 @@ export async function runDaemon<C, S = unknown>(
         ...(opts.allowRemoteMetrics ? { allowRemote: true } : {}),
       })
     }
+    if (opts.watchPaths?.length) {
+      let timer: NodeJS.Timeout | undefined
+      const { watch } = await import('chokidar')
+      watcher = watch([...opts.watchPaths], {
+        ignoreInitial: true,
+        atomic: true,
+        persistent: false,
+      })
+      watcher.on('all', () => {
+        clearTimeout(timer)
+        timer = setTimeout(() => void reload(), 200)
+      })
+    }
   } catch (e) {
+    await metrics?.close()
     await control?.close()
     await service.close()
     throw e
-  }
-
-  if (opts.watchPaths?.length) {
-    let timer: NodeJS.Timeout | undefined
-    watcher = chokidarWatch([...opts.watchPaths], {
-      ignoreInitial: true,
-      atomic: true,
-      persistent: false,
-    })
-    watcher.on('all', () => {
-      clearTimeout(timer)
-      timer = setTimeout(() => void reload(), 200)
-    })
   }
 
   let resolveDone!: (code: number) => void

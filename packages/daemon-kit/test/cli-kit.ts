@@ -11,7 +11,8 @@ import {
   type DaemonFlags,
 } from '../src/cli-kit.js'
 import { startControlServer } from '../src/control.js'
-import { startMetricsServer, Registry } from '../src/metrics.js'
+import { startMetricsServer } from '../src/metrics-server.js'
+import { Registry } from '../src/metrics.js'
 import { ConfigError } from '../src/config-source.js'
 import { HasError } from '../src/errors.js'
 

@@ -105,3 +105,32 @@ t.test('graceful stop past its deadline forces exit 1', async t => {
   })
   t.equal(await d.stop(), 1)
 })
+
+t.test('watchPaths: an edit of the file reloads it', async t => {
+  const dir = t.testdir({ 'd.conf': 'port 10\n' })
+  const file = join(dir, 'd.conf')
+  const { lines, stream } = sink()
+  const d = await runDaemon({
+    name: 'watchd',
+    logger: createLogger({ name: 'watchd', destination: stream }),
+    load: () => load(file),
+    start: async () => ({
+      reload: () => {},
+      close: async () => {},
+      status: () => ({}),
+    }),
+    watchPaths: [file],
+    handleSignals: false,
+  })
+  // The watcher is ready a moment after start and says nothing: edit the
+  // file until a reload shows it is watching (bounded).
+  const deadline = performance.now() + 10_000
+  let port = 10
+  while (d.config.port === 10 && performance.now() < deadline) {
+    writeFileSync(file, `port ${++port}\n`)
+    await new Promise(r => setTimeout(r, 300))
+  }
+  t.not(d.config.port, 10, 'an edit of the watched file applied within 10 s')
+  t.ok(lines.some(l => l.msg === 'configuration reloaded'))
+  t.equal(await d.stop(), 0)
+})

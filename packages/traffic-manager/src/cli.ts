@@ -18,7 +18,7 @@ import {
   stdio,
   type CliIo,
   type DaemonFlags,
-} from '@has/daemon-kit'
+} from '@has/daemon-kit/core'
 import { loadConfig, parseConfig, type TmConfig } from './config.js'
 import { loadDataPlaneFactory } from './data-plane-registry.js'
 import {

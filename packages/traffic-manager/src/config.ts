@@ -27,7 +27,7 @@ import {
   int,
   duration,
   lookupDirective,
-} from '@has/daemon-kit'
+} from '@has/daemon-kit/core'
 import { SCHEDULERS, type SchedulerName } from './schedulers.js'
 
 export const DEFAULTS = Object.freeze({

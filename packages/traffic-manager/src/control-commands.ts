@@ -7,7 +7,7 @@ import {
   parseIntRange,
   type ControlHandlers,
   type Logger,
-} from '@has/daemon-kit'
+} from '@has/daemon-kit/core'
 import { tmError } from './errors.js'
 import { isPersistenceCapable } from './proxy-data-plane.js'
 import { MAX_WEIGHT } from './weights.js'

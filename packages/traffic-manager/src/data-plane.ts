@@ -4,7 +4,7 @@
 // plane pushes the eligible backends and their weights on every membership
 // or weight change, and reads per-backend counters back for status/metrics.
 
-import type { Logger } from '@has/daemon-kit'
+import type { Logger } from '@has/daemon-kit/core'
 import type { SchedulerName } from './schedulers.js'
 
 export interface Backend {

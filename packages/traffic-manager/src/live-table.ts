@@ -3,7 +3,7 @@
 // silent for `timeout` ms, and its next report brings it back. Pure apart
 // from the injected clock; the UDP socket lives in report-server.ts.
 
-import { ReplayGuard } from '@has/daemon-kit'
+import { ReplayGuard } from '@has/daemon-kit/core'
 import {
   parseReport,
   verifyReport,

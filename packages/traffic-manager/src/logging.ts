@@ -12,7 +12,7 @@ import {
   type ErrorLogStream,
   type Logger,
   type LogLevel,
-} from '@has/daemon-kit'
+} from '@has/daemon-kit/core'
 
 export interface DaemonLogger {
   readonly logger: Logger

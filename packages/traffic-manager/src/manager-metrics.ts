@@ -1,36 +1,38 @@
 // traffic-manager's own Prometheus metrics (README "Metrics"): report
 // counters, autojoin and replay-state events, per-node load and per-backend
-// weights and counters. Gauges read the state when scraped, so nothing here
-// runs between scrapes.
+// weights and counters. Every metric reads the state when scraped, so
+// nothing here runs between scrapes, and this module (with prom-client) is
+// loaded only once the services serve (issue 18.12).
 
-import { Counter, Gauge, Registry } from '@has/daemon-kit'
+import { Counter, Gauge, Registry } from '@has/daemon-kit/metrics'
 import { DROP_REASONS } from './live-table.js'
 import { isPersistenceCapable } from './proxy-data-plane.js'
 import type { PersistStats } from './proxy-host.js'
 import type { ManagerState, Running } from './manager-state.js'
 
-export interface ManagerMetrics {
-  readonly registry: Registry
-  /** Load reports accepted. */
-  readonly accepted: Counter
-  /** Load reports dropped, by reason. */
-  readonly dropped: Counter<'reason'>
-}
-
-export function createManagerMetrics(state: ManagerState): ManagerMetrics {
+export function createManagerMetrics(state: ManagerState): Registry {
   const registry = new Registry()
-  const accepted = new Counter({
+  // The live table counts reports from the start, before this exists.
+  new Counter({
     name: 'tm_reports_accepted_total',
     help: 'Load reports accepted',
     registers: [registry],
+    collect() {
+      this.reset()
+      this.inc(state.table.accepted)
+    },
   })
-  const dropped = new Counter({
+  new Counter({
     name: 'tm_reports_dropped_total',
     help: 'Load reports dropped, by reason (error code)',
     labelNames: ['reason'] as const,
     registers: [registry],
+    collect() {
+      this.reset()
+      for (const reason of DROP_REASONS)
+        this.inc({ reason }, state.table.drops[reason])
+    },
   })
-  for (const r of DROP_REASONS) dropped.inc({ reason: r }, 0)
   new Counter({
     name: 'tm_autojoin_total',
     help: 'Unlisted nodes that joined by themselves (autojoin), left on timeout, or were refused (source, MAC, autojoin-max)',
@@ -170,5 +172,5 @@ export function createManagerMetrics(state: ManagerState): ManagerMetrics {
     "Packets of the node's connections through this host since start, from kernel counters (monotonic; both directions for nftables, client to node only for nftables-dr)",
     (r, b) => r.counters.get(b)?.packets,
   )
-  return { registry, accepted, dropped }
+  return registry
 }

@@ -7,7 +7,7 @@
 
 import cluster, { type Worker } from 'node:cluster'
 import { fileURLToPath } from 'node:url'
-import type { Logger } from '@has/daemon-kit'
+import type { Logger } from '@has/daemon-kit/core'
 import type { Backend, BackendCounters } from './data-plane.js'
 import type { PersistEntry } from './balancer.js'
 import type { ProxySpec } from './proxy-service.js'

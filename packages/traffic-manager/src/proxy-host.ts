@@ -2,7 +2,7 @@
 // or in a pool of worker processes (proxy-cluster.ts). The proxy data plane
 // talks to either through this interface.
 
-import type { Logger } from '@has/daemon-kit'
+import type { Logger } from '@has/daemon-kit/core'
 import type { Backend, BackendCounters } from './data-plane.js'
 import type { PersistEntry } from './balancer.js'
 import { ProxyService, type ProxySpec } from './proxy-service.js'

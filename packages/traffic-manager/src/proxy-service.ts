@@ -8,12 +8,10 @@
 // allocation of our own, byte counts read once at close.
 
 import { createServer, connect, type Server, type Socket } from 'node:net'
-import {
-  systemClock,
-  type Clock,
-  type Logger,
-  type Timer,
-} from '@has/daemon-kit'
+// Subpaths, not the kit's index: proxy workers load this file, and the
+// index brings prom-client, commander and more (issue 18.12).
+import { systemClock, type Clock, type Timer } from '@has/daemon-kit/clock'
+import type { Logger } from '@has/daemon-kit/logger'
 import type { Backend, BackendCounters } from './data-plane.js'
 import { Balancer, type PersistEntry, type Slot } from './balancer.js'
 import type { SchedulerName } from './schedulers.js'

@@ -4,7 +4,7 @@
 // and what only the new config's success may do (closing replaced
 // listeners) waits for commit.
 
-import type { Logger } from '@has/daemon-kit'
+import type { Logger } from '@has/daemon-kit/core'
 import type { TmConfig } from './config.js'
 import { tmError } from './errors.js'
 import type { Factories, ServiceSet } from './service-set.js'

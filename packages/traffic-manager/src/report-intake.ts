@@ -1,23 +1,21 @@
-// Load reports in: each datagram goes to the live table, drops are counted
-// and logged (rate-limited), and a timer expires nodes that fall silent.
+// Load reports in: each datagram goes to the live table (which counts what
+// it accepts and drops), drops are logged (rate-limited), and a timer
+// expires nodes that fall silent.
 // Table changes are reported through onChange; the caller recomputes.
 
 import {
   createDropLog,
   type Clock,
-  type Counter,
   type DropLog,
   type Logger,
   type Timer,
-} from '@has/daemon-kit'
+} from '@has/daemon-kit/core'
 import type { Membership } from './membership.js'
 
 export interface ReportIntakeOptions {
   readonly membership: Membership
   readonly clock: Clock
   readonly log: Logger
-  readonly accepted: Counter
-  readonly dropped: Counter<'reason'>
   /** The table changed: backend sets need a recompute. */
   readonly onChange: () => void
 }
@@ -43,7 +41,6 @@ export class ReportIntake {
     const { membership, log } = this.#o
     const res = membership.table.receive(msg, from.address)
     if (!res.accepted) {
-      this.#o.dropped.inc({ reason: res.reason })
       this.#dropLog.drop(res.reason, from.address)
       log.debug(
         { reason: res.reason, detail: res.detail, from: from.address },
@@ -51,7 +48,6 @@ export class ReportIntake {
       )
       return
     }
-    this.#o.accepted.inc()
     if (res.joined) {
       log.info(
         {

@@ -7,7 +7,7 @@
 // The MAC (HMAC-SHA256, shared key) covers every byte before " mac=".
 
 import { isIP } from 'node:net'
-import { hmacHex, verifyHmacHex } from '@has/daemon-kit'
+import { hmacHex, verifyHmacHex } from '@has/daemon-kit/core'
 
 export const REPORT_VERSION = 1
 /** Longest datagram accepted; fits any IPv6 minimum MTU. */

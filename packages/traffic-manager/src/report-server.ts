@@ -4,7 +4,7 @@
 import { isIP } from 'node:net'
 import type { RemoteInfo } from 'node:dgram'
 import DgramAsPromised from 'dgram-as-promised'
-import { formatHostPort } from '@has/daemon-kit'
+import { formatHostPort } from '@has/daemon-kit/core'
 import { tmError } from './errors.js'
 import { REPORT_MAX_BYTES } from './report-protocol.js'
 

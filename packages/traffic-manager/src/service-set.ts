@@ -3,7 +3,7 @@
 // stopping and the proxy worker pool live here; reload.ts decides which
 // of these steps a new configuration needs.
 
-import { formatHostPort, type Logger } from '@has/daemon-kit'
+import { formatHostPort, type Logger } from '@has/daemon-kit/core'
 import type { TmConfig, ServiceConfig } from './config.js'
 import type { DataPlaneFactory, DataPlaneOptions } from './data-plane.js'
 import { loadDataPlaneFactory } from './data-plane-registry.js'

@@ -15,7 +15,7 @@ import {
   parseIntRange,
   type HostPort,
   type Logger,
-} from '@has/daemon-kit'
+} from '@has/daemon-kit/core'
 import type { StatusSnapshot } from './traffic-manager.js'
 
 export interface StatusPageOptions {

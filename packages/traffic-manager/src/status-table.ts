@@ -1,7 +1,7 @@
 // `traffic-manager status` as a table in the spirit of `ipvsadm -L -n`:
 // one line per virtual service, then one per node beneath it.
 
-import { formatTable } from '@has/daemon-kit'
+import { formatTable } from '@has/daemon-kit/core'
 import type { StatusSnapshot } from './traffic-manager.js'
 
 export function formatStatus(s: StatusSnapshot): string {

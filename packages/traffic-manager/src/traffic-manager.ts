@@ -1,11 +1,12 @@
 // The daemon's core, composed from its parts: membership (live table and
 // autojoin), report intake, the running services, metrics, status view,
 // control commands and reload. createTrafficManager is the library entry;
-// the CLI wraps it in the kit's runDaemon.
+// the CLI wraps it in the kit's runDaemon. Start order (issue 18.12): the
+// report socket and the services first; what only observes them (metrics,
+// and in runDaemon the control socket and /metrics) once they serve.
 
 import { availableParallelism } from 'node:os'
 import {
-  Registry,
   formatHostPort,
   type ControlHandlers,
   type ErrorLogStream,
@@ -13,7 +14,8 @@ import {
   type Clock,
   type Logger,
   type Service,
-} from '@has/daemon-kit'
+} from '@has/daemon-kit/core'
+import type { Registry } from '@has/daemon-kit/metrics'
 import type { TmConfig } from './config.js'
 import type { DataPlaneFactory } from './data-plane.js'
 import type { LiveTable } from './live-table.js'
@@ -21,7 +23,6 @@ import { startReportServer, type ReportServer } from './report-server.js'
 import { openErrorLog } from './logging.js'
 import type { InheritedSocket } from './socket-activation.js'
 import type { ManagerState } from './manager-state.js'
-import { createManagerMetrics } from './manager-metrics.js'
 import { statusView, type StatusSnapshot } from './status-view.js'
 import { controlCommands } from './control-commands.js'
 import { Membership } from './membership.js'
@@ -90,13 +91,10 @@ export async function createTrafficManager(
     nodesOf: s => membership.nodesOf(s),
     refreshCounters: () => set.refreshCounters(),
   }
-  const { registry, accepted, dropped } = createManagerMetrics(state)
   const intake = new ReportIntake({
     membership,
     clock,
     log,
-    accepted,
-    dropped,
     onChange: () => set.queueRecompute(),
   })
   let reports: ReportServer = await startReportServer(
@@ -105,8 +103,12 @@ export async function createTrafficManager(
     intake.receive,
   )
   warnIfOpen(log, config)
+  let registry: Registry
   try {
     await set.startAll(config)
+    registry = (await import('./manager-metrics.js')).createManagerMetrics(
+      state,
+    )
   } catch (e) {
     intake.close()
     await set.stopAll()

@@ -1,7 +1,7 @@
 // Error codes of the direct-routing data plane (`dataplane nftables-dr`).
 // Same TM_ prefix as the NAT plane's; listed in the README Errors table.
 
-import { defineErrors } from '@has/daemon-kit'
+import { defineErrors } from '@has/daemon-kit/errors'
 
 export const drError = defineErrors({
   TM_ERR_DR_NO_CAP: {

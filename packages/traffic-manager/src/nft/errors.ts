@@ -2,7 +2,7 @@
 // own table (src/errors.ts) because this directory is a separate concern;
 // the codes share the TM_ prefix so operators see one family.
 
-import { defineErrors } from '@has/daemon-kit'
+import { defineErrors } from '@has/daemon-kit/errors'
 
 export const nftError = defineErrors({
   TM_ERR_NFT_NO_CAP: {

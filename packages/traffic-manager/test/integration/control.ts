@@ -194,6 +194,18 @@ t.test(
           text,
           /tm_reports_dropped_total\{reason="TM_ERR_REPORT_MAC"\} 2/,
         )
+        // Counted by the live table from the start, before the metrics
+        // module is loaded (issue 18.12); every reason has its series.
+        t.match(
+          text,
+          /tm_reports_dropped_total\{reason="TM_ERR_REPORT_LATE"\} 0/,
+        )
+        const accepted = /^tm_reports_accepted_total (\d+)$/m.exec(text)
+        t.ok(
+          Number(accepted?.[1]) >= before.reports.accepted &&
+            before.reports.accepted > 0,
+          'accepted reports counted since start',
+        )
         t.match(text, /tm_node_up\{node="127.0.0.21"\} 1/)
       },
     )

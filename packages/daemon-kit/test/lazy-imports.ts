@@ -1,0 +1,45 @@
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+// Issue 18.12: what a daemon pays before it serves. The built modules are
+// loaded in a child (run `npx tsc -b` first), which prints every package
+// the import resolved.
+const fixture = fileURLToPath(
+  new URL('./fixtures/loaded-packages.mjs', import.meta.url),
+)
+const dist = (f: string): string =>
+  new URL(`../dist/${f}`, import.meta.url).href
+
+function loadedPackages(url: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [fixture, url],
+      { timeout: 30_000 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`loading ${url}: ${err.message} ${stderr}`))
+        else resolve(JSON.parse(stdout) as string[])
+      },
+    )
+  })
+}
+
+t.test('core loads neither prom-client nor chokidar', async t => {
+  const core = await loadedPackages(dist('core.js'))
+  t.notOk(core.includes('prom-client'), 'no prom-client')
+  t.notOk(core.includes('chokidar'), 'no chokidar')
+  t.ok(core.includes('pino'), 'the logger is there')
+})
+
+t.test('the index still gives the metric types (prom-client)', async t => {
+  const index = await loadedPackages(dist('index.js'))
+  t.ok(index.includes('prom-client'))
+  t.notOk(index.includes('chokidar'), 'chokidar only when watching')
+})
+
+t.test('the small subpaths load only what they name', async t => {
+  t.same(await loadedPackages(dist('clock.js')), [])
+  t.same(await loadedPackages(dist('errors.js')), [])
+  t.same(await loadedPackages(dist('logger.js')), ['pino'])
+})

@@ -44,7 +44,9 @@ type StatusView = Pick<
   | 'insertFailed'
   | 'peers'
 > &
-  Partial<Pick<ConnSyncdStatus, 'ready' | 'waitingFor' | 'kernelPending'>>
+  Partial<
+    Pick<ConnSyncdStatus, 'ready' | 'waitingFor' | 'kernelPending' | 'priority'>
+  >
 
 export function formatStatus(s: StatusView): string {
   const head =
@@ -53,7 +55,10 @@ export function formatStatus(s: StatusView): string {
       ? '\n'
       : `, ready ${s.ready ? 'yes' : `no (waiting for ${s.waitingFor?.join(' ') || 'the kernel'}, ${s.kernelPending ?? 0} pending)`}\n`) +
     `sent ${s.sent} received ${s.received} lost ${s.lost} dropped ${s.dropped} ` +
-    `resync requested ${s.resyncRequested} served ${s.resyncServed} inserted ${s.inserted} insert-failed ${s.insertFailed}\n`
+    `resync requested ${s.resyncRequested} served ${s.resyncServed} inserted ${s.inserted} insert-failed ${s.insertFailed}\n` +
+    (s.priority
+      ? `cpu priority: nice ${s.priority.nice}, scheduler ${s.priority.policy}${s.priority.rtPriority ? ` ${s.priority.rtPriority}` : ''}\n`
+      : '')
   return (
     head +
     formatTable(
@@ -120,13 +125,16 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
       return
     }
     const { createConnSyncd } = await import('./conn-syncd.js')
+    const { applyPriority } = await import('./priority.js')
     const logger = createLogger({ name: NAME, level: flags.logLevel })
     const handle = await runDaemon({
       name: NAME,
       version: packageVersion(import.meta.url),
       logger,
       load: () => loadConfig(flags.config),
-      start: config => {
+      start: async config => {
+        // Before the first conntrack child: they inherit it (restart only).
+        await applyPriority(config, logger)
         // Never backwards across restarts, even after a clock step (issue 19.9).
         const e = senderEpoch(defaultEpochFile(NAME))
         if (e.warning) logger.warn({ epoch: e.epoch }, e.warning)

@@ -32,6 +32,7 @@ import {
   type DirectiveApply,
 } from '@has/daemon-kit'
 import { MAX_DATAGRAM, MIN_DATAGRAM } from './protocol.js'
+import { SCHED_POLICIES, type SchedPolicy, type Scheduler } from './priority.js'
 import { csError } from './errors.js'
 
 export interface ServiceMatch {
@@ -64,6 +65,10 @@ export interface Config {
   readonly heartbeat?: HostPort
   readonly proxyControl?: string
   readonly proxyPollMs: number
+  /** Nice value set at start (daemon and conntrack children); unset: inherited. */
+  readonly nice?: number
+  /** Scheduling policy set at start (chrt); unset: inherited. */
+  readonly scheduler?: Scheduler
 }
 
 export const DEFAULTS = Object.freeze({
@@ -76,6 +81,7 @@ export const DEFAULTS = Object.freeze({
   'max-insert-rate': 20_000, // flows per second into the kernel
   conntrack: 'conntrack',
   'proxy-poll': 2000, // ms
+  'scheduler-priority': 1, // rr/fifo without a priority: the lowest real-time one
 })
 
 /** Directives that only take effect on restart (README says so too). */
@@ -86,6 +92,8 @@ export const RESTART_DIRECTIVES = [
   'conntrack',
   'entry-timeout',
   'heartbeat',
+  'nice',
+  'scheduler',
 ] as const
 
 /** What the directives set; parseConfig checks it as a whole afterwards. */
@@ -108,6 +116,8 @@ interface Draft {
   heartbeat?: HostPort
   proxyControl?: string
   proxyPoll?: number
+  nice?: number
+  scheduler?: Scheduler
 }
 
 type Apply = DirectiveApply<Draft>
@@ -240,6 +250,38 @@ const DIRECTIVES: Readonly<Record<string, Apply>> = {
   'proxy-poll': one(seconds(200, 3_600_000), (d, v) => {
     d.proxyPoll = v
   }),
+  // conntrackd's `Nice` and `Scheduler { Type; Priority }`, one line each.
+  nice: one(int(-20, 19), (d, v) => {
+    d.nice = v
+  }),
+  scheduler(d, args, at, issues) {
+    const [policy = '', prio] = args
+    if (
+      !(SCHED_POLICIES as readonly string[]).includes(policy) ||
+      args.length > 2
+    ) {
+      issues.error(
+        at,
+        'scheduler must be rr|fifo [priority 1..99] or other',
+        args.join(' '),
+      )
+      return
+    }
+    const p = policy as SchedPolicy
+    if (p === 'other') {
+      if (prio !== undefined && prio !== '0')
+        issues.error(at, 'scheduler other takes no priority', prio)
+      else d.scheduler = { policy: p, priority: 0 }
+      return
+    }
+    const n =
+      prio === undefined
+        ? DEFAULTS['scheduler-priority']
+        : int(1, 99).parse(prio)
+    if (n === undefined)
+      issues.error(at, `scheduler ${p} priority must be an integer 1..99`, prio)
+    else d.scheduler = { policy: p, priority: n }
+  },
 }
 
 /** Parses conn-syncd.conf text; never throws (the kit's one result shape). */
@@ -258,7 +300,7 @@ export function parseConfig(
   const { node, listen, peers, accept, multicast, hmac, authKey } = d
   const { authKeyFile, services, threshold, refresh, timeout } = d
   const { maxDatagram, maxInsertRate, conntrack, heartbeat } = d
-  const { proxyControl, proxyPoll } = d
+  const { proxyControl, proxyPoll, nice, scheduler } = d
   const at = { file, line: 0 }
   if (!authKey && !authKeyFile)
     issues.error(
@@ -308,6 +350,8 @@ export function parseConfig(
     ...(heartbeat ? { heartbeat } : {}),
     ...(proxyControl ? { proxyControl } : {}),
     proxyPollMs: proxyPoll ?? DEFAULTS['proxy-poll'],
+    ...(nice !== undefined ? { nice } : {}),
+    ...(scheduler ? { scheduler } : {}),
   }
   return { config: deepFreeze(cfg), errors: [], warnings: issues.warnings }
 }

@@ -28,6 +28,17 @@ export { SequenceTracker, type SeqVerdict } from './sequence.js'
 export { PeerTable, type HeldFlow } from './peer-table.js'
 export { LocalFlows } from './local-flows.js'
 export {
+  applyPriority,
+  chrtArgs,
+  parseSchedStat,
+  readSchedState,
+  SCHED_POLICIES,
+  type Priority,
+  type Scheduler,
+  type SchedPolicy,
+  type SchedState,
+} from './priority.js'
+export {
   parseMembershipLine,
   type MembershipEvent,
 } from './heartbeat-client.js'

@@ -9,8 +9,8 @@ import type { KernelOp } from './conntrack.js'
 
 export interface KernelQueueOptions {
   readonly apply: (ops: readonly KernelOp[]) => Promise<boolean[]>
-  /** Called once per op with its result, before the next batch starts. */
-  readonly onResult: (op: KernelOp, ok: boolean) => void
+  /** Called once per op with its result (and its flowKey), before the next batch starts. */
+  readonly onResult: (op: KernelOp, ok: boolean, key: FlowKey) => void
   /** Called after every batch and when the queue becomes idle. */
   readonly onProgress?: () => void
   readonly maxBatch: number
@@ -56,9 +56,9 @@ export class KernelQueue {
     this.#rate = n
   }
 
-  push(op: KernelOp): void {
+  /** `key` is flowKey(op.flow), when the caller has it already. */
+  push(op: KernelOp, key: FlowKey = flowKey(op.flow)): void {
     if (this.#closed) return
-    const key = flowKey(op.flow)
     this.#pending.delete(key) // last change wins, and goes to the back
     this.#pending.set(key, op)
     // Next turn: the records of one datagram (or a burst) share a batch.
@@ -142,16 +142,18 @@ export class KernelQueue {
     }
     this.#tokens -= n
     const batch: KernelOp[] = []
+    const keys: FlowKey[] = []
     for (const [key, op] of this.#pending) {
       if (batch.length >= n) break
       this.#pending.delete(key)
       this.#inflight.add(key)
       batch.push(op)
+      keys.push(key)
     }
-    void this.#run(batch)
+    void this.#run(batch, keys)
   }
 
-  async #run(batch: KernelOp[]): Promise<void> {
+  async #run(batch: KernelOp[], keys: FlowKey[]): Promise<void> {
     this.#running = true
     const t0 = this.#o.now()
     let results: boolean[]
@@ -162,13 +164,15 @@ export class KernelQueue {
     }
     this.#batches++
     this.#last = { flows: batch.length, ms: this.#o.now() - t0 }
-    batch.forEach((op, i) => {
+    for (let i = 0; i < batch.length; i++) {
+      const op = batch[i] as KernelOp
+      const key = keys[i] as FlowKey
       const ok = results[i] === true
       if (ok) this.#applied++
       else this.#failed++
-      this.#inflight.delete(flowKey(op.flow))
-      if (!this.#closed) this.#o.onResult(op, ok)
-    })
+      this.#inflight.delete(key)
+      if (!this.#closed) this.#o.onResult(op, ok, key)
+    }
     this.#running = false
     this.#kick()
     this.#o.onProgress?.()

@@ -16,6 +16,7 @@ import type { Logger } from '@has/daemon-kit'
 import {
   batchLine,
   deleteArgs,
+  origDst,
   parseConntrackRow,
   type ConntrackRow,
   type KernelOp,
@@ -23,7 +24,14 @@ import {
 import { flowKey, PROTO_NAMES, type Flow, type FlowKey } from './flow.js'
 
 export interface Kernel {
-  follow(onRow: (row: ConntrackRow) => void): void
+  /**
+   * Follows conntrack events; with `wants`, a line whose original
+   * destination it refuses is dropped before it is parsed.
+   */
+  follow(
+    onRow: (row: ConntrackRow) => void,
+    wants?: (dst: string) => boolean,
+  ): void
   dump(): Promise<ConntrackRow[]>
   /** Applies the ops in order; one result per op (true: applied). */
   apply(ops: readonly KernelOp[]): Promise<boolean[]>
@@ -146,7 +154,7 @@ export function conntrackKernel(
     })
   }
   return {
-    follow(onRow) {
+    follow(onRow, wants) {
       const start = (): void => {
         if (closed) return
         const child = spawn(
@@ -158,6 +166,8 @@ export function conntrackKernel(
         const splitter = new LineSplitter(
           8192,
           line => {
+            const dst = wants && origDst(line)
+            if (dst && !wants(dst)) return
             const row = parseConntrackRow(line, timeoutS)
             if (row) onRow(row)
           },

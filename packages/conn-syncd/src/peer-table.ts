@@ -20,6 +20,11 @@ export const MAX_HELD = 262_144
 
 export class PeerTable {
   readonly #byKey = new Map<FlowKey, HeldFlow>()
+  /**
+   * No entry expires before this (a lower bound: a refresh only moves an
+   * entry's end later), so expire() walks the table only when one may.
+   */
+  #nextEnd = Infinity
   constructor(readonly maxEntries = MAX_HELD) {}
 
   /**
@@ -31,8 +36,9 @@ export class PeerTable {
     peer: string,
     flow: Flow,
     now: number,
+    /** flowKey(flow), when the caller has it already. */
+    key: FlowKey = flowKey(flow),
   ): { held: HeldFlow; changed: boolean } | undefined {
-    const key = flowKey(flow)
     const old = this.#byKey.get(key)
     if (!old && this.#byKey.size >= this.maxEntries) return undefined
     const changed =
@@ -49,6 +55,7 @@ export class PeerTable {
       failedAt: changed ? 0 : (old?.failedAt ?? 0),
     }
     this.#byKey.set(key, held)
+    this.#nextEnd = Math.min(this.#nextEnd, now + flow.timeout * 1000)
     return { held, changed }
   }
 
@@ -65,12 +72,16 @@ export class PeerTable {
   /** Drops entries not refreshed within their timeout; returns them. */
   expire(now: number): HeldFlow[] {
     const gone: HeldFlow[] = []
+    if (now <= this.#nextEnd) return gone
+    let next = Infinity
     for (const [k, h] of this.#byKey) {
-      if (now - h.seenAt > h.flow.timeout * 1000) {
+      const end = h.seenAt + h.flow.timeout * 1000
+      if (now > end) {
         this.#byKey.delete(k)
         gone.push(h)
-      }
+      } else if (end < next) next = end
     }
+    this.#nextEnd = next
     return gone
   }
 

@@ -67,10 +67,12 @@ export class ProtocolError extends Error {
   }
 }
 
-function ipBytes(family: 4 | 6, addr: string): Buffer {
+/** Writes an address of `family` at `off` (4 or 16 bytes), in place. */
+function writeIp(b: Buffer, off: number, family: 4 | 6, addr: string): void {
   if (family === 4) {
-    const parts = addr.split('.').map(Number)
-    return Buffer.from(parts)
+    const parts = addr.split('.')
+    for (let i = 0; i < 4; i++) b[off + i] = Number(parts[i])
+    return
   }
   // Expand :: then write 8 groups.
   const [head, tail] = addr.includes('::')
@@ -82,16 +84,20 @@ function ipBytes(family: 4 | 6, addr: string): Buffer {
     tail === undefined
       ? h
       : [...h, ...Array(8 - h.length - tl.length).fill('0'), ...tl]
-  const b = Buffer.alloc(16)
-  groups.forEach((g, i) => b.writeUInt16BE(parseInt(g || '0', 16), i * 2))
-  return b
+  if (groups.length > 8) throw new RangeError(`not an IPv6 address: ${addr}`)
+  b.fill(0, off, off + 16)
+  groups.forEach((g, i) => b.writeUInt16BE(parseInt(g || '0', 16), off + i * 2))
 }
 
-function ipText(family: 4 | 6, b: Buffer): string {
-  // No intermediate array: a 10,000-flow resync decodes 40,000 of these.
-  if (family === 4) return `${b[0] ?? 0}.${b[1] ?? 0}.${b[2] ?? 0}.${b[3] ?? 0}`
+/**
+ * The address at `off` (the reader checked the length). Read in place, no
+ * Buffer view: a 10,000-flow resync decodes 40,000 of these.
+ */
+function ipText(family: 4 | 6, b: Buffer, off: number): string {
+  if (family === 4)
+    return `${b[off] ?? 0}.${b[off + 1] ?? 0}.${b[off + 2] ?? 0}.${b[off + 3] ?? 0}`
   const g: string[] = []
-  for (let i = 0; i < 16; i += 2) g.push(b.readUInt16BE(i).toString(16))
+  for (let i = 0; i < 16; i += 2) g.push(b.readUInt16BE(off + i).toString(16))
   // Compress the longest run of zero groups (RFC 5952 style).
   let best = -1
   let bestLen = 0
@@ -134,31 +140,30 @@ export function encodeRecord(r: SyncRecord): Buffer {
       ttl,
     ])
   }
+  // One buffer per record (a resync encodes 10,000): kind, family, proto,
+  // src, dst, ports, then for FLOW natDst, natSrc, nat ports, timeout.
   const f = r.flow
-  const ports = Buffer.alloc(4)
-  ports.writeUInt16BE(f.sport, 0)
-  ports.writeUInt16BE(f.dport, 2)
-  const head = Buffer.concat([
-    Buffer.from([r.kind === 'flow' ? REC_FLOW : REC_REMOVE, f.family, f.proto]),
-    ipBytes(f.family, f.src),
-    ipBytes(f.family, f.dst),
-    ports,
-  ])
-  if (r.kind === 'remove') return head
+  const n = f.family === 4 ? 4 : 16
+  const head = 3 + 2 * n + 4
+  const b = Buffer.allocUnsafe(r.kind === 'remove' ? head : head + 2 * n + 8)
+  b[0] = r.kind === 'flow' ? REC_FLOW : REC_REMOVE
+  b[1] = f.family
+  b[2] = f.proto
+  writeIp(b, 3, f.family, f.src)
+  writeIp(b, 3 + n, f.family, f.dst)
+  b.writeUInt16BE(f.sport, 3 + 2 * n)
+  b.writeUInt16BE(f.dport, 5 + 2 * n)
+  if (r.kind === 'remove') return b
   const fl = r.flow
-  const nat = Buffer.alloc(8)
-  nat.writeUInt16BE(fl.natDport, 0)
-  nat.writeUInt16BE(fl.natSport, 2)
-  nat.writeUInt32BE(
+  writeIp(b, head, fl.family, fl.natDst)
+  writeIp(b, head + n, fl.family, fl.natSrc)
+  b.writeUInt16BE(fl.natDport, head + 2 * n)
+  b.writeUInt16BE(fl.natSport, head + 2 * n + 2)
+  b.writeUInt32BE(
     Math.max(0, Math.min(0xffffffff, Math.round(fl.timeout))),
-    4,
+    head + 2 * n + 4,
   )
-  return Buffer.concat([
-    head,
-    ipBytes(fl.family, fl.natDst),
-    ipBytes(fl.family, fl.natSrc),
-    nat,
-  ])
+  return b
 }
 
 /** The header of a message to encode: the epoch may be given as a number. */
@@ -233,6 +238,14 @@ class Reader {
   bytes(n: number): Buffer {
     this.need(n)
     const v = this.b.subarray(this.off, this.off + n)
+    this.off += n
+    return v
+  }
+  /** An address of `family`, read in place. */
+  ip(family: 4 | 6): string {
+    const n = family === 4 ? 4 : 16
+    this.need(n)
+    const v = ipText(family, this.b, this.off)
     this.off += n
     return v
   }
@@ -314,11 +327,10 @@ function readRecord(r: Reader): SyncRecord {
   if (kind !== REC_FLOW && kind !== REC_REMOVE)
     bad(`unknown record kind ${kind}`)
   const fam = family(r.u8())
-  const n = fam === 4 ? 4 : 16
   const proto = r.u8()
   if (proto !== 6 && proto !== 17) bad(`protocol ${proto} is not tcp or udp`)
-  const src = ipText(fam, r.bytes(n))
-  const dst = ipText(fam, r.bytes(n))
+  const src = r.ip(fam)
+  const dst = r.ip(fam)
   const sport = r.u16()
   const dport = r.u16()
   if (!isPort(sport) || !isPort(dport)) bad('port 0')
@@ -327,8 +339,8 @@ function readRecord(r: Reader): SyncRecord {
       kind: 'remove',
       flow: { family: fam, proto, src, dst, sport, dport },
     }
-  const natDst = ipText(fam, r.bytes(n))
-  const natSrc = ipText(fam, r.bytes(n))
+  const natDst = r.ip(fam)
+  const natSrc = r.ip(fam)
   const natDport = r.u16()
   const natSport = r.u16()
   const timeout = r.u32()

@@ -77,3 +77,53 @@ t.test('errors name file:line and quote the value', async t => {
     { message: /twice refresh-interval/ },
   )
 })
+
+t.test('nice and scheduler: conntrackd-like priority, good values', async t => {
+  const none = configOrThrow(parseConfig(base))
+  t.equal(none.nice, undefined, 'unset: inherited')
+  t.equal(none.scheduler, undefined)
+  const c = configOrThrow(parseConfig(base + 'nice -10\nscheduler rr 10\n'))
+  t.equal(c.nice, -10)
+  t.same(c.scheduler, { policy: 'rr', priority: 10 })
+  const cases: [string, unknown][] = [
+    ['scheduler fifo 99', { policy: 'fifo', priority: 99 }],
+    ['scheduler rr', { policy: 'rr', priority: 1 }],
+    ['scheduler other', { policy: 'other', priority: 0 }],
+    ['scheduler other 0', { policy: 'other', priority: 0 }],
+  ]
+  for (const [line, want] of cases)
+    t.same(configOrThrow(parseConfig(`${base}${line}\n`)).scheduler, want, line)
+  for (const n of [-20, 0, 19])
+    t.equal(configOrThrow(parseConfig(`${base}nice ${n}\n`)).nice, n)
+})
+
+t.test('nice and scheduler: bad values name file:line', async t => {
+  const bad: [string, RegExp][] = [
+    ['nice -21', /x\.conf:5: nice must be an integer -20\.\.19 \(got "-21"\)/],
+    ['nice 20', /x\.conf:5: nice .*\(got "20"\)/],
+    ['nice high', /x\.conf:5: nice .*\(got "high"\)/],
+    ['nice', /x\.conf:5: nice/],
+    [
+      'scheduler deadline',
+      /x\.conf:5: scheduler must be rr\|fifo \[priority 1\.\.99\] or other \(got "deadline"\)/,
+    ],
+    ['scheduler', /x\.conf:5: scheduler must be/],
+    [
+      'scheduler rr 0',
+      /x\.conf:5: scheduler rr priority must be an integer 1\.\.99 \(got "0"\)/,
+    ],
+    ['scheduler fifo 100', /x\.conf:5: scheduler fifo priority .*"100"/],
+    ['scheduler rr ten', /x\.conf:5: scheduler rr priority .*"ten"/],
+    ['scheduler rr 10 20', /x\.conf:5: scheduler must be .*"rr 10 20"/],
+    [
+      'scheduler other 5',
+      /x\.conf:5: scheduler other takes no priority \(got "5"\)/,
+    ],
+  ]
+  for (const [line, message] of bad)
+    t.throws(
+      () => configOrThrow(parseConfig(`${base}${line}\n`, 'x.conf')),
+      { message },
+      line,
+    )
+})

@@ -1,11 +1,14 @@
 import t from 'tap'
 import {
+  batchLine,
   deleteArgs,
   insertArgs,
   isNatted,
+  origDst,
   parseConntrackRow,
   refreshArgs,
 } from '../src/conntrack.js'
+import type { Flow } from '../src/flow.js'
 import { parseMembershipLine } from '../src/heartbeat-client.js'
 
 const EV =
@@ -77,6 +80,60 @@ t.test('insert uses the ORIGINAL tuple with --dst-nat/--src-nat', async t => {
   t.same(refreshArgs(f).slice(0, 3), ['-U', '-p', 'tcp'])
   t.same(deleteArgs(f)[0], '-D')
 })
+
+t.test(
+  'a conntrack -R line is the argument list of its op, joined',
+  async t => {
+    const v4: Flow = {
+      family: 4,
+      proto: 6,
+      src: '10.77.0.1',
+      dst: '10.77.0.100',
+      sport: 40000,
+      dport: 80,
+      natDst: '10.77.0.21',
+      natDport: 8080,
+      natSrc: '10.77.0.100',
+      natSport: 40000,
+      timeout: 60,
+    }
+    const flows: Flow[] = [
+      v4,
+      // No SNAT: no --src-nat.
+      { ...v4, natSrc: v4.src, natSport: v4.sport },
+      { ...v4, proto: 17, dport: 53, natDport: 5353 },
+      {
+        ...v4,
+        family: 6,
+        src: '2001:db8::1',
+        dst: 'fd00::100',
+        natDst: 'fd00:0:0:1::21',
+        natSrc: 'fd00::100',
+      },
+    ]
+    for (const f of flows) {
+      t.equal(batchLine({ op: 'replace', flow: f }), insertArgs(f).join(' '))
+      t.equal(batchLine({ op: 'refresh', flow: f }), refreshArgs(f).join(' '))
+      t.equal(batchLine({ op: 'delete', flow: f }), deleteArgs(f).join(' '))
+    }
+  },
+)
+
+t.test(
+  'origDst: the ORIGINAL destination without a parse, as parseConntrackRow reads it',
+  async t => {
+    t.equal(origDst(EV), '10.77.0.100')
+    t.equal(origDst(LIST), parseConntrackRow(LIST)?.flow.dst)
+    t.equal(
+      origDst(
+        '[NEW] tcp      6 120 SYN_SENT src=2001:db8::1 dst=fd00::100 sport=1 dport=80',
+      ),
+      'fd00::100',
+    )
+    t.equal(origDst('[NEW] unknown'), undefined, 'none: parsed in full')
+    t.equal(origDst('x dst=10.0.0.1'), '10.0.0.1', 'at the end of the line')
+  },
+)
 
 t.test('heartbeatd membership lines', async t => {
   t.same(parseMembershipLine('NODE m2 alive'), {

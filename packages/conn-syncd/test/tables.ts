@@ -67,6 +67,32 @@ t.test(
 )
 
 t.test(
+  'peer table: expiry walks only when an entry may be due, and misses none',
+  async t => {
+    const p = new PeerTable()
+    const f = (sport: number, timeout: number) => ({
+      ...flow(sport),
+      timeout,
+    })
+    p.upsert('m1', f(1, 60), 0) // ends at 60 s
+    t.same(p.expire(30_000), [], 'nothing due')
+    p.upsert('m1', f(2, 10), 30_000) // a shorter one, later: ends at 40 s
+    t.same(
+      p.expire(40_001).map(h => h.flow.sport),
+      [2],
+      'the shorter one goes',
+    )
+    p.upsert('m1', f(1, 60), 50_000) // refreshed: now ends at 110 s
+    t.same(p.expire(60_001), [], 'a refresh moves the end')
+    t.same(
+      p.expire(110_001).map(h => h.flow.sport),
+      [1],
+    )
+    t.equal(p.size, 0)
+  },
+)
+
+t.test(
   'local flows: sent after the threshold, removal only for sent ones',
   async t => {
     const l = new LocalFlows(1000)

@@ -10,6 +10,7 @@
 // root (namespaces).
 //   node bench/heartbeatd.js [--quick] [--runs N] [--soak SECONDS]
 //                            [--soak-plan timing:SECONDS,...] [--soak-only] [--mix]
+//                            [--idle SECONDS] [--bin path/to/dist/bin.js] [--profile DIR]
 // --soak runs both heartbeatd nodes for SECONDS per timing with both CPUs
 // saturated by busy loops and counts false failovers (peer declared dead).
 // --soak-plan picks timings and durations (relaxed, default, fast,
@@ -32,8 +33,16 @@ import { fileURLToPath } from 'node:url'
 import { machine, machineMarkdown } from './lib/machine.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
-const BIN = join(ROOT, 'packages', 'heartbeatd', 'dist', 'bin.js')
 const args = process.argv.slice(2)
+// --profile DIR: heartbeatd runs with --cpu-prof, and the idle and soak
+// pairs stop with SIGTERM so that the profiles get written to DIR.
+const PROFILE = args.includes('--profile')
+  ? String(args[args.indexOf('--profile') + 1])
+  : ''
+// --bin: another build's dist/bin.js (an older commit, for before/after).
+const BIN = args.includes('--bin')
+  ? String(args[args.indexOf('--bin') + 1])
+  : join(ROOT, 'packages', 'heartbeatd', 'dist', 'bin.js')
 const quick = args.includes('--quick')
 const opt = (name, dflt) => {
   const i = args.indexOf(name)
@@ -281,6 +290,7 @@ const heartbeatd = t => ({
   label: `heartbeatd keepalive ${t.keepalive} ms, deadtime ${t.deadtime} ms`,
   start(name) {
     const p = run(NS[name], process.execPath, [
+      ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []),
       BIN,
       '--config',
       hbConfig(name, t),
@@ -376,6 +386,77 @@ const keepalived = advertMs => ({
   falseFailover: /Entering MASTER STATE/,
 })
 
+// ---- the floor: the same datagrams with no logic ---------------------------
+// What the wire pattern alone costs a process at the default timing: a
+// broadcast on eth0 and a unicast on eth1 every keepalive, each received
+// by the peer (and the broadcast by ourselves), 100 bytes, nothing
+// checked. In Node (the runtime heartbeatd pays for) and in perl (what a
+// helper outside Node would pay): idle CPU is judged against these.
+const FLOOR_NODE = `
+const dgram = require('node:dgram')
+const [peer, ms] = [process.argv[1], Number(process.argv[2])]
+const r = dgram.createSocket({ type: 'udp4', reuseAddr: true })
+let heard = false
+r.on('message', (m, ri) => {
+  if (!heard && ri.address === peer) { heard = true; console.log('peer heard') }
+})
+r.bind(694, () => {
+  const b = dgram.createSocket('udp4')
+  b.bind(0, () => {
+    b.setBroadcast(true)
+    const u = dgram.createSocket('udp4')
+    const buf = Buffer.alloc(100, 65)
+    setInterval(() => {
+      b.send(buf, 694, '10.78.0.255')
+      u.send(buf, 694, peer)
+    }, ms)
+    console.log('floor ready')
+  })
+})`
+const FLOOR_PERL = `
+use strict; use Socket qw(:all); use Time::HiRes qw(time);
+my ($peer, $ms) = @ARGV; $| = 1;
+socket(my $r, AF_INET, SOCK_DGRAM, 0) or die;
+setsockopt($r, SOL_SOCKET, SO_REUSEADDR, 1);
+bind($r, pack_sockaddr_in(694, INADDR_ANY)) or die "bind: $!";
+socket(my $s, AF_INET, SOCK_DGRAM, 0) or die;
+setsockopt($s, SOL_SOCKET, SO_BROADCAST, 1);
+my $bc = pack_sockaddr_in(694, inet_aton('10.78.0.255'));
+my $uc = pack_sockaddr_in(694, inet_aton($peer));
+my $buf = 'A' x 100; my $next = time() + $ms / 1000; my $heard = 0;
+print "floor ready\n";
+for (;;) {
+  my $rin = ''; vec($rin, fileno($r), 1) = 1;
+  my $w = $next - time(); $w = 0 if $w < 0;
+  if (select(my $o = $rin, undef, undef, $w) > 0) {
+    my $from = recv($r, my $m, 2048, 0);
+    my ($port, $a) = unpack_sockaddr_in($from);
+    if (!$heard && inet_ntoa($a) eq $peer) { $heard = 1; print "peer heard\n" }
+  }
+  if (time() >= $next) { send($s, $buf, 0, $bc); send($s, $buf, 0, $uc); $next += $ms / 1000 }
+}`
+const floor = (lang, keepalive) => ({
+  label: `floor: ${lang}, the same datagrams, no logic`,
+  start(name) {
+    const peer = name === 'master1' ? '10.78.1.2' : '10.78.1.1'
+    const p =
+      lang === 'node'
+        ? run(NS[name], process.execPath, [
+            '-e',
+            FLOOR_NODE,
+            peer,
+            String(keepalive),
+          ])
+        : run(NS[name], 'perl', ['-e', FLOOR_PERL, peer, String(keepalive)])
+    return {
+      p,
+      kill: () => p.child.kill('SIGKILL'),
+      joined: from => p.wait(l => l === 'peer heard', 30_000, from),
+    }
+  },
+  soakReady: l => l === 'floor ready',
+})
+
 // ---- measurement ----------------------------------------------------------
 
 /** Removes the VIP from a master's kernel; resolves once it is gone. */
@@ -451,7 +532,7 @@ async function failovers(impl, runs) {
           try {
             const j = JSON.parse(l)
             console.log(
-              `    +${Date.parse(j.time) - killedAt} ms ${j.msg} ${j.ms ?? ''}`,
+              `    +${j.time - killedAt} ms ${j.msg} ${JSON.stringify(j).slice(0, 300)}`,
             )
           } catch {
             /* keepalived text */
@@ -537,7 +618,8 @@ function hbStages(lines, killedAt, total) {
 }
 
 /** utime + stime (clock ticks) of a process and its descendants. */
-function treeTicks(pid) {
+// CPU ticks of a process and its descendants; by command name in `by`.
+function treeTicks(pid, by = new Map()) {
   let ticks = 0
   const todo = [pid]
   while (todo.length) {
@@ -545,7 +627,10 @@ function treeTicks(pid) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(f[11]) + Number(f[12])
+      const n = Number(f[11]) + Number(f[12])
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      ticks += n
+      by.set(comm, (by.get(comm) ?? 0) + n)
       for (const t of readdirSync(`/proc/${p}/task`))
         todo.push(
           ...readFileSync(`/proc/${p}/task/${t}/children`, 'utf8')
@@ -560,8 +645,28 @@ function treeTicks(pid) {
   return ticks
 }
 
-async function idleCpu(t, seconds) {
-  const impl = heartbeatd(t)
+/** SIGTERM (a profile is written only on a clean exit), bounded wait. */
+async function stopForProfile(...ds) {
+  await Promise.all(
+    ds.map(
+      d =>
+        new Promise(resolve => {
+          if (d.p.child.exitCode !== null) return resolve()
+          const t = setTimeout(() => {
+            console.log('  profile: a daemon did not exit within 10 s')
+            resolve()
+          }, 10_000)
+          d.p.child.once('exit', () => {
+            clearTimeout(t)
+            resolve()
+          })
+          d.p.child.kill('SIGTERM')
+        }),
+    ),
+  )
+}
+
+async function idleCpu(impl, seconds) {
   const d1 = impl.start('master1')
   await d1.p.wait(impl.soakReady, 30_000)
   const d2 = impl.start('master2')
@@ -570,14 +675,20 @@ async function idleCpu(t, seconds) {
   const hz =
     Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
   const pids = [d1.p.child.pid, d2.p.child.pid]
-  const before = pids.map(treeTicks)
+  const byBefore = pids.map(() => new Map())
+  const before = pids.map((p, i) => treeTicks(p, byBefore[i]))
   const t0 = performance.now()
   await sleep(seconds * 1000)
   const wall = (performance.now() - t0) / 1000
-  const pct = pids.map(
-    (p, i) =>
-      Math.round(((treeTicks(p) - before[i]) / hz / wall) * 10000) / 100,
-  )
+  const round = t => Math.round((t / hz / wall) * 10000) / 100
+  const byAfter = pids.map(() => new Map())
+  const pct = pids.map((p, i) => round(treeTicks(p, byAfter[i]) - before[i]))
+  // Which process of the tree the idle CPU goes to (holder's tree).
+  const split = [...byAfter[0]].map(([comm, t]) => [
+    comm,
+    round(t - (byBefore[0].get(comm) ?? 0)),
+  ])
+  if (PROFILE) await stopForProfile(d1, d2)
   d1.kill()
   d2.kill()
   await sleep(300)
@@ -593,10 +704,11 @@ async function idleCpu(t, seconds) {
     seconds,
     holderPct: pct[0],
     standbyPct: pct[1],
+    holderSplit: Object.fromEntries(split),
     loadAfter: loadavg()[0],
   }
   console.log(
-    `  idle ${r.label}: holder ${r.holderPct} %, standby ${r.standbyPct} % of a core over ${seconds} s`,
+    `  idle ${r.label}: holder ${r.holderPct} %, standby ${r.standbyPct} % of a core over ${seconds} s (holder: ${split.map(([c, v]) => `${c} ${v} %`).join(', ')})`,
   )
   return r
 }
@@ -677,6 +789,7 @@ await Promise.all(Array.from({ length: 16 }, async () => { while (Date.now() < e
     loadAfter: loadavg()[0],
   }
   for (const h of hogs) h.kill('SIGKILL')
+  if (PROFILE) await stopForProfile(d1, d2)
   d1.kill()
   d2.kill()
   await sleep(300)
@@ -777,7 +890,13 @@ try {
       })
     }
   }
-  if (IDLE > 0) idle = await idleCpu(DEFAULT, IDLE)
+  if (IDLE > 0)
+    idle = [
+      await idleCpu(heartbeatd(DEFAULT), IDLE),
+      await idleCpu(keepalived(DEFAULT.keepalive), IDLE),
+      await idleCpu(floor('node', DEFAULT.keepalive), IDLE),
+      await idleCpu(floor('perl', DEFAULT.keepalive), IDLE),
+    ]
   {
     for (const { t, seconds } of soakPlan) {
       for (const impl of [heartbeatd(t), keepalived(t.keepalive)].filter(
@@ -796,7 +915,7 @@ try {
 }
 
 const ratio = (a, b) => (b.median ? (a.median / b.median).toFixed(2) : 'n/a')
-const cmd = `node bench/heartbeatd.js${quick ? ' --quick' : ''}${MIX ? ' --mix' : ''}${args.includes('--runs') ? ` --runs ${RUNS}` : ''}${SOAK ? ` --soak ${SOAK}` : ''}${planArg ? ` --soak-plan ${planArg}` : ''}${SOAK_ONLY ? ' --soak-only' : ''}${IDLE ? ` --idle ${IDLE}` : ''}${SOAK_IMPL ? ` --soak-impl ${SOAK_IMPL}` : ''}`
+const cmd = `node bench/heartbeatd.js${quick ? ' --quick' : ''}${MIX ? ' --mix' : ''}${args.includes('--runs') ? ` --runs ${RUNS}` : ''}${SOAK ? ` --soak ${SOAK}` : ''}${planArg ? ` --soak-plan ${planArg}` : ''}${SOAK_ONLY ? ' --soak-only' : ''}${IDLE ? ` --idle ${IDLE}` : ''}${SOAK_IMPL ? ` --soak-impl ${SOAK_IMPL}` : ''}${args.includes('--bin') ? ` --bin ${BIN}` : ''}${PROFILE ? ` --profile ${PROFILE}` : ''}`
 const md = [
   '## heartbeatd: failover time',
   '',
@@ -901,9 +1020,22 @@ const md = [
       ]),
   ...(idle
     ? [
-        `Idle CPU of a healthy pair at ${idle.label.replace('heartbeatd ', '')} (each heartbeatd with its helpers: \`ip -batch\`, the`,
-        `announcer, the LAN arbiter), from /proc/<pid>/stat over ${idle.seconds} s: holder ${idle.holderPct} %, standby`,
-        `${idle.standbyPct} % of a core (target < 1 %). Load average after: ${idle.loadAfter.toFixed(2)}.`,
+        `Idle CPU of a healthy pair at the default timing, from /proc/<pid>/stat over ${idle[0].seconds} s, each daemon`,
+        'with its helpers (heartbeatd: `ip -batch`, the announcer, the LAN arbiter; keepalived: its VRRP',
+        'child), in % of one core (target for heartbeatd: < 1 %):',
+        '',
+        '| daemon | holder | standby | holder, by process |',
+        '| --- | ---: | ---: | --- |',
+        ...idle.map(
+          r =>
+            `| ${r.label} | ${r.holderPct} | ${r.standbyPct} | ${Object.entries(
+              r.holderSplit,
+            )
+              .map(([c, v]) => `${c} ${v}`)
+              .join(', ')} |`,
+        ),
+        '',
+        `Load average after: ${idle.at(-1).loadAfter.toFixed(2)}.`,
         '',
       ]
     : []),

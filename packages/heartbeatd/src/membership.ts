@@ -324,8 +324,16 @@ export class Membership {
     return this.#o.deadtime * (this.self < this.peer ? 1 : 2)
   }
 
+  // Only a claim heard after the peer's last heartbeat says the address
+  // lives on without it: a peer that took over shortly before dying sent
+  // its own gratuitous ARPs while still heard, and those must not delay
+  // the takeover by a claim window.
   #claimed(g: Group, now: number): boolean {
-    return g.claimAt !== undefined && now - g.claimAt < this.#claimWindow()
+    return (
+      g.claimAt !== undefined &&
+      g.claimAt > this.#peerLastSeen &&
+      now - g.claimAt < this.#claimWindow()
+    )
   }
 
   /**

@@ -583,3 +583,25 @@ t.test('LAN claims are ignored while the peer is heard', async t => {
   round(m, 80, { from: 'a', standby: true })
   t.same(settle(m, 80), ['start a'])
 })
+
+// Bench finding: a peer that took the VIP shortly before it died had sent
+// gratuitous ARPs while still heard; those delayed the takeover by up to a
+// claim window (200 ms for the node whose name sorts last).
+t.test(
+  'LAN claims heard before the peer went silent do not delay a takeover',
+  async t => {
+    const m = new Membership({ ...base, self: 'b', peer: 'a' })
+    const peer = (now: number) =>
+      round(m, now, { from: 'a', held: [{ group: 'a', heldMs: 100 }] })
+    peer(10)
+    m.claim('a', 25) // a's own announcement, while it is heard
+    peer(40)
+    m.claim('a', 40) // the same instant as its last heartbeat
+    m.tick(141)
+    t.ok(
+      m.takeEvents().some(e => e.type === 'node' && !e.alive),
+      'peer dead at its deadline',
+    )
+    t.same(settle(m, 141), ['start a'], 'and taken over at once')
+  },
+)

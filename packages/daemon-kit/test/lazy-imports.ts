@@ -1,29 +1,11 @@
 import t from 'tap'
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { loadedPackages } from '@has/test-support'
 
 // Issue 18.12: what a daemon pays before it serves. The built modules are
 // loaded in a child (run `npx tsc -b` first), which prints every package
 // the import resolved.
-const fixture = fileURLToPath(
-  new URL('./fixtures/loaded-packages.mjs', import.meta.url),
-)
 const dist = (f: string): string =>
   new URL(`../dist/${f}`, import.meta.url).href
-
-function loadedPackages(url: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [fixture, url],
-      { timeout: 30_000 },
-      (err, stdout, stderr) => {
-        if (err) reject(new Error(`loading ${url}: ${err.message} ${stderr}`))
-        else resolve(JSON.parse(stdout) as string[])
-      },
-    )
-  })
-}
 
 t.test('core loads neither prom-client nor chokidar', async t => {
   const core = await loadedPackages(dist('core.js'))

@@ -42,8 +42,12 @@ async function checkConfig(
   }
 }
 
+const PACKAGES = await readdir(join(ROOT, 'packages'))
+
 for (const role of ROLES) {
   for (const pkg of (await readdir(join(ROOT, 'examples', role))).sort()) {
+    // Units for other software on the role (nginx) are checked below.
+    if (!PACKAGES.includes(pkg)) continue
     const src = join(ROOT, 'examples', role, pkg)
     const files = (await readdir(src)).sort()
     t.test(`${role}/${pkg}`, async t => {
@@ -110,3 +114,20 @@ for (const role of ROLES) {
     })
   }
 }
+
+// nginx takes the socket unit's sockets from the NGINX variable, by fd
+// number: the drop-in must name fds 3.. one for each ListenStream=, in order.
+t.test('traffic-node/nginx: the drop-in hands nginx every socket', async t => {
+  const dir = join(ROOT, 'examples', 'traffic-node', 'nginx')
+  const socket = await readFile(join(dir, 'nginx.socket'), 'utf8')
+  const dropIn = await readFile(
+    join(dir, 'nginx.service.d', 'has.conf'),
+    'utf8',
+  )
+  const listens = [...socket.matchAll(/^ListenStream=(\S+)$/gm)].map(m => m[1])
+  t.same(listens, ['0.0.0.0:80', '[::]:80'], 'the listen lines of nginx.conf')
+  const env = /^Environment=NGINX=(\S+)$/m.exec(dropIn)?.[1]
+  t.equal(env, listens.map((_, i) => `${i + 3};`).join(''), 'NGINX=3;4;')
+  t.match(dropIn, /^Restart=on-failure$/m, 'nginx comes back on its own')
+  t.match(socket, /^Service=nginx\.service$/m)
+})

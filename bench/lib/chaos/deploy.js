@@ -27,7 +27,7 @@ import {
 } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { readUnit } from './unit-file.js'
+import { parseSocketUnit, readUnit } from './unit-file.js'
 
 export const LAN4 = '10.0.0.0/24'
 export const VIP4 = '10.0.0.100'
@@ -215,11 +215,24 @@ export function deploy(ROOT, D) {
         unit('traffic-node', 'erd', 'erd.service'),
         unit('traffic-node', 'ha-nfs-mount', 'ha-nfs-mount.service'),
         {
-          // Debian's nginx.service with a Restart=on-failure drop-in
-          // (docs/deployment.md); in the foreground so it can be supervised.
+          // Debian's nginx.service with the example's drop-in
+          // (examples/traffic-node/nginx/nginx.service.d/has.conf:
+          // Restart=on-failure, RestartSec=1s, NGINX=3;4;) and its
+          // nginx.socket, whose sockets the supervisor holds across
+          // restarts as systemd would; in the foreground so it can be
+          // supervised.
           name: 'nginx',
-          file: '(harness) nginx.service + Restart=on-failure',
-          execStart: ['/usr/sbin/nginx', '-c', join(d.root, 'nginx.conf')],
+          file: '(harness) nginx.service + examples/traffic-node/nginx/',
+          execStart: [
+            '/usr/bin/env',
+            'NGINX=3;4;',
+            '/usr/sbin/nginx',
+            '-c',
+            join(d.root, 'nginx.conf'),
+          ],
+          sockets: parseSocketUnit(
+            read('traffic-node', 'nginx', 'nginx.socket'),
+          ),
           restart: 'on-failure',
           restartMs: 1000,
           preventExit: [],

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { waitFor } from '@has/test-support'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { mkdtempSync } from 'node:fs'
@@ -123,14 +124,21 @@ t.test('watchPaths: an edit of the file reloads it', async t => {
     handleSignals: false,
   })
   // The watcher is ready a moment after start and says nothing: edit the
-  // file until a reload shows it is watching (bounded).
-  const deadline = performance.now() + 10_000
+  // file until a reload shows it is watching (bounded by waitFor).
   let port = 10
-  while (d.config.port === 10 && performance.now() < deadline) {
-    writeFileSync(file, `port ${++port}\n`)
-    await new Promise(r => setTimeout(r, 300))
-  }
-  t.not(d.config.port, 10, 'an edit of the watched file applied within 10 s')
+  await waitFor(
+    () => {
+      if (d.config.port !== 10) return true
+      writeFileSync(file, `port ${++port}\n`)
+      return false
+    },
+    {
+      what: 'an edit of the watched file applied',
+      timeoutMs: 10_000,
+      intervalMs: 300,
+    },
+  )
+  t.not(d.config.port, 10, 'the edit applied')
   t.ok(lines.some(l => l.msg === 'configuration reloaded'))
   t.equal(await d.stop(), 0)
 })

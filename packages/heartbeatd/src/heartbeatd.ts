@@ -323,7 +323,7 @@ export async function createHeartbeatd(
       if (!closed) {
         membership.resourceDone(g.name, op, ok, clock.now())
         pump()
-        sendNow()
+        void sendNow()
       }
     }
     // Operations on one group run one after another. With none pending the
@@ -387,7 +387,7 @@ export async function createHeartbeatd(
         .map(onEvent)
         .filter((l): l is ServerLine => l !== undefined)
       events?.broadcast(lines)
-      if (acts.length) sendNow()
+      if (acts.length) void sendNow()
     }
     if (closed) return
     wakeTimer?.cancel()
@@ -448,65 +448,32 @@ export async function createHeartbeatd(
     )
   }
 
-  // Per-path counter children, bound once: the beat is the hot path.
-  const sentOn = new Map(paths.map(p => [p, m.sent.labels(p.name)]))
-  const errorsOn = new Map(paths.map(p => [p, m.sendErrors.labels(p.name)]))
-  // The buffers of the last two rounds: a broadcast or looped multicast
-  // path hands our own datagrams back, and they need no HMAC check.
-  let ownNow: Buffer[] = []
-  let ownBefore: Buffer[] = []
-  const isOwn = (msg: Buffer): boolean =>
-    ownNow.some(b => b.equals(msg)) || ownBefore.some(b => b.equals(msg))
-
   // One round: the same sequence on every path; the medium is signed too.
-  const round = (leaving: boolean): Map<Via, Buffer> => {
+  const sendNow = async (leaving = false): Promise<void> => {
+    if ((!leaving && closed) || !transport) return
     seq++
     const now = clock.now()
     const bufs = new Map<Via, Buffer>()
-    for (const p of paths)
-      if (!bufs.has(p.via)) bufs.set(p.via, advertFor(p.via, now, leaving))
-    return bufs
-  }
-  const sendNow = (): void => {
-    if (closed || !transport) return
-    const bufs = round(false)
-    transport.send(p => bufs.get(p.via) as Buffer)
-    for (const p of paths) sentOn.get(p)?.inc()
-    ownBefore = ownNow
-    ownNow = [...bufs.values()]
-  }
-  // Leaving rounds are awaited: the sockets close right after them.
-  const sendLeaving = async (): Promise<void> => {
-    if (!transport) return
-    const bufs = round(true)
-    const failed = await transport.sendAll(p => bufs.get(p.via) as Buffer)
+    const bufFor = (p: PathSpec): Buffer => {
+      let b = bufs.get(p.via)
+      if (!b) bufs.set(p.via, (b = advertFor(p.via, now, leaving)))
+      return b
+    }
+    const failed = await transport.sendAll(bufFor)
     for (const p of paths) {
-      if (failed.some(f => f.path === p)) errorsOn.get(p)?.inc()
-      else sentOn.get(p)?.inc()
+      if (failed.some(f => f.path === p)) m.sendErrors.inc({ path: p.name })
+      else m.sent.inc({ path: p.name })
     }
   }
 
-  // Which path a source address belongs to, remembered: the same few
-  // sources arrive every keepalive. Only authenticated datagrams get here,
-  // and the table is bounded all the same.
-  const pathOf = new Map<string, PathSpec | undefined>()
-  const classifyCached = (via: Via, source: string): PathSpec | undefined => {
-    const key = `${via} ${source}`
-    if (pathOf.has(key)) return pathOf.get(key)
-    if (pathOf.size >= 64) pathOf.clear()
-    const p = classify(paths, via, source)
-    pathOf.set(key, p)
-    return p
-  }
-
   const onDatagram = (msg: Buffer, source: string): void => {
-    if (closed || isOwn(msg)) return
+    if (closed) return
     const d = decodeHeartbeat(msg, config.auth)
     if (!d.ok) return drop(d.reason, source)
     const hb = d.hb
     if (hb.from === config.localNode) return // our own broadcast/multicast
     if (hb.from !== config.peerNode) return drop('unknown-node', source)
-    const path = classifyCached(hb.via, source)
+    const path = classify(paths, hb.via, source)
     if (!path) return drop('unknown-path', source)
     // The same sequence arrives once per path: guard each path apart.
     const v = guard.check(`${hb.from}|${path.name}`, hb.gen, hb.seq)
@@ -521,12 +488,7 @@ export async function createHeartbeatd(
       snapshot,
       logger: log,
     })
-    transport = await openTransport({
-      paths,
-      onDatagram,
-      onSendError: p => errorsOn.get(p)?.inc(),
-      logger: log,
-    })
+    transport = await openTransport({ paths, onDatagram, logger: log })
     if (config.ping.length) {
       let lastOk = config.ping.length
       const check = (): void => {
@@ -568,7 +530,7 @@ export async function createHeartbeatd(
   }
 
   const beat = (): void => {
-    sendNow()
+    void sendNow()
     if (!closed) sendTimer = clock.after(config.keepalive, beat)
   }
   beat()
@@ -647,7 +609,7 @@ export async function createHeartbeatd(
       await Promise.allSettled(busy.values())
       for (const g of [...config.groups].reverse())
         await stopGroup(g, runner, log)
-      for (let i = 0; i < 3; i++) await sendLeaving()
+      for (let i = 0; i < 3; i++) await sendNow(true)
       await events?.close()
       await transport?.close()
       native?.close()

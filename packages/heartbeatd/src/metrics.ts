@@ -23,7 +23,7 @@ export function createCounters(registry: Registry) {
     }),
     sent: new Counter({
       name: 'hb_packets_sent_total',
-      help: 'Heartbeat datagrams handed to the kernel, by path (a send that fails afterwards also counts in hb_send_errors_total)',
+      help: 'Heartbeat datagrams sent, by path',
       labelNames: ['path'] as const,
       registers: [registry],
     }),

@@ -9,13 +9,7 @@ import { hbError } from './errors.js'
 import type { PathSpec } from './paths.js'
 
 export interface Transport {
-  /**
-   * Hands the datagram `bufFor(path)` to the kernel on every path and
-   * returns at once; a failure comes later through `onSendError`. The beat
-   * path: no promise, no completion callback per datagram.
-   */
-  send(bufFor: (p: PathSpec) => Buffer): void
-  /** The same, resolving once every send completed, to the paths that failed. */
+  /** Sends on every path the datagram `bufFor(path)` gives; resolves to the paths that failed. */
   sendAll(
     bufFor: (p: PathSpec) => Buffer,
   ): Promise<{ path: PathSpec; err: Error }[]>
@@ -25,8 +19,6 @@ export interface Transport {
 export async function openTransport(opts: {
   paths: readonly PathSpec[]
   onDatagram: (msg: Buffer, source: string) => void
-  /** A datagram given to `send` could not be sent on `path`. */
-  onSendError?: (path: PathSpec, err: Error) => void
   logger: Logger
 }): Promise<Transport> {
   const receivers = new Map<number, SocketAsPromised>()
@@ -56,11 +48,9 @@ export async function openTransport(opts: {
         r.setMulticastLoopback(p.loop)
       }
       const s = DgramAsPromised.createSocket({ type: 'udp4' })
-      // Errors of callback-less sends (`send`) arrive here.
-      s.socket.on('error', err => {
-        opts.logger.debug({ err, path: p.name }, 'send socket error')
-        opts.onSendError?.(p, err)
-      })
+      s.socket.on('error', err =>
+        opts.logger.debug({ err, path: p.name }, 'send socket error'),
+      )
       await s.bind(0, p.localAddr).catch((e: Error) => {
         throw hbError('HB_ERR_BIND', `${p.localAddr}:0`, e.message, e)
       })
@@ -77,10 +67,6 @@ export async function openTransport(opts: {
     throw e
   }
   return {
-    send(bufFor) {
-      for (const { path, sock } of senders)
-        sock.socket.send(bufFor(path), path.port, path.dest)
-    },
     async sendAll(bufFor) {
       const failed: { path: PathSpec; err: Error }[] = []
       await Promise.all(

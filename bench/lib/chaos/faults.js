@@ -103,16 +103,22 @@ export async function inject(f, ctx) {
     }
     case 'master-off': {
       f.target = active.id
-      sup.powerOff(active)
+      // Links first: a machine that loses power sends nothing more, while
+      // processes killed with their links up would have their kernel
+      // reset every connection and refuse every SYN (not a power-off).
       for (const dev of ['eth0', 'eth1'])
         topo.ip(active.id, 'link', 'set', dev, 'down')
+      sup.powerOff(active)
       return () => ctx.powerOn(active)
     }
     case 'node-off': {
       f.target = node.id
-      sup.powerOff(node)
+      // Links first: a machine that loses power sends nothing more, while
+      // processes killed with their links up would have their kernel
+      // reset every connection and refuse every SYN (not a power-off).
       for (const dev of ['eth0', 'eth1'])
         topo.ip(node.id, 'link', 'set', dev, 'down')
+      sup.powerOff(node)
       return () => ctx.powerOn(node)
     }
     case 'nginx': {

@@ -280,6 +280,14 @@ export class ProxyService {
 
   update(backends: readonly Backend[]): void {
     this.balancer.update(backends)
+    // A node that left (silent, down, removed) cannot answer the connects
+    // still waiting on it: try another node now, not at connect-timeout.
+    // A drained node (weight 0) is still in the set and may answer.
+    if (this.#connecting.size > 0) {
+      const live = new Set(backends.map(b => b.id))
+      for (const c of [...this.#connecting])
+        if (c.slot && !live.has(c.slot.id)) this.#fail(c, 'node left')
+    }
     if (this.#held.size > 0 && backends.some(b => b.weight > 0)) {
       const waiting = [...this.#held]
       for (const c of waiting) {

@@ -18,12 +18,20 @@ export interface ReportIntakeOptions {
   readonly log: Logger
   /** The table changed: backend sets need a recompute. */
   readonly onChange: () => void
+  /**
+   * Runs fn once the reports already queued in the kernel are read
+   * (default: setImmediate, after this loop turn's poll phase).
+   */
+  readonly afterIo?: (fn: () => void) => void
 }
+
+const afterPoll = (fn: () => void): void => void setImmediate(fn)
 
 export class ReportIntake {
   readonly #o: ReportIntakeOptions
   readonly #dropLog: DropLog
   #expiry: Timer | undefined
+  #closed = false
 
   constructor(o: ReportIntakeOptions) {
     this.#o = o
@@ -78,6 +86,7 @@ export class ReportIntake {
 
   /** Stops the timer; the pending drop summary is logged now. */
   close(): void {
+    this.#closed = true
     this.#expiry?.cancel()
     this.#expiry = undefined
     this.#dropLog.flush()
@@ -89,7 +98,12 @@ export class ReportIntake {
     const at = table.nextExpiry()
     if (at === undefined) return
     const clock = this.#o.clock
-    this.#expiry = clock.after(Math.max(0, at - clock.now()), () => {
+    // A node is judged silent only after the reports already in the kernel
+    // are read: when this process was stalled (CPU starvation, SIGSTOP)
+    // its timers fire before the poll phase, and every node would expire
+    // on reports that are waiting in the socket.
+    const due = (): void => {
+      if (this.#expiry !== timer || this.#closed) return
       this.#expiry = undefined
       const gone = table.expire()
       for (const node of gone) {
@@ -103,6 +117,10 @@ export class ReportIntake {
       }
       if (gone.length) this.#o.onChange()
       this.#scheduleExpiry()
-    })
+    }
+    const timer = clock.after(Math.max(0, at - clock.now()), () =>
+      (this.#o.afterIo ?? afterPoll)(due),
+    )
+    this.#expiry = timer
   }
 }

@@ -197,6 +197,47 @@ t.test('an unanswered connect times out and moves to another node', async t => {
   t.equal(s.counters().get('live')?.total, 2)
 })
 
+t.test(
+  'a connect waiting on a node that leaves moves to another node at once',
+  async t => {
+    const stuck = await stuckListener(t)
+    const b = await echo(t)
+    // connect-timeout far past the test's bound: only the node leaving can
+    // move the connection on in time.
+    const s = await service(t, { connectTimeoutMs: 60_000 }, [
+      { id: 'stuck', host: '127.0.0.1', port: stuck, weight: 1 },
+    ])
+    const reply = exchange(s.port, 'x')
+    await waitFor(() => s.counters().get('stuck')?.active === 1, {
+      what: 'the connect to the stuck node under way',
+    })
+    s.update([{ id: 'live', host: '127.0.0.1', port: b.port, weight: 1 }])
+    t.equal(await within(reply, 10000, 'reply from the live node'), 'xdone')
+    t.equal(s.counters().get('live')?.total, 1)
+  },
+)
+
+t.test(
+  'a connect waiting on a drained node (weight 0) is left to it',
+  async t => {
+    const stuck = await stuckListener(t)
+    const b = await echo(t)
+    const s = await service(t, { connectTimeoutMs: 300 }, [
+      { id: 'stuck', host: '127.0.0.1', port: stuck, weight: 1 },
+    ])
+    const reply = exchange(s.port, 'y')
+    await waitFor(() => s.counters().get('stuck')?.active === 1, {
+      what: 'the connect to the stuck node under way',
+    })
+    s.update([
+      { id: 'stuck', host: '127.0.0.1', port: stuck, weight: 0 },
+      { id: 'live', host: '127.0.0.1', port: b.port, weight: 1 },
+    ])
+    t.equal(s.counters().get('stuck')?.active, 1, 'still waiting on it')
+    t.equal(await within(reply, 10000, 'reply after the timeout'), 'ydone')
+  },
+)
+
 // The connect timeouts share one timer armed for the earliest deadline: a
 // reload that shortens connect-timeout must not leave new attempts waiting
 // for a deadline set under the old value.

@@ -9,6 +9,7 @@ import {
   type AddressInfo,
 } from 'node:net'
 import { once } from 'node:events'
+import { Worker } from 'node:worker_threads'
 import { createLogger, silentLogger } from '@has/daemon-kit'
 import { createTrafficManager } from '../src/traffic-manager.js'
 import { parseConfig, type TmConfig } from '../src/config.js'
@@ -375,6 +376,72 @@ t.test(
     t.notOk(
       lines.find(l => /VIP is already local/.test(String(l.msg))),
       'adopted table: no warning',
+    )
+  },
+)
+
+t.test(
+  'a stalled process judges silence only after reading the reports queued meanwhile',
+  async t => {
+    const { logger, lines } = captureLogger()
+    const { config, errors } = parseConfig(
+      [
+        'traffic1 127.0.0.31',
+        'listen 127.0.0.1',
+        'port 0',
+        'workers 0',
+        'timeout 300',
+        'virtual 127.0.0.1:0',
+        '  node 127.0.0.31:1',
+        '',
+      ].join('\n'),
+      'mem.conf',
+    )
+    t.same(errors, [])
+    const tm = await createTrafficManager({
+      config: config as TmConfig,
+      logger,
+    })
+    t.teardown(() => tm.close())
+    // The node reports every 30 ms from a thread of its own, which keeps
+    // sending while this thread is stalled.
+    const reports = Array.from({ length: 200 }, (_, i) =>
+      formatReport({
+        node: '127.0.0.31',
+        load: 100,
+        state: 'up',
+        sender: 'tc',
+        epoch: 1,
+        seq: i + 1,
+      }),
+    )
+    const sender = new Worker(
+      `const { workerData } = require('node:worker_threads')
+       const s = require('node:dgram').createSocket('udp4')
+       let i = 0
+       const tick = setInterval(() => {
+         if (i === workerData.reports.length) return clearInterval(tick), s.close()
+         s.send(Buffer.from(workerData.reports[i++]), workerData.port, '127.0.0.1')
+       }, 30)`,
+      { eval: true, workerData: { reports, port: tm.reportAddress.port } },
+    )
+    t.teardown(() => sender.terminate())
+    await waitFor(() => tm.table.get('127.0.0.31')?.status === 'up', {
+      what: 'node 127.0.0.31 up from its reports',
+    })
+    // Stall three timeouts long (as SIGSTOP or CPU starvation would).
+    const until = Date.now() + 900
+    while (Date.now() < until) {
+      /* stalled */
+    }
+    await waitFor(() => tm.table.accepted >= 40, {
+      what: '40 reports accepted',
+    })
+    t.equal(tm.table.get('127.0.0.31')?.status, 'up')
+    t.same(
+      lines.filter(l => l.msg === 'node silent past timeout; removed'),
+      [],
+      'the node was never expired: its reports were waiting in the socket',
     )
   },
 )

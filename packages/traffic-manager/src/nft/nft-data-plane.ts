@@ -29,8 +29,10 @@ import {
   buildRuleset,
   counterNames,
   nftFamily,
+  deletedFlows,
   normalizeBackends,
   parseNftOptions,
+  unansweredFlowsArgs,
   tableName,
   type NftOptions,
 } from './ruleset.js'
@@ -116,6 +118,41 @@ export async function openNftDataPlane(
     )
   }
 
+  // A node that left (timed out, reported down, removed from the config)
+  // cannot answer the connections it was given: expire the unanswered ones
+  // so the clients' retransmissions are scheduled again. A failure costs
+  // only that help, never the update.
+  const expireUnanswered = async (
+    before: readonly Backend[],
+    after: readonly Backend[],
+  ): Promise<void> => {
+    if (opts.expireUnanswered === false) return
+    const key = (b: Backend): string => `${b.host}|${b.port}`
+    const kept = new Set(after.map(key))
+    for (const b of before) {
+      if (kept.has(key(b))) continue
+      const r = await exec(
+        'conntrack',
+        unansweredFlowsArgs(spec, opts, b),
+      ).catch((e: unknown) => ({
+        code: -1,
+        stdout: '',
+        stderr: (e as Error).message,
+      }))
+      const flows = deletedFlows(r.stderr)
+      if (r.code !== 0 && flows === 0 && !/0 flow entries/.test(r.stderr))
+        log.warn(
+          { table, node: key(b), error: r.stderr.trim().slice(0, 200) },
+          'cannot expire the unanswered connections of a removed node',
+        )
+      else if (flows > 0)
+        log.info(
+          { table, node: key(b), flows },
+          'expired unanswered connections of a removed node; their retransmissions are scheduled again',
+        )
+    }
+  }
+
   // A table left by the previous instance is adopted as it is: deleting it
   // (or emptying it) would send the VIP's packets to local delivery, which
   // resets them, and without any nat chain the kernel stops translating the
@@ -171,7 +208,9 @@ export async function openNftDataPlane(
         wanted = backends
         if (holding && !backends.some(b => b.weight > 0)) return
         stopHolding()
+        const before = current
         await apply(backends)
+        await expireUnanswered(before, current)
       }),
     counters: () =>
       serial(async () => {

@@ -27,12 +27,53 @@ export interface NftOptions {
   readonly protocol: 'tcp' | 'udp'
   /** Table name; default from the service name. */
   readonly table?: string
+  /** Expire a removed node's unanswered flows (default on). */
+  readonly expireUnanswered?: boolean
 }
 
 export const DEFAULT_NFT_OPTIONS: NftOptions = Object.freeze({
   snat: Object.freeze({ kind: 'vip' as const }),
   protocol: 'tcp' as const,
 })
+
+/**
+ * `conntrack` arguments that delete the flows of this service to a node
+ * that left the set and never answered it: TCP connections still in
+ * SYN_SENT, and for UDP every flow to the node. Without this a client's
+ * retransmitted SYN follows its conntrack entry to the dead node until the
+ * client gives up; with it the retransmission passes the map again and
+ * reaches a live node. Answered flows are left alone: a node removed by a
+ * late report may still be serving them (IPVS's expire_nodest_conn would
+ * cut those too).
+ */
+export function unansweredFlowsArgs(
+  spec: VirtualServiceSpec,
+  opts: Pick<NftOptions, 'protocol'>,
+  b: Pick<Backend, 'host' | 'port'>,
+): string[] {
+  return [
+    '-D',
+    '-f',
+    spec.family === 6 ? 'ipv6' : 'ipv4',
+    '-p',
+    opts.protocol,
+    '--orig-dst',
+    spec.address,
+    '--orig-port-dst',
+    String(spec.port),
+    '--reply-src',
+    b.host,
+    '--reply-port-src',
+    String(b.port),
+    ...(opts.protocol === 'tcp' ? ['--state', 'SYN_SENT'] : []),
+  ]
+}
+
+/** The count in conntrack's "N flow entries have been deleted." (0 if absent). */
+export function deletedFlows(stderr: string): number {
+  const m = /(\d+) flow entr(?:y|ies) ha(?:s|ve) been deleted/.exec(stderr)
+  return m ? Number(m[1]) : 0
+}
 
 /** nft table family for the service address. */
 export function nftFamily(spec: VirtualServiceSpec): 'ip' | 'ip6' {
@@ -187,6 +228,7 @@ export function parseNftOptions(
   let snat: SnatMode = { kind: 'vip' }
   let protocol: 'tcp' | 'udp' = 'tcp'
   let table: string | undefined
+  let expireUnanswered = true
   for (const [k, v] of Object.entries(options)) {
     if (k === 'snat') {
       if (v === 'vip' || v === 'masquerade' || v === 'none') snat = { kind: v }
@@ -204,8 +246,13 @@ export function parseNftOptions(
       if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(v))
         throw new Error(`table: not an nft identifier: "${v}"`)
       table = v
+    } else if (k === 'expire-unanswered') {
+      if (v !== 'on' && v !== 'off')
+        throw new Error(`expire-unanswered: expected on or off, got "${v}"`)
+      expireUnanswered = v === 'on'
     }
     // Other keys belong to the control plane (scheduler, persistence...).
   }
-  return table ? { snat, protocol, table } : { snat, protocol }
+  const o = { snat, protocol, expireUnanswered }
+  return table ? { ...o, table } : o
 }

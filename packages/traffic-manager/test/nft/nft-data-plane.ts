@@ -7,7 +7,15 @@ import {
   createNftDataPlane,
 } from '../../src/nft/nft-data-plane.js'
 import type { Exec } from '../../src/nft/kernel-exec.js'
-import { needsRoot, NetnsLab, sh } from '@has/test-support'
+import { spawn } from 'node:child_process'
+import {
+  needsRoot,
+  NetnsLab,
+  sh,
+  track,
+  waitFor,
+  type Proc,
+} from '@has/test-support'
 
 const spec = {
   name: '10.9.0.100:80',
@@ -327,5 +335,162 @@ t.test(
     text = await sh('ip', ['netns', 'exec', ns, 'nft', 'list', 'tables'])
     t.notMatch(text, /has_tm/)
     t.equal(typeof createNftDataPlane, 'function')
+  },
+)
+
+t.test(
+  'a removed node: its unanswered connections are expired (the next SYN reaches a live node), answered ones stay',
+  async t => {
+    const calls: string[][] = []
+    const exec: Exec = async (cmd, args) => {
+      if (cmd === 'conntrack' && args[0] === '-D') {
+        calls.push([...args])
+        return {
+          code: 0,
+          stdout: '',
+          stderr:
+            'conntrack v1.4.7 (conntrack-tools): 2 flow entries have been deleted.\n',
+        }
+      }
+      return {
+        code: cmd === 'nft' && args[0] === '-j' ? 1 : 0,
+        stdout: '',
+        stderr: '',
+      }
+    }
+    const dp = await openNftDataPlane(
+      spec,
+      ctx,
+      {},
+      { exec, hasNetAdmin: () => true },
+    )
+    await dp.update([be('10.9.0.21', 1), be('10.9.0.22', 1)])
+    await dp.update([be('10.9.0.21', 0), be('10.9.0.22', 1)])
+    t.same(calls, [], 'a drained node (weight 0) keeps every flow')
+    await dp.update([be('10.9.0.22', 1)])
+    t.same(calls, [
+      [
+        '-D',
+        '-f',
+        'ipv4',
+        '-p',
+        'tcp',
+        '--orig-dst',
+        '10.9.0.100',
+        '--orig-port-dst',
+        '80',
+        '--reply-src',
+        '10.9.0.21',
+        '--reply-port-src',
+        '8080',
+        '--state',
+        'SYN_SENT',
+      ],
+    ])
+    await dp.close()
+    calls.length = 0
+    const off = await openNftDataPlane(
+      spec,
+      ctx,
+      { 'expire-unanswered': 'off' },
+      { exec, hasNetAdmin: () => true },
+    )
+    await off.update([be('10.9.0.21', 1)])
+    await off.update([])
+    t.same(calls, [], 'expire-unanswered off: nothing deleted')
+    await off.close()
+  },
+)
+
+t.test(
+  'kernel: a client whose SYN went to a node that then left is served by a live node; an established flow to a removed node keeps working',
+  async t => {
+    if (!needsRoot(t)) return
+    const lab = new NetnsLab('nxu')
+    const procs: Proc[] = []
+    t.teardown(async () => {
+      for (const p of procs) await p.stop('SIGKILL')
+      await lab.cleanup()
+    })
+    const ns = await lab.lan([
+      ['c', '10.9.0.1/24'],
+      ['m', '10.9.0.11/24'],
+      ['n1', '10.9.0.21/24'],
+      ['n2', '10.9.0.22/24'],
+    ] as const)
+    await lab.ip(ns.m, ['addr', 'add', '10.9.0.100/32', 'dev', 'eth0'])
+    await lab.exec(ns.m, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
+    const node = (n: string, script: string, ...args: string[]): Proc => {
+      const p = track(
+        spawn(
+          'ip',
+          ['netns', 'exec', n, process.execPath, '-e', script, ...args],
+          {
+            stdio: ['pipe', 'pipe', 'pipe'],
+          },
+        ),
+      )
+      procs.push(p)
+      return p
+    }
+    // n2 echoes lines; n1 is powered off (its link down): SYNs to it vanish.
+    const echo = node(
+      ns.n2,
+      `require('node:net').createServer(s => s.pipe(s)).listen(8080, () => console.log('listening'))`,
+    )
+    await echo.waitLog(l => l.msg === 'listening', 10_000)
+    await lab.ip(ns.n1, ['link', 'set', 'eth0', 'down'])
+    const exec: Exec = async (cmd, args, stdin) => {
+      const { execProgram } = await import('../../src/nft/kernel-exec.js')
+      return execProgram('ip', ['netns', 'exec', ns.m, cmd, ...args], stdin)
+    }
+    const dp = await openNftDataPlane(spec, ctx, {}, { exec })
+    t.teardown(() => dp.close())
+    // A client on a line per stdin line; prints each echo, or why it failed.
+    const CLIENT = `
+      const s = require('node:net').connect(80, '10.9.0.100')
+      const give = setTimeout(() => { console.log('connect timeout'); process.exit(1) }, 15000)
+      s.on('connect', () => { clearTimeout(give); console.log('connected') })
+      s.on('data', d => console.log('echo ' + d.toString().trim()))
+      s.on('error', e => { console.log('error ' + e.code); process.exit(1) })
+      process.stdin.on('data', d => s.write(d))`
+    await dp.update([be('10.9.0.22', 1)])
+    const a = node(ns.c, CLIENT)
+    await a.waitLog(l => l.msg === 'connected', 10_000)
+    a.child.stdin?.write('a1\n')
+    await a.waitLog(l => l.msg === 'echo a1', 10_000)
+    // n2 leaves (a late report, say); new connections go to the dead n1.
+    await dp.update([be('10.9.0.21', 1)])
+    const b = node(ns.c, CLIENT)
+    await waitFor(
+      async () =>
+        /SYN_SENT .*dst=10\.9\.0\.100 .*src=10\.9\.0\.21 /.test(
+          await lab
+            .exec(ns.m, 'conntrack', ['-L', '-p', 'tcp'])
+            .catch(() => ''),
+        ),
+      { what: "the second client's SYN tracked towards n1", timeoutMs: 10_000 },
+    )
+    // n1 is found dead and n2 is back: b's retransmitted SYN must reach n2.
+    await dp.update([be('10.9.0.22', 1)])
+    const got = await b.waitLog(
+      // Without the expiry the retransmissions follow the old entry to n1:
+      // no answer, or ICMP host unreachable once ARP for n1 gives up.
+      l =>
+        l.msg === 'connected' ||
+        l.msg === 'connect timeout' ||
+        l.msg?.startsWith('error ') === true,
+      20_000,
+    )
+    t.equal(
+      got.msg,
+      'connected',
+      'the retransmitted SYN was scheduled again, to n2',
+    )
+    b.child.stdin?.write('b1\n')
+    await b.waitLog(l => l.msg === 'echo b1', 10_000)
+    a.child.stdin?.write('a2\n')
+    await a.waitLog(l => l.msg === 'echo a2', 10_000)
+    t.pass('the established flow outlived its node leaving and returning')
   },
 )

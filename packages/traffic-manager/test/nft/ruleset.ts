@@ -3,8 +3,10 @@ import {
   buildDeleteTable,
   buildRuleset,
   counterNames,
+  deletedFlows,
   parseNftOptions,
   tableName,
+  unansweredFlowsArgs,
   weightMap,
 } from '../../src/nft/ruleset.js'
 
@@ -110,7 +112,11 @@ t.test('IPv6 uses an ip6 table and ip6 statements', async t => {
 t.test(
   'options: snat modes, protocol, table name; bad values throw',
   async t => {
-    t.same(parseNftOptions({}), { snat: { kind: 'vip' }, protocol: 'tcp' })
+    t.same(parseNftOptions({}), {
+      snat: { kind: 'vip' },
+      protocol: 'tcp',
+      expireUnanswered: true,
+    })
     t.same(
       parseNftOptions({
         snat: 'masquerade',
@@ -120,7 +126,16 @@ t.test(
       {
         snat: { kind: 'masquerade' },
         protocol: 'udp',
+        expireUnanswered: true,
       },
+    )
+    t.equal(
+      parseNftOptions({ 'expire-unanswered': 'off' }).expireUnanswered,
+      false,
+    )
+    t.throws(
+      () => parseNftOptions({ 'expire-unanswered': 'yes' }),
+      /expire-unanswered: expected on or off, got "yes"/,
     )
     t.same(parseNftOptions({ snat: '10.9.0.5', table: 'mytable' }).snat, {
       kind: 'address',
@@ -145,5 +160,70 @@ t.test(
     t.throws(() => parseNftOptions({ snat: 'bogus!' }), /snat/)
     t.throws(() => parseNftOptions({ protocol: 'icmp' }), /protocol/)
     t.throws(() => parseNftOptions({ table: '1bad' }), /table/)
+  },
+)
+
+t.test(
+  "a removed node's unanswered flows: conntrack arguments per family and protocol",
+  async t => {
+    const v6 = {
+      name: '[fd00::100]:443',
+      address: 'fd00::100',
+      port: 443,
+      family: 6 as const,
+    }
+    t.same(
+      unansweredFlowsArgs(
+        v6,
+        { protocol: 'tcp' },
+        { host: 'fd00::21', port: 8443 },
+      ),
+      [
+        '-D',
+        '-f',
+        'ipv6',
+        '-p',
+        'tcp',
+        '--orig-dst',
+        'fd00::100',
+        '--orig-port-dst',
+        '443',
+        '--reply-src',
+        'fd00::21',
+        '--reply-port-src',
+        '8443',
+        '--state',
+        'SYN_SENT',
+      ],
+    )
+    // UDP has no handshake to tell answered flows apart: all go.
+    t.same(unansweredFlowsArgs(spec, { protocol: 'udp' }, be('10.9.0.21', 1)), [
+      '-D',
+      '-f',
+      'ipv4',
+      '-p',
+      'udp',
+      '--orig-dst',
+      '10.9.0.100',
+      '--orig-port-dst',
+      '80',
+      '--reply-src',
+      '10.9.0.21',
+      '--reply-port-src',
+      '8080',
+    ])
+    t.equal(
+      deletedFlows(
+        'conntrack v1.4.7 (conntrack-tools): 3 flow entries have been deleted.\n',
+      ),
+      3,
+    )
+    t.equal(
+      deletedFlows(
+        'conntrack v1.4.7 (conntrack-tools): 1 flow entry has been deleted.\n',
+      ),
+      1,
+    )
+    t.equal(deletedFlows('conntrack: operation failed'), 0)
   },
 )

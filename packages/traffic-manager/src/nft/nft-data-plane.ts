@@ -32,6 +32,7 @@ import {
   deletedFlows,
   normalizeBackends,
   parseNftOptions,
+  serviceFlowArgs,
   unansweredFlowsArgs,
   tableName,
   type NftOptions,
@@ -225,12 +226,7 @@ export async function openNftDataPlane(
           list.code === 0 ? parseNftCounters(list.stdout) : new Map()
         const ct = await exec('conntrack', [
           '-L',
-          '-p',
-          opts.protocol,
-          '--orig-dst',
-          spec.address,
-          '--orig-port-dst',
-          String(spec.port),
+          ...serviceFlowArgs(spec, opts),
         ]).catch(() => ({ code: -1, stdout: '', stderr: '' }))
         const active = activeByBackend(ct.stdout, spec)
         for (const b of current) {
@@ -272,12 +268,7 @@ export async function openNftDataPlane(
         const local = await vipIsLocal(exec, spec.address)
         const ct = await exec('conntrack', [
           '-L',
-          '-p',
-          opts.protocol,
-          '--orig-dst',
-          spec.address,
-          '--orig-port-dst',
-          String(spec.port),
+          ...serviceFlowArgs(spec, opts),
         ]).catch(() => undefined)
         const flows =
           ct?.code === 0

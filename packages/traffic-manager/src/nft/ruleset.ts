@@ -36,6 +36,21 @@ export const DEFAULT_NFT_OPTIONS: NftOptions = Object.freeze({
   protocol: 'tcp' as const,
 })
 
+/** `conntrack` filter for the flows of this service (its VIP and port). */
+export function serviceFlowArgs(
+  spec: VirtualServiceSpec,
+  opts: Pick<NftOptions, 'protocol'>,
+): string[] {
+  return [
+    '-p',
+    opts.protocol,
+    '--orig-dst',
+    spec.address,
+    '--orig-port-dst',
+    String(spec.port),
+  ]
+}
+
 /**
  * `conntrack` arguments that delete the flows of this service to a node
  * that left the set and never answered it: TCP connections still in
@@ -55,12 +70,7 @@ export function unansweredFlowsArgs(
     '-D',
     '-f',
     spec.family === 6 ? 'ipv6' : 'ipv4',
-    '-p',
-    opts.protocol,
-    '--orig-dst',
-    spec.address,
-    '--orig-port-dst',
-    String(spec.port),
+    ...serviceFlowArgs(spec, opts),
     '--reply-src',
     b.host,
     '--reply-port-src',

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { join } from 'node:path'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import {
   parseCpuinfo,
   parseMeminfo,
@@ -125,4 +125,41 @@ t.test('the real /proc parses', async t => {
   const r = procfsReaders('/proc')
   t.ok(parseStat(await r.stat()))
   t.notOk('missing' in parseMeminfo(await r.meminfo()))
+})
+
+// Each report read /proc/stat and /proc/meminfo through the thread pool
+// (open, stat, read, close: four wake-ups each). A real procfs file is now
+// kept open and read again from offset 0; the kernel regenerates it.
+t.test('a real /proc file stays open and reads fresh each time', async t => {
+  const r = procfsReaders('/proc')
+  const statFds = (): number =>
+    readdirSync('/proc/self/fd').filter(fd => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === '/proc/stat'
+      } catch {
+        return false
+      }
+    }).length
+  const before = statFds()
+  const first = parseStat(await r.stat())
+  // Burn a little CPU so the counters move between the two reads.
+  const until = Date.now() + 50
+  while (Date.now() < until) Math.sqrt(Math.random())
+  const second = parseStat(await r.stat())
+  t.equal(statFds(), before + 1, 'one descriptor, kept between reads')
+  t.ok(
+    first && second && second.total > first.total,
+    'the second read is fresh',
+  )
+})
+
+t.test('a fixture file replaced by rename is read anew', async t => {
+  const dir = t.testdir({})
+  const base = { bogomips: 4000, cpus: 2, memTotalMB: 2048, idleShare: 0.5 }
+  writeProcfsFixture(dir, { ...base, memFreeMB: 1000 })
+  const r = procfsReaders(dir)
+  const a = parseMeminfo(await r.meminfo())
+  writeProcfsFixture(dir, { ...base, memFreeMB: 500 })
+  const b = parseMeminfo(await r.meminfo())
+  t.ok(!('missing' in a) && !('missing' in b) && a.freeKB !== b.freeKB)
 })

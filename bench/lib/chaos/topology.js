@@ -137,6 +137,7 @@ export class Topology {
         'net.ipv4.ip_nonlocal_bind=1',
         'net.ipv6.ip_nonlocal_bind=1',
         'net.ipv6.conf.all.forwarding=1',
+        'net.netfilter.nf_conntrack_tcp_be_liberal=1',
       )
       this.ip(m.id, 'link', 'set', 'eth0', 'up')
       this.ip(m.id, 'link', 'set', 'eth1', 'up')

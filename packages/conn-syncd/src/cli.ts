@@ -126,6 +126,7 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
     }
     const { createConnSyncd } = await import('./conn-syncd.js')
     const { applyPriority } = await import('./priority.js')
+    const { checkTcpLiberal } = await import('./tcp-liberal.js')
     const logger = createLogger({ name: NAME, level: flags.logLevel })
     const handle = await runDaemon({
       name: NAME,
@@ -135,6 +136,7 @@ export function createProgram(io: CliIo, state: { exitCode: number }): Command {
       start: async config => {
         // Before the first conntrack child: they inherit it (restart only).
         await applyPriority(config, logger)
+        checkTcpLiberal(logger)
         // Never backwards across restarts, even after a clock step (issue 19.9).
         const e = senderEpoch(defaultEpochFile(NAME))
         if (e.warning) logger.warn({ epoch: e.epoch }, e.warning)

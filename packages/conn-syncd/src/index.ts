@@ -43,3 +43,4 @@ export {
   type MembershipEvent,
 } from './heartbeat-client.js'
 export { csError, errorCodes, type ErrorCode } from './errors.js'
+export { checkTcpLiberal, TCP_LIBERAL_SYSCTL } from './tcp-liberal.js'

@@ -2,8 +2,7 @@
 // "refused: warn and go on" path (a chrt that fails stands for a host
 // without CAP_SYS_NICE or real-time budget).
 import t from 'tap'
-import { Writable } from 'node:stream'
-import { createLogger } from '@has/daemon-kit'
+import { captureLogger } from '@has/test-support'
 import {
   applyPriority,
   chrtArgs,
@@ -18,15 +17,8 @@ const statLine = (comm: string, fields: Record<number, number>): string => {
 }
 
 const capture = () => {
-  const lines: Record<string, unknown>[] = []
-  const dest = new Writable({
-    write(c: Buffer, _e, cb) {
-      for (const l of c.toString().split('\n'))
-        if (l) lines.push(JSON.parse(l) as Record<string, unknown>)
-      cb()
-    },
-  })
-  return { log: createLogger({ name: 'conn-syncd', destination: dest }), lines }
+  const c = captureLogger('conn-syncd')
+  return { log: c.logger, lines: c.lines }
 }
 
 t.test('chrt arguments set every thread of the process', async t => {

@@ -1,7 +1,7 @@
 // Regression tests for issues 18 and 19 (conn-syncd parts), one per defect.
 // In-process daemons on loopback; the seam is the Kernel interface (a
 // recording fake: the real conntrack path is test/integration/).
-import { waitFor } from '@has/test-support'
+import { captureLogger, waitFor } from '@has/test-support'
 import t from 'tap'
 import { createSocket } from 'node:dgram'
 import {
@@ -15,10 +15,8 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import {
   controlRequest,
-  createLogger,
   silentLogger,
   startControlServer,
   configOrThrow,
@@ -400,17 +398,10 @@ t.test(
 t.test(
   '18.11: dropped datagrams give a rate-limited warning with counts per reason and the top source',
   async t => {
-    const lines: Record<string, unknown>[] = []
-    const dest = new Writable({
-      write(c: Buffer, _e, cb) {
-        for (const l of c.toString().split('\n'))
-          if (l) lines.push(JSON.parse(l) as Record<string, unknown>)
-        cb()
-      },
-    })
+    const { logger, lines } = captureLogger('conn-syncd')
     const b = await createConnSyncd({
       config: conf('b', 9),
-      logger: createLogger({ name: 'conn-syncd', destination: dest }),
+      logger,
       kernel: new RecordingKernel(),
       isLocal: () => false,
     })

@@ -3,20 +3,12 @@
 // Why it matters is shown end to end by bench/chaos.js (a second failover
 // after a SIGSTOP takeover lost old streams with it off).
 import t from 'tap'
-import { Writable } from 'node:stream'
-import { createLogger } from '@has/daemon-kit'
+import { captureLogger } from '@has/test-support'
 import { checkTcpLiberal, TCP_LIBERAL_SYSCTL } from '../src/tcp-liberal.js'
 
 const capture = () => {
-  const lines: Record<string, unknown>[] = []
-  const dest = new Writable({
-    write(c: Buffer, _e, cb) {
-      for (const l of c.toString().split('\n'))
-        if (l) lines.push(JSON.parse(l) as Record<string, unknown>)
-      cb()
-    },
-  })
-  return { log: createLogger({ name: 'conn-syncd', destination: dest }), lines }
+  const c = captureLogger('conn-syncd')
+  return { log: c.logger, lines: c.lines }
 }
 
 t.test(

@@ -79,10 +79,10 @@ export function unansweredFlowsArgs(
   ]
 }
 
-/** The count in conntrack's "N flow entries have been deleted." (0 if absent). */
-export function deletedFlows(stderr: string): number {
+/** The count in conntrack's "N flow entries have been deleted."; undefined: conntrack failed. */
+export function deletedFlows(stderr: string): number | undefined {
   const m = /(\d+) flow entr(?:y|ies) ha(?:s|ve) been deleted/.exec(stderr)
-  return m ? Number(m[1]) : 0
+  return m ? Number(m[1]) : undefined
 }
 
 /** nft table family for the service address. */

@@ -176,10 +176,17 @@ t.test('SLAAC, rdisc6, reload deprecation, bad RS, final RAs', async t => {
   t.equal(ans.src, rll, 'from the router link-local address')
   t.match(ans.dst, /^fe80::/, 'solicited RA unicast to the soliciting host')
 
-  // Another router on the link with a contradicting MTU is reported.
+  // Another router on the link with a contradicting MTU is reported. It
+  // carries its own MAC: a copy of ours would also teach the router's
+  // kernel that the host lives at the router's MAC, and the unicast
+  // answers to rdisc6 below would be lost until that entry is probed out.
+  const hostMac = /link\/ether ([0-9a-f:]{17})/.exec(
+    await lab.ip(h, ['link', 'show', 'dev', hif]),
+  )![1]!
   const other = buildRa({
     ...parseRa(Buffer.from(String(ans.hex), 'hex')),
     mtu: 1280,
+    sourceLL: hostMac,
   })
   await probe.send(other.toString('hex'), 'ff02::1', 255)
   const inc = await d.waitLog(

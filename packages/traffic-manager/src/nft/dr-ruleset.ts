@@ -140,7 +140,9 @@ export function buildDrRuleset(input: DrRulesetInput): string {
   const p = opts.protocol
   const key = `${l3} saddr . ${p} sport`
   const keyType = `typeof ${l3} saddr . ${p} sport`
-  const match = `${l3} daddr ${spec.address} ${p} dport ${spec.port}`
+  // Only frames sent to this host's MAC: a flooded frame or one seen by a
+  // promiscuous NIC belongs to another director (docs/direct-routing.md).
+  const match = `meta pkttype host ${l3} daddr ${spec.address} ${p} dport ${spec.port}`
   const lines: string[] = [
     `add table ${T}`,
     `add chain ${T} in { type filter hook ingress device ${JSON.stringify(iface)} priority 0; policy accept; }`,

@@ -4,7 +4,7 @@
 // heartbeatd's VIP takeover does) and no connection sync runs anywhere.
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { needsRoot } from '@has/test-support'
+import { needsRoot, run } from '@has/test-support'
 import { track, type Proc } from '@has/test-support'
 import { DrLab, V4, V6, streams, tally } from './helpers/lab.js'
 
@@ -215,3 +215,65 @@ t.test(
     s.p.child.stdin?.end()
   },
 )
+
+// A frame for the VIP that is addressed to another MAC reaches a master
+// whenever the switch floods it (a MAC it has not learnt or has lost, a
+// crashed master's) or the master's NIC is promiscuous (a bridge member,
+// tcpdump). Forwarding it would make a second director: the node gets the
+// packet twice, and a dead director's flows keep working through the others
+// and hide its death. Only frames for this host's own MAC are forwarded.
+for (const A of [V4, V6])
+  t.test(
+    `IPv${A.family}: a frame for the VIP sent to another MAC is not forwarded`,
+    async t => {
+      if (!needsRoot(t)) return
+      const lab = new DrLab(A, `drm${A.family}`)
+      t.teardown(() => lab.cleanup())
+      await lab.setUp()
+      await lab.server('n1')
+      await lab.vipTo('a')
+      const dpA = await lab.dataPlane('a')
+      const dpB = await lab.dataPlane('b')
+      t.teardown(async () => {
+        await dpA.close()
+        await dpB.close()
+      })
+      await dpA.update([lab.backend(0)])
+      await dpB.update([lab.backend(0)])
+      t.equal(await lab.curl(), 'n1', 'through the VIP owner: answered')
+
+      // The client's neighbour entry names a MAC no port has: the bridge
+      // floods the frame to both masters.
+      await lab.lab.ip(lab.ns.client, [
+        'neigh',
+        'replace',
+        A.vip,
+        'lladdr',
+        '02:00:5e:00:53:99',
+        'dev',
+        'eth0',
+        'nud',
+        'permanent',
+      ])
+      const host = A.family === 6 ? `[${A.vip}]` : A.vip
+      const r = await run('ip', [
+        'netns',
+        'exec',
+        lab.ns.client,
+        'curl',
+        '-s',
+        '--max-time',
+        '2',
+        `http://${host}/`,
+      ])
+      t.not(
+        r.code,
+        0,
+        `no answer through a flooded frame (curl exit ${r.code})`,
+      )
+      const flows = async (dp: typeof dpA): Promise<number> =>
+        (await dp.counters()).get(A.nodes[0] as string)?.total ?? 0
+      t.equal(await flows(dpA), 1, 'master A forwarded only its own flow')
+      t.equal(await flows(dpB), 0, 'master B forwarded nothing')
+    },
+  )

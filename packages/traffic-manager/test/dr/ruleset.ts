@@ -68,7 +68,7 @@ t.test(
     // The drained node keeps its pinned rule but gets no bucket.
     t.match(
       text,
-      `in ip daddr 10.9.0.100 tcp dport 80 ip saddr . tcp sport @f_10_9_0_22_80 goto to_10_9_0_22_80`,
+      `in meta pkttype host ip daddr 10.9.0.100 tcp dport 80 ip saddr . tcp sport @f_10_9_0_22_80 goto to_10_9_0_22_80`,
     )
     t.match(
       text,

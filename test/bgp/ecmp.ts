@@ -1,9 +1,11 @@
 // Issue 13 end to end (root only): three active masters announce the VIP
 // through BIRD to a router doing ECMP; direct routing with Maglev on every
 // master, so a flow rehashed to another master reaches the same node.
-// 300 long-lived streams through: a master crash (link down, then kill -9
-// of BIRD, traffic-manager and vip-announcer), its return, a graceful stop
-// (withdraw, drain) of another, and the two- and one-master cases.
+// 300 long-lived streams through (and 100 over IPv6: the /128 VIP, its
+// own BGP sessions, nodes reporting from their IPv6 addresses): a master
+// crash (link down, then kill -9 of BIRD, traffic-manager and
+// vip-announcer), its return, a graceful stop (withdraw, drain) of
+// another, and the two- and one-master cases.
 import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,15 +15,19 @@ import { needsRoot } from '@has/test-support'
 import {
   BgpLab,
   MASTERS,
+  MASTERS6,
   MS,
   NS,
+  VIP6,
   probe,
   streams,
   type M,
 } from './helpers/lab.js'
 
 const STREAMS = 300
+const STREAMS6 = 100
 const addr = (m: M): string => MASTERS[MS.indexOf(m)] as string
+const addr6 = (m: M): string => MASTERS6[MS.indexOf(m)] as string
 const same = (
   a: readonly (string | null)[],
   b: readonly (string | null)[],
@@ -52,9 +58,10 @@ t.test(
         30_000,
       )
     await lab.waitHops(MASTERS)
+    await lab.waitHops(MASTERS6, 20_000, 6)
     phase('announced')
     t.pass(
-      'every master announced the VIP; the router holds one route with three next hops',
+      'every master announced the VIP and the /128; the router holds one route each with three next hops',
     )
 
     const answers = new Set<string>()
@@ -64,13 +71,26 @@ t.test(
       `new connections spread over nodes (${[...answers].sort().join(' ')})`,
     )
 
+    t.match(
+      await lab.curl(6),
+      /^n[1-4]$/,
+      'HTTP through the IPv6 VIP, answered by a node',
+    )
+
     const s = await streams(lab, STREAMS)
     const first = await s.round()
+    const s6 = await streams(lab, STREAMS6, VIP6)
+    const first6 = await s6.round()
     phase('streams open')
     t.equal(
       first.filter(n => n === null).length,
       0,
       `${STREAMS} streams open and answering`,
+    )
+    t.equal(
+      first6.filter(n => n === null).length,
+      0,
+      `${STREAMS6} IPv6 streams open and answering`,
     )
     const perMaster = await Promise.all(
       MS.map(async m => {
@@ -103,12 +123,19 @@ t.test(
       lastFailure < 2000,
       `new connections succeed again ${lastFailure} ms after the crash (${p.failures.length}/${p.attempts} probe attempts failed)`,
     )
+    await lab.waitHops([addr6('m1'), addr6('m3')], 10_000, 6)
     const afterCrash = await s.round()
+    const afterCrash6 = await s6.round()
     phase('crash done')
     const kept = same(first, afterCrash)
     t.ok(
       kept >= STREAMS * 0.99,
       `${kept}/${STREAMS} streams survived the crash`,
+    )
+    const kept6 = same(first6, afterCrash6)
+    t.ok(
+      kept6 >= STREAMS6 * 0.99,
+      `${kept6}/${STREAMS6} IPv6 streams survived the crash`,
     )
 
     // m2 returns: its announcer waits for health to settle, then the router rehashes onto it.
@@ -117,6 +144,7 @@ t.test(
     phase('m2 restarted')
     await lab.masters.m2.va?.waitLog(l => l.msg === 'routes announced', 30_000)
     await lab.waitHops(MASTERS)
+    await lab.waitHops(MASTERS6, 20_000, 6)
     const afterReturn = await s.round()
     phase('return done')
     t.same(
@@ -124,11 +152,17 @@ t.test(
       afterCrash,
       'no stream broke or moved when the master came back',
     )
+    t.same(
+      await s6.round(),
+      afterCrash6,
+      'no IPv6 stream broke or moved when the master came back',
+    )
 
     // Graceful stop of m3: withdraw first, drain, then traffic-manager goes.
     const m3 = lab.masters.m3
     await m3.va?.stop('SIGTERM')
     await lab.waitHops([addr('m1'), addr('m2')], 10_000)
+    await lab.waitHops([addr6('m1'), addr6('m2')], 10_000, 6)
     await m3.tm?.stop('SIGTERM')
     await m3.bird?.stop('SIGTERM')
     const afterStop = await s.round()
@@ -138,6 +172,11 @@ t.test(
       afterCrash,
       'two masters: the graceful stop broke no stream',
     )
+    t.same(
+      await s6.round(),
+      afterCrash6,
+      'two masters: the graceful stop broke no IPv6 stream',
+    )
 
     // One master alone: drain m2 through its control socket.
     t.same(
@@ -146,8 +185,14 @@ t.test(
       'drain answers its state',
     )
     await lab.waitHops([addr('m1')], 10_000)
+    await lab.waitHops([addr6('m1')], 10_000, 6)
     const alone = await s.round()
     t.same(alone, afterCrash, 'one master alone carries every stream')
+    t.same(
+      await s6.round(),
+      afterCrash6,
+      'one master alone carries every IPv6 stream',
+    )
     t.match(
       await lab.curl(),
       /^n[1-4]$/,
@@ -163,5 +208,6 @@ t.test(
       'status says draining, routes withdrawn',
     )
     s.p.child.stdin?.end()
+    s6.p.child.stdin?.end()
   },
 )

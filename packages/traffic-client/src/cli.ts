@@ -139,7 +139,7 @@ export function formatStatus(s: TrafficClientStatus): string {
     ? `${s.load.load} (${s.load.percent}% spare)`
     : 'not computed yet'
   const head =
-    `node ${s.node}  flag ${s.flag}  formula ${s.formula}  load ${load}\n` +
+    `node ${s.nodes.join(' ')}  flag ${s.flag}  formula ${s.formula}  load ${load}\n` +
     `seq ${s.seq}  epoch ${s.epoch}  every ${s.updatesMs} ms  ${s.signed ? 'signed' : 'UNSIGNED'}` +
     `${s.agent ? `  agent-check ${s.agent}` : ''}\n` +
     (s.lastError ? `last error: ${s.lastError}\n` : '')

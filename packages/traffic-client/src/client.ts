@@ -14,7 +14,7 @@ import {
   type ControlHandlers,
 } from '@has/daemon-kit'
 import { formatReport, type ReportState } from '@has/traffic-manager/protocol'
-import type { Master, TrafficClientConfig } from './config.js'
+import { nodeFor, type Master, type TrafficClientConfig } from './config.js'
 import { LoadSampler, type LoadOptions, type LoadSample } from './load-index.js'
 import { procfsReaders, type ProcfsReaders } from './procfs.js'
 import {
@@ -61,6 +61,8 @@ export interface SentReport {
 
 export interface TrafficClientStatus {
   readonly node: string
+  /** Every node address (dual stack: one per family). */
+  readonly nodes: readonly string[]
   readonly formula: string
   readonly flag: Flag
   readonly epoch: number
@@ -154,16 +156,27 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
   async function sendAll(load: number, state: ReportState): Promise<void> {
     // One seq per round, the same datagram to every master: the MAC does not
     // name the master, so a copy sent to master B must be a replay at A,
-    // not a newer report (PROTOCOL.md, seq).
+    // not a newer report (PROTOCOL.md, seq). A dual-stack node names, to
+    // each master, its address of that master's family.
     const s = ++seq
-    const datagram = Buffer.from(
-      formatReport(
-        { node: config.node, load, state, sender: SENDER, epoch, seq: s },
-        config.key,
-      ),
-    )
+    const datagrams = new Map<string, Buffer>()
+    const datagramFor = (m: Master): Buffer => {
+      const node = nodeFor(config, m)
+      let d = datagrams.get(node)
+      if (!d) {
+        d = Buffer.from(
+          formatReport(
+            { node, load, state, sender: SENDER, epoch, seq: s },
+            config.key,
+          ),
+        )
+        datagrams.set(node, d)
+      }
+      return d
+    }
     await Promise.all(
       config.masters.map(async m => {
+        const datagram = datagramFor(m)
         const addr = key(m)
         const st = masterState.get(addr) ?? { sent: 0, errors: 0 }
         masterState.set(addr, st)
@@ -293,6 +306,7 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
       log.info(
         {
           node: config.node,
+          ...(config.altNode !== undefined ? { altNode: config.altNode } : {}),
           masters: config.masters.map(key),
           updatesMs: config.updatesMs,
           formula: config.formula,
@@ -376,6 +390,10 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
     status() {
       return {
         node: config.node,
+        nodes:
+          config.altNode !== undefined
+            ? [config.node, config.altNode]
+            : [config.node],
         formula: config.formula,
         flag,
         epoch,

@@ -65,7 +65,14 @@ export interface TrafficClientConfig {
   /** The shared secret (inline `key`, or the contents of `keyfile`). */
   readonly key?: string
   readonly keyfile?: string
+  /** The (first) `node` address. */
   readonly node: string
+  /**
+   * A dual-stack node's second `node` address, of the other family: a
+   * report to a master of that family names it (an IPv6 service whose
+   * managers know the node by its IPv6 address).
+   */
+  readonly altNode?: string
   readonly formula: Formula
   /** Live formula capacity; `auto` = sum of BogoMIPS. */
   readonly capacity: number | 'auto'
@@ -108,7 +115,7 @@ type Single = (typeof SINGLE)[number]
 export function parseConfig(text: string, file: string): ParseResult {
   const issues = new IssueList()
   const seen = new Map<string, Position>()
-  const masters = new Map<number, { m: Master; at: Position }>()
+  const masters = new Map<number, { ms: Master[]; at: Position }>()
   let masterLines = 0
   const v: Partial<Record<Single, { value: string; at: Position }>> = {}
   const base = dirname(resolve(file))
@@ -125,11 +132,19 @@ export function parseConfig(text: string, file: string): ParseResult {
       issues.error(line, `unknown directive "${name}"`, line.text)
       continue
     }
-    if (rest.length !== 1) {
-      issues.error(line, `${name} takes exactly one value`, line.text)
+    // masterN and node take one address per family: `node 10.0.0.21 2001:db8:1::21`.
+    const most = mm !== null || key === 'node' ? 2 : 1
+    if (rest.length < 1 || rest.length > most) {
+      issues.error(
+        line,
+        most === 1
+          ? `${name} takes exactly one value`
+          : `${name} takes one address, or one IPv4 and one IPv6 address`,
+        line.text,
+      )
       continue
     }
-    const value = rest[0] as string
+    const value = rest.join(' ')
     const first = seen.get(key)
     if (first) {
       issues.error(
@@ -147,16 +162,26 @@ export function parseConfig(text: string, file: string): ParseResult {
         issues.error(line, 'master number must be 1..999', name)
         continue
       }
-      const m = parseMaster(name, value)
-      if (!m) {
+      const ms = rest.map(r => parseMaster(name, r))
+      const bad = rest.find((_, i) => !ms[i])
+      if (bad !== undefined) {
         issues.error(
           line,
           `${name} must be an IPv4 or IPv6 address, optionally with :port ([v6]:port)`,
+          bad,
+        )
+        continue
+      }
+      const ok = ms as Master[]
+      if (ok.length === 2 && ok[0]?.family === ok[1]?.family) {
+        issues.error(
+          line,
+          `${name} takes at most one address per family`,
           value,
         )
         continue
       }
-      masters.set(n, { m, at: line })
+      masters.set(n, { ms: ok, at: line })
       continue
     }
     v[key as Single] = { value, at: line }
@@ -274,8 +299,16 @@ export function parseConfig(text: string, file: string): ParseResult {
       { file, line: 0 },
       'node <address> is required (the address the managers know this node by)',
     )
-  else if (isIP(nodeE.value) === 0)
-    issues.error(nodeE.at, 'node must be an IPv4 or IPv6 address', nodeE.value)
+  const nodes = nodeE ? nodeE.value.split(' ') : []
+  const badNode = nodes.find(a => isIP(a) === 0)
+  if (nodeE && badNode !== undefined)
+    issues.error(nodeE.at, 'node must be an IPv4 or IPv6 address', badNode)
+  else if (nodeE && nodes.length === 2 && isIP(nodes[0]!) === isIP(nodes[1]!))
+    issues.error(
+      nodeE.at,
+      'node takes at most one address per family',
+      nodeE.value,
+    )
 
   if (masterLines === 0)
     issues.error(
@@ -283,17 +316,18 @@ export function parseConfig(text: string, file: string): ParseResult {
       'at least one masterN <address> is required',
     )
   const byAddr = new Map<string, Position>()
-  for (const { m, at } of masters.values()) {
-    const k = `${m.host}|${m.port || port}`
-    const prev = byAddr.get(k)
-    if (prev)
-      issues.warn(
-        at,
-        `same master as line ${prev.line}; it gets every report twice`,
-        m.host,
-      )
-    else byAddr.set(k, at)
-  }
+  for (const { ms, at } of masters.values())
+    for (const m of ms) {
+      const k = `${m.host}|${m.port || port}`
+      const prev = byAddr.get(k)
+      if (prev)
+        issues.warn(
+          at,
+          `same master as line ${prev.line}; it gets every report twice`,
+          m.host,
+        )
+      else byAddr.set(k, at)
+    }
 
   if (formula === 'thesis' && ramMB === undefined) {
     issues.error(
@@ -320,10 +354,13 @@ export function parseConfig(text: string, file: string): ParseResult {
   const ordered = [...masters.entries()].sort((a, b) => a[0] - b[0])
   const config: ParsedConfig = {
     file,
-    masters: ordered.map(([, { m }]) => ({ ...m, port: m.port || port })),
+    masters: ordered.flatMap(([, { ms }]) =>
+      ms.map(m => ({ ...m, port: m.port || port })),
+    ),
     port,
     updatesMs,
-    node: (nodeE as { value: string }).value,
+    node: nodes[0] as string,
+    ...(nodes[1] !== undefined ? { altNode: nodes[1] } : {}),
     formula,
     capacity,
     scale,
@@ -351,6 +388,19 @@ function positive(
 }
 
 /** `10.0.0.1`, `10.0.0.1:7000`, `fd00::1`, `[fd00::1]:7000`; port 0 = use `port`. */
+/** The node address a report to `m` names: altNode when only it is of m's family. */
+export function nodeFor(
+  config: Pick<TrafficClientConfig, 'node' | 'altNode'>,
+  m: Pick<Master, 'family'>,
+): string {
+  const { node, altNode } = config
+  return altNode !== undefined &&
+    isIP(node) !== m.family &&
+    isIP(altNode) === m.family
+    ? altNode
+    : node
+}
+
 export function parseMaster(name: string, text: string): Master | undefined {
   const fam = isIP(text)
   if (fam === 4 || fam === 6) return { name, host: text, port: 0, family: fam }

@@ -10,6 +10,7 @@ export {
   parseConfig,
   loadConfig,
   parseMaster,
+  nodeFor,
   DEFAULTS,
   FORMULAS,
 } from './config.js'

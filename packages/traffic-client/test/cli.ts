@@ -129,6 +129,7 @@ t.test(
 t.test('status text', async t => {
   const s: TrafficClientStatus = {
     node: '10.0.0.5',
+    nodes: ['10.0.0.5', '2001:db8::5'],
     formula: 'live',
     flag: 'drain',
     epoch: 1,
@@ -154,7 +155,7 @@ t.test('status text', async t => {
   const text = formatStatus(s)
   t.match(
     text,
-    'node 10.0.0.5  flag drain  formula live  load not computed yet',
+    'node 10.0.0.5 2001:db8::5  flag drain  formula live  load not computed yet',
   )
   t.match(text, 'UNSIGNED')
   t.match(text, 'last error: cannot read /x')

@@ -169,6 +169,22 @@ t.test('unsigned without a key; procfs errors skip the round', async t => {
 })
 
 t.test(
+  'dual stack: each master gets the report naming the address of its family',
+  async t => {
+    const { v4, v6, client, c } = await setup(t)
+    await client.reload({ ...c, altNode: '2001:db8::10' })
+    await client.start()
+    const a = await v4.next()
+    const b = await v6.next()
+    t.equal(a.report.node, '192.0.2.10', 'IPv4 master: the IPv4 address')
+    t.equal(b.report.node, '2001:db8::10', 'IPv6 master: the IPv6 address')
+    t.ok(a.macOk && b.macOk, 'both signed')
+    t.equal(a.report.seq, b.report.seq, 'one seq per round')
+    t.same(client.status().nodes, ['192.0.2.10', '2001:db8::10'])
+  },
+)
+
+t.test(
   'reload: new node and masters apply; a bad procfs is refused and changes nothing',
   async t => {
     const { dir, v4, v6, client, c } = await setup(

@@ -5,6 +5,7 @@ import {
   parseConfig,
   loadConfig,
   parseMaster,
+  nodeFor,
   DEFAULTS,
 } from '../src/config.js'
 
@@ -92,6 +93,36 @@ const BAD: [string, string, RegExp, string | undefined][] = [
   ['updates junk', 'updates often\n', /updates must be/, 'often'],
   ['RAM', 'RAM 1.5\n', /RAM must be a whole number of MB/, '1.5'],
   ['node', 'node web1\n', /node must be an IPv4 or IPv6 address/, 'web1'],
+  [
+    'node, second address bad',
+    'node 10.0.0.5 web1\n',
+    /node must be an IPv4 or IPv6 address/,
+    'web1',
+  ],
+  [
+    'node, two IPv4',
+    'node 10.0.0.5 10.0.0.6\n',
+    /node takes at most one address per family/,
+    '10.0.0.5 10.0.0.6',
+  ],
+  [
+    'node, three addresses',
+    'node 10.0.0.5 fd00::5 10.0.0.6\n',
+    /node takes one address, or one IPv4 and one IPv6 address/,
+    'node 10.0.0.5 fd00::5 10.0.0.6',
+  ],
+  [
+    'master, two IPv6',
+    'master1 fd00::1 [fd00::2]:7070\n',
+    /master1 takes at most one address per family/,
+    'fd00::1 [fd00::2]:7070',
+  ],
+  [
+    'master, second address bad',
+    'master1 10.0.0.1 db.example\n',
+    /master1 must be an IPv4 or IPv6 address/,
+    'db.example',
+  ],
   ['formula', 'formula fast\n', /formula must be live or thesis/, 'fast'],
   [
     'capacity',
@@ -177,6 +208,39 @@ t.test('warnings do not refuse the file', async t => {
     ],
   )
 })
+
+t.test(
+  'dual stack: one node and master line each, one address per family',
+  async t => {
+    const c = parseConfig(
+      'node 10.0.0.21 2001:db8:1::21\nmaster1 10.0.0.11 [2001:db8:1::11]:7071\nmaster2 10.0.0.12\n',
+      't.conf',
+    ).config!
+    t.equal(c.node, '10.0.0.21')
+    t.equal(c.altNode, '2001:db8:1::21')
+    t.same(
+      c.masters.map(m => [m.name, m.host, m.port, m.family]),
+      [
+        ['master1', '10.0.0.11', 7070, 4],
+        ['master1', '2001:db8:1::11', 7071, 6],
+        ['master2', '10.0.0.12', 7070, 4],
+      ],
+      'a master line with two addresses is two destinations, in line order',
+    )
+    t.equal(nodeFor(c, { family: 4 }), '10.0.0.21')
+    t.equal(nodeFor(c, { family: 6 }), '2001:db8:1::21')
+    const single = parseConfig(
+      'node 10.0.0.21\nmaster1 fd00::1\n',
+      't.conf',
+    ).config!
+    t.equal(single.altNode, undefined)
+    t.equal(
+      nodeFor(single, { family: 6 }),
+      '10.0.0.21',
+      'a single-stack node names its one address to every master',
+    )
+  },
+)
 
 t.test('parseMaster', async t => {
   t.same(parseMaster('m', '10.0.0.1:99'), {

@@ -39,6 +39,17 @@ export const NODES = [
   '10.9.2.23',
   '10.9.2.24',
 ] as const
+/** The same cluster over IPv6: a /128 VIP, every host dual-stack. */
+export const VIP6 = 'fd09::100'
+export const CLIENT6 = { addr: 'fd09:1::2', gw: 'fd09:1::1' }
+export const ROUTER6 = 'fd09:2::1'
+export const MASTERS6 = ['fd09:2::11', 'fd09:2::12', 'fd09:2::13'] as const
+export const NODES6 = [
+  'fd09:2::21',
+  'fd09:2::22',
+  'fd09:2::23',
+  'fd09:2::24',
+] as const
 export type M = 'm1' | 'm2' | 'm3'
 export type N = 'n1' | 'n2' | 'n3' | 'n4'
 export const MS: readonly M[] = ['m1', 'm2', 'm3']
@@ -48,42 +59,55 @@ const KEY = 'bgp-lab-shared-report-key-01'
 /** BFD as the issue asks: 100 ms, multiplier 3 (300 ms detection). */
 const BFD = 'min rx interval 100 ms; min tx interval 100 ms; multiplier 3;'
 
-export function routerBird(masters: readonly string[]): string {
+export function routerBird(
+  masters: readonly string[],
+  masters6: readonly string[] = MASTERS6,
+): string {
   return [
     `router id ${ROUTER};`,
     'protocol device { scan time 10; }',
     `protocol bfd { interface "eth0" { ${BFD} }; }`,
     // ECMP into the kernel: equal BGP paths from the masters become one multipath route.
     'protocol kernel { ipv4 { import none; export all; }; merge paths on; }',
+    'protocol kernel { ipv6 { import none; export all; }; merge paths on; }',
     'template bgp master {',
-    `  local ${ROUTER} as 65000;`,
+    '  local as 65000;',
     '  bfd on; graceful restart off; hold time 9;',
     // Retry soon after a failure (BIRD waits 60-300 s by default): a master that returns is peered again within seconds.
     '  connect retry time 1; error wait time 1, 5;',
-    '  ipv4 { import all; export none; };',
     '}',
     ...masters.map(
       (a, i) =>
-        `protocol bgp m${i + 1} from master { neighbor ${a} as 65010; }`,
+        `protocol bgp m${i + 1} from master { local ${ROUTER} as 65000; neighbor ${a} as 65010; ipv4 { import all; export none; }; }`,
+    ),
+    // One session per family, as the example router does.
+    ...masters6.map(
+      (a, i) =>
+        `protocol bgp m${i + 1}v6 from master { local ${ROUTER6} as 65000; neighbor ${a} as 65010; ipv6 { import all; export none; }; }`,
     ),
     '',
   ].join('\n')
 }
 
-export function masterBird(addr: string): string {
+export function masterBird(addr: string, addr6: string): string {
+  const session = (name: string, local: string, peer: string, af: string) => [
+    `protocol bgp ${name} {`,
+    `  local ${local} as 65010; neighbor ${peer} as 65000;`,
+    '  bfd on; graceful restart off; hold time 9;',
+    // Retry soon after a failure (BIRD waits 60-300 s by default): a master that returns is peered again within seconds.
+    '  connect retry time 1; error wait time 1, 5;',
+    `  ${af} { import none; export where proto = "vip${af.slice(-1)}"; next hop self; };`,
+    '}',
+  ]
   return [
     `router id ${addr};`,
     'protocol device { scan time 10; }',
     `protocol bfd { interface "eth0" { ${BFD} }; }`,
-    // Starts disabled: only vip-announcer enables it, once this master is healthy.
+    // Start disabled: only vip-announcer enables them, once this master is healthy.
     `protocol static vip4 { disabled; ipv4; route ${VIP}/32 blackhole; }`,
-    'protocol bgp uplink {',
-    `  local ${addr} as 65010; neighbor ${ROUTER} as 65000;`,
-    '  bfd on; graceful restart off; hold time 9;',
-    // Retry soon after a failure (BIRD waits 60-300 s by default): a master that returns is peered again within seconds.
-    '  connect retry time 1; error wait time 1, 5;',
-    '  ipv4 { import none; export where proto = "vip4"; next hop self; };',
-    '}',
+    `protocol static vip6 { disabled; ipv6; route ${VIP6}/128 blackhole; }`,
+    ...session('uplink', addr, ROUTER, 'ipv4'),
+    ...session('uplink6', addr6, ROUTER6, 'ipv6'),
     '',
   ].join('\n')
 }
@@ -112,20 +136,32 @@ export class BgpLab {
       ...MS.map((m, i) => [m, `${MASTERS[i]}/24`] as const),
       ...NS.map((n, i) => [n, `${NODES[i]}/24`] as const),
     ] as const)
-    // A switch floods frames for a MAC it lost (a crashed master's port); a
-    // real NIC drops them, but veth hands them to netdev ingress, where the
-    // other masters' direct-routing rules would forward them and hide the
-    // crash. No unknown-unicast flooding to the masters' ports (p2..p4).
-    for (const port of ['p2', 'p3', 'p4'])
-      await this.lab.ip(lan.rt.replace(/-rt$/, '-br'), [
-        'link',
-        'set',
+    // The bridge floods frames for a MAC it lost (a crashed master's port)
+    // to every port, as a switch does: the other masters must drop them
+    // (their ingress rules match only frames for their own MAC), or they
+    // would forward the dead master's flows and hide the crash.
+    const six: [string, string][] = [
+      [lan.rt, ROUTER6],
+      ...MS.map((m, i) => [lan[m], MASTERS6[i] as string] as [string, string]),
+      ...NS.map((n, i) => [lan[n], NODES6[i] as string] as [string, string]),
+    ]
+    // A crash takes a master's link down; Linux drops its IPv6 addresses
+    // with the link unless told to keep them (a real host's network
+    // manager would add them again on link up).
+    for (const m of MS)
+      await this.lab.exec(lan[m], 'sysctl', [
+        '-qw',
+        'net.ipv6.conf.eth0.keep_addr_on_down=1',
+      ])
+    for (const [ns, a] of six)
+      await this.lab.ip(ns, [
+        '-6',
+        'addr',
+        'add',
+        `${a}/64`,
         'dev',
-        port,
-        'type',
-        'bridge_slave',
-        'flood',
-        'off',
+        'eth0',
+        'nodad',
       ])
     const client = await this.lab.add('cl')
     this.ns = { ...lan, client } as BgpLab['ns']
@@ -133,14 +169,50 @@ export class BgpLab {
       { ns: client, ifname: 'eth0', addr: `${CLIENT.addr}/24` },
       { ns: lan.rt, ifname: 'eth1', addr: `${CLIENT.gw}/24` },
     )
+    await this.lab.ip(client, [
+      '-6',
+      'addr',
+      'add',
+      `${CLIENT6.addr}/64`,
+      'dev',
+      'eth0',
+      'nodad',
+    ])
+    await this.lab.ip(lan.rt, [
+      '-6',
+      'addr',
+      'add',
+      `${CLIENT6.gw}/64`,
+      'dev',
+      'eth1',
+      'nodad',
+    ])
     await this.lab.ip(client, ['route', 'add', 'default', 'via', CLIENT.gw])
+    await this.lab.ip(client, [
+      '-6',
+      'route',
+      'add',
+      'default',
+      'via',
+      CLIENT6.gw,
+    ])
     for (const s of [
       'net.ipv4.ip_forward=1',
       'net.ipv4.fib_multipath_hash_policy=1',
+      'net.ipv6.conf.all.forwarding=1',
+      'net.ipv6.fib_multipath_hash_policy=1',
     ])
       await this.lab.exec(lan.rt, 'sysctl', ['-qw', s])
     for (const n of NS) {
       await this.lab.ip(this.ns[n], ['route', 'add', 'default', 'via', ROUTER])
+      await this.lab.ip(this.ns[n], [
+        '-6',
+        'route',
+        'add',
+        'default',
+        'via',
+        ROUTER6,
+      ])
       const r = await run('ip', [
         'netns',
         'exec',
@@ -150,6 +222,7 @@ export class BgpLab {
         'dr-node',
         '--setup',
         VIP,
+        VIP6,
       ])
       if (r.code !== 0) throw new Error(`dr-node --setup in ${n}: ${r.stderr}`)
     }
@@ -158,14 +231,19 @@ export class BgpLab {
       [
         ...MASTERS.map((a, i) => `master${i + 1} ${a}`),
         ...NODES.map((a, i) => `traffic${i + 1} ${a}`),
+        // The same nodes by their IPv6 addresses, for the IPv6 service.
+        ...NODES6.map((a, i) => `traffic${i + 5} ${a}`),
         'port 7070',
-        'listen 0.0.0.0',
+        'listen ::',
         'timeout 1000',
         `key ${KEY}`,
         'shutdown-deadline 1s',
         `virtual ${VIP}:80`,
         '    dataplane nftables-dr',
         ...NODES.map(a => `    node ${a}:80`),
+        `virtual [${VIP6}]:80`,
+        '    dataplane nftables-dr',
+        ...NODES6.map(a => `    node ${a}`),
         '',
       ].join('\n'),
     )
@@ -227,7 +305,10 @@ export class BgpLab {
     const i = MS.indexOf(m)
     const d = join(this.dir, m)
     mkdirSync(d, { recursive: true })
-    const bird = this.bird(m, masterBird(MASTERS[i] as string))
+    const bird = this.bird(
+      m,
+      masterBird(MASTERS[i] as string, MASTERS6[i] as string),
+    )
     const tm = this.keep(
       spawnDaemon(
         'traffic-manager',
@@ -240,8 +321,10 @@ export class BgpLab {
       [
         `bird-socket ${this.birdSocket(m)}`,
         'protocol vip4',
+        'protocol vip6',
         `traffic-manager ${this.tmSocket(m)}`,
         `service ${VIP}:80`,
+        `service [${VIP6}]:80`,
         'check-interval 25ms',
         'check-timeout 3s',
         'bird-timeout 5s',
@@ -280,11 +363,13 @@ export class BgpLab {
     writeFileSync(
       join(d, 'tcd.conf'),
       [
-        ...MASTERS.map((a, j) => `master${j + 1} ${a}`),
+        // Dual stack: the IPv6 report (naming the node's IPv6 address, as
+        // the IPv6 service knows it) goes to the masters' IPv6 addresses.
+        ...MASTERS.map((a, j) => `master${j + 1} ${a} ${MASTERS6[j]}`),
         'port 7070',
         'updates 200',
         `key ${KEY}`,
-        `node ${NODES[i]}`,
+        `node ${NODES[i]} ${NODES6[i]}`,
         '',
       ].join('\n'),
     )
@@ -304,13 +389,14 @@ export class BgpLab {
     )
   }
 
-  /** Next hops of the VIP route in the router's kernel (sorted). */
-  async nextHops(): Promise<string[]> {
+  /** Next hops of the VIP route (IPv6: the /128) in the router's kernel (sorted). */
+  async nextHops(family: 4 | 6 = 4): Promise<string[]> {
     const out = await this.lab.ip(this.ns.rt, [
+      `-${family}`,
       '-j',
       'route',
       'show',
-      `${VIP}/32`,
+      family === 4 ? `${VIP}/32` : `${VIP6}/128`,
     ])
     const routes = JSON.parse(out || '[]') as {
       gateway?: string
@@ -327,11 +413,15 @@ export class BgpLab {
       .sort()
   }
 
-  async waitHops(want: readonly string[], timeoutMs = 20_000): Promise<void> {
+  async waitHops(
+    want: readonly string[],
+    timeoutMs = 20_000,
+    family: 4 | 6 = 4,
+  ): Promise<void> {
     const w = [...want].sort().join(',')
     await this.until(
-      `router's VIP route via [${w}]`,
-      async () => (await this.nextHops()).join(',') === w,
+      `router's IPv${family} VIP route via [${w}]`,
+      async () => (await this.nextHops(family)).join(',') === w,
       timeoutMs,
     )
   }
@@ -363,7 +453,7 @@ export class BgpLab {
   }
 
   /** One HTTP request over a new connection from the client namespace. */
-  async curl(): Promise<string> {
+  async curl(family: 4 | 6 = 4): Promise<string> {
     return (
       await sh('ip', [
         'netns',
@@ -373,7 +463,7 @@ export class BgpLab {
         '-s',
         '--max-time',
         '5',
-        `http://${VIP}/`,
+        family === 4 ? `http://${VIP}/` : `http://[${VIP6}]/`,
       ])
     ).trim()
   }
@@ -388,9 +478,10 @@ export class BgpLab {
 export async function streams(
   lab: BgpLab,
   count: number,
+  vip: string = VIP,
 ): Promise<{ p: Proc; round: () => Promise<(string | null)[]> }> {
   const p = lab.keep(
-    spawnScript(PEER, ['client', VIP, '80', String(count)], {
+    spawnScript(PEER, ['client', vip, '80', String(count)], {
       netns: lab.ns.client,
       stdio: ['pipe', 'pipe', 'pipe'],
     }),

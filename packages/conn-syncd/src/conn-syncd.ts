@@ -24,7 +24,7 @@ import {
 } from './conntrack.js'
 import { isAddress, isServiceName, serviceAddress } from './grammar.js'
 import { followHeartbeat, type MembershipEvent } from './heartbeat-client.js'
-import { conntrackKernel, type Kernel } from './kernel.js'
+import { conntrackKernel, type Kernel, type ServiceTuple } from './kernel.js'
 import { KernelQueue, type KernelQueueStats } from './kernel-queue.js'
 import { LocalFlows } from './local-flows.js'
 import { localAddressProbe } from './local-address.js'
@@ -508,16 +508,18 @@ export async function createConnSyncd(
    * host holds is left alone: its entries are live connections.
    */
   let purge: 'running' | 'done' = 'running'
+  const tuplesOf = (addresses: (a: string) => boolean): ServiceTuple[] =>
+    cfg.services
+      .filter(sv => addresses(sv.address))
+      .map(sv => ({
+        proto: sv.proto === 'tcp' ? 6 : 17,
+        dst: sv.address,
+        dport: sv.port,
+      }))
   const purgeAtStart = async (): Promise<void> => {
     kq.pause()
     try {
-      const away = cfg.services
-        .filter(sv => !isLocal(sv.address))
-        .map(sv => ({
-          proto: sv.proto === 'tcp' ? 6 : 17,
-          dst: sv.address,
-          dport: sv.port,
-        }))
+      const away = tuplesOf(a => !isLocal(a))
       const n = away.length > 0 ? await kernel.purge(away) : 0
       counts.staleRemoved += n
       if (n > 0)
@@ -532,6 +534,63 @@ export async function createConnSyncd(
       )
     } finally {
       purge = 'done'
+      kq.resume()
+      checkReady()
+    }
+  }
+
+  /**
+   * A VIP that moves away (this master demoted) leaves this host's own
+   * entries of its flows in the kernel, with the TCP window state of the
+   * time it forwarded them. The peer now sends those flows, and an insert
+   * meeting an entry with the same mapping counts as done (opDone), so the
+   * stale state would stay: at the next failover back, strict window
+   * tracking marks the flows' packets INVALID and the local stack resets
+   * them. One table walk per moved VIP removes them; the flows held for it
+   * go in again at once, as inserts (window state picked up from traffic).
+   */
+  const heldHere = new Map<string, boolean>()
+  let moving = false
+  const watchVips = (): void => {
+    // At start purgeAtStart does this job; one purge at a time.
+    if (purge !== 'done' || moving) return
+    const gone: string[] = []
+    for (const a of serviceAddresses) {
+      const here = isLocal(a)
+      const was = heldHere.get(a)
+      if (was === true && !here) gone.push(a)
+      if (was === false && here)
+        log.info({ vip: a }, 'VIP arrived: this host sends its flows now')
+      heldHere.set(a, here)
+    }
+    if (gone.length > 0) void purgeMoved(gone)
+  }
+  const purgeMoved = async (gone: readonly string[]): Promise<void> => {
+    moving = true
+    kq.pause()
+    try {
+      const n = await kernel.purge(tuplesOf(a => gone.includes(a)))
+      counts.staleRemoved += n
+      let again = 0
+      for (const h of held.values()) {
+        if (!gone.includes(h.flow.dst)) continue
+        h.kernelAt = 0
+        h.failedAt = 0
+        // Replaces a refresh still queued, which would miss the entry.
+        kq.push({ op: 'replace', flow: h.flow })
+        again++
+      }
+      log.info(
+        { vips: gone, removed: n, reinserting: again },
+        "VIP moved away: this host's own entries of its flows removed",
+      )
+    } catch (err) {
+      log.warn(
+        { err, vips: gone },
+        "VIP moved away: cannot remove this host's own entries; a failover back may reset its flows unless net.netfilter.nf_conntrack_tcp_be_liberal=1",
+      )
+    } finally {
+      moving = false
       kq.resume()
       checkReady()
     }
@@ -665,6 +724,7 @@ export async function createConnSyncd(
   let lastExpire = now()
   const tick = setInterval(
     () => {
+      watchVips()
       for (const flow of local.due(now())) queue({ kind: 'flow', flow })
       // A walk of every held entry: once a second (timeouts are whole
       // seconds), not every tick.

@@ -1,7 +1,7 @@
 // Two daemons in-process on loopback. Seam: the Kernel interface is a
 // recording fake here (the real conntrack path runs in
 // integration/failover.ts); sockets, codec, auth and resync are real.
-import { waitFor } from '@has/test-support'
+import { captureLogger, waitFor } from '@has/test-support'
 import t from 'tap'
 import { createSocket } from 'node:dgram'
 import { silentLogger, configOrThrow } from '@has/daemon-kit'
@@ -64,7 +64,8 @@ class FakeKernel implements Kernel {
       )
     return out
   }
-  async purge() {
+  async purge(services: readonly { dst: string; dport: number }[]) {
+    for (const sv of services) this.note(`purge ${sv.dst}:${sv.dport}`)
     return 0
   }
   close() {}
@@ -81,6 +82,68 @@ const conf = (node: string, ...peerPorts: number[]): ResolvedConfig => ({
   ),
   key: 'secret-key-1',
 })
+
+t.test(
+  "a VIP that moves away takes this host's own entries with it; the held flows go in again",
+  async t => {
+    // Where the VIP is: 'x' or 'y'.
+    let vip: 'x' | 'y' = 'y'
+    const kx = new FakeKernel()
+    const ky = new FakeKernel()
+    const xLog = captureLogger('conn-syncd')
+    const x = await createConnSyncd({
+      config: conf('x', 9),
+      logger: xLog.logger,
+      kernel: kx,
+      isLocal: ip => ip === VIP && vip === 'x',
+    })
+    t.teardown(() => x.close())
+    const y = await createConnSyncd({
+      config: conf('y', x.address.port),
+      logger: silentLogger(),
+      kernel: ky,
+      isLocal: ip => ip === VIP && vip === 'y',
+    })
+    t.teardown(() => y.close())
+    await x.reload(conf('x', y.address.port))
+
+    // y forwards a flow: x holds it and inserts it.
+    ky.table = [flow(1000)]
+    ky.onRow({
+      event: 'NEW',
+      state: 'ESTABLISHED',
+      unreplied: false,
+      flow: flow(1000),
+    })
+    await kx.until(ops => ops.includes('insert 1000'))
+    // The VIP comes to x (its turn as the active master): nothing purged.
+    vip = 'x'
+    await waitFor(
+      () => xLog.lines.some(l => l.msg?.toString().startsWith('VIP arrived')),
+      {
+        what: 'x to see the VIP arrive',
+      },
+    )
+    const mark = kx.ops.length
+    // And goes back to y: x's own entries of the VIP's flows go, and the
+    // flow x holds for y is inserted again (not merely refreshed).
+    vip = 'y'
+    await kx.until(ops => ops.slice(mark).includes(`purge ${VIP}:80`))
+    await kx.until(ops => {
+      const after = ops.slice(mark)
+      return after.indexOf('insert 1000') > after.indexOf(`purge ${VIP}:80`)
+    })
+    t.pass('purged the moved VIP, then inserted the held flow again')
+    const purges = (ops: string[]): number =>
+      ops.filter(o => o.startsWith('purge')).length
+    t.equal(
+      purges(kx.ops.slice(0, mark)),
+      1,
+      "before: only the start's purge (the VIP was y's); none when it came",
+    )
+    t.equal(purges(kx.ops.slice(mark)), 1, 'one purge for the move away')
+  },
+)
 
 t.test(
   'flows go from the VIP holder to the peer kernel; resync on start',

@@ -341,7 +341,47 @@ t.test(
       'streams opened on the second master survive the fail back',
     )
 
-    // 5. Control: no conn-syncd. Fresh streams through m1, fail over to an m2
+    // 5. A second failover onto a master whose daemon ran all along: m2
+    // forwarded these streams in its own turn (3.), so its kernel kept
+    // entries with that turn's TCP window state. Since then m1 carried
+    // more data, which those entries never saw. With strict window tracking
+    // (be_liberal 0, the kernel's default) they would mark the streams'
+    // packets INVALID and m2 would reset them: conn-syncd removes its own
+    // entries when the VIP leaves and inserts the synced ones instead.
+    await lab.exec(H('m2'), 'sysctl', [
+      '-qw',
+      'net.netfilter.nf_conntrack_tcp_be_liberal=0',
+    ])
+    await lab.ip(H('m2'), ['link', 'set', 'em2', 'up'])
+    await until(
+      'm2 to hold all 70 flows in its kernel again',
+      () =>
+        holdsAll('m2', [
+          ...(opened.ports as number[]),
+          ...(n1.ports as number[]),
+        ]),
+      40_000,
+    )
+    // More data through m1 than m2's old entries saw.
+    t.equal((await ask('check A', 'checked')).ok, 50)
+    t.equal((await ask('check B', 'checked')).ok, 20)
+    await lab.ip(H('m1'), ['link', 'set', 'em1', 'down'])
+    await dropVip('m1')
+    await takeVip('m2')
+    const c5 = await ask('check A', 'checked')
+    const c6 = await ask('check B', 'checked')
+    t.equal(
+      c5.ok,
+      50,
+      `a second failover onto m2 keeps every stream, strict window tracking (${JSON.stringify(c5)})`,
+    )
+    t.equal(c6.ok, 20, '...those opened on m2 in its first turn too')
+    t.equal((c5.resets as number) + (c6.resets as number), 0, 'no reset')
+    await lab.ip(H('m1'), ['link', 'set', 'em1', 'up'])
+    await dropVip('m2')
+    await takeVip('m1')
+
+    // 6. Control: no conn-syncd. Fresh streams through m1, fail over to an m2
     // whose conntrack table is empty.
     await syncd.m1?.stop('SIGTERM')
     await syncd.m2?.stop('SIGTERM')

@@ -18,13 +18,13 @@
 // nanosecond, whatever else loads the machine.
 //
 // Writes docs/bench/dr.md and docs/bench/dr.json.
-import { spawn } from 'node:child_process'
 import { writeFileSync, readFileSync, readdirSync, mkdirSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { check } from './lib/targets.js'
 import { netnsBench } from './lib/netns-bench.js'
+import { recordThreads, topSymbols, guestIrqShare } from './lib/perf.js'
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..')
 const quick = process.argv.includes('--quick')
@@ -225,23 +225,7 @@ const pace = ms => {
 }
 function wrk(ns, url, conns = CONNS, delayMs = 0, perfOut) {
   const d0 = directorNs()
-  const rec = perfOut
-    ? spawn(
-        'perf',
-        [
-          'record',
-          '-q',
-          '-e',
-          'cpu-clock',
-          '-g',
-          '-t',
-          directorPids.join(','),
-          '-o',
-          perfOut,
-        ],
-        { stdio: 'ignore' },
-      )
-    : undefined
+  const rec = perfOut ? recordThreads(directorPids, perfOut) : undefined
   const script = delayMs ? ['-s', pace(delayMs)] : []
   const out = nsx(
     ns,
@@ -256,7 +240,6 @@ function wrk(ns, url, conns = CONNS, delayMs = 0, perfOut) {
     ...script,
     url,
   )
-  rec?.kill('SIGINT')
   const director = directorNs() - d0
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0)
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0)
@@ -385,31 +368,6 @@ for (const [size, path] of [
     },
   )
 }
-// perf report of a profile: functions by inclusive share of the samples.
-const topSymbols = file => {
-  try {
-    const out = sh('perf', [
-      'report',
-      '-i',
-      file,
-      '--stdio',
-      '--children',
-      '--sort',
-      'sym',
-      '-g',
-      'none',
-      '--percent-limit',
-      '4',
-    ])
-    return out
-      .split('\n')
-      .filter(l => /^\s+[\d.]+%/.test(l))
-      .map(l => l.trim().replace(/\s+/g, ' '))
-      .slice(0, 24)
-  } catch (e) {
-    return [`perf report failed: ${e.message.split('\n')[0]}`]
-  }
-}
 // Packets the plane's own kernel counters saw: NAT both directions,
 // direct routing client to node (replies never reach it).
 const planePackets = async kind => {
@@ -428,10 +386,7 @@ const run = async (cs, perfOut) => {
   const { rec, ...r } = cs.pace
     ? wrk(cs.ns, cs.url, CPU_CONNS, PACE[cs.size], perfOut)
     : wrk(cs.ns, cs.url, CONNS, 0, perfOut)
-  if (rec)
-    await new Promise(resolve =>
-      rec.exitCode !== null ? resolve() : rec.once('exit', resolve),
-    )
+  await rec?.stop()
   const p1 = cs.cpu ? await planePackets(cs.kind) : NaN
   // ready() above also sent a request or two through the plane: noise.
   return { ...r, packetsPerRequest: r.requests ? (p1 - p0) / r.requests : NaN }
@@ -443,16 +398,6 @@ for (let rep = 0; rep < REPS; rep++) {
 }
 // Profiles in extra runs: sampling costs CPU in the threads it samples.
 const profiles = {}
-// The share of samples (self) spent in the guest's interrupt re-enable
-// hook: on a paravirtualised guest (this machine's kernel runs under PVM)
-// re-enabling interrupts after a wake-up exits to the hypervisor, a cost
-// per wake-up that both planes pay whatever work the packet needs.
-const GUEST_IRQ = /^(pvm|xen|kvm|hv|pv_native)_\w*irq_enable$/
-const guestIrqShare = lines =>
-  lines.reduce((sum, l) => {
-    const m = /^[\d.]+% ([\d.]+)% \[k\] (\S+)$/.exec(l)
-    return m && GUEST_IRQ.test(m[2]) ? sum + Number(m[1]) / 100 : sum
-  }, 0)
 if (profile) {
   for (const cs of cases.filter(
     c => c.size === '627 B' && (c.kind === 'cpu-dr' || c.kind === 'cpu-nat'),

@@ -58,6 +58,12 @@ const SUITES = [
   ['ldirectord', 'health-check cost and detection vs HAProxy', 150, 60],
   ['conn-syncd', 'connections surviving a master failover (root)', 120, 40],
   ['radvd-lite', 'router advertisements vs radvd (root)', 90, 40],
+  [
+    'bgp',
+    'N active masters behind BGP ECMP: CPU per master, crash to withdrawal (root)',
+    330,
+    120,
+  ],
 ]
 // Files in bench/ that are not suites.
 const NOT_SUITES = new Set(['run', 'erd-probe'])

@@ -89,6 +89,12 @@ interface PeerState {
 const MAX_BATCH = 10_000
 /** How long a silent configured peer is waited for before `ready`. */
 const READY_GRACE_MS = 3000
+/**
+ * How long a VIP must stay away before this host's own entries for it are
+ * removed: longer than a bounce (a master stopped for a moment that takes
+ * its VIP back), short next to a failover back.
+ */
+const MOVED_AFTER_MS = 1000
 /** Bound on a `wait-ready` request. */
 const MAX_WAIT_READY_MS = 600_000
 
@@ -546,21 +552,39 @@ export async function createConnSyncd(
    * meeting an entry with the same mapping counts as done (opDone), so the
    * stale state would stay: at the next failover back, strict window
    * tracking marks the flows' packets INVALID and the local stack resets
-   * them. One table walk per moved VIP removes them; the flows held for it
-   * go in again at once, as inserts (window state picked up from traffic).
+   * them. Once the VIP has been away for MOVED_AFTER_MS, one table walk
+   * per VIP removes them; the flows held for it go in again at once, as
+   * inserts (window state picked up from traffic), and the peer is asked
+   * for the rest. A VIP that only bounces (a master stopped for a moment
+   * takes it back) keeps its entries: they are this host's live flows.
    */
+  const awaySince = new Map<string, number>()
   const heldHere = new Map<string, boolean>()
   let moving = false
   const watchVips = (): void => {
     // At start purgeAtStart does this job; one purge at a time.
     if (purge !== 'done' || moving) return
     const gone: string[] = []
+    const t = now()
     for (const a of serviceAddresses) {
       const here = isLocal(a)
       const was = heldHere.get(a)
-      if (was === true && !here) gone.push(a)
-      if (was === false && here)
+      if (was === false && here) {
         log.info({ vip: a }, 'VIP arrived: this host sends its flows now')
+        awaySince.delete(a)
+      }
+      if (was === true && !here) {
+        log.info(
+          { vip: a, afterMs: MOVED_AFTER_MS },
+          "VIP left: this host's own entries of its flows go if it stays away",
+        )
+        awaySince.set(a, t)
+      }
+      const since = awaySince.get(a)
+      if (since !== undefined && !here && t - since >= MOVED_AFTER_MS) {
+        gone.push(a)
+        awaySince.delete(a)
+      }
       heldHere.set(a, here)
     }
     if (gone.length > 0) void purgeMoved(gone)
@@ -593,6 +617,8 @@ export async function createConnSyncd(
       moving = false
       kq.resume()
       checkReady()
+      // Flows the peer sent while this host still held the VIP were not kept.
+      askResync('VIP moved away')
     }
   }
 

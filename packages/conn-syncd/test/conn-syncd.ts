@@ -91,9 +91,12 @@ t.test(
     const kx = new FakeKernel()
     const ky = new FakeKernel()
     const xLog = captureLogger('conn-syncd')
+    // x's clock can stand still: a VIP away for no time at all is a bounce.
+    let frozen: number | undefined
     const x = await createConnSyncd({
       config: conf('x', 9),
       logger: xLog.logger,
+      now: () => frozen ?? Date.now(),
       kernel: kx,
       isLocal: ip => ip === VIP && vip === 'x',
     })
@@ -117,15 +120,30 @@ t.test(
     })
     await kx.until(ops => ops.includes('insert 1000'))
     // The VIP comes to x (its turn as the active master): nothing purged.
+    const logged = (prefix: string): number =>
+      xLog.lines.filter(l => String(l.msg).startsWith(prefix)).length
     vip = 'x'
-    await waitFor(
-      () => xLog.lines.some(l => l.msg?.toString().startsWith('VIP arrived')),
-      {
-        what: 'x to see the VIP arrive',
-      },
-    )
+    await waitFor(() => logged('VIP arrived') === 1, {
+      what: 'x to see the VIP arrive',
+    })
     const mark = kx.ops.length
-    // And goes back to y: x's own entries of the VIP's flows go, and the
+    // A bounce: the VIP leaves and comes back before MOVED_AFTER_MS has
+    // passed (on x's clock, stopped here): x keeps its entries.
+    frozen = Date.now()
+    vip = 'y'
+    await waitFor(() => logged('VIP left') === 1, {
+      what: 'x to see the VIP leave',
+    })
+    vip = 'x'
+    await waitFor(() => logged('VIP arrived') === 2, {
+      what: 'x to see the VIP come back',
+    })
+    frozen = undefined
+    t.notOk(
+      kx.ops.slice(mark).some(o => o.startsWith('purge')),
+      'a bounce purges nothing',
+    )
+    // It goes back to y for good: x's own entries of the VIP's flows go, and the
     // flow x holds for y is inserted again (not merely refreshed).
     vip = 'y'
     await kx.until(ops => ops.slice(mark).includes(`purge ${VIP}:80`))

@@ -69,6 +69,16 @@ class FakeKernel implements Kernel {
     return 0
   }
   close() {}
+  /** A connection the kernel shows as established (table and event). */
+  established(f: Flow) {
+    this.table = [f]
+    this.onRow({
+      event: 'NEW',
+      state: 'ESTABLISHED',
+      unreplied: false,
+      flow: f,
+    })
+  }
   async until(pred: (ops: string[]) => boolean) {
     while (!pred(this.ops)) await new Promise<void>(r => this.#waiters.push(r))
   }
@@ -111,13 +121,7 @@ t.test(
     await x.reload(conf('x', y.address.port))
 
     // y forwards a flow: x holds it and inserts it.
-    ky.table = [flow(1000)]
-    ky.onRow({
-      event: 'NEW',
-      state: 'ESTABLISHED',
-      unreplied: false,
-      flow: flow(1000),
-    })
+    ky.established(flow(1000))
     await kx.until(ops => ops.includes('insert 1000'))
     // The VIP comes to x (its turn as the active master): nothing purged.
     const logged = (prefix: string): number =>
@@ -185,13 +189,7 @@ t.test(
     await a.reload(conf('a', b.address.port))
 
     // A new connection on a, past the threshold: b inserts it.
-    ka.table = [flow(1000)]
-    ka.onRow({
-      event: 'NEW',
-      state: 'ESTABLISHED',
-      unreplied: false,
-      flow: flow(1000),
-    })
+    ka.established(flow(1000))
     await kb.until(ops => ops.includes('insert 1000'))
 
     // The connection ends: b removes it.

@@ -95,6 +95,12 @@ const READY_GRACE_MS = 3000
  * its VIP back), short next to a failover back.
  */
 const MOVED_AFTER_MS = 1000
+/**
+ * How long after a VIP arrives this host still inserts flows its peer
+ * sends for it: the hand-over of the master that held it (its last flows,
+ * younger than the threshold or held back by a stall).
+ */
+const HANDOVER_MS = 2000
 /** Bound on a `wait-ready` request. */
 const MAX_WAIT_READY_MS = 600_000
 
@@ -479,7 +485,7 @@ export async function createConnSyncd(
   })
 
   const applyFlow = (peer: string, f: Flow): void => {
-    if (!matches(f) || isLocal(f.dst)) return
+    if (!matches(f) || (isLocal(f.dst) && !takingOver(f.dst))) return
     const key = flowKey(f)
     const up = held.upsert(peer, f, now(), key)
     if (!up) {
@@ -559,7 +565,12 @@ export async function createConnSyncd(
    * takes it back) keeps its entries: they are this host's live flows.
    */
   const awaySince = new Map<string, number>()
+  const arrivedAt = new Map<string, number>()
   const heldHere = new Map<string, boolean>()
+  /** A VIP that came here just now (or is not yet seen to): its old holder's hand-over is still welcome. */
+  const takingOver = (vip: string): boolean =>
+    heldHere.get(vip) === false ||
+    now() - (arrivedAt.get(vip) ?? -Infinity) < HANDOVER_MS
   let moving = false
   const watchVips = (): void => {
     // At start purgeAtStart does this job; one purge at a time.
@@ -572,13 +583,15 @@ export async function createConnSyncd(
       if (was === false && here) {
         log.info({ vip: a }, 'VIP arrived: this host sends its flows now')
         awaySince.delete(a)
+        arrivedAt.set(a, t)
       }
       if (was === true && !here) {
         log.info(
           { vip: a, afterMs: MOVED_AFTER_MS },
-          "VIP left: this host's own entries of its flows go if it stays away",
+          "VIP left: its flows go to the peers now; this host's own entries go if it stays away",
         )
         awaySince.set(a, t)
+        void handOver(a)
       }
       const since = awaySince.get(a)
       if (since !== undefined && !here && t - since >= MOVED_AFTER_MS) {
@@ -588,6 +601,32 @@ export async function createConnSyncd(
       heldHere.set(a, here)
     }
     if (gone.length > 0) void purgeMoved(gone)
+  }
+  /**
+   * The VIP just left: the master taking it over needs every flow this
+   * host forwarded for it, also those younger than the threshold and those
+   * whose events a stall held back (a SIGSTOP, a starved CPU; the kernel
+   * forwarded on meanwhile). One dump, sent at once.
+   */
+  const handOver = async (vip: string): Promise<void> => {
+    try {
+      const flows = (await kernel.dump())
+        .filter(
+          r =>
+            r.flow.dst === vip &&
+            matches(r.flow) &&
+            isNatted(r.flow) &&
+            isSyncable(r),
+        )
+        .map(r => r.flow)
+      for (const flow of flows) queue({ kind: 'flow', flow })
+      log.info(
+        { vip, flows: flows.length },
+        'VIP handed over: its flows sent to the peers',
+      )
+    } catch (err) {
+      log.warn({ err, vip }, 'VIP handed over: cannot send its flows')
+    }
   }
   const purgeMoved = async (gone: readonly string[]): Promise<void> => {
     moving = true

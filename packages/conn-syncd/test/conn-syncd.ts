@@ -147,6 +147,9 @@ t.test(
       kx.ops.slice(mark).some(o => o.startsWith('purge')),
       'a bounce purges nothing',
     )
+    // x forwarded a flow whose events it never read (a stall): only its
+    // hand-over, a dump sent when the VIP leaves, can tell y.
+    kx.table = [flow(4000)]
     // It goes back to y for good: x's own entries of the VIP's flows go, and the
     // flow x holds for y is inserted again (not merely refreshed).
     vip = 'y'
@@ -156,6 +159,10 @@ t.test(
       return after.indexOf('insert 1000') > after.indexOf(`purge ${VIP}:80`)
     })
     t.pass('purged the moved VIP, then inserted the held flow again')
+    await waitFor(() => ky.ops.includes('insert 4000'), {
+      what: "y to insert the flow from x's hand-over",
+    })
+    t.pass("y, taking the VIP over, inserted the flow from x's hand-over")
     const purges = (ops: string[]): number =>
       ops.filter(o => o.startsWith('purge')).length
     t.equal(

@@ -324,16 +324,13 @@ export async function createConnSyncd(
   }
 
   /** Flows this master holds the VIP for, from a fresh kernel dump. */
+  /** A kernel row this host may send: a service's translated, established flow. */
+  const sendable = (r: ConntrackRow): boolean =>
+    matches(r.flow) && isNatted(r.flow) && isSyncable(r)
   const localFull = async (): Promise<Flow[]> => {
     const rows = await kernel.dump()
     const flows = rows
-      .filter(
-        r =>
-          matches(r.flow) &&
-          isNatted(r.flow) &&
-          isLocal(r.flow.dst) &&
-          isSyncable(r),
-      )
+      .filter(r => sendable(r) && isLocal(r.flow.dst))
       .map(r => r.flow)
     return local.reconcile(flows, now())
   }
@@ -611,13 +608,7 @@ export async function createConnSyncd(
   const handOver = async (vip: string): Promise<void> => {
     try {
       const flows = (await kernel.dump())
-        .filter(
-          r =>
-            r.flow.dst === vip &&
-            matches(r.flow) &&
-            isNatted(r.flow) &&
-            isSyncable(r),
-        )
+        .filter(r => r.flow.dst === vip && sendable(r))
         .map(r => r.flow)
       for (const flow of flows) queue({ kind: 'flow', flow })
       log.info(

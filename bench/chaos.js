@@ -29,6 +29,34 @@ const { controlRequest } = await import(
 )
 
 const argv = process.argv.slice(2)
+const USAGE = `usage: node bench/chaos.js [--minutes 10] [--seed 1] [--short] [--docs]
+                          [--out DIR] [--only TYPE,...] [--keep-logs]
+  --minutes N     length of the fault schedule (plus about 1 min of set-up)
+  --seed N        the schedule's seed (the same seed, the same faults)
+  --short         holds scaled to a third (the CI run)
+  --docs          write docs/availability.md and docs/bench/chaos-timeline.svg
+  --out DIR       keep the summary, samples, SVG and every daemon's log here
+  --only T,...    only fault types whose name contains one of these
+  --keep-logs     keep the temporary directory when the run passes`
+// A mistyped option must not start a 10-minute run with the defaults.
+{
+  const valued = new Set(['--minutes', '--seed', '--out', '--only'])
+  const flags = new Set(['--short', '--docs', '--keep-logs'])
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--help' || a === '-h') {
+      console.log(USAGE)
+      process.exit(0)
+    }
+    if (valued.has(a) && i + 1 < argv.length) i++
+    else if (!flags.has(a)) {
+      console.error(
+        `chaos: ${valued.has(a) ? `${a} needs a value` : `unknown argument ${JSON.stringify(a)}`}\n${USAGE}`,
+      )
+      process.exit(2)
+    }
+  }
+}
 const arg = (name, def) => {
   const i = argv.indexOf(`--${name}`)
   return i >= 0 ? argv[i + 1] : def

@@ -27,7 +27,7 @@ import {
 } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { parseSocketUnit, readUnit } from './unit-file.js'
+import { parseDropIn, parseSocketUnit, readUnit } from './unit-file.js'
 
 export const LAN4 = '10.0.0.0/24'
 export const VIP4 = '10.0.0.100'
@@ -100,6 +100,10 @@ export function deploy(ROOT, D) {
     name: file.replace(/\.service$/, ''),
     ...readUnit(ex(role, pkg, file)),
   })
+
+  const nginxDropIn = parseDropIn(
+    read('traffic-node', 'nginx', join('nginx.service.d', 'has.conf')),
+  )
 
   for (const m of MASTERS) {
     const d = hostDirs(D, m.id)
@@ -216,8 +220,8 @@ export function deploy(ROOT, D) {
         unit('traffic-node', 'ha-nfs-mount', 'ha-nfs-mount.service'),
         {
           // Debian's nginx.service with the example's drop-in
-          // (examples/traffic-node/nginx/nginx.service.d/has.conf:
-          // Restart=on-failure, RestartSec=1s, NGINX=3;4;) and its
+          // (examples/traffic-node/nginx/nginx.service.d/has.conf: its
+          // Restart=, RestartSec= and Environment=, read from it) and its
           // nginx.socket, whose sockets the supervisor holds across
           // restarts as systemd would; in the foreground so it can be
           // supervised.
@@ -225,7 +229,7 @@ export function deploy(ROOT, D) {
           file: '(harness) nginx.service + examples/traffic-node/nginx/',
           execStart: [
             '/usr/bin/env',
-            'NGINX=3;4;',
+            ...nginxDropIn.environment,
             '/usr/sbin/nginx',
             '-c',
             join(d.root, 'nginx.conf'),
@@ -233,8 +237,8 @@ export function deploy(ROOT, D) {
           sockets: parseSocketUnit(
             read('traffic-node', 'nginx', 'nginx.socket'),
           ),
-          restart: 'on-failure',
-          restartMs: 1000,
+          restart: nginxDropIn.restart ?? 'no',
+          restartMs: nginxDropIn.restartMs ?? 100,
           preventExit: [],
         },
         unit('traffic-node', 'traffic-client', 'traffic-client.service'),

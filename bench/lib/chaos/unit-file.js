@@ -64,6 +64,25 @@ export function parseUnit(text, file = '<unit>') {
   return unit
 }
 
+/**
+ * The settings of a drop-in (`<unit>.service.d/*.conf`) the harness
+ * honours for a unit it starts itself (Debian's nginx.service): Restart=,
+ * RestartSec= and Environment= (each NAME=value; quotes as systemd's).
+ */
+export function parseDropIn(text) {
+  const out = { restart: undefined, restartMs: undefined, environment: [] }
+  for (const raw of text.split('\n')) {
+    const m = /^(\w+)=(.*)$/.exec(raw.trim())
+    if (!m) continue
+    const [, key, value] = m
+    if (key === 'Restart') out.restart = value.trim()
+    else if (key === 'RestartSec') out.restartMs = seconds(value)
+    else if (key === 'Environment')
+      out.environment.push(...splitCommand(value))
+  }
+  return out
+}
+
 export function readUnit(file) {
   const unit = parseUnit(readFileSync(file, 'utf8'), file)
   // A sibling .socket unit (socket activation): its ListenStream= sockets are

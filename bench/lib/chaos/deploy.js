@@ -5,8 +5,9 @@
 //  1. Secrets: authkeys' placeholder replaced by a random secret; the key
 //     files the configs name (report.key, conn-syncd.key) created, mode 0600.
 //  2. Per-host values the examples mark as such: conn-syncd.conf on
-//     master2 mirrored (node, listen, peer); a traffic node's own address in
-//     tcd.conf (node, agent_addr) and ldirectord.cf (nodeaddress).
+//     master2 mirrored (node, listen, peer); a traffic node's own addresses
+//     (IPv4 and IPv6) in tcd.conf (node, agent_addr) and ldirectord.cf
+//     (nodeaddress).
 //  3. The seam for the kernel's missing NFS client: ha-nfs-mount.conf gets
 //     `mounter bind`, `bind-map` (each master's export directory) and a
 //     staging dir; the NFS servers (nfs-ganesha) and the probes are real.
@@ -53,6 +54,7 @@ export const NODES = [1, 2, 3, 4].map(i => ({
   id: `n${i}`,
   name: `traffic${i}`,
   addr: `10.0.0.${20 + i}`,
+  addr6: `2001:db8:1::${20 + i}`,
   mac: `02:00:00:00:00:${(0x20 + i).toString(16)}`,
 }))
 /** The page every web server returns (from the NFS export): clients check it. */
@@ -60,6 +62,7 @@ export const PAGE =
   '<html><body><h1>Home Page</h1><p>has chaos content 0123456789</p></body></html>\n'
 
 const EXAMPLE_NODE_ADDR = '10.0.0.21'
+const EXAMPLE_NODE_ADDR6 = '2001:db8:1::21'
 
 function write(file, text, mode) {
   mkdirSync(join(file, '..'), { recursive: true })
@@ -170,7 +173,10 @@ export function deploy(ROOT, D) {
   for (const n of NODES) {
     const d = hostDirs(D, n.id)
     const etc = (...p) => join(d.etc, ...p)
-    const own = text => text.replaceAll(EXAMPLE_NODE_ADDR, n.addr)
+    const own = text =>
+      text
+        .replaceAll(EXAMPLE_NODE_ADDR, n.addr)
+        .replaceAll(EXAMPLE_NODE_ADDR6, n.addr6)
     write(
       etc('has', 'tcd.conf'),
       own(read('traffic-node', 'traffic-client', 'tcd.conf')),

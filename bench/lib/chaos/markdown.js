@@ -72,9 +72,9 @@ traffic-manager.
 
 ## Clients
 
-${t.ok + t.fail} requests over the VIPs \`10.0.0.100:80\` (nftables data
-plane) and \`[2001:db8:1::100]:80\` (userspace proxy; the client's IPv6
-address comes from radvd-lite by SLAAC). Every response body is compared
+${t.ok + t.fail} requests over the VIPs \`10.0.0.100:80\` and
+\`[2001:db8:1::100]:80\`, both on the kernel NAT plane (\`dataplane
+nftables\`; the client's IPv6 address comes from radvd-lite by SLAAC). Every response body is compared
 byte for byte with the page on the NFS export. A request fails on a
 connect error, a reset, a close, a wrong body or no answer within 2 s.
 
@@ -134,7 +134,7 @@ The rewrite of the examples (\`bench/lib/chaos/deploy.js\`), and nothing else:
 1. secrets: authkeys' placeholder replaced by a random secret; the key files
    the configs name created, mode 0600;
 2. per-host values the examples mark as such: conn-syncd.conf mirrored on
-   master2; a traffic node's own address in tcd.conf and ldirectord.cf;
+   master2; a traffic node's own addresses (IPv4, IPv6) in tcd.conf and ldirectord.cf;
 3. the seam for this kernel's missing NFS client: ha-nfs-mount.conf gets
    \`mounter bind\`, \`bind-map\` and \`staging-dir\` (servers and probes real);
 4. \`/etc/hosts\` gains \`master-a\`/\`master-b\`.

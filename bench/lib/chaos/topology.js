@@ -137,6 +137,7 @@ export class Topology {
         'net.ipv4.ip_nonlocal_bind=1',
         'net.ipv6.ip_nonlocal_bind=1',
         'net.ipv6.conf.all.forwarding=1',
+        'net.ipv6.conf.all.keep_addr_on_down=1',
         'net.netfilter.nf_conntrack_tcp_be_liberal=1',
       )
       this.ip(m.id, 'link', 'set', 'eth0', 'up')
@@ -156,10 +157,16 @@ export class Topology {
         'net.ipv6.conf.eth1.accept_ra=0',
         'net.ipv6.conf.eth1.accept_dad=0',
         'net.ipv6.conf.eth1.dad_transmits=0',
+        // docs/deployment.md: a port that loses carrier keeps its IPv6
+        // addresses, or erd fails back to a port without them.
+        'net.ipv6.conf.all.keep_addr_on_down=1',
       )
       for (const dev of ['eth0', 'eth1']) {
         this.ip(n.id, 'link', 'set', dev, 'address', n.mac)
         this.ip(n.id, 'addr', 'add', `${n.addr}/24`, 'dev', dev)
+        // The IPv6 VIP's nodes are these (tmd.conf traffic5-8); one copy per
+        // port as for IPv4, without DAD (erd's README).
+        this.ip(n.id, '-6', 'addr', 'add', `${n.addr6}/64`, 'dev', dev, 'nodad')
         this.ip(n.id, 'link', 'set', dev, 'up')
       }
     }

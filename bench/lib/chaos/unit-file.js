@@ -45,6 +45,7 @@ export function parseUnit(text, file = '<unit>') {
     restart: 'no',
     restartMs: 100,
     preventExit: [],
+    requires: [],
   }
   for (const raw of text.split('\n')) {
     const line = raw.trim()
@@ -57,6 +58,8 @@ export function parseUnit(text, file = '<unit>') {
       unit.execStopPost.push(splitCommand(value.replace(/^-/, '')))
     else if (key === 'Restart') unit.restart = value.trim()
     else if (key === 'RestartSec') unit.restartMs = seconds(value)
+    else if (key === 'Requires')
+      unit.requires.push(...value.trim().split(/\s+/))
     else if (key === 'RestartPreventExitStatus')
       unit.preventExit = value.trim().split(/\s+/).map(Number)
   }
@@ -85,10 +88,12 @@ export function parseDropIn(text) {
 
 export function readUnit(file) {
   const unit = parseUnit(readFileSync(file, 'utf8'), file)
-  // A sibling .socket unit (socket activation): its ListenStream= sockets are
-  // held across restarts and passed to every start (supervisor.js).
+  // A sibling .socket unit the service requires (socket activation): its
+  // ListenStream= sockets are held across restarts and passed to every start
+  // (supervisor.js). One it does not require is not started, as in systemd.
   const sock = file.replace(/\.service$/, '.socket')
-  if (sock !== file && existsSync(sock))
+  const name = sock.split('/').pop()
+  if (sock !== file && existsSync(sock) && unit.requires.includes(name))
     unit.sockets = parseSocketUnit(readFileSync(sock, 'utf8'))
   return unit
 }

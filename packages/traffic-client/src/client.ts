@@ -5,6 +5,7 @@
 // a final `down` report so managers drop the node at once instead of
 // waiting for their timeout. Owns sockets and timers; the logger is injected.
 
+import { isIP } from 'node:net'
 import DgramAsPromised, { type SocketAsPromised } from 'dgram-as-promised'
 import {
   Registry,
@@ -44,6 +45,14 @@ export interface TrafficClientOptions {
   readonly registry?: Registry
   readonly now?: () => number
 }
+
+/** A family's report socket; `bound` false: unbound fallback, retried at retryAt. */
+interface SourceSocket {
+  socket: SocketAsPromised
+  bound: boolean
+  retryAt: number
+}
+const BIND_RETRY_MS = 10_000
 
 interface MasterState {
   sent: number
@@ -129,7 +138,7 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
   let lastSent: SentReport | undefined
   let lastError: string | undefined
   const masterState = new Map<string, MasterState>()
-  const sockets = new Map<4 | 6, SocketAsPromised>()
+  const sockets = new Map<string, SourceSocket>()
   let timer: NodeJS.Timeout | undefined
   let inFlight: Promise<void> | undefined
   let agent: AgentServer | undefined
@@ -140,16 +149,61 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
   }
   setFlagGauge()
 
-  function socketFor(family: 4 | 6): SocketAsPromised {
-    let s = sockets.get(family)
-    if (!s) {
-      s = DgramAsPromised.createSocket(family === 4 ? 'udp4' : 'udp6')
+  // A report must leave from the address it names: the managers drop one
+  // whose source differs (TM_ERR_REPORT_SOURCE), and a node with several
+  // addresses of a family (SLAAC beside a static one, a VIP on lo) lets the
+  // kernel pick another. So each family's socket is bound to the node's
+  // address of that family. Where that address is not on the host (yet),
+  // reports go out unbound, with a warning, and the bind is retried.
+  async function socketFor(m: Master): Promise<SocketAsPromised> {
+    const source = nodeFor(config, m)
+    const bindTo = isIP(source) === m.family ? source : undefined
+    const k = `${m.family}|${bindTo ?? ''}`
+    let entry = sockets.get(k)
+    if (entry && (entry.bound || now() < entry.retryAt)) return entry.socket
+    const fresh = await openSocket(m.family, bindTo)
+    if (entry) {
+      if (!fresh.bound) {
+        entry.retryAt = now() + BIND_RETRY_MS
+        await fresh.socket.close().catch(() => {})
+        return entry.socket
+      }
+      log.info({ address: bindTo }, 'reports leave from the node address again')
+      await entry.socket.close().catch(() => {})
+    }
+    entry = fresh
+    sockets.set(k, entry)
+    return entry.socket
+  }
+
+  async function openSocket(
+    family: 4 | 6,
+    bindTo: string | undefined,
+  ): Promise<SourceSocket> {
+    const make = (): SocketAsPromised => {
+      const s = DgramAsPromised.createSocket(family === 4 ? 'udp4' : 'udp6')
       // Errors surface on the next send; an 'error' event must not crash us.
       s.socket.on('error', () => {})
-      sockets.set(family, s)
+      return s
     }
-    return s
+    const s = make()
+    if (bindTo === undefined) return { socket: s, bound: true, retryAt: 0 }
+    try {
+      await s.bind({ address: bindTo, port: 0 })
+      return { socket: s, bound: true, retryAt: 0 }
+    } catch (e) {
+      await s.close().catch(() => {})
+      if (!unboundWarned.has(bindTo)) {
+        unboundWarned.add(bindTo)
+        log.warn(
+          { code: 'TC_ERR_SOURCE', address: bindTo, err: e },
+          tcError('TC_ERR_SOURCE', bindTo, (e as Error).message).message,
+        )
+      }
+      return { socket: make(), bound: false, retryAt: now() + BIND_RETRY_MS }
+    }
   }
+  const unboundWarned = new Set<string>()
 
   const key = (m: Master): string => formatHostPort(m)
 
@@ -181,7 +235,7 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
         const st = masterState.get(addr) ?? { sent: 0, errors: 0 }
         masterState.set(addr, st)
         try {
-          await socketFor(m.family).send(datagram, m.port, m.host)
+          await (await socketFor(m)).send(datagram, m.port, m.host)
           st.sent++
           st.lastSentAt = now()
           sent.inc({ master: addr })
@@ -364,6 +418,18 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
       const intervalChanged = next.updatesMs !== config.updatesMs
       sampler = nextSampler
       config = next
+      // Sockets bound to addresses the new config no longer names.
+      const keep = new Set(
+        next.masters.map(m => {
+          const src = nodeFor(next, m)
+          return `${m.family}|${isIP(src) === m.family ? src : ''}`
+        }),
+      )
+      for (const [k, e] of sockets)
+        if (!keep.has(k)) {
+          sockets.delete(k)
+          void e.socket.close().catch(() => {})
+        }
       for (const a of [...masterState.keys()]) {
         if (!config.masters.some(m => key(m) === a)) masterState.delete(a)
       }
@@ -379,7 +445,7 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
         log.info({ seq }, 'sent final down report')
         await agent?.close()
         await Promise.all(
-          [...sockets.values()].map(s => s.close().catch(() => {})),
+          [...sockets.values()].map(s => s.socket.close().catch(() => {})),
         )
         sockets.clear()
         opts.errorLog?.close()

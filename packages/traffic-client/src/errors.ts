@@ -12,6 +12,10 @@ export const tcError = defineErrors({
   TC_ERR_PROCFS_MEMINFO: { message: '%s lacks %s' },
   TC_ERR_PROCFS_STAT: { message: '%s has no aggregate "cpu" line' },
   TC_ERR_SEND: { message: 'sending to %s failed: %s' },
+  TC_ERR_SOURCE: {
+    message:
+      'cannot send reports from the node address %s (%s): they leave from the address the kernel picks, which managers drop unless it is the same; retried every 10 s',
+  },
   TC_ERR_AGENT_LISTEN: { message: 'agent-check port %s: %s' },
   TC_ERR_FLAG_ARGS: { message: '%s takes no arguments', exit: EXIT.USAGE },
   TC_ERR_DR_NODE: { message: 'not set up for direct routing: %s' },

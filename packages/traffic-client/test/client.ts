@@ -6,7 +6,7 @@ import { createTrafficClient } from '../src/client.js'
 import { parseConfig, type TrafficClientConfig } from '../src/config.js'
 import { writeProcfsFixture } from '../src/procfs-fixture.js'
 import { Receiver } from './helpers/receiver.js'
-import { portOf } from '@has/test-support'
+import { captureLogger, portOf } from '@has/test-support'
 
 const KEY = 'a-shared-secret-of-32-characters'
 
@@ -181,6 +181,79 @@ t.test(
     t.ok(a.macOk && b.macOk, 'both signed')
     t.equal(a.report.seq, b.report.seq, 'one seq per round')
     t.same(client.status().nodes, ['192.0.2.10', '2001:db8::10'])
+  },
+)
+
+t.test(
+  'reports leave from the node address, not the one the kernel would pick',
+  async t => {
+    // Two addresses of one family on the host (a SLAAC address beside a
+    // static one, in the chaos harness): unbound, a report to 127.0.0.1
+    // leaves from 127.0.0.1 and the managers drop it (TM_ERR_REPORT_SOURCE).
+    const dir = t.testdir({})
+    writeProcfsFixture(join(dir, 'proc'), {
+      bogomips: 1000,
+      cpus: 2,
+      memTotalMB: 1024,
+      memFreeMB: 512,
+      idleShare: 0.5,
+    })
+    const rx = await Receiver.open('127.0.0.1', KEY)
+    t.teardown(() => rx.close())
+    const cap = captureLogger('traffic-client')
+    const client = createTrafficClient({
+      config: config(
+        `node 127.0.0.2\nmaster1 127.0.0.1:${rx.port}\nupdates 3600000\nprocfs proc\nkey ${KEY}\n`,
+        join(dir, 'tcd.conf'),
+      ),
+      logger: cap.logger,
+    })
+    t.teardown(() => client.close())
+    await client.start()
+    const r = await rx.next()
+    t.equal(r.report.node, '127.0.0.2')
+    t.equal(r.from, '127.0.0.2', 'sent from the address it names')
+    t.notOk(
+      cap.lines.some(l => l.code === 'TC_ERR_SOURCE'),
+      'no warning when the address is local',
+    )
+  },
+)
+
+t.test(
+  'a node address not on the host: reports go out anyway, one warning',
+  async t => {
+    const cap = captureLogger('traffic-client')
+    const dir = t.testdir({})
+    writeProcfsFixture(join(dir, 'proc'), {
+      bogomips: 1000,
+      cpus: 2,
+      memTotalMB: 1024,
+      memFreeMB: 512,
+      idleShare: 0.5,
+    })
+    const rx = await Receiver.open('127.0.0.1', KEY)
+    t.teardown(() => rx.close())
+    // 192.0.2.10 (TEST-NET-1) is on no interface here: the bind fails and
+    // nothing is sent to it; the report goes to loopback only.
+    const client = createTrafficClient({
+      config: config(
+        `node 192.0.2.10\nmaster1 127.0.0.1:${rx.port}\nupdates 3600000\nprocfs proc\nkey ${KEY}\n`,
+        join(dir, 'tcd.conf'),
+      ),
+      logger: cap.logger,
+      now: () => 1_700_000_000_000,
+    })
+    t.teardown(() => client.close())
+    await client.start()
+    const r = await rx.next()
+    t.equal(r.report.node, '192.0.2.10', 'the report names the node')
+    t.equal(r.from, '127.0.0.1', 'from the address the kernel picked')
+    await client.round()
+    await rx.next()
+    const warnings = cap.lines.filter(l => l.code === 'TC_ERR_SOURCE')
+    t.equal(warnings.length, 1, 'warned once, not per round')
+    t.match(warnings[0]?.msg, /192\.0\.2\.10/)
   },
 )
 

@@ -12,6 +12,8 @@ export interface Received {
   readonly report: LoadReport
   readonly macOk: boolean
   readonly line: string
+  /** The datagram's source address. */
+  readonly from: string
 }
 
 export class Receiver {
@@ -24,13 +26,14 @@ export class Receiver {
   private constructor(socket: Socket, key?: string) {
     this.socket = socket
     this.#key = key
-    socket.on('message', msg => {
+    socket.on('message', (msg, rinfo) => {
       const p = parseReport(msg)
       if (!p.ok) throw new Error(`malformed report: ${msg.toString()}`)
       this.got.push({
         report: p.report,
         macOk: this.#key ? verifyReport(p, this.#key) : p.mac === undefined,
         line: msg.toString(),
+        from: rinfo.address,
       })
       for (const w of this.#waiters.splice(0)) w()
     })

@@ -155,26 +155,38 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
   // kernel pick another. So each family's socket is bound to the node's
   // address of that family. Where that address is not on the host (yet),
   // reports go out unbound, with a warning, and the bind is retried.
-  async function socketFor(m: Master): Promise<SocketAsPromised> {
+  function socketFor(m: Master): Promise<SocketAsPromised> {
     const source = nodeFor(config, m)
     const bindTo = isIP(source) === m.family ? source : undefined
     const k = `${m.family}|${bindTo ?? ''}`
-    let entry = sockets.get(k)
-    if (entry && (entry.bound || now() < entry.retryAt)) return entry.socket
-    const fresh = await openSocket(m.family, bindTo)
-    if (entry) {
-      if (!fresh.bound) {
-        entry.retryAt = now() + BIND_RETRY_MS
-        await fresh.socket.close().catch(() => {})
-        return entry.socket
-      }
-      log.info({ address: bindTo }, 'reports leave from the node address again')
-      await entry.socket.close().catch(() => {})
+    const entry = sockets.get(k)
+    if (entry && (entry.bound || now() < entry.retryAt))
+      return Promise.resolve(entry.socket)
+    // Masters of one family are sent to in parallel: one open for them all.
+    let p = opening.get(k)
+    if (!p) {
+      p = (async () => {
+        const fresh = await openSocket(m.family, bindTo)
+        if (entry) {
+          if (!fresh.bound) {
+            entry.retryAt = now() + BIND_RETRY_MS
+            await fresh.socket.close().catch(() => {})
+            return entry.socket
+          }
+          log.info(
+            { address: bindTo },
+            'reports leave from the node address again',
+          )
+          await entry.socket.close().catch(() => {})
+        }
+        sockets.set(k, fresh)
+        return fresh.socket
+      })().finally(() => opening.delete(k))
+      opening.set(k, p)
     }
-    entry = fresh
-    sockets.set(k, entry)
-    return entry.socket
+    return p
   }
+  const opening = new Map<string, Promise<SocketAsPromised>>()
 
   async function openSocket(
     family: 4 | 6,

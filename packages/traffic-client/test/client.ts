@@ -199,11 +199,12 @@ t.test(
       idleShare: 0.5,
     })
     const rx = await Receiver.open('127.0.0.1', KEY)
-    t.teardown(() => rx.close())
+    const rx2 = await Receiver.open('127.0.0.1', KEY)
+    t.teardown(() => (rx.close(), rx2.close()))
     const cap = captureLogger('traffic-client')
     const client = createTrafficClient({
       config: config(
-        `node 127.0.0.2\nmaster1 127.0.0.1:${rx.port}\nupdates 3600000\nprocfs proc\nkey ${KEY}\n`,
+        `node 127.0.0.2\nmaster1 127.0.0.1:${rx.port}\nmaster2 127.0.0.1:${rx2.port}\nupdates 3600000\nprocfs proc\nkey ${KEY}\n`,
         join(dir, 'tcd.conf'),
       ),
       logger: cap.logger,
@@ -213,6 +214,11 @@ t.test(
     const r = await rx.next()
     t.equal(r.report.node, '127.0.0.2')
     t.equal(r.from, '127.0.0.2', 'sent from the address it names')
+    const r2 = await rx2.next()
+    t.equal(r2.from, '127.0.0.2')
+    t.equal(r2.fromPort, r.fromPort, 'one socket for both masters')
+    await client.round()
+    t.equal((await rx.next()).fromPort, r.fromPort, 'and the next round')
     t.notOk(
       cap.lines.some(l => l.code === 'TC_ERR_SOURCE'),
       'no warning when the address is local',

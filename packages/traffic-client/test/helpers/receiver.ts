@@ -12,8 +12,9 @@ export interface Received {
   readonly report: LoadReport
   readonly macOk: boolean
   readonly line: string
-  /** The datagram's source address. */
+  /** The datagram's source address and port. */
   readonly from: string
+  readonly fromPort: number
 }
 
 export class Receiver {
@@ -34,6 +35,7 @@ export class Receiver {
         macOk: this.#key ? verifyReport(p, this.#key) : p.mac === undefined,
         line: msg.toString(),
         from: rinfo.address,
+        fromPort: rinfo.port,
       })
       for (const w of this.#waiters.splice(0)) w()
     })

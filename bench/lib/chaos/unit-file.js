@@ -80,8 +80,7 @@ export function parseDropIn(text) {
     const [, key, value] = m
     if (key === 'Restart') out.restart = value.trim()
     else if (key === 'RestartSec') out.restartMs = seconds(value)
-    else if (key === 'Environment')
-      out.environment.push(...splitCommand(value))
+    else if (key === 'Environment') out.environment.push(...splitCommand(value))
   }
   return out
 }

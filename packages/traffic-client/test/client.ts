@@ -16,7 +16,8 @@ function config(text: string, file: string): TrafficClientConfig {
   return r.config as TrafficClientConfig
 }
 
-async function setup(t: Test, extra = '') {
+/** A test dir with a procfs fixture at proc/. */
+function procDir(t: Test): string {
   const dir = t.testdir({})
   writeProcfsFixture(join(dir, 'proc'), {
     bogomips: 1000,
@@ -25,6 +26,32 @@ async function setup(t: Test, extra = '') {
     memFreeMB: 512,
     idleShare: 0.5,
   })
+  return dir
+}
+
+/** A client reporting as `node` to the given IPv4 loopback receivers. */
+function loopbackClient(
+  t: Test,
+  node: string,
+  rx: Receiver[],
+  cap: ReturnType<typeof captureLogger>,
+) {
+  const dir = procDir(t)
+  const masters = rx.map((r, i) => `master${i + 1} 127.0.0.1:${r.port}\n`)
+  const client = createTrafficClient({
+    config: config(
+      `node ${node}\n${masters.join('')}updates 3600000\nprocfs proc\nkey ${KEY}\n`,
+      join(dir, 'tcd.conf'),
+    ),
+    logger: cap.logger,
+    now: () => 1_700_000_000_000,
+  })
+  t.teardown(() => client.close())
+  return client
+}
+
+async function setup(t: Test, extra = '') {
+  const dir = procDir(t)
   const v4 = await Receiver.open('127.0.0.1', KEY)
   const v6 = await Receiver.open('::1', KEY)
   t.teardown(() => (v4.close(), v6.close()))
@@ -190,26 +217,11 @@ t.test(
     // Two addresses of one family on the host (a SLAAC address beside a
     // static one, in the chaos harness): unbound, a report to 127.0.0.1
     // leaves from 127.0.0.1 and the managers drop it (TM_ERR_REPORT_SOURCE).
-    const dir = t.testdir({})
-    writeProcfsFixture(join(dir, 'proc'), {
-      bogomips: 1000,
-      cpus: 2,
-      memTotalMB: 1024,
-      memFreeMB: 512,
-      idleShare: 0.5,
-    })
     const rx = await Receiver.open('127.0.0.1', KEY)
     const rx2 = await Receiver.open('127.0.0.1', KEY)
     t.teardown(() => (rx.close(), rx2.close()))
     const cap = captureLogger('traffic-client')
-    const client = createTrafficClient({
-      config: config(
-        `node 127.0.0.2\nmaster1 127.0.0.1:${rx.port}\nmaster2 127.0.0.1:${rx2.port}\nupdates 3600000\nprocfs proc\nkey ${KEY}\n`,
-        join(dir, 'tcd.conf'),
-      ),
-      logger: cap.logger,
-    })
-    t.teardown(() => client.close())
+    const client = loopbackClient(t, '127.0.0.2', [rx, rx2], cap)
     await client.start()
     const r = await rx.next()
     t.equal(r.report.node, '127.0.0.2')
@@ -230,27 +242,11 @@ t.test(
   'a node address not on the host: reports go out anyway, one warning',
   async t => {
     const cap = captureLogger('traffic-client')
-    const dir = t.testdir({})
-    writeProcfsFixture(join(dir, 'proc'), {
-      bogomips: 1000,
-      cpus: 2,
-      memTotalMB: 1024,
-      memFreeMB: 512,
-      idleShare: 0.5,
-    })
     const rx = await Receiver.open('127.0.0.1', KEY)
     t.teardown(() => rx.close())
     // 192.0.2.10 (TEST-NET-1) is on no interface here: the bind fails and
     // nothing is sent to it; the report goes to loopback only.
-    const client = createTrafficClient({
-      config: config(
-        `node 192.0.2.10\nmaster1 127.0.0.1:${rx.port}\nupdates 3600000\nprocfs proc\nkey ${KEY}\n`,
-        join(dir, 'tcd.conf'),
-      ),
-      logger: cap.logger,
-      now: () => 1_700_000_000_000,
-    })
-    t.teardown(() => client.close())
+    const client = loopbackClient(t, '192.0.2.10', [rx], cap)
     await client.start()
     const r = await rx.next()
     t.equal(r.report.node, '192.0.2.10', 'the report names the node')

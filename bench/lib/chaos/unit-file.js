@@ -37,6 +37,14 @@ function seconds(v) {
   return m[2] === 'ms' ? n : m[2] === 'min' ? n * 60_000 : n * 1000
 }
 
+/** The `Key=value` lines of a unit file or drop-in, in order. */
+function* settings(text) {
+  for (const raw of text.split('\n')) {
+    const m = /^(\w+)=(.*)$/.exec(raw.trim())
+    if (m) yield [m[1], m[2]]
+  }
+}
+
 export function parseUnit(text, file = '<unit>') {
   const unit = {
     file,
@@ -47,11 +55,7 @@ export function parseUnit(text, file = '<unit>') {
     preventExit: [],
     requires: [],
   }
-  for (const raw of text.split('\n')) {
-    const line = raw.trim()
-    const m = /^(\w+)=(.*)$/.exec(line)
-    if (!m) continue
-    const [, key, value] = m
+  for (const [key, value] of settings(text)) {
     if (key === 'ExecStart') unit.execStart = splitCommand(value)
     // Run after every exit, a crash too; a leading '-' ignores its failure.
     else if (key === 'ExecStopPost')
@@ -74,10 +78,7 @@ export function parseUnit(text, file = '<unit>') {
  */
 export function parseDropIn(text) {
   const out = { restart: undefined, restartMs: undefined, environment: [] }
-  for (const raw of text.split('\n')) {
-    const m = /^(\w+)=(.*)$/.exec(raw.trim())
-    if (!m) continue
-    const [, key, value] = m
+  for (const [key, value] of settings(text)) {
     if (key === 'Restart') out.restart = value.trim()
     else if (key === 'RestartSec') out.restartMs = seconds(value)
     else if (key === 'Environment') out.environment.push(...splitCommand(value))
@@ -101,11 +102,9 @@ export function readUnit(file) {
 export function parseSocketUnit(text) {
   const listen = []
   let name = 'unknown'
-  for (const raw of text.split('\n')) {
-    const m = /^(\w+)=(.*)$/.exec(raw.trim())
-    if (!m) continue
-    if (m[1] === 'ListenStream') listen.push(m[2].trim())
-    else if (m[1] === 'FileDescriptorName') name = m[2].trim()
+  for (const [key, value] of settings(text)) {
+    if (key === 'ListenStream') listen.push(value.trim())
+    else if (key === 'FileDescriptorName') name = value.trim()
   }
   return listen.map(l => ({ name, listen: l }))
 }

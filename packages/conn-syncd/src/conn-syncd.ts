@@ -323,10 +323,10 @@ export async function createConnSyncd(
     if (isSyncable(row)) local.seen(f, now())
   }
 
-  /** Flows this master holds the VIP for, from a fresh kernel dump. */
   /** A kernel row this host may send: a service's translated, established flow. */
   const sendable = (r: ConntrackRow): boolean =>
     matches(r.flow) && isNatted(r.flow) && isSyncable(r)
+  /** Flows this master holds the VIP for, from a fresh kernel dump. */
   const localFull = async (): Promise<Flow[]> => {
     const rows = await kernel.dump()
     const flows = rows

@@ -46,6 +46,14 @@ export interface TrafficClientOptions {
   readonly now?: () => number
 }
 
+/** The address a report to `m` leaves from: the node's of m's family, if any. */
+function sourceFor(config: TrafficClientConfig, m: Master): string | undefined {
+  const node = nodeFor(config, m)
+  return isIP(node) === m.family ? node : undefined
+}
+const socketKey = (config: TrafficClientConfig, m: Master): string =>
+  `${m.family}|${sourceFor(config, m) ?? ''}`
+
 /** A family's report socket; `bound` false: unbound fallback, retried at retryAt. */
 interface SourceSocket {
   socket: SocketAsPromised
@@ -156,9 +164,8 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
   // address of that family. Where that address is not on the host (yet),
   // reports go out unbound, with a warning, and the bind is retried.
   function socketFor(m: Master): Promise<SocketAsPromised> {
-    const source = nodeFor(config, m)
-    const bindTo = isIP(source) === m.family ? source : undefined
-    const k = `${m.family}|${bindTo ?? ''}`
+    const bindTo = sourceFor(config, m)
+    const k = socketKey(config, m)
     const entry = sockets.get(k)
     if (entry && (entry.bound || now() < entry.retryAt))
       return Promise.resolve(entry.socket)
@@ -431,12 +438,7 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
       sampler = nextSampler
       config = next
       // Sockets bound to addresses the new config no longer names.
-      const keep = new Set(
-        next.masters.map(m => {
-          const src = nodeFor(next, m)
-          return `${m.family}|${isIP(src) === m.family ? src : ''}`
-        }),
-      )
+      const keep = new Set(next.masters.map(m => socketKey(next, m)))
       for (const [k, e] of sockets)
         if (!keep.has(k)) {
           sockets.delete(k)

@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline'
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir, loadavg } from 'node:os'
 import { join } from 'node:path'
+import { parseArgs } from 'node:util'
 import { ROOT } from './lib/procs.js'
 import { deploy, MASTERS, NODES, PAGE, VIP4, VIP6 } from './lib/chaos/deploy.js'
 import { Topology } from './lib/chaos/topology.js'
@@ -28,7 +29,6 @@ const { controlRequest } = await import(
   join(ROOT, 'packages/daemon-kit/dist/index.js')
 )
 
-const argv = process.argv.slice(2)
 const USAGE = `usage: node bench/chaos.js [--minutes 10] [--seed 1] [--short] [--docs]
                           [--out DIR] [--only TYPE,...] [--keep-logs]
   --minutes N     length of the fault schedule (plus about 1 min of set-up)
@@ -38,46 +38,54 @@ const USAGE = `usage: node bench/chaos.js [--minutes 10] [--seed 1] [--short] [-
   --out DIR       keep the summary, samples, SVG and every daemon's log here
   --only T,...    only fault types whose name contains one of these
   --keep-logs     keep the temporary directory when the run passes`
-// A mistyped option must not start a 10-minute run with the defaults.
-{
-  const valued = new Set(['--minutes', '--seed', '--out', '--only'])
-  const flags = new Set(['--short', '--docs', '--keep-logs'])
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    if (a === '--help' || a === '-h') {
-      console.log(USAGE)
-      process.exit(0)
-    }
-    if (valued.has(a) && i + 1 < argv.length) i++
-    else if (!flags.has(a)) {
-      console.error(
-        `chaos: ${valued.has(a) ? `${a} needs a value` : `unknown argument ${JSON.stringify(a)}`}\n${USAGE}`,
-      )
-      process.exit(2)
-    }
-  }
+// Strict: a mistyped option must not start a 10-minute run with the defaults.
+let opts
+try {
+  opts = parseArgs({
+    strict: true,
+    options: {
+      minutes: { type: 'string', default: '10' },
+      seed: { type: 'string', default: '1' },
+      short: { type: 'boolean', default: false },
+      docs: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      only: { type: 'string' },
+      'keep-logs': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }).values
+} catch (e) {
+  console.error(`chaos: ${e.message}\n${USAGE}`)
+  process.exit(2)
 }
-const arg = (name, def) => {
-  const i = argv.indexOf(`--${name}`)
-  return i >= 0 ? argv[i + 1] : def
+if (opts.help) {
+  console.log(USAGE)
+  process.exit(0)
 }
-const flag = name => argv.includes(`--${name}`)
-const minutes = Number(arg('minutes', '10'))
-const seed = Number(arg('seed', '1'))
-const short = flag('short')
-const only = arg('only')?.split(',')
+const minutes = Number(opts.minutes)
+const seed = Number(opts.seed)
+const bad = (name, what) => {
+  console.error(
+    `chaos: --${name} ${JSON.stringify(opts[name])}: not ${what}\n${USAGE}`,
+  )
+  process.exit(2)
+}
+if (!(minutes > 0)) bad('minutes', 'a positive number')
+if (!Number.isInteger(seed) || seed < 0) bad('seed', 'a whole number >= 0')
+const short = opts.short
+const only = opts.only?.split(',')
 if (process.getuid?.() !== 0) {
   console.log('chaos: skipped: needs root for network namespaces')
   process.exit(0)
 }
-const D = arg('out') ?? mkdtempSync(join(tmpdir(), 'has-chaos-'))
+const D = opts.out ?? mkdtempSync(join(tmpdir(), 'has-chaos-'))
 mkdirSync(D, { recursive: true })
 const logDir = join(D, 'logs')
 mkdirSync(logDir, { recursive: true })
 const say = (...m) =>
   console.error(`[chaos ${new Date().toISOString().slice(11, 19)}]`, ...m)
 const sleep = ms => new Promise(r => setTimeout(r, ms))
-const command = `node bench/chaos.js ${argv.join(' ')}`.trim()
+const command = `node bench/chaos.js ${process.argv.slice(2).join(' ')}`.trim()
 
 const topo = new Topology(`hch${process.pid % 10000}`)
 const t0 = Date.now()
@@ -92,7 +100,7 @@ function cleanup() {
     loadChild?.kill('SIGKILL')
   } catch {}
   topo.cleanup()
-  if (!flag('keep-logs') && !arg('out') && process.exitCode === 0)
+  if (!opts['keep-logs'] && !opts.out && process.exitCode === 0)
     rmSync(D, { recursive: true, force: true })
 }
 process.on('exit', cleanup)
@@ -394,7 +402,7 @@ try {
   writeFileSync(join(D, 'summary.json'), JSON.stringify(summary, null, 2))
   writeFileSync(join(D, 'timeline.svg'), svg)
   writeFileSync(join(D, 'samples.json'), JSON.stringify({ load, mon }, null, 0))
-  if (flag('docs')) {
+  if (opts.docs) {
     writeFileSync(join(ROOT, 'docs/bench/chaos-timeline.svg'), svg)
     writeFileSync(
       join(ROOT, 'docs/bench/chaos.json'),

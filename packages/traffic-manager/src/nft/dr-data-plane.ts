@@ -29,6 +29,7 @@ import {
 } from './dr-ruleset.js'
 import { execProgram, hasNetAdmin, type Exec } from './kernel-exec.js'
 import { normalizeBackends } from './ruleset.js'
+import { createUpdateQueue, membershipKey } from './update-queue.js'
 
 export interface DrDataPlaneDeps {
   readonly exec?: Exec
@@ -215,8 +216,11 @@ export async function openDrDataPlane(
     if (script === lastScript) return
     await nft(script)
     lastScript = script
+    // Weights move with every load report: only membership is news.
+    const level =
+      membershipKey(nodes) === membershipKey(current) ? 'debug' : 'info'
     current = nodes
-    log.info(
+    log[level](
       {
         table,
         iface,
@@ -239,12 +243,17 @@ export async function openDrDataPlane(
     await apply([])
   })
 
-  return {
-    kind: 'nftables-dr',
-    update: backends =>
+  const queue = createUpdateQueue({
+    weightIntervalMs: opts.weightIntervalMs,
+    write: backends =>
       serial(async () => {
         if (!closed) await apply(backends)
       }),
+  })
+
+  return {
+    kind: 'nftables-dr',
+    update: backends => (closed ? Promise.resolve() : queue.push(backends)),
     counters: () =>
       serial(async () => {
         const out = new Map<string, BackendCounters>()
@@ -277,6 +286,7 @@ export async function openDrDataPlane(
       serial(async () => {
         if (closed) return
         closed = true
+        queue.clear()
         const r = await exec(
           'nft',
           ['-f', '-'],

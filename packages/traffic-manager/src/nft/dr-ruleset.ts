@@ -22,6 +22,10 @@
 import type { VirtualServiceSpec } from '../data-plane.js'
 import type { MaglevTable } from '../maglev.js'
 import { isPrime } from '../maglev.js'
+import {
+  DEFAULT_WEIGHT_INTERVAL_MS,
+  parseWeightInterval,
+} from './update-queue.js'
 
 export interface DrOptions {
   readonly protocol: 'tcp' | 'udp'
@@ -43,6 +47,8 @@ export interface DrOptions {
    * another L2 segment"). Needs `iface`: the hook must face the clients.
    */
   readonly nodeInterfaces: 'hooked' | 'any'
+  /** Least spacing of weight-only table writes (update-queue.ts). */
+  readonly weightIntervalMs: number
 }
 
 export const DEFAULT_DR_OPTIONS: DrOptions = Object.freeze({
@@ -51,6 +57,7 @@ export const DEFAULT_DR_OPTIONS: DrOptions = Object.freeze({
   flowMax: 262_144,
   seed: 0x4841_5331,
   nodeInterfaces: 'hooked' as const,
+  weightIntervalMs: DEFAULT_WEIGHT_INTERVAL_MS,
 })
 
 /** A node the plane forwards to: resolved link-layer address included. */
@@ -269,6 +276,9 @@ export function parseDrOptions(
         if (v !== 'hooked' && v !== 'any')
           throw new Error(`node-interfaces: expected hooked or any, got "${v}"`)
         o.nodeInterfaces = v
+        break
+      case 'weight-interval':
+        o.weightIntervalMs = parseWeightInterval(v)
         break
       default:
       // Other keys belong to the control plane or the NAT plane.

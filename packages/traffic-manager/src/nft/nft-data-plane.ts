@@ -1,5 +1,6 @@
 // The kernel data plane: one nftables table per virtual service, rewritten
-// in one `nft -f -` transaction on every membership or weight change.
+// in one `nft -f -` transaction on a membership or weight change (weights
+// alone at most once per `weight-interval`: update-queue.ts).
 // Established connections keep their translation in conntrack, so updates
 // only steer new connections. A table left by a previous instance (kill -9,
 // crash, restart) is adopted, never deleted and re-created: it keeps
@@ -37,6 +38,11 @@ import {
   tableName,
   type NftOptions,
 } from './ruleset.js'
+import {
+  createUpdateQueue,
+  DEFAULT_WEIGHT_INTERVAL_MS,
+  membershipKey,
+} from './update-queue.js'
 
 export interface NftDataPlaneDeps {
   readonly exec?: Exec
@@ -111,9 +117,12 @@ export async function openNftDataPlane(
     const names = new Set(next.flatMap(b => Object.values(counterNames(b))))
     const stale = [...counters].filter(n => !names.has(n))
     await nft(buildRuleset(spec, next, opts, stale))
+    // Weights move with every load report: only membership is news.
+    const level =
+      membershipKey(next) === membershipKey(current) ? 'debug' : 'info'
     current = next
     counters = names
-    log.info(
+    log[level](
       { table, backends: next.map(b => `${b.host}:${b.port}/${b.weight}`) },
       'nftables table programmed',
     )
@@ -168,6 +177,16 @@ export async function openNftDataPlane(
   let holding = left?.code === 0
   let holdTimer: NodeJS.Timeout | undefined
   let wanted: readonly Backend[] = []
+  const queue = createUpdateQueue({
+    weightIntervalMs: opts.weightIntervalMs ?? DEFAULT_WEIGHT_INTERVAL_MS,
+    write: backends =>
+      serial(async () => {
+        if (closed) return
+        const before = current
+        await apply(backends)
+        await expireUnanswered(before, current)
+      }),
+  })
   if (holding) {
     counters = new Set(
       [...parseNftCounters(left?.stdout ?? '').keys()].filter(
@@ -187,10 +206,11 @@ export async function openNftDataPlane(
         { table, holdMs },
         'no backend within the adoption hold; replacing the adopted table',
       )
-      void serial(() => (closed ? Promise.resolve() : apply(wanted))).catch(
-        (err: unknown) =>
+      void queue
+        .push(wanted)
+        .catch((err: unknown) =>
           log.error({ err, table }, 'replacing the adopted table failed'),
-      )
+        )
     }, holdMs)
     holdTimer.unref()
   } else {
@@ -204,16 +224,13 @@ export async function openNftDataPlane(
   return {
     kind: 'nftables',
     adopted: holding,
-    update: backends =>
-      serial(async () => {
-        if (closed) return
-        wanted = backends
-        if (holding && !backends.some(b => b.weight > 0)) return
-        stopHolding()
-        const before = current
-        await apply(backends)
-        await expireUnanswered(before, current)
-      }),
+    update: async backends => {
+      if (closed) return
+      wanted = backends
+      if (holding && !backends.some(b => b.weight > 0)) return
+      stopHolding()
+      await queue.push(backends)
+    },
     counters: () =>
       serial(async () => {
         const out = new Map<string, BackendCounters>()
@@ -250,6 +267,7 @@ export async function openNftDataPlane(
         if (closed) return
         closed = true
         stopHolding()
+        queue.clear()
         const r = await exec(
           'nft',
           ['-f', '-'],
@@ -266,6 +284,7 @@ export async function openNftDataPlane(
         if (closed) return
         closed = true
         stopHolding()
+        queue.clear()
         const local = await vipIsLocal(exec, spec.address)
         const ct = await exec('conntrack', [
           '-L',

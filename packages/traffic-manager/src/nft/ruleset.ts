@@ -14,6 +14,7 @@
 // re-enter the map and so survive every rewrite of it.
 
 import type { Backend, VirtualServiceSpec } from '../data-plane.js'
+import { parseWeightInterval } from './update-queue.js'
 
 export type SnatMode =
   | { readonly kind: 'vip' }
@@ -29,6 +30,8 @@ export interface NftOptions {
   readonly table?: string
   /** Expire a removed node's unanswered flows (default on). */
   readonly expireUnanswered?: boolean
+  /** Least spacing of weight-only table writes (update-queue.ts). */
+  readonly weightIntervalMs?: number
 }
 
 export const DEFAULT_NFT_OPTIONS: NftOptions = Object.freeze({
@@ -239,6 +242,7 @@ export function parseNftOptions(
   let protocol: 'tcp' | 'udp' = 'tcp'
   let table: string | undefined
   let expireUnanswered = true
+  let weightIntervalMs: number | undefined
   for (const [k, v] of Object.entries(options)) {
     if (k === 'snat') {
       if (v === 'vip' || v === 'masquerade' || v === 'none') snat = { kind: v }
@@ -260,9 +264,16 @@ export function parseNftOptions(
       if (v !== 'on' && v !== 'off')
         throw new Error(`expire-unanswered: expected on or off, got "${v}"`)
       expireUnanswered = v === 'on'
+    } else if (k === 'weight-interval') {
+      weightIntervalMs = parseWeightInterval(v)
     }
     // Other keys belong to the control plane (scheduler, persistence...).
   }
-  const o = { snat, protocol, expireUnanswered }
+  const o = {
+    snat,
+    protocol,
+    expireUnanswered,
+    ...(weightIntervalMs !== undefined ? { weightIntervalMs } : {}),
+  }
   return table ? { ...o, table } : o
 }

@@ -167,6 +167,11 @@ t.test('options: each bad value named', async t => {
   t.throws(() => parseDrOptions({ 'flow-timeout': '0' }), /flow-timeout/)
   t.throws(() => parseDrOptions({ 'hash-seed': '-1' }), /hash-seed/)
   t.throws(() => parseDrOptions({ protocol: 'sctp' }), /protocol/)
+  t.equal(parseDrOptions({ 'weight-interval': '2s' }).weightIntervalMs, 2000)
+  t.throws(
+    () => parseDrOptions({ 'weight-interval': '90s' }),
+    /weight-interval: expected/,
+  )
   t.match(parseDrOptions({ interface: 'eth0', 'node-interfaces': 'any' }), {
     iface: 'eth0',
     nodeInterfaces: 'any',

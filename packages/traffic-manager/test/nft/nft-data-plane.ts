@@ -388,6 +388,70 @@ t.test(
   },
 )
 
+// Chaos finding K: a node's removal (and the expiry of its unanswered
+// flows) waited behind every weight rewrite queued before it, until its
+// clients' retransmitted SYNs had timed out.
+t.test(
+  'a removal is written right after the write in flight, not behind queued weight rewrites',
+  async t => {
+    const steps: string[] = []
+    let holdNext = false
+    let hold: (() => void) | undefined
+    let inFlight: () => void = () => {}
+    const exec: Exec = async (cmd, args, stdin) => {
+      if (cmd === 'nft' && args[0] === '-f') {
+        const map = /map \{ ([^}]*) \}/.exec(stdin ?? '')?.[1] ?? 'none'
+        steps.push(`write ${map}`)
+        if (holdNext) {
+          // The first write after start stays open until released.
+          holdNext = false
+          await new Promise<void>(resolve => {
+            hold = resolve
+            inFlight()
+          })
+        }
+      }
+      if (cmd === 'conntrack' && args[0] === '-D') {
+        steps.push(`expire ${String(args[args.indexOf('--reply-src') + 1])}`)
+        return {
+          code: 0,
+          stdout: '',
+          stderr: '0 flow entries have been deleted.\n',
+        }
+      }
+      return {
+        code: cmd === 'nft' && args[0] === '-j' ? 1 : 0,
+        stdout: '',
+        stderr: '',
+      }
+    }
+    const dp = await openNftDataPlane(
+      spec,
+      ctx,
+      { 'weight-interval': '60s' },
+      { exec, hasNetAdmin: () => true, holdMs: 60_000 },
+    )
+    steps.length = 0
+    holdNext = true
+    const started = new Promise<void>(resolve => (inFlight = resolve))
+    const pushes = [dp.update([be('10.9.0.21', 10), be('10.9.0.22', 10)])]
+    await started
+    // Load reports keep moving the weights while that write is open...
+    for (let w = 11; w < 20; w++)
+      pushes.push(dp.update([be('10.9.0.21', w), be('10.9.0.22', 30 - w)]))
+    // ...then node 22 goes silent and is removed.
+    pushes.push(dp.update([be('10.9.0.21', 19)]))
+    hold?.()
+    await Promise.all(pushes)
+    t.same(steps, [
+      'write 0-9 : 10.9.0.21 . 8080, 10-19 : 10.9.0.22 . 8080',
+      'write 0-18 : 10.9.0.21 . 8080',
+      'expire 10.9.0.22',
+    ])
+    await dp.close()
+  },
+)
+
 t.test(
   'kernel: a client whose SYN went to a node that then left is served by a live node; an established flow to a removed node keeps working',
   async t => {

@@ -137,6 +137,14 @@ t.test(
       () => parseNftOptions({ 'expire-unanswered': 'yes' }),
       /expire-unanswered: expected on or off, got "yes"/,
     )
+    t.equal(
+      parseNftOptions({ 'weight-interval': '250ms' }).weightIntervalMs,
+      250,
+    )
+    t.throws(
+      () => parseNftOptions({ 'weight-interval': 'often' }),
+      /weight-interval: expected 0 to 60000 ms.*"often"/,
+    )
     t.same(parseNftOptions({ snat: '10.9.0.5', table: 'mytable' }).snat, {
       kind: 'address',
       address: '10.9.0.5',

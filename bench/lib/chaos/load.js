@@ -6,7 +6,7 @@
 // second on stdout: counts per kind, failure reasons, streams opened, ended
 // and lost (with their ages). Stops by itself after --seconds.
 //   node load.js '<json options>'
-import { connect } from 'node:net'
+import { httpExchange, openConnection } from './http-client.js'
 
 const opt = JSON.parse(process.argv[2])
 const { v4, v6, page, seconds, gapMs = 20 } = opt
@@ -14,10 +14,6 @@ const workers = opt.workers ?? { ka4: 3, ka6: 1, conn4: 2, conn6: 1 }
 const STREAMS = opt.streams ?? 20
 const REQ_TIMEOUT = opt.timeoutMs ?? 2000
 const expectBody = Buffer.from(page)
-const request = close =>
-  Buffer.from(
-    `GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n${close ? 'Connection: close\r\n' : ''}\r\n`,
-  )
 const endAt = Date.now() + seconds * 1000
 let stopping = false
 
@@ -30,6 +26,8 @@ function fresh() {
     streamsLost: [],
     streamsOpened: 0,
     streamsEnded: 0,
+    // Keep-alive connections found closed before a request (reopened).
+    idleClosed: 0,
   }
 }
 const count = (kind, ok, reason) => {
@@ -38,63 +36,9 @@ const count = (kind, ok, reason) => {
   if (!ok) bucket.reasons[reason] = (bucket.reasons[reason] ?? 0) + 1
 }
 
-/** One HTTP exchange on a socket; resolves ok or a failure reason. */
-function exchange(sock, close) {
-  return new Promise(resolve => {
-    let buf = Buffer.alloc(0)
-    let done = false
-    const finish = r => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      sock.off('data', onData)
-      sock.off('error', onErr)
-      sock.off('close', onClose)
-      resolve(r)
-    }
-    const timer = setTimeout(() => finish('timeout'), REQ_TIMEOUT)
-    const onData = c => {
-      buf = Buffer.concat([buf, c])
-      const h = buf.indexOf('\r\n\r\n')
-      if (h < 0) return
-      const head = buf.subarray(0, h).toString()
-      const len = Number(/content-length:\s*(\d+)/i.exec(head)?.[1] ?? -1)
-      if (len < 0) return finish('no-length')
-      if (buf.length < h + 4 + len) return
-      if (!/^HTTP\/1\.1 200 /.test(head))
-        return finish(`status-${head.slice(9, 12)}`)
-      finish(
-        buf.subarray(h + 4, h + 4 + len).equals(expectBody)
-          ? 'ok'
-          : 'bad-content',
-      )
-    }
-    const onErr = e => finish(e.code ?? 'error')
-    const onClose = () => finish('closed')
-    sock.on('data', onData)
-    sock.on('error', onErr)
-    sock.on('close', onClose)
-    sock.write(request(close))
-  })
-}
-
-function open(host) {
-  return new Promise(resolve => {
-    const s = connect({ host, port: 80 })
-    const timer = setTimeout(() => {
-      s.destroy()
-      resolve({ err: 'connect-timeout' })
-    }, REQ_TIMEOUT)
-    s.once('connect', () => {
-      clearTimeout(timer)
-      resolve({ s })
-    })
-    s.once('error', e => {
-      clearTimeout(timer)
-      resolve({ err: e.code ?? 'error' })
-    })
-  })
-}
+const exchange = (sock, close) =>
+  httpExchange(sock, { close, expectBody, timeoutMs: REQ_TIMEOUT })
+const open = host => openConnection(host, REQ_TIMEOUT)
 const sleep = ms => new Promise(r => setTimeout(r, ms))
 
 async function keepAlive(kind, host) {
@@ -111,6 +55,13 @@ async function keepAlive(kind, host) {
       s.on('error', () => {})
     }
     const r = await exchange(s, false)
+    if (r === 'idle-closed') {
+      // Nothing was sent: reconnect, as a browser would, and send there.
+      s.destroy()
+      s = undefined
+      bucket.idleClosed++
+      continue
+    }
     count(kind, r === 'ok', r)
     if (r !== 'ok') {
       s.destroy()
@@ -152,7 +103,9 @@ async function stream(host) {
     bucket.streamsOpened++
     let lost = false
     while (!stopping && Date.now() - born < life) {
-      const x = await exchange(s, false)
+      // A stream whose connection the server closed is lost all the same.
+      const r = await exchange(s, false)
+      const x = r === 'idle-closed' ? 'closed' : r
       count('stream', x === 'ok', x)
       if (x !== 'ok') {
         lost = true

@@ -82,7 +82,9 @@ connect error, a reset, a close, a wrong body or no answer within 2 s.
 | --- | --- | --- | --- |
 ${kinds}
 
-\`ka\` keep-alive (one connection reused; a new one after a failure),
+\`ka\` keep-alive (one connection reused; a new one after a failure, or
+without a request when the server had closed it while idle, as any HTTP
+client does: ${t.idleClosed ?? 0} times in this run),
 \`conn\` one connection per request, \`stream\` 20 long-lived connections
 (a request every second for 20-60 s; a stream is lost at its first failed
 request). Failure reasons: ${

@@ -35,6 +35,7 @@ export function analyse({
     streamsOpened: 0,
     streamsLost: 0,
     streamsLostOld: 0,
+    idleClosed: 0,
   }
   for (const l of load) {
     for (const [k, v] of Object.entries(l.ok))
@@ -46,6 +47,7 @@ export function analyse({
     totals.ok += sum(l.ok)
     totals.fail += sum(l.fail)
     totals.streamsOpened += l.streamsOpened
+    totals.idleClosed += l.idleClosed ?? 0
     totals.streamsLost += l.streamsLost.length
     totals.streamsLostOld += l.streamsLost.filter(
       x => x.ageMs > syncThresholdMs + 1000,

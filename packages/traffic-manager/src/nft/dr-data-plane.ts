@@ -49,7 +49,12 @@ export async function openDrDataPlane(
 ): Promise<DataPlane> {
   const exec = deps.exec ?? execProgram
   const now = deps.now ?? Date.now
-  const log = ctx.logger.child({ component: 'nft-dr', service: spec.name })
+  // traffic-manager's logger names the service already: a second key
+  // would repeat it in every JSON line.
+  const log = ctx.logger.child({
+    component: 'nft-dr',
+    ...('service' in ctx.logger.bindings() ? {} : { service: spec.name }),
+  })
   if (!(deps.hasNetAdmin ?? hasNetAdmin)())
     throw drError('TM_ERR_DR_NO_CAP', `service ${spec.name}`)
   let opts: DrOptions
@@ -215,10 +220,12 @@ export async function openDrDataPlane(
     })
     if (script === lastScript) return
     await nft(script)
-    lastScript = script
     // Weights move with every load report: only membership is news.
     const level =
-      membershipKey(nodes) === membershipKey(current) ? 'debug' : 'info'
+      lastScript !== '' && membershipKey(nodes) === membershipKey(current)
+        ? 'debug'
+        : 'info'
+    lastScript = script
     current = nodes
     log[level](
       {

@@ -59,7 +59,12 @@ export async function openNftDataPlane(
   deps: NftDataPlaneDeps = {},
 ): Promise<DataPlane> {
   const exec = deps.exec ?? execProgram
-  const log = ctx.logger.child({ component: 'nft', service: spec.name })
+  // traffic-manager's logger names the service already: a second key
+  // would repeat it in every JSON line.
+  const log = ctx.logger.child({
+    component: 'nft',
+    ...('service' in ctx.logger.bindings() ? {} : { service: spec.name }),
+  })
   if (!(deps.hasNetAdmin ?? hasNetAdmin)()) {
     throw nftError('TM_ERR_NFT_NO_CAP', `service ${spec.name}`)
   }
@@ -102,6 +107,7 @@ export async function openNftDataPlane(
   }
 
   let current: Backend[] = []
+  let programmed = false
   let counters = new Set<string>()
   let closed = false
   // Updates are serialised: each one is a whole-table transaction.
@@ -119,7 +125,10 @@ export async function openNftDataPlane(
     await nft(buildRuleset(spec, next, opts, stale))
     // Weights move with every load report: only membership is news.
     const level =
-      membershipKey(next) === membershipKey(current) ? 'debug' : 'info'
+      programmed && membershipKey(next) === membershipKey(current)
+        ? 'debug'
+        : 'info'
+    programmed = true
     current = next
     counters = names
     log[level](

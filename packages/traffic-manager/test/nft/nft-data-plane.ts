@@ -1,7 +1,8 @@
 // The data plane driven through a recording exec (pure behaviour), then for
 // real inside a namespace made by the test (root only).
 import t from 'tap'
-import { silentLogger } from '@has/daemon-kit'
+import { createLogger, silentLogger } from '@has/daemon-kit'
+import { Writable } from 'node:stream'
 import {
   openNftDataPlane,
   createNftDataPlane,
@@ -449,6 +450,46 @@ t.test(
       'expire 10.9.0.22',
     ])
     await dp.close()
+  },
+)
+
+t.test(
+  'log lines name the service once; weight-only rewrites at debug, membership at info',
+  async t => {
+    const raw: string[] = []
+    const destination = new Writable({
+      write(c: Buffer, _e, cb) {
+        raw.push(...c.toString().split('\n').filter(Boolean))
+        cb()
+      },
+    })
+    const logger = createLogger({ name: 'tm', level: 'info', destination })
+    const exec: Exec = async (cmd, args) => ({
+      code: cmd === 'nft' && args[0] === '-j' ? 1 : 0,
+      stdout: '',
+      stderr: '',
+    })
+    for (const bound of [true, false]) {
+      raw.length = 0
+      const dp = await openNftDataPlane(
+        spec,
+        { logger: bound ? logger.child({ service: spec.name }) : logger },
+        { 'weight-interval': '0' },
+        { exec, hasNetAdmin: () => true },
+      )
+      await dp.update([be('10.9.0.21', 1), be('10.9.0.22', 1)])
+      await dp.update([be('10.9.0.21', 5), be('10.9.0.22', 1)])
+      await dp.update([be('10.9.0.21', 5)])
+      await dp.close()
+      const programmed = raw.filter(l => l.includes('table programmed'))
+      t.equal(
+        programmed.length,
+        3,
+        `${bound ? 'bound' : 'unbound'} logger: start, join, removal at info; the weight change not`,
+      )
+      for (const l of raw)
+        t.equal(l.split('"service":').length - 1, 1, `one service key: ${l}`)
+    }
   },
 )
 

@@ -33,6 +33,13 @@ const be = (host: string, weight: number) => ({
   weight,
 })
 
+/** What the kernel says before the first transaction: no table to list. */
+const noTableYet = (cmd: string, args: readonly string[]) => ({
+  code: cmd === 'nft' && args[0] === '-j' ? 1 : 0,
+  stdout: '',
+  stderr: '',
+})
+
 t.test('refuses clearly without CAP_NET_ADMIN', async t => {
   await t.rejects(
     openNftDataPlane(spec, ctx, {}, { hasNetAdmin: () => false }),
@@ -354,11 +361,7 @@ t.test(
             'conntrack v1.4.7 (conntrack-tools): 2 flow entries have been deleted.\n',
         }
       }
-      return {
-        code: cmd === 'nft' && args[0] === '-j' ? 1 : 0,
-        stdout: '',
-        stderr: '',
-      }
+      return noTableYet(cmd, args)
     }
     const dp = await openNftDataPlane(
       spec,
@@ -420,11 +423,7 @@ t.test(
           stderr: '0 flow entries have been deleted.\n',
         }
       }
-      return {
-        code: cmd === 'nft' && args[0] === '-j' ? 1 : 0,
-        stdout: '',
-        stderr: '',
-      }
+      return noTableYet(cmd, args)
     }
     const dp = await openNftDataPlane(
       spec,
@@ -464,11 +463,7 @@ t.test(
       },
     })
     const logger = createLogger({ name: 'tm', level: 'info', destination })
-    const exec: Exec = async (cmd, args) => ({
-      code: cmd === 'nft' && args[0] === '-j' ? 1 : 0,
-      stdout: '',
-      stderr: '',
-    })
+    const exec: Exec = async (cmd, args) => noTableYet(cmd, args)
     for (const bound of [true, false]) {
       raw.length = 0
       const dp = await openNftDataPlane(

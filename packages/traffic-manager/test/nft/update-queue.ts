@@ -48,6 +48,17 @@ function heldWrites() {
   return { write, written, started, release }
 }
 
+/** A queue over held writes whose first set is already written. */
+async function primed(weightIntervalMs: number, first: readonly Backend[]) {
+  const w = heldWrites()
+  const q = createUpdateQueue({ write: w.write, weightIntervalMs })
+  const done = q.push(first)
+  await w.started(1)
+  w.release()
+  await done
+  return { w, q }
+}
+
 t.test(
   'membership key: drain, removal and addition differ; weights do not',
   async t => {
@@ -87,12 +98,7 @@ t.test(
 t.test(
   'a membership change is written at once, past a weight-only set waiting out its interval',
   async t => {
-    const w = heldWrites()
-    const q = createUpdateQueue({ write: w.write, weightIntervalMs: 60_000 })
-    const first = q.push([be('a', 5), be('b', 5)])
-    await w.started(1)
-    w.release()
-    await first
+    const { w, q } = await primed(60_000, [be('a', 5), be('b', 5)])
     // Weights only, within the interval: held back (60 s here).
     const weights = q.push([be('a', 9), be('b', 3)])
     await new Promise(setImmediate)
@@ -110,12 +116,7 @@ t.test(
 t.test(
   'weight-only changes are written after the interval, coalesced',
   async t => {
-    const w = heldWrites()
-    const q = createUpdateQueue({ write: w.write, weightIntervalMs: 20 })
-    const first = q.push([be('a', 5)])
-    await w.started(1)
-    w.release()
-    await first
+    const { w, q } = await primed(20, [be('a', 5)])
     const waits = [
       q.push([be('a', 6)]),
       q.push([be('a', 7)]),
@@ -146,12 +147,7 @@ t.test(
 )
 
 t.test('clear drops a waiting set and settles its waiters', async t => {
-  const w = heldWrites()
-  const q = createUpdateQueue({ write: w.write, weightIntervalMs: 60_000 })
-  const first = q.push([be('a', 1)])
-  await w.started(1)
-  w.release()
-  await first
+  const { w, q } = await primed(60_000, [be('a', 1)])
   const waiting = q.push([be('a', 2)])
   q.clear()
   await waiting

@@ -45,7 +45,12 @@ function heldWrites() {
       check()
     })
   const release = (err?: Error): void => releases.shift()?.(err)
-  return { write, written, started, release }
+  /** Lets the nth write start, then completes it. */
+  const pass = async (n: number): Promise<void> => {
+    await started(n)
+    release()
+  }
+  return { write, written, started, release, pass }
 }
 
 /** A queue over held writes whose first set is already written. */
@@ -53,8 +58,7 @@ async function primed(weightIntervalMs: number, first: readonly Backend[]) {
   const w = heldWrites()
   const q = createUpdateQueue({ write: w.write, weightIntervalMs })
   const done = q.push(first)
-  await w.started(1)
-  w.release()
+  await w.pass(1)
   await done
   return { w, q }
 }
@@ -88,8 +92,7 @@ t.test(
     ]
     w.release()
     await first
-    await w.started(2)
-    w.release()
+    await w.pass(2)
     await Promise.all(later)
     t.same(w.written, ['a/1', 'b/1'])
   },
@@ -105,8 +108,7 @@ t.test(
     t.same(w.written, ['a/5,b/5'], 'weight-only change waits')
     // b is removed: written now, with the newest weights; both settle.
     const removal = q.push([be('a', 7)])
-    await w.started(2)
-    w.release()
+    await w.pass(2)
     await Promise.all([weights, removal])
     t.same(w.written, ['a/5,b/5', 'a/7'])
     q.clear()
@@ -122,8 +124,7 @@ t.test(
       q.push([be('a', 7)]),
       q.push([be('a', 8)]),
     ]
-    await w.started(2)
-    w.release()
+    await w.pass(2)
     await Promise.all(waits)
     t.same(w.written, ['a/5', 'a/8'])
   },
@@ -139,8 +140,7 @@ t.test(
     const next = q.push([be('b', 1)])
     w.release(new Error('nft said no'))
     await t.rejects(failing, { message: 'nft said no' })
-    await w.started(2)
-    w.release()
+    await w.pass(2)
     await next
     t.same(w.written, ['a/1', 'b/1'])
   },

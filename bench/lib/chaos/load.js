@@ -109,7 +109,11 @@ async function stream(host) {
       count('stream', x === 'ok', x)
       if (x !== 'ok') {
         lost = true
-        bucket.streamsLost.push({ ageMs: Date.now() - born, reason: x })
+        bucket.streamsLost.push({
+          ageMs: Date.now() - born,
+          bornAt: born,
+          reason: x,
+        })
         break
       }
       await sleep(1000)

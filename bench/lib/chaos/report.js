@@ -49,12 +49,19 @@ export function analyse({
     totals.streamsOpened += l.streamsOpened
     totals.idleClosed += l.idleClosed ?? 0
     totals.streamsLost += l.streamsLost.length
-    totals.streamsLostOld += l.streamsLost.filter(
-      x => x.ageMs > syncThresholdMs + 1000,
-    ).length
   }
   totals.availability = totals.ok / Math.max(1, totals.ok + totals.fail)
 
+  // "Old" is a stream's age when its master failed (the fault), not when
+  // the client noticed: one opened while a SIGSTOPped master's conn-syncd
+  // was frozen could not be synced by any design, yet was 2 s old by the
+  // time the takeover reset it. Records without a birth time (older runs)
+  // fall back to the age at the loss.
+  const old = (x, tFault) =>
+    (x.bornAt !== undefined && tFault !== undefined
+      ? tFault - x.bornAt
+      : x.ageMs) >
+    syncThresholdMs + 1000
   const perFault = faults.map((f, i) => {
     const from = sec(f.tInject)
     const to = i + 1 < faults.length ? sec(faults[i + 1].tInject) : sec(tEnd)
@@ -84,12 +91,20 @@ export function analyse({
       total,
       recoveryS: lastBad ? lastBad.s - from + 1 : 0,
       streamsLost: lost.length,
-      streamsLostOld: lost.filter(x => x.ageMs > syncThresholdMs + 1000).length,
+      streamsLostOld: lost.filter(x => old(x, f.tInject)).length,
       vipMoves: moves,
       splitBrain: owners.includes('both'),
       falseFailover: moves > 0 && !justified,
     }
   })
+  // Streams lost before the first fault are judged by their age.
+  const first = faults.length ? sec(faults[0].tInject) : Infinity
+  totals.streamsLostOld =
+    perFault.reduce((a, p) => a + p.streamsLostOld, 0) +
+    perSec
+      .filter(p => p.s < first)
+      .flatMap(p => p.lost)
+      .filter(x => old(x, undefined)).length
   const byType = {}
   for (const p of perFault) {
     const key = p.type.replace(/ \(.*\)$/, '')

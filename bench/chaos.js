@@ -13,7 +13,14 @@
 // kept when --keep-logs or when the run fails).
 import { spawn, execFileSync } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdtempSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -36,6 +43,7 @@ const USAGE = `usage: node bench/chaos.js [--minutes 10] [--seed 1] [--short] [-
   --short         holds scaled to a third (the CI run)
   --docs          write docs/availability.md and docs/bench/chaos-timeline.svg
   --out DIR       keep the summary, samples, SVG and every daemon's log here
+                  (a new or empty directory)
   --only T,...    only fault types whose name contains one of these
   --keep-logs     keep the temporary directory when the run passes`
 // Strict: a mistyped option must not start a 10-minute run with the defaults.
@@ -77,6 +85,13 @@ const only = opts.only?.split(',')
 if (process.getuid?.() !== 0) {
   console.log('chaos: skipped: needs root for network namespaces')
   process.exit(0)
+}
+// A used --out would mix two runs' logs and configs: refuse it, never clear it.
+if (opts.out && existsSync(opts.out) && readdirSync(opts.out).length > 0) {
+  console.error(
+    `chaos: --out ${JSON.stringify(opts.out)}: not empty (an earlier run's files); name a new directory\n${USAGE}`,
+  )
+  process.exit(2)
 }
 const D = opts.out ?? mkdtempSync(join(tmpdir(), 'has-chaos-'))
 mkdirSync(D, { recursive: true })

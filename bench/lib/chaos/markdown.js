@@ -60,8 +60,9 @@ for a 30-minute run: 99.99 %.
 - daemon exits nobody provoked (crashes, including ones systemd-like
   supervision restarted): **${crashes === '- none: every daemon exit in the run was a provoked one (kill -9, power-off).' ? 0 : s.crashes.length}**
 - long-lived streams: ${t.streamsOpened} opened, ${t.streamsLost} lost, of
-  which ${t.streamsLostOld} were older than 2 s (conn-syncd's sync threshold,
-  500 ms in the example, with the send tick and kernel batch well inside)
+  which ${t.streamsLostOld} were older than 2 s when the fault that lost them
+  began (conn-syncd's sync threshold, 500 ms in the example, with the send
+  tick and kernel batch well inside)
 - provoked exits restarted by the units' \`Restart=\`: ${s.provokedRestarts}
 
 ![timeline](bench/chaos-timeline.svg)

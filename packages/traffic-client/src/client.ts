@@ -157,6 +157,9 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
   }
   setFlagGauge()
 
+  // Opens in progress, by socket key (masters of a family share one).
+  const opening = new Map<string, Promise<SocketAsPromised>>()
+
   // A report must leave from the address it names: the managers drop one
   // whose source differs (TM_ERR_REPORT_SOURCE), and a node with several
   // addresses of a family (SLAAC beside a static one, a VIP on lo) lets the
@@ -193,7 +196,6 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
     }
     return p
   }
-  const opening = new Map<string, Promise<SocketAsPromised>>()
 
   async function openSocket(
     family: 4 | 6,

@@ -29,7 +29,8 @@ import {
 } from './dr-ruleset.js'
 import { execProgram, hasNetAdmin, type Exec } from './kernel-exec.js'
 import { normalizeBackends } from './ruleset.js'
-import { createUpdateQueue, membershipKey } from './update-queue.js'
+import { planeLogger } from './plane-logger.js'
+import { createUpdateQueue } from './update-queue.js'
 
 export interface DrDataPlaneDeps {
   readonly exec?: Exec
@@ -49,12 +50,7 @@ export async function openDrDataPlane(
 ): Promise<DataPlane> {
   const exec = deps.exec ?? execProgram
   const now = deps.now ?? Date.now
-  // traffic-manager's logger names the service already: a second key
-  // would repeat it in every JSON line.
-  const log = ctx.logger.child({
-    component: 'nft-dr',
-    ...('service' in ctx.logger.bindings() ? {} : { service: spec.name }),
-  })
+  const log = planeLogger(ctx.logger, 'nft-dr', spec.name)
   if (!(deps.hasNetAdmin ?? hasNetAdmin)())
     throw drError('TM_ERR_DR_NO_CAP', `service ${spec.name}`)
   let opts: DrOptions
@@ -187,7 +183,12 @@ export async function openDrDataPlane(
     return out
   }
 
-  const apply = async (backends: readonly Backend[]): Promise<void> => {
+  // news: a membership change (or the first write); weights alone move
+  // with every load report and log at debug.
+  const apply = async (
+    backends: readonly Backend[],
+    news = true,
+  ): Promise<void> => {
     const nodes = await resolveAll(normalizeBackends(backends))
     if (!iface) {
       log.warn(
@@ -220,14 +221,9 @@ export async function openDrDataPlane(
     })
     if (script === lastScript) return
     await nft(script)
-    // Weights move with every load report: only membership is news.
-    const level =
-      lastScript !== '' && membershipKey(nodes) === membershipKey(current)
-        ? 'debug'
-        : 'info'
     lastScript = script
     current = nodes
-    log[level](
+    log[news ? 'info' : 'debug'](
       {
         table,
         iface,
@@ -252,9 +248,9 @@ export async function openDrDataPlane(
 
   const queue = createUpdateQueue({
     weightIntervalMs: opts.weightIntervalMs,
-    write: backends =>
+    write: (backends, membership) =>
       serial(async () => {
-        if (!closed) await apply(backends)
+        if (!closed) await apply(backends, membership)
       }),
   })
 

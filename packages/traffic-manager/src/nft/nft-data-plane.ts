@@ -41,8 +41,8 @@ import {
 import {
   createUpdateQueue,
   DEFAULT_WEIGHT_INTERVAL_MS,
-  membershipKey,
 } from './update-queue.js'
+import { planeLogger } from './plane-logger.js'
 
 export interface NftDataPlaneDeps {
   readonly exec?: Exec
@@ -59,12 +59,7 @@ export async function openNftDataPlane(
   deps: NftDataPlaneDeps = {},
 ): Promise<DataPlane> {
   const exec = deps.exec ?? execProgram
-  // traffic-manager's logger names the service already: a second key
-  // would repeat it in every JSON line.
-  const log = ctx.logger.child({
-    component: 'nft',
-    ...('service' in ctx.logger.bindings() ? {} : { service: spec.name }),
-  })
+  const log = planeLogger(ctx.logger, 'nft', spec.name)
   if (!(deps.hasNetAdmin ?? hasNetAdmin)()) {
     throw nftError('TM_ERR_NFT_NO_CAP', `service ${spec.name}`)
   }
@@ -107,7 +102,6 @@ export async function openNftDataPlane(
   }
 
   let current: Backend[] = []
-  let programmed = false
   let counters = new Set<string>()
   let closed = false
   // Updates are serialised: each one is a whole-table transaction.
@@ -118,20 +112,19 @@ export async function openNftDataPlane(
     return p
   }
 
-  const apply = async (backends: readonly Backend[]): Promise<void> => {
+  // news: a membership change (or the first write); weights alone move
+  // with every load report and log at debug.
+  const apply = async (
+    backends: readonly Backend[],
+    news = true,
+  ): Promise<void> => {
     const next = normalizeBackends(backends)
     const names = new Set(next.flatMap(b => Object.values(counterNames(b))))
     const stale = [...counters].filter(n => !names.has(n))
     await nft(buildRuleset(spec, next, opts, stale))
-    // Weights move with every load report: only membership is news.
-    const level =
-      programmed && membershipKey(next) === membershipKey(current)
-        ? 'debug'
-        : 'info'
-    programmed = true
     current = next
     counters = names
-    log[level](
+    log[news ? 'info' : 'debug'](
       { table, backends: next.map(b => `${b.host}:${b.port}/${b.weight}`) },
       'nftables table programmed',
     )
@@ -188,11 +181,11 @@ export async function openNftDataPlane(
   let wanted: readonly Backend[] = []
   const queue = createUpdateQueue({
     weightIntervalMs: opts.weightIntervalMs ?? DEFAULT_WEIGHT_INTERVAL_MS,
-    write: backends =>
+    write: (backends, membership) =>
       serial(async () => {
         if (closed) return
         const before = current
-        await apply(backends)
+        await apply(backends, membership)
         await expireUnanswered(before, current)
       }),
   })

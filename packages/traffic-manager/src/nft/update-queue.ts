@@ -10,8 +10,15 @@
 import type { Backend } from '../data-plane.js'
 
 export interface UpdateQueueOptions {
-  /** Writes one backend set (the caller serialises it with its other work). */
-  readonly write: (next: readonly Backend[]) => Promise<void>
+  /**
+   * Writes one backend set (the caller serialises it with its other work).
+   * `membership`: it changes membership against the last set written (the
+   * first write does); a plane logs those, not every weight change.
+   */
+  readonly write: (
+    next: readonly Backend[],
+    membership: boolean,
+  ) => Promise<void>
   /** Least spacing of writes that change weights only (0: none). */
   readonly weightIntervalMs: number
   readonly now?: () => number
@@ -70,7 +77,7 @@ export function createUpdateQueue(o: UpdateQueueOptions): UpdateQueue {
     pending = undefined
     writing = true
     lastWriteAt = now()
-    o.write(job.next)
+    o.write(job.next, key !== written)
       .then(
         () => {
           written = key

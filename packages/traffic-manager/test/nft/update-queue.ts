@@ -19,10 +19,13 @@ const be = (host: string, weight: number): Backend => ({
 /** A write that stays open until the test releases it. */
 function heldWrites() {
   const written: string[] = []
+  // Per write: did the queue call it a membership change?
+  const membership: boolean[] = []
   const releases: ((err?: Error) => void)[] = []
   let announce: () => void = () => {}
-  const write = (next: readonly Backend[]): Promise<void> => {
+  const write = (next: readonly Backend[], m: boolean): Promise<void> => {
     written.push(next.map(b => `${b.host}/${b.weight}`).join(','))
+    membership.push(m)
     announce()
     return new Promise<void>((resolve, reject) => {
       releases.push(err => (err ? reject(err) : resolve()))
@@ -50,7 +53,7 @@ function heldWrites() {
     await started(n)
     release()
   }
-  return { write, written, started, release, pass }
+  return { write, written, membership, started, release, pass }
 }
 
 /** A queue over held writes whose first set is already written. */
@@ -111,6 +114,7 @@ t.test(
     await w.pass(2)
     await Promise.all([weights, removal])
     t.same(w.written, ['a/5,b/5', 'a/7'])
+    t.same(w.membership, [true, true], 'the first write and the removal')
     q.clear()
   },
 )
@@ -127,6 +131,7 @@ t.test(
     await w.pass(2)
     await Promise.all(waits)
     t.same(w.written, ['a/5', 'a/8'])
+    t.same(w.membership, [true, false], 'weights alone: not membership')
   },
 )
 

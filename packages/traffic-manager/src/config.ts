@@ -29,6 +29,8 @@ import {
   lookupDirective,
 } from '@has/daemon-kit/core'
 import { SCHEDULERS, type SchedulerName } from './schedulers.js'
+import { parseNftOptions } from './nft/ruleset.js'
+import { parseDrOptions } from './nft/dr-ruleset.js'
 
 export const DEFAULTS = Object.freeze({
   /** UDP port for load reports. */
@@ -142,6 +144,8 @@ interface ServiceDraft {
   connectTimeoutMs?: number
   idleTimeoutMs?: number
   options: Record<string, string>
+  /** Where each option was set, for its error. */
+  optionAt: Record<string, Position>
   autojoin: { cidr: string; at: Position }[]
 }
 
@@ -404,6 +408,7 @@ export function parseConfig(text: string, file: string): ParseResult {
   const timeoutMs = g.timeoutMs ?? DEFAULTS.timeout
   const built: ServiceConfig[] = []
   for (const s of services) {
+    checkPlaneOptions(s, issues)
     if (s.nodes.length === 0 && s.autojoin.length === 0)
       issues.error(s.at, `virtual ${s.name} has no node lines`)
     // Without a key anyone who can send UDP here could add a node.
@@ -476,6 +481,7 @@ function draft(
     family,
     nodes: [],
     options: {},
+    optionAt: {},
     autojoin: [],
   }
 }
@@ -635,7 +641,45 @@ const optionLine: ServiceListDirective = (s, line, _key, args, issues) => {
   const [k = '', v, ...extra] = args
   if (v === undefined || extra.length || !/^[a-z][a-z0-9_-]{0,31}$/.test(k)) {
     issues.error(line, 'option takes <key> <value>', args.join(' '))
-  } else s.options[k] = v
+  } else {
+    s.options[k] = v
+    s.optionAt[k] = { file: line.file, line: line.line }
+  }
+}
+
+/**
+ * A kernel plane's option values, checked here so that --check-config and
+ * a reload name file:line (the plane would refuse them only at start).
+ * The plane's own parser decides; a failure is charged to each line that
+ * fails alone, or to the virtual line when only the combination does.
+ * Keys a plane does not know belong to the control plane and pass.
+ */
+function checkPlaneOptions(s: ServiceDraft, issues: IssueList): void {
+  const parse =
+    s.dataplane === 'nftables'
+      ? parseNftOptions
+      : s.dataplane === 'nftables-dr'
+        ? parseDrOptions
+        : undefined
+  const failure = (o: Record<string, string>): string | undefined => {
+    try {
+      parse?.(o)
+      return undefined
+    } catch (e) {
+      return (e as Error).message
+    }
+  }
+  const all = failure(s.options)
+  if (all === undefined) return
+  let charged = false
+  for (const [k, v] of Object.entries(s.options)) {
+    const alone = failure({ [k]: v })
+    if (alone === undefined) continue
+    // The plane's message names the value already.
+    issues.error(s.optionAt[k] ?? s.at, `option ${alone}`)
+    charged = true
+  }
+  if (!charged) issues.error(s.at, `options: ${all}`)
 }
 
 const SERVICE_LISTS: Readonly<Record<string, ServiceListDirective>> = {

@@ -266,6 +266,20 @@ const cases: [string, string, number, RegExp, string | undefined][] = [
     'Bad',
   ],
   [
+    'bad kernel-plane option value',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  dataplane nftables\n  node 10.0.0.1\n  option weight-interval soon',
+    5,
+    /option weight-interval: expected 0 to 60000 ms.*"soon"/,
+    undefined,
+  ],
+  [
+    'direct-routing option that needs another',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  dataplane nftables-dr\n  node 10.0.0.1\n  option node-interfaces any',
+    5,
+    /option node-interfaces any: needs option interface/,
+    undefined,
+  ],
+  [
     'indent outside block',
     '  node 10.0.0.1',
     1,
@@ -392,5 +406,20 @@ t.test('autojoin: ranges, cap, and refused without a report key', t => {
     ],
     'and the block has no valid node source',
   )
+  t.end()
+})
+
+t.test('kernel-plane options that pass: together, or for another plane', t => {
+  for (const text of [
+    // node-interfaces any needs interface, given on another line.
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  dataplane nftables-dr\n  node 10.0.0.1\n  option node-interfaces any\n  option interface eth0',
+    // The proxy reads none of the kernel planes' options.
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  option weight-interval soon',
+    // Keys a plane does not know belong to the control plane.
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  dataplane nftables\n  node 10.0.0.1\n  option weight-interval 250ms\n  option something-else x',
+  ]) {
+    const { errors } = parseConfig(text, 'ok.conf')
+    t.same(errors, [], text.split('\n').slice(2).join(' | '))
+  }
   t.end()
 })

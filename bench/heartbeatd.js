@@ -10,7 +10,8 @@
 // root (namespaces).
 //   node bench/heartbeatd.js [--quick] [--runs N] [--soak SECONDS]
 //                            [--soak-plan timing:SECONDS,...] [--soak-only] [--mix]
-//                            [--idle SECONDS] [--bin path/to/dist/bin.js] [--profile DIR]
+//                            [--idle SECONDS] [--idle-impls heartbeatd,keepalived,floor-node,floor-perl]
+//                            [--node-flags '<node flags>'] [--bin path/to/dist/bin.js] [--profile DIR]
 // --soak runs both heartbeatd nodes for SECONDS per timing with both CPUs
 // saturated by busy loops and counts false failovers (peer declared dead).
 // --soak-plan picks timings and durations (relaxed, default, fast,
@@ -63,6 +64,24 @@ const SOAK_IMPL = args.includes('--soak-impl')
 // HTTP through the VIP (network and softirq on the same links), many
 // short-lived processes, and memory pressure (issue 15).
 const MIX = args.includes('--mix')
+// --node-flags "...": extra Node/V8 flags for heartbeatd's process (to see
+// what the runtime, not our code, costs at idle).
+const NODE_FLAGS = args.includes('--node-flags')
+  ? String(args[args.indexOf('--node-flags') + 1])
+      .split(' ')
+      .filter(Boolean)
+  : []
+// --idle-impls heartbeatd,keepalived,floor-node,floor-perl: which of the
+// idle rows to measure (default all).
+const IDLE_ALL = ['heartbeatd', 'keepalived', 'floor-node', 'floor-perl']
+const IDLE_IMPLS = args.includes('--idle-impls')
+  ? String(args[args.indexOf('--idle-impls') + 1]).split(',')
+  : IDLE_ALL
+for (const n of IDLE_IMPLS)
+  if (!IDLE_ALL.includes(n))
+    throw new Error(
+      `--idle-impls: unknown ${n} (one of ${IDLE_ALL.join(', ')})`,
+    )
 const planArg = args.includes('--soak-plan')
   ? String(args[args.indexOf('--soak-plan') + 1])
   : ''
@@ -291,6 +310,7 @@ const heartbeatd = t => ({
   start(name) {
     const p = run(NS[name], process.execPath, [
       ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []),
+      ...NODE_FLAGS,
       BIN,
       '--config',
       hbConfig(name, t),
@@ -890,13 +910,16 @@ try {
       })
     }
   }
-  if (IDLE > 0)
-    idle = [
-      await idleCpu(heartbeatd(DEFAULT), IDLE),
-      await idleCpu(keepalived(DEFAULT.keepalive), IDLE),
-      await idleCpu(floor('node', DEFAULT.keepalive), IDLE),
-      await idleCpu(floor('perl', DEFAULT.keepalive), IDLE),
-    ]
+  if (IDLE > 0) {
+    const impls = {
+      heartbeatd: () => heartbeatd(DEFAULT),
+      keepalived: () => keepalived(DEFAULT.keepalive),
+      'floor-node': () => floor('node', DEFAULT.keepalive),
+      'floor-perl': () => floor('perl', DEFAULT.keepalive),
+    }
+    idle = []
+    for (const name of IDLE_IMPLS) idle.push(await idleCpu(impls[name](), IDLE))
+  }
   {
     for (const { t, seconds } of soakPlan) {
       for (const impl of [heartbeatd(t), keepalived(t.keepalive)].filter(
@@ -915,7 +938,7 @@ try {
 }
 
 const ratio = (a, b) => (b.median ? (a.median / b.median).toFixed(2) : 'n/a')
-const cmd = `node bench/heartbeatd.js${quick ? ' --quick' : ''}${MIX ? ' --mix' : ''}${args.includes('--runs') ? ` --runs ${RUNS}` : ''}${SOAK ? ` --soak ${SOAK}` : ''}${planArg ? ` --soak-plan ${planArg}` : ''}${SOAK_ONLY ? ' --soak-only' : ''}${IDLE ? ` --idle ${IDLE}` : ''}${SOAK_IMPL ? ` --soak-impl ${SOAK_IMPL}` : ''}${args.includes('--bin') ? ` --bin ${BIN}` : ''}${PROFILE ? ` --profile ${PROFILE}` : ''}`
+const cmd = `node bench/heartbeatd.js${quick ? ' --quick' : ''}${MIX ? ' --mix' : ''}${args.includes('--runs') ? ` --runs ${RUNS}` : ''}${SOAK ? ` --soak ${SOAK}` : ''}${planArg ? ` --soak-plan ${planArg}` : ''}${SOAK_ONLY ? ' --soak-only' : ''}${IDLE ? ` --idle ${IDLE}` : ''}${args.includes('--idle-impls') ? ` --idle-impls ${IDLE_IMPLS.join(',')}` : ''}${NODE_FLAGS.length ? ` --node-flags '${NODE_FLAGS.join(' ')}'` : ''}${SOAK_IMPL ? ` --soak-impl ${SOAK_IMPL}` : ''}${args.includes('--bin') ? ` --bin ${BIN}` : ''}${PROFILE ? ` --profile ${PROFILE}` : ''}`
 const md = [
   '## heartbeatd: failover time',
   '',

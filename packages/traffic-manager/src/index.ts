@@ -29,7 +29,7 @@ export {
   type AffinityGranularity,
 } from './affinity-key.js'
 export type { NodeEntry, NodeStatus, DropReason } from './live-table.js'
-export { planBackends } from './plan.js'
+export { planBackends, failStatic } from './plan.js'
 export { formatStatus } from './status-table.js'
 export { tmError, errorCodes, type ErrorCode } from './errors.js'
 export {

@@ -28,6 +28,8 @@ export interface NodeEntry {
   readonly role: NodeRole
   readonly label: string
   status: NodeStatus
+  /** The state its last report gave; kept when it times out (plan.ts fail-static). */
+  reported?: ReportState
   load: number
   lastReportAt?: number
   sender?: string
@@ -246,6 +248,7 @@ export class LiveTable {
     const prevStatus = entry.status
     const prevLoad = entry.load
     entry.status = r.state
+    entry.reported = r.state
     entry.load = r.load
     entry.lastReportAt = this.#now()
     entry.sender = r.sender

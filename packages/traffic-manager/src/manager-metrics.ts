@@ -6,6 +6,7 @@
 
 import { Counter, Gauge, Registry } from '@has/daemon-kit/metrics'
 import { DROP_REASONS } from './live-table.js'
+import { failStatic } from './plan.js'
 import { isPersistenceCapable } from './proxy-data-plane.js'
 import type { PersistStats } from './proxy-host.js'
 import type { ManagerState, Running } from './manager-state.js'
@@ -104,6 +105,17 @@ export function createManagerMetrics(state: ManagerState): Registry {
           { node: e.address },
           e.status === 'up' || e.status === 'drain' ? 1 : 0,
         )
+    },
+  })
+  new Gauge({
+    name: 'tm_service_fail_static',
+    help: '1 while every serving node of the service is silent and kept in (fail-static)',
+    labelNames: ['service'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const r of state.services.values())
+        this.set({ service: r.cfg.name }, failStatic(r.plan) ? 1 : 0)
     },
   })
   new Gauge({

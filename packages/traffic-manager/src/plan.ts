@@ -4,6 +4,15 @@
 // that are down, timed out or never reported are not. N+M: standby nodes
 // join only while fewer of the service's active nodes are serving than are
 // configured, the first standbys (config order) first.
+//
+// Fail-static: when no node of the service is serving and the nodes that
+// were serving went silent (timed out with `up` as their last report), the
+// silence is more likely the report path's (a firewall change, a lost
+// route, every traffic-client restarted by one bad deploy) than every web
+// server's at once, so they stay in at equal weight until a report comes.
+// Dead nodes then cost the clients a failed connect instead of a refused
+// one; live nodes keep serving. A node that said `down` or `drain`, or was
+// set to weight 0 by hand, is never kept: that silence was asked for.
 
 import type { Backend } from './data-plane.js'
 import type { ServiceConfig } from './config.js'
@@ -15,6 +24,8 @@ export interface PlannedBackend extends Backend {
   readonly role: NodeEntry['role']
   /** 'auto' from the load index, 'manual' from a `weight` override. */
   readonly weightSource: 'auto' | 'manual'
+  /** Kept by fail-static: silent, last reported `up`, and no node serves. */
+  readonly kept?: true
 }
 
 export function planBackends(
@@ -48,7 +59,7 @@ export function planBackends(
   let maxLoad = 0
   for (const { e } of members)
     if (e.status === 'up' && e.load > maxLoad) maxLoad = e.load
-  return members.map(({ n, e }) => {
+  const planned: PlannedBackend[] = members.map(({ n, e }) => {
     const o = e.status === 'up' ? overrides?.get(e.address) : undefined
     const weight =
       e.status !== 'up' ? 0 : (o ?? weightFromLoad(e.load, maxLoad))
@@ -62,4 +73,29 @@ export function planBackends(
       weightSource: o !== undefined ? ('manual' as const) : ('auto' as const),
     }
   })
+  if (planned.some(p => p.weight > 0)) return planned
+  for (const n of service.nodes) {
+    const e = lookup(n.address)
+    if (
+      e?.status === 'timeout' &&
+      e.reported === 'up' &&
+      overrides?.get(e.address) !== 0
+    ) {
+      planned.push({
+        id: e.address,
+        host: n.address,
+        port: n.port,
+        weight: 1,
+        load: e.load,
+        role: e.role,
+        weightSource: 'auto',
+        kept: true,
+      })
+    }
+  }
+  return planned
 }
+
+/** True when the plan serves from nodes kept by fail-static. */
+export const failStatic = (plan: readonly PlannedBackend[]): boolean =>
+  plan.some(p => p.kept === true)

@@ -7,7 +7,7 @@ import { formatHostPort, type Logger } from '@has/daemon-kit/core'
 import type { TmConfig, ServiceConfig } from './config.js'
 import type { DataPlaneFactory, DataPlaneOptions } from './data-plane.js'
 import { loadDataPlaneFactory } from './data-plane-registry.js'
-import { planBackends } from './plan.js'
+import { planBackends, failStatic } from './plan.js'
 import { InProcessHost, type ProxyHost } from './proxy-host.js'
 import { ClusterHost } from './proxy-cluster.js'
 import { matchInherited, type InheritedSocket } from './socket-activation.js'
@@ -172,6 +172,7 @@ export class ServiceSet {
   /** Plans a service's backends and hands them over if they changed. */
   push(r: Running): void {
     const { membership } = this.#o
+    const wasStatic = failStatic(r.plan)
     r.plan = planBackends(
       membership.autojoins(r.cfg.name)
         ? { ...r.cfg, nodes: membership.nodesOf(r.cfg) }
@@ -179,6 +180,26 @@ export class ServiceSet {
       a => membership.table.get(a),
       this.overrides.get(r.cfg.name),
     )
+    const isStatic = failStatic(r.plan)
+    if (isStatic !== wasStatic) {
+      if (isStatic)
+        this.#log.warn(
+          {
+            service: r.cfg.name,
+            kept: r.plan.filter(p => p.kept).map(p => p.id),
+            timeoutMs: membership.table.timeoutMs,
+          },
+          'every serving node went silent; keeping them until a report comes (fail-static)',
+        )
+      else
+        this.#log.info(
+          {
+            service: r.cfg.name,
+            serving: r.plan.filter(p => p.weight > 0).length,
+          },
+          'a node reports again; fail-static over',
+        )
+    }
     const key = JSON.stringify(r.plan.map(p => [p.id, p.weight, p.port]))
     if (!r.dp || key === r.pushed) return
     r.pushed = key

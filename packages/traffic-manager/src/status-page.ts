@@ -142,7 +142,7 @@ export function renderStatusPage(
           return (
             `<tr class="${esc(n.state)}${out ? ' out' : ''}" data-node="${esc(n.address)}">` +
             `<td class="l">${esc(host)}:${n.port}</td>` +
-            `<td class="l state">${esc(n.state)}${n.role === 'standby' ? ' (standby)' : ''}${out ? ', out' : ''}</td>` +
+            `<td class="l state">${esc(n.state)}${n.role === 'standby' ? ' (standby)' : ''}${n.kept ? ', kept' : ''}${out ? ', out' : ''}</td>` +
             `<td>${n.load}</td>` +
             `<td>${n.weight}${n.weightSource === 'manual' ? '*' : ''}</td>` +
             `<td>${n.active}</td><td>${n.total}</td>` +
@@ -155,7 +155,7 @@ export function renderStatusPage(
       const eligible = v.nodes.filter(n => n.eligible).length
       return (
         `<h2>${esc(v.name)} <small>${esc(v.scheduler)}, ${esc(v.dataplane)}` +
-        `${v.running ? '' : ', not running'}; ${eligible}/${v.nodes.length} nodes in</small></h2>\n` +
+        `${v.running ? '' : ', not running'}${v.failStatic ? ', FAIL-STATIC: every serving node silent, kept' : ''}; ${eligible}/${v.nodes.length} nodes in</small></h2>\n` +
         `<table data-service="${esc(v.name)}"><thead><tr><th class="l">Node</th><th class="l">State</th>` +
         `<th>Load</th><th>Weight</th><th>Active conn</th><th>Total conn</th><th>Conn/s</th>` +
         `<th>In</th><th>Out</th><th>Last report</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table>`

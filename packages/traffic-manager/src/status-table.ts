@@ -14,7 +14,8 @@ export function formatStatus(s: StatusSnapshot): string {
     rows.push([
       'TCP',
       v.name,
-      `${v.scheduler} (${v.dataplane}${v.persistentMs ? `, persistent ${v.persistentMs / 1000}s` : ''})`,
+      `${v.scheduler} (${v.dataplane}${v.persistentMs ? `, persistent ${v.persistentMs / 1000}s` : ''})` +
+        (v.failStatic ? ' FAIL-STATIC' : ''),
       '',
       '',
       '',
@@ -28,7 +29,8 @@ export function formatStatus(s: StatusSnapshot): string {
         `  -> ${host}:${n.port}`,
         n.state +
           (n.role === 'standby' ? ' (standby)' : '') +
-          (n.auto ? ' (auto)' : ''),
+          (n.auto ? ' (auto)' : '') +
+          (n.kept ? ' (kept)' : ''),
         String(n.load),
         n.weightSource === 'manual' ? `${n.weight}*` : String(n.weight),
         String(n.active),

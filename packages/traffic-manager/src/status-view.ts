@@ -4,6 +4,7 @@
 
 import type { NodeEntry } from './live-table.js'
 import type { ManagerState } from './manager-state.js'
+import { failStatic } from './plan.js'
 
 export interface ServiceNodeStatus {
   address: string
@@ -23,6 +24,8 @@ export interface ServiceNodeStatus {
   lastReportAgeMs: number | null
   /** Joined by itself (autojoin), not listed in the file. */
   auto?: boolean
+  /** Silent but kept in by fail-static (plan.ts). */
+  kept?: boolean
 }
 
 export interface ServiceStatus {
@@ -31,6 +34,8 @@ export interface ServiceStatus {
   dataplane: string
   persistentMs: number
   running: boolean
+  /** Every serving node went silent; the silent ones are kept (plan.ts). */
+  failStatic: boolean
   nodes: ServiceNodeStatus[]
 }
 
@@ -87,6 +92,7 @@ export function statusView(
       dataplane: r.cfg.dataplane,
       persistentMs: r.cfg.persistentMs,
       running: r.dp !== undefined,
+      failStatic: failStatic(r.plan),
       nodes: state.nodesOf(r.cfg).map(n => {
         const e = table.get(n.address)
         const p = r.plan.find(b => b.id === n.address)
@@ -109,6 +115,7 @@ export function statusView(
           ...(c?.packets !== undefined ? { packets: c.packets } : {}),
           lastReportAgeMs: e ? table.ageMs(e) : null,
           ...(n.auto ? { auto: true } : {}),
+          ...(p?.kept ? { kept: true } : {}),
         }
       }),
     })),

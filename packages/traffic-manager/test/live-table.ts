@@ -48,6 +48,11 @@ t.test(
     tick(1)
     t.same(table.expire(), ['10.0.0.11'], 'leaves at timeout')
     t.equal(table.get('10.0.0.11')?.status, 'timeout')
+    t.equal(
+      table.get('10.0.0.11')?.reported,
+      'up',
+      'the last reported state outlives the timeout (plan.ts fail-static)',
+    )
     t.same(table.expire(), [], 'only once')
     t.equal(table.nextExpiry(), undefined)
     t.match(table.receive(formatReport(rep({ seq: 2 }), KEY)), {

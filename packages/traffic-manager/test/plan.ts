@@ -1,5 +1,5 @@
 import t from 'tap'
-import { planBackends } from '../src/plan.js'
+import { planBackends, failStatic } from '../src/plan.js'
 import { weightFromLoad } from '../src/weights.js'
 import type { NodeEntry } from '../src/live-table.js'
 import type { ServiceConfig } from '../src/config.js'
@@ -195,6 +195,102 @@ t.test('N+M: standbys join only while fewer actives serve', t => {
     [
       ['a1', 0],
       ['s2', 256],
+    ],
+  )
+  t.end()
+})
+
+// A node silent past timeout, with the state its last report gave.
+const silent = (
+  address: string,
+  reported: NodeEntry['reported'],
+  role: NodeEntry['role'] = 'active',
+): NodeEntry => ({ ...entry(address, 'timeout', 300, role), reported })
+
+t.test(
+  'fail-static: when every serving node went silent, they stay in at equal weight',
+  t => {
+    const plan = planBackends(
+      svc(['a', 'b', 'c']),
+      lookupOf(silent('a', 'up'), silent('b', 'up'), silent('c', 'up')),
+      undefined,
+    )
+    t.same(
+      plan.map(p => [p.id, p.weight, p.kept]),
+      [
+        ['a', 1, true],
+        ['b', 1, true],
+        ['c', 1, true],
+      ],
+    )
+    t.ok(failStatic(plan))
+    t.end()
+  },
+)
+
+t.test('fail-static does not start while one node serves', t => {
+  const plan = planBackends(
+    svc(['a', 'b', 'c']),
+    lookupOf(entry('a', 'up', 10), silent('b', 'up'), silent('c', 'up')),
+    undefined,
+  )
+  t.same(
+    plan.map(p => p.id),
+    ['a'],
+  )
+  t.notOk(failStatic(plan))
+  t.end()
+})
+
+t.test(
+  'fail-static never keeps a node that asked to leave: last report down or drain, or a manual weight 0',
+  t => {
+    const lookup = lookupOf(
+      silent('a', 'down'),
+      silent('b', 'drain'),
+      silent('c', 'up'),
+      silent('d', 'up'),
+      entry('e', 'unknown', 0),
+      entry('f', 'drain', 10),
+    )
+    const plan = planBackends(
+      svc(['a', 'b', 'c', 'd', 'e', 'f']),
+      lookup,
+      new Map([['d', 0]]),
+    )
+    t.same(
+      plan.map(p => [p.id, p.weight, p.kept ?? false]),
+      [
+        ['f', 0, false],
+        ['c', 1, true],
+      ],
+      'the drained node stays in at 0; only c, silent after up, is kept',
+    )
+    t.notOk(
+      failStatic(
+        planBackends(
+          svc(['a', 'b']),
+          lookupOf(silent('a', 'down'), silent('b', 'drain')),
+          undefined,
+        ),
+      ),
+      'nodes that all said down or drain leave the service empty',
+    )
+    t.end()
+  },
+)
+
+t.test('fail-static keeps silent standbys too: any of them may serve', t => {
+  const plan = planBackends(
+    svc(['a', 's']),
+    lookupOf(silent('a', 'up'), silent('s', 'up', 'standby')),
+    undefined,
+  )
+  t.same(
+    plan.map(p => [p.id, p.role, p.kept]),
+    [
+      ['a', 'active', true],
+      ['s', 'standby', true],
     ],
   )
   t.end()

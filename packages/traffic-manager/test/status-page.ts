@@ -6,6 +6,7 @@ import {
   startStatusPage,
 } from '../src/status-page.js'
 import type { StatusSnapshot } from '../src/traffic-manager.js'
+import { formatStatus } from '../src/status-table.js'
 
 const node = (
   address: string,
@@ -47,6 +48,7 @@ const snap = (
       dataplane: 'proxy',
       persistentMs: 0,
       running: true,
+      failStatic: false,
       nodes,
     },
   ],
@@ -114,6 +116,24 @@ t.test(
     t.match(html, '5 accepted, 2 dropped')
   },
 )
+
+t.test('fail-static shows on the service and on each kept node', async t => {
+  const s = snap([
+    node('10.0.0.1', { state: 'timeout', weight: 1, kept: true }),
+    node('10.0.0.2', { state: 'timeout', eligible: false, weight: 0 }),
+  ])
+  ;(s.services[0] as { failStatic: boolean }).failStatic = true
+  const html = renderStatusPage(s, () => undefined, {
+    refreshS: 2,
+    at: new Date(0),
+  })
+  t.match(html, 'FAIL-STATIC: every serving node silent, kept; 1/2 nodes in')
+  t.match(html, '<td class="l state">timeout, kept</td>')
+  t.match(html, '<td class="l state">timeout, out</td>')
+  const text = formatStatus(s)
+  t.match(text, /FAIL-STATIC/)
+  t.match(text, /10\.0\.0\.1:80 +timeout \(kept\)/)
+})
 
 t.test('the listener: loopback only unless allowed; GET only', async t => {
   const s = snap([node('10.0.0.1')])

@@ -129,6 +129,99 @@ t.test(
   },
 )
 
+t.test(
+  'every node silent at once (the report path lost): the service keeps serving them (fail-static) until a report comes',
+  async t => {
+    const { conf } = await lab(t, { workers: 1, timeout: 600 })
+    const tm = await startTm(conf)
+    t.teardown(() => tm.proc.stop())
+    const vip = tm.vip.get('127.0.0.1:0')!
+    const reporters = NODES.map(n => new Reporter(n, tm.reports, KEY))
+    t.teardown(() => reporters.forEach(r => r.close()))
+    for (const r of reporters) r.every(150)
+    await until(
+      tm,
+      s => s.services[0]!.nodes.every(n => n.eligible),
+      'all nodes eligible',
+    )
+    // The web servers stay up; only their reports stop.
+    for (const r of reporters) r.stop()
+    const entered = await tm.proc.waitLog(
+      l => l.level === 40 && String(l.msg).endsWith('(fail-static)'),
+    )
+    t.same(
+      [...(entered.kept as string[])].sort(),
+      NODES,
+      'the warning names the kept nodes',
+    )
+    const s = await until(
+      tm,
+      x => x.services[0]!.failStatic,
+      'service in fail-static',
+    )
+    t.ok(
+      s.services[0]!.nodes.every(n => n.state === 'timeout' && n.kept),
+      'every node timed out and kept',
+    )
+    const bodies: string[] = []
+    for (let i = 0; i < 12; i++) bodies.push(await get(vip))
+    t.equal(bodies.length, 12, 'every request answered while all are silent')
+    t.ok(
+      bodies.every(b => NODES.includes(b)),
+      'by the silent nodes, whose web servers still run',
+    )
+    // One report ends it: the reporting node alone serves.
+    reporters[1]!.every(150)
+    await tm.proc.waitLog(
+      l => l.msg === 'a node reports again; fail-static over',
+    )
+    const after = await until(
+      tm,
+      x =>
+        !x.services[0]!.failStatic &&
+        x.services[0]!.nodes.filter(n => n.eligible).length === 1,
+      'fail-static over, one node eligible',
+    )
+    t.equal(
+      after.services[0]!.nodes.find(n => n.eligible)?.address,
+      '127.0.0.12',
+    )
+    for (let i = 0; i < 6; i++) t.equal(await get(vip), '127.0.0.12')
+  },
+)
+
+t.test(
+  'nodes that said down are not kept: the service empties as asked',
+  async t => {
+    const { conf } = await lab(t, { workers: 0, timeout: 600 })
+    const tm = await startTm(conf)
+    t.teardown(() => tm.proc.stop())
+    const reporters = NODES.map(n => new Reporter(n, tm.reports, KEY))
+    t.teardown(() => reporters.forEach(r => r.close()))
+    for (const r of reporters) r.every(150)
+    await until(
+      tm,
+      s => s.services[0]!.nodes.every(n => n.eligible),
+      'all nodes eligible',
+    )
+    for (const r of reporters) {
+      r.stop()
+      r.send({ state: 'down' })
+    }
+    await until(
+      tm,
+      s => s.services[0]!.nodes.every(n => n.state === 'timeout'),
+      'every node timed out after its down report',
+    )
+    const s = await tm.status()
+    t.notOk(s.services[0]!.failStatic, 'no fail-static')
+    t.ok(
+      s.services[0]!.nodes.every(n => !n.eligible && !n.kept),
+      'no node kept',
+    )
+  },
+)
+
 t.test('a dead node at connect time is retried elsewhere', async t => {
   const { backends, conf } = await lab(t, {
     workers: 0,

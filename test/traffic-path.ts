@@ -6,6 +6,7 @@ import t from 'tap'
 import { createHmac } from 'node:crypto'
 import { createSocket, type Socket } from 'node:dgram'
 import { runBin } from '@has/test-support'
+import { controlRequest } from '@has/daemon-kit'
 import {
   TrafficLab,
   get,
@@ -350,12 +351,34 @@ t.test(
         `${n.name} pause`,
       )
     }
+    // A pause says `drain` once before it answers: wait until node1's has
+    // come through the relay and node2's to our capture socket (the last
+    // seq each client sent), then until the manager has counted every
+    // datagram sent so far, so that nothing arrives after the base.
+    const lastSeq = async (control: string) =>
+      (
+        (await controlRequest(control, 'status')) as {
+          seq: number
+        }
+      ).seq
+    const seqOf = (b: Buffer) => Number(b.toString().split(' ')[7])
+    const [seq1, seq2] = [await lastSeq(n1.control), await lastSeq(n2.control)]
+    await lab.until(
+      () =>
+        forwarded.some(b => seqOf(b) === seq1) &&
+        crossCaptured.some(b => seqOf(b) === seq2),
+      5000,
+      "both pauses' drain reports sent",
+    )
     const base = await lab.until(
       s =>
         nodeOf(s, n1.ip).state === 'drain' &&
-        nodeOf(s, n2.ip).state === 'drain',
+        nodeOf(s, n2.ip).state === 'drain' &&
+        s.reports.accepted +
+          Object.values(s.reports.dropped).reduce((a, b) => a + b, 0) >=
+          forwarded.length + crossCaptured.length,
       5000,
-      'both drained',
+      'both drained, every report sent so far counted by the manager',
     )
     const ups = (bufs: Buffer[]) =>
       bufs.map(b => b.toString()).filter(l => / up tc /.test(l))
@@ -443,7 +466,6 @@ t.test(
     t.equal(nodeOf(s, n1.ip).load, 0, 'and its load unchanged')
     // Late if within the 64-number window of the newest one, else (a very slow
     // machine) too old for the window: a replay.
-    const seqOf = (b: Buffer) => Number(b.toString().split(' ')[7])
     const gap = Math.max(...forwarded.map(seqOf)) - seqOf(held!)
     const reason = gap < 64 ? 'TM_ERR_REPORT_LATE' : 'TM_ERR_REPORT_REPLAY'
     t.ok(

@@ -355,6 +355,16 @@ export function createTrafficClient(opts: TrafficClientOptions): TrafficClient {
     // A round already past its flag check finishes first, so once this
     // returns nothing more goes out under the old flag.
     await inFlight
+    // Pausing says `drain` once, then nothing: the managers stop new
+    // connections now, not after their timeout, and their fail-static
+    // never keeps a node whose last word was drain. The same state as
+    // ldirectord's drains (HAS mode), so the node is not removed and
+    // re-added between them. Only on the change: ldirectord repeats
+    // `pause` every tick.
+    if (flag === 'paused' && previous !== 'paused' && !closing) {
+      await sendAll(0, 'drain')
+      log.info({ seq }, 'sent drain report (paused)')
+    }
     // Tell the managers now rather than one interval later.
     if (flag !== 'paused' && !closing) {
       await round()

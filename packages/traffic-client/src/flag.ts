@@ -1,7 +1,7 @@
 // The load-report flag (thesis 3.22.8): ldirectord, or an operator, tells
 // the traffic client whether to report. Pure state machine:
 //
-//   report --pause--> paused      no datagrams; managers time the node out
+//   report --pause--> paused      one `drain` report (client.ts), then none
 //   any    --drain--> drain       load 0, state drain: no new connections
 //   any    --resume-> report      normal reports again
 //

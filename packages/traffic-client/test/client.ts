@@ -112,7 +112,7 @@ t.test(
 )
 
 t.test(
-  'flag: pause sends nothing, drain reports 0, resume reports load; close says down',
+  'flag: pause says drain once then nothing, drain reports 0, resume reports load; close says down',
   async t => {
     const { v4, client } = await setup(t)
     await client.start()
@@ -121,20 +121,30 @@ t.test(
       previous: 'report',
       flag: 'paused',
     })
+    t.match(
+      (await v4.next()).report,
+      { load: 0, state: 'drain', seq: first.report.seq + 1 },
+      'pausing says drain at once',
+    )
+    t.same(await client.setFlag('pause'), {
+      previous: 'paused',
+      flag: 'paused',
+    })
     await client.round()
     await client.round()
     t.same(await client.commands.drain!([]), {
       previous: 'paused',
       flag: 'drain',
     })
-    // One seq per round: the next one is first + 1, so nothing went out while paused.
+    // One seq per datagram: the next one is the pause's report + 1, so
+    // nothing more went out while paused (not even for the second pause).
     const d = await v4.next()
-    t.match(d.report, { load: 0, state: 'drain', seq: first.report.seq + 1 })
+    t.match(d.report, { load: 0, state: 'drain', seq: first.report.seq + 2 })
     await client.setFlag('resume')
     t.match((await v4.next()).report, {
       load: 1000,
       state: 'up',
-      seq: first.report.seq + 2,
+      seq: first.report.seq + 3,
     })
     await t.rejects(
       Promise.resolve().then(() => client.commands.pause!(['now'])),
@@ -143,7 +153,7 @@ t.test(
     await client.close()
     t.match((await v4.next()).report, { load: 0, state: 'down' })
     await client.close()
-    t.equal(v4.got.length, 4, 'close is idempotent: one down report')
+    t.equal(v4.got.length, 5, 'close is idempotent: one down report')
   },
 )
 

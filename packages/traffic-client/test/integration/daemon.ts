@@ -91,11 +91,16 @@ t.test('reports, flag, reload, final down', async t => {
   )
 
   // pause via the CLI (in-process main; `status` below spawns the real
-  // binary): nothing goes out, however many rounds pass.
+  // binary): one drain report, then nothing, however many rounds pass.
   const p = await cli(['pause', '--control', ctl])
   t.equal(p.code, 0, p.err)
   t.equal(p.out, 'flag: report -> paused\n')
   const paused = (await controlRequest(ctl, 'status')) as TrafficClientStatus
+  t.match(
+    (await rx.until(r => r.report.state === 'drain')).report,
+    { seq: paused.seq, load: 0 },
+    'pause said drain once, as its last datagram',
+  )
   await waitStatus(ctl, s => (s.rounds as number) >= paused.rounds + 3)
   const d = await cli(['drain', '--control', ctl])
   t.equal(d.out, 'flag: paused -> drain\n')

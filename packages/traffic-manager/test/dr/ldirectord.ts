@@ -16,7 +16,8 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { writeProcfsFixture } from '@has/traffic-client'
-import { needsRoot } from '@has/test-support'
+import { needsRoot, waitFor } from '@has/test-support'
+import { controlRequest } from '@has/daemon-kit'
 import {
   run,
   spawnDaemon,
@@ -277,15 +278,21 @@ t.test(
       await ld.waitLog(l => l.msg === 'real server up')
       return ld
     })
+    // ldirectord pauses the traffic-client first, whose last report says
+    // drain; ldirectord's own drains (sender ld) then hold the node there.
+    const entry = await waitFor(
+      async () => {
+        const s = (await controlRequest(c.tmSock, 'status')) as {
+          nodes: { address: string; state: string; sender: string | null }[]
+        }
+        const n = s.nodes.find(x => x.address === V4.nodes[0])
+        return n?.state === 'drain' && n.sender === 'ld' && n
+      },
+      { what: `${V4.nodes[0]} drained by a report of ldirectord's` },
+    )
     t.ok(
-      c.tm.logs.some(
-        l =>
-          l.msg === 'node state changed' &&
-          l.node === V4.nodes[0] &&
-          l.state === 'drain' &&
-          l.sender === 'ld',
-      ),
-      "the drain came from ldirectord's report (state drain, sender ld)",
+      entry,
+      "the drain is held by ldirectord's reports (state drain, sender ld)",
     )
   },
 )

@@ -91,6 +91,8 @@ export interface ServiceConfig {
   readonly persistentPrefix6: number
   readonly connectTimeoutMs: number
   readonly idleTimeoutMs: number
+  /** `fail-static on|off` (default on): keep silent nodes when none serves (plan.ts). */
+  readonly failStatic: boolean
   /** `option <key> <value>` lines, handed to the data plane. */
   readonly options: Readonly<Record<string, string>>
   /**
@@ -143,6 +145,7 @@ interface ServiceDraft {
   persistentPrefix6?: number
   connectTimeoutMs?: number
   idleTimeoutMs?: number
+  failStatic?: boolean
   options: Record<string, string>
   /** Where each option was set, for its error. */
   optionAt: Record<string, Position>
@@ -443,6 +446,7 @@ export function parseConfig(text: string, file: string): ParseResult {
       persistentPrefix6: s.persistentPrefix6 ?? DEFAULTS.persistentPrefix6,
       connectTimeoutMs: s.connectTimeoutMs ?? DEFAULTS.connectTimeout,
       idleTimeoutMs: s.idleTimeoutMs ?? DEFAULTS.idleTimeout,
+      failStatic: s.failStatic ?? true,
       options: s.options,
       autojoin: s.autojoin.map(a => a.cidr),
       at: s.at,
@@ -553,6 +557,10 @@ const SERVICE_SETTINGS: Readonly<Record<string, ServiceSetting>> = {
   'idle-timeout': setting('idle-timeout', 'idleTimeoutMs', {
     ...duration(0, 86_400_000, 's'),
     expect: 'a duration up to 24h (bare number: s; 0 = none)',
+  }),
+  'fail-static': setting('fail-static', 'failStatic', {
+    parse: raw => (raw === 'on' ? true : raw === 'off' ? false : undefined),
+    expect: 'on or off',
   }),
 }
 

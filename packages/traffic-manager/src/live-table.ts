@@ -139,6 +139,7 @@ export class LiveTable {
         role: n.role,
         label: n.label,
         status: old?.status ?? 'unknown',
+        ...(old?.reported !== undefined ? { reported: old.reported } : {}),
         load: old?.load ?? 0,
         reports: old?.reports ?? 0,
         ...(old?.lastReportAt !== undefined

@@ -13,6 +13,7 @@
 // Dead nodes then cost the clients a failed connect instead of a refused
 // one; live nodes keep serving. A node that said `down` or `drain`, or was
 // set to weight 0 by hand, is never kept: that silence was asked for.
+// `fail-static off` in the service block turns this off.
 
 import type { Backend } from './data-plane.js'
 import type { ServiceConfig } from './config.js'
@@ -73,7 +74,7 @@ export function planBackends(
       weightSource: o !== undefined ? ('manual' as const) : ('auto' as const),
     }
   })
-  if (planned.some(p => p.weight > 0)) return planned
+  if (!service.failStatic || planned.some(p => p.weight > 0)) return planned
   for (const n of service.nodes) {
     const e = lookup(n.address)
     if (

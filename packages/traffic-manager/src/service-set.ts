@@ -197,7 +197,7 @@ export class ServiceSet {
             service: r.cfg.name,
             serving: r.plan.filter(p => p.weight > 0).length,
           },
-          'a node reports again; fail-static over',
+          'fail-static over',
         )
     }
     const key = JSON.stringify(r.plan.map(p => [p.id, p.weight, p.port]))

@@ -123,6 +123,15 @@ t.test('defaults and thesis-style bare standby lines', t => {
   ])
   t.equal(s?.scheduler, 'p2c')
   t.equal(s?.dataplane, 'proxy')
+  t.equal(s?.failStatic, true, 'fail-static on by default')
+  t.equal(
+    parseConfig(
+      'traffic1 10.0.0.11\nvirtual 10.0.0.100:80\n  node 10.0.0.11\n  fail-static off',
+      'b.conf',
+    ).config?.services[0]?.failStatic,
+    false,
+    'fail-static off',
+  )
   t.equal(s?.idleTimeoutMs, DEFAULTS.idleTimeout)
   t.end()
 })
@@ -243,6 +252,13 @@ const cases: [string, string, number, RegExp, string | undefined][] = [
     4,
     /idle-timeout/,
     '-1',
+  ],
+  [
+    'bad fail-static',
+    'traffic1 10.0.0.1\nvirtual 10.0.0.9:80\n  node 10.0.0.1\n  fail-static maybe',
+    4,
+    /fail-static must be on or off/,
+    'maybe',
   ],
   [
     'scheduler twice',

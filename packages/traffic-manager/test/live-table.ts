@@ -307,6 +307,11 @@ t.test('reconfigure keeps the state of nodes that stay', t => {
     timeoutMs: 500,
   })
   t.equal(table.get('10.0.0.11')?.status, 'up')
+  t.equal(
+    table.get('10.0.0.11')?.reported,
+    'up',
+    'the last reported state too (fail-static after a reload)',
+  )
   t.equal(table.get('10.0.0.12'), undefined)
   t.equal(table.timeoutMs, 500)
   t.end()

@@ -19,6 +19,7 @@ const svc = (nodes: string[]): ServiceConfig => ({
   autojoin: [],
   connectTimeoutMs: 1000,
   idleTimeoutMs: 1000,
+  failStatic: true,
   options: {},
   at: { file: 'x', line: 1 },
 })
@@ -293,5 +294,15 @@ t.test('fail-static keeps silent standbys too: any of them may serve', t => {
       ['s', 'standby', true],
     ],
   )
+  t.end()
+})
+
+t.test('fail-static off: the service empties when every node is silent', t => {
+  const plan = planBackends(
+    { ...svc(['a', 'b']), failStatic: false },
+    lookupOf(silent('a', 'up'), silent('b', 'up')),
+    undefined,
+  )
+  t.same(plan, [])
   t.end()
 })

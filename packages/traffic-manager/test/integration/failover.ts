@@ -1,6 +1,7 @@
 // A node that stops reporting leaves; a dead node costs clients nothing; a
 // restarted traffic-manager rebuilds its table from the reports.
 import t, { type Test } from 'tap'
+import { readFileSync, writeFileSync } from 'node:fs'
 import {
   startBackend,
   Reporter,
@@ -170,11 +171,25 @@ t.test(
       bodies.every(b => NODES.includes(b)),
       'by the silent nodes, whose web servers still run',
     )
+    // An operator who wants refusals says so; a reload applies it at once,
+    // and undoing it brings fail-static back.
+    const text = readFileSync(conf, 'utf8')
+    writeFileSync(conf, `${text}  fail-static off\n`)
+    await tm.ctl('reload')
+    await tm.proc.waitLog(l => l.msg === 'fail-static over' && l.serving === 0)
+    await until(
+      tm,
+      x =>
+        !x.services[0]!.failStatic &&
+        x.services[0]!.nodes.every(n => !n.eligible),
+      'fail-static off by reload: no node eligible',
+    )
+    writeFileSync(conf, text)
+    await tm.ctl('reload')
+    await until(tm, x => x.services[0]!.failStatic, 'fail-static back on')
     // One report ends it: the reporting node alone serves.
     reporters[1]!.every(150)
-    await tm.proc.waitLog(
-      l => l.msg === 'a node reports again; fail-static over',
-    )
+    await tm.proc.waitLog(l => l.msg === 'fail-static over' && l.serving === 1)
     const after = await until(
       tm,
       x =>

@@ -44,21 +44,32 @@ async function lab(
   return { backends, conf }
 }
 
+/** The lab serving: traffic-manager up, every node reporting and eligible. */
+async function serving(
+  t: Test,
+  opts: { workers: number; timeout: number; scheduler?: string },
+) {
+  const { backends, conf } = await lab(t, opts)
+  const tm = await startTm(conf)
+  t.teardown(() => tm.proc.stop())
+  const reporters = NODES.map(n => new Reporter(n, tm.reports, KEY))
+  t.teardown(() => reporters.forEach(r => r.close()))
+  for (const r of reporters) r.every(150)
+  await until(
+    tm,
+    s => s.services[0]!.nodes.every(n => n.eligible),
+    'all nodes eligible',
+  )
+  return { backends, conf, tm, reporters, vip: tm.vip.get('127.0.0.1:0')! }
+}
+
 t.test(
   'a node that stops reporting leaves within timeout and no request fails',
   async t => {
-    const { backends, conf } = await lab(t, { workers: 1, timeout: 800 })
-    const tm = await startTm(conf)
-    t.teardown(() => tm.proc.stop())
-    const vip = tm.vip.get('127.0.0.1:0')!
-    const reporters = NODES.map(n => new Reporter(n, tm.reports, KEY))
-    t.teardown(() => reporters.forEach(r => r.close()))
-    for (const r of reporters) r.every(150)
-    await until(
-      tm,
-      s => s.services[0]!.nodes.every(n => n.eligible),
-      'all nodes eligible',
-    )
+    const { backends, tm, reporters, vip } = await serving(t, {
+      workers: 1,
+      timeout: 800,
+    })
 
     // The node dies: its web server and its traffic-client go together.
     let stop = false
@@ -133,18 +144,10 @@ t.test(
 t.test(
   'every node silent at once (the report path lost): the service keeps serving them (fail-static) until a report comes',
   async t => {
-    const { conf } = await lab(t, { workers: 1, timeout: 600 })
-    const tm = await startTm(conf)
-    t.teardown(() => tm.proc.stop())
-    const vip = tm.vip.get('127.0.0.1:0')!
-    const reporters = NODES.map(n => new Reporter(n, tm.reports, KEY))
-    t.teardown(() => reporters.forEach(r => r.close()))
-    for (const r of reporters) r.every(150)
-    await until(
-      tm,
-      s => s.services[0]!.nodes.every(n => n.eligible),
-      'all nodes eligible',
-    )
+    const { conf, tm, reporters, vip } = await serving(t, {
+      workers: 1,
+      timeout: 600,
+    })
     // The web servers stay up; only their reports stop.
     for (const r of reporters) r.stop()
     const entered = await tm.proc.waitLog(
@@ -208,17 +211,7 @@ t.test(
 t.test(
   'nodes that said down are not kept: the service empties as asked',
   async t => {
-    const { conf } = await lab(t, { workers: 0, timeout: 600 })
-    const tm = await startTm(conf)
-    t.teardown(() => tm.proc.stop())
-    const reporters = NODES.map(n => new Reporter(n, tm.reports, KEY))
-    t.teardown(() => reporters.forEach(r => r.close()))
-    for (const r of reporters) r.every(150)
-    await until(
-      tm,
-      s => s.services[0]!.nodes.every(n => n.eligible),
-      'all nodes eligible',
-    )
+    const { tm, reporters } = await serving(t, { workers: 0, timeout: 600 })
     for (const r of reporters) {
       r.stop()
       r.send({ state: 'down' })

@@ -23,6 +23,7 @@ import {
   configOrThrow,
   type ValueType,
   oneOf,
+  bool,
   readValue,
   int,
   duration,
@@ -558,10 +559,7 @@ const SERVICE_SETTINGS: Readonly<Record<string, ServiceSetting>> = {
     ...duration(0, 86_400_000, 's'),
     expect: 'a duration up to 24h (bare number: s; 0 = none)',
   }),
-  'fail-static': setting('fail-static', 'failStatic', {
-    parse: raw => (raw === 'on' ? true : raw === 'off' ? false : undefined),
-    expect: 'on or off',
-  }),
+  'fail-static': setting('fail-static', 'failStatic', bool),
 }
 
 function serviceDirective(

@@ -122,7 +122,7 @@ t.test('fail-static shows on the service and on each kept node', async t => {
     node('10.0.0.1', { state: 'timeout', weight: 1, kept: true }),
     node('10.0.0.2', { state: 'timeout', eligible: false, weight: 0 }),
   ])
-  ;(s.services[0] as { failStatic: boolean }).failStatic = true
+  s.services[0]!.failStatic = true
   const html = renderStatusPage(s, () => undefined, {
     refreshS: 2,
     at: new Date(0),

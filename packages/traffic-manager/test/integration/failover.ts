@@ -271,7 +271,6 @@ t.test(
     t.equal(await tm.proc.stop(), 0, 'clean stop')
     // Same report port again, so the running reporters reach the new one.
     const port = tm.reports.port
-    const { readFileSync, writeFileSync } = await import('node:fs')
     writeFileSync(
       conf,
       readFileSync(conf, 'utf8').replace('port 0', `port ${port}`),

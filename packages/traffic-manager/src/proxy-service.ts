@@ -1,13 +1,13 @@
 // One virtual service of the userspace proxy inside one process: accept,
 // pick a node, connect with a timeout (another node on failure, so a dead
 // node costs the client nothing), then relay both ways with backpressure
-// and half-close. This is the hot path (issue 20): per connection one
-// state object and no closures (shared handlers find it on the socket),
-// every listener added once and never removed, no timer of its own (one
-// connect-timeout queue and one idle sweep per service), no per-chunk
-// allocation of our own, byte counts read once at close.
+// and half-close. This file is the control: nodes, held connections,
+// connect and idle timeouts, close. The bytes move in a relay engine
+// (relay.ts): on libuv's TCP handles by default, on `net.Socket` as the
+// fallback. No timer per connection: one connect-timeout queue and one
+// idle sweep per service (issue 20).
 
-import { createServer, connect, type Server, type Socket } from 'node:net'
+import { createServer, type Server } from 'node:net'
 // Subpaths, not the kit's index: proxy workers load this file, and the
 // index brings prom-client, commander and more (issue 18.12).
 import { systemClock, type Clock, type Timer } from '@has/daemon-kit/clock'
@@ -17,6 +17,16 @@ import { Balancer, type PersistEntry, type Slot } from './balancer.js'
 import type { SchedulerName } from './schedulers.js'
 import { tmError } from './errors.js'
 import { listenOnFd } from './inherited-listener.js'
+import {
+  Conn,
+  State,
+  type RelayEngine,
+  type RelayName,
+  type RelayOwner,
+} from './relay.js'
+import { streamRelay } from './relay-streams.js'
+import { handleRelay } from './relay-handles.js'
+import { uvBinding, uvBindingMissing, type TcpHandle } from './uv-binding.js'
 
 export interface ProxySpec {
   readonly name: string
@@ -39,6 +49,8 @@ export interface ProxyServiceOptions {
   /** An affinity entry was made or moved (the cluster primary keeps the table). */
   readonly onPersist?: (e: PersistEntry) => void
   readonly clock?: Clock
+  /** The relay engine (default: chooseRelay()). */
+  readonly relay?: RelayName
 }
 
 /** Connections held at once while the service has no backend (the rest are refused). */
@@ -56,134 +68,45 @@ function balancerSettings(spec: ProxySpec) {
   }
 }
 
-const noop = (): void => {}
-
-/** Bytes read from a client before its node connection is up. */
-const EARLY_MAX = 64 * 1024
-
 /**
  * Idle sweeps per idle-timeout: a connection quiet for this many whole
  * sweeps is closed, so after between idle-timeout and 1.25 x idle-timeout.
  */
 export const IDLE_SWEEPS = 4
 
-const enum State {
-  /** Accepted, reading early bytes, no node yet (or between attempts). */
-  Early,
-  /** Waiting for the service's first backend. */
-  Held,
-  /** Connecting to a node. */
-  Connecting,
-  /** Relaying; `up` and `slot` are final. */
-  Relay,
-  Closed,
-}
-
-/** One client connection: what the shared handlers need, in one object. */
-class Conn {
-  state = State.Early
-  up: Socket | undefined = undefined
-  slot: Slot | undefined = undefined
-  /** Early bytes (allocated on the first one) and whether the client sent FIN. */
-  chunks: Buffer[] | undefined = undefined
-  bytes = 0
-  ended = false
-  exclude: Set<string> | undefined = undefined
-  /** Clock ms after which a connection with no backend is closed (set when first held). */
-  holdUntil = 0
-  holdTimer: Timer | undefined = undefined
-  /** Connect deadline (clock ms) of the attempt in progress. */
-  deadline = 0
-  /** Bytes moved since the last idle sweep; whole sweeps without any. */
-  busy = true
-  quiet = 0
-  /** 'drain' listener added: 1 on the client, 2 on the node socket. */
-  drainHooked = 0
-  constructor(
-    readonly svc: ProxyService,
-    readonly client: Socket,
-    readonly ip: string,
-  ) {}
-}
-
-const CONN = Symbol('conn')
-type Tagged = Socket & { [CONN]: Conn }
-
-// Shared relay handlers, bound through `this` (the socket that emitted).
-
-/**
- * `to` is full: stop reading `from` until it drains. The 'drain' listener
- * is added on first need: most connections never fill a socket.
- */
-function backpressure(
-  c: Conn,
-  from: Socket,
-  to: Socket,
-  onDrain: (this: Tagged) => void,
-): void {
-  from.pause()
-  const bit = to === c.client ? 1 : 2
-  if ((c.drainHooked & bit) === 0) {
-    c.drainHooked |= bit
-    to.on('drain', onDrain)
+/** The relay engine: `relay` if given, else TM_PROXY_RELAY, else handles when Node's are as expected. */
+export function chooseRelay(asked?: RelayName): {
+  engine: RelayEngine<unknown>
+  why: string
+} {
+  const want = asked ?? process.env.TM_PROXY_RELAY
+  if (want === 'streams')
+    return { engine: streamRelay as RelayEngine<unknown>, why: 'asked for' }
+  const uv = uvBinding()
+  if (!uv)
+    return {
+      engine: streamRelay as RelayEngine<unknown>,
+      why: `Node's TCP handles are not usable here (${uvBindingMissing()})`,
+    }
+  return {
+    engine: (handleEngine ??= handleRelay(uv)) as RelayEngine<unknown>,
+    why: want === 'handles' ? 'asked for' : 'default',
   }
 }
-function onClientData(this: Tagged, d: Buffer): void {
-  const c = this[CONN]
-  if (c.state === State.Relay) {
-    c.busy = true
-    if (!(c.up as Socket).write(d))
-      backpressure(c, this, c.up as Socket, onUpDrain)
-    return
-  }
-  ;(c.chunks ??= []).push(d)
-  c.bytes += d.length
-  if (c.bytes >= EARLY_MAX) this.pause()
-}
-function onClientDrain(this: Tagged): void {
-  const c = this[CONN]
-  c.busy = true
-  c.up?.resume()
-}
-// Half-close: a FIN from one side becomes a FIN to the other. When the
-// other socket has already read its peer's FIN and flushed what we gave
-// it, close it instead: close() sends the FIN after the queued bytes, and
-// skips a shutdown request, its event-loop turn and two epoll changes.
-// end() on an ended socket builds an error object (with a stack): skip it.
-/** @internal Exported for its test (bytes still queued must not be lost). */
-export function relayFin(to: Socket): void {
-  if (to.writableEnded || to.destroyed) return
-  if (to.readableEnded && to.writableLength === 0) to.destroy()
-  else to.end()
-}
-function onClientEnd(this: Tagged): void {
-  const c = this[CONN]
-  if (c.state !== State.Relay) c.ended = true
-  else relayFin(c.up as Socket)
-}
-function onUpData(this: Tagged, d: Buffer): void {
-  const c = this[CONN]
-  c.busy = true
-  if (!c.client.write(d)) backpressure(c, this, c.client, onClientDrain)
-}
-function onUpDrain(this: Tagged): void {
-  const c = this[CONN]
-  c.busy = true
-  c.client.resume()
-}
-function onUpEnd(this: Tagged): void {
-  relayFin(this[CONN].client)
-}
+let handleEngine: RelayEngine<TcpHandle> | undefined
 
-export class ProxyService {
+type AnyConn = Conn<unknown>
+
+export class ProxyService implements RelayOwner<unknown> {
   #spec: ProxySpec
   readonly balancer: Balancer
   readonly #server: Server
   readonly #log: Logger
-  readonly #open = new Set<Conn>()
-  readonly #held = new Set<Conn>()
+  readonly #relay: RelayEngine<unknown>
+  readonly #open = new Set<AnyConn>()
+  readonly #held = new Set<AnyConn>()
   /** Connect attempts in progress, oldest first, under one timer. */
-  readonly #connecting = new Set<Conn>()
+  readonly #connecting = new Set<AnyConn>()
   #connectTimer: Timer | undefined
   /** The deadline #connectTimer is armed for. */
   #connectAt = 0
@@ -202,14 +125,12 @@ export class ProxyService {
     this.#spec = spec
     this.#log = logger
     this.#clock = opts.clock ?? systemClock
+    this.#relay = chooseRelay(opts.relay).engine
     this.balancer = new Balancer({
       ...balancerSettings(spec),
       ...(onPersist ? { onPersist } : {}),
     })
-    this.#server = createServer(
-      { allowHalfOpen: true, noDelay: true },
-      client => this.#accept(client),
-    )
+    this.#server = createServer({ allowHalfOpen: true, noDelay: true })
     this.#server.on('error', err =>
       this.#log.error({ err, service: spec.name }, 'listener error'),
     )
@@ -218,6 +139,11 @@ export class ProxyService {
 
   get spec(): ProxySpec {
     return this.#spec
+  }
+
+  /** The engine that moves the bytes ('handles' or 'streams'). */
+  get relay(): RelayName {
+    return this.#relay.name
   }
 
   /**
@@ -250,6 +176,13 @@ export class ProxyService {
       this.#server.once('error', onError)
       const ready = (): void => {
         this.#server.off('error', onError)
+        try {
+          this.#relay.attach(this.#server, client => this.#accept(client))
+        } catch (e) {
+          this.#server.close()
+          onError(e as Error)
+          return
+        }
         const a = this.#server.address()
         resolve(
           a && typeof a === 'object' ? `${a.address}:${a.port}` : String(a),
@@ -265,9 +198,7 @@ export class ProxyService {
       }
       this.#server.listen(
         { host: this.spec.address, port: this.spec.port, backlog: 1024 },
-        () => {
-          ready()
-        },
+        ready,
       )
     })
   }
@@ -286,7 +217,7 @@ export class ProxyService {
     if (this.#connecting.size > 0) {
       const live = new Set(backends.map(b => b.id))
       for (const c of [...this.#connecting])
-        if (c.slot && !live.has(c.slot.id)) this.#fail(c, 'node left')
+        if (c.slot && !live.has(c.slot.id)) this.upFailed(c, 'node left')
     }
     if (this.#held.size > 0 && backends.some(b => b.weight > 0)) {
       const waiting = [...this.#held]
@@ -306,7 +237,7 @@ export class ProxyService {
   // a backend appears, for at most connect-timeout; then close it. Clients
   // wait a moment instead of being reset. Bounded by HOLD_MAX. Rare, so a
   // timer each.
-  #hold(c: Conn): void {
+  #hold(c: AnyConn): void {
     const now = this.#clock.now()
     if (c.holdUntil === 0) {
       c.holdUntil = now + this.#spec.connectTimeoutMs
@@ -314,7 +245,7 @@ export class ProxyService {
     }
     if (this.#closing || this.#held.size >= HOLD_MAX || c.holdUntil <= now) {
       this.refused++
-      c.client.destroy()
+      this.#relay.destroy(c)
       return
     }
     c.state = State.Held
@@ -325,12 +256,12 @@ export class ProxyService {
         { service: this.#spec.name },
         'no backend within connect-timeout; closing the held connection',
       )
-      c.client.destroy()
+      this.#relay.destroy(c)
     })
     this.#held.add(c)
   }
 
-  #unhold(c: Conn): void {
+  #unhold(c: AnyConn): void {
     c.holdTimer?.cancel()
     c.holdTimer = undefined
     c.state = State.Early
@@ -345,72 +276,49 @@ export class ProxyService {
     return this.#open.size
   }
 
-  #accept(client: Socket): void {
-    if (this.#closing) {
-      client.destroy()
-      return
-    }
+  #accept(client: unknown): void {
     // getpeername costs a syscall: only persistence needs the client IP.
     const c = new Conn(
       this,
       client,
-      this.#spec.persistentMs > 0 ? (client.remoteAddress ?? '') : '',
+      this.#spec.persistentMs > 0 ? this.#relay.peerAddress(client) : '',
     )
-    ;(client as Tagged)[CONN] = c
     this.#open.add(c)
-    client.on('error', noop)
-    client.on('close', ProxyService.#onClientClose)
-    // Read the request while the node connection is being set up (one
-    // event-loop turn less than pausing); early bytes are bounded.
-    client.on('data', onClientData)
-    client.on('end', onClientEnd)
-    this.#attempt(c)
+    this.#relay.start(c)
+    if (this.#closing) this.#relay.destroy(c)
+    else if (c.state === State.Early) this.#attempt(c)
   }
 
-  static #onClientClose(this: Tagged, hadError: boolean): void {
-    const c = this[CONN]
-    const svc = c.svc
+  /** @internal RelayOwner: the client end is gone. */
+  clientClosed(c: AnyConn, _hadError: boolean): void {
     const state = c.state
     c.state = State.Closed
-    svc.#open.delete(c)
-    if (state === State.Relay) {
-      const up = c.up as Socket
-      if (hadError) up.destroy()
-      else if (!up.writableEnded) up.end()
-    } else if (state === State.Connecting) {
-      svc.#connecting.delete(c)
-      c.up?.destroy()
-      svc.balancer.abandon(c.slot as Slot)
+    this.#open.delete(c)
+    if (state === State.Connecting) {
+      this.#connecting.delete(c)
+      this.#relay.dropUp(c)
+      this.balancer.abandon(c.slot as Slot)
     } else if (state === State.Held) {
-      svc.#unhold(c)
+      this.#unhold(c)
       c.state = State.Closed
     }
-    if (svc.#closing && svc.#open.size === 0) svc.#wake()
+    if (this.#closing && this.#open.size === 0) this.#wake()
   }
 
-  #attempt(c: Conn): void {
+  #attempt(c: AnyConn): void {
     const slot = this.balancer.acquire(c.ip, c.exclude)
     if (!slot) {
       this.#hold(c)
       return
     }
-    const up = connect({
-      host: slot.host,
-      port: slot.port,
-      allowHalfOpen: true,
-      noDelay: true,
-    })
-    ;(up as Tagged)[CONN] = c
     c.state = State.Connecting
-    c.up = up
     c.slot = slot
     const now = this.#clock.now()
     c.deadline = now + this.#spec.connectTimeoutMs
     this.#connecting.add(c)
     if (this.#connectTimer === undefined || c.deadline < this.#connectAt)
       this.#armConnect(c.deadline, now)
-    up.on('error', ProxyService.#onUpError)
-    up.on('connect', ProxyService.#onUpConnect)
+    this.#relay.connect(c, slot)
   }
 
   // Connect timeouts: one timer for the service, armed for the earliest
@@ -433,7 +341,7 @@ export class ProxyService {
     // deadline order: check every entry. A failed attempt re-queues with a
     // new deadline (not in this snapshot).
     for (const c of [...this.#connecting])
-      if (c.deadline <= now) this.#fail(c, 'timeout')
+      if (c.deadline <= now) this.upFailed(c, 'timeout')
     let next = Infinity
     for (const c of this.#connecting) if (c.deadline < next) next = c.deadline
     if (next !== Infinity) this.#armConnect(next, now)
@@ -445,22 +353,16 @@ export class ProxyService {
     this.#connectTimer = undefined
   }
 
-  static #onUpError(this: Tagged, e: NodeJS.ErrnoException): void {
-    const c = this[CONN]
-    // After the connect, errors show as 'close' with hadError.
-    if (c.state === State.Connecting && c.up === this)
-      c.svc.#fail(c, e.code ?? e.message)
-  }
-
-  #fail(c: Conn, reason: string): void {
+  /** @internal RelayOwner: the attempt failed (or timed out, or its node left): another node. */
+  upFailed(c: AnyConn, reason: string): void {
+    if (c.state !== State.Connecting) return
     const slot = c.slot as Slot
     this.#connecting.delete(c)
     c.state = State.Early
-    c.up?.destroy()
-    c.up = undefined
+    this.#relay.dropUp(c)
     c.slot = undefined
     this.balancer.abandon(slot)
-    if (c.client.destroyed) return
+    if (this.#relay.clientGone(c)) return
     this.#log.debug(
       { service: this.#spec.name, node: slot.id, reason },
       'connect failed; trying another node',
@@ -469,36 +371,22 @@ export class ProxyService {
     this.#attempt(c)
   }
 
-  static #onUpConnect(this: Tagged): void {
-    const c = this[CONN]
-    if (c.state !== State.Connecting || c.up !== this) return
-    c.svc.#connecting.delete(c)
+  /** @internal RelayOwner: the node connection is up. */
+  upConnected(c: AnyConn): boolean {
+    if (c.state !== State.Connecting) return false
+    this.#connecting.delete(c)
     c.state = State.Relay
-    const client = c.client
-    if (c.chunks) {
-      for (const d of c.chunks) this.write(d)
-      c.chunks = undefined
-    }
-    if (c.ended) this.end()
-    this.on('data', onUpData)
-    this.on('end', onUpEnd)
-    this.on('close', ProxyService.#onUpClose)
-    if (c.bytes >= EARLY_MAX) client.resume()
+    return true
   }
 
-  static #onUpClose(this: Tagged, hadError: boolean): void {
-    const c = this[CONN]
-    if (hadError) c.client.destroy()
-    c.svc.balancer.release(
-      c.slot as Slot,
-      c.client.bytesRead,
-      c.client.bytesWritten,
-    )
+  /** @internal RelayOwner: a relayed connection's node end is gone. */
+  upClosed(c: AnyConn, bytesIn: number, bytesOut: number): void {
+    this.balancer.release(c.slot as Slot, bytesIn, bytesOut)
   }
 
   // Idle timeout: one sweep every idle-timeout / IDLE_SWEEPS over the
   // relayed connections instead of a timer per connection refreshed on
-  // every chunk; the handlers only set a flag.
+  // every chunk; the engines only set a flag.
   #armIdle(): void {
     this.#idleTimer?.cancel()
     this.#idleTimer = undefined
@@ -518,8 +406,7 @@ export class ProxyService {
         c.busy = false
         c.quiet = 0
       } else if (++c.quiet >= IDLE_SWEEPS) {
-        c.client.destroy()
-        c.up?.destroy()
+        this.#relay.destroy(c)
       }
     }
   }
@@ -531,7 +418,7 @@ export class ProxyService {
     for (const c of [...this.#held]) {
       this.#unhold(c)
       this.refused++
-      c.client.destroy()
+      this.#relay.destroy(c)
     }
     await new Promise<void>(resolve => this.#server.close(() => resolve()))
     if (this.#open.size > 0)
@@ -542,7 +429,7 @@ export class ProxyService {
 
   /** Cuts every open connection (after the shutdown deadline). */
   destroyAll(): void {
-    for (const c of this.#open) c.client.destroy()
+    for (const c of [...this.#open]) this.#relay.destroy(c)
   }
 
   #wake(): void {

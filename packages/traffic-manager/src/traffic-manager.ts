@@ -29,6 +29,7 @@ import { Membership } from './membership.js'
 import { ReportIntake } from './report-intake.js'
 import { ServiceSet } from './service-set.js'
 import { Transaction, checkInherited, reloadServices } from './reload.js'
+import { chooseRelay } from './proxy-service.js'
 
 export type {
   ServiceNodeStatus,
@@ -186,11 +187,20 @@ export async function createTrafficManager(
     await set.closeHost()
   }
 
+  // Which engine the userspace proxy relays with (its workers choose the
+  // same: same Node, same environment).
+  const relay = chooseRelay()
+  if (relay.engine.name === 'streams' && relay.why !== 'asked for')
+    log.warn(
+      { why: relay.why },
+      'proxy relays on net.Socket, not on the faster TCP handles',
+    )
   log.info(
     {
       reports: formatHostPort(reports.address),
       services: set.services.size,
       workers,
+      proxyRelay: relay.engine.name,
     },
     'traffic-manager ready',
   )

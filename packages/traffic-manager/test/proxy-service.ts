@@ -1,7 +1,9 @@
 // The userspace proxy's relay, one ProxyService in this process against
 // real backends on loopback: early bytes, half-close both ways, another
 // node after a refused or unanswered connect, idle timeout, drain on close,
-// byte counters. These pin the behaviour the hot path must keep.
+// byte counters. These pin the behaviour the hot path must keep, on the
+// default engine (libuv handles) here and on the net.Socket fallback in
+// proxy-service-streams.ts, which runs this file with TM_PROXY_RELAY=streams.
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { createServer, connect, type Server, type Socket } from 'node:net'
@@ -10,9 +12,9 @@ import { ManualClock, waitFor, within } from '@has/test-support'
 import {
   IDLE_SWEEPS,
   ProxyService,
-  relayFin,
   type ProxySpec,
 } from '../src/proxy-service.js'
+import { relayFin } from '../src/relay-streams.js'
 import type { Backend } from '../src/data-plane.js'
 
 const SPEC: ProxySpec = {
@@ -93,6 +95,13 @@ function closedPort(): Promise<number> {
     })
   })
 }
+
+const RELAY = process.env.TM_PROXY_RELAY === 'streams' ? 'streams' : 'handles'
+
+t.test(`the service relays on ${RELAY}`, async t => {
+  const s = await service(t, {}, [])
+  t.equal(s.relay, RELAY)
+})
 
 t.test(
   'relays early bytes and half-close both ways; counts bytes per node',
@@ -400,6 +409,66 @@ t.test(
     )
     t.equal(got.length, body.length)
     t.ok(got.equals(body), 'same bytes, same order')
+  },
+)
+
+// The client's FIN came first and it reads slowly: the node's answer and
+// FIN must reach it whole, although the proxy's writes to it queue up and
+// the last FIN closes the client end (both engines close, not shut down,
+// an end that has read its FIN).
+t.test(
+  'a client that half-closed first gets all of a large answer, then the FIN',
+  async t => {
+    // More than the loopback buffers on the way hold, so the proxy's
+    // writes to the client queue up while it does not read.
+    const size = 64 * 1024 * 1024
+    let sawFin!: () => void
+    const finAtNode = new Promise<void>(r => (sawFin = r))
+    const server = createServer({ allowHalfOpen: true }, s => {
+      s.on('error', () => {})
+      s.resume()
+      s.on('end', () => {
+        sawFin()
+        s.end(Buffer.alloc(size, 9))
+      })
+    })
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
+    t.teardown(() => server.close())
+    const a = server.address()
+    const svc = await service(t, {}, [
+      {
+        id: 'a',
+        host: '127.0.0.1',
+        port: a && typeof a === 'object' ? a.port : 0,
+        weight: 1,
+      },
+    ])
+    const c = connect({
+      port: svc.port,
+      host: '127.0.0.1',
+      allowHalfOpen: true,
+    })
+    t.teardown(() => c.destroy())
+    c.pause()
+    c.end('request')
+    await within(finAtNode, 5000, "the client's FIN at the node")
+    let got = 0
+    c.on('data', (d: Buffer) => (got += d.length))
+    c.resume()
+    await within(
+      new Promise(r => c.once('end', r)),
+      20000,
+      'the client to read the answer to its end',
+    )
+    t.equal(got, size, 'every byte, then the FIN')
+    await within(
+      (async () => {
+        while (svc.openConnections > 0) await new Promise(r => setImmediate(r))
+      })(),
+      5000,
+      'the relayed connection to close',
+    )
+    t.match(svc.counters().get('a'), { active: 0, bytesIn: 7, bytesOut: size })
   },
 )
 

@@ -16,7 +16,9 @@
 // `--seconds S`; `--only a,b`: configurations whose name contains a or b;
 // `--baseline <dist>`: also measure the traffic-manager built in <dist>
 // (an older `packages/traffic-manager/dist`, copied aside) for
-// before/after figures in one run. The nftables data plane needs
+// before/after figures in one run; `--streams`: also measure the proxy on
+// its net.Socket relay (TM_PROXY_RELAY=streams, the fallback when Node's
+// TCP handles are not usable). The nftables data plane needs
 // namespaces and is measured by bench/nftables.js.
 import {
   mkdtempSync,
@@ -27,7 +29,7 @@ import {
   existsSync,
 } from 'node:fs'
 import { tmpdir, cpus, loadavg } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 import { createSocket } from 'node:dgram'
 import { execFileSync } from 'node:child_process'
 import { connect } from 'node:net'
@@ -58,6 +60,7 @@ const RUNS = Number(arg('--runs') ?? (quick ? 1 : 3))
 const SECONDS = Number(arg('--seconds') ?? (quick ? 5 : 10))
 const ONLY = arg('--only')?.split(',').filter(Boolean)
 const BASELINE = arg('--baseline') && resolve(arg('--baseline'))
+const STREAMS = process.argv.includes('--streams')
 if (BASELINE && !existsSync(join(BASELINE, 'bin.js')))
   throw new Error(`--baseline ${BASELINE}: no bin.js there`)
 if (!(RUNS >= 1 && SECONDS >= 1))
@@ -149,10 +152,12 @@ async function startTm(
   workers,
   binPath = bin('traffic-manager'),
   label = '',
+  env = {},
 ) {
+  const slug = label.trim().replace(/[^a-z0-9]+/gi, '-')
   const vipPort = await freePort('tcp')
   const reportPort = await freePort('udp')
-  const conf = join(dir, `tmd-${workers}${label ? '-base' : ''}.conf`)
+  const conf = join(dir, `tmd-${workers}${slug ? `-${slug}` : ''}.conf`)
   writeFileSync(
     conf,
     [
@@ -167,15 +172,19 @@ async function startTm(
       '',
     ].join('\n'),
   )
-  const child = start(process.execPath, [
-    binPath,
-    '-c',
-    conf,
-    '--control',
-    join(dir, `tm-${workers}${label ? '-base' : ''}.sock`),
-    '--log-level',
-    'warn',
-  ])
+  const child = start(
+    process.execPath,
+    [
+      binPath,
+      '-c',
+      conf,
+      '--control',
+      join(dir, `tm-${workers}${slug ? `-${slug}` : ''}.sock`),
+      '--log-level',
+      'warn',
+    ],
+    { env: { ...process.env, ...env } },
+  )
   const sock = createSocket('udp4')
   const epoch = Date.now()
   NODES.forEach((node, i) =>
@@ -308,6 +317,21 @@ const configs = [
         },
       ]
     : []),
+  ...(STREAMS
+    ? [1, 2].map(workers => ({
+        name: `traffic-manager ${workers} worker${workers > 1 ? 's' : ''} (net.Socket relay)`,
+        make: () =>
+          startTm(
+            nginx.port,
+            workers,
+            bin('traffic-manager'),
+            ' net.Socket relay',
+            {
+              TM_PROXY_RELAY: 'streams',
+            },
+          ),
+      }))
+    : []),
 ].filter(c => !ONLY || ONLY.some(o => c.name.includes(o)))
 const workloads = [
   { name: 'keep-alive', close: false },
@@ -418,6 +442,26 @@ for (const nb of neighbours) {
             ),
           }
         : {}),
+      ...(STREAMS
+        ? {
+            cpuVsStreams1Worker: r2(
+              cpuOf('traffic-manager 1 worker', w.name, nb) /
+                cpuOf(
+                  'traffic-manager 1 worker (net.Socket relay)',
+                  w.name,
+                  nb,
+                ),
+            ),
+            cpuVsStreams2Workers: r2(
+              cpuOf('traffic-manager 2 workers', w.name, nb) /
+                cpuOf(
+                  'traffic-manager 2 workers (net.Socket relay)',
+                  w.name,
+                  nb,
+                ),
+            ),
+          }
+        : {}),
     }
   }
 }
@@ -506,7 +550,7 @@ writeFileSync(
       seconds: SECONDS,
       connections: CONNECTIONS,
       busyCore: BUSY_CORE,
-      baseline: BASELINE ?? null,
+      baseline: BASELINE ? relative(ROOT, BASELINE) : null,
       only: ONLY ?? null,
       loadAverage1m: loadSeen,
       wrk: wrkCommand,
@@ -521,88 +565,105 @@ writeFileSync(
 )
 // What the profile shows and what was done (issue 20); kept by hand, dated.
 const ANALYSIS = [
-  '### Where the CPU goes, and what was done (issue 20; measured 2026-12-05)',
+  '### Where the CPU goes, and what was done (issue 20; measured 2026-12-07)',
   '',
-  'Profile of the accept, connect, relay, close path: one `ProxyService` in',
-  'process, `wrk -t1 -c32 -H "Connection: close"` after a 4 s warm-up,',
-  '`perf record -e cpu-clock` over 6 s (the VM has no hardware counters;',
-  '`node --perf-basic-prof` names the JavaScript). Share of samples, new',
-  'code (old code in brackets):',
+  'The relay no longer uses `net.Socket`. `src/relay-handles.ts` works on',
+  "libuv's TCP handles, the layer Node's `net` is built on (reached with",
+  '`process.binding`, checked once at start; `src/uv-binding.ts`):',
+  '- two handles and one state object per connection, and no streams or',
+  '  event emitters;',
+  "- each end reads into its own 16 KiB buffer from a pool (HAProxy's",
+  "  `tune.bufsize`, nginx stream's `proxy_buffer_size`), so a read",
+  '  allocates nothing;',
+  '- a chunk is written to the other end at once; a write the kernel does',
+  '  not take at once stops reading the end that fed it until it is out.',
   '',
-  '| where | share |',
-  '| --- | ---: |',
-  '| kernel (TCP over loopback, epoll, the syscalls) + libc syscall stubs | 55.8 % (55.6 %) |',
-  '| Node and V8 native code (handle wrappers, callbacks into JavaScript, property lookups, malloc) | 19.5 % (19.4 %) |',
-  '| V8 builtins (inline caches, mostly megamorphic, in `net`/`stream`/`events`) | 8.2 % (8.4 %) |',
-  "| JavaScript of Node's `net`, `stream`, `events`, timers | 4.9 % (6.2 %) |",
-  '| JIT compiler threads | 4.3 % (2.8 %) |',
-  '| garbage collector | 3.9 % (3.6 %) |',
-  '| **our code** (proxy-service, balancer, schedulers) | **1.0 %** (1.4 %) |',
+  'The old relay stays as the fallback (`src/relay-streams.ts`,',
+  '`TM_PROXY_RELAY=streams`, the "net.Socket relay" rows above). The',
+  'test suite runs on both.',
   '',
-  'What is left of ours per connection: one `Conn` object, five listeners',
-  'on the client socket and five on the node socket (shared functions,',
-  'added once, never removed), one `Set` entry while connecting and one',
-  'while open, one scheduler pick. The rest is the cost of two `net.Socket`',
-  "(Duplex stream) objects per connection and of libuv's event handling.",
-  'Syscalls per connection (`strace -c` on the proxy process, close',
-  'workload), against HAProxy 2.6 (1 thread) in the same conditions:',
+  'Profile of the accept, connect, relay, close path: one `ProxyService`',
+  'in process, one nginx node, `wrk -t1 -c32 -H "Connection: close"` after',
+  'a 4 s warm-up, `perf record -e cpu-clock` over 6 s (the VM has no',
+  'hardware counters; `node --perf-basic-prof` names the JavaScript). Share',
+  "of the proxy's samples:",
   '',
-  '| syscalls per connection | before | after | HAProxy |',
+  '| where | handles relay | net.Socket relay |',
+  '| --- | ---: | ---: |',
+  '| kernel (TCP over loopback, epoll, the syscalls) | 74.7 % | 52.5 % |',
+  '| Node and V8 native code (callbacks into JavaScript, handle wrappers, JIT threads) | 17.7 % | 25.5 % |',
+  '| libc (syscall stubs, malloc) | 3.1 % | 4.6 % |',
+  '| V8 builtins (inline caches, typed arrays) | 2.7 % | 7.1 % |',
+  '| garbage collector | 0.4 % | 5.4 % |',
+  "| JavaScript of Node's `net`, `stream`, `events`, timers | 0.2 % | 4.5 % |",
+  '| our code (relay, proxy-service, balancer, schedulers) | 1.8 % | 0.8 % |',
+  '| connections per second through the proxy, same load | 11,226 | 6,256 |',
+  '',
+  'Keep-alive on the handles relay (`wrk -t1 -c32`, same method): kernel',
+  '81.0 %, Node and V8 native 13.0 %, libc 2.7 %, builtins 2.0 %, our code',
+  '1.0 %, garbage collector 0.2 %. Per request the proxy makes 2 `read`',
+  'and 2 `write` calls and 0.07 `epoll_wait` (`strace -c`): no syscall is',
+  'left to cut there.',
+  '',
+  'Syscalls per connection (`strace -c`, close workload):',
+  '',
+  '| syscalls per connection | handles relay | net.Socket relay | HAProxy 2.6, 1 thread (2026-12-05) |',
   '| --- | ---: | ---: | ---: |',
   '| accept4, socket, connect, setsockopt x2, getsockopt | 6 | 6 | 5 (no getsockopt) + fcntl |',
-  '| read / write (recvfrom / sendto) | 4 / 2 | 4 / 2 | 4 / 2 |',
-  '| shutdown | 1.97 | 1.00 | 0.17 |',
+  '| read / write | 4 / 2 | 4 / 2 | 4 / 2 |',
+  '| shutdown | 0.11 | 1.00 | 0.17 |',
   '| close | 2 | 2 | 2 |',
-  '| epoll_ctl | 6.1 | 6.2 | 3.1 |',
-  '| epoll_wait | 1.0 | 1.0 | 0.26 |',
-  '| mmap/munmap/madvise/mprotect (V8 heap) | 0.43 | 0.40 | 0 |',
-  '| total (futex and the rest included) | 23.8 | 22.9 | 18.0 |',
+  '| epoll_ctl | 6.2 | 6.2 | 3.1 |',
+  '| epoll_wait | 1.05 | 1.04 | 0.26 |',
+  '| total (futex left out) | 21.4 | 22.3 | 18.0 |',
   '',
-  'Done (issue 20, `src/proxy-service.ts`): one state object per connection',
-  'instead of eight closures and `once` wrappers; every listener added once',
-  'and never removed (the early-bytes listeners used to be swapped for the',
-  'relay ones); `drain` listeners only when a socket fills; no timer per',
-  'connection: connect timeouts share one timer per service armed for the',
-  'earliest deadline, and the idle timeout is one sweep per service every',
-  "quarter of `idle-timeout` over a flag the relay handlers set (Node's",
-  'socket timer was refreshed on every chunk); the second FIN of a',
-  'connection closes the socket instead of a shutdown request when that',
-  "socket has already read its peer's FIN and flushed (HAProxy does the",
-  'same: 0.17 shutdowns per connection). Checked, nothing to cut: no',
-  'logging or metrics per connection (counters are read from the balancer',
-  'on demand), no IPC per connection, one IPC message per worker per',
-  'backend change (the control plane pushes only changed sets), and the',
-  'workers share the listening socket with kernel-balanced accept',
-  '(`SCHED_NONE`): strace shows one `accept4` per wakeup and no `EAGAIN`,',
-  'so no thundering herd. `--max-semi-space-size=32` (fewer scavenges)',
-  'made no measurable difference. Side by side on the loaded machine',
-  '(old and new at the same time, 3,001 connections each, 4 at a time, 3',
-  'rounds): 521-592 us of CPU per connection before, 494-539 after',
-  '(about 8 % less). The "vs baseline" columns above (the old build in the',
-  'same run) cannot resolve a change that small on a machine this loaded:',
-  'on 2026-12-05 (load 15 to 40) two runs gave 0.56 to 1.82 for the close',
-  "workload, following each cell's request rate (below), and 0.92 to 1.3",
-  'for keep-alive.',
+  'The handles relay asks for a shutdown only while the other side is',
+  'still open. When the client closes first, the handle is closed, and',
+  "libuv's pending shutdown is never issued.",
   '',
-  "What the figures can and cannot say: a Node event loop's CPU per",
-  'request depends on how many events each loop turn handles, so it rises',
-  'when the rate falls (fewer events per `epoll_wait`, the per-turn work',
-  'paid per request): on this shared machine the same build measured 315',
-  'to 466 ms per 1,000 closed connections in one run. HAProxy batches',
-  'more (0.26 `epoll_wait` per connection against our 1.0) and moves',
-  'less. 2 workers against 1: each process JIT-compiles and collects',
-  'garbage on its own for half the requests, and each loop turn sees',
-  'fewer events; no extra per-connection work was found in the second',
-  'process. The targets missed in the table are missed by the cost of',
-  "Node's stream sockets, not by our code (1 % of the samples): closing",
-  'that gap needs a relay that does not build two JavaScript streams per',
-  'connection, i.e. the kernel data planes (`nftables`, `nftables-dr`) for',
-  'operators with CAP_NET_ADMIN, or a relay on libuv handles without',
-  "`net.Socket` (Node's TCP handle classes are not public API: not done).",
+  "What is left: most of the proxy's CPU is now in the kernel, doing what",
+  "HAProxy's does, plus libuv's epoll bookkeeping. libuv is level-triggered",
+  "and registers each direction apart, so it makes twice HAProxy's",
+  "`epoll_ctl` calls. The user-space part is mostly Node's way into",
+  'JavaScript for each read: a callback scope, a microtask checkpoint, and',
+  'async-hooks bookkeeping. Only a relay outside JavaScript would remove',
+  'that; the kernel data planes (`nftables`, `nftables-dr`) are that, for',
+  'operators with CAP_NET_ADMIN.',
+  '',
+  'Two runs of the same command on 2026-12-07, CPU per request against',
+  'HAProxy (targets: keep-alive <= 1.3, close <= 2, 2 workers <= 1 worker):',
+  '',
+  '| run | keep-alive, 1 w vs 1 t / 2 w vs 2 t | close, 1 w vs 1 t / 2 w vs 2 t | 2 w vs 1 w, keep-alive / close |',
+  '| --- | ---: | ---: | ---: |',
+  '| quiet machine (load 1.3-5.2) | 1.23 / 1.15 | 1.56 / 1.49 | 0.91 / 0.93 |',
+  '| quiet, busy-neighbour cells | 1.31 / 1.29 | 1.55 / 1.38 | 1.01 / 0.99 |',
+  '| other work on the machine (type-check loops, load 3.0-10.4; the table above) | 1.32 / 1.34 | 1.60 / 1.44 | 1.03 / 1.07 |',
+  '| same, busy-neighbour cells | 1.40 / 1.21 | 1.53 / 1.36 | 0.98 / 0.97 |',
+  '',
+  'Against the old relay in the same runs: 0.50-0.56 of its CPU per new',
+  'connection and 0.59-0.69 per keep-alive request. The close targets',
+  'hold with room in every cell. Keep-alive is at the line: 1.15 to 1.40',
+  "x HAProxy's CPU per request, under 1.3 in four cells of eight. The 2",
+  'workers against 1 ratios stay within 0.91-1.07: each worker is a loop',
+  'of its own, and the noise between runs is as large as the difference.',
+  '',
+  'The price is memory: every open connection holds its two 16 KiB buffers,',
+  "idle or not, as with nginx's stream proxy (10,000 open connections:",
+  'about 330 MB). The `net.Socket` relay holds none while a connection is',
+  'idle.',
+  '',
+  'Earlier (2026-12-05), on the `net.Socket` relay: one state object per',
+  'connection instead of eight closures, listeners added once, no timer',
+  'per connection (one connect-timeout queue and one idle sweep per',
+  'service), and a close instead of a shutdown for the second FIN. That',
+  'saved about 8 %, and our code fell to 1 % of the samples, which is',
+  'what pointed at the streams.',
 ]
 const cmdLine = [
   'node bench/proxy.js',
-  ...process.argv.slice(2).map(a => (a === BASELINE ? '<baseline dist>' : a)),
+  ...process.argv
+    .slice(2)
+    .map(a => (BASELINE && resolve(a) === BASELINE ? '<baseline dist>' : a)),
 ].join(' ')
 const cpuRow = r => r.cpuMsPer1000 ?? '-'
 const ratioRows = nb =>

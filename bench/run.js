@@ -31,6 +31,12 @@ const SUITES = [
     400,
     80,
   ],
+  [
+    'proxy-memory',
+    'userspace proxy: memory per open idle connection, both relays',
+    40,
+    20,
+  ],
   ['scaling', 'thesis Table 13: 1-16 capacity-limited nodes', 210, 70],
   [
     'heterogeneous',

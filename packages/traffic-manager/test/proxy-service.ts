@@ -16,16 +16,9 @@ import {
 } from '../src/proxy-service.js'
 import { relayFin } from '../src/relay-streams.js'
 import type { Backend } from '../src/data-plane.js'
+import { PROXY_SPEC } from './fixtures/proxy-spec.js'
 
-const SPEC: ProxySpec = {
-  name: 'v',
-  address: '127.0.0.1',
-  port: 0,
-  scheduler: 'rr',
-  persistentMs: 0,
-  connectTimeoutMs: 2000,
-  idleTimeoutMs: 0,
-}
+const SPEC: ProxySpec = PROXY_SPEC
 
 async function service(
   t: Test,

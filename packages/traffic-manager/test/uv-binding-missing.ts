@@ -5,6 +5,7 @@ import t from 'tap'
 import { createServer, connect } from 'node:net'
 import { silentLogger } from '@has/daemon-kit'
 import { within } from '@has/test-support'
+import { PROXY_SPEC } from './fixtures/proxy-spec.js'
 
 const real = (process as unknown as { binding(n: string): unknown }).binding
 ;(process as unknown as { binding(n: string): unknown }).binding = (
@@ -33,18 +34,7 @@ t.test('the proxy falls back to streams and relays', async t => {
   await new Promise<void>(r => backend.listen(0, '127.0.0.1', r))
   t.teardown(() => backend.close())
   const a = backend.address()
-  const s = new ProxyService(
-    {
-      name: 'v',
-      address: '127.0.0.1',
-      port: 0,
-      scheduler: 'rr',
-      persistentMs: 0,
-      connectTimeoutMs: 2000,
-      idleTimeoutMs: 0,
-    },
-    silentLogger(),
-  )
+  const s = new ProxyService(PROXY_SPEC, silentLogger())
   await s.listen()
   t.teardown(() => s.close())
   s.update([

@@ -27,6 +27,7 @@ import {
 import { streamRelay } from './relay-streams.js'
 import { handleRelay } from './relay-handles.js'
 import { uvBinding, uvBindingMissing, type TcpHandle } from './uv-binding.js'
+import { processFdBudget, type FdBudget } from './fd-budget.js'
 
 export interface ProxySpec {
   readonly name: string
@@ -51,10 +52,19 @@ export interface ProxyServiceOptions {
   readonly clock?: Clock
   /** The relay engine (default: chooseRelay()). */
   readonly relay?: RelayName
+  /** Descriptor accounting (default: the process's, processFdBudget()). */
+  readonly fdBudget?: FdBudget
 }
 
 /** Connections held at once while the service has no backend (the rest are refused). */
 export const HOLD_MAX = 4096
+
+/**
+ * Listener errors logged at most once per this many ms. An accept failure
+ * (EMFILE, ENFILE) repeats for every connection the kernel queues: the
+ * first is logged at once, the rest summed into one line per period.
+ */
+export const LISTENER_ERROR_LOG_MS = 10_000
 
 function balancerSettings(spec: ProxySpec) {
   return {
@@ -103,6 +113,7 @@ export class ProxyService implements RelayOwner<unknown> {
   readonly #server: Server
   readonly #log: Logger
   readonly #relay: RelayEngine<unknown>
+  readonly #fds: FdBudget
   readonly #open = new Set<AnyConn>()
   readonly #held = new Set<AnyConn>()
   /** Connect attempts in progress, oldest first, under one timer. */
@@ -119,6 +130,11 @@ export class ProxyService implements RelayOwner<unknown> {
   refused = 0
   /** Connections that had to wait for a first backend (then served or refused). */
   heldTotal = 0
+  /** Listener errors (accept failures such as EMFILE) since start. */
+  listenerErrors = 0
+  #errorsQuietUntil = 0
+  #errorsSuppressed = 0
+  #errorsTimer: Timer | undefined
 
   constructor(spec: ProxySpec, logger: Logger, opts: ProxyServiceOptions = {}) {
     const { onPersist } = opts
@@ -126,15 +142,41 @@ export class ProxyService implements RelayOwner<unknown> {
     this.#log = logger
     this.#clock = opts.clock ?? systemClock
     this.#relay = chooseRelay(opts.relay).engine
+    this.#fds = opts.fdBudget ?? processFdBudget()
     this.balancer = new Balancer({
       ...balancerSettings(spec),
       ...(onPersist ? { onPersist } : {}),
     })
     this.#server = createServer({ allowHalfOpen: true, noDelay: true })
-    this.#server.on('error', err =>
-      this.#log.error({ err, service: spec.name }, 'listener error'),
-    )
+    this.#server.on('error', err => this.#listenerError(err))
     this.#armIdle()
+  }
+
+  #listenerError(err: Error): void {
+    this.listenerErrors++
+    const now = this.#clock.now()
+    if (now < this.#errorsQuietUntil) {
+      this.#errorsSuppressed++
+      this.#errorsTimer ??= this.#clock.after(
+        this.#errorsQuietUntil - now,
+        () => this.#listenerErrorSummary(),
+        { background: true },
+      )
+      return
+    }
+    this.#log.error({ err, service: this.#spec.name }, 'listener error')
+    this.#errorsQuietUntil = now + LISTENER_ERROR_LOG_MS
+  }
+
+  #listenerErrorSummary(): void {
+    this.#errorsTimer = undefined
+    const n = this.#errorsSuppressed
+    this.#errorsSuppressed = 0
+    this.#log.error(
+      { service: this.#spec.name, repeated: n, total: this.listenerErrors },
+      `listener error repeated ${n} times in ${LISTENER_ERROR_LOG_MS / 1000} s`,
+    )
+    this.#errorsQuietUntil = this.#clock.now() + LISTENER_ERROR_LOG_MS
   }
 
   get spec(): ProxySpec {
@@ -284,6 +326,7 @@ export class ProxyService implements RelayOwner<unknown> {
       this.#spec.persistentMs > 0 ? this.#relay.peerAddress(client) : '',
     )
     this.#open.add(c)
+    this.#fds.opened(this.#log)
     this.#relay.start(c)
     if (this.#closing) this.#relay.destroy(c)
     else if (c.state === State.Early) this.#attempt(c)
@@ -293,7 +336,7 @@ export class ProxyService implements RelayOwner<unknown> {
   clientClosed(c: AnyConn, _hadError: boolean): void {
     const state = c.state
     c.state = State.Closed
-    this.#open.delete(c)
+    if (this.#open.delete(c)) this.#fds.closed()
     if (state === State.Connecting) {
       this.#connecting.delete(c)
       this.#relay.dropUp(c)
@@ -425,6 +468,10 @@ export class ProxyService implements RelayOwner<unknown> {
       await new Promise<void>(r => this.#idleWaiters.push(r))
     this.#idleTimer?.cancel()
     this.#idleTimer = undefined
+    if (this.#errorsTimer) {
+      this.#errorsTimer.cancel()
+      this.#listenerErrorSummary()
+    }
   }
 
   /** Cuts every open connection (after the shutdown deadline). */

@@ -9,7 +9,15 @@ import { once } from 'node:events'
 import { writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnDaemon, type Proc, waitFor, portOf } from '@has/test-support'
+import { spawn } from 'node:child_process'
+import {
+  spawnDaemon,
+  binPath,
+  track,
+  type Proc,
+  waitFor,
+  portOf,
+} from '@has/test-support'
 import { controlRequest } from '@has/daemon-kit'
 import { formatReport, type ReportState } from '../../../src/report-protocol.js'
 import type { StatusSnapshot } from '../../../src/traffic-manager.js'
@@ -116,15 +124,35 @@ export function writeConf(dir: string, text: string): string {
   return p
 }
 
-export async function startTm(conf: string, extra: string[] = []): Promise<Tm> {
+export interface StartTmOptions {
+  /** Descriptor limit (soft and hard) of the process, set with prlimit(1). */
+  readonly nofile?: number
+  readonly env?: NodeJS.ProcessEnv
+}
+
+export async function startTm(
+  conf: string,
+  extra: string[] = [],
+  opts: StartTmOptions = {},
+): Promise<Tm> {
   const control = join(mkdtempSync(join(tmpdir(), 'tm-')), 'ctl.sock')
-  const proc = spawnDaemon('traffic-manager', [
-    '-c',
-    conf,
-    '--control',
-    control,
-    ...extra,
-  ])
+  const args = ['-c', conf, '--control', control, ...extra]
+  const env = opts.env ? { env: { ...process.env, ...opts.env } } : {}
+  const proc =
+    opts.nofile === undefined
+      ? spawnDaemon('traffic-manager', args, env)
+      : track(
+          spawn(
+            'prlimit',
+            [
+              `--nofile=${opts.nofile}:${opts.nofile}`,
+              process.execPath,
+              binPath('traffic-manager'),
+              ...args,
+            ],
+            { stdio: ['ignore', 'pipe', 'pipe'], ...env },
+          ),
+        )
   const started = await proc.waitLog(l => l.msg === 'started', 30_000)
   void started
   const ready = await proc.waitLog(l => l.msg === 'traffic-manager ready')

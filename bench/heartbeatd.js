@@ -24,6 +24,7 @@ import {
   writeFileSync,
   chmodSync,
   mkdirSync,
+  existsSync,
   readFileSync,
   readdirSync,
   rmSync,
@@ -1065,7 +1066,16 @@ const md = [
   machineMarkdown(m),
   '',
 ].join('\n')
-writeFileSync(join(ROOT, 'docs', 'bench', 'heartbeatd.md'), md)
+// The analyses below the marker are kept by hand (dated runs, what was
+// tried): a re-run rewrites only what is above it.
+const HAND_KEPT =
+  '<!-- Kept by hand below: bench/heartbeatd.js rewrites only what is above this line. -->'
+const mdPath = join(ROOT, 'docs', 'bench', 'heartbeatd.md')
+const previous = existsSync(mdPath) ? readFileSync(mdPath, 'utf8') : ''
+const kept = previous.includes(HAND_KEPT)
+  ? previous.slice(previous.indexOf(HAND_KEPT))
+  : ''
+writeFileSync(mdPath, kept ? `${md}\n${kept}` : md)
 writeFileSync(
   join(ROOT, 'docs', 'bench', 'heartbeatd.json'),
   JSON.stringify(

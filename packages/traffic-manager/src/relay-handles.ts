@@ -1,15 +1,14 @@
 // The relay on libuv's TCP handles (uv-binding.ts), without `net.Socket`:
-// the default engine. Per connection two handles, one Conn, no closures,
-// no streams, no event emitters: libuv reads each chunk into the end's own
-// buffer (READ_BUFFER bytes, HAProxy's bufsize; kept in a pool, so no
+// the default engine. Per connection two handles and one Conn; no
+// closures, streams or event emitters. libuv reads each chunk into the
+// end's own buffer (READ_BUFFER bytes, HAProxy's bufsize, from a pool: no
 // allocation per read or per connection) and the chunk is written to the
-// other handle at once. A write that libuv
-// cannot finish at once stops reading the side that fed it until it
-// completes (one write in flight per direction), which is the whole of
-// backpressure. A FIN read on one side becomes a FIN on the other once
-// its bytes are out; a handle that has read its FIN and sent ours is
-// closed. The profile this replaces (two Duplex streams per connection)
-// is in docs/bench/proxy.md (issue 20).
+// other handle at once. A write libuv cannot finish at once stops reading
+// the side that fed it until it completes (one write in flight per
+// direction): that is the whole of backpressure. A FIN read on one side
+// becomes a FIN on the other once its bytes are out; a handle that has
+// read its FIN and sent ours is closed. The profile this replaces (two
+// Duplex streams per connection) is in docs/bench/proxy.md (issue 20).
 
 import type { Server } from 'node:net'
 import { getSystemErrorName } from 'node:util'

@@ -12,6 +12,7 @@ import { createServer, type Server } from 'node:net'
 // index brings prom-client, commander and more (issue 18.12).
 import { systemClock, type Clock, type Timer } from '@has/daemon-kit/clock'
 import type { Logger } from '@has/daemon-kit/logger'
+import { createDropLog, type DropLog } from '@has/daemon-kit/drop-log'
 import type { Backend, BackendCounters } from './data-plane.js'
 import { Balancer, type PersistEntry, type Slot } from './balancer.js'
 import type { SchedulerName } from './schedulers.js'
@@ -58,13 +59,6 @@ export interface ProxyServiceOptions {
 
 /** Connections held at once while the service has no backend (the rest are refused). */
 export const HOLD_MAX = 4096
-
-/**
- * Listener errors logged at most once per this many ms. An accept failure
- * (EMFILE, ENFILE) repeats for every connection the kernel queues: the
- * first is logged at once, the rest summed into one line per period.
- */
-export const LISTENER_ERROR_LOG_MS = 10_000
 
 function balancerSettings(spec: ProxySpec) {
   return {
@@ -130,11 +124,11 @@ export class ProxyService implements RelayOwner<unknown> {
   refused = 0
   /** Connections that had to wait for a first backend (then served or refused). */
   heldTotal = 0
-  /** Listener errors (accept failures such as EMFILE) since start. */
-  listenerErrors = 0
-  #errorsQuietUntil = 0
-  #errorsSuppressed = 0
-  #errorsTimer: Timer | undefined
+  /**
+   * Listener errors (an accept failure repeats for every connection the
+   * kernel queues): the first logged at once, the rest summed per period.
+   */
+  readonly #listenerErrors: DropLog
 
   constructor(spec: ProxySpec, logger: Logger, opts: ProxyServiceOptions = {}) {
     const { onPersist } = opts
@@ -148,35 +142,14 @@ export class ProxyService implements RelayOwner<unknown> {
       ...(onPersist ? { onPersist } : {}),
     })
     this.#server = createServer({ allowHalfOpen: true, noDelay: true })
-    this.#server.on('error', err => this.#listenerError(err))
-    this.#armIdle()
-  }
-
-  #listenerError(err: Error): void {
-    this.listenerErrors++
-    const now = this.#clock.now()
-    if (now < this.#errorsQuietUntil) {
-      this.#errorsSuppressed++
-      this.#errorsTimer ??= this.#clock.after(
-        this.#errorsQuietUntil - now,
-        () => this.#listenerErrorSummary(),
-        { background: true },
-      )
-      return
-    }
-    this.#log.error({ err, service: this.#spec.name }, 'listener error')
-    this.#errorsQuietUntil = now + LISTENER_ERROR_LOG_MS
-  }
-
-  #listenerErrorSummary(): void {
-    this.#errorsTimer = undefined
-    const n = this.#errorsSuppressed
-    this.#errorsSuppressed = 0
-    this.#log.error(
-      { service: this.#spec.name, repeated: n, total: this.listenerErrors },
-      `listener error repeated ${n} times in ${LISTENER_ERROR_LOG_MS / 1000} s`,
+    this.#listenerErrors = createDropLog(logger, {
+      what: `service ${spec.name}: connections`,
+      clock: this.#clock,
+    })
+    this.#server.on('error', (err: NodeJS.ErrnoException) =>
+      this.#listenerErrors.drop(err.code ?? err.message, spec.name),
     )
-    this.#errorsQuietUntil = this.#clock.now() + LISTENER_ERROR_LOG_MS
+    this.#armIdle()
   }
 
   get spec(): ProxySpec {
@@ -468,10 +441,7 @@ export class ProxyService implements RelayOwner<unknown> {
       await new Promise<void>(r => this.#idleWaiters.push(r))
     this.#idleTimer?.cancel()
     this.#idleTimer = undefined
-    if (this.#errorsTimer) {
-      this.#errorsTimer.cancel()
-      this.#listenerErrorSummary()
-    }
+    this.#listenerErrors.flush()
   }
 
   /** Cuts every open connection (after the shutdown deadline). */

@@ -190,43 +190,34 @@ export function handleRelay(uv: UvBinding): RelayEngine<TcpHandle> {
     if (status < 0 && (c.flags & (C_CLOSED | U_CLOSED)) === 0) kill(c)
   }
 
+  // Closing an end: its read buffer goes back to the pool unless a write
+  // from it is still in flight to the other end.
   function closeUp(c: HConn): void {
+    if (c.flags & U_CLOSED) return
     c.flags |= U_CLOSED
-    ;(c.up as TcpHandle).close()
+    const up = c.up as TcpHandle
+    up.onread = noopRead
+    up.close()
     if (c.pendClient === 0) give(c.readUp)
     c.readUp = undefined
     c.owner.upClosed(c, c.bytesIn, c.bytesOut)
   }
 
-  function closeClient(c: HConn): void {
+  function closeClient(c: HConn, hadError = false): void {
     if (c.flags & C_CLOSED) return
     c.flags |= C_CLOSED
+    c.client.onread = noopRead
     c.client.close()
     if (c.pendUp === 0) give(c.readClient)
     c.readClient = undefined
-    c.owner.clientClosed(c, false)
+    c.owner.clientClosed(c, hadError)
   }
 
   /** Cuts both ends (an error, a timeout, or control's destroy). */
   function kill(c: HConn): void {
-    const f = c.flags
-    if (c.state === State.Relay && (f & U_CLOSED) === 0) {
-      c.flags |= U_CLOSED
-      const up = c.up as TcpHandle
-      up.onread = noopRead
-      up.close()
-      if (c.pendClient === 0) give(c.readUp)
-      c.readUp = undefined
-      c.owner.upClosed(c, c.bytesIn, c.bytesOut)
-    }
-    if ((f & C_CLOSED) === 0) {
-      c.flags |= C_CLOSED
-      c.client.onread = noopRead
-      c.client.close()
-      if (c.pendUp === 0) give(c.readClient)
-      c.readClient = undefined
-      c.owner.clientClosed(c, true)
-    }
+    // Before the relay, the node end is an attempt: control drops it.
+    if (c.state === State.Relay) closeUp(c)
+    closeClient(c, true)
   }
 
   function onConnect(this: ConnectReq, status: number, up: TcpHandle): void {

@@ -9,7 +9,8 @@
 
 /** A libuv TCP handle as Node 20 exposes it (tcp_wrap.TCP). */
 export interface TcpHandle {
-  onread: (buf: ArrayBuffer | undefined) => void
+  /** Called with no argument: reads go to the user buffer (useUserBuffer). */
+  onread: () => void
   onconnection?: (status: number, client: TcpHandle | undefined) => void
   readStart(): number
   readStop(): number
@@ -51,7 +52,6 @@ export interface UvBinding {
   /** Shared result slots the handles fill before each callback. */
   readonly state: Int32Array
   readonly kReadBytesOrError: number
-  readonly kArrayBufferOffset: number
   readonly kLastWriteWasAsync: number
   /** libuv's end-of-stream code. */
   readonly UV_EOF: number
@@ -67,7 +67,6 @@ interface RawStreamWrap {
   ShutdownWrap: new () => ShutdownReq
   streamBaseState: Int32Array
   kReadBytesOrError: number
-  kArrayBufferOffset: number
   kLastWriteWasAsync: number
 }
 interface RawUv {
@@ -122,7 +121,6 @@ function probe(): UvBinding | undefined {
       typeof stream.ShutdownWrap !== 'function' ||
       !(stream.streamBaseState instanceof Int32Array) ||
       typeof stream.kReadBytesOrError !== 'number' ||
-      typeof stream.kArrayBufferOffset !== 'number' ||
       typeof stream.kLastWriteWasAsync !== 'number' ||
       typeof uv.UV_EOF !== 'number'
     ) {
@@ -148,7 +146,6 @@ function probe(): UvBinding | undefined {
       newConnectReq: () => new tcp.TCPConnectWrap(),
       state: stream.streamBaseState,
       kReadBytesOrError: stream.kReadBytesOrError,
-      kArrayBufferOffset: stream.kArrayBufferOffset,
       kLastWriteWasAsync: stream.kLastWriteWasAsync,
       UV_EOF: uv.UV_EOF,
     }

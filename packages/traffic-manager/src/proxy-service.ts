@@ -78,23 +78,39 @@ function balancerSettings(spec: ProxySpec) {
  */
 export const IDLE_SWEEPS = 4
 
-/** The relay engine: `relay` if given, else TM_PROXY_RELAY, else handles when Node's are as expected. */
+/**
+ * The relay engine: `relay` if given, else TM_PROXY_RELAY, else handles
+ * when Node's are as expected. `badEnv`: a TM_PROXY_RELAY that is neither
+ * name (ignored; the daemon warns).
+ */
 export function chooseRelay(asked?: RelayName): {
   engine: RelayEngine<unknown>
   why: string
+  badEnv?: string
 } {
-  const want = asked ?? process.env.TM_PROXY_RELAY
+  const env = process.env.TM_PROXY_RELAY
+  const badEnv =
+    asked === undefined && env && env !== 'handles' && env !== 'streams'
+      ? env
+      : undefined
+  const want = asked ?? (badEnv === undefined ? env : undefined)
+  const bad = badEnv === undefined ? {} : { badEnv }
   if (want === 'streams')
-    return { engine: streamRelay as RelayEngine<unknown>, why: 'asked for' }
+    return {
+      engine: streamRelay as RelayEngine<unknown>,
+      why: 'asked for',
+    }
   const uv = uvBinding()
   if (!uv)
     return {
       engine: streamRelay as RelayEngine<unknown>,
       why: `Node's TCP handles are not usable here (${uvBindingMissing()})`,
+      ...bad,
     }
   return {
     engine: (handleEngine ??= handleRelay(uv)) as RelayEngine<unknown>,
     why: want === 'handles' ? 'asked for' : 'default',
+    ...bad,
   }
 }
 let handleEngine: RelayEngine<TcpHandle> | undefined

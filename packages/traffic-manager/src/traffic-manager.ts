@@ -190,6 +190,11 @@ export async function createTrafficManager(
   // Which engine the userspace proxy relays with (its workers choose the
   // same: same Node, same environment).
   const relay = chooseRelay()
+  if (relay.badEnv !== undefined)
+    log.warn(
+      { TM_PROXY_RELAY: relay.badEnv },
+      'TM_PROXY_RELAY is neither handles nor streams; ignored',
+    )
   if (relay.engine.name === 'streams' && relay.why !== 'asked for')
     log.warn(
       { why: relay.why },

@@ -34,4 +34,9 @@ t.test('the relay is the handles one unless streams are asked for', async t => {
     engine: { name: 'handles' },
     why: 'asked for',
   })
+  // A value that is neither: named, ignored, the default used.
+  process.env.TM_PROXY_RELAY = 'stream'
+  const r = chooseRelay()
+  t.match(r, { engine: { name: 'handles' }, why: 'default', badEnv: 'stream' })
+  t.equal(chooseRelay('streams').badEnv, undefined, 'not when asked in code')
 })

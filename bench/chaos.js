@@ -434,11 +434,13 @@ try {
       chaos: 'done',
       dir: D,
       availability: a.totals.availability,
+      availabilityStrict: a.totals.availabilityStrict,
       ok: a.totals.ok,
       fail: a.totals.fail,
       falseFailovers: a.falseFailovers,
       crashes: a.crashes.length,
       streamsLost: a.totals.streamsLost,
+      streamsLostIdle: a.totals.streamsLostIdle,
       streamsLostOld: a.totals.streamsLostOld,
       lostOldByType: Object.fromEntries(
         a.byType.map(b => [b.type, b.streamsLostOld]),
@@ -447,7 +449,7 @@ try {
     }),
   )
   say(
-    `availability ${(a.totals.availability * 100).toFixed(4)} % (${a.totals.ok} ok, ${a.totals.fail} failed); false failovers ${a.falseFailovers}; unprovoked daemon exits ${a.crashes.length}`,
+    `availability ${(a.totals.availability * 100).toFixed(4)} % (${a.totals.ok} ok, ${a.totals.fail} failed; ${(a.totals.availabilityStrict * 100).toFixed(4)} % counting the ${a.totals.streamsLostIdle} streams closed between requests as failed too); streams lost ${a.totals.streamsLost}; false failovers ${a.falseFailovers}; unprovoked daemon exits ${a.crashes.length}`,
   )
 } catch (e) {
   exitCode = 1

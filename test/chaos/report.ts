@@ -10,6 +10,7 @@ interface Lost {
   ageMs: number
   bornAt?: number
   reason: string
+  request?: boolean
 }
 interface Second {
   t: number
@@ -28,7 +29,15 @@ interface Report {
     t0: number
     tEnd: number
   }) => {
-    totals: { streamsLost: number; streamsLostOld: number }
+    totals: {
+      ok: number
+      fail: number
+      streamsLost: number
+      streamsLostOld: number
+      streamsLostIdle: number
+      availability: number
+      availabilityStrict: number
+    }
     perFault: { streamsLost: number; streamsLostOld: number }[]
   }
 }
@@ -78,3 +87,36 @@ t.test('a stream is old by its age when its master failed', async t => {
   t.equal(r.totals.streamsLost, 4)
   t.equal(r.totals.streamsLostOld, 2, 'and the one lost before any fault')
 })
+
+t.test(
+  'a stream closed between two requests is lost without a failed request; the strict figure counts it',
+  async t => {
+    const load: Second[] = []
+    for (let s = 1; s <= 10; s++) load.push(second(s * 1000))
+    // nginx killed at 4 s: one stream closed while idle (no request sent),
+    // one with its request in flight (charged, as the record's fail says).
+    load[4] = {
+      ...second(5000),
+      fail: { stream: 1 },
+      streamsLost: [
+        { ageMs: 9000, bornAt: -4000, reason: 'closed', request: false },
+        { ageMs: 9000, bornAt: -4000, reason: 'closed', request: true },
+      ],
+    }
+    const r = lib.analyse({
+      load,
+      mon: [],
+      faults: [{ type: 'nginx crash', kind: 'nginx', tInject: 4000, hold: 8 }],
+      exits: [],
+      t0: 0,
+      tEnd: 11_000,
+    })
+    t.equal(r.totals.ok, 100)
+    t.equal(r.totals.fail, 1)
+    t.equal(r.totals.streamsLost, 2)
+    t.equal(r.totals.streamsLostIdle, 1)
+    t.equal(r.totals.availability, 100 / 101)
+    t.equal(r.totals.availabilityStrict, 100 / 102)
+    t.equal(r.perFault[0]?.streamsLost, 2)
+  },
+)

@@ -7,6 +7,7 @@
 // and lost (with their ages). Stops by itself after --seconds.
 //   node load.js '<json options>'
 import { httpExchange, openConnection } from './http-client.js'
+import { streamClient } from './stream-client.js'
 
 const opt = JSON.parse(process.argv[2])
 const { v4, v6, page, seconds, gapMs = 20 } = opt
@@ -88,40 +89,18 @@ async function perConnection(kind, host) {
 
 let seed = 1
 const rnd = () => (seed = (seed * 48271) % 2147483647) / 2147483647
-async function stream(host) {
-  while (!stopping) {
-    const r = await open(host)
-    if (r.err) {
-      count('stream', false, r.err)
-      await sleep(1000)
-      continue
-    }
-    const s = r.s
-    s.on('error', () => {})
-    const born = Date.now()
-    const life = 20_000 + rnd() * 40_000
-    bucket.streamsOpened++
-    let lost = false
-    while (!stopping && Date.now() - born < life) {
-      // A stream whose connection the server closed is lost all the same.
-      const r = await exchange(s, false)
-      const x = r === 'idle-closed' ? 'closed' : r
-      count('stream', x === 'ok', x)
-      if (x !== 'ok') {
-        lost = true
-        bucket.streamsLost.push({
-          ageMs: Date.now() - born,
-          bornAt: born,
-          reason: x,
-        })
-        break
-      }
-      await sleep(1000)
-    }
-    if (!lost) bucket.streamsEnded++
-    s.destroy()
-  }
-}
+const stream = host =>
+  streamClient({
+    open: () => open(host),
+    exchange: s => exchange(s, false),
+    sleep,
+    count,
+    lost: x => bucket.streamsLost.push(x),
+    opened: () => bucket.streamsOpened++,
+    ended: () => bucket.streamsEnded++,
+    stopping: () => stopping,
+    lifeMs: () => 20_000 + rnd() * 40_000,
+  })
 
 const tasks = []
 for (let i = 0; i < workers.ka4; i++) tasks.push(keepAlive('ka4', v4))

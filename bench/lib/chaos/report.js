@@ -35,6 +35,9 @@ export function analyse({
     streamsOpened: 0,
     streamsLost: 0,
     streamsLostOld: 0,
+    // Streams the server closed between two requests: lost, but no request
+    // was sent on them (stream-client.js, finding M).
+    streamsLostIdle: 0,
     idleClosed: 0,
   }
   for (const l of load) {
@@ -49,8 +52,15 @@ export function analyse({
     totals.streamsOpened += l.streamsOpened
     totals.idleClosed += l.idleClosed ?? 0
     totals.streamsLost += l.streamsLost.length
+    totals.streamsLostIdle += l.streamsLost.filter(
+      x => x.request === false,
+    ).length
   }
   totals.availability = totals.ok / Math.max(1, totals.ok + totals.fail)
+  // Strict: each of those streams counted as a failed request as well, as
+  // runs before finding M counted them.
+  totals.availabilityStrict =
+    totals.ok / Math.max(1, totals.ok + totals.fail + totals.streamsLostIdle)
 
   // "Old" is a stream's age when its master failed (the fault), not when
   // the client noticed: one opened while a SIGSTOPped master's conn-syncd

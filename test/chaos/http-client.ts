@@ -4,27 +4,11 @@
 // callback, so the request waited out the timeout and was charged to the
 // cluster. No HTTP client sends on a connection it has seen closed.
 import t, { type Test } from 'tap'
-import { createServer, type Server, type Socket } from 'node:net'
+import { createServer, type Server } from 'node:net'
 import { once } from 'node:events'
-import { join } from 'node:path'
-import { ROOT } from '@has/test-support'
+import { loadHttpClient } from './helpers/http-client.js'
 
-type Reason = string
-interface HttpClient {
-  httpExchange: (
-    sock: Socket,
-    o: { close: boolean; expectBody: Buffer; timeoutMs: number },
-  ) => Promise<Reason>
-  openConnection: (
-    host: string,
-    timeoutMs: number,
-    port?: number,
-  ) => Promise<{ s?: Socket; err?: string }>
-}
-
-const lib = (await import(
-  join(ROOT, 'bench/lib/chaos/http-client.js')
-)) as HttpClient
+const lib = await loadHttpClient()
 
 const page = Buffer.from('<h1>has</h1>\n')
 const response = (body: Buffer): string =>

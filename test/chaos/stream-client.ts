@@ -10,6 +10,7 @@ import { createServer, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { ROOT } from '@has/test-support'
+import { loadHttpClient } from './helpers/http-client.js'
 
 interface Lost {
   ageMs: number
@@ -30,21 +31,8 @@ interface Env {
   periodMs?: number
   retryMs?: number
 }
-interface HttpClient {
-  httpExchange: (
-    sock: Socket,
-    o: { close: boolean; expectBody: Buffer; timeoutMs: number },
-  ) => Promise<string>
-  openConnection: (
-    host: string,
-    timeoutMs: number,
-    port?: number,
-  ) => Promise<{ s?: Socket; err?: string }>
-}
 
-const http = (await import(
-  join(ROOT, 'bench/lib/chaos/http-client.js')
-)) as HttpClient
+const http = await loadHttpClient()
 const { streamClient } = (await import(
   join(ROOT, 'bench/lib/chaos/stream-client.js')
 )) as { streamClient: (env: Env) => Promise<void> }

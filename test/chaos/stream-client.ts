@@ -9,7 +9,7 @@ import t, { type Test } from 'tap'
 import { createServer, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { join } from 'node:path'
-import { ROOT } from '@has/test-support'
+import { ROOT, within } from '@has/test-support'
 import { loadHttpClient } from './helpers/http-client.js'
 
 interface Lost {
@@ -39,19 +39,6 @@ const { streamClient } = (await import(
 
 const page = Buffer.from('<h1>has</h1>\n')
 const answer = `HTTP/1.1 200 OK\r\nContent-Length: ${page.length}\r\n\r\n${page.toString()}`
-
-/** Waits for an event with a bound, naming what it waited for. */
-async function within<T>(p: Promise<T>, what: string, ms = 10_000) {
-  let timer: NodeJS.Timeout | undefined
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms)
-  })
-  try {
-    return await Promise.race([p, bound])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 /**
  * A keep-alive server that, on each connection's second request, either
@@ -116,7 +103,7 @@ function run(
     sleep: async () => {
       const s = current
       if (!s || !closing.has(s.localPort ?? -1) || s.readableEnded) return
-      await within(once(s, 'end'), "the client seeing the server's FIN")
+      await within(once(s, 'end'), 10_000, "the client seeing the server's FIN")
     },
     count: (_kind, ok, reason) => {
       if (ok) out.ok++
@@ -136,7 +123,7 @@ t.test(
   'a stream the server closed between two requests is lost, but no request failed: it goes on a new stream',
   async t => {
     const { port, perConn, closing } = await server(t, 'after')
-    const r = await within(run(port, closing, 6), 'six good answers')
+    const r = await within(run(port, closing, 6), 10_000, 'six good answers')
     t.same(r.failed, [], 'no request charged as failed')
     t.equal(r.ok, 6)
     t.equal(r.lost.length, 2, 'the first two streams were closed under it')
@@ -155,7 +142,7 @@ t.test(
   'a stream whose server dies with a request in flight charges that request',
   async t => {
     const { port, closing } = await server(t, 'during')
-    const r = await within(run(port, closing, 3), 'three good answers')
+    const r = await within(run(port, closing, 3), 10_000, 'three good answers')
     t.equal(r.ok, 3)
     t.equal(r.failed.length, 2, 'each in-flight request failed')
     t.equal(r.lost.length, 2)

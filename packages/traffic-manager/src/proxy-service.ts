@@ -88,29 +88,26 @@ export function chooseRelay(asked?: RelayName): {
   why: string
   badEnv?: string
 } {
-  const env = process.env.TM_PROXY_RELAY
-  const badEnv =
-    asked === undefined && env && env !== 'handles' && env !== 'streams'
-      ? env
-      : undefined
-  const want = asked ?? (badEnv === undefined ? env : undefined)
-  const bad = badEnv === undefined ? {} : { badEnv }
-  if (want === 'streams')
-    return {
-      engine: streamRelay as RelayEngine<unknown>,
-      why: 'asked for',
-    }
+  const env = process.env.TM_PROXY_RELAY || undefined
+  if (asked !== undefined || env === undefined) return pickRelay(asked)
+  if (env === 'handles' || env === 'streams') return pickRelay(env)
+  return { ...pickRelay(undefined), badEnv: env }
+}
+function pickRelay(want: RelayName | undefined): {
+  engine: RelayEngine<unknown>
+  why: string
+} {
+  const streams = streamRelay as RelayEngine<unknown>
+  if (want === 'streams') return { engine: streams, why: 'asked for' }
   const uv = uvBinding()
   if (!uv)
     return {
-      engine: streamRelay as RelayEngine<unknown>,
+      engine: streams,
       why: `Node's TCP handles are not usable here (${uvBindingMissing()})`,
-      ...bad,
     }
   return {
     engine: (handleEngine ??= handleRelay(uv)) as RelayEngine<unknown>,
     why: want === 'handles' ? 'asked for' : 'default',
-    ...bad,
   }
 }
 let handleEngine: RelayEngine<TcpHandle> | undefined

@@ -4,7 +4,7 @@
 // use it; measured availability (issue 14). Root only (namespaces).
 //
 //   node bench/chaos.js [--minutes 10] [--seed 1] [--short] [--docs]
-//                       [--out DIR] [--only TYPE,...] [--keep-logs]
+//                       [--out DIR] [--only TYPE,...] [--keep-logs] [--capture]
 //
 // --minutes: length of the fault schedule (plus ~1 min of set-up);
 // --short: holds scaled to a third (the CI run); --docs: writes
@@ -31,13 +31,14 @@ import { makeSupervisor } from './lib/chaos/supervisor.js'
 import { inject, schedule } from './lib/chaos/faults.js'
 import { analyse, timelineSvg } from './lib/chaos/report.js'
 import { availabilityMarkdown } from './lib/chaos/markdown.js'
+import { startCapture } from './lib/chaos/capture.js'
 
 const { controlRequest } = await import(
   join(ROOT, 'packages/daemon-kit/dist/index.js')
 )
 
 const USAGE = `usage: node bench/chaos.js [--minutes 10] [--seed 1] [--short] [--docs]
-                          [--out DIR] [--only TYPE,...] [--keep-logs]
+                          [--out DIR] [--only TYPE,...] [--keep-logs] [--capture]
   --minutes N     length of the fault schedule (plus about 1 min of set-up)
   --seed N        the schedule's seed (the same seed, the same faults)
   --short         holds scaled to a third (the CI run)
@@ -45,7 +46,10 @@ const USAGE = `usage: node bench/chaos.js [--minutes 10] [--seed 1] [--short] [-
   --out DIR       keep the summary, samples, SVG and every daemon's log here
                   (a new or empty directory)
   --only T,...    only fault types whose name contains one of these
-  --keep-logs     keep the temporary directory when the run passes`
+  --keep-logs     keep the temporary directory when the run passes
+  --capture       keep packet headers of port 80 on every node NIC and the
+                  client, the switches' FDB changes and each node's link,
+                  route and neighbour changes (in DIR/capture)`
 // Strict: a mistyped option must not start a 10-minute run with the defaults.
 let opts
 try {
@@ -59,6 +63,7 @@ try {
       out: { type: 'string' },
       only: { type: 'string' },
       'keep-logs': { type: 'boolean', default: false },
+      capture: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }).values
@@ -106,10 +111,12 @@ const topo = new Topology(`hch${process.pid % 10000}`)
 const t0 = Date.now()
 const sup = makeSupervisor({ ROOT, topo, logDir, t0 })
 let loadChild
+let stopCapture
 let cleaned = false
 function cleanup() {
   if (cleaned) return
   cleaned = true
+  stopCapture?.()
   sup.stopAll()
   try {
     loadChild?.kill('SIGKILL')
@@ -279,6 +286,17 @@ try {
   )
   topo.build()
   for (const h of Object.values(hosts)) await topo.machine(h)
+  if (opts.capture) {
+    const dir = join(D, 'capture')
+    mkdirSync(dir, { recursive: true })
+    stopCapture = startCapture(
+      topo,
+      NODES.map(n => n.id),
+      dir,
+      MASTERS.map(m => m.id),
+    )
+    say('capturing into', dir)
+  }
   say('namespaces and machines up; starting masters')
   await Promise.all(MASTERS.map(m => startHost(hosts[m.id])))
   await until('master1 to hold the VIP', () => vipOn('m1'), 40_000)

@@ -19,6 +19,7 @@ interface Second {
   reasons: Record<string, number>
   streamsLost: Lost[]
   streamsOpened: number
+  failures?: { t: number; kind: string; reason: string; port?: number }[]
 }
 interface Report {
   analyse: (o: {
@@ -38,7 +39,17 @@ interface Report {
       availability: number
       availabilityStrict: number
     }
-    perFault: { streamsLost: number; streamsLostOld: number }[]
+    perFault: {
+      failed: number
+      streamsLost: number
+      streamsLostOld: number
+      failures: {
+        afterS: number
+        kind: string
+        reason: string
+        port?: number
+      }[]
+    }[]
   }
 }
 
@@ -118,5 +129,46 @@ t.test(
     t.equal(r.totals.availability, 100 / 101)
     t.equal(r.totals.availabilityStrict, 100 / 102)
     t.equal(r.perFault[0]?.streamsLost, 2)
+  },
+)
+
+t.test(
+  "each failed request is listed under its fault, by when it ended and with its client's port",
+  async t => {
+    const load: Second[] = []
+    for (let s = 1; s <= 40; s++) load.push(second(s * 1000))
+    load[12] = {
+      ...second(13_000),
+      fail: { ka4: 1 },
+      failures: [{ t: 12_412, kind: 'ka4', reason: 'timeout', port: 41234 }],
+    }
+    load[30] = {
+      ...second(31_000),
+      fail: { conn6: 1 },
+      failures: [{ t: 30_050, kind: 'conn6', reason: 'connect-timeout' }],
+    }
+    const r = lib.analyse({
+      load,
+      mon: [],
+      faults: [
+        {
+          type: 'node primary NIC down',
+          kind: 'nic',
+          tInject: 10_000,
+          hold: 10,
+        },
+        { type: 'nginx crash', kind: 'nginx', tInject: 25_000, hold: 8 },
+      ],
+      exits: [],
+      t0: 0,
+      tEnd: 41_000,
+    })
+    t.same(r.perFault[0]?.failures, [
+      { afterS: 2.412, kind: 'ka4', reason: 'timeout', port: 41234 },
+    ])
+    t.same(r.perFault[1]?.failures, [
+      { afterS: 5.05, kind: 'conn6', reason: 'connect-timeout' },
+    ])
+    t.equal(r.perFault[0]?.failed, 1, 'the list and the count agree')
   },
 )

@@ -29,12 +29,24 @@ function fresh() {
     streamsEnded: 0,
     // Keep-alive connections found closed before a request (reopened).
     idleClosed: 0,
+    // Each failed request: when it ended, its kind and reason, and the
+    // client's port, so a capture can find its connection (bounded).
+    failures: [],
   }
 }
-const count = (kind, ok, reason) => {
+const MAX_FAILURES = 100
+const count = (kind, ok, reason, sock) => {
   const m = ok ? bucket.ok : bucket.fail
   m[kind] = (m[kind] ?? 0) + 1
-  if (!ok) bucket.reasons[reason] = (bucket.reasons[reason] ?? 0) + 1
+  if (ok) return
+  bucket.reasons[reason] = (bucket.reasons[reason] ?? 0) + 1
+  if (bucket.failures.length < MAX_FAILURES)
+    bucket.failures.push({
+      t: Date.now(),
+      kind,
+      reason,
+      ...(sock?.localPort ? { port: sock.localPort } : {}),
+    })
 }
 
 const exchange = (sock, close) =>
@@ -63,7 +75,7 @@ async function keepAlive(kind, host) {
       bucket.idleClosed++
       continue
     }
-    count(kind, r === 'ok', r)
+    count(kind, r === 'ok', r, s)
     if (r !== 'ok') {
       s.destroy()
       s = undefined
@@ -80,7 +92,7 @@ async function perConnection(kind, host) {
     else {
       r.s.on('error', () => {})
       const x = await exchange(r.s, true)
-      count(kind, x === 'ok', x)
+      count(kind, x === 'ok', x, r.s)
       r.s.destroy()
     }
     await sleep(gapMs)

@@ -26,6 +26,7 @@ export function analyse({
     reasons: l.reasons,
     lost: l.streamsLost,
     opened: l.streamsOpened,
+    failures: l.failures ?? [],
   }))
   const totals = {
     ok: 0,
@@ -105,6 +106,14 @@ export function analyse({
       vipMoves: moves,
       splitBrain: owners.includes('both'),
       falseFailover: moves > 0 && !justified,
+      // Each failed request, by when it ended after the fault: with its
+      // client port a capture (--capture) finds its connection.
+      failures: win
+        .flatMap(p => p.failures)
+        .map(({ t, ...x }) => ({
+          afterS: Math.round(t - f.tInject) / 1000,
+          ...x,
+        })),
     }
   })
   // Streams lost before the first fault are judged by their age.

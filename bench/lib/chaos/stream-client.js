@@ -13,7 +13,7 @@
 
 /**
  * env: open() -> {s}|{err}; exchange(s) -> reason ('ok', 'idle-closed' or a
- * failure); sleep(ms); count(kind, ok, reason); lost({ageMs, bornAt, reason,
+ * failure); sleep(ms); count(kind, ok, reason, socket?); lost({ageMs, bornAt, reason,
  * request}); opened(); ended(); stopping() -> bool; lifeMs() -> ms;
  * periodMs (1000); retryMs (1000); now (Date.now).
  */
@@ -46,7 +46,7 @@ export async function streamClient(env) {
         lost = true
         break
       }
-      env.count('stream', x === 'ok', x)
+      env.count('stream', x === 'ok', x, s)
       if (x !== 'ok') {
         env.lost({
           ageMs: now() - born,

@@ -123,6 +123,30 @@ t.test('captures packets and route changes in the namespaces', async t => {
       intervalMs: 100,
     },
   )
+  // The switches' forwarding table: a bridge in the same namespace.
+  await lab.ip(a, ['link', 'add', 'br0', 'type', 'bridge'])
+  await lab.ip(a, ['link', 'set', 'eth1', 'master', 'br0'])
+  await waitFor(
+    async () => {
+      await lab.exec(a, 'bridge', [
+        'fdb',
+        'replace',
+        '02:00:00:00:00:99',
+        'dev',
+        'eth1',
+        'master',
+        'static',
+      ])
+      return readFileSync(join(dir, 'sw1-fdb.log'), 'utf8').includes(
+        '02:00:00:00:00:99',
+      )
+    },
+    {
+      what: 'the FDB entry in sw1-fdb.log',
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    },
+  )
   t.match(
     readFileSync(join(dir, 'n1-monitor.log'), 'utf8'),
     /^\[\d{4}-\d\d-\d\dT[\d:.]+\] 10\.9\.9\.0\/24 dev eth0/m,

@@ -3,10 +3,11 @@
 // LAN NIC and on the client; the switches' forwarding-table changes; each
 // node's link, route and neighbour changes; each master's conntrack
 // statistics once a second (its invalid and drop counters say when the
-// kernel stopped tracking a flow); all with timestamps. A request that fails at a fault
-// can then be followed by its client port (samples.json lists it) through
-// the client, the switch and the node. Headers only (-s 96): the capture
-// costs little CPU next to the cluster it watches.
+// kernel stopped tracking a flow); all with timestamps. A request that
+// fails at a fault can then be followed by its client port (summary.json
+// lists it) through the client, the masters, the switches and the node.
+// Headers only (-s 96): the capture costs little CPU next to the cluster
+// it watches.
 import { spawn } from 'node:child_process'
 import { openSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
@@ -51,7 +52,7 @@ export function capturePlan(nodes, masters = []) {
     plan.push([
       `${sw}-fdb.log`,
       sw,
-      ['stdbuf', '-oL', 'bridge', '-ts', 'monitor', 'fdb'],
+      ['stdbuf', '-oL', 'bridge', '-timestamp', 'monitor', 'fdb'],
     ])
   return plan
 }

@@ -155,6 +155,7 @@ export function buildDrRuleset(input: DrRulesetInput): string {
     `add chain ${T} in { type filter hook ingress device ${JSON.stringify(iface)} priority 0; policy accept; }`,
     `flush chain ${T} in`,
     `add counter ${T} vip_new`,
+    `add counter ${T} vip_fallback`,
     `add counter ${T} vip_none`,
   ]
   for (const n of input.nodes) {
@@ -191,6 +192,10 @@ export function buildDrRuleset(input: DrRulesetInput): string {
     }
     lines.push(
       `add rule ${T} in ${match} counter name vip_new jhash ${key} mod ${maglev.size} seed 0x${opts.seed.toString(16)} vmap { ${bucketVmap(maglev, chainOf)} }`,
+      // A rewrite can let a packet meet this rule before its map's elements
+      // are visible (finding N, measured on the NAT plane's map): it goes
+      // to the table's first node rather than up the local stack (RST).
+      `add rule ${T} in ${match} counter name vip_fallback goto ${chainOf(0)}`,
     )
   }
   // No node with weight: the packet goes up the local stack, which holds the

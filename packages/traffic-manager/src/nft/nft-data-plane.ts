@@ -34,6 +34,7 @@ import {
   normalizeBackends,
   parseNftOptions,
   serviceFlowArgs,
+  SERVICE_COUNTERS,
   unansweredFlowsArgs,
   tableName,
   type NftOptions,
@@ -192,7 +193,7 @@ export async function openNftDataPlane(
   if (holding) {
     counters = new Set(
       [...parseNftCounters(left?.stdout ?? '').keys()].filter(
-        n => n !== 'vip_new',
+        n => !SERVICE_COUNTERS.includes(n),
       ),
     )
     const holdMs = deps.holdMs ?? DEFAULT_HOLD_MS

@@ -75,6 +75,11 @@ t.test(
       `jhash ip saddr . tcp sport mod 7 seed 0x48415331 vmap { 0-6 : goto nw_10_9_0_21_80 }`,
     )
     t.notMatch(text, /goto nw_10_9_0_22_80/)
+    t.match(
+      text,
+      /vmap \{[^}]*\}\n\S+ \S+ \S+ \S+ in meta pkttype host ip daddr 10\.9\.0\.100 tcp dport 80 counter name vip_fallback goto nw_10_9_0_21_80\n/,
+      'a packet the map misses goes to a node, not up the local stack',
+    )
     const pinAt = text.indexOf('@f_10_9_0_21_80 goto')
     t.ok(
       pinAt > 0 && pinAt < text.indexOf('jhash'),

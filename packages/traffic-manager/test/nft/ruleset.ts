@@ -4,6 +4,7 @@ import {
   buildRuleset,
   counterNames,
   deletedFlows,
+  fallbackBackend,
   parseNftOptions,
   tableName,
   unansweredFlowsArgs,
@@ -64,6 +65,38 @@ t.test(
   },
 )
 
+// Chaos finding N: while the table is rewritten, a new connection can meet
+// the new rule before its map's elements are visible; missing the map it
+// reached the master's own stack and was refused. The next rule takes it.
+t.test(
+  'a packet the map misses goes to the heaviest live backend, counted apart',
+  async t => {
+    const text = buildRuleset(spec, [
+      be('10.9.0.21', 2),
+      be('10.9.0.22', 5),
+      be('10.9.0.23', 0),
+    ])
+    const lines = text.split('\n')
+    const map = lines.findIndex(l => l.includes('counter name vip_new dnat'))
+    const fallback = lines.indexOf(
+      'add rule ip has_tm_10_9_0_100_80 prerouting ip daddr 10.9.0.100 tcp dport 80 counter name vip_fallback dnat ip to 10.9.0.22:8080',
+    )
+    t.ok(map >= 0 && fallback === map + 1, 'right after the map rule')
+    t.match(text, 'add counter ip has_tm_10_9_0_100_80 vip_fallback')
+    t.equal(
+      fallbackBackend([be('a', 3), be('b', 3)])?.host,
+      'a',
+      'first of equals',
+    )
+    t.equal(fallbackBackend([be('a', 0)]), undefined, 'none without weight')
+    t.notMatch(
+      buildRuleset(spec, [be('10.9.0.21', 0)]),
+      /vip_fallback dnat/,
+      'no live backend, no fallback',
+    )
+  },
+)
+
 t.test(
   'no live backend: the VIP is counted, nothing is translated',
   async t => {
@@ -106,6 +139,7 @@ t.test('IPv6 uses an ip6 table and ip6 statements', async t => {
   t.equal(tableName(s6), 'has_tm__fd00__100__80')
   t.match(text, 'dnat ip6 to numgen random mod 1 map { 0 : fd00::21 . 8080 }')
   t.match(text, 'snat ip6 to fd00::100')
+  t.match(text, 'counter name vip_fallback dnat ip6 to [fd00::21]:8080')
   t.equal(buildDeleteTable(s6), 'delete table ip6 has_tm__fd00__100__80\n')
 })
 

@@ -1,0 +1,210 @@
+#!/usr/bin/env node
+// New connections refused while traffic-manager rewrites its nftables table
+// (chaos finding N). A client in a namespace opens short connections to the
+// VIP as fast as it can while the master's table is rewritten with new
+// weights, as load reports make traffic-manager do; each run once with the
+// table as built today (a fallback rule after the weighted map) and once
+// without that rule (the table before finding N), and once with no
+// rewrites. A refused connection is one whose SYN missed the map and went
+// up the master's own stack. Root only; all traffic stays inside the
+// namespaces it makes and deletes.
+//   node bench/nft-rewrite.js [--seconds 15] [--every-ms 20] [--out FILE]
+import { spawn, execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { ROOT } from './lib/procs.js'
+
+const { buildRuleset } = await import(
+  join(ROOT, 'packages/traffic-manager/dist/nft/ruleset.js')
+)
+const { values: opts } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '15' },
+    'every-ms': { type: 'string', default: '20' },
+    out: { type: 'string' },
+  },
+})
+const seconds = Number(opts.seconds)
+const everyMs = Number(opts['every-ms'])
+if (!(seconds > 0 && seconds <= 120) || !(everyMs >= 1)) {
+  console.error('nft-rewrite: --seconds 1..120, --every-ms >= 1')
+  process.exit(2)
+}
+if (process.getuid?.() !== 0) {
+  console.log('nft-rewrite: skipped: needs root for network namespaces')
+  process.exit(0)
+}
+
+const P = `hnr${process.pid % 100000}`
+const made = []
+const children = new Set()
+const sh = (cmd, args, input) =>
+  execFileSync(cmd, args, { input, encoding: 'utf8' })
+const ns = id => `${P}-${id}`
+const inNs = (id, cmd, ...args) =>
+  sh('ip', ['netns', 'exec', ns(id), cmd, ...args])
+function cleanup() {
+  for (const c of children) c.kill('SIGKILL')
+  for (const n of made.splice(0))
+    try {
+      sh('ip', ['netns', 'del', n])
+    } catch {}
+}
+process.on('exit', cleanup)
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.on(sig, () => process.exit(130))
+
+// client c -- master m -- nodes b1, b2 (point-to-point links)
+for (const id of ['c', 'm', 'b1', 'b2']) {
+  sh('ip', ['netns', 'add', ns(id)])
+  made.push(ns(id))
+  sh('ip', ['-n', ns(id), 'link', 'set', 'lo', 'up'])
+}
+const link = (a, ia, addrA, b, ib, addrB) => {
+  sh('ip', [
+    'link',
+    'add',
+    ia,
+    'netns',
+    ns(a),
+    'type',
+    'veth',
+    'peer',
+    'name',
+    ib,
+    'netns',
+    ns(b),
+  ])
+  sh('ip', ['-n', ns(a), 'addr', 'add', addrA, 'dev', ia])
+  sh('ip', ['-n', ns(b), 'addr', 'add', addrB, 'dev', ib])
+  sh('ip', ['-n', ns(a), 'link', 'set', ia, 'up'])
+  sh('ip', ['-n', ns(b), 'link', 'set', ib, 'up'])
+}
+link('c', 'eth0', '10.9.1.2/24', 'm', 'c0', '10.9.1.1/24')
+link('b1', 'eth0', '10.9.2.2/24', 'm', 'n1', '10.9.2.1/24')
+link('b2', 'eth0', '10.9.3.2/24', 'm', 'n2', '10.9.3.1/24')
+sh('ip', ['-n', ns('c'), 'route', 'add', 'default', 'via', '10.9.1.1'])
+sh('ip', ['-n', ns('b1'), 'route', 'add', 'default', 'via', '10.9.2.1'])
+sh('ip', ['-n', ns('b2'), 'route', 'add', 'default', 'via', '10.9.3.1'])
+sh('ip', ['-n', ns('m'), 'addr', 'add', '10.9.1.100/32', 'dev', 'lo'])
+inNs('m', 'sysctl', '-qw', 'net.ipv4.ip_forward=1')
+
+const run = (id, script, ...args) => {
+  const c = spawn(
+    'ip',
+    ['netns', 'exec', ns(id), process.execPath, '-e', script, ...args],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
+  children.add(c)
+  c.once('exit', () => children.delete(c))
+  return c
+}
+// Each node answers and closes first, as nginx does with Connection: close.
+for (const [id, addr] of [
+  ['b1', '10.9.2.2'],
+  ['b2', '10.9.3.2'],
+]) {
+  const s = run(
+    id,
+    `require('net').createServer(s => { s.on('error', () => {}); s.once('data', () => s.end('HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok')) }).listen(8080, '${addr}', () => console.log('up'))`,
+  )
+  await new Promise(r => s.stdout.once('data', r))
+}
+// Four sequential connection loops for `seconds`; prints the counts.
+const CLIENT = `
+const net = require('net'), end = Date.now() + Number(process.argv[1]) * 1000
+const r = { ok: 0, refused: 0, other: 0 }
+let live = 4
+function one() {
+  if (Date.now() > end) { if (--live === 0) console.log(JSON.stringify(r)); return }
+  const s = net.connect(80, '10.9.1.100'); let done = false
+  const fin = k => { if (done) return; done = true; clearTimeout(t); r[k]++; s.destroy(); setImmediate(one) }
+  const t = setTimeout(() => fin('other'), 3000)
+  s.on('connect', () => s.write('GET / HTTP/1.1\\r\\n\\r\\n'))
+  s.on('data', () => {}); s.on('end', () => fin('ok'))
+  s.on('error', e => fin(e.code === 'ECONNREFUSED' ? 'refused' : 'other'))
+}
+for (let i = 0; i < 4; i++) one()`
+
+const spec = {
+  name: '10.9.1.100:80',
+  address: '10.9.1.100',
+  port: 80,
+  family: 4,
+}
+const table = w => {
+  const text = buildRuleset(spec, [
+    { id: 'b1', host: '10.9.2.2', port: 8080, weight: w },
+    { id: 'b2', host: '10.9.3.2', port: 8080, weight: 256 - w },
+  ])
+  return text
+}
+const withoutFallback = text =>
+  text
+    .split('\n')
+    .filter(l => !/counter name vip_fallback dnat/.test(l))
+    .join('\n')
+const fallbackCount = () => {
+  const out = inNs(
+    'm',
+    'nft',
+    'list',
+    'counter',
+    'ip',
+    'has_tm_10_9_1_100_80',
+    'vip_fallback',
+  )
+  return Number(/packets (\d+)/.exec(out)?.[1] ?? 0)
+}
+
+async function variant(name, rewrite, shape) {
+  inNs('m', 'nft', '-f', '-', shape(table(128)))
+  const before = fallbackCount()
+  const client = run('c', CLIENT, String(seconds))
+  let out = ''
+  client.stdout.on('data', d => (out += d))
+  const done = new Promise(r => client.once('exit', r))
+  let writes = 0
+  let stop = false
+  void done.then(() => (stop = true))
+  const t0 = Date.now()
+  while (rewrite && !stop && Date.now() - t0 < (seconds + 5) * 1000) {
+    inNs('m', 'nft', '-f', '-', shape(table(64 + (writes % 128))))
+    writes++
+    await new Promise(r => setTimeout(r, everyMs))
+  }
+  await done
+  const r = JSON.parse(out)
+  const row = { name, writes, ...r, fallback: fallbackCount() - before }
+  console.log(JSON.stringify(row))
+  return row
+}
+
+const rows = []
+rows.push(await variant('no rewrites', false, t => t))
+rows.push(
+  await variant(
+    'rewrites, table without the fallback rule',
+    true,
+    withoutFallback,
+  ),
+)
+rows.push(
+  await variant('rewrites, table as built (fallback rule)', true, t => t),
+)
+const meta = {
+  command:
+    `node bench/nft-rewrite.js ${process.argv.slice(2).join(' ')}`.trim(),
+  kernel: sh('uname', ['-r']).trim(),
+  seconds,
+  everyMs,
+  date: new Date().toISOString(),
+}
+if (opts.out)
+  writeFileSync(opts.out, JSON.stringify({ meta, rows }, null, 2) + '\n')
+console.log(JSON.stringify({ meta }))
+cleanup()
+process.exit(0)

@@ -1,6 +1,6 @@
 // The data plane driven through a recording exec (pure behaviour), then for
 // real inside a namespace made by the test (root only).
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createLogger, silentLogger } from '@has/daemon-kit'
 import { Writable } from 'node:stream'
 import {
@@ -489,37 +489,47 @@ t.test(
   },
 )
 
+/**
+ * A LAN of client c, master m (holding the VIP, forwarding) and nodes n1,
+ * n2; node() runs a script in a namespace; exec runs nft and conntrack in
+ * m. Everything is stopped and deleted at the end of the test.
+ */
+async function natLan(t: Test, tag: string) {
+  const lab = new NetnsLab(tag)
+  const procs: Proc[] = []
+  t.teardown(async () => {
+    for (const p of procs) await p.stop('SIGKILL')
+    await lab.cleanup()
+  })
+  const ns = await lab.lan([
+    ['c', '10.9.0.1/24'],
+    ['m', '10.9.0.11/24'],
+    ['n1', '10.9.0.21/24'],
+    ['n2', '10.9.0.22/24'],
+  ] as const)
+  await lab.ip(ns.m, ['addr', 'add', '10.9.0.100/32', 'dev', 'eth0'])
+  await lab.exec(ns.m, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
+  const node = (n: string, script: string): Proc => {
+    const p = track(
+      spawn('ip', ['netns', 'exec', n, process.execPath, '-e', script], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }),
+    )
+    procs.push(p)
+    return p
+  }
+  const exec: Exec = async (cmd, args, stdin) => {
+    const { execProgram } = await import('../../src/nft/kernel-exec.js')
+    return execProgram('ip', ['netns', 'exec', ns.m, cmd, ...args], stdin)
+  }
+  return { lab, ns, node, exec }
+}
+
 t.test(
   'kernel: a client whose SYN went to a node that then left is served by a live node; an established flow to a removed node keeps working',
   async t => {
     if (!needsRoot(t)) return
-    const lab = new NetnsLab('nxu')
-    const procs: Proc[] = []
-    t.teardown(async () => {
-      for (const p of procs) await p.stop('SIGKILL')
-      await lab.cleanup()
-    })
-    const ns = await lab.lan([
-      ['c', '10.9.0.1/24'],
-      ['m', '10.9.0.11/24'],
-      ['n1', '10.9.0.21/24'],
-      ['n2', '10.9.0.22/24'],
-    ] as const)
-    await lab.ip(ns.m, ['addr', 'add', '10.9.0.100/32', 'dev', 'eth0'])
-    await lab.exec(ns.m, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
-    const node = (n: string, script: string, ...args: string[]): Proc => {
-      const p = track(
-        spawn(
-          'ip',
-          ['netns', 'exec', n, process.execPath, '-e', script, ...args],
-          {
-            stdio: ['pipe', 'pipe', 'pipe'],
-          },
-        ),
-      )
-      procs.push(p)
-      return p
-    }
+    const { lab, ns, node, exec } = await natLan(t, 'nxu')
     // n2 echoes lines; n1 is powered off (its link down): SYNs to it vanish.
     const echo = node(
       ns.n2,
@@ -527,10 +537,6 @@ t.test(
     )
     await echo.waitLog(l => l.msg === 'listening', 10_000)
     await lab.ip(ns.n1, ['link', 'set', 'eth0', 'down'])
-    const exec: Exec = async (cmd, args, stdin) => {
-      const { execProgram } = await import('../../src/nft/kernel-exec.js')
-      return execProgram('ip', ['netns', 'exec', ns.m, cmd, ...args], stdin)
-    }
     const dp = await openNftDataPlane(spec, ctx, {}, { exec })
     t.teardown(() => dp.close())
     // A client on a line per stdin line; prints each echo, or why it failed.
@@ -591,29 +597,7 @@ t.test(
   'kernel: a connection that misses the map is served by the heaviest backend, not refused',
   async t => {
     if (!needsRoot(t)) return
-    const lab = new NetnsLab('nfb')
-    const procs: Proc[] = []
-    t.teardown(async () => {
-      for (const p of procs) await p.stop('SIGKILL')
-      await lab.cleanup()
-    })
-    const ns = await lab.lan([
-      ['c', '10.9.0.1/24'],
-      ['m', '10.9.0.11/24'],
-      ['n1', '10.9.0.21/24'],
-      ['n2', '10.9.0.22/24'],
-    ] as const)
-    await lab.ip(ns.m, ['addr', 'add', '10.9.0.100/32', 'dev', 'eth0'])
-    await lab.exec(ns.m, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
-    const node = (n: string, script: string): Proc => {
-      const p = track(
-        spawn('ip', ['netns', 'exec', n, process.execPath, '-e', script], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        }),
-      )
-      procs.push(p)
-      return p
-    }
+    const { lab, ns, node, exec } = await natLan(t, 'nfb')
     // Each node answers with its own name and closes.
     for (const [n, name] of [
       [ns.n1, 'n1'],
@@ -624,10 +608,6 @@ t.test(
         `require('node:net').createServer(s => s.end('${name}\\n')).listen(8080, () => console.log('listening'))`,
       )
       await srv.waitLog(l => l.msg === 'listening', 10_000)
-    }
-    const exec: Exec = async (cmd, args, stdin) => {
-      const { execProgram } = await import('../../src/nft/kernel-exec.js')
-      return execProgram('ip', ['netns', 'exec', ns.m, cmd, ...args], stdin)
     }
     const dp = await openNftDataPlane(spec, ctx, {}, { exec })
     t.teardown(() => dp.close())

@@ -9,11 +9,12 @@
 // up the master's own stack. Root only; all traffic stays inside the
 // namespaces it makes and deletes.
 //   node bench/nft-rewrite.js [--seconds 15] [--every-ms 20] [--out FILE]
-import { spawn, execFileSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ROOT } from './lib/procs.js'
+import { netnsBench } from './lib/netns-bench.js'
 
 const { buildRuleset } = await import(
   join(ROOT, 'packages/traffic-manager/dist/nft/ruleset.js')
@@ -36,72 +37,53 @@ if (process.getuid?.() !== 0) {
   process.exit(0)
 }
 
-const P = `hnr${process.pid % 100000}`
-const made = []
-const children = new Set()
-const sh = (cmd, args, input) =>
-  execFileSync(cmd, args, { input, encoding: 'utf8' })
-const ns = id => `${P}-${id}`
-const inNs = (id, cmd, ...args) =>
-  sh('ip', ['netns', 'exec', ns(id), cmd, ...args])
-function cleanup() {
-  for (const c of children) c.kill('SIGKILL')
-  for (const n of made.splice(0))
-    try {
-      sh('ip', ['netns', 'del', n])
-    } catch {}
-}
-process.on('exit', cleanup)
-for (const sig of ['SIGINT', 'SIGTERM'])
-  process.on(sig, () => process.exit(130))
+const { addNs, ip, nsx, sh, track } = netnsBench('hnr')
+const ns = {}
+for (const id of ['c', 'm', 'b1', 'b2']) ns[id] = addNs(id)
+const inNs = (id, cmd, ...args) => nsx(ns[id], cmd, ...args)
 
 // client c -- master m -- nodes b1, b2 (point-to-point links)
-for (const id of ['c', 'm', 'b1', 'b2']) {
-  sh('ip', ['netns', 'add', ns(id)])
-  made.push(ns(id))
-  sh('ip', ['-n', ns(id), 'link', 'set', 'lo', 'up'])
-}
 const link = (a, ia, addrA, b, ib, addrB) => {
   sh('ip', [
     'link',
     'add',
     ia,
     'netns',
-    ns(a),
+    ns[a],
     'type',
     'veth',
     'peer',
     'name',
     ib,
     'netns',
-    ns(b),
+    ns[b],
   ])
-  sh('ip', ['-n', ns(a), 'addr', 'add', addrA, 'dev', ia])
-  sh('ip', ['-n', ns(b), 'addr', 'add', addrB, 'dev', ib])
-  sh('ip', ['-n', ns(a), 'link', 'set', ia, 'up'])
-  sh('ip', ['-n', ns(b), 'link', 'set', ib, 'up'])
+  for (const [id, dev, addr] of [
+    [a, ia, addrA],
+    [b, ib, addrB],
+  ]) {
+    ip(ns[id], 'addr', 'add', addr, 'dev', dev)
+    ip(ns[id], 'link', 'set', dev, 'up')
+  }
 }
 link('c', 'eth0', '10.9.1.2/24', 'm', 'c0', '10.9.1.1/24')
 link('b1', 'eth0', '10.9.2.2/24', 'm', 'n1', '10.9.2.1/24')
 link('b2', 'eth0', '10.9.3.2/24', 'm', 'n2', '10.9.3.1/24')
-sh('ip', ['-n', ns('c'), 'route', 'add', 'default', 'via', '10.9.1.1'])
-sh('ip', ['-n', ns('b1'), 'route', 'add', 'default', 'via', '10.9.2.1'])
-sh('ip', ['-n', ns('b2'), 'route', 'add', 'default', 'via', '10.9.3.1'])
-sh('ip', ['-n', ns('m'), 'addr', 'add', '10.9.1.100/32', 'dev', 'lo'])
+ip(ns.c, 'route', 'add', 'default', 'via', '10.9.1.1')
+ip(ns.b1, 'route', 'add', 'default', 'via', '10.9.2.1')
+ip(ns.b2, 'route', 'add', 'default', 'via', '10.9.3.1')
+ip(ns.m, 'addr', 'add', '10.9.1.100/32', 'dev', 'lo')
 inNs('m', 'sysctl', '-qw', 'net.ipv4.ip_forward=1')
 
-const run = (id, script, ...args) => {
-  const c = spawn(
-    'ip',
-    ['netns', 'exec', ns(id), process.execPath, '-e', script, ...args],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+/** A Node script in a namespace; its stdout is read by the caller. */
+const run = (id, script, ...args) =>
+  track(
+    spawn(
+      'ip',
+      ['netns', 'exec', ns[id], process.execPath, '-e', script, ...args],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    ),
   )
-  children.add(c)
-  c.once('exit', () => children.delete(c))
-  return c
-}
 // Each node answers and closes first, as nginx does with Connection: close.
 for (const [id, addr] of [
   ['b1', '10.9.2.2'],
@@ -135,13 +117,11 @@ const spec = {
   port: 80,
   family: 4,
 }
-const table = w => {
-  const text = buildRuleset(spec, [
+const table = w =>
+  buildRuleset(spec, [
     { id: 'b1', host: '10.9.2.2', port: 8080, weight: w },
     { id: 'b2', host: '10.9.3.2', port: 8080, weight: 256 - w },
   ])
-  return text
-}
 const withoutFallback = text =>
   text
     .split('\n')
@@ -206,5 +186,5 @@ const meta = {
 if (opts.out)
   writeFileSync(opts.out, JSON.stringify({ meta, rows }, null, 2) + '\n')
 console.log(JSON.stringify({ meta }))
-cleanup()
+// The children's pipes would keep the loop alive; exit runs the clean-up.
 process.exit(0)

@@ -47,9 +47,10 @@ const USAGE = `usage: node bench/chaos.js [--minutes 10] [--seed 1] [--short] [-
                   (a new or empty directory)
   --only T,...    only fault types whose name contains one of these
   --keep-logs     keep the temporary directory when the run passes
-  --capture       keep packet headers of port 80 on every node NIC and the
-                  client, the switches' FDB changes and each node's link,
-                  route and neighbour changes (in DIR/capture)`
+  --capture       keep in DIR/capture packet headers of port 80 on every
+                  NIC of the nodes, the masters' LAN and the client, the
+                  switches' FDB changes, each node's link, route and
+                  neighbour changes and each master's conntrack -S`
 // Strict: a mistyped option must not start a 10-minute run with the defaults.
 let opts
 try {

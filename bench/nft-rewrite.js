@@ -19,17 +19,27 @@ import { netnsBench } from './lib/netns-bench.js'
 const { buildRuleset } = await import(
   join(ROOT, 'packages/traffic-manager/dist/nft/ruleset.js')
 )
-const { values: opts } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '15' },
-    'every-ms': { type: 'string', default: '20' },
-    out: { type: 'string' },
-  },
-})
+const USAGE =
+  'usage: node bench/nft-rewrite.js [--seconds 1..120] [--every-ms >= 1] [--out FILE]'
+let opts
+try {
+  opts = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '15' },
+      'every-ms': { type: 'string', default: '20' },
+      out: { type: 'string' },
+    },
+  }).values
+} catch (e) {
+  console.error(`nft-rewrite: ${e.message}\n${USAGE}`)
+  process.exit(2)
+}
 const seconds = Number(opts.seconds)
 const everyMs = Number(opts['every-ms'])
 if (!(seconds > 0 && seconds <= 120) || !(everyMs >= 1)) {
-  console.error('nft-rewrite: --seconds 1..120, --every-ms >= 1')
+  console.error(
+    `nft-rewrite: --seconds ${JSON.stringify(opts.seconds)} --every-ms ${JSON.stringify(opts['every-ms'])}: out of range\n${USAGE}`,
+  )
   process.exit(2)
 }
 if (process.getuid?.() !== 0) {
